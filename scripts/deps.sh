@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what signet needs to build, test and run (Debian/Ubuntu). Idempotent:
+# does nothing when every package is already present.
+set -euo pipefail
+pkgs=(
+  build-essential cmake pkg-config clang clang-tidy cppcheck
+  libssl-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev
+  libsqlite3-dev libpq-dev libseccomp-dev libcmocka-dev libinih-dev libargon2-dev
+  libp11-kit-dev p11-kit softhsm2 opensc curl sqlite3
+  python3 python3-jwt python3-cryptography
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,102 @@
+/* PKCS#11 access: the only code in signet that talks to the HSM.
+ * Linked only into the signer (and its tests). */
+#ifndef SG_P11_H
+#define SG_P11_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "signet/error.h"
+#include "util/secret.h"
+#include "util/thumbprint.h"
+
+enum sg_alg { SG_ALG_ES256 = 1, SG_ALG_EDDSA = 2, SG_ALG_PS256 = 3 };
+
+/* "ES256", "EdDSA", "PS256" */
+const char *sg_alg_name(enum sg_alg alg);
+SIGNET_WUR signet_err sg_alg_parse(const char *name, enum sg_alg *out);
+/* Largest JOSE signature any supported algorithm produces (RSA-3072). */
+#define SG_SIG_MAX 384
+
+#define SG_HSM_ID_LEN 16 /* CKA_ID of both objects of a key pair */
+
+struct sg_p11;
+
+struct sg_p11_opts {
+    const char *module_path;  /* PKCS#11 module (.so) */
+    const char *allow_dirs;   /* ':'-separated directories the module must live in */
+    const char *token_label;  /* token to use (CKA_LABEL of the token) */
+    unsigned sessions;        /* session pool size (>= 1) */
+};
+
+/* Loads the module (p11-kit), refusing one outside allow_dirs after
+ * realpath(), initialises it, finds the token, opens the session pool and
+ * logs in as CKU_USER with pin. */
+SIGNET_WUR signet_err sg_p11_open(const struct sg_p11_opts *opts, const struct sg_secret *pin,
+                                  struct sg_p11 **out);
+void sg_p11_close(struct sg_p11 **p);
+
+/* Initialises a new token with the given label in the first uninitialised
+ * slot (C_InitToken with so_pin, then C_InitPIN with user_pin). */
+SIGNET_WUR signet_err sg_p11_init_token(const struct sg_p11_opts *opts,
+                                        const struct sg_secret *so_pin,
+                                        const struct sg_secret *user_pin);
+
+/* Generates a key pair inside the token: private key CKA_TOKEN, CKA_PRIVATE,
+ * CKA_SENSITIVE=TRUE, CKA_EXTRACTABLE=FALSE, CKA_SIGN only; CKA_ID = id,
+ * CKA_LABEL = label on both objects. ES256 = P-256, EdDSA = Ed25519,
+ * PS256 = RSA-3072. Returns the public JWK (kty and key members plus "alg"
+ * and "use":"sig", no kid) as a compact JSON string, and its RFC 7638 kid. */
+SIGNET_WUR signet_err sg_p11_generate(struct sg_p11 *p, enum sg_alg alg,
+                                      const uint8_t id[static SG_HSM_ID_LEN], const char *label,
+                                      char **jwk_json, char kid[static SG_THUMBPRINT_LEN + 1]);
+
+/* Reads the public key of an existing pair back as above. */
+SIGNET_WUR signet_err sg_p11_public_jwk(struct sg_p11 *p, enum sg_alg alg,
+                                        const uint8_t id[static SG_HSM_ID_LEN], char **jwk_json,
+                                        char kid[static SG_THUMBPRINT_LEN + 1]);
+
+/* Sets CKA_LABEL on both objects of the pair. */
+SIGNET_WUR signet_err sg_p11_set_label(struct sg_p11 *p, const uint8_t id[static SG_HSM_ID_LEN],
+                                       const char *label);
+
+/* Signs msg with the private key; the signature is in JOSE form (ES256:
+ * r||s 64 bytes; EdDSA: 64 bytes; PS256: RSASSA-PSS SHA-256, MGF1-SHA-256,
+ * salt 32, 384 bytes). SIGNET_ERR_NOT_FOUND if no such private key. */
+SIGNET_WUR signet_err sg_p11_sign(struct sg_p11 *p, enum sg_alg alg,
+                                  const uint8_t id[static SG_HSM_ID_LEN], const uint8_t *msg,
+                                  size_t msg_len, uint8_t sig[static SG_SIG_MAX], size_t *sig_len);
+
+/* C_DestroyObject on every object with this CKA_ID. Idempotent: no object
+ * left is success (*destroyed tells how many went). */
+SIGNET_WUR signet_err sg_p11_destroy(struct sg_p11 *p, const uint8_t id[static SG_HSM_ID_LEN],
+                                     unsigned *destroyed);
+
+/* Whether a private key with this CKA_ID exists. */
+SIGNET_WUR signet_err sg_p11_exists(struct sg_p11 *p, const uint8_t id[static SG_HSM_ID_LEN],
+                                    bool *exists);
+
+/* Every private key object in the token, for invariant checks. */
+struct sg_p11_keyinfo {
+    uint8_t id[64];
+    size_t id_len;
+    char label[128];
+    unsigned long key_type; /* CKK_* */
+    bool sensitive, extractable, always_sensitive, never_extractable;
+};
+SIGNET_WUR signet_err sg_p11_list_private(struct sg_p11 *p, struct sg_p11_keyinfo **out,
+                                          size_t *n);
+
+/* Counters for status and metrics. */
+struct sg_p11_stats {
+    uint64_t signatures;
+    uint64_t errors;
+    uint64_t session_reopens;
+};
+void sg_p11_get_stats(const struct sg_p11 *p, struct sg_p11_stats *out);
+
+/* Test hook: make the nth PKCS#11 call from now fail with rv (0 disables). */
+void sg_p11_test_fail_call(struct sg_p11 *p, unsigned long nth, unsigned long rv);
+
+#endif

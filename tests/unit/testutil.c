@@ -1,0 +1,95 @@
+#include "testutil.h"
+
+#include <ftw.h>
+#include <sys/stat.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "signer/p11.h"
+
+const char *sg_test_softhsm_module(void)
+{
+    static const char *const candidates[] = {
+        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+        "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+        "/usr/lib/softhsm/libsofthsm2.so",
+        "/usr/local/lib/softhsm/libsofthsm2.so",
+    };
+    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++)
+        if (access(candidates[i], R_OK) == 0)
+            return candidates[i];
+    return NULL;
+}
+
+int sg_test_mkdtemp(char *buf, size_t cap, const char *prefix)
+{
+    const char *tmp = getenv("TMPDIR");
+    int n = snprintf(buf, cap, "%s/%s-XXXXXX", tmp != NULL ? tmp : "/tmp", prefix);
+    if (n < 0 || (size_t)n >= cap)
+        return -1;
+    return mkdtemp(buf) != NULL ? 0 : -1;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+void sg_test_rmrf(const char *dir)
+{
+    if (dir != NULL && dir[0] != '\0' && strstr(dir, "/tmp") != NULL)
+        (void)nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int sg_test_hsm_setup(struct sg_test_hsm *t)
+{
+    memset(t, 0, sizeof *t);
+    const char *module = sg_test_softhsm_module();
+    if (module == NULL || sg_test_mkdtemp(t->dir, sizeof t->dir, "signet-hsm") != 0)
+        return -1;
+    snprintf(t->module, sizeof t->module, "%s", module);
+    snprintf(t->conf, sizeof t->conf, "%s/softhsm2.conf", t->dir);
+    snprintf(t->label, sizeof t->label, "signet-test");
+    char tokens[300];
+    snprintf(tokens, sizeof tokens, "%s/tokens", t->dir);
+    if (mkdir(tokens, 0700) != 0)
+        return -1;
+    FILE *f = fopen(t->conf, "w");
+    if (f == NULL)
+        return -1;
+    fprintf(f, "directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n"
+               "slots.removable = false\n", tokens);
+    fclose(f);
+    setenv("SOFTHSM2_CONF", t->conf, 1);
+    if (sg_secret_random_text(24, &t->so_pin) != SIGNET_OK ||
+        sg_secret_random_text(24, &t->user_pin) != SIGNET_OK)
+        return -1;
+    struct sg_p11_opts opts;
+    sg_test_hsm_opts(t, &opts);
+    return sg_p11_init_token(&opts, t->so_pin, t->user_pin) == SIGNET_OK ? 0 : -1;
+}
+
+void sg_test_hsm_teardown(struct sg_test_hsm *t)
+{
+    sg_secret_free(&t->so_pin);
+    sg_secret_free(&t->user_pin);
+    sg_test_rmrf(t->dir);
+}
+
+void sg_test_hsm_opts(const struct sg_test_hsm *t, struct sg_p11_opts *opts)
+{
+    static char dirbuf[256];
+    snprintf(dirbuf, sizeof dirbuf, "%s", t->module);
+    char *slash = strrchr(dirbuf, '/');
+    if (slash != NULL)
+        *slash = '\0';
+    opts->module_path = t->module;
+    opts->allow_dirs = dirbuf;
+    opts->token_label = t->label;
+    opts->sessions = 2;
+}
