@@ -4,39 +4,87 @@
  * holding at least "seq" (1, 2, ...), "time" (NumericDate), "type" and
  * "prev" (the previous record's hash; 64 zeros for the first), and hash is the
  * lower-case hex SHA-256 of the body bytes. A record is durable once
- * sg_audit_commit() returns SIGNET_OK. */
+ * sg_audit_commit() returns SIGNET_OK.
+ *
+ * Records hold key ids, issuers, jti and token hashes; never key bytes, PINs
+ * or whole tokens (STYLE.md, Secrets). One process appends at a time: the
+ * handle holds an exclusive flock(2) on the file while it is open. */
 #ifndef SG_AUDIT_H
 #define SG_AUDIT_H
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "signet/error.h"
+
+/* Longest record line, hash, space, body and newline included. */
+#define SG_AUDIT_MAX_RECORD 16384
+/* Most bytes staged between two commits (about a thousand full records). */
+#define SG_AUDIT_MAX_STAGED (16u * 1024u * 1024u)
+#define SG_AUDIT_HASH_HEX 64
 
 struct sg_audit;
 
 /* Opens (creating 0600 if absent) the log for appending; reads the last
  * record to continue the chain. A torn last line (crash mid-write, no
- * newline) is cut off; any other damage is SIGNET_ERR_AUDIT_BROKEN. */
+ * newline) is cut off; any other damage is SIGNET_ERR_AUDIT_BROKEN.
+ * Only the tail is read: the last record's own hash is checked, the rest of
+ * the chain is not (that is sg_audit_verify_file's job). Symlinks and
+ * non-regular files are refused (SIGNET_ERR_PERMISSION); a log already open
+ * for appending elsewhere is SIGNET_ERR_BUSY; other failures SIGNET_ERR_IO. */
 SIGNET_WUR signet_err sg_audit_open(const char *path, struct sg_audit **out);
+/* Drops any staged records (they were never durable) and closes. */
 void sg_audit_close(struct sg_audit **a);
 
 /* Stages a record of the given type; fields (borrowed, may be NULL) holds
- * the other members (kid, iss, jti, token_sha256, ...). Not durable yet. */
+ * the other members (kid, iss, jti, token_sha256, ...). Not durable yet.
+ * fields must be an object without "seq", "time", "type" or "prev"
+ * (SIGNET_ERR_INVALID_ARG); a record longer than SG_AUDIT_MAX_RECORD, or
+ * staging beyond SG_AUDIT_MAX_STAGED, is SIGNET_ERR_TOO_LARGE. On failure
+ * nothing is staged. */
 SIGNET_WUR signet_err sg_audit_append(struct sg_audit *a, int64_t now, const char *type,
                                       const json_t *fields);
 /* Writes every staged record and fdatasyncs. On failure the file is cut back
  * to its last durable length, the staged records are dropped, and the error
- * is returned: the caller must not release anything those records cover. */
+ * is returned: the caller must not release anything those records cover.
+ * The handle stays usable: a later commit works again once the disk does
+ * (if even the cut-back failed, the next commit retries it first). If the
+ * file changed size behind the handle's back, SIGNET_ERR_AUDIT_BROKEN. */
 SIGNET_WUR signet_err sg_audit_commit(struct sg_audit *a);
 /* Drops staged records without writing them. */
 void sg_audit_discard(struct sg_audit *a);
 
+/* The seq of the last durable record (0 for an empty log). */
 uint64_t sg_audit_last_seq(const struct sg_audit *a);
+/* How many records are staged and not yet committed. */
+size_t sg_audit_staged(const struct sg_audit *a);
+/* How many commits reached fdatasync successfully since open (for tests and
+ * metrics: a group commit of any size counts once). */
+uint64_t sg_audit_syncs(const struct sg_audit *a);
 
 /* Checks the whole chain. On SIGNET_ERR_AUDIT_BROKEN, *first_bad is the
- * 1-based number of the first record that fails and why says how. */
+ * 1-based number of the first record that fails and why says how
+ * ("record 17: hash mismatch"); *records is then the number of good records
+ * before it. A missing file is SIGNET_ERR_NOT_FOUND; an empty one holds 0
+ * records. The file is streamed, never loaded whole. A writer appending at
+ * the same moment may make the last line look torn: check again. */
 SIGNET_WUR signet_err sg_audit_verify_file(const char *path, uint64_t *records,
                                            uint64_t *first_bad, char *why, size_t why_len);
+/* The same over an open stream (read to EOF, not closed); the fuzz target
+ * uses it with fmemopen(3). */
+SIGNET_WUR signet_err sg_audit_verify_stream(FILE *f, uint64_t *records, uint64_t *first_bad,
+                                             char *why, size_t why_len);
+/* Verifies the whole chain and counts the records whose "type" equals type
+ * (e.g. the number of signature records). A broken chain is
+ * SIGNET_ERR_AUDIT_BROKEN and *count is not set. */
+SIGNET_WUR signet_err sg_audit_count_type(const char *path, const char *type, uint64_t *count);
+
+/* Test hook: while on, sg_audit_commit writes at most half of the staged
+ * bytes and then fails as if the disk returned EIO, so tests can check the
+ * cut-back. Never used outside tests. */
+void sg_audit_test_fail_writes(struct sg_audit *a, bool fail);
 
 #endif
