@@ -503,9 +503,11 @@ signet_err sg_audit_append(struct sg_audit *a, int64_t now, const char *type,
         err = SIGNET_ERR_NOMEM;
         goto out;
     }
+    /* Deterministic bytes; jansson escapes control characters, so one line. */
     body = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
     if (body == NULL) {
-        err = SIGNET_ERR_NOMEM;
+        /* Invalid UTF-8 in a caller's string (json_string_nocheck), or no memory. */
+        err = SIGNET_ERR_INVALID_ARG;
         goto out;
     }
     size_t blen = strlen(body);
