@@ -270,9 +270,14 @@ static signet_err verify_path(const char *path, const char *count_type, uint64_t
     *first_bad = 0;
     if (why != NULL && why_len > 0)
         why[0] = '\0';
+    struct stat st;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
         return errno_err(errno);
+    if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+        (void)close(fd);
+        return SIGNET_ERR_INVALID_ARG;
+    }
     FILE *f = fdopen(fd, "r");
     if (f == NULL) {
         (void)close(fd);

@@ -68,8 +68,8 @@ uint64_t sg_audit_syncs(const struct sg_audit *a);
 /* Checks the whole chain. On SIGNET_ERR_AUDIT_BROKEN, *first_bad is the
  * 1-based number of the first record that fails and why says how
  * ("record 17: hash mismatch"); *records is then the number of good records
- * before it. A missing file is SIGNET_ERR_NOT_FOUND; an empty one holds 0
- * records. The file is streamed, never loaded whole. A writer appending at
+ * before it. A missing file is SIGNET_ERR_NOT_FOUND, a directory
+ * SIGNET_ERR_INVALID_ARG; an empty file holds 0 records. The file is streamed, never loaded whole. A writer appending at
  * the same moment may make the last line look torn: check again. */
 SIGNET_WUR signet_err sg_audit_verify_file(const char *path, uint64_t *records,
                                            uint64_t *first_bad, char *why, size_t why_len);
