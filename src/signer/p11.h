@@ -47,12 +47,15 @@ SIGNET_WUR signet_err sg_p11_init_token(const struct sg_p11_opts *opts,
  * CKA_SENSITIVE=TRUE, CKA_EXTRACTABLE=FALSE, CKA_SIGN only; CKA_ID = id,
  * CKA_LABEL = label on both objects. ES256 = P-256, EdDSA = Ed25519,
  * PS256 = RSA-3072. Returns the public JWK (kty and key members plus "alg"
- * and "use":"sig", no kid) as a compact JSON string, and its RFC 7638 kid. */
+ * and "use":"sig", no kid) as a compact JSON string (release with free()),
+ * and its RFC 7638 kid. An id already in use is SIGNET_ERR_EXISTS. If the
+ * public half cannot be read back, both objects are destroyed again. */
 SIGNET_WUR signet_err sg_p11_generate(struct sg_p11 *p, enum sg_alg alg,
                                       const uint8_t id[static SG_HSM_ID_LEN], const char *label,
                                       char **jwk_json, char kid[static SG_THUMBPRINT_LEN + 1]);
 
-/* Reads the public key of an existing pair back as above. */
+/* Reads the public key of an existing pair back as above.
+ * SIGNET_ERR_NOT_FOUND if no public key of alg's key type has this id. */
 SIGNET_WUR signet_err sg_p11_public_jwk(struct sg_p11 *p, enum sg_alg alg,
                                         const uint8_t id[static SG_HSM_ID_LEN], char **jwk_json,
                                         char kid[static SG_THUMBPRINT_LEN + 1]);
@@ -77,7 +80,9 @@ SIGNET_WUR signet_err sg_p11_destroy(struct sg_p11 *p, const uint8_t id[static S
 SIGNET_WUR signet_err sg_p11_exists(struct sg_p11 *p, const uint8_t id[static SG_HSM_ID_LEN],
                                     bool *exists);
 
-/* Every private key object in the token, for invariant checks. */
+/* Every private key object in the token, for invariant checks. id and label
+ * of foreign objects are truncated to fit. *out is released with free().
+ * Only public attributes are read (never CKA_VALUE or the like). */
 struct sg_p11_keyinfo {
     uint8_t id[64];
     size_t id_len;
@@ -96,7 +101,19 @@ struct sg_p11_stats {
 };
 void sg_p11_get_stats(const struct sg_p11 *p, struct sg_p11_stats *out);
 
+/* Thread safety: every function above may be called from several threads
+ * on one handle (except sg_p11_close); each operation borrows a session
+ * from the pool. An operation that finds its session or token gone
+ * (CKR_DEVICE_ERROR, CKR_SESSION_HANDLE_INVALID, CKR_USER_NOT_LOGGED_IN...)
+ * opens a fresh session, logs in again, finds the token again by label if
+ * its slot vanished, and retries once (stats.session_reopens). */
+
 /* Test hook: make the nth PKCS#11 call from now fail with rv (0 disables). */
 void sg_p11_test_fail_call(struct sg_p11 *p, unsigned long nth, unsigned long rv);
+/* Test hook: calls left before the injected failure (0: it fired or none). */
+unsigned long sg_p11_test_fail_pending(const struct sg_p11 *p);
+/* Test hook: closes the idle pooled sessions and forgets the slot id, as if
+ * the token had been re-enumerated; the next operation must find it again. */
+void sg_p11_test_lose_slot(struct sg_p11 *p);
 
 #endif
