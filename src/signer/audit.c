@@ -187,7 +187,7 @@ static signet_err verify_stream(FILE *f, const char *count_type, uint64_t *count
                                 size_t why_len)
 {
     signet_err err = SIGNET_OK;
-    struct line_reader r = {.f = f, .buf = malloc(READ_CAP)};
+    struct line_reader r = {.f = f, .buf = calloc(1, READ_CAP)};
     char prev[HASH_HEX + 1];
     uint64_t n = 0, matches = 0;
     char detail[96];
