@@ -1,0 +1,213 @@
+/* libsignet: validation of signet (RFC 9068) JWT access tokens by relying
+ * parties. Every rule is on by default; a successful signet_verify() means
+ * that all of them held. See docs/libsignet.md. */
+#ifndef SIGNET_VERIFY_H
+#define SIGNET_VERIFY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "signet/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Opaque handles. A config is a builder used once by signet_verifier_new();
+ * a verifier is immutable after creation except for its key caches and
+ * counters, and may be shared by any number of threads. */
+typedef struct signet_verifier_config signet_verifier_config;
+typedef struct signet_verifier signet_verifier;
+typedef struct signet_claims signet_claims;
+
+/* The library version, e.g. "0.1.0". */
+SIGNET_API const char *signet_version(void);
+/* Frees memory returned by libsignet (signet_claims_to_json, ...). NULL ok. */
+SIGNET_API void signet_free(void *p);
+
+/* ---- configuration --------------------------------------------------- */
+
+/* Seconds since the epoch; an injectable time source (tests, `--now`). */
+typedef int64_t (*signet_clock_fn)(void *ctx);
+
+/* One structured event per verify decision. Strings may be NULL; on a
+ * rejection, issuer, kid and jti come from the unverified token and are
+ * only fit for logging. Never contains the token itself. Pointers are valid
+ * during the callback only. */
+typedef struct signet_event {
+    size_t size;            /* sizeof(signet_event) of the library */
+    signet_err result;      /* SIGNET_OK or the rejection reason */
+    const char *reason;     /* a short sentence (never NULL) */
+    const char *issuer;
+    const char *kid;
+    const char *thumbprint; /* RFC 7638 thumbprint of the key, when one was selected */
+    const char *jti;
+    const char *alg;
+    int from_cache;         /* 1 when answered by the verified-token cache */
+} signet_event;
+typedef void (*signet_event_fn)(const signet_event *ev, void *ctx);
+
+SIGNET_API SIGNET_WUR signet_err signet_verifier_config_new(signet_verifier_config **out)
+    SIGNET_NONNULL(1);
+SIGNET_API void signet_verifier_config_free(signet_verifier_config *cfg);
+
+/* Trusted issuers. `issuer` is compared byte for byte with the token's iss.
+ * Each issuer has its own key set; keys never serve another issuer. */
+SIGNET_API SIGNET_WUR signet_err signet_verifier_config_add_issuer_jwks_url(
+    signet_verifier_config *cfg, const char *issuer, const char *jwks_url) SIGNET_NONNULL(1, 2, 3);
+/* discovery_url NULL: <issuer>/.well-known/openid-configuration, falling back
+ * to <issuer>/.well-known/oauth-authorization-server. The document's
+ * "issuer" must equal `issuer` exactly (SIGNET_ERR_DISCOVERY_MISMATCH). */
+SIGNET_API SIGNET_WUR signet_err signet_verifier_config_add_issuer_discovery(
+    signet_verifier_config *cfg, const char *issuer, const char *discovery_url)
+    SIGNET_NONNULL(1, 2);
+/* A JWKS file, re-read on every refresh (so a rotated file is picked up). */
+SIGNET_API SIGNET_WUR signet_err signet_verifier_config_add_issuer_jwks_file(
+    signet_verifier_config *cfg, const char *issuer, const char *path) SIGNET_NONNULL(1, 2, 3);
+/* A fixed JWKS given as JSON text (copied). */
+SIGNET_API SIGNET_WUR signet_err signet_verifier_config_add_issuer_jwks_json(
+    signet_verifier_config *cfg, const char *issuer, const char *json, size_t len)
+    SIGNET_NONNULL(1, 2, 3);
+
+/* At least one accepted audience is required. */
+SIGNET_API SIGNET_WUR signet_err signet_verifier_config_add_audience(signet_verifier_config *cfg,
+                                                                     const char *audience)
+    SIGNET_NONNULL(1, 2);
+
+/* Algorithms: "ES256" and "EdDSA" are allowed by default; "ES384", "ES512",
+ * "PS256", "PS384", "PS512" are opt-in. "none", HS* and RS* can never be
+ * allowed (SIGNET_ERR_UNSUPPORTED). */
+SIGNET_API SIGNET_WUR signet_err signet_verifier_config_allow_alg(signet_verifier_config *cfg,
+                                                                  const char *alg)
+    SIGNET_NONNULL(1, 2);
+SIGNET_API SIGNET_WUR signet_err signet_verifier_config_disallow_alg(signet_verifier_config *cfg,
+                                                                     const char *alg)
+    SIGNET_NONNULL(1, 2);
+
+/* Clock skew tolerance in seconds, 0..600 (default 60). */
+SIGNET_API SIGNET_WUR signet_err signet_verifier_config_set_skew(signet_verifier_config *cfg,
+                                                                 int64_t seconds)
+    SIGNET_NONNULL(1);
+/* Maximum exp - iat in seconds, 1..31 days (default 86400). */
+SIGNET_API SIGNET_WUR signet_err signet_verifier_config_set_max_lifetime(
+    signet_verifier_config *cfg, int64_t seconds) SIGNET_NONNULL(1);
+/* Required typ (default "at+jwt"; "application/at+jwt" is accepted too,
+ * compared case-insensitively, RFC 7515 §4.1.9). */
+SIGNET_API SIGNET_WUR signet_err signet_verifier_config_set_typ(signet_verifier_config *cfg,
+                                                                const char *typ)
+    SIGNET_NONNULL(1, 2);
+/* Time source for every time decision (token and key windows, caches). */
+SIGNET_API SIGNET_WUR signet_err signet_verifier_config_set_clock(signet_verifier_config *cfg,
+                                                                  signet_clock_fn fn, void *ctx)
+    SIGNET_NONNULL(1, 2);
+/* Require every key to carry the signet members iss and active_from
+ * (SIGNET_ERR_KEY_METADATA_REQUIRED otherwise). Default off. */
+SIGNET_API SIGNET_WUR signet_err signet_verifier_config_require_key_metadata(
+    signet_verifier_config *cfg, int on) SIGNET_NONNULL(1);
+
+/* JWKS cache. Cache-Control max-age is clamped to [min_s, max_s]
+ * (default 60 s .. 86400 s; 300 s without max-age). */
+SIGNET_API SIGNET_WUR signet_err signet_verifier_config_set_cache_bounds(
+    signet_verifier_config *cfg, int64_t min_s, int64_t max_s) SIGNET_NONNULL(1);
+/* An unknown kid triggers at most one refresh per cooldown (default 30 s). */
+SIGNET_API SIGNET_WUR signet_err signet_verifier_config_set_refresh_cooldown(
+    signet_verifier_config *cfg, int64_t seconds) SIGNET_NONNULL(1);
+/* How long past its expiry the last good key set may still be used while
+ * the issuer is unreachable (default 3600 s); then SIGNET_ERR_JWKS_UNAVAILABLE. */
+SIGNET_API SIGNET_WUR signet_err signet_verifier_config_set_stale_max(signet_verifier_config *cfg,
+                                                                      int64_t seconds)
+    SIGNET_NONNULL(1);
+/* HTTP fetch limits: total timeout in ms (default 10000) and body cap in
+ * bytes (default 262144). */
+SIGNET_API SIGNET_WUR signet_err signet_verifier_config_set_fetch_limits(
+    signet_verifier_config *cfg, long timeout_ms, size_t max_bytes) SIGNET_NONNULL(1);
+/* Background refresh thread (default on). Off: refreshes happen on the
+ * calling thread when a set expires or a kid is unknown. */
+SIGNET_API SIGNET_WUR signet_err signet_verifier_config_set_background_refresh(
+    signet_verifier_config *cfg, int on) SIGNET_NONNULL(1);
+/* Telemetry: called once per verify decision, on the verifying thread. */
+SIGNET_API SIGNET_WUR signet_err signet_verifier_config_set_event_callback(
+    signet_verifier_config *cfg, signet_event_fn fn, void *ctx) SIGNET_NONNULL(1);
+/* Opt-in verified-token cache of at most max_entries tokens (0 = off, the
+ * default). Keyed by SHA-256 of the exact token bytes; an entry never
+ * outlives the token's exp, and its key must still be in the issuer's
+ * current key set on every hit. */
+SIGNET_API SIGNET_WUR signet_err signet_verifier_config_set_token_cache(
+    signet_verifier_config *cfg, size_t max_entries) SIGNET_NONNULL(1);
+
+/* ---- verifier -------------------------------------------------------- */
+
+/* Copies what it needs from cfg (which may be freed afterwards). Static
+ * JWKS (file, JSON) are loaded now and must be valid; remote sets are
+ * fetched by the background thread or on first use. */
+SIGNET_API SIGNET_WUR signet_err signet_verifier_new(const signet_verifier_config *cfg,
+                                                     signet_verifier **out)
+    SIGNET_NONNULL(1, 2);
+/* Stops the refresh thread and frees everything. NULL ok. */
+SIGNET_API void signet_verifier_free(signet_verifier *v);
+/* Refreshes every issuer's key set now (synchronously), ignoring cache
+ * lifetimes and cooldowns. Returns the first error; a failure never
+ * replaces a good set. */
+SIGNET_API SIGNET_WUR signet_err signet_verifier_refresh(signet_verifier *v) SIGNET_NONNULL(1);
+/* Number of verify decisions with this result since creation. */
+SIGNET_API uint64_t signet_verifier_count(const signet_verifier *v, signet_err result)
+    SIGNET_NONNULL(1);
+
+/* Per-call options; NULL means none. Set size = sizeof(signet_verify_opts)
+ * (SIGNET_VERIFY_OPTS_INIT); members beyond `size` are treated as unset, so
+ * new members can be appended without breaking callers.
+ * The request members are reserved for DPoP (RFC 9449) proof checking,
+ * which is not implemented yet: setting dpop_proof currently fails with
+ * SIGNET_ERR_UNSUPPORTED rather than being ignored. */
+typedef struct signet_verify_opts {
+    size_t size;
+    const char *http_method; /* reserved: DPoP htm */
+    const char *http_url;    /* reserved: DPoP htu */
+    const char *dpop_proof;  /* reserved: the DPoP header value */
+    uint32_t flags;          /* reserved, must be 0 */
+} signet_verify_opts;
+#define SIGNET_VERIFY_OPTS_INIT {sizeof(signet_verify_opts), NULL, NULL, NULL, 0}
+
+/* Verifies a compact JWS access token of len bytes. On SIGNET_OK, *out
+ * holds the verified claims (free with signet_claims_free); on any error
+ * *out is NULL. */
+SIGNET_API SIGNET_WUR signet_err signet_verify(signet_verifier *v, const char *token, size_t len,
+                                               const signet_verify_opts *opts,
+                                               signet_claims **out) SIGNET_NONNULL(1, 2, 5);
+
+/* ---- verified claims ------------------------------------------------- */
+
+SIGNET_API void signet_claims_free(signet_claims *c);
+/* The token's issuer, the kid and RFC 7638 thumbprint of the key that
+ * verified it, and its alg. Owned by c. */
+SIGNET_API const char *signet_claims_issuer(const signet_claims *c) SIGNET_NONNULL(1);
+SIGNET_API const char *signet_claims_kid(const signet_claims *c) SIGNET_NONNULL(1);
+SIGNET_API const char *signet_claims_thumbprint(const signet_claims *c) SIGNET_NONNULL(1);
+SIGNET_API const char *signet_claims_alg(const signet_claims *c) SIGNET_NONNULL(1);
+/* Typed getters: SIGNET_ERR_NOT_FOUND when absent, SIGNET_ERR_BAD_CLAIM on
+ * the wrong type. Strings are owned by c. */
+SIGNET_API SIGNET_WUR signet_err signet_claims_get_string(const signet_claims *c, const char *name,
+                                                          const char **out)
+    SIGNET_NONNULL(1, 2, 3);
+/* An integer (a JSON number with no fractional part). */
+SIGNET_API SIGNET_WUR signet_err signet_claims_get_int(const signet_claims *c, const char *name,
+                                                       int64_t *out) SIGNET_NONNULL(1, 2, 3);
+/* Arrays of strings; a single string counts as an array of one (RFC 7519
+ * aud). get_string_array_count fails unless every element is a string. */
+SIGNET_API SIGNET_WUR signet_err signet_claims_get_string_array_count(const signet_claims *c,
+                                                                      const char *name,
+                                                                      size_t *count)
+    SIGNET_NONNULL(1, 2, 3);
+SIGNET_API SIGNET_WUR signet_err signet_claims_get_string_array_item(const signet_claims *c,
+                                                                     const char *name, size_t i,
+                                                                     const char **out)
+    SIGNET_NONNULL(1, 2, 4);
+/* A claim (name != NULL) or all claims (name == NULL) as compact JSON text;
+ * free with signet_free. */
+SIGNET_API SIGNET_WUR signet_err signet_claims_get_json(const signet_claims *c, const char *name,
+                                                        char **out) SIGNET_NONNULL(1, 3);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SIGNET_VERIFY_H */

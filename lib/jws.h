@@ -1,0 +1,73 @@
+/* Compact JWS (RFC 7515 §7.1) parsing, header policy and signature
+ * verification. Nothing here trusts the token: every part is length-capped
+ * and decoded strictly before it is looked at. */
+#ifndef SG_JWS_H
+#define SG_JWS_H
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "signet/error.h"
+
+enum sg_alg {
+    SG_ALG_ES256,
+    SG_ALG_ES384,
+    SG_ALG_ES512,
+    SG_ALG_PS256,
+    SG_ALG_PS384,
+    SG_ALG_PS512,
+    SG_ALG_EDDSA,
+    SG_ALG_COUNT
+};
+#define SG_ALG_BIT(a) (1u << (unsigned)(a))
+#define SG_ALG_DEFAULT_MASK (SG_ALG_BIT(SG_ALG_ES256) | SG_ALG_BIT(SG_ALG_EDDSA))
+
+#define SG_TOKEN_MAX 16384u  /* whole compact token */
+#define SG_HEADER_MAX 2048u  /* decoded protected header */
+#define SG_SIG_MAX 1024u     /* decoded signature (RSA up to 8192 bits) */
+
+/* Maps a JOSE alg name to a supported algorithm; SIGNET_ERR_ALG_NOT_ALLOWED
+ * for anything else ("none", HS*, RS*, unknown). Case-sensitive. */
+SIGNET_WUR signet_err sg_alg_from_name(const char *name, enum sg_alg *out);
+const char *sg_alg_name(enum sg_alg alg);
+
+struct sg_jws {
+    json_t *header;            /* the protected header, a JSON object */
+    uint8_t *payload;          /* decoded payload */
+    size_t payload_len;
+    uint8_t *sig;              /* decoded signature */
+    size_t sig_len;
+    const char *signing_input; /* borrowed: header "." payload, as sent */
+    size_t signing_input_len;
+};
+
+/* Splits and decodes a compact JWS: exactly three parts, strict base64url,
+ * the header a JSON object without duplicates. Does not judge the header. */
+SIGNET_WUR signet_err sg_jws_parse(const char *token, size_t len, struct sg_jws *out);
+void sg_jws_clear(struct sg_jws *jws);
+
+struct sg_header_policy {
+    uint32_t allowed_algs; /* SG_ALG_BIT mask */
+    const char *typ;       /* required typ without "application/"; NULL: any */
+};
+
+/* Applies the header rules, in this order: alg in the allowlist
+ * (ALG_NOT_ALLOWED), no jku/x5u/jwk/x5c (FORBIDDEN_HEADER), crit
+ * (MALFORMED if ill-formed, else UNKNOWN_CRIT: no extension is understood),
+ * typ (BAD_TYP), kid a string if present (MALFORMED). *kid is NULL when
+ * absent and borrowed from the header otherwise. */
+SIGNET_WUR signet_err sg_jws_check_header(const struct sg_jws *jws,
+                                          const struct sg_header_policy *pol, enum sg_alg *alg,
+                                          const char **kid);
+
+/* Verifies sig over msg with pkey for alg. ECDSA signatures are the JOSE
+ * fixed-length r||s with 1 <= r, s <= n-1; RSA-PSS uses MGF1 with the same
+ * hash and salt length = hash length; EdDSA is Ed25519 or Ed448. Any
+ * mismatch between alg and key, or a bad signature: SIGNET_ERR_BAD_SIGNATURE
+ * (SIGNET_ERR_ALG_KEY_MISMATCH for a key of the wrong type). */
+SIGNET_WUR signet_err sg_sig_verify(enum sg_alg alg, EVP_PKEY *pkey, const uint8_t *msg,
+                                    size_t msg_len, const uint8_t *sig, size_t sig_len);
+
+#endif

@@ -1,0 +1,780 @@
+/* libsignet's verifier: configuration, the verify decision, the key-set
+ * refresh thread and telemetry. */
+#include "signet/verify.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "claims.h"
+#include "issuer.h"
+#include "json.h"
+#include "jwk.h"
+#include "jws.h"
+#include "tokcache.h"
+
+#define SG_MAX_ISSUERS 256
+#define SG_MAX_AUDIENCES 64
+#define SG_COUNTER_SLOTS 400
+#define SG_CLOCK_MAX (INT64_C(1) << 60)
+
+struct cfg_issuer {
+    char *issuer;
+    enum sg_src_kind kind;
+    char *location;
+    uint8_t *json;
+    size_t json_len;
+};
+
+struct signet_verifier_config {
+    struct cfg_issuer issuers[SG_MAX_ISSUERS];
+    size_t n_issuers;
+    char *audiences[SG_MAX_AUDIENCES];
+    size_t n_audiences;
+    uint32_t algs;
+    int64_t skew;
+    int64_t max_lifetime;
+    char *typ;
+    signet_clock_fn clock;
+    void *clock_ctx;
+    int require_metadata;
+    struct sg_cache_policy cache;
+    int background;
+    signet_event_fn event_fn;
+    void *event_ctx;
+    size_t token_cache;
+};
+
+struct signet_verifier {
+    struct sg_issuer *issuers;
+    size_t n_issuers;
+    char **audiences;
+    size_t n_audiences;
+    struct sg_header_policy header;
+    char *typ;
+    int64_t skew;
+    int64_t max_lifetime;
+    signet_clock_fn clock;
+    void *clock_ctx;
+    int require_metadata;
+    struct sg_cache_policy cache;
+    signet_event_fn event_fn;
+    void *event_ctx;
+    struct sg_tokcache *tokcache;
+    int curl_ready;
+
+    atomic_uint_fast64_t counters[SG_COUNTER_SLOTS];
+
+    atomic_int stop;
+    int thread_started;
+    pthread_t thread;
+    pthread_mutex_t wake_lock;
+    pthread_cond_t wake;
+};
+
+const char *signet_version(void)
+{
+    return SIGNET_VERSION_STRING;
+}
+
+void signet_free(void *p)
+{
+    free(p);
+}
+
+/* ---- configuration ------------------------------------------------------ */
+
+signet_err signet_verifier_config_new(signet_verifier_config **out)
+{
+    signet_verifier_config *cfg = calloc(1, sizeof *cfg);
+    *out = NULL;
+    if (cfg == NULL)
+        return SIGNET_ERR_NOMEM;
+    cfg->algs = SG_ALG_DEFAULT_MASK;
+    cfg->skew = 60;
+    cfg->max_lifetime = 86400;
+    cfg->cache.ttl_min = 60;
+    cfg->cache.ttl_max = 86400;
+    cfg->cache.ttl_default = 300;
+    cfg->cache.cooldown = 30;
+    cfg->cache.stale_max = 3600;
+    cfg->cache.fetch.timeout_ms = 10000;
+    cfg->cache.fetch.max_bytes = 256u * 1024u;
+    cfg->background = 1;
+    cfg->typ = strdup("at+jwt");
+    if (cfg->typ == NULL) {
+        free(cfg);
+        return SIGNET_ERR_NOMEM;
+    }
+    *out = cfg;
+    return SIGNET_OK;
+}
+
+void signet_verifier_config_free(signet_verifier_config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    for (size_t i = 0; i < cfg->n_issuers; i++) {
+        free(cfg->issuers[i].issuer);
+        free(cfg->issuers[i].location);
+        free(cfg->issuers[i].json);
+    }
+    for (size_t i = 0; i < cfg->n_audiences; i++)
+        free(cfg->audiences[i]);
+    free(cfg->typ);
+    free(cfg);
+}
+
+static signet_err add_issuer(signet_verifier_config *cfg, const char *issuer,
+                             enum sg_src_kind kind, const char *location, const char *json,
+                             size_t json_len)
+{
+    if (issuer[0] == '\0' || strlen(issuer) > 2048 || (location != NULL && location[0] == '\0'))
+        return SIGNET_ERR_INVALID_ARG;
+    if (cfg->n_issuers == SG_MAX_ISSUERS)
+        return SIGNET_ERR_TOO_LARGE;
+    for (size_t i = 0; i < cfg->n_issuers; i++)
+        if (strcmp(cfg->issuers[i].issuer, issuer) == 0)
+            return SIGNET_ERR_EXISTS;
+    struct cfg_issuer *ci = &cfg->issuers[cfg->n_issuers];
+    memset(ci, 0, sizeof *ci);
+    ci->kind = kind;
+    ci->issuer = strdup(issuer);
+    if (ci->issuer == NULL)
+        goto nomem;
+    if (location != NULL && (ci->location = strdup(location)) == NULL)
+        goto nomem;
+    if (json != NULL) {
+        ci->json = malloc(json_len == 0 ? 1 : json_len);
+        if (ci->json == NULL)
+            goto nomem;
+        memcpy(ci->json, json, json_len);
+        ci->json_len = json_len;
+    }
+    cfg->n_issuers++;
+    return SIGNET_OK;
+nomem:
+    free(ci->issuer);
+    free(ci->location);
+    memset(ci, 0, sizeof *ci);
+    return SIGNET_ERR_NOMEM;
+}
+
+signet_err signet_verifier_config_add_issuer_jwks_url(signet_verifier_config *cfg,
+                                                      const char *issuer, const char *jwks_url)
+{
+    if (!sg_url_is_http(jwks_url))
+        return SIGNET_ERR_INVALID_ARG;
+    return add_issuer(cfg, issuer, SG_SRC_JWKS_URL, jwks_url, NULL, 0);
+}
+
+signet_err signet_verifier_config_add_issuer_discovery(signet_verifier_config *cfg,
+                                                       const char *issuer,
+                                                       const char *discovery_url)
+{
+    if (discovery_url != NULL ? !sg_url_is_http(discovery_url) : !sg_url_is_http(issuer))
+        return SIGNET_ERR_INVALID_ARG;
+    return add_issuer(cfg, issuer, SG_SRC_DISCOVERY, discovery_url, NULL, 0);
+}
+
+signet_err signet_verifier_config_add_issuer_jwks_file(signet_verifier_config *cfg,
+                                                       const char *issuer, const char *path)
+{
+    return add_issuer(cfg, issuer, SG_SRC_FILE, path, NULL, 0);
+}
+
+signet_err signet_verifier_config_add_issuer_jwks_json(signet_verifier_config *cfg,
+                                                       const char *issuer, const char *json,
+                                                       size_t len)
+{
+    if (len > cfg->cache.fetch.max_bytes)
+        return SIGNET_ERR_TOO_LARGE;
+    return add_issuer(cfg, issuer, SG_SRC_JSON, NULL, json, len);
+}
+
+signet_err signet_verifier_config_add_audience(signet_verifier_config *cfg, const char *audience)
+{
+    if (audience[0] == '\0')
+        return SIGNET_ERR_INVALID_ARG;
+    if (cfg->n_audiences == SG_MAX_AUDIENCES)
+        return SIGNET_ERR_TOO_LARGE;
+    char *a = strdup(audience);
+    if (a == NULL)
+        return SIGNET_ERR_NOMEM;
+    cfg->audiences[cfg->n_audiences++] = a;
+    return SIGNET_OK;
+}
+
+signet_err signet_verifier_config_allow_alg(signet_verifier_config *cfg, const char *alg)
+{
+    enum sg_alg a;
+    if (sg_alg_from_name(alg, &a) != SIGNET_OK)
+        return SIGNET_ERR_UNSUPPORTED;
+    cfg->algs |= SG_ALG_BIT(a);
+    return SIGNET_OK;
+}
+
+signet_err signet_verifier_config_disallow_alg(signet_verifier_config *cfg, const char *alg)
+{
+    enum sg_alg a;
+    if (sg_alg_from_name(alg, &a) != SIGNET_OK)
+        return SIGNET_ERR_UNSUPPORTED;
+    cfg->algs &= ~SG_ALG_BIT(a);
+    return SIGNET_OK;
+}
+
+signet_err signet_verifier_config_set_skew(signet_verifier_config *cfg, int64_t seconds)
+{
+    if (seconds < 0 || seconds > 600)
+        return SIGNET_ERR_INVALID_ARG;
+    cfg->skew = seconds;
+    return SIGNET_OK;
+}
+
+signet_err signet_verifier_config_set_max_lifetime(signet_verifier_config *cfg, int64_t seconds)
+{
+    if (seconds < 1 || seconds > 31 * 86400)
+        return SIGNET_ERR_INVALID_ARG;
+    cfg->max_lifetime = seconds;
+    return SIGNET_OK;
+}
+
+signet_err signet_verifier_config_set_typ(signet_verifier_config *cfg, const char *typ)
+{
+    static const char prefix[] = "application/";
+    if (strncasecmp(typ, prefix, sizeof prefix - 1) == 0)
+        typ += sizeof prefix - 1;
+    if (typ[0] == '\0' || strchr(typ, '/') != NULL || strlen(typ) > 64)
+        return SIGNET_ERR_INVALID_ARG;
+    char *t = strdup(typ);
+    if (t == NULL)
+        return SIGNET_ERR_NOMEM;
+    free(cfg->typ);
+    cfg->typ = t;
+    return SIGNET_OK;
+}
+
+signet_err signet_verifier_config_set_clock(signet_verifier_config *cfg, signet_clock_fn fn,
+                                            void *ctx)
+{
+    cfg->clock = fn;
+    cfg->clock_ctx = ctx;
+    return SIGNET_OK;
+}
+
+signet_err signet_verifier_config_require_key_metadata(signet_verifier_config *cfg, int on)
+{
+    cfg->require_metadata = on != 0;
+    return SIGNET_OK;
+}
+
+signet_err signet_verifier_config_set_cache_bounds(signet_verifier_config *cfg, int64_t min_s,
+                                                   int64_t max_s)
+{
+    if (min_s < 1 || max_s < min_s || max_s > 7 * 86400)
+        return SIGNET_ERR_INVALID_ARG;
+    cfg->cache.ttl_min = min_s;
+    cfg->cache.ttl_max = max_s;
+    return SIGNET_OK;
+}
+
+signet_err signet_verifier_config_set_refresh_cooldown(signet_verifier_config *cfg,
+                                                       int64_t seconds)
+{
+    if (seconds < 0 || seconds > 3600)
+        return SIGNET_ERR_INVALID_ARG;
+    cfg->cache.cooldown = seconds;
+    return SIGNET_OK;
+}
+
+signet_err signet_verifier_config_set_stale_max(signet_verifier_config *cfg, int64_t seconds)
+{
+    if (seconds < 0 || seconds > 7 * 86400)
+        return SIGNET_ERR_INVALID_ARG;
+    cfg->cache.stale_max = seconds;
+    return SIGNET_OK;
+}
+
+signet_err signet_verifier_config_set_fetch_limits(signet_verifier_config *cfg, long timeout_ms,
+                                                   size_t max_bytes)
+{
+    if (timeout_ms < 100 || timeout_ms > 120000 || max_bytes < 1024 ||
+        max_bytes > 4u * 1024u * 1024u)
+        return SIGNET_ERR_INVALID_ARG;
+    cfg->cache.fetch.timeout_ms = timeout_ms;
+    cfg->cache.fetch.max_bytes = max_bytes;
+    return SIGNET_OK;
+}
+
+signet_err signet_verifier_config_set_background_refresh(signet_verifier_config *cfg, int on)
+{
+    cfg->background = on != 0;
+    return SIGNET_OK;
+}
+
+signet_err signet_verifier_config_set_event_callback(signet_verifier_config *cfg,
+                                                     signet_event_fn fn, void *ctx)
+{
+    cfg->event_fn = fn;
+    cfg->event_ctx = ctx;
+    return SIGNET_OK;
+}
+
+signet_err signet_verifier_config_set_token_cache(signet_verifier_config *cfg,
+                                                  size_t max_entries)
+{
+    if (max_entries > SG_TOKCACHE_MAX)
+        return SIGNET_ERR_INVALID_ARG;
+    cfg->token_cache = max_entries;
+    return SIGNET_OK;
+}
+
+/* ---- verifier ----------------------------------------------------------- */
+
+static int64_t now_of(const signet_verifier *v)
+{
+    int64_t t = v->clock != NULL ? v->clock(v->clock_ctx) : (int64_t)time(NULL);
+    /* Keep arithmetic on NumericDates far from overflow. */
+    return t < 0 ? 0 : t > SG_CLOCK_MAX ? SG_CLOCK_MAX : t;
+}
+
+static void *refresher(void *arg)
+{
+    signet_verifier *v = arg;
+    pthread_mutex_lock(&v->wake_lock);
+    while (!atomic_load(&v->stop)) {
+        pthread_mutex_unlock(&v->wake_lock);
+        int64_t sleep_s = 30;
+        for (size_t i = 0; i < v->n_issuers && !atomic_load(&v->stop); i++) {
+            struct sg_issuer *iss = &v->issuers[i];
+            int64_t now = now_of(v);
+            int64_t due = sg_issuer_refresh_due(iss, &v->cache, now);
+            if (due <= 0) {
+                signet_err ignored = sg_issuer_refresh(iss, &v->cache, now, 1, 0);
+                (void)ignored; /* recorded in last_err */
+                due = sg_issuer_refresh_due(iss, &v->cache, now);
+            }
+            if (due < sleep_s)
+                sleep_s = due < 1 ? 1 : due;
+        }
+        pthread_mutex_lock(&v->wake_lock);
+        if (atomic_load(&v->stop))
+            break;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += (time_t)sleep_s;
+        (void)pthread_cond_timedwait(&v->wake, &v->wake_lock, &ts);
+    }
+    pthread_mutex_unlock(&v->wake_lock);
+    return NULL;
+}
+
+static signet_err start_thread(signet_verifier *v)
+{
+    pthread_condattr_t attr;
+    if (pthread_condattr_init(&attr) != 0)
+        return SIGNET_ERR_NOMEM;
+    int rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    if (rc == 0)
+        rc = pthread_cond_init(&v->wake, &attr);
+    pthread_condattr_destroy(&attr);
+    if (rc != 0)
+        return SIGNET_ERR_INTERNAL;
+    if (pthread_mutex_init(&v->wake_lock, NULL) != 0) {
+        pthread_cond_destroy(&v->wake);
+        return SIGNET_ERR_NOMEM;
+    }
+    if (pthread_create(&v->thread, NULL, refresher, v) != 0) {
+        pthread_mutex_destroy(&v->wake_lock);
+        pthread_cond_destroy(&v->wake);
+        return SIGNET_ERR_INTERNAL;
+    }
+    v->thread_started = 1;
+    return SIGNET_OK;
+}
+
+void signet_verifier_free(signet_verifier *v)
+{
+    if (v == NULL)
+        return;
+    atomic_store(&v->stop, 1); /* also aborts a transfer in progress */
+    if (v->thread_started) {
+        pthread_mutex_lock(&v->wake_lock);
+        pthread_cond_signal(&v->wake);
+        pthread_mutex_unlock(&v->wake_lock);
+        pthread_join(v->thread, NULL);
+        pthread_mutex_destroy(&v->wake_lock);
+        pthread_cond_destroy(&v->wake);
+    }
+    for (size_t i = 0; i < v->n_issuers; i++)
+        sg_issuer_destroy(&v->issuers[i]);
+    free(v->issuers);
+    for (size_t i = 0; i < v->n_audiences; i++)
+        free(v->audiences[i]);
+    free(v->audiences);
+    free(v->typ);
+    sg_tokcache_free(v->tokcache);
+    if (v->curl_ready)
+        curl_global_cleanup();
+    free(v);
+}
+
+signet_err signet_verifier_new(const signet_verifier_config *cfg, signet_verifier **out)
+{
+    *out = NULL;
+    if (cfg->n_issuers == 0 || cfg->n_audiences == 0 || cfg->algs == 0)
+        return SIGNET_ERR_CONFIG;
+    signet_err err = SIGNET_ERR_NOMEM;
+    signet_verifier *v = calloc(1, sizeof *v);
+    if (v == NULL)
+        return SIGNET_ERR_NOMEM;
+    for (size_t i = 0; i < SG_COUNTER_SLOTS; i++)
+        atomic_init(&v->counters[i], 0);
+    atomic_init(&v->stop, 0);
+    v->skew = cfg->skew;
+    v->max_lifetime = cfg->max_lifetime;
+    v->clock = cfg->clock;
+    v->clock_ctx = cfg->clock_ctx;
+    v->require_metadata = cfg->require_metadata;
+    v->cache = cfg->cache;
+    v->cache.fetch.cancel = &v->stop;
+    v->event_fn = cfg->event_fn;
+    v->event_ctx = cfg->event_ctx;
+    v->typ = strdup(cfg->typ);
+    v->header.allowed_algs = cfg->algs;
+    v->header.typ = v->typ;
+    v->audiences = calloc(cfg->n_audiences, sizeof *v->audiences);
+    v->issuers = calloc(cfg->n_issuers, sizeof *v->issuers);
+    if (v->typ == NULL || v->audiences == NULL || v->issuers == NULL)
+        goto out;
+    for (; v->n_audiences < cfg->n_audiences; v->n_audiences++)
+        if ((v->audiences[v->n_audiences] = strdup(cfg->audiences[v->n_audiences])) == NULL)
+            goto out;
+    int remote = 0;
+    for (; v->n_issuers < cfg->n_issuers; v->n_issuers++) {
+        const struct cfg_issuer *ci = &cfg->issuers[v->n_issuers];
+        err = sg_issuer_init(&v->issuers[v->n_issuers], ci->issuer, ci->kind, ci->location,
+                             ci->json, ci->json_len);
+        if (err != SIGNET_OK)
+            goto out;
+        remote |= ci->kind == SG_SRC_JWKS_URL || ci->kind == SG_SRC_DISCOVERY;
+    }
+    if (remote) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+            err = SIGNET_ERR_INTERNAL;
+            goto out;
+        }
+        v->curl_ready = 1;
+    }
+    /* Local sets must be valid from the start; remote ones may be down. */
+    int64_t now = now_of(v);
+    for (size_t i = 0; i < v->n_issuers; i++) {
+        struct sg_issuer *iss = &v->issuers[i];
+        if (iss->kind == SG_SRC_FILE || iss->kind == SG_SRC_JSON) {
+            err = sg_issuer_refresh(iss, &v->cache, now, 1, 0);
+            if (err != SIGNET_OK)
+                goto out;
+        }
+    }
+    if (cfg->token_cache > 0) {
+        err = sg_tokcache_new(cfg->token_cache, &v->tokcache);
+        if (err != SIGNET_OK)
+            goto out;
+    }
+    if (cfg->background) {
+        err = start_thread(v);
+        if (err != SIGNET_OK)
+            goto out;
+    }
+    *out = v;
+    v = NULL;
+    err = SIGNET_OK;
+out:
+    signet_verifier_free(v);
+    return err;
+}
+
+signet_err signet_verifier_refresh(signet_verifier *v)
+{
+    signet_err first = SIGNET_OK;
+    int64_t now = now_of(v);
+    for (size_t i = 0; i < v->n_issuers; i++) {
+        signet_err err = sg_issuer_refresh(&v->issuers[i], &v->cache, now, 1, 0);
+        if (err != SIGNET_OK && first == SIGNET_OK)
+            first = err;
+    }
+    return first;
+}
+
+uint64_t signet_verifier_count(const signet_verifier *v, signet_err result)
+{
+    if ((unsigned)result >= SG_COUNTER_SLOTS)
+        return 0;
+    return atomic_load_explicit(&v->counters[result], memory_order_relaxed);
+}
+
+/* ---- verification ------------------------------------------------------- */
+
+struct vctx {
+    struct sg_jws jws;
+    json_t *claims;         /* owned reference */
+    enum sg_alg alg;
+    const char *kid;        /* borrowed from jws.header or hit.kid */
+    struct sg_issuer *iss;
+    struct sg_keyset *set;  /* owned reference */
+    const struct sg_key *key;
+    struct sg_tokcache_hit hit;
+    int from_cache;
+    int64_t exp;
+    uint8_t hash[32];
+    const char *reason;
+    signet_event ev;
+};
+
+static struct sg_issuer *find_issuer(signet_verifier *v, const char *iss)
+{
+    for (size_t i = 0; i < v->n_issuers; i++)
+        if (strcmp(v->issuers[i].issuer, iss) == 0)
+            return &v->issuers[i];
+    return NULL;
+}
+
+static signet_err check_opts(const signet_verify_opts *opts)
+{
+    if (opts == NULL)
+        return SIGNET_OK;
+    if (opts->size < sizeof(size_t))
+        return SIGNET_ERR_INVALID_ARG;
+    /* Read only the members the caller's struct has. */
+    signet_verify_opts o;
+    memset(&o, 0, sizeof o);
+    memcpy(&o, opts, opts->size < sizeof o ? opts->size : sizeof o);
+    if (o.flags != 0)
+        return SIGNET_ERR_INVALID_ARG;
+    if (o.dpop_proof != NULL)
+        return SIGNET_ERR_UNSUPPORTED; /* never silently skip a proof */
+    return SIGNET_OK;
+}
+
+/* Parse and check the token up to the point where the key is needed. */
+static signet_err parse_token(signet_verifier *v, const char *token, size_t len, struct vctx *c)
+{
+    signet_err err = sg_jws_parse(token, len, &c->jws);
+    if (err != SIGNET_OK)
+        return err;
+    err = sg_jws_check_header(&c->jws, &v->header, &c->alg, &c->kid);
+    if (err != SIGNET_OK)
+        return err;
+    err = sg_json_parse(c->jws.payload, c->jws.payload_len, SG_TOKEN_MAX, &c->claims);
+    if (err != SIGNET_OK)
+        return err;
+    if (!json_is_object(c->claims))
+        return SIGNET_ERR_MALFORMED;
+    return SIGNET_OK;
+}
+
+/* Rule 1 and 6: the key comes from the token issuer's own set only. */
+static signet_err select_key(signet_verifier *v, struct vctx *c, int64_t now)
+{
+    const json_t *iss = json_object_get(c->claims, "iss");
+    if (iss == NULL)
+        return SIGNET_ERR_MISSING_CLAIM;
+    if (!json_is_string(iss))
+        return SIGNET_ERR_BAD_CLAIM;
+    c->iss = find_issuer(v, json_string_value(iss));
+    if (c->iss == NULL)
+        return SIGNET_ERR_UNKNOWN_ISSUER;
+    if (c->kid == NULL) {
+        /* Conservative: no kid, no key, even with a one-key set. */
+        c->reason = "token header has no kid";
+        return SIGNET_ERR_KEY_NOT_IN_ISSUER_SET;
+    }
+    uint64_t gen = 0;
+    signet_err err = sg_issuer_acquire(c->iss, &v->cache, now, &c->set, &gen);
+    if (err != SIGNET_OK)
+        return err;
+    c->key = sg_keyset_find(c->set, c->kid);
+    if (c->key == NULL && !c->from_cache &&
+        sg_issuer_refresh_for_kid(c->iss, &v->cache, now, gen) == SIGNET_OK) {
+        sg_keyset_unref(c->set);
+        c->set = NULL;
+        err = sg_issuer_acquire(c->iss, &v->cache, now, &c->set, &gen);
+        if (err != SIGNET_OK)
+            return err;
+        c->key = sg_keyset_find(c->set, c->kid);
+    }
+    if (c->key == NULL)
+        return SIGNET_ERR_KEY_NOT_IN_ISSUER_SET;
+    c->ev.thumbprint = c->key->thumbprint;
+    if ((c->key->algs & SG_ALG_BIT(c->alg)) == 0)
+        return SIGNET_ERR_ALG_KEY_MISMATCH;
+    if (v->require_metadata && (c->key->iss == NULL || !c->key->has_active_from))
+        return SIGNET_ERR_KEY_METADATA_REQUIRED;
+    if (c->key->iss != NULL && strcmp(c->key->iss, c->iss->issuer) != 0)
+        return SIGNET_ERR_KEY_ISSUER_MISMATCH;
+    return SIGNET_OK;
+}
+
+static signet_err time_claim(const json_t *claims, const char *name, int required, int round_up,
+                             int64_t *out, int *present)
+{
+    const json_t *t = json_object_get(claims, name);
+    *present = t != NULL;
+    if (t == NULL)
+        return required ? SIGNET_ERR_MISSING_CLAIM : SIGNET_OK;
+    return sg_json_numeric_date(t, round_up, out);
+}
+
+static int audience_ok(const signet_verifier *v, const json_t *aud)
+{
+    for (size_t i = 0; i < v->n_audiences; i++) {
+        if (json_is_string(aud) && strcmp(json_string_value(aud), v->audiences[i]) == 0)
+            return 1;
+        for (size_t j = 0; json_is_array(aud) && j < json_array_size(aud); j++) {
+            const json_t *a = json_array_get(aud, j);
+            if (json_is_string(a) && strcmp(json_string_value(a), v->audiences[i]) == 0)
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* Rule 5 and the key window of rule 6 (RFC 7519 §4.1, RFC 9068 §4). */
+static signet_err check_claims(const signet_verifier *v, struct vctx *c, int64_t now)
+{
+    int64_t exp = 0, iat = 0, nbf = 0;
+    int has_exp = 0, has_iat = 0, has_nbf = 0;
+    signet_err err = time_claim(c->claims, "exp", 1, 0, &exp, &has_exp);
+    if (err == SIGNET_OK)
+        err = time_claim(c->claims, "iat", 1, 0, &iat, &has_iat);
+    if (err == SIGNET_OK)
+        err = time_claim(c->claims, "nbf", 0, 1, &nbf, &has_nbf);
+    if (err != SIGNET_OK)
+        return err;
+    static const char *const strings[] = {"sub", "client_id", "jti", "scope"};
+    for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
+        const json_t *s = json_object_get(c->claims, strings[i]);
+        if (s != NULL && !json_is_string(s))
+            return SIGNET_ERR_BAD_CLAIM;
+    }
+    c->exp = exp;
+    if (now >= exp + v->skew)
+        return SIGNET_ERR_EXPIRED;
+    if (has_nbf && nbf > now + v->skew)
+        return SIGNET_ERR_NOT_YET_VALID;
+    if (iat > now + v->skew)
+        return SIGNET_ERR_IAT_IN_FUTURE;
+    if (exp < iat) {
+        c->reason = "exp is before iat";
+        return SIGNET_ERR_BAD_CLAIM;
+    }
+    if (exp - iat > v->max_lifetime)
+        return SIGNET_ERR_LIFETIME_TOO_LONG;
+    const json_t *aud = json_object_get(c->claims, "aud");
+    if (aud == NULL)
+        return SIGNET_ERR_MISSING_CLAIM;
+    if (!json_is_string(aud) && !json_is_array(aud))
+        return SIGNET_ERR_BAD_CLAIM;
+    if (!audience_ok(v, aud))
+        return SIGNET_ERR_AUDIENCE_MISMATCH;
+    const struct sg_key *k = c->key;
+    if ((k->has_active_from && iat < k->active_from - v->skew) ||
+        (k->has_active_until && iat > k->active_until + v->skew))
+        return SIGNET_ERR_KEY_NOT_ACTIVE_AT_IAT;
+    return SIGNET_OK;
+}
+
+static signet_err decide(signet_verifier *v, const char *token, size_t len,
+                         const signet_verify_opts *opts, struct vctx *c)
+{
+    signet_err err = check_opts(opts);
+    if (err != SIGNET_OK)
+        return err;
+    int64_t now = now_of(v);
+    if (v->tokcache != NULL) {
+        sg_tokcache_hash(token, len, c->hash);
+        if (sg_tokcache_get(v->tokcache, c->hash, now, &c->hit)) {
+            c->from_cache = 1;
+            c->claims = json_incref(c->hit.claims);
+            c->kid = c->hit.kid;
+            c->alg = c->hit.alg;
+            /* Only if the very same key still serves this issuer. */
+            err = select_key(v, c, now);
+            if (err == SIGNET_OK && strcmp(c->key->thumbprint, c->hit.thumbprint) == 0)
+                return check_claims(v, c, now);
+            /* Otherwise forget the hit and decide from scratch. */
+            json_decref(c->claims);
+            c->claims = NULL;
+            sg_keyset_unref(c->set);
+            c->set = NULL;
+            c->key = NULL;
+            c->iss = NULL;
+            c->kid = NULL;
+            c->from_cache = 0;
+            c->ev.thumbprint = NULL;
+            c->reason = NULL;
+        }
+    }
+    err = parse_token(v, token, len, c);
+    if (err != SIGNET_OK)
+        return err;
+    err = select_key(v, c, now);
+    if (err != SIGNET_OK)
+        return err;
+    err = sg_sig_verify(c->alg, c->key->pkey, (const uint8_t *)c->jws.signing_input,
+                        c->jws.signing_input_len, c->jws.sig, c->jws.sig_len);
+    if (err != SIGNET_OK)
+        return err;
+    err = check_claims(v, c, now);
+    if (err == SIGNET_OK && v->tokcache != NULL)
+        sg_tokcache_put(v->tokcache, c->hash, c->exp, c->claims, c->kid, c->alg,
+                        c->key->thumbprint);
+    return err;
+}
+
+static const char *claim_str(const json_t *claims, const char *name)
+{
+    const json_t *s = json_object_get(claims, name);
+    return json_is_string(s) ? json_string_value(s) : NULL;
+}
+
+signet_err signet_verify(signet_verifier *v, const char *token, size_t len,
+                         const signet_verify_opts *opts, signet_claims **out)
+{
+    *out = NULL;
+    struct vctx c;
+    memset(&c, 0, sizeof c);
+    signet_err err = decide(v, token, len, opts, &c);
+    if (err == SIGNET_OK)
+        err = sg_claims_new(c.claims, c.iss->issuer, c.kid, c.key->thumbprint,
+                            sg_alg_name(c.alg), out);
+    if (err == SIGNET_OK)
+        c.claims = json_incref(c.claims); /* *out owns one reference now */
+
+    if ((unsigned)err < SG_COUNTER_SLOTS)
+        atomic_fetch_add_explicit(&v->counters[err], 1, memory_order_relaxed);
+    if (v->event_fn != NULL) {
+        c.ev.size = sizeof c.ev;
+        c.ev.result = err;
+        c.ev.reason = c.reason != NULL && err != SIGNET_OK ? c.reason : signet_strerror(err);
+        c.ev.issuer = c.claims != NULL ? claim_str(c.claims, "iss") : NULL;
+        c.ev.jti = c.claims != NULL ? claim_str(c.claims, "jti") : NULL;
+        /* Before the header passed its checks these are the raw values. */
+        c.ev.kid = c.kid != NULL ? c.kid : claim_str(c.jws.header, "kid");
+        c.ev.alg = c.from_cache ? sg_alg_name(c.alg) : claim_str(c.jws.header, "alg");
+        c.ev.from_cache = c.from_cache;
+        if (c.key == NULL)
+            c.ev.thumbprint = NULL;
+        v->event_fn(&c.ev, v->event_ctx);
+    }
+    json_decref(c.claims);
+    sg_keyset_unref(c.set);
+    sg_tokcache_hit_clear(&c.hit);
+    sg_jws_clear(&c.jws);
+    return err;
+}
