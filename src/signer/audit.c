@@ -45,6 +45,8 @@ struct sg_audit {
     uint64_t staged_seq;        /* last staged record (== seq if none) */
     char staged_prev[HASH_HEX + 1];
     uint64_t syncs;
+    uint64_t drops;             /* times staged records were dropped unwritten */
+    uint64_t epoch;             /* bumped by every commit and discard */
     bool need_cut;              /* a failed commit could not cut the file back */
     bool fail_writes;           /* test hook */
 };
@@ -557,12 +559,41 @@ out:
     return err;
 }
 
-void sg_audit_discard(struct sg_audit *a)
+/* Back to nothing staged; drop says whether records were lost unwritten. */
+static void reset_staged(struct sg_audit *a, bool drop)
 {
+    if (drop && a->staged_count > 0)
+        a->drops++;
+    a->epoch++;
     sg_wbuf_reset(&a->staged);
     a->staged_count = 0;
     a->staged_seq = a->seq;
     memcpy(a->staged_prev, a->prev, sizeof a->staged_prev);
+}
+
+void sg_audit_discard(struct sg_audit *a)
+{
+    reset_staged(a, true);
+}
+
+void sg_audit_mark(const struct sg_audit *a, struct sg_audit_mark *m)
+{
+    m->epoch = a->epoch;
+    m->len = a->staged.len;
+    m->count = a->staged_count;
+    m->seq = a->staged_seq;
+    memcpy(m->prev, a->staged_prev, sizeof m->prev);
+}
+
+void sg_audit_rollback(struct sg_audit *a, const struct sg_audit_mark *m)
+{
+    /* A commit or discard since the mark already wrote or dropped them. */
+    if (m->epoch != a->epoch || m->len > a->staged.len || m->count > a->staged_count)
+        return;
+    a->staged.len = m->len;
+    a->staged_count = m->count;
+    a->staged_seq = m->seq;
+    memcpy(a->staged_prev, m->prev, sizeof a->staged_prev);
 }
 
 static int write_staged(struct sg_audit *a)
@@ -619,7 +650,7 @@ signet_err sg_audit_commit(struct sg_audit *a)
         /* Someone else changed the log: do not repair, do not append. */
         sg_log(SG_LOG_ERROR, "audit_changed_underneath", "size=%lld expected=%lld",
                (long long)st.st_size, (long long)a->durable_len);
-        sg_audit_discard(a);
+        reset_staged(a, true);
         return SIGNET_ERR_AUDIT_BROKEN;
     }
     if (write_staged(a) != 0) {
@@ -634,14 +665,14 @@ signet_err sg_audit_commit(struct sg_audit *a)
     a->seq = a->staged_seq;
     memcpy(a->prev, a->staged_prev, sizeof a->prev);
     a->syncs++;
-    sg_audit_discard(a);
+    reset_staged(a, false);
     return SIGNET_OK;
 fail:;
     int saved = errno;
     bool cut = cut_back(a) == 0;
     sg_log(SG_LOG_ERROR, "audit_commit_failed", "step=%s errno=%d dropped=%zu cut_back=%s", step,
            saved, a->staged_count, cut ? "ok" : "failed");
-    sg_audit_discard(a);
+    reset_staged(a, true);
     return err;
 }
 
@@ -658,6 +689,11 @@ size_t sg_audit_staged(const struct sg_audit *a)
 uint64_t sg_audit_syncs(const struct sg_audit *a)
 {
     return a->syncs;
+}
+
+uint64_t sg_audit_drops(const struct sg_audit *a)
+{
+    return a->drops;
 }
 
 void sg_audit_test_fail_writes(struct sg_audit *a, bool fail)

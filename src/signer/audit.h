@@ -54,8 +54,25 @@ SIGNET_WUR signet_err sg_audit_append(struct sg_audit *a, int64_t now, const cha
  * (if even the cut-back failed, the next commit retries it first). If the
  * file changed size behind the handle's back, SIGNET_ERR_AUDIT_BROKEN. */
 SIGNET_WUR signet_err sg_audit_commit(struct sg_audit *a);
-/* Drops staged records without writing them. */
+/* Drops staged records without writing them: all of them, whoever staged
+ * them. To undo only your own, use a mark. */
 void sg_audit_discard(struct sg_audit *a);
+
+/* A point in the staged records, so that one part of the signer can undo
+ * what it staged (a failed key transition) without dropping records others
+ * staged before it in the same batch (signatures waiting for the group
+ * commit). sg_audit_rollback() drops the records staged after the mark; if a
+ * commit or discard happened since the mark, those records were already
+ * written or dropped and it does nothing. */
+struct sg_audit_mark {
+    uint64_t epoch;
+    size_t len;
+    size_t count;
+    uint64_t seq;
+    char prev[SG_AUDIT_HASH_HEX + 1];
+};
+void sg_audit_mark(const struct sg_audit *a, struct sg_audit_mark *m);
+void sg_audit_rollback(struct sg_audit *a, const struct sg_audit_mark *m);
 
 /* The seq of the last durable record (0 for an empty log). */
 uint64_t sg_audit_last_seq(const struct sg_audit *a);
@@ -64,6 +81,11 @@ size_t sg_audit_staged(const struct sg_audit *a);
 /* How many commits reached fdatasync successfully since open (for tests and
  * metrics: a group commit of any size counts once). */
 uint64_t sg_audit_syncs(const struct sg_audit *a);
+/* How many times staged records were dropped unwritten (sg_audit_discard or
+ * a failed commit) since open. A batch that staged records and sees this
+ * change before its own commit returns has lost some of them: even if that
+ * commit succeeds, it must withhold what those records covered. */
+uint64_t sg_audit_drops(const struct sg_audit *a);
 
 /* Checks the whole chain. On SIGNET_ERR_AUDIT_BROKEN, *first_bad is the
  * 1-based number of the first record that fails and why says how

@@ -615,6 +615,53 @@ static void test_append_rejects_bad_input(void **state)
     assert_intact(f->path, 2);
 }
 
+/* A failed key transition undoes only its own records; signatures staged
+ * before it in the same batch stay; drops tell a batch it lost records. */
+static void test_mark_rollback_and_drops(void **state)
+{
+    struct fx *f = *state;
+    struct sg_audit *a = NULL;
+    struct sg_audit_mark m;
+    assert_int_equal(sg_audit_open(f->path, &a), SIGNET_OK);
+    assert_int_equal(append_sign(a, 1), SIGNET_OK);
+    assert_int_equal(append_sign(a, 2), SIGNET_OK);
+    sg_audit_mark(a, &m);
+    assert_int_equal(sg_audit_append(a, 3, "key_activated", NULL), SIGNET_OK);
+    assert_int_equal(sg_audit_append(a, 3, "key_retired", NULL), SIGNET_OK);
+    sg_audit_rollback(a, &m);
+    assert_int_equal(sg_audit_staged(a), 2);
+    sg_audit_rollback(a, &m); /* twice is harmless */
+    assert_int_equal(sg_audit_staged(a), 2);
+    assert_int_equal(append_sign(a, 3), SIGNET_OK);
+    assert_int_equal(sg_audit_commit(a), SIGNET_OK);
+    assert_int_equal(sg_audit_last_seq(a), 3);
+    assert_int_equal(sg_audit_drops(a), 0);
+
+    /* After a commit the mark is stale: nothing to undo, nothing dropped. */
+    sg_audit_mark(a, &m);
+    assert_int_equal(sg_audit_append(a, 4, "key_activated", NULL), SIGNET_OK);
+    assert_int_equal(sg_audit_commit(a), SIGNET_OK);
+    assert_int_equal(append_sign(a, 5), SIGNET_OK);
+    sg_audit_rollback(a, &m);
+    assert_int_equal(sg_audit_staged(a), 1);
+    assert_int_equal(sg_audit_last_seq(a), 4);
+
+    /* Drops count lost records, not empty discards or good commits. */
+    sg_audit_discard(a);
+    assert_int_equal(sg_audit_drops(a), 1);
+    sg_audit_discard(a);
+    assert_int_equal(sg_audit_drops(a), 1);
+    assert_int_equal(append_sign(a, 5), SIGNET_OK);
+    sg_audit_test_fail_writes(a, true);
+    assert_int_equal(sg_audit_commit(a), SIGNET_ERR_AUDIT);
+    assert_int_equal(sg_audit_drops(a), 2);
+    assert_int_equal(sg_audit_commit(a), SIGNET_OK); /* nothing left to write */
+    assert_int_equal(sg_audit_drops(a), 2);
+    sg_audit_test_fail_writes(a, false);
+    sg_audit_close(&a);
+    assert_intact(f->path, 4);
+}
+
 static void test_commit_failure_hook(void **state)
 {
     struct fx *f = *state;
@@ -860,6 +907,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_damaged_tail_fails_closed, setup, teardown),
         cmocka_unit_test(test_hostile_records),
         cmocka_unit_test_setup_teardown(test_append_rejects_bad_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mark_rollback_and_drops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_failure_hook, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_failure_efbig, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
