@@ -53,6 +53,8 @@ struct sg_p11_sess {
 struct sg_p11 {
     CK_FUNCTION_LIST *fl;
     char label[SG_P11_LABEL_LEN + 1]; /* token label, unpadded */
+    unsigned char serial[16];         /* CK_TOKEN_INFO.serialNumber at open */
+    bool serial_known;
     struct sg_secret *pin;            /* kept for re-login after recovery */
     pthread_mutex_t mu;               /* guards slot, sess[].busy */
     pthread_cond_t cv;                /* a session was returned to the pool */
@@ -303,9 +305,11 @@ static void unload_module(CK_FUNCTION_LIST *fl)
 /* -- slots -------------------------------------------------------------- */
 
 /* Finds the slot whose initialised token has this label (label != NULL), or
- * the first slot holding an uninitialised token (label == NULL). Two tokens
- * with one label are refused: a second one may be an impostor. */
-static signet_err find_slot(struct sg_p11 *p, const char *label, CK_SLOT_ID *out, CK_RV *rv)
+ * the first slot holding an uninitialised token (label == NULL). With
+ * serial, the token's serial number must match too. Two matching tokens are
+ * refused: the second one may be an impostor. */
+static signet_err find_slot(struct sg_p11 *p, const char *label, const unsigned char *serial,
+                            CK_SLOT_ID *out, CK_TOKEN_INFO *info_out, CK_RV *rv)
 {
     CK_SLOT_ID *slots = NULL;
     CK_ULONG n = 0;
@@ -345,9 +349,13 @@ static signet_err find_slot(struct sg_p11 *p, const char *label, CK_SLOT_ID *out
             err = SIGNET_OK;
             goto out;
         }
-        if (label != NULL && inited && label_matches(info.label, label)) {
-            if (found++ == 0)
+        if (label != NULL && inited && label_matches(info.label, label) &&
+            (serial == NULL || memcmp(info.serialNumber, serial, sizeof info.serialNumber) == 0)) {
+            if (found++ == 0) {
                 *out = slots[i];
+                if (info_out != NULL)
+                    *info_out = info;
+            }
         }
     }
     if (found == 1) {
@@ -359,6 +367,31 @@ static signet_err find_slot(struct sg_p11 *p, const char *label, CK_SLOT_ID *out
 out:
     free(slots);
     return err;
+}
+
+/* Whether the token in a slot is still the one opened (label and serial):
+ * a slot id can be reused for another token after re-enumeration. */
+static bool token_is_ours(const struct sg_p11 *p, const CK_TOKEN_INFO *ti)
+{
+    return (ti->flags & CKF_TOKEN_INITIALIZED) != 0 && label_matches(ti->label, p->label) &&
+           (!p->serial_known || memcmp(ti->serialNumber, p->serial, sizeof p->serial) == 0);
+}
+
+/* Finds our token again after its slot went away. */
+static signet_err refind_slot(struct sg_p11 *p, CK_RV why, CK_SLOT_ID *slot)
+{
+    CK_RV frv = CKR_OK;
+    signet_err err = find_slot(p, p->label, p->serial_known ? p->serial : NULL, slot, NULL, &frv);
+    if (err != SIGNET_OK) {
+        sg_log(SG_LOG_ERROR, "p11_token_lost", "label=\"%s\" rv=0x%lx find_rv=0x%lx", p->label,
+               why, frv);
+        return err;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->slot = *slot;
+    pthread_mutex_unlock(&p->mu);
+    sg_log(SG_LOG_WARN, "p11_slot_refound", "label=\"%s\" slot=%lu", p->label, *slot);
+    return SIGNET_OK;
 }
 
 /* -- session pool ------------------------------------------------------- */
@@ -432,18 +465,17 @@ static signet_err sess_open(struct sg_p11 *p, struct sg_p11_sess *s, bool verify
     CK_SLOT_ID slot = current_slot(p);
     CK_SESSION_HANDLE h = CK_INVALID_HANDLE;
     const CK_FLAGS flags = CKF_SERIAL_SESSION | CKF_RW_SESSION;
-    CK_RV rv = SG_P11(p, C_OpenSession, slot, flags, NULL, NULL, &h);
-    if (rv_slot_gone(rv)) {
-        CK_RV frv = CKR_OK;
-        signet_err err = find_slot(p, p->label, &slot, &frv);
-        if (err != SIGNET_OK) {
-            sg_log(SG_LOG_ERROR, "p11_token_lost", "rv=0x%lx", rv);
+    CK_TOKEN_INFO ti;
+    memset(&ti, 0, sizeof ti);
+    CK_RV rv = SG_P11(p, C_GetTokenInfo, slot, &ti);
+    signet_err err;
+    if ((rv != CKR_OK || !token_is_ours(p, &ti)) &&
+        (err = refind_slot(p, rv, &slot)) != SIGNET_OK)
+        return err;
+    rv = SG_P11(p, C_OpenSession, slot, flags, NULL, NULL, &h);
+    if (rv_slot_gone(rv)) { /* it went away just now */
+        if ((err = refind_slot(p, rv, &slot)) != SIGNET_OK)
             return err;
-        }
-        pthread_mutex_lock(&p->mu);
-        p->slot = slot;
-        pthread_mutex_unlock(&p->mu);
-        sg_log(SG_LOG_WARN, "p11_slot_refound", "slot=%lu", slot);
         rv = SG_P11(p, C_OpenSession, slot, flags, NULL, NULL, &h);
     }
     if (rv != CKR_OK) {
@@ -840,10 +872,14 @@ signet_err sg_p11_open(const struct sg_p11_opts *opts, const struct sg_secret *p
     if ((err = load_module(opts, &p->fl)) != SIGNET_OK)
         goto fail;
     CK_RV rv = CKR_OK;
-    if ((err = find_slot(p, p->label, &p->slot, &rv)) != SIGNET_OK) {
+    CK_TOKEN_INFO ti;
+    memset(&ti, 0, sizeof ti);
+    if ((err = find_slot(p, p->label, NULL, &p->slot, &ti, &rv)) != SIGNET_OK) {
         sg_log(SG_LOG_ERROR, "p11_token_not_found", "label=\"%s\" rv=0x%lx", p->label, rv);
         goto fail;
     }
+    memcpy(p->serial, ti.serialNumber, sizeof p->serial);
+    p->serial_known = true;
     /* The first session logs in; the others share that login state. */
     for (unsigned i = 0; i < p->nsess; i++)
         if ((err = sess_open(p, &p->sess[i], i == 0)) != SIGNET_OK)
@@ -888,7 +924,7 @@ signet_err sg_p11_init_token(const struct sg_p11_opts *opts, const struct sg_sec
     bool logged_in = false;
     CK_RV rv = CKR_OK;
     CK_SLOT_ID slot = 0;
-    if ((err = find_slot(&p, NULL, &slot, &rv)) != SIGNET_OK) {
+    if ((err = find_slot(&p, NULL, NULL, &slot, NULL, &rv)) != SIGNET_OK) {
         sg_log(SG_LOG_ERROR, "p11_no_free_slot", "rv=0x%lx", rv);
         goto out;
     }
@@ -902,7 +938,7 @@ signet_err sg_p11_init_token(const struct sg_p11_opts *opts, const struct sg_sec
         goto out;
     }
     /* SoftHSM moves a freshly initialised token to a new slot id. */
-    if ((err = find_slot(&p, opts->token_label, &slot, &rv)) != SIGNET_OK)
+    if ((err = find_slot(&p, opts->token_label, NULL, &slot, NULL, &rv)) != SIGNET_OK)
         goto out;
     rv = SG_P11(&p, C_OpenSession, slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &h);
     if (rv != CKR_OK) {
@@ -1394,10 +1430,17 @@ void sg_p11_test_lose_slot(struct sg_p11 *p)
 {
     if (p == NULL)
         return;
+    /* Point at another token's slot (SoftHSM always offers an empty one):
+     * a slot id that no module knows makes SoftHSM throw a C++ exception
+     * internally, which ASan builds of C programs cannot intercept. */
+    CK_SLOT_ID other = (CK_SLOT_ID)0x7ffffff0UL;
+    CK_RV rv = CKR_OK;
+    if (find_slot(p, NULL, NULL, &other, NULL, &rv) != SIGNET_OK)
+        sg_log(SG_LOG_WARN, "p11_test_lose_slot", "no empty slot rv=0x%lx", rv);
     pthread_mutex_lock(&p->mu);
     for (unsigned i = 0; i < p->nsess; i++)
         if (!p->sess[i].busy)
             sess_close(p, &p->sess[i]);
-    p->slot = (CK_SLOT_ID)0x7ffffff0UL; /* no module numbers slots like this */
+    p->slot = other;
     pthread_mutex_unlock(&p->mu);
 }
