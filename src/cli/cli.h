@@ -9,6 +9,17 @@ enum { SG_EXIT_OK = 0, SG_EXIT_FAIL = 1, SG_EXIT_USAGE = 2 };
 /* The state directory: --state DIR, else $SIGNET_STATE, else the default. */
 const char *sg_cli_state_dir(const char *opt);
 
+struct sg_signer_client;
+
+/* Starts the signer for a state directory. On failure prints why and
+ * returns an exit code (SG_EXIT_USAGE); SG_EXIT_OK on success. */
+int sg_cli_open_signer(const char *state, struct sg_signer_client **out);
+/* One request with an optional string argument; prints errors itself.
+ * Returns SG_EXIT_OK with *json set (may be NULL), or an exit code. */
+int sg_cli_request(struct sg_signer_client *c, unsigned char type, const char *arg, char **json);
+/* Exit code for a signer status: 1 for a refused operation, 2 for setup. */
+int sg_cli_exit_for(int status);
+
 /* Each subcommand gets argv starting at its own name (argv[0] = "audit"). */
 int sg_cmd_init(int argc, char **argv);
 int sg_cmd_status(int argc, char **argv);

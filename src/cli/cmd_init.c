@@ -1,0 +1,293 @@
+/* signet init: a state directory with an embedded SoftHSM2 token, random
+ * PINs (0600, never printed), config, store, audit log and first keys. */
+#include <errno.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "common/config.h"
+#include "common/ipc.h"
+#include "common/signer_client.h"
+#include "store/store.h"
+#include "util/secret.h"
+
+#define MAX_ISSUERS 16
+
+static const char *find_softhsm(void)
+{
+    /* p11-kit's registration of the module first, then the usual paths. */
+    static char from_p11kit[512];
+    FILE *f = fopen("/usr/share/p11-kit/modules/softhsm2.module", "r");
+    if (f != NULL) {
+        char line[600];
+        while (fgets(line, sizeof line, f) != NULL) {
+            if (strncmp(line, "module:", 7) != 0)
+                continue;
+            char *v = line + 7;
+            while (*v == ' ' || *v == '\t')
+                v++;
+            v[strcspn(v, "\r\n")] = '\0';
+            if (v[0] == '/' && strlen(v) < sizeof from_p11kit && access(v, R_OK) == 0) {
+                memcpy(from_p11kit, v, strlen(v) + 1);
+                fclose(f);
+                return from_p11kit;
+            }
+        }
+        fclose(f);
+    }
+    static const char *const paths[] = {
+        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+        "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+        "/usr/lib/softhsm/libsofthsm2.so",
+        "/usr/local/lib/softhsm/libsofthsm2.so",
+    };
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+        if (access(paths[i], R_OK) == 0)
+            return paths[i];
+    return NULL;
+}
+
+/* Tenant name from an issuer URL: the segment after "/t/", else "default". */
+static void tenant_name(const char *issuer, size_t index, char *out, size_t cap)
+{
+    const char *t = strstr(issuer, "/t/");
+    size_t n = 0;
+    if (t != NULL) {
+        for (t += 3; *t != '\0' && *t != '/' && n + 1 < cap; t++) {
+            char c = *t;
+            if (c >= 'A' && c <= 'Z')
+                c = (char)(c - 'A' + 'a');
+            out[n++] = ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_') ? c : '-';
+        }
+    }
+    out[n] = '\0';
+    if (n == 0)
+        (void)snprintf(out, cap, index == 0 ? "default" : "tenant%zu", index);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wx");
+    if (f == NULL)
+        return -1;
+    int bad = fputs(text, f) < 0;
+    bad |= fclose(f) != 0;
+    return bad ? -1 : 0;
+}
+
+static int run_signer_init(const char *state)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        char *argv[] = {(char *)"signet-signer", (char *)"--state", (char *)state,
+                        (char *)"--init-token", NULL};
+        execv(sg_signer_path(), argv);
+        _exit(127);
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: signet init [--state DIR] [--issuer URL]... [--alg ES256|EdDSA|PS256]\n"
+            "                   [--module PATH] [--rotation-period DURATION]\n\n"
+            "Creates DIR (default $SIGNET_STATE, else %s) with:\n"
+            "  signet.conf      the configuration (see README)\n"
+            "  softhsm2.conf    the embedded SoftHSM2 token's config (tokens/ holds it)\n"
+            "  user.pin so.pin  random PINs, mode 0600 (never printed)\n"
+            "  signet.db        the store; audit.log the hash-chained audit log\n"
+            "and the first ACTIVE key plus a pre-published standby per issuer.\n"
+            "Default issuer: http://127.0.0.1:8080/t/default. Running it again on an\n"
+            "initialised directory changes nothing.\n",
+            SIGNET_DEFAULT_STATE);
+}
+
+int sg_cmd_init(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"state", required_argument, NULL, 's'},
+        {"issuer", required_argument, NULL, 'i'},
+        {"alg", required_argument, NULL, 'a'},
+        {"module", required_argument, NULL, 'm'},
+        {"rotation-period", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *state_opt = NULL, *alg = "ES256", *module = NULL, *period = NULL;
+    const char *issuers[MAX_ISSUERS];
+    size_t n_issuers = 0;
+    optind = 1;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 's': state_opt = optarg; break;
+        case 'a': alg = optarg; break;
+        case 'm': module = optarg; break;
+        case 'r': period = optarg; break;
+        case 'i':
+            if (n_issuers == MAX_ISSUERS) {
+                fprintf(stderr, "signet init: at most %d issuers\n", MAX_ISSUERS);
+                return SG_EXIT_USAGE;
+            }
+            issuers[n_issuers++] = optarg;
+            break;
+        case 'h': usage(stdout); return SG_EXIT_OK;
+        default: usage(stderr); return SG_EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return SG_EXIT_USAGE;
+    }
+    const char *state = sg_cli_state_dir(state_opt);
+    if (n_issuers == 0)
+        issuers[n_issuers++] = "http://127.0.0.1:8080/t/default";
+
+    char path[4096];
+    (void)snprintf(path, sizeof path, "%s/signet.conf", state);
+    if (access(path, F_OK) == 0) {
+        printf("signet: %s is already initialised; nothing changed\n", state);
+        return SG_EXIT_OK;
+    }
+    if (module == NULL)
+        module = find_softhsm();
+    if (module == NULL || access(module, R_OK) != 0) {
+        fprintf(stderr, "signet init: PKCS#11 module %s not found (install softhsm2 or pass --module)\n",
+                module != NULL ? module : "libsofthsm2.so");
+        return SG_EXIT_USAGE;
+    }
+
+    /* Build and validate the whole config before touching the disk. */
+    struct sg_config cfg;
+    sg_config_defaults(&cfg, state);
+    (void)snprintf(cfg.module, sizeof cfg.module, "%s", module);
+    char text[4096];
+    int tn = snprintf(text, sizeof text, "[hsm]\nmodule = %s\n[keys]\n%s%s%s", module,
+                      period != NULL ? "rotation_period = " : "", period != NULL ? period : "",
+                      period != NULL ? "\n" : "");
+    for (size_t i = 0; i < n_issuers && tn > 0 && (size_t)tn < sizeof text; i++) {
+        char name[64];
+        tenant_name(issuers[i], i, name, sizeof name);
+        tn += snprintf(text + tn, sizeof text - (size_t)tn, "[tenant:%s]\nissuer = %s\nalgs = %s\n",
+                       name, issuers[i], alg);
+    }
+    char msg[512] = "";
+    if (tn < 0 || (size_t)tn >= sizeof text ||
+        sg_config_parse_string(text, state, &cfg, msg, sizeof msg) != SIGNET_OK) {
+        fprintf(stderr, "signet init: invalid options: %s\n", msg[0] ? msg : "too long");
+        return SG_EXIT_USAGE;
+    }
+
+    int created_dir = 0;
+    if (mkdir(state, 0700) == 0)
+        created_dir = 1;
+    else if (errno != EEXIST) {
+        fprintf(stderr, "signet init: cannot create %s: %s\n", state, strerror(errno));
+        return SG_EXIT_USAGE;
+    }
+    int rc = SG_EXIT_USAGE;
+    struct sg_secret *so = NULL, *user = NULL;
+    struct sg_store *store = NULL;
+    struct sg_signer_client *c = NULL;
+    char *json = NULL;
+    char tokens[4096], conf[8192];
+    (void)snprintf(tokens, sizeof tokens, "%s/tokens", state);
+    if (mkdir(tokens, 0700) != 0) {
+        fprintf(stderr, "signet init: cannot create %s: %s\n", tokens, strerror(errno));
+        goto out;
+    }
+    (void)snprintf(conf, sizeof conf,
+                   "# SoftHSM2 token of this signet state directory.\n"
+                   "directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n"
+                   "slots.removable = false\n", tokens);
+    if (write_text(cfg.softhsm_conf, conf) != 0) {
+        fprintf(stderr, "signet init: cannot write %s\n", cfg.softhsm_conf);
+        goto out;
+    }
+    if (sg_secret_random_text(32, &so) != SIGNET_OK || sg_secret_random_text(32, &user) != SIGNET_OK ||
+        sg_secret_write_file(cfg.so_pin_file, so->data, so->len) != SIGNET_OK ||
+        sg_secret_write_file(cfg.pin_file, user->data, user->len) != SIGNET_OK) {
+        fprintf(stderr, "signet init: cannot write the PIN files\n");
+        goto out;
+    }
+    sg_secret_free(&so);
+    sg_secret_free(&user);
+    if (sg_config_write(&cfg, path) != SIGNET_OK) {
+        fprintf(stderr, "signet init: cannot write %s\n", path);
+        goto out;
+    }
+    signet_err err = sg_store_open(cfg.store, 1, &store);
+    if (err != SIGNET_OK) {
+        fprintf(stderr, "signet init: cannot create the store %s: %s\n", cfg.store, signet_strerror(err));
+        goto out;
+    }
+    sg_store_close(&store);
+    if (run_signer_init(state) != 0) {
+        fprintf(stderr, "signet init: the HSM token could not be initialised\n");
+        goto out;
+    }
+    /* The signer generates, publishes and activates the first keys. */
+    rc = sg_cli_open_signer(state, &c);
+    if (rc == SG_EXIT_OK)
+        rc = sg_cli_request(c, SG_IPC_KEYS, "", &json);
+    if (rc != SG_EXIT_OK)
+        goto out;
+    printf("initialised %s\n", state);
+    printf("  token: SoftHSM2 '%s' (%s), PINs in user.pin and so.pin (mode 0600)\n",
+           cfg.token_label, module);
+    json_t *rows = json_loads(json != NULL ? json : "[]", 0, NULL);
+    size_t i;
+    json_t *r;
+    json_array_foreach(rows, i, r) {
+        printf("  %s %s %s %s\n", json_string_value(json_object_get(r, "issuer")),
+               json_string_value(json_object_get(r, "alg")),
+               json_string_value(json_object_get(r, "state")),
+               json_string_value(json_object_get(r, "kid")));
+    }
+    json_decref(rows);
+    rc = SG_EXIT_OK;
+out:
+    free(json);
+    sg_signer_client_free(&c);
+    sg_secret_free(&so);
+    sg_secret_free(&user);
+    if (rc != SG_EXIT_OK) {
+        /* Leave nothing half-made behind. */
+        if (created_dir)
+            (void)nftw(state, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        else {
+            const char *names[] = {"signet.conf", "softhsm2.conf", "user.pin", "so.pin",
+                                   "signet.db", "signet.db-wal", "signet.db-shm", "audit.log",
+                                   "lifecycle.lock"};
+            for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+                char p[4200];
+                (void)snprintf(p, sizeof p, "%s/%s", state, names[k]);
+                (void)unlink(p);
+            }
+            (void)nftw(tokens, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        }
+    }
+    return rc;
+}

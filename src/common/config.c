@@ -1,0 +1,454 @@
+#include "common/config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+struct parse_ctx {
+    struct sg_config *c;
+    char *err;
+    size_t errlen;
+    int failed;
+    int lineno;
+    int seen_tenant_line;
+    const char *file;
+};
+
+static void set_err(struct parse_ctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void set_err(struct parse_ctx *p, const char *fmt, ...)
+{
+    if (p->failed || p->err == NULL || p->errlen == 0)
+        return;
+    p->failed = 1;
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(p->err, p->errlen, fmt, ap);
+    va_end(ap);
+}
+
+static int copy_str(char *dst, size_t cap, const char *v)
+{
+    size_t n = strlen(v);
+    if (n >= cap)
+        return -1;
+    memcpy(dst, v, n + 1);
+    return 0;
+}
+
+/* Durations: an integer with an optional unit s, m, h or d. */
+static int parse_duration(const char *v, int64_t *out)
+{
+    errno = 0;
+    char *end = NULL;
+    long long n = strtoll(v, &end, 10);
+    if (end == v || errno != 0 || n < 0)
+        return -1;
+    int64_t mult = 1;
+    if (*end == 's')
+        end++;
+    else if (*end == 'm')
+        mult = 60, end++;
+    else if (*end == 'h')
+        mult = 3600, end++;
+    else if (*end == 'd')
+        mult = 86400, end++;
+    if (*end != '\0' || n > INT64_MAX / mult / 1000)
+        return -1;
+    *out = (int64_t)n * mult;
+    return 0;
+}
+
+static int parse_uint(const char *v, unsigned lo, unsigned hi, unsigned *out)
+{
+    errno = 0;
+    char *end = NULL;
+    long n = strtol(v, &end, 10);
+    if (end == v || *end != '\0' || errno != 0 || n < (long)lo || n > (long)hi)
+        return -1;
+    *out = (unsigned)n;
+    return 0;
+}
+
+static int parse_bool(const char *v, int *out)
+{
+    if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "1") == 0)
+        *out = 1;
+    else if (strcmp(v, "false") == 0 || strcmp(v, "no") == 0 || strcmp(v, "0") == 0)
+        *out = 0;
+    else
+        return -1;
+    return 0;
+}
+
+static int valid_alg(const char *a)
+{
+    return strcmp(a, "ES256") == 0 || strcmp(a, "EdDSA") == 0 || strcmp(a, "PS256") == 0;
+}
+
+static int parse_algs(const char *v, struct sg_tenant_cfg *t)
+{
+    char buf[128];
+    if (copy_str(buf, sizeof buf, v) != 0)
+        return -1;
+    t->n_algs = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ", ", &save); tok != NULL; tok = strtok_r(NULL, ", ", &save)) {
+        if (!valid_alg(tok) || t->n_algs == SG_MAX_ALGS)
+            return -1;
+        for (size_t i = 0; i < t->n_algs; i++)
+            if (strcmp(t->algs[i], tok) == 0)
+                return -1;
+        (void)copy_str(t->algs[t->n_algs++], sizeof t->algs[0], tok);
+    }
+    return t->n_algs > 0 ? 0 : -1;
+}
+
+static int valid_name(const char *n)
+{
+    size_t len = strlen(n);
+    if (len == 0 || len >= 64)
+        return 0;
+    for (const char *c = n; *c != '\0'; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_'))
+            return 0;
+    return 1;
+}
+
+static struct sg_tenant_cfg *tenant_for_section(struct parse_ctx *p, const char *name)
+{
+    struct sg_config *c = p->c;
+    for (size_t i = 0; i < c->n_tenants; i++)
+        if (strcmp(c->tenants[i].name, name) == 0)
+            return &c->tenants[i];
+    if (c->n_tenants == SG_MAX_TENANTS || !valid_name(name))
+        return NULL;
+    struct sg_tenant_cfg *t = &c->tenants[c->n_tenants++];
+    memset(t, 0, sizeof *t);
+    (void)copy_str(t->name, sizeof t->name, name);
+    (void)copy_str(t->algs[0], sizeof t->algs[0], "ES256");
+    t->n_algs = 1;
+    t->token_lifetime = 600;
+    t->max_token_lifetime = 0; /* 0 = the global maximum */
+    return t;
+}
+
+static int path_value(char *dst, size_t cap, const char *v)
+{
+    return v[0] == '\0' ? -1 : copy_str(dst, cap, v);
+}
+
+/* Returns 1 when handled, 0 on a bad value, -1 for an unknown key. */
+static int handle_key(struct parse_ctx *p, const char *section, const char *key, const char *v)
+{
+    struct sg_config *c = p->c;
+#define IS(s, k) (strcmp(section, s) == 0 && strcmp(key, k) == 0)
+    if (IS("hsm", "module"))
+        return path_value(c->module, sizeof c->module, v) == 0;
+    if (IS("hsm", "module_dirs"))
+        return copy_str(c->module_dirs, sizeof c->module_dirs, v) == 0 && v[0] != '\0';
+    if (IS("hsm", "token_label"))
+        return copy_str(c->token_label, sizeof c->token_label, v) == 0 && v[0] != '\0';
+    if (IS("hsm", "pin_file"))
+        return path_value(c->pin_file, sizeof c->pin_file, v) == 0;
+    if (IS("hsm", "so_pin_file"))
+        return path_value(c->so_pin_file, sizeof c->so_pin_file, v) == 0;
+    if (IS("hsm", "softhsm_conf"))
+        return copy_str(c->softhsm_conf, sizeof c->softhsm_conf, v) == 0;
+    if (IS("hsm", "sessions"))
+        return parse_uint(v, 1, 64, &c->sessions) == 0;
+    if (IS("keys", "rotation_period"))
+        return parse_duration(v, &c->rotation_period) == 0 && c->rotation_period > 0;
+    if (IS("keys", "jwks_max_age"))
+        return parse_duration(v, &c->jwks_max_age) == 0;
+    if (IS("keys", "clock_skew"))
+        return parse_duration(v, &c->clock_skew) == 0 && c->clock_skew <= 600;
+    if (IS("keys", "max_token_lifetime"))
+        return parse_duration(v, &c->max_token_lifetime) == 0 && c->max_token_lifetime > 0;
+    if (IS("keys", "max_key_age"))
+        return parse_duration(v, &c->max_key_age) == 0 && c->max_key_age > 0;
+    if (IS("store", "url"))
+        return copy_str(c->store, sizeof c->store, v) == 0 && v[0] != '\0';
+    if (IS("audit", "log"))
+        return path_value(c->audit_log, sizeof c->audit_log, v) == 0;
+    if (IS("signer", "user"))
+        return copy_str(c->signer_user, sizeof c->signer_user, v) == 0;
+    if (IS("signer", "sandbox"))
+        return parse_bool(v, &c->sandbox) == 0;
+    if (IS("testing", "clock_file"))
+        return copy_str(c->clock_file, sizeof c->clock_file, v) == 0;
+    if (IS("testing", "allow_short_rotation"))
+        return parse_bool(v, &c->allow_short_rotation) == 0;
+#undef IS
+    if (strncmp(section, "tenant:", 7) == 0) {
+        struct sg_tenant_cfg *t = tenant_for_section(p, section + 7);
+        if (t == NULL)
+            return 0;
+        if (strcmp(key, "issuer") == 0)
+            return copy_str(t->issuer, sizeof t->issuer, v) == 0 &&
+                   (strncmp(v, "https://", 8) == 0 || strncmp(v, "http://", 7) == 0);
+        if (strcmp(key, "algs") == 0)
+            return parse_algs(v, t) == 0;
+        if (strcmp(key, "token_lifetime") == 0)
+            return parse_duration(v, &t->token_lifetime) == 0 && t->token_lifetime > 0;
+        if (strcmp(key, "max_token_lifetime") == 0)
+            return parse_duration(v, &t->max_token_lifetime) == 0 && t->max_token_lifetime > 0;
+    }
+    return -1;
+}
+
+static int known_section(const char *s)
+{
+    static const char *const names[] = {"hsm", "keys", "store", "audit", "signer", "testing"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(s, names[i]) == 0)
+            return 1;
+    return strncmp(s, "tenant:", 7) == 0;
+}
+
+static int on_entry(void *user, const char *section, const char *key, const char *value)
+{
+    struct parse_ctx *p = user;
+    if (p->failed)
+        return 0;
+    if (!known_section(section)) {
+        set_err(p, "unknown section [%s]", section);
+        return 0;
+    }
+    int r = handle_key(p, section, key, value);
+    if (r < 0) {
+        set_err(p, "unknown key '%s' in [%s]", key, section);
+        return 0;
+    }
+    if (r == 0) {
+        set_err(p, "invalid value for '%s' in [%s]", key, section);
+        return 0;
+    }
+    return 1;
+}
+
+void sg_config_defaults(struct sg_config *c, const char *state_dir)
+{
+    memset(c, 0, sizeof *c);
+    (void)copy_str(c->state_dir, sizeof c->state_dir, state_dir);
+    (void)copy_str(c->module_dirs, sizeof c->module_dirs,
+                   "/usr/lib/softhsm:/usr/lib/x86_64-linux-gnu/softhsm:"
+                   "/usr/lib/aarch64-linux-gnu/softhsm:/usr/lib/x86_64-linux-gnu/pkcs11");
+    (void)copy_str(c->token_label, sizeof c->token_label, "signet");
+    (void)copy_str(c->pin_file, sizeof c->pin_file, "user.pin");
+    (void)copy_str(c->so_pin_file, sizeof c->so_pin_file, "so.pin");
+    (void)copy_str(c->softhsm_conf, sizeof c->softhsm_conf, "softhsm2.conf");
+    c->sessions = 2;
+    c->rotation_period = 86400;
+    c->jwks_max_age = 300;
+    c->clock_skew = 60;
+    c->max_token_lifetime = 3600;
+    c->max_key_age = 0; /* 0: derived (period + prepublication + retirement) */
+    (void)copy_str(c->store, sizeof c->store, "sqlite:signet.db");
+    (void)copy_str(c->audit_log, sizeof c->audit_log, "audit.log");
+    c->sandbox = 1;
+}
+
+static int absolutise(const struct sg_config *c, char *path, size_t cap)
+{
+    if (path[0] == '\0' || path[0] == '/')
+        return 0;
+    char tmp[PATH_MAX];
+    int n = snprintf(tmp, sizeof tmp, "%s/%s", c->state_dir, path);
+    if (n < 0 || (size_t)n >= sizeof tmp || (size_t)n >= cap)
+        return -1;
+    memcpy(path, tmp, (size_t)n + 1);
+    return 0;
+}
+
+static signet_err finish(struct sg_config *c, char *errbuf, size_t errlen)
+{
+#define FAIL(...)                                              \
+    do {                                                       \
+        if (errbuf != NULL)                                    \
+            (void)snprintf(errbuf, errlen, __VA_ARGS__);       \
+        return SIGNET_ERR_CONFIG;                              \
+    } while (0)
+    if (c->module[0] == '\0')
+        FAIL("[hsm] module is required");
+    if (c->n_tenants == 0)
+        FAIL("no [tenant:NAME] section: at least one issuer is required");
+    for (size_t i = 0; i < c->n_tenants; i++) {
+        struct sg_tenant_cfg *t = &c->tenants[i];
+        if (t->issuer[0] == '\0')
+            FAIL("[tenant:%s] needs an issuer URL", t->name);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(c->tenants[j].issuer, t->issuer) == 0)
+                FAIL("[tenant:%s] repeats the issuer of [tenant:%s]", t->name, c->tenants[j].name);
+        if (t->max_token_lifetime == 0 || t->max_token_lifetime > c->max_token_lifetime)
+            t->max_token_lifetime = c->max_token_lifetime;
+        if (t->token_lifetime > t->max_token_lifetime)
+            FAIL("[tenant:%s] token_lifetime exceeds max_token_lifetime", t->name);
+    }
+    if (c->rotation_period < SG_MIN_ROTATION_PERIOD && !c->allow_short_rotation)
+        FAIL("[keys] rotation_period must be at least %d s", SG_MIN_ROTATION_PERIOD);
+    if (sg_config_prepublish(c) > c->rotation_period)
+        FAIL("[keys] rotation_period (%lld s) must be at least jwks_max_age + clock_skew (%lld s)"
+             " so every key is pre-published before it signs",
+             (long long)c->rotation_period, (long long)sg_config_prepublish(c));
+    if (c->max_key_age == 0)
+        c->max_key_age = 2 * c->rotation_period + sg_config_prepublish(c) +
+                         sg_config_retire_window(c);
+    if (c->max_key_age < c->rotation_period + sg_config_prepublish(c) + sg_config_retire_window(c))
+        FAIL("[keys] max_key_age is shorter than one key's lifecycle");
+    char *paths[] = {c->pin_file, c->so_pin_file, c->audit_log, c->softhsm_conf, c->clock_file};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+        if (absolutise(c, paths[i], PATH_MAX) != 0)
+            FAIL("path too long");
+    if (strncmp(c->store, "sqlite:", 7) == 0 && c->store[7] != '/') {
+        char tmp[PATH_MAX + 16];
+        int n = snprintf(tmp, sizeof tmp, "sqlite:%s/%s", c->state_dir, c->store + 7);
+        if (n < 0 || (size_t)n >= sizeof c->store)
+            FAIL("store path too long");
+        memcpy(c->store, tmp, (size_t)n + 1);
+    }
+    return SIGNET_OK;
+#undef FAIL
+}
+
+static signet_err parse_with(int (*run)(void *, struct parse_ctx *), void *src,
+                             const char *state_dir, const char *name, struct sg_config *c,
+                             char *errbuf, size_t errlen)
+{
+    sg_config_defaults(c, state_dir);
+    char msg[384] = "";
+    struct parse_ctx p = {.c = c, .err = msg, .errlen = sizeof msg, .file = name};
+    int line = run(src, &p);
+    if (line < 0) {
+        if (errbuf != NULL)
+            (void)snprintf(errbuf, errlen, "%s: cannot read", name);
+        return line == -1 ? SIGNET_ERR_NOT_INITIALISED : SIGNET_ERR_NOMEM;
+    }
+    if (line > 0) {
+        if (errbuf != NULL)
+            (void)snprintf(errbuf, errlen, "%s:%d: %s", name, line,
+                           msg[0] != '\0' ? msg : "syntax error (or a line over 200 characters)");
+        return SIGNET_ERR_CONFIG;
+    }
+    char fin[384] = "";
+    signet_err err = finish(c, fin, sizeof fin);
+    if (err != SIGNET_OK && errbuf != NULL)
+        (void)snprintf(errbuf, errlen, "%s: %s", name, fin);
+    return err;
+}
+
+static int run_file(void *src, struct parse_ctx *p)
+{
+    return ini_parse((const char *)src, on_entry, p);
+}
+
+static int run_string(void *src, struct parse_ctx *p)
+{
+    return ini_parse_string((const char *)src, on_entry, p);
+}
+
+signet_err sg_config_load(const char *state_dir, struct sg_config *c, char *errbuf, size_t errlen)
+{
+    char path[PATH_MAX];
+    int n = snprintf(path, sizeof path, "%s/signet.conf", state_dir);
+    if (n < 0 || (size_t)n >= sizeof path)
+        return SIGNET_ERR_INVALID_ARG;
+    if (access(path, F_OK) != 0) {
+        if (errbuf != NULL)
+            (void)snprintf(errbuf, errlen, "%s does not exist: run 'signet init --state %s'", path,
+                           state_dir);
+        return SIGNET_ERR_NOT_INITIALISED;
+    }
+    signet_err err = parse_with(run_file, path, state_dir, path, c, errbuf, errlen);
+    if (err == SIGNET_OK)
+        (void)copy_str(c->path, sizeof c->path, path);
+    return err;
+}
+
+signet_err sg_config_parse_string(const char *text, const char *state_dir, struct sg_config *c,
+                                  char *errbuf, size_t errlen)
+{
+    return parse_with(run_string, (void *)(uintptr_t)text, state_dir, "signet.conf", c, errbuf,
+                      errlen);
+}
+
+static const char *rel(const struct sg_config *c, const char *path)
+{
+    size_t n = strlen(c->state_dir);
+    if (strncmp(path, c->state_dir, n) == 0 && path[n] == '/')
+        return path + n + 1;
+    return path;
+}
+
+signet_err sg_config_write(const struct sg_config *c, const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return errno == EEXIST ? SIGNET_ERR_EXISTS : SIGNET_ERR_IO;
+    FILE *f = fdopen(fd, "w");
+    if (f == NULL) {
+        close(fd);
+        return SIGNET_ERR_IO;
+    }
+    fprintf(f, "# signet configuration (see README: Configuration).\n"
+               "# Durations take s, m, h or d. Paths are relative to this directory.\n\n");
+    fprintf(f, "[hsm]\nmodule = %s\nmodule_dirs = %s\ntoken_label = %s\npin_file = %s\n"
+               "so_pin_file = %s\nsofthsm_conf = %s\nsessions = %u\n\n",
+            c->module, c->module_dirs, c->token_label, rel(c, c->pin_file),
+            rel(c, c->so_pin_file), rel(c, c->softhsm_conf), c->sessions);
+    fprintf(f, "[keys]\nrotation_period = %llds\njwks_max_age = %llds\nclock_skew = %llds\n"
+               "max_token_lifetime = %llds\n\n",
+            (long long)c->rotation_period, (long long)c->jwks_max_age, (long long)c->clock_skew,
+            (long long)c->max_token_lifetime);
+    fprintf(f, "[store]\nurl = %s\n\n[audit]\nlog = %s\n\n[signer]\nsandbox = %s\n\n",
+            strncmp(c->store, "sqlite:", 7) == 0 ? "sqlite:signet.db" : c->store,
+            rel(c, c->audit_log), c->sandbox ? "true" : "false");
+    for (size_t i = 0; i < c->n_tenants; i++) {
+        const struct sg_tenant_cfg *t = &c->tenants[i];
+        fprintf(f, "[tenant:%s]\nissuer = %s\nalgs = ", t->name, t->issuer);
+        for (size_t j = 0; j < t->n_algs; j++)
+            fprintf(f, "%s%s", j > 0 ? ", " : "", t->algs[j]);
+        fprintf(f, "\ntoken_lifetime = %llds\n\n", (long long)t->token_lifetime);
+    }
+    int bad = ferror(f) != 0;
+    bad |= fflush(f) != 0 || fsync(fileno(f)) != 0;
+    bad |= fclose(f) != 0;
+    if (bad) {
+        (void)unlink(path);
+        return SIGNET_ERR_IO;
+    }
+    return SIGNET_OK;
+}
+
+const struct sg_tenant_cfg *sg_config_tenant_by_issuer(const struct sg_config *c,
+                                                       const char *issuer)
+{
+    for (size_t i = 0; i < c->n_tenants; i++)
+        if (strcmp(c->tenants[i].issuer, issuer) == 0)
+            return &c->tenants[i];
+    return NULL;
+}
+
+const struct sg_tenant_cfg *sg_config_tenant_by_name(const struct sg_config *c, const char *name)
+{
+    for (size_t i = 0; i < c->n_tenants; i++)
+        if (strcmp(c->tenants[i].name, name) == 0)
+            return &c->tenants[i];
+    return NULL;
+}
+
+int64_t sg_config_prepublish(const struct sg_config *c)
+{
+    return c->jwks_max_age + c->clock_skew;
+}
+
+int64_t sg_config_retire_window(const struct sg_config *c)
+{
+    return c->max_token_lifetime + c->clock_skew;
+}

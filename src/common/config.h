@@ -1,0 +1,84 @@
+/* signet.conf: INI (libinih). Every key is known; an unknown section or key,
+ * or an invalid value, is an error naming its line. Paths are relative to
+ * the state directory unless absolute. */
+#ifndef SG_CONFIG_H
+#define SG_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "signet/error.h"
+
+#define SG_MAX_TENANTS 64
+#define SG_MAX_ALGS 3
+#define SG_MIN_ROTATION_PERIOD 60
+
+struct sg_tenant_cfg {
+    char name[64];                    /* [tenant:NAME] */
+    char issuer[512];                 /* exact issuer URL */
+    char algs[SG_MAX_ALGS][8];        /* signing algorithms, first = default */
+    size_t n_algs;
+    int64_t token_lifetime;           /* default access-token lifetime */
+    int64_t max_token_lifetime;       /* per-tenant maximum (<= global) */
+};
+
+struct sg_config {
+    char state_dir[PATH_MAX];
+    char path[PATH_MAX]; /* the file that was loaded */
+
+    /* [hsm] */
+    char module[PATH_MAX];
+    char module_dirs[2048];
+    char token_label[33];
+    char pin_file[PATH_MAX];
+    char so_pin_file[PATH_MAX];
+    char softhsm_conf[PATH_MAX]; /* empty: not the embedded SoftHSM2 */
+    unsigned sessions;
+
+    /* [keys] */
+    int64_t rotation_period;
+    int64_t jwks_max_age;
+    int64_t clock_skew;
+    int64_t max_token_lifetime;
+    int64_t max_key_age; /* hard cap on a key's life before destruction is forced */
+
+    /* [store] */
+    char store[PATH_MAX + 16]; /* "sqlite:PATH" or postgresql:// URL */
+
+    /* [audit] */
+    char audit_log[PATH_MAX];
+
+    /* [signer] */
+    char signer_user[64]; /* drop to this user when started as root */
+    int sandbox;          /* 1 = seccomp/no-new-privs/mlockall (default) */
+
+    /* [testing] */
+    char clock_file[PATH_MAX];
+    int allow_short_rotation; /* permits rotation_period below 60 s (tests) */
+
+    struct sg_tenant_cfg tenants[SG_MAX_TENANTS];
+    size_t n_tenants;
+};
+
+/* Defaults for a state directory (no file read). */
+void sg_config_defaults(struct sg_config *c, const char *state_dir);
+/* Loads <state_dir>/signet.conf over the defaults and validates. On error,
+ * errbuf says what and where ("signet.conf:12: unknown key 'foo' in [keys]"). */
+SIGNET_WUR signet_err sg_config_load(const char *state_dir, struct sg_config *c, char *errbuf,
+                                     size_t errlen);
+/* Parses an in-memory config (for the fuzzer and tests). */
+SIGNET_WUR signet_err sg_config_parse_string(const char *text, const char *state_dir,
+                                             struct sg_config *c, char *errbuf, size_t errlen);
+/* Writes a config file for `signet init` (mode 0600, fails if it exists). */
+SIGNET_WUR signet_err sg_config_write(const struct sg_config *c, const char *path);
+
+const struct sg_tenant_cfg *sg_config_tenant_by_issuer(const struct sg_config *c,
+                                                       const char *issuer);
+const struct sg_tenant_cfg *sg_config_tenant_by_name(const struct sg_config *c, const char *name);
+/* Pre-publication: how long a key is PUBLISHED before it may sign. */
+int64_t sg_config_prepublish(const struct sg_config *c);
+/* How long a RETIRED key stays published: longest token + skew. */
+int64_t sg_config_retire_window(const struct sg_config *c);
+
+#endif

@@ -1,0 +1,158 @@
+#include "common/ipc.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int known_type(uint8_t t)
+{
+    uint8_t base = t & (uint8_t)~SG_IPC_RESPONSE;
+    return base >= SG_IPC_SIGN && base <= SG_IPC_INVENTORY;
+}
+
+signet_err sg_ipc_next(const uint8_t *data, size_t len, struct sg_ipc_frame *out, size_t *consumed)
+{
+    *consumed = 0;
+    struct sg_buf b;
+    sg_buf_init(&b, data, len);
+    /* Check each header byte as soon as it is there, so garbage is refused
+     * without waiting for a whole header. */
+    if (len >= 1 && data[0] != 'S')
+        return SIGNET_ERR_BAD_FRAME;
+    if (len >= 2 && data[1] != 'G')
+        return SIGNET_ERR_BAD_FRAME;
+    if (len >= 3 && data[2] != SG_IPC_VERSION)
+        return SIGNET_ERR_BAD_FRAME;
+    if (len >= 4 && !known_type(data[3]))
+        return SIGNET_ERR_BAD_FRAME;
+    if (len < SG_IPC_HEADER_LEN)
+        return SIGNET_OK;
+    const uint8_t *magic = NULL;
+    uint8_t version = 0, type = 0;
+    uint32_t id = 0, plen = 0;
+    if (sg_buf_get_bytes(&b, 2, &magic) != SIGNET_OK || sg_buf_get_u8(&b, &version) != SIGNET_OK ||
+        sg_buf_get_u8(&b, &type) != SIGNET_OK || sg_buf_get_u32(&b, &id) != SIGNET_OK ||
+        sg_buf_get_u32(&b, &plen) != SIGNET_OK)
+        return SIGNET_ERR_BAD_FRAME;
+    if (plen > SG_IPC_MAX_PAYLOAD)
+        return SIGNET_ERR_BAD_FRAME;
+    if (sg_buf_remaining(&b) < plen)
+        return SIGNET_OK;
+    const uint8_t *payload = NULL;
+    if (sg_buf_get_bytes(&b, plen, &payload) != SIGNET_OK)
+        return SIGNET_ERR_BAD_FRAME;
+    out->type = type;
+    out->id = id;
+    out->payload = payload;
+    out->len = plen;
+    *consumed = b.pos;
+    return SIGNET_OK;
+}
+
+void sg_ipc_put_frame(struct sg_wbuf *w, uint8_t type, uint32_t id, const uint8_t *payload,
+                      size_t len)
+{
+    if (len > SG_IPC_MAX_PAYLOAD) {
+        if (w->err == SIGNET_OK)
+            w->err = SIGNET_ERR_TOO_LARGE;
+        return;
+    }
+    sg_wbuf_put_bytes(w, "SG", 2);
+    sg_wbuf_put_u8(w, SG_IPC_VERSION);
+    sg_wbuf_put_u8(w, type);
+    sg_wbuf_put_u32(w, id);
+    sg_wbuf_put_u32(w, (uint32_t)len);
+    sg_wbuf_put_bytes(w, payload, len);
+}
+
+signet_err sg_ipc_write_all(int fd, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    while (len > 0) {
+        /* MSG_NOSIGNAL: a vanished peer is an error, not a SIGPIPE. */
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == ENOTSOCK)
+            n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return SIGNET_ERR_SIGNER_GONE;
+        p += n;
+        len -= (size_t)n;
+    }
+    return SIGNET_OK;
+}
+
+signet_err sg_ipc_read_frame(int fd, struct sg_wbuf *buf, struct sg_ipc_frame *out)
+{
+    for (;;) {
+        size_t consumed = 0;
+        signet_err err = sg_ipc_next(buf->data, buf->len, out, &consumed);
+        if (err != SIGNET_OK)
+            return err;
+        if (consumed > 0)
+            return SIGNET_OK;
+        uint8_t tmp[16384];
+        ssize_t n = read(fd, tmp, sizeof tmp);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return SIGNET_ERR_SIGNER_GONE;
+        sg_wbuf_put_bytes(buf, tmp, (size_t)n);
+        if (buf->err != SIGNET_OK)
+            return SIGNET_ERR_BAD_FRAME;
+    }
+}
+
+signet_err sg_ipc_decode_sign(const uint8_t *p, size_t n, struct sg_sign_req *out)
+{
+    memset(out, 0, sizeof *out);
+    struct sg_buf b;
+    sg_buf_init(&b, p, n);
+    signet_err err = sg_buf_get_str(&b, SG_IPC_MAX_STR, &out->issuer);
+    if (err == SIGNET_OK)
+        err = sg_buf_get_str(&b, 16, &out->alg);
+    if (err == SIGNET_OK)
+        err = sg_buf_get_str(&b, 32, &out->typ);
+    if (err == SIGNET_OK)
+        err = sg_buf_get_field(&b, SG_IPC_MAX_CLAIMS, &out->claims, &out->claims_len);
+    if (err == SIGNET_OK && sg_buf_remaining(&b) != 0)
+        err = SIGNET_ERR_BAD_FRAME;
+    if (err != SIGNET_OK) {
+        sg_ipc_sign_req_clear(out);
+        return err == SIGNET_ERR_NOMEM ? err : SIGNET_ERR_BAD_FRAME;
+    }
+    return SIGNET_OK;
+}
+
+void sg_ipc_sign_req_clear(struct sg_sign_req *r)
+{
+    free(r->issuer);
+    free(r->alg);
+    free(r->typ);
+    memset(r, 0, sizeof *r);
+}
+
+void sg_ipc_encode_sign(struct sg_wbuf *w, const char *issuer, const char *alg, const char *typ,
+                        const uint8_t *claims, size_t claims_len)
+{
+    sg_wbuf_put_str(w, issuer);
+    sg_wbuf_put_str(w, alg != NULL ? alg : "");
+    sg_wbuf_put_str(w, typ != NULL ? typ : "");
+    sg_wbuf_put_field(w, claims, claims_len);
+}
+
+signet_err sg_ipc_decode_str(const uint8_t *p, size_t n, char **out)
+{
+    struct sg_buf b;
+    sg_buf_init(&b, p, n);
+    signet_err err = sg_buf_get_str(&b, SG_IPC_MAX_STR, out);
+    if (err == SIGNET_OK && sg_buf_remaining(&b) != 0) {
+        free(*out);
+        *out = NULL;
+        err = SIGNET_ERR_BAD_FRAME;
+    }
+    return err == SIGNET_OK || err == SIGNET_ERR_NOMEM ? err : SIGNET_ERR_BAD_FRAME;
+}

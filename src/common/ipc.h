@@ -1,0 +1,69 @@
+/* Signer protocol: typed, length-capped frames over a socketpair.
+ *
+ * Frame: magic "SG" (2 bytes), version (1), type (1), request id (u32 BE),
+ * payload length (u32 BE), payload. A response has the request's type with
+ * the high bit set and the same id; its payload starts with a u32 status
+ * (signet_err). Anything that does not parse drops the connection. */
+#ifndef SG_IPC_H
+#define SG_IPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "signet/error.h"
+#include "util/buf.h"
+
+#define SG_IPC_HEADER_LEN 12
+#define SG_IPC_VERSION 1
+#define SG_IPC_MAX_PAYLOAD (256u * 1024u)
+#define SG_IPC_MAX_CLAIMS (16u * 1024u)
+#define SG_IPC_MAX_STR 512u
+
+enum sg_ipc_type {
+    SG_IPC_SIGN = 1,    /* issuer, alg, typ, claims JSON -> compact JWS */
+    SG_IPC_JWKS = 2,    /* issuer -> JWKS JSON */
+    SG_IPC_ADVANCE = 3, /* -> report JSON */
+    SG_IPC_REVOKE = 4,  /* kid -> report JSON */
+    SG_IPC_STATUS = 5,  /* -> status JSON */
+    SG_IPC_KEYS = 6,    /* issuer ("" = all) -> key rows JSON */
+    SG_IPC_ROTATE = 7,  /* issuer ("" = all) -> report JSON */
+    SG_IPC_INVENTORY = 8, /* -> private objects in the token, JSON */
+    SG_IPC_RESPONSE = 0x80,
+};
+
+struct sg_ipc_frame {
+    uint8_t type;
+    uint32_t id;
+    const uint8_t *payload;
+    size_t len;
+};
+
+/* Finds the next complete frame at the start of data. SIGNET_OK with
+ * *consumed > 0 when one is there; SIGNET_OK with *consumed == 0 when more
+ * bytes are needed; SIGNET_ERR_BAD_FRAME when the bytes can never be a
+ * valid frame (bad magic/version/type, length above the cap). */
+SIGNET_WUR signet_err sg_ipc_next(const uint8_t *data, size_t len, struct sg_ipc_frame *out,
+                                  size_t *consumed);
+/* Appends a frame (header + payload) to w. */
+void sg_ipc_put_frame(struct sg_wbuf *w, uint8_t type, uint32_t id, const uint8_t *payload,
+                      size_t len);
+/* Blocking helpers for the client side. */
+SIGNET_WUR signet_err sg_ipc_write_all(int fd, const void *data, size_t len);
+SIGNET_WUR signet_err sg_ipc_read_frame(int fd, struct sg_wbuf *buf, struct sg_ipc_frame *out);
+
+struct sg_sign_req {
+    char *issuer;
+    char *alg; /* "" = the tenant's default */
+    char *typ;
+    const uint8_t *claims; /* borrowed from the frame */
+    size_t claims_len;
+};
+SIGNET_WUR signet_err sg_ipc_decode_sign(const uint8_t *p, size_t n, struct sg_sign_req *out);
+void sg_ipc_sign_req_clear(struct sg_sign_req *r);
+void sg_ipc_encode_sign(struct sg_wbuf *w, const char *issuer, const char *alg, const char *typ,
+                        const uint8_t *claims, size_t claims_len);
+
+/* Requests with one string argument (JWKS, REVOKE, KEYS, ROTATE). */
+SIGNET_WUR signet_err sg_ipc_decode_str(const uint8_t *p, size_t n, char **out);
+
+#endif

@@ -1,0 +1,38 @@
+/* Front-end side of the signer channel: starts signet-signer on a
+ * socketpair and exchanges frames with it. Thread-safe: calls are
+ * serialised on one channel (a caller may pipeline with several clients). */
+#ifndef SG_SIGNER_CLIENT_H
+#define SG_SIGNER_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "signet/error.h"
+
+struct sg_signer_client;
+
+/* Path of the signet-signer binary: $SIGNET_SIGNER, else next to the
+ * running executable, else the build tree, else the install path. */
+const char *sg_signer_path(void);
+
+SIGNET_WUR signet_err sg_signer_spawn(const char *state_dir, struct sg_signer_client **out);
+/* Closes the channel and waits for the signer to exit. */
+void sg_signer_client_free(struct sg_signer_client **c);
+pid_t sg_signer_client_pid(const struct sg_signer_client *c);
+
+/* Sends one request; *status gets the signer's verdict, *resp (malloc'd,
+ * NUL-terminated, may be NULL when empty) the rest of the payload. A
+ * transport failure returns SIGNET_ERR_SIGNER_GONE. */
+SIGNET_WUR signet_err sg_signer_call(struct sg_signer_client *c, uint8_t type,
+                                     const uint8_t *payload, size_t len, signet_err *status,
+                                     char **resp, size_t *resp_len);
+/* Convenience: a request whose payload is one string, JSON back. */
+SIGNET_WUR signet_err sg_signer_call_str(struct sg_signer_client *c, uint8_t type,
+                                         const char *arg, signet_err *status, char **json);
+/* Signs claims (a JSON object) for issuer; *token is malloc'd. */
+SIGNET_WUR signet_err sg_signer_sign(struct sg_signer_client *c, const char *issuer,
+                                     const char *alg, const char *claims, size_t claims_len,
+                                     signet_err *status, char **token);
+
+#endif

@@ -1,0 +1,642 @@
+#include "signer/signer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <openssl/sha.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "common/ipc.h"
+#include "signer/audit.h"
+#include "signer/lifecycle.h"
+#include "signer/p11.h"
+#include "signer/policy.h"
+#include "store/store.h"
+#include "util/b64url.h"
+#include "util/clock.h"
+#include "util/hex.h"
+#include "util/log.h"
+#include "util/secret.h"
+
+#define MAX_ACTIVE 64
+
+struct active_key {
+    char issuer[SG_STORE_ISSUER_MAX];
+    char alg[8];
+    char kid[SG_STORE_KID_MAX];
+    uint8_t hsm_id[SG_STORE_HSM_ID_LEN];
+};
+
+struct sg_signer {
+    struct sg_config cfg;
+    struct sg_p11 *p11;
+    struct sg_store *store;
+    struct sg_audit *audit;
+    struct sg_lc lc;
+    int lock_fd;
+    struct active_key active[MAX_ACTIVE];
+    size_t n_active;
+    int64_t active_version; /* store version the cache reflects; -1 = stale */
+    uint64_t signatures;
+    uint64_t refusals;
+    uint64_t batches;
+    int hard_seccomp, hard_dumpable, hard_mlocked, hard_nnp;
+};
+
+const struct sg_config *sg_signer_config(const struct sg_signer *s)
+{
+    return &s->cfg;
+}
+
+void sg_signer_set_hardening(struct sg_signer *s, int seccomp, int dumpable, int mlocked,
+                             int no_new_privs)
+{
+    s->hard_seccomp = seccomp;
+    s->hard_dumpable = dumpable;
+    s->hard_mlocked = mlocked;
+    s->hard_nnp = no_new_privs;
+}
+
+signet_err sg_signer_open(const char *state_dir, struct sg_signer **out, char *errbuf,
+                          size_t errlen)
+{
+    struct sg_signer *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return SIGNET_ERR_NOMEM;
+    s->lock_fd = -1;
+    s->active_version = -1;
+    struct sg_secret *pin = NULL;
+    signet_err err = sg_config_load(state_dir, &s->cfg, errbuf, errlen);
+    if (err != SIGNET_OK)
+        goto out;
+    if (s->cfg.softhsm_conf[0] != '\0' && access(s->cfg.softhsm_conf, R_OK) == 0)
+        (void)setenv("SOFTHSM2_CONF", s->cfg.softhsm_conf, 1);
+    sg_clock_use_file(s->cfg.clock_file[0] != '\0' ? s->cfg.clock_file : NULL);
+    err = sg_secret_read_file(s->cfg.pin_file, 256, &pin);
+    if (err != SIGNET_OK) {
+        (void)snprintf(errbuf, errlen, "cannot read PIN file %s: %s%s", s->cfg.pin_file,
+                       signet_strerror(err),
+                       err == SIGNET_ERR_PERMISSION ? " (it must be mode 0600)" : "");
+        goto out;
+    }
+    struct sg_p11_opts opts = {
+        .module_path = s->cfg.module,
+        .allow_dirs = s->cfg.module_dirs,
+        .token_label = s->cfg.token_label,
+        .sessions = s->cfg.sessions,
+    };
+    err = sg_p11_open(&opts, pin, &s->p11);
+    sg_secret_free(&pin);
+    if (err != SIGNET_OK) {
+        (void)snprintf(errbuf, errlen, "HSM: %s (module %s, token '%s')", signet_strerror(err),
+                       s->cfg.module, s->cfg.token_label);
+        goto out;
+    }
+    err = sg_store_open(s->cfg.store, 0, &s->store);
+    if (err != SIGNET_OK) {
+        (void)snprintf(errbuf, errlen, "store %s: %s", s->cfg.store, signet_strerror(err));
+        goto out;
+    }
+    err = sg_audit_open(s->cfg.audit_log, &s->audit);
+    if (err != SIGNET_OK) {
+        (void)snprintf(errbuf, errlen, "audit log %s: %s", s->cfg.audit_log, signet_strerror(err));
+        goto out;
+    }
+    char lock[PATH_MAX + 32];
+    (void)snprintf(lock, sizeof lock, "%s/lifecycle.lock", s->cfg.state_dir);
+    s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (s->lock_fd < 0) {
+        (void)snprintf(errbuf, errlen, "cannot open %s", lock);
+        err = SIGNET_ERR_IO;
+        goto out;
+    }
+    s->lc.cfg = &s->cfg;
+    s->lc.store = s->store;
+    s->lc.p11 = s->p11;
+    s->lc.audit = s->audit;
+    *out = s;
+    return SIGNET_OK;
+out:
+    sg_secret_free(&pin);
+    sg_signer_close(&s);
+    return err;
+}
+
+void sg_signer_close(struct sg_signer **sp)
+{
+    if (sp == NULL || *sp == NULL)
+        return;
+    struct sg_signer *s = *sp;
+    if (s->audit != NULL && sg_audit_commit(s->audit) != SIGNET_OK)
+        sg_log(SG_LOG_ERROR, "audit_commit_failed", "at=close");
+    sg_audit_close(&s->audit);
+    sg_store_close(&s->store);
+    sg_p11_close(&s->p11);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd);
+    free(s);
+    *sp = NULL;
+}
+
+static signet_err refresh_active(struct sg_signer *s)
+{
+    int64_t version = 0;
+    signet_err err = sg_store_version(s->store, &version);
+    if (err != SIGNET_OK || version == s->active_version)
+        return err;
+    struct sg_key *keys = NULL;
+    size_t n = 0;
+    err = sg_store_key_list(s->store, NULL, &keys, &n);
+    if (err != SIGNET_OK)
+        return err;
+    s->n_active = 0;
+    for (size_t i = 0; i < n && s->n_active < MAX_ACTIVE; i++) {
+        if (keys[i].state != SG_KS_ACTIVE || keys[i].revoked)
+            continue;
+        struct active_key *a = &s->active[s->n_active++];
+        memcpy(a->issuer, keys[i].issuer, sizeof a->issuer);
+        memcpy(a->alg, keys[i].alg, sizeof a->alg);
+        memcpy(a->kid, keys[i].kid, sizeof a->kid);
+        memcpy(a->hsm_id, keys[i].hsm_id, sizeof a->hsm_id);
+    }
+    sg_key_list_free(keys, n);
+    s->active_version = version;
+    return SIGNET_OK;
+}
+
+static const struct active_key *find_active(const struct sg_signer *s, const char *issuer,
+                                            const char *alg)
+{
+    for (size_t i = 0; i < s->n_active; i++)
+        if (strcmp(s->active[i].issuer, issuer) == 0 && strcmp(s->active[i].alg, alg) == 0)
+            return &s->active[i];
+    return NULL;
+}
+
+static void put_status(struct sg_wbuf *resp, signet_err status)
+{
+    sg_wbuf_put_u32(resp, (uint32_t)status);
+}
+
+static void audit_refusal(struct sg_signer *s, const char *issuer, const char *kid,
+                          signet_err why)
+{
+    s->refusals++;
+    json_t *f = json_pack("{s:s, s:s, s:s}", "iss", issuer != NULL ? issuer : "", "kid",
+                          kid != NULL ? kid : "", "reason", signet_err_name(why));
+    if (f == NULL || sg_audit_append(s->audit, sg_clock_now(), "sign_refused", f) != SIGNET_OK)
+        sg_log(SG_LOG_ERROR, "audit_append_failed", "type=sign_refused");
+    json_decref(f);
+    sg_log(SG_LOG_WARN, "sign_refused", "issuer=%s kid=%s reason=%s",
+           issuer != NULL ? issuer : "-", kid != NULL && kid[0] != '\0' ? kid : "-",
+           signet_err_name(why));
+}
+
+/* Builds "<b64 header>.<b64 claims>", signs it in the HSM and appends the
+ * signature. The claims bytes are signed exactly as received (after the
+ * policy accepted them), never re-serialised. */
+static signet_err sign_token(struct sg_signer *s, const struct active_key *key, const char *typ,
+                             const uint8_t *claims, size_t claims_len, char **out, size_t *out_len)
+{
+    enum sg_alg alg;
+    signet_err err = sg_alg_parse(key->alg, &alg);
+    if (err != SIGNET_OK)
+        return err;
+    char header[256];
+    int hn = snprintf(header, sizeof header, "{\"alg\":\"%s\",\"kid\":\"%s\",\"typ\":\"%s\"}",
+                      key->alg, key->kid, typ);
+    if (hn < 0 || (size_t)hn >= sizeof header)
+        return SIGNET_ERR_TOO_LARGE;
+    size_t hlen = sg_b64url_encoded_len((size_t)hn);
+    size_t clen = sg_b64url_encoded_len(claims_len);
+    size_t cap = hlen + 1 + clen + 1 + sg_b64url_encoded_len(SG_SIG_MAX) + 1;
+    char *tok = malloc(cap);
+    if (tok == NULL)
+        return SIGNET_ERR_NOMEM;
+    err = sg_b64url_encode((const uint8_t *)header, (size_t)hn, tok, cap);
+    if (err == SIGNET_OK) {
+        tok[hlen] = '.';
+        err = sg_b64url_encode(claims, claims_len, tok + hlen + 1, cap - hlen - 1);
+    }
+    uint8_t sig[SG_SIG_MAX];
+    size_t sig_len = 0;
+    size_t input_len = hlen + 1 + clen;
+    if (err == SIGNET_OK)
+        err = sg_p11_sign(s->p11, alg, key->hsm_id, (const uint8_t *)tok, input_len, sig, &sig_len);
+    if (err == SIGNET_OK) {
+        tok[input_len] = '.';
+        err = sg_b64url_encode(sig, sig_len, tok + input_len + 1, cap - input_len - 1);
+    }
+    if (err != SIGNET_OK) {
+        free(tok);
+        return err;
+    }
+    *out = tok;
+    *out_len = strlen(tok);
+    return SIGNET_OK;
+}
+
+static signet_err handle_sign(struct sg_signer *s, const uint8_t *p, size_t n, struct sg_wbuf *resp)
+{
+    struct sg_sign_req req;
+    signet_err err = sg_ipc_decode_sign(p, n, &req);
+    if (err != SIGNET_OK)
+        return err; /* malformed frame: the caller drops the connection */
+    const int64_t now = sg_clock_now();
+    char *token = NULL;
+    size_t token_len = 0;
+    const struct active_key *key = NULL;
+    const struct sg_tenant_cfg *t = sg_config_tenant_by_issuer(&s->cfg, req.issuer);
+    signet_err status = SIGNET_OK;
+    if (t == NULL) {
+        status = SIGNET_ERR_UNKNOWN_ISSUER_CONFIG;
+        goto refuse;
+    }
+    const char *alg = req.alg[0] != '\0' ? req.alg : t->algs[0];
+    int alg_ok = 0;
+    for (size_t i = 0; i < t->n_algs; i++)
+        alg_ok |= strcmp(t->algs[i], alg) == 0;
+    if (!alg_ok) {
+        status = SIGNET_ERR_ALG_NOT_ALLOWED;
+        goto refuse;
+    }
+    if (strcmp(req.typ, "at+jwt") != 0) {
+        status = SIGNET_ERR_POLICY_PAYLOAD;
+        goto refuse;
+    }
+    status = refresh_active(s);
+    if (status != SIGNET_OK)
+        goto refuse;
+    key = find_active(s, t->issuer, alg);
+    if (key == NULL) {
+        status = SIGNET_ERR_NO_ACTIVE_KEY;
+        goto refuse;
+    }
+    struct sg_policy_limits lim = {
+        .issuer = t->issuer,
+        .max_lifetime = t->max_token_lifetime,
+        .skew = s->cfg.clock_skew,
+        .now = now,
+    };
+    struct sg_policy_info info;
+    status = sg_policy_check_claims(req.claims, req.claims_len, &lim, &info);
+    if (status != SIGNET_OK)
+        goto refuse;
+    status = sign_token(s, key, req.typ, req.claims, req.claims_len, &token, &token_len);
+    if (status != SIGNET_OK)
+        goto refuse;
+    uint8_t digest[SHA256_DIGEST_LENGTH];
+    char hexd[2 * SHA256_DIGEST_LENGTH + 1];
+    SHA256((const uint8_t *)token, token_len, digest);
+    sg_hex_encode(digest, sizeof digest, hexd);
+    json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "kid", key->kid, "iss",
+                          t->issuer, "alg", alg, "jti", info.jti, "token_sha256", hexd, "iat",
+                          (json_int_t)info.iat, "exp", (json_int_t)info.exp);
+    status = f != NULL ? sg_audit_append(s->audit, now, "sign", f) : SIGNET_ERR_NOMEM;
+    json_decref(f);
+    if (status != SIGNET_OK) {
+        status = SIGNET_ERR_AUDIT;
+        goto refuse;
+    }
+    s->signatures++;
+    put_status(resp, SIGNET_OK);
+    sg_wbuf_put_field(resp, token, token_len);
+    goto out;
+refuse:
+    audit_refusal(s, req.issuer, key != NULL ? key->kid : NULL, status);
+    put_status(resp, status);
+out:
+    free(token);
+    sg_ipc_sign_req_clear(&req);
+    return SIGNET_OK;
+}
+
+static void put_json(struct sg_wbuf *resp, signet_err status, json_t *doc)
+{
+    put_status(resp, status);
+    if (status != SIGNET_OK || doc == NULL)
+        return;
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+    if (text == NULL) {
+        resp->len = 0;
+        put_status(resp, SIGNET_ERR_NOMEM);
+        return;
+    }
+    sg_wbuf_put_bytes(resp, text, strlen(text));
+    free(text);
+}
+
+static signet_err with_lock(struct sg_signer *s)
+{
+    while (flock(s->lock_fd, LOCK_EX) != 0)
+        if (errno != EINTR)
+            return SIGNET_ERR_IO;
+    return SIGNET_OK;
+}
+
+static void unlock(struct sg_signer *s)
+{
+    (void)flock(s->lock_fd, LOCK_UN);
+    s->active_version = -1;
+}
+
+signet_err sg_signer_advance(struct sg_signer *s)
+{
+    signet_err err = with_lock(s);
+    if (err != SIGNET_OK)
+        return err;
+    err = sg_lifecycle_advance(&s->lc, sg_clock_now(), NULL);
+    unlock(s);
+    return err;
+}
+
+static json_t *key_row_json(const struct sg_key *k)
+{
+    char hsm[2 * SG_STORE_HSM_ID_LEN + 1];
+    sg_hex_encode(k->hsm_id, SG_STORE_HSM_ID_LEN, hsm);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "kid", k->kid,
+                     "issuer", k->issuer, "alg", k->alg, "state", sg_key_state_name(k->state),
+                     "hsm_id", hsm, "created_at", (json_int_t)k->created_at, "published_at",
+                     (json_int_t)k->published_at, "activated_at", (json_int_t)k->activated_at,
+                     "retired_at", (json_int_t)k->retired_at, "destroyed_at",
+                     (json_int_t)k->destroyed_at, "rotate_at", (json_int_t)k->rotate_at,
+                     "revoked", k->revoked);
+}
+
+static signet_err keys_json(struct sg_signer *s, const char *issuer, json_t **out)
+{
+    struct sg_key *keys = NULL;
+    size_t n = 0;
+    signet_err err = sg_store_key_list(s->store, issuer != NULL && issuer[0] != '\0' ? issuer : NULL,
+                                       &keys, &n);
+    if (err != SIGNET_OK)
+        return err;
+    json_t *arr = json_array();
+    for (size_t i = 0; arr != NULL && i < n; i++)
+        if (json_array_append_new(arr, key_row_json(&keys[i])) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    sg_key_list_free(keys, n);
+    if (arr == NULL)
+        return SIGNET_ERR_NOMEM;
+    *out = arr;
+    return SIGNET_OK;
+}
+
+static signet_err status_json(struct sg_signer *s, json_t **out)
+{
+    json_t *keys = NULL;
+    signet_err err = keys_json(s, NULL, &keys);
+    if (err != SIGNET_OK)
+        return err;
+    struct sg_p11_stats st;
+    sg_p11_get_stats(s->p11, &st);
+    int64_t now = sg_clock_now();
+    json_t *doc = json_pack(
+        "{s:s, s:I, s:o, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}, s:{s:b, s:b, s:b, s:b}, s:I,"
+        " s:{s:I, s:I, s:I, s:I}}",
+        "version", SIGNET_VERSION, "now", (json_int_t)now, "keys", keys, "signer",
+        "signatures", (json_int_t)s->signatures, "refusals", (json_int_t)s->refusals, "batches",
+        (json_int_t)s->batches, "hsm", "signatures", (json_int_t)st.signatures, "errors",
+        (json_int_t)st.errors, "session_reopens", (json_int_t)st.session_reopens, "sandbox",
+        "seccomp", s->hard_seccomp, "dumpable", s->hard_dumpable, "mlocked", s->hard_mlocked,
+        "no_new_privs", s->hard_nnp, "audit_seq", (json_int_t)sg_audit_last_seq(s->audit),
+        "timing", "rotation_period", (json_int_t)s->cfg.rotation_period, "prepublish",
+        (json_int_t)sg_config_prepublish(&s->cfg), "retire_window",
+        (json_int_t)sg_config_retire_window(&s->cfg), "next_transition_in",
+        (json_int_t)sg_lifecycle_next_due(&s->lc, now));
+    if (doc == NULL)
+        return SIGNET_ERR_NOMEM;
+    *out = doc;
+    return SIGNET_OK;
+}
+
+static signet_err inventory_json(struct sg_signer *s, json_t **out)
+{
+    struct sg_p11_keyinfo *objs = NULL;
+    size_t n = 0;
+    signet_err err = sg_p11_list_private(s->p11, &objs, &n);
+    if (err != SIGNET_OK)
+        return err;
+    json_t *arr = json_array();
+    for (size_t i = 0; arr != NULL && i < n; i++) {
+        char id[2 * sizeof objs[i].id + 1];
+        sg_hex_encode(objs[i].id, objs[i].id_len, id);
+        json_t *o = json_pack("{s:s, s:s, s:I, s:b, s:b, s:b, s:b}", "id", id, "label",
+                              objs[i].label, "key_type", (json_int_t)objs[i].key_type,
+                              "sensitive", objs[i].sensitive, "extractable", objs[i].extractable,
+                              "always_sensitive", objs[i].always_sensitive, "never_extractable",
+                              objs[i].never_extractable);
+        if (json_array_append_new(arr, o) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    free(objs);
+    if (arr == NULL)
+        return SIGNET_ERR_NOMEM;
+    *out = arr;
+    return SIGNET_OK;
+}
+
+signet_err sg_signer_handle(struct sg_signer *s, uint8_t type, const uint8_t *payload, size_t len,
+                            struct sg_wbuf *resp)
+{
+    if (type == SG_IPC_SIGN)
+        return handle_sign(s, payload, len, resp);
+    /* Everything else runs with no sign record pending, so a lifecycle
+     * failure can never discard them. */
+    signet_err err = sg_signer_flush(s);
+    if (err != SIGNET_OK) {
+        put_status(resp, err);
+        return SIGNET_OK;
+    }
+    char *arg = NULL;
+    json_t *doc = NULL;
+    signet_err status = SIGNET_OK;
+    int64_t now = sg_clock_now();
+    switch (type) {
+    case SG_IPC_JWKS:
+    case SG_IPC_REVOKE:
+    case SG_IPC_KEYS:
+    case SG_IPC_ROTATE:
+        err = sg_ipc_decode_str(payload, len, &arg);
+        if (err != SIGNET_OK)
+            return err;
+        break;
+    case SG_IPC_ADVANCE:
+    case SG_IPC_STATUS:
+    case SG_IPC_INVENTORY:
+        if (len != 0)
+            return SIGNET_ERR_BAD_FRAME;
+        break;
+    default:
+        return SIGNET_ERR_BAD_FRAME;
+    }
+    switch (type) {
+    case SG_IPC_JWKS:
+        status = sg_lifecycle_jwks(&s->lc, arg, &doc);
+        break;
+    case SG_IPC_KEYS:
+        status = keys_json(s, arg, &doc);
+        break;
+    case SG_IPC_STATUS:
+        status = status_json(s, &doc);
+        break;
+    case SG_IPC_INVENTORY:
+        status = inventory_json(s, &doc);
+        break;
+    case SG_IPC_ADVANCE:
+    case SG_IPC_REVOKE:
+    case SG_IPC_ROTATE:
+        doc = json_object();
+        status = doc != NULL ? with_lock(s) : SIGNET_ERR_NOMEM;
+        if (status != SIGNET_OK)
+            break;
+        if (type == SG_IPC_ADVANCE)
+            status = sg_lifecycle_advance(&s->lc, now, doc);
+        else if (type == SG_IPC_REVOKE)
+            status = sg_lifecycle_revoke(&s->lc, arg, now, doc);
+        else
+            status = sg_lifecycle_rotate(&s->lc, arg, now, doc);
+        unlock(s);
+        break;
+    default:
+        break;
+    }
+    put_json(resp, status, doc);
+    json_decref(doc);
+    free(arg);
+    return SIGNET_OK;
+}
+
+signet_err sg_signer_flush(struct sg_signer *s)
+{
+    s->batches++;
+    return sg_audit_commit(s->audit);
+}
+
+struct pending {
+    uint8_t type;
+    uint32_t id;
+    struct sg_wbuf resp;
+};
+
+/* One batch: every complete frame read so far is handled, the audit records
+ * of the batch are committed with one fdatasync (group commit), and only
+ * then do the responses leave. If the commit fails, every signature of the
+ * batch is withheld and replaced by SIGNET_ERR_AUDIT. */
+static signet_err serve_batch(struct sg_signer *s, int fd, struct sg_wbuf *in, size_t *used)
+{
+    struct pending batch[64];
+    size_t nb = 0;
+    signet_err err = SIGNET_OK;
+    size_t off = 0;
+    while (nb < sizeof batch / sizeof batch[0]) {
+        struct sg_ipc_frame f;
+        size_t consumed = 0;
+        err = sg_ipc_next(in->data + off, in->len - off, &f, &consumed);
+        if (err != SIGNET_OK || consumed == 0)
+            break;
+        if ((f.type & SG_IPC_RESPONSE) != 0) {
+            err = SIGNET_ERR_BAD_FRAME;
+            break;
+        }
+        off += consumed;
+        struct pending *p = &batch[nb++];
+        p->type = f.type;
+        p->id = f.id;
+        sg_wbuf_init(&p->resp, SG_IPC_MAX_PAYLOAD);
+        err = sg_signer_handle(s, f.type, f.payload, f.len, &p->resp);
+        if (err != SIGNET_OK)
+            break;
+        if (p->resp.err != SIGNET_OK) {
+            sg_wbuf_reset(&p->resp);
+            put_status(&p->resp, SIGNET_ERR_TOO_LARGE);
+        }
+    }
+    *used = off;
+    if (nb == 0 && err == SIGNET_OK)
+        return SIGNET_OK;
+    signet_err commit = sg_signer_flush(s);
+    struct sg_wbuf out;
+    sg_wbuf_init(&out, SIZE_MAX / 2);
+    for (size_t i = 0; i < nb; i++) {
+        struct pending *p = &batch[i];
+        if (commit != SIGNET_OK && p->type == SG_IPC_SIGN) {
+            sg_wbuf_reset(&p->resp);
+            put_status(&p->resp, SIGNET_ERR_AUDIT);
+        }
+        sg_ipc_put_frame(&out, (uint8_t)(p->type | SG_IPC_RESPONSE), p->id, p->resp.data,
+                         p->resp.len);
+        sg_wbuf_free(&p->resp);
+    }
+    if (commit != SIGNET_OK)
+        sg_log(SG_LOG_ERROR, "audit_commit_failed", "withheld=%zu error=%s", nb,
+               signet_err_name(commit));
+    signet_err werr = out.err != SIGNET_OK ? out.err : sg_ipc_write_all(fd, out.data, out.len);
+    sg_wbuf_free(&out);
+    if (err == SIGNET_ERR_BAD_FRAME) {
+        json_t *f = json_pack("{s:s}", "reason", "malformed frame");
+        if (f == NULL || sg_audit_append(s->audit, sg_clock_now(), "frame_refused", f) != SIGNET_OK ||
+            sg_audit_commit(s->audit) != SIGNET_OK)
+            sg_log(SG_LOG_ERROR, "audit_append_failed", "type=frame_refused");
+        json_decref(f);
+        sg_log(SG_LOG_WARN, "frame_refused", "action=drop_connection");
+        return err;
+    }
+    if (err == SIGNET_OK)
+        err = werr;
+    return err;
+}
+
+signet_err sg_signer_serve(struct sg_signer *s, int fd)
+{
+    struct sg_wbuf in;
+    sg_wbuf_init(&in, 2 * (SG_IPC_HEADER_LEN + SG_IPC_MAX_PAYLOAD));
+    signet_err err = SIGNET_OK;
+    uint8_t tmp[65536];
+    for (;;) {
+        ssize_t n = read(fd, tmp, sizeof tmp);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            err = SIGNET_ERR_IO;
+            break;
+        }
+        if (n == 0)
+            break; /* peer closed */
+        sg_wbuf_put_bytes(&in, tmp, (size_t)n);
+        /* Drain whatever else is already waiting, to batch it. */
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        while (in.err == SIGNET_OK && in.len < in.max - sizeof tmp && poll(&pfd, 1, 0) == 1 &&
+               (pfd.revents & POLLIN) != 0) {
+            n = read(fd, tmp, sizeof tmp);
+            if (n <= 0)
+                break;
+            sg_wbuf_put_bytes(&in, tmp, (size_t)n);
+        }
+        if (in.err != SIGNET_OK) {
+            err = SIGNET_ERR_BAD_FRAME;
+            break;
+        }
+        for (;;) {
+            size_t used = 0;
+            err = serve_batch(s, fd, &in, &used);
+            if (err != SIGNET_OK || used == 0)
+                break;
+            memmove(in.data, in.data + used, in.len - used);
+            in.len -= used;
+        }
+        if (err != SIGNET_OK)
+            break;
+    }
+    sg_wbuf_free(&in);
+    return err;
+}

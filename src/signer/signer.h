@@ -1,0 +1,39 @@
+/* The signer: the only process holding the PIN and talking to the HSM.
+ * It serves typed frames on one socket and enforces its policy itself. */
+#ifndef SG_SIGNER_H
+#define SG_SIGNER_H
+
+#include <stdint.h>
+
+#include "common/config.h"
+#include "signet/error.h"
+#include "util/buf.h"
+
+struct sg_signer;
+
+/* Loads <state_dir>/signet.conf, the PIN, the PKCS#11 module, the store and
+ * the audit log. errbuf gets a sentence on failure (never a secret). */
+SIGNET_WUR signet_err sg_signer_open(const char *state_dir, struct sg_signer **out, char *errbuf,
+                                     size_t errlen);
+void sg_signer_close(struct sg_signer **s);
+const struct sg_config *sg_signer_config(const struct sg_signer *s);
+
+/* Serves frames on fd until the peer closes it (SIGNET_OK) or sends
+ * something malformed (SIGNET_ERR_BAD_FRAME: the connection is dropped). */
+SIGNET_WUR signet_err sg_signer_serve(struct sg_signer *s, int fd);
+
+/* Handles one request frame; the response payload (status first) is
+ * appended to resp. Sign records are staged in the audit log and made
+ * durable by sg_signer_flush(). Exposed for tests and the fuzzer. */
+SIGNET_WUR signet_err sg_signer_handle(struct sg_signer *s, uint8_t type, const uint8_t *payload,
+                                       size_t len, struct sg_wbuf *resp);
+SIGNET_WUR signet_err sg_signer_flush(struct sg_signer *s);
+
+/* Runs the lifecycle once (used at start-up and by `signet init`). */
+SIGNET_WUR signet_err sg_signer_advance(struct sg_signer *s);
+
+/* Set by the sandbox: what hardening is in force (reported in STATUS). */
+void sg_signer_set_hardening(struct sg_signer *s, int seccomp, int dumpable, int mlocked,
+                             int no_new_privs);
+
+#endif

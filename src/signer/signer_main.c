@@ -1,0 +1,119 @@
+/* signet-signer: started by signetd or the CLI with one end of a
+ * socketpair. It alone reads the PIN and loads the PKCS#11 module.
+ *
+ *   signet-signer --state DIR --fd N     serve frames on descriptor N
+ *   signet-signer --state DIR --init-token
+ *                                         initialise the embedded token with
+ *                                         the PINs in the state directory */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/fault.h"
+#include "signer/p11.h"
+#include "signer/sandbox.h"
+#include "signer/signer.h"
+#include "util/log.h"
+#include "util/secret.h"
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: signet-signer --state DIR (--fd N | --init-token)\n");
+    return 2;
+}
+
+static int init_token(const char *state)
+{
+    struct sg_config cfg;
+    char msg[512] = "";
+    signet_err err = sg_config_load(state, &cfg, msg, sizeof msg);
+    if (err != SIGNET_OK) {
+        fprintf(stderr, "signet-signer: %s\n", msg);
+        return 2;
+    }
+    if (cfg.softhsm_conf[0] != '\0')
+        (void)setenv("SOFTHSM2_CONF", cfg.softhsm_conf, 1);
+    struct sg_secret *so = NULL, *user = NULL;
+    err = sg_secret_read_file(cfg.so_pin_file, 256, &so);
+    if (err == SIGNET_OK)
+        err = sg_secret_read_file(cfg.pin_file, 256, &user);
+    if (err == SIGNET_OK) {
+        struct sg_p11_opts opts = {
+            .module_path = cfg.module,
+            .allow_dirs = cfg.module_dirs,
+            .token_label = cfg.token_label,
+            .sessions = 1,
+        };
+        err = sg_p11_init_token(&opts, so, user);
+    }
+    sg_secret_free(&so);
+    sg_secret_free(&user);
+    if (err != SIGNET_OK) {
+        fprintf(stderr, "signet-signer: cannot initialise token '%s': %s\n", cfg.token_label,
+                signet_strerror(err));
+        return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    sg_sandbox_early();
+    const char *lvl = getenv("SIGNET_LOG_LEVEL");
+    sg_log_init("signer", getenv("SIGNET_DEBUG") != NULL                   ? SG_LOG_DEBUG
+                          : lvl != NULL && strcmp(lvl, "warn") == 0  ? SG_LOG_WARN
+                          : lvl != NULL && strcmp(lvl, "error") == 0 ? SG_LOG_ERROR
+                                                                     : SG_LOG_INFO);
+    sg_fault_init();
+    const char *state = NULL;
+    int fd = -1, do_init = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--state") == 0 && i + 1 < argc) {
+            state = argv[++i];
+        } else if (strcmp(argv[i], "--fd") == 0 && i + 1 < argc) {
+            char *end = NULL;
+            errno = 0;
+            long v = strtol(argv[++i], &end, 10);
+            if (errno != 0 || *end != '\0' || v < 3 || v > 1024)
+                return usage();
+            fd = (int)v;
+        } else if (strcmp(argv[i], "--init-token") == 0) {
+            do_init = 1;
+        } else {
+            return usage();
+        }
+    }
+    if (state == NULL || (fd < 0) == !do_init)
+        return usage();
+    if (do_init)
+        return init_token(state);
+
+    struct sg_signer *s = NULL;
+    char msg[768] = "";
+    signet_err err = sg_signer_open(state, &s, msg, sizeof msg);
+    if (err != SIGNET_OK) {
+        sg_log(SG_LOG_ERROR, "signer_start_failed", "error=%s detail=\"%s\"",
+               signet_err_name(err), msg);
+        /* Tell the front end why, as the status of a pseudo-response. */
+        fprintf(stderr, "signet-signer: %s\n", msg);
+        return 3;
+    }
+    err = sg_signer_advance(s);
+    if (err != SIGNET_OK)
+        sg_log(SG_LOG_ERROR, "lifecycle_start_failed", "error=%s", signet_err_name(err));
+    struct sg_hardening h;
+    err = sg_sandbox_enter(sg_signer_config(s), &h);
+    if (err != SIGNET_OK) {
+        sg_log(SG_LOG_ERROR, "sandbox_failed", "error=%s", signet_err_name(err));
+        sg_signer_close(&s);
+        return 4;
+    }
+    sg_signer_set_hardening(s, h.seccomp, h.dumpable, h.mlocked, h.no_new_privs);
+    sg_log(SG_LOG_INFO, "signer_ready", "state=%s", state);
+    err = sg_signer_serve(s, fd);
+    sg_signer_close(&s);
+    return err == SIGNET_OK ? 0 : 5;
+}

@@ -1,0 +1,83 @@
+#include "store/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char *sg_key_state_name(enum sg_key_state s)
+{
+    switch (s) {
+    case SG_KS_GENERATING: return "GENERATING";
+    case SG_KS_PENDING: return "PENDING";
+    case SG_KS_PUBLISHED: return "PUBLISHED";
+    case SG_KS_ACTIVE: return "ACTIVE";
+    case SG_KS_RETIRED: return "RETIRED";
+    case SG_KS_DESTROYED: return "DESTROYED";
+    }
+    return "UNKNOWN";
+}
+
+void sg_key_clear(struct sg_key *k)
+{
+    free(k->jwk);
+    memset(k, 0, sizeof *k);
+}
+
+void sg_key_list_free(struct sg_key *keys, size_t n)
+{
+    for (size_t i = 0; keys != NULL && i < n; i++)
+        free(keys[i].jwk);
+    free(keys);
+}
+
+signet_err sg_store_open(const char *where, int create, struct sg_store **out)
+{
+    if (where == NULL || where[0] == '\0')
+        return SIGNET_ERR_INVALID_ARG;
+    if (strncmp(where, "postgresql://", 13) == 0 || strncmp(where, "postgres://", 11) == 0)
+        return SIGNET_ERR_UNSUPPORTED;
+    if (strncmp(where, "sqlite:", 7) == 0)
+        where += 7;
+    return sg_store_sqlite_open(where, create, out);
+}
+
+void sg_store_close(struct sg_store **s)
+{
+    if (s == NULL || *s == NULL)
+        return;
+    (*s)->ops->close(*s);
+    *s = NULL;
+}
+
+signet_err sg_store_begin(struct sg_store *s) { return s->ops->begin(s); }
+signet_err sg_store_commit(struct sg_store *s) { return s->ops->commit(s); }
+void sg_store_rollback(struct sg_store *s) { s->ops->rollback(s); }
+
+signet_err sg_store_key_insert(struct sg_store *s, struct sg_key *k)
+{
+    return s->ops->key_insert(s, k);
+}
+
+signet_err sg_store_key_update(struct sg_store *s, const struct sg_key *k)
+{
+    return s->ops->key_update(s, k);
+}
+
+signet_err sg_store_key_list(struct sg_store *s, const char *issuer, struct sg_key **out, size_t *n)
+{
+    return s->ops->key_list(s, issuer, out, n);
+}
+
+signet_err sg_store_key_by_kid(struct sg_store *s, const char *kid, struct sg_key *out)
+{
+    return s->ops->key_by_kid(s, kid, out);
+}
+
+signet_err sg_store_version(struct sg_store *s, int64_t *out)
+{
+    return s->ops->version(s, out);
+}
+
+int sg_store_schema_version(const struct sg_store *s)
+{
+    return s->schema_version;
+}

@@ -1,0 +1,440 @@
+/* SQLite backend of the state store: WAL, synchronous=FULL, schema in
+ * PRAGMA user_version with forward-only migrations, prepared statements
+ * with bound parameters only. */
+#include "store/store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+struct sqlite_store {
+    struct sg_store base;
+    sqlite3 *db;
+    int in_tx;
+};
+
+/* Migration i brings the schema from version i to i + 1. */
+static const char *const migrations[] = {
+    "CREATE TABLE keys ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " issuer TEXT NOT NULL,"
+    " alg TEXT NOT NULL,"
+    " kid TEXT UNIQUE,"
+    " hsm_id BLOB NOT NULL UNIQUE CHECK (length(hsm_id) = 16),"
+    " state INTEGER NOT NULL CHECK (state BETWEEN 0 AND 5),"
+    " jwk TEXT,"
+    " created_at INTEGER NOT NULL,"
+    " published_at INTEGER NOT NULL DEFAULT 0,"
+    " activated_at INTEGER NOT NULL DEFAULT 0,"
+    " retired_at INTEGER NOT NULL DEFAULT 0,"
+    " destroyed_at INTEGER NOT NULL DEFAULT 0,"
+    " rotate_at INTEGER NOT NULL DEFAULT 0,"
+    " revoked INTEGER NOT NULL DEFAULT 0);"
+    /* The database itself refuses a second ACTIVE key per issuer and alg. */
+    "CREATE UNIQUE INDEX keys_one_active ON keys(issuer, alg) WHERE state = 3;"
+    "CREATE INDEX keys_issuer ON keys(issuer, alg, state);"
+    "CREATE TABLE meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
+    "INSERT INTO meta (k, v) VALUES ('changes', 0);",
+};
+#define SCHEMA_LATEST ((int)(sizeof migrations / sizeof migrations[0]))
+
+static struct sqlite_store *ss(struct sg_store *s)
+{
+    return (struct sqlite_store *)s;
+}
+
+static signet_err map_rc(sqlite3 *db, int rc, const char *what)
+{
+    if (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW)
+        return SIGNET_OK;
+    sg_log(SG_LOG_ERROR, "store_error", "op=%s rc=%d msg=\"%s\"", what, rc,
+           db != NULL ? sqlite3_errmsg(db) : "");
+    switch (rc & 0xff) {
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT:
+    case SQLITE_FORMAT:
+        return SIGNET_ERR_STORE_CORRUPT;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return SIGNET_ERR_BUSY;
+    case SQLITE_CONSTRAINT:
+        return SIGNET_ERR_EXISTS;
+    case SQLITE_NOMEM:
+        return SIGNET_ERR_NOMEM;
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_READONLY:
+        return SIGNET_ERR_PERMISSION;
+    default:
+        return SIGNET_ERR_STORE;
+    }
+}
+
+static signet_err exec(sqlite3 *db, const char *sql, const char *what)
+{
+    return map_rc(db, sqlite3_exec(db, sql, NULL, NULL, NULL), what);
+}
+
+static signet_err sqlite_begin(struct sg_store *s)
+{
+    struct sqlite_store *q = ss(s);
+    if (q->in_tx)
+        return SIGNET_ERR_INTERNAL;
+    signet_err err = exec(q->db, "BEGIN IMMEDIATE", "begin");
+    if (err == SIGNET_OK)
+        q->in_tx = 1;
+    return err;
+}
+
+static signet_err sqlite_commit(struct sg_store *s)
+{
+    struct sqlite_store *q = ss(s);
+    signet_err err = exec(q->db, "COMMIT", "commit");
+    if (err != SIGNET_OK) {
+        (void)sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    q->in_tx = 0;
+    return err;
+}
+
+static void sqlite_rollback(struct sg_store *s)
+{
+    struct sqlite_store *q = ss(s);
+    if (q->in_tx)
+        (void)sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+    q->in_tx = 0;
+}
+
+static signet_err prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+{
+    return map_rc(db, sqlite3_prepare_v2(db, sql, -1, st, NULL), "prepare");
+}
+
+static signet_err bump(sqlite3 *db)
+{
+    return exec(db, "UPDATE meta SET v = v + 1 WHERE k = 'changes'", "bump");
+}
+
+static int bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v == NULL || v[0] == '\0')
+        return sqlite3_bind_null(st, i);
+    return sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+}
+
+static int bind_common(sqlite3_stmt *st, const struct sg_key *k)
+{
+    int rc = SQLITE_OK;
+    if (rc == SQLITE_OK) rc = bind_text_or_null(st, 1, k->kid);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, 2, (int)k->state);
+    if (rc == SQLITE_OK) rc = bind_text_or_null(st, 3, k->jwk);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 4, k->published_at);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 5, k->activated_at);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 6, k->retired_at);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 7, k->destroyed_at);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 8, k->rotate_at);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, 9, k->revoked);
+    return rc;
+}
+
+static signet_err sqlite_key_insert(struct sg_store *s, struct sg_key *k)
+{
+    sqlite3 *db = ss(s)->db;
+    sqlite3_stmt *st = NULL;
+    signet_err err = prepare(db,
+        "INSERT INTO keys (kid, state, jwk, published_at, activated_at, retired_at,"
+        " destroyed_at, rotate_at, revoked, issuer, alg, hsm_id, created_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)", &st);
+    if (err != SIGNET_OK)
+        return err;
+    int rc = bind_common(st, k);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 10, k->issuer, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 11, k->alg, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_blob(st, 12, k->hsm_id, SG_STORE_HSM_ID_LEN, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 13, k->created_at);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    err = map_rc(db, rc, "key_insert");
+    sqlite3_finalize(st);
+    if (err == SIGNET_OK) {
+        k->id = sqlite3_last_insert_rowid(db);
+        err = bump(db);
+    }
+    return err;
+}
+
+static signet_err sqlite_key_update(struct sg_store *s, const struct sg_key *k)
+{
+    sqlite3 *db = ss(s)->db;
+    sqlite3_stmt *st = NULL;
+    signet_err err = prepare(db,
+        "UPDATE keys SET kid = ?1, state = ?2, jwk = ?3, published_at = ?4, activated_at = ?5,"
+        " retired_at = ?6, destroyed_at = ?7, rotate_at = ?8, revoked = ?9 WHERE id = ?10", &st);
+    if (err != SIGNET_OK)
+        return err;
+    int rc = bind_common(st, k);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 10, k->id);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    err = map_rc(db, rc, "key_update");
+    if (err == SIGNET_OK && sqlite3_changes(db) != 1)
+        err = SIGNET_ERR_NOT_FOUND;
+    sqlite3_finalize(st);
+    if (err == SIGNET_OK)
+        err = bump(db);
+    return err;
+}
+
+static void copy_col(sqlite3_stmt *st, int col, char *dst, size_t cap)
+{
+    const unsigned char *v = sqlite3_column_text(st, col);
+    size_t n = v != NULL ? strlen((const char *)v) : 0;
+    if (n >= cap)
+        n = cap - 1;
+    if (n > 0)
+        memcpy(dst, v, n);
+    dst[n] = '\0';
+}
+
+#define KEY_COLUMNS                                                                   \
+    "id, issuer, alg, kid, hsm_id, state, jwk, created_at, published_at, activated_at," \
+    " retired_at, destroyed_at, rotate_at, revoked"
+
+static signet_err read_row(sqlite3_stmt *st, struct sg_key *k)
+{
+    memset(k, 0, sizeof *k);
+    k->id = sqlite3_column_int64(st, 0);
+    copy_col(st, 1, k->issuer, sizeof k->issuer);
+    copy_col(st, 2, k->alg, sizeof k->alg);
+    copy_col(st, 3, k->kid, sizeof k->kid);
+    const void *id = sqlite3_column_blob(st, 4);
+    if (id == NULL || sqlite3_column_bytes(st, 4) != SG_STORE_HSM_ID_LEN)
+        return SIGNET_ERR_STORE_CORRUPT;
+    memcpy(k->hsm_id, id, SG_STORE_HSM_ID_LEN);
+    int state = sqlite3_column_int(st, 5);
+    if (state < SG_KS_GENERATING || state > SG_KS_DESTROYED)
+        return SIGNET_ERR_STORE_CORRUPT;
+    k->state = (enum sg_key_state)state;
+    const unsigned char *jwk = sqlite3_column_text(st, 6);
+    if (jwk != NULL) {
+        k->jwk = strdup((const char *)jwk);
+        if (k->jwk == NULL)
+            return SIGNET_ERR_NOMEM;
+    }
+    k->created_at = sqlite3_column_int64(st, 7);
+    k->published_at = sqlite3_column_int64(st, 8);
+    k->activated_at = sqlite3_column_int64(st, 9);
+    k->retired_at = sqlite3_column_int64(st, 10);
+    k->destroyed_at = sqlite3_column_int64(st, 11);
+    k->rotate_at = sqlite3_column_int64(st, 12);
+    k->revoked = sqlite3_column_int(st, 13);
+    return SIGNET_OK;
+}
+
+static signet_err sqlite_key_list(struct sg_store *s, const char *issuer, struct sg_key **out,
+                                  size_t *n)
+{
+    sqlite3 *db = ss(s)->db;
+    sqlite3_stmt *st = NULL;
+    struct sg_key *keys = NULL;
+    size_t count = 0, cap = 0;
+    signet_err err = prepare(db, issuer != NULL
+        ? "SELECT " KEY_COLUMNS " FROM keys WHERE issuer = ?1 ORDER BY id"
+        : "SELECT " KEY_COLUMNS " FROM keys ORDER BY id", &st);
+    if (err != SIGNET_OK)
+        return err;
+    if (issuer != NULL && sqlite3_bind_text(st, 1, issuer, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
+        err = SIGNET_ERR_STORE;
+        goto out;
+    }
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == cap) {
+            size_t ncap = cap != 0 ? cap * 2 : 8;
+            struct sg_key *p = realloc(keys, ncap * sizeof *p);
+            if (p == NULL) {
+                err = SIGNET_ERR_NOMEM;
+                goto out;
+            }
+            keys = p;
+            cap = ncap;
+        }
+        err = read_row(st, &keys[count]);
+        count++;
+        if (err != SIGNET_OK)
+            goto out;
+    }
+    err = map_rc(db, rc, "key_list");
+out:
+    sqlite3_finalize(st);
+    if (err != SIGNET_OK) {
+        sg_key_list_free(keys, count);
+        return err;
+    }
+    *out = keys;
+    *n = count;
+    return SIGNET_OK;
+}
+
+static signet_err sqlite_key_by_kid(struct sg_store *s, const char *kid, struct sg_key *out)
+{
+    sqlite3 *db = ss(s)->db;
+    sqlite3_stmt *st = NULL;
+    signet_err err = prepare(db, "SELECT " KEY_COLUMNS " FROM keys WHERE kid = ?1", &st);
+    if (err != SIGNET_OK)
+        return err;
+    if (sqlite3_bind_text(st, 1, kid, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return SIGNET_ERR_STORE;
+    }
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        err = read_row(st, out);
+    else if (rc == SQLITE_DONE)
+        err = SIGNET_ERR_NOT_FOUND;
+    else
+        err = map_rc(db, rc, "key_by_kid");
+    sqlite3_finalize(st);
+    return err;
+}
+
+static signet_err sqlite_version(struct sg_store *s, int64_t *out)
+{
+    sqlite3 *db = ss(s)->db;
+    sqlite3_stmt *st = NULL;
+    signet_err err = prepare(db, "SELECT v FROM meta WHERE k = 'changes'", &st);
+    if (err != SIGNET_OK)
+        return err;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    else
+        err = rc == SQLITE_DONE ? SIGNET_ERR_STORE_CORRUPT : map_rc(db, rc, "version");
+    sqlite3_finalize(st);
+    return err;
+}
+
+static void sqlite_close(struct sg_store *s)
+{
+    struct sqlite_store *q = ss(s);
+    sqlite_rollback(s);
+    sqlite3_close(q->db);
+    free(q);
+}
+
+static const struct sg_store_ops sqlite_ops = {
+    .begin = sqlite_begin,
+    .commit = sqlite_commit,
+    .rollback = sqlite_rollback,
+    .key_insert = sqlite_key_insert,
+    .key_update = sqlite_key_update,
+    .key_list = sqlite_key_list,
+    .key_by_kid = sqlite_key_by_kid,
+    .version = sqlite_version,
+    .close = sqlite_close,
+};
+
+static signet_err get_user_version(sqlite3 *db, int *out)
+{
+    sqlite3_stmt *st = NULL;
+    signet_err err = prepare(db, "PRAGMA user_version", &st);
+    if (err != SIGNET_OK)
+        return err;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int(st, 0);
+    else
+        err = map_rc(db, rc, "user_version");
+    sqlite3_finalize(st);
+    return err;
+}
+
+static signet_err quick_check(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    signet_err err = prepare(db, "PRAGMA quick_check", &st);
+    if (err != SIGNET_OK)
+        return err;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *v = sqlite3_column_text(st, 0);
+        if (v == NULL || strcmp((const char *)v, "ok") != 0)
+            err = SIGNET_ERR_STORE_CORRUPT;
+    } else {
+        err = map_rc(db, rc, "quick_check");
+    }
+    sqlite3_finalize(st);
+    return err;
+}
+
+static signet_err migrate(sqlite3 *db, int from)
+{
+    for (int v = from; v < SCHEMA_LATEST; v++) {
+        signet_err err = exec(db, "BEGIN IMMEDIATE", "migrate_begin");
+        if (err == SIGNET_OK)
+            err = exec(db, migrations[v], "migrate");
+        if (err == SIGNET_OK) {
+            char pragma[64];
+            (void)snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
+            err = exec(db, pragma, "migrate_version");
+        }
+        if (err == SIGNET_OK)
+            err = exec(db, "COMMIT", "migrate_commit");
+        if (err != SIGNET_OK) {
+            (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return err;
+        }
+        sg_log(SG_LOG_INFO, "store_migrated", "schema_version=%d", v + 1);
+    }
+    return SIGNET_OK;
+}
+
+signet_err sg_store_sqlite_open(const char *path, int create, struct sg_store **out)
+{
+    struct stat st;
+    if (!create && stat(path, &st) != 0)
+        return SIGNET_ERR_NOT_INITIALISED;
+    sqlite3 *db = NULL;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+    int rc = sqlite3_open_v2(path, &db, flags, NULL);
+    signet_err err = map_rc(db, rc, "open");
+    int version = 0;
+    if (err == SIGNET_OK)
+        err = map_rc(db, sqlite3_busy_timeout(db, 5000), "busy_timeout");
+    if (err == SIGNET_OK)
+        err = get_user_version(db, &version);
+    if (err == SIGNET_OK && version > SCHEMA_LATEST) {
+        sg_log(SG_LOG_ERROR, "store_schema_unknown", "version=%d latest=%d", version, SCHEMA_LATEST);
+        err = SIGNET_ERR_STORE_CORRUPT;
+    }
+    if (err == SIGNET_OK && version == 0 && !create)
+        err = SIGNET_ERR_STORE_CORRUPT; /* exists but was never a signet store */
+    if (err == SIGNET_OK && version > 0)
+        err = quick_check(db);
+    if (err == SIGNET_OK)
+        err = exec(db, "PRAGMA journal_mode = WAL", "wal");
+    if (err == SIGNET_OK)
+        err = exec(db, "PRAGMA synchronous = FULL", "synchronous");
+    if (err == SIGNET_OK)
+        err = migrate(db, version);
+    if (err == SIGNET_OK && create)
+        (void)chmod(path, 0600);
+    struct sqlite_store *q = NULL;
+    if (err == SIGNET_OK) {
+        q = calloc(1, sizeof *q);
+        if (q == NULL)
+            err = SIGNET_ERR_NOMEM;
+    }
+    if (err != SIGNET_OK) {
+        sqlite3_close(db);
+        return err;
+    }
+    q->base.ops = &sqlite_ops;
+    q->base.schema_version = SCHEMA_LATEST;
+    q->db = db;
+    *out = &q->base;
+    return SIGNET_OK;
+}
