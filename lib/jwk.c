@@ -217,7 +217,7 @@ static signet_err parse_signet_members(const json_t *jwk, struct sg_key *k)
     return SIGNET_OK;
 }
 
-void sg_key_clear(struct sg_key *k)
+void sg_jwk_key_clear(struct sg_key *k)
 {
     free(k->kid);
     free(k->iss);
@@ -254,7 +254,7 @@ signet_err sg_jwk_parse(const json_t *jwk, struct sg_key *out)
             goto out;
         }
         /* RFC 7517 §4.4: the key is for this algorithm only. */
-        if (sg_alg_from_name(json_string_value(alg), &a) == SIGNET_OK)
+        if (sg_jws_alg_from_name(json_string_value(alg), &a) == SIGNET_OK)
             out->algs &= SG_ALG_BIT(a);
         else
             out->algs = 0;
@@ -278,7 +278,7 @@ signet_err sg_jwk_parse(const json_t *jwk, struct sg_key *out)
     err = sg_jwk_thumbprint(jwk, out->thumbprint);
 out:
     if (err != SIGNET_OK) {
-        sg_key_clear(out);
+        sg_jwk_key_clear(out);
         ERR_clear_error();
     }
     return err;
@@ -295,7 +295,7 @@ void sg_keyset_unref(struct sg_keyset *set)
     if (set == NULL || atomic_fetch_sub_explicit(&set->refs, 1, memory_order_acq_rel) != 1)
         return;
     for (size_t i = 0; i < set->n; i++)
-        sg_key_clear(&set->keys[i]);
+        sg_jwk_key_clear(&set->keys[i]);
     free(set->keys);
     free(set);
 }

@@ -39,7 +39,7 @@ struct sg_key {
  * the key to that one algorithm (an alg libsignet does not implement
  * leaves the key unusable). */
 SIGNET_WUR signet_err sg_jwk_parse(const json_t *jwk, struct sg_key *out);
-void sg_key_clear(struct sg_key *k);
+void sg_jwk_key_clear(struct sg_key *k);
 
 struct sg_keyset {
     atomic_uint refs;

@@ -18,7 +18,7 @@ static const char *const alg_names[SG_ALG_COUNT] = {
     [SG_ALG_EDDSA] = "EdDSA",
 };
 
-signet_err sg_alg_from_name(const char *name, enum sg_alg *out)
+signet_err sg_jws_alg_from_name(const char *name, enum sg_alg *out)
 {
     for (unsigned i = 0; i < SG_ALG_COUNT; i++) {
         if (strcmp(name, alg_names[i]) == 0) {
@@ -29,7 +29,7 @@ signet_err sg_alg_from_name(const char *name, enum sg_alg *out)
     return SIGNET_ERR_ALG_NOT_ALLOWED;
 }
 
-const char *sg_alg_name(enum sg_alg alg)
+const char *sg_jws_alg_name(enum sg_alg alg)
 {
     return (unsigned)alg < SG_ALG_COUNT ? alg_names[alg] : "?";
 }
@@ -168,7 +168,7 @@ signet_err sg_jws_check_header(const struct sg_jws *jws, const struct sg_header_
     const json_t *a = json_object_get(jws->header, "alg");
     if (!json_is_string(a))
         return SIGNET_ERR_MALFORMED;
-    signet_err err = sg_alg_from_name(json_string_value(a), alg);
+    signet_err err = sg_jws_alg_from_name(json_string_value(a), alg);
     if (err != SIGNET_OK)
         return err;
     if ((pol->allowed_algs & SG_ALG_BIT(*alg)) == 0)

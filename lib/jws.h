@@ -30,8 +30,8 @@ enum sg_alg {
 
 /* Maps a JOSE alg name to a supported algorithm; SIGNET_ERR_ALG_NOT_ALLOWED
  * for anything else ("none", HS*, RS*, unknown). Case-sensitive. */
-SIGNET_WUR signet_err sg_alg_from_name(const char *name, enum sg_alg *out);
-const char *sg_alg_name(enum sg_alg alg);
+SIGNET_WUR signet_err sg_jws_alg_from_name(const char *name, enum sg_alg *out);
+const char *sg_jws_alg_name(enum sg_alg alg);
 
 struct sg_jws {
     json_t *header;            /* the protected header, a JSON object */
