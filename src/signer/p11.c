@@ -307,7 +307,7 @@ static void unload_module(CK_FUNCTION_LIST *fl)
 /* Finds the slot whose initialised token has this label (label != NULL), or
  * the first slot holding an uninitialised token (label == NULL). With
  * serial, the token's serial number must match too. Two matching tokens are
- * refused: the second one may be an impostor. */
+ * refused with SIGNET_ERR_EXISTS: the second one may be an impostor. */
 static signet_err find_slot(struct sg_p11 *p, const char *label, const unsigned char *serial,
                             CK_SLOT_ID *out, CK_TOKEN_INFO *info_out, CK_RV *rv)
 {
@@ -362,7 +362,7 @@ static signet_err find_slot(struct sg_p11 *p, const char *label, const unsigned 
         err = SIGNET_OK;
     } else if (found > 1) {
         sg_log(SG_LOG_ERROR, "p11_token_ambiguous", "label=\"%s\" count=%zu", label, found);
-        err = SIGNET_ERR_HSM_TOKEN;
+        err = SIGNET_ERR_EXISTS;
     }
 out:
     free(slots);
@@ -382,6 +382,8 @@ static signet_err refind_slot(struct sg_p11 *p, CK_RV why, CK_SLOT_ID *slot)
 {
     CK_RV frv = CKR_OK;
     signet_err err = find_slot(p, p->label, p->serial_known ? p->serial : NULL, slot, NULL, &frv);
+    if (err == SIGNET_ERR_EXISTS)
+        err = SIGNET_ERR_HSM_TOKEN;
     if (err != SIGNET_OK) {
         sg_log(SG_LOG_ERROR, "p11_token_lost", "label=\"%s\" rv=0x%lx find_rv=0x%lx", p->label,
                why, frv);
@@ -733,8 +735,8 @@ static signet_err read_public(struct sg_p11 *p, struct sg_p11_sess *s, enum sg_a
                               CK_OBJECT_HANDLE pub, char **jwk_json,
                               char kid[static SG_THUMBPRINT_LEN + 1], CK_RV *rv)
 {
-    uint8_t a[1024];
-    uint8_t b[1024];
+    uint8_t a[1024] = {0}; /* zeroed: the module may write fewer bytes */
+    uint8_t b[1024] = {0};
     CK_ATTRIBUTE attrs[2];
     if (alg == SG_ALG_PS256) {
         attrs[0] = (CK_ATTRIBUTE){CKA_MODULUS, a, sizeof a};
@@ -875,6 +877,8 @@ signet_err sg_p11_open(const struct sg_p11_opts *opts, const struct sg_secret *p
     CK_TOKEN_INFO ti;
     memset(&ti, 0, sizeof ti);
     if ((err = find_slot(p, p->label, NULL, &p->slot, &ti, &rv)) != SIGNET_OK) {
+        if (err == SIGNET_ERR_EXISTS)
+            err = SIGNET_ERR_HSM_TOKEN;
         sg_log(SG_LOG_ERROR, "p11_token_not_found", "label=\"%s\" rv=0x%lx", p->label, rv);
         goto fail;
     }
@@ -924,6 +928,16 @@ signet_err sg_p11_init_token(const struct sg_p11_opts *opts, const struct sg_sec
     bool logged_in = false;
     CK_RV rv = CKR_OK;
     CK_SLOT_ID slot = 0;
+    /* A second token with the same label would make the label ambiguous. */
+    err = find_slot(&p, opts->token_label, NULL, &slot, NULL, &rv);
+    if (err == SIGNET_OK || err == SIGNET_ERR_EXISTS) {
+        sg_log(SG_LOG_ERROR, "p11_token_exists", "label=\"%s\"", opts->token_label);
+        err = SIGNET_ERR_EXISTS;
+        goto out;
+    }
+    if (err != SIGNET_ERR_HSM_TOKEN) /* not "none": the module failed */
+        goto out;
+    rv = CKR_OK;
     if ((err = find_slot(&p, NULL, NULL, &slot, NULL, &rv)) != SIGNET_OK) {
         sg_log(SG_LOG_ERROR, "p11_no_free_slot", "rv=0x%lx", rv);
         goto out;
@@ -1177,6 +1191,23 @@ signet_err sg_p11_set_label(struct sg_p11 *p, const uint8_t id[static SG_HSM_ID_
     return run_op(p, "set_label", op_set_label, &c);
 }
 
+/* ES256 means P-256 (RFC 7518 §3.4): another CKK_EC curve with 32-byte
+ * coordinates (secp256k1) would yield a signature of the right length. */
+static signet_err check_p256(struct sg_p11 *p, struct sg_p11_sess *s, CK_OBJECT_HANDLE key,
+                             CK_RV *rv)
+{
+    uint8_t params[64] = {0};
+    CK_ATTRIBUTE a = {CKA_EC_PARAMS, params, sizeof params};
+    CK_RV r = SG_P11(p, C_GetAttributeValue, s->h, key, &a, 1);
+    if (r != CKR_OK) {
+        keep_rv(rv, r);
+        return map_rv(r);
+    }
+    if (a.ulValueLen > sizeof params || !bytes_eq(params, a.ulValueLen, oid_p256, sizeof oid_p256))
+        return SIGNET_ERR_ALG_KEY_MISMATCH;
+    return SIGNET_OK;
+}
+
 static signet_err op_sign(struct sg_p11 *p, struct sg_p11_sess *s, void *vctx, CK_RV *rv)
 {
     struct sg_p11_id_ctx *c = vctx;
@@ -1184,8 +1215,12 @@ static signet_err op_sign(struct sg_p11 *p, struct sg_p11_sess *s, void *vctx, C
     CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
     bool cached = cache_get(p, s, c->id, type, &key);
     signet_err err;
-    if (!cached && (err = find_key(p, s, CKO_PRIVATE_KEY, c->id, type, &key, rv)) != SIGNET_OK)
-        return err;
+    if (!cached) {
+        if ((err = find_key(p, s, CKO_PRIVATE_KEY, c->id, type, &key, rv)) != SIGNET_OK)
+            return err;
+        if (c->alg == SG_ALG_ES256 && (err = check_p256(p, s, key, rv)) != SIGNET_OK)
+            return err;
+    }
 
     /* RFC 7518 §3.6: PS256 = RSASSA-PSS, SHA-256, MGF1 SHA-256, 32-byte salt. */
     CK_RSA_PKCS_PSS_PARAMS pss = {CKM_SHA256, CKG_MGF1_SHA256, 32};

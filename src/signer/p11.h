@@ -38,7 +38,8 @@ SIGNET_WUR signet_err sg_p11_open(const struct sg_p11_opts *opts, const struct s
 void sg_p11_close(struct sg_p11 **p);
 
 /* Initialises a new token with the given label in the first uninitialised
- * slot (C_InitToken with so_pin, then C_InitPIN with user_pin). */
+ * slot (C_InitToken with so_pin, then C_InitPIN with user_pin).
+ * SIGNET_ERR_EXISTS if a token with this label is already there. */
 SIGNET_WUR signet_err sg_p11_init_token(const struct sg_p11_opts *opts,
                                         const struct sg_secret *so_pin,
                                         const struct sg_secret *user_pin);
@@ -66,7 +67,9 @@ SIGNET_WUR signet_err sg_p11_set_label(struct sg_p11 *p, const uint8_t id[static
 
 /* Signs msg with the private key; the signature is in JOSE form (ES256:
  * r||s 64 bytes; EdDSA: 64 bytes; PS256: RSASSA-PSS SHA-256, MGF1-SHA-256,
- * salt 32, 384 bytes). SIGNET_ERR_NOT_FOUND if no such private key. */
+ * salt 32, 384 bytes). SIGNET_ERR_NOT_FOUND if no private key of alg's key
+ * type has this id; SIGNET_ERR_ALG_KEY_MISMATCH for an EC key not on P-256;
+ * SIGNET_ERR_HSM if several private keys share the id. */
 SIGNET_WUR signet_err sg_p11_sign(struct sg_p11 *p, enum sg_alg alg,
                                   const uint8_t id[static SG_HSM_ID_LEN], const uint8_t *msg,
                                   size_t msg_len, uint8_t sig[static SG_SIG_MAX], size_t *sig_len);

@@ -100,12 +100,39 @@ static CK_SLOT_ID raw_slot(void)
 }
 
 /* A raw session; the application is already logged in through g_p. */
-static CK_SESSION_HANDLE raw_session(void)
+static CK_SESSION_HANDLE raw_session_flags(CK_FLAGS flags)
 {
     CK_SESSION_HANDLE h = CK_INVALID_HANDLE;
-    assert_int_equal(g_raw->C_OpenSession(raw_slot(), CKF_SERIAL_SESSION, NULL, NULL, &h),
+    assert_int_equal(g_raw->C_OpenSession(raw_slot(), CKF_SERIAL_SESSION | flags, NULL, NULL, &h),
                      CKR_OK);
     return h;
+}
+
+static CK_SESSION_HANDLE raw_session(void)
+{
+    return raw_session_flags(0);
+}
+
+/* An EC key pair made behind signet's back (as another tool would). */
+static void raw_ec_keypair(const uint8_t *oid, size_t oid_len, const uint8_t *id, size_t id_len,
+                           const char *label)
+{
+    CK_SESSION_HANDLE h = raw_session_flags(CKF_RW_SESSION);
+    CK_BBOOL yes = CK_TRUE;
+    CK_MECHANISM mech = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
+    CK_ATTRIBUTE pub[] = {
+        {CKA_TOKEN, &yes, 1},
+        {CKA_EC_PARAMS, (void *)oid, oid_len},
+        {CKA_ID, (void *)id, id_len},
+        {CKA_LABEL, (void *)label, strlen(label)},
+    };
+    CK_ATTRIBUTE priv[] = {
+        {CKA_TOKEN, &yes, 1},   {CKA_PRIVATE, &yes, 1},           {CKA_SENSITIVE, &yes, 1},
+        {CKA_SIGN, &yes, 1},    {CKA_ID, (void *)id, id_len},     {CKA_LABEL, (void *)label, strlen(label)},
+    };
+    CK_OBJECT_HANDLE a, b;
+    assert_int_equal(g_raw->C_GenerateKeyPair(h, &mech, pub, 4, priv, 6, &a, &b), CKR_OK);
+    assert_int_equal(g_raw->C_CloseSession(h), CKR_OK);
 }
 
 static size_t raw_count(CK_SESSION_HANDLE h, const uint8_t id[SG_HSM_ID_LEN], CK_OBJECT_CLASS cls,
@@ -798,7 +825,7 @@ static void test_fault_ops(void **state)
     char kid[SG_THUMBPRINT_LEN + 1];
     assert_int_equal(sg_p11_generate(g_p, SG_ALG_ES256, id, "ops", &js, kid), SIGNET_OK);
     static const CK_RV rvs[] = {CKR_GENERAL_ERROR, CKR_DEVICE_ERROR, CKR_SESSION_HANDLE_INVALID};
-    const fault_op ops[] = {op_sign_es, op_exists, op_jwk, op_label, op_list};
+    static const fault_op ops[] = {op_sign_es, op_exists, op_jwk, op_label, op_list};
     for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++) {
         for (size_t r = 0; r < sizeof rvs / sizeof rvs[0]; r++) {
             unsigned long nth;
@@ -832,6 +859,111 @@ static void test_fault_ops(void **state)
     assert_int_equal(sg_p11_destroy(g_p, id, &d), SIGNET_OK);
     assert_int_equal(raw_objects(id), 0);
     free(js);
+}
+
+static void test_foreign_keys(void **state)
+{
+    (void)state;
+    static const uint8_t secp256k1[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a};
+    static const uint8_t p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+    uint8_t sig[SG_SIG_MAX];
+    size_t sig_len = 0;
+    char *js = NULL;
+    char kid[SG_THUMBPRINT_LEN + 1];
+    unsigned d = 0;
+
+    /* An EC key on another 256-bit curve: never an ES256 key. */
+    uint8_t k1[SG_HSM_ID_LEN];
+    new_id(k1);
+    raw_ec_keypair(secp256k1, sizeof secp256k1, k1, sizeof k1, "k1");
+    assert_int_equal(sg_p11_sign(g_p, SG_ALG_ES256, k1, (const uint8_t *)"m", 1, sig, &sig_len),
+                     SIGNET_ERR_ALG_KEY_MISMATCH);
+    assert_int_equal(sg_p11_public_jwk(g_p, SG_ALG_ES256, k1, &js, kid), SIGNET_ERR_HSM);
+    assert_null(js);
+    assert_int_equal(sg_p11_generate(g_p, SG_ALG_ES256, k1, "x", &js, kid), SIGNET_ERR_EXISTS);
+    assert_int_equal(sg_p11_destroy(g_p, k1, &d), SIGNET_OK);
+    assert_int_equal(d, 2);
+
+    /* Two private keys with one id: signet refuses to pick one. */
+    uint8_t dup[SG_HSM_ID_LEN];
+    new_id(dup);
+    assert_int_equal(sg_p11_generate(g_p, SG_ALG_ES256, dup, "mine", &js, kid), SIGNET_OK);
+    free(js);
+    raw_ec_keypair(p256, sizeof p256, dup, sizeof dup, "intruder");
+    assert_int_equal(sg_p11_sign(g_p, SG_ALG_ES256, dup, (const uint8_t *)"m", 1, sig, &sig_len),
+                     SIGNET_ERR_HSM);
+    assert_int_equal(sg_p11_destroy(g_p, dup, &d), SIGNET_OK);
+    assert_int_equal(d, 4);
+
+    /* Long id and label are reported truncated, not refused. */
+    uint8_t long_id[80];
+    memset(long_id, 0xab, sizeof long_id);
+    char long_label[201];
+    memset(long_label, 'L', 200);
+    long_label[200] = '\0';
+    size_t before = count_private();
+    raw_ec_keypair(p256, sizeof p256, long_id, sizeof long_id, long_label);
+    struct sg_p11_keyinfo *keys = NULL;
+    size_t n = 0;
+    assert_int_equal(sg_p11_list_private(g_p, &keys, &n), SIGNET_OK);
+    assert_int_equal(n, before + 1);
+    bool seen = false;
+    for (size_t i = 0; i < n; i++) {
+        if (keys[i].id_len == 64 && keys[i].id[0] == 0xab && keys[i].id[63] == 0xab) {
+            seen = true;
+            assert_int_equal(strlen(keys[i].label), sizeof keys[i].label - 1);
+            assert_true(keys[i].sensitive);
+            assert_int_equal(keys[i].key_type, CKK_EC);
+        }
+    }
+    assert_true(seen);
+    free(keys);
+    CK_SESSION_HANDLE h = raw_session_flags(CKF_RW_SESSION);
+    CK_ATTRIBUTE tmpl[] = {{CKA_ID, long_id, sizeof long_id}};
+    CK_OBJECT_HANDLE objs[4];
+    CK_ULONG cnt = 0;
+    assert_int_equal(g_raw->C_FindObjectsInit(h, tmpl, 1), CKR_OK);
+    assert_int_equal(g_raw->C_FindObjects(h, objs, 4, &cnt), CKR_OK);
+    assert_int_equal(g_raw->C_FindObjectsFinal(h), CKR_OK);
+    assert_int_equal(cnt, 2);
+    for (CK_ULONG i = 0; i < cnt; i++)
+        assert_int_equal(g_raw->C_DestroyObject(h, objs[i]), CKR_OK);
+    assert_int_equal(g_raw->C_CloseSession(h), CKR_OK);
+}
+
+static void test_second_token(void **state)
+{
+    (void)state;
+    struct sg_p11_opts opts;
+    sg_test_hsm_opts(&g_hsm, &opts);
+    /* The label is taken. */
+    assert_int_equal(sg_p11_init_token(&opts, g_hsm.so_pin, g_hsm.user_pin), SIGNET_ERR_EXISTS);
+    /* Another token beside it; keys do not cross. */
+    opts.token_label = "signet-second";
+    assert_int_equal(sg_p11_init_token(&opts, g_hsm.so_pin, g_hsm.user_pin), SIGNET_OK);
+    struct sg_p11 *p2 = NULL;
+    opts.sessions = 1;
+    assert_int_equal(sg_p11_open(&opts, g_hsm.user_pin, &p2), SIGNET_OK);
+    uint8_t id[SG_HSM_ID_LEN];
+    new_id(id);
+    char *js = NULL;
+    char kid[SG_THUMBPRINT_LEN + 1];
+    assert_int_equal(sg_p11_generate(p2, SG_ALG_EDDSA, id, "second", &js, kid), SIGNET_OK);
+    free(js);
+    bool exists = true;
+    assert_int_equal(sg_p11_exists(g_p, id, &exists), SIGNET_OK);
+    assert_false(exists);
+    assert_int_equal(sg_p11_exists(p2, id, &exists), SIGNET_OK);
+    assert_true(exists);
+    sg_p11_close(&p2);
+    assert_null(p2);
+    /* Login state is per token: p2's C_Logout leaves g_p logged in. */
+    struct sg_p11_stats st0, st1;
+    sg_p11_get_stats(g_p, &st0);
+    assert_int_equal(sg_p11_exists(g_p, id, &exists), SIGNET_OK);
+    assert_false(exists);
+    sg_p11_get_stats(g_p, &st1);
+    assert_int_equal(st1.session_reopens, st0.session_reopens);
 }
 
 struct thr_arg {
@@ -893,6 +1025,8 @@ int main(void)
         cmocka_unit_test(test_fault_generate),
         cmocka_unit_test(test_fault_ops),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_foreign_keys),
+        cmocka_unit_test(test_second_token),
     };
     if (sg_test_softhsm_module() == NULL) {
         fprintf(stderr, "SoftHSM2 not installed: skipping\n");
