@@ -210,8 +210,8 @@ static const struct ec_params ec_p384 = {
     "ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973"};
 static const struct ec_params ec_p521 = {
     66, 521,
-    "01ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
-    "fa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409"};
+    "01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148"
+    "f709a5d03bb5c9b8899c47aebb6fb71e91386409"};
 
 /* 1 <= x <= n-1 for a big-endian scalar x of exactly len bytes. */
 static int scalar_in_range(const uint8_t *x, const uint8_t *n, size_t len)
