@@ -1347,9 +1347,11 @@ static CK_RV get_var_attr(struct sg_p11 *p, struct sg_p11_sess *s, CK_OBJECT_HAN
 {
     CK_ATTRIBUTE a = {type, NULL, 0};
     CK_RV r = SG_P11(p, C_GetAttributeValue, s->h, obj, &a, 1);
+    *len = 0;
+    if (r == CKR_ATTRIBUTE_TYPE_INVALID) /* no such attribute: empty */
+        return CKR_OK;
     if (r != CKR_OK)
         return r;
-    *len = 0;
     if (a.ulValueLen == CK_UNAVAILABLE_INFORMATION || a.ulValueLen == 0)
         return CKR_OK;
     if (a.ulValueLen <= cap) {
@@ -1402,6 +1404,11 @@ static signet_err op_list(struct sg_p11 *p, struct sg_p11_sess *s, void *vctx, C
         };
         CK_RV r = SG_P11(p, C_GetAttributeValue, s->h, objs[i], attrs,
                          sizeof attrs / sizeof attrs[0]);
+        /* A foreign key may lack one of these; the module still fills the
+         * others (PKCS#11 2.40 §5.7) and the missing ones, left with
+         * CK_UNAVAILABLE_INFORMATION, count as unsafe below. */
+        if (r == CKR_ATTRIBUTE_TYPE_INVALID || r == CKR_ATTRIBUTE_SENSITIVE)
+            r = CKR_OK;
         size_t label_len = 0;
         if (r == CKR_OK)
             r = get_var_attr(p, s, objs[i], CKA_ID, k->id, sizeof k->id, &k->id_len);
@@ -1414,7 +1421,7 @@ static signet_err op_list(struct sg_p11 *p, struct sg_p11_sess *s, void *vctx, C
             break;
         }
         k->label[label_len] = '\0';
-        k->key_type = kt;
+        k->key_type = attrs[0].ulValueLen == sizeof kt ? kt : CKK_VENDOR_DEFINED;
         /* Anything but a definite answer counts as the unsafe value. */
         k->sensitive = attrs[1].ulValueLen == sizeof sens && sens == CK_TRUE;
         k->extractable = attrs[2].ulValueLen != sizeof extr || extr != CK_FALSE;
