@@ -1094,6 +1094,15 @@ static signet_err op_generate(struct sg_p11 *p, struct sg_p11_sess *s, void *vct
     c->generated = true;
     CK_RV r = SG_P11(p, C_GenerateKeyPair, s->h, &mech, pub_tmpl, npub, priv_tmpl,
                      sizeof priv_tmpl / sizeof priv_tmpl[0], &pub, &priv);
+    if (c->alg == SG_ALG_EDDSA && (r == CKR_ATTRIBUTE_VALUE_INVALID ||
+                                   r == CKR_DOMAIN_PARAMS_INVALID || r == CKR_CURVE_NOT_SUPPORTED ||
+                                   r == CKR_TEMPLATE_INCONSISTENT)) {
+        /* Modules that predate RFC 8410 OIDs take the curve name instead. */
+        pub_tmpl[npub - 1] =
+            (CK_ATTRIBUTE){CKA_EC_PARAMS, (void *)name_ed25519, sizeof name_ed25519};
+        r = SG_P11(p, C_GenerateKeyPair, s->h, &mech, pub_tmpl, npub, priv_tmpl,
+                   sizeof priv_tmpl / sizeof priv_tmpl[0], &pub, &priv);
+    }
     if (r != CKR_OK) {
         keep_rv(rv, r);
         sg_log(SG_LOG_ERROR, "p11_generate_failed", "alg=%s rv=0x%lx", sg_alg_name(c->alg), r);

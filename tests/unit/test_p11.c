@@ -884,6 +884,24 @@ static void test_foreign_keys(void **state)
     assert_int_equal(sg_p11_destroy(g_p, k1, &d), SIGNET_OK);
     assert_int_equal(d, 2);
 
+    /* A key destroyed behind signet's back after its handle was cached. */
+    uint8_t gone[SG_HSM_ID_LEN];
+    new_id(gone);
+    assert_int_equal(sg_p11_generate(g_p, SG_ALG_ES256, gone, "gone", &js, kid), SIGNET_OK);
+    sign_ok(gone, js);
+    sign_ok(gone, js); /* from the handle cache */
+    free(js);
+    js = NULL;
+    CK_SESSION_HANDLE rh = raw_session_flags(CKF_RW_SESSION);
+    CK_OBJECT_HANDLE obj = CK_INVALID_HANDLE;
+    assert_int_equal(raw_count(rh, gone, CKO_PRIVATE_KEY, &obj), 1);
+    assert_int_equal(g_raw->C_DestroyObject(rh, obj), CKR_OK);
+    assert_int_equal(g_raw->C_CloseSession(rh), CKR_OK);
+    assert_int_equal(sg_p11_sign(g_p, SG_ALG_ES256, gone, (const uint8_t *)"m", 1, sig, &sig_len),
+                     SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_p11_destroy(g_p, gone, &d), SIGNET_OK);
+    assert_int_equal(d, 1); /* the public half */
+
     /* Two private keys with one id: signet refuses to pick one. */
     uint8_t dup[SG_HSM_ID_LEN];
     new_id(dup);
