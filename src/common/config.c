@@ -134,7 +134,7 @@ static struct sg_tenant_cfg *tenant_for_section(struct parse_ctx *p, const char 
     (void)copy_str(t->name, sizeof t->name, name);
     (void)copy_str(t->algs[0], sizeof t->algs[0], "ES256");
     t->n_algs = 1;
-    t->token_lifetime = 600;
+    t->token_lifetime = 0;     /* 0 = 10 minutes, or the maximum if shorter */
     t->max_token_lifetime = 0; /* 0 = the global maximum */
     return t;
 }
@@ -288,6 +288,8 @@ static signet_err finish(struct sg_config *c, char *errbuf, size_t errlen)
                 FAIL("[tenant:%s] repeats the issuer of [tenant:%s]", t->name, c->tenants[j].name);
         if (t->max_token_lifetime == 0 || t->max_token_lifetime > c->max_token_lifetime)
             t->max_token_lifetime = c->max_token_lifetime;
+        if (t->token_lifetime == 0)
+            t->token_lifetime = t->max_token_lifetime < 600 ? t->max_token_lifetime : 600;
         if (t->token_lifetime > t->max_token_lifetime)
             FAIL("[tenant:%s] token_lifetime exceeds max_token_lifetime", t->name);
     }

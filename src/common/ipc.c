@@ -117,6 +117,8 @@ signet_err sg_ipc_decode_sign(const uint8_t *p, size_t n, struct sg_sign_req *ou
     if (err == SIGNET_OK)
         err = sg_buf_get_str(&b, 32, &out->typ);
     if (err == SIGNET_OK)
+        err = sg_buf_get_str(&b, 64, &out->kid);
+    if (err == SIGNET_OK)
         err = sg_buf_get_field(&b, SG_IPC_MAX_CLAIMS, &out->claims, &out->claims_len);
     if (err == SIGNET_OK && sg_buf_remaining(&b) != 0)
         err = SIGNET_ERR_BAD_FRAME;
@@ -132,15 +134,17 @@ void sg_ipc_sign_req_clear(struct sg_sign_req *r)
     free(r->issuer);
     free(r->alg);
     free(r->typ);
+    free(r->kid);
     memset(r, 0, sizeof *r);
 }
 
 void sg_ipc_encode_sign(struct sg_wbuf *w, const char *issuer, const char *alg, const char *typ,
-                        const uint8_t *claims, size_t claims_len)
+                        const char *kid, const uint8_t *claims, size_t claims_len)
 {
     sg_wbuf_put_str(w, issuer);
     sg_wbuf_put_str(w, alg != NULL ? alg : "");
     sg_wbuf_put_str(w, typ != NULL ? typ : "");
+    sg_wbuf_put_str(w, kid != NULL ? kid : "");
     sg_wbuf_put_field(w, claims, claims_len);
 }
 

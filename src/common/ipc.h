@@ -20,7 +20,7 @@
 #define SG_IPC_MAX_STR 512u
 
 enum sg_ipc_type {
-    SG_IPC_SIGN = 1,    /* issuer, alg, typ, claims JSON -> compact JWS */
+    SG_IPC_SIGN = 1,    /* issuer, alg, typ, kid, claims JSON -> compact JWS */
     SG_IPC_JWKS = 2,    /* issuer -> JWKS JSON */
     SG_IPC_ADVANCE = 3, /* -> report JSON */
     SG_IPC_REVOKE = 4,  /* kid -> report JSON */
@@ -55,13 +55,14 @@ struct sg_sign_req {
     char *issuer;
     char *alg; /* "" = the tenant's default */
     char *typ;
+    char *kid; /* "" = the ACTIVE key; else must be the ACTIVE key's kid */
     const uint8_t *claims; /* borrowed from the frame */
     size_t claims_len;
 };
 SIGNET_WUR signet_err sg_ipc_decode_sign(const uint8_t *p, size_t n, struct sg_sign_req *out);
 void sg_ipc_sign_req_clear(struct sg_sign_req *r);
 void sg_ipc_encode_sign(struct sg_wbuf *w, const char *issuer, const char *alg, const char *typ,
-                        const uint8_t *claims, size_t claims_len);
+                        const char *kid, const uint8_t *claims, size_t claims_len);
 
 /* Requests with one string argument (JWKS, REVOKE, KEYS, ROTATE). */
 SIGNET_WUR signet_err sg_ipc_decode_str(const uint8_t *p, size_t n, char **out);

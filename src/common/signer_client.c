@@ -179,7 +179,7 @@ signet_err sg_signer_sign(struct sg_signer_client *c, const char *issuer, const 
 {
     struct sg_wbuf w;
     sg_wbuf_init(&w, SG_IPC_MAX_PAYLOAD);
-    sg_ipc_encode_sign(&w, issuer, alg, "at+jwt", (const uint8_t *)claims, claims_len);
+    sg_ipc_encode_sign(&w, issuer, alg, "at+jwt", NULL, (const uint8_t *)claims, claims_len);
     signet_err err = w.err;
     char *resp = NULL;
     size_t resp_len = 0;

@@ -44,6 +44,12 @@ static signet_err stage(struct sg_lc *lc, int64_t now, const char *type, const s
     return err;
 }
 
+static signet_err tx_begin(struct sg_lc *lc)
+{
+    sg_audit_mark(lc->audit, &lc->mark);
+    return sg_store_begin(lc->store);
+}
+
 /* Commits a transition: the audit records are made durable first, then the
  * store transaction. A crash between the two leaves an audit record for a
  * step the next advance repeats (recorded twice, never missing). */
@@ -56,7 +62,8 @@ static signet_err finish_tx(struct sg_lc *lc, signet_err err, const char *fault)
         err = sg_store_commit(lc->store);
     }
     if (err != SIGNET_OK) {
-        sg_audit_discard(lc->audit);
+        /* Undo only this transition's records, never others' staged ones. */
+        sg_audit_rollback(lc->audit, &lc->mark);
         sg_store_rollback(lc->store);
     }
     return err;
@@ -88,7 +95,7 @@ static signet_err finish_generation(struct sg_lc *lc, const struct sg_tenant_cfg
     k->jwk = jwk;
     (void)snprintf(k->kid, sizeof k->kid, "%s", kid);
     k->state = SG_KS_PENDING;
-    err = sg_store_begin(lc->store);
+    err = tx_begin(lc);
     if (err == SIGNET_OK)
         err = sg_store_key_update(lc->store, k);
     if (err == SIGNET_OK)
@@ -114,7 +121,7 @@ static signet_err generate(struct sg_lc *lc, const struct sg_tenant_cfg *t, cons
         return SIGNET_ERR_CRYPTO;
     k.state = SG_KS_GENERATING;
     k.created_at = now;
-    err = sg_store_begin(lc->store);
+    err = tx_begin(lc);
     if (err == SIGNET_OK)
         err = sg_store_key_insert(lc->store, &k);
     if (err == SIGNET_OK)
@@ -168,7 +175,7 @@ static signet_err recover_generating(struct sg_lc *lc, const struct sg_tenant_cf
         return err;
     k->state = SG_KS_DESTROYED;
     k->destroyed_at = now;
-    err = sg_store_begin(lc->store);
+    err = tx_begin(lc);
     if (err == SIGNET_OK)
         err = sg_store_key_update(lc->store, k);
     if (err == SIGNET_OK)
@@ -184,7 +191,7 @@ static signet_err set_state(struct sg_lc *lc, struct sg_key *k, enum sg_key_stat
 {
     enum sg_key_state from = k->state;
     k->state = to;
-    signet_err err = sg_store_begin(lc->store);
+    signet_err err = tx_begin(lc);
     if (err == SIGNET_OK)
         err = sg_store_key_update(lc->store, k);
     if (err == SIGNET_OK)
@@ -219,7 +226,7 @@ static signet_err destroy(struct sg_lc *lc, struct sg_key *k, int64_t now, json_
 static signet_err promote(struct sg_lc *lc, struct sg_key *old, struct sg_key *next, int64_t now,
                           json_t *report)
 {
-    signet_err err = sg_store_begin(lc->store);
+    signet_err err = tx_begin(lc);
     if (old != NULL && err == SIGNET_OK) {
         old->state = SG_KS_RETIRED;
         old->retired_at = now;
@@ -408,7 +415,7 @@ signet_err sg_lifecycle_rotate(struct sg_lc *lc, const char *issuer, int64_t now
         if (k->state != SG_KS_ACTIVE || k->rotate_at <= now)
             continue;
         k->rotate_at = now;
-        err = sg_store_begin(lc->store);
+        err = tx_begin(lc);
         if (err == SIGNET_OK)
             err = sg_store_key_update(lc->store, k);
         if (err == SIGNET_OK)

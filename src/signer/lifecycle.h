@@ -20,6 +20,7 @@ struct sg_lc {
     struct sg_store *store;
     struct sg_p11 *p11;
     struct sg_audit *audit;
+    struct sg_audit_mark mark; /* start of the transition being written */
 };
 
 /* Brings every configured issuer and algorithm to what the clock says:

@@ -277,6 +277,14 @@ static signet_err handle_sign(struct sg_signer *s, const uint8_t *p, size_t n, s
         status = SIGNET_ERR_NO_ACTIVE_KEY;
         goto refuse;
     }
+    if (req.kid[0] != '\0' && strcmp(req.kid, key->kid) != 0) {
+        /* Only the ACTIVE key signs: a PUBLISHED, RETIRED, revoked or
+         * unknown kid is refused. */
+        status = SIGNET_ERR_KEY_STATE;
+        audit_refusal(s, req.issuer, req.kid, status);
+        put_status(resp, status);
+        goto out;
+    }
     struct sg_policy_limits lim = {
         .issuer = t->issuer,
         .max_lifetime = t->max_token_lifetime,
@@ -536,6 +544,7 @@ static signet_err serve_batch(struct sg_signer *s, int fd, struct sg_wbuf *in, s
 {
     struct pending batch[64];
     size_t nb = 0;
+    const uint64_t drops = sg_audit_drops(s->audit);
     signet_err err = SIGNET_OK;
     size_t off = 0;
     while (nb < sizeof batch / sizeof batch[0]) {
@@ -565,6 +574,10 @@ static signet_err serve_batch(struct sg_signer *s, int fd, struct sg_wbuf *in, s
     if (nb == 0 && err == SIGNET_OK)
         return SIGNET_OK;
     signet_err commit = sg_signer_flush(s);
+    /* Records dropped anywhere during the batch (a failed transition, a
+     * failed early flush) may have been signatures: withhold them all. */
+    if (commit == SIGNET_OK && sg_audit_drops(s->audit) != drops)
+        commit = SIGNET_ERR_AUDIT;
     struct sg_wbuf out;
     sg_wbuf_init(&out, SIZE_MAX / 2);
     for (size_t i = 0; i < nb; i++) {
