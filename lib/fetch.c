@@ -37,6 +37,8 @@ void sg_fetch_result_clear(struct sg_fetch_result *r)
 int64_t sg_cache_control_max_age(const char *value, size_t len)
 {
     int64_t max_age = -1;
+    while (len > 0 && (value[len - 1] == '\r' || value[len - 1] == '\n'))
+        len--;
     size_t i = 0;
     while (i < len) {
         while (i < len && (value[i] == ' ' || value[i] == '\t' || value[i] == ','))

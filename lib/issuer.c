@@ -253,8 +253,8 @@ signet_err sg_issuer_acquire(struct sg_issuer *iss, const struct sg_cache_policy
     }
     /* Expired or never loaded: try now, but not more than once per cooldown
      * while the source keeps failing. */
-    int try_now = iss->last_attempt == SG_NEVER || now - iss->last_attempt >= pol->cooldown ||
-                  now < iss->last_attempt;
+    int try_now = iss->last_attempt == SG_NEVER || iss->last_err == SIGNET_OK ||
+                  now - iss->last_attempt >= pol->cooldown || now < iss->last_attempt;
     uint64_t seen = iss->generation;
     pthread_mutex_unlock(&iss->lock);
     if (try_now) {
@@ -300,7 +300,8 @@ int64_t sg_issuer_refresh_due(struct sg_issuer *iss, const struct sg_cache_polic
         return INT64_MAX;
     pthread_mutex_lock(&iss->lock);
     int64_t due = iss->refresh_at;
-    if (iss->last_attempt != SG_NEVER && iss->last_attempt + pol->cooldown > due)
+    if (iss->last_attempt != SG_NEVER && iss->last_err != SIGNET_OK &&
+        iss->last_attempt + pol->cooldown > due)
         due = iss->last_attempt + pol->cooldown; /* failing source: back off */
     if (iss->set == NULL && iss->last_attempt == SG_NEVER)
         due = now;
