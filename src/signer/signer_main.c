@@ -6,6 +6,7 @@
  *                                         initialise the embedded token with
  *                                         the PINs in the state directory */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,10 @@ static int init_token(const char *state)
 int main(int argc, char **argv)
 {
     sg_sandbox_early();
+    /* A vanished front end or a file-size limit is an error to handle
+     * (EPIPE, EFBIG: fail closed), not a signal that kills the signer. */
+    (void)signal(SIGPIPE, SIG_IGN);
+    (void)signal(SIGXFSZ, SIG_IGN);
     const char *lvl = getenv("SIGNET_LOG_LEVEL");
     sg_log_init("signer", getenv("SIGNET_DEBUG") != NULL                   ? SG_LOG_DEBUG
                           : lvl != NULL && strcmp(lvl, "warn") == 0  ? SG_LOG_WARN

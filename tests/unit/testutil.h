@@ -34,3 +34,15 @@ void sg_test_hsm_teardown(struct sg_test_hsm *t);
 void sg_test_hsm_opts(const struct sg_test_hsm *t, struct sg_p11_opts *opts);
 
 #endif
+
+/* A complete state directory (config, PINs, SoftHSM2 token, store), as
+ * `signet init` makes it but without its keys: the signer's first advance
+ * creates them. extra_conf is appended to signet.conf (may be NULL). */
+struct sg_test_state {
+    char dir[256];
+    char clock[300]; /* clock file (config [testing] clock_file) */
+};
+int sg_test_state_setup(struct sg_test_state *st, const char *extra_conf);
+void sg_test_state_teardown(struct sg_test_state *st);
+/* Writes the injected time into the state's clock file. */
+void sg_test_state_set_clock(const struct sg_test_state *st, long long now);

@@ -1,0 +1,365 @@
+/* The signer as a real process on a socketpair: it signs only with the
+ * ACTIVE key of the payload's issuer, refuses everything else (and audits
+ * each refusal), drops malformed frames, and fails closed without audit. */
+#include <jansson.h>
+#include <openssl/core_names.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#include "common/ipc.h"
+#include "common/signer_client.h"
+#include "signer/audit.h"
+#include "util/b64url.h"
+
+#define T0 1800000000LL
+#define ISS_A "https://a.example/t/a"
+#define ISS_B "https://b.example/t/b"
+
+struct fx {
+    struct sg_test_state st;
+    struct sg_signer_client *c;
+};
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    assert_int_equal(sg_test_state_setup(&f->st, "[testing]\nclock_file = clock\n"), 0);
+    sg_test_state_set_clock(&f->st, T0);
+    assert_int_equal(sg_signer_spawn(f->st.dir, &f->c), SIGNET_OK);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    sg_signer_client_free(&f->c);
+    sg_test_state_teardown(&f->st);
+    free(f);
+    return 0;
+}
+
+static char *claims(const char *iss, long long iat, long long lifetime, const char *jti)
+{
+    char *s = NULL;
+    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "iss", iss, "sub", "client-1",
+                          "aud", "https://api.example", "iat", (json_int_t)iat, "nbf",
+                          (json_int_t)iat, "exp", (json_int_t)(iat + lifetime), "jti", jti);
+    assert_non_null(o);
+    s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+static signet_err sign_raw(struct fx *f, const char *issuer, const char *alg, const char *kid,
+                           const char *body, char **token)
+{
+    struct sg_wbuf w;
+    sg_wbuf_init(&w, SG_IPC_MAX_PAYLOAD);
+    sg_ipc_encode_sign(&w, issuer, alg, "at+jwt", kid, (const uint8_t *)body, strlen(body));
+    assert_int_equal(w.err, SIGNET_OK);
+    signet_err status = SIGNET_OK;
+    char *resp = NULL;
+    size_t resp_len = 0;
+    assert_int_equal(sg_signer_call(f->c, SG_IPC_SIGN, w.data, w.len, &status, &resp, &resp_len),
+                     SIGNET_OK);
+    sg_wbuf_free(&w);
+    *token = NULL;
+    if (status == SIGNET_OK) {
+        assert_true(resp_len > 2);
+        *token = strndup(resp + 2, resp_len - 2);
+    }
+    free(resp);
+    return status;
+}
+
+static json_t *call_json(struct fx *f, uint8_t type, const char *arg)
+{
+    signet_err status = SIGNET_ERR_INTERNAL;
+    char *text = NULL;
+    if (arg != NULL)
+        assert_int_equal(sg_signer_call_str(f->c, type, arg, &status, &text), SIGNET_OK);
+    else
+        assert_int_equal(sg_signer_call(f->c, type, NULL, 0, &status, &text, NULL), SIGNET_OK);
+    assert_int_equal(status, SIGNET_OK);
+    json_t *doc = json_loads(text, 0, NULL);
+    free(text);
+    assert_non_null(doc);
+    return doc;
+}
+
+static const char *kid_in_state(json_t *keys, const char *issuer, const char *alg,
+                                const char *state)
+{
+    size_t i;
+    json_t *k;
+    json_array_foreach(keys, i, k) {
+        if (strcmp(json_string_value(json_object_get(k, "issuer")), issuer) == 0 &&
+            strcmp(json_string_value(json_object_get(k, "alg")), alg) == 0 &&
+            strcmp(json_string_value(json_object_get(k, "state")), state) == 0)
+            return json_string_value(json_object_get(k, "kid"));
+    }
+    return NULL;
+}
+
+static size_t decode_part(const char *s, size_t n, uint8_t *out, size_t cap)
+{
+    size_t len = 0;
+    assert_int_equal(sg_b64url_decode(s, n, out, cap, &len), SIGNET_OK);
+    return len;
+}
+
+/* Independent ES256 check with OpenSSL against the JWK the signer publishes. */
+static int verify_es256(const char *token, json_t *jwks)
+{
+    const char *d1 = strchr(token, '.');
+    const char *d2 = d1 != NULL ? strchr(d1 + 1, '.') : NULL;
+    assert_non_null(d2);
+    uint8_t hdr[512];
+    size_t hl = decode_part(token, (size_t)(d1 - token), hdr, sizeof hdr);
+    json_t *h = json_loadb((const char *)hdr, hl, 0, NULL);
+    assert_non_null(h);
+    assert_string_equal(json_string_value(json_object_get(h, "typ")), "at+jwt");
+    assert_string_equal(json_string_value(json_object_get(h, "alg")), "ES256");
+    const char *kid = json_string_value(json_object_get(h, "kid"));
+    json_t *jwk = NULL, *k;
+    size_t i;
+    json_array_foreach(json_object_get(jwks, "keys"), i, k) {
+        if (strcmp(json_string_value(json_object_get(k, "kid")), kid) == 0)
+            jwk = k;
+    }
+    json_decref(h);
+    if (jwk == NULL)
+        return 0;
+    uint8_t pub[65] = {4};
+    const char *x = json_string_value(json_object_get(jwk, "x"));
+    const char *y = json_string_value(json_object_get(jwk, "y"));
+    assert_int_equal(decode_part(x, strlen(x), pub + 1, 32), 32);
+    assert_int_equal(decode_part(y, strlen(y), pub + 33, 32), 32);
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
+    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof pub);
+    OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
+    EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    EVP_PKEY *pkey = NULL;
+    assert_int_equal(EVP_PKEY_fromdata_init(pctx), 1);
+    assert_int_equal(EVP_PKEY_fromdata(pctx, &pkey, EVP_PKEY_PUBLIC_KEY, params), 1);
+    uint8_t sig[64];
+    assert_int_equal(decode_part(d2 + 1, strlen(d2 + 1), sig, sizeof sig), 64);
+    ECDSA_SIG *es = ECDSA_SIG_new();
+    ECDSA_SIG_set0(es, BN_bin2bn(sig, 32, NULL), BN_bin2bn(sig + 32, 32, NULL));
+    unsigned char *der = NULL;
+    int derlen = i2d_ECDSA_SIG(es, &der);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    assert_int_equal(EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pkey), 1);
+    int ok = EVP_DigestVerify(md, der, (size_t)derlen, (const unsigned char *)token,
+                              (size_t)(d2 - token)) == 1;
+    EVP_MD_CTX_free(md);
+    OPENSSL_free(der);
+    ECDSA_SIG_free(es);
+    EVP_PKEY_free(pkey);
+    EVP_PKEY_CTX_free(pctx);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    return ok;
+}
+
+static uint64_t count_records(struct fx *f, const char *type)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/audit.log", f->st.dir);
+    uint64_t n = 0;
+    assert_int_equal(sg_audit_count_type(path, type, &n), SIGNET_OK);
+    return n;
+}
+
+static void test_sign_and_verify(void **state)
+{
+    struct fx *f = *state;
+    char *body = claims(ISS_A, T0, 600, "jti-1"), *tok = NULL;
+    assert_int_equal(sign_raw(f, ISS_A, "", "", body, &tok), SIGNET_OK);
+    json_t *jwks = call_json(f, SG_IPC_JWKS, ISS_A);
+    assert_true(verify_es256(tok, jwks));
+    /* A flipped byte in the claims must not verify. */
+    char *bad = strdup(tok);
+    char *dot = strchr(bad, '.');
+    dot[3] = dot[3] == 'A' ? 'B' : 'A';
+    assert_false(verify_es256(bad, jwks));
+    free(bad);
+    json_decref(jwks);
+    /* The claims were signed exactly as sent. */
+    const char *d1 = strchr(tok, '.'), *d2 = strchr(d1 + 1, '.');
+    uint8_t raw[1024];
+    size_t n = decode_part(d1 + 1, (size_t)(d2 - d1 - 1), raw, sizeof raw);
+    assert_int_equal(n, strlen(body));
+    assert_memory_equal(raw, body, n);
+    /* EdDSA and PS256 on the tenant that allows them. */
+    char *t2 = NULL, *t3 = NULL;
+    assert_int_equal(sign_raw(f, ISS_A, "EdDSA", "", body, &t2), SIGNET_OK);
+    assert_int_equal(sign_raw(f, ISS_A, "PS256", "", body, &t3), SIGNET_OK);
+    free(t2);
+    free(t3);
+    free(tok);
+    free(body);
+    /* Each signature is in the audit log, durably, once it is returned. */
+    assert_int_equal(count_records(f, "sign"), 3);
+}
+
+static void test_refusals_are_audited(void **state)
+{
+    struct fx *f = *state;
+    char *tok = NULL;
+    int refused = 0;
+    json_t *keys = call_json(f, SG_IPC_KEYS, "");
+    const char *standby = kid_in_state(keys, ISS_A, "ES256", "PUBLISHED");
+    const char *active_b = kid_in_state(keys, ISS_B, "ES256", "ACTIVE");
+    assert_non_null(standby);
+    assert_non_null(active_b);
+
+    char *foreign = claims(ISS_B, T0, 600, "j1"); /* iss of another tenant */
+    assert_int_equal(sign_raw(f, ISS_A, "", "", foreign, &tok), SIGNET_ERR_POLICY_ISSUER);
+    refused++;
+    char *good = claims(ISS_A, T0, 600, "j2");
+    assert_int_equal(sign_raw(f, "https://unknown.example", "", "", good, &tok),
+                     SIGNET_ERR_UNKNOWN_ISSUER_CONFIG);
+    refused++;
+    /* Another issuer's key, named explicitly: never used across issuers. */
+    assert_int_equal(sign_raw(f, ISS_A, "", active_b, good, &tok), SIGNET_ERR_KEY_STATE);
+    refused++;
+    /* The pre-published standby does not sign yet. */
+    assert_int_equal(sign_raw(f, ISS_A, "", standby, good, &tok), SIGNET_ERR_KEY_STATE);
+    refused++;
+    char *too_long = claims(ISS_A, T0, 901, "j3");
+    assert_int_equal(sign_raw(f, ISS_A, "", "", too_long, &tok), SIGNET_ERR_POLICY_LIFETIME);
+    refused++;
+    char *exact = claims(ISS_A, T0, 900, "j3b");
+    assert_int_equal(sign_raw(f, ISS_A, "", "", exact, &tok), SIGNET_OK);
+    free(tok);
+    char *future = claims(ISS_A, T0 + 3600, 600, "j4");
+    assert_int_equal(sign_raw(f, ISS_A, "", "", future, &tok), SIGNET_ERR_POLICY_TIME);
+    refused++;
+    assert_int_equal(sign_raw(f, ISS_A, "", "", "[1,2]", &tok), SIGNET_ERR_POLICY_PAYLOAD);
+    refused++;
+    char dup[256];
+    snprintf(dup, sizeof dup,
+             "{\"iss\":\"%s\",\"iss\":\"%s\",\"iat\":%lld,\"exp\":%lld,\"jti\":\"x\"}", ISS_B,
+             ISS_A, T0, T0 + 60);
+    assert_int_equal(sign_raw(f, ISS_A, "", "", dup, &tok), SIGNET_ERR_POLICY_PAYLOAD);
+    refused++;
+    assert_int_equal(sign_raw(f, ISS_B, "EdDSA", "", good, &tok), SIGNET_ERR_ALG_NOT_ALLOWED);
+    refused++;
+    assert_null(tok);
+    assert_int_equal(count_records(f, "sign_refused"), (uint64_t)refused);
+    assert_int_equal(count_records(f, "sign"), 1);
+    free(foreign);
+    free(good);
+    free(too_long);
+    free(exact);
+    free(future);
+    json_decref(keys);
+}
+
+static void test_retired_key_refused(void **state)
+{
+    struct fx *f = *state;
+    json_t *keys = call_json(f, SG_IPC_KEYS, ISS_B);
+    char old[64];
+    snprintf(old, sizeof old, "%s", kid_in_state(keys, ISS_B, "ES256", "ACTIVE"));
+    json_decref(keys);
+    /* Once the standby has been published long enough, rotate. */
+    sg_test_state_set_clock(&f->st, T0 + 100);
+    json_decref(call_json(f, SG_IPC_ROTATE, ISS_B));
+    keys = call_json(f, SG_IPC_KEYS, ISS_B);
+    assert_string_equal(kid_in_state(keys, ISS_B, "ES256", "RETIRED"), old);
+    const char *now_active = kid_in_state(keys, ISS_B, "ES256", "ACTIVE");
+    assert_non_null(now_active);
+    assert_string_not_equal(now_active, old);
+    char *body = claims(ISS_B, T0 + 100, 60, "r1"), *tok = NULL;
+    assert_int_equal(sign_raw(f, ISS_B, "", old, body, &tok), SIGNET_ERR_KEY_STATE);
+    assert_int_equal(sign_raw(f, ISS_B, "", now_active, body, &tok), SIGNET_OK);
+    /* The new token carries the new kid. */
+    uint8_t hdr[256];
+    size_t hl = decode_part(tok, (size_t)(strchr(tok, '.') - tok), hdr, sizeof hdr);
+    assert_non_null(memmem(hdr, hl, now_active, strlen(now_active)));
+    free(tok);
+    free(body);
+    json_decref(keys);
+}
+
+static void test_malformed_frame_drops_connection(void **state)
+{
+    struct fx *f = *state;
+    /* A sign frame whose payload does not parse: the signer hangs up. */
+    signet_err status = SIGNET_OK;
+    const uint8_t junk[] = {0x00, 0x05, 'h', 'e'};
+    assert_int_equal(sg_signer_call(f->c, SG_IPC_SIGN, junk, sizeof junk, &status, NULL, NULL),
+                     SIGNET_ERR_SIGNER_GONE);
+    sg_signer_client_free(&f->c);
+    assert_true(count_records(f, "frame_refused") >= 1);
+    /* A fresh signer works and the chain is intact. */
+    assert_int_equal(sg_signer_spawn(f->st.dir, &f->c), SIGNET_OK);
+    json_decref(call_json(f, SG_IPC_STATUS, NULL));
+    char path[400];
+    snprintf(path, sizeof path, "%s/audit.log", f->st.dir);
+    uint64_t records = 0, bad = 0;
+    char why[160];
+    assert_int_equal(sg_audit_verify_file(path, &records, &bad, why, sizeof why), SIGNET_OK);
+}
+
+/* With the audit log unwritable (RLIMIT_FSIZE set on the running signer: a
+ * real EFBIG from write()), no token leaves the signer. */
+static void test_fail_closed_without_audit(void **state)
+{
+    struct fx *f = *state;
+    json_decref(call_json(f, SG_IPC_STATUS, NULL)); /* bootstrap done */
+    char path[400];
+    snprintf(path, sizeof path, "%s/audit.log", f->st.dir);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    struct rlimit lim = {(rlim_t)st.st_size + 10, RLIM_INFINITY};
+    assert_int_equal(prlimit(sg_signer_client_pid(f->c), RLIMIT_FSIZE, &lim, NULL), 0);
+    char *body = claims(ISS_A, T0, 600, "fc1"), *tok = NULL;
+    assert_int_equal(sign_raw(f, ISS_A, "", "", body, &tok), SIGNET_ERR_AUDIT);
+    assert_null(tok);
+    /* Still closed on the next try, and nothing half-written remains. */
+    assert_int_equal(sign_raw(f, ISS_A, "", "", body, &tok), SIGNET_ERR_AUDIT);
+    assert_null(tok);
+    free(body);
+    struct stat after;
+    assert_int_equal(stat(path, &after), 0);
+    assert_int_equal(after.st_size, st.st_size);
+    assert_int_equal(count_records(f, "sign"), 0);
+    /* Once the log is writable again, signing resumes. */
+    lim.rlim_cur = lim.rlim_max = RLIM_INFINITY;
+    assert_int_equal(prlimit(sg_signer_client_pid(f->c), RLIMIT_FSIZE, &lim, NULL), 0);
+    body = claims(ISS_A, T0, 600, "fc2");
+    assert_int_equal(sign_raw(f, ISS_A, "", "", body, &tok), SIGNET_OK);
+    free(tok);
+    free(body);
+    assert_int_equal(count_records(f, "sign"), 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_sign_and_verify, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusals_are_audited, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retired_key_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_frame_drops_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fail_closed_without_audit, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
