@@ -1,6 +1,7 @@
 #include "util/thumbprint.h"
 
 #include <openssl/sha.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "util/b64url.h"
@@ -30,7 +31,6 @@ signet_err sg_jwk_thumbprint(const json_t *jwk, char out[static SG_THUMBPRINT_LE
      * and any character that would need it is refused. */
     char buf[2048];
     size_t n = 0;
-    buf[n++] = '{';
     for (size_t i = 0; names[i] != NULL; i++) {
         const char *v = str_member(jwk, names[i]);
         if (v == NULL)
@@ -38,21 +38,14 @@ signet_err sg_jwk_thumbprint(const json_t *jwk, char out[static SG_THUMBPRINT_LE
         for (const char *c = v; *c != '\0'; c++)
             if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20)
                 return SIGNET_ERR_BAD_JWKS;
-        size_t ln = strlen(names[i]), lv = strlen(v);
-        if (n + ln + lv + 8 >= sizeof buf)
+        int w = snprintf(buf + n, sizeof buf - n, "%s\"%s\":\"%s\"", i == 0 ? "{" : ",",
+                         names[i], v);
+        if (w < 0 || (size_t)w >= sizeof buf - n)
             return SIGNET_ERR_TOO_LARGE;
-        if (i > 0)
-            buf[n++] = ',';
-        buf[n++] = '"';
-        memcpy(buf + n, names[i], ln);
-        n += ln;
-        buf[n++] = '"';
-        buf[n++] = ':';
-        buf[n++] = '"';
-        memcpy(buf + n, v, lv);
-        n += lv;
-        buf[n++] = '"';
+        n += (size_t)w;
     }
+    if (n + 1 >= sizeof buf)
+        return SIGNET_ERR_TOO_LARGE;
     buf[n++] = '}';
     uint8_t digest[SHA256_DIGEST_LENGTH];
     SHA256((const unsigned char *)buf, n, digest);

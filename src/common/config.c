@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <ini.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,17 +19,16 @@ struct parse_ctx {
     const char *file;
 };
 
-static void set_err(struct parse_ctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void set_err(struct parse_ctx *p, const char *fmt, ...)
+/* "<what> '<key>' in [<section>]" or "<what> [<section>]". */
+static void set_err(struct parse_ctx *p, const char *what, const char *key, const char *section)
 {
     if (p->failed || p->err == NULL || p->errlen == 0)
         return;
     p->failed = 1;
-    va_list ap;
-    va_start(ap, fmt);
-    (void)vsnprintf(p->err, p->errlen, fmt, ap);
-    va_end(ap);
+    if (key != NULL)
+        (void)snprintf(p->err, p->errlen, "%s '%s' in [%s]", what, key, section);
+    else
+        (void)snprintf(p->err, p->errlen, "%s [%s]", what, section);
 }
 
 static int copy_str(char *dst, size_t cap, const char *v)
@@ -218,16 +216,16 @@ static int on_entry(void *user, const char *section, const char *key, const char
     if (p->failed)
         return 0;
     if (!known_section(section)) {
-        set_err(p, "unknown section [%s]", section);
+        set_err(p, "unknown section", NULL, section);
         return 0;
     }
     int r = handle_key(p, section, key, value);
     if (r < 0) {
-        set_err(p, "unknown key '%s' in [%s]", key, section);
+        set_err(p, "unknown key", key, section);
         return 0;
     }
     if (r == 0) {
-        set_err(p, "invalid value for '%s' in [%s]", key, section);
+        set_err(p, "invalid value for", key, section);
         return 0;
     }
     return 1;

@@ -322,9 +322,9 @@ static signet_err advance_pair(struct sg_lc *lc, const struct sg_tenant_cfg *t, 
         err = generate(lc, t, alg, now, report);
         *changed = 1;
     } else if (now >= active->rotate_at) {
+        const int64_t ready_at = oldest_published->published_at + prepub;
         sg_log(SG_LOG_INFO, "rotation_waiting", "issuer=%s alg=%s kid=%s standby_ready_at=%lld",
-               t->issuer, alg, active->kid,
-               (long long)(oldest_published->published_at + prepub));
+               t->issuer, alg, active->kid, (long long)ready_at);
     }
 out:
     sg_key_list_free(keys, n);
