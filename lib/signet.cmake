@@ -38,13 +38,24 @@ set_target_properties(signet_shared PROPERTIES OUTPUT_NAME signet
 add_executable(verify_example ${PROJECT_SOURCE_DIR}/examples/verify_example.c)
 target_link_libraries(verify_example PRIVATE signet_shared)
 
+# signet.pc for the build tree; the installed one is generated at install time
+# so that it names the prefix actually used (`cmake --install --prefix P`).
 configure_file(${CMAKE_CURRENT_SOURCE_DIR}/signet.pc.in ${CMAKE_CURRENT_BINARY_DIR}/signet.pc @ONLY)
 
+# `cmake --install BUILD --component libsignet` installs just the library.
 install(TARGETS signet_static signet_shared
-        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
-        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT libsignet
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT libsignet)
 install(FILES ${PROJECT_SOURCE_DIR}/include/signet/error.h
               ${PROJECT_SOURCE_DIR}/include/signet/verify.h
               ${PROJECT_SOURCE_DIR}/include/signet/signet.h
-        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/signet)
-install(FILES ${CMAKE_CURRENT_BINARY_DIR}/signet.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/signet COMPONENT libsignet)
+install(CODE "
+  set(PROJECT_VERSION \"${PROJECT_VERSION}\")
+  set(CMAKE_INSTALL_LIBDIR \"${CMAKE_INSTALL_LIBDIR}\")
+  set(CMAKE_INSTALL_INCLUDEDIR \"${CMAKE_INSTALL_INCLUDEDIR}\")
+  configure_file(\"${CMAKE_CURRENT_SOURCE_DIR}/signet.pc.in\"
+                 \"${CMAKE_CURRENT_BINARY_DIR}/pc-install/signet.pc\" @ONLY)
+  file(INSTALL \"${CMAKE_CURRENT_BINARY_DIR}/pc-install/signet.pc\"
+       DESTINATION \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig\")
+" COMPONENT libsignet)
