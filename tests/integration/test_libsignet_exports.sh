@@ -9,7 +9,14 @@ set -euo pipefail
 work=$(mktemp -d "${TMPDIR:-/tmp}/signet-exports.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
-cc=${CC:-cc}
+# Build the example the way this build tree was built (same compiler, same
+# sanitizer runtime), or a sanitized libsignet cannot be linked.
+cache=$SIGNET_BUILD_DIR/CMakeCache.txt
+cc=$(sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' "$cache" 2>/dev/null | head -1)
+cc=${cc:-${CC:-cc}}
+san=()
+grep -q '^SIGNET_SANITIZE:BOOL=ON' "$cache" 2>/dev/null && san=(-fsanitize=address,undefined)
+grep -q '^SIGNET_TSAN:BOOL=ON' "$cache" 2>/dev/null && san=(-fsanitize=thread)
 
 so=$SIGNET_BUILD_DIR/lib/libsignet.so
 [ -e "$so" ] || fail "no $so (build signet_shared)"
@@ -47,10 +54,10 @@ grep -q '^prefix=/opt/signet$' "$pc" || fail "pc prefix: $(grep ^prefix "$pc")"
 
 export PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$work/root
 # shellcheck disable=SC2046
-"$cc" -std=c11 -Wall -Wextra -Werror "$SIGNET_SOURCE_DIR/examples/verify_example.c" \
+"$cc" "${san[@]}" -std=c11 -Wall -Wextra -Werror "$SIGNET_SOURCE_DIR/examples/verify_example.c" \
   $(pkg-config --cflags --libs signet) -o "$work/example_shared"
 # shellcheck disable=SC2046
-"$cc" -std=c11 -Wall -Wextra -Werror "$SIGNET_SOURCE_DIR/examples/verify_example.c" \
+"$cc" "${san[@]}" -std=c11 -Wall -Wextra -Werror "$SIGNET_SOURCE_DIR/examples/verify_example.c" \
   $(pkg-config --cflags signet) "$libdir/libsignet.a" $(pkg-config --libs libcrypto jansson libcurl) -lpthread -lm \
   -o "$work/example_static"
 for ex in example_shared example_static; do
