@@ -5,7 +5,9 @@
  *   - verifying from memory and from a file give the same verdict;
  *   - a broken verdict names a record within the input and gives a reason;
  *   - a log the verifier accepts is accepted by open, which continues its
- *     chain: one more record committed and the file still verifies;
+ *     chain, also with two writers: one handle stages a record while
+ *     another commits one, then commits its own re-chained after it, and
+ *     the file still verifies with both;
  *   - a log that is good but for a torn last line is opened, the torn line
  *     cut, and what remains verifies. */
 #include <fcntl.h>
@@ -90,17 +92,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ferr != err || frecords != records || ffirst_bad != first_bad || strcmp(why, fwhy) != 0)
         abort();
 
-    struct sg_audit *a = NULL;
+    struct sg_audit *a = NULL, *b = NULL;
     signet_err oerr = sg_audit_open(fuzz_log, &a);
     if (err == SIGNET_OK) {
-        if (oerr != SIGNET_OK || sg_audit_last_seq(a) != records)
+        if (oerr != SIGNET_OK || sg_audit_last_seq(a) != records ||
+            sg_audit_open(fuzz_log, &b) != SIGNET_OK)
             abort();
-        if (sg_audit_append(a, 1, "fuzz", NULL) != SIGNET_OK || sg_audit_commit(a) != SIGNET_OK)
+        if (sg_audit_append(a, 1, "fuzz", NULL) != SIGNET_OK ||
+            sg_audit_append(b, 2, "fuzz", NULL) != SIGNET_OK || sg_audit_commit(b) != SIGNET_OK ||
+            sg_audit_commit(a) != SIGNET_OK || sg_audit_last_seq(a) != records + 2)
             abort();
         sg_audit_close(&a);
+        sg_audit_close(&b);
         if (sg_audit_verify_file(fuzz_log, &frecords, &ffirst_bad, fwhy, sizeof fwhy) !=
                 SIGNET_OK ||
-            frecords != records + 1)
+            frecords != records + 2)
             abort();
     } else if (strstr(why, "torn/missing newline") != NULL) {
         /* Everything before the torn last line was good: open cuts it off. */

@@ -3,8 +3,16 @@
  * Writing: records are staged in memory, each one chained to the staged one
  * before it; sg_audit_commit() writes the whole batch with one write loop and
  * one fdatasync (group commit). A failed commit cuts the file back to the
- * length it had after the last successful one, so nothing staged ever becomes
- * visible without being durable and acknowledged.
+ * length it had when the commit began, so nothing staged ever becomes visible
+ * without being durable and acknowledged.
+ *
+ * Several writers: each signer process (the daemon's, and one per CLI
+ * command) has its own handle. A handle holds the exclusive flock(2) on the
+ * log only inside a commit (and while open recovers the tail). Under it, the
+ * commit compares the file's size with the length it last left: equal (the
+ * usual case) means its staged chain still follows the last record, and it
+ * writes straight away; larger means others appended, so it reads their last
+ * record and re-chains its staged records after it before writing.
  *
  * Reading: the verifier streams line by line with a bounded buffer and checks
  * each line's own hash before anything else, so a damaged byte is reported at
@@ -31,22 +39,28 @@
 #define MAX_BODY (SG_AUDIT_MAX_RECORD - LINE_OVERHEAD)
 /* The verifier's read buffer: several records, and always more than one. */
 #define READ_CAP (4 * SG_AUDIT_MAX_RECORD)
+/* Decimal digits of the largest seq (INT64_MAX): a staged body keeps room for
+ * them, so re-chaining can renumber it without making it too long. */
+#define SEQ_MAX_DIGITS 19
 
 static const char zero_hash[HASH_HEX + 1] =
     "0000000000000000000000000000000000000000000000000000000000000000";
 
 struct sg_audit {
     int fd;
-    off_t durable_len;          /* file length after the last good commit */
-    uint64_t seq;               /* last durable record */
+    char *path;                 /* for log lines */
+    off_t durable_len;          /* file length after the last commit this handle saw */
+    uint64_t seq;               /* last durable record this handle knows of */
     char prev[HASH_HEX + 1];    /* and its hash */
-    struct sg_wbuf staged;      /* lines not yet written */
+    struct sg_wbuf staged;      /* lines not yet written, chained after seq */
     size_t staged_count;
     uint64_t staged_seq;        /* last staged record (== seq if none) */
     char staged_prev[HASH_HEX + 1];
     uint64_t syncs;
     uint64_t drops;             /* times staged records were dropped unwritten */
     uint64_t epoch;             /* bumped by every commit and discard */
+    off_t cut_len;              /* where a failed commit cuts back to */
+    bool locked;                /* holds the flock (between calls only while need_cut) */
     bool need_cut;              /* a failed commit could not cut the file back */
     bool fail_writes;           /* test hook */
 };
@@ -313,7 +327,7 @@ signet_err sg_audit_count_type(const char *path, const char *type, uint64_t *cou
     return err;
 }
 
-/* ---- opening: recover the tail ----------------------------------------------- */
+/* ---- the tail: what the last record is ---------------------------------------- */
 
 static int pread_full(int fd, uint8_t *buf, size_t n, off_t off)
 {
@@ -332,15 +346,16 @@ static int pread_full(int fd, uint8_t *buf, size_t n, off_t off)
     return 0;
 }
 
-/* Cuts a torn last line (no newline: a crash mid-write) and makes the cut
- * durable. A fragment longer than any record could leave is not a torn
- * write but damage. */
-static signet_err cut_torn_tail(struct sg_audit *a, const char *path, uint8_t *win, off_t *size)
+/* Cuts a torn last line (no newline: a writer died mid-write) and makes the
+ * cut durable. Only bytes after the last newline go, and no commit ever
+ * succeeded without its newline, so nothing acknowledged is lost. A fragment
+ * longer than any record could leave is not a torn write but damage. */
+static signet_err cut_torn_tail(int fd, const char *path, uint8_t *win, off_t *size)
 {
     size_t n = *size < SG_AUDIT_MAX_RECORD ? (size_t)*size : SG_AUDIT_MAX_RECORD;
     if (n == 0)
         return SIGNET_OK;
-    if (pread_full(a->fd, win, n, *size - (off_t)n) != 0)
+    if (pread_full(fd, win, n, *size - (off_t)n) != 0)
         return SIGNET_ERR_IO;
     if (win[n - 1] == '\n')
         return SIGNET_OK;
@@ -351,7 +366,7 @@ static signet_err cut_torn_tail(struct sg_audit *a, const char *path, uint8_t *w
         return SIGNET_ERR_AUDIT_BROKEN;
     }
     size_t cut = nl == NULL ? n : n - (size_t)(nl - win) - 1;
-    if (ftruncate(a->fd, *size - (off_t)cut) != 0 || fdatasync(a->fd) != 0) {
+    if (ftruncate(fd, *size - (off_t)cut) != 0 || fdatasync(fd) != 0) {
         sg_log(SG_LOG_ERROR, "audit_truncate_failed", "path=%s errno=%d", path, errno);
         return SIGNET_ERR_IO;
     }
@@ -363,14 +378,15 @@ static signet_err cut_torn_tail(struct sg_audit *a, const char *path, uint8_t *w
 
 /* Reads the last record (it ends the file, with its newline) and checks its
  * own hash; the rest of the chain is the verifier's job. */
-static signet_err load_last(struct sg_audit *a, const char *path, uint8_t *win, off_t size)
+static signet_err load_last(int fd, const char *path, uint8_t *win, off_t size, uint64_t *seq,
+                            char prev[static HASH_HEX + 1])
 {
     const char *reason = NULL;
     size_t n = size < SG_AUDIT_MAX_RECORD + 1 ? (size_t)size : SG_AUDIT_MAX_RECORD + 1;
     char hash[HASH_HEX + 1];
     struct body_info info = {0};
 
-    if (pread_full(a->fd, win, n, size - (off_t)n) != 0)
+    if (pread_full(fd, win, n, size - (off_t)n) != 0)
         return SIGNET_ERR_IO;
     const uint8_t *nl = n > 1 ? memrchr(win, '\n', n - 1) : NULL;
     size_t start = nl == NULL ? 0 : (size_t)(nl - win) + 1;
@@ -386,24 +402,52 @@ static signet_err load_last(struct sg_audit *a, const char *path, uint8_t *win, 
         sg_log(SG_LOG_ERROR, "audit_tail_broken", "path=%s reason=\"%s\"", path, reason);
         return SIGNET_ERR_AUDIT_BROKEN;
     }
-    a->seq = info.seq;
-    memcpy(a->prev, hash, sizeof a->prev);
+    *seq = info.seq;
+    memcpy(prev, hash, HASH_HEX + 1);
     return SIGNET_OK;
 }
 
-static signet_err recover_tail(struct sg_audit *a, const char *path, off_t size)
+/* Under the lock: cuts a torn tail, then learns the last record's seq and
+ * hash (0 and zeros for an empty log). *size is the file length on entry and
+ * what is left of it on return. */
+static signet_err read_tail(int fd, const char *path, off_t *size, uint64_t *seq,
+                            char prev[static HASH_HEX + 1])
 {
     uint8_t *win = malloc(SG_AUDIT_MAX_RECORD + 1);
     if (win == NULL)
         return SIGNET_ERR_NOMEM;
-    signet_err err = cut_torn_tail(a, path, win, &size);
-    if (err == SIGNET_OK && size > 0)
-        err = load_last(a, path, win, size);
-    if (err == SIGNET_OK)
-        a->durable_len = size;
+    *seq = 0;
+    memcpy(prev, zero_hash, HASH_HEX + 1);
+    signet_err err = cut_torn_tail(fd, path, win, size);
+    if (err == SIGNET_OK && *size > 0)
+        err = load_last(fd, path, win, *size, seq, prev);
     free(win);
     return err;
 }
+
+/* ---- the writers' lock -------------------------------------------------------- */
+
+/* Waits for the exclusive flock(2) on the log's own descriptor. It is held
+ * for one write and one fdatasync (a commit) or one tail recovery (an open),
+ * so the wait is short unless a disk hangs, in which case every writer hangs
+ * on it anyway. flock belongs to the open file description: two handles, even
+ * in one process, exclude each other. */
+static int lock_log(int fd)
+{
+    while (flock(fd, LOCK_EX) != 0)
+        if (errno != EINTR)
+            return -1;
+    return 0;
+}
+
+static void unlock_log(struct sg_audit *a)
+{
+    /* Cannot fail on a descriptor we hold open; close() would release it anyway. */
+    (void)flock(a->fd, LOCK_UN);
+    a->locked = false;
+}
+
+/* ---- opening -------------------------------------------------------------------- */
 
 signet_err sg_audit_open(const char *path, struct sg_audit **out)
 {
@@ -417,8 +461,14 @@ signet_err sg_audit_open(const char *path, struct sg_audit **out)
     a = calloc(1, sizeof *a);
     if (a == NULL)
         return SIGNET_ERR_NOMEM;
+    a->fd = -1;
     sg_wbuf_init(&a->staged, SG_AUDIT_MAX_STAGED);
     memcpy(a->prev, zero_hash, sizeof a->prev);
+    a->path = strdup(path);
+    if (a->path == NULL) {
+        err = SIGNET_ERR_NOMEM;
+        goto out;
+    }
     a->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
     if (a->fd < 0) {
         err = errno_err(errno);
@@ -436,22 +486,43 @@ signet_err sg_audit_open(const char *path, struct sg_audit **out)
         err = SIGNET_ERR_PERMISSION;
         goto out;
     }
-    /* Two appenders would fork the chain. */
-    if (flock(a->fd, LOCK_EX | LOCK_NB) != 0) {
-        err = errno == EWOULDBLOCK ? SIGNET_ERR_BUSY : SIGNET_ERR_IO;
-        sg_log(SG_LOG_ERROR, "audit_open_locked", "path=%s errno=%d", path, errno);
+    /* Another writer may be committing: recover the tail only once it is done. */
+    if (lock_log(a->fd) != 0) {
+        sg_log(SG_LOG_ERROR, "audit_lock_failed", "path=%s errno=%d", path, errno);
+        err = SIGNET_ERR_IO;
         goto out;
     }
-    err = recover_tail(a, path, st.st_size);
+    a->locked = true;
+    if (fstat(a->fd, &st) != 0) {
+        err = SIGNET_ERR_IO;
+        goto out;
+    }
+    off_t size = st.st_size;
+    err = read_tail(a->fd, path, &size, &a->seq, a->prev);
     if (err != SIGNET_OK)
         goto out;
+    a->durable_len = size;
+    unlock_log(a);
     a->staged_seq = a->seq;
     memcpy(a->staged_prev, a->prev, sizeof a->staged_prev);
     *out = a;
     a = NULL;
 out:
-    sg_audit_close(&a);
+    sg_audit_close(&a); /* closing the descriptor drops the lock */
     return err;
+}
+
+/* Back to the length the file had when this commit took the lock, durably;
+ * O_APPEND writes go to the end of the file, so nothing may be appended
+ * before this has worked. */
+static int cut_back(struct sg_audit *a)
+{
+    if (ftruncate(a->fd, a->cut_len) != 0 || fdatasync(a->fd) != 0) {
+        a->need_cut = true;
+        return -1;
+    }
+    a->need_cut = false;
+    return 0;
 }
 
 void sg_audit_close(struct sg_audit **a)
@@ -461,14 +532,17 @@ void sg_audit_close(struct sg_audit **a)
     struct sg_audit *p = *a;
     if (p->staged_count > 0)
         sg_log(SG_LOG_WARN, "audit_close_discard", "staged=%zu", p->staged_count);
+    if (p->need_cut && cut_back(p) != 0)
+        sg_log(SG_LOG_ERROR, "audit_close_uncut", "path=%s errno=%d", p->path, errno);
     if (p->fd >= 0)
         (void)close(p->fd);
     sg_wbuf_free(&p->staged);
+    free(p->path);
     free(p);
     *a = NULL;
 }
 
-/* ---- writing ------------------------------------------------------------------- */
+/* ---- staging -------------------------------------------------------------------- */
 
 static bool reserved_member(const json_t *fields)
 {
@@ -479,21 +553,92 @@ static bool reserved_member(const json_t *fields)
     return false;
 }
 
+static size_t decimal_digits(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 10) {
+        v /= 10;
+        n++;
+    }
+    return n;
+}
+
+/* Gives rec (which holds "time", "type" and the caller's fields) its "seq"
+ * and "prev", and appends the line to w. prev is the hash of the record
+ * before; on success it becomes this record's hash. On failure w is as it
+ * was. */
+static signet_err put_record(struct sg_wbuf *w, json_t *rec, uint64_t seq,
+                             char prev[static HASH_HEX + 1])
+{
+    signet_err err = SIGNET_OK;
+    char *body = NULL;
+    char hash[HASH_HEX + 1];
+    struct body_info info = {0};
+
+    if (seq > (uint64_t)INT64_MAX)
+        return SIGNET_ERR_TOO_LARGE;
+    if (json_object_set_new(rec, "seq", json_integer((json_int_t)seq)) != 0 ||
+        json_object_set_new(rec, "prev", json_string(prev)) != 0)
+        return SIGNET_ERR_NOMEM;
+    /* Deterministic bytes; jansson escapes control characters, so one line. */
+    body = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
+    if (body == NULL) {
+        /* Invalid UTF-8 in a caller's string (json_string_nocheck), or no memory. */
+        err = SIGNET_ERR_INVALID_ARG;
+        goto out;
+    }
+    size_t blen = strlen(body);
+    /* Room for the longest seq, so that re-chaining can always renumber it. */
+    if (blen - decimal_digits(seq) + SEQ_MAX_DIGITS > MAX_BODY) {
+        err = SIGNET_ERR_TOO_LARGE;
+        goto out;
+    }
+    /* Write only what the verifier accepts: one line, parsable, chained. */
+    const char *reason = memchr(body, '\n', blen) != NULL
+                             ? "newline in body"
+                             : check_body((const uint8_t *)body, blen, NULL, &info);
+    if (reason == NULL && (info.seq != seq || memcmp(info.prev, prev, HASH_HEX) != 0))
+        reason = "body does not round-trip";
+    if (reason != NULL) {
+        sg_log(SG_LOG_ERROR, "audit_append_rejected", "seq=%" PRIu64 " reason=\"%s\"", seq,
+               reason);
+        err = SIGNET_ERR_INVALID_ARG;
+        goto out;
+    }
+    if (blen + LINE_OVERHEAD > w->max - w->len) {
+        err = SIGNET_ERR_TOO_LARGE;
+        goto out;
+    }
+    hash_body((const uint8_t *)body, blen, hash);
+    size_t mark = w->len;
+    sg_wbuf_put_bytes(w, hash, HASH_HEX);
+    sg_wbuf_put_bytes(w, " ", 1);
+    sg_wbuf_put_bytes(w, body, blen);
+    sg_wbuf_put_bytes(w, "\n", 1);
+    if (w->err != SIGNET_OK) {
+        err = w->err;
+        w->len = mark;
+        w->err = SIGNET_OK;
+        goto out;
+    }
+    memcpy(prev, hash, HASH_HEX + 1);
+out:
+    free(body);
+    return err;
+}
+
 signet_err sg_audit_append(struct sg_audit *a, int64_t now, const char *type,
                            const json_t *fields)
 {
     signet_err err = SIGNET_OK;
     json_t *rec = NULL;
-    char *body = NULL;
-    char hash[HASH_HEX + 1];
-    struct body_info info = {0};
+    char prev[HASH_HEX + 1];
 
     if (type == NULL || type[0] == '\0' ||
         (fields != NULL && (!json_is_object(fields) || reserved_member(fields))))
         return SIGNET_ERR_INVALID_ARG;
     if (a->staged_seq >= (uint64_t)INT64_MAX)
         return SIGNET_ERR_TOO_LARGE;
-    uint64_t seq = a->staged_seq + 1;
     rec = fields != NULL ? json_deep_copy(fields) : json_object();
     if (rec == NULL) {
         err = SIGNET_ERR_NOMEM;
@@ -504,57 +649,18 @@ signet_err sg_audit_append(struct sg_audit *a, int64_t now, const char *type,
         err = SIGNET_ERR_INVALID_ARG;
         goto out;
     }
-    if (json_object_set_new(rec, "seq", json_integer((json_int_t)seq)) != 0 ||
-        json_object_set_new(rec, "time", json_integer((json_int_t)now)) != 0 ||
-        json_object_set_new(rec, "prev", json_string(a->staged_prev)) != 0) {
+    if (json_object_set_new(rec, "time", json_integer((json_int_t)now)) != 0) {
         err = SIGNET_ERR_NOMEM;
         goto out;
     }
-    /* Deterministic bytes; jansson escapes control characters, so one line. */
-    body = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
-    if (body == NULL) {
-        /* Invalid UTF-8 in a caller's string (json_string_nocheck), or no memory. */
-        err = SIGNET_ERR_INVALID_ARG;
+    memcpy(prev, a->staged_prev, sizeof prev);
+    err = put_record(&a->staged, rec, a->staged_seq + 1, prev);
+    if (err != SIGNET_OK)
         goto out;
-    }
-    size_t blen = strlen(body);
-    if (blen > MAX_BODY) {
-        err = SIGNET_ERR_TOO_LARGE;
-        goto out;
-    }
-    /* Write only what the verifier accepts: one line, parsable, chained. */
-    const char *reason = memchr(body, '\n', blen) != NULL
-                             ? "newline in body"
-                             : check_body((const uint8_t *)body, blen, NULL, &info);
-    if (reason == NULL && (info.seq != seq || memcmp(info.prev, a->staged_prev, HASH_HEX) != 0))
-        reason = "body does not round-trip";
-    if (reason != NULL) {
-        sg_log(SG_LOG_ERROR, "audit_append_rejected", "type=%s reason=\"%s\"", type, reason);
-        err = SIGNET_ERR_INVALID_ARG;
-        goto out;
-    }
-    size_t line_len = blen + LINE_OVERHEAD;
-    if (line_len > a->staged.max - a->staged.len) {
-        err = SIGNET_ERR_TOO_LARGE;
-        goto out;
-    }
-    hash_body((const uint8_t *)body, blen, hash);
-    size_t mark = a->staged.len;
-    sg_wbuf_put_bytes(&a->staged, hash, HASH_HEX);
-    sg_wbuf_put_bytes(&a->staged, " ", 1);
-    sg_wbuf_put_bytes(&a->staged, body, blen);
-    sg_wbuf_put_bytes(&a->staged, "\n", 1);
-    if (a->staged.err != SIGNET_OK) {
-        err = a->staged.err;
-        a->staged.len = mark;
-        a->staged.err = SIGNET_OK;
-        goto out;
-    }
-    a->staged_seq = seq;
-    memcpy(a->staged_prev, hash, sizeof a->staged_prev);
+    a->staged_seq++;
+    memcpy(a->staged_prev, prev, sizeof a->staged_prev);
     a->staged_count++;
 out:
-    free(body);
     json_decref(rec);
     return err;
 }
@@ -576,6 +682,9 @@ void sg_audit_discard(struct sg_audit *a)
     reset_staged(a, true);
 }
 
+/* Marks name positions in the staged buffer of one epoch. Re-chaining only
+ * happens inside a commit, which ends the epoch, so a mark never sees the
+ * records it points into renumbered. */
 void sg_audit_mark(const struct sg_audit *a, struct sg_audit_mark *m)
 {
     m->epoch = a->epoch;
@@ -594,6 +703,83 @@ void sg_audit_rollback(struct sg_audit *a, const struct sg_audit_mark *m)
     a->staged_count = m->count;
     a->staged_seq = m->seq;
     memcpy(a->staged_prev, m->prev, sizeof a->staged_prev);
+}
+
+/* ---- committing ----------------------------------------------------------------- */
+
+/* Renumbers every staged record to follow the handle's (new) last durable
+ * record: each body is parsed back, gets its new "seq" and "prev", and is
+ * dumped and hashed again. The staged buffer is replaced only once all of
+ * them are rebuilt. Room: a body was accepted only with space for the longest
+ * seq, so each line grows by at most SEQ_MAX_DIGITS. */
+static signet_err rechain(struct sg_audit *a)
+{
+    signet_err err = SIGNET_OK;
+    struct sg_wbuf out;
+    uint64_t seq = a->seq;
+    char prev[HASH_HEX + 1];
+    size_t pos = 0;
+
+    memcpy(prev, a->prev, sizeof prev);
+    sg_wbuf_init(&out, a->staged.max + a->staged_count * SEQ_MAX_DIGITS);
+    while (pos < a->staged.len) {
+        const uint8_t *line = a->staged.data + pos;
+        const uint8_t *nl = memchr(line, '\n', a->staged.len - pos);
+        if (nl == NULL) {
+            err = SIGNET_ERR_INTERNAL;
+            goto out;
+        }
+        size_t len = (size_t)(nl - line);
+        json_error_t jerr;
+        json_t *rec = json_loadb((const char *)line + HASH_HEX + 1, len - HASH_HEX - 1,
+                                 JSON_REJECT_DUPLICATES, &jerr);
+        if (rec == NULL) {
+            err = SIGNET_ERR_INTERNAL; /* we wrote it ourselves and checked it parses */
+            goto out;
+        }
+        err = put_record(&out, rec, seq + 1, prev);
+        json_decref(rec);
+        if (err != SIGNET_OK)
+            goto out;
+        seq++;
+        pos += len + 1;
+    }
+    sg_wbuf_free(&a->staged);
+    a->staged = out;
+    a->staged.max = SG_AUDIT_MAX_STAGED;
+    sg_wbuf_init(&out, 0);
+    a->staged_seq = seq;
+    memcpy(a->staged_prev, prev, sizeof a->staged_prev);
+out:
+    sg_wbuf_free(&out);
+    return err;
+}
+
+/* Under the lock, the file is size bytes long and this handle last left it
+ * at durable_len < size: others appended. Learns their last record and
+ * re-chains the staged ones after it. A tail that does not check out is
+ * SIGNET_ERR_AUDIT_BROKEN and nothing is changed but a torn fragment cut. */
+static signet_err catch_up(struct sg_audit *a, off_t size)
+{
+    uint64_t seq = 0;
+    char prev[HASH_HEX + 1];
+    signet_err err = read_tail(a->fd, a->path, &size, &seq, prev);
+    if (err != SIGNET_OK)
+        return err;
+    /* Only a dead writer's torn line was there: nothing new, same last record. */
+    bool same = size == a->durable_len;
+    if (size < a->durable_len ||
+        (same && (seq != a->seq || memcmp(prev, a->prev, HASH_HEX) != 0)) ||
+        (!same && seq <= a->seq)) {
+        sg_log(SG_LOG_ERROR, "audit_changed_underneath",
+               "path=%s size=%lld seq=%" PRIu64 " expected_size>=%lld expected_seq>%" PRIu64,
+               a->path, (long long)size, seq, (long long)a->durable_len, a->seq);
+        return SIGNET_ERR_AUDIT_BROKEN;
+    }
+    a->durable_len = size;
+    a->seq = seq;
+    memcpy(a->prev, prev, sizeof a->prev);
+    return same ? SIGNET_OK : rechain(a);
 }
 
 static int write_staged(struct sg_audit *a)
@@ -618,41 +804,51 @@ static int write_staged(struct sg_audit *a)
     return 0;
 }
 
-/* Back to the last durable length, durably; O_APPEND writes go to the end of
- * the file, so a later commit must not start before this has worked. */
-static int cut_back(struct sg_audit *a)
-{
-    if (ftruncate(a->fd, a->durable_len) != 0 || fdatasync(a->fd) != 0) {
-        a->need_cut = true;
-        return -1;
-    }
-    a->need_cut = false;
-    return 0;
-}
-
 signet_err sg_audit_commit(struct sg_audit *a)
 {
     signet_err err = SIGNET_ERR_AUDIT;
     const char *step = NULL;
+    bool cut = false; /* a failure must cut the file back to a->cut_len */
     struct stat st;
 
     if (a->staged_count == 0)
         return SIGNET_OK;
-    if (a->need_cut && cut_back(a) != 0) {
+    /* Still locked only if a failed commit could not cut the file back. */
+    if (!a->locked) {
+        if (lock_log(a->fd) != 0) {
+            step = "lock";
+            goto fail;
+        }
+        a->locked = true;
+    }
+    if (a->need_cut) {
+        cut = true;
         step = "cut_back";
-        goto fail;
+        if (cut_back(a) != 0)
+            goto fail;
     }
     if (fstat(a->fd, &st) != 0) {
         step = "fstat";
         goto fail;
     }
-    if (st.st_size != a->durable_len) {
-        /* Someone else changed the log: do not repair, do not append. */
-        sg_log(SG_LOG_ERROR, "audit_changed_underneath", "size=%lld expected=%lld",
-               (long long)st.st_size, (long long)a->durable_len);
-        reset_staged(a, true);
-        return SIGNET_ERR_AUDIT_BROKEN;
+    if (st.st_size < a->durable_len) {
+        /* Someone cut records this handle saw durable: do not repair, do not append. */
+        sg_log(SG_LOG_ERROR, "audit_changed_underneath", "path=%s size=%lld expected>=%lld",
+               a->path, (long long)st.st_size, (long long)a->durable_len);
+        err = SIGNET_ERR_AUDIT_BROKEN;
+        step = "shrunk";
+        goto fail;
     }
+    if (st.st_size != a->durable_len) {
+        signet_err e = catch_up(a, st.st_size);
+        if (e != SIGNET_OK) {
+            err = e == SIGNET_ERR_AUDIT_BROKEN ? e : SIGNET_ERR_AUDIT;
+            step = "catch_up";
+            goto fail;
+        }
+    }
+    a->cut_len = a->durable_len;
+    cut = true;
     if (write_staged(a) != 0) {
         step = "write";
         goto fail;
@@ -666,12 +862,18 @@ signet_err sg_audit_commit(struct sg_audit *a)
     memcpy(a->prev, a->staged_prev, sizeof a->prev);
     a->syncs++;
     reset_staged(a, false);
+    unlock_log(a);
     return SIGNET_OK;
 fail:;
     int saved = errno;
-    bool cut = cut_back(a) == 0;
-    sg_log(SG_LOG_ERROR, "audit_commit_failed", "step=%s errno=%d dropped=%zu cut_back=%s", step,
-           saved, a->staged_count, cut ? "ok" : "failed");
+    /* Keep the lock while unacknowledged bytes may sit in the file: another
+     * writer must not chain onto them. The next commit retries the cut. */
+    bool uncut = cut && cut_back(a) != 0;
+    if (a->locked && !uncut)
+        unlock_log(a);
+    if (err != SIGNET_ERR_AUDIT_BROKEN)
+        sg_log(SG_LOG_ERROR, "audit_commit_failed", "step=%s errno=%d dropped=%zu cut_back=%s",
+               step, saved, a->staged_count, !cut ? "none" : uncut ? "failed" : "ok");
     reset_staged(a, true);
     return err;
 }

@@ -7,8 +7,15 @@
  * sg_audit_commit() returns SIGNET_OK.
  *
  * Records hold key ids, issuers, jti and token hashes; never key bytes, PINs
- * or whole tokens (STYLE.md, Secrets). One process appends at a time: the
- * handle holds an exclusive flock(2) on the file while it is open. */
+ * or whole tokens (STYLE.md, Secrets).
+ *
+ * Several writers, each with its own handle (the daemon's signer and every
+ * CLI command's, all on one state directory), may append to one log at once.
+ * A handle takes an exclusive flock(2) on the log file itself only inside
+ * sg_audit_commit() (and while sg_audit_open() recovers the tail), and waits
+ * for it; records staged by a handle are re-chained at commit if others
+ * appended since. A handle is not shared between threads or across fork(2):
+ * the lock belongs to its open file description. */
 #ifndef SG_AUDIT_H
 #define SG_AUDIT_H
 
@@ -28,13 +35,14 @@
 
 struct sg_audit;
 
-/* Opens (creating 0600 if absent) the log for appending; reads the last
- * record to continue the chain. A torn last line (crash mid-write, no
- * newline) is cut off; any other damage is SIGNET_ERR_AUDIT_BROKEN.
- * Only the tail is read: the last record's own hash is checked, the rest of
- * the chain is not (that is sg_audit_verify_file's job). Symlinks and
- * non-regular files are refused (SIGNET_ERR_PERMISSION); a log already open
- * for appending elsewhere is SIGNET_ERR_BUSY; other failures SIGNET_ERR_IO. */
+/* Opens (creating 0600 if absent) the log for appending; under the lock,
+ * reads the last record to continue the chain. A torn last line (a writer
+ * died mid-write, no newline) is cut off; any other damage is
+ * SIGNET_ERR_AUDIT_BROKEN. Only the tail is read: the last record's own hash
+ * is checked, the rest of the chain is not (that is sg_audit_verify_file's
+ * job). Symlinks and non-regular files, and files writable by group or
+ * others, are refused (SIGNET_ERR_PERMISSION); other failures SIGNET_ERR_IO.
+ * Other handles on the same log, in this process or others, are fine. */
 SIGNET_WUR signet_err sg_audit_open(const char *path, struct sg_audit **out);
 /* Drops any staged records (they were never durable) and closes. */
 void sg_audit_close(struct sg_audit **a);
@@ -42,17 +50,27 @@ void sg_audit_close(struct sg_audit **a);
 /* Stages a record of the given type; fields (borrowed, may be NULL) holds
  * the other members (kid, iss, jti, token_sha256, ...). Not durable yet.
  * fields must be an object without "seq", "time", "type" or "prev"
- * (SIGNET_ERR_INVALID_ARG); a record longer than SG_AUDIT_MAX_RECORD, or
+ * (SIGNET_ERR_INVALID_ARG); a record longer than SG_AUDIT_MAX_RECORD (its
+ * seq counted at 19 digits, so that a commit can always renumber it), or
  * staging beyond SG_AUDIT_MAX_STAGED, is SIGNET_ERR_TOO_LARGE. On failure
  * nothing is staged. */
 SIGNET_WUR signet_err sg_audit_append(struct sg_audit *a, int64_t now, const char *type,
                                       const json_t *fields);
-/* Writes every staged record and fdatasyncs. On failure the file is cut back
- * to its last durable length, the staged records are dropped, and the error
- * is returned: the caller must not release anything those records cover.
- * The handle stays usable: a later commit works again once the disk does
- * (if even the cut-back failed, the next commit retries it first). If the
- * file changed size behind the handle's back, SIGNET_ERR_AUDIT_BROKEN. */
+/* Under the lock, writes every staged record and fdatasyncs. If other
+ * handles appended since this one last committed, their last record's own
+ * hash is checked and the staged records are renumbered and re-chained after
+ * it (a torn line a dead writer left is cut first, as at open). On failure
+ * (SIGNET_ERR_AUDIT) the file is cut back to the length it had when the
+ * commit took the lock, the staged records are dropped, and the caller must
+ * not release anything those records cover. The handle stays usable: a later
+ * commit works again once the disk does. If even the cut-back failed, the
+ * handle keeps the lock (no one may chain onto unacknowledged bytes; other
+ * writers wait) and its next commit retries the cut first. A log shorter
+ * than this handle last saw it, or whose new last record does not check out
+ * or does not move the seq forward, is SIGNET_ERR_AUDIT_BROKEN: nothing is
+ * written or repaired, staged records are dropped. Only the tail is read, so
+ * a log swapped for a longer, self-consistent one goes unnoticed here: that
+ * is for sg_audit_verify_file. */
 SIGNET_WUR signet_err sg_audit_commit(struct sg_audit *a);
 /* Drops staged records without writing them: all of them, whoever staged
  * them. To undo only your own, use a mark. */
@@ -63,7 +81,9 @@ void sg_audit_discard(struct sg_audit *a);
  * staged before it in the same batch (signatures waiting for the group
  * commit). sg_audit_rollback() drops the records staged after the mark; if a
  * commit or discard happened since the mark, those records were already
- * written or dropped and it does nothing. */
+ * written or dropped and it does nothing. Marks are positions among this
+ * handle's staged records; the seqs they hold may change at commit (see
+ * sg_audit_commit), never before the mark is spent. */
 struct sg_audit_mark {
     uint64_t epoch;
     size_t len;
@@ -74,7 +94,8 @@ struct sg_audit_mark {
 void sg_audit_mark(const struct sg_audit *a, struct sg_audit_mark *m);
 void sg_audit_rollback(struct sg_audit *a, const struct sg_audit_mark *m);
 
-/* The seq of the last durable record (0 for an empty log). */
+/* The seq of the last durable record this handle knows of: from open or its
+ * own last commit (0 for an empty log). Others may have appended since. */
 uint64_t sg_audit_last_seq(const struct sg_audit *a);
 /* How many records are staged and not yet committed. */
 size_t sg_audit_staged(const struct sg_audit *a);
@@ -91,8 +112,10 @@ uint64_t sg_audit_drops(const struct sg_audit *a);
  * 1-based number of the first record that fails and why says how
  * ("record 17: hash mismatch"); *records is then the number of good records
  * before it. A missing file is SIGNET_ERR_NOT_FOUND, a directory
- * SIGNET_ERR_INVALID_ARG; an empty file holds 0 records. The file is streamed, never loaded whole. A writer appending at
- * the same moment may make the last line look torn: check again. */
+ * SIGNET_ERR_INVALID_ARG; an empty file holds 0 records. The file is
+ * streamed, never loaded whole, and read without the writers' lock: a writer
+ * appending at the same moment may make the last line look torn: check
+ * again. */
 SIGNET_WUR signet_err sg_audit_verify_file(const char *path, uint64_t *records,
                                            uint64_t *first_bad, char *why, size_t why_len);
 /* The same over an open stream (read to EOF, not closed); the fuzz target

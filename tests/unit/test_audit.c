@@ -1,14 +1,18 @@
 /* Audit log: chain, tamper detection at the right record, torn tails, commit
- * failures that leave the file byte-identical, group commit. */
+ * failures that leave the file byte-identical, group commit, several writers
+ * (handles and processes) re-chaining onto each other. */
 #include "testutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/sha.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -876,13 +880,14 @@ static void test_open_refuses(void **state)
     assert_int_equal(sg_audit_open("", &a), SIGNET_ERR_INVALID_ARG);
     assert_null(a);
 
-    /* A second appender. */
+    /* A second appender is welcome (the daemon's signer and a CLI command's). */
     assert_int_equal(sg_audit_open(f->path, &a), SIGNET_OK);
-    assert_int_equal(sg_audit_open(f->path, &b), SIGNET_ERR_BUSY);
-    assert_null(b);
-    sg_audit_close(&a);
     assert_int_equal(sg_audit_open(f->path, &b), SIGNET_OK);
+    assert_int_equal(append_sign(b, 2), SIGNET_OK);
+    assert_int_equal(sg_audit_commit(b), SIGNET_OK);
     sg_audit_close(&b);
+    sg_audit_close(&a);
+    assert_intact(f->path, 2);
 
     /* A file in a place that takes no writes: either open refuses or the
      * first commit fails, and nothing is signed on top of it. */
@@ -893,6 +898,470 @@ static void test_open_refuses(void **state)
         assert_int_equal(sg_audit_last_seq(a), 0);
         sg_audit_close(&a);
     }
+}
+
+/* ---- several writers ------------------------------------------------------------ */
+
+/* xorshift64: reproducible batch sizes from a fixed seed. */
+static uint64_t next_rand(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+/* The bodies of every record, in order (the file must verify first). */
+static json_t *load_bodies(const char *path)
+{
+    size_t len = 0;
+    unsigned char *buf = slurp(path, &len);
+    json_t *all = json_array();
+    assert_non_null(all);
+    size_t start = 0;
+    for (size_t i = 0; i < len; i++)
+        if (buf[i] == '\n') {
+            json_error_t jerr;
+            json_t *rec = json_loadb((const char *)buf + start + 65, i - start - 65, 0, &jerr);
+            assert_non_null(rec);
+            assert_int_equal(json_array_append_new(all, rec), 0);
+            start = i + 1;
+        }
+    free(buf);
+    return all;
+}
+
+static const char *body_str(const json_t *all, size_t seq, const char *key)
+{
+    const json_t *v = json_object_get(json_array_get(all, seq - 1), key);
+    assert_true(json_is_string(v));
+    return json_string_value(v);
+}
+
+static void test_rechain_after_other_writer(void **state)
+{
+    struct fx *f = *state;
+    struct sg_audit *a = NULL, *b = NULL;
+    write_log(f->path, 2);
+    assert_int_equal(sg_audit_open(f->path, &a), SIGNET_OK);
+    assert_int_equal(sg_audit_open(f->path, &b), SIGNET_OK);
+
+    /* a stages seqs 3-5, b commits 3-6 first: a's become 7-9. */
+    for (uint64_t i = 100; i < 103; i++)
+        assert_int_equal(append_sign(a, i), SIGNET_OK);
+    for (uint64_t i = 200; i < 204; i++)
+        assert_int_equal(append_sign(b, i), SIGNET_OK);
+    assert_int_equal(sg_audit_commit(b), SIGNET_OK);
+    assert_int_equal(sg_audit_last_seq(b), 6);
+    assert_int_equal(sg_audit_last_seq(a), 2); /* what a last knew */
+    assert_int_equal(sg_audit_commit(a), SIGNET_OK);
+    assert_int_equal(sg_audit_last_seq(a), 9);
+    assert_int_equal(sg_audit_syncs(a), 1);
+    assert_int_equal(sg_audit_drops(a), 0);
+    assert_intact(f->path, 9);
+    json_t *all = load_bodies(f->path);
+    assert_string_equal(body_str(all, 3, "jti"), "jti-200");
+    assert_string_equal(body_str(all, 6, "jti"), "jti-203");
+    assert_string_equal(body_str(all, 7, "jti"), "jti-100");
+    assert_string_equal(body_str(all, 9, "jti"), "jti-102");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(all, 8), "time")),
+                     1700000102);
+    json_decref(all);
+
+    /* Now b is the stale one; and each continues after the other. */
+    assert_int_equal(append_sign(b, 300), SIGNET_OK);
+    assert_int_equal(sg_audit_commit(b), SIGNET_OK);
+    assert_int_equal(sg_audit_last_seq(b), 10);
+    assert_int_equal(append_sign(a, 301), SIGNET_OK);
+    assert_int_equal(sg_audit_commit(a), SIGNET_OK);
+    assert_int_equal(sg_audit_last_seq(a), 11);
+    /* The common case: nobody else wrote, no re-chaining needed. */
+    assert_int_equal(append_sign(a, 302), SIGNET_OK);
+    assert_int_equal(sg_audit_commit(a), SIGNET_OK);
+    assert_int_equal(sg_audit_last_seq(a), 12);
+    sg_audit_close(&a);
+    sg_audit_close(&b);
+    assert_intact(f->path, 12);
+
+    /* A reopened handle and an old one agree. */
+    write_log(f->path, 3);
+    assert_intact(f->path, 15);
+}
+
+/* Re-chaining rebuilds bodies: every field comes through unchanged, seqs grow
+ * a digit, and a mark taken before the other writer committed still undoes
+ * exactly its own records. */
+static void test_rechain_keeps_fields_and_marks(void **state)
+{
+    struct fx *f = *state;
+    struct sg_audit *a = NULL, *b = NULL;
+    struct sg_audit_mark m;
+    assert_int_equal(sg_audit_open(f->path, &a), SIGNET_OK);
+    assert_int_equal(sg_audit_open(f->path, &b), SIGNET_OK);
+
+    json_t *fields = json_pack("{s:s, s:f, s:I, s:{s:[i,b,n]}, s:s}", "nasty",
+                               "a\nb\x01c\"\\/\u00e9\u2028", "ratio", 0.1, "big",
+                               (json_int_t)INT64_MIN, "nested", "list", 1, 1, "kid", "k-1");
+    assert_non_null(fields);
+    assert_int_equal(sg_audit_append(a, 7, "note", fields), SIGNET_OK);
+    sg_audit_mark(a, &m);
+    assert_int_equal(sg_audit_append(a, 8, "key_activated", NULL), SIGNET_OK);
+    assert_int_equal(sg_audit_append(a, 8, "key_retired", NULL), SIGNET_OK);
+    /* Meanwhile another writer takes seqs 1-9. */
+    for (uint64_t i = 1; i <= 9; i++)
+        assert_int_equal(append_sign(b, i), SIGNET_OK);
+    assert_int_equal(sg_audit_commit(b), SIGNET_OK);
+    sg_audit_rollback(a, &m);
+    assert_int_equal(sg_audit_staged(a), 1);
+    assert_int_equal(sg_audit_append(a, 9, "sign_refused", NULL), SIGNET_OK);
+    assert_int_equal(sg_audit_commit(a), SIGNET_OK);
+    assert_int_equal(sg_audit_last_seq(a), 11);
+    sg_audit_rollback(a, &m); /* spent: nothing happens */
+    assert_int_equal(sg_audit_staged(a), 0);
+    sg_audit_close(&a);
+    sg_audit_close(&b);
+    assert_intact(f->path, 11);
+
+    json_t *all = load_bodies(f->path);
+    json_t *rec = json_array_get(all, 9);
+    assert_int_equal(json_integer_value(json_object_get(rec, "seq")), 10);
+    assert_int_equal(json_integer_value(json_object_get(rec, "time")), 7);
+    assert_string_equal(json_string_value(json_object_get(rec, "type")), "note");
+    const char *key = NULL;
+    json_t *value = NULL;
+    json_object_foreach(fields, key, value)
+    {
+        if (!json_equal(json_object_get(rec, key), value))
+            fail_msg("field %s changed by re-chaining", key);
+    }
+    assert_int_equal(json_object_size(rec), json_object_size(fields) + 4);
+    assert_string_equal(body_str(all, 11, "type"), "sign_refused");
+    json_decref(all);
+    json_decref(fields);
+    uint64_t n = 0;
+    assert_int_equal(sg_audit_count_type(f->path, "key_activated", &n), SIGNET_OK);
+    assert_int_equal(n, 0);
+}
+
+static void assert_commit_broken_untouched(struct sg_audit *a, const char *path)
+{
+    size_t len = 0, now = 0;
+    unsigned char *before = slurp(path, &len);
+    uint64_t seq = sg_audit_last_seq(a), drops = sg_audit_drops(a);
+    assert_int_equal(append_sign(a, 50), SIGNET_OK);
+    assert_int_equal(sg_audit_commit(a), SIGNET_ERR_AUDIT_BROKEN);
+    assert_int_equal(sg_audit_staged(a), 0);
+    assert_int_equal(sg_audit_drops(a), drops + 1);
+    assert_int_equal(sg_audit_last_seq(a), seq);
+    unsigned char *after = slurp(path, &now);
+    assert_int_equal(now, len);
+    assert_memory_equal(after, before, len);
+    free(after);
+    free(before);
+}
+
+static void test_shrunk_or_damaged_behind_back(void **state)
+{
+    struct fx *f = *state;
+    struct sg_audit *a = NULL;
+    write_log(f->path, 5);
+    size_t len = 0;
+    unsigned char *good = slurp(f->path, &len);
+    struct lines l;
+    split_lines(good, len, &l);
+    size_t three = l.len[0] + l.len[1] + l.len[2];
+
+    /* Cut to three records behind the handle's back: refused, every time. */
+    assert_int_equal(sg_audit_open(f->path, &a), SIGNET_OK);
+    assert_int_equal(truncate(f->path, (off_t)three), 0);
+    assert_commit_broken_untouched(a, f->path);
+    assert_commit_broken_untouched(a, f->path);
+    sg_audit_close(&a);
+    assert_intact(f->path, 3);
+
+    /* Grown, but the new last line is garbage, or a damaged record. */
+    spit(f->path, good, three);
+    assert_int_equal(sg_audit_open(f->path, &a), SIGNET_OK);
+    spit_append(f->path, "garbage\n", 8);
+    assert_commit_broken_untouched(a, f->path);
+    spit(f->path, good, len);
+    unsigned char *bad = malloc(len);
+    assert_non_null(bad);
+    memcpy(bad, good, len);
+    bad[len - 20] ^= 1;
+    spit(f->path, bad, len);
+    assert_commit_broken_untouched(a, f->path);
+
+    /* Grown by a well-formed record that does not move the chain forward:
+     * the handle's own last record again. */
+    spit(f->path, good, three);
+    spit_append(f->path, l.p[2], l.len[2]);
+    assert_commit_broken_untouched(a, f->path);
+    sg_audit_close(&a);
+
+    /* Replaced by a longer log of equal seq: the last record is a stranger. */
+    spit(f->path, good, three);
+    assert_int_equal(sg_audit_open(f->path, &a), SIGNET_OK);
+    char other[320];
+    snprintf(other, sizeof other, "%s/other.log", f->dir);
+    struct sg_audit *o = NULL;
+    assert_int_equal(sg_audit_open(other, &o), SIGNET_OK);
+    char padding[400];
+    memset(padding, 'x', sizeof padding - 1);
+    padding[sizeof padding - 1] = '\0';
+    json_t *pad = json_pack("{s:s}", "pad", padding);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(sg_audit_append(o, 1, "other", pad), SIGNET_OK);
+    json_decref(pad);
+    assert_int_equal(sg_audit_commit(o), SIGNET_OK);
+    sg_audit_close(&o);
+    size_t olen = 0;
+    unsigned char *obuf = slurp(other, &olen);
+    assert_true(olen > three);
+    spit(f->path, obuf, olen);
+    assert_commit_broken_untouched(a, f->path);
+    sg_audit_close(&a);
+    free(obuf);
+    free(bad);
+    free(good);
+}
+
+/* A writer that died mid-write left a torn line: the next commit, like the
+ * next open, cuts it and chains on. */
+static void test_dead_writers_torn_line(void **state)
+{
+    struct fx *f = *state;
+    struct sg_audit *a = NULL, *b = NULL;
+    write_log(f->path, 3);
+    assert_int_equal(sg_audit_open(f->path, &a), SIGNET_OK);
+    assert_int_equal(sg_audit_open(f->path, &b), SIGNET_OK);
+    spit_append(f->path, "0123abc {\"seq\"", 15);
+    assert_int_equal(append_sign(a, 4), SIGNET_OK);
+    assert_int_equal(sg_audit_commit(a), SIGNET_OK);
+    assert_int_equal(sg_audit_last_seq(a), 4);
+    assert_intact(f->path, 4);
+
+    /* Another writer appended, then one died: b re-chains after both. */
+    spit_append(f->path, "f00", 3);
+    assert_int_equal(append_sign(b, 5), SIGNET_OK);
+    assert_int_equal(sg_audit_commit(b), SIGNET_OK);
+    assert_int_equal(sg_audit_last_seq(b), 5);
+    assert_intact(f->path, 5);
+    sg_audit_close(&a);
+    sg_audit_close(&b);
+}
+
+/* Off-by-one at the limits: the biggest record append takes still fits when
+ * re-chaining gives it a longer seq; re-chaining past INT64_MAX fails the
+ * commit and leaves the file as it was. */
+static void test_rechain_limits(void **state)
+{
+    struct fx *f = *state;
+    struct sg_audit *a = NULL, *b = NULL;
+    char line[512], body[256];
+
+    /* Records 1-8, then a's record 9 of the largest size becomes 10. */
+    write_log(f->path, 8);
+    assert_int_equal(sg_audit_open(f->path, &a), SIGNET_OK);
+    assert_int_equal(sg_audit_open(f->path, &b), SIGNET_OK);
+    size_t blob_len = SG_AUDIT_MAX_RECORD;
+    char *blob = malloc(blob_len + 1);
+    assert_non_null(blob);
+    signet_err err = SIGNET_ERR_TOO_LARGE;
+    while (err == SIGNET_ERR_TOO_LARGE && blob_len > 0) {
+        blob_len--;
+        memset(blob, 'q', blob_len);
+        blob[blob_len] = '\0';
+        json_t *fields = json_pack("{s:s}", "blob", blob);
+        err = sg_audit_append(a, 1, "x", fields);
+        json_decref(fields);
+    }
+    assert_int_equal(err, SIGNET_OK);
+    /* {"blob":"...","prev":"<64>","seq":9,"time":1,"type":"x"}: 18 digits spare. */
+    static const char frame[] = "{\"blob\":\"\",\"prev\":\"\",\"seq\":9,\"time\":1,\"type\":\"x\"}";
+    size_t body_len = blob_len + strlen(frame) + SG_AUDIT_HASH_HEX;
+    assert_int_equal(body_len + 18 + 66, SG_AUDIT_MAX_RECORD);
+    free(blob);
+    assert_int_equal(append_sign(b, 9), SIGNET_OK);
+    assert_int_equal(sg_audit_commit(b), SIGNET_OK);
+    assert_int_equal(sg_audit_commit(a), SIGNET_OK);
+    assert_int_equal(sg_audit_last_seq(a), 10);
+    sg_audit_close(&a);
+    sg_audit_close(&b);
+    assert_intact(f->path, 10);
+
+    /* A log whose tail is at INT64_MAX - 1 (open reads only the tail). */
+    snprintf(body, sizeof body, "{\"prev\":\"%s\",\"seq\":%lld,\"time\":1,\"type\":\"x\"}", zeros,
+             (long long)(INT64_MAX - 1));
+    size_t n = make_line(line, sizeof line, body);
+    spit(f->path, line, n);
+    assert_int_equal(sg_audit_open(f->path, &a), SIGNET_OK);
+    assert_int_equal(sg_audit_open(f->path, &b), SIGNET_OK);
+    assert_int_equal(sg_audit_append(a, 1, "x", NULL), SIGNET_OK);
+    assert_int_equal(sg_audit_append(a, 1, "x", NULL), SIGNET_ERR_TOO_LARGE);
+    assert_int_equal(sg_audit_append(b, 1, "x", NULL), SIGNET_OK);
+    assert_int_equal(sg_audit_commit(b), SIGNET_OK);
+    assert_int_equal(sg_audit_last_seq(b), (uint64_t)INT64_MAX);
+    size_t len = 0, now = 0;
+    unsigned char *before = slurp(f->path, &len);
+    assert_int_equal(sg_audit_commit(a), SIGNET_ERR_AUDIT);
+    assert_int_equal(sg_audit_drops(a), 1);
+    assert_int_equal(sg_audit_last_seq(a), (uint64_t)INT64_MAX);
+    unsigned char *after = slurp(f->path, &now);
+    assert_int_equal(now, len);
+    assert_memory_equal(after, before, len);
+    free(after);
+    free(before);
+    sg_audit_close(&a);
+    sg_audit_close(&b);
+}
+
+/* Two handles on one file, staging and committing interleaved in every order
+ * (batch sizes 0-7; seqs cross 10, 100 and 1000). */
+static void test_two_handles_interleaved(void **state)
+{
+    struct fx *f = *state;
+    struct sg_audit *h[2] = {NULL, NULL};
+    static const char *const types[2] = {"from_a", "from_b"};
+    uint64_t x = 0x9e3779b97f4a7c15u, total = 0, per[2] = {0, 0};
+    assert_int_equal(sg_audit_open(f->path, &h[0]), SIGNET_OK);
+    assert_int_equal(sg_audit_open(f->path, &h[1]), SIGNET_OK);
+    for (int round = 0; round < 200; round++) {
+        uint64_t n[2];
+        for (size_t k = 0; k < 2; k++) {
+            n[k] = next_rand(&x) % 8;
+            for (uint64_t i = 0; i < n[k]; i++)
+                assert_int_equal(sg_audit_append(h[k], round, types[k], NULL), SIGNET_OK);
+        }
+        size_t first = (size_t)(next_rand(&x) & 1);
+        for (size_t j = 0; j < 2; j++) {
+            size_t k = j == 0 ? first : 1 - first;
+            assert_int_equal(sg_audit_commit(h[k]), SIGNET_OK);
+            total += n[k];
+            per[k] += n[k];
+            if (n[k] > 0)
+                assert_int_equal(sg_audit_last_seq(h[k]), total);
+        }
+    }
+    assert_int_equal(sg_audit_drops(h[0]) + sg_audit_drops(h[1]), 0);
+    sg_audit_close(&h[0]);
+    sg_audit_close(&h[1]);
+    /* verify checks seq n+1 follows n: contiguous, no gaps, no repeats. */
+    assert_intact(f->path, total);
+    uint64_t count = 0;
+    assert_int_equal(sg_audit_count_type(f->path, types[0], &count), SIGNET_OK);
+    assert_int_equal(count, per[0]);
+    assert_int_equal(sg_audit_count_type(f->path, types[1], &count), SIGNET_OK);
+    assert_int_equal(count, per[1]);
+    assert_true(total > 1000);
+}
+
+#define PROC_RECORDS 500
+
+/* In a child: waits for the start signal, then commits PROC_RECORDS records
+ * in batches of 1-16. Exit codes say which step went wrong. */
+static int writer_child(const char *path, int start_fd, int id)
+{
+    struct sg_audit *a = NULL;
+    char c = 0;
+    uint64_t x = 0x2545f4914f6cdd1du + (uint64_t)id, done = 0, last = 0;
+    if (read(start_fd, &c, 1) != 0) /* EOF: the parent let everyone go */
+        return 10;
+    if (sg_audit_open(path, &a) != SIGNET_OK)
+        return 11;
+    json_t *fields = json_pack("{s:i}", "writer", id);
+    if (fields == NULL)
+        return 12;
+    while (done < PROC_RECORDS) {
+        uint64_t n = 1 + next_rand(&x) % 16;
+        if (n > PROC_RECORDS - done)
+            n = PROC_RECORDS - done;
+        for (uint64_t i = 0; i < n; i++)
+            if (sg_audit_append(a, (int64_t)done, id == 0 ? "p0" : "p1", fields) != SIGNET_OK)
+                return 13;
+        if (sg_audit_commit(a) != SIGNET_OK)
+            return 14;
+        if (sg_audit_last_seq(a) < last + n)
+            return 15;
+        last = sg_audit_last_seq(a);
+        done += n;
+    }
+    json_decref(fields);
+    if (sg_audit_drops(a) != 0)
+        return 16;
+    sg_audit_close(&a);
+    return 0;
+}
+
+static void test_two_processes(void **state)
+{
+    struct fx *f = *state;
+    int start[2];
+    pid_t pid[2];
+    write_log(f->path, 1);
+    assert_int_equal(pipe(start), 0);
+    fflush(NULL);
+    for (int id = 0; id < 2; id++) {
+        pid[id] = fork();
+        assert_true(pid[id] >= 0);
+        if (pid[id] == 0) {
+            (void)close(start[1]);
+            _exit(writer_child(f->path, start[0], id));
+        }
+    }
+    (void)close(start[0]);
+    (void)close(start[1]); /* both start now */
+    for (int id = 0; id < 2; id++) {
+        int status = 0;
+        assert_int_equal(waitpid(pid[id], &status, 0), pid[id]);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    assert_intact(f->path, 1 + 2 * PROC_RECORDS);
+    uint64_t count = 0;
+    assert_int_equal(sg_audit_count_type(f->path, "p0", &count), SIGNET_OK);
+    assert_int_equal(count, PROC_RECORDS);
+    assert_int_equal(sg_audit_count_type(f->path, "p1", &count), SIGNET_OK);
+    assert_int_equal(count, PROC_RECORDS);
+}
+
+/* A commit waits for another writer's lock rather than failing. */
+static void test_commit_waits_for_lock(void **state)
+{
+    struct fx *f = *state;
+    struct sg_audit *a = NULL;
+    int ready[2];
+    struct timespec t0, t1;
+    write_log(f->path, 1);
+    assert_int_equal(sg_audit_open(f->path, &a), SIGNET_OK);
+    assert_int_equal(pipe(ready), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || flock(fd, LOCK_EX) != 0 || write(ready[1], "x", 1) != 1)
+            _exit(1);
+        const struct timespec hold = {.tv_sec = 0, .tv_nsec = 300000000};
+        (void)nanosleep(&hold, NULL);
+        _exit(0);
+    }
+    char c = 0;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &t0), 0);
+    assert_int_equal(append_sign(a, 2), SIGNET_OK);
+    assert_int_equal(sg_audit_commit(a), SIGNET_OK);
+    assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &t1), 0);
+    long long waited_ms =
+        (long long)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    assert_true(waited_ms >= 200);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    (void)close(ready[0]);
+    (void)close(ready[1]);
+    sg_audit_close(&a);
+    assert_intact(f->path, 2);
 }
 
 int main(void)
@@ -913,6 +1382,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_count_type, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_refuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rechain_after_other_writer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rechain_keeps_fields_and_marks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shrunk_or_damaged_behind_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dead_writers_torn_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rechain_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_handles_interleaved, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_processes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commit_waits_for_lock, setup, teardown),
     };
     /* The bit-flip test provokes thousands of (expected) error logs. */
     sg_log_init("test_audit", (enum sg_log_level)(SG_LOG_ERROR + 1));
