@@ -14,6 +14,10 @@ target_link_libraries(signet_obj PUBLIC OpenSSL::Crypto PkgConfig::JANSSON PkgCo
                       Threads::Threads)
 set_target_properties(signet_obj PROPERTIES C_VISIBILITY_PRESET hidden
                       POSITION_INDEPENDENT_CODE ON)
+if(SIGNET_FUZZ)
+  # Coverage feedback from the library itself, not only from the fuzz targets.
+  target_compile_options(signet_obj PRIVATE -fsanitize=fuzzer-no-link,address,undefined)
+endif()
 
 add_library(signet_static STATIC $<TARGET_OBJECTS:signet_obj>)
 target_include_directories(signet_static PUBLIC ${PROJECT_SOURCE_DIR}/include
