@@ -71,11 +71,3 @@ int main(int argc, char **argv)
     return SG_EXIT_USAGE;
 }
 
-/* TEMPORARY until cmd_verify.c lands. */
-__attribute__((weak)) int sg_cmd_verify(int argc, char **argv)
-{
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "signet verify: not built\n");
-    return SG_EXIT_USAGE;
-}
