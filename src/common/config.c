@@ -1,7 +1,9 @@
 #include "common/config.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <ini.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@ struct parse_ctx {
     int lineno;
     int seen_tenant_line;
     const char *file;
+    int server_only; /* sg_config_load_server: nothing but [server] */
 };
 
 /* "<what> '<key>' in [<section>]" or "<what> [<section>]". */
@@ -85,6 +88,59 @@ static int parse_bool(const char *v, int *out)
     return 0;
 }
 
+/* A rate in requests per second: a positive decimal number up to 1e6. */
+static int parse_rate(const char *v, double *out)
+{
+    errno = 0;
+    char *end = NULL;
+    double d = strtod(v, &end);
+    if (end == v || *end != '\0' || errno != 0 || !isfinite(d) || d <= 0 || d > 1e6)
+        return -1;
+    *out = d;
+    return 0;
+}
+
+/* "HOST:PORT" with a numeric IPv4 address, or "[IPv6]:PORT". */
+static int parse_listen(const char *v, struct sg_server_cfg *sv)
+{
+    const char *colon = strrchr(v, ':');
+    if (colon == NULL || colon == v)
+        return -1;
+    size_t hlen = (size_t)(colon - v);
+    const char *host = v;
+    if (v[0] == '[') {
+        if (hlen < 3 || v[hlen - 1] != ']')
+            return -1;
+        host = v + 1;
+        hlen -= 2;
+    }
+    if (hlen >= sizeof sv->listen_host)
+        return -1;
+    char h[sizeof sv->listen_host];
+    memcpy(h, host, hlen);
+    h[hlen] = '\0';
+    unsigned char addr[16];
+    if (inet_pton(v[0] == '[' ? AF_INET6 : AF_INET, h, addr) != 1)
+        return -1;
+    unsigned port = 0;
+    if (parse_uint(colon + 1, 1, 65535, &port) != 0)
+        return -1;
+    memcpy(sv->listen_host, h, hlen + 1);
+    sv->port = port;
+    return 0;
+}
+
+static int parse_level(const char *v, int *out)
+{
+    static const char *const names[] = {"debug", "info", "warn", "error"};
+    for (int i = 0; i < 4; i++)
+        if (strcmp(v, names[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    return -1;
+}
+
 static int valid_alg(const char *a)
 {
     return strcmp(a, "ES256") == 0 || strcmp(a, "EdDSA") == 0 || strcmp(a, "PS256") == 0;
@@ -146,7 +202,40 @@ static int path_value(char *dst, size_t cap, const char *v)
 static int handle_key(struct parse_ctx *p, const char *section, const char *key, const char *v)
 {
     struct sg_config *c = p->c;
+    struct sg_server_cfg *sv = &c->server;
 #define IS(s, k) (strcmp(section, s) == 0 && strcmp(key, k) == 0)
+    if (IS("server", "listen"))
+        return parse_listen(v, sv) == 0;
+    if (IS("server", "tls_cert"))
+        return copy_str(sv->tls_cert, sizeof sv->tls_cert, v) == 0;
+    if (IS("server", "tls_key"))
+        return copy_str(sv->tls_key, sizeof sv->tls_key, v) == 0;
+    if (IS("server", "insecure_http"))
+        return parse_bool(v, &sv->insecure_http) == 0;
+    if (IS("server", "threads"))
+        return parse_uint(v, 0, 256, &sv->threads) == 0;
+    if (IS("server", "signers"))
+        return parse_uint(v, 1, 16, &sv->signers) == 0;
+    if (IS("server", "max_body"))
+        return parse_uint(v, 1024, 1024 * 1024, &sv->max_body) == 0;
+    if (IS("server", "max_connections"))
+        return parse_uint(v, 1, 65536, &sv->max_connections) == 0;
+    if (IS("server", "connection_timeout"))
+        return parse_duration(v, &sv->connection_timeout) == 0 && sv->connection_timeout > 0 &&
+               sv->connection_timeout <= 3600;
+    if (IS("server", "drain_timeout"))
+        return parse_duration(v, &sv->drain_timeout) == 0 && sv->drain_timeout <= 3600;
+    if (IS("server", "rate_limit"))
+        return parse_rate(v, &sv->rate_limit) == 0;
+    if (IS("server", "rate_burst"))
+        return parse_uint(v, 1, 1000000, &sv->rate_burst) == 0;
+    if (IS("server", "assertion_max_age"))
+        return parse_duration(v, &sv->assertion_max_age) == 0 && sv->assertion_max_age > 0 &&
+               sv->assertion_max_age <= 3600;
+    if (IS("server", "log_level"))
+        return parse_level(v, &sv->log_level) == 0;
+    if (p->server_only)
+        return -1;
     if (IS("hsm", "module"))
         return path_value(c->module, sizeof c->module, v) == 0;
     if (IS("hsm", "module_dirs"))
@@ -197,13 +286,18 @@ static int handle_key(struct parse_ctx *p, const char *section, const char *key,
             return parse_duration(v, &t->token_lifetime) == 0 && t->token_lifetime > 0;
         if (strcmp(key, "max_token_lifetime") == 0)
             return parse_duration(v, &t->max_token_lifetime) == 0 && t->max_token_lifetime > 0;
+        if (strcmp(key, "rate_limit") == 0)
+            return parse_rate(v, &t->rate_limit) == 0;
+        if (strcmp(key, "rate_burst") == 0)
+            return parse_uint(v, 1, 1000000, &t->rate_burst) == 0;
     }
     return -1;
 }
 
 static int known_section(const char *s)
 {
-    static const char *const names[] = {"hsm", "keys", "store", "audit", "signer", "testing"};
+    static const char *const names[] = {"hsm",    "keys",    "store", "audit",
+                                        "signer", "testing", "server"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(s, names[i]) == 0)
             return 1;
@@ -215,8 +309,9 @@ static int on_entry(void *user, const char *section, const char *key, const char
     struct parse_ctx *p = user;
     if (p->failed)
         return 0;
-    if (!known_section(section)) {
-        set_err(p, "unknown section", NULL, section);
+    if (!known_section(section) || (p->server_only && strcmp(section, "server") != 0)) {
+        set_err(p, p->server_only ? "only [server] may appear here, not" : "unknown section",
+                NULL, section);
         return 0;
     }
     int r = handle_key(p, section, key, value);
@@ -251,6 +346,48 @@ void sg_config_defaults(struct sg_config *c, const char *state_dir)
     (void)copy_str(c->store, sizeof c->store, "sqlite:signet.db");
     (void)copy_str(c->audit_log, sizeof c->audit_log, "audit.log");
     c->sandbox = 1;
+    (void)copy_str(c->server.listen_host, sizeof c->server.listen_host, "127.0.0.1");
+    c->server.port = 8080;
+    c->server.signers = 2;
+    c->server.max_body = 16384;
+    c->server.max_connections = 1024;
+    c->server.connection_timeout = 30;
+    c->server.drain_timeout = 10;
+    c->server.rate_limit = 50;
+    c->server.rate_burst = 100;
+    c->server.assertion_max_age = 300;
+    c->server.log_level = 1;
+}
+
+static int loopback(const char *host)
+{
+    unsigned char a[16];
+    if (inet_pton(AF_INET, host, a) == 1)
+        return a[0] == 127;
+    static const unsigned char one[16] = {[15] = 1};
+    return inet_pton(AF_INET6, host, a) == 1 && memcmp(a, one, sizeof one) == 0;
+}
+
+static int absolutise(const struct sg_config *c, char *path, size_t cap);
+
+/* [server] rules that hold whichever file the section came from. */
+static signet_err finish_server(struct sg_config *c, char *errbuf, size_t errlen)
+{
+    struct sg_server_cfg *sv = &c->server;
+    const char *why = NULL;
+    if ((sv->tls_cert[0] == '\0') != (sv->tls_key[0] == '\0'))
+        why = "[server] tls_cert and tls_key go together";
+    else if (absolutise(c, sv->tls_cert, sizeof sv->tls_cert) != 0 ||
+             absolutise(c, sv->tls_key, sizeof sv->tls_key) != 0)
+        why = "[server] TLS path too long";
+    else if (sv->tls_cert[0] == '\0' && !sv->insecure_http && !loopback(sv->listen_host))
+        why = "[server] listen on a non-loopback address needs tls_cert and tls_key "
+              "(or insecure_http = true behind a TLS-terminating proxy)";
+    if (why == NULL)
+        return SIGNET_OK;
+    if (errbuf != NULL)
+        (void)snprintf(errbuf, errlen, "%s", why);
+    return SIGNET_ERR_CONFIG;
 }
 
 static int absolutise(const struct sg_config *c, char *path, size_t cap)
@@ -302,6 +439,9 @@ static signet_err finish(struct sg_config *c, char *errbuf, size_t errlen)
                          sg_config_retire_window(c);
     if (c->max_key_age < c->rotation_period + sg_config_prepublish(c) + sg_config_retire_window(c))
         FAIL("[keys] max_key_age is shorter than one key's lifecycle");
+    signet_err serr = finish_server(c, errbuf, errlen);
+    if (serr != SIGNET_OK)
+        return serr;
     char *paths[] = {c->pin_file, c->so_pin_file, c->audit_log, c->softhsm_conf, c->clock_file};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
         if (absolutise(c, paths[i], PATH_MAX) != 0)
@@ -369,6 +509,41 @@ signet_err sg_config_load(const char *state_dir, struct sg_config *c, char *errb
     if (err == SIGNET_OK)
         (void)copy_str(c->path, sizeof c->path, path);
     return err;
+}
+
+signet_err sg_config_load_server(const char *path, struct sg_config *c, char *errbuf,
+                                 size_t errlen)
+{
+    char msg[384] = "";
+    struct parse_ctx p = {.c = c, .err = msg, .errlen = sizeof msg, .file = path,
+                          .server_only = 1};
+    int line = ini_parse(path, on_entry, &p);
+    if (line < 0) {
+        if (errbuf != NULL)
+            (void)snprintf(errbuf, errlen, "%s: cannot read", path);
+        return line == -1 ? SIGNET_ERR_NOT_FOUND : SIGNET_ERR_NOMEM;
+    }
+    if (line > 0) {
+        if (errbuf != NULL)
+            (void)snprintf(errbuf, errlen, "%s:%d: %s", path, line,
+                           msg[0] != '\0' ? msg : "syntax error (or a line over 200 characters)");
+        return SIGNET_ERR_CONFIG;
+    }
+    char fin[384] = "";
+    signet_err err = finish_server(c, fin, sizeof fin);
+    if (err != SIGNET_OK && errbuf != NULL)
+        (void)snprintf(errbuf, errlen, "%s: %s", path, fin);
+    return err;
+}
+
+double sg_config_rate_limit(const struct sg_config *c, const struct sg_tenant_cfg *t)
+{
+    return t != NULL && t->rate_limit > 0 ? t->rate_limit : c->server.rate_limit;
+}
+
+unsigned sg_config_rate_burst(const struct sg_config *c, const struct sg_tenant_cfg *t)
+{
+    return t != NULL && t->rate_burst > 0 ? t->rate_burst : c->server.rate_burst;
 }
 
 signet_err sg_config_parse_string(const char *text, const char *state_dir, struct sg_config *c,

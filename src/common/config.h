@@ -21,6 +21,27 @@ struct sg_tenant_cfg {
     size_t n_algs;
     int64_t token_lifetime;           /* default access-token lifetime */
     int64_t max_token_lifetime;       /* per-tenant maximum (<= global) */
+    double rate_limit;                /* token requests per second per client; 0 = [server] */
+    unsigned rate_burst;              /* bucket size; 0 = [server] */
+};
+
+/* [server]: signetd's own settings (the signer ignores them). */
+struct sg_server_cfg {
+    char listen_host[256];  /* numeric IPv4 or IPv6 address */
+    unsigned port;
+    char tls_cert[PATH_MAX]; /* PEM certificate chain; empty = plain HTTP */
+    char tls_key[PATH_MAX];  /* PEM private key */
+    int insecure_http;       /* permits plain HTTP on a non-loopback address */
+    unsigned threads;        /* HTTP worker threads; 0 = one per core */
+    unsigned signers;        /* signer processes (each its own HSM sessions) */
+    unsigned max_body;       /* request body cap in bytes */
+    unsigned max_connections;
+    int64_t connection_timeout; /* idle connection timeout, seconds */
+    int64_t drain_timeout;      /* SIGTERM: how long in-flight requests may take */
+    double rate_limit;          /* default per-client token requests per second */
+    unsigned rate_burst;        /* default per-client burst */
+    int64_t assertion_max_age;  /* private_key_jwt: exp at most this far ahead */
+    int log_level;              /* 0 debug, 1 info, 2 warn, 3 error */
 };
 
 struct sg_config {
@@ -59,6 +80,9 @@ struct sg_config {
 
     struct sg_tenant_cfg tenants[SG_MAX_TENANTS];
     size_t n_tenants;
+
+    /* [server] (signetd) */
+    struct sg_server_cfg server;
 };
 
 /* Defaults for a state directory (no file read). */
@@ -70,6 +94,15 @@ SIGNET_WUR signet_err sg_config_load(const char *state_dir, struct sg_config *c,
 /* Parses an in-memory config (for the fuzzer and tests). */
 SIGNET_WUR signet_err sg_config_parse_string(const char *text, const char *state_dir,
                                              struct sg_config *c, char *errbuf, size_t errlen);
+/* Reads the [server] section from another file (signetd --config FILE)
+ * over c, which sg_config_load() filled: any other section in that file is
+ * an error, so issuers, lifetimes and jwks_max_age always come from
+ * signet.conf, the file the signer reads too. */
+SIGNET_WUR signet_err sg_config_load_server(const char *path, struct sg_config *c, char *errbuf,
+                                            size_t errlen);
+/* The effective rate limit of a tenant (its own, else [server]'s). */
+double sg_config_rate_limit(const struct sg_config *c, const struct sg_tenant_cfg *t);
+unsigned sg_config_rate_burst(const struct sg_config *c, const struct sg_tenant_cfg *t);
 /* Writes a config file for `signet init` (mode 0600, fails if it exists). */
 SIGNET_WUR signet_err sg_config_write(const struct sg_config *c, const char *path);
 

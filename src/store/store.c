@@ -29,6 +29,23 @@ void sg_key_list_free(struct sg_key *keys, size_t n)
     free(keys);
 }
 
+void sg_client_clear(struct sg_client *c)
+{
+    free(c->secret_hash);
+    free(c->jwk);
+    free(c->scopes);
+    free(c->default_scopes);
+    free(c->audiences);
+    memset(c, 0, sizeof *c);
+}
+
+void sg_client_list_free(struct sg_client *cs, size_t n)
+{
+    for (size_t i = 0; cs != NULL && i < n; i++)
+        sg_client_clear(&cs[i]);
+    free(cs);
+}
+
 signet_err sg_store_open(const char *where, int create, struct sg_store **out)
 {
     if (where == NULL || where[0] == '\0')
@@ -80,4 +97,36 @@ signet_err sg_store_version(struct sg_store *s, int64_t *out)
 int sg_store_schema_version(const struct sg_store *s)
 {
     return s->schema_version;
+}
+
+signet_err sg_store_client_insert(struct sg_store *s, struct sg_client *c)
+{
+    return s->ops->client_insert != NULL ? s->ops->client_insert(s, c) : SIGNET_ERR_UNSUPPORTED;
+}
+
+signet_err sg_store_client_get(struct sg_store *s, const char *tenant, const char *client_id,
+                               struct sg_client *out)
+{
+    return s->ops->client_get != NULL ? s->ops->client_get(s, tenant, client_id, out)
+                                      : SIGNET_ERR_UNSUPPORTED;
+}
+
+signet_err sg_store_client_list(struct sg_store *s, const char *tenant, struct sg_client **out,
+                                size_t *n)
+{
+    return s->ops->client_list != NULL ? s->ops->client_list(s, tenant, out, n)
+                                       : SIGNET_ERR_UNSUPPORTED;
+}
+
+signet_err sg_store_client_delete(struct sg_store *s, const char *tenant, const char *client_id)
+{
+    return s->ops->client_delete != NULL ? s->ops->client_delete(s, tenant, client_id)
+                                         : SIGNET_ERR_UNSUPPORTED;
+}
+
+signet_err sg_store_jti_use(struct sg_store *s, const char *tenant, const char *client_id,
+                            const char *jti, int64_t expires_at, int64_t now)
+{
+    return s->ops->jti_use != NULL ? s->ops->jti_use(s, tenant, client_id, jti, expires_at, now)
+                                   : SIGNET_ERR_UNSUPPORTED;
 }

@@ -45,6 +45,33 @@ struct sg_key {
 void sg_key_clear(struct sg_key *k); /* frees jwk */
 void sg_key_list_free(struct sg_key *keys, size_t n);
 
+/* OAuth clients (schema 2). Strings are malloc'd; scopes and audiences
+ * are space-separated lists (neither may contain whitespace). */
+#define SG_STORE_CLIENT_ID_MAX 128
+#define SG_STORE_TENANT_MAX 64
+
+enum sg_client_auth {
+    SG_CLIENT_SECRET = 1,          /* client_secret_basic / client_secret_post */
+    SG_CLIENT_PRIVATE_KEY_JWT = 2, /* RFC 7523 with a registered public JWK */
+};
+
+struct sg_client {
+    int64_t id;
+    char tenant[SG_STORE_TENANT_MAX];
+    char client_id[SG_STORE_CLIENT_ID_MAX];
+    enum sg_client_auth auth;
+    char *secret_hash;     /* argon2id encoded form (SG_CLIENT_SECRET), else NULL */
+    char *jwk;             /* public JWK JSON (SG_CLIENT_PRIVATE_KEY_JWT), else NULL */
+    char *scopes;          /* allowed scopes */
+    char *default_scopes;  /* granted when the request names none */
+    char *audiences;       /* allowed audiences; the first is the default */
+    int64_t lifetime;      /* token lifetime; 0 = the tenant's */
+    int64_t created_at;
+};
+
+void sg_client_clear(struct sg_client *c); /* frees the strings */
+void sg_client_list_free(struct sg_client *cs, size_t n);
+
 struct sg_store;
 
 /* Opens the store. "sqlite:PATH" or a plain path means SQLite;
@@ -72,6 +99,25 @@ SIGNET_WUR signet_err sg_store_version(struct sg_store *s, int64_t *out);
 /* Schema version of the opened store. */
 int sg_store_schema_version(const struct sg_store *s);
 
+/* Clients. insert: SIGNET_ERR_EXISTS when (tenant, client_id) is taken.
+ * get and delete: SIGNET_ERR_NOT_FOUND when absent. Each change bumps the
+ * version counter, so a front end can cache clients against it. */
+SIGNET_WUR signet_err sg_store_client_insert(struct sg_store *s, struct sg_client *c);
+SIGNET_WUR signet_err sg_store_client_get(struct sg_store *s, const char *tenant,
+                                          const char *client_id, struct sg_client *out);
+/* tenant NULL = every tenant; ordered by tenant, client_id. */
+SIGNET_WUR signet_err sg_store_client_list(struct sg_store *s, const char *tenant,
+                                           struct sg_client **out, size_t *n);
+SIGNET_WUR signet_err sg_store_client_delete(struct sg_store *s, const char *tenant,
+                                             const char *client_id);
+/* Replay cache for client assertion jti values (RFC 7523 §3 item 7):
+ * records (tenant, client_id, jti) until expires_at. SIGNET_ERR_EXISTS when
+ * the same jti is already recorded and not yet expired. Expired rows are
+ * purged on the way. Does not bump the version counter. */
+SIGNET_WUR signet_err sg_store_jti_use(struct sg_store *s, const char *tenant,
+                                       const char *client_id, const char *jti,
+                                       int64_t expires_at, int64_t now);
+
 /* Backend vtable. */
 struct sg_store_ops {
     signet_err (*begin)(struct sg_store *s);
@@ -83,6 +129,15 @@ struct sg_store_ops {
     signet_err (*key_by_kid)(struct sg_store *s, const char *kid, struct sg_key *out);
     signet_err (*version)(struct sg_store *s, int64_t *out);
     void (*close)(struct sg_store *s);
+    /* schema 2 */
+    signet_err (*client_insert)(struct sg_store *s, struct sg_client *c);
+    signet_err (*client_get)(struct sg_store *s, const char *tenant, const char *client_id,
+                             struct sg_client *out);
+    signet_err (*client_list)(struct sg_store *s, const char *tenant, struct sg_client **out,
+                              size_t *n);
+    signet_err (*client_delete)(struct sg_store *s, const char *tenant, const char *client_id);
+    signet_err (*jti_use)(struct sg_store *s, const char *tenant, const char *client_id,
+                          const char *jti, int64_t expires_at, int64_t now);
 };
 
 struct sg_store {

@@ -40,6 +40,29 @@ static const char *const migrations[] = {
     "CREATE INDEX keys_issuer ON keys(issuer, alg, state);"
     "CREATE TABLE meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
     "INSERT INTO meta (k, v) VALUES ('changes', 0);",
+    /* 2: OAuth clients of signetd and the client-assertion replay cache. */
+    "CREATE TABLE clients ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " tenant TEXT NOT NULL,"
+    " client_id TEXT NOT NULL,"
+    " auth INTEGER NOT NULL CHECK (auth IN (1, 2)),"
+    " secret_hash TEXT,"
+    " jwk TEXT,"
+    " scopes TEXT NOT NULL DEFAULT '',"
+    " default_scopes TEXT NOT NULL DEFAULT '',"
+    " audiences TEXT NOT NULL DEFAULT '',"
+    " lifetime INTEGER NOT NULL DEFAULT 0,"
+    " created_at INTEGER NOT NULL,"
+    " UNIQUE (tenant, client_id),"
+    " CHECK ((auth = 1 AND secret_hash IS NOT NULL AND jwk IS NULL) OR"
+    "        (auth = 2 AND jwk IS NOT NULL AND secret_hash IS NULL)));"
+    "CREATE TABLE jti_cache ("
+    " tenant TEXT NOT NULL,"
+    " client_id TEXT NOT NULL,"
+    " jti TEXT NOT NULL,"
+    " expires_at INTEGER NOT NULL,"
+    " PRIMARY KEY (tenant, client_id, jti));"
+    "CREATE INDEX jti_cache_expiry ON jti_cache(expires_at);",
 };
 #define SCHEMA_LATEST ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -317,6 +340,208 @@ static signet_err sqlite_version(struct sg_store *s, int64_t *out)
     return err;
 }
 
+/* ---- clients and the jti replay cache (schema 2) ---------------------- */
+
+#define CLIENT_COLUMNS                                                                      \
+    "id, tenant, client_id, auth, secret_hash, jwk, scopes, default_scopes, audiences,"     \
+    " lifetime, created_at"
+
+static signet_err dup_col(sqlite3_stmt *st, int col, char **out)
+{
+    const unsigned char *v = sqlite3_column_text(st, col);
+    *out = NULL;
+    if (v == NULL)
+        return SIGNET_OK;
+    *out = strdup((const char *)v);
+    return *out != NULL ? SIGNET_OK : SIGNET_ERR_NOMEM;
+}
+
+static signet_err read_client(sqlite3_stmt *st, struct sg_client *c)
+{
+    memset(c, 0, sizeof *c);
+    c->id = sqlite3_column_int64(st, 0);
+    copy_col(st, 1, c->tenant, sizeof c->tenant);
+    copy_col(st, 2, c->client_id, sizeof c->client_id);
+    int auth = sqlite3_column_int(st, 3);
+    if (auth != SG_CLIENT_SECRET && auth != SG_CLIENT_PRIVATE_KEY_JWT)
+        return SIGNET_ERR_STORE_CORRUPT;
+    c->auth = (enum sg_client_auth)auth;
+    signet_err err = dup_col(st, 4, &c->secret_hash);
+    if (err == SIGNET_OK)
+        err = dup_col(st, 5, &c->jwk);
+    if (err == SIGNET_OK)
+        err = dup_col(st, 6, &c->scopes);
+    if (err == SIGNET_OK)
+        err = dup_col(st, 7, &c->default_scopes);
+    if (err == SIGNET_OK)
+        err = dup_col(st, 8, &c->audiences);
+    c->lifetime = sqlite3_column_int64(st, 9);
+    c->created_at = sqlite3_column_int64(st, 10);
+    if (err == SIGNET_OK && (c->scopes == NULL || c->default_scopes == NULL ||
+                             c->audiences == NULL))
+        err = SIGNET_ERR_STORE_CORRUPT;
+    return err;
+}
+
+static signet_err sqlite_client_insert(struct sg_store *s, struct sg_client *c)
+{
+    sqlite3 *db = ss(s)->db;
+    sqlite3_stmt *st = NULL;
+    signet_err err = prepare(db,
+        "INSERT INTO clients (tenant, client_id, auth, secret_hash, jwk, scopes, default_scopes,"
+        " audiences, lifetime, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)", &st);
+    if (err != SIGNET_OK)
+        return err;
+    int rc = sqlite3_bind_text(st, 1, c->tenant, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 2, c->client_id, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, 3, (int)c->auth);
+    if (rc == SQLITE_OK) rc = bind_text_or_null(st, 4, c->secret_hash);
+    if (rc == SQLITE_OK) rc = bind_text_or_null(st, 5, c->jwk);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 6, c->scopes != NULL ? c->scopes : "", -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 7, c->default_scopes != NULL ? c->default_scopes : "", -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 8, c->audiences != NULL ? c->audiences : "", -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 9, c->lifetime);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 10, c->created_at);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    err = map_rc(db, rc, "client_insert");
+    sqlite3_finalize(st);
+    if (err == SIGNET_OK) {
+        c->id = sqlite3_last_insert_rowid(db);
+        err = bump(db);
+    }
+    return err;
+}
+
+static signet_err sqlite_client_get(struct sg_store *s, const char *tenant, const char *client_id,
+                                    struct sg_client *out)
+{
+    sqlite3 *db = ss(s)->db;
+    sqlite3_stmt *st = NULL;
+    signet_err err = prepare(db, "SELECT " CLIENT_COLUMNS " FROM clients"
+                                 " WHERE tenant = ?1 AND client_id = ?2", &st);
+    if (err != SIGNET_OK)
+        return err;
+    int rc = sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 2, client_id, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        err = read_client(st, out);
+        if (err != SIGNET_OK)
+            sg_client_clear(out);
+    } else if (rc == SQLITE_DONE) {
+        err = SIGNET_ERR_NOT_FOUND;
+    } else {
+        err = map_rc(db, rc, "client_get");
+    }
+    sqlite3_finalize(st);
+    return err;
+}
+
+static signet_err sqlite_client_list(struct sg_store *s, const char *tenant,
+                                     struct sg_client **out, size_t *n)
+{
+    sqlite3 *db = ss(s)->db;
+    sqlite3_stmt *st = NULL;
+    struct sg_client *cs = NULL;
+    size_t count = 0, cap = 0;
+    *out = NULL;
+    *n = 0;
+    signet_err err = prepare(db, tenant != NULL
+        ? "SELECT " CLIENT_COLUMNS " FROM clients WHERE tenant = ?1 ORDER BY tenant, client_id"
+        : "SELECT " CLIENT_COLUMNS " FROM clients ORDER BY tenant, client_id", &st);
+    if (err != SIGNET_OK)
+        return err;
+    if (tenant != NULL && sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
+        err = SIGNET_ERR_STORE;
+        goto out;
+    }
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == cap) {
+            size_t ncap = cap != 0 ? cap * 2 : 8;
+            struct sg_client *p = realloc(cs, ncap * sizeof *p);
+            if (p == NULL) {
+                err = SIGNET_ERR_NOMEM;
+                goto out;
+            }
+            cs = p;
+            cap = ncap;
+        }
+        err = read_client(st, &cs[count]);
+        count++;
+        if (err != SIGNET_OK)
+            goto out;
+    }
+    err = map_rc(db, rc, "client_list");
+out:
+    sqlite3_finalize(st);
+    if (err != SIGNET_OK) {
+        sg_client_list_free(cs, count);
+        return err;
+    }
+    *out = cs;
+    *n = count;
+    return SIGNET_OK;
+}
+
+static signet_err sqlite_client_delete(struct sg_store *s, const char *tenant,
+                                       const char *client_id)
+{
+    sqlite3 *db = ss(s)->db;
+    sqlite3_stmt *st = NULL;
+    signet_err err = prepare(db, "DELETE FROM clients WHERE tenant = ?1 AND client_id = ?2", &st);
+    if (err != SIGNET_OK)
+        return err;
+    int rc = sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 2, client_id, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    err = map_rc(db, rc, "client_delete");
+    if (err == SIGNET_OK && sqlite3_changes(db) != 1)
+        err = SIGNET_ERR_NOT_FOUND;
+    sqlite3_finalize(st);
+    if (err == SIGNET_OK)
+        err = bump(db);
+    return err;
+}
+
+static signet_err sqlite_jti_use(struct sg_store *s, const char *tenant, const char *client_id,
+                                 const char *jti, int64_t expires_at, int64_t now)
+{
+    sqlite3 *db = ss(s)->db;
+    sqlite3_stmt *st = NULL;
+    signet_err err = prepare(db, "DELETE FROM jti_cache WHERE expires_at < ?1", &st);
+    if (err != SIGNET_OK)
+        return err;
+    int rc = sqlite3_bind_int64(st, 1, now);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    err = map_rc(db, rc, "jti_purge");
+    sqlite3_finalize(st);
+    if (err != SIGNET_OK)
+        return err;
+    /* The primary key makes the check and the insert one atomic step, even
+     * across several signetd processes sharing the store. */
+    err = prepare(db, "INSERT INTO jti_cache (tenant, client_id, jti, expires_at)"
+                      " VALUES (?1, ?2, ?3, ?4)", &st);
+    if (err != SIGNET_OK)
+        return err;
+    rc = sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 2, client_id, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 3, jti, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 4, expires_at);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT)
+        err = SIGNET_ERR_EXISTS; /* a replay: not a store error worth logging */
+    else
+        err = map_rc(db, rc, "jti_use");
+    sqlite3_finalize(st);
+    return err;
+}
+
 static void sqlite_close(struct sg_store *s)
 {
     struct sqlite_store *q = ss(s);
@@ -335,6 +560,11 @@ static const struct sg_store_ops sqlite_ops = {
     .key_by_kid = sqlite_key_by_kid,
     .version = sqlite_version,
     .close = sqlite_close,
+    .client_insert = sqlite_client_insert,
+    .client_get = sqlite_client_get,
+    .client_list = sqlite_client_list,
+    .client_delete = sqlite_client_delete,
+    .jti_use = sqlite_jti_use,
 };
 
 static signet_err get_user_version(sqlite3 *db, int *out)

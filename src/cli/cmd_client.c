@@ -1,0 +1,485 @@
+/* signet client add | list | remove: OAuth clients of signetd, kept in the
+ * store (not key material, so the CLI opens it directly; signetd reads a
+ * client from the store on every request and sees changes at once).
+ * Secrets are generated here, shown once and stored only as argon2id
+ * hashes; private_key_jwt clients register a public JWK. */
+#include <argon2.h>
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "common/config.h"
+#include "common/oauth_req.h"
+#include "store/store.h"
+#include "util/b64url.h"
+#include "util/secret.h"
+
+/* argon2id parameters (RFC 9106 §4 second recommendation scaled to the
+ * OWASP minimum: 19 MiB, 2 passes, 1 lane); they travel in the encoded
+ * hash, so raising them later keeps old hashes verifiable. */
+#define ARGON2_T 2
+#define ARGON2_M 19456
+#define ARGON2_P 1
+#define SALT_LEN 16
+#define HASH_LEN 32
+#define SECRET_BYTES 32
+#define MAX_AUDIENCES 16
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: signet client add --tenant T [--id ID] [--scope \"a b\"]\n"
+            "                         [--default-scope \"a\"] --audience URL [--audience URL]...\n"
+            "                         [--lifetime DURATION] [--jwk FILE | --secret-file FILE]\n"
+            "       signet client list --tenant T [--json]\n"
+            "       signet client remove --tenant T ID\n"
+            "       (every form takes --state DIR)\n\n"
+            "add registers a client of the tenant's token endpoint. Without --jwk it\n"
+            "generates a client secret (client_secret_basic / client_secret_post), prints\n"
+            "it once (or writes it to --secret-file, mode 0600) and stores only its\n"
+            "argon2id hash. With --jwk FILE the client authenticates by private_key_jwt\n"
+            "(RFC 7523) with that public JWK (ES256, EdDSA or PS256); a JWK holding\n"
+            "private members is refused. --scope lists the scopes it may request\n"
+            "(--default-scope those granted when it asks for none; default: all of\n"
+            "them); the first --audience is the default aud of its tokens. --lifetime\n"
+            "overrides the tenant's token_lifetime, up to its max_token_lifetime.\n"
+            "list never shows secrets or hashes. signetd picks changes up at once.\n");
+}
+
+struct opts {
+    const char *state;
+    const char *tenant;
+    const char *id;
+    const char *scope;
+    const char *default_scope;
+    const char *audiences[MAX_AUDIENCES];
+    size_t n_aud;
+    const char *lifetime;
+    const char *jwk;
+    const char *secret_file;
+    int json;
+};
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+    static const struct option longopts[] = {
+        {"state", required_argument, NULL, 's'},
+        {"tenant", required_argument, NULL, 't'},
+        {"id", required_argument, NULL, 'i'},
+        {"scope", required_argument, NULL, 'c'},
+        {"default-scope", required_argument, NULL, 'd'},
+        {"audience", required_argument, NULL, 'a'},
+        {"lifetime", required_argument, NULL, 'l'},
+        {"jwk", required_argument, NULL, 'k'},
+        {"secret-file", required_argument, NULL, 'f'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    memset(o, 0, sizeof *o);
+    optind = 1;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 's': o->state = optarg; break;
+        case 't': o->tenant = optarg; break;
+        case 'i': o->id = optarg; break;
+        case 'c': o->scope = optarg; break;
+        case 'd': o->default_scope = optarg; break;
+        case 'a':
+            if (o->n_aud == MAX_AUDIENCES) {
+                fprintf(stderr, "signet client: at most %d audiences\n", MAX_AUDIENCES);
+                return -1;
+            }
+            o->audiences[o->n_aud++] = optarg;
+            break;
+        case 'l': o->lifetime = optarg; break;
+        case 'k': o->jwk = optarg; break;
+        case 'f': o->secret_file = optarg; break;
+        case 'j': o->json = 1; break;
+        case 'h': return 1;
+        default: return -1;
+        }
+    }
+    o->state = sg_cli_state_dir(o->state);
+    return 0;
+}
+
+static int id_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > SG_STORE_CLIENT_ID_MAX - 1)
+        return 0;
+    for (const char *c = s; *c != '\0'; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '-' || *c == '_' || *c == '.' || *c == '~' || *c == '@'))
+            return 0;
+    return 1;
+}
+
+static int word_ok(const char *s)
+{
+    if (s[0] == '\0' || strlen(s) > SG_OAUTH_RESOURCE_MAX)
+        return 0;
+    for (const unsigned char *c = (const unsigned char *)s; *c != '\0'; c++)
+        if (*c < 0x21 || *c > 0x7e)
+            return 0;
+    return 1;
+}
+
+static int parse_lifetime(const char *v, int64_t *out)
+{
+    errno = 0;
+    char *end = NULL;
+    long long n = strtoll(v, &end, 10);
+    if (end == v || errno != 0 || n <= 0)
+        return -1;
+    int64_t mult = 1;
+    if (*end == 's')
+        end++;
+    else if (*end == 'm')
+        mult = 60, end++;
+    else if (*end == 'h')
+        mult = 3600, end++;
+    else if (*end == 'd')
+        mult = 86400, end++;
+    if (*end != '\0' || n > INT64_MAX / 86400 / 1000)
+        return -1;
+    *out = (int64_t)n * mult;
+    return 0;
+}
+
+/* Opens the tenant's config and the store. */
+static int open_tenant(const struct opts *o, struct sg_config *cfg,
+                       const struct sg_tenant_cfg **t, struct sg_store **store)
+{
+    if (o->tenant == NULL) {
+        fprintf(stderr, "signet client: --tenant is required\n");
+        return SG_EXIT_USAGE;
+    }
+    char msg[768] = "";
+    if (sg_config_load(o->state, cfg, msg, sizeof msg) != SIGNET_OK) {
+        fprintf(stderr, "signet client: %s\n", msg);
+        return SG_EXIT_USAGE;
+    }
+    *t = sg_config_tenant_by_name(cfg, o->tenant);
+    if (*t == NULL) {
+        fprintf(stderr, "signet client: no [tenant:%s] in %s\n", o->tenant, cfg->path);
+        return SG_EXIT_USAGE;
+    }
+    signet_err err = sg_store_open(cfg->store, 0, store);
+    if (err != SIGNET_OK) {
+        fprintf(stderr, "signet client: store %s: %s\n", cfg->store, signet_strerror(err));
+        return SG_EXIT_USAGE;
+    }
+    return SG_EXIT_OK;
+}
+
+static char *join(const char *const *words, size_t n)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(words[i]) + 1;
+    char *s = malloc(len);
+    if (s == NULL)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            s[o++] = ' ';
+        memcpy(s + o, words[i], strlen(words[i]));
+        o += strlen(words[i]);
+    }
+    s[o] = '\0';
+    return s;
+}
+
+static char *read_jwk(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    if (f == NULL) {
+        fprintf(stderr, "signet client: cannot read %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = malloc(8193);
+    size_t n = buf != NULL ? fread(buf, 1, 8193, f) : 0;
+    fclose(f);
+    if (buf == NULL || n == 0 || n > 8192) {
+        fprintf(stderr, "signet client: %s is empty or larger than 8 KiB\n", path);
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    const char *why = NULL;
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+        buf[--n] = '\0';
+    if (sg_client_jwk_check(buf, n, &why) != SIGNET_OK) {
+        fprintf(stderr, "signet client: %s: %s\n", path, why);
+        free(buf);
+        return NULL;
+    }
+    /* Stored compact, exactly as parsed. */
+    json_t *doc = json_loads(buf, JSON_REJECT_DUPLICATES, NULL);
+    free(buf);
+    char *out = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(doc);
+    return out;
+}
+
+/* A random secret and its argon2id hash. */
+static int make_secret(struct sg_secret **secret, char **encoded)
+{
+    uint8_t raw[SECRET_BYTES], salt[SALT_LEN];
+    if (RAND_bytes(raw, sizeof raw) != 1 || RAND_bytes(salt, sizeof salt) != 1)
+        return -1;
+    size_t tlen = sg_b64url_encoded_len(sizeof raw);
+    int rc = -1;
+    if (sg_secret_new(tlen + 1, secret) != SIGNET_OK)
+        goto out;
+    if (sg_b64url_encode(raw, sizeof raw, (char *)(*secret)->data, tlen + 1) != SIGNET_OK)
+        goto out;
+    (*secret)->len = tlen;
+    size_t elen = argon2_encodedlen(ARGON2_T, ARGON2_M, ARGON2_P, SALT_LEN, HASH_LEN, Argon2_id);
+    *encoded = malloc(elen);
+    if (*encoded == NULL)
+        goto out;
+    if (argon2id_hash_encoded(ARGON2_T, ARGON2_M, ARGON2_P, (*secret)->data, tlen, salt,
+                              SALT_LEN, HASH_LEN, *encoded, elen) != ARGON2_OK)
+        goto out;
+    rc = 0;
+out:
+    sg_wipe(raw, sizeof raw);
+    if (rc != 0) {
+        sg_secret_free(secret);
+        free(*encoded);
+        *encoded = NULL;
+    }
+    return rc;
+}
+
+static int cmd_add(const struct opts *o)
+{
+    struct sg_config cfg;
+    const struct sg_tenant_cfg *t = NULL;
+    struct sg_store *store = NULL;
+    struct sg_secret *secret = NULL;
+    struct sg_client cl;
+    memset(&cl, 0, sizeof cl);
+    char gen_id[32];
+    const char *id = o->id;
+    if (id == NULL) {
+        uint8_t raw[12];
+        if (RAND_bytes(raw, sizeof raw) != 1 ||
+            sg_b64url_encode(raw, sizeof raw, gen_id, sizeof gen_id) != SIGNET_OK)
+            return SG_EXIT_USAGE;
+        id = gen_id;
+    }
+    if (!id_ok(id)) {
+        fprintf(stderr, "signet client: --id must be 1 to 127 characters of A-Z a-z 0-9 - _ . ~ @\n");
+        return SG_EXIT_USAGE;
+    }
+    if (o->n_aud == 0) {
+        fprintf(stderr, "signet client: at least one --audience is required (the aud of its tokens)\n");
+        return SG_EXIT_USAGE;
+    }
+    for (size_t i = 0; i < o->n_aud; i++)
+        if (!word_ok(o->audiences[i])) {
+            fprintf(stderr, "signet client: --audience must be printable without spaces\n");
+            return SG_EXIT_USAGE;
+        }
+    const char *scope = o->scope != NULL ? o->scope : "";
+    if (scope[0] != '\0' && !sg_scope_valid(scope)) {
+        fprintf(stderr, "signet client: --scope must be scope tokens separated by single spaces\n");
+        return SG_EXIT_USAGE;
+    }
+    const char *def = o->default_scope != NULL ? o->default_scope : scope;
+    if (def[0] != '\0') {
+        char granted[SG_OAUTH_SCOPE_MAX + 1], bad[80];
+        if (sg_scope_check(def, scope, granted, sizeof granted, bad, sizeof bad) != SIGNET_OK) {
+            fprintf(stderr, "signet client: --default-scope '%s' is not in --scope\n", bad);
+            return SG_EXIT_USAGE;
+        }
+    }
+    if (o->jwk != NULL && o->secret_file != NULL) {
+        fprintf(stderr, "signet client: --secret-file is for secret clients, not --jwk\n");
+        return SG_EXIT_USAGE;
+    }
+    int rc = open_tenant(o, &cfg, &t, &store);
+    if (rc != SG_EXIT_OK)
+        return rc;
+    rc = SG_EXIT_USAGE;
+    int64_t lifetime = 0;
+    if (o->lifetime != NULL &&
+        (parse_lifetime(o->lifetime, &lifetime) != 0 || lifetime > t->max_token_lifetime)) {
+        fprintf(stderr, "signet client: --lifetime must be a duration up to the tenant's "
+                        "max_token_lifetime (%llds)\n",
+                (long long)t->max_token_lifetime);
+        goto out;
+    }
+    (void)snprintf(cl.tenant, sizeof cl.tenant, "%s", t->name);
+    (void)snprintf(cl.client_id, sizeof cl.client_id, "%s", id);
+    cl.lifetime = lifetime;
+    cl.created_at = (int64_t)time(NULL);
+    cl.scopes = strdup(scope);
+    cl.default_scopes = strdup(def);
+    cl.audiences = join(o->audiences, o->n_aud);
+    if (cl.scopes == NULL || cl.default_scopes == NULL || cl.audiences == NULL)
+        goto out;
+    if (o->jwk != NULL) {
+        cl.auth = SG_CLIENT_PRIVATE_KEY_JWT;
+        cl.jwk = read_jwk(o->jwk);
+        if (cl.jwk == NULL)
+            goto out;
+    } else {
+        cl.auth = SG_CLIENT_SECRET;
+        if (make_secret(&secret, &cl.secret_hash) != 0) {
+            fprintf(stderr, "signet client: cannot generate a secret\n");
+            goto out;
+        }
+    }
+    signet_err err = sg_store_client_insert(store, &cl);
+    if (err == SIGNET_ERR_EXISTS) {
+        fprintf(stderr, "signet client: tenant %s already has a client '%s'\n", t->name, id);
+        rc = SG_EXIT_FAIL;
+        goto out;
+    }
+    if (err != SIGNET_OK) {
+        fprintf(stderr, "signet client: cannot store the client: %s\n", signet_strerror(err));
+        goto out;
+    }
+    printf("client_id: %s\n", id);
+    if (secret != NULL && o->secret_file != NULL) {
+        err = sg_secret_write_file(o->secret_file, secret->data, secret->len);
+        if (err != SIGNET_OK) {
+            /* The client exists but nobody knows its secret: take it back. */
+            if (sg_store_client_delete(store, t->name, id) != SIGNET_OK)
+                fprintf(stderr, "signet client: remove '%s' by hand: its secret is lost\n", id);
+            fprintf(stderr, "signet client: cannot write %s (%s); client not added\n",
+                    o->secret_file, signet_strerror(err));
+            goto out;
+        }
+        printf("client_secret: written to %s (mode 0600)\n", o->secret_file);
+    } else if (secret != NULL) {
+        printf("client_secret: %s\n", (const char *)secret->data);
+        printf("(shown once: only its argon2id hash is stored)\n");
+    } else {
+        printf("auth: private_key_jwt\n");
+    }
+    rc = SG_EXIT_OK;
+out:
+    sg_secret_free(&secret);
+    if (cl.secret_hash != NULL)
+        sg_wipe(cl.secret_hash, strlen(cl.secret_hash));
+    sg_client_clear(&cl);
+    sg_store_close(&store);
+    return rc;
+}
+
+static int cmd_list(const struct opts *o)
+{
+    struct sg_config cfg;
+    const struct sg_tenant_cfg *t = NULL;
+    struct sg_store *store = NULL;
+    int rc = open_tenant(o, &cfg, &t, &store);
+    if (rc != SG_EXIT_OK)
+        return rc;
+    struct sg_client *cs = NULL;
+    size_t n = 0;
+    signet_err err = sg_store_client_list(store, t->name, &cs, &n);
+    sg_store_close(&store);
+    if (err != SIGNET_OK) {
+        fprintf(stderr, "signet client: %s\n", signet_strerror(err));
+        return SG_EXIT_USAGE;
+    }
+    json_t *arr = o->json ? json_array() : NULL;
+    if (!o->json)
+        printf("%-24s  %-15s  %-8s  %-24s  %s\n", "CLIENT_ID", "AUTH", "LIFETIME", "SCOPES",
+               "AUDIENCES");
+    for (size_t i = 0; i < n; i++) {
+        const struct sg_client *c = &cs[i];
+        const char *auth = c->auth == SG_CLIENT_SECRET ? "client_secret" : "private_key_jwt";
+        if (arr != NULL) {
+            (void)json_array_append_new(
+                arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "client_id", c->client_id,
+                               "auth", auth, "scopes", c->scopes, "default_scopes",
+                               c->default_scopes, "audiences", c->audiences, "lifetime",
+                               (json_int_t)c->lifetime, "created_at", (json_int_t)c->created_at));
+        } else {
+            char lt[24];
+            if (c->lifetime > 0)
+                (void)snprintf(lt, sizeof lt, "%llds", (long long)c->lifetime);
+            else
+                (void)snprintf(lt, sizeof lt, "tenant");
+            printf("%-24s  %-15s  %-8s  %-24s  %s\n", c->client_id, auth, lt,
+                   c->scopes[0] != '\0' ? c->scopes : "-", c->audiences);
+        }
+    }
+    if (arr != NULL) {
+        char *text = json_dumps(arr, JSON_INDENT(2));
+        if (text != NULL)
+            printf("%s\n", text);
+        free(text);
+        json_decref(arr);
+    }
+    sg_client_list_free(cs, n);
+    return SG_EXIT_OK;
+}
+
+static int cmd_remove(const struct opts *o, const char *id)
+{
+    struct sg_config cfg;
+    const struct sg_tenant_cfg *t = NULL;
+    struct sg_store *store = NULL;
+    int rc = open_tenant(o, &cfg, &t, &store);
+    if (rc != SG_EXIT_OK)
+        return rc;
+    signet_err err = sg_store_client_delete(store, t->name, id);
+    sg_store_close(&store);
+    if (err == SIGNET_ERR_NOT_FOUND) {
+        fprintf(stderr, "signet client: tenant %s has no client '%s'\n", t->name, id);
+        return SG_EXIT_FAIL;
+    }
+    if (err != SIGNET_OK) {
+        fprintf(stderr, "signet client: %s\n", signet_strerror(err));
+        return SG_EXIT_USAGE;
+    }
+    printf("removed %s\n", id);
+    return SG_EXIT_OK;
+}
+
+/* Declared here until cli.h lists it with the other subcommands. */
+int sg_cmd_client(int argc, char **argv);
+
+int sg_cmd_client(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? SG_EXIT_USAGE : SG_EXIT_OK;
+    }
+    const char *sub = argv[1];
+    struct opts o;
+    int p = parse_opts(argc - 1, argv + 1, &o);
+    if (p > 0) {
+        usage(stdout);
+        return SG_EXIT_OK;
+    }
+    if (p < 0) {
+        usage(stderr);
+        return SG_EXIT_USAGE;
+    }
+    int rest = argc - 1 - optind;
+    if (strcmp(sub, "add") == 0 && rest == 0)
+        return cmd_add(&o);
+    if (strcmp(sub, "list") == 0 && rest == 0)
+        return cmd_list(&o);
+    if (strcmp(sub, "remove") == 0 && rest == 1)
+        return cmd_remove(&o, argv[1 + optind]);
+    usage(stderr);
+    return SG_EXIT_USAGE;
+}

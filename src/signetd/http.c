@@ -1,0 +1,456 @@
+/* HTTP front: libmicrohttpd with an epoll thread pool, routing, body
+ * limits, response headers, the access log and the SIGTERM drain. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "signetd/signetd.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "util/secret.h"
+
+struct sd_http {
+    struct MHD_Daemon *d;
+    struct sd_ctx *ctx;
+    unsigned max_body;
+    char *tls_cert;            /* PEM, kept while the daemon runs */
+    struct sg_secret *tls_key; /* PEM private key */
+};
+
+enum route {
+    R_NONE,
+    R_HEALTH,
+    R_READY,
+    R_TOKEN,
+    R_JWKS,
+    R_DISCOVERY,
+};
+
+struct conn {
+    uint64_t start_ns;
+    struct sd_conf *conf;
+    const struct sg_tenant_cfg *tenant;
+    enum route route;
+    int unknown_tenant;
+    int collecting; /* reading a token request body */
+    int too_large;
+    size_t discarded;
+    char *body;
+    size_t len;
+    unsigned status;
+    char method[8];
+    char path[96];
+    char client[130];
+};
+
+/* Set once a drain starts: responses then close their connection. */
+static atomic_int draining_flag;
+
+/* ---- routing ------------------------------------------------------------- */
+
+/* Splits "/t/<name>/<rest>" (or, for RFC 8414 §3.1 path insertion,
+ * "/.well-known/<doc>/t/<name>"). */
+static enum route classify(const char *url, char *tenant, size_t cap)
+{
+    tenant[0] = '\0';
+    if (strcmp(url, "/healthz") == 0)
+        return R_HEALTH;
+    if (strcmp(url, "/readyz") == 0)
+        return R_READY;
+    const char *name = NULL, *rest = NULL;
+    static const char *const inserted[] = {"/.well-known/oauth-authorization-server/t/",
+                                           "/.well-known/openid-configuration/t/"};
+    for (size_t i = 0; i < 2 && name == NULL; i++) {
+        size_t n = strlen(inserted[i]);
+        if (strncmp(url, inserted[i], n) == 0) {
+            name = url + n;
+            if (strchr(name, '/') != NULL)
+                return R_NONE;
+            rest = "";
+        }
+    }
+    if (name == NULL && strncmp(url, "/t/", 3) == 0) {
+        name = url + 3;
+        rest = strchr(name, '/');
+        if (rest == NULL)
+            return R_NONE;
+    }
+    if (name == NULL)
+        return R_NONE;
+    size_t nlen = rest != NULL && rest[0] != '\0' ? (size_t)(rest - name) : strlen(name);
+    if (nlen == 0 || nlen >= cap)
+        return R_NONE;
+    memcpy(tenant, name, nlen);
+    tenant[nlen] = '\0';
+    if (rest[0] == '\0')
+        return R_DISCOVERY;
+    if (strcmp(rest, "/token") == 0)
+        return R_TOKEN;
+    if (strcmp(rest, "/jwks.json") == 0)
+        return R_JWKS;
+    if (strcmp(rest, "/.well-known/openid-configuration") == 0 ||
+        strcmp(rest, "/.well-known/oauth-authorization-server") == 0)
+        return R_DISCOVERY;
+    return R_NONE;
+}
+
+/* ---- responses ----------------------------------------------------------- */
+
+static enum MHD_Result send_resp(struct MHD_Connection *mc, struct conn *st, struct sd_resp *r)
+{
+    size_t len = r->no_body ? 0 : r->len;
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, len > 0 ? r->body : (void *)"", MHD_RESPMEM_MUST_COPY);
+    free(r->body);
+    r->body = NULL;
+    if (resp == NULL)
+        return MHD_NO;
+    int ok = 1;
+    if (len > 0 && r->content_type != NULL)
+        ok &= MHD_add_response_header(resp, "Content-Type", r->content_type) == MHD_YES;
+    const char *cc = r->cache_control[0] != '\0' ? r->cache_control : "no-store";
+    ok &= MHD_add_response_header(resp, "Cache-Control", cc) == MHD_YES;
+    if (strcmp(cc, "no-store") == 0)
+        ok &= MHD_add_response_header(resp, "Pragma", "no-cache") == MHD_YES;
+    ok &= MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff") == MHD_YES;
+    if (r->etag[0] != '\0')
+        ok &= MHD_add_response_header(resp, "ETag", r->etag) == MHD_YES;
+    if (r->allow[0] != '\0')
+        ok &= MHD_add_response_header(resp, "Allow", r->allow) == MHD_YES;
+    if (r->www_auth[0] != '\0')
+        ok &= MHD_add_response_header(resp, "WWW-Authenticate", r->www_auth) == MHD_YES;
+    if (r->retry_after > 0) {
+        char ra[24];
+        (void)snprintf(ra, sizeof ra, "%lld", (long long)r->retry_after);
+        ok &= MHD_add_response_header(resp, "Retry-After", ra) == MHD_YES;
+    }
+    if (atomic_load(&draining_flag))
+        ok &= MHD_add_response_header(resp, "Connection", "close") == MHD_YES;
+    enum MHD_Result ret = ok ? MHD_queue_response(mc, r->status, resp) : MHD_NO;
+    MHD_destroy_response(resp);
+    st->status = r->status;
+    if (r->client_id[0] != '\0')
+        (void)snprintf(st->client, sizeof st->client, "%s", r->client_id);
+    return ret;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *mc, struct conn *st, unsigned status,
+                                  const char *code, const char *why, const char *allow)
+{
+    struct sd_resp r;
+    memset(&r, 0, sizeof r);
+    sd_resp_oauth_error(&r, status, code, why);
+    if (allow != NULL)
+        (void)snprintf(r.allow, sizeof r.allow, "%s", allow);
+    return send_resp(mc, st, &r);
+}
+
+/* application/x-www-form-urlencoded, optionally with parameters. */
+static int form_content_type(const char *ct)
+{
+    static const char want[] = "application/x-www-form-urlencoded";
+    if (ct == NULL || strncasecmp(ct, want, sizeof want - 1) != 0)
+        return 0;
+    char next = ct[sizeof want - 1];
+    return next == '\0' || next == ';' || next == ' ' || next == '\t';
+}
+
+/* ---- the request handler -------------------------------------------------- */
+
+static enum MHD_Result handle_get(struct sd_http *h, struct MHD_Connection *mc, struct conn *st)
+{
+    struct sd_resp r;
+    memset(&r, 0, sizeof r);
+    const struct sg_config *cfg = &st->conf->cfg;
+    switch (st->route) {
+    case R_HEALTH:
+        sd_resp_json(&r, 200, "{\"status\":\"ok\"}");
+        break;
+    case R_READY:
+        sd_ready_endpoint(h->ctx, &r);
+        break;
+    case R_JWKS:
+        sd_jwks_endpoint(h->ctx, st->tenant,
+                         MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "If-None-Match"), cfg,
+                         &r);
+        break;
+    case R_DISCOVERY:
+        sd_discovery_endpoint(h->ctx, st->tenant, &r);
+        break;
+    default:
+        return send_error(mc, st, 404, "not_found", "no such endpoint", NULL);
+    }
+    return send_resp(mc, st, &r);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    struct sd_http *h = cls;
+    struct conn *st = *con_cls;
+    (void)version;
+    if (st == NULL) {
+        st = calloc(1, sizeof *st);
+        if (st == NULL)
+            return MHD_NO;
+        *con_cls = st;
+        atomic_fetch_add(&h->ctx->inflight, 1);
+        atomic_fetch_add(&h->ctx->requests, 1u);
+        st->start_ns = sg_clock_mono_ns();
+        st->conf = sd_conf_get(h->ctx);
+        (void)snprintf(st->method, sizeof st->method, "%s", method);
+        (void)snprintf(st->path, sizeof st->path, "%s", url);
+        char tenant[64];
+        st->route = classify(url, tenant, sizeof tenant);
+        if (st->route >= R_TOKEN) {
+            st->tenant = sg_config_tenant_by_name(&st->conf->cfg, tenant);
+            if (st->tenant == NULL)
+                return send_error(mc, st, 404, "not_found", "unknown tenant", NULL);
+        }
+        if (st->route == R_NONE)
+            return send_error(mc, st, 404, "not_found", "no such endpoint", NULL);
+        int is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+        if (st->route == R_TOKEN) {
+            if (strcmp(method, "POST") != 0)
+                return send_error(mc, st, 405, "invalid_request",
+                                  "the token endpoint accepts POST only", "POST");
+            if (!form_content_type(
+                    MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Type")))
+                return send_error(mc, st, 415, "invalid_request",
+                                  "Content-Type must be application/x-www-form-urlencoded",
+                                  NULL);
+            const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Length");
+            if (cl != NULL) {
+                char *end = NULL;
+                errno = 0;
+                unsigned long long n = strtoull(cl, &end, 10);
+                if (errno != 0 || end == cl || *end != '\0' || n > h->max_body)
+                    return send_error(mc, st, 413, "invalid_request",
+                                      "request body too large", NULL);
+            }
+            st->collecting = 1;
+            return MHD_YES;
+        }
+        if (!is_get)
+            return send_error(mc, st, 405, "invalid_request", "use GET", "GET, HEAD");
+        return handle_get(h, mc, st);
+    }
+    if (*upload_data_size != 0) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (!st->collecting)
+            return MHD_YES;
+        if (st->too_large || st->len + n > h->max_body) {
+            /* Read and drop the rest so the client gets its 413; a body
+             * far beyond the cap just loses the connection. */
+            st->too_large = 1;
+            st->discarded += n;
+            return st->discarded > 64u * h->max_body ? MHD_NO : MHD_YES;
+        }
+        char *nb = realloc(st->body, st->len + n + 1);
+        if (nb == NULL)
+            return MHD_NO;
+        st->body = nb;
+        memcpy(st->body + st->len, upload_data, n);
+        st->len += n;
+        st->body[st->len] = '\0';
+        return MHD_YES;
+    }
+    if (!st->collecting)
+        return MHD_YES; /* a response is already queued */
+    st->collecting = 0;
+    if (st->too_large)
+        return send_error(mc, st, 413, "invalid_request", "request body too large", NULL);
+    struct sd_resp r;
+    memset(&r, 0, sizeof r);
+    sd_token_endpoint(h->ctx, &st->conf->cfg, st->tenant, st->body != NULL ? st->body : "",
+                      st->len, MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Authorization"),
+                      &r);
+    return send_resp(mc, st, &r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct sd_http *h = cls;
+    struct conn *st = *con_cls;
+    (void)mc;
+    if (st == NULL)
+        return;
+    uint64_t us = (sg_clock_mono_ns() - st->start_ns) / 1000u;
+    sg_log(st->status >= 500 || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK ? SG_LOG_WARN
+                                                                            : SG_LOG_INFO,
+           "http", "method=%s path=%s status=%u us=%llu tenant=%s client=%s%s", st->method,
+           st->path, st->status, (unsigned long long)us,
+           st->tenant != NULL ? st->tenant->name : "-", st->client[0] != '\0' ? st->client : "-",
+           toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
+    if (st->body != NULL) {
+        sg_wipe(st->body, st->len); /* may hold a client secret */
+        free(st->body);
+    }
+    sd_conf_put(st->conf);
+    free(st);
+    *con_cls = NULL;
+    atomic_fetch_sub(&h->ctx->inflight, 1);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    (void)vsnprintf(msg, sizeof msg, fmt, ap);
+    msg[strcspn(msg, "\r\n")] = '\0';
+    for (char *p = msg; *p != '\0'; p++)
+        if (*p == '"')
+            *p = '\'';
+    sg_log(SG_LOG_WARN, "mhd", "msg=\"%s\"", msg);
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+static signet_err read_file(const char *path, size_t max, char **out)
+{
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return SIGNET_ERR_NOT_FOUND;
+    char *buf = malloc(max + 1);
+    size_t n = buf != NULL ? fread(buf, 1, max + 1, f) : 0;
+    fclose(f);
+    if (buf == NULL)
+        return SIGNET_ERR_NOMEM;
+    if (n == 0 || n > max) {
+        free(buf);
+        return SIGNET_ERR_TOO_LARGE;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    return SIGNET_OK;
+}
+
+static void http_free(struct sd_http *h)
+{
+    free(h->tls_cert);
+    sg_secret_free(&h->tls_key);
+    free(h);
+}
+
+signet_err sd_http_start(struct sd_ctx *c, const struct sg_config *cfg, struct sd_http **out,
+                         char *err, size_t errlen)
+{
+    const struct sg_server_cfg *sv = &cfg->server;
+    struct sd_http *h = calloc(1, sizeof *h);
+    if (h == NULL)
+        return SIGNET_ERR_NOMEM;
+    h->ctx = c;
+    h->max_body = sv->max_body;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG;
+    struct sockaddr_in a4;
+    struct sockaddr_in6 a6;
+    const struct sockaddr *sa = NULL;
+    memset(&a4, 0, sizeof a4);
+    memset(&a6, 0, sizeof a6);
+    if (inet_pton(AF_INET, sv->listen_host, &a4.sin_addr) == 1) {
+        a4.sin_family = AF_INET;
+        a4.sin_port = htons((uint16_t)sv->port);
+        sa = (const struct sockaddr *)&a4;
+    } else if (inet_pton(AF_INET6, sv->listen_host, &a6.sin6_addr) == 1) {
+        a6.sin6_family = AF_INET6;
+        a6.sin6_port = htons((uint16_t)sv->port);
+        sa = (const struct sockaddr *)&a6;
+        flags |= MHD_USE_IPv6;
+    } else {
+        (void)snprintf(err, errlen, "[server] listen: bad address %s", sv->listen_host);
+        http_free(h);
+        return SIGNET_ERR_CONFIG;
+    }
+    if (sv->tls_cert[0] != '\0') {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            (void)snprintf(err, errlen, "libmicrohttpd was built without TLS support");
+            http_free(h);
+            return SIGNET_ERR_UNSUPPORTED;
+        }
+        signet_err e = read_file(sv->tls_cert, 1u << 20, &h->tls_cert);
+        if (e != SIGNET_OK) {
+            (void)snprintf(err, errlen, "[server] tls_cert %s: %s", sv->tls_cert,
+                           signet_strerror(e));
+            http_free(h);
+            return e;
+        }
+        e = sg_secret_read_file(sv->tls_key, 64 * 1024, &h->tls_key);
+        if (e != SIGNET_OK) {
+            (void)snprintf(err, errlen, "[server] tls_key %s: %s%s", sv->tls_key,
+                           signet_strerror(e),
+                           e == SIGNET_ERR_PERMISSION ? " (it must not be readable by group or "
+                                                        "others)"
+                                                      : "");
+            http_free(h);
+            return e;
+        }
+        flags |= MHD_USE_TLS;
+    }
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned threads = sv->threads > 0 ? sv->threads : (cores > 0 ? (unsigned)cores : 1u);
+    if (h->tls_cert != NULL)
+        h->d = MHD_start_daemon(
+            flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+            MHD_OPTION_SOCK_ADDR, sa,
+            MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+            sv->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+            (unsigned)sv->connection_timeout, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+            MHD_OPTION_HTTPS_MEM_CERT, h->tls_cert,
+            MHD_OPTION_HTTPS_MEM_KEY, (const char *)h->tls_key->data,
+            MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
+            MHD_OPTION_END);
+    else
+        h->d = MHD_start_daemon(
+            flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+            MHD_OPTION_SOCK_ADDR, sa,
+            MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+            sv->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+            (unsigned)sv->connection_timeout, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+            MHD_OPTION_END);
+    if (h->d == NULL) {
+        (void)snprintf(err, errlen, "cannot listen on %s:%u (address in use, or bad TLS "
+                                    "certificate/key)",
+                       sv->listen_host, sv->port);
+        http_free(h);
+        return SIGNET_ERR_IO;
+    }
+    sg_log(SG_LOG_INFO, "listening", "addr=%s port=%u tls=%s threads=%u", sv->listen_host,
+           sv->port, h->tls_cert != NULL ? "on" : "off", threads);
+    *out = h;
+    return SIGNET_OK;
+}
+
+void sd_http_drain_and_stop(struct sd_http **hp, struct sd_ctx *c, int64_t timeout_s)
+{
+    if (hp == NULL || *hp == NULL)
+        return;
+    struct sd_http *h = *hp;
+    atomic_store(&draining_flag, 1);
+    MHD_socket ls = MHD_quiesce_daemon(h->d);
+    if (ls != MHD_INVALID_SOCKET)
+        (void)close(ls);
+    uint64_t deadline = sg_clock_mono_ns() + (uint64_t)timeout_s * 1000000000u;
+    long left = 0;
+    while ((left = atomic_load(&c->inflight)) > 0 && sg_clock_mono_ns() < deadline) {
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        (void)nanosleep(&ts, NULL);
+    }
+    sg_log(left > 0 ? SG_LOG_WARN : SG_LOG_INFO, "drained", "abandoned=%ld", left);
+    MHD_stop_daemon(h->d);
+    http_free(h);
+    *hp = NULL;
+}

@@ -1,0 +1,313 @@
+/* signetd: the OAuth 2.0 token service.
+ *
+ *   signetd [--state DIR] [--config FILE]
+ *
+ * Runs in the foreground and logs one line per event to stderr. SIGTERM or
+ * SIGINT: stop accepting, let in-flight requests finish (drain_timeout),
+ * exit 0. SIGHUP: reload the configuration and restart the signers so they
+ * read it too (listen address and TLS need a restart). With $NOTIFY_SOCKET
+ * set, readiness is reported the sd_notify way. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "signetd/signetd.h"
+#include "store/store.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+static int sig_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
+{
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    (void)!write(sig_pipe[1], &b, 1);
+    errno = saved;
+}
+
+/* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET. */
+static void notify(const char *msg)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    if (path == NULL || (path[0] != '/' && path[0] != '@'))
+        return;
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    size_t n = strlen(path);
+    if (n >= sizeof sa.sun_path)
+        return;
+    memcpy(sa.sun_path, path, n);
+    if (sa.sun_path[0] == '@')
+        sa.sun_path[0] = '\0'; /* abstract namespace */
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    (void)sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (const struct sockaddr *)&sa,
+                 (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n));
+    close(fd);
+}
+
+struct sd_conf *sd_conf_get(struct sd_ctx *c)
+{
+    pthread_mutex_lock(&c->conf_lock);
+    struct sd_conf *k = c->conf;
+    atomic_fetch_add(&k->refs, 1);
+    pthread_mutex_unlock(&c->conf_lock);
+    return k;
+}
+
+void sd_conf_put(struct sd_conf *k)
+{
+    if (k != NULL && atomic_fetch_sub(&k->refs, 1) == 1)
+        free(k);
+}
+
+/* signetd serves /t/<name>/...; the issuer must say so, or discovery would
+ * advertise endpoints nobody serves. */
+static int issuers_match_routes(const struct sg_config *cfg, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < cfg->n_tenants; i++) {
+        const struct sg_tenant_cfg *t = &cfg->tenants[i];
+        char suffix[80];
+        (void)snprintf(suffix, sizeof suffix, "/t/%s", t->name);
+        size_t il = strlen(t->issuer), sl = strlen(suffix);
+        if (il < sl || strcmp(t->issuer + il - sl, suffix) != 0) {
+            (void)snprintf(err, errlen,
+                           "[tenant:%s] issuer %s must end with %s (signetd serves each tenant "
+                           "under <base>/t/<name>)",
+                           t->name, t->issuer, suffix);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+signet_err sd_conf_load(const struct sd_ctx *c, struct sd_conf **out, char *err, size_t errlen)
+{
+    struct sd_conf *k = calloc(1, sizeof *k);
+    if (k == NULL)
+        return SIGNET_ERR_NOMEM;
+    atomic_init(&k->refs, 1);
+    signet_err e = sg_config_load(c->state_dir, &k->cfg, err, errlen);
+    if (e == SIGNET_OK && c->server_conf[0] != '\0')
+        e = sg_config_load_server(c->server_conf, &k->cfg, err, errlen);
+    if (e == SIGNET_OK && !issuers_match_routes(&k->cfg, err, errlen))
+        e = SIGNET_ERR_CONFIG;
+    if (e != SIGNET_OK) {
+        free(k);
+        return e;
+    }
+    *out = k;
+    return SIGNET_OK;
+}
+
+static int short_rotation(const struct sg_config *cfg)
+{
+    return cfg->rotation_period < SG_MIN_ROTATION_PERIOD;
+}
+
+static enum sg_log_level level_of(const struct sg_config *cfg)
+{
+    if (getenv("SIGNET_DEBUG") != NULL)
+        return SG_LOG_DEBUG;
+    return (enum sg_log_level)cfg->server.log_level;
+}
+
+static void reload(struct sd_ctx *c)
+{
+    notify("RELOADING=1");
+    struct sd_conf *k = NULL;
+    char err[768] = "";
+    signet_err e = sd_conf_load(c, &k, err, sizeof err);
+    if (e != SIGNET_OK) {
+        sg_log(SG_LOG_ERROR, "reload_failed", "error=%s detail=\"%s\" action=keep_old_config",
+               signet_err_name(e), err);
+        notify("READY=1");
+        return;
+    }
+    struct sd_conf *old = sd_conf_get(c);
+    const struct sg_server_cfg *a = &old->cfg.server, *b = &k->cfg.server;
+    if (strcmp(a->listen_host, b->listen_host) != 0 || a->port != b->port ||
+        strcmp(a->tls_cert, b->tls_cert) != 0 || strcmp(a->tls_key, b->tls_key) != 0 ||
+        a->threads != b->threads || a->max_body != b->max_body ||
+        a->max_connections != b->max_connections ||
+        a->connection_timeout != b->connection_timeout || a->signers != b->signers ||
+        a->log_level != b->log_level)
+        sg_log(SG_LOG_WARN, "reload_partial",
+               "detail=\"listen, TLS, threads, max_body, connections, signers and log_level "
+               "take effect at the next start\"");
+    sd_conf_put(old);
+    sg_clock_use_file(k->cfg.clock_file[0] != '\0' ? k->cfg.clock_file : NULL);
+    pthread_mutex_lock(&c->conf_lock);
+    old = c->conf;
+    c->conf = k;
+    pthread_mutex_unlock(&c->conf_lock);
+    sd_conf_put(old);
+    /* The signers enforce lifetimes and issuers from their own copy of the
+     * config: restart them so both sides agree. */
+    sd_pool_respawn(&c->pool, short_rotation(&k->cfg));
+    sg_log(SG_LOG_INFO, "reloaded", "tenants=%zu", k->cfg.n_tenants);
+    notify("READY=1");
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: signetd [--state DIR] [--config FILE]\n\n"
+               "The signet OAuth 2.0 token service. DIR is the state directory made by\n"
+               "'signet init' (default $SIGNET_STATE, else %s); its signet.conf is the\n"
+               "configuration. --config FILE reads the [server] section from FILE instead.\n"
+               "Signals: TERM/INT drain and exit, HUP reloads the configuration.\n"
+               "See docs/signetd.md.\n",
+               SIGNET_DEFAULT_STATE);
+}
+
+static int install_signals(void)
+{
+    if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+        return -1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0 ||
+        sigaction(SIGHUP, &sa, NULL) != 0)
+        return -1;
+    (void)signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"state", required_argument, NULL, 's'},
+        {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *state = NULL, *server_conf = NULL;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 's': state = optarg; break;
+        case 'c': server_conf = optarg; break;
+        case 'h': usage(stdout); return 0;
+        case 'V': printf("signetd %s\n", SIGNET_VERSION); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (state == NULL || state[0] == '\0')
+        state = getenv("SIGNET_STATE");
+    if (state == NULL || state[0] == '\0')
+        state = SIGNET_DEFAULT_STATE;
+    sg_log_init("signetd", SG_LOG_INFO);
+
+    static struct sd_ctx ctx; /* large (JWKS slots); not on the stack */
+    struct sd_ctx *c = &ctx;
+    if (strlen(state) >= sizeof c->state_dir ||
+        (server_conf != NULL && strlen(server_conf) >= sizeof c->server_conf)) {
+        fprintf(stderr, "signetd: path too long\n");
+        return 2;
+    }
+    memcpy(c->state_dir, state, strlen(state) + 1);
+    if (server_conf != NULL)
+        memcpy(c->server_conf, server_conf, strlen(server_conf) + 1);
+    pthread_mutex_init(&c->conf_lock, NULL);
+    pthread_mutex_init(&c->store_lock, NULL);
+    for (size_t i = 0; i < SG_MAX_TENANTS; i++) {
+        pthread_mutex_init(&c->jwks[i].lock, NULL);
+        c->jwks[i].version = -1;
+    }
+    char err[768] = "";
+    signet_err e = sd_conf_load(c, &c->conf, err, sizeof err);
+    if (e != SIGNET_OK) {
+        sg_log(SG_LOG_ERROR, "config_invalid", "error=%s detail=\"%s\"", signet_err_name(e), err);
+        fprintf(stderr, "signetd: %s\n", err);
+        return 2;
+    }
+    const struct sg_config *cfg = &c->conf->cfg;
+    sg_log_init("signetd", level_of(cfg));
+    sg_clock_use_file(cfg->clock_file[0] != '\0' ? cfg->clock_file : NULL);
+    if (install_signals() != 0 || sd_auth_init() != SIGNET_OK) {
+        fprintf(stderr, "signetd: cannot initialise\n");
+        return 1;
+    }
+    /* The store: clients and the replay cache (opening it also migrates). */
+    e = sg_store_open(cfg->store, 0, &c->store);
+    if (e != SIGNET_OK) {
+        sg_log(SG_LOG_ERROR, "store_open_failed", "store=%s error=%s", cfg->store,
+               signet_err_name(e));
+        fprintf(stderr, "signetd: store %s: %s\n", cfg->store, signet_strerror(e));
+        return 2;
+    }
+    /* Signers start before the listener; one that cannot start (wrong PIN,
+     * HSM missing) is retried, and readyz answers 503 meanwhile. */
+    e = sd_pool_start(&c->pool, c->state_dir, cfg->server.signers, short_rotation(cfg));
+    if (e != SIGNET_OK) {
+        fprintf(stderr, "signetd: cannot start the signer pool: %s\n", signet_strerror(e));
+        return 1;
+    }
+    struct sd_http *http = NULL;
+    e = sd_http_start(c, cfg, &http, err, sizeof err);
+    if (e != SIGNET_OK) {
+        sg_log(SG_LOG_ERROR, "listen_failed", "error=%s detail=\"%s\"", signet_err_name(e), err);
+        fprintf(stderr, "signetd: %s\n", err);
+        sd_pool_stop(&c->pool);
+        sg_store_close(&c->store);
+        return 1;
+    }
+    sg_log(SG_LOG_INFO, "started", "version=%s state=%s tenants=%zu signers=%u", SIGNET_VERSION,
+           c->state_dir, cfg->n_tenants, cfg->server.signers);
+    notify("READY=1");
+
+    int stop = 0;
+    while (!stop) {
+        unsigned char b = 0;
+        ssize_t n = read(sig_pipe[0], &b, 1);
+        if (n < 0 && errno == EAGAIN) {
+            fd_set rfds;
+            FD_ZERO(&rfds);
+            FD_SET(sig_pipe[0], &rfds);
+            (void)select(sig_pipe[0] + 1, &rfds, NULL, NULL, NULL);
+            continue;
+        }
+        if (n <= 0)
+            continue;
+        if (b == SIGHUP) {
+            sg_log(SG_LOG_INFO, "signal", "sig=HUP action=reload");
+            reload(c);
+        } else {
+            sg_log(SG_LOG_INFO, "signal", "sig=%s action=drain", b == SIGINT ? "INT" : "TERM");
+            stop = 1;
+        }
+    }
+    notify("STOPPING=1");
+    atomic_store(&c->draining, 1);
+    struct sd_conf *k = sd_conf_get(c);
+    sd_http_drain_and_stop(&http, c, k->cfg.server.drain_timeout);
+    sd_conf_put(k);
+    sd_pool_stop(&c->pool);
+    sg_store_close(&c->store);
+    sd_auth_shutdown();
+    for (size_t i = 0; i < SG_MAX_TENANTS; i++)
+        free(c->jwks[i].body);
+    sd_conf_put(c->conf);
+    sg_log(SG_LOG_INFO, "stopped", "requests=%lu tokens=%lu", atomic_load(&c->requests),
+           atomic_load(&c->tokens));
+    return 0;
+}

@@ -1,0 +1,238 @@
+/* The public metadata endpoints: JWKS (cached against the store version,
+ * so a lifecycle transition or a revocation is served at once), discovery
+ * (RFC 8414 / OpenID Connect Discovery) and readiness. */
+#include <jansson.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/ipc.h"
+#include "common/oauth_req.h"
+#include "signetd/signetd.h"
+#include "store/store.h"
+#include "util/b64url.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+/* Even without a store change, refetch at least this often. */
+#define JWKS_REFETCH_MS 5000u
+
+void sd_resp_json(struct sd_resp *r, unsigned status, const char *json)
+{
+    free(r->body);
+    r->status = status;
+    r->body = strdup(json);
+    r->len = r->body != NULL ? strlen(r->body) : 0;
+    r->content_type = "application/json";
+}
+
+void sd_resp_oauth_error(struct sd_resp *r, unsigned status, const char *code,
+                         const char *description)
+{
+    json_t *doc = json_pack("{s:s, s:s}", "error", code, "error_description",
+                            description != NULL && description[0] != '\0' ? description : code);
+    char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    sd_resp_json(r, status, text != NULL ? text : "{\"error\":\"server_error\"}");
+    free(text);
+    (void)snprintf(r->cache_control, sizeof r->cache_control, "no-store");
+}
+
+signet_err sd_store_version(struct sd_ctx *c, int64_t *out)
+{
+    pthread_mutex_lock(&c->store_lock);
+    signet_err err = sg_store_version(c->store, out);
+    pthread_mutex_unlock(&c->store_lock);
+    return err;
+}
+
+static struct sd_jwks_entry *entry_for(struct sd_ctx *c, const struct sg_tenant_cfg *t)
+{
+    /* Slots are bound to tenant names for the life of the process; a
+     * tenant added by a reload takes a free slot. */
+    static pthread_mutex_t bind_lock = PTHREAD_MUTEX_INITIALIZER;
+    struct sd_jwks_entry *found = NULL;
+    pthread_mutex_lock(&bind_lock);
+    for (size_t i = 0; i < SG_MAX_TENANTS && found == NULL; i++)
+        if (strcmp(c->jwks[i].tenant, t->name) == 0)
+            found = &c->jwks[i];
+    for (size_t i = 0; i < SG_MAX_TENANTS && found == NULL; i++)
+        if (c->jwks[i].tenant[0] == '\0') {
+            (void)snprintf(c->jwks[i].tenant, sizeof c->jwks[i].tenant, "%s", t->name);
+            found = &c->jwks[i];
+        }
+    pthread_mutex_unlock(&bind_lock);
+    return found;
+}
+
+static void set_etag(struct sd_jwks_entry *e)
+{
+    uint8_t d[SHA256_DIGEST_LENGTH];
+    SHA256((const uint8_t *)e->body, e->len, d);
+    char b64[48];
+    if (sg_b64url_encode(d, sizeof d, b64, sizeof b64) != SIGNET_OK)
+        b64[0] = '\0';
+    (void)snprintf(e->etag, sizeof e->etag, "\"%s\"", b64);
+}
+
+/* RFC 9110 §13.1.2: If-None-Match is "*" or a list of entity tags; weak
+ * comparison is used for it. */
+static int etag_matches(const char *inm, const char *etag)
+{
+    if (inm == NULL)
+        return 0;
+    size_t elen = strlen(etag);
+    const char *p = inm;
+    while (*p != '\0') {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        if (*p == '*')
+            return 1;
+        if (strncmp(p, "W/", 2) == 0)
+            p += 2;
+        if (strncmp(p, etag, elen) == 0 && (p[elen] == '\0' || p[elen] == ',' || p[elen] == ' '))
+            return 1;
+        while (*p != '\0' && *p != ',')
+            p++;
+    }
+    return 0;
+}
+
+void sd_jwks_endpoint(struct sd_ctx *c, const struct sg_tenant_cfg *t, const char *if_none_match,
+                      const struct sg_config *cfg, struct sd_resp *r)
+{
+    struct sd_jwks_entry *e = entry_for(c, t);
+    int64_t version = -1;
+    if (e == NULL || sd_store_version(c, &version) != SIGNET_OK) {
+        sd_resp_oauth_error(r, 503, "temporarily_unavailable", "the key store is unavailable");
+        r->retry_after = 1;
+        return;
+    }
+    pthread_mutex_lock(&e->lock);
+    uint64_t now = sg_clock_mono_ns() / 1000000u;
+    if (e->body == NULL || e->version != version || now - e->fetched_ms > JWKS_REFETCH_MS) {
+        signet_err status = SIGNET_OK;
+        char *json = NULL;
+        signet_err err = sd_pool_call(&c->pool, SG_IPC_JWKS, t->issuer, &status, &json);
+        if (err == SIGNET_OK && status == SIGNET_OK && json != NULL) {
+            free(e->body);
+            e->body = json;
+            e->len = strlen(json);
+            e->version = version;
+            e->fetched_ms = now;
+            set_etag(e);
+        } else {
+            free(json);
+            sg_log(SG_LOG_ERROR, "jwks_fetch_failed", "tenant=%s error=%s", t->name,
+                   signet_err_name(err != SIGNET_OK ? err : status));
+            /* A set that may miss a revocation is never served stale. */
+            pthread_mutex_unlock(&e->lock);
+            sd_resp_oauth_error(r, 503, "temporarily_unavailable", "the signer is unavailable");
+            r->retry_after = 1;
+            return;
+        }
+    }
+    (void)snprintf(r->etag, sizeof r->etag, "%s", e->etag);
+    if (etag_matches(if_none_match, e->etag)) {
+        r->status = 304;
+        r->no_body = 1;
+    } else {
+        sd_resp_json(r, 200, e->body);
+        r->content_type = "application/jwk-set+json";
+    }
+    pthread_mutex_unlock(&e->lock);
+    /* DESIGN: keys are pre-published for jwks_max_age + clock_skew, so a
+     * verifier honouring this max-age always knows a key before it signs. */
+    (void)snprintf(r->cache_control, sizeof r->cache_control, "max-age=%lld",
+                   (long long)cfg->jwks_max_age);
+}
+
+/* The union of the scopes the tenant's clients may request. */
+static json_t *tenant_scopes(struct sd_ctx *c, const char *tenant)
+{
+    struct sg_client *cs = NULL;
+    size_t n = 0;
+    pthread_mutex_lock(&c->store_lock);
+    signet_err err = sg_store_client_list(c->store, tenant, &cs, &n);
+    pthread_mutex_unlock(&c->store_lock);
+    if (err != SIGNET_OK)
+        return NULL;
+    json_t *arr = json_array();
+    for (size_t i = 0; arr != NULL && i < n; i++) {
+        const char *p = cs[i].scopes;
+        while (p != NULL && *p != '\0') {
+            const char *sp = strchr(p, ' ');
+            size_t len = sp != NULL ? (size_t)(sp - p) : strlen(p);
+            int seen = 0;
+            for (size_t k = 0; k < json_array_size(arr) && !seen; k++) {
+                const json_t *v = json_array_get(arr, k);
+                seen = json_string_length(v) == len && memcmp(json_string_value(v), p, len) == 0;
+            }
+            if (!seen && len > 0)
+                (void)json_array_append_new(arr, json_stringn(p, len));
+            p = sp != NULL ? sp + 1 : NULL;
+        }
+    }
+    sg_client_list_free(cs, n);
+    return arr;
+}
+
+void sd_discovery_endpoint(struct sd_ctx *c, const struct sg_tenant_cfg *t, struct sd_resp *r)
+{
+    char token[600], jwks[600];
+    if (sd_token_endpoint_url(t, token, sizeof token) != 0 ||
+        snprintf(jwks, sizeof jwks, "%s/jwks.json", t->issuer) >= (int)sizeof jwks) {
+        sd_resp_oauth_error(r, 500, "server_error", "issuer URL too long");
+        return;
+    }
+    json_t *doc = json_pack(
+        "{s:s, s:s, s:s, s:[s], s:[s, s, s], s:[s, s, s], s:[], s:[s]}", "issuer", t->issuer,
+        "token_endpoint", token, "jwks_uri", jwks, "grant_types_supported", "client_credentials",
+        "token_endpoint_auth_methods_supported", "client_secret_basic", "client_secret_post",
+        "private_key_jwt", "token_endpoint_auth_signing_alg_values_supported", "ES256", "EdDSA",
+        "PS256", "response_types_supported", "access_token_signing_alg_values_supported",
+        t->algs[0]);
+    json_t *algs = json_object_get(doc, "access_token_signing_alg_values_supported");
+    for (size_t i = 1; algs != NULL && i < t->n_algs; i++)
+        (void)json_array_append_new(algs, json_string(t->algs[i]));
+    json_t *scopes = doc != NULL ? tenant_scopes(c, t->name) : NULL;
+    if (scopes != NULL && json_array_size(scopes) > 0)
+        (void)json_object_set_new(doc, "scopes_supported", scopes);
+    else
+        json_decref(scopes);
+    char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    if (text == NULL) {
+        sd_resp_oauth_error(r, 500, "server_error", "out of memory");
+        return;
+    }
+    sd_resp_json(r, 200, text);
+    free(text);
+    (void)snprintf(r->cache_control, sizeof r->cache_control, "max-age=300");
+}
+
+void sd_ready_endpoint(struct sd_ctx *c, struct sd_resp *r)
+{
+    signet_err status = SIGNET_OK;
+    char *json = NULL;
+    signet_err err = sd_pool_call(&c->pool, SG_IPC_STATUS, NULL, &status, &json);
+    free(json);
+    int64_t version = 0;
+    const char *why = NULL;
+    if (err != SIGNET_OK || status != SIGNET_OK)
+        why = "signer";
+    else if (sd_store_version(c, &version) != SIGNET_OK)
+        why = "store";
+    else if (atomic_load(&c->draining))
+        why = "draining";
+    if (why != NULL) {
+        char body[128];
+        (void)snprintf(body, sizeof body, "{\"status\":\"unavailable\",\"failing\":\"%s\"}", why);
+        sd_resp_json(r, 503, body);
+        r->retry_after = 1;
+    } else {
+        sd_resp_json(r, 200, "{\"status\":\"ready\"}");
+    }
+    (void)snprintf(r->cache_control, sizeof r->cache_control, "no-store");
+}

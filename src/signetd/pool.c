@@ -1,0 +1,286 @@
+/* The signer processes and the rotation scheduler. Each slot is one
+ * signet-signer child on its own socketpair; a dead one is marked
+ * unhealthy (requests fail closed with 503) and restarted by the scheduler
+ * thread with a capped backoff. The scheduler also drives the key
+ * lifecycle: it asks STATUS when the next transition is due, sleeps until
+ * then (at most 1 s with a short test rotation, else 30 s) and sends
+ * ADVANCE, logging every transition the signer reports. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/ipc.h"
+#include "common/signer_client.h"
+#include "signetd/signetd.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+static int64_t mono_ms(void)
+{
+    return (int64_t)(sg_clock_mono_ns() / 1000000u);
+}
+
+/* Under the slot's write lock: replace its signer with a fresh one and
+ * check it answers (a wrong PIN or a broken HSM makes it exit at once). */
+static void respawn_locked(struct sd_pool *p, struct sd_slot *s, unsigned idx)
+{
+    sg_signer_client_free(&s->client);
+    atomic_store(&s->healthy, 0);
+    struct sg_signer_client *c = NULL;
+    signet_err err = sg_signer_spawn(p->state_dir, &c);
+    signet_err status = SIGNET_ERR_SIGNER_GONE;
+    char *json = NULL;
+    if (err == SIGNET_OK)
+        err = sg_signer_call(c, SG_IPC_STATUS, NULL, 0, &status, &json, NULL);
+    free(json);
+    if (err == SIGNET_OK && status == SIGNET_OK) {
+        s->client = c;
+        s->backoff_ms = 0;
+        atomic_store(&s->healthy, 1);
+        sg_log(SG_LOG_INFO, "signer_started", "slot=%u pid=%ld", idx,
+               (long)sg_signer_client_pid(c));
+        return;
+    }
+    s->client = c; /* keep it to reap it on the next attempt */
+    s->backoff_ms = s->backoff_ms == 0 ? 500 : (s->backoff_ms * 2 > 10000 ? 10000 : s->backoff_ms * 2);
+    s->retry_at_ms = mono_ms() + s->backoff_ms;
+    sg_log(SG_LOG_ERROR, "signer_unavailable", "slot=%u error=%s retry_in_ms=%lld", idx,
+           signet_err_name(err != SIGNET_OK ? err : status), (long long)s->backoff_ms);
+}
+
+static void respawn_due(struct sd_pool *p, int force)
+{
+    for (unsigned i = 0; i < p->n; i++) {
+        struct sd_slot *s = &p->slots[i];
+        if (!force && (atomic_load(&s->healthy) || mono_ms() < s->retry_at_ms))
+            continue;
+        pthread_rwlock_wrlock(&s->lock);
+        if (force || !atomic_load(&s->healthy))
+            respawn_locked(p, s, i);
+        pthread_rwlock_unlock(&s->lock);
+    }
+}
+
+static int all_healthy(struct sd_pool *p)
+{
+    for (unsigned i = 0; i < p->n; i++)
+        if (!atomic_load(&p->slots[i].healthy))
+            return 0;
+    return 1;
+}
+
+/* Runs fn on one healthy slot, round robin. A transport failure marks the
+ * slot unhealthy; the request is not retried elsewhere (fail closed). */
+static signet_err with_slot(struct sd_pool *p, signet_err (*fn)(struct sg_signer_client *, void *),
+                            void *arg)
+{
+    unsigned start = atomic_fetch_add(&p->next, 1u);
+    for (unsigned k = 0; k < p->n; k++) {
+        unsigned i = (start + k) % p->n;
+        struct sd_slot *s = &p->slots[i];
+        if (!atomic_load(&s->healthy))
+            continue;
+        pthread_rwlock_rdlock(&s->lock);
+        signet_err err = SIGNET_ERR_SIGNER_GONE;
+        if (atomic_load(&s->healthy) && s->client != NULL) {
+            err = fn(s->client, arg);
+            if (err == SIGNET_ERR_SIGNER_GONE && atomic_exchange(&s->healthy, 0) == 1) {
+                sg_log(SG_LOG_ERROR, "signer_lost", "slot=%u", i);
+                pthread_mutex_lock(&p->wait_lock);
+                pthread_cond_signal(&p->wake);
+                pthread_mutex_unlock(&p->wait_lock);
+            }
+        }
+        pthread_rwlock_unlock(&s->lock);
+        return err;
+    }
+    return SIGNET_ERR_SIGNER_GONE;
+}
+
+struct sign_args {
+    const char *issuer;
+    const char *claims;
+    size_t len;
+    signet_err *status;
+    char **token;
+};
+
+static signet_err do_sign(struct sg_signer_client *c, void *arg)
+{
+    struct sign_args *a = arg;
+    return sg_signer_sign(c, a->issuer, NULL, a->claims, a->len, a->status, a->token);
+}
+
+signet_err sd_pool_sign(struct sd_pool *p, const char *issuer, const char *claims, size_t len,
+                        signet_err *status, char **token)
+{
+    *token = NULL;
+    *status = SIGNET_ERR_SIGNER_GONE;
+    struct sign_args a = {issuer, claims, len, status, token};
+    return with_slot(p, do_sign, &a);
+}
+
+struct call_args {
+    uint8_t type;
+    const char *arg;
+    signet_err *status;
+    char **json;
+};
+
+static signet_err do_call(struct sg_signer_client *c, void *arg)
+{
+    struct call_args *a = arg;
+    if (a->arg == NULL)
+        return sg_signer_call(c, a->type, NULL, 0, a->status, a->json, NULL);
+    return sg_signer_call_str(c, a->type, a->arg, a->status, a->json);
+}
+
+signet_err sd_pool_call(struct sd_pool *p, uint8_t type, const char *arg, signet_err *status,
+                        char **json)
+{
+    *json = NULL;
+    *status = SIGNET_ERR_SIGNER_GONE;
+    struct call_args a = {type, arg, status, json};
+    return with_slot(p, do_call, &a);
+}
+
+/* Seconds until the next transition, or -1 when the signer is unavailable. */
+static int64_t next_transition(struct sd_pool *p)
+{
+    signet_err status;
+    char *json = NULL;
+    signet_err err = sd_pool_call(p, SG_IPC_STATUS, NULL, &status, &json);
+    int64_t next = -1;
+    if (err == SIGNET_OK && status == SIGNET_OK) {
+        json_t *doc = json_loads(json != NULL ? json : "", 0, NULL);
+        json_t *v = json_object_get(json_object_get(doc, "timing"), "next_transition_in");
+        next = json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+        if (next < 0)
+            next = 0;
+        json_decref(doc);
+    }
+    atomic_store(&p->ready, next >= 0);
+    free(json);
+    return next;
+}
+
+static void advance(struct sd_pool *p)
+{
+    signet_err status;
+    char *json = NULL;
+    signet_err err = sd_pool_call(p, SG_IPC_ADVANCE, NULL, &status, &json);
+    if (err != SIGNET_OK || status != SIGNET_OK) {
+        sg_log(SG_LOG_ERROR, "lifecycle_advance_failed", "error=%s",
+               signet_err_name(err != SIGNET_OK ? err : status));
+        free(json);
+        return;
+    }
+    json_t *doc = json_loads(json != NULL ? json : "{}", 0, NULL);
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(doc, "transitions"), i, t) {
+        sg_log(SG_LOG_INFO, "key_transition", "issuer=%s alg=%s kid=%s from=%s to=%s",
+               json_string_value(json_object_get(t, "issuer")),
+               json_string_value(json_object_get(t, "alg")),
+               json_string_value(json_object_get(t, "kid")),
+               json_string_value(json_object_get(t, "from")),
+               json_string_value(json_object_get(t, "to")));
+    }
+    json_decref(doc);
+    free(json);
+}
+
+static void *scheduler_main(void *arg)
+{
+    struct sd_pool *p = arg;
+    pthread_mutex_lock(&p->wait_lock);
+    while (!p->stop) {
+        int force = p->respawn_all;
+        p->respawn_all = 0;
+        int64_t cap = p->short_rotation ? 1 : 30;
+        pthread_mutex_unlock(&p->wait_lock);
+
+        respawn_due(p, force);
+        int64_t next = next_transition(p);
+        int64_t wait_s = next < 0 ? 1 : (next < cap ? next : cap);
+        if (!all_healthy(p) && wait_s > 1)
+            wait_s = 1;
+
+        pthread_mutex_lock(&p->wait_lock);
+        if (wait_s > 0 && !p->stop && !p->respawn_all) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            ts.tv_sec += (time_t)wait_s;
+            while (!p->stop && !p->respawn_all &&
+                   pthread_cond_timedwait(&p->wake, &p->wait_lock, &ts) != ETIMEDOUT)
+                if (!all_healthy(p))
+                    break;
+        }
+        if (p->stop)
+            break;
+        pthread_mutex_unlock(&p->wait_lock);
+        if (next >= 0)
+            advance(p);
+        pthread_mutex_lock(&p->wait_lock);
+    }
+    pthread_mutex_unlock(&p->wait_lock);
+    return NULL;
+}
+
+signet_err sd_pool_start(struct sd_pool *p, const char *state_dir, unsigned n, int short_rotation)
+{
+    memset(p, 0, sizeof *p);
+    size_t len = strlen(state_dir);
+    if (len >= sizeof p->state_dir || n == 0 || n > SD_MAX_SIGNERS)
+        return SIGNET_ERR_INVALID_ARG;
+    memcpy(p->state_dir, state_dir, len + 1);
+    p->n = n;
+    p->short_rotation = short_rotation;
+    pthread_mutex_init(&p->wait_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    for (unsigned i = 0; i < n; i++)
+        pthread_rwlock_init(&p->slots[i].lock, NULL);
+    respawn_due(p, 1);
+    (void)next_transition(p);
+    if (pthread_create(&p->scheduler, NULL, scheduler_main, p) != 0)
+        return SIGNET_ERR_INTERNAL;
+    p->scheduler_started = 1;
+    return SIGNET_OK;
+}
+
+void sd_pool_respawn(struct sd_pool *p, int short_rotation)
+{
+    pthread_mutex_lock(&p->wait_lock);
+    p->respawn_all = 1;
+    p->short_rotation = short_rotation;
+    pthread_cond_signal(&p->wake);
+    pthread_mutex_unlock(&p->wait_lock);
+}
+
+void sd_pool_stop(struct sd_pool *p)
+{
+    if (p->scheduler_started) {
+        pthread_mutex_lock(&p->wait_lock);
+        p->stop = 1;
+        pthread_cond_signal(&p->wake);
+        pthread_mutex_unlock(&p->wait_lock);
+        pthread_join(p->scheduler, NULL);
+        p->scheduler_started = 0;
+    }
+    for (unsigned i = 0; i < p->n; i++) {
+        pthread_rwlock_wrlock(&p->slots[i].lock);
+        sg_signer_client_free(&p->slots[i].client);
+        atomic_store(&p->slots[i].healthy, 0);
+        pthread_rwlock_unlock(&p->slots[i].lock);
+        pthread_rwlock_destroy(&p->slots[i].lock);
+    }
+    p->n = 0;
+    pthread_cond_destroy(&p->wake);
+    pthread_mutex_destroy(&p->wait_lock);
+}

@@ -1,0 +1,148 @@
+/* signetd: the OAuth 2.0 token service (front end). It parses all
+ * untrusted input, holds no key material and no PIN, and asks the signer
+ * processes for every signature. Internal header shared by its files. */
+#ifndef SD_SIGNETD_H
+#define SD_SIGNETD_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/config.h"
+#include "signet/error.h"
+
+#define SD_MAX_SIGNERS 16
+
+/* A configuration snapshot: immutable once published, reference-counted
+ * so a SIGHUP reload never pulls it from under a running request. */
+struct sd_conf {
+    atomic_int refs;
+    struct sg_config cfg;
+};
+
+/* ---- signer pool and rotation scheduler (pool.c) ------------------------ */
+
+struct sd_slot {
+    pthread_rwlock_t lock; /* read: a call in progress; write: (re)spawn */
+    struct sg_signer_client *client;
+    atomic_int healthy;
+    int64_t retry_at_ms;   /* monotonic ms of the next respawn attempt */
+    int64_t backoff_ms;
+};
+
+struct sd_pool {
+    char state_dir[PATH_MAX];
+    struct sd_slot slots[SD_MAX_SIGNERS];
+    unsigned n;
+    atomic_uint next;
+    atomic_int ready;          /* the last STATUS round trip succeeded */
+    pthread_t scheduler;
+    int scheduler_started;
+    pthread_mutex_t wait_lock;
+    pthread_cond_t wake;
+    int stop;
+    int respawn_all;           /* set by reload: restart every signer */
+    int short_rotation;        /* poll every second instead of every 30 */
+};
+
+SIGNET_WUR signet_err sd_pool_start(struct sd_pool *p, const char *state_dir, unsigned n,
+                                    int short_rotation);
+void sd_pool_stop(struct sd_pool *p);
+/* Restart every signer (after a reload, so they read the new config). */
+void sd_pool_respawn(struct sd_pool *p, int short_rotation);
+/* A call on one healthy signer; SIGNET_ERR_SIGNER_GONE when none is. */
+SIGNET_WUR signet_err sd_pool_sign(struct sd_pool *p, const char *issuer, const char *claims,
+                                   size_t len, signet_err *status, char **token);
+SIGNET_WUR signet_err sd_pool_call(struct sd_pool *p, uint8_t type, const char *arg,
+                                   signet_err *status, char **json);
+
+/* ---- client authentication helpers (auth.c) ----------------------------- */
+
+SIGNET_WUR signet_err sd_auth_init(void);
+void sd_auth_shutdown(void);
+/* Verifies secret against the argon2id encoded hash (constant time), with
+ * a bounded cache of recent successes keyed by an HMAC of the presented
+ * secret under a per-process random key. 1 on a match. */
+int sd_secret_verify(const char *tenant, const char *client_id, const char *secret,
+                     const char *encoded);
+
+/* Token bucket per (tenant, client_id). 0 when allowed; otherwise the
+ * number of seconds after which a request would be (Retry-After). */
+int64_t sd_rate_take(const char *tenant, const char *client_id, double rate, unsigned burst);
+
+/* ---- the daemon --------------------------------------------------------- */
+
+struct sd_jwks_entry {
+    pthread_mutex_t lock;
+    char tenant[64];
+    int64_t version;     /* store version the body reflects; -1 = none */
+    uint64_t fetched_ms; /* monotonic */
+    char *body;
+    size_t len;
+    char etag[64];
+};
+
+struct sd_ctx {
+    char state_dir[PATH_MAX];
+    char server_conf[PATH_MAX]; /* --config FILE, or empty */
+    pthread_mutex_t conf_lock;
+    struct sd_conf *conf;
+    struct sd_pool pool;
+    pthread_mutex_t store_lock;
+    struct sg_store *store;
+    struct sd_jwks_entry jwks[SG_MAX_TENANTS];
+    atomic_long inflight;
+    atomic_ulong requests;
+    atomic_ulong tokens;
+    atomic_int draining;
+};
+
+struct sd_conf *sd_conf_get(struct sd_ctx *c);
+void sd_conf_put(struct sd_conf *k);
+/* Loads the configuration (signet.conf plus --config) as a new snapshot. */
+SIGNET_WUR signet_err sd_conf_load(const struct sd_ctx *c, struct sd_conf **out, char *err,
+                                   size_t errlen);
+
+/* Store access is serialised on one connection. */
+SIGNET_WUR signet_err sd_store_version(struct sd_ctx *c, int64_t *out);
+
+/* HTTP (http.c). */
+struct sd_http;
+SIGNET_WUR signet_err sd_http_start(struct sd_ctx *c, const struct sg_config *cfg,
+                                    struct sd_http **out, char *err, size_t errlen);
+/* Stops accepting, waits up to timeout_s for in-flight requests, stops. */
+void sd_http_drain_and_stop(struct sd_http **h, struct sd_ctx *c, int64_t timeout_s);
+
+/* Endpoint bodies (token.c, meta.c). A handler fills an sd_resp. */
+struct sd_resp {
+    unsigned status;
+    char *body; /* malloc'd */
+    size_t len;
+    const char *content_type;
+    char cache_control[64]; /* empty: no-store */
+    char etag[64];
+    char allow[32];
+    char www_auth[600];
+    int64_t retry_after; /* seconds; 0 = none */
+    int no_body;         /* 304 */
+    char client_id[130]; /* for the access log */
+};
+
+void sd_resp_json(struct sd_resp *r, unsigned status, const char *json);
+void sd_resp_oauth_error(struct sd_resp *r, unsigned status, const char *code,
+                         const char *description);
+
+void sd_token_endpoint(struct sd_ctx *c, const struct sg_config *cfg,
+                       const struct sg_tenant_cfg *t, const char *body, size_t len,
+                       const char *authz, struct sd_resp *r);
+void sd_jwks_endpoint(struct sd_ctx *c, const struct sg_tenant_cfg *t, const char *if_none_match,
+                      const struct sg_config *cfg, struct sd_resp *r);
+void sd_discovery_endpoint(struct sd_ctx *c, const struct sg_tenant_cfg *t, struct sd_resp *r);
+void sd_ready_endpoint(struct sd_ctx *c, struct sd_resp *r);
+
+/* "<issuer>/token" into out; 0 on success. */
+int sd_token_endpoint_url(const struct sg_tenant_cfg *t, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,287 @@
+/* POST /t/<tenant>/token: the client_credentials grant (RFC 6749 §4.4)
+ * with client_secret_basic / client_secret_post (argon2id hashes only) or
+ * private_key_jwt (RFC 7523), scopes (RFC 6749 §3.3), resource indicators
+ * (RFC 8707), and RFC 9068 access tokens signed by the signer. A failed
+ * request leaves nothing behind: no signature, no audit record of one, no
+ * replay-cache entry unless the assertion itself was valid. */
+#include <jansson.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/oauth_req.h"
+#include "signetd/signetd.h"
+#include "store/store.h"
+#include "util/b64url.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+int sd_token_endpoint_url(const struct sg_tenant_cfg *t, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%s/token", t->issuer);
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+static void fail(struct sd_resp *r, enum sg_oauth_error e, const char *why, int basic_tried,
+                 const struct sg_tenant_cfg *t)
+{
+    unsigned status = 400;
+    if (e == SG_OAUTH_INVALID_CLIENT) {
+        /* RFC 6749 §5.2: 401 with a challenge for the scheme the client
+         * may use (RFC 7235 requires one on every 401). */
+        status = 401;
+        (void)snprintf(r->www_auth, sizeof r->www_auth, "Basic realm=\"%s\", charset=\"UTF-8\"",
+                       t->issuer);
+        (void)basic_tried;
+    } else if (e == SG_OAUTH_TEMPORARILY_UNAVAILABLE) {
+        status = 503;
+        r->retry_after = 1;
+    } else if (e == SG_OAUTH_SERVER_ERROR) {
+        status = 500;
+    }
+    sd_resp_oauth_error(r, status, sg_oauth_error_code(e), why);
+}
+
+/* 128 random bits, base64url (RFC 9068 §2.2 jti). */
+static int new_jti(char out[32])
+{
+    uint8_t raw[16];
+    if (RAND_bytes(raw, sizeof raw) != 1)
+        return -1;
+    return sg_b64url_encode(raw, sizeof raw, out, 32) == SIGNET_OK ? 0 : -1;
+}
+
+/* Picks the audiences: the requested ones, each allowed, else the default
+ * (the first registered audience). */
+static enum sg_oauth_error pick_audiences(const struct sg_token_req *req,
+                                          const struct sg_client *cl, json_t **aud,
+                                          char *why, size_t whylen)
+{
+    if (req->n_resources == 0) {
+        const char *a = cl->audiences;
+        size_t n = strcspn(a, " ");
+        if (n == 0) {
+            (void)snprintf(why, whylen, "the client has no audience registered");
+            return SG_OAUTH_INVALID_TARGET;
+        }
+        *aud = json_stringn(a, n);
+        return *aud != NULL ? SG_OAUTH_OK : SG_OAUTH_SERVER_ERROR;
+    }
+    json_t *arr = json_array();
+    if (arr == NULL)
+        return SG_OAUTH_SERVER_ERROR;
+    for (size_t i = 0; i < req->n_resources; i++) {
+        if (!sg_list_contains(cl->audiences, req->resources[i])) {
+            (void)snprintf(why, whylen, "the client may not request a token for '%.200s'",
+                           req->resources[i]);
+            json_decref(arr);
+            return SG_OAUTH_INVALID_TARGET;
+        }
+        int dup = 0;
+        for (size_t j = 0; j < i; j++)
+            dup |= strcmp(req->resources[i], req->resources[j]) == 0;
+        if (!dup && json_array_append_new(arr, json_string(req->resources[i])) != 0) {
+            json_decref(arr);
+            return SG_OAUTH_SERVER_ERROR;
+        }
+    }
+    if (json_array_size(arr) == 1) {
+        *aud = json_incref(json_array_get(arr, 0));
+        json_decref(arr);
+    } else {
+        *aud = arr;
+    }
+    return SG_OAUTH_OK;
+}
+
+static enum sg_oauth_error authenticate(struct sd_ctx *c, const struct sg_config *cfg,
+                                        const struct sg_tenant_cfg *t,
+                                        const struct sg_token_req *req,
+                                        const struct sg_client *cl, char *why, size_t whylen)
+{
+    if (req->auth == SG_AUTH_ASSERTION) {
+        if (cl->auth != SG_CLIENT_PRIVATE_KEY_JWT || cl->jwk == NULL) {
+            (void)snprintf(why, whylen, "this client authenticates with a client secret, not "
+                                        "private_key_jwt");
+            return SG_OAUTH_INVALID_CLIENT;
+        }
+        char endpoint[600];
+        if (sd_token_endpoint_url(t, endpoint, sizeof endpoint) != 0)
+            return SG_OAUTH_SERVER_ERROR;
+        struct sg_assertion_policy pol = {
+            .client_id = req->client_id,
+            .token_endpoint = endpoint,
+            .issuer = t->issuer,
+            .now = sg_clock_now(),
+            .skew = cfg->clock_skew,
+            .max_ahead = cfg->server.assertion_max_age,
+        };
+        struct sg_assertion_info info;
+        const char *reason = NULL;
+        signet_err err = sg_assertion_verify(req->assertion, strlen(req->assertion), cl->jwk, &pol,
+                                             &info, &reason);
+        if (err != SIGNET_OK) {
+            (void)snprintf(why, whylen, "%s", reason != NULL ? reason : "invalid client_assertion");
+            return SG_OAUTH_INVALID_CLIENT;
+        }
+        /* Only a valid assertion reaches the replay cache; it stays there
+         * until the assertion could no longer be accepted anyway. */
+        pthread_mutex_lock(&c->store_lock);
+        err = sg_store_jti_use(c->store, t->name, req->client_id, info.jti,
+                               info.exp + cfg->clock_skew + 1, pol.now);
+        pthread_mutex_unlock(&c->store_lock);
+        if (err == SIGNET_ERR_EXISTS) {
+            (void)snprintf(why, whylen, "client_assertion jti was already used (replay)");
+            return SG_OAUTH_INVALID_CLIENT;
+        }
+        if (err != SIGNET_OK) {
+            (void)snprintf(why, whylen, "the replay cache is unavailable");
+            return SG_OAUTH_TEMPORARILY_UNAVAILABLE;
+        }
+        return SG_OAUTH_OK;
+    }
+    if (cl->auth != SG_CLIENT_SECRET || cl->secret_hash == NULL) {
+        (void)snprintf(why, whylen, "this client authenticates with private_key_jwt");
+        return SG_OAUTH_INVALID_CLIENT;
+    }
+    if (!sd_secret_verify(t->name, req->client_id, req->secret, cl->secret_hash)) {
+        (void)snprintf(why, whylen, "client authentication failed");
+        return SG_OAUTH_INVALID_CLIENT;
+    }
+    return SG_OAUTH_OK;
+}
+
+static void issue(struct sd_ctx *c, const struct sg_tenant_cfg *t,
+                  const struct sg_token_req *req, const struct sg_client *cl, struct sd_resp *r)
+{
+    char why[400] = "";
+    char granted[SG_OAUTH_SCOPE_MAX + 1] = "";
+    char bad[80] = "";
+    const char *want = req->scope != NULL ? req->scope : cl->default_scopes;
+    if (want != NULL && want[0] != '\0') {
+        signet_err err = sg_scope_check(want, cl->scopes, granted, sizeof granted, bad, sizeof bad);
+        if (err != SIGNET_OK) {
+            (void)snprintf(why, sizeof why, err == SIGNET_ERR_NOT_FOUND
+                                                ? "scope '%s' is not allowed for this client"
+                                                : "invalid scope%s",
+                           bad);
+            fail(r, SG_OAUTH_INVALID_SCOPE, why, req->basic_tried, t);
+            return;
+        }
+    }
+    json_t *aud = NULL;
+    enum sg_oauth_error e = pick_audiences(req, cl, &aud, why, sizeof why);
+    if (e != SG_OAUTH_OK) {
+        fail(r, e, why[0] != '\0' ? why : "out of memory", req->basic_tried, t);
+        return;
+    }
+    int64_t lifetime = cl->lifetime > 0 ? cl->lifetime : t->token_lifetime;
+    if (lifetime > t->max_token_lifetime)
+        lifetime = t->max_token_lifetime;
+    const int64_t now = sg_clock_now();
+    char jti[32];
+    json_t *claims = NULL;
+    if (new_jti(jti) == 0)
+        claims = json_pack("{s:s, s:s, s:O, s:I, s:I, s:I, s:s, s:s}", "iss", t->issuer, "sub",
+                           cl->client_id, "aud", aud, "exp", (json_int_t)(now + lifetime), "iat",
+                           (json_int_t)now, "nbf", (json_int_t)now, "jti", jti, "client_id",
+                           cl->client_id);
+    json_decref(aud);
+    if (claims != NULL && granted[0] != '\0' &&
+        json_object_set_new(claims, "scope", json_string(granted)) != 0) {
+        json_decref(claims);
+        claims = NULL;
+    }
+    char *text = claims != NULL ? json_dumps(claims, JSON_COMPACT) : NULL;
+    json_decref(claims);
+    if (text == NULL) {
+        fail(r, SG_OAUTH_SERVER_ERROR, "out of memory", req->basic_tried, t);
+        return;
+    }
+    signet_err status = SIGNET_OK;
+    char *token = NULL;
+    signet_err err = sd_pool_sign(&c->pool, t->issuer, text, strlen(text), &status, &token);
+    free(text);
+    if (err != SIGNET_OK || status != SIGNET_OK) {
+        /* Fail closed: no signer, HSM or audit log, no token. */
+        sg_log(SG_LOG_ERROR, "sign_failed", "tenant=%s client=%s error=%s", t->name,
+               cl->client_id, signet_err_name(err != SIGNET_OK ? err : status));
+        free(token);
+        fail(r, SG_OAUTH_TEMPORARILY_UNAVAILABLE, "the signing service is unavailable",
+             req->basic_tried, t);
+        return;
+    }
+    json_t *resp = json_pack("{s:s, s:s, s:I}", "access_token", token, "token_type", "Bearer",
+                             "expires_in", (json_int_t)lifetime);
+    if (resp != NULL && granted[0] != '\0')
+        (void)json_object_set_new(resp, "scope", json_string(granted));
+    char *body = resp != NULL ? json_dumps(resp, JSON_COMPACT) : NULL;
+    json_decref(resp);
+    free(token);
+    if (body == NULL) {
+        fail(r, SG_OAUTH_SERVER_ERROR, "out of memory", req->basic_tried, t);
+        return;
+    }
+    atomic_fetch_add(&c->tokens, 1u);
+    sg_log(SG_LOG_INFO, "token_issued", "tenant=%s client=%s jti=%s lifetime=%lld", t->name,
+           cl->client_id, jti, (long long)lifetime);
+    r->status = 200;
+    r->body = body;
+    r->len = strlen(body);
+    r->content_type = "application/json";
+    (void)snprintf(r->cache_control, sizeof r->cache_control, "no-store");
+}
+
+void sd_token_endpoint(struct sd_ctx *c, const struct sg_config *cfg,
+                       const struct sg_tenant_cfg *t, const char *body, size_t len,
+                       const char *authz, struct sd_resp *r)
+{
+    char why[400] = "";
+    struct sg_token_req req;
+    enum sg_oauth_error e = sg_token_req_parse(body, len, authz, &req, why, sizeof why);
+    if (e != SG_OAUTH_OK) {
+        fail(r, e, why, req.basic_tried, t);
+        sg_token_req_clear(&req);
+        return;
+    }
+    (void)snprintf(r->client_id, sizeof r->client_id, "%s", req.client_id);
+    struct sg_client cl;
+    memset(&cl, 0, sizeof cl);
+    pthread_mutex_lock(&c->store_lock);
+    signet_err err = sg_store_client_get(c->store, t->name, req.client_id, &cl);
+    pthread_mutex_unlock(&c->store_lock);
+    if (err == SIGNET_ERR_NOT_FOUND) {
+        fail(r, SG_OAUTH_INVALID_CLIENT, "client authentication failed", req.basic_tried, t);
+        goto out;
+    }
+    if (err != SIGNET_OK) {
+        fail(r, SG_OAUTH_TEMPORARILY_UNAVAILABLE, "the client store is unavailable",
+             req.basic_tried, t);
+        goto out;
+    }
+    /* The bucket is charged before the (deliberately slow) secret check,
+     * so guessing a client's secret is rate limited too. */
+    int64_t wait = sd_rate_take(t->name, cl.client_id, sg_config_rate_limit(cfg, t),
+                                sg_config_rate_burst(cfg, t));
+    if (wait > 0) {
+        sd_resp_oauth_error(r, 429, "temporarily_unavailable",
+                            "rate limit exceeded for this client: retry later");
+        r->retry_after = wait;
+        goto out;
+    }
+    e = authenticate(c, cfg, t, &req, &cl, why, sizeof why);
+    if (e != SG_OAUTH_OK) {
+        sg_log(SG_LOG_WARN, "client_auth_failed", "tenant=%s client=%s method=%s", t->name,
+               cl.client_id,
+               req.auth == SG_AUTH_ASSERTION ? "private_key_jwt"
+               : req.auth == SG_AUTH_BASIC   ? "client_secret_basic"
+                                             : "client_secret_post");
+        fail(r, e, why, req.basic_tried, t);
+        goto out;
+    }
+    issue(c, t, &req, &cl, r);
+out:
+    sg_client_clear(&cl);
+    sg_token_req_clear(&req);
+}
