@@ -41,6 +41,7 @@ check: deps lint build build-asan analyze
 
 lint:
 	@bash scripts/lint.sh
+	@bash scripts/check-readme.sh
 
 analyze: build
 	@bash scripts/analyze.sh $(BUILD)
