@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Client-side helper for the signetd tests: key pairs and RFC 7523 client
+assertions made with PyJWT + cryptography (an implementation independent
+of signet).
+
+  assertion.py keygen ALG KEY.pem PUBLIC.jwk [PRIVATE.jwk]
+  assertion.py sign KEY.pem ALG CLIENT_ID AUD [exp_in=S] [jti=J] [iss=I]
+                    [sub=S] [kid=K] [typ=T] [iat_in=S]
+"""
+import json
+import sys
+import time
+import uuid
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+
+
+def keygen(alg, key_path, pub_path, priv_path=None):
+    if alg == "ES256":
+        key = ec.generate_private_key(ec.SECP256R1())
+        to_jwk = ECAlgorithm.to_jwk
+    elif alg == "EdDSA":
+        key = ed25519.Ed25519PrivateKey.generate()
+        to_jwk = OKPAlgorithm.to_jwk
+    elif alg == "PS256":
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        to_jwk = RSAAlgorithm.to_jwk
+    else:
+        raise SystemExit("unknown alg " + alg)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    open(key_path, "wb").write(pem)
+    pub = json.loads(to_jwk(key.public_key()))
+    pub["kid"] = "client-key-1"
+    pub["use"] = "sig"
+    json.dump(pub, open(pub_path, "w"))
+    if priv_path:
+        priv = json.loads(to_jwk(key))
+        json.dump(priv, open(priv_path, "w"))
+
+
+def sign(key_path, alg, client_id, aud, opts):
+    key = serialization.load_pem_private_key(open(key_path, "rb").read(), password=None)
+    now = int(time.time())
+    claims = {
+        "iss": opts.get("iss", client_id),
+        "sub": opts.get("sub", client_id),
+        "aud": aud,
+        "exp": now + int(opts.get("exp_in", "60")),
+        "iat": now + int(opts.get("iat_in", "0")),
+        "jti": opts.get("jti", uuid.uuid4().hex),
+    }
+    headers = {"kid": opts.get("kid", "client-key-1")}
+    if "typ" in opts:
+        headers["typ"] = opts["typ"]
+    print(jwt.encode(claims, key, algorithm=alg, headers=headers))
+
+
+def main():
+    if len(sys.argv) >= 5 and sys.argv[1] == "keygen":
+        keygen(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5] if len(sys.argv) > 5 else None)
+    elif len(sys.argv) >= 6 and sys.argv[1] == "sign":
+        opts = dict(a.split("=", 1) for a in sys.argv[6:])
+        sign(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], opts)
+    else:
+        raise SystemExit(__doc__)
+
+
+main()

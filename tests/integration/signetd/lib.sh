@@ -1,0 +1,83 @@
+# Shared by the signetd integration tests (sourced). Needs SIGNET_BUILD_DIR,
+# SIGNET_BIN and SIGNET_SIGNER (set by CTest).
+: "${SIGNET_SOURCE_DIR:?}" "${SIGNET_BUILD_DIR:?}" "${SIGNET_BIN:?}"
+SIGNETD=${SIGNETD:-$SIGNET_BUILD_DIR/src/signetd}
+[ -x "$SIGNETD" ] || { echo "SKIP: $SIGNETD not built (libmicrohttpd missing?)"; exit 0; }
+helpers=$SIGNET_SOURCE_DIR/tests/integration/signetd
+work=$(mktemp -d "${TMPDIR:-/tmp}/signetd-test.XXXXXX")
+signetd_pid=
+# A python with PyJWT (Debian's python3-jwt), whichever python3 is first in PATH.
+py=python3
+$py -c 'import jwt, cryptography' 2>/dev/null || py=/usr/bin/python3
+
+fail() {
+  echo "FAIL: $*" >&2
+  if [ -f "$work/signetd.log" ]; then
+    echo "--- last lines of signetd.log" >&2
+    tail -n 30 "$work/signetd.log" >&2
+  fi
+  exit 1
+}
+
+cleanup() {
+  if [ -n "$signetd_pid" ] && kill -0 "$signetd_pid" 2>/dev/null; then
+    kill -TERM "$signetd_pid" 2>/dev/null || true
+    wait "$signetd_pid" 2>/dev/null || true
+  fi
+  if [ -z "${KEEP_WORK:-}" ]; then rm -rf "$work"; else echo "kept $work"; fi
+}
+trap cleanup EXIT
+
+free_port() {
+  $py - <<'PY'
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()
+PY
+}
+
+# start_signetd STATE [extra signetd args...]: starts it in the background
+# (log appended to $work/signetd.log), sets signetd_pid.
+start_signetd() {
+  local state=$1
+  shift
+  "$SIGNETD" --state "$state" "$@" >>"$work/signetd.log" 2>&1 &
+  signetd_pid=$!
+}
+
+# wait_http URL [expected-status]: until the URL answers (with that status).
+wait_http() {
+  local url=$1 want=${2:-200} code
+  for _ in $(seq 1 300); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' "$url" 2>/dev/null || true)
+    [ "$code" = "$want" ] && return 0
+    kill -0 "$signetd_pid" 2>/dev/null || fail "signetd exited while waiting for $url"
+    sleep 0.1
+  done
+  fail "$url never answered $want (last: $code)"
+}
+
+stop_signetd() {
+  [ -n "$signetd_pid" ] || return 0
+  kill -TERM "$signetd_pid"
+  local rc=0
+  wait "$signetd_pid" || rc=$?
+  signetd_pid=
+  return $rc
+}
+
+# json_get FILE EXPR: a python expression over the parsed document "d".
+json_get() {
+  $py -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+# jwt_part TOKEN N: the decoded JSON of part N (0 header, 1 claims).
+jwt_part() {
+  $py -c 'import base64,sys; p=sys.argv[1].split(".")[int(sys.argv[2])]; sys.stdout.write(base64.urlsafe_b64decode(p+"="*(-len(p)%4)).decode())' "$1" "$2"
+}
+
+count_signatures() {
+  grep -c '"type":"sign"' "$1/audit.log" || true
+}
