@@ -1,0 +1,162 @@
+/* Declared security invariants: one table (id, statement, how it is
+ * checked, severity, period) and the pure checks behind it.
+ *
+ * Each check takes a snapshot parsed from what the signer and signetd
+ * expose (STATUS and INVENTORY JSON of the signer, the JWKS signetd serves)
+ * and the configuration, and returns ok / violated / unknown with a one-line
+ * message. They do no I/O, so tests drive them with crafted inputs; the
+ * monitor (monitor.h) fetches the inputs, runs the checks on schedule and
+ * on events, and raises alerts. */
+#ifndef SG_INVARIANTS_H
+#define SG_INVARIANTS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/config.h"
+#include "signet/error.h"
+#include "telemetry/auditscan.h"
+#include "telemetry/tmconfig.h"
+
+enum sg_inv_id {
+    SG_INV_ONE_ACTIVE = 0,    /* I1 */
+    SG_INV_KEY_AGE = 1,       /* I2 */
+    SG_INV_TOKEN_OBJECTS = 2, /* I3 */
+    SG_INV_JWKS = 3,          /* I4 */
+    SG_INV_AUDIT = 4,         /* I5 */
+    SG_INV_TOKEN_WINDOW = 5,  /* I6 */
+    SG_INV_NO_FORGERY = 6,    /* I7 */
+    SG_INV_SANDBOX = 7,       /* I8 */
+};
+#define SG_INV_ALL (-1)
+
+enum sg_inv_severity { SG_SEV_WARNING = 0, SG_SEV_CRITICAL = 1 };
+enum sg_inv_state { SG_INV_UNKNOWN = 0, SG_INV_OK = 1, SG_INV_VIOLATED = 2 };
+
+struct sg_invariant {
+    const char *id;        /* "I1" */
+    const char *name;      /* "one_active_key": metric label, alert field */
+    const char *statement; /* what must hold, one line */
+    const char *check;     /* how it is checked, one line */
+    const char *events;    /* what runs it besides its period */
+    enum sg_inv_severity severity;
+    int64_t period;        /* default period, seconds ([invariants] iN overrides) */
+    bool key_compromise;   /* on_critical = rotate revokes the named key */
+};
+
+extern const struct sg_invariant sg_invariants[SG_INV_COUNT];
+
+const char *sg_inv_severity_name(enum sg_inv_severity s);
+const char *sg_inv_state_name(enum sg_inv_state s);
+/* Prints the table for `signet invariants` (c may be NULL: default periods). */
+void sg_invariants_print(FILE *f, const struct sg_telemetry_cfg *c);
+/* The table as a JSON array (caller decrefs); NULL when out of memory. */
+json_t *sg_invariants_json(const struct sg_telemetry_cfg *c);
+
+/* ---- inputs --------------------------------------------------------------- */
+
+#define SG_TM_MAX_SIGNERS 16
+
+/* One row of the signer's key list (STATUS "keys", same as KEYS). */
+struct sg_tm_key {
+    char kid[64];
+    char issuer[512];
+    char alg[8];
+    char hsm_id[33];   /* hex CKA_ID */
+    int state;         /* enum sg_key_state */
+    int64_t created_at, published_at, activated_at, retired_at, destroyed_at, rotate_at;
+    bool revoked;
+};
+
+/* One signer's STATUS counters and hardening. */
+struct sg_tm_signer {
+    int64_t now;
+    uint64_t signatures, refusals, batches;
+    uint64_t hsm_signatures, hsm_errors, hsm_reopens;
+    bool seccomp, dumpable, mlocked, no_new_privs;
+    uint64_t audit_seq;
+    int64_t next_transition_in; /* -1 when none */
+};
+
+/* One private key object of the INVENTORY. */
+struct sg_tm_object {
+    char id[129]; /* hex CKA_ID */
+    char label[128];
+    bool sensitive, extractable, always_sensitive, never_extractable;
+};
+
+/* Parses a STATUS document (keys may be NULL: counters only). *keys is
+ * malloc'd (free()); SIGNET_ERR_BAD_JSON / SIGNET_ERR_MALFORMED on junk. */
+SIGNET_WUR signet_err sg_tm_parse_status(const char *json, size_t len, struct sg_tm_signer *sig,
+                                         struct sg_tm_key **keys, size_t *n_keys);
+/* Parses an INVENTORY document; *objs is malloc'd (free()). */
+SIGNET_WUR signet_err sg_tm_parse_inventory(const char *json, size_t len,
+                                            struct sg_tm_object **objs, size_t *n);
+/* Parses a served JWKS into its kids; *kids (malloc'd array of 64-byte
+ * strings) and, per key, whether its "iss" member equals issuer. */
+SIGNET_WUR signet_err sg_tm_parse_jwks(const char *json, size_t len, const char *issuer,
+                                       char (**kids)[64], size_t *n, size_t *foreign_iss);
+
+/* ---- results -------------------------------------------------------------- */
+
+struct sg_inv_result {
+    enum sg_inv_state state;
+    char msg[512]; /* why it is violated (or unknown); "" when ok */
+    char kid[64];  /* the key it is about, when one is named */
+};
+
+/* Everything the checks read. Missing inputs (NULL / false) make the
+ * checks that need them unknown. */
+struct sg_inv_input {
+    const struct sg_config *cfg;
+    const struct sg_telemetry_cfg *tcfg;
+    int64_t now;
+    const struct sg_tm_key *keys; /* from STATUS (all rows, tombstones too) */
+    size_t n_keys;
+    bool have_keys;
+    const struct sg_tm_key *keys_before; /* I3: a STATUS taken before the INVENTORY */
+    size_t n_keys_before;
+    const struct sg_tm_object *objects;
+    size_t n_objects;
+    bool have_inventory;
+    const struct sg_tm_signer *signers;
+    size_t n_signers;
+    const char *const *jwks; /* served JWKS per cfg tenant (index as cfg->tenants) */
+    bool have_jwks;
+};
+
+void sg_inv_check_one_active(const struct sg_inv_input *in, struct sg_inv_result *r);  /* I1 */
+void sg_inv_check_key_age(const struct sg_inv_input *in, struct sg_inv_result *r);     /* I2 */
+void sg_inv_check_token_objects(const struct sg_inv_input *in, struct sg_inv_result *r); /* I3 */
+void sg_inv_check_jwks(const struct sg_inv_input *in, struct sg_inv_result *r);        /* I4 */
+void sg_inv_check_sandbox(const struct sg_inv_input *in, struct sg_inv_result *r);     /* I8 */
+
+/* I6 for one sign record: 1 and a message when it breaks the invariant,
+ * 0 when it holds, -1 when its kid is not among keys (the caller looks
+ * again with a newer key list before calling that a violation). */
+int sg_inv_check_sign(const struct sg_config *cfg, const struct sg_tm_key *keys, size_t n_keys,
+                      const struct sg_tm_sign *s, char *msg, size_t cap);
+
+/* I5, second half: signatures the signers counted vs "sign" records in the
+ * log. The signers' counters restart with each signer, and other writers
+ * (CLI commands) sign too, so the check is one-sided and relative to a
+ * baseline: since the baseline, the signers' counters may not have grown
+ * more than the log's sign records did. The caller reads the log before
+ * and after fetching the STATUS documents (records_before, records_after)
+ * so that no signature the counters include can be missing from
+ * records_after unless its record is missing. */
+struct sg_inv_sigcount {
+    bool have_base;
+    uint64_t base_signatures, base_records;
+    uint64_t last[SG_TM_MAX_SIGNERS];
+    size_t n_last;
+    uint64_t rescans;
+};
+void sg_inv_sigcount_check(struct sg_inv_sigcount *sc, const struct sg_tm_signer *signers,
+                           size_t n, uint64_t records_before, uint64_t records_after,
+                           uint64_t rescans, struct sg_inv_result *r);
+
+#endif

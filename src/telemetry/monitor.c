@@ -1,0 +1,959 @@
+#include "telemetry/monitor.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/store.h"
+#include "telemetry/auditscan.h"
+#include "telemetry/reports.h"
+#include "telemetry/statuspage.h"
+#include "telemetry/tmutil.h"
+#include "util/clock.h"
+#include "util/hex.h"
+#include "util/log.h"
+
+#define MAX_DEFERRED 1024 /* I6: sign records whose kid the key list lacks */
+#define MAX_LEAKED 64     /* I7: kids seen on forged tokens */
+
+struct deferred {
+    uint64_t seq;
+    int64_t time, exp;
+    char kid[64];
+    char iss[512];
+};
+
+struct sg_monitor {
+    struct sg_config cfg;
+    struct sg_telemetry_cfg tcfg;
+    struct sg_monitor_source src;
+    struct sg_metrics *reg;
+    struct sg_alerts *alerts;
+
+    pthread_mutex_t mu; /* everything below */
+    pthread_mutex_t run_mu; /* one cycle at a time */
+    pthread_cond_t cv;
+    pthread_t thread;
+    bool started, stop;
+    unsigned poked;                  /* bit per invariant */
+    double next_run[SG_INV_COUNT];   /* monotonic seconds */
+
+    struct sg_inv_status inv[SG_INV_COUNT];
+    struct sg_tm_key *keys;
+    size_t n_keys;
+    bool have_keys;
+    struct sg_tm_audit *audit;
+    signet_err audit_err;
+    struct sg_inv_sigcount sigcount;
+
+    struct deferred deferred[MAX_DEFERRED];
+    size_t n_deferred;
+    uint64_t deferred_dropped;
+    int64_t i6_until; /* an offending token is valid until then */
+    char i6_msg[512];
+    uint64_t i6_found;  /* offending records since the last I6 evaluation */
+
+    char leaked[MAX_LEAKED][64];
+    size_t n_leaked;
+    uint64_t i7_found;
+    char i7_msg[512];
+
+    double rate_prev_total[SG_MAX_TENANTS];
+    int64_t rate_prev_time;
+    double rate_per_min[SG_MAX_TENANTS];
+
+    struct sg_tm_std_metrics std;
+    struct sg_metric *m_keys, *m_key_age, *m_next, *m_hsm_err, *m_hsm_reopen, *m_signer_sig,
+        *m_inv_ok, *m_inv_viol, *m_inv_check, *m_reports, *m_report_tokens, *m_forged,
+        *m_audit_records, *m_index;
+};
+
+signet_err sg_tm_std_metrics_register(struct sg_metrics *reg, struct sg_tm_std_metrics *out)
+{
+    memset(out, 0, sizeof *out);
+    out->tokens_issued = sg_metrics_counter(reg, "signet_tokens_issued_total",
+                                            "Token requests by tenant and result.",
+                                            SG_LABELS("tenant", "result"));
+    out->sign_latency = sg_metrics_histogram(reg, "signet_sign_duration_seconds",
+                                             "Time for one signature by the signer (round trip).",
+                                             SG_NO_LABELS, sg_metrics_latency_buckets,
+                                             sg_metrics_latency_buckets_n);
+    out->http_requests = sg_metrics_counter(reg, "signet_http_requests_total",
+                                            "HTTP requests by endpoint and status code.",
+                                            SG_LABELS("endpoint", "status"));
+    out->audit_write_latency = sg_metrics_histogram(
+        reg, "signet_audit_write_duration_seconds",
+        "Time to append and commit one audit record from signetd.", SG_NO_LABELS,
+        sg_metrics_latency_buckets, sg_metrics_latency_buckets_n);
+    return out->tokens_issued != NULL && out->sign_latency != NULL && out->http_requests != NULL &&
+                   out->audit_write_latency != NULL
+               ? SIGNET_OK
+               : SIGNET_ERR_INVALID_ARG;
+}
+
+static void register_metrics(struct sg_monitor *m)
+{
+    struct sg_metrics *r = m->reg;
+    if (r == NULL)
+        return;
+    if (sg_tm_std_metrics_register(r, &m->std) != SIGNET_OK)
+        sg_log(SG_LOG_ERROR, "metrics_register_failed", "families=std");
+    m->m_keys = sg_metrics_gauge(r, "signet_keys", "Keys by issuer and lifecycle state.",
+                                 SG_LABELS("issuer", "state"));
+    m->m_key_age = sg_metrics_gauge(r, "signet_key_age_seconds",
+                                    "Age of each live key since its creation.",
+                                    SG_LABELS("issuer", "kid", "state"));
+    m->m_next = sg_metrics_gauge(r, "signet_next_transition_seconds",
+                                 "Seconds until the next scheduled key transition.",
+                                 SG_NO_LABELS);
+    m->m_hsm_err = sg_metrics_counter(r, "signet_hsm_errors_total",
+                                      "PKCS#11 errors reported by the signers since they started.",
+                                      SG_NO_LABELS);
+    m->m_hsm_reopen = sg_metrics_counter(r, "signet_hsm_session_reopens_total",
+                                         "PKCS#11 sessions reopened by the signers since they "
+                                         "started.",
+                                         SG_NO_LABELS);
+    m->m_signer_sig = sg_metrics_counter(r, "signet_signer_signatures_total",
+                                         "Signatures made by the signers since they started.",
+                                         SG_NO_LABELS);
+    m->m_inv_ok = sg_metrics_gauge(r, "signet_invariant_ok",
+                                   "1 when the invariant holds, 0 when violated, -1 unknown.",
+                                   SG_LABELS("invariant", "name", "severity"));
+    m->m_inv_viol = sg_metrics_counter(r, "signet_invariant_violations_total",
+                                       "Checks or reports that found the invariant violated.",
+                                       SG_LABELS("invariant"));
+    m->m_inv_check = sg_metrics_gauge(r, "signet_invariant_last_check_timestamp_seconds",
+                                      "When the invariant was last checked.",
+                                      SG_LABELS("invariant"));
+    m->m_reports = sg_metrics_counter(r, "signet_reports_received_total",
+                                      "Token report batches received from relying parties.",
+                                      SG_LABELS("tenant"));
+    m->m_report_tokens = sg_metrics_counter(r, "signet_reported_tokens_total",
+                                            "Reported tokens by verdict.",
+                                            SG_LABELS("tenant", "result"));
+    m->m_forged = sg_metrics_counter(r, "signet_forged_tokens_total",
+                                     "Validly signed tokens signet never issued.",
+                                     SG_LABELS("tenant"));
+    m->m_audit_records = sg_metrics_gauge(r, "signet_audit_verified_records",
+                                          "Audit records whose chain the monitor verified.",
+                                          SG_NO_LABELS);
+    m->m_index = sg_metrics_gauge(r, "signet_audit_indexed_signatures",
+                                  "Sign records held in the token index (I7).", SG_NO_LABELS);
+    for (unsigned i = 0; i < SG_INV_COUNT; i++) {
+        const struct sg_invariant *v = &sg_invariants[i];
+        sg_metric_set(m->m_inv_ok, SG_LABELS(v->id, v->name, sg_inv_severity_name(v->severity)),
+                      -1);
+        sg_metric_add(m->m_inv_viol, SG_LABELS(v->id), 0);
+    }
+}
+
+static signet_err monitor_audit_note(void *user, const char *type, const json_t *fields)
+{
+    struct sg_monitor *m = user;
+    if (m->src.audit_note == NULL)
+        return SIGNET_OK;
+    double t0 = sg_tm_mono();
+    signet_err err = m->src.audit_note(m->src.user, type, fields);
+    sg_metric_observe(m->std.audit_write_latency, SG_NO_LABELS, sg_tm_mono() - t0);
+    return err;
+}
+
+signet_err sg_monitor_new(const struct sg_config *cfg, const struct sg_telemetry_cfg *tcfg,
+                          const struct sg_monitor_source *src, struct sg_metrics *reg,
+                          struct sg_monitor **out)
+{
+    if (cfg == NULL || tcfg == NULL || src == NULL || src->status == NULL)
+        return SIGNET_ERR_INVALID_ARG;
+    struct sg_monitor *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return SIGNET_ERR_NOMEM;
+    m->cfg = *cfg;
+    m->tcfg = *tcfg;
+    m->src = *src;
+    m->reg = reg;
+    m->audit_err = SIGNET_ERR_NOT_FOUND;
+    (void)pthread_mutex_init(&m->mu, NULL);
+    (void)pthread_mutex_init(&m->run_mu, NULL);
+    (void)pthread_cond_init(&m->cv, NULL);
+    register_metrics(m);
+    int64_t retention = cfg->max_token_lifetime + cfg->clock_skew + tcfg->report_lag;
+    signet_err err = sg_tm_audit_new(cfg->audit_log, retention, tcfg->report_lag,
+                                     tcfg->index_max > 0 ? tcfg->index_max : 1000000, &m->audit);
+    if (err == SIGNET_OK)
+        err = sg_alerts_new(tcfg, reg, monitor_audit_note, m, &m->alerts);
+    if (err != SIGNET_OK) {
+        sg_monitor_free(&m);
+        return err;
+    }
+    m->rate_prev_time = -1;
+    for (unsigned i = 0; i < SG_MAX_TENANTS; i++)
+        m->rate_per_min[i] = -1;
+    *out = m;
+    return SIGNET_OK;
+}
+
+struct sg_alerts *sg_monitor_alerts(struct sg_monitor *m)
+{
+    return m->alerts;
+}
+
+/* ---- inputs ------------------------------------------------------------------ */
+
+struct inputs {
+    struct sg_tm_signer signers[SG_TM_MAX_SIGNERS];
+    size_t n_signers;
+    struct sg_tm_key *keys, *keys_before;
+    size_t n_keys, n_keys_before;
+    bool have_keys;
+    struct sg_tm_object *objects;
+    size_t n_objects;
+    bool have_inventory;
+    char *jwks[SG_MAX_TENANTS];
+    bool have_jwks;
+};
+
+static void inputs_free(struct inputs *in)
+{
+    free(in->keys);
+    free(in->keys_before);
+    free(in->objects);
+    for (size_t i = 0; i < SG_MAX_TENANTS; i++)
+        free(in->jwks[i]);
+}
+
+static signet_err fetch_status(struct sg_monitor *m, unsigned i, struct sg_tm_signer *sig,
+                               struct sg_tm_key **keys, size_t *n)
+{
+    char *json = NULL;
+    signet_err err = m->src.status(m->src.user, i, &json);
+    if (err == SIGNET_OK)
+        err = json != NULL ? sg_tm_parse_status(json, strlen(json), sig, keys, n)
+                           : SIGNET_ERR_MALFORMED;
+    free(json);
+    return err;
+}
+
+/* Signers' STATUS (keys from the first), then the rest that due needs. */
+static void gather(struct sg_monitor *m, unsigned due, struct inputs *in)
+{
+    for (unsigned i = 0; i < SG_TM_MAX_SIGNERS; i++) {
+        struct sg_tm_key **kp = i == 0 ? &in->keys : NULL;
+        signet_err err = fetch_status(m, i, &in->signers[in->n_signers], kp, &in->n_keys);
+        if (err == SIGNET_ERR_NOT_FOUND)
+            break;
+        if (err != SIGNET_OK) {
+            sg_log(SG_LOG_WARN, "monitor_status_failed", "signer=%u error=%s", i,
+                   signet_err_name(err));
+            continue;
+        }
+        if (i == 0)
+            in->have_keys = true;
+        in->n_signers++;
+    }
+    if ((due & (1u << SG_INV_TOKEN_OBJECTS)) != 0 && m->src.inventory != NULL && in->have_keys) {
+        char *json = NULL;
+        struct sg_tm_signer tmp;
+        signet_err err = m->src.inventory(m->src.user, &json);
+        if (err == SIGNET_OK && json != NULL)
+            err = sg_tm_parse_inventory(json, strlen(json), &in->objects, &in->n_objects);
+        free(json);
+        /* The key list after the inventory knows every object's row (rows
+         * are written before the HSM generates); the one before says which
+         * rows were already DESTROYED. */
+        if (err == SIGNET_OK) {
+            in->keys_before = in->keys;
+            in->n_keys_before = in->n_keys;
+            in->keys = NULL;
+            in->n_keys = 0;
+            err = fetch_status(m, 0, &tmp, &in->keys, &in->n_keys);
+            if (err != SIGNET_OK) {
+                in->keys = in->keys_before;
+                in->n_keys = in->n_keys_before;
+                in->keys_before = NULL;
+                in->n_keys_before = 0;
+            }
+        }
+        in->have_inventory = err == SIGNET_OK;
+        if (err != SIGNET_OK)
+            sg_log(SG_LOG_WARN, "monitor_inventory_failed", "error=%s", signet_err_name(err));
+    }
+    if ((due & (1u << SG_INV_JWKS)) != 0 && m->src.served_jwks != NULL) {
+        in->have_jwks = true;
+        for (size_t t = 0; t < m->cfg.n_tenants; t++)
+            if (m->src.served_jwks(m->src.user, m->cfg.tenants[t].issuer, &in->jwks[t]) !=
+                SIGNET_OK) {
+                free(in->jwks[t]);
+                in->jwks[t] = NULL;
+            }
+    }
+}
+
+/* ---- the audit log (under m->mu) ------------------------------------------------ */
+
+static void i6_offence(struct sg_monitor *m, const char *msg, int64_t exp)
+{
+    m->i6_found++;
+    if (exp > m->i6_until)
+        m->i6_until = exp;
+    (void)sg_tm_copy(m->i6_msg, sizeof m->i6_msg, msg);
+}
+
+static void on_record(void *user, uint64_t seq, int64_t time, const char *type,
+                      const json_t *body, const struct sg_tm_sign *s)
+{
+    struct sg_monitor *m = user;
+    (void)seq;
+    (void)time;
+    (void)body;
+    if (strncmp(type, "key_", 4) == 0) {
+        m->poked |= 1u << SG_INV_ONE_ACTIVE | 1u << SG_INV_KEY_AGE | 1u << SG_INV_JWKS;
+        if (strcmp(type, "key_generated") == 0 || strncmp(type, "key_destroyed", 13) == 0 ||
+            strcmp(type, "key_revoked_destroyed") == 0)
+            m->poked |= 1u << SG_INV_TOKEN_OBJECTS;
+        return;
+    }
+    if (s == NULL)
+        return;
+    char msg[512];
+    int r = sg_inv_check_sign(&m->cfg, m->keys, m->n_keys, s, msg, sizeof msg);
+    if (r > 0) {
+        i6_offence(m, msg, s->exp);
+    } else if (r < 0) {
+        if (m->n_deferred == MAX_DEFERRED) {
+            m->deferred_dropped++;
+            return;
+        }
+        struct deferred *d = &m->deferred[m->n_deferred++];
+        d->seq = s->seq;
+        d->time = s->time;
+        d->exp = s->exp;
+        (void)sg_tm_copy(d->kid, sizeof d->kid, s->kid);
+        (void)sg_tm_copy(d->iss, sizeof d->iss, s->iss);
+    }
+}
+
+static void poll_audit(struct sg_monitor *m, int64_t now)
+{
+    m->audit_err = sg_tm_audit_poll(m->audit, now, on_record, m);
+    sg_metric_set(m->m_audit_records, SG_NO_LABELS, (double)sg_tm_audit_records(m->audit));
+    sg_metric_set(m->m_index, SG_NO_LABELS, (double)sg_tm_audit_indexed(m->audit));
+}
+
+/* Deferred records, now that the key list is newer: a kid still unknown
+ * signed outside the lifecycle. */
+static void recheck_deferred(struct sg_monitor *m)
+{
+    for (size_t i = 0; i < m->n_deferred; i++) {
+        struct deferred *d = &m->deferred[i];
+        struct sg_tm_sign s = {.seq = d->seq, .time = d->time, .kid = d->kid, .iss = d->iss,
+                               .jti = "", .exp = d->exp};
+        char msg[512];
+        int r = sg_inv_check_sign(&m->cfg, m->keys, m->n_keys, &s, msg, sizeof msg);
+        if (r < 0)
+            (void)snprintf(msg, sizeof msg, "record %llu: signed by kid %s that the store does not "
+                                            "know", (unsigned long long)d->seq, d->kid);
+        if (r != 0)
+            i6_offence(m, msg, d->exp);
+    }
+    m->n_deferred = 0;
+}
+
+/* ---- evaluation (under m->mu) ------------------------------------------------------ */
+
+static bool kid_trusted(const struct sg_monitor *m, const char *kid)
+{
+    for (size_t i = 0; i < m->n_keys; i++)
+        if (strcmp(m->keys[i].kid, kid) == 0)
+            return !m->keys[i].revoked && (m->keys[i].state == SG_KS_PUBLISHED ||
+                                           m->keys[i].state == SG_KS_ACTIVE ||
+                                           m->keys[i].state == SG_KS_RETIRED);
+    return false;
+}
+
+struct pending_rotation {
+    char kids[4][64];
+    size_t n;
+};
+
+/* Records a result; under m->mu. Alerts are raised by the caller after
+ * (the alerts lock may call back into audit_note). */
+struct outcome {
+    bool changed_to_ok;
+    bool violated;
+    char kid[64];
+    char msg[512];
+};
+
+static void record(struct sg_monitor *m, enum sg_inv_id i, const struct sg_inv_result *r,
+                   int64_t now, struct outcome *o)
+{
+    struct sg_inv_status *s = &m->inv[i];
+    const struct sg_invariant *v = &sg_invariants[i];
+    memset(o, 0, sizeof *o);
+    o->changed_to_ok = s->state == SG_INV_VIOLATED && r->state == SG_INV_OK;
+    s->state = r->state;
+    s->last_check = now;
+    if (r->state == SG_INV_VIOLATED) {
+        s->violations++;
+        s->last_violation = now;
+        o->violated = true;
+        (void)sg_tm_copy(o->kid, sizeof o->kid, r->kid);
+        (void)sg_tm_copy(o->msg, sizeof o->msg, r->msg);
+        sg_metric_add(m->m_inv_viol, SG_LABELS(v->id), 1);
+    }
+    if (r->state != SG_INV_OK)
+        (void)sg_tm_copy(s->message, sizeof s->message, r->msg);
+    sg_metric_set(m->m_inv_ok, SG_LABELS(v->id, v->name, sg_inv_severity_name(v->severity)),
+                  r->state == SG_INV_OK ? 1 : r->state == SG_INV_VIOLATED ? 0 : -1);
+    sg_metric_set(m->m_inv_check, SG_LABELS(v->id), (double)now);
+}
+
+static void update_key_metrics(struct sg_monitor *m, const struct inputs *in, int64_t now)
+{
+    if (m->reg == NULL || !in->have_keys)
+        return;
+    sg_metric_clear(m->m_keys);
+    sg_metric_clear(m->m_key_age);
+    for (size_t t = 0; t < m->cfg.n_tenants; t++)
+        for (int st = SG_KS_GENERATING; st <= SG_KS_DESTROYED; st++)
+            sg_metric_set(m->m_keys,
+                          SG_LABELS(m->cfg.tenants[t].issuer,
+                                    sg_key_state_name((enum sg_key_state)st)),
+                          0);
+    for (size_t i = 0; i < m->n_keys; i++) {
+        const struct sg_tm_key *k = &m->keys[i];
+        const char *st = sg_key_state_name((enum sg_key_state)k->state);
+        sg_metric_add(m->m_keys, SG_LABELS(k->issuer, st), 1);
+        if (k->state != SG_KS_DESTROYED && k->kid[0] != '\0')
+            sg_metric_set(m->m_key_age, SG_LABELS(k->issuer, k->kid, st),
+                          (double)(now - k->created_at));
+    }
+    uint64_t err = 0, reopen = 0, sig = 0;
+    int64_t next = -1;
+    for (size_t i = 0; i < in->n_signers; i++) {
+        err += in->signers[i].hsm_errors;
+        reopen += in->signers[i].hsm_reopens;
+        sig += in->signers[i].signatures;
+        if (i == 0)
+            next = in->signers[i].next_transition_in;
+    }
+    sg_metric_set(m->m_hsm_err, SG_NO_LABELS, (double)err);
+    sg_metric_set(m->m_hsm_reopen, SG_NO_LABELS, (double)reopen);
+    sg_metric_set(m->m_signer_sig, SG_NO_LABELS, (double)sig);
+    if (next >= 0 && next < INT64_MAX / 2)
+        sg_metric_set(m->m_next, SG_NO_LABELS, (double)next);
+    /* Issuance rate per tenant from the tokens counter. */
+    if (m->rate_prev_time >= 0 && now > m->rate_prev_time)
+        for (size_t t = 0; t < m->cfg.n_tenants; t++) {
+            double total = sg_metric_get(m->std.tokens_issued,
+                                         SG_LABELS(m->cfg.tenants[t].name, "ok"));
+            m->rate_per_min[t] =
+                (total - m->rate_prev_total[t]) * 60.0 / (double)(now - m->rate_prev_time);
+        }
+    for (size_t t = 0; t < m->cfg.n_tenants; t++)
+        m->rate_prev_total[t] =
+            sg_metric_get(m->std.tokens_issued, SG_LABELS(m->cfg.tenants[t].name, "ok"));
+    m->rate_prev_time = now;
+}
+
+static void evaluate(struct sg_monitor *m, unsigned due, const struct inputs *in, int64_t now,
+                     uint64_t rec_before, struct outcome out[SG_INV_COUNT], unsigned *ran)
+{
+    const char *const *jwks = (const char *const *)in->jwks;
+    struct sg_inv_input x = {
+        .cfg = &m->cfg,
+        .tcfg = &m->tcfg,
+        .now = now,
+        .keys = m->keys,
+        .n_keys = m->n_keys,
+        .have_keys = m->have_keys,
+        .keys_before = in->keys_before,
+        .n_keys_before = in->n_keys_before,
+        .objects = in->objects,
+        .n_objects = in->n_objects,
+        .have_inventory = in->have_inventory,
+        .signers = in->signers,
+        .n_signers = in->n_signers,
+        .jwks = jwks,
+        .have_jwks = in->have_jwks,
+    };
+    *ran = 0;
+    for (unsigned i = 0; i < SG_INV_COUNT; i++) {
+        if ((due & (1u << i)) == 0)
+            continue;
+        struct sg_inv_result r;
+        memset(&r, 0, sizeof r);
+        switch ((enum sg_inv_id)i) {
+        case SG_INV_ONE_ACTIVE: sg_inv_check_one_active(&x, &r); break;
+        case SG_INV_KEY_AGE: sg_inv_check_key_age(&x, &r); break;
+        case SG_INV_TOKEN_OBJECTS:
+            if (!in->have_inventory && m->src.inventory == NULL)
+                continue; /* nothing to check it with: stays unknown */
+            sg_inv_check_token_objects(&x, &r);
+            break;
+        case SG_INV_JWKS:
+            if (!in->have_jwks)
+                continue;
+            sg_inv_check_jwks(&x, &r);
+            break;
+        case SG_INV_AUDIT:
+            if (m->audit_err == SIGNET_ERR_AUDIT_BROKEN) {
+                r.state = SG_INV_VIOLATED;
+                (void)snprintf(r.msg, sizeof r.msg, "audit chain broken at %s",
+                               sg_tm_audit_why(m->audit));
+            } else if (m->audit_err != SIGNET_OK) {
+                r.state = SG_INV_UNKNOWN;
+                (void)snprintf(r.msg, sizeof r.msg, "audit log unreadable: %s",
+                               signet_err_name(m->audit_err));
+            } else if (in->n_signers == 0) {
+                r.state = SG_INV_UNKNOWN;
+                (void)sg_tm_copy(r.msg, sizeof r.msg, "no signer STATUS");
+            } else {
+                sg_inv_sigcount_check(&m->sigcount, in->signers, in->n_signers, rec_before,
+                                      sg_tm_audit_sign_records(m->audit),
+                                      sg_tm_audit_rescans(m->audit), &r);
+            }
+            break;
+        case SG_INV_TOKEN_WINDOW:
+            if (m->i6_until >= now || m->i6_found > 0) {
+                r.state = SG_INV_VIOLATED;
+                (void)sg_tm_copy(r.msg, sizeof r.msg, m->i6_msg);
+            } else {
+                r.state = m->audit_err == SIGNET_OK ? SG_INV_OK : SG_INV_UNKNOWN;
+            }
+            m->i6_found = 0;
+            break;
+        case SG_INV_NO_FORGERY: {
+            size_t still = 0;
+            const char *which = NULL;
+            for (size_t k = 0; k < m->n_leaked; k++)
+                if (kid_trusted(m, m->leaked[k])) {
+                    still++;
+                    which = m->leaked[k];
+                }
+            if (still > 0 || m->i7_found > 0) {
+                r.state = SG_INV_VIOLATED;
+                if (which != NULL) {
+                    (void)snprintf(r.msg, sizeof r.msg,
+                                   "key %s signed tokens signet never issued and is still "
+                                   "trusted (%zu such keys)",
+                                   which, still);
+                    (void)sg_tm_copy(r.kid, sizeof r.kid, which);
+                } else {
+                    (void)sg_tm_copy(r.msg, sizeof r.msg, m->i7_msg);
+                }
+            } else {
+                r.state = SG_INV_OK;
+            }
+            m->i7_found = 0;
+            break;
+        }
+        case SG_INV_SANDBOX: sg_inv_check_sandbox(&x, &r); break;
+        }
+        record(m, (enum sg_inv_id)i, &r, now, &out[i]);
+        *ran |= 1u << i;
+    }
+}
+
+/* Alerts and rotations, outside m->mu. */
+static void respond(struct sg_monitor *m, unsigned ran, const struct outcome out[SG_INV_COUNT],
+                    int64_t now)
+{
+    for (unsigned i = 0; i < SG_INV_COUNT; i++) {
+        if ((ran & (1u << i)) == 0)
+            continue;
+        if (out[i].changed_to_ok)
+            sg_alerts_recovery(m->alerts, (enum sg_inv_id)i, now);
+        if (!out[i].violated)
+            continue;
+        sg_alerts_violation(m->alerts, (enum sg_inv_id)i, out[i].kid, out[i].msg, now);
+        const struct sg_invariant *v = &sg_invariants[i];
+        if (m->tcfg.on_critical == SG_ON_CRITICAL_ROTATE && v->severity == SG_SEV_CRITICAL &&
+            v->key_compromise && out[i].kid[0] != '\0' && m->src.revoke != NULL) {
+            (void)pthread_mutex_lock(&m->mu);
+            bool trusted = kid_trusted(m, out[i].kid);
+            (void)pthread_mutex_unlock(&m->mu);
+            if (!trusted)
+                continue;
+            signet_err err = m->src.revoke(m->src.user, out[i].kid);
+            sg_log(err == SIGNET_OK ? SG_LOG_WARN : SG_LOG_ERROR, "emergency_rotation",
+                   "invariant=%s kid=%s result=%s", v->id, out[i].kid, signet_err_name(err));
+            sg_monitor_poke(m, SG_INV_ALL);
+        }
+    }
+    sg_alerts_tick(m->alerts, now);
+}
+
+/* One cycle for the checks in due (a bit per invariant). */
+static void run_mask(struct sg_monitor *m, unsigned due, int64_t now)
+{
+    (void)pthread_mutex_lock(&m->run_mu);
+    struct inputs in;
+    memset(&in, 0, sizeof in);
+    /* Log first (I5 baseline), then the signers, then the log again. */
+    (void)pthread_mutex_lock(&m->mu);
+    bool first = !m->have_keys;
+    (void)pthread_mutex_unlock(&m->mu);
+    if (first) {
+        /* The very first pass needs a key list to judge the records by. */
+        gather(m, 0, &in);
+        (void)pthread_mutex_lock(&m->mu);
+        if (in.have_keys) {
+            free(m->keys);
+            m->keys = in.keys;
+            m->n_keys = in.n_keys;
+            m->have_keys = true;
+            in.keys = NULL;
+        }
+        (void)pthread_mutex_unlock(&m->mu);
+        inputs_free(&in);
+        memset(&in, 0, sizeof in);
+    }
+    (void)pthread_mutex_lock(&m->mu);
+    poll_audit(m, now);
+    uint64_t rec_before = sg_tm_audit_sign_records(m->audit);
+    (void)pthread_mutex_unlock(&m->mu);
+    gather(m, due, &in);
+    struct outcome out[SG_INV_COUNT];
+    memset(out, 0, sizeof out);
+    unsigned ran = 0;
+    (void)pthread_mutex_lock(&m->mu);
+    if (in.have_keys) {
+        free(m->keys);
+        m->keys = in.keys;
+        m->n_keys = in.n_keys;
+        m->have_keys = true;
+        in.keys = NULL;
+    }
+    poll_audit(m, now);
+    recheck_deferred(m);
+    evaluate(m, due, &in, now, rec_before, out, &ran);
+    update_key_metrics(m, &in, now);
+    (void)pthread_mutex_unlock(&m->mu);
+    respond(m, ran, out, now);
+    inputs_free(&in);
+    (void)pthread_mutex_unlock(&m->run_mu);
+}
+
+void sg_monitor_run(struct sg_monitor *m, int inv, int64_t now)
+{
+    unsigned due = inv == SG_INV_ALL ? (1u << SG_INV_COUNT) - 1
+                   : (inv >= 0 && inv < SG_INV_COUNT) ? 1u << inv
+                                                      : 0;
+    if (due != 0)
+        run_mask(m, due, now);
+}
+
+/* ---- the thread ------------------------------------------------------------------------ */
+
+static void *monitor_main(void *arg)
+{
+    struct sg_monitor *m = arg;
+    (void)pthread_mutex_lock(&m->mu);
+    while (!m->stop) {
+        double mono = sg_tm_mono();
+        unsigned due = m->poked;
+        double next = mono + 1.0;
+        for (unsigned i = 0; i < SG_INV_COUNT; i++) {
+            if (m->next_run[i] <= mono)
+                due |= 1u << i;
+            if (m->next_run[i] < next)
+                next = m->next_run[i];
+        }
+        if (due == 0) {
+            struct timespec until;
+            (void)clock_gettime(CLOCK_REALTIME, &until);
+            double wait = next - mono;
+            if (wait < 0.05)
+                wait = 0.05;
+            until.tv_sec += (time_t)wait;
+            until.tv_nsec += (long)((wait - (double)(time_t)wait) * 1e9);
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            (void)pthread_cond_timedwait(&m->cv, &m->mu, &until);
+            continue;
+        }
+        m->poked = 0;
+        for (unsigned i = 0; i < SG_INV_COUNT; i++)
+            if ((due & (1u << i)) != 0)
+                m->next_run[i] = mono + (double)sg_telemetry_interval(&m->tcfg, i);
+        (void)pthread_mutex_unlock(&m->mu);
+        run_mask(m, due, sg_clock_now());
+        (void)pthread_mutex_lock(&m->mu);
+    }
+    (void)pthread_mutex_unlock(&m->mu);
+    return NULL;
+}
+
+signet_err sg_monitor_start(struct sg_monitor *m)
+{
+    (void)pthread_mutex_lock(&m->mu);
+    if (m->started) {
+        (void)pthread_mutex_unlock(&m->mu);
+        return SIGNET_OK;
+    }
+    m->poked = (1u << SG_INV_COUNT) - 1;
+    int rc = pthread_create(&m->thread, NULL, monitor_main, m);
+    m->started = rc == 0;
+    (void)pthread_mutex_unlock(&m->mu);
+    return rc == 0 ? SIGNET_OK : SIGNET_ERR_INTERNAL;
+}
+
+void sg_monitor_poke(struct sg_monitor *m, int inv)
+{
+    if (m == NULL)
+        return;
+    (void)pthread_mutex_lock(&m->mu);
+    if (inv == SG_INV_ALL)
+        m->poked = (1u << SG_INV_COUNT) - 1;
+    else if (inv >= 0 && inv < SG_INV_COUNT)
+        m->poked |= 1u << inv;
+    (void)pthread_cond_broadcast(&m->cv);
+    (void)pthread_mutex_unlock(&m->mu);
+}
+
+void sg_monitor_free(struct sg_monitor **mp)
+{
+    if (mp == NULL || *mp == NULL)
+        return;
+    struct sg_monitor *m = *mp;
+    (void)pthread_mutex_lock(&m->mu);
+    m->stop = true;
+    (void)pthread_cond_broadcast(&m->cv);
+    bool started = m->started;
+    (void)pthread_mutex_unlock(&m->mu);
+    if (started)
+        (void)pthread_join(m->thread, NULL);
+    sg_alerts_free(&m->alerts);
+    sg_tm_audit_free(&m->audit);
+    free(m->keys);
+    (void)pthread_cond_destroy(&m->cv);
+    (void)pthread_mutex_destroy(&m->run_mu);
+    (void)pthread_mutex_destroy(&m->mu);
+    free(m);
+    *mp = NULL;
+}
+
+void sg_monitor_get(struct sg_monitor *m, struct sg_inv_status out[SG_INV_COUNT])
+{
+    (void)pthread_mutex_lock(&m->mu);
+    memcpy(out, m->inv, sizeof m->inv);
+    (void)pthread_mutex_unlock(&m->mu);
+}
+
+json_t *sg_monitor_status_json(struct sg_monitor *m)
+{
+    struct sg_inv_status s[SG_INV_COUNT];
+    sg_monitor_get(m, s);
+    json_t *arr = json_array();
+    for (unsigned i = 0; arr != NULL && i < SG_INV_COUNT; i++) {
+        const struct sg_invariant *v = &sg_invariants[i];
+        if (json_array_append_new(
+                arr, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "id", v->id, "name",
+                               v->name, "severity", sg_inv_severity_name(v->severity), "state",
+                               sg_inv_state_name(s[i].state), "last_check",
+                               (json_int_t)s[i].last_check, "last_violation",
+                               (json_int_t)s[i].last_violation, "violations",
+                               (json_int_t)s[i].violations, "message", s[i].message)) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    (void)pthread_mutex_lock(&m->mu);
+    json_t *doc = json_pack("{s:I, s:o, s:{s:I, s:I, s:I, s:s}}", "now", (json_int_t)sg_clock_now(),
+                            "invariants", arr, "audit", "records",
+                            (json_int_t)sg_tm_audit_records(m->audit), "sign_records",
+                            (json_int_t)sg_tm_audit_sign_records(m->audit), "indexed",
+                            (json_int_t)sg_tm_audit_indexed(m->audit), "broken",
+                            sg_tm_audit_why(m->audit));
+    (void)pthread_mutex_unlock(&m->mu);
+    return doc;
+}
+
+signet_err sg_monitor_statuspage(struct sg_monitor *m, struct sg_wbuf *out)
+{
+    struct sg_statuspage_tenant tenants[SG_MAX_TENANTS];
+    struct sg_inv_status inv[SG_INV_COUNT];
+    (void)pthread_mutex_lock(&m->mu);
+    for (size_t t = 0; t < m->cfg.n_tenants; t++) {
+        tenants[t].name = m->cfg.tenants[t].name;
+        tenants[t].issuer = m->cfg.tenants[t].issuer;
+        tenants[t].tokens_total =
+            sg_metric_get(m->std.tokens_issued, SG_LABELS(m->cfg.tenants[t].name, "ok"));
+        tenants[t].tokens_per_min = m->rate_per_min[t];
+    }
+    memcpy(inv, m->inv, sizeof inv);
+    struct sg_statuspage_in in = {
+        .now = sg_clock_now(),
+        .version = SIGNET_VERSION,
+        .tenants = tenants,
+        .n_tenants = m->cfg.n_tenants,
+        .keys = m->keys,
+        .n_keys = m->n_keys,
+        .inv = inv,
+        .rotation_period = m->cfg.rotation_period,
+        .prepublish = sg_config_prepublish(&m->cfg),
+        .retire_window = sg_config_retire_window(&m->cfg),
+    };
+    signet_err err = sg_statuspage_render(&in, out);
+    (void)pthread_mutex_unlock(&m->mu);
+    return err;
+}
+
+/* ---- reports (I7) ------------------------------------------------------------------------ */
+
+enum verdict { V_ISSUED, V_FORGED, V_WRONG_TENANT, V_RETIRED, V_STALE, V_UNKNOWN_KID, V_MISMATCH,
+               V_UNVERIFIABLE, V_COUNT };
+static const char *const verdict_names[V_COUNT] = {"issued",    "forged",      "wrong_tenant",
+                                                   "retired_key", "stale_key", "unknown_kid",
+                                                   "mismatch",  "unverifiable"};
+
+static const struct sg_tm_key *key_of(const struct sg_monitor *m, const char *kid)
+{
+    for (size_t i = 0; i < m->n_keys; i++)
+        if (strcmp(m->keys[i].kid, kid) == 0)
+            return &m->keys[i];
+    return NULL;
+}
+
+static enum verdict judge(struct sg_monitor *m, const char *tenant_issuer,
+                          const struct sg_report *r, int64_t now)
+{
+    struct sg_tm_indexed rec;
+    enum sg_tm_lookup l = sg_tm_audit_lookup(m->audit, r->token_sha256, now, &rec);
+    const struct sg_tm_key *k = key_of(m, r->kid);
+    uint64_t tenant_h = sg_tm_digest64(tenant_issuer, strlen(tenant_issuer));
+    if (l == SG_TM_FOUND) {
+        if (rec.kid_h != sg_tm_digest64(r->kid, strlen(r->kid)) ||
+            rec.jti_h != sg_tm_digest64(r->jti, strlen(r->jti)) ||
+            rec.iss_h != sg_tm_digest64(r->iss, strlen(r->iss)))
+            return V_MISMATCH;
+        if (rec.iss_h != tenant_h)
+            return V_WRONG_TENANT;
+        if (k != NULL && (k->revoked || k->state == SG_KS_DESTROYED))
+            return V_STALE;
+        if (k != NULL && k->state == SG_KS_RETIRED)
+            return V_RETIRED;
+        return V_ISSUED;
+    }
+    if (strcmp(r->iss, tenant_issuer) != 0 || (k != NULL && strcmp(k->issuer, tenant_issuer) != 0))
+        return V_WRONG_TENANT;
+    if (l == SG_TM_UNCOVERED)
+        return V_UNVERIFIABLE;
+    if (k == NULL)
+        return V_UNKNOWN_KID;
+    return V_FORGED;
+}
+
+signet_err sg_reports_handle(struct sg_monitor *m, const char *tenant_issuer, const uint8_t *body,
+                             size_t len, char **response_json)
+{
+    *response_json = NULL;
+    if (m == NULL || tenant_issuer == NULL)
+        return SIGNET_ERR_INVALID_ARG;
+    const struct sg_tenant_cfg *tc = sg_config_tenant_by_issuer(&m->cfg, tenant_issuer);
+    const char *tenant = tc != NULL ? tc->name : "?";
+    struct sg_report *items = NULL;
+    size_t n = 0;
+    signet_err err = sg_reports_parse(body, len, &items, &n);
+    if (err != SIGNET_OK) {
+        sg_log(SG_LOG_WARN, "report_rejected", "tenant=%s error=%s", tenant, signet_err_name(err));
+        return err;
+    }
+    sg_metric_add(m->m_reports, SG_LABELS(tenant), 1);
+    enum verdict *v = n > 0 ? calloc(n, sizeof *v) : NULL;
+    if (n > 0 && v == NULL) {
+        free(items);
+        return SIGNET_ERR_NOMEM;
+    }
+    const int64_t now = sg_clock_now();
+    size_t counts[V_COUNT] = {0};
+    (void)pthread_mutex_lock(&m->mu);
+    /* Catch up first: a token signed a moment ago must be found. */
+    poll_audit(m, now);
+    for (size_t i = 0; i < n; i++) {
+        v[i] = judge(m, tenant_issuer, &items[i], now);
+        counts[v[i]]++;
+    }
+    (void)pthread_mutex_unlock(&m->mu);
+
+    json_t *results = json_array();
+    json_t *cnt = json_object();
+    for (size_t i = 0; results != NULL && i < n; i++)
+        if (json_array_append_new(results, json_string(verdict_names[v[i]])) != 0) {
+            json_decref(results);
+            results = NULL;
+        }
+    for (int c = 0; cnt != NULL && c < V_COUNT; c++)
+        if (counts[c] > 0) {
+            (void)json_object_set_new(cnt, verdict_names[c], json_integer((json_int_t)counts[c]));
+            sg_metric_add(m->m_report_tokens, SG_LABELS(tenant, verdict_names[c]),
+                          (double)counts[c]);
+        }
+    sg_metric_add(m->m_forged, SG_LABELS(tenant), (double)counts[V_FORGED]);
+
+    /* Alerts: one observation per offending report (coalesced per kid). */
+    for (size_t i = 0; i < n; i++) {
+        const struct sg_report *r = &items[i];
+        char msg[512];
+        char kid[64], iss[160];
+        sg_tm_log_safe(r->kid, kid, sizeof kid);
+        sg_tm_log_safe(r->iss, iss, sizeof iss);
+        if (v[i] == V_FORGED) {
+            (void)snprintf(msg, sizeof msg,
+                           "a relying party of %s accepted a token signed by key %s that signet "
+                           "never issued: the key is out in the wild",
+                           tenant, kid);
+        } else if (v[i] == V_WRONG_TENANT) {
+            (void)snprintf(msg, sizeof msg,
+                           "a relying party of %s accepted a token of issuer %s (kid %s)", tenant,
+                           iss, kid);
+        } else if (v[i] == V_UNKNOWN_KID) {
+            (void)snprintf(msg, sizeof msg,
+                           "a relying party of %s accepted a token with kid %s, which is no "
+                           "signet key",
+                           tenant, kid);
+        } else {
+            if (v[i] == V_STALE || v[i] == V_RETIRED)
+                sg_log(SG_LOG_WARN, "report_old_key", "tenant=%s kid=%s verdict=%s", tenant, kid,
+                       verdict_names[v[i]]);
+            continue;
+        }
+        struct outcome o;
+        struct sg_inv_result res;
+        memset(&res, 0, sizeof res);
+        res.state = SG_INV_VIOLATED;
+        (void)sg_tm_copy(res.msg, sizeof res.msg, msg);
+        if (v[i] == V_FORGED)
+            (void)sg_tm_copy(res.kid, sizeof res.kid, r->kid);
+        (void)pthread_mutex_lock(&m->mu);
+        if (v[i] == V_FORGED) {
+            bool known = false;
+            for (size_t k = 0; k < m->n_leaked && !known; k++)
+                known = strcmp(m->leaked[k], r->kid) == 0;
+            if (!known && m->n_leaked < MAX_LEAKED)
+                (void)sg_tm_copy(m->leaked[m->n_leaked++], sizeof m->leaked[0], r->kid);
+        }
+        m->i7_found++;
+        (void)sg_tm_copy(m->i7_msg, sizeof m->i7_msg, msg);
+        record(m, SG_INV_NO_FORGERY, &res, now, &o);
+        (void)pthread_mutex_unlock(&m->mu);
+        struct outcome all[SG_INV_COUNT];
+        memset(all, 0, sizeof all);
+        all[SG_INV_NO_FORGERY] = o;
+        respond(m, 1u << SG_INV_NO_FORGERY, all, now);
+    }
+    free(items);
+    free(v);
+    json_t *doc = json_pack("{s:o*, s:o*}", "results", results, "counts", cnt);
+    char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    if (text == NULL)
+        return SIGNET_ERR_NOMEM;
+    *response_json = text;
+    return SIGNET_OK;
+}

@@ -1,0 +1,115 @@
+/* The invariant monitor: runs the declared checks (invariants.h) on their
+ * schedule and when poked, keeps each one's state for /metrics and /status,
+ * raises alerts (alerts.h), reads the audit log incrementally
+ * (auditscan.h) and answers relying parties' token reports (I7).
+ *
+ * It knows nothing of signetd's internals: the inputs come through
+ * callbacks. Wiring in signetd:
+ *
+ *   struct sg_metrics *reg;           sg_metrics_new(&reg);
+ *   struct sg_tm_std_metrics std;     sg_tm_std_metrics_register(reg, &std);
+ *   struct sg_monitor_source src = {.user = d, .status = ..., .inventory = ...,
+ *                                   .served_jwks = ..., .revoke = ..., .audit_note = ...};
+ *   struct sg_monitor *mon;           sg_monitor_new(&cfg, &cfg.telemetry, &src, reg, &mon);
+ *   sg_monitor_start(mon);
+ *   ... GET /metrics:  sg_metrics_render(reg, &buf)
+ *   ... GET /status:   sg_monitor_statuspage(mon, &buf)       (text/html)
+ *   ... GET /status.json: sg_monitor_status_json(mon)
+ *   ... POST /t/<tenant>/reports (client with scope signet:report):
+ *           sg_reports_handle(mon, tenant->issuer, body, len, &json)
+ *   ... after a key transition, JWKS refresh or signer restart:
+ *           sg_monitor_poke(mon, SG_INV_ALL)
+ *   ... shutdown: sg_monitor_free(&mon) before the signer clients go.
+ *
+ * Every function is thread-safe. The callbacks are called from the monitor
+ * thread, and revoke/audit_note also from a thread in sg_reports_handle;
+ * audit_note calls never overlap each other. */
+#ifndef SG_MONITOR_H
+#define SG_MONITOR_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/config.h"
+#include "signet/error.h"
+#include "telemetry/alerts.h"
+#include "telemetry/invariants.h"
+#include "telemetry/metrics.h"
+#include "telemetry/tmconfig.h"
+#include "util/buf.h"
+
+struct sg_monitor_source {
+    void *user;
+    /* STATUS JSON of signer number i (0, 1, ...): SIGNET_ERR_NOT_FOUND once
+     * i is past the last signer. *json is malloc'd, NUL-terminated. */
+    signet_err (*status)(void *user, unsigned i, char **json);
+    /* INVENTORY JSON of any signer (they share the token). May be NULL. */
+    signet_err (*inventory)(void *user, char **json);
+    /* The JWKS document signetd serves now for issuer: the bytes of its
+     * cache that clients get, not a fresh signer answer. May be NULL. */
+    signet_err (*served_jwks)(void *user, const char *issuer, char **json);
+    /* on_critical = rotate: emergency-revoke kid (SG_IPC_REVOKE). May be NULL. */
+    signet_err (*revoke)(void *user, const char *kid);
+    /* Appends an audit record durably (signetd's own sg_audit handle:
+     * sg_audit_append then sg_audit_commit). May be NULL. */
+    signet_err (*audit_note)(void *user, const char *type, const json_t *fields);
+};
+
+/* What each invariant looks like now. */
+struct sg_inv_status {
+    enum sg_inv_state state;
+    int64_t last_check;     /* 0 = never */
+    int64_t last_violation; /* 0 = never */
+    char message[512];      /* last violation (or unknown) message */
+    uint64_t violations;    /* checks (or reports) that found it violated */
+};
+
+/* The metric families signetd observes itself; the monitor fills the rest
+ * (keys, HSM, audit, invariants, reports) from what it reads. */
+struct sg_tm_std_metrics {
+    struct sg_metric *tokens_issued;       /* counter {tenant, result}: result "ok" or an error name */
+    struct sg_metric *sign_latency;        /* histogram, seconds per SIGN round trip */
+    struct sg_metric *http_requests;       /* counter {endpoint, status} */
+    struct sg_metric *audit_write_latency; /* histogram, seconds per audit append + commit */
+};
+SIGNET_WUR signet_err sg_tm_std_metrics_register(struct sg_metrics *reg,
+                                                 struct sg_tm_std_metrics *out);
+
+struct sg_monitor;
+
+/* cfg and tcfg are copied. reg may be NULL (no metrics). */
+SIGNET_WUR signet_err sg_monitor_new(const struct sg_config *cfg,
+                                     const struct sg_telemetry_cfg *tcfg,
+                                     const struct sg_monitor_source *src, struct sg_metrics *reg,
+                                     struct sg_monitor **out);
+/* Starts the monitor thread (each check on its period, pokes at once). */
+SIGNET_WUR signet_err sg_monitor_start(struct sg_monitor *m);
+/* Runs invariant inv (or SG_INV_ALL) soon, on the monitor thread. */
+void sg_monitor_poke(struct sg_monitor *m, int inv);
+/* Runs invariant inv (or SG_INV_ALL) now on the calling thread, with this
+ * "now" (tests; the CLI). */
+void sg_monitor_run(struct sg_monitor *m, int inv, int64_t now);
+/* Stops the thread, flushes alerts, frees. */
+void sg_monitor_free(struct sg_monitor **m);
+
+void sg_monitor_get(struct sg_monitor *m, struct sg_inv_status out[SG_INV_COUNT]);
+/* {"now":..., "invariants":[{"id","name","severity","state","last_check",
+ * "last_violation","violations","message"}...], "audit":{"records",...}} */
+json_t *sg_monitor_status_json(struct sg_monitor *m);
+/* The HTML status page (statuspage.h) from the monitor's latest view. */
+SIGNET_WUR signet_err sg_monitor_statuspage(struct sg_monitor *m, struct sg_wbuf *out);
+struct sg_alerts *sg_monitor_alerts(struct sg_monitor *m);
+
+/* POST /t/<tenant>/reports. tenant_issuer is the issuer of the tenant in
+ * the URL. On SIGNET_OK (HTTP 200) *response_json (malloc'd) is
+ *   {"results":["issued"|"forged"|"wrong_tenant"|"retired_key"|
+ *                "stale_key"|"unknown_kid"|"mismatch"|"unverifiable", ...],
+ *    "counts":{"issued":n,...}}
+ * one result per report, in order. A body that does not parse is
+ * SIGNET_ERR_TOO_LARGE (HTTP 413) or SIGNET_ERR_MALFORMED /
+ * SIGNET_ERR_BAD_JSON / SIGNET_ERR_DUPLICATE_MEMBER (HTTP 400). */
+SIGNET_WUR signet_err sg_reports_handle(struct sg_monitor *m, const char *tenant_issuer,
+                                        const uint8_t *body, size_t len, char **response_json);
+
+#endif

@@ -1,0 +1,142 @@
+#include "telemetry/tmconfig.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "telemetry/tmutil.h"
+
+void sg_telemetry_cfg_defaults(struct sg_telemetry_cfg *c)
+{
+    memset(c, 0, sizeof *c);
+    c->webhook_timeout = 5;
+    c->webhook_retries = 5;
+    c->webhook_backoff_ms = 1000;
+    c->webhook_backoff_max_ms = 60000;
+    c->queue_size = 256;
+    c->command_timeout = 10;
+    c->on_critical = SG_ON_CRITICAL_ALERT;
+    c->coalesce_window = 60;
+    c->interval = 60;
+    c->rotation_grace = 300;
+    c->report_lag = 3600;
+    c->index_max = 1000000;
+}
+
+/* An integer with an optional unit: ms (when allowed), s, m, h, d; the
+ * result is in seconds, or milliseconds when ms_out. */
+static int parse_duration(const char *v, int ms_out, int64_t max, int64_t *out)
+{
+    errno = 0;
+    char *end = NULL;
+    long long n = strtoll(v, &end, 10);
+    if (end == v || errno != 0 || n < 0)
+        return -1;
+    int64_t mult = ms_out ? 1000 : 1;
+    if (ms_out && strcmp(end, "ms") == 0) {
+        mult = 1;
+        end += 2;
+    } else if (*end == 's') {
+        end++;
+    } else if (*end == 'm') {
+        mult *= 60, end++;
+    } else if (*end == 'h') {
+        mult *= 3600, end++;
+    } else if (*end == 'd') {
+        mult *= 86400, end++;
+    }
+    if (*end != '\0' || n > max / mult)
+        return -1;
+    *out = (int64_t)n * mult;
+    return 0;
+}
+
+static int parse_uint(const char *v, unsigned lo, unsigned hi, unsigned *out)
+{
+    errno = 0;
+    char *end = NULL;
+    long n = strtol(v, &end, 10);
+    if (end == v || *end != '\0' || errno != 0 || n < (long)lo || n > (long)hi)
+        return -1;
+    *out = (unsigned)n;
+    return 0;
+}
+
+static int valid_url(const char *v)
+{
+    if (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0)
+        return 0;
+    for (const char *p = v; *p != '\0'; p++)
+        if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+            return 0;
+    return 1;
+}
+
+static int set_alerts(struct sg_telemetry_cfg *c, const char *key, const char *v)
+{
+    if (strcmp(key, "webhook_url") == 0)
+        return (v[0] == '\0' || valid_url(v)) &&
+               sg_tm_copy(c->webhook_url, sizeof c->webhook_url, v) == 0;
+    if (strcmp(key, "webhook_timeout") == 0)
+        return parse_duration(v, 0, 300, &c->webhook_timeout) == 0 && c->webhook_timeout > 0;
+    if (strcmp(key, "webhook_retries") == 0)
+        return parse_uint(v, 0, 20, &c->webhook_retries) == 0;
+    if (strcmp(key, "webhook_backoff") == 0)
+        return parse_duration(v, 1, 3600000, &c->webhook_backoff_ms) == 0 &&
+               c->webhook_backoff_ms > 0;
+    if (strcmp(key, "queue_size") == 0)
+        return parse_uint(v, 1, 65536, &c->queue_size) == 0;
+    if (strcmp(key, "command") == 0)
+        return (v[0] == '\0' || v[0] == '/') && sg_tm_copy(c->command, sizeof c->command, v) == 0;
+    if (strcmp(key, "command_timeout") == 0)
+        return parse_duration(v, 0, 3600, &c->command_timeout) == 0 && c->command_timeout > 0;
+    if (strcmp(key, "on_critical") == 0) {
+        if (strcmp(v, "alert") == 0)
+            c->on_critical = SG_ON_CRITICAL_ALERT;
+        else if (strcmp(v, "rotate") == 0)
+            c->on_critical = SG_ON_CRITICAL_ROTATE;
+        else
+            return 0;
+        return 1;
+    }
+    if (strcmp(key, "coalesce_window") == 0)
+        return parse_duration(v, 0, 86400, &c->coalesce_window) == 0;
+    return -1;
+}
+
+static int set_invariants(struct sg_telemetry_cfg *c, const char *key, const char *v)
+{
+    if (strcmp(key, "interval") == 0)
+        return parse_duration(v, 0, 86400, &c->interval) == 0 && c->interval > 0;
+    if ((key[0] == 'i' || key[0] == 'I') && key[1] >= '1' && key[1] <= '0' + SG_INV_COUNT &&
+        key[2] == '\0') {
+        int64_t *slot = &c->intervals[key[1] - '1'];
+        return parse_duration(v, 0, 86400, slot) == 0 && *slot > 0;
+    }
+    if (strcmp(key, "rotation_grace") == 0)
+        return parse_duration(v, 0, 30 * 86400, &c->rotation_grace) == 0;
+    if (strcmp(key, "report_lag") == 0)
+        return parse_duration(v, 0, 7 * 86400, &c->report_lag) == 0;
+    if (strcmp(key, "index_max") == 0)
+        return parse_uint(v, 1000, 50000000, &c->index_max) == 0;
+    return -1;
+}
+
+int sg_telemetry_cfg_set(struct sg_telemetry_cfg *c, const char *section, const char *key,
+                         const char *value)
+{
+    if (c == NULL || section == NULL || key == NULL || value == NULL)
+        return -1;
+    if (strcmp(section, "alerts") == 0)
+        return set_alerts(c, key, value);
+    if (strcmp(section, "invariants") == 0)
+        return set_invariants(c, key, value);
+    return -1;
+}
+
+int64_t sg_telemetry_interval(const struct sg_telemetry_cfg *c, unsigned i)
+{
+    if (i < SG_INV_COUNT && c->intervals[i] > 0)
+        return c->intervals[i];
+    return c->interval > 0 ? c->interval : 60;
+}
