@@ -92,6 +92,11 @@ pid_t sg_signer_client_pid(const struct sg_signer_client *c)
     return c->pid;
 }
 
+int sg_signer_client_fd(const struct sg_signer_client *c)
+{
+    return c->fd;
+}
+
 void sg_signer_client_free(struct sg_signer_client **cp)
 {
     if (cp == NULL || *cp == NULL)

@@ -20,6 +20,8 @@ SIGNET_WUR signet_err sg_signer_spawn(const char *state_dir, struct sg_signer_cl
 /* Closes the channel and waits for the signer to exit. */
 void sg_signer_client_free(struct sg_signer_client **c);
 pid_t sg_signer_client_pid(const struct sg_signer_client *c);
+/* The channel's descriptor (tests that pipeline raw frames). */
+int sg_signer_client_fd(const struct sg_signer_client *c);
 
 /* Sends one request; *status gets the signer's verdict, *resp (malloc'd,
  * NUL-terminated, may be NULL when empty) the rest of the payload. A

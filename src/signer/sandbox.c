@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,7 +81,7 @@ static const int allowed[] = {
     SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep), SCMP_SYS(gettimeofday), SCMP_SYS(time),
     SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid),
     SCMP_SYS(getegid), SCMP_SYS(getrandom), SCMP_SYS(poll), SCMP_SYS(ppoll),
-    SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask), SCMP_SYS(sched_yield),
+    SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigaction), SCMP_SYS(sigaltstack), SCMP_SYS(sched_yield),
     SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(set_robust_list), SCMP_SYS(rseq),
     SCMP_SYS(sched_getaffinity), SCMP_SYS(getrlimit), SCMP_SYS(prlimit64), SCMP_SYS(uname),
     SCMP_SYS(sendmsg), SCMP_SYS(recvmsg), SCMP_SYS(sendto), SCMP_SYS(recvfrom), SCMP_SYS(shutdown), SCMP_SYS(kill), SCMP_SYS(tgkill),
@@ -127,6 +128,16 @@ static signet_err install_seccomp(void)
 }
 #pragma GCC diagnostic pop
 
+/* Grows the main thread's stack before mlockall(MCL_FUTURE): a locked
+ * process may be refused stack growth later, which would be a crash. */
+static void __attribute__((noinline)) prefault_stack(void)
+{
+    volatile uint8_t area[512 * 1024];
+    for (size_t i = 0; i < sizeof area; i += 4096)
+        area[i] = 0;
+    area[sizeof area - 1] = 0;
+}
+
 signet_err sg_sandbox_enter(const struct sg_config *c, struct sg_hardening *h)
 {
     memset(h, 0, sizeof *h);
@@ -140,6 +151,7 @@ signet_err sg_sandbox_enter(const struct sg_config *c, struct sg_hardening *h)
         if (geteuid() == 0)
             (void)setrlimit(RLIMIT_MEMLOCK, &inf);
         int future = getrlimit(RLIMIT_MEMLOCK, &cur) == 0 && cur.rlim_cur == RLIM_INFINITY;
+        prefault_stack();
         h->mlocked = mlockall(MCL_CURRENT | (future ? MCL_FUTURE : 0)) == 0;
         if (!h->mlocked)
             sg_log(SG_LOG_WARN, "sandbox_mlockall", "result=refused errno=%d", errno);

@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <openssl/sha.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,9 @@
 #include "util/secret.h"
 
 #define MAX_ACTIVE 64
+
+struct pending;
+struct sign_job;
 
 struct active_key {
     char issuer[SG_STORE_ISSUER_MAX];
@@ -46,7 +50,12 @@ struct sg_signer {
     uint64_t refusals;
     uint64_t batches;
     int hard_seccomp, hard_dumpable, hard_mlocked, hard_nnp;
+    struct sg_pool *pool;
+    struct pending *batch;   /* BATCH_MAX request slots */
+    struct sign_job *jobs;   /* BATCH_MAX sign jobs */
 };
+
+static void stop_workers(struct sg_signer *s);
 
 const struct sg_config *sg_signer_config(const struct sg_signer *s)
 {
@@ -132,6 +141,9 @@ void sg_signer_close(struct sg_signer **sp)
     if (sp == NULL || *sp == NULL)
         return;
     struct sg_signer *s = *sp;
+    stop_workers(s);
+    free(s->batch);
+    free(s->jobs);
     if (s->audit != NULL && sg_audit_commit(s->audit) != SIGNET_OK)
         sg_log(SG_LOG_ERROR, "audit_commit_failed", "at=close");
     sg_audit_close(&s->audit);
@@ -241,16 +253,36 @@ static signet_err sign_token(struct sg_signer *s, const struct active_key *key, 
     return SIGNET_OK;
 }
 
-static signet_err handle_sign(struct sg_signer *s, const uint8_t *p, size_t n, struct sg_wbuf *resp)
+/* A sign request in flight: checked (sequentially), signed in the HSM (in
+ * parallel across the session pool), then audited and answered in order. */
+struct sign_job {
+    struct active_key key;
+    const struct sg_tenant_cfg *t;
+    char typ[32];
+    const uint8_t *claims; /* borrowed from the request frame */
+    size_t claims_len;
+    struct sg_policy_info info;
+    int64_t now;
+    char *token;
+    size_t token_len;
+    signet_err status;
+    struct sg_wbuf *resp;
+};
+
+/* Decodes and checks a sign request. SIGNET_OK with job->status == OK means
+ * it is ready to sign; any refusal is already audited and answered. */
+static signet_err prepare_sign(struct sg_signer *s, const uint8_t *p, size_t n,
+                               struct sg_wbuf *resp, struct sign_job *job)
 {
+    memset(job, 0, sizeof *job);
+    job->resp = resp;
     struct sg_sign_req req;
     signet_err err = sg_ipc_decode_sign(p, n, &req);
     if (err != SIGNET_OK)
         return err; /* malformed frame: the caller drops the connection */
     const int64_t now = sg_clock_now();
-    char *token = NULL;
-    size_t token_len = 0;
     const struct active_key *key = NULL;
+    const char *refused_kid = NULL;
     const struct sg_tenant_cfg *t = sg_config_tenant_by_issuer(&s->cfg, req.issuer);
     signet_err status = SIGNET_OK;
     if (t == NULL) {
@@ -277,13 +309,13 @@ static signet_err handle_sign(struct sg_signer *s, const uint8_t *p, size_t n, s
         status = SIGNET_ERR_NO_ACTIVE_KEY;
         goto refuse;
     }
+    refused_kid = key->kid;
     if (req.kid[0] != '\0' && strcmp(req.kid, key->kid) != 0) {
         /* Only the ACTIVE key signs: a PUBLISHED, RETIRED, revoked or
          * unknown kid is refused. */
         status = SIGNET_ERR_KEY_STATE;
-        audit_refusal(s, req.issuer, req.kid, status);
-        put_status(resp, status);
-        goto out;
+        refused_kid = req.kid;
+        goto refuse;
     }
     struct sg_policy_limits lim = {
         .issuer = t->issuer,
@@ -291,37 +323,197 @@ static signet_err handle_sign(struct sg_signer *s, const uint8_t *p, size_t n, s
         .skew = s->cfg.clock_skew,
         .now = now,
     };
-    struct sg_policy_info info;
-    status = sg_policy_check_claims(req.claims, req.claims_len, &lim, &info);
+    status = sg_policy_check_claims(req.claims, req.claims_len, &lim, &job->info);
     if (status != SIGNET_OK)
         goto refuse;
-    status = sign_token(s, key, req.typ, req.claims, req.claims_len, &token, &token_len);
-    if (status != SIGNET_OK)
-        goto refuse;
-    uint8_t digest[SHA256_DIGEST_LENGTH];
-    char hexd[2 * SHA256_DIGEST_LENGTH + 1];
-    SHA256((const uint8_t *)token, token_len, digest);
-    sg_hex_encode(digest, sizeof digest, hexd);
-    json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "kid", key->kid, "iss",
-                          t->issuer, "alg", alg, "jti", info.jti, "token_sha256", hexd, "iat",
-                          (json_int_t)info.iat, "exp", (json_int_t)info.exp);
-    status = f != NULL ? sg_audit_append(s->audit, now, "sign", f) : SIGNET_ERR_NOMEM;
-    json_decref(f);
-    if (status != SIGNET_OK) {
-        status = SIGNET_ERR_AUDIT;
-        goto refuse;
-    }
-    s->signatures++;
-    put_status(resp, SIGNET_OK);
-    sg_wbuf_put_field(resp, token, token_len);
-    goto out;
-refuse:
-    audit_refusal(s, req.issuer, key != NULL ? key->kid : NULL, status);
-    put_status(resp, status);
-out:
-    free(token);
+    job->key = *key;
+    job->t = t;
+    (void)snprintf(job->typ, sizeof job->typ, "%s", req.typ);
+    job->claims = req.claims;
+    job->claims_len = req.claims_len;
+    job->now = now;
+    job->status = SIGNET_OK;
     sg_ipc_sign_req_clear(&req);
     return SIGNET_OK;
+refuse:
+    audit_refusal(s, req.issuer, refused_kid, status);
+    put_status(resp, status);
+    job->status = status;
+    sg_ipc_sign_req_clear(&req);
+    return SIGNET_OK;
+}
+
+/* The HSM part: safe to run on several threads at once (the PKCS#11 layer
+ * lends each its own session). */
+static void execute_job(struct sg_signer *s, struct sign_job *job)
+{
+    if (job->status != SIGNET_OK)
+        return;
+    job->status = sign_token(s, &job->key, job->typ, job->claims, job->claims_len, &job->token,
+                             &job->token_len);
+}
+
+/* Back on the serving thread, in request order: stage the audit record and
+ * write the answer. The token leaves only after the batch's commit. */
+static void finish_job(struct sg_signer *s, struct sign_job *job)
+{
+    if (job->resp->len > 0)
+        return; /* refused in prepare_sign, already answered */
+    signet_err status = job->status;
+    if (status == SIGNET_OK) {
+        uint8_t digest[SHA256_DIGEST_LENGTH];
+        char hexd[2 * SHA256_DIGEST_LENGTH + 1];
+        SHA256((const uint8_t *)job->token, job->token_len, digest);
+        sg_hex_encode(digest, sizeof digest, hexd);
+        json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "kid", job->key.kid, "iss",
+                              job->t->issuer, "alg", job->key.alg, "jti", job->info.jti,
+                              "token_sha256", hexd, "iat", (json_int_t)job->info.iat, "exp",
+                              (json_int_t)job->info.exp);
+        status = f != NULL ? sg_audit_append(s->audit, job->now, "sign", f) : SIGNET_ERR_NOMEM;
+        json_decref(f);
+        if (status != SIGNET_OK)
+            status = SIGNET_ERR_AUDIT;
+    }
+    if (status == SIGNET_OK) {
+        s->signatures++;
+        put_status(job->resp, SIGNET_OK);
+        sg_wbuf_put_field(job->resp, job->token, job->token_len);
+    } else {
+        audit_refusal(s, job->t != NULL ? job->t->issuer : NULL, job->key.kid, status);
+        put_status(job->resp, status);
+    }
+    free(job->token);
+    job->token = NULL;
+}
+
+static signet_err handle_sign(struct sg_signer *s, const uint8_t *p, size_t n, struct sg_wbuf *resp)
+{
+    struct sign_job job;
+    signet_err err = prepare_sign(s, p, n, resp, &job);
+    if (err != SIGNET_OK)
+        return err;
+    execute_job(s, &job);
+    finish_job(s, &job);
+    return SIGNET_OK;
+}
+
+/* Worker threads that sign a batch's jobs in parallel; the serving thread
+ * takes part too. */
+struct sg_pool {
+    pthread_t threads[16];
+    size_t n_threads;
+    pthread_mutex_t lock;
+    pthread_cond_t work;
+    pthread_cond_t done;
+    struct sg_signer *s;
+    struct sign_job *jobs;
+    size_t n_jobs;
+    size_t next;
+    size_t pending;
+    uint64_t generation;
+    int stop;
+};
+
+static int take_job(struct sg_pool *p, size_t *idx)
+{
+    if (p->next >= p->n_jobs)
+        return 0;
+    *idx = p->next++;
+    return 1;
+}
+
+static void *pool_main(void *arg)
+{
+    struct sg_pool *p = arg;
+    uint64_t seen = 0;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (!p->stop && p->generation == seen)
+            pthread_cond_wait(&p->work, &p->lock);
+        if (p->stop)
+            break;
+        seen = p->generation;
+        size_t idx;
+        while (take_job(p, &idx)) {
+            pthread_mutex_unlock(&p->lock);
+            execute_job(p->s, &p->jobs[idx]);
+            pthread_mutex_lock(&p->lock);
+            if (--p->pending == 0)
+                pthread_cond_signal(&p->done);
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+static void run_jobs(struct sg_signer *s, struct sign_job *jobs, size_t n)
+{
+    struct sg_pool *p = s->pool;
+    if (p == NULL || p->n_threads == 0 || n < 2) {
+        for (size_t i = 0; i < n; i++)
+            execute_job(s, &jobs[i]);
+        return;
+    }
+    pthread_mutex_lock(&p->lock);
+    p->jobs = jobs;
+    p->n_jobs = n;
+    p->next = 0;
+    p->pending = n;
+    p->generation++;
+    pthread_cond_broadcast(&p->work);
+    size_t idx;
+    while (take_job(p, &idx)) {
+        pthread_mutex_unlock(&p->lock);
+        execute_job(s, &jobs[idx]);
+        pthread_mutex_lock(&p->lock);
+        p->pending--;
+    }
+    while (p->pending > 0)
+        pthread_cond_wait(&p->done, &p->lock);
+    p->jobs = NULL;
+    p->n_jobs = 0;
+    pthread_mutex_unlock(&p->lock);
+}
+
+signet_err sg_signer_start_workers(struct sg_signer *s)
+{
+    if (s->pool != NULL || s->cfg.sessions < 2)
+        return SIGNET_OK;
+    struct sg_pool *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return SIGNET_ERR_NOMEM;
+    p->s = s;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->work, NULL);
+    pthread_cond_init(&p->done, NULL);
+    size_t want = s->cfg.sessions - 1;
+    if (want > sizeof p->threads / sizeof p->threads[0])
+        want = sizeof p->threads / sizeof p->threads[0];
+    for (size_t i = 0; i < want; i++) {
+        if (pthread_create(&p->threads[i], NULL, pool_main, p) != 0)
+            break;
+        p->n_threads++;
+    }
+    s->pool = p;
+    return SIGNET_OK;
+}
+
+static void stop_workers(struct sg_signer *s)
+{
+    struct sg_pool *p = s->pool;
+    if (p == NULL)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->lock);
+    for (size_t i = 0; i < p->n_threads; i++)
+        pthread_join(p->threads[i], NULL);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->work);
+    pthread_cond_destroy(&p->done);
+    free(p);
+    s->pool = NULL;
 }
 
 static void put_json(struct sg_wbuf *resp, signet_err status, json_t *doc)
@@ -536,18 +728,30 @@ struct pending {
     struct sg_wbuf resp;
 };
 
+#define BATCH_MAX 64
+
+/* Signs the queued jobs (in parallel) and stages their records in order. */
+static void drain_jobs(struct sg_signer *s, struct sign_job *jobs, size_t *n)
+{
+    run_jobs(s, jobs, *n);
+    for (size_t i = 0; i < *n; i++)
+        finish_job(s, &jobs[i]);
+    *n = 0;
+}
+
 /* One batch: every complete frame read so far is handled, the audit records
  * of the batch are committed with one fdatasync (group commit), and only
  * then do the responses leave. If the commit fails, every signature of the
  * batch is withheld and replaced by SIGNET_ERR_AUDIT. */
 static signet_err serve_batch(struct sg_signer *s, int fd, struct sg_wbuf *in, size_t *used)
 {
-    struct pending batch[64];
-    size_t nb = 0;
+    struct pending *batch = s->batch;
+    struct sign_job *jobs = s->jobs;
+    size_t nb = 0, nj = 0;
     const uint64_t drops = sg_audit_drops(s->audit);
     signet_err err = SIGNET_OK;
     size_t off = 0;
-    while (nb < sizeof batch / sizeof batch[0]) {
+    while (nb < BATCH_MAX) {
         struct sg_ipc_frame f;
         size_t consumed = 0;
         err = sg_ipc_next(in->data + off, in->len - off, &f, &consumed);
@@ -562,14 +766,31 @@ static signet_err serve_batch(struct sg_signer *s, int fd, struct sg_wbuf *in, s
         p->type = f.type;
         p->id = f.id;
         sg_wbuf_init(&p->resp, SG_IPC_MAX_PAYLOAD);
+        if (f.type == SG_IPC_SIGN) {
+            err = prepare_sign(s, f.payload, f.len, &p->resp, &jobs[nj]);
+            if (err != SIGNET_OK) {
+                sg_wbuf_free(&p->resp); /* no answer to a malformed frame */
+                nb--;
+                break;
+            }
+            if (jobs[nj].status == SIGNET_OK)
+                nj++;
+            continue;
+        }
+        /* Other requests see every earlier signature finished first. */
+        drain_jobs(s, jobs, &nj);
         err = sg_signer_handle(s, f.type, f.payload, f.len, &p->resp);
-        if (err != SIGNET_OK)
+        if (err != SIGNET_OK) {
+            sg_wbuf_free(&p->resp);
+            nb--;
             break;
+        }
         if (p->resp.err != SIGNET_OK) {
             sg_wbuf_reset(&p->resp);
             put_status(&p->resp, SIGNET_ERR_TOO_LARGE);
         }
     }
+    drain_jobs(s, jobs, &nj);
     *used = off;
     if (nb == 0 && err == SIGNET_OK)
         return SIGNET_OK;
@@ -611,6 +832,12 @@ static signet_err serve_batch(struct sg_signer *s, int fd, struct sg_wbuf *in, s
 
 signet_err sg_signer_serve(struct sg_signer *s, int fd)
 {
+    if (s->batch == NULL)
+        s->batch = calloc(BATCH_MAX, sizeof *s->batch);
+    if (s->jobs == NULL)
+        s->jobs = calloc(BATCH_MAX, sizeof *s->jobs);
+    if (s->batch == NULL || s->jobs == NULL)
+        return SIGNET_ERR_NOMEM;
     struct sg_wbuf in;
     sg_wbuf_init(&in, 2 * (SG_IPC_HEADER_LEN + SG_IPC_MAX_PAYLOAD));
     signet_err err = SIGNET_OK;

@@ -29,6 +29,10 @@ SIGNET_WUR signet_err sg_signer_handle(struct sg_signer *s, uint8_t type, const 
                                        size_t len, struct sg_wbuf *resp);
 SIGNET_WUR signet_err sg_signer_flush(struct sg_signer *s);
 
+/* Starts the signing threads ([hsm] sessions - 1 of them; the serving
+ * thread signs too). Call after the sandbox is entered, so they inherit it. */
+SIGNET_WUR signet_err sg_signer_start_workers(struct sg_signer *s);
+
 /* Runs the lifecycle once (used at start-up and by `signet init`). */
 SIGNET_WUR signet_err sg_signer_advance(struct sg_signer *s);
 

@@ -117,6 +117,12 @@ int main(int argc, char **argv)
         return 4;
     }
     sg_signer_set_hardening(s, h.seccomp, h.dumpable, h.mlocked, h.no_new_privs);
+    /* Signing threads start inside the sandbox so that they inherit all of
+     * it (seccomp filter, dropped capabilities and no-new-privs are
+     * per-thread attributes). */
+    err = sg_signer_start_workers(s);
+    if (err != SIGNET_OK)
+        sg_log(SG_LOG_WARN, "workers_failed", "error=%s", signet_err_name(err));
     sg_log(SG_LOG_INFO, "signer_ready", "state=%s", state);
     err = sg_signer_serve(s, fd);
     sg_signer_close(&s);

@@ -352,6 +352,57 @@ static void test_fail_closed_without_audit(void **state)
     assert_int_equal(count_records(f, "sign"), 1);
 }
 
+/* Many requests written at once form one batch: signed in parallel, one
+ * group commit, answers in request order with their ids. */
+static void test_pipelined_batch(void **state)
+{
+    struct fx *f = *state;
+    enum { N = 40 };
+    struct sg_wbuf out;
+    sg_wbuf_init(&out, 1 << 22);
+    for (uint32_t i = 0; i < N; i++) {
+        char jti[32];
+        snprintf(jti, sizeof jti, "p-%u", i);
+        /* every fifth request is refused (too long a lifetime) */
+        char *body = claims(ISS_A, T0, i % 5 == 4 ? 5000 : 300, jti);
+        struct sg_wbuf req;
+        sg_wbuf_init(&req, SG_IPC_MAX_PAYLOAD);
+        sg_ipc_encode_sign(&req, ISS_A, i % 2 ? "EdDSA" : "ES256", "at+jwt", "",
+                           (const uint8_t *)body, strlen(body));
+        sg_ipc_put_frame(&out, SG_IPC_SIGN, 1000 + i, req.data, req.len);
+        sg_wbuf_free(&req);
+        free(body);
+    }
+    assert_int_equal(out.err, SIGNET_OK);
+    int fd = sg_signer_client_fd(f->c);
+    assert_int_equal(sg_ipc_write_all(fd, out.data, out.len), SIGNET_OK);
+    sg_wbuf_free(&out);
+    struct sg_wbuf in;
+    sg_wbuf_init(&in, 1 << 22);
+    size_t ok = 0;
+    for (uint32_t i = 0; i < N; i++) {
+        struct sg_ipc_frame fr;
+        assert_int_equal(sg_ipc_read_frame(fd, &in, &fr), SIGNET_OK);
+        assert_int_equal(fr.type, SG_IPC_SIGN | SG_IPC_RESPONSE);
+        assert_int_equal(fr.id, 1000 + i);
+        struct sg_buf b;
+        sg_buf_init(&b, fr.payload, fr.len);
+        uint32_t st = 0;
+        assert_int_equal(sg_buf_get_u32(&b, &st), SIGNET_OK);
+        assert_int_equal(st, i % 5 == 4 ? SIGNET_ERR_POLICY_LIFETIME : SIGNET_OK);
+        ok += st == SIGNET_OK;
+        size_t used = (size_t)(fr.payload - in.data) + fr.len;
+        memmove(in.data, in.data + used, in.len - used);
+        in.len -= used;
+    }
+    sg_wbuf_free(&in);
+    assert_int_equal(count_records(f, "sign"), ok);
+    assert_int_equal(count_records(f, "sign_refused"), N - ok);
+    json_t *st = call_json(f, SG_IPC_STATUS, NULL);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(st, "signer"), "signatures")), ok);
+    json_decref(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -360,6 +411,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retired_key_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_frame_drops_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fail_closed_without_audit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipelined_batch, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
