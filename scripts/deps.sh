@@ -8,6 +8,7 @@ pkgs=(
   libsqlite3-dev libpq-dev libseccomp-dev libcmocka-dev libinih-dev libargon2-dev
   libp11-kit-dev p11-kit softhsm2 opensc curl sqlite3
   python3 python3-jwt python3-cryptography
+  prometheus chromium fonts-dejavu-core
 )
 missing=()
 for p in "${pkgs[@]}"; do
