@@ -1,0 +1,417 @@
+/* signetd's request parsing (src/common/oauth_req.c) with hostile inputs:
+ * form bodies (RFC 6749 Appendix B, §3.1, §3.2), Basic client
+ * authentication (RFC 6749 §2.3.1), scopes (§3.3), the client_credentials
+ * request as a whole, client assertions (RFC 7523) against fixed vectors,
+ * registration JWKs, and the store's clients and jti replay cache. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/oauth_req.h"
+#include "store/store.h"
+
+static signet_err form(const char *body, struct sg_form *f)
+{
+    static const char *const rep[] = {"resource", NULL};
+    return sg_form_parse(body, strlen(body), SG_FORM_MAX_BODY, rep, f);
+}
+
+static void test_form_decoding(void **state)
+{
+    (void)state;
+    struct sg_form f;
+    assert_int_equal(form("a=1&b=x+y%2Bz%3d&c=&d&e=%C3%A9", &f), SIGNET_OK);
+    assert_int_equal(f.n, 5);
+    assert_string_equal(sg_form_get(&f, "a"), "1");
+    assert_string_equal(sg_form_get(&f, "b"), "x y+z=");
+    assert_null(sg_form_get(&f, "c")); /* RFC 6749 §3.1: empty = omitted */
+    assert_null(sg_form_get(&f, "d"));
+    assert_string_equal(sg_form_get(&f, "e"), "\xc3\xa9");
+    assert_null(sg_form_get(&f, "zz"));
+    sg_form_clear(&f);
+    /* Empty segments carry nothing; the empty body is valid. */
+    assert_int_equal(form("&&a=1&&", &f), SIGNET_OK);
+    assert_int_equal(f.n, 1);
+    sg_form_clear(&f);
+    assert_int_equal(form("", &f), SIGNET_OK);
+    assert_int_equal(f.n, 0);
+    sg_form_clear(&f);
+    /* Encoded names decode too. */
+    assert_int_equal(form("gr%61nt_type=x", &f), SIGNET_OK);
+    assert_string_equal(sg_form_get(&f, "grant_type"), "x");
+    sg_form_clear(&f);
+}
+
+static void test_form_hostile(void **state)
+{
+    (void)state;
+    struct sg_form f;
+    static const char *const malformed[] = {
+        "a=%", "a=%2", "a=%zz", "a=%g0", "a=%0", "%=1", "a=1&b=%%", "a=%00", "a%00=1",
+        "=1", "=", "a=1&=2", "%20=1", "a+b=1", "a%0a=1",
+    };
+    for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++) {
+        signet_err err = form(malformed[i], &f);
+        if (err != SIGNET_ERR_MALFORMED)
+            fail_msg("'%s': %d", malformed[i], err);
+        assert_int_equal(f.n, 0);
+    }
+    /* RFC 6749 §3.2: no parameter twice, except RFC 8707 resource. */
+    assert_int_equal(form("a=1&a=2", &f), SIGNET_ERR_DUPLICATE_MEMBER);
+    assert_int_equal(form("a=1&b=2&a=", &f), SIGNET_ERR_DUPLICATE_MEMBER);
+    assert_int_equal(form("%61=1&a=2", &f), SIGNET_ERR_DUPLICATE_MEMBER);
+    assert_int_equal(form("resource=x:1&resource=x:2", &f), SIGNET_OK);
+    assert_int_equal(f.n, 2);
+    sg_form_clear(&f);
+    /* Size and count caps, one past the limit. */
+    char body[4096] = "";
+    size_t o = 0;
+    for (int i = 0; i < SG_FORM_MAX_PARAMS; i++)
+        o += (size_t)snprintf(body + o, sizeof body - o, "%sp%d=1", i ? "&" : "", i);
+    assert_int_equal(form(body, &f), SIGNET_OK);
+    sg_form_clear(&f);
+    (void)snprintf(body + o, sizeof body - o, "&one=more");
+    assert_int_equal(form(body, &f), SIGNET_ERR_TOO_LARGE);
+    assert_int_equal(sg_form_parse("a=12345", 7, 6, NULL, &f), SIGNET_ERR_TOO_LARGE);
+    assert_int_equal(sg_form_parse("a=12345", 7, 7, NULL, &f), SIGNET_OK);
+    sg_form_clear(&f);
+    /* Exactly len bytes are read: no terminator needed, none past it. */
+    assert_int_equal(sg_form_parse("a=1%41", 5, 64, NULL, &f), SIGNET_ERR_MALFORMED);
+    assert_int_equal(sg_form_parse("a=1&a=1", 3, 64, NULL, &f), SIGNET_OK);
+    assert_int_equal(f.n, 1);
+    sg_form_clear(&f);
+}
+
+static void test_basic(void **state)
+{
+    (void)state;
+    char *id = NULL, *secret = NULL;
+    /* "web:s3cret" */
+    assert_int_equal(sg_basic_auth_parse("Basic d2ViOnMzY3JldA==", &id, &secret), SIGNET_OK);
+    assert_string_equal(id, "web");
+    assert_string_equal(secret, "s3cret");
+    free(id);
+    sg_oauth_free_secret(&secret);
+    assert_null(secret);
+    /* RFC 6749 §2.3.1: both halves are form-urlencoded: "a%3Ab:p%25w+d". */
+    assert_int_equal(sg_basic_auth_parse("bAsIc   YSUzQWI6cCUyNXcrZA==", &id, &secret), SIGNET_OK);
+    assert_string_equal(id, "a:b");
+    assert_string_equal(secret, "p%w d");
+    free(id);
+    sg_oauth_free_secret(&secret);
+    /* The first colon splits; the secret may hold more: "x:y:z". */
+    assert_int_equal(sg_basic_auth_parse("Basic eDp5Ono=", &id, &secret), SIGNET_OK);
+    assert_string_equal(secret, "y:z");
+    free(id);
+    sg_oauth_free_secret(&secret);
+    assert_int_equal(sg_basic_auth_parse("Bearer abc", &id, &secret), SIGNET_ERR_UNSUPPORTED);
+    assert_int_equal(sg_basic_auth_parse("Basic", &id, &secret), SIGNET_ERR_UNSUPPORTED);
+    static const char *const bad[] = {
+        "Basic ",             /* empty */
+        "Basic eHk=",         /* "xy": no colon */
+        "Basic Onk=",         /* ":y": empty id */
+        "Basic eDo=",         /* "x:": empty secret */
+        "Basic d2ViOnMzY3JldA", /* unpadded */
+        "Basic d2ViOnMzY3JldA=", /* wrong padding */
+        "Basic d2ViOnMzY3JldB==", /* non-zero trailing bits */
+        "Basic d2Vi OnMz",    /* inner space */
+        "Basic d2V_OnMz",     /* url alphabet */
+        "Basic eDp5JXp6",     /* "x:y%zz": bad escape */
+        "Basic eDp5JTAw",     /* "x:y%00": NUL */
+        "Basic ====",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        signet_err err = sg_basic_auth_parse(bad[i], &id, &secret);
+        if (err != SIGNET_ERR_MALFORMED)
+            fail_msg("'%s': %d", bad[i], err);
+        assert_null(id);
+        assert_null(secret);
+    }
+    char huge[SG_BASIC_MAX + 16];
+    memset(huge, 'A', sizeof huge - 1);
+    memcpy(huge, "Basic ", 6);
+    huge[sizeof huge - 1] = '\0';
+    assert_int_equal(sg_basic_auth_parse(huge, &id, &secret), SIGNET_ERR_MALFORMED);
+}
+
+static void test_scopes(void **state)
+{
+    (void)state;
+    assert_true(sg_scope_valid("read"));
+    assert_true(sg_scope_valid("read write api:x/y!"));
+    static const char *const bad[] = {"", " ", "a  b", " a", "a ", "a\"b", "a\\b", "a\tb",
+                                      "caf\xc3\xa9"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (sg_scope_valid(bad[i]))
+            fail_msg("'%s' accepted", bad[i]);
+    char g[64], badw[16];
+    assert_int_equal(sg_scope_check("write read write", "read write x", g, sizeof g, badw,
+                                    sizeof badw), SIGNET_OK);
+    assert_string_equal(g, "write read");
+    assert_int_equal(sg_scope_check("read admin", "read write", g, sizeof g, badw, sizeof badw),
+                     SIGNET_ERR_NOT_FOUND);
+    assert_string_equal(badw, "admin");
+    assert_string_equal(g, "");
+    /* Prefixes and substrings are not scopes. */
+    assert_int_equal(sg_scope_check("rea", "read", g, sizeof g, NULL, 0), SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_scope_check("read", "reader", g, sizeof g, NULL, 0), SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_scope_check("a", "", g, sizeof g, NULL, 0), SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_scope_check("a  b", "a b", g, sizeof g, NULL, 0), SIGNET_ERR_MALFORMED);
+    assert_int_equal(sg_scope_check("abc def", "abc def", g, 7, NULL, 0), SIGNET_ERR_TOO_LARGE);
+    assert_true(sg_list_contains("https://a https://b", "https://b"));
+    assert_false(sg_list_contains("https://a https://b", "https://"));
+}
+
+static enum sg_oauth_error parse(const char *body, const char *authz, struct sg_token_req *r,
+                                 char *why)
+{
+    return sg_token_req_parse(body, strlen(body), authz, r, why, 400);
+}
+
+static void test_token_request(void **state)
+{
+    (void)state;
+    struct sg_token_req r;
+    char why[400];
+    assert_int_equal(parse("grant_type=client_credentials&scope=a+b&resource=https%3A%2F%2Fx",
+                           "Basic d2ViOnMzY3JldA==", &r, why), SG_OAUTH_OK);
+    assert_int_equal(r.auth, SG_AUTH_BASIC);
+    assert_true(r.basic_tried);
+    assert_string_equal(r.client_id, "web");
+    assert_string_equal(r.scope, "a b");
+    assert_int_equal(r.n_resources, 1);
+    sg_token_req_clear(&r);
+    assert_int_equal(parse("grant_type=client_credentials&client_id=web&client_secret=x", NULL,
+                           &r, why), SG_OAUTH_OK);
+    assert_int_equal(r.auth, SG_AUTH_POST);
+    assert_null(r.scope);
+    sg_token_req_clear(&r);
+    struct {
+        const char *body, *authz;
+        enum sg_oauth_error want;
+    } cases[] = {
+        {"", NULL, SG_OAUTH_INVALID_REQUEST},
+        {"scope=a", "Basic d2ViOnMzY3JldA==", SG_OAUTH_INVALID_REQUEST},
+        {"grant_type=", "Basic d2ViOnMzY3JldA==", SG_OAUTH_INVALID_REQUEST},
+        {"grant_type=password", "Basic d2ViOnMzY3JldA==", SG_OAUTH_UNSUPPORTED_GRANT_TYPE},
+        {"grant_type=client_credentials&grant_type=client_credentials", "Basic d2ViOnMzY3JldA==",
+         SG_OAUTH_INVALID_REQUEST},
+        {"grant_type=client_credentials", NULL, SG_OAUTH_INVALID_CLIENT},
+        {"grant_type=client_credentials&client_secret=x", NULL, SG_OAUTH_INVALID_REQUEST},
+        {"grant_type=client_credentials&client_id=a&client_secret=x", "Basic d2ViOnMzY3JldA==",
+         SG_OAUTH_INVALID_REQUEST},
+        {"grant_type=client_credentials&client_id=other", "Basic d2ViOnMzY3JldA==",
+         SG_OAUTH_INVALID_REQUEST},
+        {"grant_type=client_credentials", "Basic eHk=", SG_OAUTH_INVALID_CLIENT},
+        {"grant_type=client_credentials", "Digest x", SG_OAUTH_INVALID_CLIENT},
+        {"grant_type=client_credentials&scope=a++b", "Basic d2ViOnMzY3JldA==",
+         SG_OAUTH_INVALID_SCOPE},
+        {"grant_type=client_credentials&resource=relative", "Basic d2ViOnMzY3JldA==",
+         SG_OAUTH_INVALID_TARGET},
+        {"grant_type=client_credentials&resource=https%3A%2F%2Fa%23f", "Basic d2ViOnMzY3JldA==",
+         SG_OAUTH_INVALID_TARGET},
+        {"grant_type=client_credentials&audience=a+b", "Basic d2ViOnMzY3JldA==",
+         SG_OAUTH_INVALID_REQUEST},
+        {"grant_type=client_credentials&client_assertion=x", NULL, SG_OAUTH_INVALID_REQUEST},
+        {"grant_type=client_credentials&client_assertion_type=urn%3Ax&client_assertion=a.b.c",
+         NULL, SG_OAUTH_INVALID_REQUEST},
+        {"grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3A"
+         "client-assertion-type%3Ajwt-bearer&client_assertion=a.b.c",
+         NULL, SG_OAUTH_INVALID_CLIENT},
+        {"grant_type=client_credentials&client_id=%zz", NULL, SG_OAUTH_INVALID_REQUEST},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        enum sg_oauth_error e = parse(cases[i].body, cases[i].authz, &r, why);
+        if (e != cases[i].want)
+            fail_msg("case %zu '%s': %s, wanted %s (%s)", i, cases[i].body,
+                     sg_oauth_error_code(e), sg_oauth_error_code(cases[i].want), why);
+        assert_true(why[0] != '\0');
+        assert_null(r.client_id);
+        assert_null(r.secret);
+        assert_null(strstr(why, "s3cret"));
+        sg_token_req_clear(&r);
+    }
+    /* Nine resources is one too many. */
+    char body[1024] = "grant_type=client_credentials";
+    for (int i = 0; i <= SG_OAUTH_MAX_RESOURCES; i++)
+        (void)snprintf(body + strlen(body), sizeof body - strlen(body), "&resource=x:%d", i);
+    assert_int_equal(parse(body, "Basic d2ViOnMzY3JldA==", &r, why), SG_OAUTH_INVALID_TARGET);
+    sg_token_req_clear(&r);
+}
+
+/* Vectors made by PyJWT with the key below (fuzz/corpus/fuzz_token_request
+ * holds the same ones), judged at a fixed time. */
+static const char jwk[] =
+    "{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"fuzz-1\","
+    "\"x\":\"v7O5wLme_H36vrH8dYoJxkFDUAavuAweb7Pw0L2VYu4\","
+    "\"y\":\"VwnCo-O8mzAjsAJiccEsP_AVtkEpxKxZXbcIRptKeFg\"}";
+static const char a_ok[] = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImZ1enotMSIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJjMSIsInN1YiI6ImMxIiwiYXVkIjoiaHR0cHM6Ly9hcy5leGFtcGxlL3QvYS90b2tlbiIsImV4cCI6MTcwMDAwMDA2MCwiaWF0IjoxNzAwMDAwMDAwLCJqdGkiOiJqMSJ9.UbYIx9tw5x6eT5a52WAB9WC4wfm6IMh01zt4aOBt0BMEVqpohBXK1n0HWj6RWcm5Ft2-21Gs5bOKTexVTu2gtA";
+static const char a_aud_iss[] = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImZ1enotMSIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJjMSIsInN1YiI6ImMxIiwiYXVkIjoiaHR0cHM6Ly9hcy5leGFtcGxlL3QvYSIsImV4cCI6MTcwMDAwMDA2MCwiaWF0IjoxNzAwMDAwMDAwLCJqdGkiOiJqMSJ9.tRE9Yr_rY8yqsD8MlpBjMVKFn9YpTNVS-zKoNgGjdENmJLT05tpAGT63qAtTMrH-jyxNRvXVDPz7A03rE70vNQ";
+static const char a_expired[] = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImZ1enotMSIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJjMSIsInN1YiI6ImMxIiwiYXVkIjoiaHR0cHM6Ly9hcy5leGFtcGxlL3QvYS90b2tlbiIsImV4cCI6MTY5OTk5OTkwMCwiaWF0IjoxNzAwMDAwMDAwLCJqdGkiOiJqMSJ9.4etTmLagr9ofB4HYTqgb-35iNTe_G3dC8m3njlM3GvhXGsOVTfNhev7Pn80SIQNakU3Bk-eyEYXBUIuXyL5uyw";
+static const char a_aud_array[] = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImZ1enotMSIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJjMSIsInN1YiI6ImMxIiwiYXVkIjpbIngiLCJodHRwczovL2FzLmV4YW1wbGUvdC9hL3Rva2VuIl0sImV4cCI6MTcwMDAwMDA2MCwiaWF0IjoxNzAwMDAwMDAwLCJqdGkiOiJqMSJ9.z-iHUt94e5Allpmzz4CsxHlgLUlUg_NzWzUOwqT8R24GfOLCEfPXFjfB_8YEsopPWCTx0mp8rtrRnRQ6V8CQ3A";
+
+static signet_err verify(const char *a, int64_t now, const char *client, const char **why,
+                         struct sg_assertion_info *info)
+{
+    struct sg_assertion_policy pol = {
+        .client_id = client,
+        .token_endpoint = "https://as.example/t/a/token",
+        .issuer = "https://as.example/t/a",
+        .now = now,
+        .skew = 5,
+        .max_ahead = 300,
+    };
+    return sg_assertion_verify(a, strlen(a), jwk, &pol, info, why);
+}
+
+static void test_assertions(void **state)
+{
+    (void)state;
+    const char *why = NULL;
+    struct sg_assertion_info info;
+    char *id = NULL;
+    assert_int_equal(sg_assertion_peek(a_ok, strlen(a_ok), &id), SIGNET_OK);
+    assert_string_equal(id, "c1");
+    free(id);
+    assert_int_equal(verify(a_ok, 1700000000, "c1", &why, &info), SIGNET_OK);
+    assert_string_equal(info.jti, "j1");
+    assert_int_equal(info.exp, 1700000060);
+    assert_int_equal(verify(a_aud_iss, 1700000000, "c1", &why, &info), SIGNET_OK);
+    assert_int_equal(verify(a_aud_array, 1700000000, "c1", &why, &info), SIGNET_OK);
+    assert_int_equal(verify(a_expired, 1700000000, "c1", &why, &info), SIGNET_ERR_EXPIRED);
+    /* exp is 60 s ahead: fine until now > exp + skew. */
+    assert_int_equal(verify(a_ok, 1700000064, "c1", &why, &info), SIGNET_OK);
+    assert_int_equal(verify(a_ok, 1700000065, "c1", &why, &info), SIGNET_ERR_EXPIRED);
+    /* iat in the future beyond the skew; exp too far ahead. */
+    assert_int_equal(verify(a_ok, 1699999990, "c1", &why, &info), SIGNET_ERR_IAT_IN_FUTURE);
+    assert_int_equal(verify(a_ok, 1699999700, "c1", &why, &info), SIGNET_ERR_LIFETIME_TOO_LONG);
+    assert_int_equal(verify(a_ok, 1700000000, "c2", &why, &info), SIGNET_ERR_ISSUER_MISMATCH);
+    /* Any change to the signed bytes. */
+    char *t = strdup(a_ok);
+    assert_non_null(t);
+    char *sig = strrchr(t, '.') + 1;
+    sig[3] = sig[3] == 'A' ? 'B' : 'A';
+    assert_int_equal(verify(t, 1700000000, "c1", &why, &info), SIGNET_ERR_BAD_SIGNATURE);
+    assert_non_null(strstr(why, "registered key"));
+    free(t);
+    /* Another registered key (same kid, other point) fails the signature. */
+    struct sg_assertion_policy pol = {.client_id = "c1", .token_endpoint =
+        "https://as.example/t/a/token", .now = 1700000000, .skew = 5, .max_ahead = 300};
+    const char other[] = "{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"fuzz-1\","
+                         "\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","
+                         "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}";
+    assert_int_equal(sg_assertion_verify(a_ok, strlen(a_ok), other, &pol, &info, &why),
+                     SIGNET_ERR_BAD_SIGNATURE);
+    const char other_kid[] = "{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"k2\","
+                             "\"x\":\"v7O5wLme_H36vrH8dYoJxkFDUAavuAweb7Pw0L2VYu4\","
+                             "\"y\":\"VwnCo-O8mzAjsAJiccEsP_AVtkEpxKxZXbcIRptKeFg\"}";
+    assert_int_equal(sg_assertion_verify(a_ok, strlen(a_ok), other_kid, &pol, &info, &why),
+                     SIGNET_ERR_KEY_NOT_IN_ISSUER_SET);
+    /* An RSA-pinned key refuses an ES256 assertion before any math. */
+    const char pinned[] = "{\"kty\":\"EC\",\"crv\":\"P-256\",\"alg\":\"ES384\","
+                          "\"x\":\"v7O5wLme_H36vrH8dYoJxkFDUAavuAweb7Pw0L2VYu4\","
+                          "\"y\":\"VwnCo-O8mzAjsAJiccEsP_AVtkEpxKxZXbcIRptKeFg\"}";
+    assert_int_not_equal(sg_assertion_verify(a_ok, strlen(a_ok), pinned, &pol, &info, &why),
+                         SIGNET_OK);
+    assert_int_not_equal(verify("a.b.c", 1700000000, "c1", &why, &info), SIGNET_OK);
+    assert_int_not_equal(verify("", 1700000000, "c1", &why, &info), SIGNET_OK);
+}
+
+static void test_registration_jwk(void **state)
+{
+    (void)state;
+    const char *why = NULL;
+    assert_int_equal(sg_client_jwk_check(jwk, strlen(jwk), &why), SIGNET_OK);
+    static const char *const bad[] = {
+        "{\"kty\":\"EC\",\"crv\":\"P-256\",\"d\":\"AAAA\",\"x\":\"v7O5wLme_H36vrH8dYoJxkFDUAavuAweb7Pw0L2VYu4\",\"y\":\"VwnCo-O8mzAjsAJiccEsP_AVtkEpxKxZXbcIRptKeFg\"}",
+        "{\"kty\":\"oct\",\"k\":\"c2VjcmV0\"}",
+        "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"AAAA\",\"y\":\"AAAA\"}",
+        "{\"kty\":\"EC\",\"crv\":\"P-256\",\"use\":\"enc\",\"x\":\"v7O5wLme_H36vrH8dYoJxkFDUAavuAweb7Pw0L2VYu4\",\"y\":\"VwnCo-O8mzAjsAJiccEsP_AVtkEpxKxZXbcIRptKeFg\"}",
+        "[]", "{", "", "{\"kty\":\"EC\",\"kty\":\"EC\"}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (sg_client_jwk_check(bad[i], strlen(bad[i]), &why) == SIGNET_OK)
+            fail_msg("JWK %zu accepted", i);
+    assert_int_equal(sg_client_jwk_check(bad[0], strlen(bad[0]), &why), SIGNET_ERR_FORBIDDEN_HEADER);
+    assert_non_null(strstr(why, "private"));
+}
+
+static void test_store_clients_and_jti(void **state)
+{
+    (void)state;
+    char dir[256], path[320];
+    assert_int_equal(sg_test_mkdtemp(dir, sizeof dir, "sg-token-store"), 0);
+    (void)snprintf(path, sizeof path, "%s/s.db", dir);
+    struct sg_store *s = NULL;
+    assert_int_equal(sg_store_open(path, 1, &s), SIGNET_OK);
+    assert_int_equal(sg_store_schema_version(s), 2);
+    struct sg_client c = {.auth = SG_CLIENT_SECRET, .created_at = 1};
+    (void)snprintf(c.tenant, sizeof c.tenant, "t1");
+    (void)snprintf(c.client_id, sizeof c.client_id, "web");
+    c.secret_hash = strdup("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA");
+    c.scopes = strdup("read write");
+    c.default_scopes = strdup("read");
+    c.audiences = strdup("https://a https://b");
+    int64_t v0 = 0, v1 = 0;
+    assert_int_equal(sg_store_version(s, &v0), SIGNET_OK);
+    assert_int_equal(sg_store_client_insert(s, &c), SIGNET_OK);
+    assert_int_equal(sg_store_version(s, &v1), SIGNET_OK);
+    assert_true(v1 > v0);
+    assert_int_equal(sg_store_client_insert(s, &c), SIGNET_ERR_EXISTS);
+    (void)snprintf(c.tenant, sizeof c.tenant, "t2"); /* same id, other tenant */
+    assert_int_equal(sg_store_client_insert(s, &c), SIGNET_OK);
+    sg_client_clear(&c);
+    struct sg_client got;
+    assert_int_equal(sg_store_client_get(s, "t1", "web", &got), SIGNET_OK);
+    assert_string_equal(got.audiences, "https://a https://b");
+    assert_int_equal(got.auth, SG_CLIENT_SECRET);
+    assert_null(got.jwk);
+    sg_client_clear(&got);
+    assert_int_equal(sg_store_client_get(s, "t1", "nobody", &got), SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_store_client_get(s, "t3", "web", &got), SIGNET_ERR_NOT_FOUND);
+    /* A secret client without a hash violates the schema. */
+    struct sg_client broken = {.auth = SG_CLIENT_SECRET};
+    (void)snprintf(broken.tenant, sizeof broken.tenant, "t1");
+    (void)snprintf(broken.client_id, sizeof broken.client_id, "nohash");
+    assert_int_not_equal(sg_store_client_insert(s, &broken), SIGNET_OK);
+    struct sg_client *list = NULL;
+    size_t n = 0;
+    assert_int_equal(sg_store_client_list(s, "t1", &list, &n), SIGNET_OK);
+    assert_int_equal(n, 1);
+    sg_client_list_free(list, n);
+    assert_int_equal(sg_store_client_list(s, NULL, &list, &n), SIGNET_OK);
+    assert_int_equal(n, 2);
+    sg_client_list_free(list, n);
+    assert_int_equal(sg_store_client_delete(s, "t1", "web"), SIGNET_OK);
+    assert_int_equal(sg_store_client_delete(s, "t1", "web"), SIGNET_ERR_NOT_FOUND);
+    /* The replay cache: once per jti until it expires, per client. */
+    assert_int_equal(sg_store_jti_use(s, "t1", "c", "j1", 200, 100), SIGNET_OK);
+    assert_int_equal(sg_store_jti_use(s, "t1", "c", "j1", 200, 150), SIGNET_ERR_EXISTS);
+    assert_int_equal(sg_store_jti_use(s, "t1", "d", "j1", 200, 150), SIGNET_OK);
+    assert_int_equal(sg_store_jti_use(s, "t2", "c", "j1", 200, 150), SIGNET_OK);
+    assert_int_equal(sg_store_jti_use(s, "t1", "c", "j1", 300, 201), SIGNET_OK); /* expired */
+    assert_int_equal(sg_store_jti_use(s, "t1", "c", "j1", 300, 250), SIGNET_ERR_EXISTS);
+    sg_store_close(&s);
+    /* It survives a reopen (a restart of signetd). */
+    assert_int_equal(sg_store_open(path, 0, &s), SIGNET_OK);
+    assert_int_equal(sg_store_jti_use(s, "t1", "c", "j1", 300, 260), SIGNET_ERR_EXISTS);
+    sg_store_close(&s);
+    sg_test_rmrf(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_form_decoding),
+        cmocka_unit_test(test_form_hostile),
+        cmocka_unit_test(test_basic),
+        cmocka_unit_test(test_scopes),
+        cmocka_unit_test(test_token_request),
+        cmocka_unit_test(test_assertions),
+        cmocka_unit_test(test_registration_jwk),
+        cmocka_unit_test(test_store_clients_and_jti),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
