@@ -180,11 +180,12 @@ static void issue(struct sd_ctx *c, const struct sg_tenant_cfg *t,
     if (lifetime > t->max_token_lifetime)
         lifetime = t->max_token_lifetime;
     const int64_t now = sg_clock_now();
+    const int64_t exp = now + lifetime;
     char jti[32];
     json_t *claims = NULL;
     if (new_jti(jti) == 0)
         claims = json_pack("{s:s, s:s, s:O, s:I, s:I, s:I, s:s, s:s}", "iss", t->issuer, "sub",
-                           cl->client_id, "aud", aud, "exp", (json_int_t)(now + lifetime), "iat",
+                           cl->client_id, "aud", aud, "exp", (json_int_t)exp, "iat",
                            (json_int_t)now, "nbf", (json_int_t)now, "jti", jti, "client_id",
                            cl->client_id);
     json_decref(aud);
