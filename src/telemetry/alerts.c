@@ -435,10 +435,11 @@ static void emit(struct sg_alerts *a, bool violation, enum sg_inv_id inv, const 
     const char *type = violation ? "invariant_violation" : "invariant_recovered";
     a->seq++;
     a->st.raised++;
-    json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "invariant", v->id, "name",
-                          v->name, "severity", sg_inv_severity_name(v->severity), "message",
-                          message != NULL ? message : "", "time", (json_int_t)now, "count",
-                          (json_int_t)count, "alert_seq", (json_int_t)a->seq);
+    /* The audit record carries its own time; "time" is added for the sinks. */
+    json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "invariant", v->id, "name", v->name,
+                          "severity", sg_inv_severity_name(v->severity), "message",
+                          message != NULL ? message : "", "count", (json_int_t)count,
+                          "alert_seq", (json_int_t)a->seq);
     if (f != NULL && kid != NULL && kid[0] != '\0')
         (void)json_object_set_new(f, "kid", json_string(kid));
     char safe[512];
@@ -454,7 +455,8 @@ static void emit(struct sg_alerts *a, bool violation, enum sg_inv_id inv, const 
         a->st.audit_failed++;
         sg_log(SG_LOG_ERROR, "audit_append_failed", "type=%s", type);
     }
-    if (json_object_set_new(f, "type", json_string(type)) == 0) {
+    if (json_object_set_new(f, "type", json_string(type)) == 0 &&
+        json_object_set_new(f, "time", json_integer((json_int_t)now)) == 0) {
         char *text = json_dumps(f, JSON_COMPACT | JSON_SORT_KEYS);
         if (text != NULL) {
             q_push(a, &a->webhook, text);

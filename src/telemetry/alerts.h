@@ -19,7 +19,8 @@
  * rest are counted and sent as one alert carrying "count" when the window
  * ends (sg_alerts_tick) or before the recovery.
  *
- * Alert JSON (also the audit record fields, minus "type"):
+ * Alert JSON (also the audit record's fields, minus "type" and "time", which
+ * the record has as its own members):
  *   {"type": "invariant_violation" | "invariant_recovered",
  *    "invariant": "I7", "name": "no_forged_tokens", "severity": "critical",
  *    "message": "...", "kid": "..." (when one is named), "time": 1700000000,

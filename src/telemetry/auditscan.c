@@ -43,6 +43,8 @@ struct sg_tm_audit {
     off_t last_off;               /* the last verified line */
     size_t last_len;              /* its length, newline included */
     uint64_t records, sign_records, rescans;
+    uint64_t max_records;         /* most records ever verified */
+    bool full_next;               /* re-read everything at the next poll */
     char last_hash[HASH_HEX + 1];
     bool broken;
     off_t broken_size;            /* file size when the break was seen */
@@ -375,17 +377,23 @@ static signet_err take_line(struct sg_tm_audit *a, const uint8_t *line, size_t l
     return err;
 }
 
-/* Is the last verified line still there, unchanged? */
+/* Is the last verified line still there, byte for byte? Its hash is
+ * checked against the body as it is now. */
 static bool prefix_intact(struct sg_tm_audit *a, int fd)
 {
     if (a->last_len == 0)
         return true;
-    uint8_t tmp[HASH_HEX + 1];
-    ssize_t n = pread(fd, tmp, sizeof tmp, a->last_off);
-    if (n != (ssize_t)sizeof tmp || memcmp(tmp, a->last_hash, HASH_HEX) != 0 || tmp[HASH_HEX] != ' ')
+    if (a->last_len > MAX_RECORD)
         return false;
-    uint8_t nl = 0;
-    return pread(fd, &nl, 1, a->offset - 1) == 1 && nl == '\n';
+    ssize_t n = pread(fd, a->buf, a->last_len, a->last_off);
+    if (n != (ssize_t)a->last_len || a->buf[a->last_len - 1] != '\n' ||
+        memcmp(a->buf, a->last_hash, HASH_HEX) != 0 || a->buf[HASH_HEX] != ' ')
+        return false;
+    uint8_t md[SHA256_DIGEST_LENGTH];
+    char hex[HASH_HEX + 1];
+    SHA256(a->buf + HASH_HEX + 1, a->last_len - HASH_HEX - 2, md);
+    sg_hex_encode(md, sizeof md, hex);
+    return memcmp(hex, a->last_hash, HASH_HEX) == 0;
 }
 
 static signet_err read_from(struct sg_tm_audit *a, int fd, off_t size, int64_t now,
@@ -448,15 +456,34 @@ signet_err sg_tm_audit_poll(struct sg_tm_audit *a, int64_t now, sg_tm_record_fn 
         a->why[0] = '\0';
         reset_chain(a);
         a->rescans++;
-    } else if (st.st_size < a->offset || !prefix_intact(a, fd)) {
+    } else if (a->full_next || st.st_size < a->offset || !prefix_intact(a, fd)) {
         reset_chain(a);
         a->rescans++;
     }
+    a->full_next = false;
     err = read_from(a, fd, st.st_size, now, fn, user);
+    if (err == SIGNET_OK && a->records < a->max_records) {
+        /* A whole chain, but shorter than one we verified before: records
+         * were cut off the end (or a writer's failed commit took back some
+         * we had read; rare, and worth a look either way). */
+        char why[96];
+        (void)snprintf(why, sizeof why, "log lost records: %" PRIu64 " verified before, %" PRIu64
+                       " now", a->max_records, a->records);
+        a->max_records = a->records;
+        set_broken(a, st.st_size, why);
+        err = SIGNET_ERR_AUDIT_BROKEN;
+    }
+    if (a->records > a->max_records)
+        a->max_records = a->records;
 out:
     index_expire(&a->idx, now - a->retention);
     close(fd);
     return err;
+}
+
+void sg_tm_audit_force_full(struct sg_tm_audit *a)
+{
+    a->full_next = true;
 }
 
 uint64_t sg_tm_audit_records(const struct sg_tm_audit *a)

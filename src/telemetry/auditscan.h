@@ -6,7 +6,8 @@
  * since, after checking that the last record it verified is still there,
  * byte for byte. A log that shrank or changed under the verified prefix is
  * read again from the start (a writer's failed commit may legitimately cut
- * back records we saw); if that full pass fails, the chain is broken.
+ * back records we saw); if that full pass fails, or finds fewer records
+ * than were verified before, the chain is broken.
  *
  * From the "sign" records it keeps a bounded index token_sha256 -> (kid,
  * iss, jti, time, exp) of the tokens that may still be valid: records
@@ -75,6 +76,11 @@ void sg_tm_audit_free(struct sg_tm_audit **a);
  * the index eviction. fn (may be NULL) sees each new record. */
 SIGNET_WUR signet_err sg_tm_audit_poll(struct sg_tm_audit *a, int64_t now, sg_tm_record_fn fn,
                                        void *user);
+
+/* The next poll re-reads and re-verifies the whole log (the incremental
+ * polls only check the last verified record; the monitor calls this
+ * periodically so an edit deep in the history is caught too). */
+void sg_tm_audit_force_full(struct sg_tm_audit *a);
 
 /* The chain state after the last poll. */
 uint64_t sg_tm_audit_records(const struct sg_tm_audit *a);      /* verified records */

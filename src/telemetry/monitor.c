@@ -17,6 +17,7 @@
 
 #define MAX_DEFERRED 1024 /* I6: sign records whose kid the key list lacks */
 #define MAX_LEAKED 64     /* I7: kids seen on forged tokens */
+#define FULL_VERIFY_EVERY 3600.0 /* seconds between whole-chain re-verifications */
 
 struct deferred {
     uint64_t seq;
@@ -47,6 +48,7 @@ struct sg_monitor {
     struct sg_tm_audit *audit;
     signet_err audit_err;
     struct sg_inv_sigcount sigcount;
+    double last_full; /* monotonic time of the last whole-log verification */
 
     struct deferred deferred[MAX_DEFERRED];
     size_t n_deferred;
@@ -57,7 +59,8 @@ struct sg_monitor {
 
     char leaked[MAX_LEAKED][64];
     size_t n_leaked;
-    uint64_t i7_found;
+    int64_t i7_last; /* last cross-tenant or foreign-kid detection */
+    bool i7_any;
     char i7_msg[512];
 
     double rate_prev_total[SG_MAX_TENANTS];
@@ -69,6 +72,11 @@ struct sg_monitor {
         *m_inv_ok, *m_inv_viol, *m_inv_check, *m_reports, *m_report_tokens, *m_forged,
         *m_audit_records, *m_index;
 };
+
+static int64_t monitor_now(const struct sg_monitor *m)
+{
+    return m->src.now != NULL ? m->src.now(m->src.user) : sg_clock_now();
+}
 
 signet_err sg_tm_std_metrics_register(struct sg_metrics *reg, struct sg_tm_std_metrics *out)
 {
@@ -188,6 +196,7 @@ signet_err sg_monitor_new(const struct sg_config *cfg, const struct sg_telemetry
         return err;
     }
     m->rate_prev_time = -1;
+    m->last_full = sg_tm_mono(); /* the first poll reads everything anyway */
     for (unsigned i = 0; i < SG_MAX_TENANTS; i++)
         m->rate_per_min[i] = -1;
     *out = m;
@@ -533,7 +542,10 @@ static void evaluate(struct sg_monitor *m, unsigned due, const struct inputs *in
                     still++;
                     which = m->leaked[k];
                 }
-            if (still > 0 || m->i7_found > 0) {
+            /* Detections other than a leaked key stay visible for a
+             * coalescing window, then the invariant holds again. */
+            bool recent = m->i7_any && now - m->i7_last < m->tcfg.coalesce_window;
+            if (still > 0 || recent) {
                 r.state = SG_INV_VIOLATED;
                 if (which != NULL) {
                     (void)snprintf(r.msg, sizeof r.msg,
@@ -547,7 +559,6 @@ static void evaluate(struct sg_monitor *m, unsigned due, const struct inputs *in
             } else {
                 r.state = SG_INV_OK;
             }
-            m->i7_found = 0;
             break;
         }
         case SG_INV_SANDBOX: sg_inv_check_sandbox(&x, &r); break;
@@ -612,6 +623,10 @@ static void run_mask(struct sg_monitor *m, unsigned due, int64_t now)
         memset(&in, 0, sizeof in);
     }
     (void)pthread_mutex_lock(&m->mu);
+    if (sg_tm_mono() - m->last_full >= FULL_VERIFY_EVERY) {
+        sg_tm_audit_force_full(m->audit);
+        m->last_full = sg_tm_mono();
+    }
     poll_audit(m, now);
     uint64_t rec_before = sg_tm_audit_sign_records(m->audit);
     (void)pthread_mutex_unlock(&m->mu);
@@ -682,7 +697,7 @@ static void *monitor_main(void *arg)
             if ((due & (1u << i)) != 0)
                 m->next_run[i] = mono + (double)sg_telemetry_interval(&m->tcfg, i);
         (void)pthread_mutex_unlock(&m->mu);
-        run_mask(m, due, sg_clock_now());
+        run_mask(m, due, monitor_now(m));
         (void)pthread_mutex_lock(&m->mu);
     }
     (void)pthread_mutex_unlock(&m->mu);
@@ -764,7 +779,7 @@ json_t *sg_monitor_status_json(struct sg_monitor *m)
         }
     }
     (void)pthread_mutex_lock(&m->mu);
-    json_t *doc = json_pack("{s:I, s:o, s:{s:I, s:I, s:I, s:s}}", "now", (json_int_t)sg_clock_now(),
+    json_t *doc = json_pack("{s:I, s:o, s:{s:I, s:I, s:I, s:s}}", "now", (json_int_t)monitor_now(m),
                             "invariants", arr, "audit", "records",
                             (json_int_t)sg_tm_audit_records(m->audit), "sign_records",
                             (json_int_t)sg_tm_audit_sign_records(m->audit), "indexed",
@@ -788,7 +803,7 @@ signet_err sg_monitor_statuspage(struct sg_monitor *m, struct sg_wbuf *out)
     }
     memcpy(inv, m->inv, sizeof inv);
     struct sg_statuspage_in in = {
-        .now = sg_clock_now(),
+        .now = monitor_now(m),
         .version = SIGNET_VERSION,
         .tenants = tenants,
         .n_tenants = m->cfg.n_tenants,
@@ -870,7 +885,7 @@ signet_err sg_reports_handle(struct sg_monitor *m, const char *tenant_issuer, co
         free(items);
         return SIGNET_ERR_NOMEM;
     }
-    const int64_t now = sg_clock_now();
+    const int64_t now = monitor_now(m);
     size_t counts[V_COUNT] = {0};
     (void)pthread_mutex_lock(&m->mu);
     /* Catch up first: a token signed a moment ago must be found. */
@@ -938,8 +953,11 @@ signet_err sg_reports_handle(struct sg_monitor *m, const char *tenant_issuer, co
             if (!known && m->n_leaked < MAX_LEAKED)
                 (void)sg_tm_copy(m->leaked[m->n_leaked++], sizeof m->leaked[0], r->kid);
         }
-        m->i7_found++;
-        (void)sg_tm_copy(m->i7_msg, sizeof m->i7_msg, msg);
+        if (v[i] != V_FORGED) {
+            m->i7_any = true;
+            m->i7_last = now;
+            (void)sg_tm_copy(m->i7_msg, sizeof m->i7_msg, msg);
+        }
         record(m, SG_INV_NO_FORGERY, &res, now, &o);
         (void)pthread_mutex_unlock(&m->mu);
         struct outcome all[SG_INV_COUNT];

@@ -54,6 +54,10 @@ struct sg_monitor_source {
     /* Appends an audit record durably (signetd's own sg_audit handle:
      * sg_audit_append then sg_audit_commit). May be NULL. */
     signet_err (*audit_note)(void *user, const char *type, const json_t *fields);
+    /* "Now" for reports and the status page (and the monitor thread's
+     * checks). May be NULL: sg_clock_now(), which honours the test clock
+     * file. */
+    int64_t (*now)(void *user);
 };
 
 /* What each invariant looks like now. */

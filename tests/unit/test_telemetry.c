@@ -1,0 +1,740 @@
+/* Telemetry plumbing: the reports parser's hostile cases, the incremental
+ * audit reader and its token index, and the monitor end to end with fake
+ * signer callbacks over a real audit log (written with sg_audit): clean
+ * state, a missing sign record (I5), an overlong token (I6), forged and
+ * cross-tenant reports (I7) with the emergency rotation, recovery, the
+ * metrics and the status page. */
+#include "testutil.h"
+
+#include <fcntl.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "signer/audit.h"
+#include "store/store.h"
+#include "telemetry/auditscan.h"
+#include "telemetry/monitor.h"
+#include "telemetry/reports.h"
+#include "util/hex.h"
+#include "util/log.h"
+
+#define ISS "https://a.example/t/a"
+#define ISS_B "https://b.example/t/b"
+#define NOW 2000000
+
+/* ---- reports parser ------------------------------------------------------------------ */
+
+static const char sha_a[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+static signet_err parse(const char *body, size_t *n)
+{
+    struct sg_report *r = NULL;
+    signet_err err = sg_reports_parse((const uint8_t *)body, strlen(body), &r, n);
+    free(r);
+    return err;
+}
+
+static char *many_reports(size_t count)
+{
+    size_t cap = 64 + count * 160;
+    char *b = malloc(cap);
+    assert_non_null(b);
+    size_t off = (size_t)snprintf(b, cap, "{\"reports\":[");
+    for (size_t i = 0; i < count; i++)
+        off += (size_t)snprintf(b + off, cap - off,
+                                "%s{\"iss\":\"" ISS "\",\"kid\":\"k\",\"jti\":\"j%zu\","
+                                "\"token_sha256\":\"%s\"}",
+                                i > 0 ? "," : "", i, sha_a);
+    snprintf(b + off, cap - off, "]}");
+    return b;
+}
+
+static void test_reports_parser(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    char ok[512];
+    snprintf(ok, sizeof ok,
+             "{\"reports\":[{\"iss\":\"" ISS "\",\"kid\":\"k1\",\"jti\":\"j1\",\"token_sha256\":\"%s\"}]}",
+             sha_a);
+    assert_int_equal(parse(ok, &n), SIGNET_OK);
+    assert_int_equal(n, 1);
+    struct sg_report *r = NULL;
+    assert_int_equal(sg_reports_parse((const uint8_t *)ok, strlen(ok), &r, &n), SIGNET_OK);
+    assert_string_equal(r[0].iss, ISS);
+    assert_int_equal(r[0].token_sha256[0], 0xaa);
+    free(r);
+    assert_int_equal(parse("{\"reports\":[]}", &n), SIGNET_OK);
+    assert_int_equal(n, 0);
+    /* Truncated at every length. */
+    for (size_t cut = 0; cut < strlen(ok); cut++) {
+        struct sg_report *t = NULL;
+        assert_int_not_equal(sg_reports_parse((const uint8_t *)ok, cut, &t, &n), SIGNET_OK);
+        assert_null(t);
+    }
+    static const struct {
+        const char *body;
+        signet_err want;
+    } bad[] = {
+        {"", SIGNET_ERR_BAD_JSON},
+        {"[]", SIGNET_ERR_MALFORMED},
+        {"{\"reports\":{}}", SIGNET_ERR_MALFORMED},
+        {"{\"reports\":[],\"extra\":1}", SIGNET_ERR_MALFORMED},
+        {"{\"reports\":[],\"reports\":[]}", SIGNET_ERR_DUPLICATE_MEMBER},
+        {"{\"reports\":[]} x", SIGNET_ERR_BAD_JSON},
+        {"{\"reports\":[1]}", SIGNET_ERR_MALFORMED},
+        {"{\"reports\":[{\"iss\":\"i\",\"kid\":\"k\",\"jti\":\"j\"}]}", SIGNET_ERR_MALFORMED},
+        {"{\"reports\":[{\"iss\":\"i\",\"kid\":\"k\",\"jti\":\"j\",\"token_sha256\":\"aa\"}]}",
+         SIGNET_ERR_MALFORMED},
+        {"{\"reports\":[{\"iss\":\"i\",\"kid\":\"k\",\"jti\":\"j\",\"token_sha256\":"
+         "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}]}",
+         SIGNET_ERR_MALFORMED},
+        {"{\"reports\":[{\"iss\":\"i\",\"kid\":\"k\",\"jti\":\"j\",\"token_sha256\":"
+         "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}]}",
+         SIGNET_ERR_MALFORMED}, /* 65 digits */
+        {"{\"reports\":[{\"iss\":\"i\",\"kid\":7,\"jti\":\"j\",\"token_sha256\":"
+         "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}]}",
+         SIGNET_ERR_MALFORMED},
+        {"{\"reports\":[{\"iss\":\"\",\"kid\":\"k\",\"jti\":\"j\",\"token_sha256\":"
+         "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}]}",
+         SIGNET_ERR_MALFORMED},
+        {"{\"reports\":[{\"iss\":\"i\",\"kid\":\"k\",\"jti\":\"j\",\"jti\":\"j\",\"token_sha256\":"
+         "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}]}",
+         SIGNET_ERR_DUPLICATE_MEMBER},
+        {"{\"reports\":[{\"iss\":\"i\",\"kid\":\"k\\u0000x\",\"jti\":\"j\",\"token_sha256\":"
+         "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}]}",
+         SIGNET_ERR_BAD_JSON},
+        {"{\"reports\":[{\"iss\":\"i\",\"kid\":\"k\",\"jti\":\"j\",\"token_sha256\":"
+         "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"x\":{}}]}",
+         SIGNET_ERR_MALFORMED},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        signet_err e = parse(bad[i].body, &n);
+        if (e != bad[i].want)
+            fail_msg("case %zu: %s, wanted %s", i, signet_err_name(e), signet_err_name(bad[i].want));
+    }
+    /* Longest kid is 63 bytes. */
+    char kid[80];
+    memset(kid, 'k', 64);
+    kid[64] = '\0';
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"reports\":[{\"iss\":\"i\",\"kid\":\"%s\",\"jti\":\"j\",\"token_sha256\":\"%s\"}]}",
+             kid, sha_a);
+    assert_int_equal(parse(body, &n), SIGNET_ERR_MALFORMED);
+    kid[63] = '\0';
+    snprintf(body, sizeof body,
+             "{\"reports\":[{\"iss\":\"i\",\"kid\":\"%s\",\"jti\":\"j\",\"token_sha256\":\"%s\"}]}",
+             kid, sha_a);
+    assert_int_equal(parse(body, &n), SIGNET_OK);
+    /* 1000 items pass, 1001 do not; the body cap holds. */
+    char *b = many_reports(1000);
+    assert_int_equal(parse(b, &n), SIGNET_OK);
+    assert_int_equal(n, 1000);
+    free(b);
+    b = many_reports(1001);
+    assert_int_equal(parse(b, &n), SIGNET_ERR_TOO_LARGE);
+    free(b);
+    b = malloc(SG_REPORTS_MAX_BODY + 2);
+    assert_non_null(b);
+    memset(b, ' ', SG_REPORTS_MAX_BODY + 1);
+    memcpy(b, "{\"reports\":[]}", 14);
+    b[SG_REPORTS_MAX_BODY + 1] = '\0';
+    assert_int_equal(parse(b, &n), SIGNET_ERR_TOO_LARGE);
+    b[SG_REPORTS_MAX_BODY] = '\0';
+    assert_int_equal(parse(b, &n), SIGNET_OK);
+    free(b);
+    /* Deep nesting is refused, not recursed into forever. */
+    b = malloc(200010);
+    memset(b, '[', 100000);
+    memset(b + 100000, ']', 100000);
+    b[200000] = '\0';
+    assert_int_not_equal(parse(b, &n), SIGNET_OK);
+    free(b);
+}
+
+/* ---- an audit log --------------------------------------------------------------------- */
+
+struct fx {
+    char dir[256];
+    char log[320];
+    struct sg_audit *audit;
+    /* fake signer */
+    struct sg_tm_key keys[16];
+    size_t n_keys;
+    uint64_t signatures;
+    bool seccomp;
+    char revoked[8][64];
+    size_t n_revoked;
+    char served_extra[64];
+};
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    if (f == NULL || sg_test_mkdtemp(f->dir, sizeof f->dir, "signet-tm") != 0) {
+        free(f);
+        return -1;
+    }
+    snprintf(f->log, sizeof f->log, "%s/audit.log", f->dir);
+    if (sg_audit_open(f->log, &f->audit) != SIGNET_OK)
+        return -1;
+    f->seccomp = true;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    sg_audit_close(&f->audit);
+    sg_test_rmrf(f->dir);
+    free(f);
+    return 0;
+}
+
+static void token_hash(const char *token, char hex[65], uint8_t raw[32])
+{
+    SHA256((const uint8_t *)token, strlen(token), raw);
+    sg_hex_encode(raw, 32, hex);
+}
+
+static void sign_rec(struct fx *f, int64_t time, const char *kid, const char *iss,
+                     const char *token, int64_t exp)
+{
+    char hex[65];
+    uint8_t raw[32];
+    token_hash(token, hex, raw);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "kid", kid, "iss", iss, "alg",
+                          "ES256", "jti", token, "token_sha256", hex, "iat", (json_int_t)time,
+                          "exp", (json_int_t)exp);
+    assert_int_equal(sg_audit_append(f->audit, time, "sign", j), SIGNET_OK);
+    json_decref(j);
+    assert_int_equal(sg_audit_commit(f->audit), SIGNET_OK);
+}
+
+static void note_rec(struct fx *f, const char *type)
+{
+    json_t *j = json_pack("{s:s}", "kid", "x");
+    assert_int_equal(sg_audit_append(f->audit, NOW, type, j), SIGNET_OK);
+    json_decref(j);
+    assert_int_equal(sg_audit_commit(f->audit), SIGNET_OK);
+}
+
+static void test_audit_scan_incremental(void **state)
+{
+    struct fx *f = *state;
+    struct sg_tm_audit *a = NULL;
+    assert_int_equal(sg_tm_audit_new(f->log, 4000, 600, 1000, &a), SIGNET_OK);
+    assert_int_equal(sg_tm_audit_poll(a, NOW, NULL, NULL), SIGNET_OK); /* empty */
+    assert_int_equal(sg_tm_audit_records(a), 0);
+    note_rec(f, "key_published");
+    sign_rec(f, NOW - 5000, "k1", ISS, "old-token", NOW - 4000); /* past retention */
+    sign_rec(f, NOW - 10, "k1", ISS, "tok1", NOW + 600);
+    assert_int_equal(sg_tm_audit_poll(a, NOW, NULL, NULL), SIGNET_OK);
+    assert_int_equal(sg_tm_audit_records(a), 3);
+    assert_int_equal(sg_tm_audit_sign_records(a), 2);
+    assert_int_equal(sg_tm_audit_indexed(a), 1);
+    char hex[65];
+    uint8_t raw[32];
+    struct sg_tm_indexed rec;
+    token_hash("tok1", hex, raw);
+    assert_int_equal(sg_tm_audit_lookup(a, raw, NOW, &rec), SG_TM_FOUND);
+    assert_true(rec.kid_h == sg_tm_digest64("k1", 2));
+    assert_int_equal(rec.exp, NOW + 600);
+    token_hash("old-token", hex, raw);
+    assert_int_equal(sg_tm_audit_lookup(a, raw, NOW, &rec), SG_TM_NOT_FOUND);
+    /* Incremental: only new records are read; a torn tail waits. */
+    sign_rec(f, NOW, "k1", ISS, "tok2", NOW + 600);
+    int fd = open(f->log, O_WRONLY | O_APPEND);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "abc", 3), 3);
+    close(fd);
+    assert_int_equal(sg_tm_audit_poll(a, NOW, NULL, NULL), SIGNET_OK);
+    assert_int_equal(sg_tm_audit_records(a), 4);
+    assert_int_equal(sg_tm_audit_rescans(a), 0);
+    token_hash("tok2", hex, raw);
+    assert_int_equal(sg_tm_audit_lookup(a, raw, NOW, &rec), SG_TM_FOUND);
+    /* The next writer cuts the torn tail and goes on: still fine. */
+    sign_rec(f, NOW, "k1", ISS, "tok3", NOW + 600);
+    assert_int_equal(sg_tm_audit_poll(a, NOW, NULL, NULL), SIGNET_OK);
+    assert_int_equal(sg_tm_audit_records(a), 5);
+    /* Eviction by age. */
+    assert_int_equal(sg_tm_audit_poll(a, NOW + 3995, NULL, NULL), SIGNET_OK);
+    assert_int_equal(sg_tm_audit_indexed(a), 2);
+    sg_tm_audit_free(&a);
+}
+
+static void flip_byte(const char *path, off_t at)
+{
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    char c;
+    assert_int_equal(pread(fd, &c, 1, at), 1);
+    c ^= 0x01;
+    assert_int_equal(pwrite(fd, &c, 1, at), 1);
+    close(fd);
+}
+
+static void test_audit_scan_tamper(void **state)
+{
+    struct fx *f = *state;
+    for (int i = 0; i < 5; i++)
+        note_rec(f, "key_published");
+    struct sg_tm_audit *a = NULL;
+    assert_int_equal(sg_tm_audit_new(f->log, 4000, 600, 1000, &a), SIGNET_OK);
+    assert_int_equal(sg_tm_audit_poll(a, NOW, NULL, NULL), SIGNET_OK);
+    assert_int_equal(sg_tm_audit_records(a), 5);
+    /* Damage deep in the history: the incremental poll does not see it, a
+     * full re-verification does and names the record. */
+    flip_byte(f->log, 100);
+    assert_int_equal(sg_tm_audit_poll(a, NOW, NULL, NULL), SIGNET_OK);
+    sg_tm_audit_force_full(a);
+    assert_int_equal(sg_tm_audit_poll(a, NOW, NULL, NULL), SIGNET_ERR_AUDIT_BROKEN);
+    assert_string_equal(sg_tm_audit_why(a), "record 1: hash mismatch");
+    /* Sticky while the file stays as it is. */
+    assert_int_equal(sg_tm_audit_poll(a, NOW, NULL, NULL), SIGNET_ERR_AUDIT_BROKEN);
+    flip_byte(f->log, 100);
+    sg_tm_audit_free(&a);
+
+    /* The last verified record rewritten: noticed at once, re-read whole. */
+    assert_int_equal(sg_tm_audit_new(f->log, 4000, 600, 1000, &a), SIGNET_OK);
+    assert_int_equal(sg_tm_audit_poll(a, NOW, NULL, NULL), SIGNET_OK);
+    struct stat st;
+    assert_int_equal(stat(f->log, &st), 0);
+    flip_byte(f->log, st.st_size - 10);
+    assert_int_equal(sg_tm_audit_poll(a, NOW, NULL, NULL), SIGNET_ERR_AUDIT_BROKEN);
+    assert_string_equal(sg_tm_audit_why(a), "record 5: hash mismatch");
+    sg_tm_audit_free(&a);
+
+    /* Records cut off the end: a shorter chain than before is broken too. */
+    flip_byte(f->log, st.st_size - 10);
+    assert_int_equal(sg_tm_audit_new(f->log, 4000, 600, 1000, &a), SIGNET_OK);
+    assert_int_equal(sg_tm_audit_poll(a, NOW, NULL, NULL), SIGNET_OK);
+    char *buf = malloc((size_t)st.st_size);
+    FILE *fp = fopen(f->log, "r");
+    assert_int_equal(fread(buf, 1, (size_t)st.st_size, fp), (size_t)st.st_size);
+    fclose(fp);
+    char *last = memrchr(buf, '\n', (size_t)st.st_size - 1);
+    assert_non_null(last);
+    assert_int_equal(truncate(f->log, last - buf + 1), 0);
+    free(buf);
+    assert_int_equal(sg_tm_audit_poll(a, NOW, NULL, NULL), SIGNET_ERR_AUDIT_BROKEN);
+    assert_non_null(strstr(sg_tm_audit_why(a), "log lost records: 5 verified before, 4 now"));
+    sg_tm_audit_free(&a);
+}
+
+static void test_index_cap(void **state)
+{
+    struct fx *f = *state;
+    struct sg_tm_audit *a = NULL;
+    assert_int_equal(sg_tm_audit_new(f->log, 100000, 600, 1000, &a), SIGNET_OK);
+    char tok[32];
+    for (int i = 0; i < 1500; i++) {
+        snprintf(tok, sizeof tok, "t%d", i);
+        char hex[65];
+        uint8_t raw[32];
+        token_hash(tok, hex, raw);
+        json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "kid", "k", "iss", ISS,
+                              "alg", "ES256", "jti", tok, "token_sha256", hex, "iat",
+                              (json_int_t)NOW, "exp", (json_int_t)(NOW + 600));
+        assert_int_equal(sg_audit_append(f->audit, NOW, "sign", j), SIGNET_OK);
+        json_decref(j);
+    }
+    assert_int_equal(sg_audit_commit(f->audit), SIGNET_OK);
+    assert_int_equal(sg_tm_audit_poll(a, NOW, NULL, NULL), SIGNET_OK);
+    assert_int_equal(sg_tm_audit_indexed(a), 1000);
+    assert_int_equal(sg_tm_audit_evicted_by_cap(a), 500);
+    char hex[65];
+    uint8_t raw[32];
+    struct sg_tm_indexed rec;
+    for (int i = 500; i < 1500; i++) {
+        snprintf(tok, sizeof tok, "t%d", i);
+        token_hash(tok, hex, raw);
+        assert_int_equal(sg_tm_audit_lookup(a, raw, NOW, &rec), SG_TM_FOUND);
+    }
+    /* Pushed out by the cap while still valid: the index cannot tell. */
+    token_hash("t3", hex, raw);
+    assert_int_equal(sg_tm_audit_lookup(a, raw, NOW, &rec), SG_TM_UNCOVERED);
+    token_hash("never", hex, raw);
+    assert_int_equal(sg_tm_audit_lookup(a, raw, NOW, &rec), SG_TM_UNCOVERED);
+    assert_int_equal(sg_tm_audit_lookup(a, raw, NOW + 1300, &rec), SG_TM_NOT_FOUND);
+    sg_tm_audit_free(&a);
+}
+
+/* ---- the monitor with a fake signer ---------------------------------------------------- */
+
+static void add_key(struct fx *f, const char *kid, const char *iss, int state, int64_t pub,
+                    int64_t act, int64_t ret)
+{
+    struct sg_tm_key *k = &f->keys[f->n_keys++];
+    memset(k, 0, sizeof *k);
+    snprintf(k->kid, sizeof k->kid, "%s", kid);
+    snprintf(k->issuer, sizeof k->issuer, "%s", iss);
+    snprintf(k->alg, sizeof k->alg, "ES256");
+    snprintf(k->hsm_id, sizeof k->hsm_id, "%032x", (unsigned)f->n_keys);
+    k->state = state;
+    k->created_at = pub;
+    k->published_at = pub;
+    k->activated_at = act;
+    k->retired_at = ret;
+    k->rotate_at = act > 0 ? act + 3600 : 0;
+}
+
+static bool is_revoked(struct fx *f, const char *kid)
+{
+    for (size_t i = 0; i < f->n_revoked; i++)
+        if (strcmp(f->revoked[i], kid) == 0)
+            return true;
+    return false;
+}
+
+static signet_err fake_status(void *user, unsigned i, char **json)
+{
+    struct fx *f = user;
+    if (i > 0)
+        return SIGNET_ERR_NOT_FOUND;
+    json_t *keys = json_array();
+    for (size_t k = 0; k < f->n_keys; k++) {
+        const struct sg_tm_key *x = &f->keys[k];
+        json_array_append_new(
+            keys, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "kid",
+                            x->kid, "issuer", x->issuer, "alg", x->alg, "state",
+                            sg_key_state_name((enum sg_key_state)x->state), "hsm_id", x->hsm_id,
+                            "created_at", (json_int_t)x->created_at, "published_at",
+                            (json_int_t)x->published_at, "activated_at",
+                            (json_int_t)x->activated_at, "retired_at", (json_int_t)x->retired_at,
+                            "destroyed_at", (json_int_t)x->destroyed_at, "rotate_at",
+                            (json_int_t)x->rotate_at, "revoked", is_revoked(f, x->kid)));
+    }
+    json_t *doc = json_pack(
+        "{s:s, s:I, s:o, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}, s:{s:b, s:b, s:b, s:b}, s:I,"
+        " s:{s:I, s:I, s:I, s:I}}",
+        "version", "test", "now", (json_int_t)NOW, "keys", keys, "signer", "signatures",
+        (json_int_t)f->signatures, "refusals", (json_int_t)0, "batches", (json_int_t)1, "hsm",
+        "signatures", (json_int_t)f->signatures, "errors", (json_int_t)2, "session_reopens",
+        (json_int_t)1, "sandbox", "seccomp", f->seccomp, "dumpable", 0, "mlocked", 1,
+        "no_new_privs", 1, "audit_seq", (json_int_t)1, "timing", "rotation_period",
+        (json_int_t)3600, "prepublish", (json_int_t)360, "retire_window", (json_int_t)3660,
+        "next_transition_in", (json_int_t)1800);
+    *json = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    return SIGNET_OK;
+}
+
+static signet_err fake_inventory(void *user, char **json)
+{
+    struct fx *f = user;
+    json_t *arr = json_array();
+    for (size_t k = 0; k < f->n_keys; k++)
+        if (f->keys[k].state != SG_KS_DESTROYED && !is_revoked(f, f->keys[k].kid))
+            json_array_append_new(arr, json_pack("{s:s, s:s, s:i, s:b, s:b, s:b, s:b}", "id",
+                                                 f->keys[k].hsm_id, "label", "signet", "key_type",
+                                                 3, "sensitive", 1, "extractable", 0,
+                                                 "always_sensitive", 1, "never_extractable", 1));
+    *json = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    return SIGNET_OK;
+}
+
+static signet_err fake_jwks(void *user, const char *issuer, char **json)
+{
+    struct fx *f = user;
+    json_t *arr = json_array();
+    for (size_t k = 0; k < f->n_keys; k++) {
+        const struct sg_tm_key *x = &f->keys[k];
+        if (strcmp(x->issuer, issuer) != 0 || is_revoked(f, x->kid) ||
+            !(x->state == SG_KS_PUBLISHED || x->state == SG_KS_ACTIVE || x->state == SG_KS_RETIRED))
+            continue;
+        json_array_append_new(arr, json_pack("{s:s, s:s}", "kid", x->kid, "iss", issuer));
+    }
+    if (f->served_extra[0] != '\0' && strcmp(issuer, ISS) == 0)
+        json_array_append_new(arr, json_pack("{s:s, s:s}", "kid", f->served_extra, "iss", issuer));
+    json_t *doc = json_pack("{s:o}", "keys", arr);
+    *json = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    return SIGNET_OK;
+}
+
+static int64_t fake_now_value = NOW;
+static int64_t fake_now(void *user)
+{
+    (void)user;
+    return fake_now_value;
+}
+
+static signet_err fake_revoke(void *user, const char *kid)
+{
+    struct fx *f = user;
+    snprintf(f->revoked[f->n_revoked++], sizeof f->revoked[0], "%s", kid);
+    return SIGNET_OK;
+}
+
+static int audit_notes;
+static signet_err fake_note(void *user, const char *type, const json_t *fields)
+{
+    struct fx *f = user;
+    audit_notes++;
+    /* signetd appends through its own handle: the monitor reads these back. */
+    return sg_audit_append(f->audit, NOW, type, fields) == SIGNET_OK ? sg_audit_commit(f->audit)
+                                                                     : SIGNET_ERR_AUDIT;
+}
+
+static void monitor_for(struct fx *f, struct sg_metrics *reg, struct sg_monitor **m, bool rotate)
+{
+    char conf[1024], err[256];
+    snprintf(conf, sizeof conf,
+             "[hsm]\nmodule = /usr/lib/softhsm/libsofthsm2.so\n[audit]\nlog = %s\n"
+             "[keys]\nrotation_period = 1h\njwks_max_age = 5m\nclock_skew = 60s\n"
+             "max_token_lifetime = 1h\n[tenant:a]\nissuer = " ISS "\n[tenant:b]\nissuer = " ISS_B
+             "\n",
+             f->log);
+    struct sg_config cfg;
+    assert_int_equal(sg_config_parse_string(conf, f->dir, &cfg, err, sizeof err), SIGNET_OK);
+    struct sg_telemetry_cfg t;
+    sg_telemetry_cfg_defaults(&t);
+    t.coalesce_window = 0;
+    if (rotate)
+        t.on_critical = SG_ON_CRITICAL_ROTATE;
+    struct sg_monitor_source src = {.user = f,
+                                    .status = fake_status,
+                                    .inventory = fake_inventory,
+                                    .served_jwks = fake_jwks,
+                                    .revoke = fake_revoke,
+                                    .audit_note = fake_note,
+                                    .now = fake_now};
+    assert_int_equal(sg_monitor_new(&cfg, &t, &src, reg, m), SIGNET_OK);
+}
+
+static void healthy_keys(struct fx *f)
+{
+    add_key(f, "a-retired", ISS, SG_KS_RETIRED, NOW - 9000, NOW - 9000, NOW - 1800);
+    add_key(f, "a-active", ISS, SG_KS_ACTIVE, NOW - 2400, NOW - 1800, 0);
+    add_key(f, "a-standby", ISS, SG_KS_PUBLISHED, NOW - 1700, 0, 0);
+    add_key(f, "b-active", ISS_B, SG_KS_ACTIVE, NOW - 3000, NOW - 3000, 0);
+    add_key(f, "b-standby", ISS_B, SG_KS_PUBLISHED, NOW - 2900, 0, 0);
+}
+
+static void expect_states(struct sg_monitor *m, const char *want)
+{
+    struct sg_inv_status s[SG_INV_COUNT];
+    sg_monitor_get(m, s);
+    for (int i = 0; i < SG_INV_COUNT; i++) {
+        char c = s[i].state == SG_INV_OK ? 'o' : s[i].state == SG_INV_VIOLATED ? 'V' : '?';
+        if (c != want[i])
+            fail_msg("I%d is %s (%s), wanted '%c' in %s", i + 1, sg_inv_state_name(s[i].state),
+                     s[i].message, want[i], want);
+    }
+}
+
+static char *report_body(const char *iss, const char *kid, const char *token)
+{
+    char hex[65];
+    uint8_t raw[32];
+    token_hash(token, hex, raw);
+    char *b = malloc(1024);
+    snprintf(b, 1024,
+             "{\"reports\":[{\"iss\":\"%s\",\"kid\":\"%s\",\"jti\":\"%s\",\"token_sha256\":\"%s\"}]}",
+             iss, kid, token, hex);
+    return b;
+}
+
+static char *report(struct sg_monitor *m, const char *tenant_iss, const char *iss, const char *kid,
+                    const char *token)
+{
+    char *body = report_body(iss, kid, token);
+    char *resp = NULL;
+    assert_int_equal(sg_reports_handle(m, tenant_iss, (const uint8_t *)body, strlen(body), &resp),
+                     SIGNET_OK);
+    free(body);
+    return resp;
+}
+
+static void test_monitor_end_to_end(void **state)
+{
+    struct fx *f = *state;
+    healthy_keys(f);
+    sign_rec(f, NOW - 100, "a-active", ISS, "tok-a1", NOW + 500);
+    sign_rec(f, NOW - 50, "b-active", ISS_B, "tok-b1", NOW + 500);
+    f->signatures = 2;
+    struct sg_metrics *reg = NULL;
+    assert_int_equal(sg_metrics_new(&reg), SIGNET_OK);
+    struct sg_monitor *m = NULL;
+    monitor_for(f, reg, &m, true);
+    sg_monitor_run(m, SG_INV_ALL, NOW);
+    expect_states(m, "oooooooo");
+
+    /* Reports: our own token, a cross-tenant one, a stranger's kid. */
+    char *r = report(m, ISS, ISS, "a-active", "tok-a1");
+    assert_string_equal(r, "{\"results\":[\"issued\"],\"counts\":{\"issued\":1}}");
+    free(r);
+    r = report(m, ISS, ISS_B, "b-active", "tok-b1");
+    assert_non_null(strstr(r, "\"wrong_tenant\""));
+    free(r);
+    expect_states(m, "ooooooVo");
+    assert_int_equal(f->n_revoked, 0); /* not a key compromise: no rotation */
+    sg_monitor_run(m, SG_INV_NO_FORGERY, NOW);
+    expect_states(m, "oooooooo");
+    r = report(m, ISS, ISS, "stranger", "tok-x");
+    assert_non_null(strstr(r, "\"unknown_kid\""));
+    free(r);
+    sg_monitor_run(m, SG_INV_NO_FORGERY, NOW);
+
+    /* A token signed a moment ago is found (the index catches up first). */
+    sign_rec(f, NOW, "a-active", ISS, "tok-a2", NOW + 500);
+    f->signatures++;
+    r = report(m, ISS, ISS, "a-active", "tok-a2");
+    assert_non_null(strstr(r, "\"issued\""));
+    free(r);
+
+    /* A forged token: validly signed by a-active, never issued. I7 fires,
+     * names the kid, and on_critical = rotate revokes it. */
+    audit_notes = 0;
+    r = report(m, ISS, ISS, "a-active", "forged-token");
+    assert_string_equal(r, "{\"results\":[\"forged\"],\"counts\":{\"forged\":1}}");
+    free(r);
+    expect_states(m, "ooooooVo");
+    assert_int_equal(f->n_revoked, 1);
+    assert_string_equal(f->revoked[0], "a-active");
+    assert_true(audit_notes >= 1);
+    struct sg_inv_status s[SG_INV_COUNT];
+    sg_monitor_get(m, s);
+    assert_non_null(strstr(s[SG_INV_NO_FORGERY].message, "signed by key a-active that signet never issued"));
+    /* The signer's revoke made the standby ACTIVE. */
+    f->keys[1].state = SG_KS_RETIRED;
+    f->keys[1].retired_at = NOW;
+    f->keys[2].state = SG_KS_ACTIVE;
+    f->keys[2].activated_at = NOW;
+    f->keys[2].rotate_at = NOW + 3600;
+    add_key(f, "a-standby2", ISS, SG_KS_PUBLISHED, NOW, 0, 0);
+    sg_monitor_run(m, SG_INV_ALL, NOW + 1);
+    expect_states(m, "oooooooo"); /* the leaked key is no longer trusted */
+    r = report(m, ISS, ISS, "a-active", "tok-a1");
+    assert_non_null(strstr(r, "\"stale_key\""));
+    free(r);
+
+    /* I5: a signature the log does not hold. */
+    f->signatures += 2;
+    sign_rec(f, NOW + 2, "a-standby", ISS, "tok-a3", NOW + 500);
+    sg_monitor_run(m, SG_INV_AUDIT, NOW + 2);
+    expect_states(m, "ooooVooo");
+    sg_monitor_get(m, s);
+    assert_non_null(strstr(s[SG_INV_AUDIT].message, "signers made"));
+    /* I6: a token outliving its key's window. */
+    sign_rec(f, NOW + 3, "a-standby", ISS, "tok-long", NOW + 3 + 3661 + 1);
+    sg_monitor_run(m, SG_INV_TOKEN_WINDOW, NOW + 3);
+    expect_states(m, "ooooVVoo");
+    /* I8 and I4 through the callbacks. */
+    f->seccomp = false;
+    snprintf(f->served_extra, sizeof f->served_extra, "a-active");
+    fake_now_value = NOW + 100; /* past the settling time of the revocation */
+    sg_monitor_run(m, SG_INV_ALL, NOW + 100);
+    sg_monitor_get(m, s);
+    assert_int_equal(s[SG_INV_SANDBOX].state, SG_INV_VIOLATED);
+    assert_int_equal(s[SG_INV_JWKS].state, SG_INV_VIOLATED);
+    assert_non_null(strstr(s[SG_INV_JWKS].message, "has revoked RETIRED key a-active"));
+
+    /* Metrics: every family the monitor registers passes promtool's lint. */
+    sg_metric_add(NULL, SG_NO_LABELS, 1);
+    struct sg_wbuf w;
+    sg_wbuf_init(&w, 1 << 22);
+    assert_int_equal(sg_metrics_render(reg, &w), SIGNET_OK);
+    sg_wbuf_put_u8(&w, 0);
+    const char *text = (const char *)w.data;
+    assert_non_null(strstr(text, "signet_invariant_ok{invariant=\"I7\",name=\"no_forged_tokens\","
+                                 "severity=\"critical\"} 1\n"));
+    assert_non_null(strstr(text, "signet_forged_tokens_total{tenant=\"a\"} 1\n"));
+    assert_non_null(strstr(text, "signet_keys{issuer=\"" ISS "\",state=\"ACTIVE\"} 1\n"));
+    assert_non_null(strstr(text, "signet_hsm_errors_total 2\n"));
+    if (access("/usr/bin/promtool", X_OK) == 0) {
+        char path[400];
+        snprintf(path, sizeof path, "%s/metrics.txt", f->dir);
+        FILE *fp = fopen(path, "w");
+        fputs(text, fp);
+        fclose(fp);
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "/usr/bin/promtool check metrics < %s 2>&1", path);
+        FILE *pp = popen(cmd, "r");
+        char out[2048];
+        size_t n = fread(out, 1, sizeof out - 1, pp);
+        out[n] = '\0';
+        int rc = pclose(pp);
+        if (rc != 0 || n > 0)
+            fail_msg("promtool: %s", out);
+    } else {
+        fprintf(stderr, "promtool not installed: SKIPPED promtool lint\n");
+    }
+    sg_wbuf_free(&w);
+    /* The status page and the JSON status. */
+    sg_wbuf_init(&w, 1 << 22);
+    assert_int_equal(sg_monitor_statuspage(m, &w), SIGNET_OK);
+    sg_wbuf_put_u8(&w, 0);
+    assert_non_null(strstr((const char *)w.data, "a-standby2"));
+    assert_non_null(strstr((const char *)w.data, "id=\"inv-I8\""));
+    sg_wbuf_free(&w);
+    json_t *js = sg_monitor_status_json(m);
+    assert_non_null(js);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(json_object_get(js, "invariants"), 7),
+                                          "state")),
+        "violated");
+    json_decref(js);
+    /* Malformed report bodies are refused with the parser's verdict. */
+    char *resp = NULL;
+    assert_int_equal(sg_reports_handle(m, ISS, (const uint8_t *)"{", 1, &resp), SIGNET_ERR_BAD_JSON);
+    assert_null(resp);
+    sg_monitor_free(&m);
+    sg_metrics_free(&reg);
+    /* The alerts signetd appended are chained into the log like any record. */
+    uint64_t records = 0, first_bad = 0;
+    char why[128];
+    assert_int_equal(sg_audit_verify_file(f->log, &records, &first_bad, why, sizeof why), SIGNET_OK);
+    uint64_t notes = 0;
+    assert_int_equal(sg_audit_count_type(f->log, "invariant_violation", &notes), SIGNET_OK);
+    assert_true(notes >= 4);
+}
+
+static void test_monitor_thread_and_poke(void **state)
+{
+    struct fx *f = *state;
+    healthy_keys(f);
+    struct sg_monitor *m = NULL;
+    monitor_for(f, NULL, &m, false);
+    assert_int_equal(sg_monitor_start(m), SIGNET_OK);
+    struct sg_inv_status s[SG_INV_COUNT];
+    for (int i = 0; i < 100; i++) {
+        sg_monitor_get(m, s);
+        if (s[SG_INV_SANDBOX].last_check != 0)
+            break;
+        usleep(50000);
+    }
+    assert_int_not_equal(s[SG_INV_SANDBOX].last_check, 0);
+    f->seccomp = false; /* the monitor thread reads it through the callback */
+    sg_monitor_poke(m, SG_INV_SANDBOX);
+    for (int i = 0; i < 100; i++) {
+        sg_monitor_get(m, s);
+        if (s[SG_INV_SANDBOX].state == SG_INV_VIOLATED)
+            break;
+        usleep(50000);
+    }
+    assert_int_equal(s[SG_INV_SANDBOX].state, SG_INV_VIOLATED);
+    sg_monitor_free(&m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reports_parser),
+        cmocka_unit_test_setup_teardown(test_audit_scan_incremental, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_scan_tamper, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_index_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_monitor_end_to_end, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_monitor_thread_and_poke, setup, teardown),
+    };
+    sg_log_init("test_telemetry", (enum sg_log_level)(SG_LOG_ERROR + 1));
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
