@@ -192,6 +192,22 @@ static enum MHD_Result handle_get(struct sd_http *h, struct MHD_Connection *mc, 
     return send_resp(mc, st, &r);
 }
 
+/* A request without a token body, now complete: route it. */
+static enum MHD_Result respond_complete(struct sd_http *h, struct MHD_Connection *mc,
+                                        struct conn *st, const char *method)
+{
+    if (st->route == R_NONE)
+        return send_error(mc, st, 404, "not_found", "no such endpoint", NULL);
+    if (st->route >= R_TOKEN && st->tenant == NULL)
+        return send_error(mc, st, 404, "not_found", "unknown tenant", NULL);
+    if (st->route == R_TOKEN)
+        return send_error(mc, st, 405, "invalid_request", "the token endpoint accepts POST only",
+                          "POST");
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return send_error(mc, st, 405, "invalid_request", "use GET", "GET, HEAD");
+    return handle_get(h, mc, st);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -213,18 +229,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         (void)snprintf(st->path, sizeof st->path, "%s", url);
         char tenant[64];
         st->route = classify(url, tenant, sizeof tenant);
-        if (st->route >= R_TOKEN) {
+        if (st->route >= R_TOKEN)
             st->tenant = sg_config_tenant_by_name(&st->conf->cfg, tenant);
-            if (st->tenant == NULL)
-                return send_error(mc, st, 404, "not_found", "unknown tenant", NULL);
-        }
-        if (st->route == R_NONE)
-            return send_error(mc, st, 404, "not_found", "no such endpoint", NULL);
-        int is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-        if (st->route == R_TOKEN) {
-            if (strcmp(method, "POST") != 0)
-                return send_error(mc, st, 405, "invalid_request",
-                                  "the token endpoint accepts POST only", "POST");
+        if (st->route == R_TOKEN && st->tenant != NULL && strcmp(method, "POST") == 0) {
+            /* Refused before the body is read (the connection then closes). */
             if (!form_content_type(
                     MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Type")))
                 return send_error(mc, st, 415, "invalid_request",
@@ -240,11 +248,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
                                       "request body too large", NULL);
             }
             st->collecting = 1;
-            return MHD_YES;
         }
-        if (!is_get)
-            return send_error(mc, st, 405, "invalid_request", "use GET", "GET, HEAD");
-        return handle_get(h, mc, st);
+        /* Everything else answers once the request is complete, so that
+         * the connection can be kept alive. */
+        return MHD_YES;
     }
     if (*upload_data_size != 0) {
         size_t n = *upload_data_size;
@@ -267,8 +274,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         st->body[st->len] = '\0';
         return MHD_YES;
     }
-    if (!st->collecting)
+    if (st->status != 0)
         return MHD_YES; /* a response is already queued */
+    if (!st->collecting)
+        return respond_complete(h, mc, st, method);
     st->collecting = 0;
     if (st->too_large)
         return send_error(mc, st, 413, "invalid_request", "request body too large", NULL);

@@ -234,6 +234,18 @@ req back -u "web:$(cat "$work/web2.secret")" -d grant_type=client_credentials "$
 req old -u "web:$S" -d grant_type=client_credentials "$iss/token"; expect old 401 invalid_client
 S=$(cat "$work/web2.secret")
 
+# ---- a signer that dies fails requests closed, then is restarted ---------------
+signers=$(pgrep -P "$signetd_pid" -x signet-signer || true)
+[ -n "$signers" ] || fail "no signer children"
+sigs4=$(count_signatures "$state")
+for p in $signers; do kill -KILL "$p"; done
+req dead -u "web:$S" -d grant_type=client_credentials "$iss/token"
+expect dead 503 temporarily_unavailable
+wait_http "$base/readyz" 200
+req alive -u "web:$S" -d grant_type=client_credentials "$iss/token"; expect alive 200
+grep -q 'event=signer_lost' "$work/signetd.log" || fail "no signer_lost log line"
+[ "$(count_signatures "$state")" = $((sigs4 + 1)) ] || fail "signatures while the signers were dead"
+
 # ---- SIGHUP: a new token_lifetime applies to new tokens ------------------------
 $py - "$state/signet.conf" <<'PY'
 import re, sys
@@ -299,7 +311,21 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -su
 chmod 600 "$work/tls.key"
 printf '[server]\nlisten = 127.0.0.1:%s\ntls_cert = %s\ntls_key = %s\n' "$tport" "$work/tls.crt" \
   "$work/tls.key" >"$work/tls.conf"
-start_signetd "$state" --config "$work/tls.conf"
+# sd_notify: READY=1 once listening, STOPPING=1 on SIGTERM.
+$py - "$work/notify.sock" >"$work/notify.out" <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(120)
+while True:
+    m = s.recv(4096).decode()
+    print(m, flush=True)
+    if m.startswith("STOPPING"):
+        break
+PY
+npid=$!
+for _ in $(seq 1 50); do [ -S "$work/notify.sock" ] && break; sleep 0.1; done
+NOTIFY_SOCKET=$work/notify.sock start_signetd "$state" --config "$work/tls.conf"
 up=
 for _ in $(seq 1 100); do
   if curl -fs --cacert "$work/tls.crt" "https://127.0.0.1:$tport/readyz" >/dev/null 2>&1; then up=1; break; fi
@@ -312,6 +338,9 @@ expect tls 200
 req plain "http://127.0.0.1:$tport/healthz"
 [ "$code" != 200 ] || fail "plain HTTP answered on the TLS port"
 stop_signetd || fail "TLS signetd exit status"
+wait "$npid" || true
+grep -q '^READY=1' "$work/notify.out" && grep -q '^STOPPING=1' "$work/notify.out" ||
+  fail "sd_notify: $(cat "$work/notify.out")"
 
 # ---- fail closed: the signer cannot start (wrong PIN) ----------------------------
 cp -p "$state/user.pin" "$work/user.pin"
