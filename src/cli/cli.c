@@ -30,6 +30,7 @@ static const struct command commands[] = {
     {"rotate", sg_cmd_rotate, "rotate the ACTIVE key(s) as soon as pre-publication allows"},
     {"revoke", sg_cmd_revoke, "emergency-revoke a key: the standby takes over at once"},
     {"jwks", sg_cmd_jwks, "print an issuer's published JWKS"},
+    {"client", sg_cmd_client, "register OAuth clients of a tenant (client add|list|remove)"},
     {"audit", sg_cmd_audit, "verify the hash-chained audit log (audit verify)"},
     {"verify", sg_cmd_verify, "validate an access token the way relying parties should"},
 };

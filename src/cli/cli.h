@@ -29,5 +29,6 @@ int sg_cmd_revoke(int argc, char **argv);
 int sg_cmd_jwks(int argc, char **argv);
 int sg_cmd_audit(int argc, char **argv);
 int sg_cmd_verify(int argc, char **argv);
+int sg_cmd_client(int argc, char **argv);
 
 #endif
