@@ -103,6 +103,21 @@ static enum route classify(const char *url, char *tenant, size_t cap)
     return R_NONE;
 }
 
+/* Untrusted text for a log value: anything but a conservative set of
+ * characters becomes '?', so a path or client_id cannot forge fields or
+ * lines (MHD hands over the path %-decoded). */
+static void log_safe(char *dst, size_t cap, const char *src)
+{
+    size_t o = 0;
+    for (const char *c = src; *c != '\0' && o + 1 < cap; c++) {
+        char ch = *c;
+        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                 strchr("-._~@/:+%", ch) != NULL;
+        dst[o++] = ok ? ch : '?';
+    }
+    dst[o] = '\0';
+}
+
 /* ---- responses ----------------------------------------------------------- */
 
 static enum MHD_Result send_resp(struct MHD_Connection *mc, struct conn *st, struct sd_resp *r)
@@ -139,7 +154,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *mc, struct conn *st, str
     MHD_destroy_response(resp);
     st->status = r->status;
     if (r->client_id[0] != '\0')
-        (void)snprintf(st->client, sizeof st->client, "%s", r->client_id);
+        log_safe(st->client, sizeof st->client, r->client_id);
     return ret;
 }
 
@@ -225,8 +240,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         atomic_fetch_add(&h->ctx->requests, 1u);
         st->start_ns = sg_clock_mono_ns();
         st->conf = sd_conf_get(h->ctx);
-        (void)snprintf(st->method, sizeof st->method, "%s", method);
-        (void)snprintf(st->path, sizeof st->path, "%s", url);
+        log_safe(st->method, sizeof st->method, method);
+        log_safe(st->path, sizeof st->path, url);
         char tenant[64];
         st->route = classify(url, tenant, sizeof tenant);
         if (st->route >= R_TOKEN)
