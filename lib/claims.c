@@ -6,29 +6,37 @@
 
 struct signet_claims {
     json_t *claims;
-    char *issuer;
-    char *kid;
-    char *thumbprint;
-    const char *alg; /* static */
+    const char *issuer;     /* these three point into text[] */
+    const char *kid;
+    const char *thumbprint;
+    const char *alg;        /* static */
+    char text[];
 };
+
+/* Copies s (n bytes and a NUL) to *p and advances it. */
+static const char *put_str(char **p, const char *s, size_t n)
+{
+    char *d = *p;
+    memcpy(d, s, n);
+    d[n] = '\0';
+    *p = d + n + 1;
+    return d;
+}
 
 signet_err sg_claims_new(json_t *claims, const char *issuer, const char *kid,
                          const char *thumbprint, const char *alg, signet_claims **out)
 {
     *out = NULL;
-    signet_claims *c = calloc(1, sizeof *c);
+    /* One allocation per verified token: the handle and its strings. The
+     * lengths are bounded (issuer 2048, kid 256, thumbprint 43). */
+    size_t il = strlen(issuer), kl = strlen(kid), tl = strlen(thumbprint);
+    signet_claims *c = malloc(sizeof *c + il + kl + tl + 3);
     if (c == NULL)
         return SIGNET_ERR_NOMEM;
-    c->issuer = strdup(issuer);
-    c->kid = strdup(kid);
-    c->thumbprint = strdup(thumbprint);
-    if (c->issuer == NULL || c->kid == NULL || c->thumbprint == NULL) {
-        free(c->issuer);
-        free(c->kid);
-        free(c->thumbprint);
-        free(c);
-        return SIGNET_ERR_NOMEM;
-    }
+    char *p = c->text;
+    c->issuer = put_str(&p, issuer, il);
+    c->kid = put_str(&p, kid, kl);
+    c->thumbprint = put_str(&p, thumbprint, tl);
     c->claims = claims;
     c->alg = alg;
     *out = c;
@@ -40,9 +48,6 @@ void signet_claims_free(signet_claims *c)
     if (c == NULL)
         return;
     json_decref(c->claims);
-    free(c->issuer);
-    free(c->kid);
-    free(c->thumbprint);
     free(c);
 }
 

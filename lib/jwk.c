@@ -219,6 +219,10 @@ static signet_err parse_signet_members(const json_t *jwk, struct sg_key *k)
 
 void sg_jwk_key_clear(struct sg_key *k)
 {
+    if (k->ctx_pool != NULL) {
+        sg_ctx_pool_clear(k->ctx_pool);
+        free(k->ctx_pool);
+    }
     free(k->kid);
     free(k->iss);
     EVP_PKEY_free(k->pkey);
@@ -276,6 +280,15 @@ signet_err sg_jwk_parse(const json_t *jwk, struct sg_key *out)
     if (err != SIGNET_OK)
         goto out;
     err = sg_jwk_thumbprint(jwk, out->thumbprint);
+    if (err != SIGNET_OK)
+        goto out;
+    out->ctx_pool = malloc(sizeof *out->ctx_pool);
+    if (out->ctx_pool == NULL) {
+        err = SIGNET_ERR_NOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < SG_CTX_POOL_SLOTS; i++)
+        atomic_init(&out->ctx_pool->slot[i], NULL);
 out:
     if (err != SIGNET_OK) {
         sg_jwk_key_clear(out);

@@ -31,6 +31,9 @@ struct sg_key {
     int64_t active_from;   /* signet: NumericDate */
     int64_t active_until;
     char thumbprint[SG_THUMBPRINT_LEN + 1];
+    /* The one mutable part of a key in an immutable set: verification
+     * contexts for pkey, recycled by verifying threads (see jws.h). */
+    struct sg_ctx_pool *ctx_pool;
 };
 
 /* Parses one public JWK. Rejects private members, use other than "sig",

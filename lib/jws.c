@@ -10,7 +10,6 @@
 
 #include "json.h"
 #include "util/b64url.h"
-#include "util/hex.h"
 
 static const char *const alg_names[SG_ALG_COUNT] = {
     [SG_ALG_ES256] = "ES256", [SG_ALG_ES384] = "ES384", [SG_ALG_ES512] = "ES512",
@@ -42,7 +41,19 @@ void sg_jws_clear(struct sg_jws *jws)
     memset(jws, 0, sizeof *jws);
 }
 
-/* Decodes one base64url part into a fresh buffer of at most max bytes. */
+/* Decodes one base64url part of at most max decoded bytes into buf. */
+static signet_err decode_into(const char *s, size_t n, size_t max, uint8_t *buf, size_t *out_len)
+{
+    size_t cap = sg_b64url_decoded_max(n);
+    if (cap > max)
+        return SIGNET_ERR_TOO_LARGE;
+    signet_err err = sg_b64url_decode(s, n, buf, cap, out_len);
+    if (err != SIGNET_OK)
+        return err == SIGNET_ERR_TOO_LARGE ? SIGNET_ERR_TOO_LARGE : SIGNET_ERR_BAD_BASE64;
+    return SIGNET_OK;
+}
+
+/* The same into a fresh buffer. */
 static signet_err decode_part(const char *s, size_t n, size_t max, uint8_t **out, size_t *out_len)
 {
     size_t cap = sg_b64url_decoded_max(n);
@@ -51,10 +62,10 @@ static signet_err decode_part(const char *s, size_t n, size_t max, uint8_t **out
     uint8_t *buf = malloc(cap == 0 ? 1 : cap);
     if (buf == NULL)
         return SIGNET_ERR_NOMEM;
-    signet_err err = sg_b64url_decode(s, n, buf, cap, out_len);
+    signet_err err = decode_into(s, n, max, buf, out_len);
     if (err != SIGNET_OK) {
         free(buf);
-        return err == SIGNET_ERR_TOO_LARGE ? SIGNET_ERR_TOO_LARGE : SIGNET_ERR_BAD_BASE64;
+        return err;
     }
     *out = buf;
     return SIGNET_OK;
@@ -70,21 +81,17 @@ signet_err sg_jws_parse(const char *token, size_t len, struct sg_jws *out)
     /* JSON serialization (RFC 7515 §7.2) is not accepted. */
     if (token[0] == '{')
         return SIGNET_ERR_NOT_COMPACT_JWS;
-    size_t dots[2], ndots = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (token[i] != '.')
-            continue;
-        if (ndots == 2) /* a JWE has five parts */
-            return SIGNET_ERR_NOT_COMPACT_JWS;
-        dots[ndots++] = i;
-    }
-    if (ndots != 2)
+    /* Exactly two dots: a JWE has five parts. */
+    const char *d1 = memchr(token, '.', len);
+    const char *d2 = d1 != NULL ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - token)) : NULL;
+    if (d2 == NULL || memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - token)) != NULL)
         return SIGNET_ERR_NOT_COMPACT_JWS;
+    size_t dots[2] = {(size_t)(d1 - token), (size_t)(d2 - token)};
 
     signet_err err = SIGNET_OK;
-    uint8_t *hdr = NULL;
+    uint8_t hdr[SG_HEADER_MAX]; /* only needed until it is parsed */
     size_t hdr_len = 0;
-    err = decode_part(token, dots[0], SG_HEADER_MAX, &hdr, &hdr_len);
+    err = decode_into(token, dots[0], SG_HEADER_MAX, hdr, &hdr_len);
     if (err != SIGNET_OK)
         goto out;
     if (hdr_len == 0) {
@@ -109,7 +116,6 @@ signet_err sg_jws_parse(const char *token, size_t len, struct sg_jws *out)
     out->signing_input = token;
     out->signing_input_len = dots[1];
 out:
-    free(hdr);
     if (err != SIGNET_OK)
         sg_jws_clear(out);
     return err;
@@ -198,20 +204,29 @@ signet_err sg_jws_check_header(const struct sg_jws *jws, const struct sg_header_
 /* ---- signatures ---------------------------------------------------------- */
 
 struct ec_params {
-    size_t len;        /* bytes per coordinate / scalar */
-    int bits;          /* EVP_PKEY_get_bits of the key */
-    const char *order; /* the group order n, hex, big-endian, len bytes */
+    size_t len;           /* bytes per coordinate / scalar */
+    int bits;             /* EVP_PKEY_get_bits of the key */
+    const uint8_t *order; /* the group order n, big-endian, len bytes */
 };
 
-static const struct ec_params ec_p256 = {
-    32, 256, "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551"};
-static const struct ec_params ec_p384 = {
-    48, 384,
-    "ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973"};
-static const struct ec_params ec_p521 = {
-    66, 521,
-    "01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148"
-    "f709a5d03bb5c9b8899c47aebb6fb71e91386409"};
+/* Group orders (SEC 2 §2.4.2, §2.5.1, §2.6.1). */
+static const uint8_t order_p256[32] = {
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51};
+static const uint8_t order_p384[48] = {
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xc7, 0x63, 0x4d, 0x81, 0xf4, 0x37, 0x2d, 0xdf,
+    0x58, 0x1a, 0x0d, 0xb2, 0x48, 0xb0, 0xa7, 0x7a, 0xec, 0xec, 0x19, 0x6a, 0xcc, 0xc5, 0x29, 0x73};
+static const uint8_t order_p521[66] = {
+    0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xfa, 0x51, 0x86, 0x87, 0x83, 0xbf, 0x2f, 0x96, 0x6b, 0x7f, 0xcc, 0x01, 0x48, 0xf7, 0x09,
+    0xa5, 0xd0, 0x3b, 0xb5, 0xc9, 0xb8, 0x89, 0x9c, 0x47, 0xae, 0xbb, 0x6f, 0xb7, 0x1e, 0x91, 0x38,
+    0x64, 0x09};
+
+static const struct ec_params ec_p256 = {32, 256, order_p256};
+static const struct ec_params ec_p384 = {48, 384, order_p384};
+static const struct ec_params ec_p521 = {66, 521, order_p521};
 
 /* 1 <= x <= n-1 for a big-endian scalar x of exactly len bytes. */
 static int scalar_in_range(const uint8_t *x, const uint8_t *n, size_t len)
@@ -222,55 +237,124 @@ static int scalar_in_range(const uint8_t *x, const uint8_t *n, size_t len)
     return nonzero != 0 && memcmp(x, n, len) < 0;
 }
 
-/* JOSE r||s (RFC 7518 §3.4) to the DER ECDSA-Sig-Value OpenSSL expects. */
-static signet_err ecdsa_to_der(const struct ec_params *p, const uint8_t *sig, size_t sig_len,
-                               uint8_t **der, size_t *der_len)
+/* One DER INTEGER (X.690 §8.3) holding the unsigned big-endian x: leading
+ * zero bytes dropped, one 0x00 added when the top bit is set. */
+static size_t der_integer(const uint8_t *x, size_t len, uint8_t *out)
 {
-    uint8_t order[66];
+    while (len > 1 && x[0] == 0)
+        x++, len--;
+    size_t pad = (x[0] & 0x80) != 0;
+    out[0] = 0x02;
+    out[1] = (uint8_t)(len + pad);
+    out[2] = 0x00;
+    memcpy(out + 2 + pad, x, len);
+    return 2 + pad + len;
+}
+
+/* JOSE r||s (RFC 7518 §3.4) to the DER ECDSA-Sig-Value OpenSSL expects
+ * (RFC 3279 §2.2.3), written straight into der (at least 2 * len + 9
+ * bytes). r and s are in [1, n-1], so each INTEGER has 1..len+1 content
+ * bytes and, for P-521, the SEQUENCE needs the long length form. */
+static signet_err ecdsa_to_der(const struct ec_params *p, const uint8_t *sig, size_t sig_len,
+                               uint8_t *der, size_t *der_len)
+{
     if (sig_len != 2 * p->len)
         return SIGNET_ERR_BAD_SIGNATURE;
-    if (sg_hex_decode(p->order, strlen(p->order), order, p->len) != SIGNET_OK)
-        return SIGNET_ERR_INTERNAL;
-    if (!scalar_in_range(sig, order, p->len) || !scalar_in_range(sig + p->len, order, p->len))
+    if (!scalar_in_range(sig, p->order, p->len) ||
+        !scalar_in_range(sig + p->len, p->order, p->len))
         return SIGNET_ERR_BAD_SIGNATURE;
-    signet_err err = SIGNET_ERR_NOMEM;
-    ECDSA_SIG *es = ECDSA_SIG_new();
-    BIGNUM *r = BN_bin2bn(sig, (int)p->len, NULL);
-    BIGNUM *s = BN_bin2bn(sig + p->len, (int)p->len, NULL);
-    if (es == NULL || r == NULL || s == NULL || ECDSA_SIG_set0(es, r, s) != 1) {
-        BN_free(r);
-        BN_free(s);
-        goto out;
+    uint8_t body[2 * (2 + 66 + 1)];
+    size_t n = der_integer(sig, p->len, body);
+    n += der_integer(sig + p->len, p->len, body + n);
+    size_t h = 0;
+    der[h++] = 0x30;
+    if (n >= 0x80)
+        der[h++] = 0x81; /* n < 256: one length byte follows */
+    der[h++] = (uint8_t)n;
+    memcpy(der + h, body, n);
+    *der_len = h + n;
+    return SIGNET_OK;
+}
+
+signet_err sg_digests_init(struct sg_digests *d)
+{
+    d->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    d->sha384 = EVP_MD_fetch(NULL, "SHA384", NULL);
+    d->sha512 = EVP_MD_fetch(NULL, "SHA512", NULL);
+    if (d->sha256 == NULL || d->sha384 == NULL || d->sha512 == NULL) {
+        sg_digests_clear(d);
+        ERR_clear_error();
+        return SIGNET_ERR_CRYPTO;
     }
-    unsigned char *buf = NULL;
-    int n = i2d_ECDSA_SIG(es, &buf);
-    if (n <= 0)
-        goto out;
-    *der = buf;
-    *der_len = (size_t)n;
-    err = SIGNET_OK;
-out:
-    ECDSA_SIG_free(es);
-    return err;
+    return SIGNET_OK;
+}
+
+void sg_digests_clear(struct sg_digests *d)
+{
+    EVP_MD_free(d->sha256);
+    EVP_MD_free(d->sha384);
+    EVP_MD_free(d->sha512);
+    memset(d, 0, sizeof *d);
 }
 
 signet_err sg_sig_verify(enum sg_alg alg, EVP_PKEY *pkey, const uint8_t *msg, size_t msg_len,
                          const uint8_t *sig, size_t sig_len)
 {
+    return sg_sig_verify_md(alg, pkey, NULL, NULL, msg, msg_len, sig, sig_len);
+}
+
+void sg_ctx_pool_clear(struct sg_ctx_pool *pool)
+{
+    for (size_t i = 0; i < SG_CTX_POOL_SLOTS; i++)
+        EVP_MD_CTX_free(atomic_exchange(&pool->slot[i], NULL));
+}
+
+/* A context used before with this pool's key, or a fresh one. */
+static EVP_MD_CTX *pool_take(struct sg_ctx_pool *pool)
+{
+    for (size_t i = 0; pool != NULL && i < SG_CTX_POOL_SLOTS; i++) {
+        if (atomic_load_explicit(&pool->slot[i], memory_order_relaxed) == NULL)
+            continue;
+        EVP_MD_CTX *ctx = atomic_exchange_explicit(&pool->slot[i], NULL, memory_order_acquire);
+        if (ctx != NULL)
+            return ctx;
+    }
+    return EVP_MD_CTX_new();
+}
+
+/* Keeps ctx for the next call when there is room, else frees it. */
+static void pool_put(struct sg_ctx_pool *pool, EVP_MD_CTX *ctx)
+{
+    for (size_t i = 0; pool != NULL && i < SG_CTX_POOL_SLOTS; i++) {
+        EVP_MD_CTX *expected = NULL;
+        if (atomic_compare_exchange_strong_explicit(&pool->slot[i], &expected, ctx,
+                                                    memory_order_release, memory_order_relaxed))
+            return;
+    }
+    EVP_MD_CTX_free(ctx);
+}
+
+signet_err sg_sig_verify_md(enum sg_alg alg, EVP_PKEY *pkey, const struct sg_digests *mds,
+                            struct sg_ctx_pool *pool, const uint8_t *msg, size_t msg_len,
+                            const uint8_t *sig, size_t sig_len)
+{
     const EVP_MD *md = NULL;
+    const EVP_MD *fetched = NULL; /* saves OpenSSL 3 an implicit fetch per call */
     const struct ec_params *ec = NULL;
     int rsa = 0;
     switch (alg) {
-    case SG_ALG_ES256: md = EVP_sha256(); ec = &ec_p256; break;
-    case SG_ALG_ES384: md = EVP_sha384(); ec = &ec_p384; break;
-    case SG_ALG_ES512: md = EVP_sha512(); ec = &ec_p521; break;
-    case SG_ALG_PS256: md = EVP_sha256(); rsa = 1; break;
-    case SG_ALG_PS384: md = EVP_sha384(); rsa = 1; break;
-    case SG_ALG_PS512: md = EVP_sha512(); rsa = 1; break;
+    case SG_ALG_ES256: md = EVP_sha256(); fetched = mds ? mds->sha256 : NULL; ec = &ec_p256; break;
+    case SG_ALG_ES384: md = EVP_sha384(); fetched = mds ? mds->sha384 : NULL; ec = &ec_p384; break;
+    case SG_ALG_ES512: md = EVP_sha512(); fetched = mds ? mds->sha512 : NULL; ec = &ec_p521; break;
+    case SG_ALG_PS256: md = EVP_sha256(); fetched = mds ? mds->sha256 : NULL; rsa = 1; break;
+    case SG_ALG_PS384: md = EVP_sha384(); fetched = mds ? mds->sha384 : NULL; rsa = 1; break;
+    case SG_ALG_PS512: md = EVP_sha512(); fetched = mds ? mds->sha512 : NULL; rsa = 1; break;
     case SG_ALG_EDDSA: break;
     case SG_ALG_COUNT:
     default: return SIGNET_ERR_ALG_NOT_ALLOWED;
     }
+    if (fetched != NULL)
+        md = fetched;
     /* The key's own type decides, whatever the caller believed. */
     if (ec != NULL) {
         if (!EVP_PKEY_is_a(pkey, "EC") || EVP_PKEY_get_bits(pkey) != ec->bits)
@@ -289,23 +373,26 @@ signet_err sg_sig_verify(enum sg_alg alg, EVP_PKEY *pkey, const uint8_t *msg, si
     }
 
     signet_err err = SIGNET_ERR_BAD_SIGNATURE;
-    uint8_t *der = NULL;
+    uint8_t der[2 * (2 + 66 + 1) + 3];
     size_t der_len = 0;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_MD_CTX *ctx = NULL;
     EVP_PKEY_CTX *pctx = NULL;
-    if (ctx == NULL) {
-        err = SIGNET_ERR_NOMEM;
-        goto out;
-    }
     if (ec != NULL) {
-        err = ecdsa_to_der(ec, sig, sig_len, &der, &der_len);
+        err = ecdsa_to_der(ec, sig, sig_len, der, &der_len);
         if (err != SIGNET_OK)
             goto out;
         sig = der;
         sig_len = der_len;
         err = SIGNET_ERR_BAD_SIGNATURE;
     }
-    if (EVP_DigestVerifyInit(ctx, &pctx, md, NULL, pkey) != 1) {
+    ctx = pool_take(pool);
+    if (ctx == NULL) {
+        err = SIGNET_ERR_NOMEM;
+        goto out;
+    }
+    /* A pooled context keeps its key: make sure it is this one. */
+    if (EVP_DigestVerifyInit(ctx, &pctx, md, NULL, pkey) != 1 ||
+        EVP_PKEY_CTX_get0_pkey(pctx) != pkey) {
         err = SIGNET_ERR_CRYPTO;
         goto out;
     }
@@ -320,7 +407,10 @@ signet_err sg_sig_verify(enum sg_alg alg, EVP_PKEY *pkey, const uint8_t *msg, si
 out:
     if (err != SIGNET_OK)
         ERR_clear_error(); /* the error queue is per thread: leave it empty */
-    OPENSSL_free(der);
-    EVP_MD_CTX_free(ctx);
+    /* Only a context that just verified cleanly goes back to the pool. */
+    if (err == SIGNET_OK && ctx != NULL)
+        pool_put(pool, ctx);
+    else
+        EVP_MD_CTX_free(ctx);
     return err;
 }

@@ -101,10 +101,12 @@ void sg_tokcache_free(struct sg_tokcache *tc)
     free(tc);
 }
 
-void sg_tokcache_hash(const char *token, size_t len, uint8_t out[static 32])
+void sg_tokcache_hash(const EVP_MD *sha256, const char *token, size_t len,
+                      uint8_t out[static 32])
 {
     unsigned int n = 0;
-    if (EVP_Digest(token, len, out, &n, EVP_sha256(), NULL) != 1 || n != 32)
+    if (EVP_Digest(token, len, out, &n, sha256 != NULL ? sha256 : EVP_sha256(), NULL) != 1 ||
+        n != 32)
         memset(out, 0, 32); /* never matches a stored entry: see put */
 }
 
@@ -139,7 +141,9 @@ int sg_tokcache_get(struct sg_tokcache *tc, const uint8_t hash[static 32], int64
             unlink_entry(tc, i);
             entry_clear(e);
         } else {
-            hit->claims = json_deep_copy(e->claims);
+            /* Shared, never modified: jansson's reference counts are
+             * atomic, and nothing writes to a verified claims set. */
+            hit->claims = json_incref(e->claims);
             hit->kid = strdup(e->kid);
             hit->alg = e->alg;
             memcpy(hit->thumbprint, e->thumbprint, sizeof hit->thumbprint);
@@ -160,12 +164,12 @@ void sg_tokcache_hit_clear(struct sg_tokcache_hit *hit)
 }
 
 void sg_tokcache_put(struct sg_tokcache *tc, const uint8_t hash[static 32], int64_t exp,
-                     const json_t *claims, const char *kid, enum sg_alg alg,
+                     json_t *claims, const char *kid, enum sg_alg alg,
                      const char *thumbprint)
 {
     if (zero_hash(hash))
         return;
-    json_t *copy = json_deep_copy(claims);
+    json_t *copy = json_incref(claims); /* shared, never modified: see get */
     char *k = strdup(kid);
     if (copy == NULL || k == NULL) {
         json_decref(copy);

@@ -8,6 +8,7 @@
 #define SG_TOKCACHE_H
 
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,7 +21,7 @@
 struct sg_tokcache;
 
 struct sg_tokcache_hit {
-    json_t *claims; /* a private deep copy */
+    json_t *claims; /* a reference to the cached claims: read only */
     char *kid;
     enum sg_alg alg;
     char thumbprint[SG_THUMBPRINT_LEN + 1];
@@ -28,14 +29,18 @@ struct sg_tokcache_hit {
 
 SIGNET_WUR signet_err sg_tokcache_new(size_t max_entries, struct sg_tokcache **out);
 void sg_tokcache_free(struct sg_tokcache *tc);
-void sg_tokcache_hash(const char *token, size_t len, uint8_t out[static 32]);
+/* sha256: a fetched SHA-256 (NULL: OpenSSL fetches one per call). */
+void sg_tokcache_hash(const EVP_MD *sha256, const char *token, size_t len,
+                      uint8_t out[static 32]);
 /* 1 on a hit that is still before exp at `now` (hit filled, caller clears). */
 int sg_tokcache_get(struct sg_tokcache *tc, const uint8_t hash[static 32], int64_t now,
                     struct sg_tokcache_hit *hit);
 void sg_tokcache_hit_clear(struct sg_tokcache_hit *hit);
-/* Best effort: an allocation failure just leaves the token uncached. */
+/* Best effort: an allocation failure just leaves the token uncached. The
+ * cache takes a reference to claims, which nobody may modify afterwards
+ * (verified claims are only ever read). */
 void sg_tokcache_put(struct sg_tokcache *tc, const uint8_t hash[static 32], int64_t exp,
-                     const json_t *claims, const char *kid, enum sg_alg alg,
+                     json_t *claims, const char *kid, enum sg_alg alg,
                      const char *thumbprint);
 /* Drops every entry (e.g. after a forced key refresh). */
 void sg_tokcache_clear(struct sg_tokcache *tc);

@@ -66,6 +66,7 @@ struct signet_verifier {
     signet_event_fn event_fn;
     void *event_ctx;
     struct sg_tokcache *tokcache;
+    struct sg_digests digests; /* fetched once, read by every verifying thread */
     int curl_ready;
 
     atomic_uint_fast64_t counters[SG_COUNTER_SLOTS];
@@ -419,6 +420,7 @@ void signet_verifier_free(signet_verifier *v)
     free(v->audiences);
     free(v->typ);
     sg_tokcache_free(v->tokcache);
+    sg_digests_clear(&v->digests);
     if (v->curl_ready)
         curl_global_cleanup();
     free(v);
@@ -455,6 +457,9 @@ signet_err signet_verifier_new(const signet_verifier_config *cfg, signet_verifie
     for (; v->n_audiences < cfg->n_audiences; v->n_audiences++)
         if ((v->audiences[v->n_audiences] = strdup(cfg->audiences[v->n_audiences])) == NULL)
             goto out;
+    err = sg_digests_init(&v->digests);
+    if (err != SIGNET_OK)
+        goto out;
     int remote = 0;
     for (; v->n_issuers < cfg->n_issuers; v->n_issuers++) {
         const struct cfg_issuer *ci = &cfg->issuers[v->n_issuers];
@@ -697,7 +702,7 @@ static signet_err decide(signet_verifier *v, const char *token, size_t len,
         return err;
     int64_t now = now_of(v);
     if (v->tokcache != NULL) {
-        sg_tokcache_hash(token, len, c->hash);
+        sg_tokcache_hash(v->digests.sha256, token, len, c->hash);
         if (sg_tokcache_get(v->tokcache, c->hash, now, &c->hit)) {
             c->from_cache = 1;
             c->claims = json_incref(c->hit.claims);
@@ -726,8 +731,9 @@ static signet_err decide(signet_verifier *v, const char *token, size_t len,
     err = select_key(v, c, now);
     if (err != SIGNET_OK)
         return err;
-    err = sg_sig_verify(c->alg, c->key->pkey, (const uint8_t *)c->jws.signing_input,
-                        c->jws.signing_input_len, c->jws.sig, c->jws.sig_len);
+    err = sg_sig_verify_md(c->alg, c->key->pkey, &v->digests, c->key->ctx_pool,
+                           (const uint8_t *)c->jws.signing_input, c->jws.signing_input_len,
+                           c->jws.sig, c->jws.sig_len);
     if (err != SIGNET_OK)
         return err;
     err = check_claims(v, c, now);
