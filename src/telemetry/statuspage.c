@@ -70,14 +70,16 @@ static const char style[] =
     ".pill.ok{background:#2da44e;color:#fff}.pill.violated{background:#cf222e;color:#fff}"
     ".pill.unknown{background:#8c959f;color:#fff}"
     "table{border-collapse:collapse;width:100%}"
-    "td,th{text-align:left;padding:5px 8px;border-bottom:1px solid #eaeef2;vertical-align:top}"
+    "td,th{text-align:left;padding:4px 8px;border-bottom:1px solid #eaeef2;vertical-align:top}"
+    ".nw{white-space:nowrap}"
     "th{font-size:12px;color:#57606a;text-transform:uppercase}"
     "tr.violated{background:#ffebe9}"
     ".dot{display:inline-block;width:12px;height:12px;border-radius:6px}"
     "tr.ok .dot{background:#2da44e}tr.violated .dot{background:#cf222e}"
     "tr.unknown .dot{background:#8c959f}"
     ".state{font-weight:bold}tr.ok .state{color:#1a7f37}tr.violated .state{color:#cf222e}"
-    ".msg{font-size:12px;color:#57606a;max-width:420px;word-break:break-word}"
+    ".msg{font-size:12px;color:#57606a;max-width:560px;word-break:break-word}"
+    "tr.violated .msg{color:#82071e}"
     ".legend span{display:inline-block;margin-right:16px}"
     ".sw{display:inline-block;width:14px;height:10px;margin-right:5px;vertical-align:middle}"
     "svg text{font-family:'DejaVu Sans Mono',monospace;font-size:12px;fill:#24292f}"
@@ -127,13 +129,19 @@ static void key_row(struct sg_wbuf *w, const struct sg_statuspage_in *in, const 
     sg_tm_printf(w, "<g class=\"key\" data-state=\"%s\"><title>", state);
     sg_html_escape(w, k->kid);
     sg_tm_printf(w, " %s %s%s</title>", k->alg, state, k->revoked ? " (revoked)" : "");
+    /* The first 16 bytes, not splitting a UTF-8 sequence. */
     char shortkid[20];
     (void)snprintf(shortkid, sizeof shortkid, "%.16s", k->kid);
+    size_t cut = strlen(shortkid);
+    if (cut == 16 && strlen(k->kid) > 16)
+        while (cut > 0 && ((unsigned char)k->kid[cut] & 0xC0) == 0x80)
+            cut--;
+    shortkid[cut] = '\0';
     sg_tm_printf(w, "<text x=\"8\" y=\"%d\">", y + 18);
     sg_html_escape(w, shortkid);
     sg_tm_printf(w, "%s %s</text>", strlen(k->kid) > 16 ? "…" : "", k->alg);
-    sg_tm_printf(w, "<text x=\"%d\" y=\"%d\" class=\"tick\">%s%s</text>", LABEL_W - 88, y + 18,
-                 state, k->revoked ? "!" : "");
+    sg_tm_printf(w, "<text x=\"%d\" y=\"%d\" class=\"tick\"%s>%s</text>", LABEL_W - 88, y + 18,
+                 k->revoked ? " style=\"fill:#cf222e\"" : "", k->revoked ? "REVOKED" : state);
     const int64_t now = in->now;
     /* PUBLISHED: from publication until activation (or the end). */
     if (k->published_at > 0) {
@@ -232,19 +240,19 @@ static void tenant_section(struct sg_wbuf *w, const struct sg_statuspage_in *in,
 static void invariants_section(struct sg_wbuf *w, const struct sg_statuspage_in *in)
 {
     sg_tm_puts(w, "<section><h2>Invariants</h2><table class=\"invariants\"><tr><th></th><th>id</th>"
-                  "<th>must hold</th><th>state</th><th>last check</th><th>violations</th>"
-                  "<th>last finding</th></tr>");
+                  "<th>invariant</th><th>severity</th><th>state</th><th>last check</th>"
+                  "<th>violations</th><th>last finding</th></tr>");
     for (unsigned i = 0; i < SG_INV_COUNT; i++) {
         const struct sg_invariant *v = &sg_invariants[i];
         const struct sg_inv_status *s = in->inv != NULL ? &in->inv[i] : NULL;
         enum sg_inv_state st = s != NULL ? s->state : SG_INV_UNKNOWN;
         const char *name = sg_inv_state_name(st);
-        sg_tm_printf(w,
-                     "<tr class=\"inv %s\" id=\"inv-%s\"><td><span class=\"dot\"></span></td>"
-                     "<td><b>%s</b><br><span class=\"msg\">%s · %s</span></td><td>",
-                     name, v->id, v->id, v->name, sg_inv_severity_name(v->severity));
+        sg_tm_printf(w, "<tr class=\"inv %s\" id=\"inv-%s\" title=\"", name, v->id);
         sg_html_escape(w, v->statement);
-        sg_tm_printf(w, "</td><td class=\"state\">%s</td><td>", name);
+        sg_tm_printf(w,
+                     "\"><td><span class=\"dot\"></span></td><td><b>%s</b></td><td class=\"nw\">%s"
+                     "</td><td>%s</td><td class=\"state\">%s</td><td class=\"nw\">",
+                     v->id, v->name, sg_inv_severity_name(v->severity), name);
         if (s != NULL && s->last_check > 0)
             put_time(w, s->last_check, T_FULL);
         else
@@ -289,6 +297,7 @@ signet_err sg_statuspage_render(const struct sg_statuspage_in *in, struct sg_wbu
     else
         sg_tm_puts(w, "<span class=\"pill ok\" id=\"overall\">all invariants hold</span>");
     sg_tm_puts(w, "</p></header><main>");
+    invariants_section(w, in);
     for (size_t i = 0; i < in->n_tenants; i++)
         tenant_section(w, in, &in->tenants[i]);
     sg_tm_puts(w, "<p class=\"legend\"><span><i class=\"sw\" style=\"background:#4c8df6\"></i>"
@@ -298,7 +307,6 @@ signet_err sg_statuspage_render(const struct sg_statuspage_in *in, struct sg_wbu
                   "<i class=\"sw\" style=\"background:#2da44e;opacity:.35;border:1px dashed "
                   "#57606a\"></i>scheduled</span><span><i class=\"sw\" style=\"background:"
                   "#cf222e;width:2px\"></i>now</span></p>");
-    invariants_section(w, in);
     sg_tm_puts(w, "</main></body></html>\n");
     return w->err;
 }
