@@ -1,0 +1,511 @@
+/* src/common/ipc.c: the signer protocol. Framing (sg_ipc_next) must tell
+ * "needs more bytes" from "can never be a frame" at every byte; the request
+ * decoders refuse anything past a cap, truncated, with trailing bytes or with
+ * a NUL inside a string. */
+#include "testutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/ipc.h"
+
+#define ISSUER "https://issuer.example"
+#define CLAIMS "{\"iss\":\"https://issuer.example\",\"iat\":1,\"exp\":2,\"jti\":\"j\"}"
+
+/* A frame in a fresh buffer; the caller frees w. */
+static void make_frame(struct sg_wbuf *w, uint8_t type, uint32_t id, const void *p, size_t n)
+{
+    sg_wbuf_init(w, SG_IPC_HEADER_LEN + SG_IPC_MAX_PAYLOAD + 64);
+    sg_ipc_put_frame(w, type, id, p, n);
+    assert_int_equal(w->err, SIGNET_OK);
+}
+
+/* A header claiming plen payload bytes, with none of them. */
+static void make_header(uint8_t h[SG_IPC_HEADER_LEN], uint8_t type, uint32_t plen)
+{
+    h[0] = 'S';
+    h[1] = 'G';
+    h[2] = SG_IPC_VERSION;
+    h[3] = type;
+    h[4] = 0;
+    h[5] = 0;
+    h[6] = 0;
+    h[7] = 42;
+    h[8] = (uint8_t)(plen >> 24);
+    h[9] = (uint8_t)(plen >> 16);
+    h[10] = (uint8_t)(plen >> 8);
+    h[11] = (uint8_t)plen;
+}
+
+static signet_err next(const uint8_t *p, size_t n, struct sg_ipc_frame *f, size_t *consumed)
+{
+    *consumed = 99;
+    return sg_ipc_next(p, n, f, consumed);
+}
+
+static char *repeat(char c, size_t n)
+{
+    char *s = malloc(n + 1);
+    assert_non_null(s);
+    memset(s, c, n);
+    s[n] = '\0';
+    return s;
+}
+
+/* ---- framing ------------------------------------------------------------ */
+
+static void test_every_prefix_needs_more(void **state)
+{
+    (void)state;
+    static const uint8_t payload[] = "0123456789";
+    struct sg_wbuf w;
+    make_frame(&w, SG_IPC_SIGN, 0x01020304, payload, 10);
+    assert_int_equal(w.len, SG_IPC_HEADER_LEN + 10);
+    struct sg_ipc_frame f;
+    size_t consumed = 0;
+    for (size_t k = 0; k < w.len; k++) {
+        assert_int_equal(next(w.data, k, &f, &consumed), SIGNET_OK);
+        assert_int_equal(consumed, 0);
+    }
+    assert_int_equal(next(w.data, w.len, &f, &consumed), SIGNET_OK);
+    assert_int_equal(consumed, w.len);
+    assert_int_equal(f.type, SG_IPC_SIGN);
+    assert_int_equal(f.id, 0x01020304);
+    assert_int_equal(f.len, 10);
+    assert_ptr_equal(f.payload, w.data + SG_IPC_HEADER_LEN);
+    assert_memory_equal(f.payload, payload, 10);
+    sg_wbuf_free(&w);
+}
+
+static void test_empty_payload(void **state)
+{
+    (void)state;
+    struct sg_wbuf w;
+    make_frame(&w, SG_IPC_STATUS, 7, NULL, 0);
+    struct sg_ipc_frame f;
+    size_t consumed = 0;
+    assert_int_equal(next(w.data, w.len, &f, &consumed), SIGNET_OK);
+    assert_int_equal(consumed, SG_IPC_HEADER_LEN);
+    assert_int_equal(f.len, 0);
+    assert_int_equal(next(NULL, 0, &f, &consumed), SIGNET_OK);
+    assert_int_equal(consumed, 0);
+    sg_wbuf_free(&w);
+}
+
+/* Bad magic, version or type is refused as soon as that byte arrives. */
+static void test_bad_header_bytes_refused_early(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *bytes;
+        size_t n;
+    } bad[] = {
+        {"X", 1},          {"s", 1},          {"SX", 2},         {"Sg", 2},
+        {"SG\x00", 3},     {"SG\x02", 3},     {"SG\xff", 3},     {"SG\x01\x00", 4},
+        {"SG\x01\x09", 4}, {"SG\x01\x7f", 4}, {"SG\x01\x80", 4}, {"SG\x01\x89", 4},
+        {"SG\x01\xff", 4}, {"GS\x01\x01", 4},
+    };
+    struct sg_ipc_frame f;
+    size_t consumed = 0;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(next((const uint8_t *)bad[i].bytes, bad[i].n, &f, &consumed),
+                         SIGNET_ERR_BAD_FRAME);
+        assert_int_equal(consumed, 0);
+    }
+}
+
+static void test_every_type_request_and_response(void **state)
+{
+    (void)state;
+    for (unsigned t = SG_IPC_SIGN; t <= SG_IPC_INVENTORY; t++) {
+        for (unsigned resp = 0; resp <= SG_IPC_RESPONSE; resp += SG_IPC_RESPONSE) {
+            uint8_t type = (uint8_t)(t | resp);
+            uint8_t status[4] = {0, 0, 0, 0};
+            struct sg_wbuf w;
+            make_frame(&w, type, t, status, resp ? 4 : 0);
+            struct sg_ipc_frame f;
+            size_t consumed = 0;
+            /* Four bytes (type included) are not yet a frame, nor an error. */
+            assert_int_equal(next(w.data, 4, &f, &consumed), SIGNET_OK);
+            assert_int_equal(consumed, 0);
+            assert_int_equal(next(w.data, w.len, &f, &consumed), SIGNET_OK);
+            assert_int_equal(consumed, w.len);
+            assert_int_equal(f.type, type);
+            assert_int_equal(f.id, t);
+            sg_wbuf_free(&w);
+        }
+    }
+}
+
+static void test_payload_cap(void **state)
+{
+    (void)state;
+    uint8_t h[SG_IPC_HEADER_LEN];
+    struct sg_ipc_frame f;
+    size_t consumed = 0;
+    /* Exactly the cap: a header alone waits for the payload. */
+    make_header(h, SG_IPC_JWKS, SG_IPC_MAX_PAYLOAD);
+    assert_int_equal(next(h, sizeof h, &f, &consumed), SIGNET_OK);
+    assert_int_equal(consumed, 0);
+    /* One over, or absurd: refused from the header, without waiting. */
+    static const uint32_t over[] = {SG_IPC_MAX_PAYLOAD + 1, 0x7fffffffu, 0xffffffffu};
+    for (size_t i = 0; i < sizeof over / sizeof over[0]; i++) {
+        make_header(h, SG_IPC_JWKS, over[i]);
+        assert_int_equal(next(h, sizeof h, &f, &consumed), SIGNET_ERR_BAD_FRAME);
+        assert_int_equal(consumed, 0);
+        /* ... but not before the length is complete. */
+        assert_int_equal(next(h, sizeof h - 1, &f, &consumed), SIGNET_OK);
+        assert_int_equal(consumed, 0);
+    }
+    /* A whole frame at the cap parses. */
+    uint8_t *big = calloc(1, SG_IPC_MAX_PAYLOAD);
+    assert_non_null(big);
+    struct sg_wbuf w;
+    make_frame(&w, SG_IPC_RESPONSE | SG_IPC_JWKS, 9, big, SG_IPC_MAX_PAYLOAD);
+    assert_int_equal(next(w.data, w.len, &f, &consumed), SIGNET_OK);
+    assert_int_equal(consumed, SG_IPC_HEADER_LEN + SG_IPC_MAX_PAYLOAD);
+    assert_int_equal(f.len, SG_IPC_MAX_PAYLOAD);
+    assert_int_equal(next(w.data, w.len - 1, &f, &consumed), SIGNET_OK);
+    assert_int_equal(consumed, 0);
+    sg_wbuf_free(&w);
+    free(big);
+}
+
+static void test_two_frames_back_to_back(void **state)
+{
+    (void)state;
+    struct sg_wbuf w;
+    sg_wbuf_init(&w, 4096);
+    sg_ipc_put_frame(&w, SG_IPC_ADVANCE, 1, NULL, 0);
+    sg_ipc_put_frame(&w, SG_IPC_REVOKE, 2, (const uint8_t *)"\x00\x03kid", 5);
+    sg_wbuf_put_bytes(&w, "SG", 2); /* the start of a third */
+    assert_int_equal(w.err, SIGNET_OK);
+    struct sg_ipc_frame f;
+    size_t consumed = 0, off = 0;
+    assert_int_equal(next(w.data, w.len, &f, &consumed), SIGNET_OK);
+    assert_int_equal(consumed, SG_IPC_HEADER_LEN);
+    assert_int_equal(f.type, SG_IPC_ADVANCE);
+    assert_int_equal(f.id, 1);
+    off += consumed;
+    assert_int_equal(next(w.data + off, w.len - off, &f, &consumed), SIGNET_OK);
+    assert_int_equal(consumed, SG_IPC_HEADER_LEN + 5);
+    assert_int_equal(f.type, SG_IPC_REVOKE);
+    assert_int_equal(f.id, 2);
+    assert_memory_equal(f.payload, "\x00\x03kid", 5);
+    off += consumed;
+    assert_int_equal(next(w.data + off, w.len - off, &f, &consumed), SIGNET_OK);
+    assert_int_equal(consumed, 0);
+    /* Garbage right after a good frame is refused when reached. */
+    sg_wbuf_reset(&w);
+    sg_ipc_put_frame(&w, SG_IPC_STATUS, 3, NULL, 0);
+    sg_wbuf_put_bytes(&w, "GARBAGE", 7);
+    assert_int_equal(next(w.data, w.len, &f, &consumed), SIGNET_OK);
+    assert_int_equal(consumed, SG_IPC_HEADER_LEN);
+    assert_int_equal(next(w.data + consumed, w.len - consumed, &f, &consumed),
+                     SIGNET_ERR_BAD_FRAME);
+    sg_wbuf_free(&w);
+}
+
+static void test_put_frame_cap(void **state)
+{
+    (void)state;
+    uint8_t *big = calloc(1, SG_IPC_MAX_PAYLOAD + 1);
+    assert_non_null(big);
+    struct sg_wbuf w;
+    sg_wbuf_init(&w, 2 * (SG_IPC_HEADER_LEN + SG_IPC_MAX_PAYLOAD));
+    sg_ipc_put_frame(&w, SG_IPC_SIGN, 1, big, SG_IPC_MAX_PAYLOAD);
+    assert_int_equal(w.err, SIGNET_OK);
+    assert_int_equal(w.len, SG_IPC_HEADER_LEN + SG_IPC_MAX_PAYLOAD);
+    sg_wbuf_reset(&w);
+    sg_ipc_put_frame(&w, SG_IPC_SIGN, 1, big, SG_IPC_MAX_PAYLOAD + 1);
+    assert_int_equal(w.err, SIGNET_ERR_TOO_LARGE);
+    assert_int_equal(w.len, 0); /* nothing half-written */
+    /* The error is sticky: a later small frame is not appended. */
+    sg_ipc_put_frame(&w, SG_IPC_STATUS, 2, NULL, 0);
+    assert_int_equal(w.err, SIGNET_ERR_TOO_LARGE);
+    assert_int_equal(w.len, 0);
+    sg_wbuf_free(&w);
+    /* A writer too small for the frame fails too. */
+    sg_wbuf_init(&w, SG_IPC_HEADER_LEN + 3);
+    sg_ipc_put_frame(&w, SG_IPC_SIGN, 1, big, 4);
+    assert_int_equal(w.err, SIGNET_ERR_TOO_LARGE);
+    sg_wbuf_free(&w);
+    free(big);
+}
+
+/* ---- sign requests ------------------------------------------------------ */
+
+static void encode(struct sg_wbuf *w, const char *issuer, const char *alg, const char *typ,
+                   const char *kid, const char *claims, size_t claims_len)
+{
+    sg_wbuf_init(w, SG_IPC_MAX_PAYLOAD);
+    sg_ipc_encode_sign(w, issuer, alg, typ, kid, (const uint8_t *)claims, claims_len);
+    assert_int_equal(w->err, SIGNET_OK);
+}
+
+static signet_err decode(const struct sg_wbuf *w, struct sg_sign_req *r)
+{
+    signet_err err = sg_ipc_decode_sign(w->data, w->len, r);
+    if (err != SIGNET_OK) {
+        /* A refusal leaves nothing to free. */
+        assert_null(r->issuer);
+        assert_null(r->alg);
+        assert_null(r->typ);
+        assert_null(r->kid);
+        assert_null(r->claims);
+        assert_int_equal(r->claims_len, 0);
+    }
+    return err;
+}
+
+static void test_sign_roundtrip(void **state)
+{
+    (void)state;
+    struct sg_wbuf w;
+    encode(&w, ISSUER, "ES256", "at+jwt", "kid-1", CLAIMS, strlen(CLAIMS));
+    struct sg_sign_req r;
+    assert_int_equal(decode(&w, &r), SIGNET_OK);
+    assert_string_equal(r.issuer, ISSUER);
+    assert_string_equal(r.alg, "ES256");
+    assert_string_equal(r.typ, "at+jwt");
+    assert_string_equal(r.kid, "kid-1");
+    assert_int_equal(r.claims_len, strlen(CLAIMS));
+    assert_memory_equal(r.claims, CLAIMS, r.claims_len);
+    assert_ptr_equal(r.claims + r.claims_len, w.data + w.len); /* borrowed */
+    sg_ipc_sign_req_clear(&r);
+    assert_null(r.issuer);
+    sg_wbuf_free(&w);
+
+    /* NULL alg/typ/kid travel as "", which means "the default". */
+    sg_wbuf_init(&w, 4096);
+    sg_ipc_encode_sign(&w, ISSUER, NULL, NULL, NULL, NULL, 0);
+    assert_int_equal(decode(&w, &r), SIGNET_OK);
+    assert_string_equal(r.alg, "");
+    assert_string_equal(r.typ, "");
+    assert_string_equal(r.kid, "");
+    assert_int_equal(r.claims_len, 0);
+    sg_ipc_sign_req_clear(&r);
+    sg_wbuf_free(&w);
+}
+
+/* Each field at exactly its cap is accepted; one byte more is refused. */
+static void test_sign_caps(void **state)
+{
+    (void)state;
+    static const size_t caps[] = {SG_IPC_MAX_STR, 16, 32, 64, SG_IPC_MAX_CLAIMS};
+    for (size_t field = 0; field < 5; field++) {
+        for (size_t extra = 0; extra <= 1; extra++) {
+            char *v = repeat('a', caps[field] + extra);
+            const char *f[5] = {ISSUER, "ES256", "at+jwt", "kid", CLAIMS};
+            f[field] = v;
+            struct sg_wbuf w;
+            encode(&w, f[0], f[1], f[2], f[3], f[4], strlen(f[4]));
+            struct sg_sign_req r;
+            assert_int_equal(decode(&w, &r), extra == 0 ? SIGNET_OK : SIGNET_ERR_BAD_FRAME);
+            if (extra == 0 && field < 4) {
+                const char *got[4] = {r.issuer, r.alg, r.typ, r.kid};
+                assert_int_equal(got[field] != NULL ? strlen(got[field]) : 0, caps[field]);
+            } else if (extra == 0) {
+                assert_int_equal(r.claims_len, SG_IPC_MAX_CLAIMS);
+            }
+            sg_ipc_sign_req_clear(&r);
+            sg_wbuf_free(&w);
+            free(v);
+        }
+    }
+}
+
+static void test_sign_truncated(void **state)
+{
+    (void)state;
+    struct sg_wbuf w;
+    encode(&w, ISSUER, "ES256", "at+jwt", "kid-1", CLAIMS, strlen(CLAIMS));
+    for (size_t k = 0; k < w.len; k++) {
+        struct sg_sign_req r;
+        assert_int_equal(sg_ipc_decode_sign(w.data, k, &r), SIGNET_ERR_BAD_FRAME);
+        assert_null(r.issuer);
+        assert_null(r.kid);
+    }
+    sg_wbuf_free(&w);
+}
+
+static void test_sign_trailing_bytes(void **state)
+{
+    (void)state;
+    struct sg_wbuf w;
+    encode(&w, ISSUER, "ES256", "", "", CLAIMS, strlen(CLAIMS));
+    sg_wbuf_put_u8(&w, 0);
+    struct sg_sign_req r;
+    assert_int_equal(decode(&w, &r), SIGNET_ERR_BAD_FRAME);
+    sg_wbuf_free(&w);
+    /* A sixth, empty, field is trailing bytes too. */
+    encode(&w, ISSUER, "ES256", "", "", CLAIMS, strlen(CLAIMS));
+    sg_wbuf_put_u16(&w, 0);
+    assert_int_equal(decode(&w, &r), SIGNET_ERR_BAD_FRAME);
+    sg_wbuf_free(&w);
+}
+
+static void test_sign_embedded_nul(void **state)
+{
+    (void)state;
+    for (size_t field = 0; field < 4; field++) {
+        struct sg_wbuf w;
+        sg_wbuf_init(&w, 4096);
+        const char *f[4] = {ISSUER, "ES256", "at+jwt", "kid"};
+        for (size_t i = 0; i < 4; i++) {
+            if (i == field)
+                sg_wbuf_put_field(&w, "ab\0c", 4);
+            else
+                sg_wbuf_put_str(&w, f[i]);
+        }
+        sg_wbuf_put_str(&w, CLAIMS);
+        struct sg_sign_req r;
+        assert_int_equal(decode(&w, &r), SIGNET_ERR_BAD_FRAME);
+        sg_wbuf_free(&w);
+    }
+    /* A NUL at the very end of a string is refused too. */
+    struct sg_wbuf w;
+    sg_wbuf_init(&w, 4096);
+    sg_wbuf_put_field(&w, ISSUER "\0", sizeof ISSUER);
+    sg_wbuf_put_str(&w, "");
+    sg_wbuf_put_str(&w, "");
+    sg_wbuf_put_str(&w, "");
+    sg_wbuf_put_str(&w, CLAIMS);
+    struct sg_sign_req r;
+    assert_int_equal(decode(&w, &r), SIGNET_ERR_BAD_FRAME);
+    sg_wbuf_free(&w);
+}
+
+/* A length prefix promising more than the payload holds. */
+static void test_sign_length_lies(void **state)
+{
+    (void)state;
+    static const uint8_t lies[][6] = {
+        {0xff, 0xff, 'a', 'b', 'c', 'd'},
+        {0x00, 0x05, 'a', 'b', 'c', 'd'},
+        {0x02, 0x01, 'a', 'b', 'c', 'd'}, /* 513: over the issuer cap */
+    };
+    for (size_t i = 0; i < sizeof lies / sizeof lies[0]; i++) {
+        struct sg_sign_req r;
+        assert_int_equal(sg_ipc_decode_sign(lies[i], sizeof lies[i], &r), SIGNET_ERR_BAD_FRAME);
+        assert_null(r.issuer);
+    }
+    struct sg_sign_req r;
+    assert_int_equal(sg_ipc_decode_sign(NULL, 0, &r), SIGNET_ERR_BAD_FRAME);
+    assert_int_equal(sg_ipc_decode_sign((const uint8_t *)"\x00", 1, &r), SIGNET_ERR_BAD_FRAME);
+}
+
+/* ---- one-string requests ------------------------------------------------ */
+
+static signet_err decode_str(const struct sg_wbuf *w, char **out)
+{
+    *out = NULL;
+    signet_err err = sg_ipc_decode_str(w->data, w->len, out);
+    if (err != SIGNET_OK)
+        assert_null(*out);
+    return err;
+}
+
+static void test_str(void **state)
+{
+    (void)state;
+    struct sg_wbuf w;
+    sg_wbuf_init(&w, 4096);
+    char *s = NULL;
+
+    sg_wbuf_put_str(&w, ISSUER);
+    assert_int_equal(decode_str(&w, &s), SIGNET_OK);
+    assert_string_equal(s, ISSUER);
+    free(s);
+
+    sg_wbuf_reset(&w);
+    sg_wbuf_put_str(&w, ""); /* "" = all issuers */
+    assert_int_equal(decode_str(&w, &s), SIGNET_OK);
+    assert_string_equal(s, "");
+    free(s);
+
+    for (size_t extra = 0; extra <= 1; extra++) {
+        char *v = repeat('x', SG_IPC_MAX_STR + extra);
+        sg_wbuf_reset(&w);
+        sg_wbuf_put_str(&w, v);
+        assert_int_equal(decode_str(&w, &s), extra == 0 ? SIGNET_OK : SIGNET_ERR_BAD_FRAME);
+        if (extra == 0)
+            assert_int_equal(strlen(s), SG_IPC_MAX_STR);
+        free(s);
+        free(v);
+    }
+
+    sg_wbuf_reset(&w);
+    sg_wbuf_put_str(&w, ISSUER);
+    sg_wbuf_put_u8(&w, 'x'); /* trailing */
+    assert_int_equal(decode_str(&w, &s), SIGNET_ERR_BAD_FRAME);
+    /* Truncated at every length. */
+    for (size_t k = 0; k + 1 < w.len; k++) {
+        s = NULL;
+        assert_int_equal(sg_ipc_decode_str(w.data, k, &s), SIGNET_ERR_BAD_FRAME);
+        assert_null(s);
+    }
+
+    sg_wbuf_reset(&w);
+    sg_wbuf_put_field(&w, "kid\0x", 5);
+    assert_int_equal(decode_str(&w, &s), SIGNET_ERR_BAD_FRAME);
+    sg_wbuf_free(&w);
+}
+
+/* ---- the blocking reader ------------------------------------------------ */
+
+static void test_read_frame_pipe(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    struct sg_wbuf out;
+    make_frame(&out, SG_IPC_RESPONSE | SG_IPC_STATUS, 77, "\0\0\0\0{}", 6);
+    /* Two writes, then the frame is whole. */
+    assert_int_equal(sg_ipc_write_all(fds[1], out.data, 5), SIGNET_OK);
+    assert_int_equal(sg_ipc_write_all(fds[1], out.data + 5, out.len - 5), SIGNET_OK);
+    struct sg_wbuf in;
+    sg_wbuf_init(&in, 4096);
+    struct sg_ipc_frame f;
+    assert_int_equal(sg_ipc_read_frame(fds[0], &in, &f), SIGNET_OK);
+    assert_int_equal(f.id, 77);
+    assert_int_equal(f.len, 6);
+    /* Half a frame, then the peer goes away. */
+    sg_wbuf_reset(&in);
+    assert_int_equal(sg_ipc_write_all(fds[1], out.data, 7), SIGNET_OK);
+    close(fds[1]);
+    assert_int_equal(sg_ipc_read_frame(fds[0], &in, &f), SIGNET_ERR_SIGNER_GONE);
+    close(fds[0]);
+    /* Garbage is refused without waiting for more. */
+    assert_int_equal(pipe(fds), 0);
+    assert_int_equal(sg_ipc_write_all(fds[1], "HTTP/1.1 200", 12), SIGNET_OK);
+    sg_wbuf_reset(&in);
+    assert_int_equal(sg_ipc_read_frame(fds[0], &in, &f), SIGNET_ERR_BAD_FRAME);
+    close(fds[0]);
+    close(fds[1]);
+    sg_wbuf_free(&in);
+    sg_wbuf_free(&out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_prefix_needs_more),
+        cmocka_unit_test(test_empty_payload),
+        cmocka_unit_test(test_bad_header_bytes_refused_early),
+        cmocka_unit_test(test_every_type_request_and_response),
+        cmocka_unit_test(test_payload_cap),
+        cmocka_unit_test(test_two_frames_back_to_back),
+        cmocka_unit_test(test_put_frame_cap),
+        cmocka_unit_test(test_sign_roundtrip),
+        cmocka_unit_test(test_sign_caps),
+        cmocka_unit_test(test_sign_truncated),
+        cmocka_unit_test(test_sign_trailing_bytes),
+        cmocka_unit_test(test_sign_embedded_nul),
+        cmocka_unit_test(test_sign_length_lies),
+        cmocka_unit_test(test_str),
+        cmocka_unit_test(test_read_frame_pipe),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
