@@ -7,6 +7,7 @@
 #include "testutil.h"
 
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,11 +15,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/ipc.h"
+#include "common/signer_client.h"
 #include "signer/audit.h"
 #include "store/store.h"
 #include "telemetry/auditscan.h"
 #include "telemetry/monitor.h"
 #include "telemetry/reports.h"
+#include "telemetry/signer_source.h"
+#include "util/clock.h"
 #include "util/hex.h"
 #include "util/log.h"
 
@@ -531,7 +536,7 @@ static void expect_states(struct sg_monitor *m, const char *want)
     }
 }
 
-static char *report_body(const char *iss, const char *kid, const char *token)
+static char *report_body(const char *iss, const char *kid, const char *jti, const char *token)
 {
     char hex[65];
     uint8_t raw[32];
@@ -539,19 +544,25 @@ static char *report_body(const char *iss, const char *kid, const char *token)
     char *b = malloc(1024);
     snprintf(b, 1024,
              "{\"reports\":[{\"iss\":\"%s\",\"kid\":\"%s\",\"jti\":\"%s\",\"token_sha256\":\"%s\"}]}",
-             iss, kid, token, hex);
+             iss, kid, jti, hex);
     return b;
 }
 
-static char *report(struct sg_monitor *m, const char *tenant_iss, const char *iss, const char *kid,
-                    const char *token)
+static char *report_jti(struct sg_monitor *m, const char *tenant_iss, const char *iss,
+                        const char *kid, const char *jti, const char *token)
 {
-    char *body = report_body(iss, kid, token);
+    char *body = report_body(iss, kid, jti, token);
     char *resp = NULL;
     assert_int_equal(sg_reports_handle(m, tenant_iss, (const uint8_t *)body, strlen(body), &resp),
                      SIGNET_OK);
     free(body);
     return resp;
+}
+
+static char *report(struct sg_monitor *m, const char *tenant_iss, const char *iss, const char *kid,
+                    const char *token)
+{
+    return report_jti(m, tenant_iss, iss, kid, token, token);
 }
 
 static void test_monitor_end_to_end(void **state)
@@ -725,6 +736,119 @@ static void test_monitor_thread_and_poke(void **state)
     sg_monitor_free(&m);
 }
 
+
+/* ---- against the real signer and SoftHSM2 ------------------------------------------------ */
+
+static char *sign_one(struct sg_signer_client *c, const char *iss, const char *jti)
+{
+    int64_t now = sg_clock_now();
+    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "iss", iss, "sub", "client-1",
+                          "aud", "https://api.example", "iat", (json_int_t)now, "nbf",
+                          (json_int_t)now, "exp", (json_int_t)(now + 300), "jti", jti);
+    char *claims = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    signet_err status = SIGNET_OK;
+    char *token = NULL;
+    assert_int_equal(sg_signer_sign(c, iss, "ES256", claims, strlen(claims), &status, &token),
+                     SIGNET_OK);
+    assert_int_equal(status, SIGNET_OK);
+    free(claims);
+    return token;
+}
+
+static void kid_of(const char *token, char *kid, size_t cap)
+{
+    /* The header is {"alg":..,"kid":"..","typ":..} base64url: decode it. */
+    const char *dot = strchr(token, '.');
+    char hdr[512];
+    size_t n = (size_t)(dot - token);
+    assert_true(n < sizeof hdr);
+    char b64[512];
+    memcpy(b64, token, n);
+    b64[n] = '\0';
+    for (size_t i = 0; i < n; i++)
+        b64[i] = b64[i] == '-' ? '+' : b64[i] == '_' ? '/' : b64[i];
+    while (n % 4 != 0)
+        b64[n++] = '=';
+    b64[n] = '\0';
+    int len = EVP_DecodeBlock((unsigned char *)hdr, (const unsigned char *)b64, (int)n);
+    assert_true(len > 0);
+    hdr[len] = '\0';
+    json_t *h = json_loads(hdr, JSON_DISABLE_EOF_CHECK, NULL);
+    assert_non_null(h);
+    snprintf(kid, cap, "%s", json_string_value(json_object_get(h, "kid")));
+    json_decref(h);
+}
+
+static void test_live_signer(void **state)
+{
+    (void)state;
+    struct sg_test_state st;
+    if (sg_test_state_setup(&st, NULL) != 0) {
+        fprintf(stderr, "SoftHSM2 not available: SKIPPED\n");
+        skip();
+    }
+    struct sg_signer_client *c = NULL;
+    assert_int_equal(sg_signer_spawn(st.dir, &c), SIGNET_OK);
+    struct sg_config cfg;
+    char msg[512];
+    assert_int_equal(sg_config_load(st.dir, &cfg, msg, sizeof msg), SIGNET_OK);
+    struct sg_telemetry_cfg t;
+    sg_telemetry_cfg_defaults(&t);
+    t.on_critical = SG_ON_CRITICAL_ROTATE;
+    t.coalesce_window = 0;
+    struct sg_signer_client *clients[1] = {c};
+    struct sg_signer_source ss = {clients, 1};
+    struct sg_monitor_source src;
+    sg_signer_source_init(&src, &ss);
+    struct sg_metrics *reg = NULL;
+    assert_int_equal(sg_metrics_new(&reg), SIGNET_OK);
+    struct sg_monitor *m = NULL;
+    assert_int_equal(sg_monitor_new(&cfg, &t, &src, reg, &m), SIGNET_OK);
+    char *tok[3];
+    for (int i = 0; i < 3; i++) {
+        char jti[16];
+        snprintf(jti, sizeof jti, "live-%d", i);
+        tok[i] = sign_one(c, "https://a.example/t/a", jti);
+    }
+    sg_monitor_run(m, SG_INV_ALL, sg_clock_now());
+    /* A sanitizer build runs the signer without seccomp and says so (I8). */
+    expect_states(m, SIGNET_SANDBOX ? "oooooooo" : "oooooooV");
+    tok[2][strlen(tok[2]) - 1] ^= 1; /* not what signet issued */
+    char kid[64];
+    kid_of(tok[0], kid, sizeof kid);
+    char *r = report_jti(m, "https://a.example/t/a", "https://a.example/t/a", kid, "live-0", tok[0]);
+    assert_non_null(strstr(r, "\"issued\""));
+    free(r);
+    r = report_jti(m, "https://a.example/t/a", "https://a.example/t/a", kid, "live-2", tok[2]);
+    assert_non_null(strstr(r, "\"forged\""));
+    free(r);
+    /* on_critical = rotate: the signer revoked the key, a standby took over. */
+    char *keys = NULL;
+    signet_err status = SIGNET_OK;
+    assert_int_equal(sg_signer_call_str(c, SG_IPC_KEYS, "https://a.example/t/a", &status, &keys),
+                     SIGNET_OK);
+    assert_non_null(strstr(keys, kid));
+    json_t *rows = json_loads(keys, 0, NULL);
+    size_t i;
+    json_t *row;
+    bool revoked = false;
+    json_array_foreach(rows, i, row)
+        if (strcmp(json_string_value(json_object_get(row, "kid")), kid) == 0)
+            revoked = json_is_true(json_object_get(row, "revoked"));
+    assert_true(revoked);
+    json_decref(rows);
+    free(keys);
+    sg_monitor_run(m, SG_INV_ALL, sg_clock_now());
+    expect_states(m, SIGNET_SANDBOX ? "oooooooo" : "oooooooV");
+    for (int k = 0; k < 3; k++)
+        free(tok[k]);
+    sg_monitor_free(&m);
+    sg_metrics_free(&reg);
+    sg_signer_client_free(&c);
+    sg_test_state_teardown(&st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -734,6 +858,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_index_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_monitor_end_to_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_monitor_thread_and_poke, setup, teardown),
+        cmocka_unit_test(test_live_signer),
     };
     sg_log_init("test_telemetry", (enum sg_log_level)(SG_LOG_ERROR + 1));
     return cmocka_run_group_tests(tests, NULL, NULL);
