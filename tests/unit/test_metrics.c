@@ -405,8 +405,8 @@ static void test_parser_rejects_bad_text(void **state)
         "# HELP x h\n# TYPE x counter\nx{a=\"\\q\"} 1\n", /* bad escape */
         "# HELP x h\n# TYPE x counter\nx 1\nx 2\n",      /* duplicate */
         "# HELP x h\n# TYPE x gauge\nx one\n",
-        "# HELP x h\n# TYPE x histogram\nx_bucket{le=\"1\"} 2\nx_bucket{le=\"+Inf\"} 1\n"
-        "x_count 1\nx_sum 1\n",
+        ("# HELP x h\n# TYPE x histogram\nx_bucket{le=\"1\"} 2\nx_bucket{le=\"+Inf\"} 1\n"
+         "x_count 1\nx_sum 1\n"),
         "# HELP x h\n# TYPE x counter\ny 1\n",
     };
     struct parsed *p = calloc(1, sizeof *p);
