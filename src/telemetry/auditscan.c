@@ -75,6 +75,8 @@ static size_t home(const struct tok_index *x, const uint8_t *sha)
 
 static void table_put(struct tok_index *x, size_t slot)
 {
+    if (x->table == NULL)
+        return;
     size_t p = home(x, x->ring[slot].sha);
     while (x->table[p] != 0)
         p = (p + 1) & x->mask;

@@ -327,21 +327,23 @@ static void set_unknown(struct sg_inv_result *r, const char *why)
 }
 
 /* Appends "; "-separated findings to r->msg and marks it violated. */
-__attribute__((format(printf, 2, 3))) static void violate(struct sg_inv_result *r,
-                                                          const char *fmt, ...)
+static void violate(struct sg_inv_result *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void violate(struct sg_inv_result *r, const char *fmt, ...)
 {
+    char item[sizeof r->msg];
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(item, sizeof item, fmt, ap);
+    va_end(ap);
     size_t used = strlen(r->msg);
     if (r->state == SG_INV_VIOLATED && used + 3 < sizeof r->msg) {
         memcpy(r->msg + used, "; ", 3);
         used += 2;
     }
     r->state = SG_INV_VIOLATED;
-    if (used + 1 >= sizeof r->msg)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    (void)vsnprintf(r->msg + used, sizeof r->msg - used, fmt, ap);
-    va_end(ap);
+    if (used + 1 < sizeof r->msg)
+        (void)snprintf(r->msg + used, sizeof r->msg - used, "%s", item);
 }
 
 static void name_key(struct sg_inv_result *r, const char *kid)

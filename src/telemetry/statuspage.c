@@ -180,14 +180,18 @@ static void timeline(struct sg_wbuf *w, const struct sg_statuspage_in *in,
     if (past > 60 * 86400)
         past = 60 * 86400;
     struct frame f = {in->now - past, in->now + past / 3};
+    /* The most recent MAX_ROWS keys shown (rows come ordered by id). */
+    size_t total = 0;
+    for (size_t i = 0; i < in->n_keys; i++)
+        total += shown(&in->keys[i], t->issuer, &f) ? 1 : 0;
     const struct sg_tm_key *rows[MAX_ROWS];
-    size_t n = 0;
-    for (size_t i = 0; i < in->n_keys; i++) {
+    size_t n = 0, skip = total > MAX_ROWS ? total - MAX_ROWS : 0;
+    for (size_t i = 0; i < in->n_keys && n < MAX_ROWS; i++) {
         if (!shown(&in->keys[i], t->issuer, &f))
             continue;
-        if (n == MAX_ROWS) {
-            memmove(rows, rows + 1, (MAX_ROWS - 1) * sizeof rows[0]);
-            n--;
+        if (skip > 0) {
+            skip--;
+            continue;
         }
         rows[n++] = &in->keys[i];
     }
