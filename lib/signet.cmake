@@ -32,7 +32,7 @@ target_include_directories(signet_shared PUBLIC ${PROJECT_SOURCE_DIR}/include)
 target_link_libraries(signet_shared PRIVATE OpenSSL::Crypto PkgConfig::JANSSON PkgConfig::CURL
                       Threads::Threads m)
 target_link_options(signet_shared PRIVATE -Wl,--version-script=${SIGNET_MAP}
-                    $<$<NOT:$<BOOL:${SIGNET_SANITIZE}>>:-Wl,--no-undefined>)
+                    $<$<NOT:$<OR:$<BOOL:${SIGNET_SANITIZE}>,$<BOOL:${SIGNET_FUZZ}>>>:-Wl,--no-undefined>)
 set_target_properties(signet_shared PROPERTIES OUTPUT_NAME signet
                       VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR}
                       LINK_DEPENDS ${SIGNET_MAP})

@@ -53,6 +53,8 @@ signet_err sg_buf_get_u32(struct sg_buf *b, uint32_t *out)
 
 signet_err sg_buf_get_u64(struct sg_buf *b, uint64_t *out)
 {
+    if (sg_buf_remaining(b) < 8)
+        return SIGNET_ERR_MALFORMED; /* leave the cursor where it was */
     uint32_t hi = 0, lo = 0;
     signet_err err = sg_buf_get_u32(b, &hi);
     if (err == SIGNET_OK)

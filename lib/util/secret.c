@@ -52,7 +52,8 @@ void sg_secret_free(struct sg_secret **s)
 signet_err sg_secret_read_fd(int fd, size_t max, struct sg_secret **out)
 {
     struct sg_secret *s = NULL;
-    signet_err err = sg_secret_new(max + 1, &s);
+    /* Room for the secret, a CR LF after it, and the NUL. */
+    signet_err err = sg_secret_new(max + 3, &s);
     if (err != SIGNET_OK)
         return err;
     size_t n = 0;
@@ -67,7 +68,7 @@ signet_err sg_secret_read_fd(int fd, size_t max, struct sg_secret **out)
         if (r == 0)
             break;
         n += (size_t)r;
-        if (n > max) {
+        if (n > max + 2) {
             err = SIGNET_ERR_TOO_LARGE;
             goto out;
         }
@@ -76,6 +77,10 @@ signet_err sg_secret_read_fd(int fd, size_t max, struct sg_secret **out)
         n--;
     if (n > 0 && s->data[n - 1] == '\r')
         n--;
+    if (n > max) {
+        err = SIGNET_ERR_TOO_LARGE;
+        goto out;
+    }
     if (n == 0) {
         err = SIGNET_ERR_INVALID_ARG;
         goto out;

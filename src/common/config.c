@@ -1,6 +1,8 @@
 #include "common/config.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <arpa/inet.h>
 #include <ini.h>
 #include <math.h>
@@ -11,15 +13,35 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+/* Feeds inih one line at a time from memory, so that every line is
+ * checked before inih sees it (inih would split an overlong line, or cut an
+ * overlong section name, without a word) and so that errors carry the line
+ * they belong to. */
+struct line_reader {
+    const char *text;
+    size_t len;
+    size_t pos;
+    int line;         /* number of the line last handed to inih */
+    int bad_line;     /* first line refused by the reader */
+    const char *bad_why;
+};
+
+#define SG_CONFIG_MAX_KEYS 512
+#define SG_CONFIG_MAX_BYTES (256u * 1024u)
+#define SG_INI_MAX_LINE 200    /* libinih's INI_MAX_LINE (Debian build) */
+#define SG_INI_MAX_SECTION 50  /* libinih's MAX_SECTION */
+
 struct parse_ctx {
     struct sg_config *c;
     char *err;
     size_t errlen;
     int failed;
-    int lineno;
-    int seen_tenant_line;
+    int err_line;
     const char *file;
     int server_only; /* sg_config_load_server: nothing but [server] */
+    struct line_reader *reader;
+    uint64_t seen[SG_CONFIG_MAX_KEYS]; /* hashes of "section\nkey" already set */
+    size_t n_seen;
 };
 
 /* "<what> '<key>' in [<section>]" or "<what> [<section>]". */
@@ -28,6 +50,7 @@ static void set_err(struct parse_ctx *p, const char *what, const char *key, cons
     if (p->failed || p->err == NULL || p->errlen == 0)
         return;
     p->failed = 1;
+    p->err_line = p->reader != NULL ? p->reader->line : 0;
     if (key != NULL)
         (void)snprintf(p->err, p->errlen, "%s '%s' in [%s]", what, key, section);
     else
@@ -46,6 +69,8 @@ static int copy_str(char *dst, size_t cap, const char *v)
 /* Durations: an integer with an optional unit s, m, h or d. */
 static int parse_duration(const char *v, int64_t *out)
 {
+    if (*v < '0' || *v > '9')
+        return -1;
     errno = 0;
     char *end = NULL;
     long long n = strtoll(v, &end, 10);
@@ -167,7 +192,8 @@ static int parse_algs(const char *v, struct sg_tenant_cfg *t)
 static int valid_name(const char *n)
 {
     size_t len = strlen(n);
-    if (len == 0 || len >= 64)
+    /* "tenant:" + name must fit libinih's section buffer (49 characters). */
+    if (len == 0 || len > 42)
         return 0;
     for (const char *c = n; *c != '\0'; c++)
         if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_'))
@@ -259,7 +285,8 @@ static int handle_key(struct parse_ctx *p, const char *section, const char *key,
     if (IS("keys", "max_token_lifetime"))
         return parse_duration(v, &c->max_token_lifetime) == 0 && c->max_token_lifetime > 0;
     if (IS("keys", "max_key_age"))
-        return parse_duration(v, &c->max_key_age) == 0 && c->max_key_age > 0;
+        return (c->max_key_age_set = 1, parse_duration(v, &c->max_key_age) == 0) &&
+               c->max_key_age > 0;
     if (IS("store", "url"))
         return copy_str(c->store, sizeof c->store, v) == 0 && v[0] != '\0';
     if (IS("audit", "log"))
@@ -304,11 +331,35 @@ static int known_section(const char *s)
     return strncmp(s, "tenant:", 7) == 0;
 }
 
+static uint64_t key_hash(const char *section, const char *key)
+{
+    uint64_t h = 1469598103934665603u; /* FNV-1a */
+    for (const char *c = section; *c != '\0'; c++)
+        h = (h ^ (uint8_t)*c) * 1099511628211u;
+    h = (h ^ '\n') * 1099511628211u;
+    for (const char *c = key; *c != '\0'; c++)
+        h = (h ^ (uint8_t)*c) * 1099511628211u;
+    return h;
+}
+
 static int on_entry(void *user, const char *section, const char *key, const char *value)
 {
     struct parse_ctx *p = user;
     if (p->failed)
         return 0;
+    /* A key set twice (or continued on an indented line) is a mistake to
+     * report, not a value to let the last one win. */
+    uint64_t h = key_hash(section, key);
+    for (size_t i = 0; i < p->n_seen; i++)
+        if (p->seen[i] == h) {
+            set_err(p, "duplicate key", key, section);
+            return 0;
+        }
+    if (p->n_seen == SG_CONFIG_MAX_KEYS) {
+        set_err(p, "too many keys, at", key, section);
+        return 0;
+    }
+    p->seen[p->n_seen++] = h;
     if (!known_section(section) || (p->server_only && strcmp(section, "server") != 0)) {
         set_err(p, p->server_only ? "only [server] may appear here, not" : "unknown section",
                 NULL, section);
@@ -457,40 +508,131 @@ static signet_err finish(struct sg_config *c, char *errbuf, size_t errlen)
 #undef FAIL
 }
 
-static signet_err parse_with(int (*run)(void *, struct parse_ctx *), void *src,
-                             const char *state_dir, const char *name, struct sg_config *c,
-                             char *errbuf, size_t errlen)
+static char *read_line(char *str, int num, void *stream)
+{
+    struct line_reader *r = stream;
+    if (r->bad_line != 0 || r->pos >= r->len)
+        return NULL;
+    const char *start = r->text + r->pos;
+    size_t rest = r->len - r->pos;
+    const char *nl = memchr(start, '\n', rest);
+    size_t n = nl != NULL ? (size_t)(nl - start) : rest;
+    r->line++;
+    if (num <= 2 || n + 2 > (size_t)num) {
+        r->bad_line = r->line;
+        r->bad_why = "line too long (at most 198 characters)";
+        return NULL;
+    }
+    if (memchr(start, '\0', n) != NULL) {
+        r->bad_line = r->line;
+        r->bad_why = "NUL byte in line";
+        return NULL;
+    }
+    size_t lead = 0;
+    while (lead < n && (start[lead] == ' ' || start[lead] == '\t'))
+        lead++;
+    if (lead < n && start[lead] == '[') {
+        const char *close = memchr(start + lead, ']', n - lead);
+        if (close != NULL && (size_t)(close - start - (ptrdiff_t)lead - 1) >= SG_INI_MAX_SECTION) {
+            r->bad_line = r->line;
+            r->bad_why = "section name too long";
+            return NULL;
+        }
+    }
+    memcpy(str, start, n);
+    size_t out = n;
+    if (nl != NULL)
+        str[out++] = '\n';
+    str[out] = '\0';
+    r->pos += n + (nl != NULL ? 1 : 0);
+    return str;
+}
+
+/* Parses text; 0 on success, else SIGNET_ERR_CONFIG with errbuf set. */
+static signet_err run_ini(struct parse_ctx *p, const char *text, size_t len, const char *name,
+                          char *errbuf, size_t errlen)
+{
+    struct line_reader r = {.text = text, .len = len};
+    p->reader = &r;
+    int line = ini_parse_stream(read_line, &r, on_entry, p);
+    p->reader = NULL;
+    if (line < 0)
+        return SIGNET_ERR_NOMEM;
+    /* The first problem wins: a refused line, a syntax error inih found, or
+     * a key the handler refused (each knows its own line). */
+    int at = 0;
+    const char *why = NULL;
+    if (r.bad_line != 0) {
+        at = r.bad_line;
+        why = r.bad_why;
+    }
+    if (line > 0 && (at == 0 || line < at)) {
+        at = line;
+        why = p->failed && p->err_line == line ? p->err : "syntax error";
+    }
+    if (p->failed && (at == 0 || p->err_line < at)) {
+        at = p->err_line;
+        why = p->err;
+    }
+    if (at == 0)
+        return SIGNET_OK;
+    if (errbuf != NULL)
+        (void)snprintf(errbuf, errlen, "%s:%d: %s", name, at, why);
+    return SIGNET_ERR_CONFIG;
+}
+
+/* Reads a whole (small) config file into memory. */
+static signet_err slurp(const char *path, char **out, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? SIGNET_ERR_NOT_FOUND : SIGNET_ERR_IO;
+    char *buf = malloc(SG_CONFIG_MAX_BYTES + 1);
+    size_t n = 0;
+    signet_err err = buf != NULL ? SIGNET_OK : SIGNET_ERR_NOMEM;
+    while (err == SIGNET_OK) {
+        ssize_t r = read(fd, buf + n, SG_CONFIG_MAX_BYTES + 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            err = SIGNET_ERR_IO;
+        else if (r == 0)
+            break;
+        else if ((n += (size_t)r) > SG_CONFIG_MAX_BYTES)
+            err = SIGNET_ERR_TOO_LARGE;
+    }
+    close(fd);
+    if (err != SIGNET_OK) {
+        free(buf);
+        return err;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return SIGNET_OK;
+}
+
+static signet_err parse_text(const char *text, size_t len, const char *state_dir,
+                             const char *name, struct sg_config *c, char *errbuf, size_t errlen)
 {
     sg_config_defaults(c, state_dir);
     char msg[384] = "";
-    struct parse_ctx p = {.c = c, .err = msg, .errlen = sizeof msg, .file = name};
-    int line = run(src, &p);
-    if (line < 0) {
-        if (errbuf != NULL)
-            (void)snprintf(errbuf, errlen, "%s: cannot read", name);
-        return line == -1 ? SIGNET_ERR_NOT_INITIALISED : SIGNET_ERR_NOMEM;
-    }
-    if (line > 0) {
-        if (errbuf != NULL)
-            (void)snprintf(errbuf, errlen, "%s:%d: %s", name, line,
-                           msg[0] != '\0' ? msg : "syntax error (or a line over 200 characters)");
-        return SIGNET_ERR_CONFIG;
-    }
+    struct parse_ctx *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return SIGNET_ERR_NOMEM;
+    p->c = c;
+    p->err = msg;
+    p->errlen = sizeof msg;
+    p->file = name;
+    signet_err err = run_ini(p, text, len, name, errbuf, errlen);
+    free(p);
+    if (err != SIGNET_OK)
+        return err;
     char fin[384] = "";
-    signet_err err = finish(c, fin, sizeof fin);
+    err = finish(c, fin, sizeof fin);
     if (err != SIGNET_OK && errbuf != NULL)
         (void)snprintf(errbuf, errlen, "%s: %s", name, fin);
     return err;
-}
-
-static int run_file(void *src, struct parse_ctx *p)
-{
-    return ini_parse((const char *)src, on_entry, p);
-}
-
-static int run_string(void *src, struct parse_ctx *p)
-{
-    return ini_parse_string((const char *)src, on_entry, p);
 }
 
 signet_err sg_config_load(const char *state_dir, struct sg_config *c, char *errbuf, size_t errlen)
@@ -505,7 +647,16 @@ signet_err sg_config_load(const char *state_dir, struct sg_config *c, char *errb
                            state_dir);
         return SIGNET_ERR_NOT_INITIALISED;
     }
-    signet_err err = parse_with(run_file, path, state_dir, path, c, errbuf, errlen);
+    char *text = NULL;
+    size_t len = 0;
+    signet_err err = slurp(path, &text, &len);
+    if (err != SIGNET_OK) {
+        if (errbuf != NULL)
+            (void)snprintf(errbuf, errlen, "%s: cannot read: %s", path, signet_strerror(err));
+        return err == SIGNET_ERR_NOT_FOUND ? SIGNET_ERR_NOT_INITIALISED : SIGNET_ERR_CONFIG;
+    }
+    err = parse_text(text, len, state_dir, path, c, errbuf, errlen);
+    free(text);
     if (err == SIGNET_OK)
         (void)copy_str(c->path, sizeof c->path, path);
     return err;
@@ -514,23 +665,32 @@ signet_err sg_config_load(const char *state_dir, struct sg_config *c, char *errb
 signet_err sg_config_load_server(const char *path, struct sg_config *c, char *errbuf,
                                  size_t errlen)
 {
+    char *text = NULL;
+    size_t len = 0;
+    signet_err err = slurp(path, &text, &len);
+    if (err != SIGNET_OK) {
+        if (errbuf != NULL)
+            (void)snprintf(errbuf, errlen, "%s: cannot read: %s", path, signet_strerror(err));
+        return err;
+    }
     char msg[384] = "";
-    struct parse_ctx p = {.c = c, .err = msg, .errlen = sizeof msg, .file = path,
-                          .server_only = 1};
-    int line = ini_parse(path, on_entry, &p);
-    if (line < 0) {
-        if (errbuf != NULL)
-            (void)snprintf(errbuf, errlen, "%s: cannot read", path);
-        return line == -1 ? SIGNET_ERR_NOT_FOUND : SIGNET_ERR_NOMEM;
+    struct parse_ctx *p = calloc(1, sizeof *p);
+    if (p == NULL) {
+        free(text);
+        return SIGNET_ERR_NOMEM;
     }
-    if (line > 0) {
-        if (errbuf != NULL)
-            (void)snprintf(errbuf, errlen, "%s:%d: %s", path, line,
-                           msg[0] != '\0' ? msg : "syntax error (or a line over 200 characters)");
-        return SIGNET_ERR_CONFIG;
-    }
+    p->c = c;
+    p->err = msg;
+    p->errlen = sizeof msg;
+    p->file = path;
+    p->server_only = 1;
+    err = run_ini(p, text, len, path, errbuf, errlen);
+    free(p);
+    free(text);
+    if (err != SIGNET_OK)
+        return err;
     char fin[384] = "";
-    signet_err err = finish_server(c, fin, sizeof fin);
+    err = finish_server(c, fin, sizeof fin);
     if (err != SIGNET_OK && errbuf != NULL)
         (void)snprintf(errbuf, errlen, "%s: %s", path, fin);
     return err;
@@ -549,8 +709,7 @@ unsigned sg_config_rate_burst(const struct sg_config *c, const struct sg_tenant_
 signet_err sg_config_parse_string(const char *text, const char *state_dir, struct sg_config *c,
                                   char *errbuf, size_t errlen)
 {
-    return parse_with(run_string, (void *)(uintptr_t)text, state_dir, "signet.conf", c, errbuf,
-                      errlen);
+    return parse_text(text, strlen(text), state_dir, "signet.conf", c, errbuf, errlen);
 }
 
 static const char *rel(const struct sg_config *c, const char *path)
@@ -578,18 +737,38 @@ signet_err sg_config_write(const struct sg_config *c, const char *path)
             c->module, c->module_dirs, c->token_label, rel(c, c->pin_file),
             rel(c, c->so_pin_file), rel(c, c->softhsm_conf), c->sessions);
     fprintf(f, "[keys]\nrotation_period = %llds\njwks_max_age = %llds\nclock_skew = %llds\n"
-               "max_token_lifetime = %llds\n\n",
+               "max_token_lifetime = %llds\n",
             (long long)c->rotation_period, (long long)c->jwks_max_age, (long long)c->clock_skew,
             (long long)c->max_token_lifetime);
-    fprintf(f, "[store]\nurl = %s\n\n[audit]\nlog = %s\n\n[signer]\nsandbox = %s\n\n",
-            strncmp(c->store, "sqlite:", 7) == 0 ? "sqlite:signet.db" : c->store,
+    if (c->max_key_age_set)
+        fprintf(f, "max_key_age = %llds\n", (long long)c->max_key_age);
+    fprintf(f, "\n");
+    const char *store = c->store;
+    char store_rel[PATH_MAX + 16];
+    if (strncmp(store, "sqlite:", 7) == 0) {
+        (void)snprintf(store_rel, sizeof store_rel, "sqlite:%s", rel(c, store + 7));
+        store = store_rel;
+    }
+    fprintf(f, "[store]\nurl = %s\n\n[audit]\nlog = %s\n\n[signer]\nsandbox = %s\n", store,
             rel(c, c->audit_log), c->sandbox ? "true" : "false");
+    if (c->signer_user[0] != '\0')
+        fprintf(f, "user = %s\n", c->signer_user);
+    fprintf(f, "\n");
+    if (c->clock_file[0] != '\0' || c->allow_short_rotation) {
+        fprintf(f, "[testing]\n");
+        if (c->clock_file[0] != '\0')
+            fprintf(f, "clock_file = %s\n", rel(c, c->clock_file));
+        fprintf(f, "allow_short_rotation = %s\n\n", c->allow_short_rotation ? "true" : "false");
+    }
     for (size_t i = 0; i < c->n_tenants; i++) {
         const struct sg_tenant_cfg *t = &c->tenants[i];
         fprintf(f, "[tenant:%s]\nissuer = %s\nalgs = ", t->name, t->issuer);
         for (size_t j = 0; j < t->n_algs; j++)
             fprintf(f, "%s%s", j > 0 ? ", " : "", t->algs[j]);
-        fprintf(f, "\ntoken_lifetime = %llds\n\n", (long long)t->token_lifetime);
+        fprintf(f, "\ntoken_lifetime = %llds\n", (long long)t->token_lifetime);
+        if (t->max_token_lifetime != c->max_token_lifetime)
+            fprintf(f, "max_token_lifetime = %llds\n", (long long)t->max_token_lifetime);
+        fprintf(f, "\n");
     }
     int bad = ferror(f) != 0;
     bad |= fflush(f) != 0 || fsync(fileno(f)) != 0;

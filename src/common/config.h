@@ -63,6 +63,7 @@ struct sg_config {
     int64_t clock_skew;
     int64_t max_token_lifetime;
     int64_t max_key_age; /* hard cap on a key's life before destruction is forced */
+    int max_key_age_set; /* given in the file (else derived from the timings) */
 
     /* [store] */
     char store[PATH_MAX + 16]; /* "sqlite:PATH" or postgresql:// URL */

@@ -72,7 +72,9 @@ signet_err sg_policy_check_claims(const uint8_t *claims, size_t len,
         err = SIGNET_ERR_POLICY_TIME;
         goto out;
     }
-    if (exp <= iat || exp - iat > limits->max_lifetime) {
+    /* exp > iat here, so the unsigned difference is exact: no overflow even
+     * for extreme values (an injected clock near the epoch). */
+    if (exp <= iat || (uint64_t)exp - (uint64_t)iat > (uint64_t)limits->max_lifetime) {
         err = SIGNET_ERR_POLICY_LIFETIME;
         goto out;
     }

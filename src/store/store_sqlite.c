@@ -211,15 +211,18 @@ static signet_err sqlite_key_update(struct sg_store *s, const struct sg_key *k)
     return err;
 }
 
-static void copy_col(sqlite3_stmt *st, int col, char *dst, size_t cap)
+/* A value too long for its field can only come from a tampered store. */
+static int copy_col(sqlite3_stmt *st, int col, char *dst, size_t cap)
 {
     const unsigned char *v = sqlite3_column_text(st, col);
     size_t n = v != NULL ? strlen((const char *)v) : 0;
+    dst[0] = '\0';
     if (n >= cap)
-        n = cap - 1;
+        return -1;
     if (n > 0)
         memcpy(dst, v, n);
     dst[n] = '\0';
+    return 0;
 }
 
 #define KEY_COLUMNS                                                                   \
@@ -230,9 +233,9 @@ static signet_err read_row(sqlite3_stmt *st, struct sg_key *k)
 {
     memset(k, 0, sizeof *k);
     k->id = sqlite3_column_int64(st, 0);
-    copy_col(st, 1, k->issuer, sizeof k->issuer);
-    copy_col(st, 2, k->alg, sizeof k->alg);
-    copy_col(st, 3, k->kid, sizeof k->kid);
+    if (copy_col(st, 1, k->issuer, sizeof k->issuer) != 0 ||
+        copy_col(st, 2, k->alg, sizeof k->alg) != 0 || copy_col(st, 3, k->kid, sizeof k->kid) != 0)
+        return SIGNET_ERR_STORE_CORRUPT;
     const void *id = sqlite3_column_blob(st, 4);
     if (id == NULL || sqlite3_column_bytes(st, 4) != SG_STORE_HSM_ID_LEN)
         return SIGNET_ERR_STORE_CORRUPT;
@@ -582,6 +585,17 @@ static signet_err get_user_version(sqlite3 *db, int *out)
     return err;
 }
 
+/* A database with no schema objects at all (a fresh file). */
+static int is_empty(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    int empty = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 0;
+    sqlite3_finalize(st);
+    return empty;
+}
+
 static signet_err quick_check(sqlite3 *db)
 {
     sqlite3_stmt *st = NULL;
@@ -636,11 +650,11 @@ signet_err sg_store_sqlite_open(const char *path, int create, struct sg_store **
         err = map_rc(db, sqlite3_busy_timeout(db, 5000), "busy_timeout");
     if (err == SIGNET_OK)
         err = get_user_version(db, &version);
-    if (err == SIGNET_OK && version > SCHEMA_LATEST) {
+    if (err == SIGNET_OK && (version < 0 || version > SCHEMA_LATEST)) {
         sg_log(SG_LOG_ERROR, "store_schema_unknown", "version=%d latest=%d", version, SCHEMA_LATEST);
         err = SIGNET_ERR_STORE_CORRUPT;
     }
-    if (err == SIGNET_OK && version == 0 && !create)
+    if (err == SIGNET_OK && version == 0 && (!create || !is_empty(db)))
         err = SIGNET_ERR_STORE_CORRUPT; /* exists but was never a signet store */
     if (err == SIGNET_OK && version > 0)
         err = quick_check(db);
