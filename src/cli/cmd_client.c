@@ -453,9 +453,6 @@ static int cmd_remove(const struct opts *o, const char *id)
     return SG_EXIT_OK;
 }
 
-/* Declared here until cli.h lists it with the other subcommands. */
-int sg_cmd_client(int argc, char **argv);
-
 int sg_cmd_client(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
