@@ -30,5 +30,6 @@ int sg_cmd_jwks(int argc, char **argv);
 int sg_cmd_audit(int argc, char **argv);
 int sg_cmd_verify(int argc, char **argv);
 int sg_cmd_client(int argc, char **argv);
+int sg_cmd_invariants(int argc, char **argv);
 
 #endif

@@ -318,13 +318,18 @@ static int handle_key(struct parse_ctx *p, const char *section, const char *key,
         if (strcmp(key, "rate_burst") == 0)
             return parse_uint(v, 1, 1000000, &t->rate_burst) == 0;
     }
+    if (strcmp(section, "alerts") == 0 || strcmp(section, "invariants") == 0) {
+        int r = sg_telemetry_cfg_set(&c->telemetry, section, key, v);
+        if (r >= 0)
+            return r;
+    }
     return -1;
 }
 
 static int known_section(const char *s)
 {
-    static const char *const names[] = {"hsm",    "keys",    "store", "audit",
-                                        "signer", "testing", "server"};
+    static const char *const names[] = {"hsm",    "keys",    "store",  "audit",     "signer",
+                                        "testing", "server", "alerts", "invariants"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(s, names[i]) == 0)
             return 1;
@@ -381,6 +386,7 @@ void sg_config_defaults(struct sg_config *c, const char *state_dir)
 {
     memset(c, 0, sizeof *c);
     (void)copy_str(c->state_dir, sizeof c->state_dir, state_dir);
+    sg_telemetry_cfg_defaults(&c->telemetry);
     (void)copy_str(c->module_dirs, sizeof c->module_dirs,
                    "/usr/lib/softhsm:/usr/lib/x86_64-linux-gnu/softhsm:"
                    "/usr/lib/aarch64-linux-gnu/softhsm:/usr/lib/x86_64-linux-gnu/pkcs11");

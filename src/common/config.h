@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "signet/error.h"
+#include "telemetry/tmconfig.h"
 
 #define SG_MAX_TENANTS 64
 #define SG_MAX_ALGS 3
@@ -81,6 +82,9 @@ struct sg_config {
 
     struct sg_tenant_cfg tenants[SG_MAX_TENANTS];
     size_t n_tenants;
+
+    /* [alerts], [invariants] (signetd's monitor) */
+    struct sg_telemetry_cfg telemetry;
 
     /* [server] (signetd) */
     struct sg_server_cfg server;

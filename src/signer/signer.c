@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <poll.h>
 #include <pthread.h>
@@ -46,7 +47,12 @@ struct sg_signer {
     struct active_key active[MAX_ACTIVE];
     size_t n_active;
     int64_t active_version; /* store version the cache reflects; -1 = stale */
-    uint64_t signatures;
+    uint64_t signatures;        /* released: their records were committed */
+    uint64_t staged_signatures; /* made, records staged, not yet committed */
+    uint64_t withheld;          /* made but never released (commit failed) */
+    char instance[17];          /* random id of this signer process */
+    int64_t started_at;
+    uint64_t audit_seq_at_start;
     uint64_t refusals;
     uint64_t batches;
     int hard_seccomp, hard_dumpable, hard_mlocked, hard_nnp;
@@ -124,6 +130,14 @@ signet_err sg_signer_open(const char *state_dir, struct sg_signer **out, char *e
         err = SIGNET_ERR_IO;
         goto out;
     }
+    uint8_t rnd[8];
+    if (RAND_bytes(rnd, sizeof rnd) != 1) {
+        err = SIGNET_ERR_CRYPTO;
+        goto out;
+    }
+    sg_hex_encode(rnd, sizeof rnd, s->instance);
+    s->started_at = sg_clock_now();
+    s->audit_seq_at_start = sg_audit_last_seq(s->audit);
     s->lc.cfg = &s->cfg;
     s->lc.store = s->store;
     s->lc.p11 = s->p11;
@@ -365,17 +379,17 @@ static void finish_job(struct sg_signer *s, struct sign_job *job)
         char hexd[2 * SHA256_DIGEST_LENGTH + 1];
         SHA256((const uint8_t *)job->token, job->token_len, digest);
         sg_hex_encode(digest, sizeof digest, hexd);
-        json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "kid", job->key.kid, "iss",
-                              job->t->issuer, "alg", job->key.alg, "jti", job->info.jti,
+        json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "kid", job->key.kid,
+                              "iss", job->t->issuer, "alg", job->key.alg, "jti", job->info.jti,
                               "token_sha256", hexd, "iat", (json_int_t)job->info.iat, "exp",
-                              (json_int_t)job->info.exp);
+                              (json_int_t)job->info.exp, "signer", s->instance);
         status = f != NULL ? sg_audit_append(s->audit, job->now, "sign", f) : SIGNET_ERR_NOMEM;
         json_decref(f);
         if (status != SIGNET_OK)
             status = SIGNET_ERR_AUDIT;
     }
     if (status == SIGNET_OK) {
-        s->signatures++;
+        s->staged_signatures++;
         put_status(job->resp, SIGNET_OK);
         sg_wbuf_put_field(job->resp, job->token, job->token_len);
     } else {
@@ -599,11 +613,14 @@ static signet_err status_json(struct sg_signer *s, json_t **out)
     sg_p11_get_stats(s->p11, &st);
     int64_t now = sg_clock_now();
     json_t *doc = json_pack(
-        "{s:s, s:I, s:o, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}, s:{s:b, s:b, s:b, s:b}, s:I,"
-        " s:{s:I, s:I, s:I, s:I}}",
+        "{s:s, s:I, s:o, s:{s:I, s:I, s:I, s:I, s:s, s:I, s:I, s:I}, s:{s:I, s:I, s:I},"
+        " s:{s:b, s:b, s:b, s:b}, s:I, s:{s:I, s:I, s:I, s:I}}",
         "version", SIGNET_VERSION, "now", (json_int_t)now, "keys", keys, "signer",
         "signatures", (json_int_t)s->signatures, "refusals", (json_int_t)s->refusals, "batches",
-        (json_int_t)s->batches, "hsm", "signatures", (json_int_t)st.signatures, "errors",
+        (json_int_t)s->batches, "withheld", (json_int_t)s->withheld, "instance", s->instance,
+        "started_at", (json_int_t)s->started_at, "audit_seq_at_start",
+        (json_int_t)s->audit_seq_at_start, "sign_records_committed",
+        (json_int_t)s->signatures, "hsm", "signatures", (json_int_t)st.signatures, "errors",
         (json_int_t)st.errors, "session_reopens", (json_int_t)st.session_reopens, "sandbox",
         "seccomp", s->hard_seccomp, "dumpable", s->hard_dumpable, "mlocked", s->hard_mlocked,
         "no_new_privs", s->hard_nnp, "audit_seq", (json_int_t)sg_audit_last_seq(s->audit),
@@ -716,10 +733,26 @@ signet_err sg_signer_handle(struct sg_signer *s, uint8_t type, const uint8_t *pa
     return SIGNET_OK;
 }
 
-signet_err sg_signer_flush(struct sg_signer *s)
+/* Group commit, and the count of what it releases: a signature counts once
+ * its record is durable; the ones whose records did not make it (a failed
+ * commit, or records dropped since drops_before) are withheld. */
+static signet_err commit_batch(struct sg_signer *s, uint64_t drops_before)
 {
     s->batches++;
-    return sg_audit_commit(s->audit);
+    signet_err err = sg_audit_commit(s->audit);
+    if (err == SIGNET_OK && sg_audit_drops(s->audit) != drops_before)
+        err = SIGNET_ERR_AUDIT;
+    if (err == SIGNET_OK)
+        s->signatures += s->staged_signatures;
+    else
+        s->withheld += s->staged_signatures;
+    s->staged_signatures = 0;
+    return err;
+}
+
+signet_err sg_signer_flush(struct sg_signer *s)
+{
+    return commit_batch(s, sg_audit_drops(s->audit));
 }
 
 struct pending {
@@ -794,11 +827,9 @@ static signet_err serve_batch(struct sg_signer *s, int fd, struct sg_wbuf *in, s
     *used = off;
     if (nb == 0 && err == SIGNET_OK)
         return SIGNET_OK;
-    signet_err commit = sg_signer_flush(s);
     /* Records dropped anywhere during the batch (a failed transition, a
      * failed early flush) may have been signatures: withhold them all. */
-    if (commit == SIGNET_OK && sg_audit_drops(s->audit) != drops)
-        commit = SIGNET_ERR_AUDIT;
+    signet_err commit = commit_batch(s, drops);
     struct sg_wbuf out;
     sg_wbuf_init(&out, SIZE_MAX / 2);
     for (size_t i = 0; i < nb; i++) {

@@ -342,6 +342,13 @@ static void test_fail_closed_without_audit(void **state)
     assert_int_equal(stat(path, &after), 0);
     assert_int_equal(after.st_size, st.st_size);
     assert_int_equal(count_records(f, "sign"), 0);
+    /* The signer counts what it made but withheld, and released nothing. */
+    json_t *stj = call_json(f, SG_IPC_STATUS, NULL);
+    json_t *sig = json_object_get(stj, "signer");
+    assert_int_equal(json_integer_value(json_object_get(sig, "withheld")), 2);
+    assert_int_equal(json_integer_value(json_object_get(sig, "signatures")), 0);
+    assert_int_equal(strlen(json_string_value(json_object_get(sig, "instance"))), 16);
+    json_decref(stj);
     /* Once the log is writable again, signing resumes. */
     lim.rlim_cur = lim.rlim_max = RLIM_INFINITY;
     assert_int_equal(prlimit(sg_signer_client_pid(f->c), RLIMIT_FSIZE, &lim, NULL), 0);
