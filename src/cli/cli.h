@@ -14,6 +14,8 @@ struct sg_signer_client;
 /* Starts the signer for a state directory. On failure prints why and
  * returns an exit code (SG_EXIT_USAGE); SG_EXIT_OK on success. */
 int sg_cli_open_signer(const char *state, struct sg_signer_client **out);
+/* Same, with sg_signer_spawn_ex() flags. */
+int sg_cli_open_signer_ex(const char *state, unsigned flags, struct sg_signer_client **out);
 /* One request with an optional string argument; prints errors itself.
  * Returns SG_EXIT_OK with *json set (may be NULL), or an exit code. */
 int sg_cli_request(struct sg_signer_client *c, unsigned char type, const char *arg, char **json);

@@ -24,6 +24,11 @@ int sg_cli_exit_for(int status)
 
 int sg_cli_open_signer(const char *state, struct sg_signer_client **out)
 {
+    return sg_cli_open_signer_ex(state, 0, out);
+}
+
+int sg_cli_open_signer_ex(const char *state, unsigned flags, struct sg_signer_client **out)
+{
     char conf[4096];
     int n = snprintf(conf, sizeof conf, "%s/signet.conf", state);
     if (n < 0 || (size_t)n >= sizeof conf) {
@@ -35,7 +40,7 @@ int sg_cli_open_signer(const char *state, struct sg_signer_client **out)
                 state, state);
         return SG_EXIT_USAGE;
     }
-    signet_err err = sg_signer_spawn(state, out);
+    signet_err err = sg_signer_spawn_ex(state, flags, out);
     if (err != SIGNET_OK) {
         fprintf(stderr, "signet: cannot start the signer: %s\n", signet_strerror(err));
         return SG_EXIT_USAGE;

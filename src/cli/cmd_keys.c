@@ -63,7 +63,9 @@ static void fmt_time(json_int_t t, char *buf, size_t cap)
 static int run(const struct opts *o, unsigned char type, const char *arg, char **json)
 {
     struct sg_signer_client *c = NULL;
-    int rc = sg_cli_open_signer(o->state, &c);
+    /* rotate and revoke run the lifecycle themselves, after their change. */
+    unsigned flags = type == SG_IPC_ROTATE || type == SG_IPC_REVOKE ? SG_SPAWN_NO_ADVANCE : 0;
+    int rc = sg_cli_open_signer_ex(o->state, flags, &c);
     if (rc != SG_EXIT_OK)
         return rc;
     rc = sg_cli_request(c, type, arg, json);
@@ -234,22 +236,45 @@ int sg_cmd_rotate(int argc, char **argv)
 
 int sg_cmd_revoke(int argc, char **argv)
 {
+    /* Parsed by hand: a kid is base64url and may start with '-', which
+     * getopt would take for options. */
     struct opts o;
-    if (parse(argc, argv, &o, 0, 0) != 0 || (!o.help && optind + 1 != argc)) {
-        fprintf(stderr, "usage: signet revoke [--state DIR] KID\n");
-        return SG_EXIT_USAGE;
+    memset(&o, 0, sizeof o);
+    const char *kid = NULL;
+    int bad = 0, dashdash = 0;
+    for (int i = 1; i < argc && !bad; i++) {
+        const char *a = argv[i];
+        if (!dashdash && strcmp(a, "--") == 0)
+            dashdash = 1;
+        else if (!dashdash && (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0))
+            o.help = 1;
+        else if (!dashdash && strcmp(a, "--state") == 0 && i + 1 < argc)
+            o.state = argv[++i];
+        else if (!dashdash && strncmp(a, "--state=", 8) == 0)
+            o.state = a + 8;
+        else if (!dashdash && strncmp(a, "--", 2) == 0)
+            bad = 1; /* an unknown long option, or --state without a value */
+        else if (kid == NULL)
+            kid = a;
+        else
+            bad = 1;
     }
+    o.state = sg_cli_state_dir(o.state);
     if (o.help) {
-        printf("usage: signet revoke [--state DIR] KID\n\n"
+        printf("usage: signet revoke [--state DIR] [--] KID\n\n"
                "Emergency revoke: the key leaves the JWKS and stops signing at once, its\n"
                "HSM object is destroyed, and (if it was ACTIVE) the standby takes over\n"
                "immediately. A new standby is generated.\n");
         return SG_EXIT_OK;
     }
+    if (bad || kid == NULL) {
+        fprintf(stderr, "usage: signet revoke [--state DIR] [--] KID\n");
+        return SG_EXIT_USAGE;
+    }
     char *text = NULL;
-    int rc = run(&o, SG_IPC_REVOKE, argv[optind], &text);
+    int rc = run(&o, SG_IPC_REVOKE, kid, &text);
     if (rc == SG_EXIT_OK) {
-        printf("revoked %s\n", argv[optind]);
+        printf("revoked %s\n", kid);
         print_transitions(text);
     }
     free(text);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -51,6 +52,12 @@ const char *sg_signer_path(void)
 
 signet_err sg_signer_spawn(const char *state_dir, struct sg_signer_client **out)
 {
+    return sg_signer_spawn_ex(state_dir, 0, out);
+}
+
+signet_err sg_signer_spawn_ex(const char *state_dir, unsigned flags,
+                              struct sg_signer_client **out)
+{
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
         return SIGNET_ERR_IO;
@@ -72,8 +79,13 @@ signet_err sg_signer_spawn(const char *state_dir, struct sg_signer_client **out)
         /* Child: the signer end becomes fd 3, everything else closes on exec. */
         if (dup2(sv[1], 3) < 0)
             _exit(127);
+        /* A clean signal state for the signer, whatever the parent blocked. */
+        sigset_t none;
+        sigemptyset(&none);
+        (void)sigprocmask(SIG_SETMASK, &none, NULL);
         char *argv[] = {(char *)"signet-signer", (char *)"--state", (char *)state_dir,
-                        (char *)"--fd", (char *)"3", NULL};
+                        (char *)"--fd", (char *)"3",
+                        (flags & SG_SPAWN_NO_ADVANCE) != 0 ? (char *)"--no-advance" : NULL, NULL};
         execv(bin, argv);
         _exit(127);
     }

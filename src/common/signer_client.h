@@ -17,6 +17,13 @@ struct sg_signer_client;
 const char *sg_signer_path(void);
 
 SIGNET_WUR signet_err sg_signer_spawn(const char *state_dir, struct sg_signer_client **out);
+/* SG_SPAWN_NO_ADVANCE: the signer skips its start-up lifecycle advance (for
+ * a command that runs the lifecycle itself, e.g. rotate: otherwise a
+ * rotation already due would happen first and the request would then mark
+ * the key it just activated). */
+#define SG_SPAWN_NO_ADVANCE 1u
+SIGNET_WUR signet_err sg_signer_spawn_ex(const char *state_dir, unsigned flags,
+                                         struct sg_signer_client **out);
 /* Closes the channel and waits for the signer to exit. */
 void sg_signer_client_free(struct sg_signer_client **c);
 pid_t sg_signer_client_pid(const struct sg_signer_client *c);

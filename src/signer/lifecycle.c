@@ -368,6 +368,7 @@ signet_err sg_lifecycle_revoke(struct sg_lc *lc, const char *kid, int64_t now, j
         sg_key_clear(&k);
         return SIGNET_ERR_UNKNOWN_ISSUER_CONFIG;
     }
+    const int was_revoked = k.revoked;
     k.revoked = 1;
     if (k.state == SG_KS_ACTIVE) {
         /* The standby takes over at once: this is an emergency, so the
@@ -388,7 +389,9 @@ signet_err sg_lifecycle_revoke(struct sg_lc *lc, const char *kid, int64_t now, j
             err = set_state(lc, &k, SG_KS_RETIRED, now, "key_revoked", "revoke_commit", report);
         }
         sg_key_list_free(keys, n);
-    } else if (k.state != SG_KS_RETIRED || !k.revoked) {
+    } else if (!was_revoked) {
+        /* PENDING, PUBLISHED or RETIRED: out of the JWKS now (revoked rows
+         * are never published), destroyed by the advance below. */
         if (k.retired_at == 0)
             k.retired_at = now;
         err = set_state(lc, &k, SG_KS_RETIRED, now, "key_revoked", "revoke_commit", report);

@@ -22,7 +22,7 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: signet-signer --state DIR (--fd N | --init-token)\n");
+    fprintf(stderr, "usage: signet-signer --state DIR (--fd N [--no-advance] | --init-token)\n");
     return 2;
 }
 
@@ -74,7 +74,7 @@ int main(int argc, char **argv)
                                                                      : SG_LOG_INFO);
     sg_fault_init();
     const char *state = NULL;
-    int fd = -1, do_init = 0;
+    int fd = -1, do_init = 0, advance = 1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--state") == 0 && i + 1 < argc) {
             state = argv[++i];
@@ -85,6 +85,8 @@ int main(int argc, char **argv)
             if (errno != 0 || *end != '\0' || v < 3 || v > 1024)
                 return usage();
             fd = (int)v;
+        } else if (strcmp(argv[i], "--no-advance") == 0) {
+            advance = 0;
         } else if (strcmp(argv[i], "--init-token") == 0) {
             do_init = 1;
         } else {
@@ -106,7 +108,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "signet-signer: %s\n", msg);
         return 3;
     }
-    err = sg_signer_advance(s);
+    err = advance ? sg_signer_advance(s) : SIGNET_OK;
     if (err != SIGNET_OK)
         sg_log(SG_LOG_ERROR, "lifecycle_start_failed", "error=%s", signet_err_name(err));
     struct sg_hardening h;
