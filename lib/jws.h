@@ -81,16 +81,16 @@ struct sg_digests {
 SIGNET_WUR signet_err sg_digests_init(struct sg_digests *d);
 void sg_digests_clear(struct sg_digests *d);
 /* Verification contexts kept for one key and handed from call to call,
- * from any thread. OpenSSL 3 builds an EVP_PKEY_CTX for every fresh
- * EVP_MD_CTX (a fetch and a key export: about 1.5% of an ES256 verify);
- * a context that already verified with this key skips that. Every context
- * in a pool was created with the pool's key and only ever serves that key:
- * EVP_DigestVerifyInit on a used context keeps the key it was created
- * with, whatever key is passed, so sharing one between keys would be
- * wrong. Lock-free: a slot holds a context or NULL. */
+ * from any thread (see jws.c, struct sg_vctx): OpenSSL 3 rebuilds an
+ * EVP_PKEY_CTX (a key export and an algorithm fetch) in every
+ * EVP_DigestVerifyInit, about 2% of an ES256 verification; a pooled
+ * context was initialised once. Every context in a pool was made for the
+ * pool's key and serves no other. Lock-free: a slot holds a context or
+ * NULL. */
 #define SG_CTX_POOL_SLOTS 8
+struct sg_vctx;
 struct sg_ctx_pool {
-    _Atomic(EVP_MD_CTX *) slot[SG_CTX_POOL_SLOTS];
+    _Atomic(struct sg_vctx *) slot[SG_CTX_POOL_SLOTS];
 };
 /* Frees every pooled context (the key is going away; no verify may be
  * using the pool). */

@@ -141,9 +141,11 @@ int sg_tokcache_get(struct sg_tokcache *tc, const uint8_t hash[static 32], int64
             unlink_entry(tc, i);
             entry_clear(e);
         } else {
-            /* Shared, never modified: jansson's reference counts are
-             * atomic, and nothing writes to a verified claims set. */
-            hit->claims = json_incref(e->claims);
+            /* A private copy: jansson's json_incref/json_decref read the
+             * count non-atomically before the atomic update (a data race
+             * under ThreadSanitizer), so one json_t is never shared by
+             * threads; each caller's claims handle owns its own tree. */
+            hit->claims = json_deep_copy(e->claims);
             hit->kid = strdup(e->kid);
             hit->alg = e->alg;
             memcpy(hit->thumbprint, e->thumbprint, sizeof hit->thumbprint);
@@ -164,12 +166,12 @@ void sg_tokcache_hit_clear(struct sg_tokcache_hit *hit)
 }
 
 void sg_tokcache_put(struct sg_tokcache *tc, const uint8_t hash[static 32], int64_t exp,
-                     json_t *claims, const char *kid, enum sg_alg alg,
+                     const json_t *claims, const char *kid, enum sg_alg alg,
                      const char *thumbprint)
 {
     if (zero_hash(hash))
         return;
-    json_t *copy = json_incref(claims); /* shared, never modified: see get */
+    json_t *copy = json_deep_copy(claims); /* never shared between threads: see get */
     char *k = strdup(kid);
     if (copy == NULL || k == NULL) {
         json_decref(copy);

@@ -21,7 +21,7 @@
 struct sg_tokcache;
 
 struct sg_tokcache_hit {
-    json_t *claims; /* a reference to the cached claims: read only */
+    json_t *claims; /* a private deep copy */
     char *kid;
     enum sg_alg alg;
     char thumbprint[SG_THUMBPRINT_LEN + 1];
@@ -36,11 +36,9 @@ void sg_tokcache_hash(const EVP_MD *sha256, const char *token, size_t len,
 int sg_tokcache_get(struct sg_tokcache *tc, const uint8_t hash[static 32], int64_t now,
                     struct sg_tokcache_hit *hit);
 void sg_tokcache_hit_clear(struct sg_tokcache_hit *hit);
-/* Best effort: an allocation failure just leaves the token uncached. The
- * cache takes a reference to claims, which nobody may modify afterwards
- * (verified claims are only ever read). */
+/* Best effort: an allocation failure just leaves the token uncached. */
 void sg_tokcache_put(struct sg_tokcache *tc, const uint8_t hash[static 32], int64_t exp,
-                     json_t *claims, const char *kid, enum sg_alg alg,
+                     const json_t *claims, const char *kid, enum sg_alg alg,
                      const char *thumbprint);
 /* Drops every entry (e.g. after a forced key refresh). */
 void sg_tokcache_clear(struct sg_tokcache *tc);
