@@ -11,7 +11,9 @@ cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
   --inline-suppr --std=c11 -D__GNUC__ -I include -I lib -I src \
   --suppress=missingIncludeSystem $srcs
 echo "analyze: clang-tidy"
-checks='-*,clang-analyzer-*,-clang-analyzer-security.insecureAPI.DeprecatedOrUnsafeBufferHandling,bugprone-*,-bugprone-easily-swappable-parameters,-bugprone-reserved-identifier,-bugprone-assignment-in-if-condition,-bugprone-narrowing-conversions,-bugprone-implicit-widening-of-multiplication-result'
+# valist.Uninitialized is off: clang-tidy 14 reports every va_start/vsnprintf
+# pair as uninitialised (llvm-project#40656, fixed in later releases).
+checks='-*,clang-analyzer-*,-clang-analyzer-valist.Uninitialized,-clang-analyzer-security.insecureAPI.DeprecatedOrUnsafeBufferHandling,bugprone-*,-bugprone-easily-swappable-parameters,-bugprone-reserved-identifier,-bugprone-assignment-in-if-condition,-bugprone-narrowing-conversions,-bugprone-implicit-widening-of-multiplication-result'
 # shellcheck disable=SC2086
 printf '%s\n' $srcs | xargs -P "$(nproc)" -n 4 clang-tidy -p "$build" --quiet \
   --checks="$checks" --warnings-as-errors='*' 2>/dev/null
