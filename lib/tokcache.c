@@ -132,7 +132,7 @@ int sg_tokcache_get(struct sg_tokcache *tc, const uint8_t hash[static 32], int64
     memset(hit, 0, sizeof *hit);
     if (zero_hash(hash))
         return 0;
-    int found = 0;
+    json_t *shared = NULL;
     pthread_mutex_lock(&tc->lock);
     size_t i = find(tc, hash);
     if (i != SIZE_MAX) {
@@ -141,21 +141,30 @@ int sg_tokcache_get(struct sg_tokcache *tc, const uint8_t hash[static 32], int64
             unlink_entry(tc, i);
             entry_clear(e);
         } else {
-            /* A private copy: jansson's json_incref/json_decref read the
-             * count non-atomically before the atomic update (a data race
-             * under ThreadSanitizer), so one json_t is never shared by
-             * threads; each caller's claims handle owns its own tree. */
-            hit->claims = json_deep_copy(e->claims);
+            /* Pin the entry's claims and copy them after unlocking, so
+             * that threads hitting the cache do not queue behind each
+             * other's copies. jansson's json_incref/json_decref read the
+             * count before updating it, which is a data race between
+             * threads: the cached tree's count is only ever touched under
+             * the lock, and each caller gets a private copy. */
+            shared = json_incref(e->claims);
             hit->kid = strdup(e->kid);
             hit->alg = e->alg;
             memcpy(hit->thumbprint, e->thumbprint, sizeof hit->thumbprint);
-            found = hit->claims != NULL && hit->kid != NULL;
         }
     }
     pthread_mutex_unlock(&tc->lock);
-    if (!found)
+    if (shared == NULL)
+        return 0;
+    hit->claims = json_deep_copy(shared); /* reads only */
+    pthread_mutex_lock(&tc->lock);
+    json_decref(shared); /* may free it, if evicted meanwhile */
+    pthread_mutex_unlock(&tc->lock);
+    if (hit->claims == NULL || hit->kid == NULL) {
         sg_tokcache_hit_clear(hit);
-    return found;
+        return 0;
+    }
+    return 1;
 }
 
 void sg_tokcache_hit_clear(struct sg_tokcache_hit *hit)
