@@ -11,6 +11,10 @@ Records, one per line, tab-separated (see bench/README.md):
   note     WL TEXT                   a line under the table (repeatable)
   sample   WL ROW IMPL REP OPS       one measurement (operations per second)
   na       WL ROW IMPL REASON        an implementation that cannot run a row
+  derive   WL TEXT ROW_A IMPL_A ROW_B IMPL_B
+                                     a line giving, per repetition, the ratio of
+                                     A's ratio-to-reference to B's (e.g. one
+                                     row's scaling relative to another's)
 
 Every ratio is paired: a sample is divided by its row's reference sample of
 the same repetition (measured in the same run, interleaved where possible),
@@ -45,14 +49,18 @@ class Workload:
         self.targets = {}
         self.samples = OrderedDict()  # (row, impl) -> {rep: ops}
         self.na = OrderedDict()
+        self.derived = []
 
     def cell(self, row, impl):
         return self.samples.setdefault((row, impl), {})
 
-    def ratios(self, row, impl):
+    def ratios_by_rep(self, row, impl):
         ref = self.samples.get((row, self.ref), {})
         mine = self.samples.get((row, impl), {})
-        return [mine[r] / ref[r] for r in sorted(mine) if r in ref and ref[r] > 0]
+        return {r: mine[r] / ref[r] for r in sorted(mine) if r in ref and ref[r] > 0}
+
+    def ratios(self, row, impl):
+        return list(self.ratios_by_rep(row, impl).values())
 
 
 def parse(lines):
@@ -86,6 +94,8 @@ def parse(lines):
             wl(f[1]).cell(f[2], f[3])[int(f[4])] = float(f[5])
         elif kind == "na":
             wl(f[1]).na[(f[2], f[3])] = f[4]
+        elif kind == "derive":
+            wl(f[1]).derived.append((f[2], f[3], f[4], f[5], f[6]))
     return meta, wls
 
 
@@ -131,6 +141,12 @@ def section(w):
     parts.append(f"Reference of each row: **{ref}**. {reps} repetitions; ratios are per repetition, "
                  "then median/min/max.\n")
     parts.append(table(w))
+    for text, ra, ia, rb, ib in w.derived:
+        a, b = w.ratios_by_rep(ra, ia), w.ratios_by_rep(rb, ib)
+        d = [a[r] / b[r] for r in a if r in b and b[r] > 0]
+        if d:
+            parts.append(f"\n{text}: **{fmt_ratio(statistics.median(d))}** "
+                         f"(min {fmt_ratio(min(d))}, max {fmt_ratio(max(d))}, per repetition).")
     if w.notes:
         parts.append("")
         parts += [f"- {n}" for n in w.notes]

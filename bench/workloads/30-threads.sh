@@ -11,6 +11,8 @@ r ref $wl t1
 r label $wl t1 "1 thread"
 r label $wl t2 "2 threads"
 r target $wl signet t2 1.8
+r derive $wl "libsignet's 2-thread scaling relative to OpenSSL's in the same repetition (1 = scales exactly as well as the machine allowed)" signet t2 openssl t2
+r derive $wl "Token-cache hits: 2-thread scaling relative to OpenSSL's" signet-hit t2 openssl t2
 r note $wl "Load average when this workload started: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs. Anything else running on the machine takes from the second thread first: compare libsignet's scaling with OpenSSL's in the same repetition."
 
 for rep in $(seq 1 "$BENCH_REPS"); do
