@@ -98,9 +98,9 @@ signet_err sg_secret_read_file(const char *path, size_t max, struct sg_secret **
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
-        return errno == ENOENT ? SIGNET_ERR_NOT_FOUND
-               : errno == EACCES ? SIGNET_ERR_PERMISSION
-                                 : SIGNET_ERR_IO;
+        return errno == ENOENT                     ? SIGNET_ERR_NOT_FOUND
+               : errno == EACCES || errno == ELOOP ? SIGNET_ERR_PERMISSION /* ELOOP: a symlink */
+                                                   : SIGNET_ERR_IO;
     struct stat st;
     signet_err err = SIGNET_OK;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

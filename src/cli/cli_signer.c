@@ -56,7 +56,7 @@ int sg_cli_request(struct sg_signer_client *c, unsigned char type, const char *a
                          ? sg_signer_call(c, type, NULL, 0, &status, json, NULL)
                          : sg_signer_call_str(c, type, arg != NULL ? arg : "", &status, json);
     if (err != SIGNET_OK) {
-        fprintf(stderr, "signet: the signer is not available (%s); see its message above\n",
+        fprintf(stderr, "signet: the signer stopped or could not start (%s); any reason it gave is above\n",
                 signet_strerror(err));
         return SG_EXIT_USAGE;
     }

@@ -96,7 +96,7 @@ signet_err sg_signer_open(const char *state_dir, struct sg_signer **out, char *e
     if (err != SIGNET_OK) {
         (void)snprintf(errbuf, errlen, "cannot read PIN file %s: %s%s", s->cfg.pin_file,
                        signet_strerror(err),
-                       err == SIGNET_ERR_PERMISSION ? " (it must be mode 0600)" : "");
+                       err == SIGNET_ERR_PERMISSION ? " (it must be a regular file, not a symlink, mode 0600)" : "");
         goto out;
     }
     struct sg_p11_opts opts = {
