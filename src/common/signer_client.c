@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -16,12 +15,33 @@
 #include "common/ipc.h"
 #include "util/buf.h"
 
+/* One request in flight: it lives on its caller's stack, is linked into
+ * the client's list before its frame is written, and is unlinked (under the
+ * client lock) by whoever completes it: the reader that delivers its
+ * response, or the failure of the channel. */
+struct waiter {
+    struct waiter *next;
+    uint32_t id;
+    uint8_t type;      /* the request's type; the response must carry it */
+    int done;
+    int sent;          /* its frame is out: it waits, or reads for everyone */
+    signet_err err;    /* transport outcome */
+    signet_err status; /* the signer's verdict */
+    char *resp;        /* payload after the status, malloc'd, NUL-terminated */
+    size_t resp_len;
+    pthread_cond_t wake;
+};
+
 struct sg_signer_client {
     int fd;
     pid_t pid;
+    pthread_mutex_t lock;       /* next_id, waiters, reading, dead */
+    pthread_mutex_t write_lock; /* whole frames on fd, one at a time */
     uint32_t next_id;
-    pthread_mutex_t lock;
-    struct sg_wbuf in;
+    struct waiter *waiters; /* registered, not yet completed */
+    int reading;            /* a caller holds the reader role */
+    int dead;               /* the channel failed; it never recovers */
+    struct sg_wbuf in;      /* bytes read, not yet dispatched: the reader's */
 };
 
 const char *sg_signer_path(void)
@@ -94,6 +114,7 @@ signet_err sg_signer_spawn_ex(const char *state_dir, unsigned flags,
     c->pid = pid;
     c->next_id = 1;
     pthread_mutex_init(&c->lock, NULL);
+    pthread_mutex_init(&c->write_lock, NULL);
     sg_wbuf_init(&c->in, 2 * (SG_IPC_HEADER_LEN + SG_IPC_MAX_PAYLOAD));
     *out = c;
     return SIGNET_OK;
@@ -120,9 +141,150 @@ void sg_signer_client_free(struct sg_signer_client **cp)
     while (waitpid(c->pid, &st, 0) < 0 && errno == EINTR)
         ;
     pthread_mutex_destroy(&c->lock);
+    pthread_mutex_destroy(&c->write_lock);
     sg_wbuf_free(&c->in);
     free(c);
     *cp = NULL;
+}
+
+/* Under c->lock: the channel is unusable (the signer died, a frame could
+ * not be written whole, or the signer sent something we did not ask for).
+ * Every waiter fails now; shutdown() wakes a reader blocked in read() and
+ * a writer blocked in send(), and every later call fails at once. */
+static void fail_locked(struct sg_signer_client *c)
+{
+    if (!c->dead) {
+        c->dead = 1;
+        (void)shutdown(c->fd, SHUT_RDWR);
+    }
+    while (c->waiters != NULL) {
+        struct waiter *w = c->waiters;
+        c->waiters = w->next;
+        w->next = NULL;
+        w->err = SIGNET_ERR_SIGNER_GONE;
+        w->done = 1;
+        pthread_cond_signal(&w->wake);
+    }
+}
+
+static void fail_channel(struct sg_signer_client *c)
+{
+    pthread_mutex_lock(&c->lock);
+    fail_locked(c);
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* Writes one whole frame; any failure kills the channel, since a partial
+ * frame would desynchronise the stream. */
+static signet_err send_frame(struct sg_signer_client *c, uint8_t type, uint32_t id,
+                             const uint8_t *payload, size_t len)
+{
+    struct sg_wbuf out;
+    sg_wbuf_init(&out, SG_IPC_HEADER_LEN + SG_IPC_MAX_PAYLOAD);
+    sg_ipc_put_frame(&out, type, id, payload, len);
+    signet_err err = out.err;
+    if (err == SIGNET_OK) {
+        pthread_mutex_lock(&c->write_lock);
+        err = sg_ipc_write_all(c->fd, out.data, out.len);
+        pthread_mutex_unlock(&c->write_lock);
+        if (err != SIGNET_OK)
+            fail_channel(c);
+    }
+    sg_wbuf_free(&out);
+    return err;
+}
+
+static struct waiter *take_waiter(struct sg_signer_client *c, uint32_t id)
+{
+    for (struct waiter **pp = &c->waiters; *pp != NULL; pp = &(*pp)->next) {
+        struct waiter *w = *pp;
+        if (w->id == id) {
+            *pp = w->next;
+            w->next = NULL;
+            return w;
+        }
+    }
+    return NULL;
+}
+
+/* Under c->lock: hands every complete frame in c->in to its waiter.
+ * SIGNET_ERR_BAD_FRAME for bytes that are not a response to a request in
+ * flight (the connection is then dropped). */
+static signet_err dispatch_locked(struct sg_signer_client *c)
+{
+    size_t off = 0;
+    signet_err err = SIGNET_OK;
+    while (off < c->in.len) {
+        struct sg_ipc_frame f;
+        size_t consumed = 0;
+        err = sg_ipc_next(c->in.data + off, c->in.len - off, &f, &consumed);
+        if (err != SIGNET_OK || consumed == 0)
+            break;
+        struct sg_buf b;
+        sg_buf_init(&b, f.payload, f.len);
+        uint32_t st = 0;
+        struct waiter *w = (f.type & SG_IPC_RESPONSE) != 0 ? take_waiter(c, f.id) : NULL;
+        if (w == NULL || f.type != (w->type | SG_IPC_RESPONSE) ||
+            sg_buf_get_u32(&b, &st) != SIGNET_OK) {
+            if (w != NULL) {
+                w->next = c->waiters; /* fail_locked completes it */
+                c->waiters = w;
+            }
+            err = SIGNET_ERR_BAD_FRAME;
+            break;
+        }
+        off += consumed;
+        w->status = (signet_err)st;
+        w->err = SIGNET_OK;
+        size_t rest = sg_buf_remaining(&b);
+        if (rest > 0) {
+            w->resp = malloc(rest + 1);
+            if (w->resp == NULL) {
+                w->err = SIGNET_ERR_NOMEM;
+            } else {
+                memcpy(w->resp, f.payload + 4, rest);
+                w->resp[rest] = '\0';
+                w->resp_len = rest;
+            }
+        }
+        w->done = 1;
+        pthread_cond_signal(&w->wake);
+    }
+    if (off > 0) {
+        memmove(c->in.data, c->in.data + off, c->in.len - off);
+        c->in.len -= off;
+    }
+    return err;
+}
+
+/* The reader role: read and dispatch until self is complete. Called
+ * without c->lock; returns with it held. */
+static void read_until_done(struct sg_signer_client *c, const struct waiter *self)
+{
+    uint8_t tmp[16384];
+    pthread_mutex_lock(&c->lock);
+    for (;;) {
+        if (dispatch_locked(c) != SIGNET_OK) {
+            fail_locked(c);
+            return;
+        }
+        if (self->done || c->dead)
+            return;
+        pthread_mutex_unlock(&c->lock);
+        ssize_t n = read(c->fd, tmp, sizeof tmp);
+        while (n < 0 && errno == EINTR)
+            n = read(c->fd, tmp, sizeof tmp);
+        pthread_mutex_lock(&c->lock);
+        if (n <= 0) {
+            fail_locked(c);
+            return;
+        }
+        sg_wbuf_put_bytes(&c->in, tmp, (size_t)n);
+        if (c->in.err != SIGNET_OK) {
+            fail_locked(c);
+            return;
+        }
+    }
 }
 
 signet_err sg_signer_call(struct sg_signer_client *c, uint8_t type, const uint8_t *payload,
@@ -133,48 +295,62 @@ signet_err sg_signer_call(struct sg_signer_client *c, uint8_t type, const uint8_
         *resp = NULL;
     if (resp_len != NULL)
         *resp_len = 0;
-    struct sg_wbuf out;
-    sg_wbuf_init(&out, SG_IPC_HEADER_LEN + SG_IPC_MAX_PAYLOAD);
+    struct waiter w;
+    memset(&w, 0, sizeof w);
+    w.type = type;
+    w.err = SIGNET_ERR_SIGNER_GONE;
+    pthread_cond_init(&w.wake, NULL);
+
+    /* Registered before the frame leaves, so that a fast answer finds it. */
     pthread_mutex_lock(&c->lock);
-    uint32_t id = c->next_id++;
-    sg_ipc_put_frame(&out, type, id, payload, len);
-    signet_err err = out.err;
-    if (err == SIGNET_OK)
-        err = sg_ipc_write_all(c->fd, out.data, out.len);
-    struct sg_ipc_frame f;
-    if (err == SIGNET_OK)
-        err = sg_ipc_read_frame(c->fd, &c->in, &f);
-    if (err == SIGNET_OK && (f.type != (type | SG_IPC_RESPONSE) || f.id != id || f.len < 4))
-        err = SIGNET_ERR_BAD_FRAME;
-    if (err == SIGNET_OK) {
-        struct sg_buf b;
-        sg_buf_init(&b, f.payload, f.len);
-        uint32_t st = (uint32_t)SIGNET_ERR_BAD_FRAME;
-        if (sg_buf_get_u32(&b, &st) != SIGNET_OK)
-            st = (uint32_t)SIGNET_ERR_BAD_FRAME;
-        *status = (signet_err)st;
-        size_t rest = sg_buf_remaining(&b);
-        if (resp != NULL && rest > 0) {
-            char *r = malloc(rest + 1);
-            if (r == NULL) {
-                err = SIGNET_ERR_NOMEM;
-            } else {
-                memcpy(r, f.payload + 4, rest);
-                r[rest] = '\0';
-                *resp = r;
-                if (resp_len != NULL)
-                    *resp_len = rest;
-            }
-        }
-        size_t used = (size_t)(f.payload - c->in.data) + f.len;
-        memmove(c->in.data, c->in.data + used, c->in.len - used);
-        c->in.len -= used;
+    int dead = c->dead;
+    if (!dead) {
+        w.id = c->next_id++;
+        w.next = c->waiters;
+        /* w is unlinked (by the reader or fail_locked) before it is seen
+         * done, and this function returns only once it is done. */
+        c->waiters = &w; /* cppcheck-suppress autoVariables */
     }
-    if (err != SIGNET_OK && err != SIGNET_ERR_NOMEM)
-        err = SIGNET_ERR_SIGNER_GONE;
     pthread_mutex_unlock(&c->lock);
-    sg_wbuf_free(&out);
-    return err;
+    if (!dead)
+        (void)send_frame(c, type, w.id, payload, len); /* a failure completes w */
+
+    pthread_mutex_lock(&c->lock);
+    w.sent = 1;
+    while (!dead && !w.done) {
+        if (c->reading) {
+            pthread_cond_wait(&w.wake, &c->lock);
+            continue;
+        }
+        c->reading = 1;
+        pthread_mutex_unlock(&c->lock);
+        read_until_done(c, &w);
+        c->reading = 0;
+        /* Pass the reader role on to a caller whose request is out (one
+         * still writing takes it by itself when it gets here). */
+        for (struct waiter *o = c->waiters; o != NULL; o = o->next)
+            if (o->sent) {
+                pthread_cond_signal(&o->wake);
+                break;
+            }
+    }
+    pthread_mutex_unlock(&c->lock);
+    pthread_cond_destroy(&w.wake);
+
+    signet_err err = dead ? SIGNET_ERR_SIGNER_GONE : w.err;
+    if (err != SIGNET_OK) {
+        free(w.resp);
+        return err;
+    }
+    *status = w.status;
+    if (resp != NULL) {
+        *resp = w.resp;
+        if (resp_len != NULL)
+            *resp_len = w.resp_len;
+    } else {
+        free(w.resp);
+    }
+    return SIGNET_OK;
 }
 
 signet_err sg_signer_call_str(struct sg_signer_client *c, uint8_t type, const char *arg,

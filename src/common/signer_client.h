@@ -1,6 +1,15 @@
 /* Front-end side of the signer channel: starts signet-signer on a
- * socketpair and exchanges frames with it. Thread-safe: calls are
- * serialised on one channel (a caller may pipeline with several clients). */
+ * socketpair and exchanges frames with it.
+ *
+ * Thread-safe and pipelined: any number of threads may call
+ * sg_signer_call/sg_signer_sign on one client at once. Each request goes out
+ * as one whole frame with its own id (writes are serialised), so the signer
+ * sees many requests at a time and serves them as one batch with one audit
+ * fdatasync (group commit). Responses are matched to their callers by id:
+ * whichever waiting caller holds the reader role reads the channel and hands
+ * every response to its owner. A channel that fails (the signer died, a
+ * write failed, a malformed or unsolicited response) is dropped for good:
+ * every waiter, and every later call, gets SIGNET_ERR_SIGNER_GONE. */
 #ifndef SG_SIGNER_CLIENT_H
 #define SG_SIGNER_CLIENT_H
 
@@ -24,15 +33,17 @@ SIGNET_WUR signet_err sg_signer_spawn(const char *state_dir, struct sg_signer_cl
 #define SG_SPAWN_NO_ADVANCE 1u
 SIGNET_WUR signet_err sg_signer_spawn_ex(const char *state_dir, unsigned flags,
                                          struct sg_signer_client **out);
-/* Closes the channel and waits for the signer to exit. */
+/* Closes the channel and waits for the signer to exit. No call may be in
+ * progress on c. */
 void sg_signer_client_free(struct sg_signer_client **c);
 pid_t sg_signer_client_pid(const struct sg_signer_client *c);
-/* The channel's descriptor (tests that pipeline raw frames). */
+/* The channel's descriptor (tests that pipeline raw frames; not to be mixed
+ * with concurrent calls). */
 int sg_signer_client_fd(const struct sg_signer_client *c);
 
-/* Sends one request; *status gets the signer's verdict, *resp (malloc'd,
- * NUL-terminated, may be NULL when empty) the rest of the payload. A
- * transport failure returns SIGNET_ERR_SIGNER_GONE. */
+/* Sends one request and waits for its response; *status gets the signer's
+ * verdict, *resp (malloc'd, NUL-terminated, may be NULL when empty) the
+ * rest of the payload. A transport failure returns SIGNET_ERR_SIGNER_GONE. */
 SIGNET_WUR signet_err sg_signer_call(struct sg_signer_client *c, uint8_t type,
                                      const uint8_t *payload, size_t len, signet_err *status,
                                      char **resp, size_t *resp_len);

@@ -1,0 +1,455 @@
+/* The pipelined signer channel: many threads call sg_signer_sign /
+ * sg_signer_call on one client at once against a real signer. Every caller
+ * gets its own verdict (the token signs exactly its claims), the signer
+ * group-commits the pipelined requests, the audit log holds one record per
+ * signature, and a signer that dies mid-flight (or answers with something
+ * nobody asked for) fails every waiter with SIGNET_ERR_SIGNER_GONE instead
+ * of leaving one hanging. */
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#include "common/ipc.h"
+#include "common/signer_client.h"
+#include "signer/audit.h"
+#include "util/b64url.h"
+
+#define T0 1800000000LL
+#define ISS_A "https://a.example/t/a"
+#define ISS_B "https://b.example/t/b"
+#define HANG_GUARD_S 240 /* a hang is a failure (SIGALRM), not a stuck run */
+
+struct fx {
+    struct sg_test_state st;
+    struct sg_signer_client *c;
+    char audit[400];
+};
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    assert_int_equal(sg_test_state_setup(&f->st, "[testing]\nclock_file = clock\n"), 0);
+    sg_test_state_set_clock(&f->st, T0);
+    (void)snprintf(f->audit, sizeof f->audit, "%s/audit.log", f->st.dir);
+    assert_int_equal(sg_signer_spawn(f->st.dir, &f->c), SIGNET_OK);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    sg_signer_client_free(&f->c);
+    sg_test_state_teardown(&f->st);
+    free(f);
+    return 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    (void)nanosleep(&ts, NULL);
+}
+
+/* Claims naming their caller, so a token handed to the wrong waiter shows. */
+static int make_claims(char *out, size_t cap, const char *iss, unsigned thread, unsigned i)
+{
+    int n = snprintf(out, cap,
+                     "{\"iss\":\"%s\",\"sub\":\"t%u\",\"aud\":\"https://api.example\","
+                     "\"iat\":%lld,\"nbf\":%lld,\"exp\":%lld,\"jti\":\"t%u-%u\"}",
+                     iss, thread, T0, T0, T0 + 300, thread, i);
+    return n > 0 && (size_t)n < cap ? n : -1;
+}
+
+/* 1 when the token's payload segment is exactly claims. */
+static int token_carries(const char *token, const char *claims, size_t len)
+{
+    const char *d1 = strchr(token, '.');
+    const char *d2 = d1 != NULL ? strchr(d1 + 1, '.') : NULL;
+    if (d2 == NULL)
+        return 0;
+    uint8_t buf[1024];
+    size_t n = 0;
+    if (sg_b64url_decode(d1 + 1, (size_t)(d2 - d1 - 1), buf, sizeof buf, &n) != SIGNET_OK)
+        return 0;
+    return n == len && memcmp(buf, claims, len) == 0;
+}
+
+static json_t *status_doc(struct sg_signer_client *c)
+{
+    signet_err status = SIGNET_ERR_INTERNAL;
+    char *text = NULL;
+    assert_int_equal(sg_signer_call(c, SG_IPC_STATUS, NULL, 0, &status, &text, NULL), SIGNET_OK);
+    assert_int_equal(status, SIGNET_OK);
+    json_t *doc = json_loads(text, 0, NULL);
+    free(text);
+    assert_non_null(doc);
+    return doc;
+}
+
+static long long signer_counter(struct sg_signer_client *c, const char *name)
+{
+    json_t *doc = status_doc(c);
+    json_t *v = json_object_get(json_object_get(doc, "signer"), name);
+    assert_true(json_is_integer(v));
+    long long n = (long long)json_integer_value(v);
+    json_decref(doc);
+    return n;
+}
+
+/* ---- many callers, one channel ------------------------------------------ */
+
+#define N_THREADS 16
+#define PER_THREAD 120
+
+struct worker {
+    pthread_t th;
+    struct sg_signer_client *c;
+    unsigned index;
+    int mixed; /* also refusals, STATUS and JWKS calls */
+    unsigned signed_ok, refused, calls, wrong;
+};
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    for (unsigned i = 0; i < PER_THREAD; i++) {
+        unsigned kind = w->mixed ? (w->index + i) % 8 : 7;
+        if (kind == 0 || kind == 1) {
+            /* STATUS or JWKS: a JSON answer of the right kind. */
+            signet_err status = SIGNET_ERR_INTERNAL;
+            char *text = NULL;
+            signet_err err = kind == 0
+                                 ? sg_signer_call(w->c, SG_IPC_STATUS, NULL, 0, &status, &text, NULL)
+                                 : sg_signer_call_str(w->c, SG_IPC_JWKS, ISS_A, &status, &text);
+            json_t *doc = err == SIGNET_OK && status == SIGNET_OK && text != NULL
+                              ? json_loads(text, 0, NULL)
+                              : NULL;
+            int right = doc != NULL && json_object_get(doc, kind == 0 ? "signer" : "keys") != NULL;
+            w->calls += (unsigned)right;
+            w->wrong += (unsigned)!right;
+            json_decref(doc);
+            free(text);
+            continue;
+        }
+        /* kind 2: claims for issuer B sent to issuer A: refused. */
+        char claims[512];
+        int n = make_claims(claims, sizeof claims, kind == 2 ? ISS_B : ISS_A, w->index, i);
+        if (n < 0) {
+            w->wrong++;
+            continue;
+        }
+        signet_err status = SIGNET_ERR_INTERNAL;
+        char *token = NULL;
+        signet_err err = sg_signer_sign(w->c, ISS_A, NULL, claims, (size_t)n, &status, &token);
+        if (kind == 2) {
+            int right = err == SIGNET_OK && status == SIGNET_ERR_POLICY_ISSUER && token == NULL;
+            w->refused += (unsigned)right;
+            w->wrong += (unsigned)!right;
+        } else {
+            int right = err == SIGNET_OK && status == SIGNET_OK && token != NULL &&
+                        token_carries(token, claims, (size_t)n);
+            w->signed_ok += (unsigned)right;
+            w->wrong += (unsigned)!right;
+        }
+        free(token);
+    }
+    return NULL;
+}
+
+static void run_workers(struct sg_signer_client *c, int mixed, unsigned *ok, unsigned *refused,
+                        unsigned *calls)
+{
+    struct worker w[N_THREADS];
+    memset(w, 0, sizeof w);
+    for (unsigned t = 0; t < N_THREADS; t++) {
+        w[t].c = c;
+        w[t].index = t;
+        w[t].mixed = mixed;
+        assert_int_equal(pthread_create(&w[t].th, NULL, worker_main, &w[t]), 0);
+    }
+    *ok = *refused = *calls = 0;
+    unsigned wrong = 0;
+    for (unsigned t = 0; t < N_THREADS; t++) {
+        assert_int_equal(pthread_join(w[t].th, NULL), 0);
+        *ok += w[t].signed_ok;
+        *refused += w[t].refused;
+        *calls += w[t].calls;
+        wrong += w[t].wrong;
+    }
+    assert_int_equal(wrong, 0);
+    assert_int_equal(*ok + *refused + *calls, N_THREADS * PER_THREAD);
+}
+
+/* Only signatures, from 16 threads: every token carries its caller's claims,
+ * and the signer answered them in batches (group commit) rather than one
+ * fdatasync per token. */
+static void test_concurrent_signs_are_group_committed(void **state)
+{
+    struct fx *f = *state;
+    alarm(HANG_GUARD_S);
+    long long batches0 = signer_counter(f->c, "batches");
+    long long sigs0 = signer_counter(f->c, "signatures");
+    unsigned ok = 0, refused = 0, calls = 0;
+    run_workers(f->c, 0, &ok, &refused, &calls);
+    assert_int_equal(ok, N_THREADS * PER_THREAD);
+    long long sigs = signer_counter(f->c, "signatures") - sigs0;
+    long long batches = signer_counter(f->c, "batches") - batches0;
+    assert_int_equal(sigs, ok);
+    /* One STATUS call (a batch of its own) sits inside the window. */
+    fprintf(stderr, "# %u signatures from %d threads in %lld batches\n", ok, N_THREADS,
+            batches - 1);
+    assert_true((batches - 1) * 2 <= sigs);
+    sg_signer_client_free(&f->c); /* the signer exits: everything is on disk */
+    uint64_t n = 0;
+    assert_int_equal(sg_audit_count_type(f->audit, "sign", &n), SIGNET_OK);
+    assert_int_equal(n, ok);
+    alarm(0);
+}
+
+/* Signatures, refusals, STATUS and JWKS interleaved on one channel: each
+ * caller gets the answer to its own request, and the audit log holds one
+ * record per signature and per refusal. */
+static void test_mixed_requests_demultiplexed(void **state)
+{
+    struct fx *f = *state;
+    alarm(HANG_GUARD_S);
+    unsigned ok = 0, refused = 0, calls = 0;
+    run_workers(f->c, 1, &ok, &refused, &calls);
+    assert_true(ok > 0 && refused > 0 && calls > 0);
+    assert_int_equal(signer_counter(f->c, "signatures"), ok);
+    assert_int_equal(signer_counter(f->c, "refusals"), refused);
+    sg_signer_client_free(&f->c);
+    uint64_t n = 0;
+    assert_int_equal(sg_audit_count_type(f->audit, "sign", &n), SIGNET_OK);
+    assert_int_equal(n, ok);
+    assert_int_equal(sg_audit_count_type(f->audit, "sign_refused", &n), SIGNET_OK);
+    assert_int_equal(n, refused);
+    alarm(0);
+}
+
+/* ---- a signer killed mid-flight ------------------------------------------- */
+
+#define N_KILL_THREADS 24
+
+struct killer_shared {
+    struct sg_signer_client *c;
+    atomic_uint successes;
+    atomic_int stop;
+    double killed_at; /* set before the kill; read after the joins */
+};
+
+struct kill_worker {
+    pthread_t th;
+    struct killer_shared *sh;
+    unsigned index;
+    unsigned ok;
+    signet_err last_err;
+    double last_start;   /* when the failing call began */
+    signet_err after;    /* a call made after the failure */
+    int bad_status;
+};
+
+static void *kill_worker_main(void *arg)
+{
+    struct kill_worker *w = arg;
+    for (unsigned i = 0; !atomic_load(&w->sh->stop); i++) {
+        char claims[512];
+        int n = make_claims(claims, sizeof claims, ISS_A, w->index, i);
+        signet_err status = SIGNET_ERR_INTERNAL;
+        char *token = NULL;
+        double start = now_s();
+        signet_err err = sg_signer_sign(w->sh->c, ISS_A, NULL, claims, (size_t)n, &status, &token);
+        free(token);
+        if (err != SIGNET_OK) {
+            w->last_err = err;
+            w->last_start = start;
+            w->bad_status = status != SIGNET_ERR_SIGNER_GONE;
+            w->after = sg_signer_sign(w->sh->c, ISS_A, NULL, claims, (size_t)n, &status, &token);
+            free(token);
+            return NULL;
+        }
+        if (status != SIGNET_OK) {
+            w->bad_status = 1;
+            return NULL;
+        }
+        w->ok++;
+        atomic_fetch_add(&w->sh->successes, 1u);
+    }
+    return NULL;
+}
+
+static void test_killed_signer_fails_every_waiter(void **state)
+{
+    struct fx *f = *state;
+    alarm(HANG_GUARD_S);
+    struct killer_shared sh;
+    memset(&sh, 0, sizeof sh);
+    sh.c = f->c;
+    struct kill_worker w[N_KILL_THREADS];
+    memset(w, 0, sizeof w);
+    for (unsigned t = 0; t < N_KILL_THREADS; t++) {
+        w[t].sh = &sh;
+        w[t].index = t;
+        assert_int_equal(pthread_create(&w[t].th, NULL, kill_worker_main, &w[t]), 0);
+    }
+    /* Kill it while every thread keeps a request in flight. */
+    double deadline = now_s() + 60;
+    while (atomic_load(&sh.successes) < 400 && now_s() < deadline)
+        sleep_ms(5);
+    assert_true(atomic_load(&sh.successes) >= 400);
+    sh.killed_at = now_s();
+    assert_int_equal(kill(sg_signer_client_pid(f->c), SIGKILL), 0);
+    unsigned ok = 0, in_flight = 0;
+    for (unsigned t = 0; t < N_KILL_THREADS; t++) {
+        assert_int_equal(pthread_join(w[t].th, NULL), 0);
+        assert_false(w[t].bad_status);
+        assert_int_equal(w[t].last_err, SIGNET_ERR_SIGNER_GONE);
+        assert_int_equal(w[t].after, SIGNET_ERR_SIGNER_GONE);
+        in_flight += w[t].last_start < sh.killed_at;
+        ok += w[t].ok;
+    }
+    fprintf(stderr, "# killed after %u tokens; %u of %d callers had a request in flight\n", ok,
+            in_flight, N_KILL_THREADS);
+    assert_true(in_flight > 0);
+    /* The channel stays dead. */
+    signet_err status = SIGNET_OK;
+    char *json = NULL;
+    assert_int_equal(sg_signer_call(f->c, SG_IPC_STATUS, NULL, 0, &status, &json, NULL),
+                     SIGNET_ERR_SIGNER_GONE);
+    assert_int_equal(status, SIGNET_ERR_SIGNER_GONE);
+    assert_null(json);
+    /* No token left the signer without its durable record. */
+    sg_signer_client_free(&f->c);
+    uint64_t n = 0;
+    assert_int_equal(sg_audit_count_type(f->audit, "sign", &n), SIGNET_OK);
+    assert_true(n >= ok);
+    alarm(0);
+}
+
+/* ---- a signer that answers what nobody asked -------------------------------- */
+
+/* The test binary doubles as a fake signer (SIGNET_SIGNER points at it):
+ * it reads requests on fd 3 and answers the first one wrongly. */
+static int fake_signer(const char *mode)
+{
+    struct sg_wbuf in;
+    sg_wbuf_init(&in, 1u << 22);
+    uint8_t tmp[4096];
+    int answered = 0;
+    for (;;) {
+        ssize_t n = read(3, tmp, sizeof tmp);
+        if (n <= 0)
+            break;
+        sg_wbuf_put_bytes(&in, tmp, (size_t)n);
+        struct sg_ipc_frame fr;
+        size_t used = 0;
+        if (answered || sg_ipc_next(in.data, in.len, &fr, &used) != SIGNET_OK || used == 0)
+            continue;
+        /* Let the other callers' requests arrive first. */
+        sleep_ms(200);
+        uint8_t status[4] = {0, 0, 0, 0};
+        struct sg_wbuf out;
+        sg_wbuf_init(&out, 1u << 16);
+        if (strcmp(mode, "unknown-id") == 0)
+            sg_ipc_put_frame(&out, (uint8_t)(fr.type | SG_IPC_RESPONSE), fr.id + 100000u, status,
+                             sizeof status);
+        else if (strcmp(mode, "wrong-type") == 0)
+            sg_ipc_put_frame(&out, SG_IPC_JWKS | SG_IPC_RESPONSE, fr.id, status, sizeof status);
+        else if (strcmp(mode, "short") == 0)
+            sg_ipc_put_frame(&out, (uint8_t)(fr.type | SG_IPC_RESPONSE), fr.id, status, 2);
+        else
+            sg_wbuf_put_bytes(&out, "XXXXXXXXXXXXXXXX", 16);
+        if (sg_ipc_write_all(3, out.data, out.len) != SIGNET_OK)
+            break;
+        sg_wbuf_free(&out);
+        answered = 1;
+    }
+    sg_wbuf_free(&in);
+    return 0;
+}
+
+struct bad_worker {
+    pthread_t th;
+    struct sg_signer_client *c;
+    signet_err err;
+    signet_err status;
+};
+
+static void *bad_worker_main(void *arg)
+{
+    struct bad_worker *w = arg;
+    char claims[512];
+    int n = make_claims(claims, sizeof claims, ISS_A, 0, 0);
+    char *token = NULL;
+    w->err = sg_signer_sign(w->c, ISS_A, NULL, claims, (size_t)n, &w->status, &token);
+    free(token);
+    return NULL;
+}
+
+static void test_unsolicited_response_drops_channel(void **state)
+{
+    (void)state;
+    alarm(HANG_GUARD_S);
+    static const char *const modes[] = {"unknown-id", "wrong-type", "short", "garbage"};
+    char self[4096];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    assert_true(len > 0);
+    self[len] = '\0';
+    const char *saved = getenv("SIGNET_SIGNER");
+    char *saved_copy = saved != NULL ? strdup(saved) : NULL;
+    for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+        assert_int_equal(setenv("SIGNET_SIGNER", self, 1), 0);
+        assert_int_equal(setenv("SG_TEST_FAKE_SIGNER", modes[m], 1), 0);
+        struct sg_signer_client *c = NULL;
+        assert_int_equal(sg_signer_spawn("/nonexistent", &c), SIGNET_OK);
+        (void)unsetenv("SG_TEST_FAKE_SIGNER");
+        struct bad_worker w[8];
+        memset(w, 0, sizeof w);
+        for (size_t t = 0; t < 8; t++) {
+            w[t].c = c;
+            assert_int_equal(pthread_create(&w[t].th, NULL, bad_worker_main, &w[t]), 0);
+        }
+        for (size_t t = 0; t < 8; t++) {
+            assert_int_equal(pthread_join(w[t].th, NULL), 0);
+            assert_int_equal(w[t].err, SIGNET_ERR_SIGNER_GONE);
+            assert_int_equal(w[t].status, SIGNET_ERR_SIGNER_GONE);
+        }
+        sg_signer_client_free(&c);
+    }
+    if (saved_copy != NULL)
+        assert_int_equal(setenv("SIGNET_SIGNER", saved_copy, 1), 0);
+    free(saved_copy);
+    alarm(0);
+}
+
+int main(void)
+{
+    const char *fake = getenv("SG_TEST_FAKE_SIGNER");
+    if (fake != NULL)
+        return fake_signer(fake);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_concurrent_signs_are_group_committed, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_mixed_requests_demultiplexed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_killed_signer_fails_every_waiter, setup, teardown),
+        cmocka_unit_test(test_unsolicited_response_drops_channel),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
