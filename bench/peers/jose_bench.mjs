@@ -3,8 +3,9 @@
 // jwtVerify with a KeyLike imported once (importJWK), the algorithm pinned
 // and iss/aud/typ checked, timed in-process with performance.now(): warm-up
 // for a quarter of the budget, then as many calls as fit in the budget.
-// jose verifies through WebCrypto, so each call is awaited. Prints one
-// "sample" record like signet-bench. bench/run.sh copies this file next to
+// jose verifies through WebCrypto, so each call is awaited. Prints a
+// "sample" (per second of wall clock) and a "cpusample" (per second of the
+// process's CPU time, all threads) like signet-bench. bench/run.sh copies this file next to
 // the node_modules it installed, so that `import 'jose'` resolves.
 //
 // usage: node jose_bench.mjs FIXTURES_DIR ALG REP BUDGET_S
@@ -25,6 +26,7 @@ const options = { issuer: params.iss, audience: params.aud, algorithms: [alg], t
 async function runFor(ms) {
   let n = 0;
   let batch = 1;
+  const cpu0 = process.cpuUsage();
   const start = performance.now();
   let now = start;
   while (now - start < ms) {
@@ -37,9 +39,11 @@ async function runFor(ms) {
     now = performance.now();
     if (now - t0 < 1) batch *= 2;
   }
-  return [n, (now - start) / 1000];
+  const cpu = process.cpuUsage(cpu0); // every thread of the process, in µs
+  return [n, (now - start) / 1000, (cpu.user + cpu.system) / 1e6];
 }
 
 await runFor(budget / 4);
-const [n, spent] = await runFor(budget);
+const [n, spent, cpu] = await runFor(budget);
 console.log(`sample\tverify\t${alg}\tjose\t${rep}\t${(n / spent).toFixed(1)}`);
+console.log(`cpusample\tverify\t${alg}\tjose\t${rep}\t${(n / cpu).toFixed(1)}`);

@@ -7,6 +7,13 @@
 #include <string.h>
 #include <time.h>
 
+double bench_cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 double bench_now(void)
 {
     struct timespec ts;
@@ -59,7 +66,7 @@ void bench_measure_set(const struct bench_opts *o, const char *wl, const char *r
                        struct bench_case *cases, size_t n)
 {
     uint64_t ops[16] = {0};
-    double spent[16] = {0};
+    double spent[16] = {0}, cpu[16] = {0};
     if (n > 16)
         bench_die("too many cases");
     for (size_t i = 0; i < n; i++) {
@@ -68,16 +75,24 @@ void bench_measure_set(const struct bench_opts *o, const char *wl, const char *r
     }
     for (int s = 0; s < BENCH_SLICES; s++) {
         for (size_t i = 0; i < n; i++) {
-            double t = 0;
+            double t = 0, c0 = bench_cpu_now();
             ops[i] += run_for(o->budget_s / BENCH_SLICES, cases[i].impl, cases[i].fn,
                               cases[i].ctx, &t);
+            cpu[i] += bench_cpu_now() - c0;
             spent[i] += t;
         }
     }
     for (size_t i = 0; i < n; i++) {
         cases[i].ops = (double)ops[i] / spent[i];
         bench_sample(wl, row, cases[i].impl, o->rep, cases[i].ops);
+        bench_cpu_sample(wl, row, cases[i].impl, o->rep, (double)ops[i] / cpu[i]);
     }
+}
+
+void bench_cpu_sample(const char *wl, const char *row, const char *impl, int rep, double ops)
+{
+    printf("cpusample\t%s\t%s\t%s\t%d\t%.1f\n", wl, row, impl, rep, ops);
+    fflush(stdout);
 }
 
 void bench_sample(const char *wl, const char *row, const char *impl, int rep, double ops)

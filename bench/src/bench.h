@@ -30,18 +30,25 @@ struct bench_case {
 };
 
 double bench_now(void);
+/* CPU time of the whole process (a single-threaded measurement: time
+ * during which the process was not running does not count). */
+double bench_cpu_now(void);
 /* ops/s of fn over opts->budget_s after a warm-up; exits on any failure. */
 double bench_measure(const struct bench_opts *o, const char *what, bench_fn fn, void *ctx);
 /* Measures several implementations of the same operation, interleaved:
  * each is warmed up, then the budget of each is cut into BENCH_SLICES
  * slices run round-robin, so that a burst of noise from a neighbour on
  * the machine lands on every implementation alike and ratios between
- * them stay meaningful. Fills cases[i].ops and prints a sample for each. */
+ * them stay meaningful. Fills cases[i].ops and prints a sample for each,
+ * and a cpusample: operations per second of process CPU time, which a
+ * neighbour that preempts the benchmark does not disturb. */
 #define BENCH_SLICES 10
 void bench_measure_set(const struct bench_opts *o, const char *wl, const char *row,
                        struct bench_case *cases, size_t n);
 /* Prints one sample record: workload, row, implementation, rep, ops/s. */
 void bench_sample(const char *wl, const char *row, const char *impl, int rep, double ops);
+/* The same per second of the process's CPU time ("cpusample"). */
+void bench_cpu_sample(const char *wl, const char *row, const char *impl, int rep, double ops);
 /* Prints "na" for a cell that a peer cannot fill, with the reason. */
 void bench_na(const char *wl, const char *row, const char *impl, const char *why);
 
