@@ -8,6 +8,7 @@
 #                   bench/results/quick/ (not committed). Under a minute once
 #                   the build exists.
 #   BENCH_ONLY=RE   run only the workloads whose file name matches RE
+#                   (results in bench/results/only/, not committed)
 #   BENCH_BUILD=DIR build directory (default build-bench)
 #   JOBS=N          parallel build jobs (default nproc)
 #
@@ -24,6 +25,8 @@ if [ "$quick" = 1 ]; then
 else
   budget=0.5 reps=5 out=bench/results mode="full (0.5 s per measurement after a 0.125 s warm-up, 5 repetitions)"
 fi
+# A partial run must not overwrite the committed results of a full one.
+[ -z "${BENCH_ONLY:-}" ] || out=$out/only
 start=$(date +%s)
 log() { echo "bench: $*" >&2; }
 
