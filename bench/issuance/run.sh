@@ -1,0 +1,296 @@
+#!/usr/bin/env bash
+# Issuance benchmarks (issue 6, workloads 4-6): signetd end to end over HTTP
+# against same-run references, key rotation under load, and memory.
+#
+#   bash bench/issuance/run.sh           full (~6 min): 3 repetitions of 4 s
+#   BENCH_QUICK=1 bash bench/issuance/run.sh   smoke (~40 s)
+#
+# Called by bench/run.sh (then BENCH_BUILD is its release build) or on its
+# own (then it configures build-iss/, Release). Writes bench/results/issuance.md
+# (quick: bench/results/quick/issuance.md) and the raw records next to it.
+# Every server listens on 127.0.0.1 only and every load is bounded in time.
+#
+# Knobs (environment): BENCH_ISS_SECONDS, BENCH_ISS_REPS, BENCH_ISS_CONNS (64),
+# BENCH_ISS_THREADS (signetd [server] threads, 64), BENCH_ISS_SIGNERS (2),
+# BENCH_ISS_ROT_SECONDS, BENCH_ISS_MEM_TOKENS, BENCH_ISS_MEM_CAP (seconds).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+here=$root/bench/issuance
+quick=${BENCH_QUICK:-0}
+log() { echo "issuance: $*" >&2; }
+
+if [ "$quick" = 1 ]; then
+  secs=${BENCH_ISS_SECONDS:-1} reps=${BENCH_ISS_REPS:-2} rot_secs=${BENCH_ISS_ROT_SECONDS:-15}
+  norot_secs=5 mem_tokens=${BENCH_ISS_MEM_TOKENS:-100000} mem_cap=${BENCH_ISS_MEM_CAP:-8}
+  out=$root/bench/results/quick
+else
+  secs=${BENCH_ISS_SECONDS:-4} reps=${BENCH_ISS_REPS:-3} rot_secs=${BENCH_ISS_ROT_SECONDS:-60}
+  norot_secs=20 mem_tokens=${BENCH_ISS_MEM_TOKENS:-1000000} mem_cap=${BENCH_ISS_MEM_CAP:-120}
+  out=$root/bench/results
+fi
+conns=${BENCH_ISS_CONNS:-64}
+mhd_threads=${BENCH_ISS_THREADS:-64}
+signers=${BENCH_ISS_SIGNERS:-2}
+start_s=$(date +%s)
+
+# ---- tools -----------------------------------------------------------------
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v softhsm2-util >/dev/null || need+=(softhsm2)
+pkg-config --exists libmicrohttpd || need+=(libmicrohttpd-dev)
+pkg-config --exists p11-kit-1 || need+=(libp11-kit-dev)
+command -v node >/dev/null && command -v npm >/dev/null || need+=(nodejs npm)
+if [ ${#need[@]} -gt 0 ]; then
+  log "installing ${need[*]}"
+  SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+build=${BENCH_BUILD:-}
+if [ -z "$build" ]; then
+  build=$root/build-iss
+  [ -f "$build/CMakeCache.txt" ] ||
+    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS=-g >/dev/null
+fi
+cmake --build "$build" -j "$(nproc)" --target signetd signet signet-signer signet_static >/dev/null
+bin=$build/bench/issuance
+mkdir -p "$bin"
+cflags=(-std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wshadow -Wconversion -Wformat=2 -Wvla
+  -Wmissing-prototypes -Wstrict-prototypes)
+# shellcheck disable=SC2046
+{
+  cc "${cflags[@]}" $(pkg-config --cflags p11-kit-1) "$here/p11_ceiling.c" \
+    $(pkg-config --libs p11-kit-1 libcrypto) -lpthread -o "$bin/p11_ceiling"
+  cc "${cflags[@]}" "$here/hello_mhd.c" $(pkg-config --libs libmicrohttpd) -o "$bin/hello_mhd"
+  cc "${cflags[@]}" "$here/assertions.c" $(pkg-config --libs libcrypto) -o "$bin/assertions"
+  cc "${cflags[@]}" "$here/fsync_floor.c" -o "$bin/fsync_floor"
+  cc "${cflags[@]}" -Iinclude "$here/rot_verify.c" "$build/lib/libsignet.a" \
+    $(pkg-config --libs libcrypto jansson libcurl) -lpthread -o "$bin/rot_verify"
+}
+node_dir=$build/node
+if [ ! -f "$node_dir/node_modules/oidc-provider/package.json" ]; then
+  log "npm install oidc-provider@9 into $node_dir"
+  mkdir -p "$node_dir"
+  npm install --prefix "$node_dir" --no-audit --no-fund --silent oidc-provider@9 >/dev/null 2>&1 ||
+    log "npm install oidc-provider failed: the peer rows will be n/a"
+fi
+have_peer=0
+if [ -f "$node_dir/node_modules/oidc-provider/package.json" ]; then
+  cp "$here/oidc_peer.mjs" "$node_dir/" # ESM resolves the package next to the script
+  have_peer=1
+fi
+
+signet=$build/src/signet
+signetd=$build/src/signetd
+export SIGNET_SIGNER=$build/src/signet-signer
+module=$(for d in /usr/lib/softhsm /usr/lib/x86_64-linux-gnu/softhsm /usr/lib/aarch64-linux-gnu/softhsm; do
+  [ -f "$d/libsofthsm2.so" ] && echo "$d/libsofthsm2.so" && break; done)
+
+# State on the disk the service would use (not tmpfs): the audit log's
+# fdatasync is part of every token.
+work=$(mktemp -d "$build/iss-run.XXXXXX")
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  [ -n "${KEEP_WORK:-}" ] && log "kept $work" || rm -rf "$work"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() {
+  for _ in $(seq 1 200); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$1" || true)" = 200 ] && return 0
+    sleep 0.05
+  done
+  log "$1 never answered 200"; return 1
+}
+rec=$work/records.tsv
+: >"$rec"
+r() { printf '%s\n' "$(IFS=$'\t'; echo "$*")" >>"$rec"; } # r KIND FIELDS...
+# wrk URL SECONDS [env...]: prints the STATS fields
+load() {
+  local url=$1 s=$2
+  shift 2
+  env WRK_THREADS=2 CONNS="$conns" "$@" wrk -t2 -c"$conns" -d"${s}s" --timeout 5s -s "$here/load.lua" "$url" |
+    awk '$1 == "STATS" {print $2, $3, $4, $5, $6, $7, $8}'
+}
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+
+# ---- signet state: A (24 h rotation) and B (5 s rotation) -------------------
+make_state() { # DIR PORT ROTATION
+  local dir=$1 port=$2 rot=$3
+  "$signet" init --state "$dir" --issuer "http://127.0.0.1:$port/t/default" >/dev/null
+  if [ "$rot" != default ]; then
+    sed -i -e "s/^rotation_period = .*/rotation_period = ${rot}s/" -e 's/^jwks_max_age = .*/jwks_max_age = 2s/' \
+      -e 's/^clock_skew = .*/clock_skew = 2s/' -e 's/^max_token_lifetime = .*/max_token_lifetime = 60s/' \
+      -e 's/^token_lifetime = .*/token_lifetime = 60s/' "$dir/signet.conf"
+    printf '[testing]\nallow_short_rotation = true\n' >>"$dir/signet.conf"
+  fi
+  # One client carries the whole load: lift its rate limit (50/s by default).
+  printf '[server]\nlisten = 127.0.0.1:%s\nthreads = %s\nsigners = %s\nrate_limit = 1000000\nrate_burst = 1000000\n' \
+    "$port" "$mhd_threads" "$signers" >>"$dir/signet.conf"
+  "$signet" client add --state "$dir" --tenant default --id bench --scope read \
+    --audience https://api.example --secret-file "$dir/bench.secret" >/dev/null
+}
+port_a=$(free_port) port_b=$(free_port) port_h=$(free_port) port_p1=$(free_port) port_p2=$(free_port)
+make_state "$work/a" "$port_a" default
+"$bin/assertions" keygen "$work/pk.pem" "$work/pk.jwk"
+"$signet" client add --state "$work/a" --tenant default --id pk --scope read \
+  --audience https://api.example --jwk "$work/pk.jwk" >/dev/null
+basic=$(printf 'bench:%s' "$(cat "$work/a/bench.secret")" | base64 -w0)
+url_a=http://127.0.0.1:$port_a/t/default/token
+
+"$signetd" --state "$work/a" 2>"$work/signetd-a.log" &
+sd_a=$!
+pids+=("$sd_a")
+"$bin/hello_mhd" "$port_h" "$mhd_threads" &
+pids+=($!)
+peer_secret=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
+if [ "$have_peer" = 1 ]; then
+  (cd "$node_dir" && NODE_ENV=production exec node oidc_peer.mjs "$port_p1" 1 "$peer_secret") >"$work/peer1.log" 2>&1 &
+  pids+=($!)
+  (cd "$node_dir" && NODE_ENV=production exec node oidc_peer.mjs "$port_p2" 2 "$peer_secret") >"$work/peer2.log" 2>&1 &
+  pids+=($!)
+fi
+wait_http "http://127.0.0.1:$port_a/readyz"
+wait_http "http://127.0.0.1:$port_h/"
+peer_basic=$(printf 'bench:%s' "$peer_secret" | base64 -w0)
+if [ "$have_peer" = 1 ]; then
+  for p in $port_p1 $port_p2; do
+    for _ in $(seq 1 100); do
+      curl -sf -o /dev/null -u "bench:$peer_secret" -d grant_type=client_credentials "http://127.0.0.1:$p/token" && break
+      sleep 0.1
+    done
+    curl -sf -u "bench:$peer_secret" -d grant_type=client_credentials "http://127.0.0.1:$p/token" |
+      grep -q '"access_token":"eyJhbGciOiJFUzI1NiIs' || { log "the peer on $p issues no ES256 JWT"; have_peer=0; }
+  done
+fi
+
+issued_a=0 # 200s wrk received from signetd A, all runs
+count_ok() { issued_a=$((issued_a + $1 - $2)); }
+
+# Warm-up to 10 000 tokens (caches, argon2 once, connections), then the
+# 10k RSS sample of workload 6.
+log "warm-up: 10000 tokens"
+while [ "$issued_a" -lt 10000 ]; do
+  read -r n bad _ < <(load "$url_a" 1 BASIC="$basic")
+  count_ok "$n" "$bad"
+done
+r mem rss10k "$issued_a" "$(rss_kb "$sd_a")"
+
+# ---- workload 4: issuance -------------------------------------------------
+read -r fs_p50 fs_p99 fs_max < <("$bin/fsync_floor" "$work" $([ "$quick" = 1 ] && echo 100 || echo 300) | awk '{print $3, $5, $7}')
+r floor fsync "$fs_p50" "$fs_p99" "$fs_max"
+hsm=$work/hsm
+mkdir -p "$hsm/tokens"
+printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' "$hsm" >"$hsm/softhsm2.conf"
+head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$hsm/pin"
+SOFTHSM2_CONF=$hsm/softhsm2.conf softhsm2-util --init-token --free --label ceiling \
+  --so-pin "$(cat "$hsm/pin")" --pin "$(cat "$hsm/pin")" >/dev/null
+for rep in $(seq 1 "$reps"); do
+  log "workload 4, repetition $rep/$reps"
+  ops=$(SOFTHSM2_CONF=$hsm/softhsm2.conf "$bin/p11_ceiling" "$module" ceiling "$hsm/pin" 2 "$secs" 1 | awk '{print $2}')
+  r w4 "$rep" hsm "$ops" 0 0 0 0 0
+  read -r n bad se p50 p99 p999 d < <(load "http://127.0.0.1:$port_h/" "$secs" BASIC="$basic")
+  r w4 "$rep" http "$(echo "$n $d" | awk '{printf "%.0f", $1/$2}')" "$bad" "$se" "$p50" "$p99" "$p999"
+  read -r n bad se p50 p99 p999 d < <(load "$url_a" "$secs" BASIC="$basic")
+  count_ok "$n" "$bad"
+  r w4 "$rep" basic "$(echo "$n $d" | awk '{printf "%.0f", $1/$2}')" "$bad" "$se" "$p50" "$p99" "$p999"
+  # private_key_jwt: fresh assertions, one per request, made before the run.
+  want=$(( $([ "$quick" = 1 ] && echo 12000 || echo 12000) * secs ))
+  "$bin/assertions" make "$work/pk.pem" pk "$url_a" "$want" "r$rep" "$work/bodies"
+  read -r n bad se p50 p99 p999 d < <(load "$url_a" "$secs" BODY_FILE="$work/bodies")
+  count_ok "$n" "$bad"
+  r w4 "$rep" pkjwt "$(echo "$n $d" | awk '{printf "%.0f", $1/$2}')" "$bad" "$se" "$p50" "$p99" "$p999"
+  if [ "$have_peer" = 1 ]; then
+    for w in 1 2; do
+      p=$([ "$w" = 1 ] && echo "$port_p1" || echo "$port_p2")
+      read -r n bad se p50 p99 p999 d < <(load "http://127.0.0.1:$p/token" "$secs" BASIC="$peer_basic")
+      r w4 "$rep" "peer$w" "$(echo "$n $d" | awk '{printf "%.0f", $1/$2}')" "$bad" "$se" "$p50" "$p99" "$p999"
+    done
+  fi
+  # Latency at half the target load (the target is 0.5 x the HSM ceiling).
+  rate=$(echo "$ops" | awk '{printf "%d", $1 * 0.25}')
+  read -r n bad se p50 p99 p999 d < <(load "$url_a" "$secs" BASIC="$basic" RATE="$rate")
+  count_ok "$n" "$bad"
+  r w4 "$rep" half "$(echo "$n $d" | awk '{printf "%.0f", $1/$2}')" "$bad" "$se" "$p50" "$p99" "$p999" "$rate"
+done
+
+# ---- workload 5: rotation under load ----------------------------------------
+rate5=$(awk -F'\t' '$1 == "w4" && $3 == "hsm" {print $4}' "$rec" | sort -n | awk '{a[NR]=$1} END {printf "%d", a[int((NR+1)/2)] * 0.25}')
+verify_run() { # URL SECONDS ISSUER JWKS_URL -> "n bad se p50 p99 p999 d | verifier line"
+  local fifo=$work/tokens.fifo
+  rm -f "$fifo" && mkfifo "$fifo"
+  "$bin/rot_verify" "$3" https://api.example "$4" <"$fifo" >"$work/verify.out" 2>&1 &
+  local vp=$!
+  load "$1" "$2" BASIC="$5" RATE="$rate5" TOKEN_FILE="$fifo" >"$work/load.out"
+  wait "$vp" || true
+  echo "$(cat "$work/load.out") | $(cat "$work/verify.out")"
+}
+log "workload 5: no-rotation reference, ${norot_secs} s at $rate5/s"
+line=$(verify_run "$url_a" "$norot_secs" "http://127.0.0.1:$port_a/t/default" "http://127.0.0.1:$port_a/t/default/jwks.json" "$basic")
+read -r n bad se p50 p99 p999 d _ < <(echo "$line")
+count_ok "$n" "$bad"
+vf=$(echo "$line" | sed 's/.*| //')
+r w5 norot "$(echo "$n $d" | awk '{printf "%.0f", $1/$2}')" "$bad" "$se" "$p50" "$p99" "$vf" "$rate5"
+
+make_state "$work/b" "$port_b" 5
+# The keys made by init carry init's 24 h period: hand over to the standby
+# now, so every key from here on lives 5 s.
+"$signet" rotate --state "$work/b" >/dev/null
+"$signetd" --state "$work/b" 2>"$work/signetd-b.log" &
+sd_b=$!
+pids+=("$sd_b")
+wait_http "http://127.0.0.1:$port_b/readyz"
+basic_b=$(printf 'bench:%s' "$(cat "$work/b/bench.secret")" | base64 -w0)
+curl -sf -o /dev/null -u "bench:$(cat "$work/b/bench.secret")" -d grant_type=client_credentials \
+  "http://127.0.0.1:$port_b/t/default/token" # argon2 once, before the clock starts
+log "workload 5: rotation every 5 s, ${rot_secs} s at $rate5/s"
+line=$(verify_run "http://127.0.0.1:$port_b/t/default/token" "$rot_secs" "http://127.0.0.1:$port_b/t/default" \
+  "http://127.0.0.1:$port_b/t/default/jwks.json" "$basic_b")
+read -r n bad se p50 p99 p999 d _ < <(echo "$line")
+vf=$(echo "$line" | sed 's/.*| //')
+kill -TERM "$sd_b" && wait "$sd_b" || true
+trans=$(grep -c 'comp=signetd event=key_transition.*to=ACTIVE' "$work/signetd-b.log" || true)
+served_b=$(grep -c 'event=token_issued' "$work/signetd-b.log" || true)
+audit_b=$(grep -c -E '"type":"sign"[,}]' "$work/b/audit.log" || true)
+verify_b=$("$signet" audit verify --state "$work/b" >/dev/null 2>&1 && echo ok || echo BROKEN)
+r w5 rot "$(echo "$n $d" | awk '{printf "%.0f", $1/$2}')" "$bad" "$se" "$p50" "$p99" "$vf" "$rate5" "$trans" "$served_b" "$audit_b" "$verify_b"
+
+# ---- workload 6: memory --------------------------------------------------------
+log "workload 6: up to $mem_tokens tokens (cap ${mem_cap} s)"
+deadline=$(( $(date +%s) + mem_cap ))
+while [ "$issued_a" -lt "$mem_tokens" ] && [ "$(date +%s)" -lt "$deadline" ]; do
+  read -r n bad _ < <(load "$url_a" 2 BASIC="$basic")
+  count_ok "$n" "$bad"
+done
+sleep 0.5
+r mem rssN "$issued_a" "$(rss_kb "$sd_a")"
+sig_rss=$(for p in $(pgrep -P "$sd_a"); do rss_kb "$p"; done | sort -n | tail -1)
+r mem signer "$sig_rss"
+
+# ---- audit: every token is in the log, durable, chained ------------------------
+kill -TERM "$sd_a" && wait "$sd_a" || true
+audit_a=$(grep -c -E '"type":"sign"[,}]' "$work/a/audit.log" || true)
+verify_a=$("$signet" audit verify --state "$work/a" >/dev/null 2>&1 && echo ok || echo BROKEN)
+# Tokens signetd issued (its token_issued log lines): wrk drops the answers
+# still in flight when a run ends, so it receives fewer than were issued.
+served_a=$(grep -c 'event=token_issued' "$work/signetd-a.log" || true)
+r audit a "$served_a" "$audit_a" "$verify_a" "$issued_a"
+
+# ---- report ----------------------------------------------------------------------
+mkdir -p "$out"
+r meta secs "$secs" reps "$reps" conns "$conns" threads "$mhd_threads" signers "$signers" quick "$quick"
+r meta versions "$(node -p "require('$node_dir/node_modules/oidc-provider/package.json').version" 2>/dev/null || echo -)" \
+  "$(node --version 2>/dev/null || echo -)" "$(wrk --version 2>&1 | head -1 | awk '{print $2}')" \
+  "$(dpkg-query -W -f='${Version}' softhsm2 2>/dev/null || echo -)" "$(pkg-config --modversion libmicrohttpd)"
+r meta machine "$(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')" \
+  "$(cut -d' ' -f1-3 /proc/loadavg)" "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(git rev-parse --short HEAD 2>/dev/null || echo -)" \
+  "$(( $(date +%s) - start_s ))"
+cp "$rec" "$out/issuance.tsv"
+python3 "$here/report.py" "$rec" >"$out/issuance.md"
+log "done in $(( $(date +%s) - start_s )) s: $out/issuance.md"
+sed -n '/^## Targets/,$p' "$out/issuance.md" >&2
