@@ -146,3 +146,9 @@ if [ "$quick" != 1 ] && command -v valgrind >/dev/null && [ -z "${BENCH_ONLY:-}"
 fi
 log "done in $(( $(date +%s) - start )) s: $out/latest.md"
 sed -n '/^## Targets/,/^## [^T]/p' "$out/latest.md" | sed '$d' >&2
+
+# Issuance (signetd end to end, rotation, memory: bench/issuance/run.sh, its
+# own report bench/results[/quick]/issuance.md). BENCH_ONLY=issuance runs it alone.
+if [ -z "${BENCH_ONLY:-}" ] || [[ issuance =~ $BENCH_ONLY ]]; then
+  BENCH_BUILD=$root/$build bash bench/issuance/run.sh || log "issuance benchmarks failed"
+fi
