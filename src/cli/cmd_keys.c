@@ -252,12 +252,10 @@ int sg_cmd_revoke(int argc, char **argv)
             o.state = argv[++i];
         else if (!dashdash && strncmp(a, "--state=", 8) == 0)
             o.state = a + 8;
-        else if (!dashdash && strncmp(a, "--", 2) == 0)
-            bad = 1; /* an unknown long option, or --state without a value */
-        else if (kid == NULL)
+        else if (kid == NULL && (dashdash || strncmp(a, "--", 2) != 0))
             kid = a;
         else
-            bad = 1;
+            bad = 1; /* a second kid, an unknown long option, --state without a value */
     }
     o.state = sg_cli_state_dir(o.state);
     if (o.help) {
