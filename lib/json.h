@@ -14,8 +14,8 @@
 /* Parses exactly len bytes. Errors: SIGNET_ERR_TOO_LARGE (len > max_len),
  * SIGNET_ERR_JSON_TOO_DEEP (more than SG_JSON_MAX_DEPTH nested arrays or
  * objects), SIGNET_ERR_DUPLICATE_MEMBER, SIGNET_ERR_BAD_JSON, SIGNET_ERR_NOMEM.
- * Accepts exactly what json_loadb(JSON_REJECT_DUPLICATES) accepts, and
- * builds the same values, several times faster (see json.c). */
+ * Parsing is json_loadb(JSON_REJECT_DUPLICATES) after a nesting pre-scan;
+ * a NUL byte anywhere is refused. */
 SIGNET_WUR signet_err sg_json_parse(const uint8_t *data, size_t len, size_t max_len,
                                     json_t **out);
 /* The nesting pre-scan alone (exposed for tests). */
