@@ -44,7 +44,7 @@ static int keygen(const char *pem_path, const char *jwk_path)
     EVP_PKEY *k = EVP_EC_gen("P-256");
     if (k == NULL)
         return 1;
-    unsigned char x[32], y[32];
+    unsigned char x[32] = {0}, y[32] = {0};
     BIGNUM *bx = NULL, *by = NULL;
     int ok = EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_EC_PUB_X, &bx) == 1 &&
              EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_EC_PUB_Y, &by) == 1 &&

@@ -29,23 +29,27 @@ int main(int argc, char **argv)
         return 2;
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
     double *t = calloc((size_t)n, sizeof *t);
-    if (fd < 0 || t == NULL)
-        return 1;
+    int rc = fd >= 0 && t != NULL ? 0 : 1;
     /* About one batch of audit records per commit. */
     char rec[2048];
     memset(rec, 'x', sizeof rec);
-    for (long i = 0; i < n; i++) {
+    for (long i = 0; i < n && rc == 0; i++) {
         struct timespec a, b;
         if (write(fd, rec, sizeof rec) != (ssize_t)sizeof rec)
-            return 1;
+            rc = 1;
         clock_gettime(CLOCK_MONOTONIC, &a);
-        if (fdatasync(fd) != 0)
-            return 1;
+        if (rc == 0 && fdatasync(fd) != 0)
+            rc = 1;
         clock_gettime(CLOCK_MONOTONIC, &b);
         t[i] = (double)(b.tv_sec - a.tv_sec) * 1e6 + (double)(b.tv_nsec - a.tv_nsec) / 1e3;
     }
-    close(fd);
+    if (fd >= 0)
+        close(fd);
     (void)unlink(path);
+    if (rc != 0) {
+        free(t);
+        return rc;
+    }
     qsort(t, (size_t)n, sizeof *t, cmp);
     printf("fdatasync_us p50 %.0f p99 %.0f max %.0f\n", t[n / 2], t[n * 99 / 100], t[n - 1]);
     free(t);

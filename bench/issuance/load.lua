@@ -28,6 +28,7 @@ local token_out = nil
 local sample = tonumber(os.getenv("SAMPLE") or "1")
 local seen = 0
 non200 = 0
+codes = ""
 
 function init(args)
   local body_file = os.getenv("BODY_FILE")
@@ -81,6 +82,9 @@ end
 function response(status, headers, body)
   if status ~= 200 then
     non200 = non200 + 1
+    if #codes < 200 then
+      codes = codes .. status .. ","
+    end
     return
   end
   if token_out then
@@ -97,8 +101,13 @@ end
 
 function done(summary, latency, requests)
   local bad = 0
+  local seen_codes = ""
   for _, t in ipairs(threads) do
     bad = bad + (t:get("non200") or 0)
+    seen_codes = seen_codes .. (t:get("codes") or "")
+  end
+  if bad > 0 then
+    io.stderr:write("non-200 statuses: " .. seen_codes .. "\n")
   end
   local e = summary.errors
   io.write(string.format("STATS %d %d %d %d %d %d %.3f\n", summary.requests, bad,

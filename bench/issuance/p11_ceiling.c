@@ -102,9 +102,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: p11_ceiling MODULE TOKEN_LABEL PIN_FILE THREADS SECONDS [REPS]\n");
         return 2;
     }
-    int threads = atoi(argv[4]); /* lint: benchmark tool argument */
+    long threads = strtol(argv[4], NULL, 10);
     double seconds = strtod(argv[5], NULL);
-    int reps = argc > 6 ? atoi(argv[6]) : 1; /* lint: benchmark tool argument */
+    long reps = argc > 6 ? strtol(argv[6], NULL, 10) : 1;
     if (threads < 1 || threads > MAX_THREADS || seconds <= 0 || reps < 1)
         return 2;
     char pin[256];
@@ -124,7 +124,7 @@ int main(int argc, char **argv)
     }
     struct worker w[MAX_THREADS];
     memset(w, 0, sizeof w);
-    for (int i = 0; i < threads; i++)
+    for (long i = 0; i < threads; i++)
         if (mod->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &w[i].s) !=
             CKR_OK)
             return 1;
@@ -150,10 +150,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "p11_ceiling: key generation failed\n");
         return 1;
     }
-    for (int r = 0; r < reps; r++) {
+    for (long r = 0; r < reps; r++) {
         atomic_store(&running, 1);
         double t0 = now_s();
-        for (int i = 0; i < threads; i++) {
+        for (long i = 0; i < threads; i++) {
             w[i].ops = 0;
             if (pthread_create(&w[i].th, NULL, worker_main, &w[i]) != 0)
                 return 1;
@@ -162,7 +162,7 @@ int main(int argc, char **argv)
         (void)nanosleep(&ts, NULL);
         atomic_store(&running, 0);
         unsigned long total = 0;
-        for (int i = 0; i < threads; i++) {
+        for (long i = 0; i < threads; i++) {
             pthread_join(w[i].th, NULL);
             total += w[i].ops;
             if (w[i].failed) {
@@ -174,7 +174,7 @@ int main(int argc, char **argv)
         fflush(stdout);
     }
     (void)mod->C_DestroyObject(w[0].s, priv);
-    for (int i = 0; i < threads; i++)
+    for (long i = 0; i < threads; i++)
         (void)mod->C_CloseSession(w[i].s);
     (void)p11_kit_module_finalize(mod);
     p11_kit_module_release(mod);

@@ -22,7 +22,7 @@ log() { echo "issuance: $*" >&2; }
 
 if [ "$quick" = 1 ]; then
   secs=${BENCH_ISS_SECONDS:-1} reps=${BENCH_ISS_REPS:-2} rot_secs=${BENCH_ISS_ROT_SECONDS:-15}
-  norot_secs=5 mem_tokens=${BENCH_ISS_MEM_TOKENS:-100000} mem_cap=${BENCH_ISS_MEM_CAP:-8}
+  norot_secs=4 mem_tokens=${BENCH_ISS_MEM_TOKENS:-100000} mem_cap=${BENCH_ISS_MEM_CAP:-3}
   out=$root/bench/results/quick
 else
   secs=${BENCH_ISS_SECONDS:-4} reps=${BENCH_ISS_REPS:-3} rot_secs=${BENCH_ISS_ROT_SECONDS:-60}
