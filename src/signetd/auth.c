@@ -7,6 +7,10 @@
  * stored hash it was verified against, so a re-registered client or a
  * changed secret misses. Lookups compare in constant time. */
 #include <argon2.h>
+#include <errno.h>
+#include <malloc.h>
+#include <semaphore.h>
+#include <unistd.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/core_names.h>
@@ -82,6 +86,32 @@ static int mac_of(const char *tenant, const char *client_id, const char *secret,
     return ok ? 0 : -1;
 }
 
+/* argon2id is deliberately expensive (memory-hard: tens of MiB per run).
+ * A burst of cache misses must not run one per HTTP thread at once: at most
+ * one per core runs, the others wait their turn. Its large buffers come from
+ * mmap (returned to the system when freed) rather than glibc's per-thread
+ * arenas, which would otherwise keep the peak for the life of the process. */
+static pthread_once_t argon2_once = PTHREAD_ONCE_INIT;
+static sem_t argon2_slots;
+
+static void argon2_init(void)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    (void)sem_init(&argon2_slots, 0, cores > 0 && cores < 64 ? (unsigned)cores : 2u);
+    (void)mallopt(M_MMAP_THRESHOLD, 1 << 20);
+}
+
+static int argon2_verify_bounded(const char *encoded, const char *secret)
+{
+    pthread_once(&argon2_once, argon2_init);
+    while (sem_wait(&argon2_slots) != 0)
+        if (errno != EINTR)
+            return 0;
+    int ok = argon2id_verify(encoded, secret, strlen(secret)) == ARGON2_OK;
+    (void)sem_post(&argon2_slots);
+    return ok;
+}
+
 int sd_secret_verify(const char *tenant, const char *client_id, const char *secret,
                      const char *encoded)
 {
@@ -101,7 +131,7 @@ int sd_secret_verify(const char *tenant, const char *client_id, const char *secr
     }
     /* argon2id_verify recomputes the hash with the encoded parameters and
      * salt and compares in constant time. */
-    if (argon2id_verify(encoded, secret, strlen(secret)) != ARGON2_OK)
+    if (!argon2_verify_bounded(encoded, secret))
         return 0;
     if (have_mac) {
         pthread_mutex_lock(&cache_lock);
