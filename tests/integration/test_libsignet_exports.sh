@@ -70,6 +70,9 @@ for ex in example_shared example_static; do
   [ "$rc" = 1 ] || fail "$ex on a bad token: exit $rc, wanted 1"
   grep -q "invalid: SIGNET_ERR_" <<<"$out" || fail "$ex output: $out"
 done
-LD_LIBRARY_PATH=$libdir ldd "$work/example_shared" | grep -q "$libdir/libsignet.so" ||
+# Capture first: `ldd | grep -q` under pipefail fails when grep exits early
+# and ldd gets SIGPIPE.
+deps=$(LD_LIBRARY_PATH=$libdir ldd "$work/example_shared")
+grep -qF "$libdir/libsignet.so" <<<"$deps" ||
   fail "example_shared is not linked against the installed libsignet.so"
 echo "exports: $(wc -l <"$work/listed") symbols as listed; headers standalone; install + pkg-config OK"
