@@ -299,6 +299,8 @@ static int handle_key(struct parse_ctx *p, const char *section, const char *key,
         return copy_str(c->clock_file, sizeof c->clock_file, v) == 0;
     if (IS("testing", "allow_short_rotation"))
         return parse_bool(v, &c->allow_short_rotation) == 0;
+    if (IS("testing", "pause_rotation"))
+        return parse_bool(v, &c->pause_rotation) == 0;
 #undef IS
     if (strncmp(section, "tenant:", 7) == 0) {
         struct sg_tenant_cfg *t = tenant_for_section(p, section + 7);

@@ -79,6 +79,7 @@ struct sg_config {
     /* [testing] */
     char clock_file[PATH_MAX];
     int allow_short_rotation; /* permits rotation_period below 60 s (tests) */
+    int pause_rotation;       /* signetd's scheduler sends no ADVANCE (invariant tests) */
 
     struct sg_tenant_cfg tenants[SG_MAX_TENANTS];
     size_t n_tenants;
