@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "signetd/signetd.h"
+#include "telemetry/reports.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/secret.h"
@@ -30,10 +31,33 @@ enum route {
     R_NONE,
     R_HEALTH,
     R_READY,
-    R_TOKEN,
+    R_METRICS,
+    R_STATUS,
+    R_STATUS_JSON,
+    R_TOKEN, /* from here on, routes under a tenant */
+    R_REPORTS,
     R_JWKS,
     R_DISCOVERY,
 };
+
+/* The endpoint label of signet_http_requests_total: the route, never the
+ * raw path, so label sets stay small. */
+static const char *route_label(enum route r)
+{
+    switch (r) {
+    case R_HEALTH: return "/healthz";
+    case R_READY: return "/readyz";
+    case R_METRICS: return "/metrics";
+    case R_STATUS: return "/status";
+    case R_STATUS_JSON: return "/status.json";
+    case R_TOKEN: return "/t/{tenant}/token";
+    case R_REPORTS: return "/t/{tenant}/reports";
+    case R_JWKS: return "/t/{tenant}/jwks.json";
+    case R_DISCOVERY: return "/t/{tenant}/.well-known";
+    case R_NONE: break;
+    }
+    return "other";
+}
 
 struct conn {
     uint64_t start_ns;
@@ -41,7 +65,8 @@ struct conn {
     const struct sg_tenant_cfg *tenant;
     enum route route;
     int unknown_tenant;
-    int collecting; /* reading a token request body */
+    int collecting; /* reading a token or report request body */
+    size_t body_cap;
     int too_large;
     size_t discarded;
     char *body;
@@ -66,6 +91,12 @@ static enum route classify(const char *url, char *tenant, size_t cap)
         return R_HEALTH;
     if (strcmp(url, "/readyz") == 0)
         return R_READY;
+    if (strcmp(url, "/metrics") == 0)
+        return R_METRICS;
+    if (strcmp(url, "/status") == 0)
+        return R_STATUS;
+    if (strcmp(url, "/status.json") == 0)
+        return R_STATUS_JSON;
     const char *name = NULL, *rest = NULL;
     static const char *const inserted[] = {"/.well-known/oauth-authorization-server/t/",
                                            "/.well-known/openid-configuration/t/"};
@@ -95,6 +126,8 @@ static enum route classify(const char *url, char *tenant, size_t cap)
         return R_DISCOVERY;
     if (strcmp(rest, "/token") == 0)
         return R_TOKEN;
+    if (strcmp(rest, "/reports") == 0)
+        return R_REPORTS;
     if (strcmp(rest, "/jwks.json") == 0)
         return R_JWKS;
     if (strcmp(rest, "/.well-known/openid-configuration") == 0 ||
@@ -143,6 +176,9 @@ static enum MHD_Result send_resp(struct MHD_Connection *mc, struct conn *st, str
         ok &= MHD_add_response_header(resp, "Allow", r->allow) == MHD_YES;
     if (r->www_auth[0] != '\0')
         ok &= MHD_add_response_header(resp, "WWW-Authenticate", r->www_auth) == MHD_YES;
+    if (r->csp)
+        ok &= MHD_add_response_header(resp, "Content-Security-Policy",
+                                      "default-src 'none'; style-src 'unsafe-inline'") == MHD_YES;
     if (r->retry_after > 0) {
         char ra[24];
         (void)snprintf(ra, sizeof ra, "%lld", (long long)r->retry_after);
@@ -179,6 +215,29 @@ static int form_content_type(const char *ct)
     return next == '\0' || next == ';' || next == ' ' || next == '\t';
 }
 
+/* application/json, optionally with parameters. */
+static int json_content_type(const char *ct)
+{
+    static const char want[] = "application/json";
+    if (ct == NULL || strncasecmp(ct, want, sizeof want - 1) != 0)
+        return 0;
+    char next = ct[sizeof want - 1];
+    return next == '\0' || next == ';' || next == ' ' || next == '\t';
+}
+
+/* A declared Content-Length within cap (an absent one is checked as the
+ * body arrives). */
+static int length_fits(struct MHD_Connection *mc, size_t cap)
+{
+    const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Length");
+    if (cl == NULL)
+        return 1;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long n = strtoull(cl, &end, 10);
+    return errno == 0 && end != cl && *end == '\0' && n <= cap;
+}
+
 /* ---- the request handler -------------------------------------------------- */
 
 static enum MHD_Result handle_get(struct sd_http *h, struct MHD_Connection *mc, struct conn *st)
@@ -201,6 +260,15 @@ static enum MHD_Result handle_get(struct sd_http *h, struct MHD_Connection *mc, 
     case R_DISCOVERY:
         sd_discovery_endpoint(h->ctx, st->tenant, &r);
         break;
+    case R_METRICS:
+        sd_metrics_endpoint(h->ctx, &r);
+        break;
+    case R_STATUS:
+        sd_status_endpoint(h->ctx, &r);
+        break;
+    case R_STATUS_JSON:
+        sd_status_json_endpoint(h->ctx, &r);
+        break;
     default:
         return send_error(mc, st, 404, "not_found", "no such endpoint", NULL);
     }
@@ -215,8 +283,8 @@ static enum MHD_Result respond_complete(struct sd_http *h, struct MHD_Connection
         return send_error(mc, st, 404, "not_found", "no such endpoint", NULL);
     if (st->route >= R_TOKEN && st->tenant == NULL)
         return send_error(mc, st, 404, "not_found", "unknown tenant", NULL);
-    if (st->route == R_TOKEN)
-        return send_error(mc, st, 405, "invalid_request", "the token endpoint accepts POST only",
+    if (st->route == R_TOKEN || st->route == R_REPORTS)
+        return send_error(mc, st, 405, "invalid_request", "this endpoint accepts POST only",
                           "POST");
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return send_error(mc, st, 405, "invalid_request", "use GET", "GET, HEAD");
@@ -253,15 +321,33 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
                 return send_error(mc, st, 415, "invalid_request",
                                   "Content-Type must be application/x-www-form-urlencoded",
                                   NULL);
-            const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Length");
-            if (cl != NULL) {
-                char *end = NULL;
-                errno = 0;
-                unsigned long long n = strtoull(cl, &end, 10);
-                if (errno != 0 || end == cl || *end != '\0' || n > h->max_body)
-                    return send_error(mc, st, 413, "invalid_request",
-                                      "request body too large", NULL);
-            }
+            st->body_cap = h->max_body;
+            if (!length_fits(mc, st->body_cap))
+                return send_error(mc, st, 413, "invalid_request", "request body too large",
+                                  NULL);
+            st->collecting = 1;
+        }
+        if (st->route == R_REPORTS && st->tenant != NULL && strcmp(method, "POST") == 0) {
+            if (!json_content_type(
+                    MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Type")))
+                return send_error(mc, st, 415, "invalid_request",
+                                  "Content-Type must be application/json", NULL);
+            st->body_cap = SG_REPORTS_MAX_BODY;
+            if (!length_fits(mc, st->body_cap))
+                return send_error(mc, st, 413, "invalid_request", "request body too large",
+                                  NULL);
+            /* The client proves itself in the header, before up to 256 KiB
+             * of body is accepted from it. */
+            struct sd_resp r;
+            memset(&r, 0, sizeof r);
+            if (sd_report_client(h->ctx, &st->conf->cfg, st->tenant,
+                                 MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+                                                             "Authorization"),
+                                 &r) != SIGNET_OK)
+                return send_resp(mc, st, &r);
+            free(r.body);
+            if (r.client_id[0] != '\0')
+                log_safe(st->client, sizeof st->client, r.client_id);
             st->collecting = 1;
         }
         /* Everything else answers once the request is complete, so that
@@ -273,12 +359,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         *upload_data_size = 0;
         if (!st->collecting)
             return MHD_YES;
-        if (st->too_large || st->len + n > h->max_body) {
+        if (st->too_large || st->len + n > st->body_cap) {
             /* Read and drop the rest so the client gets its 413; a body
              * far beyond the cap just loses the connection. */
             st->too_large = 1;
             st->discarded += n;
-            return st->discarded > 64u * h->max_body ? MHD_NO : MHD_YES;
+            return st->discarded > 64u * st->body_cap ? MHD_NO : MHD_YES;
         }
         char *nb = realloc(st->body, st->len + n + 1);
         if (nb == NULL)
@@ -298,9 +384,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         return send_error(mc, st, 413, "invalid_request", "request body too large", NULL);
     struct sd_resp r;
     memset(&r, 0, sizeof r);
-    sd_token_endpoint(h->ctx, &st->conf->cfg, st->tenant, st->body != NULL ? st->body : "",
-                      st->len, MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Authorization"),
-                      &r);
+    if (st->route == R_REPORTS)
+        sd_reports_endpoint(h->ctx, st->tenant, st->body != NULL ? st->body : "", st->len, &r);
+    else
+        sd_token_endpoint(h->ctx, &st->conf->cfg, st->tenant, st->body != NULL ? st->body : "",
+                          st->len,
+                          MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Authorization"), &r);
     return send_resp(mc, st, &r);
 }
 
@@ -313,6 +402,8 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     if (st == NULL)
         return;
     uint64_t us = (sg_clock_mono_ns() - st->start_ns) / 1000u;
+    sd_tm_http(h->ctx, st->tenant != NULL || st->route < R_TOKEN ? route_label(st->route) : "other",
+               st->status);
     sg_log(st->status >= 500 || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK ? SG_LOG_WARN
                                                                             : SG_LOG_INFO,
            "http", "method=%s path=%s status=%u us=%llu tenant=%s client=%s%s", st->method,

@@ -111,9 +111,16 @@ signet_err sd_conf_load(const struct sd_ctx *c, struct sd_conf **out, char *err,
     return SIGNET_OK;
 }
 
-static int short_rotation(const struct sg_config *cfg)
+static unsigned pool_mode(const struct sg_config *cfg)
 {
-    return cfg->rotation_period < SG_MIN_ROTATION_PERIOD;
+    unsigned mode = 0;
+    if (cfg->rotation_period < SG_MIN_ROTATION_PERIOD)
+        mode |= SD_POOL_SHORT_ROTATION;
+    if (cfg->clock_file[0] != '\0')
+        mode |= SD_POOL_FAST_POLL;
+    if (cfg->pause_rotation)
+        mode |= SD_POOL_PAUSED;
+    return mode;
 }
 
 static enum sg_log_level level_of(const struct sg_config *cfg)
@@ -155,7 +162,10 @@ static void reload(struct sd_ctx *c)
     sd_conf_put(old);
     /* The signers enforce lifetimes and issuers from their own copy of the
      * config: restart them so both sides agree. */
-    sd_pool_respawn(&c->pool, short_rotation(&k->cfg));
+    sd_pool_respawn(&c->pool, pool_mode(&k->cfg));
+    /* The monitor judges by the new configuration (issuers, timings,
+     * [alerts], [invariants]) from now on. */
+    sd_tm_reload(c, &k->cfg);
     sg_log(SG_LOG_INFO, "reloaded", "tenants=%zu", k->cfg.n_tenants);
     notify("READY=1");
 }
@@ -257,9 +267,20 @@ int main(int argc, char **argv)
     }
     /* Signers start before the listener; one that cannot start (wrong PIN,
      * HSM missing) is retried, and readyz answers 503 meanwhile. */
-    e = sd_pool_start(&c->pool, c->state_dir, cfg->server.signers, short_rotation(cfg));
+    sd_tm_init(c);
+    e = sd_pool_start(&c->pool, c->state_dir, cfg->server.signers, pool_mode(cfg));
     if (e != SIGNET_OK) {
         fprintf(stderr, "signetd: cannot start the signer pool: %s\n", signet_strerror(e));
+        return 1;
+    }
+    /* The invariant monitor and the metrics, over the signers just started. */
+    e = sd_tm_start(c, cfg);
+    if (e != SIGNET_OK) {
+        fprintf(stderr, "signetd: cannot start the invariant monitor: %s\n", signet_strerror(e));
+        sd_tm_stop(c);
+        sd_pool_stop(&c->pool);
+        sd_tm_free(c);
+        sg_store_close(&c->store);
         return 1;
     }
     struct sd_http *http = NULL;
@@ -267,7 +288,10 @@ int main(int argc, char **argv)
     if (e != SIGNET_OK) {
         sg_log(SG_LOG_ERROR, "listen_failed", "error=%s detail=\"%s\"", signet_err_name(e), err);
         fprintf(stderr, "signetd: %s\n", err);
+        sd_pool_stop_scheduler(&c->pool);
+        sd_tm_stop(c);
         sd_pool_stop(&c->pool);
+        sd_tm_free(c);
         sg_store_close(&c->store);
         return 1;
     }
@@ -301,7 +325,12 @@ int main(int argc, char **argv)
     struct sd_conf *k = sd_conf_get(c);
     sd_http_drain_and_stop(&http, c, k->cfg.server.drain_timeout);
     sd_conf_put(k);
+    /* The scheduler pokes the monitor and the monitor calls the signers:
+     * stop the scheduler, then the monitor, then the signers. */
+    sd_pool_stop_scheduler(&c->pool);
+    sd_tm_stop(c);
     sd_pool_stop(&c->pool);
+    sd_tm_free(c);
     sg_store_close(&c->store);
     sd_auth_shutdown();
     for (size_t i = 0; i < SG_MAX_TENANTS; i++)

@@ -99,39 +99,75 @@ static int etag_matches(const char *inm, const char *etag)
     return 0;
 }
 
+/* Under e->lock: brings the cached JWKS of t up to the store version (or
+ * refetches it when older than JWKS_REFETCH_MS). A changed body pokes the
+ * invariant monitor (I4 compares what is served with the store). */
+static signet_err refresh_locked(struct sd_ctx *c, const struct sg_tenant_cfg *t,
+                                 struct sd_jwks_entry *e)
+{
+    int64_t version = -1;
+    if (sd_store_version(c, &version) != SIGNET_OK)
+        return SIGNET_ERR_STORE;
+    uint64_t now = sg_clock_mono_ns() / 1000000u;
+    if (e->body != NULL && e->version == version && now - e->fetched_ms <= JWKS_REFETCH_MS)
+        return SIGNET_OK;
+    signet_err status = SIGNET_OK;
+    char *json = NULL;
+    signet_err err = sd_pool_call(&c->pool, SG_IPC_JWKS, t->issuer, &status, &json);
+    if (err != SIGNET_OK || status != SIGNET_OK || json == NULL) {
+        free(json);
+        sg_log(SG_LOG_ERROR, "jwks_fetch_failed", "tenant=%s error=%s", t->name,
+               signet_err_name(err != SIGNET_OK ? err : status));
+        return SIGNET_ERR_SIGNER_GONE;
+    }
+    int changed = e->body == NULL || strcmp(e->body, json) != 0;
+    free(e->body);
+    e->body = json;
+    e->len = strlen(json);
+    e->version = version;
+    e->fetched_ms = now;
+    set_etag(e);
+    if (changed)
+        sd_tm_poke(c);
+    return SIGNET_OK;
+}
+
+signet_err sd_jwks_current(struct sd_ctx *c, const struct sg_tenant_cfg *t, char **json)
+{
+    *json = NULL;
+    struct sd_jwks_entry *e = entry_for(c, t);
+    if (e == NULL)
+        return SIGNET_ERR_NOT_FOUND;
+    pthread_mutex_lock(&e->lock);
+    signet_err err = refresh_locked(c, t, e);
+    if (err == SIGNET_OK) {
+        *json = strdup(e->body);
+        if (*json == NULL)
+            err = SIGNET_ERR_NOMEM;
+    }
+    pthread_mutex_unlock(&e->lock);
+    return err;
+}
+
 void sd_jwks_endpoint(struct sd_ctx *c, const struct sg_tenant_cfg *t, const char *if_none_match,
                       const struct sg_config *cfg, struct sd_resp *r)
 {
     struct sd_jwks_entry *e = entry_for(c, t);
-    int64_t version = -1;
-    if (e == NULL || sd_store_version(c, &version) != SIGNET_OK) {
+    if (e == NULL) {
         sd_resp_oauth_error(r, 503, "temporarily_unavailable", "the key store is unavailable");
         r->retry_after = 1;
         return;
     }
     pthread_mutex_lock(&e->lock);
-    uint64_t now = sg_clock_mono_ns() / 1000000u;
-    if (e->body == NULL || e->version != version || now - e->fetched_ms > JWKS_REFETCH_MS) {
-        signet_err status = SIGNET_OK;
-        char *json = NULL;
-        signet_err err = sd_pool_call(&c->pool, SG_IPC_JWKS, t->issuer, &status, &json);
-        if (err == SIGNET_OK && status == SIGNET_OK && json != NULL) {
-            free(e->body);
-            e->body = json;
-            e->len = strlen(json);
-            e->version = version;
-            e->fetched_ms = now;
-            set_etag(e);
-        } else {
-            free(json);
-            sg_log(SG_LOG_ERROR, "jwks_fetch_failed", "tenant=%s error=%s", t->name,
-                   signet_err_name(err != SIGNET_OK ? err : status));
-            /* A set that may miss a revocation is never served stale. */
-            pthread_mutex_unlock(&e->lock);
-            sd_resp_oauth_error(r, 503, "temporarily_unavailable", "the signer is unavailable");
-            r->retry_after = 1;
-            return;
-        }
+    signet_err err = refresh_locked(c, t, e);
+    if (err != SIGNET_OK) {
+        /* A set that may miss a revocation is never served stale. */
+        pthread_mutex_unlock(&e->lock);
+        sd_resp_oauth_error(r, 503, "temporarily_unavailable",
+                            err == SIGNET_ERR_STORE ? "the key store is unavailable"
+                                                    : "the signer is unavailable");
+        r->retry_after = 1;
+        return;
     }
     (void)snprintf(r->etag, sizeof r->etag, "%s", e->etag);
     if (etag_matches(if_none_match, e->etag)) {

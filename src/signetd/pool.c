@@ -3,8 +3,10 @@
  * unhealthy (requests fail closed with 503) and restarted by the scheduler
  * thread with a capped backoff. The scheduler also drives the key
  * lifecycle: it asks STATUS when the next transition is due, sleeps until
- * then (at most 1 s with a short test rotation, else 30 s) and sends
- * ADVANCE, logging every transition the signer reports. */
+ * then (at most 1 s with a short test rotation, 100 ms with an injected
+ * clock that may jump, else 30 s) and sends ADVANCE, logging every
+ * transition the signer reports. [testing] pause_rotation stops the
+ * ADVANCEs (the invariant tests let a key overstay). */
 #include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -41,6 +43,8 @@ static void respawn_locked(struct sd_pool *p, struct sd_slot *s, unsigned idx)
         atomic_store(&s->healthy, 1);
         sg_log(SG_LOG_INFO, "signer_started", "slot=%u pid=%ld", idx,
                (long)sg_signer_client_pid(c));
+        if (p->on_change != NULL)
+            p->on_change(p->on_change_user);
         return;
     }
     s->client = c; /* keep it to reap it on the next attempt */
@@ -146,6 +150,36 @@ signet_err sd_pool_call(struct sd_pool *p, uint8_t type, const char *arg, signet
     return with_slot(p, do_call, &a);
 }
 
+static signet_err slot_call(struct sd_slot *s, unsigned idx, struct call_args *a)
+{
+    signet_err err = SIGNET_ERR_SIGNER_GONE;
+    pthread_rwlock_rdlock(&s->lock);
+    if (atomic_load(&s->healthy) && s->client != NULL) {
+        err = do_call(s->client, a);
+        if (err == SIGNET_ERR_SIGNER_GONE && atomic_exchange(&s->healthy, 0) == 1)
+            sg_log(SG_LOG_ERROR, "signer_lost", "slot=%u", idx);
+    }
+    pthread_rwlock_unlock(&s->lock);
+    return err;
+}
+
+signet_err sd_pool_call_slot(struct sd_pool *p, unsigned slot, uint8_t type, const char *arg,
+                             signet_err *status, char **json)
+{
+    *json = NULL;
+    *status = SIGNET_ERR_SIGNER_GONE;
+    if (slot >= p->n)
+        return SIGNET_ERR_NOT_FOUND;
+    struct call_args a = {type, arg, status, json};
+    signet_err err = slot_call(&p->slots[slot], slot, &a);
+    if (err == SIGNET_ERR_SIGNER_GONE) {
+        pthread_mutex_lock(&p->wait_lock);
+        pthread_cond_signal(&p->wake);
+        pthread_mutex_unlock(&p->wait_lock);
+    }
+    return err;
+}
+
 /* Seconds until the next transition, or -1 when the signer is unavailable. */
 static int64_t next_transition(struct sd_pool *p)
 {
@@ -180,6 +214,8 @@ static void advance(struct sd_pool *p)
     json_t *doc = json_loads(json != NULL ? json : "{}", 0, NULL);
     size_t i;
     json_t *t;
+    if (json_array_size(json_object_get(doc, "transitions")) > 0 && p->on_change != NULL)
+        p->on_change(p->on_change_user);
     json_array_foreach(json_object_get(doc, "transitions"), i, t) {
         sg_log(SG_LOG_INFO, "key_transition", "issuer=%s alg=%s kid=%s from=%s to=%s",
                json_string_value(json_object_get(t, "issuer")),
@@ -199,20 +235,27 @@ static void *scheduler_main(void *arg)
     while (!p->stop) {
         int force = p->respawn_all;
         p->respawn_all = 0;
-        int64_t cap = p->short_rotation ? 1 : 30;
+        unsigned mode = p->mode;
+        int64_t cap_ms = (mode & SD_POOL_FAST_POLL) != 0        ? 100
+                         : (mode & SD_POOL_SHORT_ROTATION) != 0 ? 1000
+                                                                : 30000;
         pthread_mutex_unlock(&p->wait_lock);
 
         respawn_due(p, force);
         int64_t next = next_transition(p);
-        int64_t wait_s = next < 0 ? 1 : (next < cap ? next : cap);
-        if (!all_healthy(p) && wait_s > 1)
-            wait_s = 1;
+        int64_t wait_ms = next < 0 ? 1000 : (next * 1000 < cap_ms ? next * 1000 : cap_ms);
+        if ((mode & SD_POOL_PAUSED) != 0 && wait_ms < cap_ms)
+            wait_ms = cap_ms;
+        if (!all_healthy(p) && wait_ms > 1000)
+            wait_ms = 1000;
 
         pthread_mutex_lock(&p->wait_lock);
-        if (wait_s > 0 && !p->stop && !p->respawn_all) {
+        if (wait_ms > 0 && !p->stop && !p->respawn_all) {
             struct timespec ts;
             clock_gettime(CLOCK_MONOTONIC, &ts);
-            ts.tv_sec += (time_t)wait_s;
+            int64_t ns = (int64_t)ts.tv_nsec + (wait_ms % 1000) * 1000000;
+            ts.tv_sec += (time_t)(wait_ms / 1000 + ns / 1000000000);
+            ts.tv_nsec = (long)(ns % 1000000000);
             while (!p->stop && !p->respawn_all &&
                    pthread_cond_timedwait(&p->wake, &p->wait_lock, &ts) != ETIMEDOUT)
                 if (!all_healthy(p))
@@ -221,7 +264,7 @@ static void *scheduler_main(void *arg)
         if (p->stop)
             break;
         pthread_mutex_unlock(&p->wait_lock);
-        if (next >= 0)
+        if (next >= 0 && (mode & SD_POOL_PAUSED) == 0)
             advance(p);
         pthread_mutex_lock(&p->wait_lock);
     }
@@ -229,15 +272,19 @@ static void *scheduler_main(void *arg)
     return NULL;
 }
 
-signet_err sd_pool_start(struct sd_pool *p, const char *state_dir, unsigned n, int short_rotation)
+signet_err sd_pool_start(struct sd_pool *p, const char *state_dir, unsigned n, unsigned mode)
 {
+    void (*on_change)(void *) = p->on_change;
+    void *on_change_user = p->on_change_user;
     memset(p, 0, sizeof *p);
+    p->on_change = on_change;
+    p->on_change_user = on_change_user;
     size_t len = strlen(state_dir);
     if (len >= sizeof p->state_dir || n == 0 || n > SD_MAX_SIGNERS)
         return SIGNET_ERR_INVALID_ARG;
     memcpy(p->state_dir, state_dir, len + 1);
     p->n = n;
-    p->short_rotation = short_rotation;
+    p->mode = mode;
     pthread_mutex_init(&p->wait_lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -254,16 +301,16 @@ signet_err sd_pool_start(struct sd_pool *p, const char *state_dir, unsigned n, i
     return SIGNET_OK;
 }
 
-void sd_pool_respawn(struct sd_pool *p, int short_rotation)
+void sd_pool_respawn(struct sd_pool *p, unsigned mode)
 {
     pthread_mutex_lock(&p->wait_lock);
     p->respawn_all = 1;
-    p->short_rotation = short_rotation;
+    p->mode = mode;
     pthread_cond_signal(&p->wake);
     pthread_mutex_unlock(&p->wait_lock);
 }
 
-void sd_pool_stop(struct sd_pool *p)
+void sd_pool_stop_scheduler(struct sd_pool *p)
 {
     if (p->scheduler_started) {
         pthread_mutex_lock(&p->wait_lock);
@@ -273,6 +320,11 @@ void sd_pool_stop(struct sd_pool *p)
         pthread_join(p->scheduler, NULL);
         p->scheduler_started = 0;
     }
+}
+
+void sd_pool_stop(struct sd_pool *p)
+{
+    sd_pool_stop_scheduler(p);
     for (unsigned i = 0; i < p->n; i++) {
         pthread_rwlock_wrlock(&p->slots[i].lock);
         sg_signer_client_free(&p->slots[i].client);

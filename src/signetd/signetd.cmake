@@ -6,7 +6,7 @@ endif()
 
 add_executable(signetd ${SG_SIGNETD_SOURCES})
 target_include_directories(signetd PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
-target_link_libraries(signetd PRIVATE sg_core sg_util signet_static PkgConfig::MHD
+target_link_libraries(signetd PRIVATE sg_audit sg_core sg_util signet_static PkgConfig::MHD
                       PkgConfig::ARGON2 OpenSSL::Crypto PkgConfig::JANSSON Threads::Threads)
 install(TARGETS signetd DESTINATION ${CMAKE_INSTALL_SBINDIR})
 

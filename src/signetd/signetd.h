@@ -44,19 +44,34 @@ struct sd_pool {
     pthread_cond_t wake;
     int stop;
     int respawn_all;           /* set by reload: restart every signer */
-    int short_rotation;        /* poll every second instead of every 30 */
+    unsigned mode;             /* SD_POOL_* */
+    /* Called from the scheduler thread after key transitions and signer
+     * (re)starts (signetd pokes the invariant monitor). */
+    void (*on_change)(void *user);
+    void *on_change_user;
 };
 
+#define SD_POOL_SHORT_ROTATION 1u /* poll every second instead of every 30 */
+#define SD_POOL_FAST_POLL 2u      /* injected clock: poll every 100 ms, it may jump */
+#define SD_POOL_PAUSED 4u         /* [testing] pause_rotation: no ADVANCE */
+
 SIGNET_WUR signet_err sd_pool_start(struct sd_pool *p, const char *state_dir, unsigned n,
-                                    int short_rotation);
+                                    unsigned mode);
+/* Stops the rotation scheduler (signers keep answering). */
+void sd_pool_stop_scheduler(struct sd_pool *p);
+/* Stops the scheduler if still running, then every signer. */
 void sd_pool_stop(struct sd_pool *p);
 /* Restart every signer (after a reload, so they read the new config). */
-void sd_pool_respawn(struct sd_pool *p, int short_rotation);
+void sd_pool_respawn(struct sd_pool *p, unsigned mode);
 /* A call on one healthy signer; SIGNET_ERR_SIGNER_GONE when none is. */
 SIGNET_WUR signet_err sd_pool_sign(struct sd_pool *p, const char *issuer, const char *claims,
                                    size_t len, signet_err *status, char **token);
 SIGNET_WUR signet_err sd_pool_call(struct sd_pool *p, uint8_t type, const char *arg,
                                    signet_err *status, char **json);
+/* The same call on signer number slot only (the monitor reads each
+ * signer's STATUS); SIGNET_ERR_NOT_FOUND past the last slot. */
+SIGNET_WUR signet_err sd_pool_call_slot(struct sd_pool *p, unsigned slot, uint8_t type,
+                                        const char *arg, signet_err *status, char **json);
 
 /* ---- client authentication helpers (auth.c) ----------------------------- */
 
@@ -84,6 +99,23 @@ struct sd_jwks_entry {
     char etag[64];
 };
 
+/* Telemetry (telemetry.c): metrics, the invariant monitor, signetd's own
+ * audit handle for alert records. */
+struct sg_metrics;
+struct sg_monitor;
+struct sg_audit;
+struct sd_telemetry {
+    struct sg_metrics *reg;
+    struct sg_metric *tokens_issued, *sign_latency, *http_requests;
+    pthread_rwlock_t mon_lock; /* read: using mon; write: replacing it (reload) */
+    struct sg_monitor *mon;
+    pthread_mutex_t audit_lock;
+    struct sg_audit *audit;
+    char audit_path[PATH_MAX];
+};
+
+#define SD_REPORT_SCOPE "signet:report"
+
 struct sd_ctx {
     char state_dir[PATH_MAX];
     char server_conf[PATH_MAX]; /* --config FILE, or empty */
@@ -97,6 +129,7 @@ struct sd_ctx {
     atomic_ulong requests;
     atomic_ulong tokens;
     atomic_int draining;
+    struct sd_telemetry tm;
 };
 
 struct sd_conf *sd_conf_get(struct sd_ctx *c);
@@ -127,6 +160,7 @@ struct sd_resp {
     char www_auth[600];
     int64_t retry_after; /* seconds; 0 = none */
     int no_body;         /* 304 */
+    int csp;             /* the status page: Content-Security-Policy header */
     char client_id[130]; /* for the access log */
 };
 
@@ -141,6 +175,41 @@ void sd_jwks_endpoint(struct sd_ctx *c, const struct sg_tenant_cfg *t, const cha
                       const struct sg_config *cfg, struct sd_resp *r);
 void sd_discovery_endpoint(struct sd_ctx *c, const struct sg_tenant_cfg *t, struct sd_resp *r);
 void sd_ready_endpoint(struct sd_ctx *c, struct sd_resp *r);
+
+/* The JWKS document signetd serves now for t (refreshing its cache as a
+ * request would); *json is a malloc'd copy. */
+SIGNET_WUR signet_err sd_jwks_current(struct sd_ctx *c, const struct sg_tenant_cfg *t,
+                                      char **json);
+
+/* Authenticates the client of a report (client_secret_basic, as at the
+ * token endpoint) and requires the signet:report scope. SIGNET_OK when it
+ * may report; otherwise r holds the 401/403/429/503 answer. */
+SIGNET_WUR signet_err sd_report_client(struct sd_ctx *c, const struct sg_config *cfg,
+                                       const struct sg_tenant_cfg *t, const char *authz,
+                                       struct sd_resp *r);
+
+/* ---- telemetry (telemetry.c) ---------------------------------------------- */
+
+/* Locks, and the pool's change hook (before the pool starts). */
+void sd_tm_init(struct sd_ctx *c);
+/* Creates the registry and starts the monitor (after the signer pool). */
+SIGNET_WUR signet_err sd_tm_start(struct sd_ctx *c, const struct sg_config *cfg);
+/* A reload: the monitor judges by the new configuration (state kept). */
+void sd_tm_reload(struct sd_ctx *c, const struct sg_config *cfg);
+/* Stops the monitor (before the signer clients go) and closes the audit
+ * handle; sd_tm_free then frees the registry (after HTTP stopped). */
+void sd_tm_stop(struct sd_ctx *c);
+void sd_tm_free(struct sd_ctx *c);
+/* Runs every check soon (after a JWKS change, transition, signer restart). */
+void sd_tm_poke(struct sd_ctx *c);
+void sd_tm_token_result(struct sd_ctx *c, const char *tenant, const char *result);
+void sd_tm_sign_latency(struct sd_ctx *c, double seconds);
+void sd_tm_http(struct sd_ctx *c, const char *endpoint, unsigned status);
+void sd_metrics_endpoint(struct sd_ctx *c, struct sd_resp *r);
+void sd_status_endpoint(struct sd_ctx *c, struct sd_resp *r);
+void sd_status_json_endpoint(struct sd_ctx *c, struct sd_resp *r);
+void sd_reports_endpoint(struct sd_ctx *c, const struct sg_tenant_cfg *t, const char *body,
+                         size_t len, struct sd_resp *r);
 
 /* "<issuer>/token" into out; 0 on success. */
 int sd_token_endpoint_url(const struct sg_tenant_cfg *t, char *out, size_t cap);

@@ -152,7 +152,8 @@ static enum sg_oauth_error authenticate(struct sd_ctx *c, const struct sg_config
     return SG_OAUTH_OK;
 }
 
-static void issue(struct sd_ctx *c, const struct sg_tenant_cfg *t,
+/* Signs and answers; returns the tokens_issued result label. */
+static const char *issue(struct sd_ctx *c, const struct sg_tenant_cfg *t,
                   const struct sg_token_req *req, const struct sg_client *cl, struct sd_resp *r)
 {
     char why[400] = "";
@@ -167,14 +168,14 @@ static void issue(struct sd_ctx *c, const struct sg_tenant_cfg *t,
                                                 : "invalid scope%s",
                            bad);
             fail(r, SG_OAUTH_INVALID_SCOPE, why, req->basic_tried, t);
-            return;
+            return "invalid_scope";
         }
     }
     json_t *aud = NULL;
     enum sg_oauth_error e = pick_audiences(req, cl, &aud, why, sizeof why);
     if (e != SG_OAUTH_OK) {
         fail(r, e, why[0] != '\0' ? why : "out of memory", req->basic_tried, t);
-        return;
+        return sg_oauth_error_code(e);
     }
     int64_t lifetime = cl->lifetime > 0 ? cl->lifetime : t->token_lifetime;
     if (lifetime > t->max_token_lifetime)
@@ -198,11 +199,14 @@ static void issue(struct sd_ctx *c, const struct sg_tenant_cfg *t,
     json_decref(claims);
     if (text == NULL) {
         fail(r, SG_OAUTH_SERVER_ERROR, "out of memory", req->basic_tried, t);
-        return;
+        return "server_error";
     }
     signet_err status = SIGNET_OK;
     char *token = NULL;
+    uint64_t t0 = sg_clock_mono_ns();
     signet_err err = sd_pool_sign(&c->pool, t->issuer, text, strlen(text), &status, &token);
+    if (err == SIGNET_OK && status == SIGNET_OK)
+        sd_tm_sign_latency(c, (double)(sg_clock_mono_ns() - t0) / 1e9);
     free(text);
     if (err != SIGNET_OK || status != SIGNET_OK) {
         /* Fail closed: no signer, HSM or audit log, no token. */
@@ -211,7 +215,7 @@ static void issue(struct sd_ctx *c, const struct sg_tenant_cfg *t,
         free(token);
         fail(r, SG_OAUTH_TEMPORARILY_UNAVAILABLE, "the signing service is unavailable",
              req->basic_tried, t);
-        return;
+        return "temporarily_unavailable";
     }
     json_t *resp = json_pack("{s:s, s:s, s:I}", "access_token", token, "token_type", "Bearer",
                              "expires_in", (json_int_t)lifetime);
@@ -222,7 +226,7 @@ static void issue(struct sd_ctx *c, const struct sg_tenant_cfg *t,
     free(token);
     if (body == NULL) {
         fail(r, SG_OAUTH_SERVER_ERROR, "out of memory", req->basic_tried, t);
-        return;
+        return "server_error";
     }
     atomic_fetch_add(&c->tokens, 1u);
     sg_log(SG_LOG_INFO, "token_issued", "tenant=%s client=%s jti=%s lifetime=%lld", t->name,
@@ -232,6 +236,54 @@ static void issue(struct sd_ctx *c, const struct sg_tenant_cfg *t,
     r->len = strlen(body);
     r->content_type = "application/json";
     (void)snprintf(r->cache_control, sizeof r->cache_control, "no-store");
+    return "ok";
+}
+
+/* Looks the client up, charges its rate limit and authenticates it, exactly
+ * as the token endpoint does. 0 when it passed; otherwise r holds the error
+ * answer and *result the metric label. */
+static int client_gate(struct sd_ctx *c, const struct sg_config *cfg,
+                       const struct sg_tenant_cfg *t, const struct sg_token_req *req,
+                       struct sg_client *cl, struct sd_resp *r, const char **result)
+{
+    char why[400] = "";
+    pthread_mutex_lock(&c->store_lock);
+    signet_err err = sg_store_client_get(c->store, t->name, req->client_id, cl);
+    pthread_mutex_unlock(&c->store_lock);
+    if (err == SIGNET_ERR_NOT_FOUND) {
+        fail(r, SG_OAUTH_INVALID_CLIENT, "client authentication failed", req->basic_tried, t);
+        *result = "invalid_client";
+        return -1;
+    }
+    if (err != SIGNET_OK) {
+        fail(r, SG_OAUTH_TEMPORARILY_UNAVAILABLE, "the client store is unavailable",
+             req->basic_tried, t);
+        *result = "temporarily_unavailable";
+        return -1;
+    }
+    /* The bucket is charged before the (deliberately slow) secret check,
+     * so guessing a client's secret is rate limited too. */
+    int64_t wait = sd_rate_take(t->name, cl->client_id, sg_config_rate_limit(cfg, t),
+                                sg_config_rate_burst(cfg, t));
+    if (wait > 0) {
+        sd_resp_oauth_error(r, 429, "temporarily_unavailable",
+                            "rate limit exceeded for this client: retry later");
+        r->retry_after = wait;
+        *result = "rate_limited";
+        return -1;
+    }
+    enum sg_oauth_error e = authenticate(c, cfg, t, req, cl, why, sizeof why);
+    if (e != SG_OAUTH_OK) {
+        sg_log(SG_LOG_WARN, "client_auth_failed", "tenant=%s client=%s method=%s", t->name,
+               cl->client_id,
+               req->auth == SG_AUTH_ASSERTION ? "private_key_jwt"
+               : req->auth == SG_AUTH_BASIC   ? "client_secret_basic"
+                                              : "client_secret_post");
+        fail(r, e, why, req->basic_tried, t);
+        *result = sg_oauth_error_code(e);
+        return -1;
+    }
+    return 0;
 }
 
 void sd_token_endpoint(struct sd_ctx *c, const struct sg_config *cfg,
@@ -239,50 +291,62 @@ void sd_token_endpoint(struct sd_ctx *c, const struct sg_config *cfg,
                        const char *authz, struct sd_resp *r)
 {
     char why[400] = "";
+    const char *result = "ok";
     struct sg_token_req req;
+    struct sg_client cl;
+    memset(&cl, 0, sizeof cl);
     enum sg_oauth_error e = sg_token_req_parse(body, len, authz, &req, why, sizeof why);
     if (e != SG_OAUTH_OK) {
         fail(r, e, why, req.basic_tried, t);
-        sg_token_req_clear(&req);
-        return;
+        result = sg_oauth_error_code(e);
+        goto out;
     }
     (void)snprintf(r->client_id, sizeof r->client_id, "%s", req.client_id);
+    if (client_gate(c, cfg, t, &req, &cl, r, &result) != 0)
+        goto out;
+    result = issue(c, t, &req, &cl, r);
+out:
+    sd_tm_token_result(c, t->name, result);
+    sg_client_clear(&cl);
+    sg_token_req_clear(&req);
+}
+
+signet_err sd_report_client(struct sd_ctx *c, const struct sg_config *cfg,
+                            const struct sg_tenant_cfg *t, const char *authz, struct sd_resp *r)
+{
+    /* The body is JSON, so the client authenticates in the header
+     * (client_secret_basic), checked by the token endpoint's own code. */
+    static const char form[] = "grant_type=client_credentials";
+    char why[400] = "";
+    const char *result = "ok";
+    struct sg_token_req req;
     struct sg_client cl;
     memset(&cl, 0, sizeof cl);
-    pthread_mutex_lock(&c->store_lock);
-    signet_err err = sg_store_client_get(c->store, t->name, req.client_id, &cl);
-    pthread_mutex_unlock(&c->store_lock);
-    if (err == SIGNET_ERR_NOT_FOUND) {
-        fail(r, SG_OAUTH_INVALID_CLIENT, "client authentication failed", req.basic_tried, t);
-        goto out;
+    signet_err ret = SIGNET_ERR_PERMISSION;
+    enum sg_oauth_error e = sg_token_req_parse(form, sizeof form - 1, authz, &req, why, sizeof why);
+    if (e == SG_OAUTH_OK && req.auth != SG_AUTH_BASIC) {
+        e = SG_OAUTH_INVALID_CLIENT;
+        (void)snprintf(why, sizeof why, "reports need client_secret_basic authentication");
     }
-    if (err != SIGNET_OK) {
-        fail(r, SG_OAUTH_TEMPORARILY_UNAVAILABLE, "the client store is unavailable",
-             req.basic_tried, t);
-        goto out;
-    }
-    /* The bucket is charged before the (deliberately slow) secret check,
-     * so guessing a client's secret is rate limited too. */
-    int64_t wait = sd_rate_take(t->name, cl.client_id, sg_config_rate_limit(cfg, t),
-                                sg_config_rate_burst(cfg, t));
-    if (wait > 0) {
-        sd_resp_oauth_error(r, 429, "temporarily_unavailable",
-                            "rate limit exceeded for this client: retry later");
-        r->retry_after = wait;
-        goto out;
-    }
-    e = authenticate(c, cfg, t, &req, &cl, why, sizeof why);
     if (e != SG_OAUTH_OK) {
-        sg_log(SG_LOG_WARN, "client_auth_failed", "tenant=%s client=%s method=%s", t->name,
-               cl.client_id,
-               req.auth == SG_AUTH_ASSERTION ? "private_key_jwt"
-               : req.auth == SG_AUTH_BASIC   ? "client_secret_basic"
-                                             : "client_secret_post");
-        fail(r, e, why, req.basic_tried, t);
+        /* No or broken credentials: a challenge, never a bare 400. */
+        req.basic_tried = 1;
+        fail(r, e == SG_OAUTH_INVALID_REQUEST ? SG_OAUTH_INVALID_CLIENT : e, why, 1, t);
         goto out;
     }
-    issue(c, t, &req, &cl, r);
+    (void)snprintf(r->client_id, sizeof r->client_id, "%s", req.client_id);
+    if (client_gate(c, cfg, t, &req, &cl, r, &result) != 0)
+        goto out;
+    if (!sg_list_contains(cl.scopes, SD_REPORT_SCOPE)) {
+        sg_log(SG_LOG_WARN, "report_refused", "tenant=%s client=%s reason=scope", t->name,
+               cl.client_id);
+        sd_resp_oauth_error(r, 403, "insufficient_scope",
+                            "the client is not allowed the " SD_REPORT_SCOPE " scope");
+        goto out;
+    }
+    ret = SIGNET_OK;
 out:
     sg_client_clear(&cl);
     sg_token_req_clear(&req);
+    return ret;
 }

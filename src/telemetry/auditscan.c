@@ -450,7 +450,9 @@ signet_err sg_tm_audit_poll(struct sg_tm_audit *a, int64_t now, sg_tm_record_fn 
         goto out;
     }
     if (a->broken) {
-        if (st.st_size == a->broken_size) {
+        /* Unchanged in size: still broken, unless a periodic full
+         * verification is due (an in-place repair keeps the size). */
+        if (st.st_size == a->broken_size && !a->full_next) {
             err = SIGNET_ERR_AUDIT_BROKEN;
             goto out;
         }

@@ -51,6 +51,8 @@ extern const struct sg_invariant sg_invariants[SG_INV_COUNT];
 
 const char *sg_inv_severity_name(enum sg_inv_severity s);
 const char *sg_inv_state_name(enum sg_inv_state s);
+/* The period of check i under c (c may be NULL: the table's period). */
+int64_t sg_inv_period(const struct sg_telemetry_cfg *c, unsigned i);
 /* Prints the table for `signet invariants` (c may be NULL: default periods). */
 void sg_invariants_print(FILE *f, const struct sg_telemetry_cfg *c);
 /* The table as a JSON array (caller decrefs); NULL when out of memory. */
@@ -126,6 +128,7 @@ struct sg_inv_input {
     size_t n_signers;
     const char *const *jwks; /* served JWKS per cfg tenant (index as cfg->tenants) */
     bool have_jwks;
+    bool sandbox_compiled_out; /* I8: a SIGNET_SANDBOX=0 build cannot sandbox its signers */
 };
 
 void sg_inv_check_one_active(const struct sg_inv_input *in, struct sg_inv_result *r);  /* I1 */

@@ -17,9 +17,9 @@
 
 #define MAX_DEFERRED 1024 /* I6: sign records whose kid the key list lacks */
 #define MAX_LEAKED 64     /* I7: kids seen on forged tokens */
-#define FULL_VERIFY_EVERY 3600.0 /* seconds between whole-chain re-verifications */
 
 struct deferred {
+    uint64_t gen; /* key list generation when the record was read */
     uint64_t seq;
     int64_t time, exp;
     char kid[64];
@@ -52,8 +52,11 @@ struct sg_monitor {
 
     struct deferred deferred[MAX_DEFERRED];
     size_t n_deferred;
+    uint64_t keys_gen; /* bumped with each key list fetched by a cycle */
     uint64_t deferred_dropped;
     int64_t i6_until; /* an offending token is valid until then */
+    uint64_t i6_max_seq; /* highest sign record judged so far */
+    int64_t poll_now;    /* "now" of the audit read in progress */
     char i6_msg[512];
     uint64_t i6_found;  /* offending records since the last I6 evaluation */
 
@@ -179,6 +182,8 @@ signet_err sg_monitor_new(const struct sg_config *cfg, const struct sg_telemetry
         return SIGNET_ERR_NOMEM;
     m->cfg = *cfg;
     m->tcfg = *tcfg;
+    if (m->tcfg.audit_full_verify <= 0)
+        m->tcfg.audit_full_verify = 3600;
     m->src = *src;
     m->reg = reg;
     m->audit_err = SIGNET_ERR_NOT_FOUND;
@@ -244,9 +249,21 @@ static signet_err fetch_status(struct sg_monitor *m, unsigned i, struct sg_tm_si
     return err;
 }
 
-/* Signers' STATUS (keys from the first), then the rest that due needs. */
+/* The served JWKS, then the signers' STATUS (keys from the first), then the
+ * rest that due needs. The JWKS comes first: every kid it holds then has a
+ * row in the key list (rows are never deleted), and a key that left it
+ * since changed too recently to count. */
 static void gather(struct sg_monitor *m, unsigned due, struct inputs *in)
 {
+    if ((due & (1u << SG_INV_JWKS)) != 0 && m->src.served_jwks != NULL) {
+        in->have_jwks = true;
+        for (size_t t = 0; t < m->cfg.n_tenants; t++)
+            if (m->src.served_jwks(m->src.user, m->cfg.tenants[t].issuer, &in->jwks[t]) !=
+                SIGNET_OK) {
+                free(in->jwks[t]);
+                in->jwks[t] = NULL;
+            }
+    }
     for (unsigned i = 0; i < SG_TM_MAX_SIGNERS; i++) {
         struct sg_tm_key **kp = i == 0 ? &in->keys : NULL;
         signet_err err = fetch_status(m, i, &in->signers[in->n_signers], kp, &in->n_keys);
@@ -288,15 +305,6 @@ static void gather(struct sg_monitor *m, unsigned due, struct inputs *in)
         if (err != SIGNET_OK)
             sg_log(SG_LOG_WARN, "monitor_inventory_failed", "error=%s", signet_err_name(err));
     }
-    if ((due & (1u << SG_INV_JWKS)) != 0 && m->src.served_jwks != NULL) {
-        in->have_jwks = true;
-        for (size_t t = 0; t < m->cfg.n_tenants; t++)
-            if (m->src.served_jwks(m->src.user, m->cfg.tenants[t].issuer, &in->jwks[t]) !=
-                SIGNET_OK) {
-                free(in->jwks[t]);
-                in->jwks[t] = NULL;
-            }
-    }
 }
 
 /* ---- the audit log (under m->mu) ------------------------------------------------ */
@@ -325,26 +333,36 @@ static void on_record(void *user, uint64_t seq, int64_t time, const char *type,
     }
     if (s == NULL)
         return;
+    /* A full re-read meets old records again: one already judged only
+     * matters while its token is unexpired. */
+    bool seen = s->seq <= m->i6_max_seq;
+    if (!seen)
+        m->i6_max_seq = s->seq;
+    if (seen && s->exp < m->poll_now)
+        return;
+    /* A record may be newer than the key list at hand (a key activated
+     * since the last STATUS): a finding waits for a key list fetched after
+     * the record was read before it counts. */
     char msg[512];
     int r = sg_inv_check_sign(&m->cfg, m->keys, m->n_keys, s, msg, sizeof msg);
-    if (r > 0) {
-        i6_offence(m, msg, s->exp);
-    } else if (r < 0) {
-        if (m->n_deferred == MAX_DEFERRED) {
-            m->deferred_dropped++;
-            return;
-        }
-        struct deferred *d = &m->deferred[m->n_deferred++];
-        d->seq = s->seq;
-        d->time = s->time;
-        d->exp = s->exp;
-        (void)sg_tm_copy(d->kid, sizeof d->kid, s->kid);
-        (void)sg_tm_copy(d->iss, sizeof d->iss, s->iss);
+    if (r == 0)
+        return;
+    if (m->n_deferred == MAX_DEFERRED) {
+        m->deferred_dropped++;
+        return;
     }
+    struct deferred *d = &m->deferred[m->n_deferred++];
+    d->gen = m->keys_gen;
+    d->seq = s->seq;
+    d->time = s->time;
+    d->exp = s->exp;
+    (void)sg_tm_copy(d->kid, sizeof d->kid, s->kid);
+    (void)sg_tm_copy(d->iss, sizeof d->iss, s->iss);
 }
 
 static void poll_audit(struct sg_monitor *m, int64_t now)
 {
+    m->poll_now = now;
     m->audit_err = sg_tm_audit_poll(m->audit, now, on_record, m);
     sg_metric_set(m->m_audit_records, SG_NO_LABELS, (double)sg_tm_audit_records(m->audit));
     sg_metric_set(m->m_index, SG_NO_LABELS, (double)sg_tm_audit_indexed(m->audit));
@@ -354,8 +372,13 @@ static void poll_audit(struct sg_monitor *m, int64_t now)
  * signed outside the lifecycle. */
 static void recheck_deferred(struct sg_monitor *m)
 {
+    size_t kept = 0;
     for (size_t i = 0; i < m->n_deferred; i++) {
         struct deferred *d = &m->deferred[i];
+        if (d->gen >= m->keys_gen) {
+            m->deferred[kept++] = *d; /* read after the current key list */
+            continue;
+        }
         struct sg_tm_sign s = {.seq = d->seq, .time = d->time, .kid = d->kid, .iss = d->iss,
                                .jti = "", .exp = d->exp};
         char msg[512];
@@ -366,7 +389,7 @@ static void recheck_deferred(struct sg_monitor *m)
         if (r != 0)
             i6_offence(m, msg, d->exp);
     }
-    m->n_deferred = 0;
+    m->n_deferred = kept;
 }
 
 /* ---- evaluation (under m->mu) ------------------------------------------------------ */
@@ -487,6 +510,7 @@ static void evaluate(struct sg_monitor *m, unsigned due, const struct inputs *in
         .n_signers = in->n_signers,
         .jwks = jwks,
         .have_jwks = in->have_jwks,
+        .sandbox_compiled_out = SIGNET_SANDBOX == 0,
     };
     *ran = 0;
     for (unsigned i = 0; i < SG_INV_COUNT; i++) {
@@ -623,7 +647,7 @@ static void run_mask(struct sg_monitor *m, unsigned due, int64_t now)
         memset(&in, 0, sizeof in);
     }
     (void)pthread_mutex_lock(&m->mu);
-    if (sg_tm_mono() - m->last_full >= FULL_VERIFY_EVERY) {
+    if (sg_tm_mono() - m->last_full >= (double)m->tcfg.audit_full_verify) {
         sg_tm_audit_force_full(m->audit);
         m->last_full = sg_tm_mono();
     }
@@ -640,10 +664,11 @@ static void run_mask(struct sg_monitor *m, unsigned due, int64_t now)
         m->keys = in.keys;
         m->n_keys = in.n_keys;
         m->have_keys = true;
+        m->keys_gen++;
         in.keys = NULL;
     }
-    poll_audit(m, now);
     recheck_deferred(m);
+    poll_audit(m, now);
     evaluate(m, due, &in, now, rec_before, out, &ran);
     update_key_metrics(m, &in, now);
     (void)pthread_mutex_unlock(&m->mu);
@@ -695,7 +720,7 @@ static void *monitor_main(void *arg)
         m->poked = 0;
         for (unsigned i = 0; i < SG_INV_COUNT; i++)
             if ((due & (1u << i)) != 0)
-                m->next_run[i] = mono + (double)sg_telemetry_interval(&m->tcfg, i);
+                m->next_run[i] = mono + (double)sg_inv_period(&m->tcfg, i);
         (void)pthread_mutex_unlock(&m->mu);
         run_mask(m, due, monitor_now(m));
         (void)pthread_mutex_lock(&m->mu);
@@ -716,6 +741,33 @@ signet_err sg_monitor_start(struct sg_monitor *m)
     m->started = rc == 0;
     (void)pthread_mutex_unlock(&m->mu);
     return rc == 0 ? SIGNET_OK : SIGNET_ERR_INTERNAL;
+}
+
+void sg_monitor_reconfigure(struct sg_monitor *m, const struct sg_config *cfg,
+                            const struct sg_telemetry_cfg *tcfg)
+{
+    if (m == NULL || cfg == NULL || tcfg == NULL)
+        return;
+    (void)pthread_mutex_lock(&m->run_mu);
+    (void)pthread_mutex_lock(&m->mu);
+    if (strcmp(cfg->audit_log, m->cfg.audit_log) != 0 ||
+        strcmp(tcfg->webhook_url, m->tcfg.webhook_url) != 0 ||
+        strcmp(tcfg->command, m->tcfg.command) != 0)
+        sg_log(SG_LOG_WARN, "monitor_reconfigure_partial",
+               "detail=\"the audit log path and the alert sinks change at the next start\"");
+    char audit_log[sizeof m->cfg.audit_log];
+    memcpy(audit_log, m->cfg.audit_log, sizeof audit_log);
+    m->cfg = *cfg;
+    memcpy(m->cfg.audit_log, audit_log, sizeof audit_log);
+    m->tcfg = *tcfg;
+    if (m->tcfg.audit_full_verify <= 0)
+        m->tcfg.audit_full_verify = 3600;
+    /* Records already read are judged again by the new settings (I6). */
+    sg_tm_audit_force_full(m->audit);
+    m->poked = (1u << SG_INV_COUNT) - 1;
+    (void)pthread_cond_broadcast(&m->cv);
+    (void)pthread_mutex_unlock(&m->mu);
+    (void)pthread_mutex_unlock(&m->run_mu);
 }
 
 void sg_monitor_poke(struct sg_monitor *m, int inv)
@@ -870,8 +922,12 @@ signet_err sg_reports_handle(struct sg_monitor *m, const char *tenant_issuer, co
     *response_json = NULL;
     if (m == NULL || tenant_issuer == NULL)
         return SIGNET_ERR_INVALID_ARG;
+    char tenant[sizeof m->cfg.tenants[0].name] = "?";
+    (void)pthread_mutex_lock(&m->mu); /* a reload may replace m->cfg */
     const struct sg_tenant_cfg *tc = sg_config_tenant_by_issuer(&m->cfg, tenant_issuer);
-    const char *tenant = tc != NULL ? tc->name : "?";
+    if (tc != NULL)
+        (void)sg_tm_copy(tenant, sizeof tenant, tc->name);
+    (void)pthread_mutex_unlock(&m->mu);
     struct sg_report *items = NULL;
     size_t n = 0;
     signet_err err = sg_reports_parse(body, len, &items, &n);

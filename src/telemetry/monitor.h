@@ -87,6 +87,13 @@ SIGNET_WUR signet_err sg_monitor_new(const struct sg_config *cfg,
                                      const struct sg_telemetry_cfg *tcfg,
                                      const struct sg_monitor_source *src, struct sg_metrics *reg,
                                      struct sg_monitor **out);
+/* A configuration reload: the checks judge by cfg and tcfg from the next
+ * cycle on (every check runs at once), keeping each invariant's state, so
+ * a violation that began before the reload still gets its recovery alert.
+ * The alert sinks and the audit log path keep their settings until the
+ * monitor is created again (signetd: at the next start). */
+void sg_monitor_reconfigure(struct sg_monitor *m, const struct sg_config *cfg,
+                            const struct sg_telemetry_cfg *tcfg);
 /* Starts the monitor thread (each check on its period, pokes at once). */
 SIGNET_WUR signet_err sg_monitor_start(struct sg_monitor *m);
 /* Runs invariant inv (or SG_INV_ALL) soon, on the monitor thread. */

@@ -21,6 +21,7 @@ void sg_telemetry_cfg_defaults(struct sg_telemetry_cfg *c)
     c->rotation_grace = 300;
     c->report_lag = 3600;
     c->index_max = 1000000;
+    c->audit_full_verify = 3600;
 }
 
 /* An integer with an optional unit: ms (when allowed), s, m, h, d; the
@@ -119,6 +120,9 @@ static int set_invariants(struct sg_telemetry_cfg *c, const char *key, const cha
         return parse_duration(v, 0, 7 * 86400, &c->report_lag) == 0;
     if (strcmp(key, "index_max") == 0)
         return parse_uint(v, 1000, 50000000, &c->index_max) == 0;
+    if (strcmp(key, "audit_full_verify") == 0)
+        return parse_duration(v, 0, 7 * 86400, &c->audit_full_verify) == 0 &&
+               c->audit_full_verify > 0;
     return -1;
 }
 
@@ -134,9 +138,13 @@ int sg_telemetry_cfg_set(struct sg_telemetry_cfg *c, const char *section, const 
     return -1;
 }
 
-int64_t sg_telemetry_interval(const struct sg_telemetry_cfg *c, unsigned i)
+int64_t sg_telemetry_interval(const struct sg_telemetry_cfg *c, unsigned i,
+                              int64_t default_period)
 {
+    if (c == NULL)
+        return default_period;
     if (i < SG_INV_COUNT && c->intervals[i] > 0)
         return c->intervals[i];
-    return c->interval > 0 ? c->interval : 60;
+    int64_t upper = c->interval > 0 ? c->interval : 60;
+    return default_period > 0 && default_period < upper ? default_period : upper;
 }

@@ -37,6 +37,7 @@ struct sg_telemetry_cfg {
     int64_t rotation_grace;          /* I2: ACTIVE may outlast rotation_period by prepublish + this (default 300) */
     int64_t report_lag;              /* I7: how late a relying party may report a token (default 3600) */
     unsigned index_max;              /* I7: most sign records kept in memory (default 1000000) */
+    int64_t audit_full_verify;       /* I5: seconds between whole-chain re-verifications (default 3600) */
 };
 
 void sg_telemetry_cfg_defaults(struct sg_telemetry_cfg *c);
@@ -47,11 +48,13 @@ void sg_telemetry_cfg_defaults(struct sg_telemetry_cfg *c);
  *            queue_size, command, command_timeout, on_critical (alert|rotate),
  *            coalesce_window
  *   [invariants] interval, i1 .. i8 (period of that check), rotation_grace,
- *            report_lag, index_max
+ *            report_lag, index_max, audit_full_verify
  * Durations take s, m, h or d (webhook_backoff also "ms"). */
 int sg_telemetry_cfg_set(struct sg_telemetry_cfg *c, const char *section, const char *key,
                          const char *value);
-/* The period of check i (0-based). */
-int64_t sg_telemetry_interval(const struct sg_telemetry_cfg *c, unsigned i);
+/* The period of check i (0-based): its iN when set, else the smaller of
+ * interval and default_period (the table's period). */
+int64_t sg_telemetry_interval(const struct sg_telemetry_cfg *c, unsigned i,
+                              int64_t default_period);
 
 #endif

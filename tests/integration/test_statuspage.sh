@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Status page in a real browser: renders the demo page (test_statuspage
-# --render), serves it from python3 -m http.server on 127.0.0.1, loads it in
-# headless Chromium, checks the rendered DOM (two SVG timelines with key
-# spans and the "now" marker, eight invariant rows, the violated one red),
-# checks the browser fetched nothing but the page itself (the page is
-# self-contained), and takes a screenshot. SIGNET_UPDATE_DOCS=1 copies the
-# screenshot to docs/status-page.png.
+# Status page in a real browser. First the demo page (test_statuspage
+# --render) served by python3 -m http.server on 127.0.0.1: headless
+# Chromium loads it, the rendered DOM is checked (two SVG timelines with key
+# spans and the "now" marker, eight invariant rows, the violated one red)
+# and the browser must have fetched nothing but the page itself. Then a LIVE
+# signetd (two tenants, three rotations on an injected clock, tokens) serves
+# /status: the same DOM checks on what it renders, no invariant red, and a
+# screenshot. SIGNET_UPDATE_DOCS=1 copies that screenshot to
+# docs/status-page.png.
 set -euo pipefail
 src=${SIGNET_SOURCE_DIR:?}
 build=${SIGNET_BUILD_DIR:?}
@@ -79,6 +81,88 @@ if grep -av 'GET /status.html' "$work/server.log" | grep -av 'GET /favicon.ico' 
   echo "FAIL: the browser fetched more than the page:"; cat "$work/server.log"; exit 1
 fi
 grep -aq 'GET /status.html' "$work/server.log" || { echo "FAIL: page not fetched over HTTP"; exit 1; }
+
+# ---- the live page, served by signetd ------------------------------------------
+SIGNET_BIN=${SIGNET_BIN:-$build/src/signet}
+signetd=$build/src/signetd
+if [ ! -x "$signetd" ]; then echo "SKIP live page: $signetd not built"; echo "status page: OK"; exit 0; fi
+state=$work/state
+clock=$work/clock
+lport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+lbase=http://127.0.0.1:$lport
+"$SIGNET_BIN" init --state "$state" --issuer "$lbase/t/acme" --issuer "$lbase/t/globex" >/dev/null
+# The injected clock starts after init's keys were made (time never runs
+# backwards); `signet rotate` puts both tenants on the 10-minute period.
+t0=$(($(date +%s) + 60))
+echo "$t0" >"$clock"
+sed -i -e 's/^rotation_period = .*/rotation_period = 10m/' -e 's/^jwks_max_age = .*/jwks_max_age = 60s/' \
+  -e 's/^clock_skew = .*/clock_skew = 30s/' -e 's/^max_token_lifetime = .*/max_token_lifetime = 5m/' \
+  -e 's/^token_lifetime = .*/token_lifetime = 5m/' "$state/signet.conf"
+printf '[server]\nlisten = 127.0.0.1:%s\n[testing]\nclock_file = %s\n[invariants]\ninterval = 1s\n' \
+  "$lport" "$clock" >>"$state/signet.conf"
+"$SIGNET_BIN" client add --state "$state" --tenant acme --id web --scope read --audience https://api.acme \
+  --secret-file "$work/web.secret" >/dev/null
+"$SIGNET_BIN" rotate --state "$state" >/dev/null
+"$signetd" --state "$state" >>"$work/signetd.log" 2>&1 &
+signetd_pid=$!
+live_cleanup() { kill "$signetd_pid" 2>/dev/null || true; wait "$signetd_pid" 2>/dev/null || true; cleanup; }
+trap live_cleanup EXIT
+for _ in $(seq 100); do curl -fsS -o /dev/null "$lbase/readyz" 2>/dev/null && break; sleep 0.1; done
+# Half an hour on the injected clock in 200 s steps (three rotations), with
+# a growing number of tokens per step.
+python3 - "$lbase" "$clock" "$t0" "$work/web.secret" <<'PY'
+import base64, os, sys, time, urllib.request
+base, clock, now = sys.argv[1], sys.argv[2], int(sys.argv[3])
+secret = open(sys.argv[4]).read().strip()
+def token():
+    req = urllib.request.Request(base + "/t/acme/token", data=b"grant_type=client_credentials",
+        headers={"Authorization": "Basic " + base64.b64encode(("web:" + secret).encode()).decode(),
+                 "Content-Type": "application/x-www-form-urlencoded"})
+    urllib.request.urlopen(req, timeout=10).read()
+for step in range(9):
+    now += 200
+    with open(clock + ".tmp", "w") as f:
+        f.write(str(now))
+    os.replace(clock + ".tmp", clock)
+    time.sleep(0.4)
+    for _ in range(3 + 2 * step):
+        token()
+time.sleep(1.2)  # a monitor cycle: the issuance rate
+PY
+ok=0
+for _ in $(seq 50); do
+  if curl -fsS "$lbase/status.json" | python3 -c 'import json,sys; d=json.load(sys.stdin); s=[i["state"] for i in d["invariants"]]; sys.exit(0 if "violated" not in s and s.count("ok") >= 7 else 1)'; then ok=1; break; fi
+  sleep 0.2
+done
+[ "$ok" = 1 ] || { echo "FAIL: live invariants not green: $(curl -s "$lbase/status.json")"; exit 1; }
+chrome --dump-dom "$lbase/status" >"$work/dom.html"
+n_svg=$(grep -o '<svg class="timeline"' "$work/dom.html" | wc -l)
+[ "$n_svg" -eq 2 ] || fail "live: expected 2 SVG timelines, got $n_svg"
+n_rows=$(grep -o '<tr class="inv [a-z]*" id="inv-I[1-8]"' "$work/dom.html" | wc -l)
+[ "$n_rows" -eq 8 ] || fail "live: expected 8 invariant rows, got $n_rows"
+n_ok=$(grep -o '<tr class="inv ok" id="inv-I[1-8]"' "$work/dom.html" | wc -l)
+[ "$n_ok" -ge 7 ] || fail "live: only $n_ok green invariant rows"
+if grep -q '<tr class="inv violated"' "$work/dom.html"; then fail "live: a violated invariant"; fi
+n_now=$(grep -o '<line class="now"' "$work/dom.html" | wc -l)
+[ "$n_now" -eq 2 ] || fail "live: expected a now marker per timeline, got $n_now"
+grep -q 'class="span active"' "$work/dom.html" || fail "live: no ACTIVE span"
+grep -q 'class="span published"' "$work/dom.html" || fail "live: no PUBLISHED span"
+grep -q 'class="span retired"' "$work/dom.html" || fail "live: no RETIRED span"
+if grep -qi '<script' "$work/dom.html"; then fail "live: script in the page"; fi
+chrome --screenshot="$work/status-page.png" "$lbase/status" >/dev/null
+grep -q 'method=GET path=/status status=200' "$work/signetd.log" || fail "live: /status not served"
+# Only the page itself was fetched from signetd (a favicon probe aside).
+if grep -a 'event=http method=GET' "$work/signetd.log" |
+   grep -av 'path=/status \|path=/status.json \|path=/readyz \|path=/favicon.ico ' | grep -q .; then
+  echo "FAIL: the browser fetched more than the page:"; grep -a 'method=GET' "$work/signetd.log"; exit 1
+fi
+python3 - "$work/status-page.png" <<'PY'
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+assert struct.unpack(">II", data[16:24]) == (1280, 900)
+print("live screenshot: %d bytes" % len(data))
+PY
 
 cp "$work/status-page.png" "$build/status-page.png"
 if [ "${SIGNET_UPDATE_DOCS:-0}" = 1 ]; then

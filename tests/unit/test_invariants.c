@@ -424,10 +424,21 @@ static void test_i8_sandbox(void **state)
     f.signers[0].seccomp = false;
     expect(&f, sg_inv_check_sandbox, SG_INV_VIOLATED,
            "signer 0 runs without seccomp although [signer] sandbox = true");
-    /* As configured: sandbox = false asks for no seccomp. */
+    /* sandbox = false is a finding in itself. */
     f.cfg.sandbox = 0;
     f.signers[0].no_new_privs = false;
+    expect(&f, sg_inv_check_sandbox, SG_INV_VIOLATED, "[signer] sandbox = false");
+    /* A build without the sandbox: unknown, unless the config turns it off
+     * or a signer is dumpable. */
+    f.in.sandbox_compiled_out = true;
+    expect(&f, sg_inv_check_sandbox, SG_INV_VIOLATED, "[signer] sandbox = false");
+    f.cfg.sandbox = 1;
+    expect(&f, sg_inv_check_sandbox, SG_INV_UNKNOWN, "SIGNET_SANDBOX=OFF");
+    f.signers[0].seccomp = f.signers[0].no_new_privs = true; /* it did sandbox after all */
     expect(&f, sg_inv_check_sandbox, SG_INV_OK, NULL);
+    f.signers[0].seccomp = false;
+    f.signers[1].dumpable = true;
+    expect(&f, sg_inv_check_sandbox, SG_INV_VIOLATED, "signer 1 is dumpable");
     done(&f);
 }
 
@@ -517,8 +528,15 @@ static void test_table_and_config(void **state)
     assert_int_equal(sg_telemetry_cfg_set(&c, "invariants", "interval", "-1"), 0);
     assert_int_equal(sg_telemetry_cfg_set(&c, "invariants", "index_max", "10"), 0);
     assert_int_equal(sg_telemetry_cfg_set(&c, "keys", "rotation_period", "1h"), -1);
-    assert_int_equal(sg_telemetry_interval(&c, 4), 10);
-    assert_int_equal(sg_telemetry_interval(&c, 0), 60);
+    assert_int_equal(sg_telemetry_interval(&c, 4, 30), 10);
+    assert_int_equal(sg_telemetry_interval(&c, 0, 60), 60);
+    /* interval bounds every period from above; a shorter default stays. */
+    assert_int_equal(sg_telemetry_interval(&c, 2, 300), 60);
+    assert_int_equal(sg_telemetry_interval(&c, 5, 30), 30);
+    assert_int_equal(sg_inv_period(NULL, 2), 300);
+    assert_int_equal(sg_telemetry_cfg_set(&c, "invariants", "audit_full_verify", "2s"), 1);
+    assert_int_equal(c.audit_full_verify, 2);
+    assert_int_equal(sg_telemetry_cfg_set(&c, "invariants", "audit_full_verify", "0"), 0);
 }
 
 int main(void)

@@ -645,7 +645,9 @@ static void test_monitor_end_to_end(void **state)
     fake_now_value = NOW + 100; /* past the settling time of the revocation */
     sg_monitor_run(m, SG_INV_ALL, NOW + 100);
     sg_monitor_get(m, s);
-    assert_int_equal(s[SG_INV_SANDBOX].state, SG_INV_VIOLATED);
+    /* Without the sandbox in the build, a signer without seccomp is no
+     * finding (unknown). */
+    assert_int_equal(s[SG_INV_SANDBOX].state, SIGNET_SANDBOX ? SG_INV_VIOLATED : SG_INV_UNKNOWN);
     assert_int_equal(s[SG_INV_JWKS].state, SG_INV_VIOLATED);
     assert_non_null(strstr(s[SG_INV_JWKS].message, "has revoked RETIRED key a-active"));
 
@@ -692,7 +694,7 @@ static void test_monitor_end_to_end(void **state)
     assert_string_equal(
         json_string_value(json_object_get(json_array_get(json_object_get(js, "invariants"), 7),
                                           "state")),
-        "violated");
+        SIGNET_SANDBOX ? "violated" : "unknown");
     json_decref(js);
     /* Malformed report bodies are refused with the parser's verdict. */
     char *resp = NULL;
@@ -726,13 +728,14 @@ static void test_monitor_thread_and_poke(void **state)
     assert_int_not_equal(s[SG_INV_SANDBOX].last_check, 0);
     f->seccomp = false; /* the monitor thread reads it through the callback */
     sg_monitor_poke(m, SG_INV_SANDBOX);
+    const enum sg_inv_state i8 = SIGNET_SANDBOX ? SG_INV_VIOLATED : SG_INV_UNKNOWN;
     for (int i = 0; i < 100; i++) {
         sg_monitor_get(m, s);
-        if (s[SG_INV_SANDBOX].state == SG_INV_VIOLATED)
+        if (s[SG_INV_SANDBOX].state == i8)
             break;
         usleep(50000);
     }
-    assert_int_equal(s[SG_INV_SANDBOX].state, SG_INV_VIOLATED);
+    assert_int_equal(s[SG_INV_SANDBOX].state, i8);
     sg_monitor_free(&m);
 }
 
@@ -812,8 +815,8 @@ static void test_live_signer(void **state)
         tok[i] = sign_one(c, "https://a.example/t/a", jti);
     }
     sg_monitor_run(m, SG_INV_ALL, sg_clock_now());
-    /* A sanitizer build runs the signer without seccomp and says so (I8). */
-    expect_states(m, SIGNET_SANDBOX ? "oooooooo" : "oooooooV");
+    /* A sanitizer build runs the signer without seccomp: I8 is unknown. */
+    expect_states(m, SIGNET_SANDBOX ? "oooooooo" : "ooooooo?");
     tok[2][strlen(tok[2]) - 1] ^= 1; /* not what signet issued */
     char kid[64];
     kid_of(tok[0], kid, sizeof kid);
@@ -840,7 +843,7 @@ static void test_live_signer(void **state)
     json_decref(rows);
     free(keys);
     sg_monitor_run(m, SG_INV_ALL, sg_clock_now());
-    expect_states(m, SIGNET_SANDBOX ? "oooooooo" : "oooooooV");
+    expect_states(m, SIGNET_SANDBOX ? "oooooooo" : "ooooooo?");
     for (int k = 0; k < 3; k++)
         free(tok[k]);
     sg_monitor_free(&m);
