@@ -251,6 +251,14 @@ static signet_err promote(struct sg_lc *lc, struct sg_key *old, struct sg_key *n
     return err;
 }
 
+/* When the ACTIVE key is due: its planned time, or sooner if the rotation
+ * period has since been shortened in the config. */
+static int64_t due_at(const struct sg_lc *lc, const struct sg_key *active)
+{
+    const int64_t by_period = active->activated_at + lc->cfg->rotation_period;
+    return active->rotate_at < by_period ? active->rotate_at : by_period;
+}
+
 static int same_alg(const struct sg_key *k, const char *alg)
 {
     return strcmp(k->alg, alg) == 0;
@@ -315,13 +323,13 @@ static signet_err advance_pair(struct sg_lc *lc, const struct sg_tenant_cfg *t, 
             err = generate(lc, t, alg, now, report);
         }
         *changed = 1;
-    } else if (now >= active->rotate_at && ready != NULL) {
+    } else if (now >= due_at(lc, active) && ready != NULL) {
         err = promote(lc, active, ready, now, report);
         *changed = 1;
     } else if (standby == 0) {
         err = generate(lc, t, alg, now, report);
         *changed = 1;
-    } else if (now >= active->rotate_at) {
+    } else if (now >= due_at(lc, active)) {
         const int64_t ready_at = oldest_published->published_at + prepub;
         sg_log(SG_LOG_INFO, "rotation_waiting", "issuer=%s alg=%s kid=%s standby_ready_at=%lld",
                t->issuer, alg, active->kid, (long long)ready_at);
@@ -487,8 +495,10 @@ int64_t sg_lifecycle_next_due(struct sg_lc *lc, int64_t now)
     for (size_t i = 0; i < n; i++) {
         const struct sg_key *k = &keys[i];
         int64_t at = INT64_MAX;
-        if (k->state == SG_KS_ACTIVE)
-            at = k->rotate_at > now ? k->rotate_at : now + 1; /* overdue: waiting for the standby */
+        if (k->state == SG_KS_ACTIVE) {
+            const int64_t planned = due_at(lc, k);
+            at = planned > now ? planned : now + 1; /* overdue: waiting for the standby */
+        }
         else if (k->state == SG_KS_RETIRED)
             at = k->retired_at + window;
         else if (k->state == SG_KS_GENERATING || k->state == SG_KS_PENDING)

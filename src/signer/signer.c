@@ -614,7 +614,7 @@ static signet_err status_json(struct sg_signer *s, json_t **out)
     int64_t now = sg_clock_now();
     json_t *doc = json_pack(
         "{s:s, s:I, s:o, s:{s:I, s:I, s:I, s:I, s:s, s:I, s:I, s:I}, s:{s:I, s:I, s:I},"
-        " s:{s:b, s:b, s:b, s:b}, s:I, s:{s:I, s:I, s:I, s:I}}",
+        " s:{s:b, s:b, s:b, s:b, s:b}, s:I, s:{s:I, s:I, s:I, s:I}}",
         "version", SIGNET_VERSION, "now", (json_int_t)now, "keys", keys, "signer",
         "signatures", (json_int_t)s->signatures, "refusals", (json_int_t)s->refusals, "batches",
         (json_int_t)s->batches, "withheld", (json_int_t)s->withheld, "instance", s->instance,
@@ -623,7 +623,8 @@ static signet_err status_json(struct sg_signer *s, json_t **out)
         (json_int_t)s->signatures, "hsm", "signatures", (json_int_t)st.signatures, "errors",
         (json_int_t)st.errors, "session_reopens", (json_int_t)st.session_reopens, "sandbox",
         "seccomp", s->hard_seccomp, "dumpable", s->hard_dumpable, "mlocked", s->hard_mlocked,
-        "no_new_privs", s->hard_nnp, "audit_seq", (json_int_t)sg_audit_last_seq(s->audit),
+        "no_new_privs", s->hard_nnp, "available", SIGNET_SANDBOX && s->cfg.sandbox,
+        "audit_seq", (json_int_t)sg_audit_last_seq(s->audit),
         "timing", "rotation_period", (json_int_t)s->cfg.rotation_period, "prepublish",
         (json_int_t)sg_config_prepublish(&s->cfg), "retire_window",
         (json_int_t)sg_config_retire_window(&s->cfg), "next_transition_in",

@@ -361,6 +361,22 @@ static void test_db_refuses_second_active(void **state)
     check_invariants(f, T0);
 }
 
+/* Shortening rotation_period takes effect for the key already ACTIVE. */
+static void test_shorter_period_replans(void **state)
+{
+    struct fx *f = *state;
+    const char *iss = f->cfg.tenants[1].issuer;
+    assert_int_equal(sg_lifecycle_advance(&f->lc, T0, NULL), SIGNET_OK);
+    char before[64], after[64];
+    active_kid(f, iss, "ES256", before, sizeof before);
+    f->cfg.rotation_period = 200; /* was 600; the prepublication is 90 */
+    assert_int_equal(sg_lifecycle_advance(&f->lc, T0 + 199, NULL), SIGNET_OK);
+    assert_string_equal(active_kid(f, iss, "ES256", after, sizeof after), before);
+    assert_int_equal(sg_lifecycle_advance(&f->lc, T0 + 200, NULL), SIGNET_OK);
+    assert_string_not_equal(active_kid(f, iss, "ES256", after, sizeof after), before);
+    check_invariants(f, T0 + 200);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -370,6 +386,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rotate_request_respects_prepublication, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recover_generating, setup, teardown),
         cmocka_unit_test_setup_teardown(test_db_refuses_second_active, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shorter_period_replans, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
