@@ -620,10 +620,12 @@ static signet_err slurp(const char *path, char **out, size_t *len)
     return SIGNET_OK;
 }
 
-static signet_err parse_text(const char *text, size_t len, const char *state_dir,
-                             const char *name, struct sg_config *c, char *errbuf, size_t errlen)
+/* Parses text into c (over what c holds), then runs the final checks:
+ * finish() for a whole signet.conf, finish_server() for a [server]-only
+ * file. */
+static signet_err parse_into(struct sg_config *c, const char *text, size_t len, const char *name,
+                             int server_only, char *errbuf, size_t errlen)
 {
-    sg_config_defaults(c, state_dir);
     char msg[384] = "";
     struct parse_ctx *p = calloc(1, sizeof *p);
     if (p == NULL)
@@ -632,15 +634,23 @@ static signet_err parse_text(const char *text, size_t len, const char *state_dir
     p->err = msg;
     p->errlen = sizeof msg;
     p->file = name;
+    p->server_only = server_only;
     signet_err err = run_ini(p, text, len, name, errbuf, errlen);
     free(p);
     if (err != SIGNET_OK)
         return err;
     char fin[384] = "";
-    err = finish(c, fin, sizeof fin);
+    err = server_only ? finish_server(c, fin, sizeof fin) : finish(c, fin, sizeof fin);
     if (err != SIGNET_OK && errbuf != NULL)
         (void)snprintf(errbuf, errlen, "%s: %s", name, fin);
     return err;
+}
+
+static signet_err parse_text(const char *text, size_t len, const char *state_dir,
+                             const char *name, struct sg_config *c, char *errbuf, size_t errlen)
+{
+    sg_config_defaults(c, state_dir);
+    return parse_into(c, text, len, name, 0, errbuf, errlen);
 }
 
 signet_err sg_config_load(const char *state_dir, struct sg_config *c, char *errbuf, size_t errlen)
@@ -681,26 +691,8 @@ signet_err sg_config_load_server(const char *path, struct sg_config *c, char *er
             (void)snprintf(errbuf, errlen, "%s: cannot read: %s", path, signet_strerror(err));
         return err;
     }
-    char msg[384] = "";
-    struct parse_ctx *p = calloc(1, sizeof *p);
-    if (p == NULL) {
-        free(text);
-        return SIGNET_ERR_NOMEM;
-    }
-    p->c = c;
-    p->err = msg;
-    p->errlen = sizeof msg;
-    p->file = path;
-    p->server_only = 1;
-    err = run_ini(p, text, len, path, errbuf, errlen);
-    free(p);
+    err = parse_into(c, text, len, path, 1, errbuf, errlen);
     free(text);
-    if (err != SIGNET_OK)
-        return err;
-    char fin[384] = "";
-    err = finish_server(c, fin, sizeof fin);
-    if (err != SIGNET_OK && errbuf != NULL)
-        (void)snprintf(errbuf, errlen, "%s: %s", path, fin);
     return err;
 }
 
