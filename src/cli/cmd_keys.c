@@ -81,9 +81,6 @@ static void print_keys_table(json_t *rows)
     json_t *r;
     json_array_foreach(rows, i, r) {
         const char *state = json_string_value(json_object_get(r, "state"));
-        if (state != NULL && strcmp(state, "DESTROYED") == 0 &&
-            getenv("SIGNET_SHOW_DESTROYED") == NULL)
-            continue;
         char act[32], ret[32];
         fmt_time(json_integer_value(json_object_get(r, "activated_at")), act, sizeof act);
         fmt_time(json_integer_value(json_object_get(r, "retired_at")), ret, sizeof ret);
@@ -105,9 +102,9 @@ int sg_cmd_keys(int argc, char **argv)
     if (o.help) {
         printf("usage: signet keys list [--state DIR] [--issuer URL] [--json]\n\n"
                "Lists the keys of every issuer (or one) with their lifecycle state:\n"
-               "PENDING, PUBLISHED (the pre-published standby), ACTIVE, RETIRED.\n"
-               "Destroyed keys are tombstones; --json includes them. No private key\n"
-               "material exists outside the HSM, so none is ever shown.\n");
+               "PENDING, PUBLISHED (the pre-published standby), ACTIVE, RETIRED, and the\n"
+               "DESTROYED tombstones. --json gives the same rows for scripts. No private\n"
+               "key material exists outside the HSM, so none is ever shown.\n");
         return SG_EXIT_OK;
     }
     if (optind + 1 != argc) {
