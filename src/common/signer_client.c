@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,12 +16,16 @@
 #include "common/ipc.h"
 #include "util/buf.h"
 
-/* One request in flight: it lives on its caller's stack, is linked into
- * the client's list before its frame is written, and is unlinked (under the
- * client lock) by whoever completes it: the reader that delivers its
- * response, or the failure of the channel. */
+/* One request in flight: it lives on its caller's stack (or, for an
+ * asynchronous request, on the heap), is linked into the client's list
+ * before its frame is written, and is unlinked (under the client lock) by
+ * whoever completes it: the reader that delivers its response, or the
+ * failure of the channel. A completed asynchronous waiter moves to the
+ * client's done list; its callback runs later, without the lock. */
 struct waiter {
     struct waiter *next;
+    sg_signer_call_cb cb; /* NULL: a synchronous caller waits on wake */
+    void *user;
     uint32_t id;
     uint8_t type;      /* the request's type; the response must carry it */
     int done;
@@ -42,6 +47,11 @@ struct sg_signer_client {
     int reading;            /* a caller holds the reader role */
     int dead;               /* the channel failed; it never recovers */
     struct sg_wbuf in;      /* bytes read, not yet dispatched: the reader's */
+    struct waiter *done;    /* completed asynchronous waiters, callbacks due */
+    pthread_t reader;       /* the reader thread (started by the first async call) */
+    int reader_started;
+    atomic_long pending;    /* asynchronous requests whose callback has not returned */
+    pthread_cond_t reader_wake; /* the reader thread waits for the reader role */
 };
 
 const char *sg_signer_path(void)
@@ -115,6 +125,7 @@ signet_err sg_signer_spawn_ex(const char *state_dir, unsigned flags,
     c->next_id = 1;
     pthread_mutex_init(&c->lock, NULL);
     pthread_mutex_init(&c->write_lock, NULL);
+    pthread_cond_init(&c->reader_wake, NULL);
     sg_wbuf_init(&c->in, 2 * (SG_IPC_HEADER_LEN + SG_IPC_MAX_PAYLOAD));
     *out = c;
     return SIGNET_OK;
@@ -135,6 +146,16 @@ void sg_signer_client_free(struct sg_signer_client **cp)
     if (cp == NULL || *cp == NULL)
         return;
     struct sg_signer_client *c = *cp;
+    if (c->reader_started) {
+        /* The reader thread sees the end of the channel, completes every
+         * pending callback with SIGNET_ERR_SIGNER_GONE and exits. */
+        pthread_mutex_lock(&c->lock);
+        if (!c->dead)
+            (void)shutdown(c->fd, SHUT_RDWR);
+        pthread_cond_signal(&c->reader_wake);
+        pthread_mutex_unlock(&c->lock);
+        pthread_join(c->reader, NULL);
+    }
     if (c->fd >= 0)
         close(c->fd);
     int st = 0;
@@ -142,6 +163,7 @@ void sg_signer_client_free(struct sg_signer_client **cp)
         ;
     pthread_mutex_destroy(&c->lock);
     pthread_mutex_destroy(&c->write_lock);
+    pthread_cond_destroy(&c->reader_wake);
     sg_wbuf_free(&c->in);
     free(c);
     *cp = NULL;
@@ -151,6 +173,37 @@ void sg_signer_client_free(struct sg_signer_client **cp)
  * not be written whole, or the signer sent something we did not ask for).
  * Every waiter fails now; shutdown() wakes a reader blocked in read() and
  * a writer blocked in send(), and every later call fails at once. */
+/* Under c->lock: w is complete; wake its caller, or queue its callback. */
+static void complete_locked(struct sg_signer_client *c, struct waiter *w)
+{
+    w->done = 1;
+    if (w->cb != NULL) {
+        w->next = c->done;
+        c->done = w;
+    } else {
+        pthread_cond_signal(&w->wake);
+    }
+}
+
+/* Without c->lock: runs the callbacks of completed asynchronous requests. */
+static void flush_done(struct sg_signer_client *c)
+{
+    pthread_mutex_lock(&c->lock);
+    struct waiter *w = c->done;
+    c->done = NULL;
+    pthread_mutex_unlock(&c->lock);
+    while (w != NULL) {
+        struct waiter *next = w->next;
+        w->cb(w->user, w->err, w->err == SIGNET_OK ? w->status : SIGNET_ERR_SIGNER_GONE,
+              w->err == SIGNET_OK ? w->resp : NULL, w->err == SIGNET_OK ? w->resp_len : 0);
+        if (w->err != SIGNET_OK)
+            free(w->resp);
+        free(w);
+        atomic_fetch_sub(&c->pending, 1);
+        w = next;
+    }
+}
+
 static void fail_locked(struct sg_signer_client *c)
 {
     if (!c->dead) {
@@ -162,9 +215,9 @@ static void fail_locked(struct sg_signer_client *c)
         c->waiters = w->next;
         w->next = NULL;
         w->err = SIGNET_ERR_SIGNER_GONE;
-        w->done = 1;
-        pthread_cond_signal(&w->wake);
+        complete_locked(c, w);
     }
+    pthread_cond_signal(&c->reader_wake);
 }
 
 static void fail_channel(struct sg_signer_client *c)
@@ -172,6 +225,7 @@ static void fail_channel(struct sg_signer_client *c)
     pthread_mutex_lock(&c->lock);
     fail_locked(c);
     pthread_mutex_unlock(&c->lock);
+    flush_done(c);
 }
 
 /* Writes one whole frame; any failure kills the channel, since a partial
@@ -247,8 +301,7 @@ static signet_err dispatch_locked(struct sg_signer_client *c)
                 w->resp_len = rest;
             }
         }
-        w->done = 1;
-        pthread_cond_signal(&w->wake);
+        complete_locked(c, w);
     }
     if (off > 0) {
         memmove(c->in.data, c->in.data + off, c->in.len - off);
@@ -257,7 +310,8 @@ static signet_err dispatch_locked(struct sg_signer_client *c)
     return err;
 }
 
-/* The reader role: read and dispatch until self is complete. Called
+/* The reader role: read and dispatch until self is complete (self NULL:
+ * until the channel fails), running due callbacks on the way. Called
  * without c->lock; returns with it held. */
 static void read_until_done(struct sg_signer_client *c, const struct waiter *self)
 {
@@ -268,7 +322,12 @@ static void read_until_done(struct sg_signer_client *c, const struct waiter *sel
             fail_locked(c);
             return;
         }
-        if (self->done || c->dead)
+        if (c->done != NULL) {
+            pthread_mutex_unlock(&c->lock);
+            flush_done(c);
+            pthread_mutex_lock(&c->lock);
+        }
+        if ((self != NULL && self->done) || c->dead)
             return;
         pthread_mutex_unlock(&c->lock);
         ssize_t n = read(c->fd, tmp, sizeof tmp);
@@ -327,15 +386,18 @@ signet_err sg_signer_call(struct sg_signer_client *c, uint8_t type, const uint8_
         read_until_done(c, &w);
         c->reading = 0;
         /* Pass the reader role on to a caller whose request is out (one
-         * still writing takes it by itself when it gets here). */
+         * still writing takes it by itself when it gets here), and to the
+         * reader thread, if any. */
         for (struct waiter *o = c->waiters; o != NULL; o = o->next)
-            if (o->sent) {
+            if (o->sent && o->cb == NULL) {
                 pthread_cond_signal(&o->wake);
                 break;
             }
+        pthread_cond_signal(&c->reader_wake);
     }
     pthread_mutex_unlock(&c->lock);
     pthread_cond_destroy(&w.wake);
+    flush_done(c);
 
     signet_err err = dead ? SIGNET_ERR_SIGNER_GONE : w.err;
     if (err != SIGNET_OK) {
@@ -351,6 +413,67 @@ signet_err sg_signer_call(struct sg_signer_client *c, uint8_t type, const uint8_
         free(w.resp);
     }
     return SIGNET_OK;
+}
+
+/* The reader thread: takes the reader role as soon as it is free and keeps
+ * it until the channel fails, so asynchronous requests always have a
+ * reader; then it runs the last callbacks and exits. */
+static void *reader_main(void *arg)
+{
+    struct sg_signer_client *c = arg;
+    pthread_mutex_lock(&c->lock);
+    while (!c->dead && c->reading)
+        pthread_cond_wait(&c->reader_wake, &c->lock);
+    if (!c->dead) {
+        c->reading = 1;
+        pthread_mutex_unlock(&c->lock);
+        read_until_done(c, NULL);
+        c->reading = 0;
+    }
+    /* Dead: every waiter has been failed (and woken). */
+    pthread_mutex_unlock(&c->lock);
+    flush_done(c);
+    return NULL;
+}
+
+signet_err sg_signer_call_async(struct sg_signer_client *c, uint8_t type, const uint8_t *payload,
+                                size_t len, sg_signer_call_cb cb, void *user)
+{
+    struct waiter *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return SIGNET_ERR_NOMEM;
+    w->type = type;
+    w->cb = cb;
+    w->user = user;
+    w->err = SIGNET_ERR_SIGNER_GONE;
+    pthread_mutex_lock(&c->lock);
+    if (c->dead) {
+        pthread_mutex_unlock(&c->lock);
+        free(w);
+        return SIGNET_ERR_SIGNER_GONE;
+    }
+    if (!c->reader_started) {
+        if (pthread_create(&c->reader, NULL, reader_main, c) != 0) {
+            pthread_mutex_unlock(&c->lock);
+            free(w);
+            return SIGNET_ERR_INTERNAL;
+        }
+        c->reader_started = 1;
+    }
+    atomic_fetch_add(&c->pending, 1);
+    w->id = c->next_id++;
+    w->sent = 1;
+    w->next = c->waiters;
+    c->waiters = w;
+    pthread_mutex_unlock(&c->lock);
+    /* From here on w belongs to the channel: a failure completes it. */
+    (void)send_frame(c, type, w->id, payload, len);
+    return SIGNET_OK;
+}
+
+long sg_signer_client_pending(struct sg_signer_client *c)
+{
+    return atomic_load(&c->pending);
 }
 
 signet_err sg_signer_call_str(struct sg_signer_client *c, uint8_t type, const char *arg,
@@ -403,5 +526,59 @@ signet_err sg_signer_sign(struct sg_signer_client *c, const char *issuer, const 
         err = SIGNET_ERR_BAD_FRAME;
     }
     free(resp);
+    return err;
+}
+
+struct sign_async {
+    sg_signer_sign_cb cb;
+    void *user;
+};
+
+static void sign_done(void *user, signet_err err, signet_err status, char *resp, size_t resp_len)
+{
+    struct sign_async *a = user;
+    char *token = NULL;
+    if (err == SIGNET_OK && status == SIGNET_OK) {
+        struct sg_buf b;
+        sg_buf_init(&b, resp, resp_len);
+        const uint8_t *tok = NULL;
+        size_t tlen = 0;
+        if (sg_buf_get_field(&b, UINT16_MAX, &tok, &tlen) == SIGNET_OK) {
+            token = malloc(tlen + 1);
+            if (token == NULL) {
+                err = SIGNET_ERR_NOMEM;
+            } else {
+                memcpy(token, tok, tlen);
+                token[tlen] = '\0';
+            }
+        } else {
+            err = SIGNET_ERR_BAD_FRAME;
+        }
+    }
+    free(resp);
+    sg_signer_sign_cb cb = a->cb;
+    void *cb_user = a->user;
+    free(a);
+    cb(cb_user, err, status, token);
+}
+
+signet_err sg_signer_sign_async(struct sg_signer_client *c, const char *issuer, const char *alg,
+                                const char *claims, size_t claims_len, sg_signer_sign_cb cb,
+                                void *user)
+{
+    struct sign_async *a = malloc(sizeof *a);
+    if (a == NULL)
+        return SIGNET_ERR_NOMEM;
+    a->cb = cb;
+    a->user = user;
+    struct sg_wbuf w;
+    sg_wbuf_init(&w, SG_IPC_MAX_PAYLOAD);
+    sg_ipc_encode_sign(&w, issuer, alg, "at+jwt", NULL, (const uint8_t *)claims, claims_len);
+    signet_err err = w.err;
+    if (err == SIGNET_OK)
+        err = sg_signer_call_async(c, SG_IPC_SIGN, w.data, w.len, sign_done, a);
+    sg_wbuf_free(&w);
+    if (err != SIGNET_OK)
+        free(a);
     return err;
 }

@@ -55,4 +55,29 @@ SIGNET_WUR signet_err sg_signer_sign(struct sg_signer_client *c, const char *iss
                                      const char *alg, const char *claims, size_t claims_len,
                                      signet_err *status, char **token);
 
+/* Asynchronous requests. The request goes out before the call returns and
+ * its response is delivered by a reader thread (started by the first
+ * asynchronous call on the client; synchronous calls keep working beside
+ * it). SIGNET_OK: cb is called exactly once, from the reader thread, or
+ * from this or another caller's thread when the channel fails (then with
+ * err SIGNET_ERR_SIGNER_GONE); it must not block for long and may not free
+ * the client. Any other return: the request was not sent and cb is never
+ * called. sg_signer_client_free completes every pending callback (with
+ * SIGNET_ERR_SIGNER_GONE) before it returns. */
+/* resp (malloc'd, NUL-terminated, or NULL) belongs to the callback. */
+typedef void (*sg_signer_call_cb)(void *user, signet_err err, signet_err status, char *resp,
+                                  size_t resp_len);
+SIGNET_WUR signet_err sg_signer_call_async(struct sg_signer_client *c, uint8_t type,
+                                           const uint8_t *payload, size_t len,
+                                           sg_signer_call_cb cb, void *user);
+/* Signs asynchronously: cb gets the transport outcome, the signer's verdict
+ * and, when both are SIGNET_OK, the malloc'd token (the callback owns it;
+ * NULL otherwise). */
+typedef void (*sg_signer_sign_cb)(void *user, signet_err err, signet_err status, char *token);
+SIGNET_WUR signet_err sg_signer_sign_async(struct sg_signer_client *c, const char *issuer,
+                                           const char *alg, const char *claims,
+                                           size_t claims_len, sg_signer_sign_cb cb, void *user);
+/* Asynchronous requests submitted whose callback has not returned yet. */
+long sg_signer_client_pending(struct sg_signer_client *c);
+
 #endif

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +60,36 @@ static const char *route_label(enum route r)
     return "other";
 }
 
+/* A token request waiting for its signature, shared by the connection
+ * (MHD side) and the signer's completion (one reference each). The MHD
+ * side suspends the connection unless the answer is already there; the
+ * completion stores the answer and resumes it; MHD then calls the handler
+ * again, which sends the answer. Once MHD is done with the connection
+ * (abandoned), a late completion touches nothing but the job. */
+struct job {
+    atomic_int refs;
+    pthread_mutex_t lock;
+    struct MHD_Connection *mc;
+    int suspended; /* the connection is (or was) suspended for this job */
+    int completed; /* resp holds the answer (or one was sent instead) */
+    int abandoned; /* MHD completed the request */
+    struct sd_resp resp;
+    /* In the pending list (under jobs_lock) while suspended and not yet
+     * answered by the signer, for the drain. */
+    struct job *prev, *next;
+    int listed;
+};
+
+/* Suspended jobs, for the drain's last resort; jobs_closed: past the drain
+ * deadline, a request that would be suspended gets 503 instead. Static,
+ * since a completion may come after the daemon is gone. Lock order:
+ * jobs_lock, then a job's lock. */
+static pthread_mutex_t jobs_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct job *jobs;
+static int jobs_closed;
+
 struct conn {
+    struct job *job;
     uint64_t start_ns;
     struct sd_conf *conf;
     const struct sg_tenant_cfg *tenant;
@@ -291,6 +321,101 @@ static enum MHD_Result respond_complete(struct sd_http *h, struct MHD_Connection
     return handle_get(h, mc, st);
 }
 
+static void job_put(struct job *j)
+{
+    if (atomic_fetch_sub(&j->refs, 1) == 1) {
+        free(j->resp.body);
+        pthread_mutex_destroy(&j->lock);
+        free(j);
+    }
+}
+
+static void unlist_locked(struct job *j)
+{
+    if (!j->listed)
+        return;
+    if (j->prev != NULL)
+        j->prev->next = j->next;
+    else
+        jobs = j->next;
+    if (j->next != NULL)
+        j->next->prev = j->prev;
+    j->prev = j->next = NULL;
+    j->listed = 0;
+}
+
+static void shutting_down(struct sd_resp *r)
+{
+    memset(r, 0, sizeof *r);
+    sd_resp_oauth_error(r, 503, "temporarily_unavailable", "the server is shutting down");
+    r->retry_after = 1;
+}
+
+/* The signer's answer (sd_token_done), on whatever thread completes it. */
+static void job_done(void *user, struct sd_resp *r)
+{
+    struct job *j = user;
+    pthread_mutex_lock(&j->lock);
+    if (!j->completed && !j->abandoned) {
+        j->resp = *r;
+        j->completed = 1;
+        if (j->suspended)
+            MHD_resume_connection(j->mc);
+    } else {
+        free(r->body); /* the drain answered already */
+    }
+    pthread_mutex_unlock(&j->lock);
+    pthread_mutex_lock(&jobs_lock);
+    unlist_locked(j);
+    pthread_mutex_unlock(&jobs_lock);
+    job_put(j);
+}
+
+/* The complete token request: answer it now, or suspend the connection
+ * until its signature arrives. */
+static enum MHD_Result token_request(struct sd_http *h, struct MHD_Connection *mc,
+                                     struct conn *st)
+{
+    struct sd_resp r;
+    memset(&r, 0, sizeof r);
+    struct job *j = calloc(1, sizeof *j);
+    if (j == NULL)
+        return send_error(mc, st, 500, "server_error", "out of memory", NULL);
+    pthread_mutex_init(&j->lock, NULL);
+    atomic_init(&j->refs, 2);
+    j->mc = mc;
+    if (!sd_token_endpoint_async(h->ctx, &st->conf->cfg, st->tenant,
+                                 st->body != NULL ? st->body : "", st->len,
+                                 MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Authorization"),
+                                 &r, job_done, j)) {
+        pthread_mutex_destroy(&j->lock);
+        free(j);
+        return send_resp(mc, st, &r);
+    }
+    st->job = j;
+    pthread_mutex_lock(&jobs_lock);
+    pthread_mutex_lock(&j->lock);
+    if (j->completed) {
+        r = j->resp; /* the signer was quick */
+        memset(&j->resp, 0, sizeof j->resp);
+    } else if (jobs_closed) {
+        j->completed = 1; /* the late answer is dropped */
+        shutting_down(&r);
+    } else {
+        j->suspended = 1;
+        j->listed = 1;
+        j->next = jobs;
+        if (jobs != NULL)
+            jobs->prev = j;
+        jobs = j;
+        MHD_suspend_connection(mc);
+    }
+    int suspended = j->suspended;
+    pthread_mutex_unlock(&j->lock);
+    pthread_mutex_unlock(&jobs_lock);
+    return suspended ? MHD_YES : send_resp(mc, st, &r);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -377,19 +502,28 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     }
     if (st->status != 0)
         return MHD_YES; /* a response is already queued */
+    if (st->job != NULL) {
+        /* Resumed: the answer is in. */
+        struct sd_resp r;
+        pthread_mutex_lock(&st->job->lock);
+        int ready = st->job->completed;
+        r = st->job->resp;
+        memset(&st->job->resp, 0, sizeof st->job->resp);
+        pthread_mutex_unlock(&st->job->lock);
+        if (!ready)
+            return MHD_YES;
+        return send_resp(mc, st, &r);
+    }
     if (!st->collecting)
         return respond_complete(h, mc, st, method);
     st->collecting = 0;
     if (st->too_large)
         return send_error(mc, st, 413, "invalid_request", "request body too large", NULL);
+    if (st->route != R_REPORTS)
+        return token_request(h, mc, st);
     struct sd_resp r;
     memset(&r, 0, sizeof r);
-    if (st->route == R_REPORTS)
-        sd_reports_endpoint(h->ctx, st->tenant, st->body != NULL ? st->body : "", st->len, &r);
-    else
-        sd_token_endpoint(h->ctx, &st->conf->cfg, st->tenant, st->body != NULL ? st->body : "",
-                          st->len,
-                          MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Authorization"), &r);
+    sd_reports_endpoint(h->ctx, st->tenant, st->body != NULL ? st->body : "", st->len, &r);
     return send_resp(mc, st, &r);
 }
 
@@ -401,6 +535,17 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     (void)mc;
     if (st == NULL)
         return;
+    if (st->job != NULL && st->status == 0) {
+        /* The client left while its request was suspended: log the answer
+         * it would have had (MHD did not call the handler again). */
+        pthread_mutex_lock(&st->job->lock);
+        if (st->job->completed) {
+            st->status = st->job->resp.status;
+            if (st->job->resp.client_id[0] != '\0')
+                log_safe(st->client, sizeof st->client, st->job->resp.client_id);
+        }
+        pthread_mutex_unlock(&st->job->lock);
+    }
     uint64_t us = (sg_clock_mono_ns() - st->start_ns) / 1000u;
     sd_tm_http(h->ctx, st->tenant != NULL || st->route < R_TOKEN ? route_label(st->route) : "other",
                st->status);
@@ -410,6 +555,13 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
            st->path, st->status, (unsigned long long)us,
            st->tenant != NULL ? st->tenant->name : "-", st->client[0] != '\0' ? st->client : "-",
            toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
+    if (st->job != NULL) {
+        pthread_mutex_lock(&st->job->lock);
+        st->job->abandoned = 1;
+        pthread_mutex_unlock(&st->job->lock);
+        job_put(st->job);
+        st->job = NULL;
+    }
     if (st->body != NULL) {
         sg_wipe(st->body, st->len); /* may hold a client secret */
         free(st->body);
@@ -470,7 +622,7 @@ signet_err sd_http_start(struct sd_ctx *c, const struct sg_config *cfg, struct s
     h->ctx = c;
     h->max_body = sv->max_body;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG;
+                     MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     struct sockaddr_in a4;
     struct sockaddr_in6 a6;
     const struct sockaddr *sa = NULL;
@@ -564,7 +716,32 @@ void sd_http_drain_and_stop(struct sd_http **hp, struct sd_ctx *c, int64_t timeo
         struct timespec ts = {0, 20 * 1000 * 1000};
         (void)nanosleep(&ts, NULL);
     }
-    sg_log(left > 0 ? SG_LOG_WARN : SG_LOG_INFO, "drained", "abandoned=%ld", left);
+    /* MHD must not stop with a suspended connection: a token request still
+     * waiting for its signer gets its 503 now (its late signature, if any,
+     * is dropped), and none is suspended from here on. */
+    long answered = 0;
+    pthread_mutex_lock(&jobs_lock);
+    jobs_closed = 1;
+    for (struct job *j = jobs; j != NULL; j = j->next) {
+        pthread_mutex_lock(&j->lock);
+        if (!j->completed && !j->abandoned) {
+            shutting_down(&j->resp);
+            j->completed = 1;
+            MHD_resume_connection(j->mc);
+            answered++;
+        }
+        pthread_mutex_unlock(&j->lock);
+    }
+    pthread_mutex_unlock(&jobs_lock);
+    if (answered > 0) {
+        uint64_t grace = sg_clock_mono_ns() + 2000000000u;
+        while ((left = atomic_load(&c->inflight)) > 0 && sg_clock_mono_ns() < grace) {
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            (void)nanosleep(&ts, NULL);
+        }
+    }
+    sg_log(left > 0 || answered > 0 ? SG_LOG_WARN : SG_LOG_INFO, "drained",
+           "abandoned=%ld answered_503=%ld", left, answered);
     MHD_stop_daemon(h->d);
     http_free(h);
     *hp = NULL;

@@ -28,6 +28,15 @@ static int64_t mono_ms(void)
  * check it answers (a wrong PIN or a broken HSM makes it exit at once). */
 static void respawn_locked(struct sd_pool *p, struct sd_slot *s, unsigned idx)
 {
+    /* A healthy signer being replaced (reload) first answers what it has
+     * in flight, as a synchronous caller would have been waited for (no
+     * new request reaches it: the slot is write-locked). Bounded. */
+    for (int i = 0; s->client != NULL && atomic_load(&s->healthy) && i < 5000 &&
+                    sg_signer_client_pending(s->client) > 0;
+         i++) {
+        struct timespec ts = {0, 1000 * 1000};
+        (void)nanosleep(&ts, NULL);
+    }
     sg_signer_client_free(&s->client);
     atomic_store(&s->healthy, 0);
     struct sg_signer_client *c = NULL;
@@ -124,6 +133,65 @@ signet_err sd_pool_sign(struct sd_pool *p, const char *issuer, const char *claim
     *status = SIGNET_ERR_SIGNER_GONE;
     struct sign_args a = {issuer, claims, len, status, token};
     return with_slot(p, do_sign, &a);
+}
+
+/* An asynchronous signature: which slot it went to, and whom to tell. */
+struct sign_async {
+    struct sd_pool *p;
+    unsigned slot;
+    sd_pool_sign_cb cb;
+    void *user;
+};
+
+static void slot_lost(struct sd_pool *p, unsigned i)
+{
+    if (atomic_exchange(&p->slots[i].healthy, 0) == 1) {
+        sg_log(SG_LOG_ERROR, "signer_lost", "slot=%u", i);
+        pthread_mutex_lock(&p->wait_lock);
+        pthread_cond_signal(&p->wake);
+        pthread_mutex_unlock(&p->wait_lock);
+    }
+}
+
+static void sign_async_done(void *user, signet_err err, signet_err status, char *token)
+{
+    struct sign_async *a = user;
+    if (err == SIGNET_ERR_SIGNER_GONE)
+        slot_lost(a->p, a->slot);
+    sd_pool_sign_cb cb = a->cb;
+    void *cb_user = a->user;
+    free(a);
+    cb(cb_user, err, status, token);
+}
+
+signet_err sd_pool_sign_async(struct sd_pool *p, const char *issuer, const char *claims,
+                              size_t len, sd_pool_sign_cb cb, void *user)
+{
+    unsigned start = atomic_fetch_add(&p->next, 1u);
+    for (unsigned k = 0; k < p->n; k++) {
+        unsigned i = (start + k) % p->n;
+        struct sd_slot *s = &p->slots[i];
+        if (!atomic_load(&s->healthy))
+            continue;
+        struct sign_async *a = malloc(sizeof *a);
+        if (a == NULL)
+            return SIGNET_ERR_NOMEM;
+        *a = (struct sign_async){p, i, cb, user};
+        signet_err err = SIGNET_ERR_SIGNER_GONE;
+        /* The read lock covers the submission only: a respawn frees the
+         * client, which completes whatever is still pending on it. */
+        pthread_rwlock_rdlock(&s->lock);
+        if (atomic_load(&s->healthy) && s->client != NULL)
+            err = sg_signer_sign_async(s->client, issuer, NULL, claims, len, sign_async_done, a);
+        pthread_rwlock_unlock(&s->lock);
+        if (err != SIGNET_OK) {
+            free(a);
+            if (err == SIGNET_ERR_SIGNER_GONE)
+                slot_lost(p, i);
+        }
+        return err;
+    }
+    return SIGNET_ERR_SIGNER_GONE;
 }
 
 struct call_args {

@@ -66,6 +66,15 @@ void sd_pool_respawn(struct sd_pool *p, unsigned mode);
 /* A call on one healthy signer; SIGNET_ERR_SIGNER_GONE when none is. */
 SIGNET_WUR signet_err sd_pool_sign(struct sd_pool *p, const char *issuer, const char *claims,
                                    size_t len, signet_err *status, char **token);
+/* The same, asynchronously: SIGNET_OK means cb(user, err, status, token)
+ * runs exactly once (token malloc'd for the callback, or NULL), from a
+ * signer client's reader thread, or from any thread when the signer fails
+ * (err SIGNET_ERR_SIGNER_GONE), at the latest in sd_pool_stop. Any other
+ * return: nothing was sent, cb never runs. */
+typedef void (*sd_pool_sign_cb)(void *user, signet_err err, signet_err status, char *token);
+SIGNET_WUR signet_err sd_pool_sign_async(struct sd_pool *p, const char *issuer,
+                                         const char *claims, size_t len, sd_pool_sign_cb cb,
+                                         void *user);
 SIGNET_WUR signet_err sd_pool_call(struct sd_pool *p, uint8_t type, const char *arg,
                                    signet_err *status, char **json);
 /* The same call on signer number slot only (the monitor reads each
@@ -168,9 +177,14 @@ void sd_resp_json(struct sd_resp *r, unsigned status, const char *json);
 void sd_resp_oauth_error(struct sd_resp *r, unsigned status, const char *code,
                          const char *description);
 
-void sd_token_endpoint(struct sd_ctx *c, const struct sg_config *cfg,
-                       const struct sg_tenant_cfg *t, const char *body, size_t len,
-                       const char *authz, struct sd_resp *r);
+/* The token endpoint. 0: r holds the answer now. 1: the request went to a
+ * signer; done(user, answer) then runs exactly once, from another thread
+ * or possibly before this returns, with an answer whose body it owns. */
+typedef void (*sd_token_done)(void *user, struct sd_resp *r);
+int sd_token_endpoint_async(struct sd_ctx *c, const struct sg_config *cfg,
+                            const struct sg_tenant_cfg *t, const char *body, size_t len,
+                            const char *authz, struct sd_resp *r, sd_token_done done,
+                            void *user);
 void sd_jwks_endpoint(struct sd_ctx *c, const struct sg_tenant_cfg *t, const char *if_none_match,
                       const struct sg_config *cfg, struct sd_resp *r);
 void sd_discovery_endpoint(struct sd_ctx *c, const struct sg_tenant_cfg *t, struct sd_resp *r);

@@ -152,9 +152,80 @@ static enum sg_oauth_error authenticate(struct sd_ctx *c, const struct sg_config
     return SG_OAUTH_OK;
 }
 
-/* Signs and answers; returns the tokens_issued result label. */
+/* A token request waiting for its signature. */
+struct pending {
+    struct sd_ctx *c;
+    sd_token_done done;
+    void *user;
+    uint64_t t0;
+    int64_t lifetime;
+    int basic_tried;
+    char tenant[64];
+    char client_id[130];
+    char jti[32];
+    char granted[SG_OAUTH_SCOPE_MAX + 1];
+};
+
+/* The signer's answer: the token response, or fail closed. Runs once per
+ * submitted request, on whichever thread completes it. */
+static void signed_cb(void *user, signet_err err, signet_err status, char *token)
+{
+    struct pending *pd = user;
+    struct sd_ctx *c = pd->c;
+    struct sd_resp resp;
+    struct sd_resp *r = &resp;
+    memset(r, 0, sizeof *r);
+    (void)snprintf(r->client_id, sizeof r->client_id, "%s", pd->client_id);
+    const char *result = "ok";
+    if (err == SIGNET_OK && status == SIGNET_OK)
+        sd_tm_sign_latency(c, (double)(sg_clock_mono_ns() - pd->t0) / 1e9);
+    if (err != SIGNET_OK || status != SIGNET_OK || token == NULL) {
+        /* Fail closed: no signer, HSM or audit log, no token. */
+        sg_log(SG_LOG_ERROR, "sign_failed", "tenant=%s client=%s error=%s", pd->tenant,
+               pd->client_id,
+               signet_err_name(err != SIGNET_OK ? err
+                               : status != SIGNET_OK ? status
+                                                     : SIGNET_ERR_BAD_FRAME));
+        free(token);
+        fail(r, SG_OAUTH_TEMPORARILY_UNAVAILABLE, "the signing service is unavailable",
+             pd->basic_tried, NULL);
+        result = "temporarily_unavailable";
+        goto out;
+    }
+    json_t *j = json_pack("{s:s, s:s, s:I}", "access_token", token, "token_type", "Bearer",
+                          "expires_in", (json_int_t)pd->lifetime);
+    if (j != NULL && pd->granted[0] != '\0')
+        (void)json_object_set_new(j, "scope", json_string(pd->granted));
+    char *body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    free(token);
+    if (body == NULL) {
+        fail(r, SG_OAUTH_SERVER_ERROR, "out of memory", pd->basic_tried, NULL);
+        result = "server_error";
+        goto out;
+    }
+    atomic_fetch_add(&c->tokens, 1u);
+    sg_log(SG_LOG_INFO, "token_issued", "tenant=%s client=%s jti=%s lifetime=%lld", pd->tenant,
+           pd->client_id, pd->jti, (long long)pd->lifetime);
+    r->status = 200;
+    r->body = body;
+    r->len = strlen(body);
+    r->content_type = "application/json";
+    (void)snprintf(r->cache_control, sizeof r->cache_control, "no-store");
+out:
+    sd_tm_token_result(c, pd->tenant, result);
+    sd_token_done done = pd->done;
+    void *done_user = pd->user;
+    free(pd);
+    done(done_user, r);
+}
+
+/* Builds the claims and hands them to a signer. NULL when the request is
+ * pending (signed_cb answers it); otherwise r holds the answer and the
+ * tokens_issued result label is returned. */
 static const char *issue(struct sd_ctx *c, const struct sg_tenant_cfg *t,
-                  const struct sg_token_req *req, const struct sg_client *cl, struct sd_resp *r)
+                         const struct sg_token_req *req, const struct sg_client *cl,
+                         struct sd_resp *r, sd_token_done done, void *user)
 {
     char why[400] = "";
     char granted[SG_OAUTH_SCOPE_MAX + 1] = "";
@@ -197,46 +268,34 @@ static const char *issue(struct sd_ctx *c, const struct sg_tenant_cfg *t,
     }
     char *text = claims != NULL ? json_dumps(claims, JSON_COMPACT) : NULL;
     json_decref(claims);
-    if (text == NULL) {
+    struct pending *pd = text != NULL ? calloc(1, sizeof *pd) : NULL;
+    if (pd == NULL) {
+        free(text);
         fail(r, SG_OAUTH_SERVER_ERROR, "out of memory", req->basic_tried, t);
         return "server_error";
     }
-    signet_err status = SIGNET_OK;
-    char *token = NULL;
-    uint64_t t0 = sg_clock_mono_ns();
-    signet_err err = sd_pool_sign(&c->pool, t->issuer, text, strlen(text), &status, &token);
-    if (err == SIGNET_OK && status == SIGNET_OK)
-        sd_tm_sign_latency(c, (double)(sg_clock_mono_ns() - t0) / 1e9);
+    pd->c = c;
+    pd->done = done;
+    pd->user = user;
+    pd->lifetime = lifetime;
+    pd->basic_tried = req->basic_tried;
+    (void)snprintf(pd->tenant, sizeof pd->tenant, "%s", t->name);
+    (void)snprintf(pd->client_id, sizeof pd->client_id, "%s", cl->client_id);
+    memcpy(pd->jti, jti, sizeof jti);
+    memcpy(pd->granted, granted, sizeof granted);
+    pd->t0 = sg_clock_mono_ns();
+    signet_err err = sd_pool_sign_async(&c->pool, t->issuer, text, strlen(text), signed_cb, pd);
     free(text);
-    if (err != SIGNET_OK || status != SIGNET_OK) {
-        /* Fail closed: no signer, HSM or audit log, no token. */
+    if (err != SIGNET_OK) {
+        /* Nothing was sent: fail closed now. */
+        free(pd);
         sg_log(SG_LOG_ERROR, "sign_failed", "tenant=%s client=%s error=%s", t->name,
-               cl->client_id, signet_err_name(err != SIGNET_OK ? err : status));
-        free(token);
+               cl->client_id, signet_err_name(err));
         fail(r, SG_OAUTH_TEMPORARILY_UNAVAILABLE, "the signing service is unavailable",
              req->basic_tried, t);
         return "temporarily_unavailable";
     }
-    json_t *resp = json_pack("{s:s, s:s, s:I}", "access_token", token, "token_type", "Bearer",
-                             "expires_in", (json_int_t)lifetime);
-    if (resp != NULL && granted[0] != '\0')
-        (void)json_object_set_new(resp, "scope", json_string(granted));
-    char *body = resp != NULL ? json_dumps(resp, JSON_COMPACT) : NULL;
-    json_decref(resp);
-    free(token);
-    if (body == NULL) {
-        fail(r, SG_OAUTH_SERVER_ERROR, "out of memory", req->basic_tried, t);
-        return "server_error";
-    }
-    atomic_fetch_add(&c->tokens, 1u);
-    sg_log(SG_LOG_INFO, "token_issued", "tenant=%s client=%s jti=%s lifetime=%lld", t->name,
-           cl->client_id, jti, (long long)lifetime);
-    r->status = 200;
-    r->body = body;
-    r->len = strlen(body);
-    r->content_type = "application/json";
-    (void)snprintf(r->cache_control, sizeof r->cache_control, "no-store");
-    return "ok";
+    return NULL;
 }
 
 /* Looks the client up, charges its rate limit and authenticates it, exactly
@@ -286,9 +345,9 @@ static int client_gate(struct sd_ctx *c, const struct sg_config *cfg,
     return 0;
 }
 
-void sd_token_endpoint(struct sd_ctx *c, const struct sg_config *cfg,
-                       const struct sg_tenant_cfg *t, const char *body, size_t len,
-                       const char *authz, struct sd_resp *r)
+int sd_token_endpoint_async(struct sd_ctx *c, const struct sg_config *cfg,
+                            const struct sg_tenant_cfg *t, const char *body, size_t len,
+                            const char *authz, struct sd_resp *r, sd_token_done done, void *user)
 {
     char why[400] = "";
     const char *result = "ok";
@@ -304,11 +363,13 @@ void sd_token_endpoint(struct sd_ctx *c, const struct sg_config *cfg,
     (void)snprintf(r->client_id, sizeof r->client_id, "%s", req.client_id);
     if (client_gate(c, cfg, t, &req, &cl, r, &result) != 0)
         goto out;
-    result = issue(c, t, &req, &cl, r);
+    result = issue(c, t, &req, &cl, r, done, user);
 out:
-    sd_tm_token_result(c, t->name, result);
+    if (result != NULL)
+        sd_tm_token_result(c, t->name, result);
     sg_client_clear(&cl);
     sg_token_req_clear(&req);
+    return result == NULL;
 }
 
 signet_err sd_report_client(struct sd_ctx *c, const struct sg_config *cfg,

@@ -439,6 +439,143 @@ static void test_unsolicited_response_drops_channel(void **state)
     alarm(0);
 }
 
+/* ---- asynchronous signing ------------------------------------------------- */
+
+#define N_ASYNC 300
+
+struct async_rec {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    unsigned done, ok, gone, bad;
+    char claims[N_ASYNC][256];
+    int len[N_ASYNC];
+};
+
+struct async_one {
+    struct async_rec *r;
+    unsigned i;
+};
+
+static void async_cb(void *user, signet_err err, signet_err status, char *token)
+{
+    struct async_one *o = user;
+    struct async_rec *r = o->r;
+    pthread_mutex_lock(&r->lock);
+    if (err == SIGNET_OK && status == SIGNET_OK && token != NULL &&
+        token_carries(token, r->claims[o->i], (size_t)r->len[o->i]))
+        r->ok++;
+    else if (err == SIGNET_ERR_SIGNER_GONE && token == NULL)
+        r->gone++;
+    else
+        r->bad++;
+    r->done++;
+    pthread_cond_broadcast(&r->wake);
+    pthread_mutex_unlock(&r->lock);
+    free(token);
+    free(o);
+}
+
+static unsigned async_submit(struct sg_signer_client *c, struct async_rec *r, unsigned from,
+                             unsigned n)
+{
+    unsigned sent = 0;
+    for (unsigned i = from; i < from + n; i++) {
+        r->len[i] = make_claims(r->claims[i], sizeof r->claims[i], ISS_A, 99, i);
+        assert_true(r->len[i] > 0);
+        struct async_one *o = malloc(sizeof *o);
+        assert_non_null(o);
+        o->r = r;
+        o->i = i;
+        signet_err err = sg_signer_sign_async(c, ISS_A, NULL, r->claims[i], (size_t)r->len[i],
+                                              async_cb, o);
+        if (err == SIGNET_OK) {
+            sent++;
+        } else {
+            assert_int_equal(err, SIGNET_ERR_SIGNER_GONE);
+            free(o);
+        }
+    }
+    return sent;
+}
+
+static void async_wait(struct async_rec *r, unsigned n)
+{
+    pthread_mutex_lock(&r->lock);
+    while (r->done < n)
+        pthread_cond_wait(&r->wake, &r->lock);
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* Many signatures in flight from one thread, delivered by the reader
+ * thread; synchronous calls keep working beside them. */
+static void test_async_signs_delivered(void **state)
+{
+    struct fx *f = *state;
+    struct async_rec *r = calloc(1, sizeof *r);
+    assert_non_null(r);
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->wake, NULL);
+    unsigned sent = async_submit(f->c, r, 0, N_ASYNC);
+    assert_int_equal(sent, N_ASYNC);
+    signet_err status = SIGNET_ERR_INTERNAL;
+    char *json = NULL;
+    assert_int_equal(sg_signer_call(f->c, SG_IPC_STATUS, NULL, 0, &status, &json, NULL),
+                     SIGNET_OK);
+    assert_int_equal(status, SIGNET_OK);
+    free(json);
+    async_wait(r, sent);
+    assert_int_equal(r->ok, N_ASYNC);
+    assert_int_equal(r->bad + r->gone, 0);
+    assert_int_equal(sg_signer_client_pending(f->c), 0);
+    pthread_cond_destroy(&r->wake);
+    pthread_mutex_destroy(&r->lock);
+    free(r);
+}
+
+/* A dead signer completes every pending callback (those it did not answer
+ * with SIGNER_GONE), and a later request fails. */
+static void test_async_killed_signer(void **state)
+{
+    struct fx *f = *state;
+    struct async_rec *r = calloc(1, sizeof *r);
+    assert_non_null(r);
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->wake, NULL);
+    unsigned sent = async_submit(f->c, r, 0, N_ASYNC / 2);
+    assert_int_equal(kill(sg_signer_client_pid(f->c), SIGKILL), 0);
+    sent += async_submit(f->c, r, N_ASYNC / 2, N_ASYNC / 2);
+    async_wait(r, sent);
+    assert_int_equal(r->bad, 0);
+    assert_int_equal(r->ok + r->gone, sent);
+    assert_int_equal(sg_signer_client_pending(f->c), 0);
+    signet_err status = SIGNET_OK;
+    char *token = NULL;
+    assert_int_equal(sg_signer_sign(f->c, ISS_A, NULL, "{}", 2, &status, &token),
+                     SIGNET_ERR_SIGNER_GONE);
+    assert_null(token);
+    pthread_cond_destroy(&r->wake);
+    pthread_mutex_destroy(&r->lock);
+    free(r);
+}
+
+/* sg_signer_client_free with requests still pending completes them. */
+static void test_async_free_completes_pending(void **state)
+{
+    struct fx *f = *state;
+    struct async_rec *r = calloc(1, sizeof *r);
+    assert_non_null(r);
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->wake, NULL);
+    unsigned sent = async_submit(f->c, r, 0, N_ASYNC);
+    sg_signer_client_free(&f->c);
+    assert_int_equal(r->done, sent);
+    assert_int_equal(r->bad, 0);
+    assert_int_equal(r->ok + r->gone, sent);
+    pthread_cond_destroy(&r->wake);
+    pthread_mutex_destroy(&r->lock);
+    free(r);
+}
+
 int main(void)
 {
     const char *fake = getenv("SG_TEST_FAKE_SIGNER");
@@ -450,6 +587,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_mixed_requests_demultiplexed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_killed_signer_fails_every_waiter, setup, teardown),
         cmocka_unit_test(test_unsolicited_response_drops_channel),
+        cmocka_unit_test_setup_teardown(test_async_signs_delivered, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_async_killed_signer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_async_free_completes_pending, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
