@@ -5,6 +5,7 @@
 
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -229,6 +230,23 @@ static int copy_col(sqlite3_stmt *st, int col, char *dst, size_t cap)
     "id, issuer, alg, kid, hsm_id, state, jwk, created_at, published_at, activated_at," \
     " retired_at, destroyed_at, rotate_at, revoked"
 
+/* Room for one more row in a growing result array (doubling, overflow
+ * checked). */
+static int grow_rows(void **rows, size_t *cap, size_t count, size_t size)
+{
+    if (count < *cap)
+        return 0;
+    size_t ncap = *cap != 0 ? *cap * 2 : 8;
+    if (ncap < *cap || ncap > SIZE_MAX / size)
+        return -1;
+    void *p = realloc(*rows, ncap * size);
+    if (p == NULL)
+        return -1;
+    *rows = p;
+    *cap = ncap;
+    return 0;
+}
+
 static signet_err read_row(sqlite3_stmt *st, struct sg_key *k)
 {
     memset(k, 0, sizeof *k);
@@ -278,15 +296,9 @@ static signet_err sqlite_key_list(struct sg_store *s, const char *issuer, struct
     }
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (count == cap) {
-            size_t ncap = cap != 0 ? cap * 2 : 8;
-            struct sg_key *p = realloc(keys, ncap * sizeof *p);
-            if (p == NULL) {
-                err = SIGNET_ERR_NOMEM;
-                goto out;
-            }
-            keys = p;
-            cap = ncap;
+        if (grow_rows((void **)&keys, &cap, count, sizeof *keys) != 0) {
+            err = SIGNET_ERR_NOMEM;
+            goto out;
         }
         err = read_row(st, &keys[count]);
         count++;
@@ -462,15 +474,9 @@ static signet_err sqlite_client_list(struct sg_store *s, const char *tenant,
     }
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (count == cap) {
-            size_t ncap = cap != 0 ? cap * 2 : 8;
-            struct sg_client *p = realloc(cs, ncap * sizeof *p);
-            if (p == NULL) {
-                err = SIGNET_ERR_NOMEM;
-                goto out;
-            }
-            cs = p;
-            cap = ncap;
+        if (grow_rows((void **)&cs, &cap, count, sizeof *cs) != 0) {
+            err = SIGNET_ERR_NOMEM;
+            goto out;
         }
         err = read_client(st, &cs[count]);
         count++;
