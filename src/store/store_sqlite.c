@@ -13,10 +13,19 @@
 
 #include "util/log.h"
 
+#define STMT_CACHE 24
+
+struct cached_stmt {
+    const char *sql; /* NULL: free slot */
+    sqlite3_stmt *st;
+    int busy;
+};
+
 struct sqlite_store {
     struct sg_store base;
     sqlite3 *db;
     int in_tx;
+    struct cached_stmt cache[STMT_CACHE];
 };
 
 /* Migration i brings the schema from version i to i + 1. */
@@ -134,9 +143,57 @@ static void sqlite_rollback(struct sg_store *s)
     q->in_tx = 0;
 }
 
-static signet_err prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+static signet_err prepare_raw(sqlite3 *db, const char *sql, sqlite3_stmt **st)
 {
     return map_rc(db, sqlite3_prepare_v2(db, sql, -1, st, NULL), "prepare");
+}
+
+/* Statements are prepared once per connection and kept (keyed by the
+ * address of their SQL text, always a literal): compiling SQL cost more
+ * than running it on the token endpoint's client lookup. A statement in
+ * use (never nested today) gets a one-off twin. */
+static signet_err prepare(struct sg_store *s, const char *sql, sqlite3_stmt **st)
+{
+    struct sqlite_store *q = ss(s);
+    struct cached_stmt *free_slot = NULL;
+    for (size_t i = 0; i < STMT_CACHE; i++) {
+        struct cached_stmt *c = &q->cache[i];
+        if (c->sql == sql && !c->busy) {
+            c->busy = 1;
+            *st = c->st;
+            return SIGNET_OK;
+        }
+        if (c->sql == NULL && free_slot == NULL)
+            free_slot = c;
+    }
+    if (free_slot == NULL)
+        return prepare_raw(q->db, sql, st);
+    signet_err err = map_rc(q->db,
+                            sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                                               &free_slot->st, NULL),
+                            "prepare");
+    if (err != SIGNET_OK)
+        return err;
+    free_slot->sql = sql;
+    free_slot->busy = 1;
+    *st = free_slot->st;
+    return SIGNET_OK;
+}
+
+/* Ends a statement's use: a kept one is reset (which ends its read
+ * transaction) and unbound, any other finalized. */
+static void release(struct sg_store *s, sqlite3_stmt *st)
+{
+    struct sqlite_store *q = ss(s);
+    for (size_t i = 0; i < STMT_CACHE; i++) {
+        if (q->cache[i].st == st && q->cache[i].busy) {
+            (void)sqlite3_reset(st);
+            (void)sqlite3_clear_bindings(st);
+            q->cache[i].busy = 0;
+            return;
+        }
+    }
+    sqlite3_finalize(st);
 }
 
 static signet_err bump(sqlite3 *db)
@@ -170,7 +227,7 @@ static signet_err sqlite_key_insert(struct sg_store *s, struct sg_key *k)
 {
     sqlite3 *db = ss(s)->db;
     sqlite3_stmt *st = NULL;
-    signet_err err = prepare(db,
+    signet_err err = prepare(s,
         "INSERT INTO keys (kid, state, jwk, published_at, activated_at, retired_at,"
         " destroyed_at, rotate_at, revoked, issuer, alg, hsm_id, created_at)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)", &st);
@@ -183,7 +240,7 @@ static signet_err sqlite_key_insert(struct sg_store *s, struct sg_key *k)
     if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 13, k->created_at);
     if (rc == SQLITE_OK) rc = sqlite3_step(st);
     err = map_rc(db, rc, "key_insert");
-    sqlite3_finalize(st);
+    release(s, st);
     if (err == SIGNET_OK) {
         k->id = sqlite3_last_insert_rowid(db);
         err = bump(db);
@@ -195,7 +252,7 @@ static signet_err sqlite_key_update(struct sg_store *s, const struct sg_key *k)
 {
     sqlite3 *db = ss(s)->db;
     sqlite3_stmt *st = NULL;
-    signet_err err = prepare(db,
+    signet_err err = prepare(s,
         "UPDATE keys SET kid = ?1, state = ?2, jwk = ?3, published_at = ?4, activated_at = ?5,"
         " retired_at = ?6, destroyed_at = ?7, rotate_at = ?8, revoked = ?9 WHERE id = ?10", &st);
     if (err != SIGNET_OK)
@@ -206,7 +263,7 @@ static signet_err sqlite_key_update(struct sg_store *s, const struct sg_key *k)
     err = map_rc(db, rc, "key_update");
     if (err == SIGNET_OK && sqlite3_changes(db) != 1)
         err = SIGNET_ERR_NOT_FOUND;
-    sqlite3_finalize(st);
+    release(s, st);
     if (err == SIGNET_OK)
         err = bump(db);
     return err;
@@ -285,7 +342,7 @@ static signet_err sqlite_key_list(struct sg_store *s, const char *issuer, struct
     sqlite3_stmt *st = NULL;
     struct sg_key *keys = NULL;
     size_t count = 0, cap = 0;
-    signet_err err = prepare(db, issuer != NULL
+    signet_err err = prepare(s, issuer != NULL
         ? "SELECT " KEY_COLUMNS " FROM keys WHERE issuer = ?1 ORDER BY id"
         : "SELECT " KEY_COLUMNS " FROM keys ORDER BY id", &st);
     if (err != SIGNET_OK)
@@ -307,7 +364,7 @@ static signet_err sqlite_key_list(struct sg_store *s, const char *issuer, struct
     }
     err = map_rc(db, rc, "key_list");
 out:
-    sqlite3_finalize(st);
+    release(s, st);
     if (err != SIGNET_OK) {
         sg_key_list_free(keys, count);
         return err;
@@ -321,11 +378,11 @@ static signet_err sqlite_key_by_kid(struct sg_store *s, const char *kid, struct 
 {
     sqlite3 *db = ss(s)->db;
     sqlite3_stmt *st = NULL;
-    signet_err err = prepare(db, "SELECT " KEY_COLUMNS " FROM keys WHERE kid = ?1", &st);
+    signet_err err = prepare(s, "SELECT " KEY_COLUMNS " FROM keys WHERE kid = ?1", &st);
     if (err != SIGNET_OK)
         return err;
     if (sqlite3_bind_text(st, 1, kid, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
-        sqlite3_finalize(st);
+        release(s, st);
         return SIGNET_ERR_STORE;
     }
     int rc = sqlite3_step(st);
@@ -335,7 +392,7 @@ static signet_err sqlite_key_by_kid(struct sg_store *s, const char *kid, struct 
         err = SIGNET_ERR_NOT_FOUND;
     else
         err = map_rc(db, rc, "key_by_kid");
-    sqlite3_finalize(st);
+    release(s, st);
     return err;
 }
 
@@ -343,7 +400,7 @@ static signet_err sqlite_version(struct sg_store *s, int64_t *out)
 {
     sqlite3 *db = ss(s)->db;
     sqlite3_stmt *st = NULL;
-    signet_err err = prepare(db, "SELECT v FROM meta WHERE k = 'changes'", &st);
+    signet_err err = prepare(s, "SELECT v FROM meta WHERE k = 'changes'", &st);
     if (err != SIGNET_OK)
         return err;
     int rc = sqlite3_step(st);
@@ -351,7 +408,7 @@ static signet_err sqlite_version(struct sg_store *s, int64_t *out)
         *out = sqlite3_column_int64(st, 0);
     else
         err = rc == SQLITE_DONE ? SIGNET_ERR_STORE_CORRUPT : map_rc(db, rc, "version");
-    sqlite3_finalize(st);
+    release(s, st);
     return err;
 }
 
@@ -402,7 +459,7 @@ static signet_err sqlite_client_insert(struct sg_store *s, struct sg_client *c)
 {
     sqlite3 *db = ss(s)->db;
     sqlite3_stmt *st = NULL;
-    signet_err err = prepare(db,
+    signet_err err = prepare(s,
         "INSERT INTO clients (tenant, client_id, auth, secret_hash, jwk, scopes, default_scopes,"
         " audiences, lifetime, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)", &st);
     if (err != SIGNET_OK)
@@ -419,7 +476,7 @@ static signet_err sqlite_client_insert(struct sg_store *s, struct sg_client *c)
     if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 10, c->created_at);
     if (rc == SQLITE_OK) rc = sqlite3_step(st);
     err = map_rc(db, rc, "client_insert");
-    sqlite3_finalize(st);
+    release(s, st);
     if (err == SIGNET_OK) {
         c->id = sqlite3_last_insert_rowid(db);
         err = bump(db);
@@ -432,7 +489,7 @@ static signet_err sqlite_client_get(struct sg_store *s, const char *tenant, cons
 {
     sqlite3 *db = ss(s)->db;
     sqlite3_stmt *st = NULL;
-    signet_err err = prepare(db, "SELECT " CLIENT_COLUMNS " FROM clients"
+    signet_err err = prepare(s, "SELECT " CLIENT_COLUMNS " FROM clients"
                                  " WHERE tenant = ?1 AND client_id = ?2", &st);
     if (err != SIGNET_OK)
         return err;
@@ -450,7 +507,7 @@ static signet_err sqlite_client_get(struct sg_store *s, const char *tenant, cons
     } else {
         err = map_rc(db, rc, "client_get");
     }
-    sqlite3_finalize(st);
+    release(s, st);
     return err;
 }
 
@@ -463,7 +520,7 @@ static signet_err sqlite_client_list(struct sg_store *s, const char *tenant,
     size_t count = 0, cap = 0;
     *out = NULL;
     *n = 0;
-    signet_err err = prepare(db, tenant != NULL
+    signet_err err = prepare(s, tenant != NULL
         ? "SELECT " CLIENT_COLUMNS " FROM clients WHERE tenant = ?1 ORDER BY tenant, client_id"
         : "SELECT " CLIENT_COLUMNS " FROM clients ORDER BY tenant, client_id", &st);
     if (err != SIGNET_OK)
@@ -485,7 +542,7 @@ static signet_err sqlite_client_list(struct sg_store *s, const char *tenant,
     }
     err = map_rc(db, rc, "client_list");
 out:
-    sqlite3_finalize(st);
+    release(s, st);
     if (err != SIGNET_OK) {
         sg_client_list_free(cs, count);
         return err;
@@ -500,7 +557,7 @@ static signet_err sqlite_client_delete(struct sg_store *s, const char *tenant,
 {
     sqlite3 *db = ss(s)->db;
     sqlite3_stmt *st = NULL;
-    signet_err err = prepare(db, "DELETE FROM clients WHERE tenant = ?1 AND client_id = ?2", &st);
+    signet_err err = prepare(s, "DELETE FROM clients WHERE tenant = ?1 AND client_id = ?2", &st);
     if (err != SIGNET_OK)
         return err;
     int rc = sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
@@ -511,7 +568,7 @@ static signet_err sqlite_client_delete(struct sg_store *s, const char *tenant,
     err = map_rc(db, rc, "client_delete");
     if (err == SIGNET_OK && sqlite3_changes(db) != 1)
         err = SIGNET_ERR_NOT_FOUND;
-    sqlite3_finalize(st);
+    release(s, st);
     if (err == SIGNET_OK)
         err = bump(db);
     return err;
@@ -522,19 +579,19 @@ static signet_err sqlite_jti_use(struct sg_store *s, const char *tenant, const c
 {
     sqlite3 *db = ss(s)->db;
     sqlite3_stmt *st = NULL;
-    signet_err err = prepare(db, "DELETE FROM jti_cache WHERE expires_at < ?1", &st);
+    signet_err err = prepare(s, "DELETE FROM jti_cache WHERE expires_at < ?1", &st);
     if (err != SIGNET_OK)
         return err;
     int rc = sqlite3_bind_int64(st, 1, now);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
     err = map_rc(db, rc, "jti_purge");
-    sqlite3_finalize(st);
+    release(s, st);
     if (err != SIGNET_OK)
         return err;
     /* The primary key makes the check and the insert one atomic step, even
      * across several signetd processes sharing the store. */
-    err = prepare(db, "INSERT INTO jti_cache (tenant, client_id, jti, expires_at)"
+    err = prepare(s, "INSERT INTO jti_cache (tenant, client_id, jti, expires_at)"
                       " VALUES (?1, ?2, ?3, ?4)", &st);
     if (err != SIGNET_OK)
         return err;
@@ -547,7 +604,7 @@ static signet_err sqlite_jti_use(struct sg_store *s, const char *tenant, const c
         err = SIGNET_ERR_EXISTS; /* a replay: not a store error worth logging */
     else
         err = map_rc(db, rc, "jti_use");
-    sqlite3_finalize(st);
+    release(s, st);
     return err;
 }
 
@@ -555,6 +612,8 @@ static void sqlite_close(struct sg_store *s)
 {
     struct sqlite_store *q = ss(s);
     sqlite_rollback(s);
+    for (size_t i = 0; i < STMT_CACHE; i++)
+        sqlite3_finalize(q->cache[i].st);
     sqlite3_close(q->db);
     free(q);
 }
@@ -579,7 +638,7 @@ static const struct sg_store_ops sqlite_ops = {
 static signet_err get_user_version(sqlite3 *db, int *out)
 {
     sqlite3_stmt *st = NULL;
-    signet_err err = prepare(db, "PRAGMA user_version", &st);
+    signet_err err = prepare_raw(db, "PRAGMA user_version", &st);
     if (err != SIGNET_OK)
         return err;
     int rc = sqlite3_step(st);
@@ -605,7 +664,7 @@ static int is_empty(sqlite3 *db)
 static signet_err quick_check(sqlite3 *db)
 {
     sqlite3_stmt *st = NULL;
-    signet_err err = prepare(db, "PRAGMA quick_check", &st);
+    signet_err err = prepare_raw(db, "PRAGMA quick_check", &st);
     if (err != SIGNET_OK)
         return err;
     int rc = sqlite3_step(st);
