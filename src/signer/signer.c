@@ -47,6 +47,7 @@ struct sg_signer {
     struct active_key active[MAX_ACTIVE];
     size_t n_active;
     int64_t active_version; /* store version the cache reflects; -1 = stale */
+    int active_checked;     /* the version was checked for the current batch */
     uint64_t signatures;        /* released: their records were committed */
     uint64_t staged_signatures; /* made, records staged, not yet committed */
     uint64_t withheld;          /* made but never released (commit failed) */
@@ -169,12 +170,19 @@ void sg_signer_close(struct sg_signer **sp)
     *sp = NULL;
 }
 
+/* The ACTIVE keys, re-read when the store's change counter moved. The
+ * counter is checked once per batch: a batch is a few milliseconds of
+ * requests, and any other request in it (a rotation) resets the check. */
 static signet_err refresh_active(struct sg_signer *s)
 {
+    if (s->active_checked && s->active_version >= 0)
+        return SIGNET_OK;
     int64_t version = 0;
     signet_err err = sg_store_version(s->store, &version);
-    if (err != SIGNET_OK || version == s->active_version)
+    if (err != SIGNET_OK || version == s->active_version) {
+        s->active_checked = err == SIGNET_OK;
         return err;
+    }
     struct sg_key *keys = NULL;
     size_t n = 0;
     err = sg_store_key_list(s->store, NULL, &keys, &n);
@@ -192,6 +200,7 @@ static signet_err refresh_active(struct sg_signer *s)
     }
     sg_key_list_free(keys, n);
     s->active_version = version;
+    s->active_checked = 1;
     return SIGNET_OK;
 }
 
@@ -403,6 +412,7 @@ static void finish_job(struct sg_signer *s, struct sign_job *job)
 static signet_err handle_sign(struct sg_signer *s, const uint8_t *p, size_t n, struct sg_wbuf *resp)
 {
     struct sign_job job;
+    s->active_checked = 0;
     signet_err err = prepare_sign(s, p, n, resp, &job);
     if (err != SIGNET_OK)
         return err;
@@ -785,6 +795,7 @@ static signet_err serve_batch(struct sg_signer *s, int fd, struct sg_wbuf *in, s
     const uint64_t drops = sg_audit_drops(s->audit);
     signet_err err = SIGNET_OK;
     size_t off = 0;
+    s->active_checked = 0;
     while (nb < BATCH_MAX) {
         struct sg_ipc_frame f;
         size_t consumed = 0;
@@ -811,9 +822,11 @@ static signet_err serve_batch(struct sg_signer *s, int fd, struct sg_wbuf *in, s
                 nj++;
             continue;
         }
-        /* Other requests see every earlier signature finished first. */
+        /* Other requests see every earlier signature finished first, and
+         * the signatures after them see the keys as they left them. */
         drain_jobs(s, jobs, &nj);
         err = sg_signer_handle(s, f.type, f.payload, f.len, &p->resp);
+        s->active_checked = 0;
         if (err != SIGNET_OK) {
             sg_wbuf_free(&p->resp);
             nb--;
