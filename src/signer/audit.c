@@ -46,6 +46,13 @@
 static const char zero_hash[HASH_HEX + 1] =
     "0000000000000000000000000000000000000000000000000000000000000000";
 
+/* Where, inside a staged line's body, its top-level "seq" and "prev"
+ * values are: re-chaining rewrites those bytes instead of parsing the body
+ * again. seq_off == 0: not known (the slow path re-parses that line). */
+struct rec_pos {
+    size_t seq_off, seq_len, prev_off;
+};
+
 struct sg_audit {
     int fd;
     char *path;                 /* for log lines */
@@ -54,6 +61,8 @@ struct sg_audit {
     char prev[HASH_HEX + 1];    /* and its hash */
     struct sg_wbuf staged;      /* lines not yet written, chained after seq */
     size_t staged_count;
+    struct rec_pos *pos;        /* where each staged line keeps its seq and prev */
+    size_t pos_cap;
     uint64_t staged_seq;        /* last staged record (== seq if none) */
     char staged_prev[HASH_HEX + 1];
     uint64_t syncs;
@@ -130,6 +139,76 @@ static const char *check_body(const uint8_t *body, size_t len, const char *count
 out:
     json_decref(rec);
     return why;
+}
+
+/* Offset just past the JSON value starting at body[i] (jansson's compact
+ * output, already parsed back by check_body), or 0. */
+static size_t skip_value(const char *body, size_t len, size_t i)
+{
+    unsigned depth = 0;
+    bool in_string = false, escaped = false;
+    for (; i < len; i++) {
+        char c = body[i];
+        if (in_string) {
+            if (escaped)
+                escaped = false;
+            else if (c == '\\')
+                escaped = true;
+            else if (c == '"') {
+                in_string = false;
+                if (depth == 0)
+                    return i + 1;
+            }
+            continue;
+        }
+        if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            if (depth == 0)
+                return i; /* the end of the enclosing object */
+            if (--depth == 0)
+                return i + 1;
+        } else if (depth == 0 && c == ',') {
+            return i;
+        }
+    }
+    return 0;
+}
+
+/* Finds the top-level "seq" and "prev" values of a body this writer just
+ * dumped and checked, and makes sure they hold seq and prev; otherwise p
+ * stays unknown and re-chaining parses the line. */
+static void find_positions(const char *body, size_t len, uint64_t seq, const char *prev,
+                           struct rec_pos *p)
+{
+    struct rec_pos found = {0};
+    size_t i = 1;
+    while (i < len && body[0] == '{' && body[i] == '"') {
+        size_t key_end = skip_value(body, len, i);
+        if (key_end == 0 || key_end >= len || body[key_end] != ':')
+            return;
+        size_t v = key_end + 1, v_end = skip_value(body, len, v);
+        if (v_end == 0 || v_end >= len)
+            return;
+        if (key_end - i == 5 && memcmp(body + i, "\"seq\"", 5) == 0) {
+            found.seq_off = v;
+            found.seq_len = v_end - v;
+        } else if (key_end - i == 6 && memcmp(body + i, "\"prev\"", 6) == 0) {
+            found.prev_off = v + 1;
+        }
+        if (body[v_end] == '}')
+            break;
+        i = v_end + 1;
+    }
+    char digits[SEQ_MAX_DIGITS + 2];
+    int n = snprintf(digits, sizeof digits, "%" PRIu64, seq);
+    if (found.seq_off == 0 || found.prev_off == 0 || n < 0 || (size_t)n != found.seq_len ||
+        memcmp(body + found.seq_off, digits, (size_t)n) != 0 ||
+        found.prev_off + HASH_HEX >= len || memcmp(body + found.prev_off, prev, HASH_HEX) != 0)
+        return;
+    *p = found;
 }
 
 /* One line without its newline. On success hash gets the record's hash. */
@@ -537,6 +616,7 @@ void sg_audit_close(struct sg_audit **a)
     if (p->fd >= 0)
         (void)close(p->fd);
     sg_wbuf_free(&p->staged);
+    free(p->pos);
     free(p->path);
     free(p);
     *a = NULL;
@@ -568,7 +648,7 @@ static size_t decimal_digits(uint64_t v)
  * before; on success it becomes this record's hash. On failure w is as it
  * was. */
 static signet_err put_record(struct sg_wbuf *w, json_t *rec, uint64_t seq,
-                             char prev[static HASH_HEX + 1])
+                             char prev[static HASH_HEX + 1], struct rec_pos *pos)
 {
     signet_err err = SIGNET_OK;
     char *body = NULL;
@@ -609,6 +689,8 @@ static signet_err put_record(struct sg_wbuf *w, json_t *rec, uint64_t seq,
         err = SIGNET_ERR_TOO_LARGE;
         goto out;
     }
+    memset(pos, 0, sizeof *pos);
+    find_positions(body, blen, seq, prev, pos);
     hash_body((const uint8_t *)body, blen, hash);
     size_t mark = w->len;
     sg_wbuf_put_bytes(w, hash, HASH_HEX);
@@ -653,8 +735,18 @@ signet_err sg_audit_append(struct sg_audit *a, int64_t now, const char *type,
         err = SIGNET_ERR_NOMEM;
         goto out;
     }
+    if (a->staged_count == a->pos_cap) {
+        size_t cap = a->pos_cap == 0 ? 64 : 2 * a->pos_cap;
+        struct rec_pos *np = realloc(a->pos, cap * sizeof *np);
+        if (np == NULL) {
+            err = SIGNET_ERR_NOMEM;
+            goto out;
+        }
+        a->pos = np;
+        a->pos_cap = cap;
+    }
     memcpy(prev, a->staged_prev, sizeof prev);
-    err = put_record(&a->staged, rec, a->staged_seq + 1, prev);
+    err = put_record(&a->staged, rec, a->staged_seq + 1, prev, &a->pos[a->staged_count]);
     if (err != SIGNET_OK)
         goto out;
     a->staged_seq++;
@@ -707,11 +799,48 @@ void sg_audit_rollback(struct sg_audit *a, const struct sg_audit_mark *m)
 
 /* ---- committing ----------------------------------------------------------------- */
 
+/* Re-chains one line whose seq and prev positions are known: the same
+ * body with the new seq digits and prev hash spliced in, hashed again. */
+static signet_err splice_record(struct sg_wbuf *w, const char *body, size_t len, uint64_t seq,
+                                char prev[static HASH_HEX + 1], struct rec_pos *p)
+{
+    if (seq > (uint64_t)INT64_MAX)
+        return SIGNET_ERR_TOO_LARGE;
+    char digits[SEQ_MAX_DIGITS + 2];
+    int n = snprintf(digits, sizeof digits, "%" PRIu64, seq);
+    if (n < 0 || (size_t)n >= sizeof digits || p->prev_off > p->seq_off)
+        return SIGNET_ERR_INTERNAL; /* jansson sorts "prev" before "seq" */
+    size_t nlen = len - p->seq_len + (size_t)n;
+    if (nlen > MAX_BODY || nlen + LINE_OVERHEAD > w->max - w->len)
+        return SIGNET_ERR_TOO_LARGE;
+    size_t mark = w->len;
+    sg_wbuf_put_bytes(w, zero_hash, HASH_HEX); /* the hash, once the body is there */
+    sg_wbuf_put_bytes(w, " ", 1);
+    size_t b = w->len;
+    sg_wbuf_put_bytes(w, body, p->prev_off);
+    sg_wbuf_put_bytes(w, prev, HASH_HEX);
+    sg_wbuf_put_bytes(w, body + p->prev_off + HASH_HEX, p->seq_off - p->prev_off - HASH_HEX);
+    sg_wbuf_put_bytes(w, digits, (size_t)n);
+    sg_wbuf_put_bytes(w, body + p->seq_off + p->seq_len, len - p->seq_off - p->seq_len);
+    sg_wbuf_put_bytes(w, "\n", 1);
+    if (w->err != SIGNET_OK) {
+        signet_err err = w->err;
+        w->len = mark;
+        w->err = SIGNET_OK;
+        return err;
+    }
+    hash_body(w->data + b, nlen, prev);
+    memcpy(w->data + mark, prev, HASH_HEX);
+    p->seq_len = (size_t)n;
+    return SIGNET_OK;
+}
+
 /* Renumbers every staged record to follow the handle's (new) last durable
- * record: each body is parsed back, gets its new "seq" and "prev", and is
- * dumped and hashed again. The staged buffer is replaced only once all of
- * them are rebuilt. Room: a body was accepted only with space for the longest
- * seq, so each line grows by at most SEQ_MAX_DIGITS. */
+ * record: each gets its new "seq" and "prev" and is hashed again. A line
+ * whose positions are known is spliced; any other is parsed back, given
+ * them and dumped again. The staged buffer is replaced only once all of
+ * them are rebuilt. Room: a body was accepted only with space for the
+ * longest seq, so each line grows by at most SEQ_MAX_DIGITS. */
 static signet_err rechain(struct sg_audit *a)
 {
     signet_err err = SIGNET_OK;
@@ -722,23 +851,28 @@ static signet_err rechain(struct sg_audit *a)
 
     memcpy(prev, a->prev, sizeof prev);
     sg_wbuf_init(&out, a->staged.max + a->staged_count * SEQ_MAX_DIGITS);
-    while (pos < a->staged.len) {
+    for (size_t i = 0; pos < a->staged.len; i++) {
         const uint8_t *line = a->staged.data + pos;
         const uint8_t *nl = memchr(line, '\n', a->staged.len - pos);
-        if (nl == NULL) {
+        if (nl == NULL || i >= a->staged_count) {
             err = SIGNET_ERR_INTERNAL;
             goto out;
         }
         size_t len = (size_t)(nl - line);
-        json_error_t jerr;
-        json_t *rec = json_loadb((const char *)line + HASH_HEX + 1, len - HASH_HEX - 1,
-                                 JSON_REJECT_DUPLICATES, &jerr);
-        if (rec == NULL) {
-            err = SIGNET_ERR_INTERNAL; /* we wrote it ourselves and checked it parses */
-            goto out;
+        const char *body = (const char *)line + HASH_HEX + 1;
+        size_t blen = len - HASH_HEX - 1;
+        if (a->pos[i].seq_off != 0) {
+            err = splice_record(&out, body, blen, seq + 1, prev, &a->pos[i]);
+        } else {
+            json_error_t jerr;
+            json_t *rec = json_loadb(body, blen, JSON_REJECT_DUPLICATES, &jerr);
+            if (rec == NULL) {
+                err = SIGNET_ERR_INTERNAL; /* we wrote it ourselves and checked it parses */
+                goto out;
+            }
+            err = put_record(&out, rec, seq + 1, prev, &a->pos[i]);
+            json_decref(rec);
         }
-        err = put_record(&out, rec, seq + 1, prev);
-        json_decref(rec);
         if (err != SIGNET_OK)
             goto out;
         seq++;

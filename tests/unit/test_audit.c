@@ -1151,6 +1151,54 @@ static void test_dead_writers_torn_line(void **state)
     sg_audit_close(&b);
 }
 
+/* Re-chaining rewrites each staged line's own top-level "seq" and "prev"
+ * in place: members of the same names nested in a caller's fields, keys
+ * that sort around them, escapes and a seq that grows a digit must all come
+ * out as a chain the verifier accepts, with the caller's fields untouched. */
+static void test_rechain_splice_nested(void **state)
+{
+    struct fx *f = *state;
+    struct sg_audit *a = NULL, *b = NULL;
+    write_log(f->path, 5);
+    assert_int_equal(sg_audit_open(f->path, &a), SIGNET_OK);
+    assert_int_equal(sg_audit_open(f->path, &b), SIGNET_OK);
+    for (int i = 0; i < 3; i++) {
+        json_t *fields = json_pack(
+            "{s:{s:s, s:i}, s:[s, {s:s}], s:s, s:s}", "a", "prev", zeros, "seq", 6 + i, "list",
+            "\"seq\":6,\"prev\":\"", "prev", "x", "pre", "q\"}\\", "zz", "\\\"prev\\\":");
+        assert_non_null(fields);
+        assert_int_equal(sg_audit_append(a, 1, "nested", fields), SIGNET_OK);
+        json_decref(fields);
+    }
+    /* b takes seq 6..10 first: a's lines become 11..13 (one digit more). */
+    for (uint64_t i = 6; i <= 10; i++)
+        assert_int_equal(append_sign(b, i), SIGNET_OK);
+    assert_int_equal(sg_audit_commit(b), SIGNET_OK);
+    assert_int_equal(sg_audit_commit(a), SIGNET_OK);
+    assert_int_equal(sg_audit_last_seq(a), 13);
+    sg_audit_close(&a);
+    sg_audit_close(&b);
+    assert_intact(f->path, 13);
+    /* The caller's nested members kept their values. */
+    size_t len = 0;
+    unsigned char *all = slurp(f->path, &len);
+    char *last = (char *)all;
+    for (char *nl = memchr(all, '\n', len); nl != NULL && nl + 1 < (char *)all + len;
+         nl = memchr(nl + 1, '\n', (size_t)((char *)all + len - nl - 1)))
+        last = nl + 1;
+    json_error_t jerr;
+    json_t *rec = json_loads(last + SG_AUDIT_HASH_HEX + 1, JSON_DISABLE_EOF_CHECK, &jerr);
+    assert_non_null(rec);
+    assert_int_equal(json_integer_value(json_object_get(rec, "seq")), 13);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(rec, "a"), "prev")),
+                        zeros);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(rec, "a"), "seq")), 8);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(rec, "list"), 1), "prev")), "x");
+    assert_string_equal(json_string_value(json_object_get(rec, "pre")), "q\"}\\");
+    json_decref(rec);
+    free(all);
+}
+
 /* Off-by-one at the limits: the biggest record append takes still fits when
  * re-chaining gives it a longer seq; re-chaining past INT64_MAX fails the
  * commit and leaves the file as it was. */
@@ -1387,6 +1435,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_shrunk_or_damaged_behind_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dead_writers_torn_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rechain_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rechain_splice_nested, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_handles_interleaved, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_processes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_waits_for_lock, setup, teardown),
