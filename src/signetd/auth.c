@@ -37,6 +37,9 @@ struct cache_entry {
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct cache_entry cache[CACHE_SLOTS];
 static struct sg_secret *cache_key;
+/* HMAC-SHA256 already keyed with cache_key: each lookup duplicates it
+ * instead of fetching the algorithm and deriving the pads again. */
+static EVP_MAC_CTX *mac_keyed;
 
 signet_err sd_auth_init(void)
 {
@@ -48,6 +51,17 @@ signet_err sd_auth_init(void)
         return SIGNET_ERR_CRYPTO;
     }
     cache_key->len = 32;
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    mac_keyed = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
+    EVP_MAC_free(mac);
+    OSSL_PARAM params[] = {OSSL_PARAM_utf8_string("digest", (char *)"SHA256", 0),
+                           OSSL_PARAM_END};
+    if (mac_keyed == NULL || EVP_MAC_init(mac_keyed, cache_key->data, 32, params) != 1) {
+        EVP_MAC_CTX_free(mac_keyed);
+        mac_keyed = NULL;
+        sg_secret_free(&cache_key);
+        return SIGNET_ERR_CRYPTO;
+    }
     return SIGNET_OK;
 }
 
@@ -58,6 +72,8 @@ void sd_auth_shutdown(void)
     pthread_mutex_lock(&cache_lock);
     sg_wipe(cache, sizeof cache);
     sg_secret_free(&cache_key);
+    EVP_MAC_CTX_free(mac_keyed);
+    mac_keyed = NULL;
     pthread_mutex_unlock(&cache_lock);
     rl_free_all();
 }
@@ -69,20 +85,18 @@ static uint64_t now_ms(void)
 
 static int mac_of(const char *tenant, const char *client_id, const char *secret, uint8_t out[32])
 {
-    if (cache_key == NULL)
-        return -1;
-    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    EVP_MAC_CTX *ctx = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
-    OSSL_PARAM params[] = {OSSL_PARAM_utf8_string("digest", (char *)"SHA256", 0),
-                           OSSL_PARAM_END};
+    /* Duplicating only reads the keyed context; the lock keeps it that way
+     * whatever a provider does inside. */
+    pthread_mutex_lock(&cache_lock);
+    EVP_MAC_CTX *ctx = mac_keyed != NULL ? EVP_MAC_CTX_dup(mac_keyed) : NULL;
+    pthread_mutex_unlock(&cache_lock);
     size_t outl = 0;
-    int ok = ctx != NULL && EVP_MAC_init(ctx, cache_key->data, 32, params) == 1 &&
+    int ok = ctx != NULL &&
              EVP_MAC_update(ctx, (const uint8_t *)tenant, strlen(tenant) + 1) == 1 &&
              EVP_MAC_update(ctx, (const uint8_t *)client_id, strlen(client_id) + 1) == 1 &&
              EVP_MAC_update(ctx, (const uint8_t *)secret, strlen(secret)) == 1 &&
              EVP_MAC_final(ctx, out, &outl, 32) == 1 && outl == 32;
     EVP_MAC_CTX_free(ctx);
-    EVP_MAC_free(mac);
     return ok ? 0 : -1;
 }
 
