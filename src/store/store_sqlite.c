@@ -25,6 +25,7 @@ struct sqlite_store {
     struct sg_store base;
     sqlite3 *db;
     int in_tx;
+    int64_t next_jti_purge; /* when expired jti rows are next deleted */
     struct cached_stmt cache[STMT_CACHE];
 };
 
@@ -574,37 +575,61 @@ static signet_err sqlite_client_delete(struct sg_store *s, const char *tenant,
     return err;
 }
 
+/* One statement, one write transaction: a jti is taken when it is new or
+ * when the row holding it has expired (the client may reuse it then).
+ * Expired rows are purged at most every JTI_PURGE_EVERY seconds.
+ *
+ * Durability: these commits run with synchronous = NORMAL (in WAL mode the
+ * WAL is written at each commit but synced only at checkpoints): a crash
+ * of signetd loses nothing, a power failure may forget the last uses, and
+ * then only for assertions still inside their lifetime (minutes). A FULL
+ * sync per request would cap private_key_jwt at the disk's fsync rate.
+ * Keys and clients keep synchronous = FULL. */
+#define JTI_PURGE_EVERY 10
+
 static signet_err sqlite_jti_use(struct sg_store *s, const char *tenant, const char *client_id,
                                  const char *jti, int64_t expires_at, int64_t now)
 {
-    sqlite3 *db = ss(s)->db;
+    struct sqlite_store *q = ss(s);
+    sqlite3 *db = q->db;
     sqlite3_stmt *st = NULL;
-    signet_err err = prepare(s, "DELETE FROM jti_cache WHERE expires_at < ?1", &st);
+    signet_err err = exec(db, "PRAGMA synchronous = NORMAL", "synchronous");
     if (err != SIGNET_OK)
         return err;
-    int rc = sqlite3_bind_int64(st, 1, now);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    err = map_rc(db, rc, "jti_purge");
-    release(s, st);
-    if (err != SIGNET_OK)
-        return err;
+    if (now >= q->next_jti_purge) {
+        err = prepare(s, "DELETE FROM jti_cache WHERE expires_at < ?1", &st);
+        if (err == SIGNET_OK) {
+            int rc = sqlite3_bind_int64(st, 1, now);
+            if (rc == SQLITE_OK)
+                rc = sqlite3_step(st);
+            err = map_rc(db, rc, "jti_purge");
+            release(s, st);
+        }
+        if (err != SIGNET_OK)
+            goto out;
+        q->next_jti_purge = now + JTI_PURGE_EVERY;
+    }
     /* The primary key makes the check and the insert one atomic step, even
      * across several signetd processes sharing the store. */
     err = prepare(s, "INSERT INTO jti_cache (tenant, client_id, jti, expires_at)"
-                      " VALUES (?1, ?2, ?3, ?4)", &st);
+                     " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (tenant, client_id, jti)"
+                     " DO UPDATE SET expires_at = excluded.expires_at"
+                     " WHERE jti_cache.expires_at < ?5", &st);
     if (err != SIGNET_OK)
-        return err;
-    rc = sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
+        goto out;
+    int rc = sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
     if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 2, client_id, -1, SQLITE_TRANSIENT);
     if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 3, jti, -1, SQLITE_TRANSIENT);
     if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 4, expires_at);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 5, now);
     if (rc == SQLITE_OK) rc = sqlite3_step(st);
-    if ((rc & 0xff) == SQLITE_CONSTRAINT)
+    err = map_rc(db, rc, "jti_use");
+    if (err == SIGNET_OK && sqlite3_changes(db) == 0)
         err = SIGNET_ERR_EXISTS; /* a replay: not a store error worth logging */
-    else
-        err = map_rc(db, rc, "jti_use");
     release(s, st);
+out:
+    if (exec(db, "PRAGMA synchronous = FULL", "synchronous") != SIGNET_OK && err == SIGNET_OK)
+        err = SIGNET_ERR_STORE;
     return err;
 }
 

@@ -508,6 +508,35 @@ static void test_version_counter(void **state)
     sg_store_close(&s);
 }
 
+/* The jti replay cache: a jti is used once per client while its row is
+ * unexpired, seen across handles (several signetd processes), free again
+ * once expired; the purge keeps unexpired rows. Reused statements must
+ * not carry a previous call's bindings. */
+static void test_jti_replay_cache(void **state)
+{
+    (void)state;
+    struct sg_store *s = open_new();
+    struct sg_store *other = NULL;
+    assert_int_equal(sg_store_open(path, 0, &other), SIGNET_OK);
+    assert_int_equal(sg_store_jti_use(s, "t1", "c1", "j1", 1100, 1000), SIGNET_OK);
+    assert_int_equal(sg_store_jti_use(s, "t1", "c1", "j1", 1100, 1001), SIGNET_ERR_EXISTS);
+    assert_int_equal(sg_store_jti_use(other, "t1", "c1", "j1", 1100, 1002), SIGNET_ERR_EXISTS);
+    /* Other client, other tenant, other jti: independent. */
+    assert_int_equal(sg_store_jti_use(s, "t1", "c2", "j1", 1100, 1003), SIGNET_OK);
+    assert_int_equal(sg_store_jti_use(s, "t2", "c1", "j1", 1100, 1003), SIGNET_OK);
+    assert_int_equal(sg_store_jti_use(other, "t1", "c1", "j2", 1200, 1004), SIGNET_OK);
+    /* Still refused at its expiry second, free after it, then taken again. */
+    assert_int_equal(sg_store_jti_use(s, "t1", "c1", "j1", 1300, 1100), SIGNET_ERR_EXISTS);
+    assert_int_equal(sg_store_jti_use(s, "t1", "c1", "j1", 1300, 1101), SIGNET_OK);
+    assert_int_equal(sg_store_jti_use(other, "t1", "c1", "j1", 1300, 1102), SIGNET_ERR_EXISTS);
+    /* A purge long after: j2 (expired) goes, j1 (until 1300) stays. */
+    assert_int_equal(sg_store_jti_use(s, "t9", "c9", "x", 5000, 1250), SIGNET_OK);
+    assert_int_equal(sg_store_jti_use(s, "t1", "c1", "j1", 1300, 1260), SIGNET_ERR_EXISTS);
+    assert_int_equal(sg_store_jti_use(s, "t1", "c1", "j2", 1400, 1270), SIGNET_OK);
+    sg_store_close(&other);
+    sg_store_close(&s);
+}
+
 static void test_kid_and_hsm_id_unique(void **state)
 {
     (void)state;
@@ -593,6 +622,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_version_counter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kid_and_hsm_id_unique, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_jti_replay_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_rows, setup, teardown),
         /* Last: under UBSan its out-of-bounds read ends the binary. */
         cmocka_unit_test_setup_teardown(test_negative_schema, setup, teardown),
