@@ -11,7 +11,7 @@
 # Every server listens on 127.0.0.1 only and every load is bounded in time.
 #
 # Knobs (environment): BENCH_ISS_SECONDS, BENCH_ISS_REPS, BENCH_ISS_CONNS (64),
-# BENCH_ISS_THREADS (signetd [server] threads, 64), BENCH_ISS_SIGNERS (2),
+# BENCH_ISS_THREADS (signetd [server] threads, 2: the default), BENCH_ISS_SIGNERS (2),
 # BENCH_ISS_ROT_SECONDS, BENCH_ISS_MEM_TOKENS, BENCH_ISS_MEM_CAP (seconds).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -30,7 +30,7 @@ else
   out=$root/bench/results
 fi
 conns=${BENCH_ISS_CONNS:-64}
-mhd_threads=${BENCH_ISS_THREADS:-64}
+mhd_threads=${BENCH_ISS_THREADS:-2}
 signers=${BENCH_ISS_SIGNERS:-2}
 start_s=$(date +%s)
 
