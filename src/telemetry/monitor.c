@@ -49,6 +49,7 @@ struct sg_monitor {
     signet_err audit_err;
     struct sg_inv_sigcount sigcount;
     double last_full; /* monotonic time of the last whole-log verification */
+    double last_poll; /* monotonic time the log was last read */
 
     struct deferred deferred[MAX_DEFERRED];
     size_t n_deferred;
@@ -362,6 +363,7 @@ static void on_record(void *user, uint64_t seq, int64_t time, const char *type,
 
 static void poll_audit(struct sg_monitor *m, int64_t now)
 {
+    m->last_poll = sg_tm_mono();
     m->poll_now = now;
     m->audit_err = sg_tm_audit_poll(m->audit, now, on_record, m);
     sg_metric_set(m->m_audit_records, SG_NO_LABELS, (double)sg_tm_audit_records(m->audit));
@@ -701,6 +703,17 @@ static void *monitor_main(void *arg)
                 due |= 1u << i;
             if (m->next_run[i] < next)
                 next = m->next_run[i];
+        }
+        if (due == 0 && m->have_keys && mono - m->last_poll >= 1.0) {
+            /* Between cycles the log is still read every second, so that a
+             * busy issuer's records are verified and indexed a second's
+             * worth at a time, not in one burst per I5 period. */
+            (void)pthread_mutex_unlock(&m->mu);
+            (void)pthread_mutex_lock(&m->run_mu);
+            (void)pthread_mutex_lock(&m->mu);
+            poll_audit(m, monitor_now(m));
+            (void)pthread_mutex_unlock(&m->run_mu);
+            continue;
         }
         if (due == 0) {
             struct timespec until;
