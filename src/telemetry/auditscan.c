@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <openssl/sha.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,6 +13,7 @@
 
 #include "telemetry/tmutil.h"
 #include "util/hex.h"
+#include "util/log.h"
 
 /* Same limits and format as src/signer/audit.c (audit.h). */
 #define HASH_HEX 64
@@ -21,18 +23,49 @@
 static const char zero_hash[HASH_HEX + 1] =
     "0000000000000000000000000000000000000000000000000000000000000000";
 
-struct entry {
-    uint8_t sha[SG_TM_SHA256_LEN];
-    struct sg_tm_indexed v;
+/* The index lives in a private temporary SQLite database (deleted on
+ * close): its pages beyond a small cache spill to a temporary file, so the
+ * heap does not grow with the number of records. Rows are numbered n in log
+ * order and are exactly n in [first_n, next_n): expiry and the cap delete a
+ * prefix, and the row count needs no query. */
+#define IDX_CACHE_KIB 2048  /* page cache, the index's whole heap footprint */
+#define IDX_EVICT_CHUNK 1024 /* rows a batch may run over the cap before trimming */
+#define IDX_RETRY_MIN 60     /* seconds before the first rebuild after a failure */
+#define IDX_RETRY_MAX 3600
+
+enum idx_stmt {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_INSERT,
+    ST_FIND,
+    ST_FIRST_LIVE,
+    ST_MAX_EXP,
+    ST_DELETE,
+    ST_COUNT,
+};
+
+static const char *const idx_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN",
+    [ST_COMMIT] = "COMMIT",
+    /* (n, sha, kid_h, iss_h, jti_h, time, exp); OR IGNORE: seen before (a
+     * re-read after a cut-back) */
+    [ST_INSERT] = "INSERT OR IGNORE INTO idx VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_FIND] = "SELECT kid_h, iss_h, jti_h, time, exp FROM idx WHERE sha = ?1",
+    [ST_FIRST_LIVE] = "SELECT n FROM idx WHERE n >= ?1 AND time >= ?2 ORDER BY n LIMIT 1",
+    [ST_MAX_EXP] = "SELECT max(exp) FROM idx WHERE n < ?1",
+    [ST_DELETE] = "DELETE FROM idx WHERE n < ?1",
 };
 
 struct tok_index {
-    struct entry *ring;
-    size_t cap, head, n, max;
-    uint32_t *table; /* ring slot + 1; 0 = empty */
-    size_t mask;
+    sqlite3 *db;             /* NULL: unusable (a SQLite failure) until rebuilt */
+    sqlite3_stmt *st[ST_COUNT];
+    bool in_txn;             /* a batch is open; committed at the end of each poll */
+    int64_t first_n, next_n; /* the rows are n in [first_n, next_n) */
+    size_t max;
     int64_t cap_evicted_exp; /* latest exp among records the cap pushed out */
     uint64_t evicted_by_cap;
+    int64_t retry_at;        /* earliest rebuild after a failure (poll time) */
+    int64_t retry_wait;
 };
 
 struct sg_tm_audit {
@@ -65,130 +98,199 @@ uint64_t sg_tm_digest64(const char *s, size_t len)
 
 /* ---- the index ------------------------------------------------------------ */
 
-static size_t home(const struct tok_index *x, const uint8_t *sha)
+static void index_close(struct tok_index *x)
 {
-    uint64_t h = 0;
-    for (int i = 0; i < 8; i++)
-        h = h << 8 | sha[i];
-    return (size_t)(h & x->mask);
+    for (int i = 0; i < ST_COUNT; i++) {
+        sqlite3_finalize(x->st[i]);
+        x->st[i] = NULL;
+    }
+    (void)sqlite3_close(x->db); /* rolls back an open batch, deletes the file */
+    x->db = NULL;
+    x->in_txn = false;
+    x->first_n = x->next_n = 1;
 }
 
-static void table_put(struct tok_index *x, size_t slot)
+/* A SQLite error: the index cannot vouch for anything until it is rebuilt
+ * from the log (lookups answer SG_TM_UNCOVERED). The chain reading goes on. */
+static void index_fail(struct tok_index *x, const char *op, int rc)
 {
-    if (x->table == NULL)
-        return;
-    size_t p = home(x, x->ring[slot].sha);
-    while (x->table[p] != 0)
-        p = (p + 1) & x->mask;
-    x->table[p] = (uint32_t)(slot + 1);
+    sg_log(SG_LOG_ERROR, "audit_index_failed", "op=%s rc=%d msg=\"%s\"", op, rc,
+           x->db != NULL ? sqlite3_errmsg(x->db) : sqlite3_errstr(rc));
+    index_close(x);
+    x->retry_at = -1; /* the poll schedules the rebuild */
 }
 
-static size_t table_find(const struct tok_index *x, const uint8_t *sha, bool *found)
+static bool index_exec(struct tok_index *x, const char *sql, const char *op)
 {
-    size_t p = home(x, sha);
-    *found = false;
-    while (x->table != NULL && x->table[p] != 0) {
-        if (memcmp(x->ring[x->table[p] - 1].sha, sha, SG_TM_SHA256_LEN) == 0) {
-            *found = true;
-            return p;
+    int rc = sqlite3_exec(x->db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        index_fail(x, op, rc);
+    return rc == SQLITE_OK;
+}
+
+/* A fresh, empty index. */
+static bool index_open(struct tok_index *x)
+{
+    index_close(x);
+    /* "": a private temporary database, deleted when closed. */
+    int rc = sqlite3_open_v2("", &x->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
+                                 SQLITE_OPEN_PRIVATECACHE,
+                             NULL);
+    if (rc != SQLITE_OK) {
+        index_fail(x, "open", rc);
+        return false;
+    }
+    char pragmas[256];
+    /* No durability (it is rebuilt from the log), no mmap (mapped pages
+     * would count in the RSS), a bounded cache. */
+    (void)snprintf(pragmas, sizeof pragmas,
+                   "PRAGMA cache_size = -%d; PRAGMA journal_mode = OFF; "
+                   "PRAGMA synchronous = OFF; PRAGMA temp_store = FILE; PRAGMA mmap_size = 0; "
+                   "PRAGMA locking_mode = EXCLUSIVE",
+                   IDX_CACHE_KIB);
+    if (!index_exec(x, pragmas, "pragma") ||
+        !index_exec(x,
+                    "CREATE TABLE idx (n INTEGER PRIMARY KEY, sha BLOB NOT NULL UNIQUE, "
+                    "kid_h INTEGER NOT NULL, iss_h INTEGER NOT NULL, jti_h INTEGER NOT NULL, "
+                    "time INTEGER NOT NULL, exp INTEGER NOT NULL)",
+                    "schema"))
+        return false;
+    for (int i = 0; i < ST_COUNT; i++) {
+        rc = sqlite3_prepare_v3(x->db, idx_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &x->st[i], NULL);
+        if (rc != SQLITE_OK) {
+            index_fail(x, "prepare", rc);
+            return false;
         }
-        p = (p + 1) & x->mask;
     }
-    return p;
+    return true;
 }
 
-/* Linear-probing deletion by backward shift: no tombstones. */
-static void table_del(struct tok_index *x, size_t i)
+/* Runs a statement without result rows. */
+static bool index_step_done(struct tok_index *x, enum idx_stmt s, const char *op)
 {
-    x->table[i] = 0;
-    size_t j = i;
-    for (;;) {
-        j = (j + 1) & x->mask;
-        if (x->table[j] == 0)
-            return;
-        size_t k = home(x, x->ring[x->table[j] - 1].sha);
-        bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
-        if (stays)
-            continue;
-        x->table[i] = x->table[j];
-        x->table[j] = 0;
-        i = j;
+    int rc = sqlite3_step(x->st[s]);
+    (void)sqlite3_reset(x->st[s]);
+    if (rc != SQLITE_DONE) {
+        index_fail(x, op, rc);
+        return false;
     }
+    return true;
 }
 
-static void evict_head(struct tok_index *x)
+static bool index_begin(struct tok_index *x)
 {
-    bool found = false;
-    size_t p = table_find(x, x->ring[x->head].sha, &found);
-    if (found)
-        table_del(x, p);
-    x->head = (x->head + 1) % x->cap;
-    x->n--;
+    if (x->db == NULL)
+        return false;
+    if (!x->in_txn && !index_step_done(x, ST_BEGIN, "begin"))
+        return false;
+    x->in_txn = true;
+    return true;
 }
 
-static signet_err index_grow(struct tok_index *x)
+static void index_commit(struct tok_index *x)
 {
-    size_t cap = x->cap == 0 ? 1024 : 2 * x->cap;
-    if (cap > x->max)
-        cap = x->max;
-    size_t tcap = 1;
-    while (tcap < 2 * cap)
-        tcap <<= 1;
-    if (cap > UINT32_MAX - 1)
-        return SIGNET_ERR_TOO_LARGE;
-    struct entry *ring = calloc(cap, sizeof *ring);
-    uint32_t *table = calloc(tcap, sizeof *table);
-    if (ring == NULL || table == NULL) {
-        free(ring);
-        free(table);
-        return SIGNET_ERR_NOMEM;
-    }
-    for (size_t i = 0; i < x->n; i++)
-        ring[i] = x->ring[(x->head + i) % x->cap];
-    free(x->ring);
-    free(x->table);
-    x->ring = ring;
-    x->table = table;
-    x->cap = cap;
-    x->head = 0;
-    x->mask = tcap - 1;
-    for (size_t i = 0; i < x->n; i++)
-        table_put(x, i);
-    return SIGNET_OK;
+    if (x->db != NULL && x->in_txn && index_step_done(x, ST_COMMIT, "commit"))
+        x->in_txn = false;
 }
 
-static signet_err index_add(struct tok_index *x, const uint8_t *sha, const struct sg_tm_indexed *v)
+static int64_t index_rows(const struct tok_index *x)
 {
-    bool found = false;
-    if (x->table != NULL) {
-        (void)table_find(x, sha, &found);
-        if (found)
-            return SIGNET_OK; /* seen before (a re-read after a cut-back) */
-    }
-    if (x->n == x->max) {
-        const struct entry *old = &x->ring[x->head];
-        if (old->v.exp > x->cap_evicted_exp)
-            x->cap_evicted_exp = old->v.exp;
-        x->evicted_by_cap++;
-        evict_head(x);
-    }
-    if (x->n == x->cap) {
-        signet_err err = index_grow(x);
-        if (err != SIGNET_OK)
-            return err;
-    }
-    size_t slot = (x->head + x->n) % x->cap;
-    memcpy(x->ring[slot].sha, sha, SG_TM_SHA256_LEN);
-    x->ring[slot].v = *v;
-    x->n++;
-    table_put(x, slot);
-    return SIGNET_OK;
+    return x->db != NULL ? x->next_n - x->first_n : 0;
 }
 
+/* Drops the rows before n = cut. */
+static bool index_cut(struct tok_index *x, int64_t cut, const char *op)
+{
+    if (!index_begin(x))
+        return false;
+    if (sqlite3_bind_int64(x->st[ST_DELETE], 1, cut) != SQLITE_OK) {
+        index_fail(x, op, sqlite3_errcode(x->db));
+        return false;
+    }
+    if (!index_step_done(x, ST_DELETE, op))
+        return false;
+    x->first_n = cut;
+    return true;
+}
+
+/* Drops the oldest records while they are older than horizon. */
 static void index_expire(struct tok_index *x, int64_t horizon)
 {
-    while (x->n > 0 && x->ring[x->head].v.time < horizon)
-        evict_head(x);
+    if (index_rows(x) == 0)
+        return;
+    sqlite3_stmt *st = x->st[ST_FIRST_LIVE];
+    int rc = sqlite3_bind_int64(st, 1, x->first_n);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 2, horizon);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    int64_t cut = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : x->next_n;
+    (void)sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        index_fail(x, "expire", rc);
+        return;
+    }
+    if (cut > x->first_n)
+        (void)index_cut(x, cut, "expire");
+}
+
+/* Expiry, then the cap: the oldest records beyond index_max go, and the
+ * index remembers until when they could still be reported. */
+static void index_trim(struct tok_index *x, int64_t horizon)
+{
+    index_expire(x, horizon);
+    int64_t over = index_rows(x) - (int64_t)x->max;
+    if (over <= 0)
+        return;
+    int64_t cut = x->first_n + over;
+    sqlite3_stmt *st = x->st[ST_MAX_EXP];
+    int rc = sqlite3_bind_int64(st, 1, cut);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    int64_t exp = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    (void)sqlite3_reset(st);
+    if (rc != SQLITE_ROW) {
+        index_fail(x, "evict", rc);
+        return;
+    }
+    if (index_cut(x, cut, "evict")) {
+        if (exp > x->cap_evicted_exp)
+            x->cap_evicted_exp = exp;
+        x->evicted_by_cap += (uint64_t)over;
+    }
+}
+
+static void index_add(struct tok_index *x, const uint8_t *sha, const struct sg_tm_indexed *v,
+                      int64_t horizon)
+{
+    if (!index_begin(x))
+        return;
+    sqlite3_stmt *st = x->st[ST_INSERT];
+    int rc = sqlite3_bind_int64(st, 1, x->next_n);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_blob(st, 2, sha, SG_TM_SHA256_LEN, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 3, (int64_t)v->kid_h);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 4, (int64_t)v->iss_h);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 5, (int64_t)v->jti_h);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 6, v->time);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 7, v->exp);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    (void)sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        index_fail(x, "insert", rc);
+        return;
+    }
+    if (sqlite3_changes(x->db) > 0)
+        x->next_n++;
+    if (index_rows(x) > (int64_t)x->max + IDX_EVICT_CHUNK)
+        index_trim(x, horizon);
 }
 
 /* ---- reading -------------------------------------------------------------- */
@@ -210,7 +312,13 @@ signet_err sg_tm_audit_new(const char *path, int64_t retention, int64_t lag, siz
     }
     a->retention = retention;
     a->lag = lag;
-    a->idx.max = index_max;
+    /* Row counts are int64_t; more than this would never fit a disk. */
+    a->idx.max = index_max > (size_t)INT64_MAX / 2 ? (size_t)INT64_MAX / 2 : index_max;
+    a->idx.retry_wait = IDX_RETRY_MIN;
+    /* A failure here leaves the index unusable, not the chain: the first
+     * poll retries (it reads the whole log anyway). */
+    if (!index_open(&a->idx))
+        a->idx.retry_at = 0;
     memcpy(a->last_hash, zero_hash, sizeof a->last_hash);
     *out = a;
     return SIGNET_OK;
@@ -220,8 +328,7 @@ void sg_tm_audit_free(struct sg_tm_audit **a)
 {
     if (a == NULL || *a == NULL)
         return;
-    free((*a)->idx.ring);
-    free((*a)->idx.table);
+    index_close(&(*a)->idx);
     free((*a)->buf);
     free(*a);
     *a = NULL;
@@ -356,7 +463,6 @@ static signet_err take_line(struct sg_tm_audit *a, const uint8_t *line, size_t l
     const char *type = json_string_value(json_object_get(body, "type"));
     struct sg_tm_sign sign;
     const struct sg_tm_sign *sp = NULL;
-    signet_err err = SIGNET_OK;
     if (strcmp(type, "sign") == 0) {
         a->sign_records++;
         if (parse_sign(body, a->records, time, &sign)) {
@@ -369,14 +475,14 @@ static signet_err take_line(struct sg_tm_audit *a, const uint8_t *line, size_t l
                     .time = time,
                     .exp = sign.exp,
                 };
-                err = index_add(&a->idx, sign.token_sha256, &v);
+                index_add(&a->idx, sign.token_sha256, &v, now - a->retention);
             }
         }
     }
     if (fn != NULL)
         fn(user, a->records, time, type, body, sp);
     json_decref(body);
-    return err;
+    return SIGNET_OK;
 }
 
 /* Is the last verified line still there, byte for byte? Its hash is
@@ -445,10 +551,15 @@ signet_err sg_tm_audit_poll(struct sg_tm_audit *a, int64_t now, sg_tm_record_fn 
         return errno == ENOENT ? SIGNET_ERR_NOT_FOUND : SIGNET_ERR_IO;
     struct stat st;
     signet_err err = SIGNET_OK;
+    bool rebuilt = false;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         err = SIGNET_ERR_IO;
         goto out;
     }
+    /* An index lost to a SQLite failure is rebuilt by reading everything. */
+    bool rebuild = a->idx.db == NULL && a->idx.retry_at >= 0 && now >= a->idx.retry_at;
+    if (rebuild)
+        a->full_next = true;
     if (a->broken) {
         /* Unchanged in size: still broken, unless a periodic full
          * verification is due (an in-place repair keeps the size). */
@@ -465,6 +576,8 @@ signet_err sg_tm_audit_poll(struct sg_tm_audit *a, int64_t now, sg_tm_record_fn 
         a->rescans++;
     }
     a->full_next = false;
+    if (rebuild && a->offset == 0)
+        rebuilt = index_open(&a->idx);
     err = read_from(a, fd, st.st_size, now, fn, user);
     if (err == SIGNET_OK && a->records < a->max_records) {
         /* A whole chain, but shorter than one we verified before: records
@@ -480,7 +593,17 @@ signet_err sg_tm_audit_poll(struct sg_tm_audit *a, int64_t now, sg_tm_record_fn 
     if (a->records > a->max_records)
         a->max_records = a->records;
 out:
-    index_expire(&a->idx, now - a->retention);
+    /* Never leave a batch open: lookups come between polls. */
+    index_trim(&a->idx, now - a->retention);
+    index_commit(&a->idx);
+    if (a->idx.db == NULL && a->idx.retry_at < 0) {
+        a->idx.retry_at = now + a->idx.retry_wait;
+        a->idx.retry_wait = a->idx.retry_wait * 2 > IDX_RETRY_MAX ? IDX_RETRY_MAX
+                                                                  : a->idx.retry_wait * 2;
+    } else if (rebuilt && a->idx.db != NULL) {
+        sg_log(SG_LOG_INFO, "audit_index_rebuilt", "records=%" PRId64, index_rows(&a->idx));
+        a->idx.retry_wait = IDX_RETRY_MIN;
+    }
     close(fd);
     return err;
 }
@@ -514,24 +637,39 @@ enum sg_tm_lookup sg_tm_audit_lookup(const struct sg_tm_audit *a,
                                      const uint8_t sha[static SG_TM_SHA256_LEN], int64_t now,
                                      struct sg_tm_indexed *out)
 {
-    bool found = false;
-    if (a->idx.table != NULL) {
-        size_t p = table_find(&a->idx, sha, &found);
-        if (found) {
-            *out = a->idx.ring[a->idx.table[p] - 1].v;
-            return SG_TM_FOUND;
-        }
+    const struct tok_index *x = &a->idx;
+    /* Without the index (a SQLite failure) nothing can be vouched for. */
+    if (x->db == NULL)
+        return SG_TM_UNCOVERED;
+    sqlite3_stmt *st = x->st[ST_FIND];
+    int rc = sqlite3_bind_blob(st, 1, sha, SG_TM_SHA256_LEN, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        out->kid_h = (uint64_t)sqlite3_column_int64(st, 0);
+        out->iss_h = (uint64_t)sqlite3_column_int64(st, 1);
+        out->jti_h = (uint64_t)sqlite3_column_int64(st, 2);
+        out->time = sqlite3_column_int64(st, 3);
+        out->exp = sqlite3_column_int64(st, 4);
+    }
+    (void)sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return SG_TM_FOUND;
+    if (rc != SQLITE_DONE) {
+        sg_log(SG_LOG_ERROR, "audit_index_failed", "op=lookup rc=%d msg=\"%s\"", rc,
+               sqlite3_errmsg(x->db));
+        return SG_TM_UNCOVERED;
     }
     /* A broken chain stops the reading: later signatures are not indexed.
      * Records the cap pushed out may still be valid tokens. */
-    if (a->broken || (a->idx.evicted_by_cap > 0 && a->idx.cap_evicted_exp + a->lag >= now))
+    if (a->broken || (x->evicted_by_cap > 0 && x->cap_evicted_exp + a->lag >= now))
         return SG_TM_UNCOVERED;
     return SG_TM_NOT_FOUND;
 }
 
 size_t sg_tm_audit_indexed(const struct sg_tm_audit *a)
 {
-    return a->idx.n;
+    return (size_t)index_rows(&a->idx);
 }
 
 uint64_t sg_tm_audit_evicted_by_cap(const struct sg_tm_audit *a)

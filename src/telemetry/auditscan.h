@@ -13,8 +13,19 @@
  * iss, jti, time, exp) of the tokens that may still be valid: records
  * older than the retention (max token lifetime + clock skew + report lag)
  * are evicted, and at most index_max are kept (the oldest go first and the
- * index then says which tokens it can no longer vouch for). Memory: about
- * 80 bytes per record plus the hash table.
+ * index then says which tokens it can no longer vouch for).
+ *
+ * The index is a private temporary SQLite database (a file SQLite creates
+ * and unlinks at once in its temporary directory: SQLITE_TMPDIR, TMPDIR,
+ * /var/tmp or /tmp), not heap: memory stays bounded whatever the record
+ * count, at a 2 MiB page cache plus SQLite's per-connection overhead
+ * (under 3 MiB in all). The file takes about 125 bytes of disk per record
+ * (10 000 000 records: 1.2 GB), kept in the kernel's page cache while
+ * memory allows. The inserts of one poll are one transaction, committed
+ * before the poll returns. A SQLite failure does not stop the chain
+ * verification: the index is dropped, lookups answer SG_TM_UNCOVERED, and
+ * a full re-read rebuilds it (a minute later, backing off to an hour while
+ * it keeps failing).
  *
  * Not thread-safe: the monitor serialises access. */
 #ifndef SG_AUDITSCAN_H
