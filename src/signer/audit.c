@@ -32,6 +32,7 @@
 #include "util/buf.h"
 #include "util/hex.h"
 #include "util/log.h"
+#include "util/sha256.h"
 
 #define HASH_HEX SG_AUDIT_HASH_HEX
 /* "<hash> " before the body, "\n" after it. */
@@ -77,7 +78,7 @@ struct sg_audit {
 static void hash_body(const uint8_t *body, size_t len, char out[static HASH_HEX + 1])
 {
     uint8_t md[SHA256_DIGEST_LENGTH];
-    SHA256(body, len, md);
+    sg_sha256(body, len, md);
     sg_hex_encode(md, sizeof md, out);
 }
 

@@ -19,6 +19,7 @@
 #include "util/b64url.h"
 #include "util/hex.h"
 #include "util/log.h"
+#include "util/sha256.h"
 
 #define SG_P11_MAX_SESSIONS 64
 #define SG_P11_CACHE_SIZE 8
@@ -1244,7 +1245,7 @@ static signet_err op_sign(struct sg_p11 *p, struct sg_p11_sess *s, void *vctx, C
     case SG_ALG_ES256:
         /* CKM_ECDSA signs a hash; its r||s output is already the JOSE form
          * (RFC 7518 §3.4). */
-        SHA256(in, in_len, digest);
+        sg_sha256(in, in_len, digest);
         in = digest;
         in_len = sizeof digest;
         break;

@@ -24,6 +24,7 @@
 #include "util/hex.h"
 #include "util/log.h"
 #include "util/secret.h"
+#include "util/sha256.h"
 
 #define MAX_ACTIVE 64
 
@@ -386,7 +387,7 @@ static void finish_job(struct sg_signer *s, struct sign_job *job)
     if (status == SIGNET_OK) {
         uint8_t digest[SHA256_DIGEST_LENGTH];
         char hexd[2 * SHA256_DIGEST_LENGTH + 1];
-        SHA256((const uint8_t *)job->token, job->token_len, digest);
+        sg_sha256(job->token, job->token_len, digest);
         sg_hex_encode(digest, sizeof digest, hexd);
         json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "kid", job->key.kid,
                               "iss", job->t->issuer, "alg", job->key.alg, "jti", job->info.jti,

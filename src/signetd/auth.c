@@ -23,6 +23,7 @@
 #include "signetd/signetd.h"
 #include "util/clock.h"
 #include "util/secret.h"
+#include "util/sha256.h"
 
 #define CACHE_SLOTS 1024
 #define CACHE_TTL_MS (300 * 1000)
@@ -130,7 +131,7 @@ int sd_secret_verify(const char *tenant, const char *client_id, const char *secr
                      const char *encoded)
 {
     uint8_t mac[32], digest[32];
-    SHA256((const uint8_t *)encoded, strlen(encoded), digest);
+    sg_sha256(encoded, strlen(encoded), digest);
     int have_mac = mac_of(tenant, client_id, secret, mac) == 0;
     size_t slot = have_mac ? ((size_t)mac[0] << 8 | mac[1]) % CACHE_SLOTS : 0;
     if (have_mac) {

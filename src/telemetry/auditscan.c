@@ -14,6 +14,7 @@
 #include "telemetry/tmutil.h"
 #include "util/hex.h"
 #include "util/log.h"
+#include "util/sha256.h"
 
 /* Same limits and format as src/signer/audit.c (audit.h). */
 #define HASH_HEX 64
@@ -89,7 +90,7 @@ struct sg_tm_audit {
 uint64_t sg_tm_digest64(const char *s, size_t len)
 {
     uint8_t md[SHA256_DIGEST_LENGTH];
-    SHA256((const uint8_t *)s, len, md);
+    sg_sha256(s, len, md);
     uint64_t v = 0;
     for (int i = 0; i < 8; i++)
         v = v << 8 | md[i];
@@ -351,7 +352,7 @@ const char *sg_tm_audit_check_line(const uint8_t *line, size_t len, char hash[st
     if (len < HASH_HEX + 2 || line[HASH_HEX] != ' ')
         return "malformed line";
     uint8_t md[SHA256_DIGEST_LENGTH];
-    SHA256(line + HASH_HEX + 1, len - HASH_HEX - 1, md);
+    sg_sha256(line + HASH_HEX + 1, len - HASH_HEX - 1, md);
     sg_hex_encode(md, sizeof md, hash);
     if (memcmp(hash, line, HASH_HEX) != 0)
         return "hash mismatch";
@@ -499,7 +500,7 @@ static bool prefix_intact(struct sg_tm_audit *a, int fd)
         return false;
     uint8_t md[SHA256_DIGEST_LENGTH];
     char hex[HASH_HEX + 1];
-    SHA256(a->buf + HASH_HEX + 1, a->last_len - HASH_HEX - 2, md);
+    sg_sha256(a->buf + HASH_HEX + 1, a->last_len - HASH_HEX - 2, md);
     sg_hex_encode(md, sizeof md, hex);
     return memcmp(hex, a->last_hash, HASH_HEX) == 0;
 }
