@@ -194,7 +194,7 @@ signet_err sg_monitor_new(const struct sg_config *cfg, const struct sg_telemetry
     register_metrics(m);
     int64_t retention = cfg->max_token_lifetime + cfg->clock_skew + tcfg->report_lag;
     signet_err err = sg_tm_audit_new(cfg->audit_log, retention, tcfg->report_lag,
-                                     tcfg->index_max > 0 ? tcfg->index_max : 1000000, &m->audit);
+                                     tcfg->index_max > 0 ? tcfg->index_max : 10000000, &m->audit);
     if (err == SIGNET_OK)
         err = sg_alerts_new(tcfg, reg, monitor_audit_note, m, &m->alerts);
     if (err != SIGNET_OK) {
