@@ -752,6 +752,11 @@ signet_err sg_store_sqlite_open(const char *path, int create, struct sg_store **
         err = exec(db, "PRAGMA journal_mode = WAL", "wal");
     if (err == SIGNET_OK)
         err = exec(db, "PRAGMA synchronous = FULL", "synchronous");
+    /* The store is small (keys, clients, the jti replay cache): a 512 KiB
+     * page cache instead of SQLite's 2 MiB default keeps a long-running
+     * signetd's memory flat; misses are reads from the OS page cache. */
+    if (err == SIGNET_OK)
+        err = exec(db, "PRAGMA cache_size = -512", "cache_size");
     if (err == SIGNET_OK)
         err = migrate(db, version);
     if (err == SIGNET_OK && create)

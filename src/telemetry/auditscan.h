@@ -18,8 +18,8 @@
  * The index is a private temporary SQLite database (a file SQLite creates
  * and unlinks at once in its temporary directory: SQLITE_TMPDIR, TMPDIR,
  * /var/tmp or /tmp), not heap: memory stays bounded whatever the record
- * count, at a 2 MiB page cache plus SQLite's per-connection overhead
- * (under 3 MiB in all). The file takes about 125 bytes of disk per record
+ * count, at a 1 MiB page cache plus SQLite's per-connection overhead
+ * (under 2 MiB in all). The file takes about 125 bytes of disk per record
  * (10 000 000 records: 1.2 GB), kept in the kernel's page cache while
  * memory allows. The inserts of one poll are one transaction, committed
  * before the poll returns. A SQLite failure does not stop the chain
