@@ -85,8 +85,6 @@ cc -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wshadow -Wconversion -Wformat=2 
   -Wmissing-prototypes -Werror -Iinclude "${peer_flags[@]}" bench/src/*.c \
   "$build/lib/libsignet.a" "${peer_libs[@]}" $(pkg-config --libs libcrypto jansson libcurl) \
   -lpthread -lm -o "$bindir/signet-bench"
-cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Ilib -Iinclude bench/tools/json_equiv.c \
-  "$build/lib/libsignet.a" $(pkg-config --libs jansson libcrypto) -o "$bindir/json_equiv"
 
 fixtures=$bindir/fixtures
 rm -rf "$fixtures" && mkdir -p "$fixtures"
@@ -133,10 +131,6 @@ done
 meta "load average at end" "$(cut -d' ' -f1-3 /proc/loadavg)"
 
 mkdir -p "$out"
-if [ "$quick" != 1 ]; then
-  log "checking libsignet's JSON parser against jansson"
-  meta "JSON parser check" "$("$bindir/json_equiv" fuzz/corpus/fuzz_jws fuzz/corpus/fuzz_jwks tests/attacks tests/vectors "$fixtures")"
-fi
 python3 bench/report.py "$raw" "$out"
 cp "$raw" "$out/latest.tsv"
 if [ "$quick" != 1 ] && command -v valgrind >/dev/null && [ -z "${BENCH_ONLY:-}" ]; then
