@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <jansson.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "util/buf.h"
 #include "util/hex.h"
 #include "util/secret.h"
+#include "util/sha256.h"
 #include "util/thumbprint.h"
 
 /* ---- sg_buf ------------------------------------------------------------- */
@@ -438,6 +440,37 @@ static signet_err thumb(const char *json, char out[SG_THUMBPRINT_LEN + 1])
     "2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQ" \
     "Fh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"
 
+/* sg_sha256: the FIPS 180-2 vectors, and the same digest as OpenSSL's
+ * SHA256() at every length across several block boundaries. */
+static void test_sha256(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        const char *hex;
+    } v[] = {
+        {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+        {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+        {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+    };
+    uint8_t md[32];
+    char hex[65];
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        sg_sha256(v[i].in, strlen(v[i].in), md);
+        sg_hex_encode(md, sizeof md, hex);
+        assert_string_equal(hex, v[i].hex);
+    }
+    uint8_t buf[300], want[32];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (uint8_t)(i * 7 + 3);
+    for (size_t n = 0; n <= sizeof buf; n++) {
+        sg_sha256(buf, n, md);
+        SHA256(buf, n, want);
+        assert_memory_equal(md, want, sizeof md);
+    }
+}
+
 static void test_thumbprint_vectors(void **state)
 {
     (void)state;
@@ -509,6 +542,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_buf_getters_at_every_length),
+        cmocka_unit_test(test_sha256),
         cmocka_unit_test(test_buf_fields),
         cmocka_unit_test(test_buf_str),
         cmocka_unit_test(test_wbuf_cap_and_sticky_error),
