@@ -3,11 +3,16 @@
  * with bound parameters only. */
 #include "store/store.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,10 +26,30 @@ struct cached_stmt {
     int busy;
 };
 
+/* Client rows read by this handle, kept until the store's files change.
+ * An inotify watch on the store's directory reports every write to the
+ * database, its WAL or its journal, by any process, at the time of the
+ * write: a lookup first reads the pending events, so a change committed
+ * before the lookup started (a `signet client remove` that has returned)
+ * is always seen, and a row read while a change was being written is not
+ * kept. Without inotify, nothing is cached. */
+#define CLIENT_CACHE 256
+
+struct client_cache {
+    int fd;             /* inotify instance; -1: not started, -2: unavailable */
+    char base[NAME_MAX + 1]; /* the database file's name: events for base* count */
+    size_t base_len;
+    uint64_t gen;       /* bumped by each relevant event */
+    size_t n, hand;
+    struct sg_client rows[CLIENT_CACHE];
+};
+
 struct sqlite_store {
     struct sg_store base;
     sqlite3 *db;
+    char *path;
     int in_tx;
+    struct client_cache cc;
     int64_t next_jti_purge; /* when expired jti rows are next deleted */
     struct cached_stmt cache[STMT_CACHE];
 };
@@ -485,8 +510,128 @@ static signet_err sqlite_client_insert(struct sg_store *s, struct sg_client *c)
     return err;
 }
 
-static signet_err sqlite_client_get(struct sg_store *s, const char *tenant, const char *client_id,
-                                    struct sg_client *out)
+static void cc_clear(struct client_cache *cc)
+{
+    for (size_t i = 0; i < cc->n; i++)
+        sg_client_clear(&cc->rows[i]);
+    cc->n = 0;
+    cc->hand = 0;
+    cc->gen++;
+}
+
+static void cc_start(struct sqlite_store *q)
+{
+    struct client_cache *cc = &q->cc;
+    cc->fd = -2;
+    char dir[PATH_MAX], name[PATH_MAX];
+    if (q->path == NULL || strlen(q->path) >= sizeof dir)
+        return;
+    memcpy(dir, q->path, strlen(q->path) + 1);
+    memcpy(name, q->path, strlen(q->path) + 1);
+    const char *b = basename(name);
+    if (strlen(b) >= sizeof cc->base)
+        return;
+    int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (fd < 0)
+        return;
+    if (inotify_add_watch(fd, dirname(dir),
+                          IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE |
+                              IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF) < 0) {
+        close(fd);
+        return;
+    }
+    memcpy(cc->base, b, strlen(b) + 1);
+    cc->base_len = strlen(b);
+    cc->fd = fd;
+}
+
+/* Reads every pending event; a change to the database's files (or a lost
+ * event) empties the cache. */
+static void cc_drain(struct sqlite_store *q)
+{
+    struct client_cache *cc = &q->cc;
+    if (cc->fd == -1)
+        cc_start(q);
+    if (cc->fd < 0)
+        return;
+    char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+    for (;;) {
+        ssize_t n = read(cc->fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n < 0 && errno != EAGAIN) {
+                close(cc->fd); /* cannot tell any more: stop caching */
+                cc->fd = -2;
+                cc_clear(cc);
+            }
+            return;
+        }
+        for (ssize_t off = 0; off + (ssize_t)sizeof(struct inotify_event) <= n;) {
+            const struct inotify_event *ev = (const struct inotify_event *)(buf + off);
+            if ((ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) != 0) {
+                close(cc->fd); /* the watch is gone: later changes would go unseen */
+                cc->fd = -2;
+                cc_clear(cc);
+                return;
+            }
+            if ((ev->mask & IN_Q_OVERFLOW) != 0 ||
+                (ev->len > 0 && strncmp(ev->name, cc->base, cc->base_len) == 0))
+                cc_clear(cc);
+            off += (ssize_t)sizeof(struct inotify_event) + (ssize_t)ev->len;
+        }
+    }
+}
+
+static signet_err client_copy(struct sg_client *dst, const struct sg_client *src)
+{
+    *dst = *src;
+    dst->secret_hash = dst->jwk = dst->scopes = dst->default_scopes = dst->audiences = NULL;
+    int bad = (src->secret_hash != NULL && (dst->secret_hash = strdup(src->secret_hash)) == NULL) ||
+              (src->jwk != NULL && (dst->jwk = strdup(src->jwk)) == NULL) ||
+              (src->scopes != NULL && (dst->scopes = strdup(src->scopes)) == NULL) ||
+              (src->default_scopes != NULL &&
+               (dst->default_scopes = strdup(src->default_scopes)) == NULL) ||
+              (src->audiences != NULL && (dst->audiences = strdup(src->audiences)) == NULL);
+    if (bad) {
+        sg_client_clear(dst);
+        return SIGNET_ERR_NOMEM;
+    }
+    return SIGNET_OK;
+}
+
+static int cc_get(struct sqlite_store *q, const char *tenant, const char *client_id,
+                  struct sg_client *out)
+{
+    struct client_cache *cc = &q->cc;
+    for (size_t i = 0; i < cc->n; i++) {
+        const struct sg_client *r = &cc->rows[i];
+        if (strcmp(r->client_id, client_id) == 0 && strcmp(r->tenant, tenant) == 0)
+            return client_copy(out, r) == SIGNET_OK;
+    }
+    return 0;
+}
+
+static void cc_put(struct client_cache *cc, const struct sg_client *c)
+{
+    struct sg_client *slot = &cc->rows[cc->n < CLIENT_CACHE ? cc->n : cc->hand];
+    if (cc->n == CLIENT_CACHE) {
+        sg_client_clear(slot);
+        cc->hand = (cc->hand + 1) % CLIENT_CACHE;
+    } else {
+        cc->n++;
+    }
+    if (client_copy(slot, c) != SIGNET_OK) {
+        /* Keep the array dense: the last row takes the slot. */
+        *slot = cc->rows[cc->n - 1];
+        memset(&cc->rows[cc->n - 1], 0, sizeof cc->rows[0]);
+        cc->n--;
+        cc->hand = 0;
+    }
+}
+
+static signet_err client_read(struct sg_store *s, const char *tenant, const char *client_id,
+                              struct sg_client *out)
 {
     sqlite3 *db = ss(s)->db;
     sqlite3_stmt *st = NULL;
@@ -509,6 +654,25 @@ static signet_err sqlite_client_get(struct sg_store *s, const char *tenant, cons
         err = map_rc(db, rc, "client_get");
     }
     release(s, st);
+    return err;
+}
+
+static signet_err sqlite_client_get(struct sg_store *s, const char *tenant, const char *client_id,
+                                    struct sg_client *out)
+{
+    struct sqlite_store *q = ss(s);
+    if (q->in_tx)
+        return client_read(s, tenant, client_id, out); /* may see its own uncommitted rows */
+    cc_drain(q);
+    if (cc_get(q, tenant, client_id, out))
+        return SIGNET_OK;
+    uint64_t gen = q->cc.gen;
+    signet_err err = client_read(s, tenant, client_id, out);
+    if (err == SIGNET_OK && q->cc.fd >= 0) {
+        cc_drain(q); /* a change written while we read: do not keep the row */
+        if (q->cc.gen == gen)
+            cc_put(&q->cc, out);
+    }
     return err;
 }
 
@@ -639,6 +803,10 @@ static void sqlite_close(struct sg_store *s)
     sqlite_rollback(s);
     for (size_t i = 0; i < STMT_CACHE; i++)
         sqlite3_finalize(q->cache[i].st);
+    cc_clear(&q->cc);
+    if (q->cc.fd >= 0)
+        close(q->cc.fd);
+    free(q->path);
     sqlite3_close(q->db);
     free(q);
 }
@@ -774,6 +942,8 @@ signet_err sg_store_sqlite_open(const char *path, int create, struct sg_store **
     q->base.ops = &sqlite_ops;
     q->base.schema_version = SCHEMA_LATEST;
     q->db = db;
+    q->cc.fd = -1;
+    q->path = strdup(path); /* NULL: no client cache */
     *out = &q->base;
     return SIGNET_OK;
 }

@@ -338,6 +338,77 @@ static void test_registration_jwk(void **state)
     assert_non_null(strstr(why, "private"));
 }
 
+static struct sg_client secret_client(const char *tenant, const char *id, const char *scopes)
+{
+    struct sg_client c = {.auth = SG_CLIENT_SECRET, .created_at = 1};
+    (void)snprintf(c.tenant, sizeof c.tenant, "%s", tenant);
+    (void)snprintf(c.client_id, sizeof c.client_id, "%s", id);
+    c.secret_hash = strdup("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA");
+    c.scopes = strdup(scopes);
+    c.default_scopes = strdup("");
+    c.audiences = strdup("https://a");
+    return c;
+}
+
+/* signetd keeps client rows it has read; a change made through another
+ * handle (the CLI, another signetd) must be seen by the very next lookup:
+ * a removed client is gone, a re-registered one has its new values. */
+static void test_store_client_cache_coherent(void **state)
+{
+    (void)state;
+    char dir[256], path[320];
+    assert_int_equal(sg_test_mkdtemp(dir, sizeof dir, "sg-client-cache"), 0);
+    (void)snprintf(path, sizeof path, "%s/s.db", dir);
+    struct sg_store *a = NULL, *b = NULL;
+    assert_int_equal(sg_store_open(path, 1, &a), SIGNET_OK);
+    assert_int_equal(sg_store_open(path, 0, &b), SIGNET_OK);
+    struct sg_client c = secret_client("t1", "web", "v0");
+    assert_int_equal(sg_store_client_insert(b, &c), SIGNET_OK);
+    sg_client_clear(&c);
+    struct sg_client got;
+    for (int i = 0; i < 2; i++) { /* a miss, then a hit */
+        assert_int_equal(sg_store_client_get(a, "t1", "web", &got), SIGNET_OK);
+        assert_string_equal(got.scopes, "v0");
+        sg_client_clear(&got);
+    }
+    for (int i = 1; i <= 150; i++) {
+        char v[16];
+        (void)snprintf(v, sizeof v, "v%d", i);
+        assert_int_equal(sg_store_client_delete(b, "t1", "web"), SIGNET_OK);
+        assert_int_equal(sg_store_client_get(a, "t1", "web", &got), SIGNET_ERR_NOT_FOUND);
+        c = secret_client("t1", "web", v);
+        assert_int_equal(sg_store_client_insert(b, &c), SIGNET_OK);
+        sg_client_clear(&c);
+        assert_int_equal(sg_store_client_get(a, "t1", "web", &got), SIGNET_OK);
+        assert_string_equal(got.scopes, v);
+        sg_client_clear(&got);
+        assert_int_equal(sg_store_client_get(a, "t1", "web", &got), SIGNET_OK);
+        assert_string_equal(got.scopes, v);
+        sg_client_clear(&got);
+    }
+    /* Its own removal too, and many clients (more than it keeps). */
+    assert_int_equal(sg_store_client_delete(a, "t1", "web"), SIGNET_OK);
+    assert_int_equal(sg_store_client_get(a, "t1", "web", &got), SIGNET_ERR_NOT_FOUND);
+    for (int i = 0; i < 300; i++) {
+        char id[16];
+        (void)snprintf(id, sizeof id, "c%d", i);
+        c = secret_client("t2", id, id);
+        assert_int_equal(sg_store_client_insert(b, &c), SIGNET_OK);
+        sg_client_clear(&c);
+    }
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < 300; i++) {
+            char id[16];
+            (void)snprintf(id, sizeof id, "c%d", i);
+            assert_int_equal(sg_store_client_get(a, "t2", id, &got), SIGNET_OK);
+            assert_string_equal(got.scopes, id);
+            assert_string_equal(got.client_id, id);
+            sg_client_clear(&got);
+        }
+    sg_store_close(&b);
+    sg_store_close(&a);
+}
+
 static void test_store_clients_and_jti(void **state)
 {
     (void)state;
@@ -412,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_assertions),
         cmocka_unit_test(test_registration_jwk),
         cmocka_unit_test(test_store_clients_and_jti),
+        cmocka_unit_test(test_store_client_cache_coherent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
