@@ -58,8 +58,23 @@ static const char *const idx_sql[ST_COUNT] = {
     [ST_DELETE] = "DELETE FROM idx WHERE n < ?1",
 };
 
+/* A record read but not yet inserted: a poll's records are inserted in
+ * hash order, so that consecutive inserts touch neighbouring pages of the
+ * hash index instead of a random page each (several times cheaper once the
+ * index outgrows its page cache). n is given in log order. */
+struct pending_row {
+    uint8_t sha[SG_TM_SHA256_LEN];
+    struct sg_tm_indexed v;
+    int64_t n;
+};
+
+#define IDX_BATCH 4096
+
 struct tok_index {
     sqlite3 *db;             /* NULL: unusable (a SQLite failure) until rebuilt */
+    struct pending_row *pend; /* IDX_BATCH rows, inserted by index_flush */
+    size_t n_pend;
+    int64_t rows;            /* rows in the table (n may have gaps: ignored duplicates) */
     sqlite3_stmt *st[ST_COUNT];
     bool in_txn;             /* a batch is open; committed at the end of each poll */
     int64_t first_n, next_n; /* the rows are n in [first_n, next_n) */
@@ -109,6 +124,8 @@ static void index_close(struct tok_index *x)
     (void)sqlite3_close(x->db); /* rolls back an open batch, deletes the file */
     x->db = NULL;
     x->in_txn = false;
+    x->n_pend = 0;
+    x->rows = 0;
     x->first_n = x->next_n = 1;
 }
 
@@ -198,7 +215,7 @@ static void index_commit(struct tok_index *x)
 
 static int64_t index_rows(const struct tok_index *x)
 {
-    return x->db != NULL ? x->next_n - x->first_n : 0;
+    return x->db != NULL ? x->rows : 0;
 }
 
 /* Drops the rows before n = cut. */
@@ -212,6 +229,7 @@ static bool index_cut(struct tok_index *x, int64_t cut, const char *op)
     }
     if (!index_step_done(x, ST_DELETE, op))
         return false;
+    x->rows -= sqlite3_changes(x->db);
     x->first_n = cut;
     return true;
 }
@@ -239,8 +257,11 @@ static void index_expire(struct tok_index *x, int64_t horizon)
 
 /* Expiry, then the cap: the oldest records beyond index_max go, and the
  * index remembers until when they could still be reported. */
+static void index_flush(struct tok_index *x);
+
 static void index_trim(struct tok_index *x, int64_t horizon)
 {
+    index_flush(x);
     index_expire(x, horizon);
     int64_t over = index_rows(x) - (int64_t)x->max;
     if (over <= 0)
@@ -256,43 +277,73 @@ static void index_trim(struct tok_index *x, int64_t horizon)
         index_fail(x, "evict", rc);
         return;
     }
+    int64_t before = x->rows;
     if (index_cut(x, cut, "evict")) {
         if (exp > x->cap_evicted_exp)
             x->cap_evicted_exp = exp;
-        x->evicted_by_cap += (uint64_t)over;
+        x->evicted_by_cap += (uint64_t)(before - x->rows);
     }
+}
+
+static int pending_cmp(const void *a, const void *b)
+{
+    return memcmp(((const struct pending_row *)a)->sha, ((const struct pending_row *)b)->sha,
+                  SG_TM_SHA256_LEN);
+}
+
+/* Inserts the pending rows, in hash order, inside the poll's batch. A
+ * hash seen before (a re-read after a cut-back) is ignored; its n stays
+ * unused, which only makes the row count an upper bound. */
+static void index_flush(struct tok_index *x)
+{
+    if (x->n_pend == 0 || !index_begin(x)) {
+        x->n_pend = 0;
+        return;
+    }
+    qsort(x->pend, x->n_pend, sizeof *x->pend, pending_cmp);
+    sqlite3_stmt *st = x->st[ST_INSERT];
+    for (size_t i = 0; i < x->n_pend; i++) {
+        const struct pending_row *r = &x->pend[i];
+        int rc = sqlite3_bind_int64(st, 1, r->n);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_blob(st, 2, r->sha, SG_TM_SHA256_LEN, SQLITE_STATIC);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int64(st, 3, (int64_t)r->v.kid_h);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int64(st, 4, (int64_t)r->v.iss_h);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int64(st, 5, (int64_t)r->v.jti_h);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int64(st, 6, r->v.time);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int64(st, 7, r->v.exp);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+            x->rows += sqlite3_changes(x->db);
+        (void)sqlite3_reset(st);
+        if (rc != SQLITE_DONE) {
+            index_fail(x, "insert", rc);
+            return;
+        }
+    }
+    x->n_pend = 0;
 }
 
 static void index_add(struct tok_index *x, const uint8_t *sha, const struct sg_tm_indexed *v,
                       int64_t horizon)
 {
-    if (!index_begin(x))
+    if (x->db == NULL || x->pend == NULL)
         return;
-    sqlite3_stmt *st = x->st[ST_INSERT];
-    int rc = sqlite3_bind_int64(st, 1, x->next_n);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_blob(st, 2, sha, SG_TM_SHA256_LEN, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, 3, (int64_t)v->kid_h);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, 4, (int64_t)v->iss_h);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, 5, (int64_t)v->jti_h);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, 6, v->time);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, 7, v->exp);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    (void)sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        index_fail(x, "insert", rc);
-        return;
+    struct pending_row *r = &x->pend[x->n_pend++];
+    memcpy(r->sha, sha, SG_TM_SHA256_LEN);
+    r->v = *v;
+    r->n = x->next_n++;
+    if (x->n_pend == IDX_BATCH) {
+        index_flush(x);
+        if (index_rows(x) > (int64_t)x->max + IDX_EVICT_CHUNK)
+            index_trim(x, horizon);
     }
-    if (sqlite3_changes(x->db) > 0)
-        x->next_n++;
-    if (index_rows(x) > (int64_t)x->max + IDX_EVICT_CHUNK)
-        index_trim(x, horizon);
 }
 
 /* ---- reading -------------------------------------------------------------- */
@@ -306,9 +357,12 @@ signet_err sg_tm_audit_new(const char *path, int64_t retention, int64_t lag, siz
     if (a == NULL)
         return SIGNET_ERR_NOMEM;
     a->buf = malloc(READ_CHUNK + MAX_RECORD);
-    if (a->buf == NULL || sg_tm_copy(a->path, sizeof a->path, path) != 0) {
-        signet_err err = a->buf == NULL ? SIGNET_ERR_NOMEM : SIGNET_ERR_INVALID_ARG;
+    a->idx.pend = calloc(IDX_BATCH, sizeof *a->idx.pend);
+    if (a->buf == NULL || a->idx.pend == NULL || sg_tm_copy(a->path, sizeof a->path, path) != 0) {
+        signet_err err = a->buf == NULL || a->idx.pend == NULL ? SIGNET_ERR_NOMEM
+                                                               : SIGNET_ERR_INVALID_ARG;
         free(a->buf);
+        free(a->idx.pend);
         free(a);
         return err;
     }
@@ -331,6 +385,7 @@ void sg_tm_audit_free(struct sg_tm_audit **a)
     if (a == NULL || *a == NULL)
         return;
     index_close(&(*a)->idx);
+    free((*a)->idx.pend);
     free((*a)->buf);
     free(*a);
     *a = NULL;
