@@ -4,7 +4,6 @@
 #include "store/store.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <sqlite3.h>
@@ -220,6 +219,18 @@ static void release(struct sg_store *s, sqlite3_stmt *st)
         }
     }
     sqlite3_finalize(st);
+}
+
+/* One statement without parameters or rows, from the kept ones. */
+static signet_err run(struct sg_store *s, const char *sql, const char *what)
+{
+    sqlite3_stmt *st = NULL;
+    signet_err err = prepare(s, sql, &st);
+    if (err != SIGNET_OK)
+        return err;
+    err = map_rc(ss(s)->db, sqlite3_step(st), what);
+    release(s, st);
+    return err;
 }
 
 static signet_err bump(sqlite3 *db)
@@ -757,7 +768,7 @@ static signet_err sqlite_jti_use(struct sg_store *s, const char *tenant, const c
     struct sqlite_store *q = ss(s);
     sqlite3 *db = q->db;
     sqlite3_stmt *st = NULL;
-    signet_err err = exec(db, "PRAGMA synchronous = NORMAL", "synchronous");
+    signet_err err = run(s, "PRAGMA synchronous = NORMAL", "synchronous");
     if (err != SIGNET_OK)
         return err;
     if (now >= q->next_jti_purge) {
@@ -792,7 +803,7 @@ static signet_err sqlite_jti_use(struct sg_store *s, const char *tenant, const c
         err = SIGNET_ERR_EXISTS; /* a replay: not a store error worth logging */
     release(s, st);
 out:
-    if (exec(db, "PRAGMA synchronous = FULL", "synchronous") != SIGNET_OK && err == SIGNET_OK)
+    if (run(s, "PRAGMA synchronous = FULL", "synchronous") != SIGNET_OK && err == SIGNET_OK)
         err = SIGNET_ERR_STORE;
     return err;
 }
