@@ -193,8 +193,9 @@ signet_err sg_monitor_new(const struct sg_config *cfg, const struct sg_telemetry
     (void)pthread_cond_init(&m->cv, NULL);
     register_metrics(m);
     int64_t retention = cfg->max_token_lifetime + cfg->clock_skew + tcfg->report_lag;
-    signet_err err = sg_tm_audit_new(cfg->audit_log, retention, tcfg->report_lag,
-                                     tcfg->index_max > 0 ? tcfg->index_max : 10000000, &m->audit);
+    size_t index_max = tcfg->index_max > 0 ? tcfg->index_max : SG_TM_INDEX_MAX_DEFAULT;
+    signet_err err =
+        sg_tm_audit_new(cfg->audit_log, retention, tcfg->report_lag, index_max, &m->audit);
     if (err == SIGNET_OK)
         err = sg_alerts_new(tcfg, reg, monitor_audit_note, m, &m->alerts);
     if (err != SIGNET_OK) {

@@ -20,7 +20,7 @@ void sg_telemetry_cfg_defaults(struct sg_telemetry_cfg *c)
     c->interval = 60;
     c->rotation_grace = 300;
     c->report_lag = 3600;
-    c->index_max = 10000000;
+    c->index_max = SG_TM_INDEX_MAX_DEFAULT;
     c->audit_full_verify = 3600;
 }
 

@@ -19,6 +19,8 @@ enum sg_on_critical {
     SG_ON_CRITICAL_ROTATE = 1, /* also emergency-revoke the affected key */
 };
 
+#define SG_TM_INDEX_MAX_DEFAULT 10000000u /* [invariants] index_max */
+
 struct sg_telemetry_cfg {
     /* [alerts] */
     char webhook_url[1024];       /* http(s) URL; empty = no webhook */
@@ -36,7 +38,7 @@ struct sg_telemetry_cfg {
     int64_t intervals[SG_INV_COUNT]; /* per check (i1 .. i8); 0 = interval */
     int64_t rotation_grace;          /* I2: ACTIVE may outlast rotation_period by prepublish + this (default 300) */
     int64_t report_lag;              /* I7: how late a relying party may report a token (default 3600) */
-    unsigned index_max;              /* I7: most sign records indexed (default 10000000; on disk, ~125 bytes each) */
+    unsigned index_max;              /* I7: most sign records indexed (on disk, ~125 bytes each) */
     int64_t audit_full_verify;       /* I5: seconds between whole-chain re-verifications (default 3600) */
 };
 
