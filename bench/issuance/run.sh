@@ -265,7 +265,7 @@ vf=$(echo "$line" | sed 's/.*| //')
 kill -TERM "$sd_b" && wait "$sd_b" || true
 trans=$(grep -c 'comp=signetd event=key_transition.*to=ACTIVE' "$work/signetd-b.log" || true)
 served_b=$(grep -c 'event=token_issued' "$work/signetd-b.log" || true)
-audit_b=$(grep -c -E '"type":"sign"[,}]' "$work/b/audit.log" || true)
+audit_b=$(grep -c -E '"type":"sign"[,}]' "$work/b/signer/audit.log" || true)
 verify_b=$("$signet" audit verify --state "$work/b" >/dev/null 2>&1 && echo ok || echo BROKEN)
 r w5 rot "$(echo "$n $d" | awk '{printf "%.0f", $1/$2}')" "$bad" "$se" "$p50" "$p99" "$vf" "$rate5" "$trans" "$served_b" "$audit_b" "$verify_b"
 
@@ -283,7 +283,7 @@ r mem signer "$sig_rss"
 
 # ---- audit: every token is in the log, durable, chained ------------------------
 kill -TERM "$sd_a" && wait "$sd_a" || true
-audit_a=$(grep -c -E '"type":"sign"[,}]' "$work/a/audit.log" || true)
+audit_a=$(grep -c -E '"type":"sign"[,}]' "$work/a/signer/audit.log" || true)
 verify_a=$("$signet" audit verify --state "$work/a" >/dev/null 2>&1 && echo ok || echo BROKEN)
 # Tokens signetd issued (its token_issued log lines): wrk drops the answers
 # still in flight when a run ends, so it receives fewer than were issued.

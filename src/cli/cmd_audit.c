@@ -14,7 +14,7 @@
 
 #include "signer/audit.h"
 
-#define AUDIT_LOG_NAME "audit.log"
+#define AUDIT_LOG_NAME "signer/audit.log"
 #ifndef SIGNET_DEFAULT_STATE
 #define SIGNET_DEFAULT_STATE "/var/lib/signet"
 #endif

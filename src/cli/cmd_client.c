@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "cli/cli.h"
+#include "common/accounts.h"
 #include "common/config.h"
 #include "common/oauth_req.h"
 #include "store/store.h"
@@ -171,6 +173,14 @@ static int open_tenant(const struct opts *o, struct sg_config *cfg,
     *t = sg_config_tenant_by_name(cfg, o->tenant);
     if (*t == NULL) {
         fprintf(stderr, "signet client: no [tenant:%s] in %s\n", o->tenant, cfg->path);
+        return SG_EXIT_USAGE;
+    }
+    /* The front store is the front end's: an administrator's changes are
+     * made under its account, so every file SQLite creates stays its. */
+    struct sg_account front;
+    if (geteuid() == 0 && sg_account_of_dir(o->state, SG_FRONT_DIR, &front) == SIGNET_OK &&
+        front.uid != 0 && sg_account_assume(&front) != SIGNET_OK) {
+        fprintf(stderr, "signet client: cannot act as the front end's account\n");
         return SG_EXIT_USAGE;
     }
     signet_err err = sg_store_open(cfg->store, 0, store);
@@ -355,7 +365,10 @@ static int cmd_add(const struct opts *o)
     }
     printf("client_id: %s\n", id);
     if (secret != NULL && o->secret_file != NULL) {
-        err = sg_secret_write_file(o->secret_file, secret->data, secret->len);
+        /* The file goes where the caller asked, as the caller. */
+        err = getuid() == 0 && geteuid() != 0 ? sg_account_resume_root() : SIGNET_OK;
+        if (err == SIGNET_OK)
+            err = sg_secret_write_file(o->secret_file, secret->data, secret->len);
         if (err != SIGNET_OK) {
             /* The client exists but nobody knows its secret: take it back. */
             if (sg_store_client_delete(store, t->name, id) != SIGNET_OK)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common/accounts.h"
 #include "common/config.h"
 #include "common/ipc.h"
 #include "common/signer_client.h"
@@ -96,6 +97,10 @@ static int run_signer_init(const char *state)
     if (pid < 0)
         return -1;
     if (pid == 0) {
+        struct sg_account a;
+        if (geteuid() == 0 && sg_account_of_dir(state, SG_SIGNER_DIR, &a) == SIGNET_OK &&
+            a.uid != 0 && sg_account_become(&a) != SIGNET_OK)
+            _exit(126);
         char *argv[] = {(char *)"signet-signer", (char *)"--state", (char *)state,
                         (char *)"--init-token", NULL};
         execv(sg_signer_path(), argv);
@@ -108,20 +113,53 @@ static int run_signer_init(const char *state)
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
+/* Gives signer/ to the signer's account and front/ to the front end's.
+ * signer/ itself and the audit log are group-owned by the front end's group
+ * (0710, 0640) so that the invariant monitor, which still runs beside the
+ * front end, can read the log; nothing else in signer/ is readable by it. */
+static const struct sg_account *chown_to;
+
+static int chown_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return lchown(p, chown_to->uid, chown_to->gid);
+}
+
+static int hand_over(const char *state, const struct sg_account *signer,
+                     const struct sg_account *front, const char *audit_log)
+{
+    char dir[4096];
+    (void)snprintf(dir, sizeof dir, "%s/" SG_SIGNER_DIR, state);
+    chown_to = signer;
+    if (nftw(dir, chown_entry, 16, FTW_PHYS) != 0)
+        return -1;
+    if (chown(dir, signer->uid, front->gid) != 0 || chmod(dir, 0710) != 0 ||
+        chown(audit_log, signer->uid, front->gid) != 0 || chmod(audit_log, 0640) != 0)
+        return -1;
+    (void)snprintf(dir, sizeof dir, "%s/" SG_FRONT_DIR, state);
+    chown_to = front;
+    return nftw(dir, chown_entry, 16, FTW_PHYS);
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: signet init [--state DIR] [--issuer URL]... [--alg ES256|EdDSA|PS256]\n"
             "                   [--module PATH] [--rotation-period DURATION]\n\n"
             "Creates DIR (default $SIGNET_STATE, else %s) with:\n"
-            "  signet.conf      the configuration (see README)\n"
-            "  softhsm2.conf    the embedded SoftHSM2 token's config (tokens/ holds it)\n"
-            "  user.pin so.pin  random PINs, mode 0600 (never printed)\n"
-            "  signet.db        the store; audit.log the hash-chained audit log\n"
+            "  signet.conf      the configuration (see README), readable by both sides\n"
+            "  signer/          the signer's alone: softhsm2.conf and tokens/ (the embedded\n"
+            "                   SoftHSM2 token), user.pin so.pin (random, 0600, never printed),\n"
+            "                   keys.db (the key store), audit.log (the hash-chained log)\n"
+            "  front/           the front end's: signet.db (clients, replay caches)\n"
+            "As root, signer/ and front/ belong to the system accounts %s and %s\n"
+            "(created when missing) and the trust boundary is enforced.\n"
             "and the first ACTIVE key plus a pre-published standby per issuer.\n"
             "Default issuer: http://127.0.0.1:8080/t/default. Running it again on an\n"
             "initialised directory changes nothing.\n",
-            SIGNET_DEFAULT_STATE);
+            SIGNET_DEFAULT_STATE, SG_ACCOUNT_SIGNER, SG_ACCOUNT_FRONT);
 }
 
 int sg_cmd_init(int argc, char **argv)
@@ -200,22 +238,38 @@ int sg_cmd_init(int argc, char **argv)
         return SG_EXIT_USAGE;
     }
 
+    /* As root, the state directory is split between two system accounts
+     * (made here when missing); otherwise everything is the caller's. */
+    struct sg_account signer_acct = {getuid(), getgid()}, front_acct = {getuid(), getgid()};
+    int as_root = geteuid() == 0;
+    if (as_root && (sg_account_ensure(SG_ACCOUNT_SIGNER, &signer_acct) != SIGNET_OK ||
+                    sg_account_ensure(SG_ACCOUNT_FRONT, &front_acct) != SIGNET_OK)) {
+        fprintf(stderr, "signet init: cannot create the system accounts %s and %s (useradd)\n",
+                SG_ACCOUNT_SIGNER, SG_ACCOUNT_FRONT);
+        return SG_EXIT_USAGE;
+    }
     int created_dir = 0;
-    if (mkdir(state, 0700) == 0)
+    mode_t old_umask = umask(077);
+    if (mkdir(state, as_root ? 0755 : 0700) == 0)
         created_dir = 1;
     else if (errno != EEXIST) {
         fprintf(stderr, "signet init: cannot create %s: %s\n", state, strerror(errno));
+        umask(old_umask);
         return SG_EXIT_USAGE;
     }
+    if (created_dir && as_root)
+        (void)chmod(state, 0755); /* both accounts must reach their halves */
     int rc = SG_EXIT_USAGE;
     struct sg_secret *so = NULL, *user = NULL;
     struct sg_store *store = NULL;
     struct sg_signer_client *c = NULL;
     char *json = NULL;
-    char tokens[4096], conf[8192];
-    (void)snprintf(tokens, sizeof tokens, "%s/tokens", state);
-    if (mkdir(tokens, 0700) != 0) {
-        fprintf(stderr, "signet init: cannot create %s: %s\n", tokens, strerror(errno));
+    char tokens[4200], conf[8400], signer_dir[4096], front_dir[4096];
+    (void)snprintf(signer_dir, sizeof signer_dir, "%s/" SG_SIGNER_DIR, state);
+    (void)snprintf(front_dir, sizeof front_dir, "%s/" SG_FRONT_DIR, state);
+    (void)snprintf(tokens, sizeof tokens, "%s/tokens", signer_dir);
+    if (mkdir(signer_dir, 0700) != 0 || mkdir(front_dir, 0700) != 0 || mkdir(tokens, 0700) != 0) {
+        fprintf(stderr, "signet init: cannot create %s: %s\n", signer_dir, strerror(errno));
         goto out;
     }
     (void)snprintf(conf, sizeof conf,
@@ -244,6 +298,22 @@ int sg_cmd_init(int argc, char **argv)
         goto out;
     }
     sg_store_close(&store);
+    err = sg_store_open(cfg.keystore, 1, &store);
+    if (err != SIGNET_OK) {
+        fprintf(stderr, "signet init: cannot create the key store %s: %s\n", cfg.keystore,
+                signet_strerror(err));
+        goto out;
+    }
+    sg_store_close(&store);
+    if (write_text(cfg.audit_log, "") != 0) {
+        fprintf(stderr, "signet init: cannot create %s\n", cfg.audit_log);
+        goto out;
+    }
+    if (as_root && hand_over(state, &signer_acct, &front_acct, cfg.audit_log) != 0) {
+        fprintf(stderr, "signet init: cannot give %s and %s to their accounts\n", signer_dir,
+                front_dir);
+        goto out;
+    }
     if (run_signer_init(state) != 0) {
         fprintf(stderr, "signet init: the HSM token could not be initialised\n");
         goto out;
@@ -255,8 +325,9 @@ int sg_cmd_init(int argc, char **argv)
     if (rc != SG_EXIT_OK)
         goto out;
     printf("initialised %s\n", state);
-    printf("  token: SoftHSM2 '%s' (%s), PINs in user.pin and so.pin (mode 0600)\n",
+    printf("  token: SoftHSM2 '%s' (%s), PINs in " SG_SIGNER_DIR "/user.pin and so.pin (mode 0600)\n",
            cfg.token_label, module);
+    printf("  trust boundary: %s\n", sg_boundary_describe(state));
     json_t *rows = json_loads(json != NULL ? json : "[]", 0, NULL);
     size_t i;
     json_t *r;
@@ -275,19 +346,14 @@ out:
     sg_secret_free(&user);
     if (rc != SG_EXIT_OK) {
         /* Leave nothing half-made behind. */
-        if (created_dir)
+        if (created_dir) {
             (void)nftw(state, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-        else {
-            const char *names[] = {"signet.conf", "softhsm2.conf", "user.pin", "so.pin",
-                                   "signet.db", "signet.db-wal", "signet.db-shm", "audit.log",
-                                   "lifecycle.lock"};
-            for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
-                char p[4200];
-                (void)snprintf(p, sizeof p, "%s/%s", state, names[k]);
-                (void)unlink(p);
-            }
-            (void)nftw(tokens, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        } else {
+            (void)unlink(path);
+            (void)nftw(signer_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+            (void)nftw(front_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
         }
     }
+    umask(old_umask);
     return rc;
 }

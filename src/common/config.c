@@ -289,6 +289,8 @@ static int handle_key(struct parse_ctx *p, const char *section, const char *key,
                c->max_key_age > 0;
     if (IS("store", "url"))
         return copy_str(c->store, sizeof c->store, v) == 0 && v[0] != '\0';
+    if (IS("store", "keystore"))
+        return copy_str(c->keystore, sizeof c->keystore, v) == 0 && v[0] != '\0';
     if (IS("audit", "log"))
         return path_value(c->audit_log, sizeof c->audit_log, v) == 0;
     if (IS("signer", "user"))
@@ -393,17 +395,20 @@ void sg_config_defaults(struct sg_config *c, const char *state_dir)
                    "/usr/lib/softhsm:/usr/lib/x86_64-linux-gnu/softhsm:"
                    "/usr/lib/aarch64-linux-gnu/softhsm:/usr/lib/x86_64-linux-gnu/pkcs11");
     (void)copy_str(c->token_label, sizeof c->token_label, "signet");
-    (void)copy_str(c->pin_file, sizeof c->pin_file, "user.pin");
-    (void)copy_str(c->so_pin_file, sizeof c->so_pin_file, "so.pin");
-    (void)copy_str(c->softhsm_conf, sizeof c->softhsm_conf, "softhsm2.conf");
+    /* The trust boundary on disk: signer/ is the signer account's alone
+     * (PINs, token, key store, audit log), front/ the front end's. */
+    (void)copy_str(c->pin_file, sizeof c->pin_file, SG_SIGNER_DIR "/user.pin");
+    (void)copy_str(c->so_pin_file, sizeof c->so_pin_file, SG_SIGNER_DIR "/so.pin");
+    (void)copy_str(c->softhsm_conf, sizeof c->softhsm_conf, SG_SIGNER_DIR "/softhsm2.conf");
     c->sessions = 2;
     c->rotation_period = 86400;
     c->jwks_max_age = 300;
     c->clock_skew = 60;
     c->max_token_lifetime = 3600;
     c->max_key_age = 0; /* 0: derived (period + prepublication + retirement) */
-    (void)copy_str(c->store, sizeof c->store, "sqlite:signet.db");
-    (void)copy_str(c->audit_log, sizeof c->audit_log, "audit.log");
+    (void)copy_str(c->store, sizeof c->store, "sqlite:" SG_FRONT_DIR "/signet.db");
+    (void)copy_str(c->keystore, sizeof c->keystore, "sqlite:" SG_SIGNER_DIR "/keys.db");
+    (void)copy_str(c->audit_log, sizeof c->audit_log, SG_SIGNER_DIR "/audit.log");
     c->sandbox = 1;
     (void)copy_str(c->server.listen_host, sizeof c->server.listen_host, "127.0.0.1");
     c->server.port = 8080;
@@ -505,13 +510,18 @@ static signet_err finish(struct sg_config *c, char *errbuf, size_t errlen)
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
         if (absolutise(c, paths[i], PATH_MAX) != 0)
             FAIL("path too long");
-    if (strncmp(c->store, "sqlite:", 7) == 0 && c->store[7] != '/') {
+    char *stores[] = {c->store, c->keystore};
+    for (size_t i = 0; i < sizeof stores / sizeof stores[0]; i++) {
+        if (strncmp(stores[i], "sqlite:", 7) != 0 || stores[i][7] == '/')
+            continue;
         char tmp[PATH_MAX + 16];
-        int n = snprintf(tmp, sizeof tmp, "sqlite:%s/%s", c->state_dir, c->store + 7);
+        int n = snprintf(tmp, sizeof tmp, "sqlite:%s/%s", c->state_dir, stores[i] + 7);
         if (n < 0 || (size_t)n >= sizeof c->store)
             FAIL("store path too long");
-        memcpy(c->store, tmp, (size_t)n + 1);
+        memcpy(stores[i], tmp, (size_t)n + 1);
     }
+    if (strcmp(c->store, c->keystore) == 0)
+        FAIL("[store] url and keystore must differ: the key store is the signer's alone");
     return SIGNET_OK;
 #undef FAIL
 }
@@ -722,9 +732,15 @@ static const char *rel(const struct sg_config *c, const char *path)
 
 signet_err sg_config_write(const struct sg_config *c, const char *path)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    /* Readable by the front end and the signer, writable by neither (it
+     * holds paths and timings, no secret). */
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0)
         return errno == EEXIST ? SIGNET_ERR_EXISTS : SIGNET_ERR_IO;
+    if (fchmod(fd, 0644) != 0) { /* whatever the caller's umask */
+        close(fd);
+        return SIGNET_ERR_IO;
+    }
     FILE *f = fdopen(fd, "w");
     if (f == NULL) {
         close(fd);
@@ -743,14 +759,18 @@ signet_err sg_config_write(const struct sg_config *c, const char *path)
     if (c->max_key_age_set)
         fprintf(f, "max_key_age = %llds\n", (long long)c->max_key_age);
     fprintf(f, "\n");
-    const char *store = c->store;
-    char store_rel[PATH_MAX + 16];
+    const char *store = c->store, *keystore = c->keystore;
+    char store_rel[PATH_MAX + 16], keystore_rel[PATH_MAX + 16];
     if (strncmp(store, "sqlite:", 7) == 0) {
         (void)snprintf(store_rel, sizeof store_rel, "sqlite:%s", rel(c, store + 7));
         store = store_rel;
     }
-    fprintf(f, "[store]\nurl = %s\n\n[audit]\nlog = %s\n\n[signer]\nsandbox = %s\n", store,
-            rel(c, c->audit_log), c->sandbox ? "true" : "false");
+    if (strncmp(keystore, "sqlite:", 7) == 0) {
+        (void)snprintf(keystore_rel, sizeof keystore_rel, "sqlite:%s", rel(c, keystore + 7));
+        keystore = keystore_rel;
+    }
+    fprintf(f, "[store]\nurl = %s\nkeystore = %s\n\n[audit]\nlog = %s\n\n[signer]\nsandbox = %s\n",
+            store, keystore, rel(c, c->audit_log), c->sandbox ? "true" : "false");
     if (c->signer_user[0] != '\0')
         fprintf(f, "user = %s\n", c->signer_user);
     fprintf(f, "\n");

@@ -15,6 +15,13 @@
 #define SG_MAX_ALGS 3
 #define SG_MIN_ROTATION_PERIOD 60
 
+/* The state directory's two private halves: signer/ belongs to the signer's
+ * account (PINs, token, key store, audit log), front/ to the front end's
+ * (clients, replay caches). Their owners are the accounts each side runs
+ * under when signetd or the CLI is started as root. */
+#define SG_SIGNER_DIR "signer"
+#define SG_FRONT_DIR "front"
+
 struct sg_tenant_cfg {
     char name[64];                    /* [tenant:NAME] */
     char issuer[512];                 /* exact issuer URL */
@@ -67,7 +74,8 @@ struct sg_config {
     int max_key_age_set; /* given in the file (else derived from the timings) */
 
     /* [store] */
-    char store[PATH_MAX + 16]; /* "sqlite:PATH" or postgresql:// URL */
+    char store[PATH_MAX + 16];    /* front store (clients, replay caches): "sqlite:PATH" or URL */
+    char keystore[PATH_MAX + 16]; /* key store (lifecycle rows): the signer's alone */
 
     /* [audit] */
     char audit_log[PATH_MAX];

@@ -56,6 +56,9 @@ sg_tmpdir() {
     [ "$BASH_SUBSHELL" -eq 0 ] || sg_fail "sg_tmpdir must not run in a subshell"
     [ -z "$SG_TMP" ] || return 0
     SG_TMP=$(mktemp -d "${TMPDIR:-/tmp}/signet-it-XXXXXX")
+    # As root, state directories inside are split between the accounts
+    # signet and signet-signer, which must be able to reach them.
+    chmod 0711 "$SG_TMP"
     trap '_sg_cleanup' EXIT
     : >"$SG_TMP/transcript"
 }
@@ -269,7 +272,7 @@ sg_clock_add() { echo $(($(cat "$1/clock") + $2)) >"$1/clock"; }
 sg_copy_state() {
     local src=$1 dst=$2
     cp -a "$src" "$dst"
-    sed -i "s#^directories.tokendir = .*#directories.tokendir = $dst/tokens#" "$dst/softhsm2.conf"
+    sed -i "s#^directories.tokendir = .*#directories.tokendir = $dst/signer/tokens#" "$dst/signer/softhsm2.conf"
 }
 
 # sg_snapshot STATE: hashes of everything a refused command must leave alone:
@@ -280,14 +283,22 @@ sg_snapshot() {
     local st=$1 f
     (
         cd "$st" || exit 1
-        sha256sum signet.db audit.log signet.conf user.pin so.pin 2>&1
-        find tokens -type f | sort | while read -r f; do
+        sha256sum front/signet.db signer/keys.db signer/audit.log signet.conf signer/user.pin signer/so.pin 2>&1
+        find signer/tokens -type f | sort | while read -r f; do
             case $f in
             */token.object) printf '%s  %s\n' "$(tail -c +9 "$f" | sha256sum | cut -d' ' -f1)" "$f" ;;
             *) sha256sum "$f" ;;
             esac
         done
     )
+}
+
+# sg_as_signer STATE: the command prefix that runs a tool as the owner of
+# STATE/signer (nothing when that is who we are).
+sg_as_signer() {
+    local uid
+    uid=$(stat -c %u "$1/signer")
+    [ "$uid" = "$(id -u)" ] || echo "setpriv --reuid=$uid --regid=$(id -g "$uid") --clear-groups"
 }
 
 # sg_pkcs11 STATE ARGS...: pkcs11-tool logged in to the state's token. The
@@ -297,8 +308,8 @@ sg_pkcs11() {
     local st=$1 module rc=0
     shift
     module=$(sg_module) || { SG_DETAIL="no SoftHSM2 module"; return 1; }
-    SG_P11_PIN=$(cat "$st/user.pin") SOFTHSM2_CONF=$st/softhsm2.conf \
-        pkcs11-tool --module "$module" --login --pin env:SG_P11_PIN "$@" \
+    SG_P11_PIN=$(cat "$st/signer/user.pin") SOFTHSM2_CONF=$st/signer/softhsm2.conf \
+        $(sg_as_signer "$st") pkcs11-tool --module "$module" --login --pin env:SG_P11_PIN "$@" \
         >"$SG_TMP/p11.out" 2>"$SG_TMP/p11.err" || rc=$?
     { echo "\$ pkcs11-tool $*  [exit $rc]"; cat "$SG_TMP/p11.out" "$SG_TMP/p11.err"; } >>"$SG_TMP/transcript"
     cat "$SG_TMP/p11.out"
@@ -355,10 +366,10 @@ sg_kids() {
 sg_check_no_pins() {
     local st=$1 f secret where
     shift
-    for f in "$st/user.pin" "$st/so.pin" "$@"; do
+    for f in "$st/signer/user.pin" "$st/signer/so.pin" "$@"; do
         secret=$(cat "$f")
         [ -n "$secret" ] || continue
-        for where in "$SG_TMP/transcript" "$st/audit.log" "$st/signet.db" "$st/signet.conf"; do
+        for where in "$SG_TMP/transcript" "$st/signer/audit.log" "$st/signer/keys.db" "$st/front/signet.db" "$st/signet.conf"; do
             if [ -e "$where" ] && grep -qaF -- "$secret" "$where"; then
                 SG_DETAIL="the secret of $(basename "$f") appears in $where"
                 return 1
@@ -383,6 +394,7 @@ exit "\$rc"
 EOF
     chmod 755 "$SG_TMP/signer-wrap"
     : >"$SG_TMP/signer.exits"
+    chmod 666 "$SG_TMP/signer.exits" # the signer runs as signet-signer when we are root
     export SIGNET_SIGNER=$SG_TMP/signer-wrap
 }
 sg_signer_exits_reset() { : >"$SG_TMP/signer.exits"; }
@@ -489,7 +501,7 @@ int main(int argc, char **argv)
 EOF
         cc -O1 -I/usr/include/p11-kit-1 -o "$bin" "$bin.c" -ldl 2>"$SG_TMP/probe-cc.err" || return 3
     fi
-    SOFTHSM2_CONF=$st/softhsm2.conf "$bin" "$module" "$st/user.pin"
+    SOFTHSM2_CONF=$st/signer/softhsm2.conf "$bin" "$module" "$st/signer/user.pin"
 }
 
 # sg_consistent STATE LABEL: the invariants a state directory must satisfy
@@ -635,7 +647,7 @@ check("each JWKS is exactly the issuer's PUBLISHED, ACTIVE and RETIRED keys", ba
 check("every JWKS kid is the RFC 7638 thumbprint of its key", badkid)
 
 recs = []
-for raw in open(state + "/audit.log"):
+for raw in open(state + "/signer/audit.log"):
     recs.append(json.loads(raw.split(" ", 1)[1]))
 def has(types, field, value):
     return any(r.get("type") in types and r.get(field) == value for r in recs)

@@ -9,6 +9,7 @@ set -euo pipefail
 [ -x "$SIGNET_BIN" ] || { echo "FAIL: $SIGNET_BIN is not an executable" >&2; exit 1; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/signet-audit-cli-XXXXXX")
+chmod 0711 "$work" # reached by the accounts signet and signet-signer
 trap 'rm -rf "$work"' EXIT
 unset SIGNET_STATE
 
@@ -48,8 +49,8 @@ expect_out_has() { [[ $out == *"$1"* ]] || fail "stdout '$out' lacks '$1'"; }
 expect_err_has() { [[ $err == *"$1"* ]] || fail "stderr '$err' lacks '$1'"; }
 
 state=$work/state
-mkdir -p "$state"
-log=$state/audit.log
+mkdir -p "$state/signer"
+log=$state/signer/audit.log
 make_log "$log" 5
 cp "$log" "$work/good.log"
 

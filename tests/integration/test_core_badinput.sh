@@ -54,9 +54,12 @@ sg_check "revoke of a kid that starts with '-' is a revoke, not an option: exit 
 sg_check "revoke -- KID works for such a kid" sg_run_err 1 "unknown key id" revoke --state "$st" -- -no-such-kid
 
 # --- PIN ------------------------------------------------------------------
-cp -p "$st/user.pin" "$SG_TMP/user.pin.good"
+# A file put back keeps the owner its directory gives it (as root: the
+# signer's account, signet-signer).
+signer_owner=$(stat -c %U "$st/signer")
+cp -p "$st/signer/user.pin" "$SG_TMP/user.pin.good"
 python3 -c 'import secrets; print(secrets.token_urlsafe(24), end="")' >"$SG_TMP/user.pin.wrong"
-install -m 600 "$SG_TMP/user.pin.wrong" "$st/user.pin"
+install -m 600 -o "$signer_owner" "$SG_TMP/user.pin.wrong" "$st/signer/user.pin"
 # SoftHSM records a failed login in token.object (a token flag), so the
 # wrong-PIN case sums everything but that file.
 snap_no_token_object() { sg_snapshot "$1" | grep -v '/token\.object$'; }
@@ -66,22 +69,22 @@ SNAP=sg_snapshot
 sg_check "wrong PIN: the message names the PIN" sg_err_has "PIN"
 sg_check "wrong PIN: neither the wrong nor the right PIN is printed" \
     sg_check_no_pins "$st" "$SG_TMP/user.pin.good" "$SG_TMP/user.pin.wrong"
-install -m 644 "$SG_TMP/user.pin.good" "$st/user.pin"
+install -m 644 -o "$signer_owner" "$SG_TMP/user.pin.good" "$st/signer/user.pin"
 refused "PIN file mode 0644" 2 "0600" status --state "$st"
-chmod 600 "$st/user.pin"
-mv "$st/user.pin" "$SG_TMP/user.pin.moved"
-ln -s "$SG_TMP/user.pin.moved" "$st/user.pin"
+chmod 600 "$st/signer/user.pin"
+mv "$st/signer/user.pin" "$SG_TMP/user.pin.moved"
+ln -s "$SG_TMP/user.pin.moved" "$st/signer/user.pin"
 refused "PIN file is a symlink" 2 "cannot read PIN file" status --state "$st"
-rm "$st/user.pin"
+rm "$st/signer/user.pin"
 refused "PIN file missing" 2 "cannot read PIN file" status --state "$st"
-install -m 600 "$SG_TMP/user.pin.good" "$st/user.pin"
+install -m 600 -o "$signer_owner" "$SG_TMP/user.pin.good" "$st/signer/user.pin"
 sg_check "the right PIN again: status exits 0 (the token is not locked)" sg_run 0 status --state "$st"
 
 # --- PKCS#11 module ---------------------------------------------------------
 module=$(sg_module) || sg_fail "no SoftHSM2 module"
 cp -p "$st/signet.conf" "$SG_TMP/signet.conf.good"
 set_module() { # MODULE [MODULE_DIRS]
-    install -m 600 "$SG_TMP/signet.conf.good" "$st/signet.conf"
+    install -m 644 "$SG_TMP/signet.conf.good" "$st/signet.conf"
     sed -i "s#^module = .*#module = $1#" "$st/signet.conf"
     [ -z "${2:-}" ] || sed -i "s#^module_dirs = .*#module_dirs = $2#" "$st/signet.conf"
 }
@@ -102,19 +105,19 @@ sg_check "a symlink from outside to the allow-listed module loads it (the real p
 up=$(dirname "$module" | sed 's#/[^/]*#../#g')
 set_module "$(dirname "$module")/$up${SG_TMP#/}/libsofthsm2.so"
 refused "module path escaping the allow-list with .." 2 "allow-listed" status --state "$st"
-install -m 600 "$SG_TMP/signet.conf.good" "$st/signet.conf"
+install -m 644 "$SG_TMP/signet.conf.good" "$st/signet.conf"
 
 # --- store ------------------------------------------------------------------
-cp -p "$st/signet.db" "$SG_TMP/signet.db.good"
-size=$(stat -c %s "$st/signet.db")
-head -c "$size" /dev/urandom >"$st/signet.db"
+cp -p "$st/signer/keys.db" "$SG_TMP/signet.db.good"
+size=$(stat -c %s "$st/signer/keys.db")
+head -c "$size" /dev/urandom >"$st/signer/keys.db"
 refused "database overwritten with random bytes" 2 "corrupt" status --state "$st"
-: >"$st/signet.db"
+: >"$st/signer/keys.db"
 refused "empty database" 2 "corrupt" status --state "$st"
 sqlite3 "$SG_TMP/other.db" 'CREATE TABLE t (x INTEGER);'
-cp "$SG_TMP/other.db" "$st/signet.db"
+cp "$SG_TMP/other.db" "$st/signer/keys.db"
 refused "someone else's SQLite database" 2 "corrupt" status --state "$st"
-cp -p "$SG_TMP/signet.db.good" "$st/signet.db"
+cp -p "$SG_TMP/signet.db.good" "$st/signer/keys.db"
 
 # --- config -----------------------------------------------------------------
 conf_line() { # appends text to the config; prints the number of its last line
@@ -123,19 +126,19 @@ conf_line() { # appends text to the config; prints the number of its last line
 }
 line=$(conf_line "[keys]" "rotation_periode = 1h")
 refused "config with an unknown key" 2 "signet.conf:$line: unknown key 'rotation_periode' in [keys]" status --state "$st"
-install -m 600 "$SG_TMP/signet.conf.good" "$st/signet.conf"
+install -m 644 "$SG_TMP/signet.conf.good" "$st/signet.conf"
 line=$(conf_line "[kees]" "rotation_period = 1h")
 refused "config with an unknown section" 2 "signet.conf:$line: unknown section [kees]" status --state "$st"
-install -m 600 "$SG_TMP/signet.conf.good" "$st/signet.conf"
+install -m 644 "$SG_TMP/signet.conf.good" "$st/signet.conf"
 line=$(conf_line "[keys]" "rotation_period = 1h")
 refused "config repeating a key" 2 "signet.conf:$line: duplicate key 'rotation_period' in [keys]" status --state "$st"
-install -m 600 "$SG_TMP/signet.conf.good" "$st/signet.conf"
+install -m 644 "$SG_TMP/signet.conf.good" "$st/signet.conf"
 sg_conf_set "$st" keys rotation_period soon
 line=$(grep -n '^rotation_period = soon$' "$st/signet.conf" | cut -d: -f1)
 refused "config with a bad value" 2 "signet.conf:$line: invalid value for 'rotation_period'" status --state "$st"
 sg_conf_set "$st" keys rotation_period 5m
 refused "rotation period shorter than pre-publication allows" 2 "rotation_period" status --state "$st"
-install -m 600 "$SG_TMP/signet.conf.good" "$st/signet.conf"
+install -m 644 "$SG_TMP/signet.conf.good" "$st/signet.conf"
 
 # --- usage errors (exit 2) and help (exit 0) ----------------------------------
 usage() { # DESC TEXT ARGS...

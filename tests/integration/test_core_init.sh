@@ -93,6 +93,8 @@ pubkeys_match() {
     rm -f "$SG_TMP"/pm-*.der
     for id in $(sg_kq "$SG_TMP/pm.keys" "[k['hsm_id'] for k in keys if k['alg'] == 'PS256' and k['issuer'] == a[0]
             and k['state'] in ('PUBLISHED', 'ACTIVE', 'RETIRED')]" "$iss"); do
+        # pkcs11-tool runs as the token's owner: let it write the file.
+        install -m 666 /dev/null "$SG_TMP/pm-$id.der"
         sg_pkcs11 "$st" --read-object --type pubkey --id "$id" -o "$SG_TMP/pm-$id.der" >/dev/null || return 1
     done
     SG_DETAIL=$(python3 - "$SG_TMP/pm.keys" "$SG_TMP/pm.objs" "$SG_TMP/pm.jwks" "$SG_TMP" <<'EOF'
@@ -213,7 +215,7 @@ audit_counts() {
     want=$((3 * nkeys + nactive))
     sg_run 0 audit verify --state "$st" || return 1
     sg_out_has "$want records, chain intact" || return 1
-    SG_DETAIL=$(python3 - "$st/audit.log" "$nkeys" "$nactive" <<'EOF'
+    SG_DETAIL=$(python3 - "$st/signer/audit.log" "$nkeys" "$nactive" <<'EOF'
 import collections, json, sys
 types = collections.Counter(json.loads(l.split(" ", 1)[1])["type"] for l in open(sys.argv[1]))
 n, act = int(sys.argv[2]), int(sys.argv[3])
@@ -224,17 +226,37 @@ EOF
     [ -z "$SG_DETAIL" ]
 }
 
-# state_files_ok STATE: PIN files 0600, the state and token directories 0700.
+# state_files_ok STATE: PIN files 0600 in signer/, the token directory and
+# front/ 0700, signer/ 0700 (0710 to the front end's group as root, for the
+# audit log it may read); as root, each half belongs to its own account.
 state_files_ok() {
-    local st=$1 f m
-    for f in user.pin so.pin; do
+    local st=$1 f m want
+    for f in signer/user.pin signer/so.pin signer/keys.db front/signet.db; do
         m=$(stat -c %a "$st/$f")
         [ "$m" = 600 ] || { SG_DETAIL="$f is mode $m"; return 1; }
     done
-    for f in . tokens; do
+    for f in signer/tokens front; do
         m=$(stat -c %a "$st/$f")
         [ "$m" = 700 ] || { SG_DETAIL="$f is mode $m"; return 1; }
     done
+    want=700
+    [ "$(id -u)" != 0 ] || want=710
+    m=$(stat -c %a "$st/signer")
+    [ "$m" = "$want" ] || { SG_DETAIL="signer/ is mode $m, want $want"; return 1; }
+    m=$(stat -c %a "$st/signet.conf")
+    [ "$m" = 644 ] || { SG_DETAIL="signet.conf is mode $m"; return 1; }
+    if [ "$(id -u)" = 0 ]; then
+        for f in signer signer/user.pin signer/so.pin signer/keys.db signer/audit.log signer/tokens; do
+            m=$(stat -c %U "$st/$f")
+            [ "$m" = signet-signer ] || { SG_DETAIL="$f belongs to $m"; return 1; }
+        done
+        for f in front front/signet.db; do
+            m=$(stat -c %U "$st/$f")
+            [ "$m" = signet ] || { SG_DETAIL="$f belongs to $m"; return 1; }
+        done
+        m=$(stat -c %U "$st/signet.conf")
+        [ "$m" = root ] || { SG_DETAIL="signet.conf belongs to $m"; return 1; }
+    fi
 }
 
 # check_fresh STATE ALG ISSUER...: everything a fresh `signet init` promises.
@@ -276,7 +298,7 @@ find "$es" -type f | sort | xargs sha256sum >"$SG_TMP/before"
 sg_check "init again exits 0" sg_run 0 init --state "$es" --issuer "$A" --issuer "$B"
 sg_check "init again says already initialised" sg_out_has "already initialised"
 find "$es" -type f | sort | xargs sha256sum >"$SG_TMP/after"
-sg_check_eq "init again leaves signet.db, audit.log, PINs and token files identical" \
+sg_check_eq "init again leaves the stores, audit.log, PINs and token files identical" \
     "$(cat "$SG_TMP/after")" "$(cat "$SG_TMP/before")"
 sg_check "init again with other options changes nothing either" sg_run 0 init --state "$es" --alg PS256
 find "$es" -type f | sort | xargs sha256sum >"$SG_TMP/after"

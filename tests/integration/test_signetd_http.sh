@@ -46,8 +46,8 @@ client list --tenant default --json >"$work/list.json"
 if grep -q 'argon2' "$work/list" "$work/list.json" || grep -qF "$(cat "$work/web.secret")" "$work/list" "$work/list.json"; then
   fail "client list shows a secret or hash"
 fi
-grep -q 'argon2id' "$state/signet.db" 2>/dev/null || true # hashes only (checked below)
-if grep -qF "$(cat "$work/web.secret")" "$state/signet.db"; then fail "the store holds a plain secret"; fi
+grep -q 'argon2id' "$state/front/signet.db" 2>/dev/null || true # hashes only (checked below)
+if grep -qF -- "$(cat "$work/web.secret")" "$state/front/signet.db"; then fail "the store holds a plain secret"; fi
 S=$(cat "$work/web.secret")
 
 start_signetd "$state"
@@ -343,8 +343,8 @@ grep -q '^READY=1' "$work/notify.out" && grep -q '^STOPPING=1' "$work/notify.out
   fail "sd_notify: $(cat "$work/notify.out")"
 
 # ---- fail closed: the signer cannot start (wrong PIN) ----------------------------
-cp -p "$state/user.pin" "$work/user.pin"
-printf 'wrong-pin-%s' "$RANDOM" >"$state/user.pin"
+cp -p "$state/signer/user.pin" "$work/user.pin"
+printf 'wrong-pin-%s' "$RANDOM" >"$state/signer/user.pin"
 start_signetd "$state"
 wait_http "$base/readyz" 503
 sigs3=$(count_signatures "$state")
@@ -354,7 +354,7 @@ req down "$iss/jwks.json"; expect down 503
 req h "$base/healthz"; expect h 200
 [ "$(count_signatures "$state")" = "$sigs3" ] || fail "signatures while the signer was down"
 stop_signetd || fail "exit status with the signer down"
-cp -p "$work/user.pin" "$state/user.pin"
+cp -p "$work/user.pin" "$state/signer/user.pin"
 # And it recovers: the signer restarts when it can.
 start_signetd "$state"
 wait_http "$base/readyz" 200

@@ -23,6 +23,7 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 
 work=$(mktemp -d)
+chmod 0711 "$work" # reached by the accounts signet and signet-signer
 server_pid=
 cleanup() {
   if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi

@@ -140,8 +140,8 @@ wait_alert "$n" invariant_recovered I7
 
 # ---- I5: an old audit record edited ---------------------------------------------
 n=$(alerts_count)
-cp "$state/audit.log" "$work/audit.bak"
-$py - "$state/audit.log" <<'PY'
+cp "$state/signer/audit.log" "$work/audit.bak"
+$py - "$state/signer/audit.log" <<'PY'
 import sys
 path = sys.argv[1]
 with open(path, "r+b") as f:
@@ -153,7 +153,7 @@ with open(path, "r+b") as f:
 PY
 wait_alert "$n" invariant_violation I5 "broken"
 n=$(alerts_count)
-$py - "$state/audit.log" "$work/audit.bak" <<'PY'
+$py - "$state/signer/audit.log" "$work/audit.bak" <<'PY'
 import sys
 path, bak = sys.argv[1], sys.argv[2]
 orig = open(bak, "rb").read()
@@ -166,8 +166,8 @@ with open(path, "r+b") as f:
 PY
 wait_alert "$n" invariant_recovered I5
 "$SIGNET_BIN" audit verify --state "$state" >/dev/null 2>&1 || fail "audit chain broken after the repair"
-grep -q '"type":"invariant_violation".*"invariant":"I7"' "$state/audit.log" ||
-  grep -q '"invariant":"I7".*"type":"invariant_violation"' "$state/audit.log" || fail "no I7 alert record in the audit log"
+grep -q '"type":"invariant_violation".*"invariant":"I7"' "$state/signer/audit.log" ||
+  grep -q '"invariant":"I7".*"type":"invariant_violation"' "$state/signer/audit.log" || fail "no I7 alert record in the audit log"
 
 # ---- I6: tokens outliving their key's window after max_token_lifetime shrank ------
 long=$(token web "$work/web.secret" a)   # 600 s
@@ -199,10 +199,10 @@ write_conf "pause_rotation = true"
 kill -HUP "$signetd_pid"
 sleep 0.5
 
-# ---- I1: two ACTIVE keys (the store edited behind the signer's back) -------------
+# ---- I1: two ACTIVE keys (the key store edited behind the signer's back, by root) --
 # The database refuses a second ACTIVE key itself: the tamperer drops that
 # index first.
-db=$(sed -n 's/^url = sqlite://p' "$state/signet.conf"); case "$db" in /*) ;; *) db=$state/$db ;; esac
+db=$(sed -n 's/^keystore = sqlite://p' "$state/signet.conf"); case "$db" in /*) ;; *) db=$state/$db ;; esac
 n=$(alerts_count)
 kb=$(active_kid b)
 sqlite3 "$db" "DROP INDEX keys_one_active; UPDATE keys SET state = 3 WHERE issuer = '$base/t/b' AND state = 2;" ||

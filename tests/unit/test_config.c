@@ -55,8 +55,8 @@ static void test_defaults(void **state)
     sg_config_defaults(&cfg, STATE);
     assert_string_equal(cfg.state_dir, STATE);
     assert_string_equal(cfg.token_label, "signet");
-    assert_string_equal(cfg.pin_file, "user.pin");
-    assert_string_equal(cfg.store, "sqlite:signet.db");
+    assert_string_equal(cfg.pin_file, "signer/user.pin");
+    assert_string_equal(cfg.store, "sqlite:front/signet.db");
     assert_int_equal(cfg.sessions, 2);
     assert_int_equal(cfg.rotation_period, 86400);
     assert_int_equal(cfg.jwks_max_age, 300);
@@ -91,11 +91,12 @@ static void test_paths_resolved_against_state(void **state)
 {
     (void)state;
     assert_int_equal(parse(MINI), SIGNET_OK);
-    assert_string_equal(cfg.pin_file, STATE "/user.pin");
-    assert_string_equal(cfg.so_pin_file, STATE "/so.pin");
-    assert_string_equal(cfg.audit_log, STATE "/audit.log");
-    assert_string_equal(cfg.softhsm_conf, STATE "/softhsm2.conf");
-    assert_string_equal(cfg.store, "sqlite:" STATE "/signet.db");
+    assert_string_equal(cfg.pin_file, STATE "/signer/user.pin");
+    assert_string_equal(cfg.so_pin_file, STATE "/signer/so.pin");
+    assert_string_equal(cfg.audit_log, STATE "/signer/audit.log");
+    assert_string_equal(cfg.softhsm_conf, STATE "/signer/softhsm2.conf");
+    assert_string_equal(cfg.store, "sqlite:" STATE "/front/signet.db");
+    assert_string_equal(cfg.keystore, "sqlite:" STATE "/signer/keys.db");
     assert_string_equal(cfg.clock_file, "");
 
     assert_int_equal(parse(MINI "[hsm]\npin_file = /etc/signet/pin\nso_pin_file = sub/so\n"
@@ -516,7 +517,7 @@ static void load_written(const char *dir, const char *text)
     assert_int_equal(sg_config_write(&written, path), SIGNET_OK);
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
-    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(st.st_mode & 0777, 0644); /* both sides read it, neither writes */
     assert_int_equal(sg_config_write(&written, path), SIGNET_ERR_EXISTS);
     if (sg_config_load(dir, &cfg, msg, sizeof msg) != SIGNET_OK)
         fail_msg("written config does not load: %s", msg);

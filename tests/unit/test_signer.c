@@ -180,7 +180,7 @@ static int verify_es256(const char *token, json_t *jwks)
 static uint64_t count_records(struct fx *f, const char *type)
 {
     char path[400];
-    snprintf(path, sizeof path, "%s/audit.log", f->st.dir);
+    snprintf(path, sizeof path, "%s/signer/audit.log", f->st.dir);
     uint64_t n = 0;
     assert_int_equal(sg_audit_count_type(path, type, &n), SIGNET_OK);
     return n;
@@ -313,7 +313,7 @@ static void test_malformed_frame_drops_connection(void **state)
     assert_int_equal(sg_signer_spawn(f->st.dir, &f->c), SIGNET_OK);
     json_decref(call_json(f, SG_IPC_STATUS, NULL));
     char path[400];
-    snprintf(path, sizeof path, "%s/audit.log", f->st.dir);
+    snprintf(path, sizeof path, "%s/signer/audit.log", f->st.dir);
     uint64_t records = 0, bad = 0;
     char why[160];
     assert_int_equal(sg_audit_verify_file(path, &records, &bad, why, sizeof why), SIGNET_OK);
@@ -326,7 +326,7 @@ static void test_fail_closed_without_audit(void **state)
     struct fx *f = *state;
     json_decref(call_json(f, SG_IPC_STATUS, NULL)); /* bootstrap done */
     char path[400];
-    snprintf(path, sizeof path, "%s/audit.log", f->st.dir);
+    snprintf(path, sizeof path, "%s/signer/audit.log", f->st.dir);
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     struct rlimit lim = {(rlim_t)st.st_size + 10, RLIM_INFINITY};

@@ -39,7 +39,7 @@ static int setup(void **state)
     assert_non_null(f);
     assert_int_equal(sg_test_state_setup(&f->st, "[testing]\nclock_file = clock\n"), 0);
     sg_test_state_set_clock(&f->st, T0);
-    (void)snprintf(f->audit, sizeof f->audit, "%s/audit.log", f->st.dir);
+    (void)snprintf(f->audit, sizeof f->audit, "%s/signer/audit.log", f->st.dir);
     assert_int_equal(sg_signer_spawn(f->st.dir, &f->c), SIGNET_OK);
     *state = f;
     return 0;

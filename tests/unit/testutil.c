@@ -120,21 +120,28 @@ int sg_test_state_setup(struct sg_test_state *st, const char *extra_conf)
         return -1;
     char path[400], text[2048];
     snprintf(st->clock, sizeof st->clock, "%s/clock", st->dir);
-    snprintf(path, sizeof path, "%s/tokens", st->dir);
+    /* The layout of `signet init` (single account): signer/ and front/. */
+    snprintf(path, sizeof path, "%s/signer", st->dir);
+    if (mkdir(path, 0700) != 0)
+        return -1;
+    snprintf(path, sizeof path, "%s/front", st->dir);
+    if (mkdir(path, 0700) != 0)
+        return -1;
+    snprintf(path, sizeof path, "%s/signer/tokens", st->dir);
     if (mkdir(path, 0700) != 0)
         return -1;
     snprintf(text, sizeof text,
              "directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n", path);
-    snprintf(path, sizeof path, "%s/softhsm2.conf", st->dir);
+    snprintf(path, sizeof path, "%s/signer/softhsm2.conf", st->dir);
     if (write_file(path, text, 0600) != 0)
         return -1;
     setenv("SOFTHSM2_CONF", path, 1);
     struct sg_secret *so = NULL, *user = NULL;
     if (sg_secret_random_text(24, &so) != SIGNET_OK || sg_secret_random_text(24, &user) != SIGNET_OK)
         return -1;
-    snprintf(path, sizeof path, "%s/so.pin", st->dir);
+    snprintf(path, sizeof path, "%s/signer/so.pin", st->dir);
     int rc = write_file(path, (const char *)so->data, 0600);
-    snprintf(path, sizeof path, "%s/user.pin", st->dir);
+    snprintf(path, sizeof path, "%s/signer/user.pin", st->dir);
     rc |= write_file(path, (const char *)user->data, 0600);
     snprintf(text, sizeof text,
              "[hsm]\nmodule = %s\ntoken_label = signet\n"
@@ -162,11 +169,14 @@ int sg_test_state_setup(struct sg_test_state *st, const char *extra_conf)
     sg_secret_free(&user);
     if (rc != 0)
         return -1;
-    snprintf(path, sizeof path, "%s/signet.db", st->dir);
-    struct sg_store *store = NULL;
-    if (sg_store_open(path, 1, &store) != SIGNET_OK)
-        return -1;
-    sg_store_close(&store);
+    static const char *const stores[] = {"signer/keys.db", "front/signet.db"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s", st->dir, stores[i]);
+        struct sg_store *store = NULL;
+        if (sg_store_open(path, 1, &store) != SIGNET_OK)
+            return -1;
+        sg_store_close(&store);
+    }
     return 0;
 }
 

@@ -5,6 +5,7 @@ SIGNETD=${SIGNETD:-$SIGNET_BUILD_DIR/src/signetd}
 [ -x "$SIGNETD" ] || { echo "SKIP: $SIGNETD not built (libmicrohttpd missing?)"; exit 0; }
 helpers=$SIGNET_SOURCE_DIR/tests/integration/signetd
 work=$(mktemp -d "${TMPDIR:-/tmp}/signetd-test.XXXXXX")
+chmod 0711 "$work" # the state inside is reached by the accounts signet and signet-signer
 signetd_pid=
 # A python with PyJWT (Debian's python3-jwt), whichever python3 is first in PATH.
 py=python3
@@ -79,5 +80,13 @@ jwt_part() {
 }
 
 count_signatures() {
-  grep -c '"type":"sign"' "$1/audit.log" || true
+  grep -c '"type":"sign"' "$1/signer/audit.log" || true
+}
+
+# as_signer STATE: the command prefix that runs a tool as the owner of
+# STATE/signer (as root: signet-signer; nothing when that is who we are).
+as_signer() {
+  local uid
+  uid=$(stat -c %u "$1/signer")
+  [ "$uid" = "$(id -u)" ] || echo "setpriv --reuid=$uid --regid=$(id -g "$uid") --clear-groups"
 }

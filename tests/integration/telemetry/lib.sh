@@ -81,8 +81,10 @@ all_ok="I1=ok I2=ok I3=ok I4=ok I5=ok I6=ok I7=ok I8=$i8_clean"
 p11() {
   local module
   module=$(sed -n 's/^module = //p' "$state/signet.conf")
-  SOFTHSM2_CONF=$state/softhsm2.conf pkcs11-tool --module "$module" --login \
-    --pin "$(cat "$state/user.pin")" "$@"
+  # As the token's owner (as root: signet-signer), or the signer could not
+  # read the objects it makes.
+  SOFTHSM2_CONF=$state/signer/softhsm2.conf $(as_signer "$state") pkcs11-tool --module "$module" --login \
+    --pin "$(cat "$state/signer/user.pin")" "$@"
 }
 
 # set_clock SECONDS: the injected clock ([testing] clock_file).
