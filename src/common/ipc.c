@@ -6,10 +6,78 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#define STR_REQ (2u + SG_IPC_MAX_STR) /* a u16-prefixed string */
+#define ANY (SG_ROLE_ADMIN | SG_ROLE_FRONT)
+
+/* Cf. OpenSSH monitor.c's mon_dispatch tables. ROTATE is the operator's
+ * (the CLI); REVOKE stays open to the front end while its invariant
+ * monitor may answer a forged token with an emergency revoke (on_critical
+ * = rotate), rate-limited to one a minute. */
+static const struct sg_ipc_msg table[] = {
+    {SG_IPC_SIGN, "sign", ANY, 4u * STR_REQ + 2u + SG_IPC_MAX_CLAIMS, 0, 0},
+    {SG_IPC_JWKS, "jwks", ANY, STR_REQ, 0, 0},
+    {SG_IPC_ADVANCE, "advance", ANY, 0, 0, 0},
+    {SG_IPC_REVOKE, "revoke", ANY, STR_REQ, 1.0 / 60.0, 1},
+    {SG_IPC_STATUS, "status", ANY, 0, 0, 0},
+    {SG_IPC_KEYS, "keys", ANY, STR_REQ, 0, 0},
+    {SG_IPC_ROTATE, "rotate", SG_ROLE_ADMIN, STR_REQ, 0, 0},
+    {SG_IPC_INVENTORY, "inventory", ANY, 0, 0, 0},
+    {SG_IPC_AUDIT_NOTE, "audit_note", ANY, STR_REQ + 2u + SG_IPC_MAX_NOTE, 20.0, 200},
+};
+
+const char *const sg_ipc_note_types[] = {"invariant_violation", "invariant_recovered", "report",
+                                          NULL};
+
+const struct sg_ipc_msg *sg_ipc_msg_find(uint8_t type)
+{
+    uint8_t base = type & (uint8_t)~SG_IPC_RESPONSE;
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (table[i].type == base)
+            return &table[i];
+    return NULL;
+}
+
+int sg_ipc_permitted(uint8_t type, unsigned role)
+{
+    const struct sg_ipc_msg *m = sg_ipc_msg_find(type);
+    return m != NULL && (m->roles & role) != 0;
+}
+
 static int known_type(uint8_t t)
 {
-    uint8_t base = t & (uint8_t)~SG_IPC_RESPONSE;
-    return base >= SG_IPC_SIGN && base <= SG_IPC_INVENTORY;
+    return sg_ipc_msg_find(t) != NULL;
+}
+
+signet_err sg_ipc_decode_note(const uint8_t *p, size_t n, char **type, const uint8_t **fields,
+                              size_t *fields_len)
+{
+    *type = NULL;
+    struct sg_buf b;
+    sg_buf_init(&b, p, n);
+    char *t = NULL;
+    signet_err err = sg_buf_get_str(&b, SG_IPC_MAX_STR, &t);
+    if (err == SIGNET_OK)
+        err = sg_buf_get_field(&b, SG_IPC_MAX_NOTE, fields, fields_len);
+    if (err == SIGNET_OK && sg_buf_remaining(&b) != 0)
+        err = SIGNET_ERR_BAD_FRAME;
+    int known = 0;
+    for (size_t i = 0; err == SIGNET_OK && sg_ipc_note_types[i] != NULL && !known; i++)
+        known = strcmp(sg_ipc_note_types[i], t) == 0;
+    if (err == SIGNET_OK && !known)
+        err = SIGNET_ERR_BAD_FRAME;
+    if (err != SIGNET_OK) {
+        free(t);
+        return err == SIGNET_ERR_NOMEM ? err : SIGNET_ERR_BAD_FRAME;
+    }
+    *type = t;
+    return SIGNET_OK;
+}
+
+void sg_ipc_encode_note(struct sg_wbuf *w, const char *type, const char *fields,
+                        size_t fields_len)
+{
+    sg_wbuf_put_str(w, type);
+    sg_wbuf_put_field(w, fields, fields_len);
 }
 
 signet_err sg_ipc_next(const uint8_t *data, size_t len, struct sg_ipc_frame *out, size_t *consumed)

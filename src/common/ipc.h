@@ -28,8 +28,42 @@ enum sg_ipc_type {
     SG_IPC_KEYS = 6,    /* issuer ("" = all) -> key rows JSON */
     SG_IPC_ROTATE = 7,  /* issuer ("" = all) -> report JSON */
     SG_IPC_INVENTORY = 8, /* -> private objects in the token, JSON */
+    SG_IPC_AUDIT_NOTE = 9, /* type, fields JSON -> (appended to the audit log by the signer) */
     SG_IPC_RESPONSE = 0x80,
 };
+
+/* Who is at the other end of a channel. The spawner says so when it starts
+ * the signer (the launcher: the front end; the CLI: an administrator); the
+ * front end never chooses its own role. */
+#define SG_ROLE_ADMIN 1u
+#define SG_ROLE_FRONT 2u
+
+/* The message table: every request type once, with the roles that may
+ * send it and its payload cap. A type that is not here, not permitted for
+ * the peer's role, or over its cap drops the channel (and is audited). */
+struct sg_ipc_msg {
+    uint8_t type;
+    const char *name;
+    unsigned roles;        /* SG_ROLE_* that may send it */
+    uint32_t max_payload;  /* bytes */
+    double rate;           /* front end: sustained requests per second; 0 = unlimited */
+    unsigned burst;
+};
+/* NULL for an unknown type (the response bit is ignored). */
+const struct sg_ipc_msg *sg_ipc_msg_find(uint8_t type);
+/* Whether role may send type (0 for an unknown type). */
+int sg_ipc_permitted(uint8_t type, unsigned role);
+
+/* AUDIT_NOTE: the front end's records (alerts, reports), chained by the
+ * signer like any other. Payload: the record type (one of a fixed set,
+ * prefixed "front_" in the log), then the fields as a JSON object. */
+#define SG_IPC_MAX_NOTE (8u * 1024u)
+SIGNET_WUR signet_err sg_ipc_decode_note(const uint8_t *p, size_t n, char **type,
+                                         const uint8_t **fields, size_t *fields_len);
+void sg_ipc_encode_note(struct sg_wbuf *w, const char *type, const char *fields,
+                        size_t fields_len);
+/* The record types a front end may write (NULL-terminated). */
+extern const char *const sg_ipc_note_types[];
 
 struct sg_ipc_frame {
     uint8_t type;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/ipc.h"
+#include "json.h"
 #include "signer/audit.h"
 #include "signer/lifecycle.h"
 #include "signer/p11.h"
@@ -58,12 +59,19 @@ struct sg_signer {
     uint64_t refusals;
     uint64_t batches;
     int hard_seccomp, hard_dumpable, hard_mlocked, hard_nnp;
+    unsigned role;              /* SG_ROLE_* of the peer, set by whoever started us */
+    struct rate {
+        double tokens;
+        int64_t at_ms;
+    } rates[16];                /* per message type, for the front end's role */
     struct sg_pool *pool;
     struct pending *batch;   /* BATCH_MAX request slots */
     struct sign_job *jobs;   /* BATCH_MAX sign jobs */
 };
 
 static void stop_workers(struct sg_signer *s);
+static signet_err handle_note(struct sg_signer *s, const uint8_t *p, size_t n,
+                              struct sg_wbuf *resp);
 
 const struct sg_config *sg_signer_config(const struct sg_signer *s)
 {
@@ -79,6 +87,11 @@ void sg_signer_set_hardening(struct sg_signer *s, int seccomp, int dumpable, int
     s->hard_nnp = no_new_privs;
 }
 
+void sg_signer_set_role(struct sg_signer *s, unsigned role)
+{
+    s->role = role;
+}
+
 signet_err sg_signer_open(const char *state_dir, struct sg_signer **out, char *errbuf,
                           size_t errlen)
 {
@@ -87,6 +100,7 @@ signet_err sg_signer_open(const char *state_dir, struct sg_signer **out, char *e
         return SIGNET_ERR_NOMEM;
     s->lock_fd = -1;
     s->active_version = -1;
+    s->role = SG_ROLE_ADMIN;
     struct sg_secret *pin = NULL;
     signet_err err = sg_config_load(state_dir, &s->cfg, errbuf, errlen);
     if (err != SIGNET_OK)
@@ -114,9 +128,11 @@ signet_err sg_signer_open(const char *state_dir, struct sg_signer **out, char *e
                        s->cfg.module, s->cfg.token_label);
         goto out;
     }
-    err = sg_store_open(s->cfg.store, 0, &s->store);
+    /* The key store: the signer's alone (the front end's store holds
+     * clients and replay caches and never tells the signer anything). */
+    err = sg_store_open(s->cfg.keystore, 0, &s->store);
     if (err != SIGNET_OK) {
-        (void)snprintf(errbuf, errlen, "store %s: %s", s->cfg.store, signet_strerror(err));
+        (void)snprintf(errbuf, errlen, "key store %s: %s", s->cfg.keystore, signet_strerror(err));
         goto out;
     }
     err = sg_audit_open(s->cfg.audit_log, &s->audit);
@@ -125,7 +141,7 @@ signet_err sg_signer_open(const char *state_dir, struct sg_signer **out, char *e
         goto out;
     }
     char lock[PATH_MAX + 32];
-    (void)snprintf(lock, sizeof lock, "%s/lifecycle.lock", s->cfg.state_dir);
+    (void)snprintf(lock, sizeof lock, "%s/" SG_SIGNER_DIR "/lifecycle.lock", s->cfg.state_dir);
     s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (s->lock_fd < 0) {
         (void)snprintf(errbuf, errlen, "cannot open %s", lock);
@@ -705,6 +721,8 @@ signet_err sg_signer_handle(struct sg_signer *s, uint8_t type, const uint8_t *pa
         if (len != 0)
             return SIGNET_ERR_BAD_FRAME;
         break;
+    case SG_IPC_AUDIT_NOTE:
+        return handle_note(s, payload, len, resp);
     default:
         return SIGNET_ERR_BAD_FRAME;
     }
@@ -784,6 +802,74 @@ static void drain_jobs(struct sg_signer *s, struct sign_job *jobs, size_t *n)
     *n = 0;
 }
 
+/* The message table's verdict on a request frame from this peer: NULL when
+ * it may be handled, else why the channel is dropped. */
+static const char *gate(const struct sg_signer *s, const struct sg_ipc_frame *f)
+{
+    const struct sg_ipc_msg *m = sg_ipc_msg_find(f->type);
+    if (m == NULL)
+        return "unknown message type";
+    if ((m->roles & s->role) == 0)
+        return "message not permitted for the peer's role";
+    if (f->len > m->max_payload)
+        return "payload over the message's cap";
+    return NULL;
+}
+
+/* Token bucket per message type for the front end's role: a flood of
+ * permitted but rate-limited requests (revokes, audit notes) is answered
+ * SIGNET_ERR_BUSY, not served. */
+static int rate_ok(struct sg_signer *s, uint8_t type)
+{
+    const struct sg_ipc_msg *m = sg_ipc_msg_find(type);
+    if (s->role != SG_ROLE_FRONT || m == NULL || m->rate <= 0 || type >= 16)
+        return 1;
+    struct rate *r = &s->rates[type];
+    int64_t now = (int64_t)(sg_clock_mono_ns() / 1000000u);
+    if (r->at_ms == 0)
+        r->tokens = m->burst;
+    else
+        r->tokens += (double)(now - r->at_ms) / 1000.0 * m->rate;
+    if (r->tokens > m->burst)
+        r->tokens = m->burst;
+    r->at_ms = now;
+    if (r->tokens < 1.0)
+        return 0;
+    r->tokens -= 1.0;
+    return 1;
+}
+
+/* AUDIT_NOTE: a record of the front end's (an alert, a report), chained
+ * here like any other; its source is stamped by the signer, not claimed. */
+static signet_err handle_note(struct sg_signer *s, const uint8_t *p, size_t n, struct sg_wbuf *resp)
+{
+    char *type = NULL;
+    const uint8_t *fields = NULL;
+    size_t flen = 0;
+    signet_err err = sg_ipc_decode_note(p, n, &type, &fields, &flen);
+    if (err != SIGNET_OK)
+        return err;
+    json_t *doc = NULL;
+    signet_err status = sg_json_parse(fields, flen, SG_IPC_MAX_NOTE, &doc);
+    if (status == SIGNET_OK && !json_is_object(doc))
+        status = SIGNET_ERR_MALFORMED;
+    if (status == SIGNET_OK &&
+        (json_object_get(doc, "seq") != NULL || json_object_get(doc, "prev") != NULL ||
+         json_object_get(doc, "time") != NULL || json_object_get(doc, "type") != NULL))
+        status = SIGNET_ERR_MALFORMED; /* the chain's own members are the signer's */
+    if (status == SIGNET_OK &&
+        json_object_set_new(doc, "source", json_string(s->role == SG_ROLE_FRONT ? "front" : "admin")) != 0)
+        status = SIGNET_ERR_NOMEM;
+    if (status == SIGNET_OK)
+        status = sg_audit_append(s->audit, sg_clock_now(), type, doc);
+    if (status == SIGNET_OK)
+        status = sg_audit_commit(s->audit);
+    json_decref(doc);
+    free(type);
+    put_status(resp, status);
+    return SIGNET_OK;
+}
+
 /* One batch: every complete frame read so far is handled, the audit records
  * of the batch are committed with one fdatasync (group commit), and only
  * then do the responses leave. If the commit fails, every signature of the
@@ -796,6 +882,8 @@ static signet_err serve_batch(struct sg_signer *s, int fd, struct sg_wbuf *in, s
     const uint64_t drops = sg_audit_drops(s->audit);
     signet_err err = SIGNET_OK;
     size_t off = 0;
+    const char *refused = NULL;
+    int refused_type = -1;
     s->active_checked = 0;
     while (nb < BATCH_MAX) {
         struct sg_ipc_frame f;
@@ -805,6 +893,13 @@ static signet_err serve_batch(struct sg_signer *s, int fd, struct sg_wbuf *in, s
             break;
         if ((f.type & SG_IPC_RESPONSE) != 0) {
             err = SIGNET_ERR_BAD_FRAME;
+            refused = "response frame from the peer";
+            break;
+        }
+        refused = gate(s, &f);
+        if (refused != NULL) {
+            err = SIGNET_ERR_BAD_FRAME;
+            refused_type = f.type;
             break;
         }
         off += consumed;
@@ -812,6 +907,10 @@ static signet_err serve_batch(struct sg_signer *s, int fd, struct sg_wbuf *in, s
         p->type = f.type;
         p->id = f.id;
         sg_wbuf_init(&p->resp, SG_IPC_MAX_PAYLOAD);
+        if (!rate_ok(s, f.type)) {
+            put_status(&p->resp, SIGNET_ERR_BUSY);
+            continue;
+        }
         if (f.type == SG_IPC_SIGN) {
             err = prepare_sign(s, f.payload, f.len, &p->resp, &jobs[nj]);
             if (err != SIGNET_OK) {
@@ -863,12 +962,15 @@ static signet_err serve_batch(struct sg_signer *s, int fd, struct sg_wbuf *in, s
     signet_err werr = out.err != SIGNET_OK ? out.err : sg_ipc_write_all(fd, out.data, out.len);
     sg_wbuf_free(&out);
     if (err == SIGNET_ERR_BAD_FRAME) {
-        json_t *f = json_pack("{s:s}", "reason", "malformed frame");
+        json_t *f = json_pack("{s:s, s:s, s:i}", "reason", refused != NULL ? refused : "malformed frame",
+                              "role", s->role == SG_ROLE_FRONT ? "front" : "admin", "msg_type",
+                              refused_type);
         if (f == NULL || sg_audit_append(s->audit, sg_clock_now(), "frame_refused", f) != SIGNET_OK ||
             sg_audit_commit(s->audit) != SIGNET_OK)
             sg_log(SG_LOG_ERROR, "audit_append_failed", "type=frame_refused");
         json_decref(f);
-        sg_log(SG_LOG_WARN, "frame_refused", "action=drop_connection");
+        sg_log(SG_LOG_WARN, "frame_refused", "reason=\"%s\" action=drop_connection",
+               refused != NULL ? refused : "malformed frame");
         return err;
     }
     if (err == SIGNET_OK)

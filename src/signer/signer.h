@@ -36,6 +36,10 @@ SIGNET_WUR signet_err sg_signer_start_workers(struct sg_signer *s);
 /* Runs the lifecycle once (used at start-up and by `signet init`). */
 SIGNET_WUR signet_err sg_signer_advance(struct sg_signer *s);
 
+/* The peer's role (SG_ROLE_ADMIN unless the spawner said --role-front):
+ * what it may send is the message table's business (common/ipc.c). */
+void sg_signer_set_role(struct sg_signer *s, unsigned role);
+
 /* Set by the sandbox: what hardening is in force (reported in STATUS). */
 void sg_signer_set_hardening(struct sg_signer *s, int seccomp, int dumpable, int mlocked,
                              int no_new_privs);

@@ -14,6 +14,7 @@
 
 #include "common/config.h"
 #include "common/fault.h"
+#include "common/ipc.h"
 #include "signer/p11.h"
 #include "signer/sandbox.h"
 #include "signer/signer.h"
@@ -22,7 +23,8 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: signet-signer --state DIR (--fd N [--no-advance] | --init-token)\n");
+    fprintf(stderr, "usage: signet-signer --state DIR (--fd N [--no-advance] [--role-front] | "
+                    "--init-token)\n");
     return 2;
 }
 
@@ -74,7 +76,7 @@ int main(int argc, char **argv)
                                                                      : SG_LOG_INFO);
     sg_fault_init();
     const char *state = NULL;
-    int fd = -1, do_init = 0, advance = 1;
+    int fd = -1, do_init = 0, advance = 1, front = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--state") == 0 && i + 1 < argc) {
             state = argv[++i];
@@ -87,6 +89,8 @@ int main(int argc, char **argv)
             fd = (int)v;
         } else if (strcmp(argv[i], "--no-advance") == 0) {
             advance = 0;
+        } else if (strcmp(argv[i], "--role-front") == 0) {
+            front = 1; /* the launcher says the peer is the front end */
         } else if (strcmp(argv[i], "--init-token") == 0) {
             do_init = 1;
         } else {
@@ -108,6 +112,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "signet-signer: %s\n", msg);
         return 3;
     }
+    sg_signer_set_role(s, front ? SG_ROLE_FRONT : SG_ROLE_ADMIN);
     err = advance ? sg_signer_advance(s) : SIGNET_OK;
     if (err != SIGNET_OK)
         sg_log(SG_LOG_ERROR, "lifecycle_start_failed", "error=%s", signet_err_name(err));

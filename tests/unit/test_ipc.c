@@ -103,7 +103,7 @@ static void test_bad_header_bytes_refused_early(void **state)
     } bad[] = {
         {"X", 1},          {"s", 1},          {"SX", 2},         {"Sg", 2},
         {"SG\x00", 3},     {"SG\x02", 3},     {"SG\xff", 3},     {"SG\x01\x00", 4},
-        {"SG\x01\x09", 4}, {"SG\x01\x7f", 4}, {"SG\x01\x80", 4}, {"SG\x01\x89", 4},
+        {"SG\x01\x0a", 4}, {"SG\x01\x7f", 4}, {"SG\x01\x80", 4}, {"SG\x01\x8a", 4},
         {"SG\x01\xff", 4}, {"GS\x01\x01", 4},
     };
     struct sg_ipc_frame f;
@@ -118,7 +118,7 @@ static void test_bad_header_bytes_refused_early(void **state)
 static void test_every_type_request_and_response(void **state)
 {
     (void)state;
-    for (unsigned t = SG_IPC_SIGN; t <= SG_IPC_INVENTORY; t++) {
+    for (unsigned t = SG_IPC_SIGN; t <= SG_IPC_AUDIT_NOTE; t++) {
         for (unsigned resp = 0; resp <= SG_IPC_RESPONSE; resp += SG_IPC_RESPONSE) {
             uint8_t type = (uint8_t)(t | resp);
             uint8_t status[4] = {0, 0, 0, 0};
@@ -488,6 +488,60 @@ static void test_read_frame_pipe(void **state)
     sg_wbuf_free(&out);
 }
 
+/* The message table: ROTATE is the operator's alone; every type the front
+ * end uses is permitted to it; unknown types are nobody's. */
+static void test_message_table_roles(void **state)
+{
+    (void)state;
+    assert_false(sg_ipc_permitted(SG_IPC_ROTATE, SG_ROLE_FRONT));
+    assert_true(sg_ipc_permitted(SG_IPC_ROTATE, SG_ROLE_ADMIN));
+    static const uint8_t front[] = {SG_IPC_SIGN, SG_IPC_JWKS, SG_IPC_ADVANCE, SG_IPC_STATUS,
+                                    SG_IPC_KEYS, SG_IPC_INVENTORY, SG_IPC_REVOKE,
+                                    SG_IPC_AUDIT_NOTE};
+    for (size_t i = 0; i < sizeof front; i++)
+        assert_true(sg_ipc_permitted(front[i], SG_ROLE_FRONT));
+    assert_false(sg_ipc_permitted(0, SG_ROLE_ADMIN));
+    assert_false(sg_ipc_permitted(SG_IPC_AUDIT_NOTE + 1, SG_ROLE_ADMIN));
+    assert_null(sg_ipc_msg_find(0x7f));
+    /* The response bit names the same row. */
+    assert_ptr_equal(sg_ipc_msg_find(SG_IPC_SIGN | SG_IPC_RESPONSE), sg_ipc_msg_find(SG_IPC_SIGN));
+    assert_true(sg_ipc_msg_find(SG_IPC_REVOKE)->rate > 0);
+}
+
+static void test_note_codec(void **state)
+{
+    (void)state;
+    struct sg_wbuf w;
+    sg_wbuf_init(&w, 64 * 1024);
+    char *type = NULL;
+    const uint8_t *f = NULL;
+    size_t fl = 0;
+    sg_ipc_encode_note(&w, "invariant_violation", "{\"a\":1}", 7);
+    assert_int_equal(sg_ipc_decode_note(w.data, w.len, &type, &f, &fl), SIGNET_OK);
+    assert_string_equal(type, "invariant_violation");
+    assert_int_equal(fl, 7);
+    assert_memory_equal(f, "{\"a\":1}", 7);
+    free(type);
+    /* A record type outside the front end's set (e.g. a forged "sign"). */
+    sg_wbuf_reset(&w);
+    sg_ipc_encode_note(&w, "sign", "{}", 2);
+    assert_int_equal(sg_ipc_decode_note(w.data, w.len, &type, &f, &fl), SIGNET_ERR_BAD_FRAME);
+    assert_null(type);
+    /* Trailing bytes, truncation at every length, fields over the cap. */
+    sg_wbuf_reset(&w);
+    sg_ipc_encode_note(&w, "report", "{}", 2);
+    sg_wbuf_put_u8(&w, 0);
+    assert_int_equal(sg_ipc_decode_note(w.data, w.len, &type, &f, &fl), SIGNET_ERR_BAD_FRAME);
+    for (size_t n = 0; n + 1 < w.len; n++)
+        assert_int_equal(sg_ipc_decode_note(w.data, n, &type, &f, &fl), SIGNET_ERR_BAD_FRAME);
+    char *big = repeat('x', SG_IPC_MAX_NOTE + 1);
+    sg_wbuf_reset(&w);
+    sg_ipc_encode_note(&w, "report", big, SG_IPC_MAX_NOTE + 1);
+    assert_int_equal(sg_ipc_decode_note(w.data, w.len, &type, &f, &fl), SIGNET_ERR_BAD_FRAME);
+    free(big);
+    sg_wbuf_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -505,6 +559,8 @@ int main(void)
         cmocka_unit_test(test_sign_embedded_nul),
         cmocka_unit_test(test_sign_length_lies),
         cmocka_unit_test(test_str),
+        cmocka_unit_test(test_message_table_roles),
+        cmocka_unit_test(test_note_codec),
         cmocka_unit_test(test_read_frame_pipe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
