@@ -9,10 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/accounts.h"
+#include "common/config.h"
 #include "common/ipc.h"
 #include "util/buf.h"
 
@@ -40,6 +43,7 @@ struct waiter {
 struct sg_signer_client {
     int fd;
     pid_t pid;
+    int reap;                   /* the signer is our child: wait for it */
     pthread_mutex_t lock;       /* next_id, waiters, reading, dead */
     pthread_mutex_t write_lock; /* whole frames on fd, one at a time */
     uint32_t next_id;
@@ -85,24 +89,34 @@ signet_err sg_signer_spawn(const char *state_dir, struct sg_signer_client **out)
     return sg_signer_spawn_ex(state_dir, 0, out);
 }
 
-signet_err sg_signer_spawn_ex(const char *state_dir, unsigned flags,
-                              struct sg_signer_client **out)
+/* In the child, before exec: when started as root, become the signer's
+ * account (the owner of <state>/signer) so that the PKCS#11 module never
+ * runs as root. Locked memory is granted first (mlockall of a process that
+ * is no longer root is bounded by RLIMIT_MEMLOCK). A root-owned signer/
+ * is the single-account layout: the signer then stays uid 0 and gives up
+ * every capability itself (sandbox.c). */
+static int become_signer(const char *state_dir)
+{
+    if (geteuid() != 0)
+        return 0;
+    struct sg_account a;
+    if (sg_account_of_dir(state_dir, SG_SIGNER_DIR, &a) != SIGNET_OK || a.uid == 0)
+        return 0;
+    struct rlimit inf = {RLIM_INFINITY, RLIM_INFINITY};
+    (void)setrlimit(RLIMIT_MEMLOCK, &inf);
+    return sg_account_become(&a) == SIGNET_OK ? 0 : -1;
+}
+
+signet_err sg_signer_spawn_fd(const char *state_dir, unsigned flags, int *fd_out, pid_t *pid_out)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
         return SIGNET_ERR_IO;
-    struct sg_signer_client *c = calloc(1, sizeof *c);
-    if (c == NULL) {
-        close(sv[0]);
-        close(sv[1]);
-        return SIGNET_ERR_NOMEM;
-    }
     const char *bin = sg_signer_path();
     pid_t pid = fork();
     if (pid < 0) {
         close(sv[0]);
         close(sv[1]);
-        free(c);
         return SIGNET_ERR_IO;
     }
     if (pid == 0) {
@@ -113,15 +127,40 @@ signet_err sg_signer_spawn_ex(const char *state_dir, unsigned flags,
         sigset_t none;
         sigemptyset(&none);
         (void)sigprocmask(SIG_SETMASK, &none, NULL);
-        char *argv[] = {(char *)"signet-signer", (char *)"--state", (char *)state_dir,
-                        (char *)"--fd", (char *)"3",
-                        (flags & SG_SPAWN_NO_ADVANCE) != 0 ? (char *)"--no-advance" : NULL, NULL};
+        if (become_signer(state_dir) != 0) {
+            static const char msg[] = "signet-signer: cannot become the signer's account\n";
+            (void)!write(2, msg, sizeof msg - 1);
+            _exit(126);
+        }
+        char *argv[8];
+        size_t k = 0;
+        argv[k++] = (char *)"signet-signer";
+        argv[k++] = (char *)"--state";
+        argv[k++] = (char *)state_dir;
+        argv[k++] = (char *)"--fd";
+        argv[k++] = (char *)"3";
+        if ((flags & SG_SPAWN_NO_ADVANCE) != 0)
+            argv[k++] = (char *)"--no-advance";
+        if ((flags & SG_SPAWN_ROLE_FRONT) != 0)
+            argv[k++] = (char *)"--role-front";
+        argv[k] = NULL;
         execv(bin, argv);
         _exit(127);
     }
     close(sv[1]);
-    c->fd = sv[0];
+    *fd_out = sv[0];
+    *pid_out = pid;
+    return SIGNET_OK;
+}
+
+signet_err sg_signer_client_adopt(int fd, pid_t pid, int reap, struct sg_signer_client **out)
+{
+    struct sg_signer_client *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return SIGNET_ERR_NOMEM;
+    c->fd = fd;
     c->pid = pid;
+    c->reap = reap;
     c->next_id = 1;
     pthread_mutex_init(&c->lock, NULL);
     pthread_mutex_init(&c->write_lock, NULL);
@@ -129,6 +168,23 @@ signet_err sg_signer_spawn_ex(const char *state_dir, unsigned flags,
     sg_wbuf_init(&c->in, 2 * (SG_IPC_HEADER_LEN + SG_IPC_MAX_PAYLOAD));
     *out = c;
     return SIGNET_OK;
+}
+
+signet_err sg_signer_spawn_ex(const char *state_dir, unsigned flags,
+                              struct sg_signer_client **out)
+{
+    int fd = -1;
+    pid_t pid = -1;
+    signet_err err = sg_signer_spawn_fd(state_dir, flags, &fd, &pid);
+    if (err != SIGNET_OK)
+        return err;
+    err = sg_signer_client_adopt(fd, pid, 1, out);
+    if (err != SIGNET_OK) {
+        close(fd);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    return err;
 }
 
 pid_t sg_signer_client_pid(const struct sg_signer_client *c)
@@ -159,7 +215,7 @@ void sg_signer_client_free(struct sg_signer_client **cp)
     if (c->fd >= 0)
         close(c->fd);
     int st = 0;
-    while (waitpid(c->pid, &st, 0) < 0 && errno == EINTR)
+    while (c->reap && c->pid > 0 && waitpid(c->pid, &st, 0) < 0 && errno == EINTR)
         ;
     pthread_mutex_destroy(&c->lock);
     pthread_mutex_destroy(&c->write_lock);

@@ -31,8 +31,19 @@ SIGNET_WUR signet_err sg_signer_spawn(const char *state_dir, struct sg_signer_cl
  * rotation already due would happen first and the request would then mark
  * the key it just activated). */
 #define SG_SPAWN_NO_ADVANCE 1u
+/* SG_SPAWN_ROLE_FRONT: the peer is the front end, which may send only the
+ * messages its role permits (src/common/ipc.c's table); otherwise the
+ * peer is an administrator (the CLI, run by whoever may read the state). */
+#define SG_SPAWN_ROLE_FRONT 2u
 SIGNET_WUR signet_err sg_signer_spawn_ex(const char *state_dir, unsigned flags,
                                          struct sg_signer_client **out);
+/* The launcher's half: starts a signer (as the signer's account when root)
+ * and hands back the descriptor of the channel and the child's pid. */
+SIGNET_WUR signet_err sg_signer_spawn_fd(const char *state_dir, unsigned flags, int *fd,
+                                         pid_t *pid);
+/* A client on a channel; reap: pid is our child, to wait for when freed. */
+SIGNET_WUR signet_err sg_signer_client_adopt(int fd, pid_t pid, int reap,
+                                             struct sg_signer_client **out);
 /* Closes the channel and waits for the signer to exit. No call may be in
  * progress on c. */
 void sg_signer_client_free(struct sg_signer_client **c);

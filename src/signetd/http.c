@@ -605,6 +605,32 @@ static signet_err read_file(const char *path, size_t max, char **out)
     return SIGNET_OK;
 }
 
+signet_err sd_tls_load(struct sd_ctx *c, const struct sg_server_cfg *sv, char *err, size_t errlen)
+{
+    if (sv->tls_cert[0] == '\0')
+        return SIGNET_OK;
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        (void)snprintf(err, errlen, "libmicrohttpd was built without TLS support");
+        return SIGNET_ERR_UNSUPPORTED;
+    }
+    signet_err e = read_file(sv->tls_cert, 1u << 20, &c->tls_cert);
+    if (e != SIGNET_OK) {
+        (void)snprintf(err, errlen, "[server] tls_cert %s: %s", sv->tls_cert, signet_strerror(e));
+        return e;
+    }
+    e = sg_secret_read_file(sv->tls_key, 64 * 1024, &c->tls_key);
+    if (e != SIGNET_OK) {
+        (void)snprintf(err, errlen, "[server] tls_key %s: %s%s", sv->tls_key, signet_strerror(e),
+                       e == SIGNET_ERR_PERMISSION ? " (it must not be readable by group or "
+                                                    "others)"
+                                                  : "");
+        free(c->tls_cert);
+        c->tls_cert = NULL;
+        return e;
+    }
+    return SIGNET_OK;
+}
+
 static void http_free(struct sd_http *h)
 {
     free(h->tls_cert);
@@ -643,28 +669,16 @@ signet_err sd_http_start(struct sd_ctx *c, const struct sg_config *cfg, struct s
         return SIGNET_ERR_CONFIG;
     }
     if (sv->tls_cert[0] != '\0') {
-        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-            (void)snprintf(err, errlen, "libmicrohttpd was built without TLS support");
+        /* Read by sd_tls_load() before the front end gave up root. */
+        if (c->tls_cert == NULL || c->tls_key == NULL) {
+            (void)snprintf(err, errlen, "[server] TLS certificate and key were not loaded");
             http_free(h);
-            return SIGNET_ERR_UNSUPPORTED;
+            return SIGNET_ERR_CONFIG;
         }
-        signet_err e = read_file(sv->tls_cert, 1u << 20, &h->tls_cert);
-        if (e != SIGNET_OK) {
-            (void)snprintf(err, errlen, "[server] tls_cert %s: %s", sv->tls_cert,
-                           signet_strerror(e));
-            http_free(h);
-            return e;
-        }
-        e = sg_secret_read_file(sv->tls_key, 64 * 1024, &h->tls_key);
-        if (e != SIGNET_OK) {
-            (void)snprintf(err, errlen, "[server] tls_key %s: %s%s", sv->tls_key,
-                           signet_strerror(e),
-                           e == SIGNET_ERR_PERMISSION ? " (it must not be readable by group or "
-                                                        "others)"
-                                                      : "");
-            http_free(h);
-            return e;
-        }
+        h->tls_cert = c->tls_cert;
+        h->tls_key = c->tls_key;
+        c->tls_cert = NULL;
+        c->tls_key = NULL;
         flags |= MHD_USE_TLS;
     }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);

@@ -15,11 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/accounts.h"
 #include "common/config.h"
 #include "signetd/signetd.h"
 #include "store/store.h"
@@ -36,27 +38,17 @@ static void on_signal(int sig)
     errno = saved;
 }
 
-/* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET. */
+/* Readiness goes to systemd from the launcher, the unit's main process
+ * (NotifyAccess=main): the front end asks it to. */
+static struct sd_ctx *notify_ctx;
+
 static void notify(const char *msg)
 {
-    const char *path = getenv("NOTIFY_SOCKET");
-    if (path == NULL || (path[0] != '/' && path[0] != '@'))
-        return;
-    struct sockaddr_un sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sun_family = AF_UNIX;
-    size_t n = strlen(path);
-    if (n >= sizeof sa.sun_path)
-        return;
-    memcpy(sa.sun_path, path, n);
-    if (sa.sun_path[0] == '@')
-        sa.sun_path[0] = '\0'; /* abstract namespace */
-    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return;
-    (void)sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (const struct sockaddr *)&sa,
-                 (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n));
-    close(fd);
+    unsigned what = strcmp(msg, "READY=1") == 0       ? SD_NOTIFY_READY
+                    : strcmp(msg, "RELOADING=1") == 0 ? SD_NOTIFY_RELOADING
+                                                      : SD_NOTIFY_STOPPING;
+    if (notify_ctx != NULL && notify_ctx->launcher_fd >= 0)
+        sd_launcher_notify(notify_ctx->launcher_fd, what);
 }
 
 struct sd_conf *sd_conf_get(struct sd_ctx *c)
@@ -172,6 +164,67 @@ static void reload(struct sd_ctx *c)
     notify("READY=1");
 }
 
+/* The OpenSSH way round: the privileged process is the parent. The child
+ * becomes the front end, under the account that owns <state>/front when we
+ * are root; the parent runs the launcher until the front end exits (and
+ * then c->launcher_fd is -1 and c->exit_code its status). */
+static signet_err split_processes(struct sd_ctx *c)
+{
+    struct sg_account front = {getuid(), getgid()};
+    if (geteuid() == 0) {
+        signet_err err = sg_account_of_dir(c->state_dir, SG_FRONT_DIR, &front);
+        if (err != SIGNET_OK) {
+            sg_log(SG_LOG_ERROR, "layout_invalid", "dir=%s/" SG_FRONT_DIR " error=%s",
+                   c->state_dir, signet_err_name(err));
+            return err;
+        }
+    }
+    c->boundary_enforced = sg_boundary_enforced(c->state_dir) && geteuid() == 0;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+        return SIGNET_ERR_IO;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return SIGNET_ERR_IO;
+    }
+    if (pid > 0) {
+        close(sv[1]);
+        sg_log(SG_LOG_INFO, "launcher_started", "front_pid=%ld trust_boundary=\"%s\"", (long)pid,
+               c->boundary_enforced ? "enforced" : "not enforced (single account)");
+        c->exit_code = sd_launcher_run(c->state_dir, sv[0], pid);
+        c->launcher_fd = -1;
+        return SIGNET_OK;
+    }
+    close(sv[0]);
+    c->launcher_fd = sv[1];
+    notify_ctx = c;
+    char why[768] = "";
+    signet_err terr = sd_tls_load(c, &c->conf->cfg.server, why, sizeof why);
+    if (terr != SIGNET_OK) {
+        sg_log(SG_LOG_ERROR, "listen_failed", "error=%s detail=\"%s\"", signet_err_name(terr), why);
+        fprintf(stderr, "signetd: %s\n", why);
+        _exit(1);
+    }
+    /* The launcher's death ends us too. */
+    (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (geteuid() == 0 && front.uid != 0) {
+        /* While we may: no capability can ever come back (bounding set). */
+        for (unsigned long cap = 0; cap <= 63; cap++)
+            if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
+                break;
+        signet_err err = sg_account_become(&front);
+        if (err != SIGNET_OK) {
+            sg_log(SG_LOG_ERROR, "front_drop_failed", "uid=%ld error=%s", (long)front.uid,
+                   signet_err_name(err));
+            _exit(1);
+        }
+    }
+    return SIGNET_OK;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: signetd [--state DIR] [--config FILE]\n\n"
@@ -254,6 +307,15 @@ int main(int argc, char **argv)
     }
     const struct sg_config *cfg = &c->conf->cfg;
     sg_log_init("signetd", level_of(cfg));
+    /* Split before anything else runs (no thread exists yet): the parent
+     * stays the launcher, the child becomes the front end. */
+    e = split_processes(c);
+    if (e != SIGNET_OK) {
+        fprintf(stderr, "signetd: cannot start the front end: %s\n", signet_strerror(e));
+        return 1;
+    }
+    if (c->launcher_fd < 0)
+        return c->exit_code; /* the launcher, done */
     sg_clock_use_file(cfg->clock_file[0] != '\0' ? cfg->clock_file : NULL);
     if (install_signals() != 0 || sd_auth_init() != SIGNET_OK) {
         fprintf(stderr, "signetd: cannot initialise\n");
@@ -270,7 +332,7 @@ int main(int argc, char **argv)
     /* Signers start before the listener; one that cannot start (wrong PIN,
      * HSM missing) is retried, and readyz answers 503 meanwhile. */
     sd_tm_init(c);
-    e = sd_pool_start(&c->pool, c->state_dir, cfg->server.signers, pool_mode(cfg));
+    e = sd_pool_start(&c->pool, c->state_dir, c->launcher_fd, cfg->server.signers, pool_mode(cfg));
     if (e != SIGNET_OK) {
         fprintf(stderr, "signetd: cannot start the signer pool: %s\n", signet_strerror(e));
         return 1;
@@ -297,8 +359,10 @@ int main(int argc, char **argv)
         sg_store_close(&c->store);
         return 1;
     }
-    sg_log(SG_LOG_INFO, "started", "version=%s state=%s tenants=%zu signers=%u", SIGNET_VERSION,
-           c->state_dir, cfg->n_tenants, cfg->server.signers);
+    sg_log(SG_LOG_INFO, "started",
+           "version=%s state=%s tenants=%zu signers=%u uid=%ld trust_boundary=\"%s\"",
+           SIGNET_VERSION, c->state_dir, cfg->n_tenants, cfg->server.signers, (long)getuid(),
+           c->boundary_enforced ? "enforced" : "not enforced (single account)");
     notify("READY=1");
 
     int stop = 0;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/ipc.h"
 #include "common/signer_client.h"
@@ -40,7 +41,21 @@ static void respawn_locked(struct sd_pool *p, struct sd_slot *s, unsigned idx)
     sg_signer_client_free(&s->client);
     atomic_store(&s->healthy, 0);
     struct sg_signer_client *c = NULL;
-    signet_err err = sg_signer_spawn(p->state_dir, &c);
+    signet_err err;
+    if (p->launcher_fd >= 0) {
+        /* The launcher starts it: binary, arguments, environment and
+         * account are its choice, not ours. */
+        int fd = -1;
+        pid_t pid = -1;
+        err = sd_launcher_spawn(p->launcher_fd, idx, &fd, &pid);
+        if (err == SIGNET_OK) {
+            err = sg_signer_client_adopt(fd, pid, 0, &c);
+            if (err != SIGNET_OK)
+                close(fd);
+        }
+    } else {
+        err = sg_signer_spawn(p->state_dir, &c);
+    }
     signet_err status = SIGNET_ERR_SIGNER_GONE;
     char *json = NULL;
     if (err == SIGNET_OK)
@@ -218,6 +233,38 @@ signet_err sd_pool_call(struct sd_pool *p, uint8_t type, const char *arg, signet
     return with_slot(p, do_call, &a);
 }
 
+struct note_args {
+    const char *type;
+    const char *fields;
+    size_t len;
+    signet_err *status;
+    char **resp;
+};
+
+static signet_err do_note(struct sg_signer_client *c, void *arg)
+{
+    struct note_args *a = arg;
+    struct sg_wbuf w;
+    sg_wbuf_init(&w, SG_IPC_MAX_PAYLOAD);
+    sg_ipc_encode_note(&w, a->type, a->fields, a->len);
+    signet_err err = w.err != SIGNET_OK ? SIGNET_ERR_TOO_LARGE
+                                        : sg_signer_call(c, SG_IPC_AUDIT_NOTE, w.data, w.len,
+                                                         a->status, a->resp, NULL);
+    sg_wbuf_free(&w);
+    return err;
+}
+
+signet_err sd_pool_note(struct sd_pool *p, const char *type, const char *fields, size_t len,
+                        signet_err *status, char **resp)
+{
+    *resp = NULL;
+    *status = SIGNET_ERR_SIGNER_GONE;
+    if (len > SG_IPC_MAX_NOTE)
+        return SIGNET_ERR_TOO_LARGE;
+    struct note_args a = {type, fields, len, status, resp};
+    return with_slot(p, do_note, &a);
+}
+
 static signet_err slot_call(struct sd_slot *s, unsigned idx, struct call_args *a)
 {
     signet_err err = SIGNET_ERR_SIGNER_GONE;
@@ -340,7 +387,8 @@ static void *scheduler_main(void *arg)
     return NULL;
 }
 
-signet_err sd_pool_start(struct sd_pool *p, const char *state_dir, unsigned n, unsigned mode)
+signet_err sd_pool_start(struct sd_pool *p, const char *state_dir, int launcher_fd, unsigned n,
+                         unsigned mode)
 {
     void (*on_change)(void *) = p->on_change;
     void *on_change_user = p->on_change_user;
@@ -351,6 +399,7 @@ signet_err sd_pool_start(struct sd_pool *p, const char *state_dir, unsigned n, u
     if (len >= sizeof p->state_dir || n == 0 || n > SD_MAX_SIGNERS)
         return SIGNET_ERR_INVALID_ARG;
     memcpy(p->state_dir, state_dir, len + 1);
+    p->launcher_fd = launcher_fd;
     p->n = n;
     p->mode = mode;
     pthread_mutex_init(&p->wait_lock, NULL);

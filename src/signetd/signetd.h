@@ -13,7 +13,7 @@
 #include "common/config.h"
 #include "signet/error.h"
 
-#define SD_MAX_SIGNERS 16
+#include "signetd/launcher.h"
 
 /* A configuration snapshot: immutable once published, reference-counted
  * so a SIGHUP reload never pulls it from under a running request. */
@@ -34,6 +34,7 @@ struct sd_slot {
 
 struct sd_pool {
     char state_dir[PATH_MAX];
+    int launcher_fd;           /* the launcher's control channel; -1: spawn ourselves */
     struct sd_slot slots[SD_MAX_SIGNERS];
     unsigned n;
     atomic_uint next;
@@ -55,8 +56,8 @@ struct sd_pool {
 #define SD_POOL_FAST_POLL 2u      /* injected clock: poll every 100 ms, it may jump */
 #define SD_POOL_PAUSED 4u         /* [testing] pause_rotation: no ADVANCE */
 
-SIGNET_WUR signet_err sd_pool_start(struct sd_pool *p, const char *state_dir, unsigned n,
-                                    unsigned mode);
+SIGNET_WUR signet_err sd_pool_start(struct sd_pool *p, const char *state_dir, int launcher_fd,
+                                    unsigned n, unsigned mode);
 /* Stops the rotation scheduler (signers keep answering). */
 void sd_pool_stop_scheduler(struct sd_pool *p);
 /* Stops the scheduler if still running, then every signer. */
@@ -77,6 +78,9 @@ SIGNET_WUR signet_err sd_pool_sign_async(struct sd_pool *p, const char *issuer,
                                          void *user);
 SIGNET_WUR signet_err sd_pool_call(struct sd_pool *p, uint8_t type, const char *arg,
                                    signet_err *status, char **json);
+/* An AUDIT_NOTE (an audit record of the front end's, chained by a signer). */
+SIGNET_WUR signet_err sd_pool_note(struct sd_pool *p, const char *type, const char *fields,
+                                   size_t len, signet_err *status, char **resp);
 /* The same call on signer number slot only (the monitor reads each
  * signer's STATUS); SIGNET_ERR_NOT_FOUND past the last slot. */
 SIGNET_WUR signet_err sd_pool_call_slot(struct sd_pool *p, unsigned slot, uint8_t type,
@@ -108,19 +112,14 @@ struct sd_jwks_entry {
     char etag[64];
 };
 
-/* Telemetry (telemetry.c): metrics, the invariant monitor, signetd's own
- * audit handle for alert records. */
+/* Telemetry (telemetry.c): metrics and the invariant monitor. */
 struct sg_metrics;
 struct sg_monitor;
-struct sg_audit;
 struct sd_telemetry {
     struct sg_metrics *reg;
     struct sg_metric *tokens_issued, *sign_latency, *http_requests;
     pthread_rwlock_t mon_lock; /* read: using mon; write: replacing it (reload) */
     struct sg_monitor *mon;
-    pthread_mutex_t audit_lock;
-    struct sg_audit *audit;
-    char audit_path[PATH_MAX];
 };
 
 #define SD_REPORT_SCOPE "signet:report"
@@ -138,6 +137,12 @@ struct sd_ctx {
     atomic_ulong requests;
     atomic_ulong tokens;
     atomic_int draining;
+    atomic_long keys_epoch;    /* bumped when the signers report a key transition */
+    int launcher_fd;           /* control channel to the launcher; -1 in the launcher */
+    int exit_code;             /* the launcher's, once the front end has exited */
+    int boundary_enforced;     /* front end and signers under two accounts, neither root */
+    char *tls_cert;            /* PEM, read before dropping root; taken by sd_http_start */
+    struct sg_secret *tls_key;
     struct sd_telemetry tm;
 };
 
@@ -152,6 +157,11 @@ SIGNET_WUR signet_err sd_store_version(struct sd_ctx *c, int64_t *out);
 
 /* HTTP (http.c). */
 struct sd_http;
+struct sg_secret;
+/* Reads [server] tls_cert and tls_key into c (before the front end drops
+ * root: the key may be readable by root alone). */
+SIGNET_WUR signet_err sd_tls_load(struct sd_ctx *c, const struct sg_server_cfg *sv, char *err,
+                                  size_t errlen);
 SIGNET_WUR signet_err sd_http_start(struct sd_ctx *c, const struct sg_config *cfg,
                                     struct sd_http **out, char *err, size_t errlen);
 /* Stops accepting, waits up to timeout_s for in-flight requests, stops. */

@@ -6,8 +6,8 @@
  *
  * The monitor reads each signer's STATUS through its own pool slot, the
  * JWKS exactly as a client would get it (sd_jwks_current), revokes through
- * a signer on on_critical = rotate, and appends its alert records through
- * an sg_audit handle of signetd's own (the log takes several writers). A
+ * a signer on on_critical = rotate, and sends its alert records to a
+ * signer (AUDIT_NOTE), which alone writes the audit log. A
  * reload hands the monitor the new configuration (the checks and
  * [invariants] follow it; the alert sinks change at the next start). */
 #include <stdio.h>
@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include "common/ipc.h"
-#include "signer/audit.h"
 #include "signetd/signetd.h"
 #include "telemetry/metrics.h"
 #include "telemetry/monitor.h"
@@ -79,23 +78,21 @@ static signet_err src_revoke(void *user, const char *kid)
     return err;
 }
 
+/* The front end writes no audit record itself: its alert records travel to
+ * a signer as AUDIT_NOTE and are chained there like any other. */
 static signet_err src_audit_note(void *user, const char *type, const json_t *fields)
 {
     struct sd_ctx *c = user;
-    struct sd_telemetry *tm = &c->tm;
-    pthread_mutex_lock(&tm->audit_lock);
-    signet_err err = SIGNET_OK;
-    if (tm->audit == NULL)
-        err = sg_audit_open(tm->audit_path, &tm->audit);
+    char *text = json_dumps(fields, JSON_COMPACT);
+    if (text == NULL)
+        return SIGNET_ERR_NOMEM;
+    signet_err status = SIGNET_ERR_SIGNER_GONE;
+    char *resp = NULL;
+    signet_err err = sd_pool_note(&c->pool, type, text, strlen(text), &status, &resp);
+    free(text);
+    free(resp);
     if (err == SIGNET_OK)
-        err = sg_audit_append(tm->audit, sg_clock_now(), type, fields);
-    if (err == SIGNET_OK)
-        err = sg_audit_commit(tm->audit);
-    if (err == SIGNET_ERR_AUDIT_BROKEN) {
-        /* Reopen next time: the handle refuses a log that moved under it. */
-        sg_audit_close(&tm->audit);
-    }
-    pthread_mutex_unlock(&tm->audit_lock);
+        err = status;
     if (err != SIGNET_OK)
         sg_log(SG_LOG_ERROR, "alert_audit_failed", "type=%s error=%s", type,
                signet_err_name(err));
@@ -104,7 +101,9 @@ static signet_err src_audit_note(void *user, const char *type, const json_t *fie
 
 static void on_pool_change(void *user)
 {
-    sd_tm_poke(user);
+    struct sd_ctx *c = user;
+    atomic_fetch_add(&c->keys_epoch, 1); /* the JWKS cache refetches */
+    sd_tm_poke(c);
 }
 
 static signet_err monitor_new(struct sd_ctx *c, const struct sg_config *cfg,
@@ -135,7 +134,6 @@ static signet_err monitor_new(struct sd_ctx *c, const struct sg_config *cfg,
 void sd_tm_init(struct sd_ctx *c)
 {
     pthread_rwlock_init(&c->tm.mon_lock, NULL);
-    pthread_mutex_init(&c->tm.audit_lock, NULL);
     c->pool.on_change_user = c;
     c->pool.on_change = on_pool_change;
 }
@@ -143,9 +141,6 @@ void sd_tm_init(struct sd_ctx *c)
 signet_err sd_tm_start(struct sd_ctx *c, const struct sg_config *cfg)
 {
     struct sd_telemetry *tm = &c->tm;
-    if (strlen(cfg->audit_log) >= sizeof tm->audit_path)
-        return SIGNET_ERR_INVALID_ARG;
-    memcpy(tm->audit_path, cfg->audit_log, strlen(cfg->audit_log) + 1);
     signet_err err = sg_metrics_new(&tm->reg);
     if (err != SIGNET_OK)
         return err;
@@ -156,9 +151,6 @@ signet_err sd_tm_start(struct sd_ctx *c, const struct sg_config *cfg)
     tm->tokens_issued = std.tokens_issued;
     tm->sign_latency = std.sign_latency;
     tm->http_requests = std.http_requests;
-    /* A missing audit log is opened lazily by the first alert. */
-    if (sg_audit_open(tm->audit_path, &tm->audit) != SIGNET_OK)
-        tm->audit = NULL;
     struct sg_monitor *m = NULL;
     err = monitor_new(c, cfg, &m);
     if (err != SIGNET_OK)
@@ -198,16 +190,12 @@ void sd_tm_stop(struct sd_ctx *c)
     tm->mon = NULL;
     pthread_rwlock_unlock(&tm->mon_lock);
     retire_monitor(&m);
-    pthread_mutex_lock(&tm->audit_lock);
-    sg_audit_close(&tm->audit);
-    pthread_mutex_unlock(&tm->audit_lock);
 }
 
 void sd_tm_free(struct sd_ctx *c)
 {
     sg_metrics_free(&c->tm.reg);
     pthread_rwlock_destroy(&c->tm.mon_lock);
-    pthread_mutex_destroy(&c->tm.audit_lock);
 }
 
 void sd_tm_poke(struct sd_ctx *c)
