@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "common/config.h"
 #include "common/oauth_req.h"
+#include "json.h"
 #include "store/store.h"
 #include "util/b64url.h"
 #include "util/secret.h"
@@ -224,8 +225,11 @@ static char *read_jwk(const char *path)
         free(buf);
         return NULL;
     }
-    /* Stored compact, exactly as parsed. */
-    json_t *doc = json_loads(buf, JSON_REJECT_DUPLICATES, NULL);
+    /* Stored compact, exactly as parsed (through the JSON door, with the
+     * same 8 KiB cap as sg_client_jwk_check() above). */
+    json_t *doc = NULL;
+    if (sg_json_parse((const uint8_t *)buf, n, 8192, &doc) != SIGNET_OK)
+        doc = NULL;
     free(buf);
     char *out = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(doc);
