@@ -73,9 +73,13 @@ static signet_err finish_tx(struct sg_lc *lc, signet_err err, const char *fault)
     return err;
 }
 
+/* A tenant's algorithm: one the signer's keys use (SG_P11_ALGS). */
 static signet_err tenant_alg(const char *name, enum sg_alg *alg)
 {
-    return sg_alg_parse(name, alg);
+    signet_err err = sg_alg_parse(name, alg);
+    if (err == SIGNET_OK && (SG_P11_ALGS & SG_ALG_BIT(*alg)) == 0)
+        err = SIGNET_ERR_UNSUPPORTED;
+    return err == SIGNET_ERR_ALG_NOT_ALLOWED ? SIGNET_ERR_UNSUPPORTED : err;
 }
 
 static void make_label(const struct sg_tenant_cfg *t, const char *kid, char *out, size_t cap)

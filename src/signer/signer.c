@@ -250,7 +250,7 @@ static signet_err sign_token(struct sg_signer *s, const struct active_key *key, 
         return SIGNET_ERR_TOO_LARGE;
     size_t hlen = sg_b64url_encoded_len((size_t)hn);
     size_t clen = sg_b64url_encoded_len(claims_len);
-    size_t cap = hlen + 1 + clen + 1 + sg_b64url_encoded_len(SG_SIG_MAX) + 1;
+    size_t cap = hlen + 1 + clen + 1 + sg_b64url_encoded_len(SG_P11_SIG_MAX) + 1;
     char *tok = malloc(cap);
     if (tok == NULL)
         return SIGNET_ERR_NOMEM;
@@ -259,7 +259,7 @@ static signet_err sign_token(struct sg_signer *s, const struct active_key *key, 
         tok[hlen] = '.';
         err = sg_b64url_encode(claims, claims_len, tok + hlen + 1, cap - hlen - 1);
     }
-    uint8_t sig[SG_SIG_MAX];
+    uint8_t sig[SG_P11_SIG_MAX];
     size_t sig_len = 0;
     size_t input_len = hlen + 1 + clen;
     if (err == SIGNET_OK)
