@@ -20,6 +20,7 @@
 #include "store/store.h"
 #include "util/b64url.h"
 #include "util/secret.h"
+#include "util/strconv.h"
 
 /* argon2id parameters (RFC 9106 §4 second recommendation scaled to the
  * OWASP minimum: 19 MiB, 2 passes, 1 lane); they travel in the encoded
@@ -136,23 +137,8 @@ static int word_ok(const char *s)
 
 static int parse_lifetime(const char *v, int64_t *out)
 {
-    errno = 0;
-    char *end = NULL;
-    long long n = strtoll(v, &end, 10);
-    if (end == v || errno != 0 || n <= 0)
+    if (sg_parse_duration(v, SG_DUR_SECONDS, SG_DURATION_MAX_S, out) != SIGNET_OK || *out <= 0)
         return -1;
-    int64_t mult = 1;
-    if (*end == 's')
-        end++;
-    else if (*end == 'm')
-        mult = 60, end++;
-    else if (*end == 'h')
-        mult = 3600, end++;
-    else if (*end == 'd')
-        mult = 86400, end++;
-    if (*end != '\0' || n > INT64_MAX / 86400 / 1000)
-        return -1;
-    *out = (int64_t)n * mult;
     return 0;
 }
 
