@@ -80,7 +80,7 @@ static void check_accepted(const uint8_t *claims, size_t len, const struct sg_po
     if (len == 0 || len > SG_IPC_MAX_CLAIMS)
         abort();
     json_error_t jerr;
-    json_t *obj = json_loadb((const char *)claims, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *obj = json_loadb((const char *)claims, len, JSON_REJECT_DUPLICATES, &jerr); /* lint: allow independent oracle, not the door under test */
     if (!json_is_object(obj) || depth(obj) > 8)
         abort();
 

@@ -34,14 +34,25 @@ signet_err sg_json_check_depth(const uint8_t *data, size_t len, unsigned max_dep
 
 signet_err sg_json_parse(const uint8_t *data, size_t len, size_t max_len, json_t **out)
 {
+    return sg_json_parse_depth(data, len, max_len, SG_JSON_MAX_DEPTH, out);
+}
+
+signet_err sg_json_parse_depth(const uint8_t *data, size_t len, size_t max_len,
+                               unsigned max_depth, json_t **out)
+{
     *out = NULL;
     if (len > max_len)
         return SIGNET_ERR_TOO_LARGE;
+    /* Empty is not JSON (and memchr must not see a NULL pointer). */
+    if (data == NULL || len == 0)
+        return SIGNET_ERR_BAD_JSON;
     /* jansson refuses a NUL inside a string but skips one after a number:
      * no NUL is valid JSON anywhere, so refuse it up front. */
     if (memchr(data, 0, len) != NULL)
         return SIGNET_ERR_BAD_JSON;
-    signet_err err = sg_json_check_depth(data, len, SG_JSON_MAX_DEPTH);
+    if (max_depth > SG_JSON_MAX_DEPTH)
+        max_depth = SG_JSON_MAX_DEPTH;
+    signet_err err = sg_json_check_depth(data, len, max_depth);
     if (err != SIGNET_OK)
         return err;
     /* Parsing is jansson's (a library made for it), not a hand-written

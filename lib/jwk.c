@@ -258,7 +258,7 @@ signet_err sg_jwk_parse(const json_t *jwk, struct sg_key *out)
             goto out;
         }
         /* RFC 7517 §4.4: the key is for this algorithm only. */
-        if (sg_jws_alg_from_name(json_string_value(alg), &a) == SIGNET_OK)
+        if (sg_alg_parse(json_string_value(alg), &a) == SIGNET_OK)
             out->algs &= SG_ALG_BIT(a);
         else
             out->algs = 0;

@@ -11,28 +11,6 @@
 #include "json.h"
 #include "util/b64url.h"
 
-static const char *const alg_names[SG_ALG_COUNT] = {
-    [SG_ALG_ES256] = "ES256", [SG_ALG_ES384] = "ES384", [SG_ALG_ES512] = "ES512",
-    [SG_ALG_PS256] = "PS256", [SG_ALG_PS384] = "PS384", [SG_ALG_PS512] = "PS512",
-    [SG_ALG_EDDSA] = "EdDSA",
-};
-
-signet_err sg_jws_alg_from_name(const char *name, enum sg_alg *out)
-{
-    for (unsigned i = 0; i < SG_ALG_COUNT; i++) {
-        if (strcmp(name, alg_names[i]) == 0) {
-            *out = (enum sg_alg)i;
-            return SIGNET_OK;
-        }
-    }
-    return SIGNET_ERR_ALG_NOT_ALLOWED;
-}
-
-const char *sg_jws_alg_name(enum sg_alg alg)
-{
-    return (unsigned)alg < SG_ALG_COUNT ? alg_names[alg] : "?";
-}
-
 void sg_jws_clear(struct sg_jws *jws)
 {
     json_decref(jws->header);
@@ -174,7 +152,7 @@ signet_err sg_jws_check_header(const struct sg_jws *jws, const struct sg_header_
     const json_t *a = json_object_get(jws->header, "alg");
     if (!json_is_string(a))
         return SIGNET_ERR_MALFORMED;
-    signet_err err = sg_jws_alg_from_name(json_string_value(a), alg);
+    signet_err err = sg_alg_parse(json_string_value(a), alg);
     if (err != SIGNET_OK)
         return err;
     if ((pol->allowed_algs & SG_ALG_BIT(*alg)) == 0)

@@ -10,29 +10,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alg.h"
 #include "signet/error.h"
-
-enum sg_alg {
-    SG_ALG_ES256,
-    SG_ALG_ES384,
-    SG_ALG_ES512,
-    SG_ALG_PS256,
-    SG_ALG_PS384,
-    SG_ALG_PS512,
-    SG_ALG_EDDSA,
-    SG_ALG_COUNT
-};
-#define SG_ALG_BIT(a) (1u << (unsigned)(a))
-#define SG_ALG_DEFAULT_MASK (SG_ALG_BIT(SG_ALG_ES256) | SG_ALG_BIT(SG_ALG_EDDSA))
 
 #define SG_TOKEN_MAX 16384u  /* whole compact token */
 #define SG_HEADER_MAX 2048u  /* decoded protected header */
-#define SG_SIG_MAX 1024u     /* decoded signature (RSA up to 8192 bits) */
-
-/* Maps a JOSE alg name to a supported algorithm; SIGNET_ERR_ALG_NOT_ALLOWED
- * for anything else ("none", HS*, RS*, unknown). Case-sensitive. */
-SIGNET_WUR signet_err sg_jws_alg_from_name(const char *name, enum sg_alg *out);
-const char *sg_jws_alg_name(enum sg_alg alg);
 
 struct sg_jws {
     json_t *header;            /* the protected header, a JSON object */

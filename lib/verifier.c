@@ -214,7 +214,7 @@ signet_err signet_verifier_config_add_audience(signet_verifier_config *cfg, cons
 signet_err signet_verifier_config_allow_alg(signet_verifier_config *cfg, const char *alg)
 {
     enum sg_alg a;
-    if (sg_jws_alg_from_name(alg, &a) != SIGNET_OK)
+    if (sg_alg_parse(alg, &a) != SIGNET_OK)
         return SIGNET_ERR_UNSUPPORTED;
     cfg->algs |= SG_ALG_BIT(a);
     return SIGNET_OK;
@@ -223,7 +223,7 @@ signet_err signet_verifier_config_allow_alg(signet_verifier_config *cfg, const c
 signet_err signet_verifier_config_disallow_alg(signet_verifier_config *cfg, const char *alg)
 {
     enum sg_alg a;
-    if (sg_jws_alg_from_name(alg, &a) != SIGNET_OK)
+    if (sg_alg_parse(alg, &a) != SIGNET_OK)
         return SIGNET_ERR_UNSUPPORTED;
     cfg->algs &= ~SG_ALG_BIT(a);
     return SIGNET_OK;
@@ -758,7 +758,7 @@ signet_err signet_verify(signet_verifier *v, const char *token, size_t len,
     signet_err err = decide(v, token, len, opts, &c);
     if (err == SIGNET_OK)
         err = sg_claims_new(c.claims, c.iss->issuer, c.kid, c.key->thumbprint,
-                            sg_jws_alg_name(c.alg), out);
+                            sg_alg_name(c.alg), out);
     if (err == SIGNET_OK)
         c.claims = json_incref(c.claims); /* *out owns one reference now */
 
@@ -772,7 +772,7 @@ signet_err signet_verify(signet_verifier *v, const char *token, size_t len,
         c.ev.jti = c.claims != NULL ? claim_str(c.claims, "jti") : NULL;
         /* Before the header passed its checks these are the raw values. */
         c.ev.kid = c.kid != NULL ? c.kid : claim_str(c.jws.header, "kid");
-        c.ev.alg = c.from_cache ? sg_jws_alg_name(c.alg) : claim_str(c.jws.header, "alg");
+        c.ev.alg = c.from_cache ? sg_alg_name(c.alg) : claim_str(c.jws.header, "alg");
         c.ev.from_cache = c.from_cache;
         if (c.key == NULL)
             c.ev.thumbprint = NULL;

@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "common/ipc.h"
 #include "common/signer_client.h"
+#include "json.h"
 #include "signet/error.h"
 
 int sg_cli_exit_for(int status)
@@ -67,4 +68,14 @@ int sg_cli_request(struct sg_signer_client *c, unsigned char type, const char *a
         return sg_cli_exit_for(status);
     }
     return SG_EXIT_OK;
+}
+
+json_t *sg_cli_reply_json(const char *text, const char *fallback)
+{
+    const char *s = text != NULL ? text : fallback;
+    json_t *doc = NULL;
+    if (s == NULL ||
+        sg_json_parse((const uint8_t *)s, strlen(s), SG_IPC_MAX_PAYLOAD, &doc) != SIGNET_OK)
+        return NULL;
+    return doc;
 }

@@ -18,9 +18,11 @@
 #include "common/accounts.h"
 #include "common/config.h"
 #include "common/oauth_req.h"
+#include "json.h"
 #include "store/store.h"
 #include "util/b64url.h"
 #include "util/secret.h"
+#include "util/strconv.h"
 
 /* argon2id parameters (RFC 9106 §4 second recommendation scaled to the
  * OWASP minimum: 19 MiB, 2 passes, 1 lane); they travel in the encoded
@@ -137,23 +139,8 @@ static int word_ok(const char *s)
 
 static int parse_lifetime(const char *v, int64_t *out)
 {
-    errno = 0;
-    char *end = NULL;
-    long long n = strtoll(v, &end, 10);
-    if (end == v || errno != 0 || n <= 0)
+    if (sg_parse_duration(v, SG_DUR_SECONDS, SG_DURATION_MAX_S, out) != SIGNET_OK || *out <= 0)
         return -1;
-    int64_t mult = 1;
-    if (*end == 's')
-        end++;
-    else if (*end == 'm')
-        mult = 60, end++;
-    else if (*end == 'h')
-        mult = 3600, end++;
-    else if (*end == 'd')
-        mult = 86400, end++;
-    if (*end != '\0' || n > INT64_MAX / 86400 / 1000)
-        return -1;
-    *out = (int64_t)n * mult;
     return 0;
 }
 
@@ -234,8 +221,11 @@ static char *read_jwk(const char *path)
         free(buf);
         return NULL;
     }
-    /* Stored compact, exactly as parsed. */
-    json_t *doc = json_loads(buf, JSON_REJECT_DUPLICATES, NULL);
+    /* Stored compact, exactly as parsed (through the JSON door, with the
+     * same 8 KiB cap as sg_client_jwk_check() above). */
+    json_t *doc = NULL;
+    if (sg_json_parse((const uint8_t *)buf, n, 8192, &doc) != SIGNET_OK)
+        doc = NULL;
     free(buf);
     char *out = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(doc);

@@ -328,7 +328,7 @@ int sg_cmd_init(int argc, char **argv)
     printf("  token: SoftHSM2 '%s' (%s), PINs in " SG_SIGNER_DIR "/user.pin and so.pin (mode 0600)\n",
            cfg.token_label, module);
     printf("  trust boundary: %s\n", sg_boundary_describe(state));
-    json_t *rows = json_loads(json != NULL ? json : "[]", 0, NULL);
+    json_t *rows = sg_cli_reply_json(json, "[]");
     size_t i;
     json_t *r;
     json_array_foreach(rows, i, r) {

@@ -115,7 +115,7 @@ int sg_cmd_keys(int argc, char **argv)
     int rc = run(&o, SG_IPC_KEYS, o.issuer, &text);
     if (rc != SG_EXIT_OK)
         return rc;
-    json_t *rows = json_loads(text != NULL ? text : "[]", 0, NULL);
+    json_t *rows = sg_cli_reply_json(text, "[]");
     free(text);
     if (!json_is_array(rows)) {
         json_decref(rows);
@@ -151,7 +151,7 @@ int sg_cmd_status(int argc, char **argv)
     int rc = run(&o, SG_IPC_STATUS, NULL, &text);
     if (rc != SG_EXIT_OK)
         return rc;
-    json_t *doc = json_loads(text != NULL ? text : "{}", 0, NULL);
+    json_t *doc = sg_cli_reply_json(text, "{}");
     free(text);
     if (!json_is_object(doc)) {
         json_decref(doc);
@@ -192,7 +192,7 @@ int sg_cmd_status(int argc, char **argv)
 
 static void print_transitions(const char *text)
 {
-    json_t *doc = json_loads(text != NULL ? text : "{}", 0, NULL);
+    json_t *doc = sg_cli_reply_json(text, "{}");
     json_t *arr = json_object_get(doc, "transitions");
     size_t i;
     json_t *t;
@@ -292,7 +292,7 @@ int sg_cmd_jwks(int argc, char **argv)
     char *text = NULL;
     int rc = run(&o, SG_IPC_JWKS, o.issuer, &text);
     if (rc == SG_EXIT_OK) {
-        json_t *doc = json_loads(text != NULL ? text : "{}", 0, NULL);
+        json_t *doc = sg_cli_reply_json(text, "{}");
         char *out = doc != NULL ? json_dumps(doc, JSON_INDENT(2)) : NULL;
         printf("%s\n", out != NULL ? out : "{}");
         free(out);

@@ -13,6 +13,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "util/strconv.h"
+
 /* Feeds inih one line at a time from memory, so that every line is
  * checked before inih sees it (inih would split an overlong line, or cut an
  * overlong section name, without a word) and so that errors carry the line
@@ -66,40 +68,16 @@ static int copy_str(char *dst, size_t cap, const char *v)
     return 0;
 }
 
-/* Durations: an integer with an optional unit s, m, h or d. */
+/* Durations: an integer with an optional unit s, m, h or d, at most
+ * SG_DURATION_MAX_S seconds (so that milliseconds fit too). */
 static int parse_duration(const char *v, int64_t *out)
 {
-    if (*v < '0' || *v > '9')
-        return -1;
-    errno = 0;
-    char *end = NULL;
-    long long n = strtoll(v, &end, 10);
-    if (end == v || errno != 0 || n < 0)
-        return -1;
-    int64_t mult = 1;
-    if (*end == 's')
-        end++;
-    else if (*end == 'm')
-        mult = 60, end++;
-    else if (*end == 'h')
-        mult = 3600, end++;
-    else if (*end == 'd')
-        mult = 86400, end++;
-    if (*end != '\0' || n > INT64_MAX / mult / 1000)
-        return -1;
-    *out = (int64_t)n * mult;
-    return 0;
+    return sg_parse_duration(v, SG_DUR_SECONDS, SG_DURATION_MAX_S, out) == SIGNET_OK ? 0 : -1;
 }
 
 static int parse_uint(const char *v, unsigned lo, unsigned hi, unsigned *out)
 {
-    errno = 0;
-    char *end = NULL;
-    long n = strtol(v, &end, 10);
-    if (end == v || *end != '\0' || errno != 0 || n < (long)lo || n > (long)hi)
-        return -1;
-    *out = (unsigned)n;
-    return 0;
+    return sg_parse_uint(v, lo, hi, out) == SIGNET_OK ? 0 : -1;
 }
 
 static int parse_bool(const char *v, int *out)

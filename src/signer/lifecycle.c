@@ -6,8 +6,12 @@
 #include <string.h>
 
 #include "common/fault.h"
+#include "json.h"
 #include "util/hex.h"
 #include "util/log.h"
+
+/* A stored public JWK (RSA-3072 is the largest, well under 1 KiB). */
+#define STORED_JWK_MAX 8192u
 
 static void note(json_t *report, const struct sg_key *k, const char *from, const char *to)
 {
@@ -69,9 +73,13 @@ static signet_err finish_tx(struct sg_lc *lc, signet_err err, const char *fault)
     return err;
 }
 
+/* A tenant's algorithm: one the signer's keys use (SG_P11_ALGS). */
 static signet_err tenant_alg(const char *name, enum sg_alg *alg)
 {
-    return sg_alg_parse(name, alg);
+    signet_err err = sg_alg_parse(name, alg);
+    if (err == SIGNET_OK && (SG_P11_ALGS & SG_ALG_BIT(*alg)) == 0)
+        err = SIGNET_ERR_UNSUPPORTED;
+    return err == SIGNET_ERR_ALG_NOT_ALLOWED ? SIGNET_ERR_UNSUPPORTED : err;
 }
 
 static void make_label(const struct sg_tenant_cfg *t, const char *kid, char *out, size_t cap)
@@ -458,8 +466,12 @@ signet_err sg_lifecycle_jwks(struct sg_lc *lc, const char *issuer, json_t **out)
         if (k->revoked || (k->state != SG_KS_PUBLISHED && k->state != SG_KS_ACTIVE &&
                            k->state != SG_KS_RETIRED))
             continue;
-        json_t *jwk = json_loads(k->jwk != NULL ? k->jwk : "", JSON_REJECT_DUPLICATES, NULL);
-        if (!json_is_object(jwk)) {
+        /* The row comes from the store file: read it through the JSON door. */
+        json_t *jwk = NULL;
+        if (k->jwk == NULL ||
+            sg_json_parse((const uint8_t *)k->jwk, strlen(k->jwk), STORED_JWK_MAX, &jwk) !=
+                SIGNET_OK ||
+            !json_is_object(jwk)) {
             json_decref(jwk);
             err = SIGNET_ERR_STORE_CORRUPT;
             break;

@@ -106,37 +106,9 @@ unsigned long sg_p11_test_fail_pending(const struct sg_p11 *p)
 
 /* -- small helpers ------------------------------------------------------ */
 
-const char *sg_alg_name(enum sg_alg alg)
-{
-    switch (alg) {
-    case SG_ALG_ES256:
-        return "ES256";
-    case SG_ALG_EDDSA:
-        return "EdDSA";
-    case SG_ALG_PS256:
-        return "PS256";
-    }
-    return "unknown";
-}
-
-signet_err sg_alg_parse(const char *name, enum sg_alg *out)
-{
-    static const enum sg_alg algs[] = {SG_ALG_ES256, SG_ALG_EDDSA, SG_ALG_PS256};
-    if (name == NULL || out == NULL)
-        return SIGNET_ERR_INVALID_ARG;
-    /* JOSE "alg" values are case-sensitive (RFC 7515 §4.1.1). */
-    for (size_t i = 0; i < sizeof algs / sizeof algs[0]; i++) {
-        if (strcmp(name, sg_alg_name(algs[i])) == 0) {
-            *out = algs[i];
-            return SIGNET_OK;
-        }
-    }
-    return SIGNET_ERR_UNSUPPORTED;
-}
-
 static bool alg_valid(enum sg_alg alg)
 {
-    return alg == SG_ALG_ES256 || alg == SG_ALG_EDDSA || alg == SG_ALG_PS256;
+    return (unsigned)alg < SG_ALG_COUNT && (SG_P11_ALGS & SG_ALG_BIT(alg)) != 0;
 }
 
 static CK_KEY_TYPE alg_key_type(enum sg_alg alg)
@@ -148,8 +120,9 @@ static CK_KEY_TYPE alg_key_type(enum sg_alg alg)
         return CKK_EC_EDWARDS;
     case SG_ALG_PS256:
         return CKK_RSA;
+    default:
+        return CKK_VENDOR_DEFINED; /* not SG_P11_ALGS: refused by alg_valid() */
     }
-    return CKK_VENDOR_DEFINED;
 }
 
 /* Keeps the first failure of an operation: that is the one to report. */
@@ -803,6 +776,9 @@ static signet_err read_public(struct sg_p11 *p, struct sg_p11_sess *s, enum sg_a
             goto out;
         break;
     }
+    default: /* not SG_P11_ALGS: refused by alg_valid() before */
+        err = SIGNET_ERR_INVALID_ARG;
+        goto out;
     }
     if ((err = set_str(jwk, "alg", sg_alg_name(alg))) != SIGNET_OK ||
         (err = set_str(jwk, "use", "sig")) != SIGNET_OK)
@@ -1082,6 +1058,8 @@ static signet_err op_generate(struct sg_p11 *p, struct sg_p11_sess *s, void *vct
         pub_tmpl[npub++] =
             (CK_ATTRIBUTE){CKA_PUBLIC_EXPONENT, (void *)rsa_e65537, sizeof rsa_e65537};
         break;
+    default: /* not SG_P11_ALGS: refused by alg_valid() before */
+        return SIGNET_ERR_INVALID_ARG;
     }
     CK_ATTRIBUTE priv_tmpl[] = {
         {CKA_TOKEN, &yes, sizeof yes},       {CKA_PRIVATE, &yes, sizeof yes},
@@ -1255,8 +1233,10 @@ static signet_err op_sign(struct sg_p11 *p, struct sg_p11_sess *s, void *vctx, C
     case SG_ALG_PS256:
         mech = (CK_MECHANISM){CKM_SHA256_RSA_PKCS_PSS, &pss, sizeof pss};
         want_min = 256;
-        want_max = SG_SIG_MAX;
+        want_max = SG_P11_SIG_MAX;
         break;
+    default: /* not SG_P11_ALGS: refused by alg_valid() before */
+        return SIGNET_ERR_INVALID_ARG;
     }
     CK_RV r = SG_P11(p, C_SignInit, s->h, &mech, key);
     if ((r == CKR_KEY_HANDLE_INVALID || r == CKR_OBJECT_HANDLE_INVALID) && cached) {
@@ -1271,7 +1251,7 @@ static signet_err op_sign(struct sg_p11 *p, struct sg_p11_sess *s, void *vctx, C
         keep_rv(rv, r);
         return map_rv(r);
     }
-    CK_ULONG sig_len = SG_SIG_MAX;
+    CK_ULONG sig_len = SG_P11_SIG_MAX;
     r = SG_P11(p, C_Sign, s->h, (CK_BYTE_PTR)in, in_len, c->sig, &sig_len);
     sg_wipe(digest, sizeof digest);
     if (r != CKR_OK) {
@@ -1291,7 +1271,7 @@ static signet_err op_sign(struct sg_p11 *p, struct sg_p11_sess *s, void *vctx, C
 
 signet_err sg_p11_sign(struct sg_p11 *p, enum sg_alg alg,
                        const uint8_t id[static SG_HSM_ID_LEN], const uint8_t *msg,
-                       size_t msg_len, uint8_t sig[static SG_SIG_MAX], size_t *sig_len)
+                       size_t msg_len, uint8_t sig[static SG_P11_SIG_MAX], size_t *sig_len)
 {
     if (p == NULL || !alg_valid(alg) || (msg == NULL && msg_len > 0) || sig_len == NULL)
         return SIGNET_ERR_INVALID_ARG;

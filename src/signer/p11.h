@@ -7,17 +7,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alg.h"
 #include "signet/error.h"
 #include "util/secret.h"
 #include "util/thumbprint.h"
 
-enum sg_alg { SG_ALG_ES256 = 1, SG_ALG_EDDSA = 2, SG_ALG_PS256 = 3 };
-
-/* "ES256", "EdDSA", "PS256" */
-const char *sg_alg_name(enum sg_alg alg);
-SIGNET_WUR signet_err sg_alg_parse(const char *name, enum sg_alg *out);
-/* Largest JOSE signature any supported algorithm produces (RSA-3072). */
-#define SG_SIG_MAX 384
+/* The algorithms the signer's keys use (enum sg_alg, lib/alg.h); every
+ * function below refuses the others with SIGNET_ERR_INVALID_ARG. */
+#define SG_P11_ALGS (SG_ALG_BIT(SG_ALG_ES256) | SG_ALG_BIT(SG_ALG_EDDSA) | SG_ALG_BIT(SG_ALG_PS256))
+/* Largest JOSE signature the signer produces (PS256 with RSA-3072); a
+ * different quantity from SG_SIG_MAX, the most a verifier accepts. */
+#define SG_P11_SIG_MAX 384u
+_Static_assert(SG_P11_SIG_MAX <= SG_SIG_MAX, "the signer's signatures must be verifiable");
 
 #define SG_HSM_ID_LEN 16 /* CKA_ID of both objects of a key pair */
 
@@ -72,7 +73,8 @@ SIGNET_WUR signet_err sg_p11_set_label(struct sg_p11 *p, const uint8_t id[static
  * SIGNET_ERR_HSM if several private keys share the id. */
 SIGNET_WUR signet_err sg_p11_sign(struct sg_p11 *p, enum sg_alg alg,
                                   const uint8_t id[static SG_HSM_ID_LEN], const uint8_t *msg,
-                                  size_t msg_len, uint8_t sig[static SG_SIG_MAX], size_t *sig_len);
+                                  size_t msg_len, uint8_t sig[static SG_P11_SIG_MAX],
+                                  size_t *sig_len);
 
 /* C_DestroyObject on every object with this CKA_ID. Idempotent: no object
  * left is success (*destroyed tells how many went). */

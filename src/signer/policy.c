@@ -4,31 +4,11 @@
 #include <string.h>
 
 #include "common/ipc.h"
+#include "json.h"
 
-/* Depth of nesting, counted on the raw bytes before jansson sees them
- * (jansson itself has no depth limit). Strings are skipped. */
-static int depth_ok(const uint8_t *p, size_t n, int max)
-{
-    int depth = 0, in_str = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = p[i];
-        if (in_str) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_str = 0;
-            continue;
-        }
-        if (c == '"')
-            in_str = 1;
-        else if (c == '{' || c == '[') {
-            if (++depth > max)
-                return 0;
-        } else if (c == '}' || c == ']')
-            depth--;
-    }
-    return 1;
-}
+/* Claims are shallow; the signer refuses anything nested deeper than this
+ * (arrays and objects, the top-level object counting as 1). */
+#define POLICY_MAX_DEPTH 8u
 
 static int get_int(const json_t *obj, const char *name, int64_t *out)
 {
@@ -44,12 +24,10 @@ signet_err sg_policy_check_claims(const uint8_t *claims, size_t len,
                                   struct sg_policy_info *info)
 {
     memset(info, 0, sizeof *info);
-    if (len == 0 || len > SG_IPC_MAX_CLAIMS || !depth_ok(claims, len, 8))
-        return SIGNET_ERR_POLICY_PAYLOAD;
-    json_error_t jerr;
-    json_t *obj = json_loadb((const char *)claims, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *obj = NULL;
     signet_err err = SIGNET_OK;
-    if (!json_is_object(obj)) {
+    if (sg_json_parse_depth(claims, len, SG_IPC_MAX_CLAIMS, POLICY_MAX_DEPTH, &obj) != SIGNET_OK ||
+        !json_is_object(obj)) {
         err = SIGNET_ERR_POLICY_PAYLOAD;
         goto out;
     }

@@ -259,23 +259,38 @@ static signet_err sign_token(struct sg_signer *s, const struct active_key *key, 
     signet_err err = sg_alg_parse(key->alg, &alg);
     if (err != SIGNET_OK)
         return err;
-    char header[256];
-    int hn = snprintf(header, sizeof header, "{\"alg\":\"%s\",\"kid\":\"%s\",\"typ\":\"%s\"}",
-                      key->alg, key->kid, typ);
-    if (hn < 0 || (size_t)hn >= sizeof header)
-        return SIGNET_ERR_TOO_LARGE;
-    size_t hlen = sg_b64url_encoded_len((size_t)hn);
-    size_t clen = sg_b64url_encoded_len(claims_len);
-    size_t cap = hlen + 1 + clen + 1 + sg_b64url_encoded_len(SG_SIG_MAX) + 1;
-    char *tok = malloc(cap);
-    if (tok == NULL)
+    /* The protected header is built by jansson, so every value is escaped
+     * (RFC 7515 §4; RFC 8259 §7); members stay in the order alg, kid, typ. */
+    json_error_t jerr;
+    json_t *h = json_pack_ex(&jerr, 0, "{s:s, s:s, s:s}", "alg", key->alg, "kid", key->kid,
+                             "typ", typ);
+    if (h == NULL)
+        return json_error_code(&jerr) == json_error_out_of_memory ? SIGNET_ERR_NOMEM
+                                                                 : SIGNET_ERR_INVALID_ARG;
+    char *header = json_dumps(h, JSON_COMPACT);
+    json_decref(h);
+    if (header == NULL)
         return SIGNET_ERR_NOMEM;
-    err = sg_b64url_encode((const uint8_t *)header, (size_t)hn, tok, cap);
+    char *tok = NULL;
+    size_t hn = strlen(header);
+    if (hn >= 256) { /* alg, a thumbprint kid and typ need a fraction of it */
+        err = SIGNET_ERR_TOO_LARGE;
+        goto out;
+    }
+    size_t hlen = sg_b64url_encoded_len(hn);
+    size_t clen = sg_b64url_encoded_len(claims_len);
+    size_t cap = hlen + 1 + clen + 1 + sg_b64url_encoded_len(SG_P11_SIG_MAX) + 1;
+    tok = malloc(cap);
+    if (tok == NULL) {
+        err = SIGNET_ERR_NOMEM;
+        goto out;
+    }
+    err = sg_b64url_encode((const uint8_t *)header, hn, tok, cap);
     if (err == SIGNET_OK) {
         tok[hlen] = '.';
         err = sg_b64url_encode(claims, claims_len, tok + hlen + 1, cap - hlen - 1);
     }
-    uint8_t sig[SG_SIG_MAX];
+    uint8_t sig[SG_P11_SIG_MAX];
     size_t sig_len = 0;
     size_t input_len = hlen + 1 + clen;
     if (err == SIGNET_OK)
@@ -284,13 +299,15 @@ static signet_err sign_token(struct sg_signer *s, const struct active_key *key, 
         tok[input_len] = '.';
         err = sg_b64url_encode(sig, sig_len, tok + input_len + 1, cap - input_len - 1);
     }
-    if (err != SIGNET_OK) {
-        free(tok);
-        return err;
+    if (err == SIGNET_OK) {
+        *out = tok;
+        *out_len = strlen(tok);
+        tok = NULL;
     }
-    *out = tok;
-    *out_len = strlen(tok);
-    return SIGNET_OK;
+out:
+    free(tok);
+    free(header);
+    return err;
 }
 
 /* A sign request in flight: checked (sequentially), signed in the HSM (in

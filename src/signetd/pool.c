@@ -16,6 +16,7 @@
 
 #include "common/ipc.h"
 #include "common/signer_client.h"
+#include "json.h"
 #include "signetd/signetd.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -303,7 +304,10 @@ static int64_t next_transition(struct sd_pool *p)
     signet_err err = sd_pool_call(p, SG_IPC_STATUS, NULL, &status, &json);
     int64_t next = -1;
     if (err == SIGNET_OK && status == SIGNET_OK) {
-        json_t *doc = json_loads(json != NULL ? json : "", 0, NULL);
+        json_t *doc = NULL;
+        if (json != NULL &&
+            sg_json_parse((const uint8_t *)json, strlen(json), SG_IPC_MAX_PAYLOAD, &doc) != SIGNET_OK)
+            sg_log(SG_LOG_WARN, "signer_reply_bad_json", "request=status");
         json_t *v = json_object_get(json_object_get(doc, "timing"), "next_transition_in");
         next = json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
         if (next < 0)
@@ -326,7 +330,10 @@ static void advance(struct sd_pool *p)
         free(json);
         return;
     }
-    json_t *doc = json_loads(json != NULL ? json : "{}", 0, NULL);
+    json_t *doc = NULL;
+    if (json != NULL &&
+        sg_json_parse((const uint8_t *)json, strlen(json), SG_IPC_MAX_PAYLOAD, &doc) != SIGNET_OK)
+        sg_log(SG_LOG_WARN, "signer_reply_bad_json", "request=advance");
     size_t i;
     json_t *t;
     if (json_array_size(json_object_get(doc, "transitions")) > 0 && p->on_change != NULL)

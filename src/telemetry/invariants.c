@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ipc.h"
+#include "json.h"
 #include "store/store.h"
 #include "telemetry/tmutil.h"
 
@@ -185,14 +187,21 @@ static int parse_key(const json_t *o, struct sg_tm_key *k)
     return 0;
 }
 
+/* STATUS, INVENTORY and JWKS documents are the signer's answers: they cross
+ * a process boundary, so they go through the one JSON door. */
+static signet_err parse_reply(const char *json, size_t len, json_t **doc)
+{
+    return sg_json_parse((const uint8_t *)json, len, SG_IPC_MAX_PAYLOAD, doc);
+}
+
 signet_err sg_tm_parse_status(const char *json, size_t len, struct sg_tm_signer *sig,
                               struct sg_tm_key **keys, size_t *n_keys)
 {
-    json_error_t jerr;
-    json_t *doc = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (doc == NULL)
-        return SIGNET_ERR_BAD_JSON;
-    signet_err err = SIGNET_ERR_MALFORMED;
+    json_t *doc = NULL;
+    signet_err err = parse_reply(json, len, &doc);
+    if (err != SIGNET_OK)
+        return err;
+    err = SIGNET_ERR_MALFORMED;
     struct sg_tm_key *out = NULL;
     memset(sig, 0, sizeof *sig);
     const json_t *signer = json_object_get(doc, "signer");
@@ -239,11 +248,11 @@ out:
 signet_err sg_tm_parse_inventory(const char *json, size_t len, struct sg_tm_object **objs,
                                  size_t *n_out)
 {
-    json_error_t jerr;
-    json_t *doc = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (doc == NULL)
-        return SIGNET_ERR_BAD_JSON;
-    signet_err err = SIGNET_ERR_MALFORMED;
+    json_t *doc = NULL;
+    signet_err err = parse_reply(json, len, &doc);
+    if (err != SIGNET_OK)
+        return err;
+    err = SIGNET_ERR_MALFORMED;
     size_t n = json_array_size(doc);
     struct sg_tm_object *out = n > 0 ? calloc(n, sizeof *out) : NULL;
     if (!json_is_array(doc) || (n > 0 && out == NULL)) {
@@ -276,11 +285,11 @@ out:
 signet_err sg_tm_parse_jwks(const char *json, size_t len, const char *issuer, char (**kids)[64],
                             size_t *n_out, size_t *foreign_iss)
 {
-    json_error_t jerr;
-    json_t *doc = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (doc == NULL)
-        return SIGNET_ERR_BAD_JSON;
-    signet_err err = SIGNET_ERR_MALFORMED;
+    json_t *doc = NULL;
+    signet_err err = parse_reply(json, len, &doc);
+    if (err != SIGNET_OK)
+        return err;
+    err = SIGNET_ERR_MALFORMED;
     const json_t *arr = json_object_get(doc, "keys");
     size_t n = json_array_size(arr);
     char (*out)[64] = n > 0 ? calloc(n, sizeof *out) : NULL;

@@ -91,7 +91,9 @@ struct sg_tm_object {
 };
 
 /* Parses a STATUS document (keys may be NULL: counters only). *keys is
- * malloc'd (free()); SIGNET_ERR_BAD_JSON / SIGNET_ERR_MALFORMED on junk. */
+ * malloc'd (free()). On junk: sg_json_parse()'s errors (at most
+ * SG_IPC_MAX_PAYLOAD bytes), or SIGNET_ERR_MALFORMED for a wrong shape;
+ * likewise for the two below. */
 SIGNET_WUR signet_err sg_tm_parse_status(const char *json, size_t len, struct sg_tm_signer *sig,
                                          struct sg_tm_key **keys, size_t *n_keys);
 /* Parses an INVENTORY document; *objs is malloc'd (free()). */

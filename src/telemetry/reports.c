@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "util/hex.h"
 
 static int lower_hex(const char *s, size_t n)
@@ -47,14 +48,11 @@ signet_err sg_reports_parse(const uint8_t *body, size_t len, struct sg_report **
     *n = 0;
     if (body == NULL && len > 0)
         return SIGNET_ERR_INVALID_ARG;
-    if (len > SG_REPORTS_MAX_BODY)
-        return SIGNET_ERR_TOO_LARGE;
-    json_error_t jerr;
-    json_t *doc = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (doc == NULL)
-        return json_error_code(&jerr) == json_error_duplicate_key ? SIGNET_ERR_DUPLICATE_MEMBER
-                                                                  : SIGNET_ERR_BAD_JSON;
-    signet_err err = SIGNET_ERR_MALFORMED;
+    json_t *doc = NULL;
+    signet_err err = sg_json_parse(body, len, SG_REPORTS_MAX_BODY, &doc);
+    if (err != SIGNET_OK)
+        return err;
+    err = SIGNET_ERR_MALFORMED;
     struct sg_report *items = NULL;
     const json_t *arr = json_object_get(doc, "reports");
     if (!json_is_object(doc) || json_object_size(doc) != 1 || !json_is_array(arr))

@@ -6,10 +6,12 @@
  *
  * Strict: at most SG_REPORTS_MAX_BODY bytes and SG_REPORTS_MAX_ITEMS
  * reports (SIGNET_ERR_TOO_LARGE); duplicate members anywhere
- * (SIGNET_ERR_DUPLICATE_MEMBER); invalid JSON, trailing bytes or NUL
- * escapes (SIGNET_ERR_BAD_JSON); an unknown or missing member, a wrong
- * type, an empty or overlong string or a token_sha256 that is not 64
- * lower-case hex digits (SIGNET_ERR_MALFORMED). token_sha256 is the
+ * (SIGNET_ERR_DUPLICATE_MEMBER); nesting deeper than SG_JSON_MAX_DEPTH
+ * (SIGNET_ERR_JSON_TOO_DEEP); invalid JSON, trailing bytes, NUL bytes or
+ * NUL escapes (SIGNET_ERR_BAD_JSON), all through sg_json_parse(); an
+ * unknown or missing member, a wrong type, an empty or overlong string or
+ * a token_sha256 that is not 64 lower-case hex digits
+ * (SIGNET_ERR_MALFORMED). token_sha256 is the
  * SHA-256 of the compact token as the relying party received it. */
 #ifndef SG_REPORTS_H
 #define SG_REPORTS_H

@@ -1,10 +1,10 @@
 #include "telemetry/tmconfig.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "telemetry/tmutil.h"
+#include "util/strconv.h"
 
 void sg_telemetry_cfg_defaults(struct sg_telemetry_cfg *c)
 {
@@ -25,42 +25,17 @@ void sg_telemetry_cfg_defaults(struct sg_telemetry_cfg *c)
 }
 
 /* An integer with an optional unit: ms (when allowed), s, m, h, d; the
- * result is in seconds, or milliseconds when ms_out. */
+ * result is in seconds, or milliseconds when ms_out, and at most max. */
 static int parse_duration(const char *v, int ms_out, int64_t max, int64_t *out)
 {
-    errno = 0;
-    char *end = NULL;
-    long long n = strtoll(v, &end, 10);
-    if (end == v || errno != 0 || n < 0)
-        return -1;
-    int64_t mult = ms_out ? 1000 : 1;
-    if (ms_out && strcmp(end, "ms") == 0) {
-        mult = 1;
-        end += 2;
-    } else if (*end == 's') {
-        end++;
-    } else if (*end == 'm') {
-        mult *= 60, end++;
-    } else if (*end == 'h') {
-        mult *= 3600, end++;
-    } else if (*end == 'd') {
-        mult *= 86400, end++;
-    }
-    if (*end != '\0' || n > max / mult)
-        return -1;
-    *out = (int64_t)n * mult;
-    return 0;
+    return sg_parse_duration(v, ms_out ? SG_DUR_MILLIS : SG_DUR_SECONDS, max, out) == SIGNET_OK
+               ? 0
+               : -1;
 }
 
 static int parse_uint(const char *v, unsigned lo, unsigned hi, unsigned *out)
 {
-    errno = 0;
-    char *end = NULL;
-    long n = strtol(v, &end, 10);
-    if (end == v || *end != '\0' || errno != 0 || n < (long)lo || n > (long)hi)
-        return -1;
-    *out = (unsigned)n;
-    return 0;
+    return sg_parse_uint(v, lo, hi, out) == SIGNET_OK ? 0 : -1;
 }
 
 static int valid_url(const char *v)

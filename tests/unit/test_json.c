@@ -73,6 +73,35 @@ static void test_depth(void **state)
     json_decref(j);
 }
 
+static void test_parse_depth(void **state)
+{
+    (void)state;
+    json_t *j = NULL;
+    const uint8_t *three = (const uint8_t *)"[[[1]]]";
+    assert_int_equal(sg_json_parse_depth(three, 7, 64, 3, &j), SIGNET_OK);
+    json_decref(j);
+    assert_int_equal(sg_json_parse_depth(three, 7, 64, 2, &j), SIGNET_ERR_JSON_TOO_DEEP);
+    assert_null(j);
+    /* An unbalanced close is refused, never counted below zero. */
+    assert_int_equal(sg_json_parse_depth((const uint8_t *)"]]][[[1", 7, 64, 2, &j),
+                     SIGNET_ERR_BAD_JSON);
+    /* A cap above SG_JSON_MAX_DEPTH is clamped to it. */
+    char buf[64];
+    size_t n = 0;
+    for (unsigned i = 0; i <= SG_JSON_MAX_DEPTH; i++)
+        buf[n++] = '[';
+    for (unsigned i = 0; i <= SG_JSON_MAX_DEPTH; i++)
+        buf[n++] = ']';
+    assert_int_equal(sg_json_parse_depth((const uint8_t *)buf, n, sizeof buf, 1000, &j),
+                     SIGNET_ERR_JSON_TOO_DEEP);
+    /* The other refusals are the same as sg_json_parse's. */
+    assert_int_equal(sg_json_parse_depth((const uint8_t *)"{\"a\":1\0}", 8, 64, 3, &j),
+                     SIGNET_ERR_BAD_JSON);
+    assert_int_equal(sg_json_parse_depth(NULL, 0, 64, 3, &j), SIGNET_ERR_BAD_JSON);
+    assert_int_equal(sg_json_parse_depth(three, 7, 6, 3, &j), SIGNET_ERR_TOO_LARGE);
+    assert_null(j);
+}
+
 static void test_numeric_date(void **state)
 {
     (void)state;
@@ -104,6 +133,7 @@ int main(void)
         cmocka_unit_test(test_valid_and_caps),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_depth),
+        cmocka_unit_test(test_parse_depth),
         cmocka_unit_test(test_numeric_date),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

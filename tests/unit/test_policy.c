@@ -387,6 +387,14 @@ static void test_depth(void **state)
     assert_int_equal(times(NOW, NOW + 600, ",\"s\":\"\\\"[[[[[[[[[[\\\\\",\"t\":\"{{{{{{{{{{\""),
                      SIGNET_OK);
     assert_int_equal(times(NOW, NOW + 600, ",\"[[[[[[[[[[\":1"), SIGNET_OK);
+    /* The claims go through the one JSON door: a raw NUL after a number
+     * (jansson alone would skip it) is refused, and so is a stray close. */
+    static const char nul[] = "{\"iss\":\"" ISS "\",\"exp\":1700000600,\"jti\":\"j\","
+                              "\"iat\":1700000000\0}";
+    struct sg_policy_info info;
+    assert_int_equal(sg_policy_check_claims((const uint8_t *)nul, sizeof nul - 1, &limits, &info),
+                     SIGNET_ERR_POLICY_PAYLOAD);
+    assert_int_equal(check("]]]]{\"iss\":\"" ISS "\"}"), SIGNET_ERR_POLICY_PAYLOAD);
 }
 
 static void test_not_an_object(void **state)

@@ -135,6 +135,13 @@ static int verify_es256(const char *token, json_t *jwks)
     assert_string_equal(json_string_value(json_object_get(h, "typ")), "at+jwt");
     assert_string_equal(json_string_value(json_object_get(h, "alg")), "ES256");
     const char *kid = json_string_value(json_object_get(h, "kid"));
+    /* Byte for byte the header tokens have always had: compact, members in
+     * the order alg, kid, typ. */
+    char want[256];
+    int wn = snprintf(want, sizeof want, "{\"alg\":\"ES256\",\"kid\":\"%s\",\"typ\":\"at+jwt\"}",
+                      kid);
+    assert_true(wn > 0 && (size_t)wn == hl);
+    assert_memory_equal(hdr, want, hl);
     json_t *jwk = NULL, *k;
     size_t i;
     json_array_foreach(json_object_get(jwks, "keys"), i, k) {

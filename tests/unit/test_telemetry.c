@@ -122,6 +122,22 @@ static void test_reports_parser(void **state)
         if (e != bad[i].want)
             fail_msg("case %zu: %s, wanted %s", i, signet_err_name(e), signet_err_name(bad[i].want));
     }
+    /* The body goes through the one JSON door: a raw NUL (jansson alone
+     * skips one after a number) and deep nesting are refused before parsing. */
+    static const char nul_body[] = "{\"reports\":[1\0]}";
+    struct sg_report *r0 = NULL;
+    assert_int_equal(sg_reports_parse((const uint8_t *)nul_body, sizeof nul_body - 1, &r0, &n),
+                     SIGNET_ERR_BAD_JSON);
+    char deep[64] = "{\"reports\":";
+    size_t dl = strlen(deep);
+    for (int d = 0; d < 17; d++)
+        deep[dl++] = '[';
+    for (int d = 0; d < 17; d++)
+        deep[dl++] = ']';
+    deep[dl++] = '}';
+    deep[dl] = '\0';
+    assert_int_equal(parse(deep, &n), SIGNET_ERR_JSON_TOO_DEEP);
+    assert_null(r0);
     /* Longest kid is 63 bytes. */
     char kid[80];
     memset(kid, 'k', 64);

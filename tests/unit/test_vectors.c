@@ -62,7 +62,7 @@ static signet_err verify_compact(const char *compact, const json_t *jwk)
     signet_err err = sg_jws_parse(compact, strlen(compact), &jws);
     if (err != SIGNET_OK)
         return err;
-    err = sg_jws_alg_from_name(json_string_value(json_object_get(jws.header, "alg")), &alg);
+    err = sg_alg_parse(json_string_value(json_object_get(jws.header, "alg")), &alg);
     if (err == SIGNET_OK)
         err = sg_jwk_parse(jwk, &key);
     if (err == SIGNET_OK) {
