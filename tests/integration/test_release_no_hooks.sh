@@ -37,7 +37,7 @@ for b in "${BINS[@]}"; do
 done
 grep -q '^SIGNET_TESTING:BOOL=OFF$' "$SIGNET_RELEASE_DIR/CMakeCache.txt" ||
     sg_fail "$SIGNET_RELEASE_DIR is not a release build (its cache lacks SIGNET_TESTING:BOOL=OFF)"
-command -v nm >/dev/null && command -v strings >/dev/null || sg_fail "nm and strings are required"
+{ command -v nm && command -v strings; } >/dev/null || sg_fail "nm and strings are required"
 
 # --- what the binaries contain ------------------------------------------------
 # hooks_in BIN: the forbidden names among its symbols and strings (debug
