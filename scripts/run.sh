@@ -8,7 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-build=${BUILD:-build}
+# The release build: no test hooks (SIGNET_TESTING=OFF), no test suite.
+build=${RELEASE_BUILD:-build-release}
 state=$root/.signet
 addr=127.0.0.1:8080
 issuer=http://$addr/t/default
@@ -17,10 +18,12 @@ bin=$root/$build/src
 
 if [ ! -x "$bin/signetd" ] || [ ! -x "$bin/signet" ]; then
   bash scripts/deps.sh
-  [ -f "$build/CMakeCache.txt" ] || cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  [ -f "$build/CMakeCache.txt" ] || cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DSIGNET_TESTING=OFF -DBUILD_TESTING=OFF >/dev/null
   cmake --build "$build" -j "$(nproc)"
 fi
-export SIGNET_SIGNER=$bin/signet-signer
+# signet and signetd start the signet-signer next to them ($SIGNET_SIGNER is
+# a testing-build hook that a release build ignores).
 
 bash scripts/stop.sh --quiet
 

@@ -55,6 +55,10 @@ if [ -z "$build" ]; then
   [ -f "$build/CMakeCache.txt" ] ||
     cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS=-g >/dev/null
 fi
+# The 5 s rotation state below needs [testing] allow_short_rotation, which
+# only a testing build accepts (idempotent for a tree that already has it).
+grep -q '^SIGNET_TESTING:BOOL=ON' "$build/CMakeCache.txt" ||
+  cmake -S . -B "$build" -DSIGNET_TESTING=ON >/dev/null
 cmake --build "$build" -j "$(nproc)" --target signetd signet signet-signer signet_static >/dev/null
 bin=$build/bench/issuance
 mkdir -p "$bin"

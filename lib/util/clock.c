@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#if SIGNET_TESTING
 static char clock_path[512];
 
 void sg_clock_use_file(const char *path)
@@ -17,23 +18,41 @@ void sg_clock_use_file(const char *path)
     memcpy(clock_path, path, strlen(path) + 1);
 }
 
+/* "now" from the clock file: 1 when one is set and holds a positive integer. */
+static int file_now(int64_t *out)
+{
+    if (clock_path[0] == '\0')
+        return 0;
+    int fd = open(clock_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    char buf[32];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    char *end = NULL;
+    long long v = strtoll(buf, &end, 10);
+    if (end == buf || v <= 0)
+        return 0;
+    *out = (int64_t)v;
+    return 1;
+}
+#else
+/* A release build has no injected clock. */
+static int file_now(int64_t *out)
+{
+    (void)out;
+    return 0;
+}
+#endif
+
 int64_t sg_clock_now(void)
 {
-    if (clock_path[0] != '\0') {
-        int fd = open(clock_path, O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            char buf[32];
-            ssize_t n = read(fd, buf, sizeof buf - 1);
-            close(fd);
-            if (n > 0) {
-                buf[n] = '\0';
-                char *end = NULL;
-                long long v = strtoll(buf, &end, 10);
-                if (end != buf && v > 0)
-                    return (int64_t)v;
-            }
-        }
-    }
+    int64_t now = 0;
+    if (file_now(&now))
+        return now;
     return (int64_t)time(NULL);
 }
 

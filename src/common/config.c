@@ -59,6 +59,16 @@ static void set_err(struct parse_ctx *p, const char *what, const char *key, cons
         (void)snprintf(p->err, p->errlen, "%s [%s]", what, section);
 }
 
+/* A whole message, for errors that do not name a key. */
+static void set_err_text(struct parse_ctx *p, const char *msg)
+{
+    if (p->failed || p->err == NULL || p->errlen == 0)
+        return;
+    p->failed = 1;
+    p->err_line = p->reader != NULL ? p->reader->line : 0;
+    (void)snprintf(p->err, p->errlen, "%s", msg);
+}
+
 static int copy_str(char *dst, size_t cap, const char *v)
 {
     size_t n = strlen(v);
@@ -350,6 +360,12 @@ static int on_entry(void *user, const char *section, const char *key, const char
     if (!known_section(section) || (p->server_only && strcmp(section, "server") != 0)) {
         set_err(p, p->server_only ? "only [server] may appear here, not" : "unknown section",
                 NULL, section);
+        return 0;
+    }
+    /* The test hooks [testing] reaches (an injected clock, sub-minute
+     * rotation, a paused scheduler) exist only in a testing build. */
+    if (!SIGNET_TESTING && strcmp(section, "testing") == 0) {
+        set_err_text(p, "[testing] is only available in a testing build");
         return 0;
     }
     int r = handle_key(p, section, key, value);

@@ -84,7 +84,7 @@ struct sg_config {
     char signer_user[64]; /* drop to this user when started as root */
     int sandbox;          /* 1 = seccomp/no-new-privs/mlockall (default) */
 
-    /* [testing] */
+    /* [testing]: refused by the loader unless SIGNET_TESTING */
     char clock_file[PATH_MAX];
     int allow_short_rotation; /* permits rotation_period below 60 s (tests) */
     int pause_rotation;       /* signetd's scheduler sends no ADVANCE (invariant tests) */

@@ -58,11 +58,29 @@ struct sg_signer_client {
     pthread_cond_t reader_wake; /* the reader thread waits for the reader role */
 };
 
+#if SIGNET_TESTING
+/* A testing build lets $SIGNET_SIGNER (an absolute path) name the signer, so
+ * tests can run it under a wrapper or a fake. */
+static const char *signer_override(void)
+{
+    const char *env = getenv("SIGNET_SIGNER");
+    if (env != NULL && env[0] == '/' && access(env, X_OK) == 0)
+        return env;
+    return NULL;
+}
+#else
+/* A release build: whoever starts us cannot choose the signer's binary. */
+static const char *signer_override(void)
+{
+    return NULL;
+}
+#endif
+
 const char *sg_signer_path(void)
 {
     static char path[PATH_MAX];
-    const char *env = getenv("SIGNET_SIGNER");
-    if (env != NULL && env[0] == '/' && access(env, X_OK) == 0)
+    const char *env = signer_override();
+    if (env != NULL)
         return env;
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);

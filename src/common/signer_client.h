@@ -21,8 +21,9 @@
 
 struct sg_signer_client;
 
-/* Path of the signet-signer binary: $SIGNET_SIGNER, else next to the
- * running executable, else the build tree, else the install path. */
+/* Path of the signet-signer binary: $SIGNET_SIGNER (testing builds only),
+ * else next to the running executable, else the build tree, else the
+ * install path. */
 const char *sg_signer_path(void);
 
 SIGNET_WUR signet_err sg_signer_spawn(const char *state_dir, struct sg_signer_client **out);

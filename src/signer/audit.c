@@ -72,7 +72,7 @@ struct sg_audit {
     off_t cut_len;              /* where a failed commit cuts back to */
     bool locked;                /* holds the flock (between calls only while need_cut) */
     bool need_cut;              /* a failed commit could not cut the file back */
-    bool fail_writes;           /* test hook */
+    bool fail_writes;           /* test hook (SIGNET_TESTING builds only) */
 };
 
 static void hash_body(const uint8_t *body, size_t len, char out[static HASH_HEX + 1])
@@ -919,7 +919,7 @@ static signet_err catch_up(struct sg_audit *a, off_t size)
 
 static int write_staged(struct sg_audit *a)
 {
-    size_t want = a->fail_writes ? a->staged.len / 2 : a->staged.len;
+    size_t want = SIGNET_TESTING && a->fail_writes ? a->staged.len / 2 : a->staged.len;
     size_t done = 0;
     while (done < want) {
         ssize_t w = write(a->fd, a->staged.data + done, want - done);
@@ -1033,7 +1033,9 @@ uint64_t sg_audit_drops(const struct sg_audit *a)
     return a->drops;
 }
 
+#if SIGNET_TESTING
 void sg_audit_test_fail_writes(struct sg_audit *a, bool fail)
 {
     a->fail_writes = fail;
 }
+#endif

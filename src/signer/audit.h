@@ -127,9 +127,11 @@ SIGNET_WUR signet_err sg_audit_verify_stream(FILE *f, uint64_t *records, uint64_
  * SIGNET_ERR_AUDIT_BROKEN and *count is not set. */
 SIGNET_WUR signet_err sg_audit_count_type(const char *path, const char *type, uint64_t *count);
 
+#if SIGNET_TESTING
 /* Test hook: while on, sg_audit_commit writes at most half of the staged
  * bytes and then fails as if the disk returned EIO, so tests can check the
- * cut-back. Never used outside tests. */
+ * cut-back. Compiled only in a testing build. */
 void sg_audit_test_fail_writes(struct sg_audit *a, bool fail);
+#endif
 
 #endif

@@ -65,12 +65,15 @@ struct sg_p11 {
     unsigned nsess;
     uint64_t key_gen; /* atomic: bumped on destroy, invalidates caches */
     uint64_t n_signatures, n_errors, n_reopens; /* atomic */
-    unsigned long fail_nth;                     /* atomic: test hook */
+#if SIGNET_TESTING
+    unsigned long fail_nth; /* atomic: test hook */
     CK_RV fail_rv;
+#endif
 };
 
 /* -- fault injection ---------------------------------------------------- */
 
+#if SIGNET_TESTING
 /* True when this is the call the test hook wants to fail. */
 static bool p11_inject(struct sg_p11 *p)
 {
@@ -88,6 +91,12 @@ static CK_RV p11_injected_rv(const struct sg_p11 *p)
     return __atomic_load_n(&p->fail_rv, __ATOMIC_ACQUIRE);
 }
 
+/* Disarms a pending injection (the logout on close must reach the module). */
+static void p11_inject_off(struct sg_p11 *p)
+{
+    __atomic_store_n(&p->fail_nth, 0, __ATOMIC_RELEASE);
+}
+
 /* Every PKCS#11 call goes through this, so a test can fail the nth one. */
 #define SG_P11(p, fn, ...) (p11_inject(p) ? p11_injected_rv(p) : (p)->fl->fn(__VA_ARGS__))
 
@@ -103,6 +112,15 @@ unsigned long sg_p11_test_fail_pending(const struct sg_p11 *p)
 {
     return p != NULL ? __atomic_load_n(&p->fail_nth, __ATOMIC_ACQUIRE) : 0;
 }
+#else
+static void p11_inject_off(struct sg_p11 *p)
+{
+    (void)p;
+}
+
+/* A release build calls the module directly: nothing can be injected. */
+#define SG_P11(p, fn, ...) ((p)->fl->fn(__VA_ARGS__))
+#endif
 
 /* -- small helpers ------------------------------------------------------ */
 
@@ -880,7 +898,7 @@ void sg_p11_close(struct sg_p11 **pp)
         return;
     struct sg_p11 *p = *pp;
     *pp = NULL;
-    __atomic_store_n(&p->fail_nth, 0, __ATOMIC_RELEASE);
+    p11_inject_off(p);
     for (unsigned i = 0; i < p->nsess; i++) {
         if (p->sess[i].open) {
             (void)SG_P11(p, C_Logout, p->sess[i].h);
@@ -1458,6 +1476,7 @@ void sg_p11_get_stats(const struct sg_p11 *p, struct sg_p11_stats *out)
     out->session_reopens = __atomic_load_n(&p->n_reopens, __ATOMIC_RELAXED);
 }
 
+#if SIGNET_TESTING
 void sg_p11_test_lose_slot(struct sg_p11 *p)
 {
     if (p == NULL)
@@ -1476,3 +1495,4 @@ void sg_p11_test_lose_slot(struct sg_p11 *p)
     p->slot = other;
     pthread_mutex_unlock(&p->mu);
 }
+#endif

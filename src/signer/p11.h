@@ -113,6 +113,8 @@ void sg_p11_get_stats(const struct sg_p11 *p, struct sg_p11_stats *out);
  * opens a fresh session, logs in again, finds the token again by label if
  * its slot vanished, and retries once (stats.session_reopens). */
 
+#if SIGNET_TESTING
+/* Test hooks, compiled only in a testing build (SIGNET_TESTING=1). */
 /* Test hook: make the nth PKCS#11 call from now fail with rv (0 disables). */
 void sg_p11_test_fail_call(struct sg_p11 *p, unsigned long nth, unsigned long rv);
 /* Test hook: calls left before the injected failure (0: it fired or none). */
@@ -120,5 +122,6 @@ unsigned long sg_p11_test_fail_pending(const struct sg_p11 *p);
 /* Test hook: closes the idle pooled sessions and forgets the slot id, as if
  * the token had been re-enumerated; the next operation must find it again. */
 void sg_p11_test_lose_slot(struct sg_p11 *p);
+#endif
 
 #endif

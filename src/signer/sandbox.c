@@ -55,6 +55,7 @@ static signet_err drop_privileges(const struct sg_config *c)
     return SIGNET_OK;
 }
 
+#if SIGNET_TESTING
 static void sigsys_debug(int sig, siginfo_t *info, void *uctx)
 {
     (void)sig;
@@ -65,6 +66,28 @@ static void sigsys_debug(int sig, siginfo_t *info, void *uctx)
         _exit(160);
     _exit(159);
 }
+
+/* The seccomp default action. A testing build honours SIGNET_SECCOMP_DEBUG:
+ * a denied system call then raises SIGSYS, whose handler names it, instead
+ * of killing the process without a word. */
+static uint32_t seccomp_default(void)
+{
+    if (getenv("SIGNET_SECCOMP_DEBUG") == NULL)
+        return SCMP_ACT_KILL_PROCESS;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = sigsys_debug;
+    sa.sa_flags = SA_SIGINFO;
+    (void)sigaction(SIGSYS, &sa, NULL);
+    return SCMP_ACT_TRAP;
+}
+#else
+/* A release build always kills on a denied system call. */
+static uint32_t seccomp_default(void)
+{
+    return SCMP_ACT_KILL_PROCESS;
+}
+#endif
 
 static const int allowed[] = {
     SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev), SCMP_SYS(pread64),
@@ -93,15 +116,7 @@ static const int allowed[] = {
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 static signet_err install_seccomp(void)
 {
-    uint32_t deflt = getenv("SIGNET_SECCOMP_DEBUG") != NULL ? SCMP_ACT_TRAP : SCMP_ACT_KILL_PROCESS;
-    if (deflt == SCMP_ACT_TRAP) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_sigaction = sigsys_debug;
-        sa.sa_flags = SA_SIGINFO;
-        (void)sigaction(SIGSYS, &sa, NULL);
-    }
-    scmp_filter_ctx ctx = seccomp_init(deflt);
+    scmp_filter_ctx ctx = seccomp_init(seccomp_default());
     if (ctx == NULL)
         return SIGNET_ERR_NOMEM;
     int rc = 0;
