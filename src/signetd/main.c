@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "signetd/sandbox.h"
 #include "signetd/signetd.h"
 #include "store/store.h"
 #include "util/clock.h"
@@ -297,6 +298,30 @@ int main(int argc, char **argv)
         sg_store_close(&c->store);
         return 1;
     }
+    /* ---- SANDBOX: the one call site of sd_sandbox_enter ----------------
+     * Here because everything that needs what the filter refuses is done:
+     * the port is bound and the TLS key read (sd_http_start), the store
+     * open. Threads already run (MHD's pool, the monitor, the alert queue,
+     * the signer readers, the scheduler): the filter is synchronised to
+     * every one (TSYNC) and each drops its own capabilities. ALLOW_SPAWN
+     * while signetd itself still forks signet-signer (respawn, SIGHUP) and
+     * alert commands; the launcher drops it. */
+    struct sd_hardening hardening;
+    int sandbox = SIGNET_SANDBOX ? SD_SANDBOX_ON | SD_SANDBOX_ALLOW_SPAWN : 0;
+    if (SIGNET_SANDBOX && geteuid() == 0 && cfg->signer_user[0] != '\0')
+        sandbox |= SD_SANDBOX_KEEP_SETID; /* a respawned signer still switches account */
+    e = sd_sandbox_enter(sandbox, &hardening);
+    if (e != SIGNET_OK) {
+        fprintf(stderr, "signetd: cannot enter the sandbox: %s\n", signet_strerror(e));
+        sd_http_drain_and_stop(&http, c, 0);
+        sd_pool_stop_scheduler(&c->pool);
+        sd_tm_stop(c);
+        sd_pool_stop(&c->pool);
+        sd_tm_free(c);
+        sg_store_close(&c->store);
+        return 1;
+    }
+    /* ---- end SANDBOX ----------------------------------------------------- */
     sg_log(SG_LOG_INFO, "started", "version=%s state=%s tenants=%zu signers=%u", SIGNET_VERSION,
            c->state_dir, cfg->n_tenants, cfg->server.signers);
     notify("READY=1");
