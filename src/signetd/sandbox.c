@@ -425,6 +425,12 @@ signet_err sd_sandbox_enter(int enabled, struct sd_hardening *h)
     int keep_setid = (enabled & SD_SANDBOX_ALLOW_SPAWN) != 0 &&
                      (enabled & SD_SANDBOX_KEEP_SETID) != 0;
     if (enabled != 0) {
+        /* A signer raises its own RLIMIT_MEMLOCK to lock all its memory,
+         * which it cannot do once it inherits no capability: give it the
+         * limit instead, while we still may (limits pass through exec). */
+        struct rlimit inf = {RLIM_INFINITY, RLIM_INFINITY};
+        if ((enabled & SD_SANDBOX_ALLOW_SPAWN) != 0)
+            (void)setrlimit(RLIMIT_MEMLOCK, &inf);
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
             return SIGNET_ERR_PERMISSION;
         err = drop_caps_all(keep_setid);
