@@ -241,7 +241,8 @@ static signet_err drop_caps_all(int keep_setid)
  *   time, randomness (OpenSSL's getrandom), signals to itself;
  *   HTTP (MHD): epoll, accept4, eventfd, pipes, setsockopt, getsockname;
  *   client sockets (libcurl webhooks and DNS): connect, sendmmsg,
- *     recvfrom, poll; socket() itself is restricted below;
+ *     recvfrom, poll, and the socketpair through which libcurl's resolver
+ *     thread reports; socket() itself is restricted below;
  *   the signer channels: sendmsg/recvmsg on existing socketpairs. */
 static const int allowed[] = {
     /* files */
@@ -279,7 +280,7 @@ static const int allowed[] = {
     SCMP_SYS(accept), SCMP_SYS(accept4), SCMP_SYS(connect), SCMP_SYS(shutdown),
     SCMP_SYS(getsockname), SCMP_SYS(getpeername), SCMP_SYS(setsockopt), SCMP_SYS(getsockopt),
     SCMP_SYS(sendto), SCMP_SYS(recvfrom), SCMP_SYS(sendmsg), SCMP_SYS(recvmsg),
-    SCMP_SYS(sendmmsg), SCMP_SYS(recvmmsg),
+    SCMP_SYS(sendmmsg), SCMP_SYS(recvmmsg), SCMP_SYS(socketpair),
 };
 
 /* What a spawned signet-signer or alert command does before its own
@@ -288,8 +289,7 @@ static const int allowed[] = {
  * the mmap rule), the signer's own hardening (prctl, capset, seccomp,
  * setrlimit, mlockall), and the parent's fork/exec/wait. */
 static const int spawn_allowed[] = {
-    SCMP_SYS(execve), SCMP_SYS(wait4), SCMP_SYS(waitid), SCMP_SYS(dup2),
-    SCMP_SYS(socketpair), SCMP_SYS(kill), SCMP_SYS(arch_prctl), SCMP_SYS(set_tid_address),
+    SCMP_SYS(execve), SCMP_SYS(wait4), SCMP_SYS(waitid), SCMP_SYS(dup2), SCMP_SYS(kill), SCMP_SYS(arch_prctl), SCMP_SYS(set_tid_address),
     SCMP_SYS(prctl), SCMP_SYS(capset), SCMP_SYS(seccomp), SCMP_SYS(setrlimit),
     SCMP_SYS(prlimit64), SCMP_SYS(mlockall), SCMP_SYS(munlockall), SCMP_SYS(ioctl),
     SCMP_SYS(setpgid), SCMP_SYS(getpgrp), SCMP_SYS(getpgid), SCMP_SYS(getsid),
@@ -355,13 +355,18 @@ static int add_rules(scmp_filter_ctx ctx, int flags)
                                   SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, PROT_EXEC));
     }
 
-    /* Sockets: local, IPv4 and IPv6 only. glibc's getaddrinfo asks the
-     * kernel for the local addresses over netlink (to sort the answers);
-     * refused, it assumes both families, which is fine. Other families die. */
+    /* Sockets: local, IPv4 and IPv6, stream or datagram (no raw ones).
+     * glibc's getaddrinfo asks the kernel for the local addresses over
+     * netlink (to sort the answers); refused, it assumes both families,
+     * which is fine. Anything else dies. */
     static const int families[] = {AF_UNIX, AF_INET, AF_INET6};
+    static const int types[] = {SOCK_STREAM, SOCK_DGRAM};
     for (size_t i = 0; rc == 0 && i < sizeof families / sizeof families[0]; i++)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-                              SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i]));
+        for (size_t j = 0; rc == 0 && j < sizeof types / sizeof types[0]; j++)
+            rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
+                                  SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i]),
+                                  SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf /* the type, not its flags */,
+                                          (scmp_datum_t)types[j]));
     if (rc == 0)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
                               SCMP_A0(SCMP_CMP_EQ, AF_NETLINK));
