@@ -30,6 +30,8 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "signetd/sandbox.h"
 
 /* 0 when /proc/thread-self/status shows the whole sandbox. */
@@ -85,11 +87,48 @@ static void *thread_noop(void *arg)
     return arg;
 }
 
+/* A listener made before the sandbox (bind and listen are refused after). */
+static int listener(unsigned *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 4) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+        return -1;
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+/* libcurl as the webhook sender uses it, by name (its threaded resolver,
+ * /etc/hosts, the socketpair it reports through), connecting only. */
+static int curl_connects(unsigned port)
+{
+    char url[64];
+    (void)snprintf(url, sizeof url, "http://localhost:%u/alerts", port);
+    CURL *h = curl_easy_init();
+    if (h == NULL)
+        return -1;
+    CURLcode e = curl_easy_setopt(h, CURLOPT_URL, url);
+    e = e != CURLE_OK ? e : curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    e = e != CURLE_OK ? e : curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
+    e = e != CURLE_OK ? e : curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
+    e = e != CURLE_OK ? e : curl_easy_perform(h);
+    curl_easy_cleanup(h);
+    return e == CURLE_OK ? 0 : (int)e;
+}
+
 static int front_end_work(int flags)
 {
+    unsigned port = 0;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || listener(&port) < 0)
+        return 70;
     int rc = enter(flags);
     if (rc != 0)
         return rc;
+    if (curl_connects(port) != 0)
+        return 17;
     if (status_sandboxed() != 0)
         return 2;
     /* threads (clone3 refused with ENOSYS, glibc falls back to clone) */
@@ -237,7 +276,7 @@ static int forbidden(int which)
     case 12: prctl(PR_SET_DUMPABLE, 1, 0, 0, 0); break;
     case 13: syscall(SYS_capset, NULL, NULL); break;
     case 14: listen(socket(AF_INET, SOCK_STREAM, 0), 1); break;
-    case 15: socketpair(AF_UNIX, SOCK_STREAM, 0, (int[2]){-1, -1}); break;
+    case 15: socket(AF_INET, SOCK_RAW, IPPROTO_ICMP); break;
     default: return 93;
     }
     return 0; /* still alive: the filter let it through */
