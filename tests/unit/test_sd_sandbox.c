@@ -8,6 +8,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
@@ -362,6 +364,43 @@ static void test_threads_started_before(void **state)
     assert_exit0(in_child(tsync, SD_SANDBOX_ON));
 }
 
+/* KEEP_SETID (root, [signer] user set): only CAP_SETUID and CAP_SETGID
+ * stay, permitted but not effective, and what the signer does with them
+ * (raise them, switch account, find the way back closed) works. */
+static int keep_setid(int flags)
+{
+    struct sd_hardening h;
+    if (sd_sandbox_enter(flags, &h) != SIGNET_OK || !h.seccomp || h.caps_dropped)
+        return 1;
+    FILE *f = fopen("/proc/thread-self/status", "re");
+    char line[256];
+    int prm = 0, eff = 0;
+    while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+        prm |= strcmp(line, "CapPrm:\t00000000000000c0\n") == 0;
+        eff |= strcmp(line, "CapEff:\t0000000000000000\n") == 0;
+    }
+    if (f != NULL)
+        fclose(f);
+    if (!prm || !eff)
+        return 2;
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct data[2] = {{0, 0, 0}, {0, 0, 0}};
+    data[0].permitted = data[0].effective = (1u << CAP_SETUID) | (1u << CAP_SETGID);
+    if (syscall(SYS_capset, &hdr, data) != 0)
+        return 3;
+    if (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0)
+        return 4;
+    return setuid(0) == -1 ? 0 : 5;
+}
+
+static void test_keep_setid(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    assert_exit0(in_child(keep_setid, SD_SANDBOX_ON | SD_SANDBOX_ALLOW_SPAWN | SD_SANDBOX_KEEP_SETID));
+}
+
 static int off(int flags)
 {
     struct sd_hardening h;
@@ -388,6 +427,7 @@ int main(void)
         cmocka_unit_test(test_forbidden_kills),
         cmocka_unit_test(test_spawn_flag),
         cmocka_unit_test(test_threads_started_before),
+        cmocka_unit_test(test_keep_setid),
         cmocka_unit_test(test_off),
     };
 #if !SIGNET_SANDBOX
