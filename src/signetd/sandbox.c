@@ -289,7 +289,8 @@ static const int allowed[] = {
  * the mmap rule), the signer's own hardening (prctl, capset, seccomp,
  * setrlimit, mlockall), and the parent's fork/exec/wait. */
 static const int spawn_allowed[] = {
-    SCMP_SYS(execve), SCMP_SYS(wait4), SCMP_SYS(waitid), SCMP_SYS(dup2), SCMP_SYS(kill), SCMP_SYS(arch_prctl), SCMP_SYS(set_tid_address),
+    SCMP_SYS(execve), SCMP_SYS(wait4), SCMP_SYS(waitid), SCMP_SYS(dup2), SCMP_SYS(kill),
+    SCMP_SYS(arch_prctl), SCMP_SYS(set_tid_address),
     SCMP_SYS(prctl), SCMP_SYS(capset), SCMP_SYS(seccomp), SCMP_SYS(setrlimit),
     SCMP_SYS(prlimit64), SCMP_SYS(mlockall), SCMP_SYS(munlockall), SCMP_SYS(ioctl),
     SCMP_SYS(setpgid), SCMP_SYS(getpgrp), SCMP_SYS(getpgid), SCMP_SYS(getsid),
