@@ -23,6 +23,7 @@
 
 #include "common/accounts.h"
 #include "common/config.h"
+#include "signetd/sandbox.h"
 #include "signetd/signetd.h"
 #include "store/store.h"
 #include "util/clock.h"
@@ -359,6 +360,31 @@ int main(int argc, char **argv)
         sg_store_close(&c->store);
         return 1;
     }
+    /* ---- SANDBOX: the one call site of sd_sandbox_enter ----------------
+     * Here because everything that needs what the filter refuses is done:
+     * the port is bound, the store open (the TLS key was read before the
+     * front end gave up root). Threads already run (MHD's pool, the
+     * monitor, the alert queue, the signer readers, the scheduler): the
+     * filter is synchronised to every one (TSYNC) and each drops its own
+     * capabilities. The launcher starts the signers; a process of our own
+     * is started only for a configured [alerts] command. */
+    struct sd_hardening hardening;
+    int sandbox = SIGNET_SANDBOX ? SD_SANDBOX_ON : 0;
+    if (SIGNET_SANDBOX && cfg->telemetry.command[0] != '\0')
+        sandbox |= SD_SANDBOX_ALLOW_SPAWN;
+    e = sd_sandbox_enter(sandbox, &hardening);
+    if (e != SIGNET_OK) {
+        fprintf(stderr, "signetd: cannot enter the sandbox: %s\n", signet_strerror(e));
+        sd_http_drain_and_stop(&http, c, 0);
+        sd_pool_stop_scheduler(&c->pool);
+        sd_tm_stop(c);
+        sd_pool_stop(&c->pool);
+        sd_tm_free(c);
+        sg_store_close(&c->store);
+        return 1;
+    }
+    c->hardening = hardening;
+    /* ---- end SANDBOX ----------------------------------------------------- */
     sg_log(SG_LOG_INFO, "started",
            "version=%s state=%s tenants=%zu signers=%u uid=%ld trust_boundary=\"%s\"",
            SIGNET_VERSION, c->state_dir, cfg->n_tenants, cfg->server.signers, (long)getuid(),

@@ -7,7 +7,8 @@ endif()
 add_executable(signetd ${SG_SIGNETD_SOURCES})
 target_include_directories(signetd PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(signetd PRIVATE sg_audit sg_core sg_util signet_static PkgConfig::MHD
-                      PkgConfig::ARGON2 OpenSSL::Crypto PkgConfig::JANSSON Threads::Threads)
+                      PkgConfig::ARGON2 OpenSSL::Crypto PkgConfig::JANSSON PkgConfig::SECCOMP
+                      Threads::Threads)
 install(TARGETS signetd DESTINATION ${CMAKE_INSTALL_SBINDIR})
 
 # `signet client add` hashes secrets with argon2id (src/cli/cmd_client.c).

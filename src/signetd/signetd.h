@@ -14,6 +14,7 @@
 #include "signet/error.h"
 
 #include "signetd/launcher.h"
+#include "signetd/sandbox.h"
 
 /* A configuration snapshot: immutable once published, reference-counted
  * so a SIGHUP reload never pulls it from under a running request. */
@@ -141,6 +142,7 @@ struct sd_ctx {
     int launcher_fd;           /* control channel to the launcher; -1 in the launcher */
     int exit_code;             /* the launcher's, once the front end has exited */
     int boundary_enforced;     /* front end and signers under two accounts, neither root */
+    struct sd_hardening hardening; /* the front end's sandbox, as sd_sandbox_enter found it */
     char *tls_cert;            /* PEM, read before dropping root; taken by sd_http_start */
     struct sg_secret *tls_key;
     struct sd_telemetry tm;
