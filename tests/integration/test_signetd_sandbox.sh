@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# signetd runs sandboxed (src/signetd/sandbox.c): every thread has
-# no-new-privs, a seccomp filter and no capability, the process is not
-# dumpable, and it still serves: tokens before and after a signer is killed
-# and respawned, and after a SIGHUP restarts the signers (while signetd
-# still spawns them itself, the filter lets that through).
+# The processes of signetd and how each is held (src/signetd/launcher.c,
+# sandbox.c, src/signer/sandbox.c): the launcher (the pid we started) has
+# two kinds of children, the front end (signetd) and the signers
+# (signet-signer). As root, the front end runs as `signet` with an empty
+# bounding set and the signers as `signet-signer`; either way every thread
+# of the front end has no-new-privs, a seccomp filter and no capability, the
+# signers have their own filter, and it all still serves: tokens before and
+# after the signers are killed (the launcher starts new ones), and after a
+# SIGHUP (forwarded by the launcher; the signers are restarted).
 set -euo pipefail
 source "$(dirname "$0")/signetd/lib.sh"
 
@@ -54,22 +58,46 @@ token() {
   json_get "$work/$1.body" 'd["access_token"].count(".")' | grep -qx 2 || fail "$1: no JWT in $(cat "$work/$1.body")"
 }
 
-st=/proc/$signetd_pid/status
+front=$(pgrep -P "$signetd_pid" -x signetd || true)
+[ -n "$front" ] || fail "the launcher (pid $signetd_pid) has no front end child"
+signers=$(pgrep -P "$signetd_pid" -x signet-signer || true)
+[ -n "$signers" ] || fail "the launcher has no signer children"
+owner() { stat -c %U "$state/$1"; }
+if [ "$(id -u)" = 0 ]; then
+  [ "$(ps -o user= -p "$signetd_pid")" = root ] || fail "the launcher is not root"
+  [ "$(ps -o user= -p "$front")" = signet ] || fail "the front end runs as $(ps -o user= -p "$front"), not signet"
+  [ "$(owner front)" = signet ] && [ "$(owner signer)" = signet-signer ] || fail "state not split"
+  [ "$(status_field /proc/"$front"/status CapBnd)" = 0000000000000000 ] ||
+    fail "the front end's bounding set is $(status_field /proc/"$front"/status CapBnd)"
+  for p in $signers; do
+    [ "$(ps -o user= -p "$p")" = signet-signer ] || fail "signer $p runs as $(ps -o user= -p "$p")"
+  done
+  grep -q 'event=started .*uid=[1-9][0-9]* trust_boundary="enforced"' "$work/signetd.log" ||
+    fail "the front end does not log trust_boundary=\"enforced\""
+else
+  grep -q 'trust_boundary="not enforced (single account)"' "$work/signetd.log" ||
+    fail "a single-account start does not say so"
+fi
+for p in $signers; do
+  for f in NoNewPrivs:1 Seccomp:2 CapEff:0000000000000000; do
+    [ "$(status_field /proc/"$p"/status "${f%%:*}")" = "${f#*:}" ] ||
+      fail "signer $p: ${f%%:*} $(status_field /proc/"$p"/status "${f%%:*}")"
+  done
+done
+st=/proc/$front/status
 [ "$(status_field "$st" NoNewPrivs)" = 1 ] || fail "NoNewPrivs is $(status_field "$st" NoNewPrivs)"
 [ "$(status_field "$st" Seccomp)" = 2 ] || fail "Seccomp is $(status_field "$st" Seccomp)"
 [ "$(status_field "$st" CapEff)" = 0000000000000000 ] || fail "CapEff is $(status_field "$st" CapEff)"
 [ "$(status_field "$st" CapPrm)" = 0000000000000000 ] || fail "CapPrm is $(status_field "$st" CapPrm)"
-check_sandboxed "$signetd_pid" "at start"
+check_sandboxed "$front" "at start"
 grep -q 'comp=signetd event=sandbox seccomp=1 no_new_privs=1 caps_dropped=1 dumpable=0' "$work/signetd.log" ||
   fail "no 'sandbox' line with everything on in the log"
 
 token first
-check_sandboxed "$signetd_pid" "after a token"
+check_sandboxed "$front" "after a token"
 
-# A signer killed is respawned by the sandboxed signetd (fork, exec): it
-# runs under signetd's filter and its own on top.
-signers=$(pgrep -P "$signetd_pid" -x signet-signer || true)
-[ -n "$signers" ] || fail "no signer children"
+# Signers killed are started again by the launcher, not the front end
+# (which could not: its filter refuses fork and exec).
 for p in $signers; do kill -KILL "$p"; done
 for _ in $(seq 1 100); do
   new=$(pgrep -P "$signetd_pid" -x signet-signer || true)
@@ -79,17 +107,18 @@ done
 wait_http "$base/readyz"
 token after_respawn
 for p in $(pgrep -P "$signetd_pid" -x signet-signer); do
-  [ "$(status_field /proc/"$p"/status Seccomp_filters)" -ge 2 ] ||
-    fail "respawned signer $p: Seccomp_filters $(status_field /proc/"$p"/status Seccomp_filters), want signetd's and its own"
+  [ "$(status_field /proc/"$p"/status Seccomp)" = 2 ] ||
+    fail "respawned signer $p: Seccomp $(status_field /proc/"$p"/status Seccomp)"
 done
+[ -z "$(pgrep -P "$front" || true)" ] || fail "the front end has children: $(pgrep -P "$front" | tr '\n' ' ')"
 
 kill -HUP "$signetd_pid"
 sleep 1
 wait_http "$base/readyz"
 token after_reload
-check_sandboxed "$signetd_pid" "after SIGHUP"
+check_sandboxed "$front" "after SIGHUP"
 
-kill -0 "$signetd_pid" 2>/dev/null || fail "signetd died"
+kill -0 "$front" 2>/dev/null || fail "the front end died"
 if grep -q 'seccomp denied' "$work/signetd.log"; then fail "a syscall was refused"; fi
 stop_signetd || fail "signetd did not stop cleanly (exit $?)"
 echo "signetd sandbox: no-new-privs, seccomp, no capabilities on every thread; tokens, respawn, reload: ok"
