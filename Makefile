@@ -67,7 +67,6 @@ check: deps lint build build-asan build-release analyze
 lint:
 	@bash scripts/lint.sh
 	@bash scripts/check-readme.sh
-	@python3 scripts/sync-readme.py --check
 
 analyze: build
 	@bash scripts/analyze.sh $(BUILD)
