@@ -16,6 +16,7 @@
 #include "common/config.h"
 #include "common/ipc.h"
 #include "common/signer_client.h"
+#include "store/keystore.h"
 #include "store/store.h"
 #include "util/secret.h"
 
@@ -298,7 +299,7 @@ int sg_cmd_init(int argc, char **argv)
         goto out;
     }
     sg_store_close(&store);
-    err = sg_store_open(cfg.keystore, 1, &store);
+    err = sg_keystore_open(cfg.keystore, 1, &store);
     if (err != SIGNET_OK) {
         fprintf(stderr, "signet init: cannot create the key store %s: %s\n", cfg.keystore,
                 signet_strerror(err));

@@ -19,6 +19,7 @@
 #include "signer/lifecycle.h"
 #include "signer/p11.h"
 #include "signer/policy.h"
+#include "store/keystore.h"
 #include "store/store.h"
 #include "util/b64url.h"
 #include "util/clock.h"
@@ -130,7 +131,7 @@ signet_err sg_signer_open(const char *state_dir, struct sg_signer **out, char *e
     }
     /* The key store: the signer's alone (the front end's store holds
      * clients and replay caches and never tells the signer anything). */
-    err = sg_store_open(s->cfg.keystore, 0, &s->store);
+    err = sg_keystore_open(s->cfg.keystore, 0, &s->store);
     if (err != SIGNET_OK) {
         (void)snprintf(errbuf, errlen, "key store %s: %s", s->cfg.keystore, signet_strerror(err));
         goto out;

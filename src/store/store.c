@@ -69,24 +69,25 @@ signet_err sg_store_begin(struct sg_store *s) { return s->ops->begin(s); }
 signet_err sg_store_commit(struct sg_store *s) { return s->ops->commit(s); }
 void sg_store_rollback(struct sg_store *s) { s->ops->rollback(s); }
 
+/* A front store has no key functions: only the key store (keystore.h). */
 signet_err sg_store_key_insert(struct sg_store *s, struct sg_key *k)
 {
-    return s->ops->key_insert(s, k);
+    return s->ops->key_insert != NULL ? s->ops->key_insert(s, k) : SIGNET_ERR_UNSUPPORTED;
 }
 
 signet_err sg_store_key_update(struct sg_store *s, const struct sg_key *k)
 {
-    return s->ops->key_update(s, k);
+    return s->ops->key_update != NULL ? s->ops->key_update(s, k) : SIGNET_ERR_UNSUPPORTED;
 }
 
 signet_err sg_store_key_list(struct sg_store *s, const char *issuer, struct sg_key **out, size_t *n)
 {
-    return s->ops->key_list(s, issuer, out, n);
+    return s->ops->key_list != NULL ? s->ops->key_list(s, issuer, out, n) : SIGNET_ERR_UNSUPPORTED;
 }
 
 signet_err sg_store_key_by_kid(struct sg_store *s, const char *kid, struct sg_key *out)
 {
-    return s->ops->key_by_kid(s, kid, out);
+    return s->ops->key_by_kid != NULL ? s->ops->key_by_kid(s, kid, out) : SIGNET_ERR_UNSUPPORTED;
 }
 
 signet_err sg_store_version(struct sg_store *s, int64_t *out)

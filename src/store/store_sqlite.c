@@ -2,6 +2,7 @@
  * PRAGMA user_version with forward-only migrations, prepared statements
  * with bound parameters only. */
 #include "store/store.h"
+#include "store/sqlite_int.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -16,42 +17,6 @@
 #include <unistd.h>
 
 #include "util/log.h"
-
-#define STMT_CACHE 24
-
-struct cached_stmt {
-    const char *sql; /* NULL: free slot */
-    sqlite3_stmt *st;
-    int busy;
-};
-
-/* Client rows read by this handle, kept until the store's files change.
- * An inotify watch on the store's directory reports every write to the
- * database, its WAL or its journal, by any process, at the time of the
- * write: a lookup first reads the pending events, so a change committed
- * before the lookup started (a `signet client remove` that has returned)
- * is always seen, and a row read while a change was being written is not
- * kept. Without inotify, nothing is cached. */
-#define CLIENT_CACHE 256
-
-struct client_cache {
-    int fd;             /* inotify instance; -1: not started, -2: unavailable */
-    char base[NAME_MAX + 1]; /* the database file's name: events for base* count */
-    size_t base_len;
-    uint64_t gen;       /* bumped by each relevant event */
-    size_t n, hand;
-    struct sg_client rows[CLIENT_CACHE];
-};
-
-struct sqlite_store {
-    struct sg_store base;
-    sqlite3 *db;
-    char *path;
-    int in_tx;
-    struct client_cache cc;
-    int64_t next_jti_purge; /* when expired jti rows are next deleted */
-    struct cached_stmt cache[STMT_CACHE];
-};
 
 /* Migration i brings the schema from version i to i + 1. */
 static const char *const migrations[] = {
@@ -101,12 +66,12 @@ static const char *const migrations[] = {
 };
 #define SCHEMA_LATEST ((int)(sizeof migrations / sizeof migrations[0]))
 
-static struct sqlite_store *ss(struct sg_store *s)
+struct sqlite_store *sg_sqlite_ss(struct sg_store *s)
 {
     return (struct sqlite_store *)s;
 }
 
-static signet_err map_rc(sqlite3 *db, int rc, const char *what)
+signet_err sg_sqlite_map_rc(sqlite3 *db, int rc, const char *what)
 {
     if (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW)
         return SIGNET_OK;
@@ -135,12 +100,12 @@ static signet_err map_rc(sqlite3 *db, int rc, const char *what)
 
 static signet_err exec(sqlite3 *db, const char *sql, const char *what)
 {
-    return map_rc(db, sqlite3_exec(db, sql, NULL, NULL, NULL), what);
+    return sg_sqlite_map_rc(db, sqlite3_exec(db, sql, NULL, NULL, NULL), what);
 }
 
 static signet_err sqlite_begin(struct sg_store *s)
 {
-    struct sqlite_store *q = ss(s);
+    struct sqlite_store *q = sg_sqlite_ss(s);
     if (q->in_tx)
         return SIGNET_ERR_INTERNAL;
     signet_err err = exec(q->db, "BEGIN IMMEDIATE", "begin");
@@ -151,7 +116,7 @@ static signet_err sqlite_begin(struct sg_store *s)
 
 static signet_err sqlite_commit(struct sg_store *s)
 {
-    struct sqlite_store *q = ss(s);
+    struct sqlite_store *q = sg_sqlite_ss(s);
     signet_err err = exec(q->db, "COMMIT", "commit");
     if (err != SIGNET_OK) {
         (void)sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
@@ -162,7 +127,7 @@ static signet_err sqlite_commit(struct sg_store *s)
 
 static void sqlite_rollback(struct sg_store *s)
 {
-    struct sqlite_store *q = ss(s);
+    struct sqlite_store *q = sg_sqlite_ss(s);
     if (q->in_tx)
         (void)sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
     q->in_tx = 0;
@@ -170,16 +135,16 @@ static void sqlite_rollback(struct sg_store *s)
 
 static signet_err prepare_raw(sqlite3 *db, const char *sql, sqlite3_stmt **st)
 {
-    return map_rc(db, sqlite3_prepare_v2(db, sql, -1, st, NULL), "prepare");
+    return sg_sqlite_map_rc(db, sqlite3_prepare_v2(db, sql, -1, st, NULL), "prepare");
 }
 
 /* Statements are prepared once per connection and kept (keyed by the
  * address of their SQL text, always a literal): compiling SQL cost more
  * than running it on the token endpoint's client lookup. A statement in
  * use (never nested today) gets a one-off twin. */
-static signet_err prepare(struct sg_store *s, const char *sql, sqlite3_stmt **st)
+signet_err sg_sqlite_prepare(struct sg_store *s, const char *sql, sqlite3_stmt **st)
 {
-    struct sqlite_store *q = ss(s);
+    struct sqlite_store *q = sg_sqlite_ss(s);
     struct cached_stmt *free_slot = NULL;
     for (size_t i = 0; i < STMT_CACHE; i++) {
         struct cached_stmt *c = &q->cache[i];
@@ -193,7 +158,7 @@ static signet_err prepare(struct sg_store *s, const char *sql, sqlite3_stmt **st
     }
     if (free_slot == NULL)
         return prepare_raw(q->db, sql, st);
-    signet_err err = map_rc(q->db,
+    signet_err err = sg_sqlite_map_rc(q->db,
                             sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
                                                &free_slot->st, NULL),
                             "prepare");
@@ -207,9 +172,9 @@ static signet_err prepare(struct sg_store *s, const char *sql, sqlite3_stmt **st
 
 /* Ends a statement's use: a kept one is reset (which ends its read
  * transaction) and unbound, any other finalized. */
-static void release(struct sg_store *s, sqlite3_stmt *st)
+void sg_sqlite_release(struct sg_store *s, sqlite3_stmt *st)
 {
-    struct sqlite_store *q = ss(s);
+    struct sqlite_store *q = sg_sqlite_ss(s);
     for (size_t i = 0; i < STMT_CACHE; i++) {
         if (q->cache[i].st == st && q->cache[i].busy) {
             (void)sqlite3_reset(st);
@@ -225,89 +190,28 @@ static void release(struct sg_store *s, sqlite3_stmt *st)
 static signet_err run(struct sg_store *s, const char *sql, const char *what)
 {
     sqlite3_stmt *st = NULL;
-    signet_err err = prepare(s, sql, &st);
+    signet_err err = sg_sqlite_prepare(s, sql, &st);
     if (err != SIGNET_OK)
         return err;
-    err = map_rc(ss(s)->db, sqlite3_step(st), what);
-    release(s, st);
+    err = sg_sqlite_map_rc(sg_sqlite_ss(s)->db, sqlite3_step(st), what);
+    sg_sqlite_release(s, st);
     return err;
 }
 
-static signet_err bump(sqlite3 *db)
+signet_err sg_sqlite_bump(sqlite3 *db)
 {
     return exec(db, "UPDATE meta SET v = v + 1 WHERE k = 'changes'", "bump");
 }
 
-static int bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
+int sg_sqlite_bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
 {
     if (v == NULL || v[0] == '\0')
         return sqlite3_bind_null(st, i);
     return sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
 }
 
-static int bind_common(sqlite3_stmt *st, const struct sg_key *k)
-{
-    int rc = SQLITE_OK;
-    if (rc == SQLITE_OK) rc = bind_text_or_null(st, 1, k->kid);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, 2, (int)k->state);
-    if (rc == SQLITE_OK) rc = bind_text_or_null(st, 3, k->jwk);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 4, k->published_at);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 5, k->activated_at);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 6, k->retired_at);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 7, k->destroyed_at);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 8, k->rotate_at);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, 9, k->revoked);
-    return rc;
-}
-
-static signet_err sqlite_key_insert(struct sg_store *s, struct sg_key *k)
-{
-    sqlite3 *db = ss(s)->db;
-    sqlite3_stmt *st = NULL;
-    signet_err err = prepare(s,
-        "INSERT INTO keys (kid, state, jwk, published_at, activated_at, retired_at,"
-        " destroyed_at, rotate_at, revoked, issuer, alg, hsm_id, created_at)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)", &st);
-    if (err != SIGNET_OK)
-        return err;
-    int rc = bind_common(st, k);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 10, k->issuer, -1, SQLITE_TRANSIENT);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 11, k->alg, -1, SQLITE_TRANSIENT);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_blob(st, 12, k->hsm_id, SG_STORE_HSM_ID_LEN, SQLITE_TRANSIENT);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 13, k->created_at);
-    if (rc == SQLITE_OK) rc = sqlite3_step(st);
-    err = map_rc(db, rc, "key_insert");
-    release(s, st);
-    if (err == SIGNET_OK) {
-        k->id = sqlite3_last_insert_rowid(db);
-        err = bump(db);
-    }
-    return err;
-}
-
-static signet_err sqlite_key_update(struct sg_store *s, const struct sg_key *k)
-{
-    sqlite3 *db = ss(s)->db;
-    sqlite3_stmt *st = NULL;
-    signet_err err = prepare(s,
-        "UPDATE keys SET kid = ?1, state = ?2, jwk = ?3, published_at = ?4, activated_at = ?5,"
-        " retired_at = ?6, destroyed_at = ?7, rotate_at = ?8, revoked = ?9 WHERE id = ?10", &st);
-    if (err != SIGNET_OK)
-        return err;
-    int rc = bind_common(st, k);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 10, k->id);
-    if (rc == SQLITE_OK) rc = sqlite3_step(st);
-    err = map_rc(db, rc, "key_update");
-    if (err == SIGNET_OK && sqlite3_changes(db) != 1)
-        err = SIGNET_ERR_NOT_FOUND;
-    release(s, st);
-    if (err == SIGNET_OK)
-        err = bump(db);
-    return err;
-}
-
 /* A value too long for its field can only come from a tampered store. */
-static int copy_col(sqlite3_stmt *st, int col, char *dst, size_t cap)
+int sg_sqlite_copy_col(sqlite3_stmt *st, int col, char *dst, size_t cap)
 {
     const unsigned char *v = sqlite3_column_text(st, col);
     size_t n = v != NULL ? strlen((const char *)v) : 0;
@@ -320,13 +224,9 @@ static int copy_col(sqlite3_stmt *st, int col, char *dst, size_t cap)
     return 0;
 }
 
-#define KEY_COLUMNS                                                                   \
-    "id, issuer, alg, kid, hsm_id, state, jwk, created_at, published_at, activated_at," \
-    " retired_at, destroyed_at, rotate_at, revoked"
-
 /* Room for one more row in a growing result array (doubling, overflow
  * checked). */
-static int grow_rows(void **rows, size_t *cap, size_t count, size_t size)
+int sg_sqlite_grow_rows(void **rows, size_t *cap, size_t count, size_t size)
 {
     if (count < *cap)
         return 0;
@@ -341,111 +241,19 @@ static int grow_rows(void **rows, size_t *cap, size_t count, size_t size)
     return 0;
 }
 
-static signet_err read_row(sqlite3_stmt *st, struct sg_key *k)
-{
-    memset(k, 0, sizeof *k);
-    k->id = sqlite3_column_int64(st, 0);
-    if (copy_col(st, 1, k->issuer, sizeof k->issuer) != 0 ||
-        copy_col(st, 2, k->alg, sizeof k->alg) != 0 || copy_col(st, 3, k->kid, sizeof k->kid) != 0)
-        return SIGNET_ERR_STORE_CORRUPT;
-    const void *id = sqlite3_column_blob(st, 4);
-    if (id == NULL || sqlite3_column_bytes(st, 4) != SG_STORE_HSM_ID_LEN)
-        return SIGNET_ERR_STORE_CORRUPT;
-    memcpy(k->hsm_id, id, SG_STORE_HSM_ID_LEN);
-    int state = sqlite3_column_int(st, 5);
-    if (state < SG_KS_GENERATING || state > SG_KS_DESTROYED)
-        return SIGNET_ERR_STORE_CORRUPT;
-    k->state = (enum sg_key_state)state;
-    const unsigned char *jwk = sqlite3_column_text(st, 6);
-    if (jwk != NULL) {
-        k->jwk = strdup((const char *)jwk);
-        if (k->jwk == NULL)
-            return SIGNET_ERR_NOMEM;
-    }
-    k->created_at = sqlite3_column_int64(st, 7);
-    k->published_at = sqlite3_column_int64(st, 8);
-    k->activated_at = sqlite3_column_int64(st, 9);
-    k->retired_at = sqlite3_column_int64(st, 10);
-    k->destroyed_at = sqlite3_column_int64(st, 11);
-    k->rotate_at = sqlite3_column_int64(st, 12);
-    k->revoked = sqlite3_column_int(st, 13);
-    return SIGNET_OK;
-}
-
-static signet_err sqlite_key_list(struct sg_store *s, const char *issuer, struct sg_key **out,
-                                  size_t *n)
-{
-    sqlite3 *db = ss(s)->db;
-    sqlite3_stmt *st = NULL;
-    struct sg_key *keys = NULL;
-    size_t count = 0, cap = 0;
-    signet_err err = prepare(s, issuer != NULL
-        ? "SELECT " KEY_COLUMNS " FROM keys WHERE issuer = ?1 ORDER BY id"
-        : "SELECT " KEY_COLUMNS " FROM keys ORDER BY id", &st);
-    if (err != SIGNET_OK)
-        return err;
-    if (issuer != NULL && sqlite3_bind_text(st, 1, issuer, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
-        err = SIGNET_ERR_STORE;
-        goto out;
-    }
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (grow_rows((void **)&keys, &cap, count, sizeof *keys) != 0) {
-            err = SIGNET_ERR_NOMEM;
-            goto out;
-        }
-        err = read_row(st, &keys[count]);
-        count++;
-        if (err != SIGNET_OK)
-            goto out;
-    }
-    err = map_rc(db, rc, "key_list");
-out:
-    release(s, st);
-    if (err != SIGNET_OK) {
-        sg_key_list_free(keys, count);
-        return err;
-    }
-    *out = keys;
-    *n = count;
-    return SIGNET_OK;
-}
-
-static signet_err sqlite_key_by_kid(struct sg_store *s, const char *kid, struct sg_key *out)
-{
-    sqlite3 *db = ss(s)->db;
-    sqlite3_stmt *st = NULL;
-    signet_err err = prepare(s, "SELECT " KEY_COLUMNS " FROM keys WHERE kid = ?1", &st);
-    if (err != SIGNET_OK)
-        return err;
-    if (sqlite3_bind_text(st, 1, kid, -1, SQLITE_TRANSIENT) != SQLITE_OK) {
-        release(s, st);
-        return SIGNET_ERR_STORE;
-    }
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        err = read_row(st, out);
-    else if (rc == SQLITE_DONE)
-        err = SIGNET_ERR_NOT_FOUND;
-    else
-        err = map_rc(db, rc, "key_by_kid");
-    release(s, st);
-    return err;
-}
-
 static signet_err sqlite_version(struct sg_store *s, int64_t *out)
 {
-    sqlite3 *db = ss(s)->db;
+    sqlite3 *db = sg_sqlite_ss(s)->db;
     sqlite3_stmt *st = NULL;
-    signet_err err = prepare(s, "SELECT v FROM meta WHERE k = 'changes'", &st);
+    signet_err err = sg_sqlite_prepare(s, "SELECT v FROM meta WHERE k = 'changes'", &st);
     if (err != SIGNET_OK)
         return err;
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         *out = sqlite3_column_int64(st, 0);
     else
-        err = rc == SQLITE_DONE ? SIGNET_ERR_STORE_CORRUPT : map_rc(db, rc, "version");
-    release(s, st);
+        err = rc == SQLITE_DONE ? SIGNET_ERR_STORE_CORRUPT : sg_sqlite_map_rc(db, rc, "version");
+    sg_sqlite_release(s, st);
     return err;
 }
 
@@ -469,8 +277,8 @@ static signet_err read_client(sqlite3_stmt *st, struct sg_client *c)
 {
     memset(c, 0, sizeof *c);
     c->id = sqlite3_column_int64(st, 0);
-    copy_col(st, 1, c->tenant, sizeof c->tenant);
-    copy_col(st, 2, c->client_id, sizeof c->client_id);
+    sg_sqlite_copy_col(st, 1, c->tenant, sizeof c->tenant);
+    sg_sqlite_copy_col(st, 2, c->client_id, sizeof c->client_id);
     int auth = sqlite3_column_int(st, 3);
     if (auth != SG_CLIENT_SECRET && auth != SG_CLIENT_PRIVATE_KEY_JWT)
         return SIGNET_ERR_STORE_CORRUPT;
@@ -494,9 +302,9 @@ static signet_err read_client(sqlite3_stmt *st, struct sg_client *c)
 
 static signet_err sqlite_client_insert(struct sg_store *s, struct sg_client *c)
 {
-    sqlite3 *db = ss(s)->db;
+    sqlite3 *db = sg_sqlite_ss(s)->db;
     sqlite3_stmt *st = NULL;
-    signet_err err = prepare(s,
+    signet_err err = sg_sqlite_prepare(s,
         "INSERT INTO clients (tenant, client_id, auth, secret_hash, jwk, scopes, default_scopes,"
         " audiences, lifetime, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)", &st);
     if (err != SIGNET_OK)
@@ -504,19 +312,19 @@ static signet_err sqlite_client_insert(struct sg_store *s, struct sg_client *c)
     int rc = sqlite3_bind_text(st, 1, c->tenant, -1, SQLITE_TRANSIENT);
     if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 2, c->client_id, -1, SQLITE_TRANSIENT);
     if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, 3, (int)c->auth);
-    if (rc == SQLITE_OK) rc = bind_text_or_null(st, 4, c->secret_hash);
-    if (rc == SQLITE_OK) rc = bind_text_or_null(st, 5, c->jwk);
+    if (rc == SQLITE_OK) rc = sg_sqlite_bind_text_or_null(st, 4, c->secret_hash);
+    if (rc == SQLITE_OK) rc = sg_sqlite_bind_text_or_null(st, 5, c->jwk);
     if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 6, c->scopes != NULL ? c->scopes : "", -1, SQLITE_TRANSIENT);
     if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 7, c->default_scopes != NULL ? c->default_scopes : "", -1, SQLITE_TRANSIENT);
     if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 8, c->audiences != NULL ? c->audiences : "", -1, SQLITE_TRANSIENT);
     if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 9, c->lifetime);
     if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 10, c->created_at);
     if (rc == SQLITE_OK) rc = sqlite3_step(st);
-    err = map_rc(db, rc, "client_insert");
-    release(s, st);
+    err = sg_sqlite_map_rc(db, rc, "client_insert");
+    sg_sqlite_release(s, st);
     if (err == SIGNET_OK) {
         c->id = sqlite3_last_insert_rowid(db);
-        err = bump(db);
+        err = sg_sqlite_bump(db);
     }
     return err;
 }
@@ -644,9 +452,9 @@ static void cc_put(struct client_cache *cc, const struct sg_client *c)
 static signet_err client_read(struct sg_store *s, const char *tenant, const char *client_id,
                               struct sg_client *out)
 {
-    sqlite3 *db = ss(s)->db;
+    sqlite3 *db = sg_sqlite_ss(s)->db;
     sqlite3_stmt *st = NULL;
-    signet_err err = prepare(s, "SELECT " CLIENT_COLUMNS " FROM clients"
+    signet_err err = sg_sqlite_prepare(s, "SELECT " CLIENT_COLUMNS " FROM clients"
                                  " WHERE tenant = ?1 AND client_id = ?2", &st);
     if (err != SIGNET_OK)
         return err;
@@ -662,16 +470,16 @@ static signet_err client_read(struct sg_store *s, const char *tenant, const char
     } else if (rc == SQLITE_DONE) {
         err = SIGNET_ERR_NOT_FOUND;
     } else {
-        err = map_rc(db, rc, "client_get");
+        err = sg_sqlite_map_rc(db, rc, "client_get");
     }
-    release(s, st);
+    sg_sqlite_release(s, st);
     return err;
 }
 
 static signet_err sqlite_client_get(struct sg_store *s, const char *tenant, const char *client_id,
                                     struct sg_client *out)
 {
-    struct sqlite_store *q = ss(s);
+    struct sqlite_store *q = sg_sqlite_ss(s);
     if (q->in_tx)
         return client_read(s, tenant, client_id, out); /* may see its own uncommitted rows */
     cc_drain(q);
@@ -690,13 +498,13 @@ static signet_err sqlite_client_get(struct sg_store *s, const char *tenant, cons
 static signet_err sqlite_client_list(struct sg_store *s, const char *tenant,
                                      struct sg_client **out, size_t *n)
 {
-    sqlite3 *db = ss(s)->db;
+    sqlite3 *db = sg_sqlite_ss(s)->db;
     sqlite3_stmt *st = NULL;
     struct sg_client *cs = NULL;
     size_t count = 0, cap = 0;
     *out = NULL;
     *n = 0;
-    signet_err err = prepare(s, tenant != NULL
+    signet_err err = sg_sqlite_prepare(s, tenant != NULL
         ? "SELECT " CLIENT_COLUMNS " FROM clients WHERE tenant = ?1 ORDER BY tenant, client_id"
         : "SELECT " CLIENT_COLUMNS " FROM clients ORDER BY tenant, client_id", &st);
     if (err != SIGNET_OK)
@@ -707,7 +515,7 @@ static signet_err sqlite_client_list(struct sg_store *s, const char *tenant,
     }
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (grow_rows((void **)&cs, &cap, count, sizeof *cs) != 0) {
+        if (sg_sqlite_grow_rows((void **)&cs, &cap, count, sizeof *cs) != 0) {
             err = SIGNET_ERR_NOMEM;
             goto out;
         }
@@ -716,9 +524,9 @@ static signet_err sqlite_client_list(struct sg_store *s, const char *tenant,
         if (err != SIGNET_OK)
             goto out;
     }
-    err = map_rc(db, rc, "client_list");
+    err = sg_sqlite_map_rc(db, rc, "client_list");
 out:
-    release(s, st);
+    sg_sqlite_release(s, st);
     if (err != SIGNET_OK) {
         sg_client_list_free(cs, count);
         return err;
@@ -731,9 +539,9 @@ out:
 static signet_err sqlite_client_delete(struct sg_store *s, const char *tenant,
                                        const char *client_id)
 {
-    sqlite3 *db = ss(s)->db;
+    sqlite3 *db = sg_sqlite_ss(s)->db;
     sqlite3_stmt *st = NULL;
-    signet_err err = prepare(s, "DELETE FROM clients WHERE tenant = ?1 AND client_id = ?2", &st);
+    signet_err err = sg_sqlite_prepare(s, "DELETE FROM clients WHERE tenant = ?1 AND client_id = ?2", &st);
     if (err != SIGNET_OK)
         return err;
     int rc = sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
@@ -741,12 +549,12 @@ static signet_err sqlite_client_delete(struct sg_store *s, const char *tenant,
         rc = sqlite3_bind_text(st, 2, client_id, -1, SQLITE_TRANSIENT);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
-    err = map_rc(db, rc, "client_delete");
+    err = sg_sqlite_map_rc(db, rc, "client_delete");
     if (err == SIGNET_OK && sqlite3_changes(db) != 1)
         err = SIGNET_ERR_NOT_FOUND;
-    release(s, st);
+    sg_sqlite_release(s, st);
     if (err == SIGNET_OK)
-        err = bump(db);
+        err = sg_sqlite_bump(db);
     return err;
 }
 
@@ -765,20 +573,20 @@ static signet_err sqlite_client_delete(struct sg_store *s, const char *tenant,
 static signet_err sqlite_jti_use(struct sg_store *s, const char *tenant, const char *client_id,
                                  const char *jti, int64_t expires_at, int64_t now)
 {
-    struct sqlite_store *q = ss(s);
+    struct sqlite_store *q = sg_sqlite_ss(s);
     sqlite3 *db = q->db;
     sqlite3_stmt *st = NULL;
     signet_err err = run(s, "PRAGMA synchronous = NORMAL", "synchronous");
     if (err != SIGNET_OK)
         return err;
     if (now >= q->next_jti_purge) {
-        err = prepare(s, "DELETE FROM jti_cache WHERE expires_at < ?1", &st);
+        err = sg_sqlite_prepare(s, "DELETE FROM jti_cache WHERE expires_at < ?1", &st);
         if (err == SIGNET_OK) {
             int rc = sqlite3_bind_int64(st, 1, now);
             if (rc == SQLITE_OK)
                 rc = sqlite3_step(st);
-            err = map_rc(db, rc, "jti_purge");
-            release(s, st);
+            err = sg_sqlite_map_rc(db, rc, "jti_purge");
+            sg_sqlite_release(s, st);
         }
         if (err != SIGNET_OK)
             goto out;
@@ -786,7 +594,7 @@ static signet_err sqlite_jti_use(struct sg_store *s, const char *tenant, const c
     }
     /* The primary key makes the check and the insert one atomic step, even
      * across several signetd processes sharing the store. */
-    err = prepare(s, "INSERT INTO jti_cache (tenant, client_id, jti, expires_at)"
+    err = sg_sqlite_prepare(s, "INSERT INTO jti_cache (tenant, client_id, jti, expires_at)"
                      " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (tenant, client_id, jti)"
                      " DO UPDATE SET expires_at = excluded.expires_at"
                      " WHERE jti_cache.expires_at < ?5", &st);
@@ -798,10 +606,10 @@ static signet_err sqlite_jti_use(struct sg_store *s, const char *tenant, const c
     if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 4, expires_at);
     if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 5, now);
     if (rc == SQLITE_OK) rc = sqlite3_step(st);
-    err = map_rc(db, rc, "jti_use");
+    err = sg_sqlite_map_rc(db, rc, "jti_use");
     if (err == SIGNET_OK && sqlite3_changes(db) == 0)
         err = SIGNET_ERR_EXISTS; /* a replay: not a store error worth logging */
-    release(s, st);
+    sg_sqlite_release(s, st);
 out:
     if (run(s, "PRAGMA synchronous = FULL", "synchronous") != SIGNET_OK && err == SIGNET_OK)
         err = SIGNET_ERR_STORE;
@@ -810,7 +618,7 @@ out:
 
 static void sqlite_close(struct sg_store *s)
 {
-    struct sqlite_store *q = ss(s);
+    struct sqlite_store *q = sg_sqlite_ss(s);
     sqlite_rollback(s);
     for (size_t i = 0; i < STMT_CACHE; i++)
         sqlite3_finalize(q->cache[i].st);
@@ -822,14 +630,12 @@ static void sqlite_close(struct sg_store *s)
     free(q);
 }
 
-static const struct sg_store_ops sqlite_ops = {
+const struct sg_store_ops sg_sqlite_front_ops = {
     .begin = sqlite_begin,
     .commit = sqlite_commit,
     .rollback = sqlite_rollback,
-    .key_insert = sqlite_key_insert,
-    .key_update = sqlite_key_update,
-    .key_list = sqlite_key_list,
-    .key_by_kid = sqlite_key_by_kid,
+    /* No key functions: those are the key store's (keystore_sqlite.c),
+     * linked into the signer alone. */
     .version = sqlite_version,
     .close = sqlite_close,
     .client_insert = sqlite_client_insert,
@@ -849,7 +655,7 @@ static signet_err get_user_version(sqlite3 *db, int *out)
     if (rc == SQLITE_ROW)
         *out = sqlite3_column_int(st, 0);
     else
-        err = map_rc(db, rc, "user_version");
+        err = sg_sqlite_map_rc(db, rc, "user_version");
     sqlite3_finalize(st);
     return err;
 }
@@ -877,7 +683,7 @@ static signet_err quick_check(sqlite3 *db)
         if (v == NULL || strcmp((const char *)v, "ok") != 0)
             err = SIGNET_ERR_STORE_CORRUPT;
     } else {
-        err = map_rc(db, rc, "quick_check");
+        err = sg_sqlite_map_rc(db, rc, "quick_check");
     }
     sqlite3_finalize(st);
     return err;
@@ -913,10 +719,10 @@ signet_err sg_store_sqlite_open(const char *path, int create, struct sg_store **
     sqlite3 *db = NULL;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
     int rc = sqlite3_open_v2(path, &db, flags, NULL);
-    signet_err err = map_rc(db, rc, "open");
+    signet_err err = sg_sqlite_map_rc(db, rc, "open");
     int version = 0;
     if (err == SIGNET_OK)
-        err = map_rc(db, sqlite3_busy_timeout(db, 5000), "busy_timeout");
+        err = sg_sqlite_map_rc(db, sqlite3_busy_timeout(db, 5000), "busy_timeout");
     if (err == SIGNET_OK)
         err = get_user_version(db, &version);
     if (err == SIGNET_OK && (version < 0 || version > SCHEMA_LATEST)) {
@@ -950,7 +756,7 @@ signet_err sg_store_sqlite_open(const char *path, int create, struct sg_store **
         sqlite3_close(db);
         return err;
     }
-    q->base.ops = &sqlite_ops;
+    q->base.ops = &sg_sqlite_front_ops;
     q->base.schema_version = SCHEMA_LATEST;
     q->db = db;
     q->cc.fd = -1;

@@ -10,6 +10,7 @@
 #include "signer/audit.h"
 #include "signer/lifecycle.h"
 #include "signer/p11.h"
+#include "store/keystore.h"
 #include "store/store.h"
 
 #define T0 1700000000
@@ -46,7 +47,7 @@ static int setup(void **state)
     char db[300];
     snprintf(db, sizeof db, "%s/signet.db", f->dir);
     snprintf(f->audit_path, sizeof f->audit_path, "%s/audit.log", f->dir);
-    assert_int_equal(sg_store_open(db, 1, &f->store), SIGNET_OK);
+    assert_int_equal(sg_keystore_open(db, 1, &f->store), SIGNET_OK);
     struct sg_p11_opts opts;
     sg_test_hsm_opts(&f->hsm, &opts);
     assert_int_equal(sg_p11_open(&opts, f->hsm.user_pin, &f->p11), SIGNET_OK);

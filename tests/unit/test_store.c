@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "store/keystore.h"
 #include "store/store.h"
 #include "util/log.h"
 
@@ -89,7 +90,7 @@ static struct sg_store *open_new(void)
 {
     remove_db();
     struct sg_store *s = NULL;
-    assert_int_equal(sg_store_open(path, 1, &s), SIGNET_OK);
+    assert_int_equal(sg_keystore_open(path, 1, &s), SIGNET_OK);
     latest = sg_store_schema_version(s);
     return s;
 }
@@ -152,7 +153,7 @@ static void test_create_reopen(void **state)
     char where[400];
     (void)snprintf(where, sizeof where, "sqlite:%s", path);
     for (int create = 0; create <= 1; create++) {
-        assert_int_equal(sg_store_open(where, create, &s), SIGNET_OK);
+        assert_int_equal(sg_keystore_open(where, create, &s), SIGNET_OK);
         assert_int_equal(sg_store_schema_version(s), latest);
         assert_int_equal(version(s), 0);
         sg_store_close(&s);
@@ -184,7 +185,7 @@ static void test_migrate_from_v1(void **state)
               "INSERT INTO keys (issuer, alg, kid, hsm_id, state, jwk, created_at)"
               " VALUES ('https://a', 'ES256', 'old', zeroblob(16), 3, '{}', 5);"
               "PRAGMA user_version = 1;");
-    assert_int_equal(sg_store_open(path, 0, &s), SIGNET_OK);
+    assert_int_equal(sg_keystore_open(path, 0, &s), SIGNET_OK);
     assert_int_equal(sg_store_schema_version(s), latest);
     assert_int_equal(version(s), 4);
     struct sg_key k;
@@ -201,17 +202,17 @@ static void test_missing(void **state)
     (void)state;
     remove_db();
     struct sg_store *s = NULL;
-    assert_int_equal(sg_store_open(path, 0, &s), SIGNET_ERR_NOT_INITIALISED);
+    assert_int_equal(sg_keystore_open(path, 0, &s), SIGNET_ERR_NOT_INITIALISED);
     assert_null(s);
     assert_int_equal(access(path, F_OK), -1); /* not created on the way */
     char where[400];
     (void)snprintf(where, sizeof where, "sqlite:%s", path);
-    assert_int_equal(sg_store_open(where, 0, &s), SIGNET_ERR_NOT_INITIALISED);
+    assert_int_equal(sg_keystore_open(where, 0, &s), SIGNET_ERR_NOT_INITIALISED);
     (void)snprintf(where, sizeof where, "%s/no/such/dir/s.db", dir);
-    assert_int_not_equal(sg_store_open(where, 1, &s), SIGNET_OK);
+    assert_int_not_equal(sg_keystore_open(where, 1, &s), SIGNET_OK);
     assert_null(s);
-    assert_int_equal(sg_store_open("", 1, &s), SIGNET_ERR_INVALID_ARG);
-    assert_int_equal(sg_store_open("postgresql://localhost/x", 0, &s), SIGNET_ERR_UNSUPPORTED);
+    assert_int_equal(sg_keystore_open("", 1, &s), SIGNET_ERR_INVALID_ARG);
+    assert_int_equal(sg_keystore_open("postgresql://localhost/x", 0, &s), SIGNET_ERR_UNSUPPORTED);
 }
 
 /* A valid SQLite database that is not ours is neither read nor adopted. */
@@ -222,7 +223,7 @@ static void test_foreign_sqlite(void **state)
         remove_db();
         sql(path, "CREATE TABLE users (name TEXT); INSERT INTO users VALUES ('x');");
         struct sg_store *s = NULL;
-        assert_int_equal(sg_store_open(path, create, &s), SIGNET_ERR_STORE_CORRUPT);
+        assert_int_equal(sg_keystore_open(path, create, &s), SIGNET_ERR_STORE_CORRUPT);
         assert_null(s);
         assert_int_equal(user_version(path), 0);
         assert_int_equal(has_table(path, "keys"), 0); /* untouched */
@@ -232,7 +233,7 @@ static void test_foreign_sqlite(void **state)
         remove_db();
         sql(path, "CREATE TABLE keys (x TEXT);");
         struct sg_store *s = NULL;
-        assert_int_equal(sg_store_open(path, create, &s), SIGNET_ERR_STORE_CORRUPT);
+        assert_int_equal(sg_keystore_open(path, create, &s), SIGNET_ERR_STORE_CORRUPT);
         assert_null(s);
     }
 }
@@ -250,7 +251,7 @@ static void test_not_sqlite(void **state)
         remove_db();
         write_bytes(path, junk, sizeof junk);
         struct sg_store *s = NULL;
-        assert_int_equal(sg_store_open(path, create, &s), SIGNET_ERR_STORE_CORRUPT);
+        assert_int_equal(sg_keystore_open(path, create, &s), SIGNET_ERR_STORE_CORRUPT);
         assert_null(s);
     }
     /* A SQLite header followed by garbage. */
@@ -258,11 +259,11 @@ static void test_not_sqlite(void **state)
     remove_db();
     write_bytes(path, junk, sizeof junk);
     struct sg_store *s = NULL;
-    assert_int_equal(sg_store_open(path, 0, &s), SIGNET_ERR_STORE_CORRUPT);
+    assert_int_equal(sg_keystore_open(path, 0, &s), SIGNET_ERR_STORE_CORRUPT);
     /* An empty file was never a signet store. */
     remove_db();
     write_bytes(path, "", 0);
-    assert_int_equal(sg_store_open(path, 0, &s), SIGNET_ERR_STORE_CORRUPT);
+    assert_int_equal(sg_keystore_open(path, 0, &s), SIGNET_ERR_STORE_CORRUPT);
     assert_null(s);
 }
 
@@ -285,7 +286,7 @@ static void test_truncated_store(void **state)
     assert_int_equal(stat(path, &st), 0);
     assert_true(st.st_size > 8192);
     assert_int_equal(truncate(path, st.st_size / 2), 0);
-    signet_err err = sg_store_open(path, 0, &s);
+    signet_err err = sg_keystore_open(path, 0, &s);
     if (err == SIGNET_OK) {
         struct sg_key *keys = NULL;
         size_t n = 0;
@@ -303,7 +304,7 @@ static void test_future_schema(void **state)
     sg_store_close(&s);
     sql(path, "PRAGMA user_version = 99;");
     for (int create = 0; create <= 1; create++) {
-        assert_int_equal(sg_store_open(path, create, &s), SIGNET_ERR_STORE_CORRUPT);
+        assert_int_equal(sg_keystore_open(path, create, &s), SIGNET_ERR_STORE_CORRUPT);
         assert_null(s);
         assert_int_equal(user_version(path), 99);
     }
@@ -321,7 +322,7 @@ static void test_negative_schema(void **state)
             struct sg_store *s = open_new();
             sg_store_close(&s);
             sql(path, pragmas[i]);
-            assert_int_equal(sg_store_open(path, create, &s), SIGNET_ERR_STORE_CORRUPT);
+            assert_int_equal(sg_keystore_open(path, create, &s), SIGNET_ERR_STORE_CORRUPT);
             assert_null(s);
         }
     }
@@ -456,7 +457,7 @@ static void test_rollback(void **state)
     assert_int_equal(sg_store_begin(s), SIGNET_OK);
     assert_int_equal(sg_store_key_insert(s, &k1), SIGNET_OK);
     sg_store_close(&s);
-    assert_int_equal(sg_store_open(path, 0, &s), SIGNET_OK);
+    assert_int_equal(sg_keystore_open(path, 0, &s), SIGNET_OK);
     assert_int_equal(count(s, NULL), 0);
     assert_int_equal(version(s), v0);
 
@@ -465,7 +466,7 @@ static void test_rollback(void **state)
     assert_int_equal(sg_store_key_insert(s, &k1), SIGNET_OK);
     assert_int_equal(sg_store_commit(s), SIGNET_OK);
     sg_store_close(&s);
-    assert_int_equal(sg_store_open(path, 0, &s), SIGNET_OK);
+    assert_int_equal(sg_keystore_open(path, 0, &s), SIGNET_OK);
     assert_int_equal(count(s, NULL), 1);
     assert_int_equal(version(s), v0 + 1);
     sg_store_close(&s);
@@ -502,7 +503,7 @@ static void test_version_counter(void **state)
     assert_int_equal(version(s), 5);
     /* Another handle sees the same counter. */
     struct sg_store *other = NULL;
-    assert_int_equal(sg_store_open(path, 0, &other), SIGNET_OK);
+    assert_int_equal(sg_keystore_open(path, 0, &other), SIGNET_OK);
     assert_int_equal(version(other), 5);
     sg_store_close(&other);
     sg_store_close(&s);
@@ -517,7 +518,7 @@ static void test_jti_replay_cache(void **state)
     (void)state;
     struct sg_store *s = open_new();
     struct sg_store *other = NULL;
-    assert_int_equal(sg_store_open(path, 0, &other), SIGNET_OK);
+    assert_int_equal(sg_keystore_open(path, 0, &other), SIGNET_OK);
     assert_int_equal(sg_store_jti_use(s, "t1", "c1", "j1", 1100, 1000), SIGNET_OK);
     assert_int_equal(sg_store_jti_use(s, "t1", "c1", "j1", 1100, 1001), SIGNET_ERR_EXISTS);
     assert_int_equal(sg_store_jti_use(other, "t1", "c1", "j1", 1100, 1002), SIGNET_ERR_EXISTS);
@@ -590,7 +591,7 @@ static void test_corrupt_rows(void **state)
         sql(path, rows[i]);
         /* Caught when opening (quick_check sees CHECK violations) or
          * when the row is read. */
-        signet_err err = sg_store_open(path, 0, &s);
+        signet_err err = sg_keystore_open(path, 0, &s);
         if (err == SIGNET_OK) {
             struct sg_key *keys = NULL;
             size_t n = 0;
@@ -603,6 +604,32 @@ static void test_corrupt_rows(void **state)
         }
         assert_int_equal(err, SIGNET_ERR_STORE_CORRUPT);
     }
+}
+
+/* The front store (what signetd opens) has no key functions at all. */
+static void test_front_store_has_no_keys(void **state)
+{
+    (void)state;
+    char fdir[256], fpath[300];
+    assert_int_equal(sg_test_mkdtemp(fdir, sizeof fdir, "signet-front"), 0);
+    (void)snprintf(fpath, sizeof fpath, "%s/front.db", fdir);
+    struct sg_store *s = NULL;
+    assert_int_equal(sg_store_open(fpath, 1, &s), SIGNET_OK);
+    struct sg_key k;
+    memset(&k, 0, sizeof k);
+    struct sg_key *keys = NULL;
+    size_t n = 0;
+    assert_int_equal(sg_store_key_insert(s, &k), SIGNET_ERR_UNSUPPORTED);
+    assert_int_equal(sg_store_key_update(s, &k), SIGNET_ERR_UNSUPPORTED);
+    assert_int_equal(sg_store_key_list(s, NULL, &keys, &n), SIGNET_ERR_UNSUPPORTED);
+    assert_int_equal(sg_store_key_by_kid(s, "x", &k), SIGNET_ERR_UNSUPPORTED);
+    sg_store_close(&s);
+    /* The same file opened as the key store has them. */
+    assert_int_equal(sg_keystore_open(fpath, 0, &s), SIGNET_OK);
+    assert_int_equal(sg_store_key_list(s, NULL, &keys, &n), SIGNET_OK);
+    assert_int_equal(n, 0);
+    sg_store_close(&s);
+    sg_test_rmrf(fdir);
 }
 
 int main(void)
@@ -623,6 +650,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_version_counter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kid_and_hsm_id_unique, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jti_replay_cache, setup, teardown),
+        cmocka_unit_test(test_front_store_has_no_keys),
         cmocka_unit_test_setup_teardown(test_corrupt_rows, setup, teardown),
         /* Last: under UBSan its out-of-bounds read ends the binary. */
         cmocka_unit_test_setup_teardown(test_negative_schema, setup, teardown),

@@ -1,0 +1,64 @@
+/* Internal to the SQLite backend: the connection shared by the front
+ * store (store_sqlite.c, in every binary) and the key store's functions
+ * (keystore_sqlite.c, the signer's and the CLI's alone). */
+#ifndef SG_STORE_SQLITE_INT_H
+#define SG_STORE_SQLITE_INT_H
+
+#include <limits.h>
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+#define STMT_CACHE 24
+
+struct cached_stmt {
+    const char *sql; /* NULL: free slot */
+    sqlite3_stmt *st;
+    int busy;
+};
+
+/* Client rows read by this handle, kept until the store's files change.
+ * An inotify watch on the store's directory reports every write to the
+ * database, its WAL or its journal, by any process, at the time of the
+ * write: a lookup first reads the pending events, so a change committed
+ * before the lookup started (a `signet client remove` that has returned)
+ * is always seen, and a row read while a change was being written is not
+ * kept. Without inotify, nothing is cached. */
+#define CLIENT_CACHE 256
+
+struct client_cache {
+    int fd;             /* inotify instance; -1: not started, -2: unavailable */
+    char base[NAME_MAX + 1]; /* the database file's name: events for base* count */
+    size_t base_len;
+    uint64_t gen;       /* bumped by each relevant event */
+    size_t n, hand;
+    struct sg_client rows[CLIENT_CACHE];
+};
+
+struct sqlite_store {
+    struct sg_store base;
+    sqlite3 *db;
+    char *path;
+    int in_tx;
+    struct client_cache cc;
+    int64_t next_jti_purge; /* when expired jti rows are next deleted */
+    struct cached_stmt cache[STMT_CACHE];
+};
+
+extern const struct sg_store_ops sg_sqlite_front_ops;
+
+struct sqlite_store *sg_sqlite_ss(struct sg_store *s);
+signet_err sg_sqlite_map_rc(sqlite3 *db, int rc, const char *what);
+/* A kept prepared statement (SQL text is a literal, keyed by address). */
+signet_err sg_sqlite_prepare(struct sg_store *s, const char *sql, sqlite3_stmt **st);
+void sg_sqlite_release(struct sg_store *s, sqlite3_stmt *st);
+signet_err sg_sqlite_bump(sqlite3 *db);
+int sg_sqlite_bind_text_or_null(sqlite3_stmt *st, int i, const char *v);
+/* A value too long for its field can only come from a tampered store. */
+int sg_sqlite_copy_col(sqlite3_stmt *st, int col, char *dst, size_t cap);
+/* Room for one more row in a growing result array (doubling, overflow checked). */
+int sg_sqlite_grow_rows(void **rows, size_t *cap, size_t count, size_t size);
+
+#endif
