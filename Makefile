@@ -66,6 +66,7 @@ check: deps lint build build-asan build-release analyze
 
 lint:
 	@bash scripts/lint.sh
+	@bash scripts/layers.sh
 	@bash scripts/check-readme.sh
 
 analyze: build

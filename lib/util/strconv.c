@@ -69,3 +69,18 @@ signet_err sg_parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
     *out = (unsigned)n;
     return SIGNET_OK;
 }
+
+int sg_copy_str(char *dst, size_t cap, const char *s)
+{
+    size_t n = s != NULL ? strlen(s) : 0;
+    if (cap == 0)
+        return -1;
+    if (n >= cap) {
+        dst[0] = '\0';
+        return -1;
+    }
+    if (n > 0)
+        memcpy(dst, s, n);
+    dst[n] = '\0';
+    return 0;
+}

@@ -4,6 +4,7 @@
 #ifndef SG_STRCONV_H
 #define SG_STRCONV_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "signet/error.h"
@@ -30,5 +31,9 @@ SIGNET_WUR signet_err sg_parse_duration(const char *s, enum sg_dur_unit unit, in
  * digits), SIGNET_ERR_TOO_LARGE (above hi), SIGNET_ERR_INVALID_ARG (below lo,
  * NULL, lo > hi). */
 SIGNET_WUR signet_err sg_parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out);
+
+/* Copies the string s (NULL: "") into dst of cap bytes; -1 (and dst "")
+ * when it does not fit. */
+int sg_copy_str(char *dst, size_t cap, const char *s);
 
 #endif

@@ -71,11 +71,7 @@ static void set_err_text(struct parse_ctx *p, const char *msg)
 
 static int copy_str(char *dst, size_t cap, const char *v)
 {
-    size_t n = strlen(v);
-    if (n >= cap)
-        return -1;
-    memcpy(dst, v, n + 1);
-    return 0;
+    return sg_copy_str(dst, cap, v);
 }
 
 /* Durations: an integer with an optional unit s, m, h or d, at most

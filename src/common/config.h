@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "signet/error.h"
-#include "telemetry/tmconfig.h"
+#include "common/tmconfig.h"
 
 #define SG_MAX_TENANTS 64
 #define SG_MAX_ALGS 3

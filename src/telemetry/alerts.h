@@ -39,7 +39,7 @@
 #include "signet/error.h"
 #include "telemetry/invariants.h"
 #include "telemetry/metrics.h"
-#include "telemetry/tmconfig.h"
+#include "common/tmconfig.h"
 
 /* Appends one audit record (type, fields) durably; returns its status. */
 typedef signet_err (*sg_alert_audit_fn)(void *user, const char *type, const json_t *fields);

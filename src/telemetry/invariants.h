@@ -19,7 +19,7 @@
 #include "common/config.h"
 #include "signet/error.h"
 #include "telemetry/auditscan.h"
-#include "telemetry/tmconfig.h"
+#include "common/tmconfig.h"
 
 enum sg_inv_id {
     SG_INV_ONE_ACTIVE = 0,    /* I1 */

@@ -36,7 +36,7 @@
 #include "telemetry/alerts.h"
 #include "telemetry/invariants.h"
 #include "telemetry/metrics.h"
-#include "telemetry/tmconfig.h"
+#include "common/tmconfig.h"
 #include "util/buf.h"
 
 struct sg_monitor_source {

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/strconv.h"
+
 void sg_tm_puts(struct sg_wbuf *w, const char *s)
 {
     sg_wbuf_put_bytes(w, s, strlen(s));
@@ -39,17 +41,7 @@ void sg_tm_log_safe(const char *s, char *out, size_t cap)
 
 int sg_tm_copy(char *dst, size_t cap, const char *s)
 {
-    size_t n = s != NULL ? strlen(s) : 0;
-    if (cap == 0)
-        return -1;
-    if (n >= cap) {
-        dst[0] = '\0';
-        return -1;
-    }
-    if (n > 0)
-        memcpy(dst, s, n);
-    dst[n] = '\0';
-    return 0;
+    return sg_copy_str(dst, cap, s);
 }
 
 double sg_tm_mono(void)

@@ -1,9 +1,8 @@
-#include "telemetry/tmconfig.h"
+#include "common/tmconfig.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "telemetry/tmutil.h"
 #include "util/strconv.h"
 
 void sg_telemetry_cfg_defaults(struct sg_telemetry_cfg *c)
@@ -52,7 +51,7 @@ static int set_alerts(struct sg_telemetry_cfg *c, const char *key, const char *v
 {
     if (strcmp(key, "webhook_url") == 0)
         return (v[0] == '\0' || valid_url(v)) &&
-               sg_tm_copy(c->webhook_url, sizeof c->webhook_url, v) == 0;
+               sg_copy_str(c->webhook_url, sizeof c->webhook_url, v) == 0;
     if (strcmp(key, "webhook_timeout") == 0)
         return parse_duration(v, 0, 300, &c->webhook_timeout) == 0 && c->webhook_timeout > 0;
     if (strcmp(key, "webhook_retries") == 0)
@@ -63,7 +62,7 @@ static int set_alerts(struct sg_telemetry_cfg *c, const char *key, const char *v
     if (strcmp(key, "queue_size") == 0)
         return parse_uint(v, 1, 65536, &c->queue_size) == 0;
     if (strcmp(key, "command") == 0)
-        return (v[0] == '\0' || v[0] == '/') && sg_tm_copy(c->command, sizeof c->command, v) == 0;
+        return (v[0] == '\0' || v[0] == '/') && sg_copy_str(c->command, sizeof c->command, v) == 0;
     if (strcmp(key, "command_timeout") == 0)
         return parse_duration(v, 0, 3600, &c->command_timeout) == 0 && c->command_timeout > 0;
     if (strcmp(key, "on_critical") == 0) {

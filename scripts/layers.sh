@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# The trust boundary, as the tree and the binaries must show it
+# (docs/DESIGN.md, "Allowed edges"):
+#   1. each folder includes only the folders it may depend on;
+#   2. no cycle between folders;
+#   3. with BUILD_DIR: what each binary links. signetd carries no PKCS#11
+#      code, no audit writer, no key-store writer and no signer internals;
+#      signet-signer no HTTP server; libsignet nothing of the service.
+# Usage: scripts/layers.sh [BUILD_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python3 - <<'PY'
+import os, re, sys
+
+# folder -> the folders it may include from. "lib" is libsignet with the one
+# untrusted-JSON door, JWS/JWK and the algorithm enum; "lib/util" the base.
+ALLOWED = {
+    "lib/util": set(),
+    "lib": {"lib/util"},
+    "src/audit": {"lib/util", "lib"},
+    "src/common": {"lib/util", "lib"},
+    "src/store": {"lib/util"},
+    "src/telemetry": {"lib/util", "lib", "src/common", "src/store", "src/audit"},
+    "src/signer": {"lib/util", "lib", "src/common", "src/store", "src/audit"},
+    "src/signetd": {"lib/util", "lib", "src/common", "src/store", "src/telemetry"},
+    "src/cli": {"lib/util", "lib", "src/common", "src/store", "src/telemetry", "src/audit",
+                "src/signer"},
+}
+# Headers a folder may not include even where the folder edge exists: the
+# writer halves of the key store and the audit log are the signer's.
+FORBIDDEN = {
+    "src/signetd": [r"^store/keystore\.h$", r"^signer/", r"^audit/writer\.h$"],
+    "src/telemetry": [r"^store/keystore\.h$", r"^signer/"],
+}
+# The CLI reads the audit log through the signer folder's verifier only.
+CLI_SIGNER_OK = {"signer/audit.h"}
+
+def folder_of(path):
+    d = os.path.dirname(path)
+    return d if d in ALLOWED else None
+
+def target_of(inc, src_dir):
+    if "/" not in inc:
+        for d in (src_dir, "lib"):
+            if os.path.exists(os.path.join(d, inc)):
+                return d
+        return None
+    top = inc.split("/")[0]
+    if top == "signet":
+        return "include"
+    if top == "util":
+        return "lib/util"
+    cand = "src/" + top
+    return cand if cand in ALLOWED else None
+
+bad, edges = [], {}
+for folder in ALLOWED:
+    if not os.path.isdir(folder):
+        continue
+    for name in sorted(os.listdir(folder)):
+        if not name.endswith((".c", ".h")):
+            continue
+        path = os.path.join(folder, name)
+        with open(path, encoding="utf-8") as f:
+            for no, line in enumerate(f, 1):
+                m = re.match(r'\s*#\s*include\s+"([^"]+)"', line)
+                if not m:
+                    continue
+                inc = m.group(1)
+                tgt = target_of(inc, folder)
+                if tgt is None or tgt in ("include", folder):
+                    continue
+                edges.setdefault(folder, set()).add(tgt)
+                if tgt not in ALLOWED[folder]:
+                    bad.append(f"{path}:{no}: {folder} may not include {inc} ({tgt})")
+                if folder == "src/cli" and tgt == "src/signer" and inc not in CLI_SIGNER_OK:
+                    bad.append(f"{path}:{no}: the CLI may use only {sorted(CLI_SIGNER_OK)} of src/signer")
+                for pat in FORBIDDEN.get(folder, []):
+                    if re.search(pat, inc):
+                        bad.append(f"{path}:{no}: {folder} may not include {inc} (the signer's side)")
+
+# Cycles between folders (depth-first search on the edges actually used).
+state, stack = {}, []
+def visit(n):
+    state[n] = 1
+    stack.append(n)
+    for m in sorted(edges.get(n, ())):
+        if state.get(m) == 1:
+            bad.append("cycle: " + " -> ".join(stack[stack.index(m):] + [m]))
+        elif m not in state:
+            visit(m)
+    stack.pop()
+    state[n] = 2
+for n in sorted(edges):
+    if n not in state:
+        visit(n)
+
+if bad:
+    print("layers: " + str(len(bad)) + " violation(s):")
+    print("\n".join(bad))
+    sys.exit(1)
+print("layers: includes follow the allowed edges, no cycle between folders")
+PY
+
+build=${1:-}
+[ -n "$build" ] || exit 0
+
+# forbid BINARY REGEX WHY: no symbol of BINARY (static ones included) matches.
+fail=0
+forbid() {
+  local bin=$1 re=$2 why=$3 hits
+  [ -f "$bin" ] || { echo "layers: $bin missing (build first)"; fail=1; return; }
+  hits=$(nm -a "$bin" 2>/dev/null | awk '{print $NF}' | grep -E "$re" | head -5 || true)
+  if [ -n "$hits" ]; then
+    echo "layers: $(basename "$bin") must not contain $why: $(echo "$hits" | tr '\n' ' ')"
+    fail=1
+  fi
+}
+# needs_not BINARY LIBRARY-REGEX WHY: no DT_NEEDED entry matches.
+needs_not() {
+  local bin=$1 re=$2 why=$3
+  [ -f "$bin" ] || return 0
+  if readelf -d "$bin" 2>/dev/null | grep NEEDED | grep -qE "$re"; then
+    echo "layers: $(basename "$bin") must not load $why"
+    fail=1
+  fi
+}
+d=$build/src
+forbid "$d/signetd" '^(sg_p11_|C_GetFunctionList$|p11_kit_)' "PKCS#11 code"
+forbid "$d/signetd" '^sg_audit_(open|append|commit|stage|rechain)' "the audit log's writer"
+forbid "$d/signetd" '^(sg_keystore_|sqlite_key_(insert|update))' "the key store's writer"
+forbid "$d/signetd" '^(sg_signer_(open|handle|serve|flush|advance)|sg_lifecycle_|sg_policy_|sg_sandbox_enter$)' \
+  "the signer's internals"
+needs_not "$d/signetd" 'libp11-kit' "p11-kit"
+forbid "$d/signet-signer" '^(MHD_|sd_http_|argon2)' "the HTTP front end"
+needs_not "$d/signet-signer" 'libmicrohttpd|libargon2' "the HTTP server or argon2"
+lib=$(ls "$build"/lib/libsignet.so* 2>/dev/null | head -1 || true)
+if [ -n "$lib" ]; then
+  forbid "$lib" '^(sg_store_|sg_audit_|sg_p11_|sd_|sg_signer_)' "the service's code"
+fi
+[ "$fail" -eq 0 ] || exit 1
+echo "layers: signetd has no PKCS#11, audit writer, key-store writer or signer code; the signer no HTTP server"
