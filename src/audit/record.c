@@ -177,7 +177,9 @@ signet_err sg_audit_record_format(struct sg_wbuf *w, uint64_t seq, int64_t time,
         (fields != NULL && (!json_is_object(fields) || reserved_member(fields))) ||
         !sg_audit_record_is_hash(prev, strlen(prev)))
         return SIGNET_ERR_INVALID_ARG;
-    if (seq < 1 || seq > (uint64_t)INT64_MAX)
+    if (seq == 0)
+        return SIGNET_ERR_INVALID_ARG;
+    if (seq > (uint64_t)INT64_MAX)
         return SIGNET_ERR_TOO_LARGE;
     doc = fields != NULL ? json_deep_copy(fields) : json_object();
     if (doc == NULL) {

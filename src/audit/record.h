@@ -69,8 +69,8 @@ void sg_audit_record_clear(struct sg_audit_rec *rec);
  * object without "seq", "time", "type" or "prev") plus those four, dumped
  * canonically, then checked back with sg_audit_record_check, so the writer
  * never writes what a reader refuses. hash gets the record's hash.
- * SIGNET_ERR_INVALID_ARG: bad type or fields, or a body that does not check
- * back (invalid UTF-8 in a string, too deep); SIGNET_ERR_TOO_LARGE: seq
+ * SIGNET_ERR_INVALID_ARG: seq 0, bad type, prev or fields, or a body that
+ * does not check back (invalid UTF-8 in a string, too deep); SIGNET_ERR_TOO_LARGE: seq
  * beyond INT64_MAX, a body that would not fit SG_AUDIT_MAX_RECORD with its
  * seq at SG_AUDIT_SEQ_MAX_DIGITS digits (so that it can always be
  * renumbered), or no room left in w. On failure w is as it was. */
