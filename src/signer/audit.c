@@ -14,15 +14,15 @@
  * writes straight away; larger means others appended, so it reads their last
  * record and re-chains its staged records after it before writing.
  *
- * Reading: the verifier streams line by line with a bounded buffer and checks
- * each line's own hash before anything else, so a damaged byte is reported at
- * the record that holds it. */
+ * Reading: the verifier streams line by line with a bounded buffer and hands
+ * each line to the record codec (src/audit/record.c), which checks the line's
+ * own hash before anything else, so a damaged byte is reported at the record
+ * that holds it. The writer formats with the same codec. */
 #include "signer/audit.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -30,19 +30,16 @@
 #include <unistd.h>
 
 #include "util/buf.h"
-#include "util/hex.h"
 #include "util/log.h"
-#include "util/sha256.h"
 
 #define HASH_HEX SG_AUDIT_HASH_HEX
-/* "<hash> " before the body, "\n" after it. */
-#define LINE_OVERHEAD (HASH_HEX + 2)
-#define MAX_BODY (SG_AUDIT_MAX_RECORD - LINE_OVERHEAD)
+#define LINE_OVERHEAD SG_AUDIT_LINE_OVERHEAD
+#define MAX_BODY SG_AUDIT_MAX_BODY
 /* The verifier's read buffer: several records, and always more than one. */
 #define READ_CAP (4 * SG_AUDIT_MAX_RECORD)
-/* Decimal digits of the largest seq (INT64_MAX): a staged body keeps room for
- * them, so re-chaining can renumber it without making it too long. */
-#define SEQ_MAX_DIGITS 19
+/* A staged body keeps room for a seq this long (sg_audit_record_format), so
+ * re-chaining can renumber it without making it too long. */
+#define SEQ_MAX_DIGITS SG_AUDIT_SEQ_MAX_DIGITS
 
 static const char zero_hash[HASH_HEX + 1] =
     "0000000000000000000000000000000000000000000000000000000000000000";
@@ -75,75 +72,8 @@ struct sg_audit {
     bool fail_writes;           /* test hook (SIGNET_TESTING builds only) */
 };
 
-static void hash_body(const uint8_t *body, size_t len, char out[static HASH_HEX + 1])
-{
-    uint8_t md[SHA256_DIGEST_LENGTH];
-    sg_sha256(body, len, md);
-    sg_hex_encode(md, sizeof md, out);
-}
-
-static bool is_hash_hex(const char *s, size_t len)
-{
-    if (len != HASH_HEX)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return false;
-    return true;
-}
-
-/* What a record body must hold, whoever reads it: the writer checks its own
- * output with this too, so it never writes a record the verifier rejects.
- * Returns NULL when the body is good, else the reason. */
-struct body_info {
-    uint64_t seq;
-    char prev[HASH_HEX + 1];
-    bool type_match; /* "type" equals the type asked about */
-};
-
-static const char *check_body(const uint8_t *body, size_t len, const char *count_type,
-                              struct body_info *info)
-{
-    const char *why = NULL;
-    json_error_t jerr;
-    json_t *rec = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (rec == NULL)
-        return "invalid JSON";
-    if (!json_is_object(rec)) {
-        why = "body is not a JSON object";
-        goto out;
-    }
-    const json_t *seq = json_object_get(rec, "seq");
-    const json_t *time = json_object_get(rec, "time");
-    const json_t *type = json_object_get(rec, "type");
-    const json_t *prev = json_object_get(rec, "prev");
-    if (!json_is_integer(seq) || json_integer_value(seq) < 1) {
-        why = "missing or bad \"seq\"";
-        goto out;
-    }
-    if (!json_is_integer(time)) {
-        why = "missing or bad \"time\"";
-        goto out;
-    }
-    if (!json_is_string(type) || json_string_length(type) == 0) {
-        why = "missing or bad \"type\"";
-        goto out;
-    }
-    if (!json_is_string(prev) || !is_hash_hex(json_string_value(prev), json_string_length(prev))) {
-        why = "missing or bad \"prev\"";
-        goto out;
-    }
-    info->seq = (uint64_t)json_integer_value(seq);
-    memcpy(info->prev, json_string_value(prev), HASH_HEX + 1);
-    info->type_match = count_type != NULL && strlen(count_type) == json_string_length(type) &&
-                       memcmp(count_type, json_string_value(type), json_string_length(type)) == 0;
-out:
-    json_decref(rec);
-    return why;
-}
-
 /* Offset just past the JSON value starting at body[i] (jansson's compact
- * output, already parsed back by check_body), or 0. */
+ * output, already checked back by sg_audit_record_format), or 0. */
 static size_t skip_value(const char *body, size_t len, size_t i)
 {
     unsigned depth = 0;
@@ -212,18 +142,6 @@ static void find_positions(const char *body, size_t len, uint64_t seq, const cha
     *p = found;
 }
 
-/* One line without its newline. On success hash gets the record's hash. */
-static const char *check_line(const uint8_t *line, size_t len, const char *count_type,
-                              char hash[static HASH_HEX + 1], struct body_info *info)
-{
-    if (len < HASH_HEX + 2 || line[HASH_HEX] != ' ')
-        return "malformed line";
-    hash_body(line + HASH_HEX + 1, len - HASH_HEX - 1, hash);
-    if (memcmp(hash, line, HASH_HEX) != 0)
-        return "hash mismatch";
-    return check_body(line + HASH_HEX + 1, len - HASH_HEX - 1, count_type, info);
-}
-
 /* ---- reading the whole log ------------------------------------------------ */
 
 enum line_status { LINE_OK, LINE_TORN, LINE_TOO_LONG, LINE_EOF, LINE_IO };
@@ -284,9 +202,9 @@ static signet_err verify_stream(FILE *f, const char *count_type, uint64_t *count
 {
     signet_err err = SIGNET_OK;
     struct line_reader r = {.f = f, .buf = calloc(1, READ_CAP)};
-    char prev[HASH_HEX + 1];
+    struct sg_audit_rec last = {0}; /* the last good record, body dropped */
     uint64_t n = 0, matches = 0;
-    char detail[96];
+    char reason[96];
 
     *records = 0;
     *first_bad = 0;
@@ -294,7 +212,6 @@ static signet_err verify_stream(FILE *f, const char *count_type, uint64_t *count
         why[0] = '\0';
     if (r.buf == NULL)
         return SIGNET_ERR_NOMEM;
-    memcpy(prev, zero_hash, sizeof prev);
     for (;;) {
         const uint8_t *line = NULL;
         size_t len = 0;
@@ -306,30 +223,25 @@ static signet_err verify_stream(FILE *f, const char *count_type, uint64_t *count
             set_why(why, why_len, n + 1, "read error");
             goto out;
         }
-        const char *reason = NULL;
-        char hash[HASH_HEX + 1];
-        struct body_info info = {0};
+        struct sg_audit_rec rec = {0};
+        signet_err e = SIGNET_ERR_AUDIT_BROKEN;
         if (st == LINE_TOO_LONG)
-            reason = "record too long";
+            (void)snprintf(reason, sizeof reason, "record too long");
         else if (st == LINE_TORN)
-            reason = "torn/missing newline";
-        else
-            reason = check_line(line, len, count_type, hash, &info);
-        if (reason == NULL && info.seq != n + 1) {
-            (void)snprintf(detail, sizeof detail, "seq %" PRIu64 " where %" PRIu64 " belongs",
-                           info.seq, n + 1);
-            reason = detail;
-        }
-        if (reason == NULL && memcmp(info.prev, prev, HASH_HEX) != 0)
-            reason = "prev does not chain";
-        if (reason != NULL) {
+            (void)snprintf(reason, sizeof reason, "torn/missing newline");
+        else if ((e = sg_audit_record_check(line, len, &rec, reason, sizeof reason)) ==
+                 SIGNET_OK)
+            e = sg_audit_record_chain(n > 0 ? &last : NULL, &rec, reason, sizeof reason);
+        if (e != SIGNET_OK) {
+            sg_audit_record_clear(&rec);
             err = SIGNET_ERR_AUDIT_BROKEN;
             *first_bad = n + 1;
             set_why(why, why_len, n + 1, reason);
             goto out;
         }
-        matches += info.type_match ? 1 : 0;
-        memcpy(prev, hash, sizeof prev);
+        matches += count_type != NULL && strcmp(rec.type, count_type) == 0 ? 1 : 0;
+        sg_audit_record_clear(&rec);
+        last = rec;
         n++;
     }
     if (count != NULL)
@@ -461,29 +373,30 @@ static signet_err cut_torn_tail(int fd, const char *path, uint8_t *win, off_t *s
 static signet_err load_last(int fd, const char *path, uint8_t *win, off_t size, uint64_t *seq,
                             char prev[static HASH_HEX + 1])
 {
-    const char *reason = NULL;
+    char reason[96];
     size_t n = size < SG_AUDIT_MAX_RECORD + 1 ? (size_t)size : SG_AUDIT_MAX_RECORD + 1;
-    char hash[HASH_HEX + 1];
-    struct body_info info = {0};
+    struct sg_audit_rec rec = {0};
+    signet_err err = SIGNET_ERR_AUDIT_BROKEN;
 
     if (pread_full(fd, win, n, size - (off_t)n) != 0)
         return SIGNET_ERR_IO;
     const uint8_t *nl = n > 1 ? memrchr(win, '\n', n - 1) : NULL;
     size_t start = nl == NULL ? 0 : (size_t)(nl - win) + 1;
     if (win[n - 1] != '\n')
-        reason = "unterminated last line";
+        (void)snprintf(reason, sizeof reason, "unterminated last line");
     else if (nl == NULL && (off_t)n < size)
-        reason = "last record too long";
-    else
-        reason = check_line(win + start, n - 1 - start, NULL, hash, &info);
-    if (reason == NULL && info.seq == 1 && memcmp(info.prev, zero_hash, HASH_HEX) != 0)
-        reason = "first record does not start the chain";
-    if (reason != NULL) {
+        (void)snprintf(reason, sizeof reason, "last record too long");
+    else if ((err = sg_audit_record_check(win + start, n - 1 - start, &rec, reason,
+                                          sizeof reason)) == SIGNET_OK &&
+             rec.seq == 1)
+        err = sg_audit_record_chain(NULL, &rec, reason, sizeof reason); /* starts the chain */
+    sg_audit_record_clear(&rec);
+    if (err != SIGNET_OK) {
         sg_log(SG_LOG_ERROR, "audit_tail_broken", "path=%s reason=\"%s\"", path, reason);
         return SIGNET_ERR_AUDIT_BROKEN;
     }
-    *seq = info.seq;
-    memcpy(prev, hash, HASH_HEX + 1);
+    *seq = rec.seq;
+    memcpy(prev, rec.hash, HASH_HEX + 1);
     return SIGNET_OK;
 }
 
@@ -625,137 +538,48 @@ void sg_audit_close(struct sg_audit **a)
 
 /* ---- staging -------------------------------------------------------------------- */
 
-static bool reserved_member(const json_t *fields)
+/* Appends the line of a record (sg_audit_record_format) to w and learns
+ * where its seq and prev sit, for re-chaining. prev is the hash of the
+ * record before; on success it becomes this record's hash. On failure w is
+ * as it was. */
+static signet_err put_record(struct sg_wbuf *w, uint64_t seq, int64_t time, const char *type,
+                             const json_t *fields, char prev[static HASH_HEX + 1],
+                             struct rec_pos *pos)
 {
-    static const char *const reserved[] = {"seq", "time", "type", "prev"};
-    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
-        if (json_object_get(fields, reserved[i]) != NULL)
-            return true;
-    return false;
-}
-
-static size_t decimal_digits(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 10) {
-        v /= 10;
-        n++;
-    }
-    return n;
-}
-
-/* Gives rec (which holds "time", "type" and the caller's fields) its "seq"
- * and "prev", and appends the line to w. prev is the hash of the record
- * before; on success it becomes this record's hash. On failure w is as it
- * was. */
-static signet_err put_record(struct sg_wbuf *w, json_t *rec, uint64_t seq,
-                             char prev[static HASH_HEX + 1], struct rec_pos *pos)
-{
-    signet_err err = SIGNET_OK;
-    char *body = NULL;
     char hash[HASH_HEX + 1];
-    struct body_info info = {0};
-
-    if (seq > (uint64_t)INT64_MAX)
-        return SIGNET_ERR_TOO_LARGE;
-    if (json_object_set_new(rec, "seq", json_integer((json_int_t)seq)) != 0 ||
-        json_object_set_new(rec, "prev", json_string(prev)) != 0)
-        return SIGNET_ERR_NOMEM;
-    /* Deterministic bytes; jansson escapes control characters, so one line. */
-    body = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
-    if (body == NULL) {
-        /* Invalid UTF-8 in a caller's string (json_string_nocheck), or no memory. */
-        err = SIGNET_ERR_INVALID_ARG;
-        goto out;
-    }
-    size_t blen = strlen(body);
-    /* Room for the longest seq, so that re-chaining can always renumber it. */
-    if (blen - decimal_digits(seq) + SEQ_MAX_DIGITS > MAX_BODY) {
-        err = SIGNET_ERR_TOO_LARGE;
-        goto out;
-    }
-    /* Write only what the verifier accepts: one line, parsable, chained. */
-    const char *reason = memchr(body, '\n', blen) != NULL
-                             ? "newline in body"
-                             : check_body((const uint8_t *)body, blen, NULL, &info);
-    if (reason == NULL && (info.seq != seq || memcmp(info.prev, prev, HASH_HEX) != 0))
-        reason = "body does not round-trip";
-    if (reason != NULL) {
-        sg_log(SG_LOG_ERROR, "audit_append_rejected", "seq=%" PRIu64 " reason=\"%s\"", seq,
-               reason);
-        err = SIGNET_ERR_INVALID_ARG;
-        goto out;
-    }
-    if (blen + LINE_OVERHEAD > w->max - w->len) {
-        err = SIGNET_ERR_TOO_LARGE;
-        goto out;
-    }
-    memset(pos, 0, sizeof *pos);
-    find_positions(body, blen, seq, prev, pos);
-    hash_body((const uint8_t *)body, blen, hash);
     size_t mark = w->len;
-    sg_wbuf_put_bytes(w, hash, HASH_HEX);
-    sg_wbuf_put_bytes(w, " ", 1);
-    sg_wbuf_put_bytes(w, body, blen);
-    sg_wbuf_put_bytes(w, "\n", 1);
-    if (w->err != SIGNET_OK) {
-        err = w->err;
-        w->len = mark;
-        w->err = SIGNET_OK;
-        goto out;
-    }
+    signet_err err = sg_audit_record_format(w, seq, time, type, prev, fields, hash);
+    if (err != SIGNET_OK)
+        return err;
+    memset(pos, 0, sizeof *pos);
+    find_positions((const char *)w->data + mark + HASH_HEX + 1, w->len - mark - LINE_OVERHEAD,
+                   seq, prev, pos);
     memcpy(prev, hash, HASH_HEX + 1);
-out:
-    free(body);
-    return err;
+    return SIGNET_OK;
 }
 
 signet_err sg_audit_append(struct sg_audit *a, int64_t now, const char *type,
                            const json_t *fields)
 {
-    signet_err err = SIGNET_OK;
-    json_t *rec = NULL;
     char prev[HASH_HEX + 1];
 
-    if (type == NULL || type[0] == '\0' ||
-        (fields != NULL && (!json_is_object(fields) || reserved_member(fields))))
-        return SIGNET_ERR_INVALID_ARG;
-    if (a->staged_seq >= (uint64_t)INT64_MAX)
-        return SIGNET_ERR_TOO_LARGE;
-    rec = fields != NULL ? json_deep_copy(fields) : json_object();
-    if (rec == NULL) {
-        err = SIGNET_ERR_NOMEM;
-        goto out;
-    }
-    json_t *jtype = json_string(type); /* NULL also for invalid UTF-8 */
-    if (jtype == NULL || json_object_set_new(rec, "type", jtype) != 0) {
-        err = SIGNET_ERR_INVALID_ARG;
-        goto out;
-    }
-    if (json_object_set_new(rec, "time", json_integer((json_int_t)now)) != 0) {
-        err = SIGNET_ERR_NOMEM;
-        goto out;
-    }
     if (a->staged_count == a->pos_cap) {
         size_t cap = a->pos_cap == 0 ? 64 : 2 * a->pos_cap;
         struct rec_pos *np = realloc(a->pos, cap * sizeof *np);
-        if (np == NULL) {
-            err = SIGNET_ERR_NOMEM;
-            goto out;
-        }
+        if (np == NULL)
+            return SIGNET_ERR_NOMEM;
         a->pos = np;
         a->pos_cap = cap;
     }
     memcpy(prev, a->staged_prev, sizeof prev);
-    err = put_record(&a->staged, rec, a->staged_seq + 1, prev, &a->pos[a->staged_count]);
+    signet_err err = put_record(&a->staged, a->staged_seq + 1, now, type, fields, prev,
+                                &a->pos[a->staged_count]);
     if (err != SIGNET_OK)
-        goto out;
+        return err;
     a->staged_seq++;
     memcpy(a->staged_prev, prev, sizeof a->staged_prev);
     a->staged_count++;
-out:
-    json_decref(rec);
-    return err;
+    return SIGNET_OK;
 }
 
 /* Back to nothing staged; drop says whether records were lost unwritten. */
@@ -830,10 +654,37 @@ static signet_err splice_record(struct sg_wbuf *w, const char *body, size_t len,
         w->err = SIGNET_OK;
         return err;
     }
-    hash_body(w->data + b, nlen, prev);
+    sg_audit_record_hash(w->data + b, nlen, prev);
     memcpy(w->data + mark, prev, HASH_HEX);
     p->seq_len = (size_t)n;
     return SIGNET_OK;
+}
+
+/* Re-chains one staged line whose positions are not known: read back with
+ * the codec, its own members kept, formatted again with the new seq and
+ * prev. */
+static signet_err restage(struct sg_wbuf *w, const uint8_t *line, size_t len, uint64_t seq,
+                          char prev[static HASH_HEX + 1], struct rec_pos *p)
+{
+    static const char *const reserved[] = {"seq", "time", "type", "prev"};
+    struct sg_audit_rec rec = {0};
+    json_t *fields = NULL;
+    signet_err err = SIGNET_ERR_INTERNAL; /* we wrote it ourselves and checked it */
+
+    if (sg_audit_record_check(line, len, &rec, NULL, 0) != SIGNET_OK)
+        goto out;
+    fields = json_deep_copy(rec.body);
+    if (fields == NULL) {
+        err = SIGNET_ERR_NOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+        (void)json_object_del(fields, reserved[i]);
+    err = put_record(w, seq, rec.time, rec.type, fields, prev, p);
+out:
+    json_decref(fields);
+    sg_audit_record_clear(&rec);
+    return err;
 }
 
 /* Renumbers every staged record to follow the handle's (new) last durable
@@ -865,14 +716,7 @@ static signet_err rechain(struct sg_audit *a)
         if (a->pos[i].seq_off != 0) {
             err = splice_record(&out, body, blen, seq + 1, prev, &a->pos[i]);
         } else {
-            json_error_t jerr;
-            json_t *rec = json_loadb(body, blen, JSON_REJECT_DUPLICATES, &jerr);
-            if (rec == NULL) {
-                err = SIGNET_ERR_INTERNAL; /* we wrote it ourselves and checked it parses */
-                goto out;
-            }
-            err = put_record(&out, rec, seq + 1, prev, &a->pos[i]);
-            json_decref(rec);
+            err = restage(&out, line, len, seq + 1, prev, &a->pos[i]);
         }
         if (err != SIGNET_OK)
             goto out;

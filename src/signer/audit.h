@@ -3,8 +3,9 @@
  * One record per line: "<hash> <body>\n", where body is a compact JSON object
  * holding at least "seq" (1, 2, ...), "time" (NumericDate), "type" and
  * "prev" (the previous record's hash; 64 zeros for the first), and hash is the
- * lower-case hex SHA-256 of the body bytes. A record is durable once
- * sg_audit_commit() returns SIGNET_OK.
+ * lower-case hex SHA-256 of the body bytes; the grammar lives in one codec,
+ * src/audit/record.h, which this writer and every reader use. A record is
+ * durable once sg_audit_commit() returns SIGNET_OK.
  *
  * Records hold key ids, issuers, jti and token hashes; never key bytes, PINs
  * or whole tokens (STYLE.md, Secrets).
@@ -25,13 +26,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "audit/record.h"
 #include "signet/error.h"
 
-/* Longest record line, hash, space, body and newline included. */
-#define SG_AUDIT_MAX_RECORD 16384
 /* Most bytes staged between two commits (about a thousand full records). */
 #define SG_AUDIT_MAX_STAGED (16u * 1024u * 1024u)
-#define SG_AUDIT_HASH_HEX 64
 
 struct sg_audit;
 

@@ -11,18 +11,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "audit/record.h"
 #include "telemetry/tmutil.h"
 #include "util/hex.h"
 #include "util/log.h"
 #include "util/sha256.h"
 
-/* Same limits and format as src/signer/audit.c (audit.h). */
-#define HASH_HEX 64
-#define MAX_RECORD 16384
+/* Lines are read and checked by the record codec (src/audit/record.h), the
+ * same one the writer and the full verifier use. */
+#define MAX_RECORD SG_AUDIT_MAX_RECORD
 #define READ_CHUNK 65536
-
-static const char zero_hash[HASH_HEX + 1] =
-    "0000000000000000000000000000000000000000000000000000000000000000";
 
 /* The index lives in a private temporary SQLite database (deleted on
  * close): its pages beyond a small cache spill to a temporary file, so the
@@ -95,7 +93,7 @@ struct sg_tm_audit {
     uint64_t records, sign_records, rescans;
     uint64_t max_records;         /* most records ever verified */
     bool full_next;               /* re-read everything at the next poll */
-    char last_hash[HASH_HEX + 1];
+    struct sg_audit_rec last;     /* the last verified record (seq == records), no body */
     bool broken;
     off_t broken_size;            /* file size when the break was seen */
     char why[160];
@@ -375,7 +373,6 @@ signet_err sg_tm_audit_new(const char *path, int64_t retention, int64_t lag, siz
      * poll retries (it reads the whole log anyway). */
     if (!index_open(&a->idx))
         a->idx.retry_at = 0;
-    memcpy(a->last_hash, zero_hash, sizeof a->last_hash);
     *out = a;
     return SIGNET_OK;
 }
@@ -389,54 +386,6 @@ void sg_tm_audit_free(struct sg_tm_audit **a)
     free((*a)->buf);
     free(*a);
     *a = NULL;
-}
-
-static bool is_hash_hex(const char *s, size_t len)
-{
-    if (len != HASH_HEX)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return false;
-    return true;
-}
-
-const char *sg_tm_audit_check_line(const uint8_t *line, size_t len, char hash[static 65],
-                                   json_t **body)
-{
-    *body = NULL;
-    if (len < HASH_HEX + 2 || line[HASH_HEX] != ' ')
-        return "malformed line";
-    uint8_t md[SHA256_DIGEST_LENGTH];
-    sg_sha256(line + HASH_HEX + 1, len - HASH_HEX - 1, md);
-    sg_hex_encode(md, sizeof md, hash);
-    if (memcmp(hash, line, HASH_HEX) != 0)
-        return "hash mismatch";
-    json_error_t jerr;
-    json_t *rec = json_loadb((const char *)line + HASH_HEX + 1, len - HASH_HEX - 1,
-                             JSON_REJECT_DUPLICATES, &jerr);
-    if (rec == NULL)
-        return "invalid JSON";
-    const char *why = NULL;
-    const json_t *seq = json_object_get(rec, "seq");
-    const json_t *prev = json_object_get(rec, "prev");
-    const json_t *type = json_object_get(rec, "type");
-    if (!json_is_object(rec))
-        why = "body is not a JSON object";
-    else if (!json_is_integer(seq) || json_integer_value(seq) < 1)
-        why = "missing or bad \"seq\"";
-    else if (!json_is_integer(json_object_get(rec, "time")))
-        why = "missing or bad \"time\"";
-    else if (!json_is_string(type) || json_string_length(type) == 0)
-        why = "missing or bad \"type\"";
-    else if (!json_is_string(prev) || !is_hash_hex(json_string_value(prev), json_string_length(prev)))
-        why = "missing or bad \"prev\"";
-    if (why != NULL) {
-        json_decref(rec);
-        return why;
-    }
-    *body = rec;
-    return NULL;
 }
 
 static const char *str_member(const json_t *o, const char *k)
@@ -460,7 +409,7 @@ static int parse_sign(const json_t *body, uint64_t seq, int64_t time, struct sg_
     const json_t *iat = json_object_get(body, "iat");
     const json_t *exp = json_object_get(body, "exp");
     if (s->kid == NULL || s->iss == NULL || s->jti == NULL || sha == NULL ||
-        !is_hash_hex(sha, strlen(sha)) || !json_is_integer(iat) || !json_is_integer(exp))
+        !sg_audit_record_is_hash(sha, strlen(sha)) || !json_is_integer(iat) || !json_is_integer(exp))
         return 0;
     if (sg_hex_decode(sha, strlen(sha), s->token_sha256, SG_TM_SHA256_LEN) != SIGNET_OK)
         return 0;
@@ -476,7 +425,7 @@ static void reset_chain(struct sg_tm_audit *a)
     a->last_len = 0;
     a->records = 0;
     a->sign_records = 0;
-    memcpy(a->last_hash, zero_hash, sizeof a->last_hash);
+    memset(&a->last, 0, sizeof a->last);
 }
 
 static void set_broken(struct sg_tm_audit *a, off_t size, const char *reason)
@@ -490,34 +439,23 @@ static void set_broken(struct sg_tm_audit *a, off_t size, const char *reason)
 static signet_err take_line(struct sg_tm_audit *a, const uint8_t *line, size_t len, off_t off,
                             off_t size, int64_t now, sg_tm_record_fn fn, void *user)
 {
-    char hash[HASH_HEX + 1];
-    json_t *body = NULL;
-    const char *why = len + 1 > MAX_RECORD ? "record too long"
-                                           : sg_tm_audit_check_line(line, len, hash, &body);
-    char detail[96];
-    if (why == NULL) {
-        uint64_t seq = (uint64_t)json_integer_value(json_object_get(body, "seq"));
-        if (seq != a->records + 1) {
-            (void)snprintf(detail, sizeof detail, "seq %" PRIu64 " where %" PRIu64 " belongs",
-                           seq, a->records + 1);
-            why = detail;
-        } else if (memcmp(json_string_value(json_object_get(body, "prev")), a->last_hash,
-                          HASH_HEX) != 0) {
-            why = "prev does not chain";
-        }
-    }
-    if (why != NULL) {
-        json_decref(body);
+    struct sg_audit_rec rec = {0};
+    char why[96];
+    signet_err err = sg_audit_record_check(line, len, &rec, why, sizeof why);
+    if (err == SIGNET_OK)
+        err = sg_audit_record_chain(a->records > 0 ? &a->last : NULL, &rec, why, sizeof why);
+    if (err != SIGNET_OK) {
+        sg_audit_record_clear(&rec);
         set_broken(a, size, why);
         return SIGNET_ERR_AUDIT_BROKEN;
     }
     a->records++;
-    memcpy(a->last_hash, hash, sizeof a->last_hash);
     a->last_off = off;
     a->last_len = len + 1;
     a->offset = off + (off_t)len + 1;
-    const int64_t time = (int64_t)json_integer_value(json_object_get(body, "time"));
-    const char *type = json_string_value(json_object_get(body, "type"));
+    const json_t *body = rec.body;
+    const int64_t time = rec.time;
+    const char *type = rec.type;
     struct sg_tm_sign sign;
     const struct sg_tm_sign *sp = NULL;
     if (strcmp(type, "sign") == 0) {
@@ -538,12 +476,13 @@ static signet_err take_line(struct sg_tm_audit *a, const uint8_t *line, size_t l
     }
     if (fn != NULL)
         fn(user, a->records, time, type, body, sp);
-    json_decref(body);
+    sg_audit_record_clear(&rec);
+    a->last = rec;
     return SIGNET_OK;
 }
 
-/* Is the last verified line still there, byte for byte? Its hash is
- * checked against the body as it is now. */
+/* Is the last verified line still there, byte for byte? It is checked
+ * again as it is now, and must be the same record (seq and hash). */
 static bool prefix_intact(struct sg_tm_audit *a, int fd)
 {
     if (a->last_len == 0)
@@ -551,14 +490,14 @@ static bool prefix_intact(struct sg_tm_audit *a, int fd)
     if (a->last_len > MAX_RECORD)
         return false;
     ssize_t n = pread(fd, a->buf, a->last_len, a->last_off);
-    if (n != (ssize_t)a->last_len || a->buf[a->last_len - 1] != '\n' ||
-        memcmp(a->buf, a->last_hash, HASH_HEX) != 0 || a->buf[HASH_HEX] != ' ')
+    if (n != (ssize_t)a->last_len || a->buf[a->last_len - 1] != '\n')
         return false;
-    uint8_t md[SHA256_DIGEST_LENGTH];
-    char hex[HASH_HEX + 1];
-    sg_sha256(a->buf + HASH_HEX + 1, a->last_len - HASH_HEX - 2, md);
-    sg_hex_encode(md, sizeof md, hex);
-    return memcmp(hex, a->last_hash, HASH_HEX) == 0;
+    struct sg_audit_rec rec = {0};
+    bool same = sg_audit_record_check(a->buf, a->last_len - 1, &rec, NULL, 0) == SIGNET_OK &&
+                rec.seq == a->last.seq &&
+                memcmp(rec.hash, a->last.hash, SG_AUDIT_HASH_HEX) == 0;
+    sg_audit_record_clear(&rec);
+    return same;
 }
 
 static signet_err read_from(struct sg_tm_audit *a, int fd, off_t size, int64_t now,

@@ -1,7 +1,8 @@
 /* Incremental reader of the audit log for the invariant monitor.
  *
- * It verifies the hash chain the way sg_audit_verify_file does (each line's
- * own SHA-256, seq continuity, prev link, the required members), but
+ * It verifies the hash chain with the record codec sg_audit_verify_file
+ * uses (src/audit/record.h: each line's own SHA-256, the required members,
+ * seq continuity, prev link), so both give the same verdict, but
  * remembers where it stopped: each poll only reads the records appended
  * since, after checking that the last record it verified is still there,
  * byte for byte. A log that shrank or changed under the verified prefix is
@@ -109,11 +110,5 @@ uint64_t sg_tm_audit_evicted_by_cap(const struct sg_tm_audit *a);
 
 /* The 64-bit digest the index keeps of a string (first 8 bytes of SHA-256). */
 uint64_t sg_tm_digest64(const char *s, size_t len);
-
-/* Checks one audit line (without its newline) as the verifier does; on
- * success hash gets its hash and *body the parsed body (caller decrefs).
- * Returns NULL when good, else the reason. Exposed for tests. */
-const char *sg_tm_audit_check_line(const uint8_t *line, size_t len, char hash[static 65],
-                                   json_t **body);
 
 #endif

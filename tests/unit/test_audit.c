@@ -525,7 +525,10 @@ static void test_hostile_records(void **state)
         const char *body;
         const char *reason;
     } cases[] = {
-        {"{\"prev\":\"@\",\"seq\":1,\"seq\":1,\"time\":5,\"type\":\"x\"}", "invalid JSON"},
+        {"{\"prev\":\"@\",\"seq\":1,\"seq\":1,\"time\":5,\"type\":\"x\"}", "duplicate member"},
+        {"{\"prev\":\"@\",\"seq\":1,\"time\":5,\"type\":\"x\\u0000y\"}", "invalid JSON"},
+        {"{\"a\":[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]],\"prev\":\"@\",\"seq\":1,\"time\":5,\"type\":\"x\"}",
+         "nested too deep"},
         {"{\"prev\":\"@\",\"seq\":\"1\",\"time\":5,\"type\":\"x\"}", "\"seq\""},
         {"{\"prev\":\"@\",\"seq\":0,\"time\":5,\"type\":\"x\"}", "\"seq\""},
         {"{\"prev\":\"@\",\"seq\":1,\"time\":5.5,\"type\":\"x\"}", "\"time\""},
