@@ -96,6 +96,7 @@ module=$(for d in /usr/lib/softhsm /usr/lib/x86_64-linux-gnu/softhsm /usr/lib/aa
 # State on the disk the service would use (not tmpfs): the audit log's
 # fdatasync is part of every token.
 work=$(mktemp -d "$build/iss-run.XXXXXX")
+chmod 0711 "$work" # as root the state inside is split between signet and signet-signer
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -122,6 +123,8 @@ load() {
     awk '$1 == "STATS" {print $2, $3, $4, $5, $6, $7, $8}'
 }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+# signetd's pid is the launcher; the front end is its child named signetd.
+front_of() { pgrep -P "$1" -x signetd | head -1; }
 
 # ---- signet state: A (24 h rotation) and B (5 s rotation) -------------------
 make_state() { # DIR PORT ROTATION
@@ -192,7 +195,7 @@ while [ "$issued_a" -lt 10000 ]; do
   read -r n bad _ < <(load "$url_a" 1 BASIC="$basic")
   count_ok "$n" "$bad"
 done
-r mem rss10k "$issued_a" "$(rss_kb "$sd_a")"
+r mem rss10k "$issued_a" "$(rss_kb "$(front_of "$sd_a")")"
 
 # ---- workload 4: issuance -------------------------------------------------
 read -r fs_p50 fs_p99 fs_max < <("$bin/fsync_floor" "$work" $([ "$quick" = 1 ] && echo 100 || echo 300) | awk '{print $3, $5, $7}')
@@ -281,8 +284,8 @@ while [ "$issued_a" -lt "$mem_tokens" ] && [ "$(date +%s)" -lt "$deadline" ]; do
   count_ok "$n" "$bad"
 done
 sleep 0.5
-r mem rssN "$issued_a" "$(rss_kb "$sd_a")"
-sig_rss=$(for p in $(pgrep -P "$sd_a"); do rss_kb "$p"; done | sort -n | tail -1)
+r mem rssN "$issued_a" "$(rss_kb "$(front_of "$sd_a")")"
+sig_rss=$(for p in $(pgrep -P "$sd_a" -x signet-signer); do rss_kb "$p"; done | sort -n | tail -1)
 r mem signer "$sig_rss"
 
 # ---- audit: every token is in the log, durable, chained ------------------------
