@@ -253,7 +253,7 @@ signet_err sd_launcher_spawn(int ctl, unsigned slot, int *fd, pid_t *pid)
     if (slot >= SD_MAX_SIGNERS)
         return SIGNET_ERR_INVALID_ARG;
     uint8_t req[3] = {OP_SPAWN, (uint8_t)slot, 0};
-    uint8_t msg[6];
+    uint8_t msg[6] = {0};
     union {
         char buf[CMSG_SPACE(sizeof(int))];
         struct cmsghdr align;
