@@ -9,6 +9,7 @@ pkgs=(
   libp11-kit-dev p11-kit softhsm2 opensc curl sqlite3
   python3 python3-jwt python3-cryptography
   prometheus chromium fonts-dejavu-core
+  systemd util-linux
 )
 missing=()
 for p in "${pkgs[@]}"; do
