@@ -43,6 +43,7 @@ struct sg_monitor {
     double next_run[SG_INV_COUNT];   /* monotonic seconds */
 
     struct sg_inv_status inv[SG_INV_COUNT];
+    bool inv_msg_unknown[SG_INV_COUNT]; /* inv[i].message says why it was unknown */
     struct sg_tm_key *keys;
     size_t n_keys;
     bool have_keys;
@@ -460,6 +461,12 @@ static void record(struct sg_monitor *m, enum sg_inv_id i, const struct sg_inv_r
     }
     if (r->state != SG_INV_OK)
         (void)sg_tm_copy(s->message, sizeof s->message, r->msg);
+    /* A violation's message stays as the last finding; why an input was
+     * missing does not outlive the next verdict (signetd's I8 is unknown
+     * until the front end has entered its sandbox, on every start). */
+    if (r->state == SG_INV_OK && m->inv_msg_unknown[i])
+        s->message[0] = '\0';
+    m->inv_msg_unknown[i] = r->state == SG_INV_UNKNOWN;
     sg_metric_set(m->m_inv_ok, SG_LABELS(v->id, v->name, sg_inv_severity_name(v->severity)),
                   r->state == SG_INV_OK ? 1 : r->state == SG_INV_VIOLATED ? 0 : -1);
     sg_metric_set(m->m_inv_check, SG_LABELS(v->id), (double)now);

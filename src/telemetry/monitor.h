@@ -71,7 +71,7 @@ struct sg_inv_status {
     enum sg_inv_state state;
     int64_t last_check;     /* 0 = never */
     int64_t last_violation; /* 0 = never */
-    char message[512];      /* last violation (or unknown) message */
+    char message[512];      /* last violation message, or why it is unknown now */
     uint64_t violations;    /* checks (or reports) that found it violated */
 };
 

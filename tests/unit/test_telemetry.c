@@ -837,6 +837,8 @@ static void test_monitor_frontend(void **state)
     sg_monitor_run(m, SG_INV_SANDBOX, NOW);
     sg_monitor_get(m, s);
     assert_int_equal(s[SG_INV_SANDBOX].state, SG_INV_OK);
+    /* Why it was unknown is no finding once it holds. */
+    assert_string_equal(s[SG_INV_SANDBOX].message, "");
     views(m, reg, &page, &js, &metrics);
     assert_non_null(strstr(js, "\"trust_boundary\":{\"enforced\":true,\"front_end\":{"
                                "\"caps_dropped\":true,\"dumpable\":false,\"no_new_privs\":true,"
