@@ -70,7 +70,7 @@ const struct sg_invariant sg_invariants[SG_INV_COUNT] = {
      "entered it (signetd only: signet invariants --check has no front end and judges the "
      "signers alone). A build with SIGNET_SANDBOX=OFF cannot sandbox: unknown there, unless "
      "a process is dumpable or the config turns it off.",
-     "signer (re)start", SG_SEV_CRITICAL, 300, false},
+     "signer (re)start, the front end entering its sandbox", SG_SEV_CRITICAL, 300, false},
 };
 
 const char *sg_inv_severity_name(enum sg_inv_severity s)
