@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "common/accounts.h"
 #include "common/ipc.h"
 #include "common/signer_client.h"
 
@@ -144,7 +145,8 @@ int sg_cmd_status(int argc, char **argv)
     if (o.help) {
         printf("usage: signet status [--state DIR] [--json]\n\n"
                "Shows the signer's view: HSM counters, sandbox, audit position, key\n"
-               "timings and every key's state.\n");
+               "timings and every key's state, and whether the trust boundary is\n"
+               "enforced (front end and signers under two accounts, neither root).\n");
         return SG_EXIT_OK;
     }
     char *text = NULL;
@@ -158,7 +160,12 @@ int sg_cmd_status(int argc, char **argv)
         fprintf(stderr, "signet: unexpected answer from the signer\n");
         return SG_EXIT_USAGE;
     }
+    /* The layout `signet init` made decides the accounts (accounts.h). */
+    const int enforced = sg_boundary_enforced(o.state);
     if (o.json) {
+        (void)json_object_set_new(doc, "trust_boundary",
+                                  json_pack("{s:b, s:s}", "enforced", enforced, "text",
+                                            sg_boundary_text(enforced)));
         char *out = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
         if (out != NULL)
             printf("%s\n", out);
@@ -166,7 +173,8 @@ int sg_cmd_status(int argc, char **argv)
     } else {
         json_t *hsm = json_object_get(doc, "hsm"), *sb = json_object_get(doc, "sandbox"),
                *tm = json_object_get(doc, "timing");
-        printf("state: %s\nsigner: version %s, audit records %lld\n", o.state,
+        printf("state: %s\ntrust boundary: %s\nsigner: version %s, audit records %lld\n",
+               o.state, sg_boundary_text(enforced),
                json_string_value(json_object_get(doc, "version")),
                (long long)json_integer_value(json_object_get(doc, "audit_seq")));
         printf("hsm: %lld signatures, %lld errors, %lld session reopens\n",

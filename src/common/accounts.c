@@ -117,7 +117,12 @@ int sg_boundary_enforced(const char *state)
            s.uid != f.uid;
 }
 
+const char *sg_boundary_text(int enforced)
+{
+    return enforced ? "enforced" : "not enforced (single account)";
+}
+
 const char *sg_boundary_describe(const char *state)
 {
-    return sg_boundary_enforced(state) ? "enforced" : "not enforced (single account)";
+    return sg_boundary_text(sg_boundary_enforced(state));
 }

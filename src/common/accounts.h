@@ -39,5 +39,7 @@ SIGNET_WUR signet_err sg_account_ensure(const char *name, struct sg_account *out
  * accounts, neither root; else "not enforced (single account)". */
 const char *sg_boundary_describe(const char *state);
 int sg_boundary_enforced(const char *state);
+/* The same words for a state already known (signetd's logs, /status). */
+const char *sg_boundary_text(int enforced);
 
 #endif

@@ -194,7 +194,7 @@ static signet_err split_processes(struct sd_ctx *c)
     if (pid > 0) {
         close(sv[1]);
         sg_log(SG_LOG_INFO, "launcher_started", "front_pid=%ld trust_boundary=\"%s\"", (long)pid,
-               c->boundary_enforced ? "enforced" : "not enforced (single account)");
+               sg_boundary_text(c->boundary_enforced));
         c->exit_code = sd_launcher_run(c->state_dir, sv[0], pid);
         c->launcher_fd = -1;
         return SIGNET_OK;
@@ -223,6 +223,7 @@ static signet_err split_processes(struct sd_ctx *c)
             _exit(1);
         }
     }
+    c->front_uid = (long)getuid(); /* before the monitor thread reads it */
     return SIGNET_OK;
 }
 
@@ -384,11 +385,13 @@ int main(int argc, char **argv)
         return 1;
     }
     c->hardening = hardening;
+    atomic_store(&c->hardening_ready, 1);
+    sd_tm_poke(c); /* I8 judges the front end now, not a period later */
     /* ---- end SANDBOX ----------------------------------------------------- */
     sg_log(SG_LOG_INFO, "started",
            "version=%s state=%s tenants=%zu signers=%u uid=%ld trust_boundary=\"%s\"",
-           SIGNET_VERSION, c->state_dir, cfg->n_tenants, cfg->server.signers, (long)getuid(),
-           c->boundary_enforced ? "enforced" : "not enforced (single account)");
+           SIGNET_VERSION, c->state_dir, cfg->n_tenants, cfg->server.signers, c->front_uid,
+           sg_boundary_text(c->boundary_enforced));
     notify("READY=1");
 
     int stop = 0;

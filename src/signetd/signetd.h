@@ -143,6 +143,8 @@ struct sd_ctx {
     int exit_code;             /* the launcher's, once the front end has exited */
     int boundary_enforced;     /* front end and signers under two accounts, neither root */
     struct sd_hardening hardening; /* the front end's sandbox, as sd_sandbox_enter found it */
+    long front_uid;                /* the front end's account, once split_processes has run */
+    atomic_int hardening_ready;    /* set once hardening is final (I8, /status) */
     char *tls_cert;            /* PEM, read before dropping root; taken by sd_http_start */
     struct sg_secret *tls_key;
     struct sd_telemetry tm;

@@ -7,7 +7,9 @@
  * The monitor reads each signer's STATUS through its own pool slot, the
  * JWKS exactly as a client would get it (sd_jwks_current), revokes through
  * a signer on on_critical = rotate, and sends its alert records to a
- * signer (AUDIT_NOTE), which alone writes the audit log. A
+ * signer (AUDIT_NOTE), which alone writes the audit log. The front end
+ * reports its own sandbox and the trust boundary (I8's front half, the
+ * trust boundary of /status, /status.json and /metrics). A
  * reload hands the monitor the new configuration (the checks and
  * [invariants] follow it; the alert sinks change at the next start). */
 #include <stdio.h>
@@ -99,6 +101,24 @@ static signet_err src_audit_note(void *user, const char *type, const json_t *fie
     return err;
 }
 
+/* The monitor starts before the front end enters its sandbox (main.c):
+ * until then the flags are not final and I8 says so. */
+static signet_err src_frontend(void *user, struct sg_tm_frontend *out)
+{
+    const struct sd_ctx *c = user;
+    memset(out, 0, sizeof *out);
+    out->boundary_enforced = c->boundary_enforced != 0;
+    out->uid = c->front_uid;
+    if (!atomic_load(&c->hardening_ready))
+        return SIGNET_OK;
+    out->entered = true;
+    out->seccomp = c->hardening.seccomp != 0;
+    out->no_new_privs = c->hardening.no_new_privs != 0;
+    out->caps_dropped = c->hardening.caps_dropped != 0;
+    out->dumpable = c->hardening.dumpable != 0;
+    return SIGNET_OK;
+}
+
 static void on_pool_change(void *user)
 {
     struct sd_ctx *c = user;
@@ -116,6 +136,7 @@ static signet_err monitor_new(struct sd_ctx *c, const struct sg_config *cfg,
         .served_jwks = src_served_jwks,
         .revoke = src_revoke,
         .audit_note = src_audit_note,
+        .frontend = src_frontend,
     };
     struct sg_monitor *m = NULL;
     signet_err err = sg_monitor_new(cfg, &cfg->telemetry, &src, c->tm.reg, &m);

@@ -63,11 +63,14 @@ const struct sg_invariant sg_invariants[SG_INV_COUNT] = {
      "revoked). Cross-tenant use and stale kids are flagged too.",
      "each report batch", SG_SEV_CRITICAL, 60, true},
     {"I8", "signer_sandboxed",
-     "Each signer runs sandboxed: seccomp and no-new-privs on, never dumpable; [signer] "
-     "sandbox = false is itself a violation.",
-     "Signer STATUS sandbox flags and [signer] sandbox (a build with SIGNET_SANDBOX=OFF "
-     "cannot sandbox: unknown there, unless a signer is dumpable or the config turns it off).",
-     "signer (re)start", SG_SEV_CRITICAL, 300, false},
+     "The front end and each signer run sandboxed: seccomp and no-new-privs on, never "
+     "dumpable, and the front end holds no capability; [signer] sandbox = false is itself a "
+     "violation.",
+     "Signer STATUS sandbox flags, [signer] sandbox and the front end's own sandbox as it "
+     "entered it (signetd only: signet invariants --check has no front end and judges the "
+     "signers alone). A build with SIGNET_SANDBOX=OFF cannot sandbox: unknown there, unless "
+     "a process is dumpable or the config turns it off.",
+     "signer (re)start, the front end entering its sandbox", SG_SEV_CRITICAL, 300, false},
 };
 
 const char *sg_inv_severity_name(enum sg_inv_severity s)
@@ -594,13 +597,37 @@ void sg_inv_check_jwks(const struct sg_inv_input *in, struct sg_inv_result *r)
     }
 }
 
-void sg_inv_check_sandbox(const struct sg_inv_input *in, struct sg_inv_result *r)
+/* I8, front half: the front end's own sandbox (sd_sandbox_enter). Returns
+ * why it cannot be judged, or NULL. */
+static const char *check_frontend(const struct sg_inv_input *in, struct sg_inv_result *r)
 {
-    if (in->n_signers == 0) {
-        set_unknown(r, "no signer STATUS");
-        return;
-    }
-    set_ok(r);
+    const struct sg_tm_frontend *fe = in->frontend;
+    if (fe == NULL)
+        return NULL; /* no front end here (the CLI): not applicable */
+    if (!fe->entered)
+        return "the front end has not entered its sandbox yet";
+    if (fe->dumpable)
+        violate(r, "the front end is dumpable (core dumps and ptrace possible)");
+    if (in->sandbox_compiled_out)
+        return fe->seccomp && fe->no_new_privs && fe->caps_dropped
+                   ? NULL
+                   : "this build has no sandbox (SIGNET_SANDBOX=OFF): the front end runs "
+                     "without seccomp";
+    if (!fe->seccomp)
+        violate(r, "the front end runs without seccomp");
+    if (!fe->no_new_privs)
+        violate(r, "the front end runs without no-new-privs");
+    if (!fe->caps_dropped)
+        violate(r, "the front end still holds capabilities");
+    return NULL;
+}
+
+/* I8, signer half: each signer's STATUS sandbox flags and [signer] sandbox.
+ * Returns why it cannot be judged, or NULL. */
+static const char *check_signers(const struct sg_inv_input *in, struct sg_inv_result *r)
+{
+    if (in->n_signers == 0)
+        return "no signer STATUS";
     for (size_t i = 0; i < in->n_signers; i++)
         if (in->signers[i].dumpable)
             violate(r, "signer %zu is dumpable (core dumps and ptrace possible)", i);
@@ -608,7 +635,7 @@ void sg_inv_check_sandbox(const struct sg_inv_input *in, struct sg_inv_result *r
         /* Turning the sandbox off is never what "as designed" means. */
         violate(r, "[signer] sandbox = false: the signers run without seccomp and "
                    "no-new-privs");
-        return;
+        return NULL;
     }
     bool missing = false;
     for (size_t i = 0; i < in->n_signers; i++) {
@@ -624,9 +651,20 @@ void sg_inv_check_sandbox(const struct sg_inv_input *in, struct sg_inv_result *r
     /* A build without the sandbox (SIGNET_SANDBOX=OFF, sanitizers) cannot
      * apply it: not a finding about this deployment, but nothing to vouch
      * for either. */
-    if (missing && in->sandbox_compiled_out && r->state == SG_INV_OK)
-        set_unknown(r, "this build has no signer sandbox (SIGNET_SANDBOX=OFF): the signers run "
-                       "without seccomp");
+    return missing && in->sandbox_compiled_out
+               ? "this build has no signer sandbox (SIGNET_SANDBOX=OFF): the signers run "
+                 "without seccomp"
+               : NULL;
+}
+
+void sg_inv_check_sandbox(const struct sg_inv_input *in, struct sg_inv_result *r)
+{
+    set_ok(r);
+    const char *fe_unknown = check_frontend(in, r);
+    const char *signers_unknown = check_signers(in, r);
+    /* Any finding wins over a half that cannot be judged. */
+    if (r->state == SG_INV_OK && (fe_unknown != NULL || signers_unknown != NULL))
+        set_unknown(r, fe_unknown != NULL ? fe_unknown : signers_unknown);
 }
 
 int sg_inv_check_sign(const struct sg_config *cfg, const struct sg_tm_key *keys, size_t n_keys,

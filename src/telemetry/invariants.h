@@ -83,6 +83,15 @@ struct sg_tm_signer {
     int64_t next_transition_in; /* -1 when none */
 };
 
+/* The front end's own sandbox and the trust boundary, as signetd's front
+ * end reports them about itself (the CLI has no front end). */
+struct sg_tm_frontend {
+    bool boundary_enforced; /* front end and signers under two accounts, neither root */
+    long uid;               /* the front end's account */
+    bool entered;           /* its sandbox was entered: the flags below are final */
+    bool seccomp, no_new_privs, caps_dropped, dumpable;
+};
+
 /* One private key object of the INVENTORY. */
 struct sg_tm_object {
     char id[129]; /* hex CKA_ID */
@@ -130,7 +139,10 @@ struct sg_inv_input {
     size_t n_signers;
     const char *const *jwks; /* served JWKS per cfg tenant (index as cfg->tenants) */
     bool have_jwks;
-    bool sandbox_compiled_out; /* I8: a SIGNET_SANDBOX=0 build cannot sandbox its signers */
+    bool sandbox_compiled_out; /* I8: a SIGNET_SANDBOX=0 build cannot sandbox anything */
+    /* I8: NULL when no front end runs beside the checks (`signet invariants
+     * --check`): I8 then judges the signers alone. */
+    const struct sg_tm_frontend *frontend;
 };
 
 void sg_inv_check_one_active(const struct sg_inv_input *in, struct sg_inv_result *r);  /* I1 */

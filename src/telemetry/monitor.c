@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/accounts.h"
 #include "store/store.h"
 #include "telemetry/auditscan.h"
 #include "telemetry/reports.h"
@@ -42,6 +43,7 @@ struct sg_monitor {
     double next_run[SG_INV_COUNT];   /* monotonic seconds */
 
     struct sg_inv_status inv[SG_INV_COUNT];
+    bool inv_msg_unknown[SG_INV_COUNT]; /* inv[i].message says why it was unknown */
     struct sg_tm_key *keys;
     size_t n_keys;
     bool have_keys;
@@ -67,6 +69,12 @@ struct sg_monitor {
     bool i7_any;
     char i7_msg[512];
 
+    /* The latest sandbox reports (I8, /status): the signers' from their
+     * STATUS, the front end's from src.frontend. */
+    struct sg_tm_signer signers[SG_TM_MAX_SIGNERS];
+    size_t n_signers;
+    struct sg_tm_frontend fe;
+
     double rate_prev_total[SG_MAX_TENANTS];
     int64_t rate_prev_time;
     double rate_per_min[SG_MAX_TENANTS];
@@ -74,7 +82,7 @@ struct sg_monitor {
     struct sg_tm_std_metrics std;
     struct sg_metric *m_keys, *m_key_age, *m_next, *m_hsm_err, *m_hsm_reopen, *m_signer_sig,
         *m_inv_ok, *m_inv_viol, *m_inv_check, *m_reports, *m_report_tokens, *m_forged,
-        *m_audit_records, *m_index;
+        *m_audit_records, *m_index, *m_boundary, *m_fe_sandbox;
 };
 
 static int64_t monitor_now(const struct sg_monitor *m)
@@ -153,6 +161,16 @@ static void register_metrics(struct sg_monitor *m)
                                           SG_NO_LABELS);
     m->m_index = sg_metrics_gauge(r, "signet_audit_indexed_signatures",
                                   "Sign records held in the token index (I7).", SG_NO_LABELS);
+    if (m->src.frontend != NULL) {
+        m->m_boundary = sg_metrics_gauge(r, "signet_trust_boundary_enforced",
+                                         "1 when the front end and the signers run under two "
+                                         "different accounts, neither root.",
+                                         SG_NO_LABELS);
+        m->m_fe_sandbox = sg_metrics_gauge(r, "signet_frontend_sandbox",
+                                           "1 when the front end's sandbox has the feature "
+                                           "(seccomp, no_new_privs, caps_dropped).",
+                                           SG_LABELS("feature"));
+    }
     for (unsigned i = 0; i < SG_INV_COUNT; i++) {
         const struct sg_invariant *v = &sg_invariants[i];
         sg_metric_set(m->m_inv_ok, SG_LABELS(v->id, v->name, sg_inv_severity_name(v->severity)),
@@ -228,6 +246,7 @@ struct inputs {
     bool have_inventory;
     char *jwks[SG_MAX_TENANTS];
     bool have_jwks;
+    struct sg_tm_frontend fe;
 };
 
 static void inputs_free(struct inputs *in)
@@ -257,6 +276,8 @@ static signet_err fetch_status(struct sg_monitor *m, unsigned i, struct sg_tm_si
  * since changed too recently to count. */
 static void gather(struct sg_monitor *m, unsigned due, struct inputs *in)
 {
+    if (m->src.frontend != NULL && m->src.frontend(m->src.user, &in->fe) != SIGNET_OK)
+        memset(&in->fe, 0, sizeof in->fe); /* not entered: I8 unknown */
     if ((due & (1u << SG_INV_JWKS)) != 0 && m->src.served_jwks != NULL) {
         in->have_jwks = true;
         for (size_t t = 0; t < m->cfg.n_tenants; t++)
@@ -440,6 +461,12 @@ static void record(struct sg_monitor *m, enum sg_inv_id i, const struct sg_inv_r
     }
     if (r->state != SG_INV_OK)
         (void)sg_tm_copy(s->message, sizeof s->message, r->msg);
+    /* A violation's message stays as the last finding; why an input was
+     * missing does not outlive the next verdict (signetd's I8 is unknown
+     * until the front end has entered its sandbox, on every start). */
+    if (r->state == SG_INV_OK && m->inv_msg_unknown[i])
+        s->message[0] = '\0';
+    m->inv_msg_unknown[i] = r->state == SG_INV_UNKNOWN;
     sg_metric_set(m->m_inv_ok, SG_LABELS(v->id, v->name, sg_inv_severity_name(v->severity)),
                   r->state == SG_INV_OK ? 1 : r->state == SG_INV_VIOLATED ? 0 : -1);
     sg_metric_set(m->m_inv_check, SG_LABELS(v->id), (double)now);
@@ -493,6 +520,22 @@ static void update_key_metrics(struct sg_monitor *m, const struct inputs *in, in
     m->rate_prev_time = now;
 }
 
+/* The sandbox reports for /status and their gauges; under m->mu. */
+static void update_sandbox_view(struct sg_monitor *m, const struct inputs *in)
+{
+    memcpy(m->signers, in->signers, in->n_signers * sizeof in->signers[0]);
+    m->n_signers = in->n_signers;
+    if (m->src.frontend == NULL)
+        return;
+    m->fe = in->fe;
+    sg_metric_set(m->m_boundary, SG_NO_LABELS, m->fe.boundary_enforced ? 1 : 0);
+    if (!m->fe.entered)
+        return; /* no sample until the flags are final */
+    sg_metric_set(m->m_fe_sandbox, SG_LABELS("seccomp"), m->fe.seccomp ? 1 : 0);
+    sg_metric_set(m->m_fe_sandbox, SG_LABELS("no_new_privs"), m->fe.no_new_privs ? 1 : 0);
+    sg_metric_set(m->m_fe_sandbox, SG_LABELS("caps_dropped"), m->fe.caps_dropped ? 1 : 0);
+}
+
 static void evaluate(struct sg_monitor *m, unsigned due, const struct inputs *in, int64_t now,
                      uint64_t rec_before, struct outcome out[SG_INV_COUNT], unsigned *ran)
 {
@@ -514,6 +557,7 @@ static void evaluate(struct sg_monitor *m, unsigned due, const struct inputs *in
         .jwks = jwks,
         .have_jwks = in->have_jwks,
         .sandbox_compiled_out = SIGNET_SANDBOX == 0,
+        .frontend = m->src.frontend != NULL ? &in->fe : NULL,
     };
     *ran = 0;
     for (unsigned i = 0; i < SG_INV_COUNT; i++) {
@@ -674,6 +718,7 @@ static void run_mask(struct sg_monitor *m, unsigned due, int64_t now)
     poll_audit(m, now);
     evaluate(m, due, &in, now, rec_before, out, &ran);
     update_key_metrics(m, &in, now);
+    update_sandbox_view(m, &in);
     (void)pthread_mutex_unlock(&m->mu);
     respond(m, ran, out, now);
     inputs_free(&in);
@@ -826,6 +871,31 @@ void sg_monitor_get(struct sg_monitor *m, struct sg_inv_status out[SG_INV_COUNT]
     (void)pthread_mutex_unlock(&m->mu);
 }
 
+/* "trust_boundary" of /status.json; under m->mu. NULL without a front end
+ * or when out of memory. */
+static json_t *trust_boundary_json(const struct sg_monitor *m)
+{
+    if (m->src.frontend == NULL)
+        return NULL;
+    const struct sg_tm_frontend *fe = &m->fe;
+    json_t *signers = json_array();
+    for (size_t i = 0; signers != NULL && i < m->n_signers; i++) {
+        const struct sg_tm_signer *s = &m->signers[i];
+        if (json_array_append_new(signers, json_pack("{s:b, s:b, s:b, s:b}", "seccomp",
+                                                     s->seccomp, "no_new_privs", s->no_new_privs,
+                                                     "dumpable", s->dumpable, "mlocked",
+                                                     s->mlocked)) != 0) {
+            json_decref(signers);
+            signers = NULL;
+        }
+    }
+    return json_pack("{s:b, s:s, s:{s:I, s:b, s:b, s:b, s:b, s:b}, s:o*}", "enforced",
+                     fe->boundary_enforced, "text", sg_boundary_text(fe->boundary_enforced),
+                     "front_end", "uid", (json_int_t)fe->uid, "sandboxed", fe->entered,
+                     "seccomp", fe->seccomp, "no_new_privs", fe->no_new_privs, "caps_dropped",
+                     fe->caps_dropped, "dumpable", fe->dumpable, "signers", signers);
+}
+
 json_t *sg_monitor_status_json(struct sg_monitor *m)
 {
     struct sg_inv_status s[SG_INV_COUNT];
@@ -851,6 +921,11 @@ json_t *sg_monitor_status_json(struct sg_monitor *m)
                             (json_int_t)sg_tm_audit_sign_records(m->audit), "indexed",
                             (json_int_t)sg_tm_audit_indexed(m->audit), "broken",
                             sg_tm_audit_why(m->audit));
+    if (doc != NULL && m->src.frontend != NULL &&
+        json_object_set_new(doc, "trust_boundary", trust_boundary_json(m)) != 0) {
+        json_decref(doc);
+        doc = NULL;
+    }
     (void)pthread_mutex_unlock(&m->mu);
     return doc;
 }
@@ -879,6 +954,9 @@ signet_err sg_monitor_statuspage(struct sg_monitor *m, struct sg_wbuf *out)
         .rotation_period = m->cfg.rotation_period,
         .prepublish = sg_config_prepublish(&m->cfg),
         .retire_window = sg_config_retire_window(&m->cfg),
+        .frontend = m->src.frontend != NULL ? &m->fe : NULL,
+        .signers = m->signers,
+        .n_signers = m->n_signers,
     };
     signet_err err = sg_statuspage_render(&in, out);
     (void)pthread_mutex_unlock(&m->mu);

@@ -9,7 +9,8 @@
  *   struct sg_metrics *reg;           sg_metrics_new(&reg);
  *   struct sg_tm_std_metrics std;     sg_tm_std_metrics_register(reg, &std);
  *   struct sg_monitor_source src = {.user = d, .status = ..., .inventory = ...,
- *                                   .served_jwks = ..., .revoke = ..., .audit_note = ...};
+ *                                   .served_jwks = ..., .revoke = ..., .audit_note = ...,
+ *                                   .frontend = ...};
  *   struct sg_monitor *mon;           sg_monitor_new(&cfg, &cfg.telemetry, &src, reg, &mon);
  *   sg_monitor_start(mon);
  *   ... GET /metrics:  sg_metrics_render(reg, &buf)
@@ -58,6 +59,11 @@ struct sg_monitor_source {
      * checks). May be NULL: sg_clock_now(), which honours the test clock
      * file. */
     int64_t (*now)(void *user);
+    /* The front end's own sandbox and the trust boundary (signetd). May be
+     * NULL: no front end runs beside the monitor (`signet invariants
+     * --check`), so I8 judges the signers alone and /status shows no trust
+     * boundary. */
+    signet_err (*frontend)(void *user, struct sg_tm_frontend *out);
 };
 
 /* What each invariant looks like now. */
@@ -65,7 +71,7 @@ struct sg_inv_status {
     enum sg_inv_state state;
     int64_t last_check;     /* 0 = never */
     int64_t last_violation; /* 0 = never */
-    char message[512];      /* last violation (or unknown) message */
+    char message[512];      /* last violation message, or why it is unknown now */
     uint64_t violations;    /* checks (or reports) that found it violated */
 };
 
@@ -106,7 +112,13 @@ void sg_monitor_free(struct sg_monitor **m);
 
 void sg_monitor_get(struct sg_monitor *m, struct sg_inv_status out[SG_INV_COUNT]);
 /* {"now":..., "invariants":[{"id","name","severity","state","last_check",
- * "last_violation","violations","message"}...], "audit":{"records",...}} */
+ * "last_violation","violations","message"}...], "audit":{"records",...},
+ *  "trust_boundary":{"enforced":bool, "text":"enforced"|"not enforced (single
+ *    account)", "front_end":{"uid","sandboxed","seccomp","no_new_privs",
+ *    "caps_dropped","dumpable"}, "signers":[{"seccomp","no_new_privs",
+ *    "dumpable","mlocked"}...]}}
+ * "trust_boundary" only with a front end (src->frontend); "sandboxed" is
+ * false until the front end has entered its sandbox. */
 json_t *sg_monitor_status_json(struct sg_monitor *m);
 /* The HTML status page (statuspage.h) from the monitor's latest view. */
 SIGNET_WUR signet_err sg_monitor_statuspage(struct sg_monitor *m, struct sg_wbuf *out);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/accounts.h"
 #include "store/store.h"
 #include "telemetry/monitor.h"
 #include "telemetry/tmutil.h"
@@ -77,6 +78,7 @@ static const char style[] =
     ".dot{display:inline-block;width:12px;height:12px;border-radius:6px}"
     "tr.ok .dot{background:#2da44e}tr.violated .dot{background:#cf222e}"
     "tr.unknown .dot{background:#8c959f}"
+    ".on{color:#1a7f37;font-weight:bold}.off{color:#cf222e;font-weight:bold}"
     ".state{font-weight:bold}tr.ok .state{color:#1a7f37}tr.violated .state{color:#cf222e}"
     ".msg{font-size:12px;color:#57606a;max-width:560px;word-break:break-word}"
     "tr.violated .msg{color:#82071e}"
@@ -270,6 +272,48 @@ static void invariants_section(struct sg_wbuf *w, const struct sg_statuspage_in 
     sg_tm_puts(w, "</table></section>");
 }
 
+static void flag(struct sg_wbuf *w, bool good, const char *yes, const char *no)
+{
+    sg_tm_printf(w, "<td class=\"%s\">%s</td>", good ? "on" : "off", good ? yes : no);
+}
+
+/* "Trust boundary: enforced" and each process's sandbox as it reports it. */
+static void boundary_section(struct sg_wbuf *w, const struct sg_statuspage_in *in)
+{
+    const struct sg_tm_frontend *fe = in->frontend;
+    if (fe == NULL)
+        return;
+    sg_tm_printf(w, "<section id=\"trust-boundary\"><h2 class=\"%s\">Trust boundary: ",
+                 fe->boundary_enforced ? "on" : "off");
+    sg_html_escape(w, sg_boundary_text(fe->boundary_enforced));
+    sg_tm_puts(w, "</h2><table class=\"sandbox\"><tr><th>process</th><th>seccomp</th>"
+                  "<th>no-new-privs</th><th>capabilities</th><th>dumpable</th></tr>");
+    sg_tm_printf(w, "<tr id=\"sandbox-front\"><td class=\"nw\">front end (uid %ld)</td>",
+                 fe->uid);
+    if (fe->entered) {
+        flag(w, fe->seccomp, "on", "off");
+        flag(w, fe->no_new_privs, "on", "off");
+        flag(w, fe->caps_dropped, "dropped", "held");
+        flag(w, !fe->dumpable, "no", "yes");
+    } else {
+        sg_tm_puts(w, "<td colspan=\"4\">sandbox not entered yet</td>");
+    }
+    sg_tm_puts(w, "</tr>");
+    for (size_t i = 0; i < in->n_signers; i++) {
+        const struct sg_tm_signer *s = &in->signers[i];
+        sg_tm_printf(w, "<tr id=\"sandbox-signer-%zu\"><td class=\"nw\">signer %zu</td>", i,
+                     i);
+        flag(w, s->seccomp, "on", "off");
+        flag(w, s->no_new_privs, "on", "off");
+        sg_tm_puts(w, "<td>-</td>"); /* the signers' STATUS does not report them */
+        flag(w, !s->dumpable, "no", "yes");
+        sg_tm_puts(w, "</tr>");
+    }
+    if (in->n_signers == 0)
+        sg_tm_puts(w, "<tr><td colspan=\"5\">no signer STATUS</td></tr>");
+    sg_tm_puts(w, "</table></section>");
+}
+
 signet_err sg_statuspage_render(const struct sg_statuspage_in *in, struct sg_wbuf *w)
 {
     if (in == NULL || w == NULL)
@@ -302,6 +346,7 @@ signet_err sg_statuspage_render(const struct sg_statuspage_in *in, struct sg_wbu
         sg_tm_puts(w, "<span class=\"pill ok\" id=\"overall\">all invariants hold</span>");
     sg_tm_puts(w, "</p></header><main>");
     invariants_section(w, in);
+    boundary_section(w, in);
     for (size_t i = 0; i < in->n_tenants; i++)
         tenant_section(w, in, &in->tenants[i]);
     sg_tm_puts(w, "<p class=\"legend\"><span><i class=\"sw\" style=\"background:#4c8df6\"></i>"

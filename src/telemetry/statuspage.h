@@ -2,7 +2,8 @@
  * no script, no external asset; a Content-Security-Policy meta tag forbids
  * them) showing, per tenant, a timeline of every key's PUBLISHED, ACTIVE
  * and RETIRED spans with "now" marked and the projected future dashed, the
- * issuance rate, and the invariants with their state and last check.
+ * issuance rate, the invariants with their state and last check, and the
+ * trust boundary with each process's sandbox.
  * Every string that comes from data (kids, issuer URLs, tenant names,
  * messages) is HTML-escaped. */
 #ifndef SG_STATUSPAGE_H
@@ -35,6 +36,11 @@ struct sg_statuspage_in {
     int64_t rotation_period;
     int64_t prepublish;    /* jwks_max_age + clock_skew */
     int64_t retire_window; /* max_token_lifetime + clock_skew */
+    /* The trust boundary section: NULL = no front end reported (none is
+     * drawn). signers: their STATUS sandbox flags, n_signers of them. */
+    const struct sg_tm_frontend *frontend;
+    const struct sg_tm_signer *signers;
+    size_t n_signers;
 };
 
 SIGNET_WUR signet_err sg_statuspage_render(const struct sg_statuspage_in *in,

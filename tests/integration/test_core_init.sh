@@ -7,7 +7,8 @@
 #     ACTIVE keys with RFC 7638 kids matching the token's public keys,
 #     audit log intact and counting every key record;
 #   - init again changes nothing; PIN files 0600; no PIN in any output;
-#   - sandbox reported on (unless built with SIGNET_SANDBOX=OFF);
+#   - sandbox reported on (unless built with SIGNET_SANDBOX=OFF), and the
+#     trust boundary (enforced as root, else "not enforced (single account)");
 #   - emergency revoke (of the ACTIVE key, and of a RETIRED one whose tokens
 #     are still valid), rotation under an injected clock (reported by the
 #     rotate that made it, and not re-armed for the key it activated),
@@ -312,6 +313,14 @@ if sg_sandbox_built; then
 else
     sg_note "skipped the seccomp check: built with SIGNET_SANDBOX=OFF"
 fi
+# The trust boundary, said plainly: as root `signet init` splits the accounts.
+if [ "$(id -u)" = 0 ]; then boundary="enforced"; else boundary="not enforced (single account)"; fi
+sg_check "status: trust boundary: $boundary" sg_out_has "trust boundary: $boundary"
+sg_run 0 status --state "$es" --json
+printf '%s' "$SG_OUT" >"$SG_TMP/status-tb.json"
+sg_check_eq "status --json: trust_boundary" \
+    "$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["trust_boundary"]; print(t["enforced"], t["text"])' "$SG_TMP/status-tb.json")" \
+    "$([ "$(id -u)" = 0 ] && echo True || echo False) $boundary"
 sg_check "status --state by \$SIGNET_STATE" eval 'SIGNET_STATE=$es sg_run 0 status && sg_out_has "state: $es"'
 sg_check "keys list with SIGNET_DEBUG=1 (signer debug logging) exits 0" \
     eval 'SIGNET_DEBUG=1 sg_run 0 keys list --state "$es"'

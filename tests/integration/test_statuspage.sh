@@ -5,8 +5,8 @@
 # spans and the "now" marker, eight invariant rows, the violated one red)
 # and the browser must have fetched nothing but the page itself. Then a LIVE
 # signetd (two tenants, three rotations on an injected clock, tokens) serves
-# /status: the same DOM checks on what it renders, no invariant red, and a
-# screenshot. SIGNET_UPDATE_DOCS=1 copies that screenshot to
+# /status: the same DOM checks on what it renders, no invariant red, the
+# trust boundary line ("enforced" as root), and a screenshot. SIGNET_UPDATE_DOCS=1 copies that screenshot to
 # docs/status-page.png.
 set -euo pipefail
 src=${SIGNET_SOURCE_DIR:?}
@@ -64,6 +64,7 @@ grep -q 'class="span active"' "$work/dom.html" || fail "no ACTIVE span"
 grep -q 'class="span published"' "$work/dom.html" || fail "no PUBLISHED span"
 grep -q 'class="span retired"' "$work/dom.html" || fail "no RETIRED span"
 grep -q 'n_fF6d_RBGJSGV_A' "$work/dom.html" || fail "kid label missing"
+grep -q 'Trust boundary: enforced</h2>' "$work/dom.html" || fail "no trust boundary line"
 if grep -qi '<script' "$work/dom.html"; then fail "script in the page"; fi
 
 chrome --screenshot="$work/status-page.png" "http://127.0.0.1:$port/status.html" >/dev/null
@@ -150,6 +151,10 @@ grep -q 'class="span active"' "$work/dom.html" || fail "live: no ACTIVE span"
 grep -q 'class="span published"' "$work/dom.html" || fail "live: no PUBLISHED span"
 grep -q 'class="span retired"' "$work/dom.html" || fail "live: no RETIRED span"
 if grep -qi '<script' "$work/dom.html"; then fail "live: script in the page"; fi
+# As root signetd splits the front end and the signers into two accounts.
+if [ "$(id -u)" = 0 ]; then boundary=enforced; else boundary="not enforced (single account)"; fi
+grep -q "Trust boundary: $boundary</h2>" "$work/dom.html" || fail "live: no 'Trust boundary: $boundary'"
+grep -q '<tr id="sandbox-front">' "$work/dom.html" || fail "live: no front end sandbox row"
 chrome --screenshot="$work/status-page.png" "$lbase/status" >/dev/null
 grep -q 'method=GET path=/status status=200' "$work/signetd.log" || fail "live: /status not served"
 # Only the page itself was fetched from signetd (a favicon probe aside).

@@ -2,7 +2,9 @@
 # signetd's telemetry endpoints over real HTTP: GET /metrics (parsed
 # strictly here and by `promtool check metrics`; every family the issue
 # lists is present and moves), GET /status.json, GET /status (headers, no
-# script), and POST /t/<tenant>/reports: client authentication like the
+# script; the trust boundary: enforced when run as root, where signetd splits
+# the front end and the signers into two accounts), and POST
+# /t/<tenant>/reports: client authentication like the
 # token endpoint (401), the signet:report scope (403), method (405),
 # Content-Type (415), body limits (413) and malformed bodies (400).
 set -euo pipefail
@@ -74,12 +76,38 @@ code=$(rep "$work/huge.json" -u "rp:wrong" "${J[@]}"); [ "$code" = 401 ] || [ "$
 curl -fsS -D "$work/st.hdr" "$base/status.json" >"$work/st.json" || fail "/status.json"
 [ "$(json_get "$work/st.json" 'len(d["invariants"])')" = 8 ] || fail "/status.json invariants"
 [ "$(json_get "$work/st.json" 'd["audit"]["broken"]')" = "" ] || fail "/status.json audit"
+if [ "$(id -u)" = 0 ]; then
+  boundary=enforced enforced=True
+else
+  boundary="not enforced (single account)" enforced=False
+fi
+[ "$(json_get "$work/st.json" 'd["trust_boundary"]["enforced"]')" = "$enforced" ] ||
+  fail "/status.json trust_boundary: $(json_get "$work/st.json" 'd["trust_boundary"]')"
+[ "$(json_get "$work/st.json" 'd["trust_boundary"]["text"]')" = "$boundary" ] || fail "trust_boundary text"
+fe_uid=$(json_get "$work/st.json" 'd["trust_boundary"]["front_end"]["uid"]')
+if [ "$(id -u)" = 0 ]; then
+  [ "$fe_uid" = "$(id -u signet)" ] || fail "front end uid $fe_uid, not signet's"
+else
+  [ "$fe_uid" = "$(id -u)" ] || fail "front end uid $fe_uid"
+fi
+[ "$(json_get "$work/st.json" 'len(d["trust_boundary"]["signers"])')" -ge 1 ] || fail "trust_boundary signers"
+if sandbox_built; then
+  [ "$(json_get "$work/st.json" '[d["trust_boundary"]["front_end"][k] for k in ("sandboxed", "seccomp", "no_new_privs", "caps_dropped", "dumpable")]')" = \
+    "[True, True, True, True, False]" ] || fail "front end sandbox: $(json_get "$work/st.json" 'd["trust_boundary"]["front_end"]')"
+  [ "$(json_get "$work/st.json" 'all(s["seccomp"] and s["no_new_privs"] and not s["dumpable"] for s in d["trust_boundary"]["signers"])')" = True ] ||
+    fail "signers' sandbox: $(json_get "$work/st.json" 'd["trust_boundary"]["signers"]')"
+fi
 curl -fsS -D "$work/page.hdr" "$base/status" >"$work/page.html" || fail "/status"
 grep -qi '^Content-Type: text/html; charset=utf-8' "$work/page.hdr" || fail "/status content type"
 grep -qi "^Content-Security-Policy: default-src 'none'" "$work/page.hdr" || fail "/status CSP header"
 grep -q '<svg class="timeline"' "$work/page.html" || fail "no SVG timeline"
 [ "$(grep -o '<tr class="inv ok" id="inv-I[1-8]"' "$work/page.html" | wc -l)" -ge 7 ] || fail "invariant rows"
 grep -qi '<script' "$work/page.html" && fail "script in the status page"
+grep -q "Trust boundary: $boundary</h2>" "$work/page.html" || fail "/status lacks 'Trust boundary: $boundary'"
+grep -q '<tr id="sandbox-front"><td class="nw">front end (uid '"$fe_uid"')</td>' "$work/page.html" ||
+  fail "/status lacks the front end's sandbox row"
+grep -q '<tr id="sandbox-signer-0">' "$work/page.html" || fail "/status lacks the signers' sandbox rows"
+grep -q "trust_boundary=\"$boundary\"" "$work/signetd.log" || fail "the log does not state the trust boundary"
 
 # ---- /metrics ---------------------------------------------------------------------------
 sleep 1.2 # one more monitor cycle: key and HSM gauges
@@ -87,9 +115,11 @@ curl -fsS -D "$work/m.hdr" "$base/metrics" >"$work/metrics.txt" || fail "/metric
 grep -qi '^Content-Type: text/plain; version=0.0.4' "$work/m.hdr" || fail "/metrics content type"
 promtool check metrics <"$work/metrics.txt" >"$work/promtool.out" 2>&1 ||
   fail "promtool check metrics: $(cat "$work/promtool.out")"
-$py - "$work/metrics.txt" <<'PY' || fail "metrics content"
-import re, sys
+if sandbox_built; then built=1; else built=0; fi
+$py - "$work/metrics.txt" "$built" <<'PY' || fail "metrics content"
+import os, re, sys
 text = open(sys.argv[1]).read()
+sandbox_built = sys.argv[2] == "1"
 types, samples = {}, {}
 line_re = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*\})? (-?[0-9.e+-]+|NaN|[+-]Inf)$')
 for line in text.splitlines():
@@ -115,7 +145,8 @@ want = {
     "signet_invariant_violations_total": "counter",
     "signet_invariant_last_check_timestamp_seconds": "gauge",
     "signet_reports_received_total": "counter", "signet_forged_tokens_total": "counter",
-    "signet_reported_tokens_total": "counter",
+    "signet_reported_tokens_total": "counter", "signet_trust_boundary_enforced": "gauge",
+    "signet_frontend_sandbox": "gauge",
 }
 for name, typ in want.items():
     assert types.get(name) == typ, "%s: TYPE %s" % (name, types.get(name))
@@ -138,6 +169,10 @@ assert val("signet_invariant_violations_total") == 0
 assert val("signet_reports_received_total", ['tenant="a"']) == 1
 assert val("signet_reported_tokens_total", ['result="issued"']) == 1
 assert val("signet_forged_tokens_total", ['tenant="a"']) == 0
+assert val("signet_trust_boundary_enforced") == (1 if os.getuid() == 0 else 0)
+if sandbox_built:
+    for feat in ("seccomp", "no_new_privs", "caps_dropped"):
+        assert val("signet_frontend_sandbox", ['feature="%s"' % feat]) == 1, feat
 print("metrics: %d families, %d samples" % (len(types), sum(len(v) for v in samples.values())))
 PY
 stop_signetd || fail "signetd exit status after SIGTERM"

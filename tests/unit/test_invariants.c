@@ -442,6 +442,66 @@ static void test_i8_sandbox(void **state)
     done(&f);
 }
 
+/* I8's front half: the front end's own sandbox, as signetd reports it. */
+static void test_i8_frontend(void **state)
+{
+    (void)state;
+    struct fx f;
+    healthy(&f);
+    struct sg_tm_frontend fe = {.boundary_enforced = true, .uid = 999, .entered = true,
+                                .seccomp = true, .no_new_privs = true, .caps_dropped = true};
+    f.in.frontend = &fe;
+    expect(&f, sg_inv_check_sandbox, SG_INV_OK, NULL);
+    /* The trust boundary is not I8's business: one account is a supported
+     * mode, said plainly elsewhere. */
+    fe.boundary_enforced = false;
+    expect(&f, sg_inv_check_sandbox, SG_INV_OK, NULL);
+    fe.seccomp = false;
+    expect(&f, sg_inv_check_sandbox, SG_INV_VIOLATED, "the front end runs without seccomp");
+    fe.seccomp = true;
+    fe.caps_dropped = false;
+    expect(&f, sg_inv_check_sandbox, SG_INV_VIOLATED, "the front end still holds capabilities");
+    fe.caps_dropped = true;
+    fe.no_new_privs = false;
+    expect(&f, sg_inv_check_sandbox, SG_INV_VIOLATED, "the front end runs without no-new-privs");
+    fe.no_new_privs = true;
+    fe.dumpable = true;
+    expect(&f, sg_inv_check_sandbox, SG_INV_VIOLATED, "the front end is dumpable");
+    fe.dumpable = false;
+    /* Both processes at fault: the message names each. */
+    fe.seccomp = false;
+    f.signers[1].seccomp = false;
+    expect(&f, sg_inv_check_sandbox, SG_INV_VIOLATED,
+           "the front end runs without seccomp; signer 1 runs without seccomp");
+    f.signers[1].seccomp = true;
+    /* A front end finding needs no signer STATUS. */
+    f.in.n_signers = 0;
+    expect(&f, sg_inv_check_sandbox, SG_INV_VIOLATED, "the front end runs without seccomp");
+    fe.seccomp = true;
+    expect(&f, sg_inv_check_sandbox, SG_INV_UNKNOWN, "no signer STATUS");
+    f.in.n_signers = 2;
+    /* Before sd_sandbox_enter: nothing to vouch for yet. */
+    fe.entered = false;
+    fe.seccomp = fe.no_new_privs = fe.caps_dropped = false;
+    expect(&f, sg_inv_check_sandbox, SG_INV_UNKNOWN, "has not entered its sandbox");
+    /* A build without the sandbox: unknown, unless a process is dumpable. */
+    fe.entered = true;
+    f.in.sandbox_compiled_out = true;
+    expect(&f, sg_inv_check_sandbox, SG_INV_UNKNOWN, "SIGNET_SANDBOX=OFF");
+    fe.dumpable = true;
+    expect(&f, sg_inv_check_sandbox, SG_INV_VIOLATED, "the front end is dumpable");
+    fe.dumpable = false;
+    fe.seccomp = fe.no_new_privs = fe.caps_dropped = true;
+    expect(&f, sg_inv_check_sandbox, SG_INV_OK, NULL);
+    f.in.sandbox_compiled_out = false;
+    /* No front end beside the checks (the CLI): the signers alone. */
+    f.in.frontend = NULL;
+    expect(&f, sg_inv_check_sandbox, SG_INV_OK, NULL);
+    f.signers[0].no_new_privs = false;
+    expect(&f, sg_inv_check_sandbox, SG_INV_VIOLATED, "signer 0 runs without no-new-privs");
+    done(&f);
+}
+
 static void test_parse_status_and_inventory(void **state)
 {
     (void)state;
@@ -550,6 +610,7 @@ int main(void)
         cmocka_unit_test(test_i5_signature_counts),
         cmocka_unit_test(test_i6_sign_records),
         cmocka_unit_test(test_i8_sandbox),
+        cmocka_unit_test(test_i8_frontend),
         cmocka_unit_test(test_parse_status_and_inventory),
         cmocka_unit_test(test_table_and_config),
     };

@@ -1,7 +1,8 @@
 /* Status page: hostile kids, issuers, tenant names and messages come out
  * HTML-escaped; the page is self-contained (no script, no external
- * reference) and holds one SVG timeline per tenant and one row per
- * invariant.
+ * reference) and holds one SVG timeline per tenant, one row per
+ * invariant and, with a front end, the trust boundary with each process's
+ * sandbox.
  *
  *   test_statuspage --render FILE   writes a realistic demo page (used by
  *                                   tests/integration/test_statuspage.sh,
@@ -150,6 +151,55 @@ static void test_structure(void **state)
     free(html);
 }
 
+static void test_trust_boundary(void **state)
+{
+    (void)state;
+    struct sg_statuspage_in in = {.now = NOW, .version = "0.1.0", .rotation_period = 21600,
+                                  .prepublish = 360, .retire_window = 3660};
+    /* No front end (a page rendered outside signetd): no section. */
+    char *html = render(&in);
+    assert_null(strstr(html, "Trust boundary"));
+    free(html);
+    struct sg_tm_frontend fe = {.boundary_enforced = true, .uid = 998, .entered = true,
+                                .seccomp = true, .no_new_privs = true, .caps_dropped = true};
+    struct sg_tm_signer signers[2];
+    memset(signers, 0, sizeof signers);
+    signers[0].seccomp = signers[0].no_new_privs = signers[0].mlocked = true;
+    signers[1].no_new_privs = signers[1].dumpable = true; /* no filter, dumpable */
+    in.frontend = &fe;
+    in.signers = signers;
+    in.n_signers = 2;
+    html = render(&in);
+    assert_non_null(strstr(html, "<h2 class=\"on\">Trust boundary: enforced</h2>"));
+    assert_non_null(strstr(html, "<tr id=\"sandbox-front\"><td class=\"nw\">front end (uid "
+                                 "998)</td><td class=\"on\">on</td><td class=\"on\">on</td>"
+                                 "<td class=\"on\">dropped</td><td class=\"on\">no</td></tr>"));
+    assert_non_null(strstr(html, "<tr id=\"sandbox-signer-0\"><td class=\"nw\">signer 0</td>"
+                                 "<td class=\"on\">on</td><td class=\"on\">on</td><td>-</td>"
+                                 "<td class=\"on\">no</td></tr>"));
+    assert_non_null(strstr(html, "<tr id=\"sandbox-signer-1\"><td class=\"nw\">signer 1</td>"
+                                 "<td class=\"off\">off</td><td class=\"on\">on</td><td>-</td>"
+                                 "<td class=\"off\">yes</td></tr>"));
+    assert_null(strstr(html, "<script"));
+    free(html);
+    /* One account, a front end that kept a capability. */
+    fe.boundary_enforced = false;
+    fe.caps_dropped = false;
+    html = render(&in);
+    assert_non_null(
+        strstr(html, "<h2 class=\"off\">Trust boundary: not enforced (single account)</h2>"));
+    assert_null(strstr(html, "Trust boundary: enforced"));
+    assert_non_null(strstr(html, "<td class=\"off\">held</td>"));
+    free(html);
+    /* Before the sandbox is entered, and without a signer STATUS. */
+    fe.entered = false;
+    in.n_signers = 0;
+    html = render(&in);
+    assert_non_null(strstr(html, "<td colspan=\"4\">sandbox not entered yet</td>"));
+    assert_non_null(strstr(html, "<td colspan=\"5\">no signer STATUS</td>"));
+    free(html);
+}
+
 /* A realistic page for the headless browser test and the screenshot in docs/. */
 static int render_demo(const char *path)
 {
@@ -191,9 +241,16 @@ static int render_demo(const char *path)
              "a relying party of partners accepted a token signed by key "
              "m3KdP8sL1-leakedN5vB2xC7zQ4wE9rT6yU0iO3pA that signet never issued: the key is out "
              "in the wild (revoked by on_critical = rotate)");
+    struct sg_tm_frontend fe = {.boundary_enforced = true, .uid = 998, .entered = true,
+                                .seccomp = true, .no_new_privs = true, .caps_dropped = true};
+    struct sg_tm_signer signers[2];
+    memset(signers, 0, sizeof signers);
+    for (int i = 0; i < 2; i++)
+        signers[i].seccomp = signers[i].no_new_privs = signers[i].mlocked = true;
     struct sg_statuspage_in in = {.now = NOW, .version = "0.1.0", .tenants = t, .n_tenants = 2,
                                   .keys = keys, .n_keys = sizeof keys / sizeof keys[0], .inv = inv,
-                                  .rotation_period = P, .prepublish = 360, .retire_window = 3660};
+                                  .rotation_period = P, .prepublish = 360, .retire_window = 3660,
+                                  .frontend = &fe, .signers = signers, .n_signers = 2};
     struct sg_wbuf w;
     sg_wbuf_init(&w, 1 << 22);
     if (sg_statuspage_render(&in, &w) != SIGNET_OK)
@@ -212,6 +269,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hostile_strings_escaped),
         cmocka_unit_test(test_structure),
+        cmocka_unit_test(test_trust_boundary),
     };
     sg_log_init("test_statuspage", SG_LOG_WARN);
     return cmocka_run_group_tests(tests, NULL, NULL);

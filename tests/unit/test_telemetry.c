@@ -3,7 +3,8 @@
  * signer callbacks over a real audit log (written with sg_audit): clean
  * state, a missing sign record (I5), an overlong token (I6), forged and
  * cross-tenant reports (I7) with the emergency rotation, recovery, the
- * metrics and the status page. */
+ * metrics and the status page; the front end's sandbox and the trust
+ * boundary (I8, /status, /status.json, /metrics). */
 #include "testutil.h"
 
 #include <fcntl.h>
@@ -192,6 +193,9 @@ struct fx {
     char revoked[8][64];
     size_t n_revoked;
     char served_extra[64];
+    /* fake front end (signetd's src_frontend) */
+    bool with_frontend;
+    struct sg_tm_frontend fe;
 };
 
 static int setup(void **state)
@@ -505,6 +509,13 @@ static signet_err fake_note(void *user, const char *type, const json_t *fields)
                                                                      : SIGNET_ERR_AUDIT;
 }
 
+static signet_err fake_frontend(void *user, struct sg_tm_frontend *out)
+{
+    struct fx *f = user;
+    *out = f->fe;
+    return SIGNET_OK;
+}
+
 static void monitor_for(struct fx *f, struct sg_metrics *reg, struct sg_monitor **m, bool rotate)
 {
     char conf[1024], err[256];
@@ -527,7 +538,8 @@ static void monitor_for(struct fx *f, struct sg_metrics *reg, struct sg_monitor 
                                     .served_jwks = fake_jwks,
                                     .revoke = fake_revoke,
                                     .audit_note = fake_note,
-                                    .now = fake_now};
+                                    .now = fake_now,
+                                    .frontend = f->with_frontend ? fake_frontend : NULL};
     assert_int_equal(sg_monitor_new(&cfg, &t, &src, reg, m), SIGNET_OK);
 }
 
@@ -755,6 +767,123 @@ static void test_monitor_thread_and_poke(void **state)
     sg_monitor_free(&m);
 }
 
+/* The text of /status, /status.json (compact) and /metrics now. */
+static void views(struct sg_monitor *m, struct sg_metrics *reg, char **page, char **js,
+                  char **metrics)
+{
+    struct sg_wbuf w;
+    sg_wbuf_init(&w, 1 << 22);
+    assert_int_equal(sg_monitor_statuspage(m, &w), SIGNET_OK);
+    sg_wbuf_put_u8(&w, 0);
+    *page = strdup((const char *)w.data);
+    sg_wbuf_free(&w);
+    json_t *doc = sg_monitor_status_json(m);
+    assert_non_null(doc);
+    *js = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(doc);
+    sg_wbuf_init(&w, 1 << 22);
+    assert_int_equal(sg_metrics_render(reg, &w), SIGNET_OK);
+    sg_wbuf_put_u8(&w, 0);
+    *metrics = strdup((const char *)w.data);
+    sg_wbuf_free(&w);
+}
+
+static void test_monitor_frontend(void **state)
+{
+    struct fx *f = *state;
+    healthy_keys(f);
+    struct sg_metrics *reg = NULL;
+    assert_int_equal(sg_metrics_new(&reg), SIGNET_OK);
+    /* Without a front end (the CLI): I8 judges the signer alone, and no
+     * trust boundary is shown. */
+    struct sg_monitor *m = NULL;
+    monitor_for(f, reg, &m, false);
+    sg_monitor_run(m, SG_INV_SANDBOX, NOW);
+    struct sg_inv_status s[SG_INV_COUNT];
+    sg_monitor_get(m, s);
+    assert_int_equal(s[SG_INV_SANDBOX].state, SG_INV_OK);
+    char *page, *js, *metrics;
+    views(m, reg, &page, &js, &metrics);
+    assert_null(strstr(page, "Trust boundary"));
+    assert_null(strstr(js, "trust_boundary"));
+    assert_null(strstr(metrics, "signet_trust_boundary_enforced"));
+    free(page);
+    free(js);
+    free(metrics);
+    sg_monitor_free(&m);
+    sg_metrics_free(&reg);
+
+    /* signetd before its sandbox: I8 cannot vouch for the front end yet. */
+    assert_int_equal(sg_metrics_new(&reg), SIGNET_OK);
+    f->with_frontend = true;
+    f->fe = (struct sg_tm_frontend){.boundary_enforced = true, .uid = 4242};
+    monitor_for(f, reg, &m, false);
+    sg_monitor_run(m, SG_INV_SANDBOX, NOW);
+    sg_monitor_get(m, s);
+    assert_int_equal(s[SG_INV_SANDBOX].state, SG_INV_UNKNOWN);
+    assert_non_null(strstr(s[SG_INV_SANDBOX].message, "front end has not entered its sandbox"));
+    views(m, reg, &page, &js, &metrics);
+    assert_non_null(strstr(page, "Trust boundary: enforced</h2>"));
+    assert_non_null(strstr(page, "sandbox not entered yet"));
+    assert_non_null(strstr(js, "\"sandboxed\":false"));
+    assert_non_null(strstr(metrics, "signet_trust_boundary_enforced 1\n"));
+    assert_null(strstr(metrics, "signet_frontend_sandbox{"));
+    free(page);
+    free(js);
+    free(metrics);
+
+    /* Entered, everything on. */
+    f->fe.entered = f->fe.seccomp = f->fe.no_new_privs = f->fe.caps_dropped = true;
+    sg_monitor_run(m, SG_INV_SANDBOX, NOW);
+    sg_monitor_get(m, s);
+    assert_int_equal(s[SG_INV_SANDBOX].state, SG_INV_OK);
+    /* Why it was unknown is no finding once it holds. */
+    assert_string_equal(s[SG_INV_SANDBOX].message, "");
+    views(m, reg, &page, &js, &metrics);
+    assert_non_null(strstr(js, "\"trust_boundary\":{\"enforced\":true,\"front_end\":{"
+                               "\"caps_dropped\":true,\"dumpable\":false,\"no_new_privs\":true,"
+                               "\"sandboxed\":true,\"seccomp\":true,\"uid\":4242},\"signers\":"
+                               "[{\"dumpable\":false,\"mlocked\":true,\"no_new_privs\":true,"
+                               "\"seccomp\":true}],\"text\":\"enforced\"}"));
+    assert_non_null(strstr(page, "<tr id=\"sandbox-front\"><td class=\"nw\">front end (uid "
+                                 "4242)</td><td class=\"on\">on</td><td class=\"on\">on</td>"
+                                 "<td class=\"on\">dropped</td><td class=\"on\">no</td></tr>"));
+    assert_non_null(strstr(page, "<tr id=\"sandbox-signer-0\">"));
+    assert_non_null(strstr(metrics, "signet_frontend_sandbox{feature=\"seccomp\"} 1\n"));
+    assert_non_null(strstr(metrics, "signet_frontend_sandbox{feature=\"no_new_privs\"} 1\n"));
+    assert_non_null(strstr(metrics, "signet_frontend_sandbox{feature=\"caps_dropped\"} 1\n"));
+    free(page);
+    free(js);
+    free(metrics);
+
+    /* A front end that kept its capabilities and lost its filter, under
+     * one account. */
+    f->fe.boundary_enforced = false;
+    f->fe.seccomp = f->fe.caps_dropped = false;
+    sg_monitor_run(m, SG_INV_SANDBOX, NOW);
+    sg_monitor_get(m, s);
+    if (SIGNET_SANDBOX) {
+        assert_int_equal(s[SG_INV_SANDBOX].state, SG_INV_VIOLATED);
+        assert_string_equal(s[SG_INV_SANDBOX].message, "the front end runs without seccomp; the "
+                                                        "front end still holds capabilities");
+    } else {
+        assert_int_equal(s[SG_INV_SANDBOX].state, SG_INV_UNKNOWN);
+        assert_non_null(strstr(s[SG_INV_SANDBOX].message, "SIGNET_SANDBOX=OFF"));
+    }
+    views(m, reg, &page, &js, &metrics);
+    assert_non_null(strstr(page, "Trust boundary: not enforced (single account)</h2>"));
+    assert_non_null(strstr(page, "<td class=\"off\">held</td>"));
+    assert_non_null(strstr(js, "\"enforced\":false"));
+    assert_non_null(strstr(js, "\"text\":\"not enforced (single account)\""));
+    assert_non_null(strstr(metrics, "signet_trust_boundary_enforced 0\n"));
+    assert_non_null(strstr(metrics, "signet_frontend_sandbox{feature=\"seccomp\"} 0\n"));
+    assert_non_null(strstr(metrics, "signet_frontend_sandbox{feature=\"caps_dropped\"} 0\n"));
+    free(page);
+    free(js);
+    free(metrics);
+    sg_monitor_free(&m);
+    sg_metrics_free(&reg);
+}
 
 /* ---- against the real signer and SoftHSM2 ------------------------------------------------ */
 
@@ -877,6 +1006,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_index_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_monitor_end_to_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_monitor_thread_and_poke, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_monitor_frontend, setup, teardown),
         cmocka_unit_test(test_live_signer),
     };
     sg_log_init("test_telemetry", (enum sg_log_level)(SG_LOG_ERROR + 1));
