@@ -181,8 +181,11 @@ static int open_tenant(const struct opts *o, struct sg_config *cfg,
 static char *join(const char *const *words, size_t n)
 {
     size_t len = 1;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        if (words[i] == NULL)
+            return NULL;
         len += strlen(words[i]) + 1;
+    }
     char *s = malloc(len);
     if (s == NULL)
         return NULL;
