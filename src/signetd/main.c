@@ -209,8 +209,7 @@ static signet_err split_processes(struct sd_ctx *c)
         fprintf(stderr, "signetd: %s\n", why);
         _exit(1);
     }
-    /* The launcher's death ends us too. */
-    (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+    pid_t launcher = getppid();
     if (geteuid() == 0 && front.uid != 0) {
         /* While we may: no capability can ever come back (bounding set). */
         for (unsigned long cap = 0; cap <= 63; cap++)
@@ -223,6 +222,11 @@ static signet_err split_processes(struct sd_ctx *c)
             _exit(1);
         }
     }
+    /* The launcher's death ends us too. Set after the change of account,
+     * which clears it (prctl(2)); a launcher already gone is caught here. */
+    (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != launcher)
+        _exit(1);
     c->front_uid = (long)getuid(); /* before the monitor thread reads it */
     return SIGNET_OK;
 }
