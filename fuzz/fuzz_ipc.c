@@ -12,7 +12,10 @@
  *   - a decoded sign request respects every cap and carries no NUL, and
  *     sg_ipc_encode_sign of it gives back the payload byte for byte (one
  *     encoding per request), which decodes to the same fields;
- *   - the same for a decoded string argument. */
+ *   - the same for a decoded string argument and a decoded AUDIT_NOTE (whose
+ *     record type must be one the front end may write);
+ *   - every frame's type has its row in the message table, with a cap no
+ *     larger than the frame cap, and ROTATE is never the front end's. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,10 +109,37 @@ static void check_str_arg(const uint8_t *p, size_t n)
     free(s);
 }
 
+static void check_note(const uint8_t *p, size_t n)
+{
+    char *type = NULL;
+    const uint8_t *fields = NULL;
+    size_t flen = 0;
+    if (sg_ipc_decode_note(p, n, &type, &fields, &flen) != SIGNET_OK) {
+        if (type != NULL)
+            abort();
+        return;
+    }
+    int known = 0;
+    for (size_t i = 0; sg_ipc_note_types[i] != NULL; i++)
+        known |= strcmp(sg_ipc_note_types[i], type) == 0;
+    if (!known || flen > SG_IPC_MAX_NOTE || fields < p || fields + flen != p + n)
+        abort();
+    struct sg_wbuf w;
+    sg_wbuf_init(&w, SG_IPC_MAX_PAYLOAD);
+    sg_ipc_encode_note(&w, type, (const char *)fields, flen);
+    if (w.err != SIGNET_OK || w.len != n || memcmp(w.data, p, n) != 0)
+        abort();
+    sg_wbuf_free(&w);
+    free(type);
+}
+
 static void check_frame(const uint8_t *at, size_t consumed, const struct sg_ipc_frame *f)
 {
-    uint8_t base = f->type & (uint8_t)~SG_IPC_RESPONSE;
-    if (base < SG_IPC_SIGN || base > SG_IPC_INVENTORY || f->len > SG_IPC_MAX_PAYLOAD ||
+    const struct sg_ipc_msg *m = sg_ipc_msg_find(f->type);
+    if (m == NULL || m->max_payload > SG_IPC_MAX_PAYLOAD ||
+        sg_ipc_permitted(SG_IPC_ROTATE, SG_ROLE_FRONT))
+        abort();
+    if (f->len > SG_IPC_MAX_PAYLOAD ||
         consumed != SG_IPC_HEADER_LEN + f->len || f->payload != at + SG_IPC_HEADER_LEN)
         abort();
     /* Every header prefix and the frame minus its last byte need more bytes. */
@@ -132,6 +162,7 @@ static void check_frame(const uint8_t *at, size_t consumed, const struct sg_ipc_
      * but neither may misbehave on bytes meant for the other. */
     check_sign(f->payload, f->len);
     check_str_arg(f->payload, f->len);
+    check_note(f->payload, f->len);
 }
 
 /* Frames the stream as it arrives in reads of data[0..cut) and data[cut..n). */
