@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# A compromised front end, as real processes: the attacker runs as `signet`
+# and holds the front end's channels to the signers. Every attack must fail.
+#
+# 1. On the channel (tests/tools/fe_attack.c, one scenario per run): tokens
+#    for another tenant, over-long tokens, a kid that is not ACTIVE (refused,
+#    and the same signer keeps signing); ROTATE, an unknown type, over-cap
+#    frames, a forged audit record (the channel is dropped, and a new signer
+#    still signs); a REVOKE flood (rate-limited). The audit log records the
+#    refusals and its chain stays intact.
+# 2. On the files and processes, with signetd running: as `signet`, no PIN,
+#    token, key store or audit write is reachable, pkcs11-tool cannot log in
+#    with the real PIN, and a signer cannot be traced, read or signalled.
+#    The front end itself runs as signet with no capability, no-new-privs
+#    and a seccomp filter.
+# Each denial is paired with a control: the same command as the owner
+# (signet-signer) succeeds, so a check fails when the boundary is not there
+# rather than because the command cannot work at all.
+set -euo pipefail
+if [ "$(id -u)" != 0 ]; then
+  echo "SKIP: needs root to create the accounts"
+  exit 0
+fi
+source "$(dirname "$0")/signetd/lib.sh"
+
+fe_attack=$SIGNET_BUILD_DIR/tests/fe_attack
+[ -x "$fe_attack" ] || fail "$fe_attack not built"
+if grep -q '^SIGNET_SANDBOX:BOOL=OFF' "$SIGNET_BUILD_DIR/CMakeCache.txt" 2>/dev/null; then
+  echo "SKIP: built with SIGNET_SANDBOX=OFF"
+  exit 0
+fi
+unset SIGNET_SECCOMP_DEBUG
+
+port=$(free_port)
+base=http://127.0.0.1:$port
+state=$work/state
+"$SIGNET_BIN" init --state "$state" --issuer "$base/t/a" --issuer "$base/t/b" >/dev/null ||
+  fail "signet init"
+printf '[server]\nlisten = 127.0.0.1:%s\n' "$port" >>"$state/signet.conf"
+[ "$(stat -c %U "$state/front")" = signet ] && [ "$(stat -c %U "$state/signer")" = signet-signer ] ||
+  fail "the state is not split between signet and signet-signer"
+audit=$state/signer/audit.log
+checks=0
+pass() { checks=$((checks + 1)); echo "ok: $*"; }
+
+# ---- 1. the channel ----------------------------------------------------------
+
+# attack SCENARIO: fe_attack must report every attack refused as expected.
+attack() {
+  local out rc=0
+  out=$("$fe_attack" --state "$state" "$@" 2>"$work/fe_attack.err") || rc=$?
+  echo "$out" | sed 's/^/  /'
+  [ "$rc" = 0 ] || { cat "$work/fe_attack.err" >&2; fail "fe_attack $*: exit $rc"; }
+  pass "fe_attack $*"
+}
+# a new signer (a fresh channel) still signs
+fresh_sign() { attack sign >/dev/null; }
+
+seq_before=$(grep -c . "$audit")
+attack other-issuer
+attack long-lifetime
+attack wrong-kid
+attack rotate
+fresh_sign
+attack unknown-type
+fresh_sign
+attack oversize
+fresh_sign
+attack note-forgery
+fresh_sign
+attack revoke-flood
+fresh_sign
+
+# The REVOKE limit belongs to the signer process: a front end that asks the
+# launcher for a new signer (OP_SPAWN, every 100 ms per slot) gets a new
+# bucket. Each fresh signer should answer BUSY within the minute after the
+# flood above; today it revokes again. A known finding, kept strict: once
+# the limit holds across signers this fails, to be turned into a check.
+out=$("$fe_attack" --state "$state" revoke-once 2>/dev/null) || fail "fe_attack revoke-once"
+echo "$out" | sed 's/^/  /'
+if echo "$out" | grep -q 'revoke (fresh signer.*: SIGNET_OK$'; then
+  echo "FINDING (known, unfixed): the REVOKE rate limit (1/min) is per signer process; a"
+  echo "  front end that asks the launcher for a new signer revokes again at once."
+else
+  fail "revoke on a fresh signer right after a flood was refused: the per-process REVOKE" \
+    "finding is fixed; make this a check (expect SIGNET_ERR_BUSY)"
+fi
+
+# The audit trail: every refusal is there, from the front's role, and the
+# chain is intact.
+new_records() { tail -n +"$((seq_before + 1))" "$audit"; }
+has_record() { new_records | grep -F "\"type\":\"$1\"" | grep -qF "$2"; }
+# want_frames N REASON: exactly N frame_refused records with that reason.
+want_frames() {
+  local n
+  n=$(new_records | grep -F '"type":"frame_refused"' | grep -cF "\"reason\":\"$2\"" || true)
+  [ "$n" = "$1" ] || fail "$n frame_refused records with reason '$2', expected $1"
+}
+want_frames 1 "message not permitted for the peer's role" # ROTATE
+want_frames 2 "payload over the message's cap"            # STATUS+1, SIGN cap+1
+want_frames 1 "response frame from the peer"              # 0x81
+want_frames 3 "malformed frame"                           # 0x30, header over the max, note "sign"
+n=$(new_records | grep -cF '"type":"frame_refused"' || true)
+[ "$n" = 7 ] || fail "$n frame_refused records for 7 dropped channels"
+if new_records | grep -F '"type":"frame_refused"' | grep -qvF '"role":"front"'; then
+  fail "a frame_refused record does not say role front"
+fi
+pass "audit: $n frame_refused records, role front"
+for reason in SIGNET_ERR_POLICY_ISSUER SIGNET_ERR_KEY_STATE SIGNET_ERR_UNKNOWN_ISSUER_CONFIG \
+  SIGNET_ERR_POLICY_LIFETIME; do
+  has_record sign_refused "\"reason\":\"$reason\"" || fail "no sign_refused record: $reason"
+done
+pass "audit: sign_refused records for the policy cases"
+if new_records | grep -qF '"kid":"forged"'; then fail "a forged record reached the audit log"; fi
+if new_records | grep -qF '"type":"front_sign"'; then fail "a front-end note was logged as a signature"; fi
+pass "audit: no forged record"
+"$SIGNET_BIN" audit verify --state "$state" >"$work/verify.out" 2>&1 ||
+  fail "signet audit verify: $(cat "$work/verify.out")"
+grep -q 'chain intact' "$work/verify.out" || fail "audit verify: $(cat "$work/verify.out")"
+pass "audit verify: $(cat "$work/verify.out")"
+
+# ---- 2. files and processes, with signetd running ----------------------------
+
+start_signetd "$state"
+wait_http "$base/readyz"
+front=$(pgrep -P "$signetd_pid" -x signetd || true)
+[ -n "$front" ] || fail "the launcher has no front end child"
+signers=$(pgrep -P "$signetd_pid" -x signet-signer || true)
+[ -n "$signers" ] || fail "the launcher has no signer children"
+signer=${signers%%$'\n'*}
+
+# As the front end: its account and primary group (the front end clears its
+# supplementary groups the same way), no way to regain anything.
+as_front() { setpriv --reuid=signet --regid=signet --clear-groups --no-new-privs "$@"; }
+as_owner() { setpriv --reuid=signet-signer --regid=signet-signer --clear-groups "$@"; }
+
+# denied WHAT CMD...: CMD fails as signet, and succeeds as signet-signer (the
+# control). The first line of the denial is shown; what a command that should
+# have been denied printed is not (it may be a PIN).
+denied() {
+  local what=$1 rc=0
+  shift
+  as_front "$@" >"$work/denied.out" 2>&1 || rc=$?
+  [ "$rc" != 0 ] || fail "as signet, $what succeeded ($(wc -c <"$work/denied.out") bytes out)"
+  as_owner "$@" >"$work/control.out" 2>&1 ||
+    fail "control: as signet-signer, $what failed too: $(head -c 300 "$work/control.out")"
+  pass "$what: denied ($(head -n 1 "$work/denied.out" | head -c 160))"
+}
+# denied_only WHAT CMD...: a write the owner must not be made to do.
+denied_only() {
+  local what=$1 rc=0
+  shift
+  as_front "$@" >"$work/denied.out" 2>&1 || rc=$?
+  [ "$rc" != 0 ] || fail "as signet, $what succeeded ($(wc -c <"$work/denied.out") bytes out)"
+  pass "$what: denied ($(head -n 1 "$work/denied.out" | head -c 160))"
+}
+
+sd=$state/signer
+user_pin=$(cat "$sd/user.pin")
+denied "read user.pin" cat "$sd/user.pin"
+denied "read so.pin" cat "$sd/so.pin"
+denied "list signer/" ls "$sd"
+denied "list signer/tokens" ls "$sd/tokens"
+denied "read softhsm2.conf" cat "$sd/softhsm2.conf"
+denied "read keys.db" sqlite3 -readonly "$sd/keys.db" 'SELECT count(*) FROM keys'
+keys_before=$(sha256sum <"$sd/keys.db")
+denied_only "sqlite3 UPDATE keys.db" sqlite3 "$sd/keys.db" "UPDATE keys SET state = 'ACTIVE'"
+denied "open keys.db for append" sh -c ': >>"$1"' sh "$sd/keys.db"
+denied_only "append to keys.db" sh -c 'echo x >>"$1"' sh "$sd/keys.db"
+[ "$(sha256sum <"$sd/keys.db")" = "$keys_before" ] || fail "keys.db changed"
+audit_before=$(sha256sum <"$audit")
+as_front cat "$audit" >/dev/null || fail "the monitor's read of the audit log (group signet) fails"
+pass "read audit.log: allowed (group signet, for the monitor)"
+denied "open audit.log for append" sh -c ': >>"$1"' sh "$audit"
+denied_only "append to audit.log" sh -c 'echo "{}" >>"$1"' sh "$audit"
+denied_only "truncate audit.log (>)" sh -c ': >"$1"' sh "$audit"
+denied_only "truncate audit.log (truncate -s 0)" truncate -s 0 "$audit"
+[ "$(sha256sum <"$audit")" = "$audit_before" ] || fail "audit.log changed"
+denied "create a file in signer/" sh -c ': >"$1/planted" && rm -f "$1/planted"' sh "$sd"
+[ ! -e "$sd/planted" ] || fail "a file was planted in signer/"
+denied "replace user.pin by rename" sh -c 'mv "$1/user.pin" "$1/user.pin.x" && mv "$1/user.pin.x" "$1/user.pin"' sh "$sd"
+
+softhsm=$(sed -n 's/^module *= *//p' "$state/signet.conf")
+if command -v pkcs11-tool >/dev/null; then
+  denied "pkcs11-tool --login with the real PIN" env SOFTHSM2_CONF="$sd/softhsm2.conf" \
+    pkcs11-tool --module "$softhsm" --token-label signet --list-objects --login --pin "$user_pin"
+else
+  fail "pkcs11-tool missing (Debian's opensc)"
+fi
+
+# The signers: not traceable, readable or signalled by the front end.
+for p in $signers; do
+  out=$("$fe_attack" --state "$state" ptrace "$p" 2>&1) || fail "ptrace signer $p: $out"
+  pass "ptrace signer $p: ${out##*$'\n'}"
+  out=$("$fe_attack" --state "$state" vmread "$p" 2>&1) || fail "process_vm_readv signer $p: $out"
+  pass "process_vm_readv signer $p: ${out##*$'\n'}"
+done
+if command -v gdb >/dev/null; then
+  as_front gdb -p "$signer" -batch -ex 'info registers rip' >"$work/gdb.out" 2>&1 || true
+  grep -q 'ptrace: Operation not permitted' "$work/gdb.out" ||
+    fail "gdb -p $signer as signet: $(cat "$work/gdb.out")"
+  pass "gdb -p signer: ptrace: Operation not permitted"
+fi
+denied_only "read /proc/signer/environ" cat "/proc/$signer/environ"
+denied_only "read /proc/signer/mem" dd if="/proc/$signer/mem" bs=1 count=1 skip=4194304 status=none
+denied_only "list /proc/signer/fd" ls "/proc/$signer/fd"
+denied_only "signal a signer" kill -0 "$signer"
+
+# The front end as it runs.
+status_field() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status"; }
+signet_uid=$(id -u signet)
+[ "$(status_field "$front" Uid)" = "$signet_uid	$signet_uid	$signet_uid	$signet_uid" ] ||
+  fail "front end Uid: $(status_field "$front" Uid)"
+[ "$(status_field "$front" CapEff)" = 0000000000000000 ] || fail "front end CapEff: $(status_field "$front" CapEff)"
+[ "$(status_field "$front" NoNewPrivs)" = 1 ] || fail "front end NoNewPrivs: $(status_field "$front" NoNewPrivs)"
+[ "$(status_field "$front" Seccomp)" = 2 ] || fail "front end Seccomp: $(status_field "$front" Seccomp)"
+pass "front end $front: Uid $signet_uid (signet), CapEff 0, NoNewPrivs 1, Seccomp 2"
+
+# Still serving, the chain still intact.
+wait_http "$base/readyz"
+stop_signetd || fail "signetd did not stop cleanly"
+"$SIGNET_BIN" audit verify --state "$state" >"$work/verify.out" 2>&1 ||
+  fail "signet audit verify at the end: $(cat "$work/verify.out")"
+echo "compromised front end: $checks checks, every attack refused"

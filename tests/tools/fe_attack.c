@@ -1,0 +1,643 @@
+/* fe_attack: a compromised front end, as a real process.
+ *
+ *   fe_attack --state DIR SCENARIO       (as root)
+ *   fe_attack --state DIR ptrace PID     (as root)
+ *   fe_attack --state DIR vmread PID     (as root)
+ *
+ * It does what the launcher does (src/signetd/launcher.c): starts signers
+ * with SG_SPAWN_ROLE_FRONT, one per channel the scenario needs (the
+ * launcher gives the front end several). Then it becomes the front end's
+ * account, the owner of DIR/front, exactly as the front end does
+ * (sg_account_of_dir + sg_account_become, src/signetd/main.c), and from
+ * then on is an attacker holding the front end's channels: it sends
+ * whatever frames it likes. It has no seccomp filter, so it is a stronger
+ * attacker than a front end exploited in place.
+ *
+ * Every step prints "<step>: <outcome>", the outcome being the signer's
+ * status name (signet_err_name), "dropped" when the signer closed the
+ * channel, or an errno name. Exit 0 only when every attack was refused
+ * the expected way and every legitimate request around them still worked;
+ * 1 when an attack was not refused as expected; 2 on a usage or set-up
+ * error. */
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/accounts.h"
+#include "common/config.h"
+#include "common/ipc.h"
+#include "common/signer_client.h"
+#include "util/buf.h"
+#include "util/clock.h"
+
+#define MAX_CHANNELS 4
+#define OUTCOME_DROPPED "dropped"
+/* No answer and no hang-up within CHANNEL_TIMEOUT_S: an attack that was
+ * neither refused nor dropped fails instead of hanging the suite. */
+#define OUTCOME_TIMEOUT "timeout (no answer, channel still open)"
+#define CHANNEL_TIMEOUT_S 30
+
+struct channel {
+    int fd;
+    pid_t pid;
+    uint32_t next_id;
+};
+
+static struct sg_config cfg;
+static int failures;
+
+/* One line per step; a step whose outcome is not the expected one counts
+ * as a failure of the whole run. */
+static void expect(const char *step, const char *got, const char *want)
+{
+    int ok = strcmp(got, want) == 0;
+    printf("%s: %s%s%s\n", step, got, ok ? "" : " (expected ", ok ? "" : want);
+    if (!ok) {
+        printf("  ^ FAILED\n");
+        failures++;
+    }
+    (void)fflush(stdout);
+}
+
+static void expect_not(const char *step, const char *got, const char *unwanted)
+{
+    int ok = strcmp(got, unwanted) != 0;
+    printf("%s: %s%s\n", step, got, ok ? "" : " (must not be)");
+    if (!ok) {
+        printf("  ^ FAILED\n");
+        failures++;
+    }
+    (void)fflush(stdout);
+}
+
+/* Writes raw bytes; SIGNET_ERR_SIGNER_GONE when the signer has hung up. */
+static signet_err send_raw(struct channel *c, const void *p, size_t n)
+{
+    return sg_ipc_write_all(c->fd, p, n);
+}
+
+static signet_err send_frame(struct channel *c, uint8_t type, const void *payload, size_t len,
+                             uint32_t *id)
+{
+    struct sg_wbuf w;
+    sg_wbuf_init(&w, SG_IPC_HEADER_LEN + SG_IPC_MAX_PAYLOAD);
+    *id = c->next_id++;
+    sg_ipc_put_frame(&w, type, *id, payload, len);
+    signet_err err = w.err != SIGNET_OK ? w.err : send_raw(c, w.data, w.len);
+    sg_wbuf_free(&w);
+    return err;
+}
+
+/* Reads the response to request id. *status is the signer's verdict;
+ * *body (malloc'd, may be NULL) what follows it. Returns
+ * SIGNET_ERR_SIGNER_GONE when the channel was closed. */
+static signet_err read_response(struct channel *c, uint8_t type, uint32_t id, signet_err *status,
+                                uint8_t **body, size_t *body_len)
+{
+    struct sg_wbuf in;
+    sg_wbuf_init(&in, 2 * (SG_IPC_HEADER_LEN + SG_IPC_MAX_PAYLOAD));
+    struct sg_ipc_frame f;
+    signet_err err = sg_ipc_read_frame(c->fd, &in, &f);
+    uint32_t st = 0;
+    struct sg_buf b;
+    if (err == SIGNET_OK && (f.type != (uint8_t)(type | SG_IPC_RESPONSE) || f.id != id))
+        err = SIGNET_ERR_BAD_FRAME;
+    if (err == SIGNET_OK) {
+        sg_buf_init(&b, f.payload, f.len);
+        err = sg_buf_get_u32(&b, &st);
+    }
+    if (err == SIGNET_OK && body != NULL) {
+        size_t n = sg_buf_remaining(&b);
+        *body = malloc(n + 1);
+        if (*body == NULL) {
+            err = SIGNET_ERR_NOMEM;
+        } else {
+            memcpy(*body, f.payload + 4, n);
+            (*body)[n] = '\0';
+            *body_len = n;
+        }
+    }
+    *status = (signet_err)st;
+    sg_wbuf_free(&in);
+    return err;
+}
+
+/* The outcome of one request: the status name, or "dropped". */
+static const char *call(struct channel *c, uint8_t type, const void *payload, size_t len,
+                        uint8_t **body, size_t *body_len)
+{
+    uint32_t id = 0;
+    signet_err status = SIGNET_OK;
+    if (body != NULL)
+        *body = NULL;
+    signet_err err = send_frame(c, type, payload, len, &id);
+    errno = 0;
+    if (err == SIGNET_OK)
+        err = read_response(c, type, id, &status, body, body_len);
+    if (err == SIGNET_ERR_SIGNER_GONE && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return OUTCOME_TIMEOUT;
+    if (err == SIGNET_ERR_SIGNER_GONE)
+        return OUTCOME_DROPPED;
+    if (err != SIGNET_OK)
+        return signet_err_name(err);
+    return signet_err_name(status);
+}
+
+/* After a frame the signer must refuse by dropping us: reading gives EOF,
+ * and the signer process exits. */
+static const char *await_drop(struct channel *c)
+{
+    uint8_t tmp[4096];
+    ssize_t n;
+    do
+        n = read(c->fd, tmp, sizeof tmp);
+    while (n < 0 && errno == EINTR);
+    if (n > 0)
+        return "answered";
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return OUTCOME_TIMEOUT;
+    int st = 0;
+    pid_t r;
+    do
+        r = waitpid(c->pid, &st, 0);
+    while (r < 0 && errno == EINTR);
+    if (r == c->pid)
+        c->pid = -1;
+    return OUTCOME_DROPPED;
+}
+
+static int64_t now(void)
+{
+    return sg_clock_now();
+}
+
+static char *claims_json(const char *iss, int64_t iat, int64_t lifetime)
+{
+    static unsigned serial;
+    char jti[64];
+    (void)snprintf(jti, sizeof jti, "fe-attack-%ld-%u", (long)getpid(), serial++);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "iss", iss, "sub", "fe-attack", "aud",
+                          "https://api.example", "iat", (json_int_t)iat, "exp",
+                          (json_int_t)(iat + lifetime), "jti", jti);
+    char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return text;
+}
+
+/* SIGN: *token_len > 0 when a token came back. */
+static const char *sign(struct channel *c, const char *issuer, const char *kid,
+                        const char *claims_iss, int64_t lifetime, size_t *token_len)
+{
+    char *claims = claims_json(claims_iss, now(), lifetime);
+    if (claims == NULL)
+        return signet_err_name(SIGNET_ERR_NOMEM);
+    struct sg_wbuf w;
+    sg_wbuf_init(&w, SG_IPC_MAX_PAYLOAD);
+    sg_ipc_encode_sign(&w, issuer, "", "at+jwt", kid, (const uint8_t *)claims, strlen(claims));
+    free(claims);
+    uint8_t *body = NULL;
+    size_t n = 0;
+    const char *out = w.err != SIGNET_OK ? signet_err_name(w.err)
+                                         : call(c, SG_IPC_SIGN, w.data, w.len, &body, &n);
+    sg_wbuf_free(&w);
+    *token_len = n;
+    free(body);
+    return out;
+}
+
+/* A legitimate token on this channel: the signer still serves. */
+static void legit_sign(struct channel *c, const char *step)
+{
+    const struct sg_tenant_cfg *t = &cfg.tenants[0];
+    size_t tl = 0;
+    const char *got = sign(c, t->issuer, "", t->issuer, 300, &tl);
+    expect(step, got, "SIGNET_OK");
+    if (strcmp(got, "SIGNET_OK") == 0 && tl == 0) {
+        printf("  ^ FAILED: OK without a token\n");
+        failures++;
+    }
+}
+
+/* A refused SIGN: the expected status, and no token. */
+static void refused_sign(struct channel *c, const char *step, const char *issuer, const char *kid,
+                         const char *claims_iss, int64_t lifetime, const char *want)
+{
+    size_t tl = 0;
+    expect(step, sign(c, issuer, kid, claims_iss, lifetime, &tl), want);
+    if (tl != 0) {
+        printf("  ^ FAILED: a token came back\n");
+        failures++;
+    }
+}
+
+static const char *str_call(struct channel *c, uint8_t type, const char *arg, char **json)
+{
+    struct sg_wbuf w;
+    sg_wbuf_init(&w, SG_IPC_MAX_PAYLOAD);
+    sg_wbuf_put_str(&w, arg);
+    uint8_t *body = NULL;
+    size_t n = 0;
+    const char *out = call(c, type, w.data, w.len, &body, &n);
+    sg_wbuf_free(&w);
+    if (json != NULL)
+        *json = (char *)body;
+    else
+        free(body);
+    return out;
+}
+
+/* The kid of issuer's key in state (KEYS, which the front role may send). */
+static int find_kid(struct channel *c, const char *issuer, const char *state, char *kid,
+                    size_t cap)
+{
+    char *text = NULL;
+    const char *got = str_call(c, SG_IPC_KEYS, issuer, &text);
+    json_t *rows = strcmp(got, "SIGNET_OK") == 0 && text != NULL ? json_loads(text, 0, NULL)
+                                                                  : NULL;
+    free(text);
+    int found = 0;
+    size_t i;
+    json_t *r;
+    json_array_foreach(rows, i, r) {
+        const char *s = json_string_value(json_object_get(r, "state"));
+        const char *k = json_string_value(json_object_get(r, "kid"));
+        if (!found && s != NULL && k != NULL && strcmp(s, state) == 0 &&
+            !json_is_true(json_object_get(r, "revoked"))) {
+            (void)snprintf(kid, cap, "%s", k);
+            found = 1;
+        }
+    }
+    json_decref(rows);
+    printf("keys %s %s: %s\n", state, issuer, found ? kid : "(none)");
+    return found;
+}
+
+static void note(struct channel *c, const char *step, const char *type, const char *fields,
+                 const char *want, int want_drop)
+{
+    struct sg_wbuf w;
+    sg_wbuf_init(&w, SG_IPC_MAX_PAYLOAD);
+    sg_ipc_encode_note(&w, type, fields, strlen(fields));
+    const char *got = call(c, SG_IPC_AUDIT_NOTE, w.data, w.len, NULL, NULL);
+    sg_wbuf_free(&w);
+    if (want_drop)
+        expect(step, got, OUTCOME_DROPPED);
+    else if (want != NULL)
+        expect(step, got, want);
+    else
+        expect_not(step, got, "SIGNET_OK");
+}
+
+/* Sends a frame the message table must refuse; the channel must drop. */
+static void dropped_frame(struct channel *c, const char *step, uint8_t type, size_t len)
+{
+    uint8_t *payload = calloc(1, len + 1);
+    if (payload == NULL) {
+        expect(step, "SIGNET_ERR_NOMEM", OUTCOME_DROPPED);
+        return;
+    }
+    memset(payload, 'A', len);
+    uint32_t id = 0;
+    signet_err err = send_frame(c, type, payload, len, &id);
+    free(payload);
+    /* A write cut short by the hang-up is as good a drop as EOF. */
+    expect(step, err == SIGNET_OK || err == SIGNET_ERR_SIGNER_GONE ? await_drop(c)
+                                                                   : signet_err_name(err),
+           OUTCOME_DROPPED);
+}
+
+/* ---- the scenarios ---- */
+
+static int need_two_tenants(void)
+{
+    if (cfg.n_tenants >= 2)
+        return 0;
+    fprintf(stderr, "fe_attack: this scenario needs two tenants in signet.conf\n");
+    return -1;
+}
+
+static int sc_other_issuer(struct channel *ch)
+{
+    if (need_two_tenants() != 0)
+        return 2;
+    const char *a = cfg.tenants[0].issuer, *b = cfg.tenants[1].issuer;
+    char kid_a[128];
+    if (!find_kid(&ch[0], a, "ACTIVE", kid_a, sizeof kid_a))
+        return 2;
+    refused_sign(&ch[0], "sign issuer=A claims.iss=B", a, "", b, 300, "SIGNET_ERR_POLICY_ISSUER");
+    refused_sign(&ch[0], "sign issuer=B kid=A's ACTIVE", b, kid_a, b, 300,
+                 "SIGNET_ERR_KEY_STATE");
+    refused_sign(&ch[0], "sign issuer=B kid=A's ACTIVE claims.iss=A", b, kid_a, a, 300,
+                 "SIGNET_ERR_KEY_STATE");
+    refused_sign(&ch[0], "sign issuer=unknown", "https://attacker.example/t/x", "",
+                 "https://attacker.example/t/x", 300, "SIGNET_ERR_UNKNOWN_ISSUER_CONFIG");
+    legit_sign(&ch[0], "legit sign after");
+    return 0;
+}
+
+static int sc_long_lifetime(struct channel *ch)
+{
+    const struct sg_tenant_cfg *t = &cfg.tenants[0];
+    refused_sign(&ch[0], "sign lifetime=max+1", t->issuer, "", t->issuer,
+                 t->max_token_lifetime + 1, "SIGNET_ERR_POLICY_LIFETIME");
+    refused_sign(&ch[0], "sign lifetime=10*max", t->issuer, "", t->issuer,
+                 10 * t->max_token_lifetime, "SIGNET_ERR_POLICY_LIFETIME");
+    size_t tl = 0;
+    expect("sign lifetime=max (the limit itself)",
+           sign(&ch[0], t->issuer, "", t->issuer, t->max_token_lifetime, &tl), "SIGNET_OK");
+    legit_sign(&ch[0], "legit sign after");
+    return 0;
+}
+
+static int sc_wrong_kid(struct channel *ch)
+{
+    const struct sg_tenant_cfg *t = &cfg.tenants[0];
+    char pub[128], act[128];
+    if (!find_kid(&ch[0], t->issuer, "PUBLISHED", pub, sizeof pub) ||
+        !find_kid(&ch[0], t->issuer, "ACTIVE", act, sizeof act))
+        return 2;
+    refused_sign(&ch[0], "sign kid=PUBLISHED", t->issuer, pub, t->issuer, 300,
+                 "SIGNET_ERR_KEY_STATE");
+    refused_sign(&ch[0], "sign kid=unknown", t->issuer, "no-such-kid", t->issuer, 300,
+                 "SIGNET_ERR_KEY_STATE");
+    size_t tl = 0;
+    expect("sign kid=ACTIVE (explicit)", sign(&ch[0], t->issuer, act, t->issuer, 300, &tl),
+           "SIGNET_OK");
+    legit_sign(&ch[0], "legit sign after");
+    return 0;
+}
+
+static int sc_rotate(struct channel *ch)
+{
+    legit_sign(&ch[0], "legit sign before");
+    expect("rotate", str_call(&ch[0], SG_IPC_ROTATE, "", NULL), OUTCOME_DROPPED);
+    expect("rotate: channel afterwards", await_drop(&ch[0]), OUTCOME_DROPPED);
+    legit_sign(&ch[1], "legit sign on another signer");
+    return 0;
+}
+
+static int sc_unknown_type(struct channel *ch)
+{
+    dropped_frame(&ch[0], "type 0x30", 0x30, 0);
+    dropped_frame(&ch[1], "type 0x81 (a response from the front end)", 0x81, 4);
+    legit_sign(&ch[2], "legit sign on another signer");
+    return 0;
+}
+
+static int sc_oversize(struct channel *ch)
+{
+    const uint32_t sign_cap = 4u * (2u + SG_IPC_MAX_STR) + 2u + SG_IPC_MAX_CLAIMS;
+    const struct sg_ipc_msg *m = sg_ipc_msg_find(SG_IPC_SIGN);
+    if (m == NULL || m->max_payload != sign_cap) {
+        fprintf(stderr, "fe_attack: SIGN's cap is not %u\n", sign_cap);
+        return 2;
+    }
+    dropped_frame(&ch[0], "status with 1 byte (cap 0)", SG_IPC_STATUS, 1);
+    dropped_frame(&ch[1], "sign with cap+1 bytes", SG_IPC_SIGN, sign_cap + 1u);
+    /* A header announcing more than any frame may carry, and nothing after
+     * it: refused on the header alone, without waiting for the payload. */
+    uint8_t hdr[SG_IPC_HEADER_LEN] = {'S', 'G', SG_IPC_VERSION, SG_IPC_STATUS, 0, 0, 0, 1};
+    const uint32_t big = SG_IPC_MAX_PAYLOAD + 1u;
+    hdr[8] = (uint8_t)(big >> 24);
+    hdr[9] = (uint8_t)(big >> 16);
+    hdr[10] = (uint8_t)(big >> 8);
+    hdr[11] = (uint8_t)big;
+    signet_err err = send_raw(&ch[2], hdr, sizeof hdr);
+    expect("header announcing SG_IPC_MAX_PAYLOAD+1",
+           err == SIGNET_OK || err == SIGNET_ERR_SIGNER_GONE ? await_drop(&ch[2])
+                                                             : signet_err_name(err),
+           OUTCOME_DROPPED);
+    legit_sign(&ch[3], "legit sign on another signer");
+    return 0;
+}
+
+static int sc_note_forgery(struct channel *ch)
+{
+    note(&ch[0], "note type=sign", "sign",
+         "{\"kid\":\"forged\",\"iss\":\"x\",\"jti\":\"forged\"}", NULL, 1);
+    note(&ch[1], "note report with seq/prev", "report",
+         "{\"seq\":1,\"prev\":\"0000000000000000000000000000000000000000000000000000000000000000\"}",
+         NULL, 0);
+    note(&ch[1], "note report with type", "report", "{\"type\":\"sign\"}", NULL, 0);
+    note(&ch[1], "note report with time", "report", "{\"time\":0}", NULL, 0);
+    note(&ch[1], "note report, not an object", "report", "[1,2]", NULL, 0);
+    legit_sign(&ch[1], "legit sign after");
+    return 0;
+}
+
+static int sc_revoke_flood(struct channel *ch)
+{
+    const struct sg_tenant_cfg *t = &cfg.tenants[0];
+    char pub[128];
+    if (!find_kid(&ch[0], t->issuer, "PUBLISHED", pub, sizeof pub))
+        return 2;
+    const char *first = str_call(&ch[0], SG_IPC_REVOKE, pub, NULL);
+    printf("revoke #1 (PUBLISHED %s): %s\n", pub, first);
+    if (strcmp(first, OUTCOME_DROPPED) == 0)
+        failures++;
+    expect("revoke #2 right after", str_call(&ch[0], SG_IPC_REVOKE, pub, NULL),
+           "SIGNET_ERR_BUSY");
+    expect("revoke #3 right after", str_call(&ch[0], SG_IPC_REVOKE, "no-such-kid", NULL),
+           "SIGNET_ERR_BUSY");
+    legit_sign(&ch[0], "legit sign after");
+    return 0;
+}
+
+/* A single REVOKE on a fresh signer: what a front end gets by asking the
+ * launcher for a new signer (the rate limit is the signer process's). */
+static int sc_revoke_once(struct channel *ch)
+{
+    const struct sg_tenant_cfg *t = &cfg.tenants[0];
+    char pub[128];
+    if (!find_kid(&ch[0], t->issuer, "PUBLISHED", pub, sizeof pub))
+        return 2;
+    printf("revoke (fresh signer, PUBLISHED %s): %s\n", pub,
+           str_call(&ch[0], SG_IPC_REVOKE, pub, NULL));
+    return 0;
+}
+
+static int sc_sign(struct channel *ch)
+{
+    legit_sign(&ch[0], "legit sign");
+    return 0;
+}
+
+/* ptrace / process_vm_readv of pid, first on a child of our own (the
+ * control: the call works between processes of one account here), then on
+ * the target, which must say EPERM. */
+static int sc_trace(const char *what, pid_t target)
+{
+    /* The child makes itself dumpable again (changing accounts cleared it,
+     * as it does for every process that switches uid) and says so. */
+    int sync[2];
+    if (pipe(sync) != 0)
+        return 2;
+    pid_t child = fork();
+    if (child < 0)
+        return 2;
+    if (child == 0) {
+        (void)prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+        (void)!write(sync[1], "r", 1);
+        pause();
+        _exit(0);
+    }
+    char ready = 0;
+    (void)!read(sync[0], &ready, 1);
+    close(sync[0]);
+    close(sync[1]);
+    int is_ptrace = strcmp(what, "ptrace") == 0;
+    static char probe[16] = "fe_attack";
+    char buf[16];
+    struct iovec local = {.iov_base = buf, .iov_len = sizeof buf};
+    struct iovec remote = {.iov_base = probe, .iov_len = sizeof probe};
+    long r = is_ptrace ? ptrace(PTRACE_ATTACH, child, NULL, NULL)
+                       : (long)process_vm_readv(child, &local, 1, &remote, 1, 0);
+    int control_errno = r < 0 ? errno : 0;
+    (void)kill(child, SIGKILL);
+    while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+        ;
+    printf("%s own child (control): %s\n", what, control_errno == 0 ? "allowed"
+                                                                    : strerror(control_errno));
+    if (control_errno != 0) {
+        fprintf(stderr, "fe_attack: the control failed: %s is refused even between processes "
+                        "of one account here, so EPERM on the signer would prove nothing\n",
+                what);
+        return 2;
+    }
+    errno = 0;
+    r = is_ptrace ? ptrace(PTRACE_ATTACH, target, NULL, NULL)
+                  : (long)process_vm_readv(target, &local, 1, &remote, 1, 0);
+    int e = r < 0 ? errno : 0;
+    if (is_ptrace && r == 0)
+        (void)ptrace(PTRACE_DETACH, target, NULL, NULL);
+    expect(what, e == 0 ? "allowed" : e == EPERM ? "EPERM" : strerror(e), "EPERM");
+    return 0;
+}
+
+/* One signer, ready: started as the launcher does, then asked for its
+ * STATUS (a request the front role may send) so that the next one starts
+ * only once this one has opened the token. Signers started at the same
+ * instant on one SoftHSM2 token sometimes fail with "token not found"
+ * (signetd's pool retries them with a back-off); so does this, saying so. */
+static int start_signer(const char *state, struct channel *c)
+{
+    for (int attempt = 1; attempt <= 5; attempt++) {
+        c->next_id = 1;
+        if (sg_signer_spawn_fd(state, SG_SPAWN_ROLE_FRONT, &c->fd, &c->pid) != SIGNET_OK)
+            break;
+        struct timeval tv = {.tv_sec = CHANNEL_TIMEOUT_S};
+        (void)setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        const char *got = call(c, SG_IPC_STATUS, NULL, 0, NULL, NULL);
+        if (strcmp(got, "SIGNET_OK") == 0)
+            return 0;
+        fprintf(stderr, "fe_attack: signer %ld did not start (%s), attempt %d\n", (long)c->pid,
+                got, attempt);
+        close(c->fd);
+        while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        (void)usleep(200000);
+    }
+    fprintf(stderr, "fe_attack: cannot start a signer\n");
+    return -1;
+}
+
+struct scenario {
+    const char *name;
+    int (*run)(struct channel *ch);
+    unsigned channels;
+};
+
+static const struct scenario scenarios[] = {
+    {"other-issuer", sc_other_issuer, 1}, {"long-lifetime", sc_long_lifetime, 1},
+    {"wrong-kid", sc_wrong_kid, 1},       {"rotate", sc_rotate, 2},
+    {"unknown-type", sc_unknown_type, 3}, {"oversize", sc_oversize, 4},
+    {"note-forgery", sc_note_forgery, 2}, {"revoke-flood", sc_revoke_flood, 1},
+    {"revoke-once", sc_revoke_once, 1},   {"sign", sc_sign, 1},
+};
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: fe_attack --state DIR SCENARIO | ptrace PID | vmread PID\n"
+                    "scenarios:");
+    for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++)
+        fprintf(stderr, " %s", scenarios[i].name);
+    fprintf(stderr, "\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 4 || strcmp(argv[1], "--state") != 0)
+        return usage();
+    const char *state = argv[2], *name = argv[3];
+    (void)signal(SIGPIPE, SIG_IGN);
+    if (geteuid() != 0) {
+        fprintf(stderr, "fe_attack: run as root (it starts signers as the launcher does)\n");
+        return 2;
+    }
+    struct sg_account front;
+    if (sg_account_of_dir(state, SG_FRONT_DIR, &front) != SIGNET_OK || front.uid == 0) {
+        fprintf(stderr, "fe_attack: %s/%s is not owned by a front end account\n", state,
+                SG_FRONT_DIR);
+        return 2;
+    }
+    if (strcmp(name, "ptrace") == 0 || strcmp(name, "vmread") == 0) {
+        char *end = NULL;
+        long pid = argc == 5 ? strtol(argv[4], &end, 10) : 0;
+        if (pid <= 1 || end == NULL || *end != '\0')
+            return usage();
+        if (sg_account_become(&front) != SIGNET_OK)
+            return 2;
+        int rc = sc_trace(name, (pid_t)pid);
+        return rc != 0 ? rc : failures == 0 ? 0 : 1;
+    }
+    if (argc != 4)
+        return usage();
+    const struct scenario *sc = NULL;
+    for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++)
+        if (strcmp(scenarios[i].name, name) == 0)
+            sc = &scenarios[i];
+    if (sc == NULL)
+        return usage();
+    char msg[768] = "";
+    if (sg_config_load(state, &cfg, msg, sizeof msg) != SIGNET_OK || cfg.n_tenants == 0) {
+        fprintf(stderr, "fe_attack: %s\n", msg[0] != '\0' ? msg : "no tenant");
+        return 2;
+    }
+    sg_clock_use_file(cfg.clock_file[0] != '\0' ? cfg.clock_file : NULL);
+    /* The launcher's part (root): the signers, told their peer is the
+     * front end. */
+    struct channel ch[MAX_CHANNELS];
+    for (unsigned i = 0; i < sc->channels; i++)
+        if (start_signer(state, &ch[i]) != 0)
+            return 2;
+    /* The front end's part: its account, for good. */
+    if (sg_account_become(&front) != SIGNET_OK || getuid() != front.uid || geteuid() == 0) {
+        fprintf(stderr, "fe_attack: cannot become the front end's account\n");
+        return 2;
+    }
+    printf("fe_attack %s: uid=%ld signers:", name, (long)getuid());
+    for (unsigned i = 0; i < sc->channels; i++)
+        printf(" %ld", (long)ch[i].pid);
+    printf("\n");
+    int rc = sc->run(ch);
+    for (unsigned i = 0; i < sc->channels; i++) {
+        close(ch[i].fd);
+        while (ch[i].pid > 0 && waitpid(ch[i].pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    if (rc != 0)
+        return rc;
+    printf("fe_attack %s: %s\n", name, failures == 0 ? "all refused as expected" : "FAILED");
+    return failures == 0 ? 0 : 1;
+}
