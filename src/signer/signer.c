@@ -604,6 +604,33 @@ static void unlock(struct sg_signer *s)
     s->active_version = -1;
 }
 
+/* Under the lifecycle lock: whether the front end may have a key revoked
+ * now. Its revokes are limited per issuer set, not per signer process: a
+ * front end can have the launcher start fresh signers at will, so the time
+ * of its last revoke lives in the lock file every signer shares (its only
+ * content), and counts even for a revoke that then fails. */
+#define FRONT_REVOKE_INTERVAL 60
+static int front_revoke_due(struct sg_signer *s, int64_t now)
+{
+    char buf[32];
+    ssize_t n = pread(s->lock_fd, buf, sizeof buf - 1, 0);
+    long long last = 0;
+    if (n > 0) {
+        buf[n] = '\0';
+        char *end = NULL;
+        last = strtoll(buf, &end, 10);
+        if (end == buf)
+            last = 0;
+    }
+    if (last > 0 && now >= last && now - last < FRONT_REVOKE_INTERVAL)
+        return 0;
+    int len = snprintf(buf, sizeof buf, "%lld\n", (long long)now);
+    if (len <= 0 || ftruncate(s->lock_fd, 0) != 0 ||
+        pwrite(s->lock_fd, buf, (size_t)len, 0) != (ssize_t)len)
+        return 0; /* fail closed: no record of it, no revoke */
+    return 1;
+}
+
 signet_err sg_signer_advance(struct sg_signer *s)
 {
     signet_err err = with_lock(s);
@@ -766,6 +793,8 @@ signet_err sg_signer_handle(struct sg_signer *s, uint8_t type, const uint8_t *pa
             break;
         if (type == SG_IPC_ADVANCE)
             status = sg_lifecycle_advance(&s->lc, now, doc);
+        else if (type == SG_IPC_REVOKE && s->role == SG_ROLE_FRONT && !front_revoke_due(s, now))
+            status = SIGNET_ERR_BUSY;
         else if (type == SG_IPC_REVOKE)
             status = sg_lifecycle_revoke(&s->lc, arg, now, doc);
         else
@@ -818,6 +847,21 @@ static void drain_jobs(struct sg_signer *s, struct sign_job *jobs, size_t *n)
     for (size_t i = 0; i < *n; i++)
         finish_job(s, &jobs[i]);
     *n = 0;
+}
+
+/* What made sg_ipc_next refuse the bytes at p, for the audit record. */
+static void describe_bad_frame(const uint8_t *p, size_t n, const char **why, int *type)
+{
+    if (n < 4 || p[0] != 'S' || p[1] != 'G' || p[2] != SG_IPC_VERSION) {
+        *why = "bad frame magic or version";
+        return;
+    }
+    *type = p[3];
+    if (sg_ipc_msg_find(p[3]) == NULL) {
+        *why = "unknown message type";
+        return;
+    }
+    *why = "frame length over the protocol's cap";
 }
 
 /* The message table's verdict on a request frame from this peer: NULL when
@@ -882,6 +926,16 @@ static signet_err handle_note(struct sg_signer *s, const uint8_t *p, size_t n, s
         status = sg_audit_append(s->audit, sg_clock_now(), type, doc);
     if (status == SIGNET_OK)
         status = sg_audit_commit(s->audit);
+    if (status != SIGNET_OK && status != SIGNET_ERR_NOMEM) {
+        /* A forged note leaves a trace of its own (type and reason only). */
+        json_t *f = json_pack("{s:s, s:s, s:s}", "note_type", type, "reason",
+                              signet_err_name(status), "role",
+                              s->role == SG_ROLE_FRONT ? "front" : "admin");
+        if (f == NULL || sg_audit_append(s->audit, sg_clock_now(), "note_refused", f) != SIGNET_OK ||
+            sg_audit_commit(s->audit) != SIGNET_OK)
+            sg_log(SG_LOG_ERROR, "audit_append_failed", "type=note_refused");
+        json_decref(f);
+    }
     json_decref(doc);
     free(type);
     put_status(resp, status);
@@ -907,7 +961,11 @@ static signet_err serve_batch(struct sg_signer *s, int fd, struct sg_wbuf *in, s
         struct sg_ipc_frame f;
         size_t consumed = 0;
         err = sg_ipc_next(in->data + off, in->len - off, &f, &consumed);
-        if (err != SIGNET_OK || consumed == 0)
+        if (err != SIGNET_OK) {
+            describe_bad_frame(in->data + off, in->len - off, &refused, &refused_type);
+            break;
+        }
+        if (consumed == 0)
             break;
         if ((f.type & SG_IPC_RESPONSE) != 0) {
             err = SIGNET_ERR_BAD_FRAME;

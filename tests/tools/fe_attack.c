@@ -454,7 +454,7 @@ static int sc_revoke_flood(struct channel *ch)
 }
 
 /* A single REVOKE on a fresh signer: what a front end gets by asking the
- * launcher for a new signer (the rate limit is the signer process's). */
+ * launcher for a new signer (the limit must still hold). */
 static int sc_revoke_once(struct channel *ch)
 {
     const struct sg_tenant_cfg *t = &cfg.tenants[0];

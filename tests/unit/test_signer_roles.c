@@ -200,6 +200,22 @@ static void test_front_role(void **state)
     assert_int_equal(n, 3);
     for (size_t i = 0; i < 3; i++)
         assert_int_equal(st[i], SIGNET_ERR_UNKNOWN_KID);
+
+    /* A fresh signer (what a front end gets from the launcher for the
+     * asking) shares the limit: the last front revoke is the state
+     * directory's, not the process's. A minute later it is allowed again. */
+    sg_signer_close(&f->s);
+    char why[512] = "";
+    assert_int_equal(sg_signer_open(f->st.dir, &f->s, why, sizeof why), SIGNET_OK);
+    n = 1;
+    assert_int_equal(serve(f, SG_ROLE_FRONT, &w, st, &n), SIGNET_OK);
+    assert_int_equal(st[0], SIGNET_ERR_BUSY);
+    sg_test_state_set_clock(&f->st, T0 + 100000 + 61);
+    sg_signer_close(&f->s);
+    assert_int_equal(sg_signer_open(f->st.dir, &f->s, why, sizeof why), SIGNET_OK);
+    n = 1;
+    assert_int_equal(serve(f, SG_ROLE_FRONT, &w, st, &n), SIGNET_OK);
+    assert_int_equal(st[0], SIGNET_ERR_UNKNOWN_KID);
     sg_wbuf_free(&w);
 }
 
