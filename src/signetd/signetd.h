@@ -148,16 +148,18 @@ struct sd_ctx {
     char *tls_cert;            /* PEM, read before dropping root; taken by sd_http_start */
     struct sg_secret *tls_key;
     struct sd_telemetry tm;
+    /* Called when the JWKS served for a tenant changed (meta.c), from the
+     * thread that refreshed it; set before the pool starts (telemetry.c
+     * pokes the invariant monitor). NULL: nothing to tell. */
+    void (*on_jwks_change)(struct sd_ctx *c);
 };
 
+/* conf.c */
 struct sd_conf *sd_conf_get(struct sd_ctx *c);
 void sd_conf_put(struct sd_conf *k);
 /* Loads the configuration (signet.conf plus --config) as a new snapshot. */
 SIGNET_WUR signet_err sd_conf_load(const struct sd_ctx *c, struct sd_conf **out, char *err,
                                    size_t errlen);
-
-/* Store access is serialised on one connection. */
-SIGNET_WUR signet_err sd_store_version(struct sd_ctx *c, int64_t *out);
 
 /* HTTP (http.c). */
 struct sd_http;
@@ -187,6 +189,7 @@ struct sd_resp {
     char client_id[130]; /* for the access log */
 };
 
+/* resp.c */
 void sd_resp_json(struct sd_resp *r, unsigned status, const char *json);
 void sd_resp_oauth_error(struct sd_resp *r, unsigned status, const char *code,
                          const char *description);
@@ -218,7 +221,8 @@ SIGNET_WUR signet_err sd_report_client(struct sd_ctx *c, const struct sg_config 
 
 /* ---- telemetry (telemetry.c) ---------------------------------------------- */
 
-/* Locks, and the pool's change hook (before the pool starts). */
+/* Locks, and the pool's and the JWKS cache's change hooks (before the
+ * pool starts). */
 void sd_tm_init(struct sd_ctx *c);
 /* Creates the registry and starts the monitor (after the signer pool). */
 SIGNET_WUR signet_err sd_tm_start(struct sd_ctx *c, const struct sg_config *cfg);
@@ -239,7 +243,8 @@ void sd_status_json_endpoint(struct sd_ctx *c, struct sd_resp *r);
 void sd_reports_endpoint(struct sd_ctx *c, const struct sg_tenant_cfg *t, const char *body,
                          size_t len, struct sd_resp *r);
 
-/* "<issuer>/token" into out; 0 on success. */
+/* "<issuer>/token" into out, as discovery advertises it (meta.c); 0 on
+ * success. */
 int sd_token_endpoint_url(const struct sg_tenant_cfg *t, char *out, size_t cap);
 
 #endif

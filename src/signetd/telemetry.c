@@ -157,6 +157,7 @@ void sd_tm_init(struct sd_ctx *c)
     pthread_rwlock_init(&c->tm.mon_lock, NULL);
     c->pool.on_change_user = c;
     c->pool.on_change = on_pool_change;
+    c->on_jwks_change = sd_tm_poke;
 }
 
 signet_err sd_tm_start(struct sd_ctx *c, const struct sg_config *cfg)

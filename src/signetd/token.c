@@ -17,12 +17,6 @@
 #include "util/clock.h"
 #include "util/log.h"
 
-int sd_token_endpoint_url(const struct sg_tenant_cfg *t, char *out, size_t cap)
-{
-    int n = snprintf(out, cap, "%s/token", t->issuer);
-    return n > 0 && (size_t)n < cap ? 0 : -1;
-}
-
 static void fail(struct sd_resp *r, enum sg_oauth_error e, const char *why, int basic_tried,
                  const struct sg_tenant_cfg *t)
 {
