@@ -1,12 +1,14 @@
 /* signetd's configuration: signet.conf plus --config FILE, loaded as an
  * immutable snapshot that a SIGHUP reload replaces (main.c) while running
  * requests keep the one they started with. */
+#include "signetd/conf.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "signetd/signetd.h"
+#include "signetd/ctx.h"
 
 struct sd_conf *sd_conf_get(struct sd_ctx *c)
 {

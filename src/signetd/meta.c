@@ -1,6 +1,8 @@
 /* The public metadata endpoints: JWKS (cached against the store version,
  * so a lifecycle transition or a revocation is served at once), discovery
  * (RFC 8414 / OpenID Connect Discovery) and readiness. */
+#include "signetd/meta.h"
+
 #include <jansson.h>
 #include <openssl/sha.h>
 #include <stdio.h>
@@ -9,7 +11,8 @@
 
 #include "common/ipc.h"
 #include "common/oauth_req.h"
-#include "signetd/signetd.h"
+#include "signetd/ctx.h"
+#include "signetd/pool.h"
 #include "store/store.h"
 #include "util/b64url.h"
 #include "util/clock.h"

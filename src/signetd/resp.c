@@ -1,10 +1,10 @@
-/* Filling an answer (struct sd_resp) for the endpoints. */
+/* Filling an answer (resp.h) for the endpoints. */
+#include "signetd/resp.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "signetd/signetd.h"
 
 void sd_resp_json(struct sd_resp *r, unsigned status, const char *json)
 {

@@ -12,12 +12,17 @@
  * trust boundary of /status, /status.json and /metrics). A
  * reload hands the monitor the new configuration (the checks and
  * [invariants] follow it; the alert sinks change at the next start). */
+#include "signetd/telemetry.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/ipc.h"
-#include "signetd/signetd.h"
+#include "signetd/conf.h"
+#include "signetd/ctx.h"
+#include "signetd/meta.h"
+#include "signetd/pool.h"
 #include "telemetry/metrics.h"
 #include "telemetry/monitor.h"
 #include "telemetry/reports.h"
