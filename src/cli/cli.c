@@ -1,21 +1,12 @@
-/* signet: the command-line tool. */
-#include "cli/cli.h"
-
+/* signet: the command-line tool. main() dispatches to the subcommands
+ * (cmd.h); what they share is in cli_util.h. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_util.h"
+#include "cli/cmd.h"
 #include "util/log.h"
-
-const char *sg_cli_state_dir(const char *opt)
-{
-    if (opt != NULL && opt[0] != '\0')
-        return opt;
-    const char *env = getenv("SIGNET_STATE");
-    if (env != NULL && env[0] != '\0')
-        return env;
-    return SIGNET_DEFAULT_STATE;
-}
 
 struct command {
     const char *name;

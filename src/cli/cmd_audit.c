@@ -1,9 +1,9 @@
 /* `signet audit verify`: proves the audit log's hash chain is whole.
  *
- * Exit codes (cli.h): 0 chain intact, 1 chain broken, 2 usage error, missing
- * or unreadable log. Output names records by number and says why a record
- * fails; it never prints record bodies. */
-#include "cli/cli.h"
+ * Exit codes (cli_util.h): 0 chain intact, 1 chain broken, 2 usage error,
+ * missing or unreadable log. Output names records by number and says why a
+ * record fails; it never prints record bodies. */
+#include "cli/cmd.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_util.h"
 #include "signer/audit.h"
 
 #define AUDIT_LOG_NAME "signer/audit.log"

@@ -3,6 +3,8 @@
  * client from the store on every request and sees changes at once).
  * Secrets are generated here, shown once and stored only as argon2id
  * hashes; private_key_jwt clients register a public JWK. */
+#include "cli/cmd.h"
+
 #include <argon2.h>
 #include <errno.h>
 #include <getopt.h>
@@ -14,7 +16,7 @@
 #include <unistd.h>
 #include <time.h>
 
-#include "cli/cli.h"
+#include "cli/cli_util.h"
 #include "common/accounts.h"
 #include "common/config.h"
 #include "common/oauth_req.h"

@@ -1,5 +1,7 @@
 /* signet init: a state directory with an embedded SoftHSM2 token, random
  * PINs (0600, never printed), config, store, audit log and first keys. */
+#include "cli/cmd.h"
+
 #include <errno.h>
 #include <ftw.h>
 #include <getopt.h>
@@ -11,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
+#include "cli/cli_util.h"
 #include "common/accounts.h"
 #include "common/config.h"
 #include "common/ipc.h"

@@ -2,17 +2,19 @@
  * signet invariants --check [--json]    runs every check once against the
  *                                       state directory (a signer of its own)
  *
- * Exit codes (cli.h): 0 listed / all hold, 1 an invariant is violated,
+ * Exit codes (cli_util.h): 0 listed / all hold, 1 an invariant is violated,
  * 2 usage or setup error. --check compares with the signer's own JWKS
  * (the CLI serves none) and cannot judge I7, which needs relying parties'
  * reports to signetd. */
+#include "cli/cmd.h"
+
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "cli/cli_util.h"
 #include "common/config.h"
 #include "common/signer_client.h"
 #include "telemetry/invariants.h"

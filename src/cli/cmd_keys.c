@@ -1,4 +1,6 @@
 /* signet status | keys list | rotate | revoke | jwks */
+#include "cli/cmd.h"
+
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -6,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli/cli.h"
+#include "cli/cli_util.h"
 #include "common/accounts.h"
 #include "common/ipc.h"
 #include "common/signer_client.h"

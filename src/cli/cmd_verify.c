@@ -1,6 +1,6 @@
 /* signet verify: validate an access token with libsignet, exactly as a
  * relying party using the library's defaults would. */
-#include "cli/cli.h"
+#include "cli/cmd.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "cli/cli_util.h"
 #include "json.h"
 #include "signet/signet.h"
 

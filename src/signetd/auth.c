@@ -6,6 +6,8 @@
  * random key k (kept in a secret buffer), and remembers a digest of the
  * stored hash it was verified against, so a re-registered client or a
  * changed secret misses. Lookups compare in constant time. */
+#include "signetd/auth.h"
+
 #include <argon2.h>
 #include <errno.h>
 #include <malloc.h>
@@ -20,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "signetd/signetd.h"
 #include "util/clock.h"
 #include "util/secret.h"
 #include "util/sha256.h"

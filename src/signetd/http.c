@@ -1,5 +1,7 @@
 /* HTTP front: libmicrohttpd with an epoll thread pool, routing, body
  * limits, response headers, the access log and the SIGTERM drain. */
+#include "signetd/http.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
@@ -14,7 +16,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "signetd/signetd.h"
+#include "signetd/conf.h"
+#include "signetd/ctx.h"
+#include "signetd/meta.h"
+#include "signetd/resp.h"
+#include "signetd/telemetry.h"
+#include "signetd/token.h"
 #include "telemetry/reports.h"
 #include "util/clock.h"
 #include "util/log.h"

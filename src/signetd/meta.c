@@ -1,6 +1,8 @@
 /* The public metadata endpoints: JWKS (cached against the store version,
  * so a lifecycle transition or a revocation is served at once), discovery
  * (RFC 8414 / OpenID Connect Discovery) and readiness. */
+#include "signetd/meta.h"
+
 #include <jansson.h>
 #include <openssl/sha.h>
 #include <stdio.h>
@@ -9,7 +11,8 @@
 
 #include "common/ipc.h"
 #include "common/oauth_req.h"
-#include "signetd/signetd.h"
+#include "signetd/ctx.h"
+#include "signetd/pool.h"
 #include "store/store.h"
 #include "util/b64url.h"
 #include "util/clock.h"
@@ -18,28 +21,8 @@
 /* Even without a store change, refetch at least this often. */
 #define JWKS_REFETCH_MS 1000u
 
-void sd_resp_json(struct sd_resp *r, unsigned status, const char *json)
-{
-    free(r->body);
-    r->status = status;
-    r->body = strdup(json);
-    r->len = r->body != NULL ? strlen(r->body) : 0;
-    r->content_type = "application/json";
-}
-
-void sd_resp_oauth_error(struct sd_resp *r, unsigned status, const char *code,
-                         const char *description)
-{
-    json_t *doc = json_pack("{s:s, s:s}", "error", code, "error_description",
-                            description != NULL && description[0] != '\0' ? description : code);
-    char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
-    json_decref(doc);
-    sd_resp_json(r, status, text != NULL ? text : "{\"error\":\"server_error\"}");
-    free(text);
-    (void)snprintf(r->cache_control, sizeof r->cache_control, "no-store");
-}
-
-signet_err sd_store_version(struct sd_ctx *c, int64_t *out)
+/* Store access is serialised on one connection. */
+static signet_err store_version(struct sd_ctx *c, int64_t *out)
 {
     pthread_mutex_lock(&c->store_lock);
     signet_err err = sg_store_version(c->store, out);
@@ -100,8 +83,9 @@ static int etag_matches(const char *inm, const char *etag)
 }
 
 /* Under e->lock: brings the cached JWKS of t up to the store version (or
- * refetches it when older than JWKS_REFETCH_MS). A changed body pokes the
- * invariant monitor (I4 compares what is served with the store). */
+ * refetches it when older than JWKS_REFETCH_MS). A changed body is told to
+ * c->on_jwks_change: telemetry.c pokes the invariant monitor there (I4
+ * compares what is served with the store). */
 static signet_err refresh_locked(struct sd_ctx *c, const struct sg_tenant_cfg *t,
                                  struct sd_jwks_entry *e)
 {
@@ -127,8 +111,8 @@ static signet_err refresh_locked(struct sd_ctx *c, const struct sg_tenant_cfg *t
     e->version = version;
     e->fetched_ms = now;
     set_etag(e);
-    if (changed)
-        sd_tm_poke(c);
+    if (changed && c->on_jwks_change != NULL)
+        c->on_jwks_change(c);
     return SIGNET_OK;
 }
 
@@ -182,6 +166,12 @@ void sd_jwks_endpoint(struct sd_ctx *c, const struct sg_tenant_cfg *t, const cha
      * verifier honouring this max-age always knows a key before it signs. */
     (void)snprintf(r->cache_control, sizeof r->cache_control, "max-age=%lld",
                    (long long)cfg->jwks_max_age);
+}
+
+int sd_token_endpoint_url(const struct sg_tenant_cfg *t, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%s/token", t->issuer);
+    return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
 /* The union of the scopes the tenant's clients may request. */
@@ -258,7 +248,7 @@ void sd_ready_endpoint(struct sd_ctx *c, struct sd_resp *r)
     const char *why = NULL;
     if (err != SIGNET_OK || status != SIGNET_OK)
         why = "signer";
-    else if (sd_store_version(c, &version) != SIGNET_OK)
+    else if (store_version(c, &version) != SIGNET_OK)
         why = "store";
     else if (atomic_load(&c->draining))
         why = "draining";

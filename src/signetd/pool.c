@@ -7,6 +7,8 @@
  * clock that may jump, else 30 s) and sends ADVANCE, logging every
  * transition the signer reports. [testing] pause_rotation stops the
  * ADVANCEs (the invariant tests let a key overstay). */
+#include "signetd/pool.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -17,7 +19,7 @@
 #include "common/ipc.h"
 #include "common/signer_client.h"
 #include "json.h"
-#include "signetd/signetd.h"
+#include "signetd/launcher.h"
 #include "util/clock.h"
 #include "util/log.h"
 

@@ -12,12 +12,17 @@
  * trust boundary of /status, /status.json and /metrics). A
  * reload hands the monitor the new configuration (the checks and
  * [invariants] follow it; the alert sinks change at the next start). */
+#include "signetd/telemetry.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/ipc.h"
-#include "signetd/signetd.h"
+#include "signetd/conf.h"
+#include "signetd/ctx.h"
+#include "signetd/meta.h"
+#include "signetd/pool.h"
 #include "telemetry/metrics.h"
 #include "telemetry/monitor.h"
 #include "telemetry/reports.h"
@@ -157,6 +162,7 @@ void sd_tm_init(struct sd_ctx *c)
     pthread_rwlock_init(&c->tm.mon_lock, NULL);
     c->pool.on_change_user = c;
     c->pool.on_change = on_pool_change;
+    c->on_jwks_change = sd_tm_poke;
 }
 
 signet_err sd_tm_start(struct sd_ctx *c, const struct sg_config *cfg)

@@ -4,6 +4,8 @@
  * (RFC 8707), and RFC 9068 access tokens signed by the signer. A failed
  * request leaves nothing behind: no signature, no audit record of one, no
  * replay-cache entry unless the assertion itself was valid. */
+#include "signetd/token.h"
+
 #include <jansson.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -11,17 +13,15 @@
 #include <string.h>
 
 #include "common/oauth_req.h"
-#include "signetd/signetd.h"
+#include "signetd/auth.h"
+#include "signetd/ctx.h"
+#include "signetd/meta.h"
+#include "signetd/pool.h"
+#include "signetd/telemetry.h"
 #include "store/store.h"
 #include "util/b64url.h"
 #include "util/clock.h"
 #include "util/log.h"
-
-int sd_token_endpoint_url(const struct sg_tenant_cfg *t, char *out, size_t cap)
-{
-    int n = snprintf(out, cap, "%s/token", t->issuer);
-    return n > 0 && (size_t)n < cap ? 0 : -1;
-}
 
 static void fail(struct sd_resp *r, enum sg_oauth_error e, const char *why, int basic_tried,
                  const struct sg_tenant_cfg *t)

@@ -9,7 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store/store.h"
+#include "signet/error.h"
+#include "store/backend.h"
+#include "store/model.h"
 
 #define STMT_CACHE 24
 

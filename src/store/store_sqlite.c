@@ -1,8 +1,7 @@
 /* SQLite backend of the state store: WAL, synchronous=FULL, schema in
  * PRAGMA user_version with forward-only migrations, prepared statements
  * with bound parameters only. */
-#include "store/store.h"
-#include "store/sqlite_int.h"
+#include "store/store_sqlite.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -16,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "store/model.h"
+#include "store/sqlite_int.h"
 #include "util/log.h"
 
 /* Migration i brings the schema from version i to i + 1. */

@@ -49,6 +49,15 @@ struct sg_invariant {
 
 extern const struct sg_invariant sg_invariants[SG_INV_COUNT];
 
+/* What each invariant looks like now (the monitor's view, monitor.h). */
+struct sg_inv_status {
+    enum sg_inv_state state;
+    int64_t last_check;     /* 0 = never */
+    int64_t last_violation; /* 0 = never */
+    char message[512];      /* last violation message, or why it is unknown now */
+    uint64_t violations;    /* checks (or reports) that found it violated */
+};
+
 const char *sg_inv_severity_name(enum sg_inv_severity s);
 const char *sg_inv_state_name(enum sg_inv_state s);
 /* The period of check i under c (c may be NULL: the table's period). */

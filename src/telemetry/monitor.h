@@ -66,15 +66,6 @@ struct sg_monitor_source {
     signet_err (*frontend)(void *user, struct sg_tm_frontend *out);
 };
 
-/* What each invariant looks like now. */
-struct sg_inv_status {
-    enum sg_inv_state state;
-    int64_t last_check;     /* 0 = never */
-    int64_t last_violation; /* 0 = never */
-    char message[512];      /* last violation message, or why it is unknown now */
-    uint64_t violations;    /* checks (or reports) that found it violated */
-};
-
 /* The metric families signetd observes itself; the monitor fills the rest
  * (keys, HSM, audit, invariants, reports) from what it reads. */
 struct sg_tm_std_metrics {

@@ -7,7 +7,6 @@
 
 #include "common/accounts.h"
 #include "store/store.h"
-#include "telemetry/monitor.h"
 #include "telemetry/tmutil.h"
 
 #define SVG_W 1180

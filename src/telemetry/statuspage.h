@@ -16,8 +16,6 @@
 #include "telemetry/invariants.h"
 #include "util/buf.h"
 
-struct sg_inv_status;
-
 struct sg_statuspage_tenant {
     const char *name;
     const char *issuer;

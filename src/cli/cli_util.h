@@ -1,8 +1,10 @@
-/* The `signet` command-line tool: one file per subcommand. Exit codes are
- * stable: 0 success, 1 a negative verdict or failed operation (e.g. a broken
- * audit chain, a rejected token), 2 usage or setup error. */
-#ifndef SG_CLI_H
-#define SG_CLI_H
+/* Helpers shared by the subcommands of `signet` (cmd_*.c): the state
+ * directory, starting the signer and asking it, reading its answers, and
+ * the exit codes. Exit codes are stable: 0 success, 1 a negative verdict
+ * or failed operation (e.g. a broken audit chain, a rejected token), 2
+ * usage or setup error. */
+#ifndef SG_CLI_UTIL_H
+#define SG_CLI_UTIL_H
 
 #include <jansson.h>
 
@@ -27,17 +29,5 @@ int sg_cli_request(struct sg_signer_client *c, unsigned char type, const char *a
 json_t *sg_cli_reply_json(const char *text, const char *fallback);
 /* Exit code for a signer status: 1 for a refused operation, 2 for setup. */
 int sg_cli_exit_for(int status);
-
-/* Each subcommand gets argv starting at its own name (argv[0] = "audit"). */
-int sg_cmd_init(int argc, char **argv);
-int sg_cmd_status(int argc, char **argv);
-int sg_cmd_keys(int argc, char **argv);
-int sg_cmd_rotate(int argc, char **argv);
-int sg_cmd_revoke(int argc, char **argv);
-int sg_cmd_jwks(int argc, char **argv);
-int sg_cmd_audit(int argc, char **argv);
-int sg_cmd_verify(int argc, char **argv);
-int sg_cmd_client(int argc, char **argv);
-int sg_cmd_invariants(int argc, char **argv);
 
 #endif

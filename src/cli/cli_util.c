@@ -1,14 +1,25 @@
-/* Shared by the subcommands that talk to the signer. */
+/* Shared by the subcommands (cli_util.h). */
+#include "cli/cli_util.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
 #include "common/ipc.h"
 #include "common/signer_client.h"
 #include "json.h"
 #include "signet/error.h"
+
+const char *sg_cli_state_dir(const char *opt)
+{
+    if (opt != NULL && opt[0] != '\0')
+        return opt;
+    const char *env = getenv("SIGNET_STATE");
+    if (env != NULL && env[0] != '\0')
+        return env;
+    return SIGNET_DEFAULT_STATE;
+}
 
 int sg_cli_exit_for(int status)
 {

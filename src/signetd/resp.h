@@ -1,0 +1,30 @@
+/* An HTTP answer as the endpoints build it (resp.c) and http.c sends it. */
+#ifndef SD_RESP_H
+#define SD_RESP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A handler fills an sd_resp. */
+struct sd_resp {
+    unsigned status;
+    char *body; /* malloc'd */
+    size_t len;
+    const char *content_type;
+    char cache_control[64]; /* empty: no-store */
+    char etag[64];
+    char allow[32];
+    char www_auth[600];
+    int64_t retry_after; /* seconds; 0 = none */
+    int no_body;         /* 304 */
+    int csp;             /* the status page: Content-Security-Policy header */
+    char client_id[130]; /* for the access log */
+};
+
+/* A JSON body (copied) with status. */
+void sd_resp_json(struct sd_resp *r, unsigned status, const char *json);
+/* An OAuth error body (RFC 6749 §5.2), no-store. */
+void sd_resp_oauth_error(struct sd_resp *r, unsigned status, const char *code,
+                         const char *description);
+
+#endif

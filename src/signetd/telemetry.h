@@ -1,0 +1,37 @@
+/* signetd's telemetry (telemetry.c): the metrics it observes, the
+ * invariant monitor over its signers, and the endpoints exposing them. */
+#ifndef SD_TELEMETRY_H
+#define SD_TELEMETRY_H
+
+#include <stddef.h>
+
+#include "signet/error.h"
+#include "signetd/resp.h"
+
+struct sd_ctx;
+struct sg_config;
+struct sg_tenant_cfg;
+
+/* Locks, and the pool's and the JWKS cache's change hooks (before the
+ * pool starts). */
+void sd_tm_init(struct sd_ctx *c);
+/* Creates the registry and starts the monitor (after the signer pool). */
+SIGNET_WUR signet_err sd_tm_start(struct sd_ctx *c, const struct sg_config *cfg);
+/* A reload: the monitor judges by the new configuration (state kept). */
+void sd_tm_reload(struct sd_ctx *c, const struct sg_config *cfg);
+/* Stops the monitor (before the signer clients go) and closes the audit
+ * handle; sd_tm_free then frees the registry (after HTTP stopped). */
+void sd_tm_stop(struct sd_ctx *c);
+void sd_tm_free(struct sd_ctx *c);
+/* Runs every check soon (after a JWKS change, transition, signer restart). */
+void sd_tm_poke(struct sd_ctx *c);
+void sd_tm_token_result(struct sd_ctx *c, const char *tenant, const char *result);
+void sd_tm_sign_latency(struct sd_ctx *c, double seconds);
+void sd_tm_http(struct sd_ctx *c, const char *endpoint, unsigned status);
+void sd_metrics_endpoint(struct sd_ctx *c, struct sd_resp *r);
+void sd_status_endpoint(struct sd_ctx *c, struct sd_resp *r);
+void sd_status_json_endpoint(struct sd_ctx *c, struct sd_resp *r);
+void sd_reports_endpoint(struct sd_ctx *c, const struct sg_tenant_cfg *t, const char *body,
+                         size_t len, struct sd_resp *r);
+
+#endif

@@ -1,0 +1,33 @@
+/* POST /t/<tenant>/token (token.c), and the same client authentication
+ * for the reports endpoint. */
+#ifndef SD_TOKEN_H
+#define SD_TOKEN_H
+
+#include <stddef.h>
+
+#include "signet/error.h"
+#include "signetd/resp.h"
+
+struct sd_ctx;
+struct sg_config;
+struct sg_tenant_cfg;
+
+#define SD_REPORT_SCOPE "signet:report"
+
+/* The token endpoint. 0: r holds the answer now. 1: the request went to a
+ * signer; done(user, answer) then runs exactly once, from another thread
+ * or possibly before this returns, with an answer whose body it owns. */
+typedef void (*sd_token_done)(void *user, struct sd_resp *r);
+int sd_token_endpoint_async(struct sd_ctx *c, const struct sg_config *cfg,
+                            const struct sg_tenant_cfg *t, const char *body, size_t len,
+                            const char *authz, struct sd_resp *r, sd_token_done done,
+                            void *user);
+
+/* Authenticates the client of a report (client_secret_basic, as at the
+ * token endpoint) and requires the signet:report scope. SIGNET_OK when it
+ * may report; otherwise r holds the 401/403/429/503 answer. */
+SIGNET_WUR signet_err sd_report_client(struct sd_ctx *c, const struct sg_config *cfg,
+                                       const struct sg_tenant_cfg *t, const char *authz,
+                                       struct sd_resp *r);
+
+#endif
