@@ -183,11 +183,12 @@ int sg_cmd_status(int argc, char **argv)
                (long long)json_integer_value(json_object_get(hsm, "signatures")),
                (long long)json_integer_value(json_object_get(hsm, "errors")),
                (long long)json_integer_value(json_object_get(hsm, "session_reopens")));
-        printf("sandbox: seccomp=%s no_new_privs=%s mlocked=%s dumpable=%s\n",
+        printf("sandbox: seccomp=%s no_new_privs=%s mlocked=%s dumpable=%s landlock=%lld\n",
                json_is_true(json_object_get(sb, "seccomp")) ? "on" : "off",
                json_is_true(json_object_get(sb, "no_new_privs")) ? "on" : "off",
                json_is_true(json_object_get(sb, "mlocked")) ? "yes" : "no",
-               json_is_true(json_object_get(sb, "dumpable")) ? "yes" : "no");
+               json_is_true(json_object_get(sb, "dumpable")) ? "yes" : "no",
+               (long long)json_integer_value(json_object_get(sb, "landlock")));
         printf("timing: rotation every %llds, pre-publication %llds, retirement %llds, next "
                "transition in %llds\n\n",
                (long long)json_integer_value(json_object_get(tm, "rotation_period")),

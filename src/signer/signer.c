@@ -60,6 +60,7 @@ struct sg_signer {
     uint64_t refusals;
     uint64_t batches;
     int hard_seccomp, hard_dumpable, hard_mlocked, hard_nnp;
+    int hard_landlock; /* Landlock ABI in force, 0 = none */
     unsigned role;              /* SG_ROLE_* of the peer, set by whoever started us */
     struct rate {
         double tokens;
@@ -80,8 +81,9 @@ const struct sg_config *sg_signer_config(const struct sg_signer *s)
 }
 
 void sg_signer_set_hardening(struct sg_signer *s, int seccomp, int dumpable, int mlocked,
-                             int no_new_privs)
+                             int no_new_privs, int landlock)
 {
+    s->hard_landlock = landlock;
     s->hard_seccomp = seccomp;
     s->hard_dumpable = dumpable;
     s->hard_mlocked = mlocked;
@@ -686,7 +688,7 @@ static signet_err status_json(struct sg_signer *s, json_t **out)
     int64_t now = sg_clock_now();
     json_t *doc = json_pack(
         "{s:s, s:I, s:o, s:{s:I, s:I, s:I, s:I, s:s, s:I, s:I, s:I}, s:{s:I, s:I, s:I},"
-        " s:{s:b, s:b, s:b, s:b, s:b}, s:I, s:{s:I, s:I, s:I, s:I}}",
+        " s:{s:b, s:b, s:b, s:b, s:b, s:i}, s:I, s:{s:I, s:I, s:I, s:I}}",
         "version", SIGNET_VERSION, "now", (json_int_t)now, "keys", keys, "signer",
         "signatures", (json_int_t)s->signatures, "refusals", (json_int_t)s->refusals, "batches",
         (json_int_t)s->batches, "withheld", (json_int_t)s->withheld, "instance", s->instance,
@@ -695,7 +697,8 @@ static signet_err status_json(struct sg_signer *s, json_t **out)
         (json_int_t)s->signatures, "hsm", "signatures", (json_int_t)st.signatures, "errors",
         (json_int_t)st.errors, "session_reopens", (json_int_t)st.session_reopens, "sandbox",
         "seccomp", s->hard_seccomp, "dumpable", s->hard_dumpable, "mlocked", s->hard_mlocked,
-        "no_new_privs", s->hard_nnp, "available", SIGNET_SANDBOX && s->cfg.sandbox,
+        "no_new_privs", s->hard_nnp, "available", SIGNET_SANDBOX && s->cfg.sandbox, "landlock",
+        s->hard_landlock,
         "audit_seq", (json_int_t)sg_audit_last_seq(s->audit),
         "timing", "rotation_period", (json_int_t)s->cfg.rotation_period, "prepublish",
         (json_int_t)sg_config_prepublish(&s->cfg), "retire_window",

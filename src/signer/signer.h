@@ -40,8 +40,9 @@ SIGNET_WUR signet_err sg_signer_advance(struct sg_signer *s);
  * what it may send is the message table's business (common/ipc.c). */
 void sg_signer_set_role(struct sg_signer *s, unsigned role);
 
-/* Set by the sandbox: what hardening is in force (reported in STATUS). */
+/* Set by the sandbox: what hardening is in force (reported in STATUS;
+ * landlock is the Landlock ABI version in force, 0 = none). */
 void sg_signer_set_hardening(struct sg_signer *s, int seccomp, int dumpable, int mlocked,
-                             int no_new_privs);
+                             int no_new_privs, int landlock);
 
 #endif

@@ -123,7 +123,7 @@ int main(int argc, char **argv)
         sg_signer_close(&s);
         return 4;
     }
-    sg_signer_set_hardening(s, h.seccomp, h.dumpable, h.mlocked, h.no_new_privs);
+    sg_signer_set_hardening(s, h.seccomp, h.dumpable, h.mlocked, h.no_new_privs, h.landlock);
     /* Signing threads start inside the sandbox so that they inherit all of
      * it (seccomp filter, dropped capabilities and no-new-privs are
      * per-thread attributes). */
