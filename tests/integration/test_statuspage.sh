@@ -123,9 +123,9 @@ def token():
     urllib.request.urlopen(req, timeout=10).read()
 for step in range(9):
     now += 200
-    with open(clock + ".tmp", "w") as f:
+    # in place: the signer's Landlock rule covers this file, not a renamed one
+    with open(clock, "w") as f:
         f.write(str(now))
-    os.replace(clock + ".tmp", clock)
     time.sleep(0.4)
     for _ in range(3 + 2 * step):
         token()
