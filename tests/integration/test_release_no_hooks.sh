@@ -96,10 +96,10 @@ sg_check "release: init made keys (signet keys list)" \
 C=$SG_TMP/ctl
 sg_copy_state "$S" "$C"
 
-before=$(grep -c key_rotation_requested "$S/audit.log" || true)
+before=$(grep -c key_rotation_requested "$S/signer/audit.log" || true)
 sg_check "release: signet rotate with SIGNET_FAULT=rotate_commit succeeds" \
     eval 'SIGNET_FAULT=rotate_commit rel 0 rotate --state "$S"'
-after=$(grep -c key_rotation_requested "$S/audit.log" || true)
+after=$(grep -c key_rotation_requested "$S/signer/audit.log" || true)
 sg_check "release: the rotation passed rotate_commit (key_rotation_requested audited)" \
     eval '[ "$after" -gt "$before" ]'
 sg_check "release: the audit log verifies" eval 'rel 0 audit verify --state "$S"'
