@@ -298,16 +298,26 @@ static int mremap_not_exec(void)
     char *q = mremap(p, len, 64 * len, MREMAP_MAYMOVE);
     if (q == MAP_FAILED)
         return 21;
-    static char maps[1 << 16];
-    ssize_t n = pread(maps_fd, maps, sizeof maps - 1, 0);
-    if (n <= 0)
+    /* /proc files hand out about a page per read: read to the end. */
+    static char maps[1 << 18];
+    size_t n = 0;
+    ssize_t got;
+    while (n < sizeof maps - 1 &&
+           (got = pread(maps_fd, maps + n, sizeof maps - 1 - n, (off_t)n)) > 0)
+        n += (size_t)got;
+    if (n == 0)
         return 22;
     maps[n] = '\0';
-    char start[32];
-    (void)snprintf(start, sizeof start, "%lx-", (unsigned long)q);
+    /* The line whose range holds q (the kernel may have merged the moved
+     * mapping with a neighbour of the same protection). */
+    unsigned long at = (unsigned long)q;
     for (char *line = maps; line != NULL && *line != '\0';) {
         char *next = strchr(line, '\n');
-        if (strncmp(line, start, strlen(start)) == 0) {
+        char *end = NULL;
+        unsigned long lo = strtoul(line, &end, 16), hi = 0;
+        if (end != NULL && *end == '-')
+            hi = strtoul(end + 1, &end, 16);
+        if (lo <= at && at < hi) {
             char *perms = strchr(line, ' ');
             return perms != NULL && strncmp(perms + 1, "rw-p", 4) == 0 ? 0 : 23;
         }
