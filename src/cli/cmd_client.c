@@ -479,12 +479,18 @@ int sg_cmd_client(int argc, char **argv)
         return SG_EXIT_USAGE;
     }
     int rest = argc - 1 - optind;
+    int rc = SG_EXIT_USAGE;
     if (strcmp(sub, "add") == 0 && rest == 0)
-        return cmd_add(&o);
-    if (strcmp(sub, "list") == 0 && rest == 0)
-        return cmd_list(&o);
-    if (strcmp(sub, "remove") == 0 && rest == 1)
-        return cmd_remove(&o, argv[1 + optind]);
-    usage(stderr);
-    return SG_EXIT_USAGE;
+        rc = cmd_add(&o);
+    else if (strcmp(sub, "list") == 0 && rest == 0)
+        rc = cmd_list(&o);
+    else if (strcmp(sub, "remove") == 0 && rest == 1)
+        rc = cmd_remove(&o, argv[1 + optind]);
+    else
+        usage(stderr);
+    /* Back to root once the front store is closed (the account was only
+     * assumed for it): the rest of the process, and its exit, are root's. */
+    if (getuid() == 0 && geteuid() != 0 && sg_account_resume_root() != SIGNET_OK)
+        rc = SG_EXIT_USAGE;
+    return rc;
 }

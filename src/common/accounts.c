@@ -7,7 +7,6 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -52,10 +51,6 @@ signet_err sg_account_assume(const struct sg_account *a)
 {
     if (setegid(a->gid) != 0 || seteuid(a->uid) != 0)
         return SIGNET_ERR_PERMISSION;
-    /* The change cleared the dumpable flag; put back what a root CLI had
-     * (its real and saved uid stay root, so the account assumed still
-     * cannot trace it), or LeakSanitizer cannot inspect the process. */
-    (void)prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
     return SIGNET_OK;
 }
 
