@@ -290,7 +290,7 @@ int main(int argc, char **argv)
     /* Signers start before the listener; one that cannot start (wrong PIN,
      * HSM missing) is retried, and readyz answers 503 meanwhile. */
     sd_tm_init(c);
-    e = sd_pool_start(&c->pool, c->state_dir, c->launcher_fd, cfg->server.signers, pool_mode(cfg));
+    e = sd_pool_start(&c->pool, c->launcher_fd, cfg->server.signers, pool_mode(cfg));
     if (e != SIGNET_OK) {
         fprintf(stderr, "signetd: cannot start the signer pool: %s\n", signet_strerror(e));
         return 1;

@@ -44,20 +44,15 @@ static void respawn_locked(struct sd_pool *p, struct sd_slot *s, unsigned idx)
     sg_signer_client_free(&s->client);
     atomic_store(&s->healthy, 0);
     struct sg_signer_client *c = NULL;
-    signet_err err;
-    if (p->launcher_fd >= 0) {
-        /* The launcher starts it: binary, arguments, environment and
-         * account are its choice, not ours. */
-        int fd = -1;
-        pid_t pid = -1;
-        err = sd_launcher_spawn(p->launcher_fd, idx, &fd, &pid);
-        if (err == SIGNET_OK) {
-            err = sg_signer_client_adopt(fd, pid, 0, &c);
-            if (err != SIGNET_OK)
-                close(fd);
-        }
-    } else {
-        err = sg_signer_spawn(p->state_dir, &c);
+    /* The launcher starts it: binary, arguments, environment and account
+     * are its choice, not the front end's (there is no other way). */
+    int fd = -1;
+    pid_t pid = -1;
+    signet_err err = sd_launcher_spawn(p->launcher_fd, idx, &fd, &pid);
+    if (err == SIGNET_OK) {
+        err = sg_signer_client_adopt(fd, pid, 0, &c);
+        if (err != SIGNET_OK)
+            close(fd);
     }
     signet_err status = SIGNET_ERR_SIGNER_GONE;
     char *json = NULL;
@@ -396,18 +391,15 @@ static void *scheduler_main(void *arg)
     return NULL;
 }
 
-signet_err sd_pool_start(struct sd_pool *p, const char *state_dir, int launcher_fd, unsigned n,
-                         unsigned mode)
+signet_err sd_pool_start(struct sd_pool *p, int launcher_fd, unsigned n, unsigned mode)
 {
     void (*on_change)(void *) = p->on_change;
     void *on_change_user = p->on_change_user;
     memset(p, 0, sizeof *p);
     p->on_change = on_change;
     p->on_change_user = on_change_user;
-    size_t len = strlen(state_dir);
-    if (len >= sizeof p->state_dir || n == 0 || n > SD_MAX_SIGNERS)
+    if (n == 0 || n > SD_MAX_SIGNERS)
         return SIGNET_ERR_INVALID_ARG;
-    memcpy(p->state_dir, state_dir, len + 1);
     p->launcher_fd = launcher_fd;
     p->n = n;
     p->mode = mode;

@@ -24,8 +24,7 @@ struct sd_slot {
 };
 
 struct sd_pool {
-    char state_dir[PATH_MAX];
-    int launcher_fd;           /* the launcher's control channel; -1: spawn ourselves */
+    int launcher_fd;           /* the launcher's control channel: signers come from it */
     struct sd_slot slots[SD_MAX_SIGNERS];
     unsigned n;
     atomic_uint next;
@@ -47,8 +46,7 @@ struct sd_pool {
 #define SD_POOL_FAST_POLL 2u      /* injected clock: poll every 100 ms, it may jump */
 #define SD_POOL_PAUSED 4u         /* [testing] pause_rotation: no ADVANCE */
 
-SIGNET_WUR signet_err sd_pool_start(struct sd_pool *p, const char *state_dir, int launcher_fd,
-                                    unsigned n, unsigned mode);
+SIGNET_WUR signet_err sd_pool_start(struct sd_pool *p, int launcher_fd, unsigned n, unsigned mode);
 /* Stops the rotation scheduler (signers keep answering). */
 void sd_pool_stop_scheduler(struct sd_pool *p);
 /* Stops the scheduler if still running, then every signer. */
