@@ -7,22 +7,36 @@
 #include <unistd.h>
 
 #define STR_REQ (2u + SG_IPC_MAX_STR) /* a u16-prefixed string */
-#define ANY (SG_ROLE_ADMIN | SG_ROLE_FRONT)
+#define FRONT_SIGNER (SG_ROLE_ADMIN | SG_ROLE_FRONT)
+#define WATCHERS (SG_ROLE_ADMIN | SG_ROLE_MONITOR)
+#define ANY (SG_ROLE_ADMIN | SG_ROLE_FRONT | SG_ROLE_MONITOR)
+#define SIGNER SG_IPC_SERVER_SIGNER
+#define MONITOR SG_IPC_SERVER_MONITOR
+#define REPORT_REQ (STR_REQ + 4u + 256u * 1024u - 1024u) /* issuer, body */
 
-/* Cf. OpenSSH monitor.c's mon_dispatch tables. ROTATE is the operator's
- * (the CLI); REVOKE stays open to the front end while its invariant
- * monitor may answer a forged token with an emergency revoke (on_critical
- * = rotate), rate-limited to one a minute. */
+/* Cf. OpenSSH monitor.c's mon_dispatch tables. The front end signs, reads
+ * keys and advances the lifecycle; it cannot revoke, read the token's
+ * inventory or write audit records: those are the monitor's (REVOKE on
+ * on_critical = rotate, rate-limited to one a minute) and the operator's.
+ * ROTATE is the operator's alone. The MON_* messages are the front end's
+ * to the monitor (its status pages, metrics and relying parties' reports
+ * are served on the front end's port). */
 static const struct sg_ipc_msg table[] = {
-    {SG_IPC_SIGN, "sign", ANY, 4u * STR_REQ + 2u + SG_IPC_MAX_CLAIMS, 0, 0},
-    {SG_IPC_JWKS, "jwks", ANY, STR_REQ, 0, 0},
-    {SG_IPC_ADVANCE, "advance", ANY, 0, 0, 0},
-    {SG_IPC_REVOKE, "revoke", ANY, STR_REQ, 1.0 / 60.0, 1},
-    {SG_IPC_STATUS, "status", ANY, 0, 0, 0},
-    {SG_IPC_KEYS, "keys", ANY, STR_REQ, 0, 0},
-    {SG_IPC_ROTATE, "rotate", SG_ROLE_ADMIN, STR_REQ, 0, 0},
-    {SG_IPC_INVENTORY, "inventory", ANY, 0, 0, 0},
-    {SG_IPC_AUDIT_NOTE, "audit_note", ANY, STR_REQ + 2u + SG_IPC_MAX_NOTE, 20.0, 200},
+    {SG_IPC_SIGN, "sign", FRONT_SIGNER, 4u * STR_REQ + 2u + SG_IPC_MAX_CLAIMS, 0, 0, SIGNER},
+    {SG_IPC_JWKS, "jwks", ANY, STR_REQ, 0, 0, SIGNER},
+    {SG_IPC_ADVANCE, "advance", FRONT_SIGNER, 0, 0, 0, SIGNER},
+    {SG_IPC_REVOKE, "revoke", WATCHERS, STR_REQ, 1.0 / 60.0, 1, SIGNER},
+    {SG_IPC_STATUS, "status", ANY, 0, 0, 0, SIGNER},
+    {SG_IPC_KEYS, "keys", WATCHERS, STR_REQ, 0, 0, SIGNER},
+    {SG_IPC_ROTATE, "rotate", SG_ROLE_ADMIN, STR_REQ, 0, 0, SIGNER},
+    {SG_IPC_INVENTORY, "inventory", WATCHERS, 0, 0, 0, SIGNER},
+    {SG_IPC_AUDIT_NOTE, "audit_note", WATCHERS, STR_REQ + 2u + SG_IPC_MAX_NOTE, 20.0, 200, SIGNER},
+    {SG_IPC_MON_POKE, "mon_poke", SG_ROLE_FRONT, 0, 0, 0, MONITOR},
+    {SG_IPC_MON_READY, "mon_ready", SG_ROLE_FRONT, 0, 0, 0, MONITOR},
+    {SG_IPC_MON_STATUS_HTML, "mon_status_html", SG_ROLE_FRONT, 0, 0, 0, MONITOR},
+    {SG_IPC_MON_STATUS_JSON, "mon_status_json", SG_ROLE_FRONT, 0, 0, 0, MONITOR},
+    {SG_IPC_MON_METRICS, "mon_metrics", SG_ROLE_FRONT, 0, 0, 0, MONITOR},
+    {SG_IPC_MON_REPORT, "mon_report", SG_ROLE_FRONT, REPORT_REQ, 0, 0, MONITOR},
 };
 
 const char *const sg_ipc_note_types[] = {"invariant_violation", "invariant_recovered", "report",
@@ -37,10 +51,15 @@ const struct sg_ipc_msg *sg_ipc_msg_find(uint8_t type)
     return NULL;
 }
 
-int sg_ipc_permitted(uint8_t type, unsigned role)
+int sg_ipc_permitted(uint8_t type, unsigned role, unsigned server)
 {
     const struct sg_ipc_msg *m = sg_ipc_msg_find(type);
-    return m != NULL && (m->roles & role) != 0;
+    return m != NULL && (m->roles & role) != 0 && m->server == server;
+}
+
+const char *sg_ipc_role_name(unsigned role)
+{
+    return role == SG_ROLE_FRONT ? "front" : role == SG_ROLE_MONITOR ? "monitor" : "admin";
 }
 
 static int known_type(uint8_t t)

@@ -29,14 +29,30 @@ enum sg_ipc_type {
     SG_IPC_ROTATE = 7,  /* issuer ("" = all) -> report JSON */
     SG_IPC_INVENTORY = 8, /* -> private objects in the token, JSON */
     SG_IPC_AUDIT_NOTE = 9, /* type, fields JSON -> (appended to the audit log by the signer) */
+    /* Served by the monitor process, sent by the front end over the
+     * channel the launcher made between them. */
+    SG_IPC_MON_POKE = 16,        /* -> (run every check soon) */
+    SG_IPC_MON_READY = 17,       /* -> (the front end has entered its sandbox) */
+    SG_IPC_MON_STATUS_HTML = 18, /* -> the status page, text/html */
+    SG_IPC_MON_STATUS_JSON = 19, /* -> /status.json */
+    SG_IPC_MON_METRICS = 20,     /* -> the monitor's metric families, Prometheus text */
+    SG_IPC_MON_REPORT = 21,      /* issuer, body -> the reports' verdicts JSON */
     SG_IPC_RESPONSE = 0x80,
 };
 
 /* Who is at the other end of a channel. The spawner says so when it starts
- * the signer (the launcher: the front end; the CLI: an administrator); the
- * front end never chooses its own role. */
+ * the signer (the launcher: the front end on the signer's first channel,
+ * the monitor on its second; the CLI: an administrator); no peer chooses
+ * its own role. */
 #define SG_ROLE_ADMIN 1u
 #define SG_ROLE_FRONT 2u
+#define SG_ROLE_MONITOR 4u
+/* "admin", "front" or "monitor" (audit records, logs). */
+const char *sg_ipc_role_name(unsigned role);
+
+/* Which process serves a message. */
+#define SG_IPC_SERVER_SIGNER 1u
+#define SG_IPC_SERVER_MONITOR 2u
 
 /* The message table: every request type once, with the roles that may
  * send it and its payload cap. A type that is not here, not permitted for
@@ -46,23 +62,25 @@ struct sg_ipc_msg {
     const char *name;
     unsigned roles;        /* SG_ROLE_* that may send it */
     uint32_t max_payload;  /* bytes */
-    double rate;           /* front end: sustained requests per second; 0 = unlimited */
+    double rate;           /* non-admin peers: sustained requests per second; 0 = unlimited */
     unsigned burst;
+    unsigned server;       /* SG_IPC_SERVER_*: who answers it */
 };
 /* NULL for an unknown type (the response bit is ignored). */
 const struct sg_ipc_msg *sg_ipc_msg_find(uint8_t type);
-/* Whether role may send type (0 for an unknown type). */
-int sg_ipc_permitted(uint8_t type, unsigned role);
+/* Whether role may send type to server (0 for an unknown type). */
+int sg_ipc_permitted(uint8_t type, unsigned role, unsigned server);
 
-/* AUDIT_NOTE: the front end's records (alerts, reports), chained by the
- * signer like any other. Payload: the record type (one of a fixed set,
- * prefixed "front_" in the log), then the fields as a JSON object. */
+/* AUDIT_NOTE: the monitor's records (alerts, reports), chained by the
+ * signer like any other. Payload: the record type (one of a fixed set),
+ * then the fields as a JSON object; the signer stamps the sender's role
+ * as "source". */
 #define SG_IPC_MAX_NOTE (8u * 1024u)
 SIGNET_WUR signet_err sg_ipc_decode_note(const uint8_t *p, size_t n, char **type,
                                          const uint8_t **fields, size_t *fields_len);
 void sg_ipc_encode_note(struct sg_wbuf *w, const char *type, const char *fields,
                         size_t fields_len);
-/* The record types a front end may write (NULL-terminated). */
+/* The record types a note may carry (NULL-terminated). */
 extern const char *const sg_ipc_note_types[];
 
 struct sg_ipc_frame {

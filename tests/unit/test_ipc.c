@@ -488,21 +488,37 @@ static void test_read_frame_pipe(void **state)
     sg_wbuf_free(&out);
 }
 
-/* The message table: ROTATE is the operator's alone; every type the front
- * end uses is permitted to it; unknown types are nobody's. */
+/* The message table: ROTATE is the operator's alone; the front end may
+ * sign, read keys and advance, and nothing that watches it (revoke,
+ * inventory, audit notes) is its own; the monitor's messages are served by
+ * the monitor, never by a signer; unknown types are nobody's. */
 static void test_message_table_roles(void **state)
 {
     (void)state;
-    assert_false(sg_ipc_permitted(SG_IPC_ROTATE, SG_ROLE_FRONT));
-    assert_true(sg_ipc_permitted(SG_IPC_ROTATE, SG_ROLE_ADMIN));
-    static const uint8_t front[] = {SG_IPC_SIGN, SG_IPC_JWKS, SG_IPC_ADVANCE, SG_IPC_STATUS,
-                                    SG_IPC_KEYS, SG_IPC_INVENTORY, SG_IPC_REVOKE,
-                                    SG_IPC_AUDIT_NOTE};
+    const unsigned S = SG_IPC_SERVER_SIGNER, M = SG_IPC_SERVER_MONITOR;
+    assert_false(sg_ipc_permitted(SG_IPC_ROTATE, SG_ROLE_FRONT, S));
+    assert_false(sg_ipc_permitted(SG_IPC_ROTATE, SG_ROLE_MONITOR, S));
+    assert_true(sg_ipc_permitted(SG_IPC_ROTATE, SG_ROLE_ADMIN, S));
+    static const uint8_t front[] = {SG_IPC_SIGN, SG_IPC_JWKS, SG_IPC_ADVANCE, SG_IPC_STATUS};
     for (size_t i = 0; i < sizeof front; i++)
-        assert_true(sg_ipc_permitted(front[i], SG_ROLE_FRONT));
-    assert_false(sg_ipc_permitted(0, SG_ROLE_ADMIN));
-    assert_false(sg_ipc_permitted(SG_IPC_AUDIT_NOTE + 1, SG_ROLE_ADMIN));
+        assert_true(sg_ipc_permitted(front[i], SG_ROLE_FRONT, S));
+    static const uint8_t watch[] = {SG_IPC_KEYS, SG_IPC_INVENTORY, SG_IPC_REVOKE,
+                                    SG_IPC_AUDIT_NOTE};
+    for (size_t i = 0; i < sizeof watch; i++) {
+        assert_false(sg_ipc_permitted(watch[i], SG_ROLE_FRONT, S));
+        assert_true(sg_ipc_permitted(watch[i], SG_ROLE_MONITOR, S));
+    }
+    assert_false(sg_ipc_permitted(SG_IPC_SIGN, SG_ROLE_MONITOR, S));
+    for (uint8_t t = SG_IPC_MON_POKE; t <= SG_IPC_MON_REPORT; t++) {
+        assert_true(sg_ipc_permitted(t, SG_ROLE_FRONT, M));
+        assert_false(sg_ipc_permitted(t, SG_ROLE_FRONT, S));
+        assert_false(sg_ipc_permitted(t, SG_ROLE_ADMIN, S));
+    }
+    assert_false(sg_ipc_permitted(SG_IPC_SIGN, SG_ROLE_FRONT, M));
+    assert_false(sg_ipc_permitted(0, SG_ROLE_ADMIN, S));
+    assert_false(sg_ipc_permitted(SG_IPC_AUDIT_NOTE + 1, SG_ROLE_ADMIN, S));
     assert_null(sg_ipc_msg_find(0x7f));
+    assert_string_equal(sg_ipc_role_name(SG_ROLE_MONITOR), "monitor");
     /* The response bit names the same row. */
     assert_ptr_equal(sg_ipc_msg_find(SG_IPC_SIGN | SG_IPC_RESPONSE), sg_ipc_msg_find(SG_IPC_SIGN));
     assert_true(sg_ipc_msg_find(SG_IPC_REVOKE)->rate > 0);
