@@ -12,7 +12,7 @@
 #define ANY (SG_ROLE_ADMIN | SG_ROLE_FRONT | SG_ROLE_MONITOR)
 #define SIGNER SG_IPC_SERVER_SIGNER
 #define MONITOR SG_IPC_SERVER_MONITOR
-#define REPORT_REQ (STR_REQ + 4u + 256u * 1024u - 1024u) /* issuer, body */
+#define REPORT_REQ (STR_REQ + 255u * 1024u) /* issuer, then the body */
 
 /* Cf. OpenSSH monitor.c's mon_dispatch tables. The front end signs, reads
  * keys and advances the lifecycle; it cannot revoke, read the token's
@@ -40,7 +40,7 @@ static const struct sg_ipc_msg table[] = {
 };
 
 const char *const sg_ipc_note_types[] = {"invariant_violation", "invariant_recovered", "report",
-                                          NULL};
+                                          "front_refused", NULL};
 
 const struct sg_ipc_msg *sg_ipc_msg_find(uint8_t type)
 {

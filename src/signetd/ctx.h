@@ -24,7 +24,7 @@ struct sg_store;
 struct sg_secret;
 struct sg_metrics;
 struct sg_metric;
-struct sg_monitor;
+struct sg_signer_client;
 
 /* The JWKS cache of one tenant (meta.c). */
 struct sd_jwks_entry {
@@ -37,12 +37,14 @@ struct sd_jwks_entry {
     char etag[64];
 };
 
-/* Telemetry (telemetry.c): metrics and the invariant monitor. */
+/* Telemetry (telemetry.c): the front end's metrics and its channel to the
+ * monitor process. */
 struct sd_telemetry {
     struct sg_metrics *reg;
     struct sg_metric *tokens_issued, *sign_latency, *http_requests;
-    pthread_rwlock_t mon_lock; /* read: using mon; write: replacing it (reload) */
-    struct sg_monitor *mon;
+    pthread_rwlock_t mon_lock; /* read: using mon; write: replacing it */
+    struct sg_signer_client *mon; /* NULL until connected, or after it failed */
+    int64_t mon_tried_ms;         /* last (re)connection attempt, monotonic */
 };
 
 struct sd_ctx {
@@ -64,7 +66,7 @@ struct sd_ctx {
     int boundary_enforced;     /* front end and signers under two accounts, neither root */
     struct sd_hardening hardening; /* the front end's sandbox, as sd_sandbox_enter found it */
     long front_uid;                /* the front end's account, once split_processes has run */
-    atomic_int hardening_ready;    /* set once hardening is final (I8, /status) */
+    atomic_int hardening_ready;    /* set once hardening is final (the monitor is told) */
     char *tls_cert;            /* PEM, read before dropping root; taken by sd_http_start */
     struct sg_secret *tls_key;
     struct sd_telemetry tm;

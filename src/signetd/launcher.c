@@ -7,14 +7,24 @@
  * end its end of each channel (SCM_RIGHTS), reaps them, forwards signals to
  * the front end, and stops the signers and exits when the front end exits.
  *
+ * It also starts the monitor (monproc.c) under the monitor's account and
+ * restarts it when it dies (with a back-off; the signers are then stopped
+ * too, so that the front end restarts them with channels to the new
+ * monitor). Each signer gets two channels: the front end's and the
+ * monitor's, whose end goes to the monitor; the front end reaches the
+ * monitor on a channel of its own, also made here.
+ *
  * The control channel is a SOCK_SEQPACKET socketpair. A request is three
- * bytes {op, slot, arg}: SPAWN (arg 0) or NOTIFY (slot 0, arg one of
- * SD_NOTIFY_*: the launcher is the unit's main process, so readiness is
- * reported by it, the sd_notify way). SPAWN's answer is {slot, ok,
+ * bytes {op, slot, arg}: SPAWN (arg 0), MONITOR (slot 0, arg 0: a channel
+ * to the monitor) or NOTIFY (slot 0, arg one of SD_NOTIFY_*: the launcher
+ * is the unit's main process, so readiness is reported by it, the
+ * sd_notify way). The answer to SPAWN and MONITOR is {slot, ok,
  * pid (4 bytes, host order)} with the new channel's descriptor attached
  * when ok is 1. Anything else from the front end ends the launcher's
  * service (the front end is then killed: a front end that speaks nonsense
- * to its launcher is not one to keep running). */
+ * to its launcher is not one to keep running). To the monitor the
+ * launcher sends {SD_MOP_SIGNER, slot, pid} or {SD_MOP_FRONT, 0, pid},
+ * each with a channel's descriptor. */
 #include "signetd/launcher.h"
 
 #include <errno.h>
@@ -33,11 +43,15 @@
 #include <unistd.h>
 
 #include "common/signer_client.h"
+#include "signetd/ctx.h"
+#include "signetd/monproc.h"
 #include "util/log.h"
 
 #define OP_SPAWN 1u
 #define OP_NOTIFY 2u
+#define OP_MONITOR 3u
 #define MIN_SPAWN_INTERVAL_MS 100
+#define MONITOR_BACKOFF_MAX_MS 30000
 
 static int sig_pipe[2] = {-1, -1};
 
@@ -84,9 +98,9 @@ struct slot {
     int64_t spawned_ms;
 };
 
-static signet_err send_answer(int ctl, uint8_t slot, int fd, pid_t pid)
+signet_err sd_fd_send(int sock, uint8_t b0, uint8_t b1, pid_t pid, int fd)
 {
-    uint8_t msg[6] = {slot, fd >= 0 ? 1 : 0, 0, 0, 0, 0};
+    uint8_t msg[SD_FD_MSG_LEN] = {b0, b1, 0, 0, 0, 0};
     int32_t p = (int32_t)pid;
     memcpy(msg + 2, &p, sizeof p);
     struct iovec iov = {.iov_base = msg, .iov_len = sizeof msg};
@@ -107,12 +121,61 @@ static signet_err send_answer(int ctl, uint8_t slot, int fd, pid_t pid)
     }
     ssize_t n;
     do
-        n = sendmsg(ctl, &mh, MSG_NOSIGNAL);
+        n = sendmsg(sock, &mh, MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
     return n == (ssize_t)sizeof msg ? SIGNET_OK : SIGNET_ERR_IO;
 }
 
-static void reap(pid_t front, int *front_status, int *front_done, struct slot *slots)
+signet_err sd_fd_recv(int sock, uint8_t msg[SD_FD_MSG_LEN], pid_t *pid, int *fd)
+{
+    *fd = -1;
+    *pid = -1;
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    memset(&u, 0, sizeof u);
+    struct iovec iov = {.iov_base = msg, .iov_len = SD_FD_MSG_LEN};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                        .msg_controllen = sizeof u.buf};
+    ssize_t n;
+    do
+        n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    if (n == 0)
+        return SIGNET_ERR_SIGNER_GONE;
+    struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
+    if (cm != NULL && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+        cm->cmsg_len == CMSG_LEN(sizeof(int)))
+        memcpy(fd, CMSG_DATA(cm), sizeof *fd);
+    if (n != SD_FD_MSG_LEN || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) {
+        if (*fd >= 0)
+            close(*fd);
+        *fd = -1;
+        return SIGNET_ERR_BAD_FRAME;
+    }
+    int32_t p;
+    memcpy(&p, msg + 2, sizeof p);
+    *pid = (pid_t)p;
+    return SIGNET_OK;
+}
+
+static signet_err send_answer(int ctl, uint8_t slot, int fd, pid_t pid)
+{
+    return sd_fd_send(ctl, slot, fd >= 0 ? 1 : 0, pid, fd);
+}
+
+/* The monitor, as the launcher keeps it. */
+struct monitor {
+    pid_t pid;
+    int ctl;                /* launcher's end of the monitor's control channel */
+    int64_t started_ms;
+    int64_t restart_at_ms;  /* 0: none due */
+    int64_t backoff_ms;
+};
+
+static void reap(pid_t front, int *front_status, int *front_done, struct slot *slots,
+                 struct monitor *mon)
 {
     int st = 0;
     pid_t pid;
@@ -120,6 +183,24 @@ static void reap(pid_t front, int *front_status, int *front_done, struct slot *s
         if (pid == front) {
             *front_status = st;
             *front_done = 1;
+            continue;
+        }
+        if (pid == mon->pid) {
+            mon->pid = 0;
+            if (mon->ctl >= 0)
+                close(mon->ctl);
+            mon->ctl = -1;
+            int64_t now = mono_ms();
+            if (now - mon->started_ms > 60000)
+                mon->backoff_ms = 0; /* it ran a good while: not a crash loop */
+            mon->backoff_ms = mon->backoff_ms == 0 ? 1000 : mon->backoff_ms * 2;
+            if (mon->backoff_ms > MONITOR_BACKOFF_MAX_MS)
+                mon->backoff_ms = MONITOR_BACKOFF_MAX_MS;
+            mon->restart_at_ms = now + mon->backoff_ms;
+            sg_log(SG_LOG_ERROR, "monitor_exited", "pid=%ld %s=%d restart_in_ms=%lld",
+                   (long)pid, WIFSIGNALED(st) ? "signal" : "status",
+                   WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
+                   (long long)mon->backoff_ms);
             continue;
         }
         for (unsigned i = 0; i < SD_MAX_SIGNERS; i++)
@@ -130,7 +211,25 @@ static void reap(pid_t front, int *front_status, int *front_done, struct slot *s
     }
 }
 
-static int serve_request(const char *state_dir, int ctl, struct slot *slots)
+/* A channel between the front end and the monitor: the monitor gets one
+ * end, the front end the other (in the answer). */
+static signet_err serve_monitor(int ctl, struct monitor *mon, pid_t front)
+{
+    int sv[2] = {-1, -1};
+    int ok = mon->pid > 0 && mon->ctl >= 0 &&
+             socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0;
+    if (ok && sd_fd_send(mon->ctl, SD_MOP_FRONT, 0, front, sv[1]) != SIGNET_OK)
+        ok = 0;
+    signet_err err = send_answer(ctl, 0, ok ? sv[0] : -1, ok ? mon->pid : -1);
+    if (sv[0] >= 0)
+        close(sv[0]);
+    if (sv[1] >= 0)
+        close(sv[1]);
+    return err;
+}
+
+static int serve_request(const char *state_dir, int ctl, struct slot *slots, struct monitor *mon,
+                         pid_t front)
 {
     uint8_t req[8];
     ssize_t n;
@@ -146,6 +245,8 @@ static int serve_request(const char *state_dir, int ctl, struct slot *slots)
                                                        : "STOPPING=1");
         return 1;
     }
+    if (n == 3 && req[0] == OP_MONITOR && req[1] == 0 && req[2] == 0)
+        return serve_monitor(ctl, mon, front) == SIGNET_OK ? 1 : -1;
     if (n != 3 || req[0] != OP_SPAWN || req[1] >= SD_MAX_SIGNERS || req[2] != 0) {
         sg_log(SG_LOG_ERROR, "launcher_refused", "detail=\"malformed request from the front end\"");
         return -1;
@@ -161,23 +262,59 @@ static int serve_request(const char *state_dir, int ctl, struct slot *slots)
         (void)kill(s->pid, SIGTERM); /* the front end dropped it; make sure */
     int fd = -1;
     pid_t pid = -1;
-    signet_err err = sg_signer_spawn_fd(state_dir, SG_SPAWN_ROLE_FRONT, &fd, &pid);
+    /* The signer's second channel is the monitor's. */
+    int mv[2] = {-1, -1};
+    if (mon->pid > 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, mv) != 0)
+        mv[0] = mv[1] = -1;
+    signet_err err = sg_signer_spawn_fd(state_dir, SG_SPAWN_ROLE_FRONT, mv[1], &fd, &pid);
     s->spawned_ms = mono_ms();
-    if (err == SIGNET_OK)
+    if (mv[1] >= 0)
+        close(mv[1]);
+    if (err == SIGNET_OK) {
         s->pid = pid;
-    else
+        if (mv[0] >= 0 && sd_fd_send(mon->ctl, SD_MOP_SIGNER, req[1], pid, mv[0]) != SIGNET_OK)
+            sg_log(SG_LOG_ERROR, "monitor_channel_failed", "slot=%u", (unsigned)req[1]);
+    } else {
         sg_log(SG_LOG_ERROR, "launcher_spawn_failed", "slot=%u error=%s", (unsigned)req[1],
                signet_err_name(err));
+    }
+    if (mv[0] >= 0)
+        close(mv[0]);
     err = send_answer(ctl, req[1], fd, pid);
     if (fd >= 0)
         close(fd);
     return err == SIGNET_OK ? 1 : -1;
 }
 
-int sd_launcher_run(const char *state_dir, int ctl, pid_t front)
+static void start_monitor(struct sd_ctx *c, struct monitor *mon, pid_t front, struct slot *slots)
 {
+    mon->restart_at_ms = 0;
+    mon->started_ms = mono_ms();
+    if (sd_monproc_start(c, front, &mon->ctl, &mon->pid) != SIGNET_OK) {
+        mon->pid = 0;
+        mon->ctl = -1;
+        mon->backoff_ms = mon->backoff_ms == 0 ? 1000 : mon->backoff_ms * 2;
+        if (mon->backoff_ms > MONITOR_BACKOFF_MAX_MS)
+            mon->backoff_ms = MONITOR_BACKOFF_MAX_MS;
+        mon->restart_at_ms = mono_ms() + mon->backoff_ms;
+        sg_log(SG_LOG_ERROR, "monitor_start_failed", "restart_in_ms=%lld",
+               (long long)mon->backoff_ms);
+        return;
+    }
+    sg_log(SG_LOG_INFO, "monitor_launched", "pid=%ld", (long)mon->pid);
+    /* Signers already running have no channel to this monitor: stop them,
+     * and the front end asks for new ones (which get one). */
+    for (unsigned i = 0; i < SD_MAX_SIGNERS; i++)
+        if (slots[i].pid > 0)
+            (void)kill(slots[i].pid, SIGTERM);
+}
+
+int sd_launcher_run(struct sd_ctx *c, int ctl, pid_t front)
+{
+    const char *state_dir = c->state_dir;
     struct slot slots[SD_MAX_SIGNERS];
     memset(slots, 0, sizeof slots);
+    struct monitor mon = {.pid = 0, .ctl = -1};
     if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
         return 1;
     struct sigaction sa;
@@ -190,46 +327,62 @@ int sd_launcher_run(const char *state_dir, int ctl, pid_t front)
     (void)sigaction(SIGHUP, &sa, NULL);
     (void)sigaction(SIGCHLD, &sa, NULL);
     (void)signal(SIGPIPE, SIG_IGN);
+    start_monitor(c, &mon, front, slots);
     int front_status = 0, front_done = 0, serving = 1;
     while (!front_done) {
         struct pollfd pfd[2] = {{.fd = sig_pipe[0], .events = POLLIN},
                                 {.fd = serving ? ctl : -1, .events = POLLIN}};
-        int r = poll(pfd, 2, 1000);
+        int r = poll(pfd, 2, 250);
         if (r < 0 && errno != EINTR)
             break;
         unsigned char b;
-        while (read(sig_pipe[0], &b, 1) == 1)
+        while (read(sig_pipe[0], &b, 1) == 1) {
             if (b == SIGTERM || b == SIGINT || b == SIGHUP)
                 (void)kill(front, b); /* the front end drains or reloads */
+            if (b == SIGHUP && mon.pid > 0)
+                (void)kill(mon.pid, SIGHUP); /* the monitor reloads too */
+        }
         if (serving && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
-            int s = serve_request(state_dir, ctl, slots);
+            int s = serve_request(state_dir, ctl, slots, &mon, front);
             if (s <= 0) {
                 serving = 0;
                 if (s < 0)
                     (void)kill(front, SIGKILL);
             }
         }
-        reap(front, &front_status, &front_done, slots);
+        reap(front, &front_status, &front_done, slots, &mon);
+        if (!front_done && mon.pid == 0 && mon.restart_at_ms != 0 &&
+            mono_ms() >= mon.restart_at_ms)
+            start_monitor(c, &mon, front, slots);
     }
-    /* The front end is gone (or unreachable): so are its signers. */
+    /* The front end is gone (or unreachable): so are its signers and the
+     * monitor (which first lets its queued alerts out). */
     for (unsigned i = 0; i < SD_MAX_SIGNERS; i++)
         if (slots[i].pid > 0)
             (void)kill(slots[i].pid, SIGTERM);
+    if (mon.pid > 0)
+        (void)kill(mon.pid, SIGTERM);
     if (!front_done) {
         (void)kill(front, SIGTERM);
         while (waitpid(front, &front_status, 0) < 0 && errno == EINTR)
             ;
     }
-    for (int tries = 0; tries < 50; tries++) {
+    for (int tries = 0; tries < 60; tries++) {
         int left = 0;
-        reap(front, &front_status, &front_done, slots);
+        reap(front, &front_status, &front_done, slots, &mon);
+        mon.restart_at_ms = 0;
         for (unsigned i = 0; i < SD_MAX_SIGNERS; i++)
             left += slots[i].pid > 0;
+        left += mon.pid > 0;
         if (left == 0)
             break;
+        if (tries == 50 && mon.pid > 0)
+            (void)kill(mon.pid, SIGKILL);
         struct timespec ts = {0, 100 * 1000000L};
         (void)nanosleep(&ts, NULL);
     }
+    if (mon.ctl >= 0)
+        close(mon.ctl);
     close(ctl);
     if (WIFEXITED(front_status))
         return WEXITSTATUS(front_status);
@@ -246,45 +399,39 @@ void sd_launcher_notify(int ctl, unsigned what)
     pthread_mutex_unlock(&ctl_lock);
 }
 
-signet_err sd_launcher_spawn(int ctl, unsigned slot, int *fd, pid_t *pid)
+/* One request with a descriptor in the answer. */
+static signet_err ctl_request(int ctl, uint8_t op, unsigned slot, int *fd, pid_t *pid)
 {
-    *fd = -1;
-    *pid = -1;
-    if (slot >= SD_MAX_SIGNERS)
-        return SIGNET_ERR_INVALID_ARG;
-    uint8_t req[3] = {OP_SPAWN, (uint8_t)slot, 0};
-    uint8_t msg[6] = {0};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct iovec iov = {.iov_base = msg, .iov_len = sizeof msg};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                        .msg_controllen = sizeof u.buf};
+    uint8_t req[3] = {op, (uint8_t)slot, 0};
+    uint8_t msg[SD_FD_MSG_LEN] = {0};
     signet_err err = SIGNET_ERR_SIGNER_GONE;
     pthread_mutex_lock(&ctl_lock);
     ssize_t n;
     do
         n = send(ctl, req, sizeof req, MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
-    if (n == (ssize_t)sizeof req) {
-        do
-            n = recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC);
-        while (n < 0 && errno == EINTR);
-        struct cmsghdr *cm = n == (ssize_t)sizeof msg ? CMSG_FIRSTHDR(&mh) : NULL;
-        if (cm != NULL && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-            cm->cmsg_len == CMSG_LEN(sizeof(int))) {
-            memcpy(fd, CMSG_DATA(cm), sizeof *fd);
-            int32_t p;
-            memcpy(&p, msg + 2, sizeof p);
-            *pid = (pid_t)p;
-            err = msg[0] == slot && msg[1] == 1 ? SIGNET_OK : SIGNET_ERR_SIGNER_GONE;
-            if (err != SIGNET_OK) {
-                close(*fd);
-                *fd = -1;
-            }
-        }
-    }
+    if (n == (ssize_t)sizeof req && sd_fd_recv(ctl, msg, pid, fd) == SIGNET_OK && *fd >= 0)
+        err = msg[0] == slot && msg[1] == 1 ? SIGNET_OK : SIGNET_ERR_SIGNER_GONE;
     pthread_mutex_unlock(&ctl_lock);
+    if (err != SIGNET_OK && *fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
     return err;
+}
+
+signet_err sd_launcher_spawn(int ctl, unsigned slot, int *fd, pid_t *pid)
+{
+    *fd = -1;
+    *pid = -1;
+    if (slot >= SD_MAX_SIGNERS)
+        return SIGNET_ERR_INVALID_ARG;
+    return ctl_request(ctl, OP_SPAWN, slot, fd, pid);
+}
+
+signet_err sd_launcher_monitor(int ctl, int *fd, pid_t *pid)
+{
+    *fd = -1;
+    *pid = -1;
+    return ctl_request(ctl, OP_MONITOR, 0, fd, pid);
 }

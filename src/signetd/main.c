@@ -110,9 +110,7 @@ static void reload(struct sd_ctx *c)
     /* The signers enforce lifetimes and issuers from their own copy of the
      * config: restart them so both sides agree. */
     sd_pool_respawn(&c->pool, pool_mode(&k->cfg));
-    /* The monitor judges by the new configuration (issuers, timings,
-     * [alerts], [invariants]) from now on. */
-    sd_tm_reload(c, &k->cfg);
+    /* The monitor reloads on its own SIGHUP (the launcher sends it one). */
     sg_log(SG_LOG_INFO, "reloaded", "tenants=%zu", k->cfg.n_tenants);
     notify("READY=1");
 }
@@ -147,7 +145,7 @@ static signet_err split_processes(struct sd_ctx *c)
         close(sv[1]);
         sg_log(SG_LOG_INFO, "launcher_started", "front_pid=%ld trust_boundary=\"%s\"", (long)pid,
                sg_boundary_text(c->boundary_enforced));
-        c->exit_code = sd_launcher_run(c->state_dir, sv[0], pid);
+        c->exit_code = sd_launcher_run(c, sv[0], pid);
         c->launcher_fd = -1;
         return SIGNET_OK;
     }
@@ -295,10 +293,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "signetd: cannot start the signer pool: %s\n", signet_strerror(e));
         return 1;
     }
-    /* The invariant monitor and the metrics, over the signers just started. */
+    /* The metrics, and the channel to the monitor process. */
     e = sd_tm_start(c, cfg);
     if (e != SIGNET_OK) {
-        fprintf(stderr, "signetd: cannot start the invariant monitor: %s\n", signet_strerror(e));
+        fprintf(stderr, "signetd: cannot start the metrics: %s\n", signet_strerror(e));
         sd_tm_stop(c);
         sd_pool_stop(&c->pool);
         sd_tm_free(c);
@@ -321,15 +319,12 @@ int main(int argc, char **argv)
      * Here because everything that needs what the filter refuses is done:
      * the port is bound, the store open (the TLS key was read before the
      * front end gave up root). Threads already run (MHD's pool, the
-     * monitor, the alert queue, the signer readers, the scheduler): the
-     * filter is synchronised to every one (TSYNC) and each drops its own
-     * capabilities. The launcher starts the signers; a process of our own
-     * is started only for a configured [alerts] command. */
+     * signer readers, the scheduler): the filter is synchronised to every
+     * one (TSYNC) and each drops its own capabilities. The launcher starts
+     * the signers and the monitor (which runs the alerts): the front end
+     * never starts a process. */
     struct sd_hardening hardening;
-    int sandbox = SIGNET_SANDBOX ? SD_SANDBOX_ON : 0;
-    if (SIGNET_SANDBOX && cfg->telemetry.command[0] != '\0')
-        sandbox |= SD_SANDBOX_ALLOW_SPAWN;
-    e = sd_sandbox_enter(sandbox, &hardening);
+    e = sd_sandbox_enter(SIGNET_SANDBOX ? SD_SANDBOX_ON : 0, &hardening);
     if (e != SIGNET_OK) {
         fprintf(stderr, "signetd: cannot enter the sandbox: %s\n", signet_strerror(e));
         sd_http_drain_and_stop(&http, c, 0);
@@ -342,7 +337,7 @@ int main(int argc, char **argv)
     }
     c->hardening = hardening;
     atomic_store(&c->hardening_ready, 1);
-    sd_tm_poke(c); /* I8 judges the front end now, not a period later */
+    sd_tm_ready(c); /* I8 judges the front end now, not a period later */
     /* ---- end SANDBOX ----------------------------------------------------- */
     sg_log(SG_LOG_INFO, "started",
            "version=%s state=%s tenants=%zu signers=%u uid=%ld trust_boundary=\"%s\"",
@@ -383,8 +378,8 @@ int main(int argc, char **argv)
     struct sd_conf *k = sd_conf_get(c);
     sd_http_drain_and_stop(&http, c, k->cfg.server.drain_timeout);
     sd_conf_put(k);
-    /* The scheduler pokes the monitor and the monitor calls the signers:
-     * stop the scheduler, then the monitor, then the signers. */
+    /* The scheduler pokes the monitor: stop it, then close the channel to
+     * the monitor, then the signers. */
     sd_pool_stop_scheduler(&c->pool);
     sd_tm_stop(c);
     sd_pool_stop(&c->pool);

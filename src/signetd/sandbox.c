@@ -6,7 +6,8 @@
  *     no-new-privs on each), and capabilities, which belong to each thread,
  *     are dropped on each thread;
  *   - it talks to the network: serving HTTP, libcurl webhooks and their DNS;
- *   - for now it spawns processes (SD_SANDBOX_ALLOW_SPAWN). */
+ *   - the monitor process spawns an [alerts] command (SD_SANDBOX_ALLOW_SPAWN);
+ *     the front end never does. */
 #include "signetd/sandbox.h"
 
 #include <dirent.h>

@@ -20,7 +20,7 @@ struct sd_hardening {
 
 /* Flags for sd_sandbox_enter; 0 = sandbox off (builds with SIGNET_SANDBOX=0). */
 #define SD_SANDBOX_ON 1
-/* The monitor beside the front end runs [alerts] command (alerts.c): the
+/* The monitor process (monproc.c) runs [alerts] command (alerts.c): the
  * filter, which every child inherits, also lets through what a child needs
  * to start (fork, execve, wait4, dup2, executable mappings for ld.so). Only
  * when such a command is configured; the launcher starts the signers. */

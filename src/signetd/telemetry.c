@@ -1,127 +1,110 @@
-/* signetd's telemetry: the metrics registry and the metrics signetd
- * observes itself (tokens, sign latency, HTTP requests), the invariant
- * monitor (src/telemetry/monitor.h) over signetd's own signers, JWKS cache
- * and audit handle, and the endpoints that expose them: GET /metrics,
- * /status, /status.json and POST /t/<tenant>/reports.
+/* signetd's telemetry: the metrics the front end observes itself (tokens,
+ * sign latency, HTTP requests), and the endpoints that show what the
+ * monitor process (monproc.c) sees: GET /metrics (ours, then the
+ * monitor's families), /status, /status.json and POST /t/<tenant>/reports.
  *
- * The monitor reads each signer's STATUS through its own pool slot, the
- * JWKS exactly as a client would get it (sd_jwks_current), revokes through
- * a signer on on_critical = rotate, and sends its alert records to a
- * signer (AUDIT_NOTE), which alone writes the audit log. The front end
- * reports its own sandbox and the trust boundary (I8's front half, the
- * trust boundary of /status, /status.json and /metrics). A
- * reload hands the monitor the new configuration (the checks and
- * [invariants] follow it; the alert sinks change at the next start). */
+ * The invariant monitor does not run here: the front end is what it
+ * watches. The front end reaches it on a channel the launcher makes
+ * (sd_launcher_monitor), made again when the monitor was restarted, with
+ * the MON_* messages of the table in src/common/ipc.c: pokes after a key
+ * transition, JWKS change or signer restart, its readiness once it has
+ * entered its sandbox (the monitor reads the sandbox from /proc itself),
+ * the pages and the reports. Without a monitor these endpoints answer 503
+ * and /metrics has the front end's families alone. */
 #include "signetd/telemetry.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/ipc.h"
+#include "common/signer_client.h"
 #include "signetd/conf.h"
 #include "signetd/ctx.h"
-#include "signetd/meta.h"
+#include "signetd/launcher.h"
 #include "signetd/pool.h"
 #include "telemetry/metrics.h"
 #include "telemetry/monitor.h"
-#include "telemetry/reports.h"
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/log.h"
 
-/* ---- monitor source ---------------------------------------------------------- */
+#define RECONNECT_MS 500
 
-static signet_err call_result(signet_err err, signet_err status, char **json)
-{
-    if (err == SIGNET_OK && status != SIGNET_OK)
-        err = status;
-    if (err == SIGNET_OK && *json == NULL)
-        err = SIGNET_ERR_MALFORMED;
-    if (err != SIGNET_OK) {
-        free(*json);
-        *json = NULL;
-    }
-    return err;
-}
+/* ---- the channel to the monitor ------------------------------------------------ */
 
-static signet_err src_status(void *user, unsigned i, char **json)
+static void ignore_answer(void *user, signet_err err, signet_err status, char *resp,
+                          size_t resp_len)
 {
-    struct sd_ctx *c = user;
-    signet_err status = SIGNET_OK;
-    signet_err err = sd_pool_call_slot(&c->pool, i, SG_IPC_STATUS, NULL, &status, json);
-    if (err == SIGNET_ERR_NOT_FOUND)
-        return err;
-    return call_result(err, status, json);
-}
-
-static signet_err src_inventory(void *user, char **json)
-{
-    struct sd_ctx *c = user;
-    signet_err status = SIGNET_OK;
-    signet_err err = sd_pool_call(&c->pool, SG_IPC_INVENTORY, NULL, &status, json);
-    return call_result(err, status, json);
-}
-
-static signet_err src_served_jwks(void *user, const char *issuer, char **json)
-{
-    struct sd_ctx *c = user;
-    *json = NULL;
-    struct sd_conf *k = sd_conf_get(c);
-    const struct sg_tenant_cfg *t = sg_config_tenant_by_issuer(&k->cfg, issuer);
-    signet_err err = t != NULL ? sd_jwks_current(c, t, json) : SIGNET_ERR_NOT_FOUND;
-    sd_conf_put(k);
-    return err;
-}
-
-static signet_err src_revoke(void *user, const char *kid)
-{
-    struct sd_ctx *c = user;
-    signet_err status = SIGNET_OK;
-    char *json = NULL;
-    signet_err err = sd_pool_call(&c->pool, SG_IPC_REVOKE, kid, &status, &json);
-    err = call_result(err, status, &json);
-    free(json);
-    return err;
-}
-
-/* The front end writes no audit record itself: its alert records travel to
- * a signer as AUDIT_NOTE and are chained there like any other. */
-static signet_err src_audit_note(void *user, const char *type, const json_t *fields)
-{
-    struct sd_ctx *c = user;
-    char *text = json_dumps(fields, JSON_COMPACT);
-    if (text == NULL)
-        return SIGNET_ERR_NOMEM;
-    signet_err status = SIGNET_ERR_SIGNER_GONE;
-    char *resp = NULL;
-    signet_err err = sd_pool_note(&c->pool, type, text, strlen(text), &status, &resp);
-    free(text);
+    (void)user;
+    (void)err;
+    (void)status;
+    (void)resp_len;
     free(resp);
-    if (err == SIGNET_OK)
-        err = status;
-    if (err != SIGNET_OK)
-        sg_log(SG_LOG_ERROR, "alert_audit_failed", "type=%s error=%s", type,
-               signet_err_name(err));
+}
+
+/* A fresh channel when there is none or the last one failed (the monitor
+ * was restarted); at most every RECONNECT_MS. Under the write lock. */
+static void reconnect(struct sd_ctx *c, struct sg_signer_client *dead)
+{
+    struct sd_telemetry *tm = &c->tm;
+    pthread_rwlock_wrlock(&tm->mon_lock);
+    int64_t now = (int64_t)(sg_clock_mono_ns() / 1000000u);
+    if (tm->mon == dead && c->launcher_fd >= 0 &&
+        (tm->mon_tried_ms == 0 || now - tm->mon_tried_ms >= RECONNECT_MS)) {
+        tm->mon_tried_ms = now;
+        sg_signer_client_free(&tm->mon);
+        int fd = -1;
+        pid_t pid = -1;
+        if (sd_launcher_monitor(c->launcher_fd, &fd, &pid) == SIGNET_OK &&
+            sg_signer_client_adopt(fd, pid, 0, &tm->mon) != SIGNET_OK)
+            close(fd);
+        /* A new monitor learns that we are sandboxed from us (and checks
+         * /proc): tell it before anything else. */
+        if (tm->mon != NULL && atomic_load(&c->hardening_ready) &&
+            sg_signer_call_async(tm->mon, SG_IPC_MON_READY, NULL, 0, ignore_answer, NULL) !=
+                SIGNET_OK)
+            sg_log(SG_LOG_WARN, "monitor_unreachable", "msg=ready");
+    }
+    pthread_rwlock_unlock(&tm->mon_lock);
+}
+
+/* One request to the monitor; the channel is made again once if it failed. */
+static signet_err mon_call(struct sd_ctx *c, uint8_t type, const uint8_t *payload, size_t len,
+                           signet_err *status, char **resp, size_t *resp_len)
+{
+    *status = SIGNET_ERR_SIGNER_GONE;
+    signet_err err = SIGNET_ERR_SIGNER_GONE;
+    for (int attempt = 0; attempt < 2 && err == SIGNET_ERR_SIGNER_GONE; attempt++) {
+        pthread_rwlock_rdlock(&c->tm.mon_lock);
+        struct sg_signer_client *m = c->tm.mon;
+        if (m != NULL)
+            err = sg_signer_call(m, type, payload, len, status, resp, resp_len);
+        pthread_rwlock_unlock(&c->tm.mon_lock);
+        if (err == SIGNET_ERR_SIGNER_GONE)
+            reconnect(c, m);
+    }
+    if (err == SIGNET_OK && *status != SIGNET_OK)
+        err = *status;
     return err;
 }
 
-/* The monitor starts before the front end enters its sandbox (main.c):
- * until then the flags are not final and I8 says so. */
-static signet_err src_frontend(void *user, struct sg_tm_frontend *out)
+/* A message with no answer worth waiting for. */
+static void mon_tell(struct sd_ctx *c, uint8_t type)
 {
-    const struct sd_ctx *c = user;
-    memset(out, 0, sizeof *out);
-    out->boundary_enforced = c->boundary_enforced != 0;
-    out->uid = c->front_uid;
-    if (!atomic_load(&c->hardening_ready))
-        return SIGNET_OK;
-    out->entered = true;
-    out->seccomp = c->hardening.seccomp != 0;
-    out->no_new_privs = c->hardening.no_new_privs != 0;
-    out->caps_dropped = c->hardening.caps_dropped != 0;
-    out->dumpable = c->hardening.dumpable != 0;
-    return SIGNET_OK;
+    pthread_rwlock_rdlock(&c->tm.mon_lock);
+    struct sg_signer_client *m = c->tm.mon;
+    signet_err err = m != NULL ? sg_signer_call_async(m, type, NULL, 0, ignore_answer, NULL)
+                               : SIGNET_ERR_SIGNER_GONE;
+    pthread_rwlock_unlock(&c->tm.mon_lock);
+    if (err != SIGNET_OK) {
+        reconnect(c, m);
+        pthread_rwlock_rdlock(&c->tm.mon_lock);
+        if (c->tm.mon != NULL && c->tm.mon != m)
+            err = sg_signer_call_async(c->tm.mon, type, NULL, 0, ignore_answer, NULL);
+        pthread_rwlock_unlock(&c->tm.mon_lock);
+    }
 }
 
 static void on_pool_change(void *user)
@@ -129,30 +112,6 @@ static void on_pool_change(void *user)
     struct sd_ctx *c = user;
     atomic_fetch_add(&c->keys_epoch, 1); /* the JWKS cache refetches */
     sd_tm_poke(c);
-}
-
-static signet_err monitor_new(struct sd_ctx *c, const struct sg_config *cfg,
-                              struct sg_monitor **out)
-{
-    struct sg_monitor_source src = {
-        .user = c,
-        .status = src_status,
-        .inventory = src_inventory,
-        .served_jwks = src_served_jwks,
-        .revoke = src_revoke,
-        .audit_note = src_audit_note,
-        .frontend = src_frontend,
-    };
-    struct sg_monitor *m = NULL;
-    signet_err err = sg_monitor_new(cfg, &cfg->telemetry, &src, c->tm.reg, &m);
-    if (err == SIGNET_OK)
-        err = sg_monitor_start(m);
-    if (err != SIGNET_OK) {
-        sg_monitor_free(&m);
-        return err;
-    }
-    *out = m;
-    return SIGNET_OK;
 }
 
 /* ---- lifecycle -------------------------------------------------------------------- */
@@ -172,51 +131,31 @@ signet_err sd_tm_start(struct sd_ctx *c, const struct sg_config *cfg)
     if (err != SIGNET_OK)
         return err;
     struct sg_tm_std_metrics std;
-    err = sg_tm_std_metrics_register(tm->reg, &std);
+    err = sg_tm_front_metrics_register(tm->reg, &std);
     if (err != SIGNET_OK)
         return err;
     tm->tokens_issued = std.tokens_issued;
     tm->sign_latency = std.sign_latency;
     tm->http_requests = std.http_requests;
-    struct sg_monitor *m = NULL;
-    err = monitor_new(c, cfg, &m);
-    if (err != SIGNET_OK)
-        return err;
-    pthread_rwlock_wrlock(&tm->mon_lock);
-    tm->mon = m;
+    reconnect(c, NULL);
+    pthread_rwlock_rdlock(&tm->mon_lock);
+    int have = tm->mon != NULL;
     pthread_rwlock_unlock(&tm->mon_lock);
-    sg_log(SG_LOG_INFO, "monitor_started", "webhook=%s on_critical=%s interval=%lld",
-           cfg->telemetry.webhook_url[0] != '\0' ? "on" : "off",
-           cfg->telemetry.on_critical == SG_ON_CRITICAL_ROTATE ? "rotate" : "alert",
-           (long long)cfg->telemetry.interval);
+    sg_log(have ? SG_LOG_INFO : SG_LOG_WARN, "monitor_channel", "connected=%s interval=%lld",
+           have ? "yes" : "no", (long long)cfg->telemetry.interval);
     return SIGNET_OK;
 }
 
-/* Lets queued alerts go out before a monitor is dropped. */
-static void retire_monitor(struct sg_monitor **m)
+void sd_tm_ready(struct sd_ctx *c)
 {
-    if (*m == NULL)
-        return;
-    if (sg_alerts_drain(sg_monitor_alerts(*m), 3000) != SIGNET_OK)
-        sg_log(SG_LOG_WARN, "alerts_undelivered", "detail=\"sinks still busy after 3 s\"");
-    sg_monitor_free(m);
-}
-
-void sd_tm_reload(struct sd_ctx *c, const struct sg_config *cfg)
-{
-    pthread_rwlock_rdlock(&c->tm.mon_lock);
-    sg_monitor_reconfigure(c->tm.mon, cfg, &cfg->telemetry);
-    pthread_rwlock_unlock(&c->tm.mon_lock);
+    mon_tell(c, SG_IPC_MON_READY);
 }
 
 void sd_tm_stop(struct sd_ctx *c)
 {
-    struct sd_telemetry *tm = &c->tm;
-    pthread_rwlock_wrlock(&tm->mon_lock);
-    struct sg_monitor *m = tm->mon;
-    tm->mon = NULL;
-    pthread_rwlock_unlock(&tm->mon_lock);
-    retire_monitor(&m);
+    pthread_rwlock_wrlock(&c->tm.mon_lock);
+    sg_signer_client_free(&c->tm.mon);
+    pthread_rwlock_unlock(&c->tm.mon_lock);
 }
 
 void sd_tm_free(struct sd_ctx *c)
@@ -227,9 +166,7 @@ void sd_tm_free(struct sd_ctx *c)
 
 void sd_tm_poke(struct sd_ctx *c)
 {
-    pthread_rwlock_rdlock(&c->tm.mon_lock);
-    sg_monitor_poke(c->tm.mon, SG_INV_ALL);
-    pthread_rwlock_unlock(&c->tm.mon_lock);
+    mon_tell(c, SG_IPC_MON_POKE);
 }
 
 /* ---- observations ------------------------------------------------------------------- */
@@ -281,35 +218,46 @@ void sd_metrics_endpoint(struct sd_ctx *c, struct sd_resp *r)
         unavailable(r, "{\"error\":\"metrics unavailable\"}");
         return;
     }
+    /* The monitor's families follow ours (no name is in both). */
+    signet_err status = SIGNET_OK;
+    char *text = NULL;
+    size_t len = 0;
+    if (mon_call(c, SG_IPC_MON_METRICS, NULL, 0, &status, &text, &len) == SIGNET_OK &&
+        text != NULL)
+        sg_wbuf_put_bytes(&w, text, len);
+    free(text);
+    if (w.err) {
+        sg_wbuf_free(&w);
+        unavailable(r, "{\"error\":\"metrics unavailable\"}");
+        return;
+    }
     resp_take(r, 200, &w, "text/plain; version=0.0.4; charset=utf-8");
 }
 
 void sd_status_endpoint(struct sd_ctx *c, struct sd_resp *r)
 {
-    struct sg_wbuf w;
-    sg_wbuf_init(&w, 4u << 20);
-    pthread_rwlock_rdlock(&c->tm.mon_lock);
-    signet_err err = c->tm.mon != NULL ? sg_monitor_statuspage(c->tm.mon, &w)
-                                       : SIGNET_ERR_NOT_FOUND;
-    pthread_rwlock_unlock(&c->tm.mon_lock);
-    if (err != SIGNET_OK || w.err) {
-        sg_wbuf_free(&w);
-        unavailable(r, "{\"error\":\"status unavailable\"}");
+    signet_err status = SIGNET_OK;
+    char *text = NULL;
+    size_t len = 0;
+    signet_err err = mon_call(c, SG_IPC_MON_STATUS_HTML, NULL, 0, &status, &text, &len);
+    if (err != SIGNET_OK || text == NULL) {
+        free(text);
+        unavailable(r, "{\"error\":\"status unavailable: the monitor does not answer\"}");
         return;
     }
+    struct sg_wbuf w = {.data = (uint8_t *)text, .len = len, .cap = len + 1, .max = len + 1};
     resp_take(r, 200, &w, "text/html; charset=utf-8");
     r->csp = 1;
 }
 
 void sd_status_json_endpoint(struct sd_ctx *c, struct sd_resp *r)
 {
-    pthread_rwlock_rdlock(&c->tm.mon_lock);
-    json_t *doc = c->tm.mon != NULL ? sg_monitor_status_json(c->tm.mon) : NULL;
-    pthread_rwlock_unlock(&c->tm.mon_lock);
-    char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
-    json_decref(doc);
-    if (text == NULL) {
-        unavailable(r, "{\"error\":\"status unavailable\"}");
+    signet_err status = SIGNET_OK;
+    char *text = NULL;
+    signet_err err = mon_call(c, SG_IPC_MON_STATUS_JSON, NULL, 0, &status, &text, NULL);
+    if (err != SIGNET_OK || text == NULL) {
+        free(text);
+        unavailable(r, "{\"error\":\"status unavailable: the monitor does not answer\"}");
         return;
     }
     sd_resp_json(r, 200, text);
@@ -321,19 +269,24 @@ void sd_reports_endpoint(struct sd_ctx *c, const struct sg_tenant_cfg *t, const 
                          size_t len, struct sd_resp *r)
 {
     char *json = NULL;
-    pthread_rwlock_rdlock(&c->tm.mon_lock);
-    signet_err err = c->tm.mon != NULL
-                         ? sg_reports_handle(c->tm.mon, t->issuer, (const uint8_t *)body, len,
-                                             &json)
-                         : SIGNET_ERR_NOT_FOUND;
-    pthread_rwlock_unlock(&c->tm.mon_lock);
+    signet_err err = SIGNET_ERR_TOO_LARGE;
+    const struct sg_ipc_msg *m = sg_ipc_msg_find(SG_IPC_MON_REPORT);
+    struct sg_wbuf w;
+    sg_wbuf_init(&w, m->max_payload);
+    sg_wbuf_put_str(&w, t->issuer);
+    sg_wbuf_put_bytes(&w, body, len);
+    if (w.err == SIGNET_OK) {
+        signet_err status = SIGNET_OK;
+        err = mon_call(c, SG_IPC_MON_REPORT, w.data, w.len, &status, &json, NULL);
+    }
+    sg_wbuf_free(&w);
     switch (err) {
     case SIGNET_OK:
-        sd_resp_json(r, 200, json);
+        sd_resp_json(r, 200, json != NULL ? json : "{}");
         break;
     case SIGNET_ERR_TOO_LARGE:
         sd_resp_oauth_error(r, 413, "invalid_request",
-                            "at most 1000 reports and 256 KiB per request");
+                            "at most 1000 reports and 255 KiB per request");
         break;
     case SIGNET_ERR_MALFORMED:
     case SIGNET_ERR_BAD_JSON:

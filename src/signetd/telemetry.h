@@ -1,5 +1,5 @@
-/* signetd's telemetry (telemetry.c): the metrics it observes, the
- * invariant monitor over its signers, and the endpoints exposing them. */
+/* signetd's telemetry (telemetry.c): the metrics it observes, its channel
+ * to the monitor process, and the endpoints exposing what both see. */
 #ifndef SD_TELEMETRY_H
 #define SD_TELEMETRY_H
 
@@ -15,12 +15,12 @@ struct sg_tenant_cfg;
 /* Locks, and the pool's and the JWKS cache's change hooks (before the
  * pool starts). */
 void sd_tm_init(struct sd_ctx *c);
-/* Creates the registry and starts the monitor (after the signer pool). */
+/* Creates the registry and opens the channel to the monitor. */
 SIGNET_WUR signet_err sd_tm_start(struct sd_ctx *c, const struct sg_config *cfg);
-/* A reload: the monitor judges by the new configuration (state kept). */
-void sd_tm_reload(struct sd_ctx *c, const struct sg_config *cfg);
-/* Stops the monitor (before the signer clients go) and closes the audit
- * handle; sd_tm_free then frees the registry (after HTTP stopped). */
+/* Tells the monitor that the front end has entered its sandbox. */
+void sd_tm_ready(struct sd_ctx *c);
+/* Closes the channel to the monitor; sd_tm_free then frees the registry
+ * (after HTTP stopped). */
 void sd_tm_stop(struct sd_ctx *c);
 void sd_tm_free(struct sd_ctx *c);
 /* Runs every check soon (after a JWKS change, transition, signer restart). */

@@ -76,6 +76,8 @@ struct sg_monitor {
     struct sg_tm_frontend fe;
 
     double rate_prev_total[SG_MAX_TENANTS];
+    /* own_process: tokens signed per tenant, from the audit log. */
+    double signed_total[SG_MAX_TENANTS];
     int64_t rate_prev_time;
     double rate_per_min[SG_MAX_TENANTS];
 
@@ -90,7 +92,7 @@ static int64_t monitor_now(const struct sg_monitor *m)
     return m->src.now != NULL ? m->src.now(m->src.user) : sg_clock_now();
 }
 
-signet_err sg_tm_std_metrics_register(struct sg_metrics *reg, struct sg_tm_std_metrics *out)
+signet_err sg_tm_front_metrics_register(struct sg_metrics *reg, struct sg_tm_std_metrics *out)
 {
     memset(out, 0, sizeof *out);
     out->tokens_issued = sg_metrics_counter(reg, "signet_tokens_issued_total",
@@ -103,14 +105,25 @@ signet_err sg_tm_std_metrics_register(struct sg_metrics *reg, struct sg_tm_std_m
     out->http_requests = sg_metrics_counter(reg, "signet_http_requests_total",
                                             "HTTP requests by endpoint and status code.",
                                             SG_LABELS("endpoint", "status"));
-    out->audit_write_latency = sg_metrics_histogram(
-        reg, "signet_audit_write_duration_seconds",
-        "Time to append and commit one audit record from signetd.", SG_NO_LABELS,
-        sg_metrics_latency_buckets, sg_metrics_latency_buckets_n);
-    return out->tokens_issued != NULL && out->sign_latency != NULL && out->http_requests != NULL &&
-                   out->audit_write_latency != NULL
+    return out->tokens_issued != NULL && out->sign_latency != NULL && out->http_requests != NULL
                ? SIGNET_OK
                : SIGNET_ERR_INVALID_ARG;
+}
+
+static struct sg_metric *audit_write_histogram(struct sg_metrics *reg)
+{
+    return sg_metrics_histogram(reg, "signet_audit_write_duration_seconds",
+                                "Time to append and commit one audit record from the monitor.",
+                                SG_NO_LABELS, sg_metrics_latency_buckets,
+                                sg_metrics_latency_buckets_n);
+}
+
+signet_err sg_tm_std_metrics_register(struct sg_metrics *reg, struct sg_tm_std_metrics *out)
+{
+    signet_err err = sg_tm_front_metrics_register(reg, out);
+    out->audit_write_latency = audit_write_histogram(reg);
+    return err == SIGNET_OK && out->audit_write_latency != NULL ? SIGNET_OK
+                                                                : SIGNET_ERR_INVALID_ARG;
 }
 
 static void register_metrics(struct sg_monitor *m)
@@ -118,8 +131,11 @@ static void register_metrics(struct sg_monitor *m)
     struct sg_metrics *r = m->reg;
     if (r == NULL)
         return;
-    if (sg_tm_std_metrics_register(r, &m->std) != SIGNET_OK)
+    if (m->src.own_process) {
+        m->std.audit_write_latency = audit_write_histogram(r);
+    } else if (sg_tm_std_metrics_register(r, &m->std) != SIGNET_OK) {
         sg_log(SG_LOG_ERROR, "metrics_register_failed", "families=std");
+    }
     m->m_keys = sg_metrics_gauge(r, "signet_keys", "Keys by issuer and lifecycle state.",
                                  SG_LABELS("issuer", "state"));
     m->m_key_age = sg_metrics_gauge(r, "signet_key_age_seconds",
@@ -340,6 +356,25 @@ static void i6_offence(struct sg_monitor *m, const char *msg, int64_t exp)
     (void)sg_tm_copy(m->i6_msg, sizeof m->i6_msg, msg);
 }
 
+/* A token signed for a tenant (own_process: the status page's figures). */
+static void count_signed(struct sg_monitor *m, const char *iss)
+{
+    for (size_t t = 0; t < m->cfg.n_tenants; t++)
+        if (iss != NULL && strcmp(m->cfg.tenants[t].issuer, iss) == 0) {
+            m->signed_total[t] += 1;
+            return;
+        }
+}
+
+/* Tokens issued so far for tenant t: the front end's counter when it runs
+ * beside us, else the sign records of the audit log. */
+static double tokens_total(struct sg_monitor *m, size_t t)
+{
+    if (m->src.own_process)
+        return m->signed_total[t];
+    return sg_metric_get(m->std.tokens_issued, SG_LABELS(m->cfg.tenants[t].name, "ok"));
+}
+
 static void on_record(void *user, uint64_t seq, int64_t time, const char *type,
                       const json_t *body, const struct sg_tm_sign *s)
 {
@@ -361,6 +396,8 @@ static void on_record(void *user, uint64_t seq, int64_t time, const char *type,
     bool seen = s->seq <= m->i6_max_seq;
     if (!seen)
         m->i6_max_seq = s->seq;
+    if (!seen)
+        count_signed(m, s->iss);
     if (seen && s->exp < m->poll_now)
         return;
     /* A record may be newer than the key list at hand (a key activated
@@ -509,14 +546,12 @@ static void update_key_metrics(struct sg_monitor *m, const struct inputs *in, in
     /* Issuance rate per tenant from the tokens counter. */
     if (m->rate_prev_time >= 0 && now > m->rate_prev_time)
         for (size_t t = 0; t < m->cfg.n_tenants; t++) {
-            double total = sg_metric_get(m->std.tokens_issued,
-                                         SG_LABELS(m->cfg.tenants[t].name, "ok"));
+            double total = tokens_total(m, t);
             m->rate_per_min[t] =
                 (total - m->rate_prev_total[t]) * 60.0 / (double)(now - m->rate_prev_time);
         }
     for (size_t t = 0; t < m->cfg.n_tenants; t++)
-        m->rate_prev_total[t] =
-            sg_metric_get(m->std.tokens_issued, SG_LABELS(m->cfg.tenants[t].name, "ok"));
+        m->rate_prev_total[t] = tokens_total(m, t);
     m->rate_prev_time = now;
 }
 
@@ -938,8 +973,7 @@ signet_err sg_monitor_statuspage(struct sg_monitor *m, struct sg_wbuf *out)
     for (size_t t = 0; t < m->cfg.n_tenants; t++) {
         tenants[t].name = m->cfg.tenants[t].name;
         tenants[t].issuer = m->cfg.tenants[t].issuer;
-        tenants[t].tokens_total =
-            sg_metric_get(m->std.tokens_issued, SG_LABELS(m->cfg.tenants[t].name, "ok"));
+        tenants[t].tokens_total = tokens_total(m, t);
         tenants[t].tokens_per_min = m->rate_per_min[t];
     }
     memcpy(inv, m->inv, sizeof inv);

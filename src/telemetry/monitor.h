@@ -29,6 +29,7 @@
 #define SG_MONITOR_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,6 +65,12 @@ struct sg_monitor_source {
      * --check`), so I8 judges the signers alone and /status shows no trust
      * boundary. */
     signet_err (*frontend)(void *user, struct sg_tm_frontend *out);
+    /* The monitor runs in a process of its own (signetd's monitor): the
+     * front end observes and serves the token, signature-latency and HTTP
+     * families itself (sg_tm_front_metrics_register), so the monitor's
+     * registry holds only its own families, and the tokens of the status
+     * page are counted from the audit log's sign records. */
+    bool own_process;
 };
 
 /* The metric families signetd observes itself; the monitor fills the rest
@@ -76,6 +83,10 @@ struct sg_tm_std_metrics {
 };
 SIGNET_WUR signet_err sg_tm_std_metrics_register(struct sg_metrics *reg,
                                                  struct sg_tm_std_metrics *out);
+/* The families a front end observes (tokens, signature latency, HTTP):
+ * out->audit_write_latency stays NULL (the monitor's own). */
+SIGNET_WUR signet_err sg_tm_front_metrics_register(struct sg_metrics *reg,
+                                                   struct sg_tm_std_metrics *out);
 
 struct sg_monitor;
 
