@@ -161,7 +161,7 @@ static int serve_request(const char *state_dir, int ctl, struct slot *slots)
         (void)kill(s->pid, SIGTERM); /* the front end dropped it; make sure */
     int fd = -1;
     pid_t pid = -1;
-    signet_err err = sg_signer_spawn_fd(state_dir, SG_SPAWN_ROLE_FRONT, &fd, &pid);
+    signet_err err = sg_signer_spawn_fd(state_dir, SG_SPAWN_ROLE_FRONT, -1, &fd, &pid);
     s->spawned_ms = mono_ms();
     if (err == SIGNET_OK)
         s->pid = pid;

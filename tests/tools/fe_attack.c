@@ -533,7 +533,7 @@ static int start_signer(const char *state, struct channel *c)
 {
     for (int attempt = 1; attempt <= 5; attempt++) {
         c->next_id = 1;
-        if (sg_signer_spawn_fd(state, SG_SPAWN_ROLE_FRONT, &c->fd, &c->pid) != SIGNET_OK)
+        if (sg_signer_spawn_fd(state, SG_SPAWN_ROLE_FRONT, -1, &c->fd, &c->pid) != SIGNET_OK)
             break;
         struct timeval tv = {.tv_sec = CHANNEL_TIMEOUT_S};
         (void)setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
