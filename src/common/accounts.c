@@ -25,7 +25,7 @@ signet_err sg_account_of_dir(const char *state, const char *sub, struct sg_accou
     if (!S_ISDIR(st.st_mode))
         return SIGNET_ERR_PERMISSION;
     /* The owner's own group, not the directory's: signer/ is group-owned by
-     * the front end's group so that the monitor can read the audit log. */
+     * the monitor's group so that the monitor can read the audit log. */
     struct passwd pw, *res = NULL;
     char buf[4096];
     out->uid = st.st_uid;

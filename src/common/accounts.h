@@ -1,9 +1,10 @@
 /* The accounts of the trust boundary. When signet runs as root, the owner
- * of <state>/signer is the account the signers run under and the owner of
- * <state>/front the front end's: the layout that `signet init` made is the
- * policy, so nothing else (no environment, no argument from the front end)
- * can choose who a process becomes. Without root, everything runs under
- * the caller's account and the boundary is reported as not enforced. */
+ * of <state>/signer is the account the signers run under, the owner of
+ * <state>/front the front end's and the owner of <state>/monitor the
+ * invariant monitor's: the layout that `signet init` made is the policy, so
+ * nothing else (no environment, no argument from the front end) can choose
+ * who a process becomes. Without root, everything runs under the caller's
+ * account and the boundary is reported as not enforced. */
 #ifndef SG_ACCOUNTS_H
 #define SG_ACCOUNTS_H
 
@@ -13,6 +14,7 @@
 
 #define SG_ACCOUNT_SIGNER "signet-signer"
 #define SG_ACCOUNT_FRONT "signet"
+#define SG_ACCOUNT_MONITOR "signet-monitor"
 
 struct sg_account {
     uid_t uid;
