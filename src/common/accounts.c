@@ -111,10 +111,11 @@ signet_err sg_account_ensure(const char *name, struct sg_account *out)
 
 int sg_boundary_enforced(const char *state)
 {
-    struct sg_account s, f;
+    struct sg_account s, f, m;
     return sg_account_of_dir(state, SG_SIGNER_DIR, &s) == SIGNET_OK &&
-           sg_account_of_dir(state, SG_FRONT_DIR, &f) == SIGNET_OK && s.uid != 0 && f.uid != 0 &&
-           s.uid != f.uid;
+           sg_account_of_dir(state, SG_FRONT_DIR, &f) == SIGNET_OK &&
+           sg_account_of_dir(state, SG_MONITOR_DIR, &m) == SIGNET_OK && s.uid != 0 && f.uid != 0 &&
+           m.uid != 0 && s.uid != f.uid && m.uid != s.uid && m.uid != f.uid;
 }
 
 const char *sg_boundary_text(int enforced)

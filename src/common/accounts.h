@@ -37,8 +37,10 @@ SIGNET_WUR signet_err sg_account_lookup(const char *name, struct sg_account *out
 /* Creates a system account (no home, no login shell) unless it exists. */
 SIGNET_WUR signet_err sg_account_ensure(const char *name, struct sg_account *out);
 
-/* "enforced" when the signer and the front end run under two different
- * accounts, neither root; else "not enforced (single account)". */
+/* "enforced" when the signer, the front end and the monitor run under
+ * three different accounts, none of them root (signer/, front/ and
+ * monitor/ exist and have three distinct non-root owners); else "not
+ * enforced (single account)". */
 const char *sg_boundary_describe(const char *state);
 int sg_boundary_enforced(const char *state);
 /* The same words for a state already known (signetd's logs, /status). */
