@@ -1,5 +1,5 @@
-/* Front-end side of the signer channel: starts signet-signer on a
- * socketpair and exchanges frames with it.
+/* The client side of a signer channel (the front end's, the monitor's, the
+ * CLI's): starts signet-signer on a socketpair and exchanges frames with it.
  *
  * Thread-safe and pipelined: any number of threads may call
  * sg_signer_call/sg_signer_sign on one client at once. Each request goes out
