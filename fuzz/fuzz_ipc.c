@@ -137,7 +137,12 @@ static void check_frame(const uint8_t *at, size_t consumed, const struct sg_ipc_
 {
     const struct sg_ipc_msg *m = sg_ipc_msg_find(f->type);
     if (m == NULL || m->max_payload > SG_IPC_MAX_PAYLOAD ||
-        sg_ipc_permitted(SG_IPC_ROTATE, SG_ROLE_FRONT))
+        sg_ipc_permitted(SG_IPC_ROTATE, SG_ROLE_FRONT, SG_IPC_SERVER_SIGNER))
+        abort();
+    /* Each message has one server: the other never takes it, from anyone. */
+    unsigned other =
+        m->server == SG_IPC_SERVER_SIGNER ? SG_IPC_SERVER_MONITOR : SG_IPC_SERVER_SIGNER;
+    if (sg_ipc_permitted(f->type, SG_ROLE_ADMIN | SG_ROLE_FRONT | SG_ROLE_MONITOR, other))
         abort();
     if (f->len > SG_IPC_MAX_PAYLOAD ||
         consumed != SG_IPC_HEADER_LEN + f->len || f->payload != at + SG_IPC_HEADER_LEN)

@@ -116,34 +116,154 @@ static int run_signer_init(const char *state)
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
-/* Gives signer/ to the signer's account and front/ to the front end's.
- * signer/ itself and the audit log are group-owned by the front end's group
- * (0710, 0640) so that the invariant monitor, which still runs beside the
- * front end, can read the log; nothing else in signer/ is readable by it. */
-static const struct sg_account *chown_to;
+/* Who a tree of the state directory is given to: every entry's owner and
+ * group are the account's, except a few entries (by inode) that keep a
+ * group and mode of their own. Only what differs is changed, and changed
+ * says whether anything was, so that a state directory made by an earlier
+ * layout is brought up to this one. */
+struct kept {
+    dev_t dev;
+    ino_t ino;
+    gid_t gid;
+    mode_t mode;
+};
+static struct {
+    struct sg_account to;
+    struct kept kept[2];
+    size_t n_kept;
+    int changed;
+} walk;
 
-static int chown_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+static int give_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
 {
-    (void)st;
-    (void)flag;
     (void)ftw;
-    return lchown(p, chown_to->uid, chown_to->gid);
+    if (flag == FTW_NS)
+        return -1;
+    gid_t gid = walk.to.gid;
+    mode_t mode = st->st_mode & 07777;
+    for (size_t i = 0; i < walk.n_kept; i++)
+        if (st->st_dev == walk.kept[i].dev && st->st_ino == walk.kept[i].ino) {
+            gid = walk.kept[i].gid;
+            mode = walk.kept[i].mode;
+        }
+    if (st->st_uid != walk.to.uid || st->st_gid != gid) {
+        if (lchown(p, walk.to.uid, gid) != 0)
+            return -1;
+        walk.changed = 1;
+    }
+    if ((st->st_mode & 07777) != mode) {
+        if (chmod(p, mode) != 0)
+            return -1;
+        walk.changed = 1;
+    }
+    return 0;
 }
 
+/* Gives path (a tree, or one file) to a; kept: its special entries. */
+static int give(const char *path, const struct sg_account *a, const struct kept *kept,
+                size_t n_kept)
+{
+    walk.to = *a;
+    walk.n_kept = n_kept;
+    for (size_t i = 0; i < n_kept; i++)
+        walk.kept[i] = kept[i];
+    return nftw(path, give_entry, 16, FTW_PHYS);
+}
+
+/* An entry that keeps gid and mode when its tree is given away. */
+static int keep(const char *path, gid_t gid, mode_t mode, struct kept *out)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0 || !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)))
+        return -1;
+    *out = (struct kept){st.st_dev, st.st_ino, gid, mode};
+    return 0;
+}
+
+/* Gives signer/ to the signer's account, front/ to the front end's and
+ * monitor/ (0700) to the monitor's. signer/ itself and the audit log are
+ * group-owned by the monitor's group (0710, 0640) so that the invariant
+ * monitor, in its own process, can read the log; nothing else in signer/
+ * is readable by it (0600 files, 0700 directories), and nothing in signer/
+ * by the front end. */
 static int hand_over(const char *state, const struct sg_account *signer,
-                     const struct sg_account *front, const char *audit_log)
+                     const struct sg_account *front, const struct sg_account *monitor,
+                     const char *audit_log)
 {
     char dir[4096];
+    struct kept k[2];
     (void)snprintf(dir, sizeof dir, "%s/" SG_SIGNER_DIR, state);
-    chown_to = signer;
-    if (nftw(dir, chown_entry, 16, FTW_PHYS) != 0)
-        return -1;
-    if (chown(dir, signer->uid, front->gid) != 0 || chmod(dir, 0710) != 0 ||
-        chown(audit_log, signer->uid, front->gid) != 0 || chmod(audit_log, 0640) != 0)
+    /* The log is given on its own too: it may be configured outside signer/. */
+    if (keep(dir, monitor->gid, 0710, &k[0]) != 0 ||
+        keep(audit_log, monitor->gid, 0640, &k[1]) != 0 || give(dir, signer, k, 2) != 0 ||
+        give(audit_log, signer, k, 2) != 0)
         return -1;
     (void)snprintf(dir, sizeof dir, "%s/" SG_FRONT_DIR, state);
-    chown_to = front;
-    return nftw(dir, chown_entry, 16, FTW_PHYS);
+    if (give(dir, front, NULL, 0) != 0)
+        return -1;
+    (void)snprintf(dir, sizeof dir, "%s/" SG_MONITOR_DIR, state);
+    if (keep(dir, monitor->gid, 0700, &k[0]) != 0)
+        return -1;
+    return give(dir, monitor, k, 1);
+}
+
+/* `signet init` on an initialised state directory changes none of its
+ * files; it brings the layout up to date: monitor/ is created when missing
+ * and, when the directory is split between accounts (signer/ is not
+ * root's, and we are root), given to the monitor's account (the owner of
+ * an existing monitor/, else signet-monitor, created when missing), which
+ * also gets the group of signer/ and of the audit log in place of the front
+ * end's (a directory made before the monitor left the front end). */
+static int update_layout(const char *state)
+{
+    struct sg_config cfg;
+    char msg[512] = "";
+    if (sg_config_load(state, &cfg, msg, sizeof msg) != SIGNET_OK) {
+        fprintf(stderr, "signet init: %s is initialised but its configuration is not valid: %s\n",
+                state, msg);
+        return SG_EXIT_USAGE;
+    }
+    char dir[4096];
+    (void)snprintf(dir, sizeof dir, "%s/" SG_MONITOR_DIR, state);
+    walk.changed = 0;
+    int created = mkdir(dir, 0700) == 0;
+    if (!created && errno != EEXIST) {
+        fprintf(stderr, "signet init: cannot create %s: %s\n", dir, strerror(errno));
+        return SG_EXIT_USAGE;
+    }
+    struct sg_account signer, front, monitor;
+    if (geteuid() == 0 && sg_account_of_dir(state, SG_SIGNER_DIR, &signer) == SIGNET_OK &&
+        signer.uid != 0) {
+        signet_err err = sg_account_of_dir(state, SG_FRONT_DIR, &front);
+        if (err == SIGNET_OK && (sg_account_of_dir(state, SG_MONITOR_DIR, &monitor) != SIGNET_OK ||
+                                 monitor.uid == 0))
+            err = sg_account_ensure(SG_ACCOUNT_MONITOR, &monitor);
+        if (err != SIGNET_OK || front.uid == 0 || front.uid == signer.uid ||
+            monitor.uid == signer.uid || monitor.uid == front.uid) {
+            fprintf(stderr,
+                    "signet init: %s: cannot give " SG_MONITOR_DIR "/ an account of its own "
+                    "(%s, distinct from the signer's and the front end's)\n",
+                    state, SG_ACCOUNT_MONITOR);
+            return SG_EXIT_USAGE;
+        }
+        if (hand_over(state, &signer, &front, &monitor, cfg.audit_log) != 0) {
+            fprintf(stderr, "signet init: cannot give the parts of %s to their accounts\n", state);
+            return SG_EXIT_USAGE;
+        }
+    }
+    if (!created && !walk.changed) {
+        printf("signet: %s is already initialised; nothing changed\n", state);
+        return SG_EXIT_OK;
+    }
+    printf("signet: %s is already initialised; no file changed, the layout was brought up to "
+           "date:\n",
+           state);
+    if (created)
+        printf("  " SG_MONITOR_DIR "/ created\n");
+    if (walk.changed)
+        printf("  owners and modes set (signer/ and its audit log: the monitor's group)\n");
+    printf("  trust boundary: %s\n", sg_boundary_describe(state));
+    return SG_EXIT_OK;
 }
 
 static void usage(FILE *f)
@@ -157,12 +277,15 @@ static void usage(FILE *f)
             "                   SoftHSM2 token), user.pin so.pin (random, 0600, never printed),\n"
             "                   keys.db (the key store), audit.log (the hash-chained log)\n"
             "  front/           the front end's: signet.db (clients, replay caches)\n"
-            "As root, signer/ and front/ belong to the system accounts %s and %s\n"
-            "(created when missing) and the trust boundary is enforced.\n"
+            "  monitor/         the invariant monitor's own state\n"
             "and the first ACTIVE key plus a pre-published standby per issuer.\n"
+            "As root, signer/, front/ and monitor/ belong to the system accounts %s,\n"
+            "%s and %s (created when missing) and the trust boundary is enforced;\n"
+            "the monitor's account may read signer/audit.log and nothing else in signer/.\n"
             "Default issuer: http://127.0.0.1:8080/t/default. Running it again on an\n"
-            "initialised directory changes nothing.\n",
-            SIGNET_DEFAULT_STATE, SG_ACCOUNT_SIGNER, SG_ACCOUNT_FRONT);
+            "initialised directory changes none of its files; it brings the layout up to\n"
+            "date (creates monitor/, fixes owners and modes of an earlier layout).\n",
+            SIGNET_DEFAULT_STATE, SG_ACCOUNT_SIGNER, SG_ACCOUNT_FRONT, SG_ACCOUNT_MONITOR);
 }
 
 int sg_cmd_init(int argc, char **argv)
@@ -208,10 +331,8 @@ int sg_cmd_init(int argc, char **argv)
 
     char path[4096];
     (void)snprintf(path, sizeof path, "%s/signet.conf", state);
-    if (access(path, F_OK) == 0) {
-        printf("signet: %s is already initialised; nothing changed\n", state);
-        return SG_EXIT_OK;
-    }
+    if (access(path, F_OK) == 0)
+        return update_layout(state);
     if (module == NULL)
         module = find_softhsm();
     if (module == NULL || access(module, R_OK) != 0) {
@@ -241,14 +362,16 @@ int sg_cmd_init(int argc, char **argv)
         return SG_EXIT_USAGE;
     }
 
-    /* As root, the state directory is split between two system accounts
+    /* As root, the state directory is split between three system accounts
      * (made here when missing); otherwise everything is the caller's. */
-    struct sg_account signer_acct = {getuid(), getgid()}, front_acct = {getuid(), getgid()};
+    struct sg_account signer_acct = {getuid(), getgid()}, front_acct = {getuid(), getgid()},
+                      monitor_acct = {getuid(), getgid()};
     int as_root = geteuid() == 0;
     if (as_root && (sg_account_ensure(SG_ACCOUNT_SIGNER, &signer_acct) != SIGNET_OK ||
-                    sg_account_ensure(SG_ACCOUNT_FRONT, &front_acct) != SIGNET_OK)) {
-        fprintf(stderr, "signet init: cannot create the system accounts %s and %s (useradd)\n",
-                SG_ACCOUNT_SIGNER, SG_ACCOUNT_FRONT);
+                    sg_account_ensure(SG_ACCOUNT_FRONT, &front_acct) != SIGNET_OK ||
+                    sg_account_ensure(SG_ACCOUNT_MONITOR, &monitor_acct) != SIGNET_OK)) {
+        fprintf(stderr, "signet init: cannot create the system accounts %s, %s and %s (useradd)\n",
+                SG_ACCOUNT_SIGNER, SG_ACCOUNT_FRONT, SG_ACCOUNT_MONITOR);
         return SG_EXIT_USAGE;
     }
     int created_dir = 0;
@@ -267,12 +390,14 @@ int sg_cmd_init(int argc, char **argv)
     struct sg_store *store = NULL;
     struct sg_signer_client *c = NULL;
     char *json = NULL;
-    char tokens[4200], conf[8400], signer_dir[4096], front_dir[4096];
+    char tokens[4200], conf[8400], signer_dir[4096], front_dir[4096], monitor_dir[4096];
     (void)snprintf(signer_dir, sizeof signer_dir, "%s/" SG_SIGNER_DIR, state);
     (void)snprintf(front_dir, sizeof front_dir, "%s/" SG_FRONT_DIR, state);
+    (void)snprintf(monitor_dir, sizeof monitor_dir, "%s/" SG_MONITOR_DIR, state);
     (void)snprintf(tokens, sizeof tokens, "%s/tokens", signer_dir);
-    if (mkdir(signer_dir, 0700) != 0 || mkdir(front_dir, 0700) != 0 || mkdir(tokens, 0700) != 0) {
-        fprintf(stderr, "signet init: cannot create %s: %s\n", signer_dir, strerror(errno));
+    if (mkdir(signer_dir, 0700) != 0 || mkdir(front_dir, 0700) != 0 ||
+        mkdir(monitor_dir, 0700) != 0 || mkdir(tokens, 0700) != 0) {
+        fprintf(stderr, "signet init: cannot create the parts of %s: %s\n", state, strerror(errno));
         goto out;
     }
     (void)snprintf(conf, sizeof conf,
@@ -312,9 +437,9 @@ int sg_cmd_init(int argc, char **argv)
         fprintf(stderr, "signet init: cannot create %s\n", cfg.audit_log);
         goto out;
     }
-    if (as_root && hand_over(state, &signer_acct, &front_acct, cfg.audit_log) != 0) {
-        fprintf(stderr, "signet init: cannot give %s and %s to their accounts\n", signer_dir,
-                front_dir);
+    if (as_root && hand_over(state, &signer_acct, &front_acct, &monitor_acct, cfg.audit_log) != 0) {
+        fprintf(stderr, "signet init: cannot give %s, %s and %s to their accounts\n", signer_dir,
+                front_dir, monitor_dir);
         goto out;
     }
     if (run_signer_init(state) != 0) {
@@ -355,6 +480,7 @@ out:
             (void)unlink(path);
             (void)nftw(signer_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
             (void)nftw(front_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+            (void)nftw(monitor_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
         }
     }
     umask(old_umask);

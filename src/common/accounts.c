@@ -25,7 +25,7 @@ signet_err sg_account_of_dir(const char *state, const char *sub, struct sg_accou
     if (!S_ISDIR(st.st_mode))
         return SIGNET_ERR_PERMISSION;
     /* The owner's own group, not the directory's: signer/ is group-owned by
-     * the front end's group so that the monitor can read the audit log. */
+     * the monitor's group so that the monitor can read the audit log. */
     struct passwd pw, *res = NULL;
     char buf[4096];
     out->uid = st.st_uid;
@@ -111,10 +111,11 @@ signet_err sg_account_ensure(const char *name, struct sg_account *out)
 
 int sg_boundary_enforced(const char *state)
 {
-    struct sg_account s, f;
+    struct sg_account s, f, m;
     return sg_account_of_dir(state, SG_SIGNER_DIR, &s) == SIGNET_OK &&
-           sg_account_of_dir(state, SG_FRONT_DIR, &f) == SIGNET_OK && s.uid != 0 && f.uid != 0 &&
-           s.uid != f.uid;
+           sg_account_of_dir(state, SG_FRONT_DIR, &f) == SIGNET_OK &&
+           sg_account_of_dir(state, SG_MONITOR_DIR, &m) == SIGNET_OK && s.uid != 0 && f.uid != 0 &&
+           m.uid != 0 && s.uid != f.uid && m.uid != s.uid && m.uid != f.uid;
 }
 
 const char *sg_boundary_text(int enforced)

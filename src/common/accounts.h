@@ -1,9 +1,10 @@
 /* The accounts of the trust boundary. When signet runs as root, the owner
- * of <state>/signer is the account the signers run under and the owner of
- * <state>/front the front end's: the layout that `signet init` made is the
- * policy, so nothing else (no environment, no argument from the front end)
- * can choose who a process becomes. Without root, everything runs under
- * the caller's account and the boundary is reported as not enforced. */
+ * of <state>/signer is the account the signers run under, the owner of
+ * <state>/front the front end's and the owner of <state>/monitor the
+ * invariant monitor's: the layout that `signet init` made is the policy, so
+ * nothing else (no environment, no argument from the front end) can choose
+ * who a process becomes. Without root, everything runs under the caller's
+ * account and the boundary is reported as not enforced. */
 #ifndef SG_ACCOUNTS_H
 #define SG_ACCOUNTS_H
 
@@ -13,6 +14,7 @@
 
 #define SG_ACCOUNT_SIGNER "signet-signer"
 #define SG_ACCOUNT_FRONT "signet"
+#define SG_ACCOUNT_MONITOR "signet-monitor"
 
 struct sg_account {
     uid_t uid;
@@ -35,8 +37,10 @@ SIGNET_WUR signet_err sg_account_lookup(const char *name, struct sg_account *out
 /* Creates a system account (no home, no login shell) unless it exists. */
 SIGNET_WUR signet_err sg_account_ensure(const char *name, struct sg_account *out);
 
-/* "enforced" when the signer and the front end run under two different
- * accounts, neither root; else "not enforced (single account)". */
+/* "enforced" when the signer, the front end and the monitor run under
+ * three different accounts, none of them root (signer/, front/ and
+ * monitor/ exist and have three distinct non-root owners); else "not
+ * enforced (single account)". */
 const char *sg_boundary_describe(const char *state);
 int sg_boundary_enforced(const char *state);
 /* The same words for a state already known (signetd's logs, /status). */

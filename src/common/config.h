@@ -15,12 +15,15 @@
 #define SG_MAX_ALGS 3
 #define SG_MIN_ROTATION_PERIOD 60
 
-/* The state directory's two private halves: signer/ belongs to the signer's
+/* The state directory's private parts: signer/ belongs to the signer's
  * account (PINs, token, key store, audit log), front/ to the front end's
- * (clients, replay caches). Their owners are the accounts each side runs
- * under when signetd or the CLI is started as root. */
+ * (clients, replay caches), monitor/ to the invariant monitor's (its own
+ * state). Their owners are the accounts each process runs under when
+ * signetd or the CLI is started as root. The monitor may traverse signer/
+ * and read the audit log (their group is the monitor's), nothing else. */
 #define SG_SIGNER_DIR "signer"
 #define SG_FRONT_DIR "front"
+#define SG_MONITOR_DIR "monitor"
 
 struct sg_tenant_cfg {
     char name[64];                    /* [tenant:NAME] */

@@ -125,8 +125,11 @@ static int become_signer(const char *state_dir)
     return sg_account_become(&a) == SIGNET_OK ? 0 : -1;
 }
 
-signet_err sg_signer_spawn_fd(const char *state_dir, unsigned flags, int *fd_out, pid_t *pid_out)
+signet_err sg_signer_spawn_fd(const char *state_dir, unsigned flags, int mon_fd, int *fd_out,
+                              pid_t *pid_out)
 {
+    if (mon_fd >= 0 && fcntl(mon_fd, F_GETFD) < 0)
+        return SIGNET_ERR_INVALID_ARG;
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
         return SIGNET_ERR_IO;
@@ -138,9 +141,18 @@ signet_err sg_signer_spawn_fd(const char *state_dir, unsigned flags, int *fd_out
         return SIGNET_ERR_IO;
     }
     if (pid == 0) {
-        /* Child: the signer end becomes fd 3, everything else closes on exec. */
-        if (dup2(sv[1], 3) < 0)
+        /* Child: the signer's end becomes fd 3 and the monitor's channel fd
+         * 4; everything else closes on exec. Either source may sit on 3 or
+         * 4 already, so both are first copied above them (F_DUPFD: no
+         * close-on-exec, closed again below). */
+        int chan = fcntl(sv[1], F_DUPFD, 10);
+        int mon = mon_fd >= 0 ? fcntl(mon_fd, F_DUPFD, 10) : -1;
+        if (chan < 0 || (mon_fd >= 0 && mon < 0) || dup2(chan, 3) < 0 ||
+            (mon >= 0 && dup2(mon, 4) < 0))
             _exit(127);
+        close(chan);
+        if (mon >= 0)
+            close(mon);
         /* A clean signal state for the signer, whatever the parent blocked. */
         sigset_t none;
         sigemptyset(&none);
@@ -150,7 +162,7 @@ signet_err sg_signer_spawn_fd(const char *state_dir, unsigned flags, int *fd_out
             (void)!write(2, msg, sizeof msg - 1);
             _exit(126);
         }
-        char *argv[8];
+        char *argv[10];
         size_t k = 0;
         argv[k++] = (char *)"signet-signer";
         argv[k++] = (char *)"--state";
@@ -161,6 +173,10 @@ signet_err sg_signer_spawn_fd(const char *state_dir, unsigned flags, int *fd_out
             argv[k++] = (char *)"--no-advance";
         if ((flags & SG_SPAWN_ROLE_FRONT) != 0)
             argv[k++] = (char *)"--role-front";
+        if (mon_fd >= 0) {
+            argv[k++] = (char *)"--monitor-fd";
+            argv[k++] = (char *)"4";
+        }
         argv[k] = NULL;
         execv(bin, argv);
         _exit(127);
@@ -193,7 +209,7 @@ signet_err sg_signer_spawn_ex(const char *state_dir, unsigned flags,
 {
     int fd = -1;
     pid_t pid = -1;
-    signet_err err = sg_signer_spawn_fd(state_dir, flags, &fd, &pid);
+    signet_err err = sg_signer_spawn_fd(state_dir, flags, -1, &fd, &pid);
     if (err != SIGNET_OK)
         return err;
     err = sg_signer_client_adopt(fd, pid, 1, out);

@@ -1,5 +1,5 @@
-/* Front-end side of the signer channel: starts signet-signer on a
- * socketpair and exchanges frames with it.
+/* The client side of a signer channel (the front end's, the monitor's, the
+ * CLI's): starts signet-signer on a socketpair and exchanges frames with it.
  *
  * Thread-safe and pipelined: any number of threads may call
  * sg_signer_call/sg_signer_sign on one client at once. Each request goes out
@@ -39,9 +39,14 @@ SIGNET_WUR signet_err sg_signer_spawn(const char *state_dir, struct sg_signer_cl
 SIGNET_WUR signet_err sg_signer_spawn_ex(const char *state_dir, unsigned flags,
                                          struct sg_signer_client **out);
 /* The launcher's half: starts a signer (as the signer's account when root)
- * and hands back the descriptor of the channel and the child's pid. */
-SIGNET_WUR signet_err sg_signer_spawn_fd(const char *state_dir, unsigned flags, int *fd,
-                                         pid_t *pid);
+ * and hands back the descriptor of the channel and the child's pid. The
+ * signer gets its end of that channel as fd 3 ("--fd 3"). mon_fd >= 0 is
+ * the signer's end of a second, already made channel, whose peer is the
+ * monitor: the signer gets it as fd 4 ("--monitor-fd 4") and serves it
+ * with the monitor's role (SG_ROLE_MONITOR); mon_fd stays the caller's, to
+ * close once this returns. -1: no monitor channel. */
+SIGNET_WUR signet_err sg_signer_spawn_fd(const char *state_dir, unsigned flags, int mon_fd,
+                                         int *fd, pid_t *pid);
 /* A client on a channel; reap: pid is our child, to wait for when freed. */
 SIGNET_WUR signet_err sg_signer_client_adopt(int fd, pid_t pid, int reap,
                                              struct sg_signer_client **out);

@@ -61,18 +61,18 @@ struct sg_signer {
     uint64_t batches;
     int hard_seccomp, hard_dumpable, hard_mlocked, hard_nnp;
     int hard_landlock; /* Landlock ABI in force, 0 = none */
-    unsigned role;              /* SG_ROLE_* of the peer, set by whoever started us */
+    unsigned role;              /* SG_ROLE_* of the primary channel's peer */
     struct rate {
         double tokens;
         int64_t at_ms;
-    } rates[16];                /* per message type, for the front end's role */
+    } rates[SG_ROLE_MONITOR + 1][16]; /* [role][type], for every peer but the administrator */
     struct sg_pool *pool;
     struct pending *batch;   /* BATCH_MAX request slots */
     struct sign_job *jobs;   /* BATCH_MAX sign jobs */
 };
 
 static void stop_workers(struct sg_signer *s);
-static signet_err handle_note(struct sg_signer *s, const uint8_t *p, size_t n,
+static signet_err handle_note(struct sg_signer *s, unsigned role, const uint8_t *p, size_t n,
                               struct sg_wbuf *resp);
 
 const struct sg_config *sg_signer_config(const struct sg_signer *s)
@@ -606,13 +606,15 @@ static void unlock(struct sg_signer *s)
     s->active_version = -1;
 }
 
-/* Under the lifecycle lock: whether the front end may have a key revoked
- * now. Its revokes are limited per issuer set, not per signer process: a
- * front end can have the launcher start fresh signers at will, so the time
- * of its last revoke lives in the lock file every signer shares (its only
- * content), and counts even for a revoke that then fails. */
-#define FRONT_REVOKE_INTERVAL 60
-static int front_revoke_due(struct sg_signer *s, int64_t now)
+/* Under the lifecycle lock: whether a peer other than the administrator
+ * (the monitor, on on_critical = rotate) may have a key revoked now. Its
+ * revokes are limited per issuer set, not per signer process or channel:
+ * every signer has a monitor channel, and the launcher starts fresh signers
+ * at will, so the time of the last such revoke lives in the lock file
+ * every signer shares (its only content), and counts even for a revoke
+ * that then fails. */
+#define PEER_REVOKE_INTERVAL 60
+static int peer_revoke_due(struct sg_signer *s, int64_t now)
 {
     char buf[32];
     ssize_t n = pread(s->lock_fd, buf, sizeof buf - 1, 0);
@@ -624,7 +626,7 @@ static int front_revoke_due(struct sg_signer *s, int64_t now)
         if (end == buf)
             last = 0;
     }
-    if (last > 0 && now >= last && now - last < FRONT_REVOKE_INTERVAL)
+    if (last > 0 && now >= last && now - last < PEER_REVOKE_INTERVAL)
         return 0;
     int len = snprintf(buf, sizeof buf, "%lld\n", (long long)now);
     if (len <= 0 || ftruncate(s->lock_fd, 0) != 0 ||
@@ -738,8 +740,10 @@ static signet_err inventory_json(struct sg_signer *s, json_t **out)
     return SIGNET_OK;
 }
 
-signet_err sg_signer_handle(struct sg_signer *s, uint8_t type, const uint8_t *payload, size_t len,
-                            struct sg_wbuf *resp)
+/* One request from a peer of role (already past the gate when it came on
+ * a channel). */
+static signet_err handle(struct sg_signer *s, unsigned role, uint8_t type, const uint8_t *payload,
+                         size_t len, struct sg_wbuf *resp)
 {
     if (type == SG_IPC_SIGN)
         return handle_sign(s, payload, len, resp);
@@ -770,7 +774,7 @@ signet_err sg_signer_handle(struct sg_signer *s, uint8_t type, const uint8_t *pa
             return SIGNET_ERR_BAD_FRAME;
         break;
     case SG_IPC_AUDIT_NOTE:
-        return handle_note(s, payload, len, resp);
+        return handle_note(s, role, payload, len, resp);
     default:
         return SIGNET_ERR_BAD_FRAME;
     }
@@ -796,7 +800,7 @@ signet_err sg_signer_handle(struct sg_signer *s, uint8_t type, const uint8_t *pa
             break;
         if (type == SG_IPC_ADVANCE)
             status = sg_lifecycle_advance(&s->lc, now, doc);
-        else if (type == SG_IPC_REVOKE && s->role == SG_ROLE_FRONT && !front_revoke_due(s, now))
+        else if (type == SG_IPC_REVOKE && role != SG_ROLE_ADMIN && !peer_revoke_due(s, now))
             status = SIGNET_ERR_BUSY;
         else if (type == SG_IPC_REVOKE)
             status = sg_lifecycle_revoke(&s->lc, arg, now, doc);
@@ -811,6 +815,12 @@ signet_err sg_signer_handle(struct sg_signer *s, uint8_t type, const uint8_t *pa
     json_decref(doc);
     free(arg);
     return SIGNET_OK;
+}
+
+signet_err sg_signer_handle(struct sg_signer *s, uint8_t type, const uint8_t *payload, size_t len,
+                            struct sg_wbuf *resp)
+{
+    return handle(s, s->role, type, payload, len, resp);
 }
 
 /* Group commit, and the count of what it releases: a signature counts once
@@ -867,29 +877,36 @@ static void describe_bad_frame(const uint8_t *p, size_t n, const char **why, int
     *why = "frame length over the protocol's cap";
 }
 
-/* The message table's verdict on a request frame from this peer: NULL when
- * it may be handled, else why the channel is dropped. */
-static const char *gate(const struct sg_signer *s, const struct sg_ipc_frame *f)
+/* The message table's verdict on a request frame from a peer of role: NULL
+ * when it may be handled, else why the channel is dropped. The monitor's
+ * messages are the monitor's to serve, whoever sends them here. */
+static const char *gate(unsigned role, const struct sg_ipc_frame *f)
 {
     const struct sg_ipc_msg *m = sg_ipc_msg_find(f->type);
     if (m == NULL)
         return "unknown message type";
-    if ((m->roles & s->role) == 0)
+    if (m->server != SG_IPC_SERVER_SIGNER)
+        return "message not served by a signer";
+    if (!sg_ipc_permitted(f->type, role, SG_IPC_SERVER_SIGNER))
         return "message not permitted for the peer's role";
     if (f->len > m->max_payload)
         return "payload over the message's cap";
     return NULL;
 }
 
-/* Token bucket per message type for the front end's role: a flood of
- * permitted but rate-limited requests (revokes, audit notes) is answered
- * SIGNET_ERR_BUSY, not served. */
-static int rate_ok(struct sg_signer *s, uint8_t type)
+/* Token bucket per role and message type for every peer but the
+ * administrator: a flood of permitted but rate-limited requests (revokes,
+ * audit notes) is answered SIGNET_ERR_BUSY, not served. */
+static int rate_ok(struct sg_signer *s, unsigned role, uint8_t type)
 {
     const struct sg_ipc_msg *m = sg_ipc_msg_find(type);
-    if (s->role != SG_ROLE_FRONT || m == NULL || m->rate <= 0 || type >= 16)
+    if (role == SG_ROLE_ADMIN || m == NULL || m->rate <= 0)
         return 1;
-    struct rate *r = &s->rates[type];
+    const size_t n_roles = sizeof s->rates / sizeof s->rates[0];
+    const size_t n_types = sizeof s->rates[0] / sizeof s->rates[0][0];
+    if (role >= n_roles || type >= n_types)
+        return 0; /* no bucket for it: fail closed */
+    struct rate *r = &s->rates[role][type];
     int64_t now = (int64_t)(sg_clock_mono_ns() / 1000000u);
     if (r->at_ms == 0)
         r->tokens = m->burst;
@@ -904,9 +921,11 @@ static int rate_ok(struct sg_signer *s, uint8_t type)
     return 1;
 }
 
-/* AUDIT_NOTE: a record of the front end's (an alert, a report), chained
- * here like any other; its source is stamped by the signer, not claimed. */
-static signet_err handle_note(struct sg_signer *s, const uint8_t *p, size_t n, struct sg_wbuf *resp)
+/* AUDIT_NOTE: a record of the monitor's (an alert, a report), chained here
+ * like any other; its source is the role of the channel it came on,
+ * stamped by the signer, not claimed. */
+static signet_err handle_note(struct sg_signer *s, unsigned role, const uint8_t *p, size_t n,
+                              struct sg_wbuf *resp)
 {
     char *type = NULL;
     const uint8_t *fields = NULL;
@@ -923,7 +942,7 @@ static signet_err handle_note(struct sg_signer *s, const uint8_t *p, size_t n, s
          json_object_get(doc, "time") != NULL || json_object_get(doc, "type") != NULL))
         status = SIGNET_ERR_MALFORMED; /* the chain's own members are the signer's */
     if (status == SIGNET_OK &&
-        json_object_set_new(doc, "source", json_string(s->role == SG_ROLE_FRONT ? "front" : "admin")) != 0)
+        json_object_set_new(doc, "source", json_string(sg_ipc_role_name(role))) != 0)
         status = SIGNET_ERR_NOMEM;
     if (status == SIGNET_OK)
         status = sg_audit_append(s->audit, sg_clock_now(), type, doc);
@@ -932,8 +951,7 @@ static signet_err handle_note(struct sg_signer *s, const uint8_t *p, size_t n, s
     if (status != SIGNET_OK && status != SIGNET_ERR_NOMEM) {
         /* A forged note leaves a trace of its own (type and reason only). */
         json_t *f = json_pack("{s:s, s:s, s:s}", "note_type", type, "reason",
-                              signet_err_name(status), "role",
-                              s->role == SG_ROLE_FRONT ? "front" : "admin");
+                              signet_err_name(status), "role", sg_ipc_role_name(role));
         if (f == NULL || sg_audit_append(s->audit, sg_clock_now(), "note_refused", f) != SIGNET_OK ||
             sg_audit_commit(s->audit) != SIGNET_OK)
             sg_log(SG_LOG_ERROR, "audit_append_failed", "type=note_refused");
@@ -945,12 +963,22 @@ static signet_err handle_note(struct sg_signer *s, const uint8_t *p, size_t n, s
     return SIGNET_OK;
 }
 
-/* One batch: every complete frame read so far is handled, the audit records
- * of the batch are committed with one fdatasync (group commit), and only
- * then do the responses leave. If the commit fails, every signature of the
- * batch is withheld and replaced by SIGNET_ERR_AUDIT. */
-static signet_err serve_batch(struct sg_signer *s, int fd, struct sg_wbuf *in, size_t *used)
+/* A channel the signer serves: its peer's role, said by whoever started
+ * the signer (never by the peer), and the bytes read from it not yet served. */
+struct channel {
+    int fd;
+    unsigned role;
+    struct sg_wbuf in;
+};
+
+/* One batch from one channel: every complete frame read so far is handled
+ * with that channel's role, the audit records of the batch are committed
+ * with one fdatasync (group commit), and only then do the responses leave.
+ * If the commit fails, every signature of the batch is withheld and
+ * replaced by SIGNET_ERR_AUDIT. */
+static signet_err serve_batch(struct sg_signer *s, struct channel *c, size_t *used)
 {
+    struct sg_wbuf *in = &c->in;
     struct pending *batch = s->batch;
     struct sign_job *jobs = s->jobs;
     size_t nb = 0, nj = 0;
@@ -975,7 +1003,7 @@ static signet_err serve_batch(struct sg_signer *s, int fd, struct sg_wbuf *in, s
             refused = "response frame from the peer";
             break;
         }
-        refused = gate(s, &f);
+        refused = gate(c->role, &f);
         if (refused != NULL) {
             err = SIGNET_ERR_BAD_FRAME;
             refused_type = f.type;
@@ -986,7 +1014,7 @@ static signet_err serve_batch(struct sg_signer *s, int fd, struct sg_wbuf *in, s
         p->type = f.type;
         p->id = f.id;
         sg_wbuf_init(&p->resp, SG_IPC_MAX_PAYLOAD);
-        if (!rate_ok(s, f.type)) {
+        if (!rate_ok(s, c->role, f.type)) {
             put_status(&p->resp, SIGNET_ERR_BUSY);
             continue;
         }
@@ -1004,7 +1032,7 @@ static signet_err serve_batch(struct sg_signer *s, int fd, struct sg_wbuf *in, s
         /* Other requests see every earlier signature finished first, and
          * the signatures after them see the keys as they left them. */
         drain_jobs(s, jobs, &nj);
-        err = sg_signer_handle(s, f.type, f.payload, f.len, &p->resp);
+        err = handle(s, c->role, f.type, f.payload, f.len, &p->resp);
         s->active_checked = 0;
         if (err != SIGNET_OK) {
             sg_wbuf_free(&p->resp);
@@ -1038,18 +1066,17 @@ static signet_err serve_batch(struct sg_signer *s, int fd, struct sg_wbuf *in, s
     if (commit != SIGNET_OK)
         sg_log(SG_LOG_ERROR, "audit_commit_failed", "withheld=%zu error=%s", nb,
                signet_err_name(commit));
-    signet_err werr = out.err != SIGNET_OK ? out.err : sg_ipc_write_all(fd, out.data, out.len);
+    signet_err werr = out.err != SIGNET_OK ? out.err : sg_ipc_write_all(c->fd, out.data, out.len);
     sg_wbuf_free(&out);
     if (err == SIGNET_ERR_BAD_FRAME) {
         json_t *f = json_pack("{s:s, s:s, s:i}", "reason", refused != NULL ? refused : "malformed frame",
-                              "role", s->role == SG_ROLE_FRONT ? "front" : "admin", "msg_type",
-                              refused_type);
+                              "role", sg_ipc_role_name(c->role), "msg_type", refused_type);
         if (f == NULL || sg_audit_append(s->audit, sg_clock_now(), "frame_refused", f) != SIGNET_OK ||
             sg_audit_commit(s->audit) != SIGNET_OK)
             sg_log(SG_LOG_ERROR, "audit_append_failed", "type=frame_refused");
         json_decref(f);
-        sg_log(SG_LOG_WARN, "frame_refused", "reason=\"%s\" action=drop_connection",
-               refused != NULL ? refused : "malformed frame");
+        sg_log(SG_LOG_WARN, "frame_refused", "role=%s reason=\"%s\" action=drop_connection",
+               sg_ipc_role_name(c->role), refused != NULL ? refused : "malformed frame");
         return err;
     }
     if (err == SIGNET_OK)
@@ -1057,53 +1084,99 @@ static signet_err serve_batch(struct sg_signer *s, int fd, struct sg_wbuf *in, s
     return err;
 }
 
-signet_err sg_signer_serve(struct sg_signer *s, int fd)
+/* Reads what the channel has (one read, then whatever else is already
+ * waiting, to batch it) and serves every complete frame in it. *open is
+ * cleared when the peer closed the channel; any error ends the channel
+ * (SIGNET_ERR_BAD_FRAME: the peer sent something malformed or refused). */
+static signet_err serve_channel(struct sg_signer *s, struct channel *c, int *open)
+{
+    uint8_t tmp[65536];
+    ssize_t n;
+    do
+        n = read(c->fd, tmp, sizeof tmp);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return SIGNET_ERR_IO;
+    if (n == 0) {
+        *open = 0; /* peer closed */
+        return SIGNET_OK;
+    }
+    sg_wbuf_put_bytes(&c->in, tmp, (size_t)n);
+    struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+    while (c->in.err == SIGNET_OK && c->in.len < c->in.max - sizeof tmp &&
+           poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN) != 0) {
+        n = read(c->fd, tmp, sizeof tmp);
+        if (n <= 0)
+            break;
+        sg_wbuf_put_bytes(&c->in, tmp, (size_t)n);
+    }
+    if (c->in.err != SIGNET_OK)
+        return SIGNET_ERR_BAD_FRAME;
+    for (;;) {
+        size_t used = 0;
+        signet_err err = serve_batch(s, c, &used);
+        if (err != SIGNET_OK || used == 0)
+            return err;
+        memmove(c->in.data, c->in.data + used, c->in.len - used);
+        c->in.len -= used;
+    }
+}
+
+/* The monitor's channel ended: it is closed (the monitor sees the end of
+ * it) and whatever it had sent and was not served yet is dropped. */
+static void close_monitor(struct channel *c, signet_err why)
+{
+    sg_log(why == SIGNET_OK ? SG_LOG_INFO : SG_LOG_WARN, "monitor_channel_closed", "reason=%s",
+           why == SIGNET_OK ? "peer_closed" : signet_err_name(why));
+    close(c->fd);
+    c->fd = -1;
+    sg_wbuf_reset(&c->in);
+}
+
+signet_err sg_signer_serve2(struct sg_signer *s, int fd, unsigned role, int mon_fd)
 {
     if (s->batch == NULL)
         s->batch = calloc(BATCH_MAX, sizeof *s->batch);
     if (s->jobs == NULL)
         s->jobs = calloc(BATCH_MAX, sizeof *s->jobs);
-    if (s->batch == NULL || s->jobs == NULL)
+    if (s->batch == NULL || s->jobs == NULL) {
+        if (mon_fd >= 0)
+            close(mon_fd);
         return SIGNET_ERR_NOMEM;
-    struct sg_wbuf in;
-    sg_wbuf_init(&in, 2 * (SG_IPC_HEADER_LEN + SG_IPC_MAX_PAYLOAD));
-    signet_err err = SIGNET_OK;
-    uint8_t tmp[65536];
-    for (;;) {
-        ssize_t n = read(fd, tmp, sizeof tmp);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            err = SIGNET_ERR_IO;
-            break;
-        }
-        if (n == 0)
-            break; /* peer closed */
-        sg_wbuf_put_bytes(&in, tmp, (size_t)n);
-        /* Drain whatever else is already waiting, to batch it. */
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        while (in.err == SIGNET_OK && in.len < in.max - sizeof tmp && poll(&pfd, 1, 0) == 1 &&
-               (pfd.revents & POLLIN) != 0) {
-            n = read(fd, tmp, sizeof tmp);
-            if (n <= 0)
-                break;
-            sg_wbuf_put_bytes(&in, tmp, (size_t)n);
-        }
-        if (in.err != SIGNET_OK) {
-            err = SIGNET_ERR_BAD_FRAME;
-            break;
-        }
-        for (;;) {
-            size_t used = 0;
-            err = serve_batch(s, fd, &in, &used);
-            if (err != SIGNET_OK || used == 0)
-                break;
-            memmove(in.data, in.data + used, in.len - used);
-            in.len -= used;
-        }
-        if (err != SIGNET_OK)
-            break;
     }
-    sg_wbuf_free(&in);
+    struct channel ch[2] = {{.fd = fd, .role = role}, {.fd = mon_fd, .role = SG_ROLE_MONITOR}};
+    for (size_t i = 0; i < 2; i++)
+        sg_wbuf_init(&ch[i].in, 2 * (SG_IPC_HEADER_LEN + SG_IPC_MAX_PAYLOAD));
+    signet_err err = SIGNET_OK;
+    int open = 1;
+    while (open && err == SIGNET_OK) {
+        /* A negative descriptor (no monitor, or its channel ended) is
+         * ignored by poll. */
+        struct pollfd pfd[2] = {{.fd = ch[0].fd, .events = POLLIN},
+                                {.fd = ch[1].fd, .events = POLLIN}};
+        if (poll(pfd, 2, -1) < 0) {
+            if (errno != EINTR)
+                err = SIGNET_ERR_IO;
+            continue;
+        }
+        /* One channel at a time, each batch with its own peer's role. */
+        if (pfd[0].revents != 0)
+            err = serve_channel(s, &ch[0], &open);
+        if (err == SIGNET_OK && open && ch[1].fd >= 0 && pfd[1].revents != 0) {
+            int mon_open = 1;
+            signet_err merr = serve_channel(s, &ch[1], &mon_open);
+            if (merr != SIGNET_OK || !mon_open)
+                close_monitor(&ch[1], merr);
+        }
+    }
+    if (ch[1].fd >= 0)
+        close(ch[1].fd);
+    for (size_t i = 0; i < 2; i++)
+        sg_wbuf_free(&ch[i].in);
     return err;
+}
+
+signet_err sg_signer_serve(struct sg_signer *s, int fd)
+{
+    return sg_signer_serve2(s, fd, s->role, -1);
 }

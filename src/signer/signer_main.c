@@ -1,7 +1,12 @@
-/* signet-signer: started by signetd or the CLI with one end of a
- * socketpair. It alone reads the PIN and loads the PKCS#11 module.
+/* signet-signer: started by signetd's launcher or the CLI with one end of a
+ * socketpair (and, from the launcher, one end of a second one, for the
+ * monitor). It alone reads the PIN and loads the PKCS#11 module.
  *
- *   signet-signer --state DIR --fd N     serve frames on descriptor N
+ *   signet-signer --state DIR --fd N [--role-front] [--monitor-fd M] [--no-advance]
+ *                                         serve frames on descriptor N (the
+ *                                         front end's with --role-front, else
+ *                                         an administrator's) and on M (the
+ *                                         monitor's)
  *   signet-signer --state DIR --init-token
  *                                         initialise the embedded token with
  *                                         the PINs in the state directory */
@@ -10,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "common/config.h"
@@ -23,8 +30,8 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: signet-signer --state DIR (--fd N [--no-advance] [--role-front] | "
-                    "--init-token)\n");
+    fprintf(stderr, "usage: signet-signer --state DIR (--fd N [--no-advance] [--role-front] "
+                    "[--monitor-fd M] | --init-token)\n");
     return 2;
 }
 
@@ -62,6 +69,23 @@ static int init_token(const char *state)
     return 0;
 }
 
+/* A descriptor number from argv: 3..1024. */
+static int parse_fd(const char *arg, int *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (errno != 0 || end == arg || *end != '\0' || v < 3 || v > 1024)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* A monitor that stops reading its answers must not stall the signer's
+ * front end: a write to its channel that cannot complete within this long
+ * fails, and only the monitor's channel is closed. */
+#define MONITOR_SEND_TIMEOUT_S 10
+
 int main(int argc, char **argv)
 {
     sg_sandbox_early();
@@ -76,17 +100,17 @@ int main(int argc, char **argv)
                                                                      : SG_LOG_INFO);
     sg_fault_init();
     const char *state = NULL;
-    int fd = -1, do_init = 0, advance = 1, front = 0;
+    int fd = -1, mon_fd = -1, do_init = 0, advance = 1, front = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--state") == 0 && i + 1 < argc) {
             state = argv[++i];
         } else if (strcmp(argv[i], "--fd") == 0 && i + 1 < argc) {
-            char *end = NULL;
-            errno = 0;
-            long v = strtol(argv[++i], &end, 10);
-            if (errno != 0 || *end != '\0' || v < 3 || v > 1024)
+            if (parse_fd(argv[++i], &fd) != 0)
                 return usage();
-            fd = (int)v;
+        } else if (strcmp(argv[i], "--monitor-fd") == 0 && i + 1 < argc) {
+            /* The launcher's second channel: its peer is the monitor. */
+            if (parse_fd(argv[++i], &mon_fd) != 0)
+                return usage();
         } else if (strcmp(argv[i], "--no-advance") == 0) {
             advance = 0;
         } else if (strcmp(argv[i], "--role-front") == 0) {
@@ -97,7 +121,7 @@ int main(int argc, char **argv)
             return usage();
         }
     }
-    if (state == NULL || (fd < 0) == !do_init)
+    if (state == NULL || (fd < 0) == !do_init || (mon_fd >= 0 && (do_init || mon_fd == fd)))
         return usage();
     if (do_init)
         return init_token(state);
@@ -113,6 +137,12 @@ int main(int argc, char **argv)
         return 3;
     }
     sg_signer_set_role(s, front ? SG_ROLE_FRONT : SG_ROLE_ADMIN);
+    if (mon_fd >= 0) {
+        /* Before the sandbox, whose filter has no setsockopt. */
+        struct timeval tv = {.tv_sec = MONITOR_SEND_TIMEOUT_S};
+        if (setsockopt(mon_fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0)
+            sg_log(SG_LOG_WARN, "monitor_channel_timeout_failed", "fd=%d errno=%d", mon_fd, errno);
+    }
     err = advance ? sg_signer_advance(s) : SIGNET_OK;
     if (err != SIGNET_OK)
         sg_log(SG_LOG_ERROR, "lifecycle_start_failed", "error=%s", signet_err_name(err));
@@ -131,7 +161,7 @@ int main(int argc, char **argv)
     if (err != SIGNET_OK)
         sg_log(SG_LOG_WARN, "workers_failed", "error=%s", signet_err_name(err));
     sg_log(SG_LOG_INFO, "signer_ready", "state=%s", state);
-    err = sg_signer_serve(s, fd);
+    err = sg_signer_serve2(s, fd, front ? SG_ROLE_FRONT : SG_ROLE_ADMIN, mon_fd);
     sg_signer_close(&s);
     return err == SIGNET_OK ? 0 : 5;
 }
