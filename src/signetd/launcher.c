@@ -43,8 +43,6 @@
 #include <unistd.h>
 
 #include "common/signer_client.h"
-#include "signetd/ctx.h"
-#include "signetd/monproc.h"
 #include "util/log.h"
 
 #define OP_SPAWN 1u
@@ -97,68 +95,6 @@ struct slot {
     pid_t pid;
     int64_t spawned_ms;
 };
-
-signet_err sd_fd_send(int sock, uint8_t b0, uint8_t b1, pid_t pid, int fd)
-{
-    uint8_t msg[SD_FD_MSG_LEN] = {b0, b1, 0, 0, 0, 0};
-    int32_t p = (int32_t)pid;
-    memcpy(msg + 2, &p, sizeof p);
-    struct iovec iov = {.iov_base = msg, .iov_len = sizeof msg};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    memset(&u, 0, sizeof u);
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-    if (fd >= 0) {
-        mh.msg_control = u.buf;
-        mh.msg_controllen = sizeof u.buf;
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &fd, sizeof fd);
-    }
-    ssize_t n;
-    do
-        n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    return n == (ssize_t)sizeof msg ? SIGNET_OK : SIGNET_ERR_IO;
-}
-
-signet_err sd_fd_recv(int sock, uint8_t msg[SD_FD_MSG_LEN], pid_t *pid, int *fd)
-{
-    *fd = -1;
-    *pid = -1;
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    memset(&u, 0, sizeof u);
-    struct iovec iov = {.iov_base = msg, .iov_len = SD_FD_MSG_LEN};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                        .msg_controllen = sizeof u.buf};
-    ssize_t n;
-    do
-        n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
-    if (n == 0)
-        return SIGNET_ERR_SIGNER_GONE;
-    struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
-    if (cm != NULL && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-        cm->cmsg_len == CMSG_LEN(sizeof(int)))
-        memcpy(fd, CMSG_DATA(cm), sizeof *fd);
-    if (n != SD_FD_MSG_LEN || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) {
-        if (*fd >= 0)
-            close(*fd);
-        *fd = -1;
-        return SIGNET_ERR_BAD_FRAME;
-    }
-    int32_t p;
-    memcpy(&p, msg + 2, sizeof p);
-    *pid = (pid_t)p;
-    return SIGNET_OK;
-}
 
 static signet_err send_answer(int ctl, uint8_t slot, int fd, pid_t pid)
 {
@@ -286,11 +222,12 @@ static int serve_request(const char *state_dir, int ctl, struct slot *slots, str
     return err == SIGNET_OK ? 1 : -1;
 }
 
-static void start_monitor(struct sd_ctx *c, struct monitor *mon, pid_t front, struct slot *slots)
+static void start_monitor(const struct sd_monitor_starter *ms, struct monitor *mon, pid_t front,
+                          struct slot *slots)
 {
     mon->restart_at_ms = 0;
     mon->started_ms = mono_ms();
-    if (sd_monproc_start(c, front, &mon->ctl, &mon->pid) != SIGNET_OK) {
+    if (ms->start(ms->user, front, &mon->ctl, &mon->pid) != SIGNET_OK) {
         mon->pid = 0;
         mon->ctl = -1;
         mon->backoff_ms = mon->backoff_ms == 0 ? 1000 : mon->backoff_ms * 2;
@@ -309,9 +246,9 @@ static void start_monitor(struct sd_ctx *c, struct monitor *mon, pid_t front, st
             (void)kill(slots[i].pid, SIGTERM);
 }
 
-int sd_launcher_run(struct sd_ctx *c, int ctl, pid_t front)
+int sd_launcher_run(const char *state_dir, int ctl, pid_t front,
+                    const struct sd_monitor_starter *ms)
 {
-    const char *state_dir = c->state_dir;
     struct slot slots[SD_MAX_SIGNERS];
     memset(slots, 0, sizeof slots);
     struct monitor mon = {.pid = 0, .ctl = -1};
@@ -327,7 +264,7 @@ int sd_launcher_run(struct sd_ctx *c, int ctl, pid_t front)
     (void)sigaction(SIGHUP, &sa, NULL);
     (void)sigaction(SIGCHLD, &sa, NULL);
     (void)signal(SIGPIPE, SIG_IGN);
-    start_monitor(c, &mon, front, slots);
+    start_monitor(ms, &mon, front, slots);
     int front_status = 0, front_done = 0, serving = 1;
     while (!front_done) {
         struct pollfd pfd[2] = {{.fd = sig_pipe[0], .events = POLLIN},
@@ -353,7 +290,7 @@ int sd_launcher_run(struct sd_ctx *c, int ctl, pid_t front)
         reap(front, &front_status, &front_done, slots, &mon);
         if (!front_done && mon.pid == 0 && mon.restart_at_ms != 0 &&
             mono_ms() >= mon.restart_at_ms)
-            start_monitor(c, &mon, front, slots);
+            start_monitor(ms, &mon, front, slots);
     }
     /* The front end is gone (or unreachable): so are its signers and the
      * monitor (which first lets its queued alerts out). */

@@ -28,6 +28,7 @@
 #include "signetd/ctx.h"
 #include "signetd/http.h"
 #include "signetd/launcher.h"
+#include "signetd/monproc.h"
 #include "signetd/pool.h"
 #include "signetd/sandbox.h"
 #include "signetd/telemetry.h"
@@ -145,7 +146,8 @@ static signet_err split_processes(struct sd_ctx *c)
         close(sv[1]);
         sg_log(SG_LOG_INFO, "launcher_started", "front_pid=%ld trust_boundary=\"%s\"", (long)pid,
                sg_boundary_text(c->boundary_enforced));
-        c->exit_code = sd_launcher_run(c, sv[0], pid);
+        const struct sd_monitor_starter ms = {sd_monproc_start, c};
+        c->exit_code = sd_launcher_run(c->state_dir, sv[0], pid, &ms);
         c->launcher_fd = -1;
         return SIGNET_OK;
     }

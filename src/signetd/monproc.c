@@ -48,7 +48,7 @@
 #include "common/signer_client.h"
 #include "signetd/conf.h"
 #include "signetd/ctx.h"
-#include "signetd/launcher.h"
+#include "signetd/chan.h"
 #include "signetd/sandbox.h"
 #include "telemetry/alerts.h"
 #include "telemetry/metrics.h"
@@ -240,8 +240,9 @@ static signet_err src_served_jwks(void *user, const char *issuer, char **json)
     sd_conf_put(k);
     if (n < 0 || (size_t)n >= sizeof url)
         return SIGNET_ERR_NOT_FOUND;
-    if (tls && p->pin[0] == '\0')
-        return SIGNET_ERR_UNSUPPORTED;
+    /* Not serving yet (it says when it is), or a key we cannot pin to. */
+    if (!atomic_load(&p->front_ready) || (tls && p->pin[0] == '\0'))
+        return SIGNET_ERR_NETWORK;
     CURL *h = curl_easy_init();
     if (h == NULL)
         return SIGNET_ERR_NOMEM;
@@ -267,7 +268,12 @@ static signet_err src_served_jwks(void *user, const char *issuer, char **json)
     long code = 0;
     (void)curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
     curl_easy_cleanup(h);
-    signet_err err = rc != CURLE_OK ? SIGNET_ERR_IO : code != 200 ? SIGNET_ERR_NOT_FOUND : SIGNET_OK;
+    /* A key that is not the configured certificate's is served by someone
+     * else: that is no JWKS of ours. */
+    signet_err err = rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH ? SIGNET_ERR_CRYPTO
+                     : rc != CURLE_OK                     ? SIGNET_ERR_NETWORK
+                     : code != 200                        ? SIGNET_ERR_NOT_FOUND
+                                                          : SIGNET_OK;
     if (err == SIGNET_OK) {
         sg_wbuf_put_u8(&w, 0);
         err = w.err;
@@ -308,9 +314,11 @@ static signet_err src_frontend(void *user, struct sg_tm_frontend *out)
         }
     }
     fclose(f);
-    /* A process that is not dumpable has its /proc directory owned by root. */
+    /* The files under /proc/<pid> of a process that is not dumpable are
+     * owned by root (proc(5)); a front end that is root itself cannot be
+     * told apart, and is a violation of its own. */
     struct stat st;
-    (void)snprintf(path, sizeof path, "/proc/%ld", (long)p->front_pid);
+    (void)snprintf(path, sizeof path, "/proc/%ld/status", (long)p->front_pid);
     int dumpable = stat(path, &st) == 0 && st.st_uid != 0;
     out->uid = uid;
     if (!atomic_load(&p->front_ready))
@@ -384,7 +392,7 @@ static void handle_front(struct mp *p, int fd, const struct sg_ipc_frame *f, int
     case SG_IPC_MON_STATUS_HTML:
     case SG_IPC_MON_METRICS: {
         sg_wbuf_init(&w, SG_IPC_MAX_PAYLOAD - 4);
-        signet_err err = f->type == SG_IPC_MON_METRICS ? sg_metrics_render(p->reg, &w)
+        signet_err err = f->type == SG_IPC_MON_METRICS ? sg_metrics_render_families(p->reg, &w)
                                                        : sg_monitor_statuspage(p->mon, &w);
         if (err == SIGNET_OK)
             err = w.err;
@@ -639,8 +647,9 @@ static int monitor_main(struct sd_ctx *c, int ctl, pid_t front)
     return 0;
 }
 
-signet_err sd_monproc_start(struct sd_ctx *c, pid_t front, int *ctl, pid_t *pid)
+signet_err sd_monproc_start(void *user, pid_t front, int *ctl, pid_t *pid)
 {
+    struct sd_ctx *c = user;
     *ctl = -1;
     *pid = -1;
     struct sg_account acct = {getuid(), getgid()};

@@ -8,12 +8,11 @@
 
 #include "signet/error.h"
 
-struct sd_ctx;
-
-/* Forks the monitor. In the parent: *ctl is the launcher's end of the
- * monitor's control channel (SD_MOP_* messages, launcher.h), *pid the
+/* Forks the monitor (user: signetd's struct sd_ctx; a struct
+ * sd_monitor_starter's start). In the parent: *ctl is the launcher's end of the
+ * monitor's control channel (SD_MOP_* messages, chan.h), *pid the
  * child. The child never returns. front: the front end's pid (I8 reads
  * its /proc status). */
-SIGNET_WUR signet_err sd_monproc_start(struct sd_ctx *c, pid_t front, int *ctl, pid_t *pid);
+SIGNET_WUR signet_err sd_monproc_start(void *user, pid_t front, int *ctl, pid_t *pid);
 
 #endif

@@ -425,18 +425,29 @@ static void render_family(struct sg_wbuf *w, const struct sg_metric *m)
     }
 }
 
-signet_err sg_metrics_render(struct sg_metrics *reg, struct sg_wbuf *out)
+static signet_err render(struct sg_metrics *reg, struct sg_wbuf *out, int trailer)
 {
     if (reg == NULL || out == NULL)
         return SIGNET_ERR_INVALID_ARG;
     (void)pthread_mutex_lock(&reg->mu);
     for (const struct sg_metric *m = reg->first; m != NULL; m = m->next)
         render_family(out, m);
-    sg_tm_printf(out,
+    if (trailer)
+        sg_tm_printf(out,
             "# HELP signet_metrics_dropped_series_total Observations dropped because a metric "
             "family reached its series limit.\n# TYPE signet_metrics_dropped_series_total "
             "counter\nsignet_metrics_dropped_series_total %llu\n",
             (unsigned long long)reg->dropped_series);
     (void)pthread_mutex_unlock(&reg->mu);
     return out->err;
+}
+
+signet_err sg_metrics_render(struct sg_metrics *reg, struct sg_wbuf *out)
+{
+    return render(reg, out, 1);
+}
+
+signet_err sg_metrics_render_families(struct sg_metrics *reg, struct sg_wbuf *out)
+{
+    return render(reg, out, 0);
 }

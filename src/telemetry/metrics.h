@@ -77,6 +77,10 @@ double sg_metric_sum(struct sg_metric *m, const char *label, const char *value);
 
 /* Appends the exposition text of every family, in registration order. */
 SIGNET_WUR signet_err sg_metrics_render(struct sg_metrics *reg, struct sg_wbuf *out);
+/* The families alone, without the registry's own
+ * signet_metrics_dropped_series_total: to follow another registry's
+ * rendering (signetd's monitor process, after the front end's). */
+SIGNET_WUR signet_err sg_metrics_render_families(struct sg_metrics *reg, struct sg_wbuf *out);
 
 /* Default buckets for latencies in seconds (0.5 ms .. 10 s). */
 extern const double sg_metrics_latency_buckets[];

@@ -295,13 +295,20 @@ static void gather(struct sg_monitor *m, unsigned due, struct inputs *in)
     if (m->src.frontend != NULL && m->src.frontend(m->src.user, &in->fe) != SIGNET_OK)
         memset(&in->fe, 0, sizeof in->fe); /* not entered: I8 unknown */
     if ((due & (1u << SG_INV_JWKS)) != 0 && m->src.served_jwks != NULL) {
+        /* SIGNET_ERR_NETWORK: the front end could not be asked (not
+         * serving yet, or down): I4 cannot tell, which is not a JWKS that
+         * is missing. */
         in->have_jwks = true;
-        for (size_t t = 0; t < m->cfg.n_tenants; t++)
-            if (m->src.served_jwks(m->src.user, m->cfg.tenants[t].issuer, &in->jwks[t]) !=
-                SIGNET_OK) {
+        for (size_t t = 0; t < m->cfg.n_tenants; t++) {
+            signet_err err = m->src.served_jwks(m->src.user, m->cfg.tenants[t].issuer,
+                                                &in->jwks[t]);
+            if (err != SIGNET_OK) {
                 free(in->jwks[t]);
                 in->jwks[t] = NULL;
             }
+            if (err == SIGNET_ERR_NETWORK)
+                in->have_jwks = false;
+        }
     }
     for (unsigned i = 0; i < SG_TM_MAX_SIGNERS; i++) {
         struct sg_tm_key **kp = i == 0 ? &in->keys : NULL;

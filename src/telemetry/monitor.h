@@ -49,7 +49,9 @@ struct sg_monitor_source {
     /* INVENTORY JSON of any signer (they share the token). May be NULL. */
     signet_err (*inventory)(void *user, char **json);
     /* The JWKS document signetd serves now for issuer: the bytes of its
-     * cache that clients get, not a fresh signer answer. May be NULL. */
+     * cache that clients get, not a fresh signer answer. May be NULL.
+     * SIGNET_ERR_NETWORK: it could not be asked (I4 unknown); any other
+     * error: it serves none (I4 violated). */
     signet_err (*served_jwks)(void *user, const char *issuer, char **json);
     /* on_critical = rotate: emergency-revoke kid (SG_IPC_REVOKE). May be NULL. */
     signet_err (*revoke)(void *user, const char *kid);

@@ -160,7 +160,6 @@ denied_only "append to keys.db" sh -c 'echo x >>"$1"' sh "$sd/keys.db"
 [ "$(sha256sum <"$sd/keys.db")" = "$keys_before" ] || fail "keys.db changed"
 audit_before=$(sha256sum <"$audit")
 denied "read audit.log" cat "$audit"
-as_monitor() { setpriv --reuid=signet-monitor --regid=signet-monitor --clear-groups "$@"; }
 as_monitor_g() {
   setpriv --reuid=signet-monitor --regid=signet-monitor --init-groups "$@"
 }

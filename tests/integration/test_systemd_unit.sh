@@ -135,11 +135,13 @@ state=$work/state
 emulate "$units/signet-init.service"
 (umask 0077 && exec "${wrap[@]}" "$SIGNET_BIN" init --state "$state" --issuer "$iss" >/dev/null) ||
   fail "signet init under signet-init.service's emulation"
-[ "$(stat -c '%U:%G %a' "$state/signer")" = "signet-signer:signet 710" ] ||
+[ "$(stat -c '%U:%G %a' "$state/signer")" = "signet-signer:signet-monitor 710" ] ||
   fail "signer/ is $(stat -c '%U:%G %a' "$state/signer")"
-[ "$(stat -c '%U:%G %a' "$state/signer/audit.log")" = "signet-signer:signet 640" ] ||
+[ "$(stat -c '%U:%G %a' "$state/signer/audit.log")" = "signet-signer:signet-monitor 640" ] ||
   fail "signer/audit.log is $(stat -c '%U:%G %a' "$state/signer/audit.log")"
 [ "$(stat -c '%U %a' "$state/front")" = "signet 700" ] || fail "front/ is $(stat -c '%U %a' "$state/front")"
+[ "$(stat -c '%U %a' "$state/monitor")" = "signet-monitor 700" ] ||
+  fail "monitor/ is $(stat -c '%U %a' "$state/monitor")"
 [ "$(stat -c '%U %a' "$state/signet.conf")" = "root 644" ] || fail "signet.conf is $(stat -c '%U %a' "$state/signet.conf")"
 printf '[server]\nlisten = 127.0.0.1:%s\n' "$port" >>"$state/signet.conf"
 "$SIGNET_BIN" client add --state "$state" --tenant default --id web --audience https://api \

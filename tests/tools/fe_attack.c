@@ -56,6 +56,9 @@ struct channel {
 
 static struct sg_config cfg;
 static int failures;
+/* An operator's channel (role ADMIN), opened as root before the drop: the
+ * attacker learns kids from the JWKS anyway; this only names which is which. */
+static struct channel admin;
 
 /* One line per step; a step whose outcome is not the expected one counts
  * as a failure of the whole run. */
@@ -63,17 +66,6 @@ static void expect(const char *step, const char *got, const char *want)
 {
     int ok = strcmp(got, want) == 0;
     printf("%s: %s%s%s\n", step, got, ok ? "" : " (expected ", ok ? "" : want);
-    if (!ok) {
-        printf("  ^ FAILED\n");
-        failures++;
-    }
-    (void)fflush(stdout);
-}
-
-static void expect_not(const char *step, const char *got, const char *unwanted)
-{
-    int ok = strcmp(got, unwanted) != 0;
-    printf("%s: %s%s\n", step, got, ok ? "" : " (must not be)");
     if (!ok) {
         printf("  ^ FAILED\n");
         failures++;
@@ -257,6 +249,111 @@ static const char *str_call(struct channel *c, uint8_t type, const char *arg, ch
     return out;
 }
 
+/* The kid of issuer's key in state (KEYS, on the operator's channel: the
+ * front end's role may not send it). */
+static int find_kid(const char *issuer, const char *state, char *kid, size_t cap)
+{
+    char *text = NULL;
+    const char *got = str_call(&admin, SG_IPC_KEYS, issuer, &text);
+    json_t *rows = strcmp(got, "SIGNET_OK") == 0 && text != NULL ? json_loads(text, 0, NULL)
+                                                                  : NULL;
+    free(text);
+    int found = 0;
+    size_t i;
+    json_t *r;
+    json_array_foreach(rows, i, r) {
+        const char *s = json_string_value(json_object_get(r, "state"));
+        const char *k = json_string_value(json_object_get(r, "kid"));
+        if (!found && s != NULL && k != NULL && strcmp(s, state) == 0 &&
+            !json_is_true(json_object_get(r, "revoked"))) {
+            (void)snprintf(kid, cap, "%s", k);
+            found = 1;
+        }
+    }
+    json_decref(rows);
+    printf("keys %s %s: %s\n", state, issuer, found ? kid : "(none)");
+    return found;
+}
+
+/* Sends a frame the message table must refuse; the channel must drop. */
+static void dropped_frame(struct channel *c, const char *step, uint8_t type, size_t len)
+{
+    uint8_t *payload = calloc(1, len + 1);
+    if (payload == NULL) {
+        expect(step, "SIGNET_ERR_NOMEM", OUTCOME_DROPPED);
+        return;
+    }
+    memset(payload, 'A', len);
+    uint32_t id = 0;
+    signet_err err = send_frame(c, type, payload, len, &id);
+    free(payload);
+    /* A write cut short by the hang-up is as good a drop as EOF. */
+    expect(step, err == SIGNET_OK || err == SIGNET_ERR_SIGNER_GONE ? await_drop(c)
+                                                                   : signet_err_name(err),
+           OUTCOME_DROPPED);
+}
+
+/* ---- the scenarios ---- */
+
+static int need_two_tenants(void)
+{
+    if (cfg.n_tenants >= 2)
+        return 0;
+    fprintf(stderr, "fe_attack: this scenario needs two tenants in signet.conf\n");
+    return -1;
+}
+
+static int sc_other_issuer(struct channel *ch)
+{
+    if (need_two_tenants() != 0)
+        return 2;
+    const char *a = cfg.tenants[0].issuer, *b = cfg.tenants[1].issuer;
+    char kid_a[128];
+    if (!find_kid(a, "ACTIVE", kid_a, sizeof kid_a))
+        return 2;
+    refused_sign(&ch[0], "sign issuer=A claims.iss=B", a, "", b, 300, "SIGNET_ERR_POLICY_ISSUER");
+    refused_sign(&ch[0], "sign issuer=B kid=A's ACTIVE", b, kid_a, b, 300,
+                 "SIGNET_ERR_KEY_STATE");
+    refused_sign(&ch[0], "sign issuer=B kid=A's ACTIVE claims.iss=A", b, kid_a, a, 300,
+                 "SIGNET_ERR_KEY_STATE");
+    refused_sign(&ch[0], "sign issuer=unknown", "https://attacker.example/t/x", "",
+                 "https://attacker.example/t/x", 300, "SIGNET_ERR_UNKNOWN_ISSUER_CONFIG");
+    legit_sign(&ch[0], "legit sign after");
+    return 0;
+}
+
+static int sc_long_lifetime(struct channel *ch)
+{
+    const struct sg_tenant_cfg *t = &cfg.tenants[0];
+    refused_sign(&ch[0], "sign lifetime=max+1", t->issuer, "", t->issuer,
+                 t->max_token_lifetime + 1, "SIGNET_ERR_POLICY_LIFETIME");
+    refused_sign(&ch[0], "sign lifetime=10*max", t->issuer, "", t->issuer,
+                 10 * t->max_token_lifetime, "SIGNET_ERR_POLICY_LIFETIME");
+    size_t tl = 0;
+    expect("sign lifetime=max (the limit itself)",
+           sign(&ch[0], t->issuer, "", t->issuer, t->max_token_lifetime, &tl), "SIGNET_OK");
+    legit_sign(&ch[0], "legit sign after");
+    return 0;
+}
+
+static int sc_wrong_kid(struct channel *ch)
+{
+    const struct sg_tenant_cfg *t = &cfg.tenants[0];
+    char pub[128], act[128];
+    if (!find_kid(t->issuer, "PUBLISHED", pub, sizeof pub) ||
+        !find_kid(t->issuer, "ACTIVE", act, sizeof act))
+        return 2;
+    refused_sign(&ch[0], "sign kid=PUBLISHED", t->issuer, pub, t->issuer, 300,
+                 "SIGNET_ERR_KEY_STATE");
+    refused_sign(&ch[0], "sign kid=unknown", t->issuer, "no-such-kid", t->issuer, 300,
+                 "SIGNET_ERR_KEY_STATE");
+    size_t tl = 0;
+    expect("sign kid=ACTIVE (explicit)", sign(&ch[0], t->issuer, act, t->issuer, 300, &tl),
+           "SIGNET_OK");
+    legit_sign(&ch[0], "legit sign after");
+    return 0;
+}
+
 static int sc_rotate(struct channel *ch)
 {
     legit_sign(&ch[0], "legit sign before");
@@ -308,9 +405,10 @@ static int sc_oversize(struct channel *ch)
 static int sc_watcher_messages(struct channel *ch)
 {
     const struct sg_tenant_cfg *t = &cfg.tenants[0];
+    static const char fields[] = "{\"kid\":\"forged\"}";
     struct sg_wbuf w;
     sg_wbuf_init(&w, SG_IPC_MAX_PAYLOAD);
-    sg_ipc_encode_note(&w, "report", "{\"kid\":\"forged\"}", 17);
+    sg_ipc_encode_note(&w, "report", fields, sizeof fields - 1);
     expect("audit note (a report)", call(&ch[0], SG_IPC_AUDIT_NOTE, w.data, w.len, NULL, NULL),
            OUTCOME_DROPPED);
     sg_wbuf_free(&w);
@@ -386,11 +484,11 @@ static int sc_trace(const char *what, pid_t target)
  * only once this one has opened the token. Signers started at the same
  * instant on one SoftHSM2 token sometimes fail with "token not found"
  * (signetd's pool retries them with a back-off); so does this, saying so. */
-static int start_signer(const char *state, struct channel *c)
+static int start_signer(const char *state, unsigned flags, struct channel *c)
 {
     for (int attempt = 1; attempt <= 5; attempt++) {
         c->next_id = 1;
-        if (sg_signer_spawn_fd(state, SG_SPAWN_ROLE_FRONT, -1, &c->fd, &c->pid) != SIGNET_OK)
+        if (sg_signer_spawn_fd(state, flags, -1, &c->fd, &c->pid) != SIGNET_OK)
             break;
         struct timeval tv = {.tv_sec = CHANNEL_TIMEOUT_S};
         (void)setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -474,8 +572,10 @@ int main(int argc, char **argv)
     /* The launcher's part (root): the signers, told their peer is the
      * front end. */
     struct channel ch[MAX_CHANNELS];
+    if (start_signer(state, 0, &admin) != 0)
+        return 2;
     for (unsigned i = 0; i < sc->channels; i++)
-        if (start_signer(state, &ch[i]) != 0)
+        if (start_signer(state, SG_SPAWN_ROLE_FRONT, &ch[i]) != 0)
             return 2;
     /* The front end's part: its account, for good. */
     if (sg_account_become(&front) != SIGNET_OK || getuid() != front.uid || geteuid() == 0) {
@@ -487,6 +587,9 @@ int main(int argc, char **argv)
         printf(" %ld", (long)ch[i].pid);
     printf("\n");
     int rc = sc->run(ch);
+    close(admin.fd);
+    while (waitpid(admin.pid, NULL, 0) < 0 && errno == EINTR)
+        ;
     for (unsigned i = 0; i < sc->channels; i++) {
         close(ch[i].fd);
         while (ch[i].pid > 0 && waitpid(ch[i].pid, NULL, 0) < 0 && errno == EINTR)
