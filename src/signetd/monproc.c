@@ -296,37 +296,21 @@ static signet_err src_frontend(void *user, struct sg_tm_frontend *out)
     out->uid = -1;
     char path[64];
     (void)snprintf(path, sizeof path, "/proc/%ld/status", (long)p->front_pid);
-    FILE *f = fopen(path, "re");
-    if (f == NULL)
+    struct sd_proc_status ps;
+    if (sd_proc_status(path, &ps) != 0)
         return SIGNET_ERR_IO;
-    char line[256];
-    long uid = -1, nnp = -1, seccomp = -1;
-    int caps = 0, caps_seen = 0;
-    while (fgets(line, sizeof line, f) != NULL) {
-        unsigned long long v = 0;
-        if (sscanf(line, "Uid: %ld", &uid) == 1 || sscanf(line, "NoNewPrivs: %ld", &nnp) == 1 ||
-            sscanf(line, "Seccomp: %ld", &seccomp) == 1)
-            continue;
-        if (sscanf(line, "CapInh: %llx", &v) == 1 || sscanf(line, "CapPrm: %llx", &v) == 1 ||
-            sscanf(line, "CapEff: %llx", &v) == 1 || sscanf(line, "CapAmb: %llx", &v) == 1) {
-            caps |= v != 0;
-            caps_seen++;
-        }
-    }
-    fclose(f);
     /* The files under /proc/<pid> of a process that is not dumpable are
      * owned by root (proc(5)); a front end that is root itself cannot be
      * told apart, and is a violation of its own. */
     struct stat st;
-    (void)snprintf(path, sizeof path, "/proc/%ld/status", (long)p->front_pid);
     int dumpable = stat(path, &st) == 0 && st.st_uid != 0;
-    out->uid = uid;
+    out->uid = (long)ps.uid;
     if (!atomic_load(&p->front_ready))
         return SIGNET_OK; /* not entered yet: the flags are not final */
     out->entered = true;
-    out->seccomp = seccomp == 2;
-    out->no_new_privs = nnp == 1;
-    out->caps_dropped = caps_seen == 4 && caps == 0;
+    out->seccomp = ps.seccomp == 2;
+    out->no_new_privs = ps.no_new_privs == 1;
+    out->caps_dropped = (ps.inh | ps.prm | ps.eff | ps.amb) == 0;
     out->dumpable = dumpable != 0;
     return SIGNET_OK;
 }

@@ -70,11 +70,6 @@ static int debug_requested(void)
 
 /* ---- reading each thread's state back ----------------------------------- */
 
-struct task_state {
-    uint64_t no_new_privs, seccomp; /* NoNewPrivs:, Seccomp: */
-    uint64_t inh, prm, eff, amb;    /* CapInh:, CapPrm:, CapEff:, CapAmb: */
-};
-
 static int field(const char *line, const char *name, int base, uint64_t *v)
 {
     size_t n = strlen(name);
@@ -89,28 +84,34 @@ static int field(const char *line, const char *name, int base, uint64_t *v)
     return 1;
 }
 
-/* 0: read; -1: the thread is gone or its status unreadable. */
-static int read_task(const char *tid, struct task_state *t)
+int sd_proc_status(const char *path, struct sd_proc_status *t)
 {
-    char path[64];
-    int n = snprintf(path, sizeof path, "/proc/self/task/%s/status", tid);
-    if (n < 0 || (size_t)n >= sizeof path)
-        return -1;
     FILE *f = fopen(path, "re");
     if (f == NULL)
         return -1;
     /* Missing fields read as the worst value. */
     t->no_new_privs = 0;
     t->seccomp = 0;
+    t->uid = 0;
     t->inh = t->prm = t->eff = t->amb = UINT64_MAX;
     char line[256];
     while (fgets(line, sizeof line, f) != NULL)
         (void)(field(line, "NoNewPrivs:", 10, &t->no_new_privs) ||
-               field(line, "Seccomp:", 10, &t->seccomp) || field(line, "CapInh:", 16, &t->inh) ||
-               field(line, "CapPrm:", 16, &t->prm) || field(line, "CapEff:", 16, &t->eff) ||
-               field(line, "CapAmb:", 16, &t->amb));
+               field(line, "Seccomp:", 10, &t->seccomp) || field(line, "Uid:", 10, &t->uid) ||
+               field(line, "CapInh:", 16, &t->inh) || field(line, "CapPrm:", 16, &t->prm) ||
+               field(line, "CapEff:", 16, &t->eff) || field(line, "CapAmb:", 16, &t->amb));
     fclose(f);
     return 0;
+}
+
+/* 0: read; -1: the thread is gone or its status unreadable. */
+static int read_task(const char *tid, struct sd_proc_status *t)
+{
+    char path[64];
+    int n = snprintf(path, sizeof path, "/proc/self/task/%s/status", tid);
+    if (n < 0 || (size_t)n >= sizeof path)
+        return -1;
+    return sd_proc_status(path, t);
 }
 
 struct survey {
@@ -120,7 +121,7 @@ struct survey {
     unsigned without_bpf;  /* Seccomp: other than 2 */
 };
 
-static int caps_clear(const struct task_state *t)
+static int caps_clear(const struct sd_proc_status *t)
 {
     return t->eff == 0 && t->inh == 0 && t->amb == 0 && t->prm == 0;
 }
@@ -138,7 +139,7 @@ static int survey_tasks(int sig, struct survey *s)
     while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] < '0' || e->d_name[0] > '9')
             continue;
-        struct task_state t;
+        struct sd_proc_status t;
         if (read_task(e->d_name, &t) != 0)
             continue; /* exited meanwhile */
         s->threads++;

@@ -6,6 +6,8 @@
 #ifndef SD_SANDBOX_H
 #define SD_SANDBOX_H
 
+#include <stdint.h>
+
 #include "signet/error.h"
 
 /* What sd_sandbox_enter achieved, for /status and invariant I8. Each flag
@@ -31,5 +33,15 @@ struct sd_hardening {
  * (synchronised to every thread). Any failure is returned: the caller
  * must not serve unsandboxed. Logs one line. */
 SIGNET_WUR signet_err sd_sandbox_enter(int enabled, struct sd_hardening *out);
+
+/* A process's or thread's state as its /proc .../status file shows it (the
+ * monitor reads the front end's; sd_sandbox_enter each of its threads'). */
+struct sd_proc_status {
+    uint64_t uid;                   /* Uid: (the real one) */
+    uint64_t no_new_privs, seccomp; /* NoNewPrivs:, Seccomp: */
+    uint64_t inh, prm, eff, amb;    /* CapInh:, CapPrm:, CapEff:, CapAmb: */
+};
+/* 0: read (a missing field reads as the worst value); -1: unreadable. */
+int sd_proc_status(const char *path, struct sd_proc_status *out);
 
 #endif

@@ -101,8 +101,9 @@ static void mon_tell(struct sd_ctx *c, uint8_t type)
     if (err != SIGNET_OK) {
         reconnect(c, m);
         pthread_rwlock_rdlock(&c->tm.mon_lock);
-        if (c->tm.mon != NULL && c->tm.mon != m)
-            err = sg_signer_call_async(c->tm.mon, type, NULL, 0, ignore_answer, NULL);
+        if (c->tm.mon != NULL && c->tm.mon != m &&
+            sg_signer_call_async(c->tm.mon, type, NULL, 0, ignore_answer, NULL) != SIGNET_OK)
+            sg_log(SG_LOG_WARN, "monitor_unreachable", "msg_type=%u", (unsigned)type);
         pthread_rwlock_unlock(&c->tm.mon_lock);
     }
 }
