@@ -384,7 +384,7 @@ int sg_cmd_init(int argc, char **argv)
         return SG_EXIT_USAGE;
     }
     if (created_dir && as_root)
-        (void)chmod(state, 0755); /* both accounts must reach their halves */
+        (void)chmod(state, 0755); /* every account must reach its part */
     int rc = SG_EXIT_USAGE;
     struct sg_secret *so = NULL, *user = NULL;
     struct sg_store *store = NULL;

@@ -148,7 +148,7 @@ int sg_cmd_status(int argc, char **argv)
         printf("usage: signet status [--state DIR] [--json]\n\n"
                "Shows the signer's view: HSM counters, sandbox, audit position, key\n"
                "timings and every key's state, and whether the trust boundary is\n"
-               "enforced (front end and signers under two accounts, neither root).\n");
+               "enforced (front end, signers and monitor under three accounts, none root).\n");
         return SG_EXIT_OK;
     }
     char *text = NULL;
