@@ -26,9 +26,11 @@ signet_err sd_fd_send(int sock, uint8_t b0, uint8_t b1, pid_t pid, int fd)
         cm->cmsg_len = CMSG_LEN(sizeof(int));
         memcpy(CMSG_DATA(cm), &fd, sizeof fd);
     }
+    /* Never blocks: a peer that does not read its channel (a monitor
+     * stalled by a hostile front end) must not stall the launcher. */
     ssize_t n;
     do
-        n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+        n = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
     while (n < 0 && errno == EINTR);
     return n == (ssize_t)sizeof msg ? SIGNET_OK : SIGNET_ERR_IO;
 }

@@ -16,7 +16,8 @@
 #define SD_MOP_SIGNER 1u /* to the monitor: {SIGNER, slot, pid} + the signer's monitor channel */
 #define SD_MOP_FRONT 2u  /* to the monitor: {FRONT, 0, front pid} + a channel from the front end */
 
-/* fd < 0: no descriptor. */
+/* fd < 0: no descriptor. Never blocks (SIGNET_ERR_IO when the peer's
+ * buffer is full). */
 SIGNET_WUR signet_err sd_fd_send(int sock, uint8_t b0, uint8_t b1, pid_t pid, int fd);
 /* SIGNET_ERR_SIGNER_GONE at end of stream; SIGNET_ERR_BAD_FRAME for a
  * message of the wrong size (any descriptor with it is closed). *fd is -1

@@ -40,6 +40,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "common/accounts.h"
@@ -59,6 +60,7 @@
 
 #define JWKS_MAX (1u << 20)
 #define FETCH_TIMEOUT_MS 5000L
+#define FRONT_SEND_TIMEOUT_S 2
 
 struct mp {
     struct sd_ctx *c;
@@ -479,6 +481,14 @@ static int serve_ctl(struct mp *p, int *front_fd, struct sg_wbuf *front_in)
         return 1;
     }
     if (msg[0] == SD_MOP_FRONT && msg[1] == 0) {
+        /* A front end that stops reading its answers gets its channel
+         * dropped, rather than this loop (and the launcher's messages)
+         * stuck behind it. */
+        struct timeval tv = {.tv_sec = FRONT_SEND_TIMEOUT_S};
+        if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0) {
+            close(fd);
+            return 1;
+        }
         if (*front_fd >= 0)
             close(*front_fd);
         *front_fd = fd;
