@@ -30,6 +30,9 @@ bash scripts/stop.sh --quiet
 if [ ! -f "$state/signet.conf" ]; then
   echo "run: initialising $state (SoftHSM2 token, first keys)"
   "$bin/signet" init --state "$state" --issuer "$issuer" >/dev/null
+else
+  # Changes no file; brings a layout made by an earlier version up to date.
+  "$bin/signet" init --state "$state" --issuer "$issuer" >/dev/null
 fi
 if ! "$bin/signet" client list --tenant default --state "$state" | grep -q '^demo '; then
   rm -f "$state/demo-client.secret"

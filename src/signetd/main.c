@@ -122,13 +122,22 @@ static void reload(struct sd_ctx *c)
  * then c->launcher_fd is -1 and c->exit_code its status). */
 static signet_err split_processes(struct sd_ctx *c)
 {
-    struct sg_account front = {getuid(), getgid()};
+    struct sg_account front = {getuid(), getgid()}, monitor;
     if (geteuid() == 0) {
-        signet_err err = sg_account_of_dir(c->state_dir, SG_FRONT_DIR, &front);
-        if (err != SIGNET_OK) {
-            sg_log(SG_LOG_ERROR, "layout_invalid", "dir=%s/" SG_FRONT_DIR " error=%s",
-                   c->state_dir, signet_err_name(err));
-            return err;
+        /* Both directories, or no start: the monitor must not be left out
+         * by a state directory from before it had an account. */
+        static const char *const dirs[] = {SG_FRONT_DIR, SG_MONITOR_DIR};
+        for (size_t i = 0; i < 2; i++) {
+            signet_err err = sg_account_of_dir(c->state_dir, dirs[i], i == 0 ? &front : &monitor);
+            if (err != SIGNET_OK) {
+                sg_log(SG_LOG_ERROR, "layout_invalid", "dir=%s/%s error=%s action=\"run signet "
+                       "init --state on it: it brings an earlier layout up to date\"",
+                       c->state_dir, dirs[i], signet_err_name(err));
+                fprintf(stderr, "signetd: %s/%s: %s (run 'signet init --state %s': it brings an "
+                                "earlier layout up to date)\n",
+                        c->state_dir, dirs[i], signet_strerror(err), c->state_dir);
+                return err;
+            }
         }
     }
     c->boundary_enforced = sg_boundary_enforced(c->state_dir) && geteuid() == 0;

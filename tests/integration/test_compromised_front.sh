@@ -274,4 +274,17 @@ wait_http "$base/readyz"
 stop_signetd || fail "signetd did not stop cleanly"
 "$SIGNET_BIN" audit verify --state "$state" >"$work/verify.out" 2>&1 ||
   fail "signet audit verify at the end: $(cat "$work/verify.out")"
+
+# A state directory from before the monitor had an account: signetd refuses
+# to start (it would run unwatched), and `signet init` brings it up to date.
+mv "$state/monitor" "$state/monitor.old"
+rc=0
+timeout 20 "$SIGNETD" --state "$state" >"$work/stale.out" 2>&1 || rc=$?
+[ "$rc" != 0 ] && [ "$rc" != 124 ] || fail "signetd started without monitor/ (rc $rc)"
+grep -q "monitor.*signet init" "$work/stale.out" || fail "no hint to run signet init: $(head -c 400 "$work/stale.out")"
+"$SIGNET_BIN" init --state "$state" --issuer "$base/t/a" --issuer "$base/t/b" >"$work/reinit.out" 2>&1 ||
+  fail "signet init on the old layout: $(cat "$work/reinit.out")"
+[ "$(stat -c '%U %a' "$state/monitor")" = "signet-monitor 700" ] || fail "init did not make monitor/"
+rm -rf "$state/monitor.old"
+pass "an old layout: signetd refuses it (rc $rc), signet init brings it up to date"
 echo "compromised front end: $checks checks, every attack refused"
