@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "common/signer_client.h"
+#include "signetd/sigpipe.h"
 #include "util/log.h"
 
 #define OP_SPAWN 1u
@@ -50,16 +51,6 @@
 #define OP_MONITOR 3u
 #define MIN_SPAWN_INTERVAL_MS 100
 #define MONITOR_BACKOFF_MAX_MS 30000
-
-static int sig_pipe[2] = {-1, -1};
-
-static void on_signal(int sig)
-{
-    int saved = errno;
-    unsigned char b = (unsigned char)sig;
-    (void)!write(sig_pipe[1], &b, 1);
-    errno = saved;
-}
 
 /* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET. */
 static void sd_notify_send(const char *msg)
@@ -252,28 +243,20 @@ int sd_launcher_run(const char *state_dir, int ctl, pid_t front,
     struct slot slots[SD_MAX_SIGNERS];
     memset(slots, 0, sizeof slots);
     struct monitor mon = {.pid = 0, .ctl = -1};
-    if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD};
+    const int sig_fd = sd_sigpipe_open(sigs, sizeof sigs / sizeof sigs[0]);
+    if (sig_fd < 0)
         return 1;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    (void)sigaction(SIGTERM, &sa, NULL);
-    (void)sigaction(SIGINT, &sa, NULL);
-    (void)sigaction(SIGHUP, &sa, NULL);
-    (void)sigaction(SIGCHLD, &sa, NULL);
-    (void)signal(SIGPIPE, SIG_IGN);
     start_monitor(ms, &mon, front, slots);
     int front_status = 0, front_done = 0, serving = 1;
     while (!front_done) {
-        struct pollfd pfd[2] = {{.fd = sig_pipe[0], .events = POLLIN},
+        struct pollfd pfd[2] = {{.fd = sig_fd, .events = POLLIN},
                                 {.fd = serving ? ctl : -1, .events = POLLIN}};
         int r = poll(pfd, 2, 250);
         if (r < 0 && errno != EINTR)
             break;
         unsigned char b;
-        while (read(sig_pipe[0], &b, 1) == 1) {
+        while (read(sig_fd, &b, 1) == 1) {
             if (b == SIGTERM || b == SIGINT || b == SIGHUP)
                 (void)kill(front, b); /* the front end drains or reloads */
             if (b == SIGHUP && mon.pid > 0)

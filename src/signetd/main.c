@@ -31,20 +31,13 @@
 #include "signetd/monproc.h"
 #include "signetd/pool.h"
 #include "signetd/sandbox.h"
+#include "signetd/sigpipe.h"
 #include "signetd/telemetry.h"
 #include "store/store.h"
 #include "util/clock.h"
 #include "util/log.h"
 
-static int sig_pipe[2] = {-1, -1};
-
-static void on_signal(int sig)
-{
-    int saved = errno;
-    unsigned char b = (unsigned char)sig;
-    (void)!write(sig_pipe[1], &b, 1);
-    errno = saved;
-}
+static int sig_fd = -1; /* sigpipe.h */
 
 /* Readiness goes to systemd from the launcher, the unit's main process
  * (NotifyAccess=main): the front end asks it to. */
@@ -205,18 +198,9 @@ static void usage(FILE *f)
 
 static int install_signals(void)
 {
-    if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
-        return -1;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0 ||
-        sigaction(SIGHUP, &sa, NULL) != 0)
-        return -1;
-    (void)signal(SIGPIPE, SIG_IGN);
-    return 0;
+    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+    sig_fd = sd_sigpipe_open(sigs, sizeof sigs / sizeof sigs[0]);
+    return sig_fd >= 0 ? 0 : -1;
 }
 
 int main(int argc, char **argv)
@@ -359,18 +343,18 @@ int main(int argc, char **argv)
     int stop = 0;
     while (!stop) {
         unsigned char b = 0;
-        ssize_t n = read(sig_pipe[0], &b, 1);
+        ssize_t n = read(sig_fd, &b, 1);
         if (n < 0 && errno == EAGAIN) {
             fd_set rfds;
             FD_ZERO(&rfds);
-            FD_SET(sig_pipe[0], &rfds);
+            FD_SET(sig_fd, &rfds);
             /* Every 10 s of no signal, freed heap goes back to the system:
              * requests allocate on several threads, and glibc's per-thread
              * arenas otherwise keep the pages of what they freed (RSS crept
              * up by megabytes under private_key_jwt load while the live
              * heap stayed the same). */
             struct timeval tv = {.tv_sec = 10, .tv_usec = 0};
-            if (select(sig_pipe[0] + 1, &rfds, NULL, NULL, &tv) == 0)
+            if (select(sig_fd + 1, &rfds, NULL, NULL, &tv) == 0)
                 (void)malloc_trim(0);
             continue;
         }

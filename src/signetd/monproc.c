@@ -51,6 +51,7 @@
 #include "signetd/ctx.h"
 #include "signetd/chan.h"
 #include "signetd/sandbox.h"
+#include "signetd/sigpipe.h"
 #include "telemetry/alerts.h"
 #include "telemetry/metrics.h"
 #include "telemetry/monitor.h"
@@ -74,15 +75,7 @@ struct mp {
     char pin[128]; /* "sha256//..." of the front end's TLS key; "" = plain HTTP */
 };
 
-static int sig_pipe[2] = {-1, -1};
-
-static void on_signal(int sig)
-{
-    int saved = errno;
-    unsigned char b = (unsigned char)sig;
-    (void)!write(sig_pipe[1], &b, 1);
-    errno = saved;
-}
+static int sig_fd = -1; /* sigpipe.h */
 
 /* ---- the signers ----------------------------------------------------------- */
 
@@ -525,7 +518,7 @@ static void serve(struct mp *p)
     struct sg_wbuf in;
     sg_wbuf_init(&in, 2 * (SG_IPC_HEADER_LEN + SG_IPC_MAX_PAYLOAD));
     for (;;) {
-        struct pollfd pfd[3] = {{.fd = sig_pipe[0], .events = POLLIN},
+        struct pollfd pfd[3] = {{.fd = sig_fd, .events = POLLIN},
                                 {.fd = p->ctl, .events = POLLIN},
                                 {.fd = front_fd, .events = POLLIN}};
         int r = poll(pfd, 3, 1000);
@@ -533,7 +526,7 @@ static void serve(struct mp *p)
             break;
         unsigned char b = 0;
         int stop = 0;
-        while (read(sig_pipe[0], &b, 1) == 1) {
+        while (read(sig_fd, &b, 1) == 1) {
             if (b == SIGHUP)
                 reload(p);
             else
@@ -558,22 +551,10 @@ static void serve(struct mp *p)
 
 static int install_signals(void)
 {
-    if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
-        return -1;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0 ||
-        sigaction(SIGHUP, &sa, NULL) != 0)
-        return -1;
-    (void)signal(SIGPIPE, SIG_IGN);
-    (void)signal(SIGCHLD, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    (void)sigprocmask(SIG_SETMASK, &none, NULL);
-    return 0;
+    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+    (void)signal(SIGCHLD, SIG_DFL); /* the launcher's handler is not ours */
+    sig_fd = sd_sigpipe_open(sigs, sizeof sigs / sizeof sigs[0]);
+    return sig_fd >= 0 ? 0 : -1;
 }
 
 static int monitor_main(struct sd_ctx *c, int ctl, pid_t front)
