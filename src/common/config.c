@@ -468,8 +468,15 @@ static signet_err finish(struct sg_config *c, char *errbuf, size_t errlen)
         FAIL("[hsm] module is required");
     if (c->n_tenants == 0)
         FAIL("no [tenant:NAME] section: at least one issuer is required");
+    if (c->max_token_lifetime > SG_MAX_TOKEN_LIFETIME_CEILING)
+        FAIL("[keys] max_token_lifetime (%lld s) is over the ceiling of %d s (24 h): a leaked "
+             "token must not outlive a day",
+             (long long)c->max_token_lifetime, SG_MAX_TOKEN_LIFETIME_CEILING);
     for (size_t i = 0; i < c->n_tenants; i++) {
         struct sg_tenant_cfg *t = &c->tenants[i];
+        if (t->max_token_lifetime > SG_MAX_TOKEN_LIFETIME_CEILING)
+            FAIL("[tenant:%s] max_token_lifetime (%lld s) is over the ceiling of %d s (24 h)",
+                 t->name, (long long)t->max_token_lifetime, SG_MAX_TOKEN_LIFETIME_CEILING);
         if (t->issuer[0] == '\0')
             FAIL("[tenant:%s] needs an issuer URL", t->name);
         for (size_t j = 0; j < i; j++)

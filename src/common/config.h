@@ -14,6 +14,9 @@
 #define SG_MAX_TENANTS 64
 #define SG_MAX_ALGS 3
 #define SG_MIN_ROTATION_PERIOD 60
+/* No token outlives a day, whatever the configuration says: the config
+ * refuses more, and the signer enforces it on every signature. */
+#define SG_MAX_TOKEN_LIFETIME_CEILING (24 * 3600)
 
 /* The state directory's private parts: signer/ belongs to the signer's
  * account (PINs, token, key store, audit log), front/ to the front end's

@@ -379,7 +379,11 @@ static signet_err prepare_sign(struct sg_signer *s, const uint8_t *p, size_t n,
     }
     struct sg_policy_limits lim = {
         .issuer = t->issuer,
-        .max_lifetime = t->max_token_lifetime,
+        /* The compiled-in ceiling holds even if a configuration got past
+         * its check. */
+        .max_lifetime = t->max_token_lifetime < SG_MAX_TOKEN_LIFETIME_CEILING
+                            ? t->max_token_lifetime
+                            : SG_MAX_TOKEN_LIFETIME_CEILING,
         .skew = s->cfg.clock_skew,
         .now = now,
     };

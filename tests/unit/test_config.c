@@ -408,6 +408,15 @@ static void test_tenants(void **state)
     assert_int_equal(parse(MINI "max_token_lifetime = 5m\ntoken_lifetime = 301s\n"),
                      SIGNET_ERR_CONFIG);
     assert_int_equal(parse(MINI "max_token_lifetime = 5m\ntoken_lifetime = 300s\n"), SIGNET_OK);
+    /* The 24 h ceiling: neither the global nor a tenant's maximum may pass
+     * it (a config edit plus SIGHUP once gave 3650-day tokens). */
+    assert_int_equal(parse("[keys]\nmax_token_lifetime = 24h\n" MINI), SIGNET_OK);
+    assert_int_equal(cfg.max_token_lifetime, SG_MAX_TOKEN_LIFETIME_CEILING);
+    assert_int_equal(parse("[keys]\nmax_token_lifetime = 86401s\n" MINI), SIGNET_ERR_CONFIG);
+    assert_non_null(strstr(msg, "over the ceiling of 86400 s"));
+    assert_int_equal(parse("[keys]\nmax_token_lifetime = 3650d\n" MINI), SIGNET_ERR_CONFIG);
+    assert_int_equal(parse(MINI "max_token_lifetime = 2d\n"), SIGNET_ERR_CONFIG);
+    assert_non_null(strstr(msg, "[tenant:main] max_token_lifetime"));
 }
 
 static void test_tenant_names(void **state)
