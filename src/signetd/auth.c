@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "util/clock.h"
+#include "util/log.h"
 #include "util/secret.h"
 #include "util/sha256.h"
 
@@ -162,6 +163,32 @@ int sd_secret_verify(const char *tenant, const char *client_id, const char *secr
     return 1;
 }
 
+/* argon2id parameters of `signet client add` (src/cli/cmd_client.c): the
+ * hash an unknown client is checked against costs what a real one does. */
+#define BURN_T 2
+#define BURN_M 19456
+#define BURN_P 1
+
+static pthread_once_t burn_once = PTHREAD_ONCE_INIT;
+static char burn_hash[160];
+
+static void burn_init(void)
+{
+    uint8_t salt[16], pw[32];
+    if (RAND_bytes(salt, sizeof salt) != 1 || RAND_bytes(pw, sizeof pw) != 1 ||
+        argon2id_hash_encoded(BURN_T, BURN_M, BURN_P, pw, sizeof pw, salt, sizeof salt, 32,
+                              burn_hash, sizeof burn_hash) != ARGON2_OK)
+        burn_hash[0] = '\0';
+    sg_wipe(pw, sizeof pw);
+}
+
+void sd_secret_burn(const char *secret)
+{
+    pthread_once(&burn_once, burn_init);
+    if (burn_hash[0] != '\0')
+        (void)argon2_verify_bounded(burn_hash, secret);
+}
+
 /* ---- rate limiting ------------------------------------------------------- */
 
 #define RL_BUCKETS 1024
@@ -263,4 +290,32 @@ int64_t sd_rate_take(const char *tenant, const char *client_id, double rate, uns
     }
     pthread_mutex_unlock(&rl_lock);
     return wait;
+}
+
+#define FAIL_RATE 10.0 /* failures a second, per client, before the flood is logged */
+#define FAIL_BURST 10u
+
+void sd_auth_failure(const char *tenant, const char *client_id)
+{
+    static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+    static uint64_t logged_ns;
+    char key[200];
+    int n = snprintf(key, sizeof key, "!fail\n%s", tenant);
+    if (n < 0 || (size_t)n >= sizeof key)
+        return;
+    /* Its own keys in the table (two newlines, a client's have one): never
+     * the client's own bucket. */
+    if (sd_rate_take(key, client_id, FAIL_RATE, FAIL_BURST) == 0)
+        return;
+    uint64_t now = sg_clock_mono_ns();
+    pthread_mutex_lock(&log_lock);
+    int due = logged_ns == 0 || now - logged_ns > 60ull * 1000000000ull;
+    if (due)
+        logged_ns = now;
+    pthread_mutex_unlock(&log_lock);
+    if (due)
+        sg_log(SG_LOG_WARN, "client_auth_flood",
+               "tenant=%s client=%s detail=\"over %.0f failed authentications a second; the "
+               "client's own requests are not limited by them\"",
+               tenant, client_id, FAIL_RATE);
 }

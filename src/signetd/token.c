@@ -298,9 +298,26 @@ static const char *issue(struct sd_ctx *c, const struct sg_tenant_cfg *t,
     return NULL;
 }
 
-/* Looks the client up, charges its rate limit and authenticates it, exactly
- * as the token endpoint does. 0 when it passed; otherwise r holds the error
- * answer and *result the metric label. */
+/* The one answer to every failed client authentication (RFC 6749 §5.2
+ * invalid_client): which check failed, or whether the client exists at
+ * all, goes to the log, not to the caller. */
+#define AUTH_FAILED "client authentication failed"
+
+static const char *auth_method(const struct sg_token_req *req)
+{
+    return req->auth == SG_AUTH_ASSERTION ? "private_key_jwt"
+           : req->auth == SG_AUTH_BASIC   ? "client_secret_basic"
+                                          : "client_secret_post";
+}
+
+/* Looks the client up, authenticates it and then charges its rate limit,
+ * exactly as the token endpoint does. 0 when it passed; otherwise r holds
+ * the error answer and *result the metric label.
+ *
+ * The rate limit is charged only once the client has proved who it is: a
+ * stranger naming a client (a cheap parse) must not spend that client's
+ * budget and lock it out. Failures are counted apart (sd_auth_failure),
+ * and an unknown client costs the caller what a wrong secret costs. */
 static int client_gate(struct sd_ctx *c, const struct sg_config *cfg,
                        const struct sg_tenant_cfg *t, const struct sg_token_req *req,
                        struct sg_client *cl, struct sd_resp *r, const char **result)
@@ -309,19 +326,31 @@ static int client_gate(struct sd_ctx *c, const struct sg_config *cfg,
     pthread_mutex_lock(&c->store_lock);
     signet_err err = sg_store_client_get(c->store, t->name, req->client_id, cl);
     pthread_mutex_unlock(&c->store_lock);
-    if (err == SIGNET_ERR_NOT_FOUND) {
-        fail(r, SG_OAUTH_INVALID_CLIENT, "client authentication failed", req->basic_tried, t);
-        *result = "invalid_client";
-        return -1;
-    }
-    if (err != SIGNET_OK) {
+    if (err != SIGNET_OK && err != SIGNET_ERR_NOT_FOUND) {
         fail(r, SG_OAUTH_TEMPORARILY_UNAVAILABLE, "the client store is unavailable",
              req->basic_tried, t);
         *result = "temporarily_unavailable";
         return -1;
     }
-    /* The bucket is charged before the (deliberately slow) secret check,
-     * so guessing a client's secret is rate limited too. */
+    enum sg_oauth_error e = SG_OAUTH_INVALID_CLIENT;
+    if (err == SIGNET_ERR_NOT_FOUND) {
+        if (req->auth != SG_AUTH_ASSERTION && req->secret != NULL)
+            sd_secret_burn(req->secret);
+        (void)snprintf(why, sizeof why, "unknown client");
+    } else {
+        e = authenticate(c, cfg, t, req, cl, why, sizeof why);
+    }
+    if (e != SG_OAUTH_OK) {
+        if (e == SG_OAUTH_INVALID_CLIENT) {
+            sg_log(SG_LOG_WARN, "client_auth_failed", "tenant=%s client=%s method=%s reason=\"%s\"",
+                   t->name, req->client_id, auth_method(req), why);
+            sd_auth_failure(t->name, req->client_id);
+            (void)snprintf(why, sizeof why, AUTH_FAILED);
+        }
+        fail(r, e, why, req->basic_tried, t);
+        *result = sg_oauth_error_code(e);
+        return -1;
+    }
     int64_t wait = sd_rate_take(t->name, cl->client_id, sg_config_rate_limit(cfg, t),
                                 sg_config_rate_burst(cfg, t));
     if (wait > 0) {
@@ -329,17 +358,6 @@ static int client_gate(struct sd_ctx *c, const struct sg_config *cfg,
                             "rate limit exceeded for this client: retry later");
         r->retry_after = wait;
         *result = "rate_limited";
-        return -1;
-    }
-    enum sg_oauth_error e = authenticate(c, cfg, t, req, cl, why, sizeof why);
-    if (e != SG_OAUTH_OK) {
-        sg_log(SG_LOG_WARN, "client_auth_failed", "tenant=%s client=%s method=%s", t->name,
-               cl->client_id,
-               req->auth == SG_AUTH_ASSERTION ? "private_key_jwt"
-               : req->auth == SG_AUTH_BASIC   ? "client_secret_basic"
-                                              : "client_secret_post");
-        fail(r, e, why, req->basic_tried, t);
-        *result = sg_oauth_error_code(e);
         return -1;
     }
     return 0;
@@ -355,6 +373,12 @@ int sd_token_endpoint_async(struct sd_ctx *c, const struct sg_config *cfg,
     struct sg_client cl;
     memset(&cl, 0, sizeof cl);
     enum sg_oauth_error e = sg_token_req_parse(body, len, authz, &req, why, sizeof why);
+    if (e == SG_OAUTH_INVALID_CLIENT) {
+        /* Credentials that do not even parse get the one answer too. */
+        sg_log(SG_LOG_WARN, "client_auth_failed", "tenant=%s client=- reason=\"%s\"", t->name,
+               why);
+        (void)snprintf(why, sizeof why, AUTH_FAILED);
+    }
     if (e != SG_OAUTH_OK) {
         fail(r, e, why, req.basic_tried, t);
         result = sg_oauth_error_code(e);

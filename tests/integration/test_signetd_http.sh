@@ -186,7 +186,11 @@ A=$(assertion "$work/c.pem" ES256 jwtc "$iss/token" jti=first)
 jwt_req pk "$A"; expect pk 200
 [ "$(json_get "$work/pk.body" 'd["expires_in"]')" = 90 ] || fail "per-client lifetime"
 jwt_req pk "$A"; expect pk 401 invalid_client
-grep -q replay "$work/pk.body" || fail "replay not named: $(cat "$work/pk.body")"
+# One answer for every authentication failure; the log says it was a replay.
+[ "$(json_get "$work/pk.body" 'd["error_description"]')" = "client authentication failed" ] ||
+  fail "a replay answered differently: $(cat "$work/pk.body")"
+grep -q 'event=client_auth_failed .*client=jwtc .*replay' "$work/signetd.log" ||
+  fail "replay not named in the log"
 jwt_req pk "$(assertion "$work/c.pem" ES256 jwtc "$iss")"; expect pk 200                       # aud = issuer
 jwt_req pk "$(assertion "$work/c.pem" ES256 jwtc "$iss/token" typ=JWT)"; expect pk 200
 # A bad signature with a fresh jti must not burn that jti.
@@ -199,7 +203,8 @@ jwt_req pk "$(assertion "$work/other.pem" ES256 jwtc "$iss/token" kid=someone-el
 jwt_req pk "$(assertion "$work/c.pem" ES256 jwtc https://elsewhere/token)"; expect pk 401 invalid_client
 jwt_req pk "$(assertion "$work/c.pem" ES256 jwtc "$iss2/token")"; expect pk 401 invalid_client
 jwt_req pk "$(assertion "$work/c.pem" ES256 jwtc "$iss/token" exp_in=-120)"; expect pk 401 invalid_client
-grep -q expired "$work/pk.body" || fail "expiry not named"
+grep -q 'event=client_auth_failed .*client=jwtc .*expired' "$work/signetd.log" ||
+  fail "expiry not named in the log"
 jwt_req pk "$(assertion "$work/c.pem" ES256 jwtc "$iss/token" exp_in=3600)"; expect pk 401 invalid_client
 jwt_req pk "$(assertion "$work/c.pem" ES256 jwtc "$iss/token" iat_in=600)"; expect pk 401 invalid_client
 jwt_req pk "$(assertion "$work/c.pem" ES256 jwtc "$iss/token" typ=at+jwt)"; expect pk 401 invalid_client
