@@ -43,7 +43,7 @@ rc=0; client add --tenant default --id long --audience https://x --lifetime 2h >
 client list --tenant default >"$work/list" || fail "client list"
 grep -q '^web ' "$work/list" && grep -q '^jwtc ' "$work/list" || fail "client list: $(cat "$work/list")"
 client list --tenant default --json >"$work/list.json"
-if grep -q 'argon2' "$work/list" "$work/list.json" || grep -qF "$(cat "$work/web.secret")" "$work/list" "$work/list.json"; then
+if grep -q 'argon2' "$work/list" "$work/list.json" || grep -qF -- "$(cat "$work/web.secret")" "$work/list" "$work/list.json"; then
   fail "client list shows a secret or hash"
 fi
 grep -q 'argon2id' "$state/front/signet.db" 2>/dev/null || true # hashes only (checked below)
@@ -113,7 +113,7 @@ jwt_part "$T" 0 >"$work/h.json"; jwt_part "$T" 1 >"$work/c.json"
 [ "$(json_get "$work/h.json" 'd["typ"]')" = at+jwt ] || fail "typ"
 [ "$(json_get "$work/h.json" 'd["alg"]')" = ES256 ] || fail "alg"
 kid=$(json_get "$work/h.json" 'd["kid"]')
-json_get "$work/jwks.body" '[k["kid"] for k in d["keys"]]' | grep -q "$kid" || fail "kid not in JWKS"
+json_get "$work/jwks.body" '[k["kid"] for k in d["keys"]]' | grep -qF -- "$kid" || fail "kid not in JWKS"
 json_get "$work/c.json" 'd["iss"]=="'"$iss"'" and d["sub"]=="web" and d["client_id"]=="web" and d["aud"]=="https://api.one" and d["exp"]-d["iat"]==600 and d["nbf"]==d["iat"] and len(d["jti"])==22 and d["scope"]=="read"' |
   grep -q True || fail "claims: $(cat "$work/c.json")"
 printf '%s' "$T" | "$SIGNET_BIN" verify --issuer "$iss" --audience https://api.one --jwks "$iss/jwks.json" - >/dev/null ||
@@ -141,7 +141,7 @@ req slow -u "s1:$S1" -d grant_type=client_credentials "$iss2/token"; expect slow
 T2=$(json_get "$work/slow.body" 'd["access_token"]')
 jwt_part "$T2" 1 | grep -q "\"iss\":\"$iss2\"" || fail "tenant slow: iss"
 kid2=$(jwt_part "$T2" 0 | $py -c 'import json,sys; print(json.load(sys.stdin)["kid"])')
-grep -q "$kid2" "$work/jwks.body" && fail "tenant slow's key is in tenant default's JWKS"
+grep -qF -- "$kid2" "$work/jwks.body" && fail "tenant slow's key is in tenant default's JWKS"
 rc=0; printf '%s' "$T2" | "$SIGNET_BIN" verify --issuer "$iss" --audience https://api.slow --jwks "$iss/jwks.json" - >/dev/null 2>&1 || rc=$?
 [ "$rc" = 1 ] || fail "a token of tenant slow verified for tenant default"
 req cross -u "s1:$S1" -d grant_type=client_credentials "$iss/token"; expect cross 401 invalid_client
@@ -366,6 +366,6 @@ wait_http "$base/readyz" 200
 req up -u "web:$S" -d grant_type=client_credentials "$iss/token"; expect up 200
 stop_signetd || fail "final exit status"
 "$SIGNET_BIN" audit verify --state "$state" >/dev/null || fail "audit chain broken"
-grep -qF "$S" "$work/signetd.log" && fail "the log contains a client secret"
+grep -qF -- "$S" "$work/signetd.log" && fail "the log contains a client secret"
 grep -qF "${T%%.*}.${T#*.}" "$work/signetd.log" && fail "the log contains a token"
 echo "signetd http: endpoints, errors, private_key_jwt, rate limit, reload, drain, TLS, fail-closed: ok"
