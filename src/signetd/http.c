@@ -109,6 +109,7 @@ struct conn {
     char *body;
     size_t len;
     unsigned status;
+    int close_conn; /* a refused malformed request: its connection ends */
     char method[8];
     char path[96];
     char client[130];
@@ -175,7 +176,7 @@ static enum route classify(const char *url, char *tenant, size_t cap)
 
 /* Untrusted text for a log value: anything but a conservative set of
  * characters becomes '?', so a path or client_id cannot forge fields or
- * lines (MHD hands over the path %-decoded). */
+ * lines (the path is logged as sent, %-escapes included). */
 static void log_safe(char *dst, size_t cap, const char *src)
 {
     size_t o = 0;
@@ -186,6 +187,65 @@ static void log_safe(char *dst, size_t cap, const char *src)
         dst[o++] = ok ? ch : '?';
     }
     dst[o] = '\0';
+}
+
+/* ---- strictness (before any routing) -------------------------------------- */
+
+/* MHD's unescape callback: the identity. MHD would otherwise %-decode the
+ * path before the handler sees it, and "/t/acme%2Ftoken" would route as
+ * "/t/acme/token" while a proxy or access rule in front saw one segment.
+ * signetd routes on the path as sent. The callback also sees the query
+ * arguments (MHD cannot tell them apart): no endpoint reads those, and one
+ * that ever does must decode them itself. */
+static size_t keep_escapes(void *cls, struct MHD_Connection *mc, char *s)
+{
+    (void)cls;
+    (void)mc;
+    return strlen(s);
+}
+
+/* An encoded '/', '.', NUL or '\', or a '\' itself, in the raw path: each
+ * means something else to a decoding hop before or after signetd, so the
+ * request is refused rather than routed one way or the other. */
+static int path_refused(const char *url)
+{
+    static const char *const escapes[] = {"%2f", "%2e", "%00", "%5c"};
+    if (strchr(url, '\\') != NULL)
+        return 1;
+    for (const char *p = strchr(url, '%'); p != NULL; p = strchr(p + 1, '%'))
+        for (size_t i = 0; i < sizeof escapes / sizeof escapes[0]; i++)
+            if (strncasecmp(p, escapes[i], 3) == 0)
+                return 1;
+    return 0;
+}
+
+/* Headers whose second copy an intermediary may pick instead of the first
+ * (credentials, framing, the target): a request carrying one of them more
+ * than once is refused. */
+static const char *const single_headers[] = {"Authorization", "DPoP", "Content-Type",
+                                             "Content-Length", "Host", "Transfer-Encoding",
+                                             "Cookie"};
+enum { SD_NSINGLE = sizeof single_headers / sizeof single_headers[0] };
+enum { H_CONTENT_LENGTH = 3, H_TRANSFER_ENCODING = 5 };
+
+struct header_count {
+    unsigned n[SD_NSINGLE];
+};
+
+/* Counts the single_headers by name, case-insensitively (RFC 9110 §5.1).
+ * The values are never looked at (nor logged). */
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    size_t key_size, const char *value, size_t value_size)
+{
+    struct header_count *hc = cls;
+    (void)kind;
+    (void)value;
+    (void)value_size;
+    for (size_t i = 0; i < SD_NSINGLE; i++)
+        if (key_size == strlen(single_headers[i]) &&
+            strncasecmp(key, single_headers[i], key_size) == 0 && hc->n[i] < 2)
+            hc->n[i]++;
+    return MHD_YES;
 }
 
 /* ---- responses ----------------------------------------------------------- */
@@ -221,7 +281,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *mc, struct conn *st, str
         (void)snprintf(ra, sizeof ra, "%lld", (long long)r->retry_after);
         ok &= MHD_add_response_header(resp, "Retry-After", ra) == MHD_YES;
     }
-    if (atomic_load(&draining_flag))
+    if (atomic_load(&draining_flag) || st->close_conn)
         ok &= MHD_add_response_header(resp, "Connection", "close") == MHD_YES;
     enum MHD_Result ret = ok ? MHD_queue_response(mc, r->status, resp) : MHD_NO;
     MHD_destroy_response(resp);
@@ -423,6 +483,48 @@ static enum MHD_Result token_request(struct sd_http *h, struct MHD_Connection *m
     return suspended ? MHD_YES : send_resp(mc, st, &r);
 }
 
+/* Refuses, before routing, a request whose meaning depends on who reads it:
+ * a security-relevant header twice, Content-Length with Transfer-Encoding
+ * (RFC 9112 §6.1: a request smuggling vector), a transfer coding other
+ * than chunked (§6.1: 501), or an encoded '/', '.', NUL or '\' in the path.
+ * The refusal reaches no endpoint (nothing issued, no rate limit charged)
+ * and closes the connection. Returns 1 with the answer queued in *ret. */
+static int refuse_ambiguous(struct MHD_Connection *mc, struct conn *st, const char *url,
+                            enum MHD_Result *ret)
+{
+    struct header_count hc;
+    memset(&hc, 0, sizeof hc);
+    (void)MHD_get_connection_values_n(mc, MHD_HEADER_KIND, count_header, &hc);
+    char why[96];
+    unsigned status = 400;
+    const char *reason = NULL, *header = NULL;
+    const char *te = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Transfer-Encoding");
+    for (size_t i = 0; i < SD_NSINGLE && header == NULL; i++)
+        if (hc.n[i] > 1)
+            header = single_headers[i];
+    if (header != NULL) {
+        reason = "duplicate_header";
+        (void)snprintf(why, sizeof why, "duplicate %s header", header);
+    } else if (hc.n[H_CONTENT_LENGTH] > 0 && hc.n[H_TRANSFER_ENCODING] > 0) {
+        reason = "length_and_transfer_encoding";
+        (void)snprintf(why, sizeof why, "Content-Length together with Transfer-Encoding");
+    } else if (hc.n[H_TRANSFER_ENCODING] > 0 && (te == NULL || strcasecmp(te, "chunked") != 0)) {
+        reason = "transfer_encoding";
+        status = 501;
+        (void)snprintf(why, sizeof why, "Transfer-Encoding other than chunked");
+    } else if (path_refused(url)) {
+        reason = "encoded_path";
+        (void)snprintf(why, sizeof why, "encoded '/', '.', NUL or '\\' in the path");
+    } else {
+        return 0;
+    }
+    sg_log(SG_LOG_WARN, "http_refused", "reason=%s header=%s status=%u", reason,
+           header != NULL ? header : "-", status);
+    st->close_conn = 1;
+    *ret = send_error(mc, st, status, "invalid_request", why, NULL);
+    return 1;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -442,6 +544,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         st->conf = sd_conf_get(h->ctx);
         log_safe(st->method, sizeof st->method, method);
         log_safe(st->path, sizeof st->path, url);
+        enum MHD_Result refused = MHD_NO;
+        if (refuse_ambiguous(mc, st, url, &refused))
+            return refused;
         char tenant[64];
         st->route = classify(url, tenant, sizeof tenant);
         if (st->route >= R_TOKEN)
@@ -700,7 +805,7 @@ signet_err sd_http_start(struct sd_ctx *c, const struct sg_config *cfg, struct s
             MHD_OPTION_HTTPS_MEM_CERT, h->tls_cert,
             MHD_OPTION_HTTPS_MEM_KEY, (const char *)h->tls_key->data,
             MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
-            MHD_OPTION_END);
+            MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL, MHD_OPTION_END);
     else
         h->d = MHD_start_daemon(
             flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
@@ -708,7 +813,7 @@ signet_err sd_http_start(struct sd_ctx *c, const struct sg_config *cfg, struct s
             MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
             sv->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
             (unsigned)sv->connection_timeout, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-            MHD_OPTION_END);
+            MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL, MHD_OPTION_END);
     if (h->d == NULL) {
         (void)snprintf(err, errlen, "cannot listen on %s:%u (address in use, or bad TLS "
                                     "certificate/key)",
