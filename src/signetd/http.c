@@ -230,10 +230,21 @@ enum { H_CONTENT_LENGTH = 3, H_TRANSFER_ENCODING = 5 };
 
 struct header_count {
     unsigned n[SD_NSINGLE];
+    int bad_name; /* a field name that is not a token */
 };
 
-/* Counts the single_headers by name, case-insensitively (RFC 9110 §5.1).
- * The values are never looked at (nor logged). */
+/* RFC 9110 §5.6.2 tchar. */
+static int is_tchar(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+/* Counts the single_headers by name, case-insensitively (RFC 9110 §5.1),
+ * and flags a name that is not a token: MHD 0.9.75 keeps "Authorization :"
+ * as a header of its own, which a proxy may read as Authorization (RFC 9112
+ * §5.1: whitespace before the colon is refused with 400). The values are
+ * never looked at (nor logged). */
 static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
                                     size_t key_size, const char *value, size_t value_size)
 {
@@ -241,6 +252,11 @@ static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const ch
     (void)kind;
     (void)value;
     (void)value_size;
+    if (key_size == 0)
+        hc->bad_name = 1;
+    for (size_t i = 0; i < key_size; i++)
+        if (!is_tchar(key[i]))
+            hc->bad_name = 1;
     for (size_t i = 0; i < SD_NSINGLE; i++)
         if (key_size == strlen(single_headers[i]) &&
             strncasecmp(key, single_headers[i], key_size) == 0 && hc->n[i] < 2)
@@ -484,7 +500,8 @@ static enum MHD_Result token_request(struct sd_http *h, struct MHD_Connection *m
 }
 
 /* Refuses, before routing, a request whose meaning depends on who reads it:
- * a security-relevant header twice, Content-Length with Transfer-Encoding
+ * a security-relevant header twice, a header name that is not a token
+ * (RFC 9112 §5.1), Content-Length with Transfer-Encoding
  * (RFC 9112 §6.1: a request smuggling vector), a transfer coding other
  * than chunked (§6.1: 501), or an encoded '/', '.', NUL or '\' in the path.
  * The refusal reaches no endpoint (nothing issued, no rate limit charged)
@@ -505,6 +522,9 @@ static int refuse_ambiguous(struct MHD_Connection *mc, struct conn *st, const ch
     if (header != NULL) {
         reason = "duplicate_header";
         (void)snprintf(why, sizeof why, "duplicate %s header", header);
+    } else if (hc.bad_name) {
+        reason = "header_name";
+        (void)snprintf(why, sizeof why, "malformed header field name");
     } else if (hc.n[H_CONTENT_LENGTH] > 0 && hc.n[H_TRANSFER_ENCODING] > 0) {
         reason = "length_and_transfer_encoding";
         (void)snprintf(why, sizeof why, "Content-Length together with Transfer-Encoding");

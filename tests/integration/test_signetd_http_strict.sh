@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # signetd's HTTP strictness (issue 11), over real sockets on a random loopback
-# port with the real signer: a security-relevant header sent twice, a
-# Content-Length together with Transfer-Encoding (RFC 9112 §6.1), and
-# %-encoded '/', '.', NUL or '\' in the path are refused with 400 before any
-# endpoint runs: no signature, no rate-limit charge, no secret in the log.
+# port with the real signer: a security-relevant header sent twice, a header
+# name with whitespace before its colon, Content-Length together with
+# Transfer-Encoding (RFC 9112 §6.1), and %-encoded '/', '.', NUL or '\' in
+# the path are refused with 400 (an unknown transfer coding with 501) before
+# any endpoint runs: no signature, no rate-limit charge, no secret in the log.
 # A legitimate token request on the same instance still works afterwards.
 # Every check runs (a failure is counted, not fatal), so a run against a
 # daemon without the checks lists each hole.
@@ -148,6 +149,11 @@ refused dup_host 400 Host
 raw dup_te 'POST /t/acme/token HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic %s\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n' \
   "$good" "$flen" "$form"
 refused dup_te 400 Transfer-Encoding
+# Whitespace before the colon (RFC 9112 §5.1): MHD keeps "Authorization " as
+# a header of its own, a proxy may take it for a second Authorization.
+raw ws_colon 'POST /t/acme/token HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic %s\r\nAuthorization : Basic %s\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s' \
+  "$good" "$bad" "$flen" "$form"
+refused ws_colon 400 "header field name"
 
 # ---- 2. Content-Length with Transfer-Encoding (RFC 9112 §6.1) -----------------
 # The framing is ambiguous: refused, and the connection closed, so that no
