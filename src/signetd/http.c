@@ -222,11 +222,22 @@ static int path_refused(const char *url)
 /* Headers whose second copy an intermediary may pick instead of the first
  * (credentials, framing, the target): a request carrying one of them more
  * than once is refused. */
-static const char *const single_headers[] = {"Authorization", "DPoP", "Content-Type",
-                                             "Content-Length", "Host", "Transfer-Encoding",
-                                             "Cookie"};
-enum { SD_NSINGLE = sizeof single_headers / sizeof single_headers[0] };
-enum { H_CONTENT_LENGTH = 3, H_TRANSFER_ENCODING = 5 };
+enum single_header {
+    H_AUTHORIZATION,
+    H_DPOP,
+    H_CONTENT_TYPE,
+    H_CONTENT_LENGTH,
+    H_HOST,
+    H_TRANSFER_ENCODING,
+    H_COOKIE,
+    SD_NSINGLE
+};
+static const char *const single_headers[SD_NSINGLE] = {
+    [H_AUTHORIZATION] = "Authorization",   [H_DPOP] = "DPoP",
+    [H_CONTENT_TYPE] = "Content-Type",     [H_CONTENT_LENGTH] = "Content-Length",
+    [H_HOST] = "Host",                     [H_TRANSFER_ENCODING] = "Transfer-Encoding",
+    [H_COOKIE] = "Cookie",
+};
 
 struct header_count {
     unsigned n[SD_NSINGLE];
