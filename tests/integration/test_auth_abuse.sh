@@ -19,7 +19,7 @@ state=$work/state
 cat >>"$state/signet.conf" <<EOF
 [server]
 listen = 127.0.0.1:$port
-rate_limit = 1
+rate_limit = 0.05
 rate_burst = 3
 EOF
 "$SIGNET_BIN" client add --state "$state" --tenant default --id web --audience https://api \
@@ -27,6 +27,8 @@ EOF
 $py "$helpers/assertion.py" keygen ES256 "$work/c.pem" "$work/c.jwk"
 "$SIGNET_BIN" client add --state "$state" --tenant default --id jwtc --audience https://api \
   --jwk "$work/c.jwk" >/dev/null || fail "client add jwtc"
+"$SIGNET_BIN" client add --state "$state" --tenant default --id life --audience https://api \
+  --secret-file "$work/life.secret" >/dev/null || fail "client add life"
 S=$(cat "$work/web.secret")
 start_signetd "$state"
 wait_http "$base/readyz"
@@ -49,26 +51,34 @@ b = lambda o: base64.urlsafe_b64encode(json.dumps(o).encode()).rstrip(b"=").deco
 print(b({"alg": "ES256", "typ": "JWT"}) + "." + b({"iss": "web", "sub": "web", "aud": "x", "exp": 4102444800, "jti": "j"}) + ".AAAA")
 PY
 )
-for i in $(seq 1 19); do
-  post bogus -d grant_type=client_credentials -d client_id=web \
-    -d client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer \
-    -d "client_assertion=$bogus"
-  [ "$code" = 401 ] || fail "bogus assertion $i: HTTP $code ($(cat "$work/bogus.body"))"
-done
+# Over one keep-alive connection, so that they come faster than the
+# failure count refills (10 a second) however busy the machine is.
+$py - "$port" "$bogus" <<'PY' || fail "the bogus assertions were not all refused with 401"
+import http.client, sys, urllib.parse
+conn = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
+body = urllib.parse.urlencode({
+    "grant_type": "client_credentials", "client_id": "web",
+    "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+    "client_assertion": sys.argv[2]})
+for i in range(19):
+    conn.request("POST", "/t/default/token", body, {"Content-Type": "application/x-www-form-urlencoded"})
+    r = conn.getresponse()
+    r.read()
+    assert r.status == 401, (i, r.status)
+PY
 for i in 1 2 3; do
   post real -u "web:$S" -d grant_type=client_credentials
   [ "$code" = 200 ] || fail "the victim's request $i after 19 bogus ones: HTTP $code ($(cat "$work/real.body"))"
 done
 pass "19 bogus assertions naming web, then web's own 3 requests (burst 3): all 200"
-# Its own budget still holds: a fourth at once is over it.
+# Its own budget still holds (one more every 20 s): a fourth is over it.
 post over -u "web:$S" -d grant_type=client_credentials
 [ "$code" = 429 ] || fail "the client's own rate limit is gone: HTTP $code"
-pass "web's own fourth request within the second: 429 (its limit holds)"
+pass "web's own fourth request: 429 (its limit holds)"
 grep -q 'event=client_auth_flood' "$work/signetd.log" || fail "no client_auth_flood line after 19 failures"
 pass "the failures were counted apart and logged (client_auth_flood)"
 
 # ---- 2. one answer for every failure ------------------------------------------
-sleep 3 # the bucket refills; failures do not touch it anyway
 post unknown -u "ghost:$S" -d grant_type=client_credentials
 c1=$code d1=$(desc unknown)
 post wrong -u "web:wrong-secret" -d grant_type=client_credentials
@@ -129,7 +139,7 @@ for _ in $(seq 1 50); do
 done
 grep -q 'event=reload_failed.*over the ceiling' "$work/signetd.log" || fail "a 3650-day maximum was not refused"
 sleep 1.2
-post life -u "web:$S" -d grant_type=client_credentials
+post life -u "life:$(cat "$work/life.secret")" -d grant_type=client_credentials
 [ "$code" = 200 ] || fail "token after the refused reload: HTTP $code"
 tok=$(json_get "$work/life.body" 'd["access_token"]')
 life=$(jwt_part "$tok" 1 | $py -c 'import json,sys; c=json.load(sys.stdin); print(c["exp"]-c["iat"])')
