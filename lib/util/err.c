@@ -60,7 +60,7 @@ static const struct err_entry entries[] = {
     {SIGNET_ERR_HSM_MODULE, "SIGNET_ERR_HSM_MODULE", "PKCS#11 module could not be loaded or initialised"},
     {SIGNET_ERR_HSM_PIN, "SIGNET_ERR_HSM_PIN", "HSM login failed (wrong or unreadable PIN)"},
     {SIGNET_ERR_HSM_TOKEN, "SIGNET_ERR_HSM_TOKEN", "HSM token not found or not usable"},
-    {SIGNET_ERR_MODULE_NOT_ALLOWED, "SIGNET_ERR_MODULE_NOT_ALLOWED", "PKCS#11 module is outside the allow-listed directories"},
+    {SIGNET_ERR_MODULE_NOT_ALLOWED, "SIGNET_ERR_MODULE_NOT_ALLOWED", "PKCS#11 module is outside the allow-listed directories, or writable or owned by someone other than root or the signer"},
     {SIGNET_ERR_NO_ACTIVE_KEY, "SIGNET_ERR_NO_ACTIVE_KEY", "issuer has no ACTIVE key"},
     {SIGNET_ERR_UNKNOWN_KID, "SIGNET_ERR_UNKNOWN_KID", "unknown key id"},
     {SIGNET_ERR_POLICY_ISSUER, "SIGNET_ERR_POLICY_ISSUER", "payload iss does not match the signing key's issuer"},

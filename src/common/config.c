@@ -596,6 +596,28 @@ static signet_err run_ini(struct parse_ctx *p, const char *text, size_t len, con
     return SIGNET_ERR_CONFIG;
 }
 
+/* Who may have written the configuration decides what the signer loads
+ * (the PKCS#11 module) and signs: a file that someone else may change is
+ * refused, not read. The owner must be root or the reader itself (the
+ * single-account layout); nobody else may write it. */
+static signet_err check_owner(const char *path, char *errbuf, size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return SIGNET_OK; /* slurp says what is wrong */
+    const char *why = NULL;
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+        why = "is writable by its group or by others: 'chmod go-w' it";
+    else if (st.st_uid != 0 && st.st_uid != geteuid() && st.st_uid != getuid())
+        why = "is owned by an account that is neither root nor this process's: 'chown root' it";
+    if (why == NULL)
+        return SIGNET_OK;
+    if (errbuf != NULL)
+        (void)snprintf(errbuf, errlen, "%s %s (mode %03o, uid %ld)", path, why,
+                       (unsigned)(st.st_mode & 0777), (long)st.st_uid);
+    return SIGNET_ERR_CONFIG;
+}
+
 /* Reads a whole (small) config file into memory. */
 static signet_err slurp(const char *path, char **out, size_t *len)
 {
@@ -674,7 +696,10 @@ signet_err sg_config_load(const char *state_dir, struct sg_config *c, char *errb
     }
     char *text = NULL;
     size_t len = 0;
-    signet_err err = slurp(path, &text, &len);
+    signet_err err = check_owner(path, errbuf, errlen);
+    if (err != SIGNET_OK)
+        return err;
+    err = slurp(path, &text, &len);
     if (err != SIGNET_OK) {
         if (errbuf != NULL)
             (void)snprintf(errbuf, errlen, "%s: cannot read: %s", path, signet_strerror(err));
@@ -692,7 +717,10 @@ signet_err sg_config_load_server(const char *path, struct sg_config *c, char *er
 {
     char *text = NULL;
     size_t len = 0;
-    signet_err err = slurp(path, &text, &len);
+    signet_err err = check_owner(path, errbuf, errlen);
+    if (err != SIGNET_OK)
+        return err;
+    err = slurp(path, &text, &len);
     if (err != SIGNET_OK) {
         if (errbuf != NULL)
             (void)snprintf(errbuf, errlen, "%s: cannot read: %s", path, signet_strerror(err));

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <p11-kit/p11-kit.h>
 #include <p11-kit/pkcs11.h>
@@ -262,11 +263,18 @@ static signet_err load_module(const struct sg_p11_opts *opts, CK_FUNCTION_LIST *
         sg_log(SG_LOG_ERROR, "p11_module_not_allowed", "path=\"%s\"", resolved);
         return err;
     }
-    /* A library others can replace is no better than one outside the list. */
+    /* A library others can replace is no better than one outside the list:
+     * neither writable by group or others, nor owned by anyone but root or
+     * the signer itself (a local user's library would run in the signer). */
     struct stat st;
     if (stat(resolved, &st) != 0 || !S_ISREG(st.st_mode) ||
         (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
         sg_log(SG_LOG_ERROR, "p11_module_not_allowed", "path=\"%s\" reason=mode", resolved);
+        return SIGNET_ERR_MODULE_NOT_ALLOWED;
+    }
+    if (st.st_uid != 0 && st.st_uid != geteuid()) {
+        sg_log(SG_LOG_ERROR, "p11_module_not_allowed", "path=\"%s\" reason=owner uid=%ld",
+               resolved, (long)st.st_uid);
         return SIGNET_ERR_MODULE_NOT_ALLOWED;
     }
     /* Managed (flags 0): p11-kit reference-counts C_Initialize/C_Finalize,

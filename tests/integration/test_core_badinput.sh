@@ -105,7 +105,32 @@ sg_check "a symlink from outside to the allow-listed module loads it (the real p
 up=$(dirname "$module" | sed 's#/[^/]*#../#g')
 set_module "$(dirname "$module")/$up${SG_TMP#/}/libsofthsm2.so"
 refused "module path escaping the allow-list with .." 2 "allow-listed" status --state "$st"
+# A library a local user owns or may rewrite is not loaded, allow-listed or not.
+mkdir -m 755 "$SG_TMP/theirs"
+install -m 644 "$module" "$SG_TMP/theirs/libsofthsm2.so"
+set_module "$SG_TMP/theirs/libsofthsm2.so" "$SG_TMP/theirs"
+sg_check "control: the same copy, root's and 0644, loads" sg_run 0 status --state "$st"
+if [ "$(id -u)" = 0 ]; then
+    chown nobody "$SG_TMP/theirs/libsofthsm2.so"
+    refused "module owned by another account (nobody)" 2 "owned by someone other than root" status --state "$st"
+    chown root "$SG_TMP/theirs/libsofthsm2.so"
+fi
+chmod 664 "$SG_TMP/theirs/libsofthsm2.so"
+refused "module writable by its group" 2 "writable or owned" status --state "$st"
 install -m 644 "$SG_TMP/signet.conf.good" "$st/signet.conf"
+
+# --- who may write the configuration ----------------------------------------
+chmod 666 "$st/signet.conf"
+refused "signet.conf writable by others" 2 "writable by its group or by others" status --state "$st"
+chmod 664 "$st/signet.conf"
+refused "signet.conf writable by its group" 2 "writable by its group or by others" status --state "$st"
+chmod 644 "$st/signet.conf"
+if [ "$(id -u)" = 0 ]; then
+    chown nobody "$st/signet.conf"
+    refused "signet.conf owned by another account (nobody)" 2 "neither root nor" status --state "$st"
+    chown root "$st/signet.conf"
+fi
+sg_check "signet.conf root's and 0644 again: status exits 0" sg_run 0 status --state "$st"
 
 # --- store ------------------------------------------------------------------
 cp -p "$st/signer/keys.db" "$SG_TMP/signet.db.good"
