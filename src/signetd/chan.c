@@ -1,6 +1,7 @@
 #include "signetd/chan.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -66,5 +67,25 @@ signet_err sd_fd_recv(int sock, uint8_t msg[SD_FD_MSG_LEN], pid_t *pid, int *fd)
     int32_t p;
     memcpy(&p, msg + 2, sizeof p);
     *pid = (pid_t)p;
+    return SIGNET_OK;
+}
+
+signet_err sd_chan_fork(int *end, pid_t *pid)
+{
+    *end = -1;
+    *pid = -1;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+        return SIGNET_ERR_IO;
+    fflush(NULL);
+    pid_t child = fork();
+    if (child < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return SIGNET_ERR_IO;
+    }
+    close(child > 0 ? sv[1] : sv[0]);
+    *end = child > 0 ? sv[0] : sv[1];
+    *pid = child;
     return SIGNET_OK;
 }

@@ -24,4 +24,9 @@ SIGNET_WUR signet_err sd_fd_send(int sock, uint8_t b0, uint8_t b1, pid_t pid, in
  * when none came. */
 SIGNET_WUR signet_err sd_fd_recv(int sock, uint8_t msg[SD_FD_MSG_LEN], pid_t *pid, int *fd);
 
+/* Forks with a SOCK_SEQPACKET channel between parent and child (stdio
+ * flushed first). In the parent *pid is the child and *end the parent's
+ * end; in the child *pid is 0 and *end the child's end. */
+SIGNET_WUR signet_err sd_chan_fork(int *end, pid_t *pid);
+
 #endif

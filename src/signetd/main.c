@@ -24,6 +24,7 @@
 #include "common/accounts.h"
 #include "common/config.h"
 #include "signetd/auth.h"
+#include "signetd/chan.h"
 #include "signetd/conf.h"
 #include "signetd/ctx.h"
 #include "signetd/http.h"
@@ -134,27 +135,19 @@ static signet_err split_processes(struct sd_ctx *c)
         }
     }
     c->boundary_enforced = sg_boundary_enforced(c->state_dir) && geteuid() == 0;
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+    int end = -1;
+    pid_t pid = -1;
+    if (sd_chan_fork(&end, &pid) != SIGNET_OK)
         return SIGNET_ERR_IO;
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(sv[0]);
-        close(sv[1]);
-        return SIGNET_ERR_IO;
-    }
     if (pid > 0) {
-        close(sv[1]);
         sg_log(SG_LOG_INFO, "launcher_started", "front_pid=%ld trust_boundary=\"%s\"", (long)pid,
                sg_boundary_text(c->boundary_enforced));
         const struct sd_monitor_starter ms = {sd_monproc_start, c};
-        c->exit_code = sd_launcher_run(c->state_dir, sv[0], pid, &ms);
+        c->exit_code = sd_launcher_run(c->state_dir, end, pid, &ms);
         c->launcher_fd = -1;
         return SIGNET_OK;
     }
-    close(sv[0]);
-    c->launcher_fd = sv[1];
+    c->launcher_fd = end;
     notify_ctx = c;
     char why[768] = "";
     signet_err terr = sd_tls_load(c, &c->conf->cfg.server, why, sizeof why);
@@ -164,17 +157,11 @@ static signet_err split_processes(struct sd_ctx *c)
         _exit(1);
     }
     pid_t launcher = getppid();
-    if (geteuid() == 0 && front.uid != 0) {
-        /* While we may: no capability can ever come back (bounding set). */
-        for (unsigned long cap = 0; cap <= 63; cap++)
-            if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
-                break;
-        signet_err err = sg_account_become(&front);
-        if (err != SIGNET_OK) {
-            sg_log(SG_LOG_ERROR, "front_drop_failed", "uid=%ld error=%s", (long)front.uid,
-                   signet_err_name(err));
-            _exit(1);
-        }
+    signet_err err = sd_sandbox_become(&front);
+    if (err != SIGNET_OK) {
+        sg_log(SG_LOG_ERROR, "front_drop_failed", "uid=%ld error=%s", (long)front.uid,
+               signet_err_name(err));
+        _exit(1);
     }
     /* The launcher's death ends us too. Set after the change of account,
      * which clears it (prctl(2)); a launcher already gone is caught here. */

@@ -636,20 +636,13 @@ signet_err sd_monproc_start(void *user, pid_t front, int *ctl, pid_t *pid)
             return err;
         }
     }
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
-        return SIGNET_ERR_IO;
     pid_t launcher = getpid();
-    fflush(NULL);
-    pid_t child = fork();
-    if (child < 0) {
-        close(sv[0]);
-        close(sv[1]);
+    int end = -1;
+    pid_t child = -1;
+    if (sd_chan_fork(&end, &child) != SIGNET_OK)
         return SIGNET_ERR_IO;
-    }
     if (child > 0) {
-        close(sv[1]);
-        *ctl = sv[0];
+        *ctl = end;
         *pid = child;
         return SIGNET_OK;
     }
@@ -657,19 +650,14 @@ signet_err sd_monproc_start(void *user, pid_t front, int *ctl, pid_t *pid)
     (void)signal(SIGTERM, SIG_DFL);
     (void)signal(SIGINT, SIG_DFL);
     (void)signal(SIGHUP, SIG_DFL);
-    if (dup2(sv[1], 3) < 0)
+    if (dup2(end, 3) < 0)
         _exit(1);
     (void)close_range(4, ~0U, 0);
     (void)prctl(PR_SET_NAME, "signet-monitor", 0, 0, 0);
     sg_log_init("monitor", (enum sg_log_level)c->conf->cfg.server.log_level);
-    if (geteuid() == 0 && acct.uid != 0) {
-        for (unsigned long cap = 0; cap <= 63; cap++)
-            if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
-                break;
-        if (sg_account_become(&acct) != SIGNET_OK) {
-            sg_log(SG_LOG_ERROR, "monitor_drop_failed", "uid=%ld", (long)acct.uid);
-            _exit(1);
-        }
+    if (sd_sandbox_become(&acct) != SIGNET_OK) {
+        sg_log(SG_LOG_ERROR, "monitor_drop_failed", "uid=%ld", (long)acct.uid);
+        _exit(1);
     }
     (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != launcher)

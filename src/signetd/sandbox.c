@@ -10,6 +10,8 @@
  *     the front end never does. */
 #include "signetd/sandbox.h"
 
+#include "common/accounts.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <linux/capability.h>
@@ -438,4 +440,15 @@ signet_err sd_sandbox_enter(int enabled, struct sd_hardening *h)
            h->seccomp, h->no_new_privs, h->caps_dropped, h->dumpable,
            (enabled & SD_SANDBOX_ALLOW_SPAWN) != 0, s.threads);
     return err;
+}
+
+signet_err sd_sandbox_become(const struct sg_account *a)
+{
+    if (geteuid() != 0 || a->uid == 0)
+        return SIGNET_OK;
+    /* While we may: no capability can ever come back (bounding set). */
+    for (unsigned long cap = 0; cap <= 63; cap++)
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
+            break;
+    return sg_account_become(a);
 }

@@ -34,6 +34,12 @@ struct sd_hardening {
  * must not serve unsandboxed. Logs one line. */
 SIGNET_WUR signet_err sd_sandbox_enter(int enabled, struct sd_hardening *out);
 
+struct sg_account;
+/* Root about to run as a (a forked front end or monitor): the capability
+ * bounding set emptied while we still may, then a for good. A no-op when
+ * we are not root or a is root (the single-account layout). */
+SIGNET_WUR signet_err sd_sandbox_become(const struct sg_account *a);
+
 /* A process's or thread's state as its /proc .../status file shows it (the
  * monitor reads the front end's; sd_sandbox_enter each of its threads'). */
 struct sd_proc_status {

@@ -212,20 +212,20 @@ denied_only "read /proc/monitor/environ" cat "/proc/$monitor/environ"
 
 # The front end as it runs.
 status_field() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status"; }
+# sandboxed WHAT PID ACCOUNT: runs as ACCOUNT (every uid), CapEff 0,
+# NoNewPrivs 1, Seccomp 2.
+sandboxed() {
+  local what=$1 pid=$2 uid
+  uid=$(id -u "$3")
+  [ "$(status_field "$pid" Uid)" = "$uid	$uid	$uid	$uid" ] || fail "$what Uid: $(status_field "$pid" Uid)"
+  [ "$(status_field "$pid" CapEff)" = 0000000000000000 ] || fail "$what CapEff: $(status_field "$pid" CapEff)"
+  [ "$(status_field "$pid" NoNewPrivs)" = 1 ] || fail "$what NoNewPrivs: $(status_field "$pid" NoNewPrivs)"
+  [ "$(status_field "$pid" Seccomp)" = 2 ] || fail "$what Seccomp: $(status_field "$pid" Seccomp)"
+  pass "$what $pid: Uid $uid ($3), CapEff 0, NoNewPrivs 1, Seccomp 2"
+}
+sandboxed "front end" "$front" signet
+sandboxed monitor "$monitor" signet-monitor
 signet_uid=$(id -u signet)
-[ "$(status_field "$front" Uid)" = "$signet_uid	$signet_uid	$signet_uid	$signet_uid" ] ||
-  fail "front end Uid: $(status_field "$front" Uid)"
-[ "$(status_field "$front" CapEff)" = 0000000000000000 ] || fail "front end CapEff: $(status_field "$front" CapEff)"
-[ "$(status_field "$front" NoNewPrivs)" = 1 ] || fail "front end NoNewPrivs: $(status_field "$front" NoNewPrivs)"
-[ "$(status_field "$front" Seccomp)" = 2 ] || fail "front end Seccomp: $(status_field "$front" Seccomp)"
-pass "front end $front: Uid $signet_uid (signet), CapEff 0, NoNewPrivs 1, Seccomp 2"
-mon_uid=$(id -u signet-monitor)
-[ "$(status_field "$monitor" Uid)" = "$mon_uid	$mon_uid	$mon_uid	$mon_uid" ] ||
-  fail "monitor Uid: $(status_field "$monitor" Uid)"
-[ "$(status_field "$monitor" CapEff)" = 0000000000000000 ] || fail "monitor CapEff: $(status_field "$monitor" CapEff)"
-[ "$(status_field "$monitor" NoNewPrivs)" = 1 ] || fail "monitor NoNewPrivs: $(status_field "$monitor" NoNewPrivs)"
-[ "$(status_field "$monitor" Seccomp)" = 2 ] || fail "monitor Seccomp: $(status_field "$monitor" Seccomp)"
-pass "monitor $monitor: Uid $mon_uid (signet-monitor), CapEff 0, NoNewPrivs 1, Seccomp 2"
 # Each signer's second channel is the monitor's: fd 4 is a socket.
 for p in $signers; do
   [ -S "/proc/$p/fd/4" ] || fail "signer $p has no monitor channel on fd 4"
