@@ -329,6 +329,19 @@ int sg_cmd_init(int argc, char **argv)
     if (n_issuers == 0)
         issuers[n_issuers++] = "http://127.0.0.1:8080/t/default";
 
+    /* A state directory someone else may write is not one to put keys,
+     * PINs and a configuration in: refused, whether new or existing. */
+    struct stat sst;
+    if (stat(state, &sst) == 0 &&
+        ((sst.st_mode & (S_IWGRP | S_IWOTH)) != 0 ||
+         (sst.st_uid != 0 && sst.st_uid != geteuid()))) {
+        fprintf(stderr,
+                "signet init: %s is writable by its group or others, or owned by another "
+                "account (mode %03o, uid %ld): use a directory of root's or yours, mode 0755 "
+                "or stricter\n",
+                state, (unsigned)(sst.st_mode & 0777), (long)sst.st_uid);
+        return SG_EXIT_USAGE;
+    }
     char path[4096];
     (void)snprintf(path, sizeof path, "%s/signet.conf", state);
     if (access(path, F_OK) == 0)

@@ -187,6 +187,15 @@ usage "init with a missing module" "not found" init --state "$SG_TMP/new" --modu
 sg_check "  refused inits create nothing" eval '[ ! -e "$SG_TMP/new" ]'
 usage "init on a directory that does not exist under a missing parent" "cannot create" \
     init --state "$SG_TMP/no/such/dir"
+# A state directory others may write: refused, and nothing is put in it.
+mkdir -m 777 "$SG_TMP/open" && chmod 777 "$SG_TMP/open"
+usage "init on a world-writable directory" "writable by its group or others" init --state "$SG_TMP/open"
+sg_check "  nothing was created in it" eval '[ -z "$(ls -A "$SG_TMP/open")" ]'
+chmod 775 "$SG_TMP/open"
+usage "init on a group-writable directory" "writable by its group or others" init --state "$SG_TMP/open"
+chmod 755 "$SG_TMP/open"
+sg_check "control: the same directory, mode 0755, initialises" \
+    sg_run 0 init --state "$SG_TMP/open" --issuer https://open.example/t/a
 
 for cmd in "" init status keys "keys list" rotate revoke jwks audit "audit verify" verify; do
     # shellcheck disable=SC2086 # word splitting of $cmd is intended
