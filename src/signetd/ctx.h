@@ -64,7 +64,6 @@ struct sd_ctx {
     int launcher_fd;           /* control channel to the launcher; -1 in the launcher */
     int exit_code;             /* the launcher's, once the front end has exited */
     int boundary_enforced;     /* front end and signers under two accounts, neither root */
-    struct sd_hardening hardening; /* the front end's sandbox, as sd_sandbox_enter found it */
     long front_uid;                /* the front end's account, once split_processes has run */
     atomic_int hardening_ready;    /* set once hardening is final (the monitor is told) */
     char *tls_cert;            /* PEM, read before dropping root; taken by sd_http_start */

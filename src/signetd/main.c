@@ -317,7 +317,6 @@ int main(int argc, char **argv)
         sg_store_close(&c->store);
         return 1;
     }
-    c->hardening = hardening;
     atomic_store(&c->hardening_ready, 1);
     sd_tm_ready(c); /* I8 judges the front end now, not a period later */
     /* ---- end SANDBOX ----------------------------------------------------- */

@@ -231,68 +231,6 @@ signet_err sd_pool_call(struct sd_pool *p, uint8_t type, const char *arg, signet
     return with_slot(p, do_call, &a);
 }
 
-struct note_args {
-    const char *type;
-    const char *fields;
-    size_t len;
-    signet_err *status;
-    char **resp;
-};
-
-static signet_err do_note(struct sg_signer_client *c, void *arg)
-{
-    struct note_args *a = arg;
-    struct sg_wbuf w;
-    sg_wbuf_init(&w, SG_IPC_MAX_PAYLOAD);
-    sg_ipc_encode_note(&w, a->type, a->fields, a->len);
-    signet_err err = w.err != SIGNET_OK ? SIGNET_ERR_TOO_LARGE
-                                        : sg_signer_call(c, SG_IPC_AUDIT_NOTE, w.data, w.len,
-                                                         a->status, a->resp, NULL);
-    sg_wbuf_free(&w);
-    return err;
-}
-
-signet_err sd_pool_note(struct sd_pool *p, const char *type, const char *fields, size_t len,
-                        signet_err *status, char **resp)
-{
-    *resp = NULL;
-    *status = SIGNET_ERR_SIGNER_GONE;
-    if (len > SG_IPC_MAX_NOTE)
-        return SIGNET_ERR_TOO_LARGE;
-    struct note_args a = {type, fields, len, status, resp};
-    return with_slot(p, do_note, &a);
-}
-
-static signet_err slot_call(struct sd_slot *s, unsigned idx, struct call_args *a)
-{
-    signet_err err = SIGNET_ERR_SIGNER_GONE;
-    pthread_rwlock_rdlock(&s->lock);
-    if (atomic_load(&s->healthy) && s->client != NULL) {
-        err = do_call(s->client, a);
-        if (err == SIGNET_ERR_SIGNER_GONE && atomic_exchange(&s->healthy, 0) == 1)
-            sg_log(SG_LOG_ERROR, "signer_lost", "slot=%u", idx);
-    }
-    pthread_rwlock_unlock(&s->lock);
-    return err;
-}
-
-signet_err sd_pool_call_slot(struct sd_pool *p, unsigned slot, uint8_t type, const char *arg,
-                             signet_err *status, char **json)
-{
-    *json = NULL;
-    *status = SIGNET_ERR_SIGNER_GONE;
-    if (slot >= p->n)
-        return SIGNET_ERR_NOT_FOUND;
-    struct call_args a = {type, arg, status, json};
-    signet_err err = slot_call(&p->slots[slot], slot, &a);
-    if (err == SIGNET_ERR_SIGNER_GONE) {
-        pthread_mutex_lock(&p->wait_lock);
-        pthread_cond_signal(&p->wake);
-        pthread_mutex_unlock(&p->wait_lock);
-    }
-    return err;
-}
-
 /* Seconds until the next transition, or -1 when the signer is unavailable. */
 static int64_t next_transition(struct sd_pool *p)
 {

@@ -67,12 +67,5 @@ SIGNET_WUR signet_err sd_pool_sign_async(struct sd_pool *p, const char *issuer,
                                          void *user);
 SIGNET_WUR signet_err sd_pool_call(struct sd_pool *p, uint8_t type, const char *arg,
                                    signet_err *status, char **json);
-/* An AUDIT_NOTE (an audit record of the front end's, chained by a signer). */
-SIGNET_WUR signet_err sd_pool_note(struct sd_pool *p, const char *type, const char *fields,
-                                   size_t len, signet_err *status, char **resp);
-/* The same call on signer number slot only (the monitor reads each
- * signer's STATUS); SIGNET_ERR_NOT_FOUND past the last slot. */
-SIGNET_WUR signet_err sd_pool_call_slot(struct sd_pool *p, unsigned slot, uint8_t type,
-                                        const char *arg, signet_err *status, char **json);
 
 #endif
