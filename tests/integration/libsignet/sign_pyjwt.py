@@ -2,6 +2,7 @@
 """Signs access tokens with PyJWT (python3-jwt) for libsignet's interop test.
     sign_pyjwt.py OUTDIR ISSUER AUDIENCE
 Writes OUTDIR/py_jwks.json (public keys) and OUTDIR/py_<alg>.jwt."""
+import base64
 import json
 import os
 import sys
@@ -23,6 +24,12 @@ gens = {
 for alg, (gen, algcls) in gens.items():
     priv = gen()
     jwk = json.loads(algcls.to_jwk(priv.public_key()))
+    if alg == "ES256":
+        # RFC 7518 6.2.1.2: full-length coordinates (some PyJWT releases drop
+        # leading zero bytes, which libsignet refuses as the RFC says).
+        nums = priv.public_key().public_numbers()
+        for name, val in (("x", nums.x), ("y", nums.y)):
+            jwk[name] = base64.urlsafe_b64encode(val.to_bytes(32, "big")).rstrip(b"=").decode()
     jwk.update({"kid": "py-" + alg, "alg": alg, "use": "sig"})
     keys.append(jwk)
     claims = {"iss": issuer, "aud": [audience, "other"], "sub": "py-" + alg,

@@ -7,6 +7,7 @@ of signet).
   assertion.py sign KEY.pem ALG CLIENT_ID AUD [exp_in=S] [jti=J] [iss=I]
                     [sub=S] [kid=K] [typ=T] [iat_in=S]
 """
+import base64
 import json
 import sys
 import time
@@ -16,6 +17,10 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+
+
+def b64u(raw):
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def keygen(alg, key_path, pub_path, priv_path=None):
@@ -34,11 +39,21 @@ def keygen(alg, key_path, pub_path, priv_path=None):
                             serialization.NoEncryption())
     open(key_path, "wb").write(pem)
     pub = json.loads(to_jwk(key.public_key()))
+    if alg == "ES256":
+        # RFC 7518 6.2.1.2: x and y are the full 32 bytes. Some PyJWT releases
+        # drop leading zero bytes (1 key in 64 or so); signet refuses such a
+        # JWK, as the RFC says, so the helper makes the encoding right.
+        nums = key.public_key().public_numbers()
+        pub["x"] = b64u(nums.x.to_bytes(32, "big"))
+        pub["y"] = b64u(nums.y.to_bytes(32, "big"))
     pub["kid"] = "client-key-1"
     pub["use"] = "sig"
     json.dump(pub, open(pub_path, "w"))
     if priv_path:
         priv = json.loads(to_jwk(key))
+        if alg == "ES256":
+            priv["x"], priv["y"] = pub["x"], pub["y"]
+            priv["d"] = b64u(key.private_numbers().private_value.to_bytes(32, "big"))
         json.dump(priv, open(priv_path, "w"))
 
 
