@@ -110,7 +110,8 @@ static int parse_rate(const char *v, double *out)
 }
 
 /* "HOST:PORT" with a numeric IPv4 address, or "[IPv6]:PORT". */
-static int parse_listen(const char *v, struct sg_server_cfg *sv)
+/* "HOST:PORT" or "[V6]:PORT", numeric; host must hold 256 bytes. */
+static int parse_hostport(const char *v, char *out_host, unsigned *out_port)
 {
     const char *colon = strrchr(v, ':');
     if (colon == NULL || colon == v)
@@ -123,9 +124,9 @@ static int parse_listen(const char *v, struct sg_server_cfg *sv)
         host = v + 1;
         hlen -= 2;
     }
-    if (hlen >= sizeof sv->listen_host)
+    char h[256];
+    if (hlen >= sizeof h)
         return -1;
-    char h[sizeof sv->listen_host];
     memcpy(h, host, hlen);
     h[hlen] = '\0';
     unsigned char addr[16];
@@ -134,8 +135,8 @@ static int parse_listen(const char *v, struct sg_server_cfg *sv)
     unsigned port = 0;
     if (parse_uint(colon + 1, 1, 65535, &port) != 0)
         return -1;
-    memcpy(sv->listen_host, h, hlen + 1);
-    sv->port = port;
+    memcpy(out_host, h, hlen + 1);
+    *out_port = port;
     return 0;
 }
 
@@ -153,6 +154,24 @@ static int parse_level(const char *v, int *out)
 static int valid_alg(const char *a)
 {
     return strcmp(a, "ES256") == 0 || strcmp(a, "EdDSA") == 0 || strcmp(a, "PS256") == 0;
+}
+
+/* Scope tokens (RFC 6749 §3.3: %x21 / %x23-5B / %x5D-7E) separated by
+ * single spaces. */
+static int valid_scope_list(const char *v)
+{
+    if (v[0] == '\0' || v[0] == ' ')
+        return 0;
+    for (const char *p = v; *p != '\0'; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch == ' ') {
+            if (p[1] == ' ' || p[1] == '\0')
+                return 0;
+        } else if (ch < 0x21 || ch > 0x7e || ch == '"' || ch == '\\') {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 static int parse_algs(const char *v, struct sg_tenant_cfg *t)
@@ -215,7 +234,11 @@ static int handle_key(struct parse_ctx *p, const char *section, const char *key,
     struct sg_server_cfg *sv = &c->server;
 #define IS(s, k) (strcmp(section, s) == 0 && strcmp(key, k) == 0)
     if (IS("server", "listen"))
-        return parse_listen(v, sv) == 0;
+        return parse_hostport(v, sv->listen_host, &sv->port) == 0;
+    if (IS("server", "telemetry_listen"))
+        return parse_hostport(v, sv->telemetry_host, &sv->telemetry_port) == 0;
+    if (IS("server", "telemetry_public"))
+        return parse_bool(v, &sv->telemetry_public) == 0;
     if (IS("server", "tls_cert"))
         return copy_str(sv->tls_cert, sizeof sv->tls_cert, v) == 0;
     if (IS("server", "tls_key"))
@@ -305,6 +328,9 @@ static int handle_key(struct parse_ctx *p, const char *section, const char *key,
             return parse_rate(v, &t->rate_limit) == 0;
         if (strcmp(key, "rate_burst") == 0)
             return parse_uint(v, 1, 1000000, &t->rate_burst) == 0;
+        if (strcmp(key, "scopes_supported") == 0)
+            return valid_scope_list(v) && copy_str(t->scopes_supported,
+                                                    sizeof t->scopes_supported, v) == 0;
     }
     if (strcmp(section, "alerts") == 0 || strcmp(section, "invariants") == 0) {
         int r = sg_telemetry_cfg_set(&c->telemetry, section, key, v);
@@ -437,6 +463,11 @@ static signet_err finish_server(struct sg_config *c, char *errbuf, size_t errlen
     else if (sv->tls_cert[0] == '\0' && !sv->insecure_http && !loopback(sv->listen_host))
         why = "[server] listen on a non-loopback address needs tls_cert and tls_key "
               "(or insecure_http = true behind a TLS-terminating proxy)";
+    else if (sv->telemetry_port != 0 && sv->telemetry_public)
+        why = "[server] telemetry_public (telemetry on the public listener) and "
+              "telemetry_listen (a listener of its own) exclude each other";
+    else if (sv->telemetry_port == sv->port && strcmp(sv->telemetry_host, sv->listen_host) == 0)
+        why = "[server] telemetry_listen must differ from listen";
     if (why == NULL)
         return SIGNET_OK;
     if (errbuf != NULL)

@@ -37,6 +37,7 @@ struct sg_tenant_cfg {
     int64_t max_token_lifetime;       /* per-tenant maximum (<= global) */
     double rate_limit;                /* token requests per second per client; 0 = [server] */
     unsigned rate_burst;              /* bucket size; 0 = [server] */
+    char scopes_supported[1024];      /* published in discovery; "" = none (opt-in) */
 };
 
 /* [server]: signetd's own settings (the signer ignores them). */
@@ -56,6 +57,13 @@ struct sg_server_cfg {
     unsigned rate_burst;        /* default per-client burst */
     int64_t assertion_max_age;  /* private_key_jwt: exp at most this far ahead */
     int log_level;              /* 0 debug, 1 info, 2 warn, 3 error */
+    /* /metrics, /status, /status.json: on a listener of their own when
+     * telemetry_port != 0 (never on the public one then); otherwise on the
+     * public listener, to loopback peers that came through no proxy, or to
+     * everyone when telemetry_public is set. */
+    char telemetry_host[256];
+    unsigned telemetry_port;
+    int telemetry_public;
 };
 
 struct sg_config {

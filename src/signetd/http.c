@@ -29,6 +29,7 @@
 
 struct sd_http {
     struct MHD_Daemon *d;
+    struct MHD_Daemon *td; /* [server] telemetry_listen, or NULL */
     struct sd_ctx *ctx;
     unsigned max_body;
     char *tls_cert;            /* PEM, kept while the daemon runs */
@@ -362,6 +363,55 @@ static int length_fits(struct MHD_Connection *mc, size_t cap)
     return errno == 0 && end != cl && *end == '\0' && n <= cap;
 }
 
+/* ---- which listener serves what ----------------------------------------- */
+
+static int telemetry_route(enum route r)
+{
+    return r == R_METRICS || r == R_STATUS || r == R_STATUS_JSON;
+}
+
+static int loopback_peer(const struct sockaddr *sa)
+{
+    if (sa == NULL)
+        return 0;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)(const void *)sa;
+        return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)(const void *)sa;
+        if (IN6_IS_ADDR_LOOPBACK(&a->sin6_addr))
+            return 1;
+        return IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && a->sin6_addr.s6_addr[12] == 127;
+    }
+    return 0;
+}
+
+/* The telemetry listener serves telemetry and the probes only. Without
+ * one, the public listener serves telemetry to loopback peers whose request
+ * came through no proxy (a proxy on the same host would otherwise expose
+ * it), or to everyone with telemetry_public. */
+static int route_served_here(const struct sd_http *h, struct MHD_Connection *mc,
+                             const struct sg_server_cfg *sv, enum route r)
+{
+    const union MHD_ConnectionInfo *di = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_DAEMON);
+    if (h->td != NULL && di != NULL && di->daemon == h->td)
+        return telemetry_route(r) || r == R_HEALTH || r == R_READY;
+    if (!telemetry_route(r))
+        return 1;
+    if (h->td != NULL || sv->telemetry_port != 0)
+        return 0;
+    if (sv->telemetry_public)
+        return 1;
+    static const char *const proxied[] = {"Forwarded", "X-Forwarded-For", "X-Real-IP"};
+    for (size_t i = 0; i < sizeof proxied / sizeof proxied[0]; i++)
+        if (MHD_lookup_connection_value(mc, MHD_HEADER_KIND, proxied[i]) != NULL)
+            return 0;
+    const union MHD_ConnectionInfo *ai =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    return ai != NULL && loopback_peer(ai->client_addr);
+}
+
 /* ---- the request handler -------------------------------------------------- */
 
 static enum MHD_Result handle_get(struct sd_http *h, struct MHD_Connection *mc, struct conn *st)
@@ -382,7 +432,7 @@ static enum MHD_Result handle_get(struct sd_http *h, struct MHD_Connection *mc, 
                          &r);
         break;
     case R_DISCOVERY:
-        sd_discovery_endpoint(h->ctx, st->tenant, &r);
+        sd_discovery_endpoint(st->tenant, &r);
         break;
     case R_METRICS:
         sd_metrics_endpoint(h->ctx, &r);
@@ -580,6 +630,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
             return refused;
         char tenant[64];
         st->route = classify(url, tenant, sizeof tenant);
+        if (!route_served_here(h, mc, &st->conf->cfg.server, st->route))
+            return send_error(mc, st, 404, "not_found",
+                              "no such endpoint on this listener (telemetry is served on "
+                              "[server] telemetry_listen, or to local clients only)",
+                              NULL);
         if (st->route >= R_TOKEN)
             st->tenant = sg_config_tenant_by_name(&st->conf->cfg, tenant);
         if (st->route == R_TOKEN && st->tenant != NULL && strcmp(method, "POST") == 0) {
@@ -781,6 +836,42 @@ static void http_free(struct sd_http *h)
     free(h);
 }
 
+/* [server] telemetry_listen: plain HTTP, one thread (scrapes and probes). */
+static int start_telemetry(struct sd_http *h, const struct sg_server_cfg *sv, char *err,
+                           size_t errlen)
+{
+    struct sockaddr_in a4;
+    struct sockaddr_in6 a6;
+    memset(&a4, 0, sizeof a4);
+    memset(&a6, 0, sizeof a6);
+    const struct sockaddr *sa = (const struct sockaddr *)&a4;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    if (inet_pton(AF_INET, sv->telemetry_host, &a4.sin_addr) == 1) {
+        a4.sin_family = AF_INET;
+        a4.sin_port = htons((uint16_t)sv->telemetry_port);
+    } else if (inet_pton(AF_INET6, sv->telemetry_host, &a6.sin6_addr) == 1) {
+        a6.sin6_family = AF_INET6;
+        a6.sin6_port = htons((uint16_t)sv->telemetry_port);
+        sa = (const struct sockaddr *)&a6;
+        flags |= MHD_USE_IPv6;
+    }
+    h->td = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
+                             mhd_log, NULL, MHD_OPTION_SOCK_ADDR, sa,
+                             MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT,
+                             (unsigned)sv->connection_timeout, MHD_OPTION_NOTIFY_COMPLETED,
+                             on_completed, h, MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL,
+                             MHD_OPTION_END);
+    if (h->td == NULL) {
+        (void)snprintf(err, errlen, "cannot listen on %s:%u ([server] telemetry_listen: "
+                                    "address in use?)",
+                       sv->telemetry_host, sv->telemetry_port);
+        return -1;
+    }
+    sg_log(SG_LOG_INFO, "listening", "addr=%s port=%u telemetry=only", sv->telemetry_host,
+           sv->telemetry_port);
+    return 0;
+}
+
 signet_err sd_http_start(struct sd_ctx *c, const struct sg_config *cfg, struct sd_http **out,
                          char *err, size_t errlen)
 {
@@ -854,6 +945,11 @@ signet_err sd_http_start(struct sd_ctx *c, const struct sg_config *cfg, struct s
     }
     sg_log(SG_LOG_INFO, "listening", "addr=%s port=%u tls=%s threads=%u", sv->listen_host,
            sv->port, h->tls_cert != NULL ? "on" : "off", threads);
+    if (sv->telemetry_port != 0 && start_telemetry(h, sv, err, errlen) != 0) {
+        MHD_stop_daemon(h->d);
+        http_free(h);
+        return SIGNET_ERR_IO;
+    }
     *out = h;
     return SIGNET_OK;
 }
@@ -899,6 +995,8 @@ void sd_http_drain_and_stop(struct sd_http **hp, struct sd_ctx *c, int64_t timeo
     }
     sg_log(left > 0 || answered > 0 ? SG_LOG_WARN : SG_LOG_INFO, "drained",
            "abandoned=%ld answered_503=%ld", left, answered);
+    if (h->td != NULL)
+        MHD_stop_daemon(h->td);
     MHD_stop_daemon(h->d);
     http_free(h);
     *hp = NULL;

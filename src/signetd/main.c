@@ -91,9 +91,11 @@ static void reload(struct sd_ctx *c)
         a->threads != b->threads || a->max_body != b->max_body ||
         a->max_connections != b->max_connections ||
         a->connection_timeout != b->connection_timeout || a->signers != b->signers ||
-        a->log_level != b->log_level)
+        a->log_level != b->log_level || a->telemetry_port != b->telemetry_port ||
+        strcmp(a->telemetry_host, b->telemetry_host) != 0)
         sg_log(SG_LOG_WARN, "reload_partial",
-               "detail=\"listen, TLS, threads, max_body, connections, signers and log_level "
+               "detail=\"listen, telemetry_listen, TLS, threads, max_body, connections, "
+               "signers and log_level "
                "take effect at the next start\"");
     sd_conf_put(old);
     sg_clock_use_file(k->cfg.clock_file[0] != '\0' ? k->cfg.clock_file : NULL);

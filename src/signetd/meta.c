@@ -174,37 +174,22 @@ int sd_token_endpoint_url(const struct sg_tenant_cfg *t, char *out, size_t cap)
     return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
-/* The union of the scopes the tenant's clients may request. */
-static json_t *tenant_scopes(struct sd_ctx *c, const char *tenant)
+/* scopes_supported is opt-in: the tenant's scopes_supported setting, never
+ * the union of its clients' scopes (that would list admin scopes to anyone). */
+static json_t *published_scopes(const struct sg_tenant_cfg *t)
 {
-    struct sg_client *cs = NULL;
-    size_t n = 0;
-    pthread_mutex_lock(&c->store_lock);
-    signet_err err = sg_store_client_list(c->store, tenant, &cs, &n);
-    pthread_mutex_unlock(&c->store_lock);
-    if (err != SIGNET_OK)
-        return NULL;
     json_t *arr = json_array();
-    for (size_t i = 0; arr != NULL && i < n; i++) {
-        const char *p = cs[i].scopes;
-        while (p != NULL && *p != '\0') {
-            const char *sp = strchr(p, ' ');
-            size_t len = sp != NULL ? (size_t)(sp - p) : strlen(p);
-            int seen = 0;
-            for (size_t k = 0; k < json_array_size(arr) && !seen; k++) {
-                const json_t *v = json_array_get(arr, k);
-                seen = json_string_length(v) == len && memcmp(json_string_value(v), p, len) == 0;
-            }
-            if (!seen && len > 0)
-                (void)json_array_append_new(arr, json_stringn(p, len));
-            p = sp != NULL ? sp + 1 : NULL;
-        }
+    const char *p = t->scopes_supported;
+    while (arr != NULL && *p != '\0') {
+        const char *sp = strchr(p, ' ');
+        size_t len = sp != NULL ? (size_t)(sp - p) : strlen(p);
+        (void)json_array_append_new(arr, json_stringn(p, len));
+        p = sp != NULL ? sp + 1 : p + len;
     }
-    sg_client_list_free(cs, n);
     return arr;
 }
 
-void sd_discovery_endpoint(struct sd_ctx *c, const struct sg_tenant_cfg *t, struct sd_resp *r)
+void sd_discovery_endpoint(const struct sg_tenant_cfg *t, struct sd_resp *r)
 {
     char token[600], jwks[600];
     if (sd_token_endpoint_url(t, token, sizeof token) != 0 ||
@@ -222,7 +207,7 @@ void sd_discovery_endpoint(struct sd_ctx *c, const struct sg_tenant_cfg *t, stru
     json_t *algs = json_object_get(doc, "access_token_signing_alg_values_supported");
     for (size_t i = 1; algs != NULL && i < t->n_algs; i++)
         (void)json_array_append_new(algs, json_string(t->algs[i]));
-    json_t *scopes = doc != NULL ? tenant_scopes(c, t->name) : NULL;
+    json_t *scopes = doc != NULL ? published_scopes(t) : NULL;
     if (scopes != NULL && json_array_size(scopes) > 0)
         (void)json_object_set_new(doc, "scopes_supported", scopes);
     else

@@ -13,7 +13,7 @@ struct sg_tenant_cfg;
 
 void sd_jwks_endpoint(struct sd_ctx *c, const struct sg_tenant_cfg *t, const char *if_none_match,
                       const struct sg_config *cfg, struct sd_resp *r);
-void sd_discovery_endpoint(struct sd_ctx *c, const struct sg_tenant_cfg *t, struct sd_resp *r);
+void sd_discovery_endpoint(const struct sg_tenant_cfg *t, struct sd_resp *r);
 void sd_ready_endpoint(struct sd_ctx *c, struct sd_resp *r);
 
 /* The JWKS document signetd serves now for t (refreshing its cache as a

@@ -20,6 +20,8 @@ listen = 127.0.0.1:$port
 [tenant:slow]
 rate_limit = 1
 rate_burst = 3
+[tenant:default]
+scopes_supported = read write
 EOF
 
 # ---- clients -------------------------------------------------------------
@@ -29,6 +31,8 @@ client add --tenant default --id web --scope "read write" --default-scope read \
   fail "client add web"
 client add --tenant slow --id s1 --audience https://api.slow --secret-file "$work/s1.secret" >/dev/null ||
   fail "client add s1"
+client add --tenant slow --id watcher --scope "signet:report admin:keys" --audience https://api.slow \
+  --secret-file "$work/w.secret" >/dev/null || fail "client add watcher"
 $py "$helpers/assertion.py" keygen ES256 "$work/c.pem" "$work/c.jwk" "$work/c-private.jwk"
 $py "$helpers/assertion.py" keygen ES256 "$work/other.pem" "$work/other.jwk"
 client add --tenant default --id jwtc --scope read --audience https://api.one --lifetime 90s \
@@ -94,6 +98,12 @@ for d in "$iss/.well-known/openid-configuration" "$iss/.well-known/oauth-authori
   json_get "$work/disc.body" '"private_key_jwt" in d["token_endpoint_auth_methods_supported"] and "ES256" in d["token_endpoint_auth_signing_alg_values_supported"]' | grep -q True || fail "auth methods"
   json_get "$work/disc.body" 'sorted(d["scopes_supported"])' | grep -q "'read', 'write'" || fail "scopes_supported"
 done
+# scopes_supported is opt-in: a tenant that lists none publishes none (not
+# the union of its clients' scopes, admin ones included).
+req disc2 "$iss2/.well-known/openid-configuration"; expect disc2 200
+json_get "$work/disc2.body" '"scopes_supported" not in d' | grep -q True ||
+  fail "scopes_supported published without opt-in: $(cat "$work/disc2.body")"
+grep -q 'signet:report\|admin:keys' "$work/disc2.body" && fail "discovery lists a client's admin scope"
 req nope "$base/t/nope/jwks.json"; expect nope 404
 req nope "$base/t/nope/.well-known/openid-configuration"; expect nope 404
 req nope "$base/elsewhere"; expect nope 404
