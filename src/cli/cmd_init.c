@@ -331,15 +331,9 @@ int sg_cmd_init(int argc, char **argv)
 
     /* A state directory someone else may write is not one to put keys,
      * PINs and a configuration in: refused, whether new or existing. */
-    struct stat sst;
-    if (stat(state, &sst) == 0 &&
-        ((sst.st_mode & (S_IWGRP | S_IWOTH)) != 0 ||
-         (sst.st_uid != 0 && sst.st_uid != geteuid()))) {
-        fprintf(stderr,
-                "signet init: %s is writable by its group or others, or owned by another "
-                "account (mode %03o, uid %ld): use a directory of root's or yours, mode 0755 "
-                "or stricter\n",
-                state, (unsigned)(sst.st_mode & 0777), (long)sst.st_uid);
+    char why[4400];
+    if (sg_state_dir_check(state, 0, why, sizeof why) == SIGNET_ERR_PERMISSION) {
+        fprintf(stderr, "signet init: %s\n", why);
         return SG_EXIT_USAGE;
     }
     char path[4096];

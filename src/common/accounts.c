@@ -123,6 +123,41 @@ const char *sg_boundary_text(int enforced)
     return enforced ? "enforced" : "not enforced (single account)";
 }
 
+signet_err sg_state_dir_check(const char *state, int parts, char *why, size_t whylen)
+{
+    struct stat st;
+    if (stat(state, &st) != 0)
+        return errno == ENOENT ? SIGNET_OK : SIGNET_ERR_IO;
+    if (!S_ISDIR(st.st_mode)) {
+        (void)snprintf(why, whylen, "%s is not a directory", state);
+        return SIGNET_ERR_PERMISSION;
+    }
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 || (st.st_uid != 0 && st.st_uid != geteuid())) {
+        (void)snprintf(why, whylen,
+                       "%s is writable by its group or others, or owned by another account "
+                       "(mode %03o, uid %ld): use a directory of root's or yours, mode 0755 or "
+                       "stricter",
+                       state, (unsigned)(st.st_mode & 0777), (long)st.st_uid);
+        return SIGNET_ERR_PERMISSION;
+    }
+    static const char *const names[] = {SG_SIGNER_DIR, SG_FRONT_DIR, SG_MONITOR_DIR};
+    for (size_t i = 0; parts && i < sizeof names / sizeof names[0]; i++) {
+        char p[PATH_MAX];
+        if (snprintf(p, sizeof p, "%s/%s", state, names[i]) >= (int)sizeof p)
+            return SIGNET_ERR_IO;
+        if (lstat(p, &st) != 0)
+            continue;
+        if (!S_ISDIR(st.st_mode) || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+            (void)snprintf(why, whylen,
+                           "%s is not a directory, or is writable by its group or others "
+                           "(mode %03o): run 'signet init --state %s' to restore the layout",
+                           p, (unsigned)(st.st_mode & 0777), state);
+            return SIGNET_ERR_PERMISSION;
+        }
+    }
+    return SIGNET_OK;
+}
+
 const char *sg_boundary_describe(const char *state)
 {
     return sg_boundary_text(sg_boundary_enforced(state));

@@ -37,6 +37,14 @@ SIGNET_WUR signet_err sg_account_lookup(const char *name, struct sg_account *out
 /* Creates a system account (no home, no login shell) unless it exists. */
 SIGNET_WUR signet_err sg_account_ensure(const char *name, struct sg_account *out);
 
+/* The state directory may be written by nobody but its owner, who is root
+ * or the caller; with parts, also its parts (signer/, front/, monitor/,
+ * where they exist) by nobody but their owners. SIGNET_ERR_PERMISSION with why filled (a
+ * sentence naming the path, its mode and owner) otherwise; SIGNET_OK also
+ * when state does not exist yet. */
+SIGNET_WUR signet_err sg_state_dir_check(const char *state, int parts, char *why,
+                                         size_t whylen);
+
 /* "enforced" when the signer, the front end and the monitor run under
  * three different accounts, none of them root (signer/, front/ and
  * monitor/ exist and have three distinct non-root owners); else "not

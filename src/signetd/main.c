@@ -18,6 +18,7 @@
 #include <sys/prctl.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -230,6 +231,15 @@ int main(int argc, char **argv)
         return 2;
     }
     memcpy(c->state_dir, state, strlen(state) + 1);
+    /* Every file this process and its children make is theirs alone,
+     * whatever umask started us (the layout gives the rest explicitly). */
+    (void)umask(077);
+    char why[4400];
+    if (sg_state_dir_check(state, 1, why, sizeof why) == SIGNET_ERR_PERMISSION) {
+        sg_log(SG_LOG_ERROR, "state_insecure", "detail=\"%s\"", why);
+        fprintf(stderr, "signetd: %s\n", why);
+        return 2;
+    }
     if (server_conf != NULL)
         memcpy(c->server_conf, server_conf, strlen(server_conf) + 1);
     pthread_mutex_init(&c->conf_lock, NULL);

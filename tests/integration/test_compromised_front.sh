@@ -287,4 +287,22 @@ grep -q "monitor.*signet init" "$work/stale.out" || fail "no hint to run signet 
 [ "$(stat -c '%U %a' "$state/monitor")" = "signet-monitor 700" ] || fail "init did not make monitor/"
 rm -rf "$state/monitor.old"
 pass "an old layout: signetd refuses it (rc $rc), signet init brings it up to date"
+
+# A state directory, or a part of it, that others may write (a local user
+# could swap the key store, the config or the front end's store): signetd
+# refuses to start, naming it; the control starts.
+for p in "$state" "$state/front" "$state/signer"; do
+  mode=$(stat -c '%a' "$p")
+  chmod o+w "$p"
+  rc=0
+  timeout 20 "$SIGNETD" --state "$state" >"$work/open.out" 2>&1 || rc=$?
+  chmod "$mode" "$p"
+  [ "$rc" = 2 ] || fail "signetd started with $p writable by others (rc $rc)"
+  grep -qF -- "$p" "$work/open.out" && grep -q "writable by its group or others" "$work/open.out" ||
+    fail "no clear reason for $p: $(head -c 400 "$work/open.out")"
+done
+start_signetd "$state"
+wait_http "$base/readyz"
+stop_signetd || fail "signetd did not stop cleanly after the state checks"
+pass "a state directory or part writable by others: signetd refuses to start; the control starts"
 echo "compromised front end: $checks checks, every attack refused"
