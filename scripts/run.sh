@@ -100,6 +100,9 @@ echo "access_token: $token"
 echo "header: $(decode 0)"
 echo "claims: $(decode 1)"
 echo "verified: $verified"
+if curl -fsS -o /dev/null http://127.0.0.1:9464/readyz 2>/dev/null; then
+  echo "status page: http://127.0.0.1:9464/status (telemetry listener, loopback only; metrics at /metrics)"
+fi
 echo "trust boundary: $("$bin/signet" status --state "$state" 2>/dev/null | sed -n 's/^trust boundary: //p')"
 echo "another token: curl -u \"demo:\$(cat .signet/demo-client.secret)\" -d grant_type=client_credentials $issuer/token"
 echo "stop the service: make stop"

@@ -235,8 +235,14 @@ static int handle_key(struct parse_ctx *p, const char *section, const char *key,
 #define IS(s, k) (strcmp(section, s) == 0 && strcmp(key, k) == 0)
     if (IS("server", "listen"))
         return parse_hostport(v, sv->listen_host, &sv->port) == 0;
-    if (IS("server", "telemetry_listen"))
+    if (IS("server", "telemetry_listen")) {
+        sv->telemetry_explicit = 1;
+        if (strcmp(v, "off") == 0) {
+            sv->telemetry_port = 0;
+            return 1;
+        }
         return parse_hostport(v, sv->telemetry_host, &sv->telemetry_port) == 0;
+    }
     if (IS("server", "telemetry_public"))
         return parse_bool(v, &sv->telemetry_public) == 0;
     if (IS("server", "tls_cert"))
@@ -437,6 +443,8 @@ void sg_config_defaults(struct sg_config *c, const char *state_dir)
     c->server.rate_burst = 100;
     c->server.assertion_max_age = 300;
     c->server.log_level = 1;
+    (void)copy_str(c->server.telemetry_host, sizeof c->server.telemetry_host, "127.0.0.1");
+    c->server.telemetry_port = SG_TELEMETRY_PORT;
 }
 
 static int loopback(const char *host)
@@ -463,11 +471,10 @@ static signet_err finish_server(struct sg_config *c, char *errbuf, size_t errlen
     else if (sv->tls_cert[0] == '\0' && !sv->insecure_http && !loopback(sv->listen_host))
         why = "[server] listen on a non-loopback address needs tls_cert and tls_key "
               "(or insecure_http = true behind a TLS-terminating proxy)";
-    else if (sv->telemetry_port != 0 && sv->telemetry_public)
-        why = "[server] telemetry_public (telemetry on the public listener) and "
-              "telemetry_listen (a listener of its own) exclude each other";
-    else if (sv->telemetry_port == sv->port && strcmp(sv->telemetry_host, sv->listen_host) == 0)
-        why = "[server] telemetry_listen must differ from listen";
+    else if (sv->telemetry_port == sv->port && sv->telemetry_explicit)
+        why = "[server] telemetry_listen must use another port than listen";
+    if (sv->telemetry_port == sv->port && !sv->telemetry_explicit)
+        sv->telemetry_port = 0; /* listen took the default telemetry port */
     if (why == NULL)
         return SIGNET_OK;
     if (errbuf != NULL)

@@ -40,6 +40,8 @@ struct sg_tenant_cfg {
     char scopes_supported[1024];      /* published in discovery; "" = none (opt-in) */
 };
 
+#define SG_TELEMETRY_PORT 9464u /* the Prometheus exporters' customary port */
+
 /* [server]: signetd's own settings (the signer ignores them). */
 struct sg_server_cfg {
     char listen_host[256];  /* numeric IPv4 or IPv6 address */
@@ -57,12 +59,14 @@ struct sg_server_cfg {
     unsigned rate_burst;        /* default per-client burst */
     int64_t assertion_max_age;  /* private_key_jwt: exp at most this far ahead */
     int log_level;              /* 0 debug, 1 info, 2 warn, 3 error */
-    /* /metrics, /status, /status.json: on a listener of their own when
-     * telemetry_port != 0 (never on the public one then); otherwise on the
-     * public listener, to loopback peers that came through no proxy, or to
-     * everyone when telemetry_public is set. */
+    /* /metrics, /status, /status.json (and the probes) are served on a
+     * listener of their own, 127.0.0.1:SG_TELEMETRY_PORT unless
+     * telemetry_listen says otherwise ("off": none); the public listener
+     * serves them only with telemetry_public. A default listener whose
+     * port is taken is skipped with a warning; an explicit one must bind. */
     char telemetry_host[256];
     unsigned telemetry_port;
+    int telemetry_explicit;
     int telemetry_public;
 };
 

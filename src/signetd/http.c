@@ -370,46 +370,16 @@ static int telemetry_route(enum route r)
     return r == R_METRICS || r == R_STATUS || r == R_STATUS_JSON;
 }
 
-static int loopback_peer(const struct sockaddr *sa)
-{
-    if (sa == NULL)
-        return 0;
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)(const void *)sa;
-        return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
-    }
-    if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)(const void *)sa;
-        if (IN6_IS_ADDR_LOOPBACK(&a->sin6_addr))
-            return 1;
-        return IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && a->sin6_addr.s6_addr[12] == 127;
-    }
-    return 0;
-}
-
-/* The telemetry listener serves telemetry and the probes only. Without
- * one, the public listener serves telemetry to loopback peers whose request
- * came through no proxy (a proxy on the same host would otherwise expose
- * it), or to everyone with telemetry_public. */
+/* The telemetry listener serves telemetry and the probes only; the public
+ * one serves telemetry only with telemetry_public: it shows every tenant,
+ * key and the next rotation time. */
 static int route_served_here(const struct sd_http *h, struct MHD_Connection *mc,
                              const struct sg_server_cfg *sv, enum route r)
 {
     const union MHD_ConnectionInfo *di = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_DAEMON);
     if (h->td != NULL && di != NULL && di->daemon == h->td)
         return telemetry_route(r) || r == R_HEALTH || r == R_READY;
-    if (!telemetry_route(r))
-        return 1;
-    if (h->td != NULL || sv->telemetry_port != 0)
-        return 0;
-    if (sv->telemetry_public)
-        return 1;
-    static const char *const proxied[] = {"Forwarded", "X-Forwarded-For", "X-Real-IP"};
-    for (size_t i = 0; i < sizeof proxied / sizeof proxied[0]; i++)
-        if (MHD_lookup_connection_value(mc, MHD_HEADER_KIND, proxied[i]) != NULL)
-            return 0;
-    const union MHD_ConnectionInfo *ai =
-        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    return ai != NULL && loopback_peer(ai->client_addr);
+    return !telemetry_route(r) || sv->telemetry_public;
 }
 
 /* ---- the request handler -------------------------------------------------- */
@@ -633,7 +603,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         if (!route_served_here(h, mc, &st->conf->cfg.server, st->route))
             return send_error(mc, st, 404, "not_found",
                               "no such endpoint on this listener (telemetry is served on "
-                              "[server] telemetry_listen, or to local clients only)",
+                              "[server] telemetry_listen, 127.0.0.1:9464 by default)",
                               NULL);
         if (st->route >= R_TOKEN)
             st->tenant = sg_config_tenant_by_name(&st->conf->cfg, tenant);
@@ -946,9 +916,16 @@ signet_err sd_http_start(struct sd_ctx *c, const struct sg_config *cfg, struct s
     sg_log(SG_LOG_INFO, "listening", "addr=%s port=%u tls=%s threads=%u", sv->listen_host,
            sv->port, h->tls_cert != NULL ? "on" : "off", threads);
     if (sv->telemetry_port != 0 && start_telemetry(h, sv, err, errlen) != 0) {
-        MHD_stop_daemon(h->d);
-        http_free(h);
-        return SIGNET_ERR_IO;
+        if (sv->telemetry_explicit) {
+            MHD_stop_daemon(h->d);
+            http_free(h);
+            return SIGNET_ERR_IO;
+        }
+        sg_log(SG_LOG_WARN, "telemetry_not_listening",
+               "addr=%s port=%u detail=\"the default telemetry port is taken; set [server] "
+               "telemetry_listen\"",
+               sv->telemetry_host, sv->telemetry_port);
+        err[0] = '\0';
     }
     *out = h;
     return SIGNET_OK;

@@ -234,7 +234,7 @@ pass "every signer has a channel to the monitor"
 
 # What the front end shows of the monitor: I8 judges the front end from
 # /proc, not from its word.
-curl -fsS "$base/status.json" >"$work/status.json" || fail "GET /status.json"
+curl -fsS "$tbase/status.json" >"$work/status.json" || fail "GET /status.json"
 python3 - "$work/status.json" "$signet_uid" <<'PY' || fail "/status.json: $(head -c 600 "$work/status.json")"
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -256,7 +256,7 @@ done
 [ -n "$new_monitor" ] && [ "$new_monitor" != "$monitor" ] || fail "no new monitor after kill -9"
 ok=0
 for _ in $(seq 1 100); do
-  if curl -fsS "$base/status.json" >"$work/status2.json" 2>/dev/null &&
+  if curl -fsS "$tbase/status.json" >"$work/status2.json" 2>/dev/null &&
     python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["trust_boundary"]["front_end"]["sandboxed"]; assert len(d["trust_boundary"]["signers"]) > 0' "$work/status2.json" 2>/dev/null; then
     ok=1
     break

@@ -100,8 +100,10 @@ echo "$t0" >"$clock"
 sed -i -e 's/^rotation_period = .*/rotation_period = 10m/' -e 's/^jwks_max_age = .*/jwks_max_age = 60s/' \
   -e 's/^clock_skew = .*/clock_skew = 30s/' -e 's/^max_token_lifetime = .*/max_token_lifetime = 5m/' \
   -e 's/^token_lifetime = .*/token_lifetime = 5m/' "$state/signet.conf"
-printf '[server]\nlisten = 127.0.0.1:%s\n[testing]\nclock_file = %s\n[invariants]\ninterval = 1s\n' \
-  "$lport" "$clock" >>"$state/signet.conf"
+tport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+tbase=http://127.0.0.1:$tport
+printf '[server]\nlisten = 127.0.0.1:%s\ntelemetry_listen = 127.0.0.1:%s\n[testing]\nclock_file = %s\n[invariants]\ninterval = 1s\n' \
+  "$lport" "$tport" "$clock" >>"$state/signet.conf"
 "$SIGNET_BIN" client add --state "$state" --tenant acme --id web --scope read --audience https://api.acme \
   --secret-file "$work/web.secret" >/dev/null
 "$SIGNET_BIN" rotate --state "$state" >/dev/null
@@ -133,11 +135,11 @@ time.sleep(1.2)  # a monitor cycle: the issuance rate
 PY
 ok=0
 for _ in $(seq 50); do
-  if curl -fsS "$lbase/status.json" | python3 -c 'import json,sys; d=json.load(sys.stdin); s=[i["state"] for i in d["invariants"]]; sys.exit(0 if "violated" not in s and s.count("ok") >= 7 else 1)'; then ok=1; break; fi
+  if curl -fsS "$tbase/status.json" | python3 -c 'import json,sys; d=json.load(sys.stdin); s=[i["state"] for i in d["invariants"]]; sys.exit(0 if "violated" not in s and s.count("ok") >= 7 else 1)'; then ok=1; break; fi
   sleep 0.2
 done
-[ "$ok" = 1 ] || { echo "FAIL: live invariants not green: $(curl -s "$lbase/status.json")"; exit 1; }
-chrome --dump-dom "$lbase/status" >"$work/dom.html"
+[ "$ok" = 1 ] || { echo "FAIL: live invariants not green: $(curl -s "$tbase/status.json")"; exit 1; }
+chrome --dump-dom "$tbase/status" >"$work/dom.html"
 n_svg=$(grep -o '<svg class="timeline"' "$work/dom.html" | wc -l)
 [ "$n_svg" -eq 2 ] || fail "live: expected 2 SVG timelines, got $n_svg"
 n_rows=$(grep -o '<tr class="inv [a-z]*" id="inv-I[1-8]"' "$work/dom.html" | wc -l)
@@ -155,7 +157,7 @@ if grep -qi '<script' "$work/dom.html"; then fail "live: script in the page"; fi
 if [ "$(id -u)" = 0 ]; then boundary=enforced; else boundary="not enforced (single account)"; fi
 grep -q "Trust boundary: $boundary</h2>" "$work/dom.html" || fail "live: no 'Trust boundary: $boundary'"
 grep -q '<tr id="sandbox-front">' "$work/dom.html" || fail "live: no front end sandbox row"
-chrome --screenshot="$work/status-page.png" "$lbase/status" >/dev/null
+chrome --screenshot="$work/status-page.png" "$tbase/status" >/dev/null
 grep -q 'method=GET path=/status status=200' "$work/signetd.log" || fail "live: /status not served"
 # Only the page itself was fetched from signetd (a favicon probe aside; the
 # JWKS documents are the monitor process's own fetches, for I4).

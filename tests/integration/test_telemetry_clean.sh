@@ -116,8 +116,8 @@ PY
 # Let every check run at least twice more on the final state.
 sleep 2.5
 [ "$(alerts_count)" = 0 ] || fail "alerts during a clean run: $(head -c 3000 "$hook_log")"
-wait_states "$base" "$all_ok" 5
-curl -fsS "$base/metrics" >"$work/metrics.txt"
+wait_states "$tbase" "$all_ok" 5
+curl -fsS "$tbase/metrics" >"$work/metrics.txt"
 grep '^signet_invariant_violations_total' "$work/metrics.txt" | grep -v ' 0$' && fail "violations counted"
 grep -q '^signet_alerts_total' "$work/metrics.txt" && fail "alerts counted: $(grep '^signet_alerts_total' "$work/metrics.txt")"
 stop_signetd || fail "signetd exit status after SIGTERM"

@@ -27,7 +27,7 @@ EOF
   --secret-file "$work/rp.secret" >/dev/null || fail "client rp"
 start_signetd "$state"
 wait_http "$base/readyz"
-wait_states "$base" "$all_ok" 15
+wait_states "$tbase" "$all_ok" 15
 
 W=$(cat "$work/web.secret") R=$(cat "$work/rp.secret")
 tok() { curl -s -o "$work/tok.json" -w '%{http_code}' "$@" "$base/t/a/token"; }
@@ -73,7 +73,7 @@ code=$(rep "$work/huge.json" -u "rp:$R" "${J[@]}"); [ "$code" = 413 ] || fail "3
 code=$(rep "$work/huge.json" -u "rp:wrong" "${J[@]}"); [ "$code" = 401 ] || [ "$code" = 413 ] || fail "unauthenticated huge body: $code"
 
 # ---- /status.json and /status ---------------------------------------------------------
-curl -fsS -D "$work/st.hdr" "$base/status.json" >"$work/st.json" || fail "/status.json"
+curl -fsS -D "$work/st.hdr" "$tbase/status.json" >"$work/st.json" || fail "/status.json"
 [ "$(json_get "$work/st.json" 'len(d["invariants"])')" = 8 ] || fail "/status.json invariants"
 [ "$(json_get "$work/st.json" 'd["audit"]["broken"]')" = "" ] || fail "/status.json audit"
 if [ "$(id -u)" = 0 ]; then
@@ -97,7 +97,7 @@ if sandbox_built; then
   [ "$(json_get "$work/st.json" 'all(s["seccomp"] and s["no_new_privs"] and not s["dumpable"] for s in d["trust_boundary"]["signers"])')" = True ] ||
     fail "signers' sandbox: $(json_get "$work/st.json" 'd["trust_boundary"]["signers"]')"
 fi
-curl -fsS -D "$work/page.hdr" "$base/status" >"$work/page.html" || fail "/status"
+curl -fsS -D "$work/page.hdr" "$tbase/status" >"$work/page.html" || fail "/status"
 grep -qi '^Content-Type: text/html; charset=utf-8' "$work/page.hdr" || fail "/status content type"
 grep -qi "^Content-Security-Policy: default-src 'none'" "$work/page.hdr" || fail "/status CSP header"
 grep -q '<svg class="timeline"' "$work/page.html" || fail "no SVG timeline"
@@ -111,7 +111,7 @@ grep -q "trust_boundary=\"$boundary\"" "$work/signetd.log" || fail "the log does
 
 # ---- /metrics ---------------------------------------------------------------------------
 sleep 1.2 # one more monitor cycle: key and HSM gauges
-curl -fsS -D "$work/m.hdr" "$base/metrics" >"$work/metrics.txt" || fail "/metrics"
+curl -fsS -D "$work/m.hdr" "$tbase/metrics" >"$work/metrics.txt" || fail "/metrics"
 grep -qi '^Content-Type: text/plain; version=0.0.4' "$work/m.hdr" || fail "/metrics content type"
 promtool check metrics <"$work/metrics.txt" >"$work/promtool.out" 2>&1 ||
   fail "promtool check metrics: $(cat "$work/promtool.out")"

@@ -65,7 +65,7 @@ client add --tenant b --id rpb --scope signet:report --audience https://rp.b --s
 
 start_signetd "$state"
 wait_http "$base/readyz"
-wait_states "$base" "$all_ok" 15
+wait_states "$tbase" "$all_ok" 15
 sleep 1.5
 [ "$(alerts_count)" = 0 ] || fail "alerts on a clean start: $(cat "$hook_log")"
 
@@ -231,7 +231,7 @@ grep -q '^sandbox = false' "$state/signet.conf" || fail "sandbox = false not set
 start_signetd "$state"
 wait_alert "$n" invariant_violation I8 "sandbox = false" 8
 wait_http "$base/readyz"
-curl -fsS "$base/status.json" >"$work/st.json"
+curl -fsS "$tbase/status.json" >"$work/st.json"
 [ "$(json_get "$work/st.json" '[i["state"] for i in d["invariants"] if i["id"]=="I8"][0]')" = violated ] ||
   fail "I8 not violated in /status.json"
 stop_signetd || fail "signetd exit status after SIGTERM"

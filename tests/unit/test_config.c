@@ -623,6 +623,43 @@ static void test_duplicate_keys(void **state)
     assert_int_equal(parsef(MINI "[keys]\nclock_skew = -0\n"), SIGNET_ERR_CONFIG);
 }
 
+/* Telemetry has a loopback listener of its own by default; telemetry_listen
+ * moves it or turns it off, and may not share the public port. Discovery's
+ * scopes_supported is an opt-in list of RFC 6749 scope tokens. */
+static void test_telemetry_and_scopes(void **state)
+{
+    (void)state;
+    assert_int_equal(parse(MINI), SIGNET_OK);
+    assert_string_equal(cfg.server.telemetry_host, "127.0.0.1");
+    assert_int_equal(cfg.server.telemetry_port, SG_TELEMETRY_PORT);
+    assert_int_equal(cfg.server.telemetry_public, 0);
+    assert_string_equal(cfg.tenants[0].scopes_supported, "");
+    assert_int_equal(parse(MINI "[server]\ntelemetry_listen = [::1]:9100\n"), SIGNET_OK);
+    assert_string_equal(cfg.server.telemetry_host, "::1");
+    assert_int_equal(cfg.server.telemetry_port, 9100);
+    assert_int_equal(parse(MINI "[server]\ntelemetry_listen = off\ntelemetry_public = true\n"),
+                     SIGNET_OK);
+    assert_int_equal(cfg.server.telemetry_port, 0);
+    assert_int_equal(cfg.server.telemetry_public, 1);
+    assert_int_equal(parse(MINI "[server]\ntelemetry_listen = localhost:9100\n"), SIGNET_ERR_CONFIG);
+    assert_msg("invalid value for 'telemetry_listen'");
+    assert_int_equal(parse(MINI "[server]\nlisten = 127.0.0.1:9100\n"
+                                "telemetry_listen = 127.0.0.1:9100\n"),
+                     SIGNET_ERR_CONFIG);
+    assert_msg("another port");
+    /* The public listener on the default telemetry port: no telemetry listener. */
+    assert_int_equal(parse(MINI "[server]\nlisten = 127.0.0.1:9464\n"), SIGNET_OK);
+    assert_int_equal(cfg.server.telemetry_port, 0);
+    assert_int_equal(parse(MINI "scopes_supported = read write:all\n"), SIGNET_OK);
+    assert_string_equal(cfg.tenants[0].scopes_supported, "read write:all");
+    static const char *const bad[] = {"", "read  write", "read\tx", "r\"x", "r\\x",
+                                      "caf\xc3\xa9"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(parsef(MINI "scopes_supported = %s\n", bad[i]), SIGNET_ERR_CONFIG);
+        assert_msg("scopes_supported");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -644,6 +681,7 @@ int main(void)
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_write_load_roundtrip),
         cmocka_unit_test(test_write_keeps_every_setting),
+        cmocka_unit_test(test_telemetry_and_scopes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -41,9 +41,17 @@ PY
 
 # start_signetd STATE [extra signetd args...]: starts it in the background
 # (log appended to $work/signetd.log), sets signetd_pid.
+# start_signetd STATE [ARGS]: in the background. Unless its config names a
+# telemetry listener, one on a free loopback port is added (the default
+# port, 9464, would be raced for by tests running side by side); $tbase is
+# its URL (/metrics, /status, /status.json).
 start_signetd() {
   local state=$1
   shift
+  if ! grep -q '^telemetry_listen' "$state/signet.conf" 2>/dev/null; then
+    printf '[server]\ntelemetry_listen = 127.0.0.1:%s\n' "$(free_port)" >>"$state/signet.conf"
+  fi
+  tbase=http://$(sed -n 's/^telemetry_listen = //p' "$state/signet.conf" | tail -1)
   "$SIGNETD" --state "$state" "$@" >>"$work/signetd.log" 2>&1 &
   signetd_pid=$!
 }
