@@ -293,7 +293,9 @@ static inline void kit_http_serve_one(struct kit_http *h, int c)
                       "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
                       "Connection: close\r\n%s\r\n",
                       status, bl, headers);
-    if (write(c, head, (size_t)hl) < 0 || (bl > 0 && write(c, body, bl) < 0))
+    /* MSG_NOSIGNAL: a client that gave up (timeout, cancel) is no SIGPIPE. */
+    if (send(c, head, (size_t)hl, MSG_NOSIGNAL) < 0 ||
+        (bl > 0 && send(c, body, bl, MSG_NOSIGNAL) < 0))
         fprintf(stderr, "kit_http: write failed\n");
     free(body);
 }
