@@ -326,6 +326,35 @@ signet_err sg_issuer_refresh_for_kid(struct sg_issuer *iss, const struct sg_cach
     return SIGNET_OK;
 }
 
+int sg_issuer_note_signer(struct sg_issuer *iss, const struct sg_cache_policy *pol, int64_t now,
+                          const char *thumbprint)
+{
+    if (iss->kind == SG_SRC_JSON || !pol->background)
+        return 0; /* nobody to refresh in the background */
+    int wake = 0;
+    pthread_mutex_lock(&iss->lock);
+    size_t n = iss->n_signers < SG_SIGNERS_SEEN ? iss->n_signers : SG_SIGNERS_SEEN;
+    int seen = 0;
+    for (size_t i = 0; i < n && !seen; i++)
+        seen = strcmp(iss->signers[i], thumbprint) == 0;
+    int cooling = iss->last_kid_refresh != SG_NEVER && now - iss->last_kid_refresh < pol->cooldown &&
+                  now >= iss->last_kid_refresh;
+    /* The very first signer is no change; a change met while cooling down
+     * is noted by a later signature. */
+    if (!seen && (iss->n_signers == 0 || !cooling)) {
+        if (iss->n_signers > 0) {
+            iss->last_kid_refresh = now;
+            iss->refresh_at = now; /* the thread's next round refreshes */
+            wake = 1;
+        }
+        char *slot = iss->signers[iss->n_signers % SG_SIGNERS_SEEN];
+        (void)snprintf(slot, sizeof iss->signers[0], "%s", thumbprint);
+        iss->n_signers++;
+    }
+    pthread_mutex_unlock(&iss->lock);
+    return wake;
+}
+
 int64_t sg_issuer_refresh_due(struct sg_issuer *iss, const struct sg_cache_policy *pol,
                               int64_t now)
 {

@@ -13,6 +13,7 @@
 #include "signet/error.h"
 
 #define SG_DOC_MAX (64u * 1024u) /* discovery document cap */
+#define SG_SIGNERS_SEEN 8          /* keys remembered as having signed, per issuer */
 
 enum sg_src_kind { SG_SRC_JWKS_URL, SG_SRC_DISCOVERY, SG_SRC_FILE, SG_SRC_JSON };
 
@@ -43,6 +44,9 @@ struct sg_issuer {
     int64_t last_kid_refresh;
     uint64_t generation;  /* completed fetch attempts */
     int revalidate_asked; /* a stale set was served and the thread asked to refresh */
+    /* Thumbprints of the last keys that verified a token (a ring). */
+    char signers[SG_SIGNERS_SEEN][SG_THUMBPRINT_LEN + 1];
+    size_t n_signers;
     signet_err last_err;
     char *jwks_uri;       /* SG_SRC_DISCOVERY: the last discovered jwks_uri */
 };
@@ -80,6 +84,15 @@ SIGNET_WUR signet_err sg_issuer_acquire(struct sg_issuer *iss, const struct sg_c
 SIGNET_WUR signet_err sg_issuer_refresh_for_kid(struct sg_issuer *iss,
                                                 const struct sg_cache_policy *pol, int64_t now,
                                                 uint64_t seen_generation);
+
+/* A token verified with the key of this thumbprint. The first signature
+ * by a key other than those seen before means the issuer changed keys (a
+ * rotation, or an emergency revoke that removed the previous key from its
+ * JWKS): asks for one refresh, within the unknown-kid cooldown, so keys
+ * that left the JWKS stop being trusted without waiting for the cache
+ * lifetime. Returns 1 when the refresh thread should be woken for it. */
+int sg_issuer_note_signer(struct sg_issuer *iss, const struct sg_cache_policy *pol, int64_t now,
+                          const char *thumbprint);
 
 /* Seconds until this issuer wants a background refresh (<= 0: now);
  * INT64_MAX for fixed sources. */

@@ -809,10 +809,15 @@ static signet_err decide(signet_verifier *v, const char *token, size_t len,
         return err;
     err = check_claims(v, c, now);
     err = recheck_window(v, c, now, err);
-    if (err == SIGNET_OK && v->tokcache != NULL)
+    if (err != SIGNET_OK)
+        return err;
+    if (v->tokcache != NULL)
         sg_tokcache_put(v->tokcache, c->hash, c->exp, c->claims, c->kid, c->alg,
                         c->key->thumbprint);
-    return err;
+    /* A key signing for the first time: learn soon whether others left. */
+    if (sg_issuer_note_signer(c->iss, &v->cache, now, c->key->thumbprint))
+        wake_refresher(v);
+    return SIGNET_OK;
 }
 
 static const char *claim_str(const json_t *claims, const char *name)

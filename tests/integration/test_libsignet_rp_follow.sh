@@ -10,6 +10,10 @@
 #   token is refused by the cached window, refreshes once and verifies at
 #   once, not after the 300 s max-age; the revoked key's token is refused
 #   after that refresh;
+# - a second revoke, with the JWKS as signetd publishes it (true, past
+#   active_from): the new key's first token verifies from the cache and makes
+#   the RP refetch at once, so the revoked key's tokens are refused within
+#   moments rather than after the cache lifetime;
 # - the cached set expired and the JWKS endpoint slow (8 s per answer):
 #   verifications are answered at once from the stale set while one refresh
 #   runs in the background, and never two fetches at a time.
@@ -144,20 +148,36 @@ check(proxy["hits"] == hits + 1, "by exactly one refresh (%d)" % (proxy["hits"] 
 res, _ = rp.verify(t1)
 check(res == "SIGNET_ERR_KEY_NOT_IN_ISSUER_SET",
       "the revoked key's token is refused after that refresh (%s)" % res)
-# Within the cooldown a refused window does not refetch.
-proxy["future"] = {kid_of(t2)}
+
+# ---- 2b. a second revoke, the JWKS as signetd publishes it now ------------------
+# The new standby's active_from is past, so its first token verifies from the
+# cache; being a new key's first signature, it has the refresh thread refetch
+# at once, and the revoked key's tokens are refused within moments (not at
+# 3/4 of the 300 s max-age).
+time.sleep(2.5)  # past the cooldown again
+r = subprocess.run([signet_bin, "revoke", "--state", state, kid_of(t2)], capture_output=True,
+                   text=True)
+check(r.returncode == 0, "second revoke: %s" % (r.stdout + r.stderr).strip()[:200])
+t3 = token()
 hits = proxy["hits"]
-for _ in range(5):
-    rp.verify(t2)
-check(proxy["hits"] <= hits + 1, "window refusals refetch at most once per cooldown (%d)"
-      % (proxy["hits"] - hits))
-proxy["future"] = set()
+res, _ = rp.verify(t3)
+check(res == "SIGNET_OK" and proxy["hits"] == hits,
+      "the new standby's first token verifies from the cached set (%s, %d fetches)"
+      % (res, proxy["hits"] - hits))
+deadline = time.monotonic() + 10
+res = "SIGNET_OK"
+while res == "SIGNET_OK" and time.monotonic() < deadline:
+    time.sleep(0.1)
+    res, _ = rp.verify(t2)
+check(res == "SIGNET_ERR_KEY_NOT_IN_ISSUER_SET",
+      "the revoked key's token is refused within %.1fs of the new key's first token (%s)"
+      % (10 - (deadline - time.monotonic()), res))
 rp.close()
 
 # ---- 3. stale-while-revalidate with a slow JWKS endpoint ------------------------
 proxy["max_age"] = 2
 rp = RP(cooldown=30, cmin=2, cmax=2)
-res, _ = rp.verify(t2)
+res, _ = rp.verify(t3)
 check(res == "SIGNET_OK", "the second RP verifies (%s)" % res)
 proxy["delay"] = 8.0
 with plock:
@@ -165,14 +185,15 @@ with plock:
 time.sleep(3.0)  # the 2 s cached set has expired; the refresh thread is fetching
 worst = 0.0
 for _ in range(10):
-    res, took = rp.verify(t2)
+    res, took = rp.verify(t3)
     worst = max(worst, took)
-    check(res == "SIGNET_OK", "stale set serves (%s)" % res) if res != "SIGNET_OK" else None
+    if res != "SIGNET_OK":
+        check(False, "the stale set serves (%s)" % res)
 check(worst < 1.5, "verifications answered at once from the stale set (worst %.2fs, the "
       "fetch takes 8 s)" % worst)
 proxy["delay"] = 0.0
 time.sleep(9.0)  # the slow fetch completes; the next ones are fast
-res, took = rp.verify(t2)
+res, took = rp.verify(t3)
 check(res == "SIGNET_OK" and took < 1.5, "and after the slow refresh (%s, %.2fs)" % (res, took))
 check(proxy["max_inflight"] == 1, "never two fetches at a time (%d)" % proxy["max_inflight"])
 rp.close()

@@ -600,6 +600,40 @@ static void test_stale_unknown_kid_waits(void **state)
     signet_verifier_free(v);
 }
 
+/* An emergency revoke seen by a relying party whose cached set (max-age
+ * 3600 s) still holds the revoked key k1 and the standby k2, with a true
+ * (past) active_from: k2's first token verifies from the cache, and, being
+ * the first signature by a new key, has the refresh thread refetch at once
+ * (not at 3/4 of the hour), so k1's tokens are refused within moments. */
+static void test_new_signer_refreshes(void **state)
+{
+    struct env *e = *state;
+    reset_routes(e);
+    kit_http_route(&e->http, 0, "/jwks", 200, e->both, "Cache-Control: max-age=3600\r\n");
+    signet_verifier *v = make_bg(e, 30);
+    assert_int_equal(verify(e, v, e->k1, "k1"), SIGNET_OK);
+    assert_int_equal(verify(e, v, e->k1, "k1"), SIGNET_OK);
+    usleep(300 * 1000); /* the thread's own first fetch, if any, is done */
+    const int before = hits(e, 0);
+    kit_http_route(&e->http, 0, "/jwks", 200, e->only2, "Cache-Control: max-age=3600\r\n");
+    e->now += 40; /* past the cooldown of any refresh so far */
+    assert_int_equal(verify(e, v, e->k2, "k2"), SIGNET_OK); /* from the cache */
+    signet_err got = SIGNET_OK;
+    for (int i = 0; i < 200 && got == SIGNET_OK; i++) {
+        usleep(25 * 1000);
+        got = verify(e, v, e->k1, "k1");
+    }
+    assert_int_equal(got, SIGNET_ERR_KEY_NOT_IN_ISSUER_SET);
+    assert_int_equal(hits(e, 0), before + 1);
+    /* k2 again, and k1 refused again: no more fetches (k2 is known now, and
+     * the unknown kid k1 is within the cooldown). */
+    assert_int_equal(verify(e, v, e->k2, "k2"), SIGNET_OK);
+    assert_int_equal(verify(e, v, e->k1, "k1"), SIGNET_ERR_KEY_NOT_IN_ISSUER_SET);
+    usleep(200 * 1000);
+    assert_int_equal(hits(e, 0), before + 1);
+    signet_verifier_free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -615,6 +649,7 @@ int main(void)
         cmocka_unit_test(test_key_window_refresh),
         cmocka_unit_test(test_stale_while_revalidate),
         cmocka_unit_test(test_stale_unknown_kid_waits),
+        cmocka_unit_test(test_new_signer_refreshes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
