@@ -21,7 +21,7 @@ struct env {
     json_t *j1, *j2;
     char *only1, *only2, *both;
     char issuer[128];
-    int64_t now;
+    _Atomic int64_t now; /* the injected clock, read by the refresh thread too */
     int from_cache;
 };
 
