@@ -76,7 +76,7 @@ struct signet_verifier {
     pthread_t thread;
     pthread_mutex_t wake_lock;
     pthread_cond_t wake;
-    int wake_pending; /* under wake_lock: a stale set wants revalidating now */
+    int wake_pending; /* under wake_lock: a set wants refreshing now */
 };
 
 const char *signet_version(void)
@@ -379,8 +379,9 @@ static void *refresher(void *arg)
     return NULL;
 }
 
-/* A verifying thread served a stale set: the refresh thread revalidates it
- * now rather than at the end of its sleep. */
+/* A verifying thread served a stale set, or met a new key's first
+ * signature: the refresh thread refreshes now rather than at the end of its
+ * sleep (the issuer's refresh_due says which set). */
 static void wake_refresher(signet_verifier *v)
 {
     if (!v->thread_started)
