@@ -628,7 +628,7 @@ static int typ_ok(const json_t *header)
     return strcasecmp(v, "JWT") == 0 || strcasecmp(v, "client-authentication+jwt") == 0;
 }
 
-/* draft-ietf-oauth-rfc7523bis §4: the audience is the issuer identifier
+/* draft-ietf-oauth-rfc7523bis: the audience is the issuer identifier
  * of the authorization server, as a JSON string (not an array, not even of
  * one), and nothing else: not the token endpoint URL. So an assertion is
  * good for one server (one tenant) only, and never for a second audience

@@ -358,7 +358,7 @@ static signet_err judge_aud(EVP_PKEY *k, const char *jwk_text, json_t *aud, cons
     return err;
 }
 
-/* draft-ietf-oauth-rfc7523bis §4: aud is the issuer identifier as a single
+/* draft-ietf-oauth-rfc7523bis: aud is the issuer identifier as a single
  * JSON string. One assertion naming two tenants' endpoints (or issuers)
  * was accepted at both (issue 11): now at neither. */
 static void test_assertion_audience(void **state)
