@@ -21,7 +21,6 @@ static void check_assertion(const struct sg_token_req *req)
 {
     const struct sg_assertion_policy pol = {
         .client_id = req->client_id,
-        .token_endpoint = "https://as.example/t/a/token",
         .issuer = "https://as.example/t/a",
         .now = 1700000000,
         .skew = 60,

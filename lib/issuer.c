@@ -191,18 +191,16 @@ static signet_err load(struct sg_issuer *iss, const struct sg_cache_policy *pol,
     return err;
 }
 
-signet_err sg_issuer_refresh(struct sg_issuer *iss, const struct sg_cache_policy *pol, int64_t now,
-                             int force, uint64_t seen_generation)
+/* One fetch with fetch_lock held by the caller. */
+static signet_err refresh_locked(struct sg_issuer *iss, const struct sg_cache_policy *pol,
+                                 int64_t now, int force, uint64_t seen_generation)
 {
-    pthread_mutex_lock(&iss->fetch_lock);
     pthread_mutex_lock(&iss->lock);
     int done_meanwhile = !force && iss->generation != seen_generation;
     signet_err err = iss->last_err;
     pthread_mutex_unlock(&iss->lock);
-    if (done_meanwhile) {
-        pthread_mutex_unlock(&iss->fetch_lock);
+    if (done_meanwhile)
         return err;
-    }
     struct sg_keyset *set = NULL, *old = NULL;
     int64_t ttl = pol->ttl_default;
     char *jwks_uri = NULL;
@@ -212,6 +210,7 @@ signet_err sg_issuer_refresh(struct sg_issuer *iss, const struct sg_cache_policy
     iss->last_attempt = now;
     iss->last_err = err;
     iss->generation++;
+    iss->revalidate_asked = 0;
     if (err == SIGNET_OK) {
         old = iss->set;
         iss->set = set;
@@ -229,9 +228,17 @@ signet_err sg_issuer_refresh(struct sg_issuer *iss, const struct sg_cache_policy
         }
     }
     pthread_mutex_unlock(&iss->lock);
-    pthread_mutex_unlock(&iss->fetch_lock);
     sg_keyset_unref(old); /* outside the lock: may free keys */
     free(jwks_uri);
+    return err;
+}
+
+signet_err sg_issuer_refresh(struct sg_issuer *iss, const struct sg_cache_policy *pol, int64_t now,
+                             int force, uint64_t seen_generation)
+{
+    pthread_mutex_lock(&iss->fetch_lock);
+    signet_err err = refresh_locked(iss, pol, now, force, seen_generation);
+    pthread_mutex_unlock(&iss->fetch_lock);
     return err;
 }
 
@@ -240,12 +247,31 @@ static signet_err unavailable(signet_err last)
     return last == SIGNET_ERR_DISCOVERY_MISMATCH ? last : SIGNET_ERR_JWKS_UNAVAILABLE;
 }
 
+static int usable(const struct sg_issuer *iss, const struct sg_cache_policy *pol, int64_t now)
+{
+    return iss->set != NULL &&
+           (now < iss->expires_at || now - iss->expires_at < pol->stale_max);
+}
+
 signet_err sg_issuer_acquire(struct sg_issuer *iss, const struct sg_cache_policy *pol, int64_t now,
-                             struct sg_keyset **out, uint64_t *generation)
+                             struct sg_keyset **out, uint64_t *generation, int *wake)
 {
     *out = NULL;
+    *wake = 0;
     pthread_mutex_lock(&iss->lock);
     if (iss->set != NULL && now < iss->expires_at) {
+        *out = sg_keyset_ref(iss->set);
+        *generation = iss->generation;
+        pthread_mutex_unlock(&iss->lock);
+        return SIGNET_OK;
+    }
+    const int stale = usable(iss, pol, now);
+    if (stale && pol->background) {
+        /* Stale-while-revalidate: the refresh thread fetches, nobody waits. */
+        if (!iss->revalidate_asked) {
+            iss->revalidate_asked = 1;
+            *wake = 1;
+        }
         *out = sg_keyset_ref(iss->set);
         *generation = iss->generation;
         pthread_mutex_unlock(&iss->lock);
@@ -257,15 +283,22 @@ signet_err sg_issuer_acquire(struct sg_issuer *iss, const struct sg_cache_policy
                   now - iss->last_attempt >= pol->cooldown || now < iss->last_attempt;
     uint64_t seen = iss->generation;
     pthread_mutex_unlock(&iss->lock);
-    if (try_now) {
+    if (try_now && stale) {
+        /* No refresh thread: this caller revalidates, unless another thread
+         * is already fetching; a usable set is never waited for. */
+        if (pthread_mutex_trylock(&iss->fetch_lock) == 0) {
+            signet_err ignored = refresh_locked(iss, pol, now, 0, seen);
+            (void)ignored; /* recorded in last_err */
+            pthread_mutex_unlock(&iss->fetch_lock);
+        }
+    } else if (try_now) {
         signet_err ignored = sg_issuer_refresh(iss, pol, now, 0, seen);
         (void)ignored; /* recorded in last_err */
     }
 
     signet_err err = SIGNET_OK;
     pthread_mutex_lock(&iss->lock);
-    if (iss->set != NULL &&
-        (now < iss->expires_at || now - iss->expires_at < pol->stale_max)) {
+    if (usable(iss, pol, now)) {
         *out = sg_keyset_ref(iss->set);
         *generation = iss->generation;
     } else {
@@ -291,6 +324,35 @@ signet_err sg_issuer_refresh_for_kid(struct sg_issuer *iss, const struct sg_cach
     signet_err ignored = sg_issuer_refresh(iss, pol, now, 0, seen_generation);
     (void)ignored; /* recorded in last_err */
     return SIGNET_OK;
+}
+
+int sg_issuer_note_signer(struct sg_issuer *iss, const struct sg_cache_policy *pol, int64_t now,
+                          const char *thumbprint)
+{
+    if (iss->kind == SG_SRC_JSON || !pol->background)
+        return 0; /* nobody to refresh in the background */
+    int wake = 0;
+    pthread_mutex_lock(&iss->lock);
+    size_t n = iss->n_signers < SG_SIGNERS_SEEN ? iss->n_signers : SG_SIGNERS_SEEN;
+    int seen = 0;
+    for (size_t i = 0; i < n && !seen; i++)
+        seen = strcmp(iss->signers[i], thumbprint) == 0;
+    int cooling = iss->last_kid_refresh != SG_NEVER && now - iss->last_kid_refresh < pol->cooldown &&
+                  now >= iss->last_kid_refresh;
+    /* The very first signer is no change; a change met while cooling down
+     * is noted by a later signature. */
+    if (!seen && (iss->n_signers == 0 || !cooling)) {
+        if (iss->n_signers > 0) {
+            iss->last_kid_refresh = now;
+            iss->refresh_at = now; /* the thread's next round refreshes */
+            wake = 1;
+        }
+        char *slot = iss->signers[iss->n_signers % SG_SIGNERS_SEEN];
+        (void)snprintf(slot, sizeof iss->signers[0], "%s", thumbprint);
+        iss->n_signers++;
+    }
+    pthread_mutex_unlock(&iss->lock);
+    return wake;
 }
 
 int64_t sg_issuer_refresh_due(struct sg_issuer *iss, const struct sg_cache_policy *pol,

@@ -76,6 +76,7 @@ struct signet_verifier {
     pthread_t thread;
     pthread_mutex_t wake_lock;
     pthread_cond_t wake;
+    int wake_pending; /* under wake_lock: a set wants refreshing now */
 };
 
 const char *signet_version(void)
@@ -349,6 +350,7 @@ static void *refresher(void *arg)
     signet_verifier *v = arg;
     pthread_mutex_lock(&v->wake_lock);
     while (!atomic_load(&v->stop)) {
+        v->wake_pending = 0;
         pthread_mutex_unlock(&v->wake_lock);
         int64_t sleep_s = 30;
         for (size_t i = 0; i < v->n_issuers && !atomic_load(&v->stop); i++) {
@@ -366,6 +368,8 @@ static void *refresher(void *arg)
         pthread_mutex_lock(&v->wake_lock);
         if (atomic_load(&v->stop))
             break;
+        if (v->wake_pending)
+            continue; /* asked while this round ran: go round again */
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         ts.tv_sec += (time_t)sleep_s;
@@ -373,6 +377,19 @@ static void *refresher(void *arg)
     }
     pthread_mutex_unlock(&v->wake_lock);
     return NULL;
+}
+
+/* A verifying thread served a stale set, or met a new key's first
+ * signature: the refresh thread refreshes now rather than at the end of its
+ * sleep (the issuer's refresh_due says which set). */
+static void wake_refresher(signet_verifier *v)
+{
+    if (!v->thread_started)
+        return;
+    pthread_mutex_lock(&v->wake_lock);
+    v->wake_pending = 1;
+    pthread_cond_signal(&v->wake);
+    pthread_mutex_unlock(&v->wake_lock);
 }
 
 static signet_err start_thread(signet_verifier *v)
@@ -445,6 +462,7 @@ signet_err signet_verifier_new(const signet_verifier_config *cfg, signet_verifie
     v->require_metadata = cfg->require_metadata;
     v->cache = cfg->cache;
     v->cache.fetch.cancel = &v->stop;
+    v->cache.background = cfg->background;
     v->event_fn = cfg->event_fn;
     v->event_ctx = cfg->event_ctx;
     v->typ = strdup(cfg->typ);
@@ -532,6 +550,7 @@ struct vctx {
     const char *kid;        /* borrowed from jws.header or hit.kid */
     struct sg_issuer *iss;
     struct sg_keyset *set;  /* owned reference */
+    uint64_t gen;           /* the generation of set */
     const struct sg_key *key;
     struct sg_tokcache_hit hit;
     int from_cache;
@@ -583,6 +602,35 @@ static signet_err parse_token(signet_verifier *v, const char *token, size_t len,
     return SIGNET_OK;
 }
 
+/* The issuer's current set into c->set (waking the refresh thread when the
+ * set was served stale). */
+static signet_err acquire_set(signet_verifier *v, struct vctx *c, int64_t now)
+{
+    int wake = 0;
+    sg_keyset_unref(c->set);
+    c->set = NULL;
+    c->key = NULL;
+    signet_err err = sg_issuer_acquire(c->iss, &v->cache, now, &c->set, &c->gen, &wake);
+    if (wake)
+        wake_refresher(v);
+    return err;
+}
+
+/* Rules 4 and 5 for the selected key. */
+static signet_err check_key(const signet_verifier *v, struct vctx *c)
+{
+    if (c->key == NULL)
+        return SIGNET_ERR_KEY_NOT_IN_ISSUER_SET;
+    c->ev.thumbprint = c->key->thumbprint;
+    if ((c->key->algs & SG_ALG_BIT(c->alg)) == 0)
+        return SIGNET_ERR_ALG_KEY_MISMATCH;
+    if (v->require_metadata && (c->key->iss == NULL || !c->key->has_active_from))
+        return SIGNET_ERR_KEY_METADATA_REQUIRED;
+    if (c->key->iss != NULL && strcmp(c->key->iss, c->iss->issuer) != 0)
+        return SIGNET_ERR_KEY_ISSUER_MISMATCH;
+    return SIGNET_OK;
+}
+
 /* Rule 1 and 6: the key comes from the token issuer's own set only. */
 static signet_err select_key(signet_verifier *v, struct vctx *c, int64_t now)
 {
@@ -599,30 +647,25 @@ static signet_err select_key(signet_verifier *v, struct vctx *c, int64_t now)
         c->reason = "token header has no kid";
         return SIGNET_ERR_KEY_NOT_IN_ISSUER_SET;
     }
-    uint64_t gen = 0;
-    signet_err err = sg_issuer_acquire(c->iss, &v->cache, now, &c->set, &gen);
+    signet_err err = acquire_set(v, c, now);
     if (err != SIGNET_OK)
         return err;
     c->key = sg_keyset_find(c->set, c->kid);
     if (c->key == NULL && !c->from_cache &&
-        sg_issuer_refresh_for_kid(c->iss, &v->cache, now, gen) == SIGNET_OK) {
-        sg_keyset_unref(c->set);
-        c->set = NULL;
-        err = sg_issuer_acquire(c->iss, &v->cache, now, &c->set, &gen);
+        sg_issuer_refresh_for_kid(c->iss, &v->cache, now, c->gen) == SIGNET_OK) {
+        err = acquire_set(v, c, now);
         if (err != SIGNET_OK)
             return err;
         c->key = sg_keyset_find(c->set, c->kid);
     }
-    if (c->key == NULL)
-        return SIGNET_ERR_KEY_NOT_IN_ISSUER_SET;
-    c->ev.thumbprint = c->key->thumbprint;
-    if ((c->key->algs & SG_ALG_BIT(c->alg)) == 0)
-        return SIGNET_ERR_ALG_KEY_MISMATCH;
-    if (v->require_metadata && (c->key->iss == NULL || !c->key->has_active_from))
-        return SIGNET_ERR_KEY_METADATA_REQUIRED;
-    if (c->key->iss != NULL && strcmp(c->key->iss, c->iss->issuer) != 0)
-        return SIGNET_ERR_KEY_ISSUER_MISMATCH;
-    return SIGNET_OK;
+    return check_key(v, c);
+}
+
+static signet_err verify_signature(const signet_verifier *v, const struct vctx *c)
+{
+    return sg_sig_verify_md(c->alg, c->key->pkey, &v->digests, c->key->ctx_pool,
+                            (const uint8_t *)c->jws.signing_input, c->jws.signing_input_len,
+                            c->jws.sig, c->jws.sig_len);
 }
 
 static signet_err time_claim(const json_t *claims, const char *name, int required, int round_up,
@@ -694,6 +737,32 @@ static signet_err check_claims(const signet_verifier *v, struct vctx *c, int64_t
     return SIGNET_OK;
 }
 
+/* An authentic token refused by its key's active window may have met a
+ * cached set that predates a key change (a standby promoted early by an
+ * emergency revoke): refresh once, within the unknown-kid cooldown, and
+ * decide again with the new set. Returns the new verdict, or `err` when no
+ * refresh was due. */
+static signet_err recheck_window(signet_verifier *v, struct vctx *c, int64_t now, signet_err err)
+{
+    if (err != SIGNET_ERR_KEY_NOT_ACTIVE_AT_IAT ||
+        sg_issuer_refresh_for_kid(c->iss, &v->cache, now, c->gen) != SIGNET_OK)
+        return err;
+    char before[sizeof c->key->thumbprint];
+    memcpy(before, c->key->thumbprint, sizeof before);
+    err = acquire_set(v, c, now);
+    if (err != SIGNET_OK)
+        return err;
+    c->key = sg_keyset_find(c->set, c->kid);
+    err = check_key(v, c);
+    /* The same kid may name other key material now: check the signature
+     * again unless it is the very key that verified it. */
+    if (err == SIGNET_OK && strcmp(before, c->key->thumbprint) != 0)
+        err = verify_signature(v, c);
+    if (err == SIGNET_OK)
+        err = check_claims(v, c, now);
+    return err;
+}
+
 static signet_err decide(signet_verifier *v, const char *token, size_t len,
                          const signet_verify_opts *opts, struct vctx *c)
 {
@@ -709,9 +778,14 @@ static signet_err decide(signet_verifier *v, const char *token, size_t len,
             c->kid = c->hit.kid;
             c->alg = c->hit.alg;
             /* Only if the very same key still serves this issuer. */
-            err = select_key(v, c, now);
-            if (err == SIGNET_OK && strcmp(c->key->thumbprint, c->hit.thumbprint) == 0)
-                return check_claims(v, c, now);
+            if (select_key(v, c, now) == SIGNET_OK &&
+                strcmp(c->key->thumbprint, c->hit.thumbprint) == 0) {
+                err = check_claims(v, c, now);
+                /* A key-window refusal is decided from scratch, with its
+                 * refresh. */
+                if (err != SIGNET_ERR_KEY_NOT_ACTIVE_AT_IAT)
+                    return err;
+            }
             /* Otherwise forget the hit and decide from scratch. */
             json_decref(c->claims);
             c->claims = NULL;
@@ -731,16 +805,20 @@ static signet_err decide(signet_verifier *v, const char *token, size_t len,
     err = select_key(v, c, now);
     if (err != SIGNET_OK)
         return err;
-    err = sg_sig_verify_md(c->alg, c->key->pkey, &v->digests, c->key->ctx_pool,
-                           (const uint8_t *)c->jws.signing_input, c->jws.signing_input_len,
-                           c->jws.sig, c->jws.sig_len);
+    err = verify_signature(v, c);
     if (err != SIGNET_OK)
         return err;
     err = check_claims(v, c, now);
-    if (err == SIGNET_OK && v->tokcache != NULL)
+    err = recheck_window(v, c, now, err);
+    if (err != SIGNET_OK)
+        return err;
+    if (v->tokcache != NULL)
         sg_tokcache_put(v->tokcache, c->hash, c->exp, c->claims, c->kid, c->alg,
                         c->key->thumbprint);
-    return err;
+    /* A key signing for the first time: learn soon whether others left. */
+    if (sg_issuer_note_signer(c->iss, &v->cache, now, c->key->thumbprint))
+        wake_refresher(v);
+    return SIGNET_OK;
 }
 
 static const char *claim_str(const json_t *claims, const char *name)

@@ -109,11 +109,15 @@ SIGNET_API SIGNET_WUR signet_err signet_verifier_config_require_key_metadata(
  * (default 60 s .. 86400 s; 300 s without max-age). */
 SIGNET_API SIGNET_WUR signet_err signet_verifier_config_set_cache_bounds(
     signet_verifier_config *cfg, int64_t min_s, int64_t max_s) SIGNET_NONNULL(1);
-/* An unknown kid triggers at most one refresh per cooldown (default 30 s). */
+/* An unknown kid, a key-window refusal of an authentic token (a cached set
+ * older than a key change) and a new key's first signature each trigger a
+ * refresh, at most one per cooldown between them (default 30 s). */
 SIGNET_API SIGNET_WUR signet_err signet_verifier_config_set_refresh_cooldown(
     signet_verifier_config *cfg, int64_t seconds) SIGNET_NONNULL(1);
 /* How long past its expiry the last good key set may still be used while
- * the issuer is unreachable (default 3600 s); then SIGNET_ERR_JWKS_UNAVAILABLE. */
+ * it is refetched or the issuer is unreachable (default 3600 s); then
+ * SIGNET_ERR_JWKS_UNAVAILABLE. Within it, verification never waits for a
+ * fetch (stale-while-revalidate) unless the token's kid is unknown. */
 SIGNET_API SIGNET_WUR signet_err signet_verifier_config_set_stale_max(signet_verifier_config *cfg,
                                                                       int64_t seconds)
     SIGNET_NONNULL(1);
@@ -121,8 +125,10 @@ SIGNET_API SIGNET_WUR signet_err signet_verifier_config_set_stale_max(signet_ver
  * bytes (default 262144). */
 SIGNET_API SIGNET_WUR signet_err signet_verifier_config_set_fetch_limits(
     signet_verifier_config *cfg, long timeout_ms, size_t max_bytes) SIGNET_NONNULL(1);
-/* Background refresh thread (default on). Off: refreshes happen on the
- * calling thread when a set expires or a kid is unknown. */
+/* Background refresh thread (default on): refreshes ahead of expiry, and
+ * revalidates an expired set while verifications use it. Off: refreshes
+ * happen on the calling thread when a set expires (one thread fetches, the
+ * others use the stale set meanwhile) or a kid is unknown. */
 SIGNET_API SIGNET_WUR signet_err signet_verifier_config_set_background_refresh(
     signet_verifier_config *cfg, int on) SIGNET_NONNULL(1);
 /* Telemetry: called once per verify decision, on the verifying thread. */

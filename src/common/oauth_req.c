@@ -628,19 +628,17 @@ static int typ_ok(const json_t *header)
     return strcasecmp(v, "JWT") == 0 || strcasecmp(v, "client-authentication+jwt") == 0;
 }
 
+/* draft-ietf-oauth-rfc7523bis: the audience is the issuer identifier
+ * of the authorization server, as a JSON string (not an array, not even of
+ * one), and nothing else: not the token endpoint URL. So an assertion is
+ * good for one server (one tenant) only, and never for a second audience
+ * listed beside it. Simple string comparison (RFC 3986 §6.2.1). */
 static int aud_ok(const json_t *aud, const struct sg_assertion_policy *pol)
 {
-    if (json_is_string(aud)) {
-        const char *a = json_string_value(aud);
-        return (pol->token_endpoint != NULL && strcmp(a, pol->token_endpoint) == 0) ||
-               (pol->issuer != NULL && strcmp(a, pol->issuer) == 0);
-    }
-    if (!json_is_array(aud))
+    if (!json_is_string(aud) || pol->issuer == NULL)
         return 0;
-    for (size_t i = 0; i < json_array_size(aud); i++)
-        if (json_is_string(json_array_get(aud, i)) && aud_ok(json_array_get(aud, i), pol))
-            return 1;
-    return 0;
+    return json_string_length(aud) == strlen(pol->issuer) &&
+           strcmp(json_string_value(aud), pol->issuer) == 0;
 }
 
 static signet_err check_claims(const json_t *c, const struct sg_assertion_policy *pol,
@@ -654,7 +652,7 @@ static signet_err check_claims(const json_t *c, const struct sg_assertion_policy
         return SIGNET_ERR_ISSUER_MISMATCH;
     }
     if (!aud_ok(json_object_get(c, "aud"), pol)) {
-        *why = "client_assertion aud must be the token endpoint URL (or the issuer)";
+        *why = "client_assertion aud must be the issuer identifier, as a single string";
         return SIGNET_ERR_AUDIENCE_MISMATCH;
     }
     int64_t exp = 0, t = 0;

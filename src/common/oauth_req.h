@@ -121,9 +121,8 @@ void sg_token_req_clear(struct sg_token_req *r);
 SIGNET_WUR signet_err sg_assertion_peek(const char *assertion, size_t len, char **client_id);
 
 struct sg_assertion_policy {
-    const char *client_id;      /* iss and sub must equal it */
-    const char *token_endpoint; /* accepted aud */
-    const char *issuer;         /* also accepted as aud (RFC 7523bis) */
+    const char *client_id; /* iss and sub must equal it */
+    const char *issuer;    /* the one accepted aud (draft-ietf-oauth-rfc7523bis) */
     int64_t now;
     int64_t skew;               /* tolerance for exp, nbf, iat */
     int64_t max_ahead;          /* exp at most now + max_ahead (+ skew) */
@@ -138,7 +137,8 @@ struct sg_assertion_info {
  * (JSON text) only: strict compact JWS, alg in SG_ASSERTION_ALGS and
  * allowed by the key, typ absent, "JWT" or "client-authentication+jwt",
  * kid (when both carry one) equal to the JWK's, signature, iss = sub =
- * client_id, aud containing the token endpoint or the issuer, exp in
+ * client_id, aud exactly the issuer as a JSON string (not an array, not
+ * the token endpoint URL: draft-ietf-oauth-rfc7523bis), exp in
  * (now - skew, now + max_ahead + skew], nbf and iat not in the future, and
  * a jti. Never consults a replay cache: the caller records info->jti.
  * *why gets a static description on failure. */

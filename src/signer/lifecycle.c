@@ -460,7 +460,6 @@ signet_err sg_lifecycle_jwks(struct sg_lc *lc, const char *issuer, json_t **out)
     json_t *doc = json_pack("{s:o}", "keys", arr);
     if (arr == NULL || doc == NULL)
         err = SIGNET_ERR_NOMEM;
-    const int64_t prepub = sg_config_prepublish(lc->cfg);
     for (size_t i = 0; err == SIGNET_OK && i < n; i++) {
         const struct sg_key *k = &keys[i];
         if (k->revoked || (k->state != SG_KS_PUBLISHED && k->state != SG_KS_ACTIVE &&
@@ -476,8 +475,13 @@ signet_err sg_lifecycle_jwks(struct sg_lc *lc, const char *issuer, json_t **out)
             err = SIGNET_ERR_STORE_CORRUPT;
             break;
         }
-        /* active_from: when it started signing, or the earliest it can. */
-        int64_t from = k->state == SG_KS_PUBLISHED ? k->published_at + prepub : k->activated_at;
+        /* active_from is a bound relying parties may enforce, so only what
+         * is true: when it started signing, or, for a standby, when it was
+         * published (it never signs before that). Not the planned start
+         * (published_at + prepublish): an emergency revoke promotes the
+         * standby earlier, and its first tokens would break that promise
+         * (issue 11). */
+        int64_t from = k->state == SG_KS_PUBLISHED ? k->published_at : k->activated_at;
         int rc = json_object_set_new(jwk, "kid", json_string(k->kid));
         rc |= json_object_set_new(jwk, "iss", json_string(k->issuer));
         rc |= json_object_set_new(jwk, "active_from", json_integer(from));

@@ -42,7 +42,9 @@ SIGNET_WUR signet_err sg_lifecycle_rotate(struct sg_lc *lc, const char *issuer, 
                                           json_t *report);
 
 /* The JWKS of an issuer: PUBLISHED, ACTIVE and RETIRED keys, not revoked,
- * each with kid, alg, use, iss, active_from and (RETIRED) active_until. */
+ * each with kid, alg, use, iss, active_from (activated_at; for a PUBLISHED
+ * standby its published_at, never a future time) and (RETIRED)
+ * active_until. */
 SIGNET_WUR signet_err sg_lifecycle_jwks(struct sg_lc *lc, const char *issuer, json_t **out);
 
 /* Seconds from now until the next scheduled transition (INT64_MAX if none). */

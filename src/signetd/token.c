@@ -15,7 +15,6 @@
 #include "common/oauth_req.h"
 #include "signetd/auth.h"
 #include "signetd/ctx.h"
-#include "signetd/meta.h"
 #include "signetd/pool.h"
 #include "signetd/telemetry.h"
 #include "store/store.h"
@@ -106,12 +105,8 @@ static enum sg_oauth_error authenticate(struct sd_ctx *c, const struct sg_config
                                         "private_key_jwt");
             return SG_OAUTH_INVALID_CLIENT;
         }
-        char endpoint[600];
-        if (sd_token_endpoint_url(t, endpoint, sizeof endpoint) != 0)
-            return SG_OAUTH_SERVER_ERROR;
         struct sg_assertion_policy pol = {
             .client_id = req->client_id,
-            .token_endpoint = endpoint,
             .issuer = t->issuer,
             .now = sg_clock_now(),
             .skew = cfg->clock_skew,

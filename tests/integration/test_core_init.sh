@@ -66,7 +66,9 @@ for kid, j in got.items():
         bad.append("%s: crv %s" % (kid, j.get("crv")))
     if kty == "RSA" and len(base64.urlsafe_b64decode(j["n"] + "==")) < 256:
         bad.append("%s: RSA modulus under 2048 bits" % kid)
-    start = k["activated_at"] if k["state"] != "PUBLISHED" else k["published_at"] + prepub
+    # A standby's active_from is when it was published, never the planned
+    # (future) start, which an emergency revoke would break (issue 11).
+    start = k["activated_at"] if k["state"] != "PUBLISHED" else k["published_at"]
     if j.get("active_from") != start:
         bad.append("%s: active_from %s, want %s" % (kid, j.get("active_from"), start))
     if k["state"] == "RETIRED" and j.get("active_until") != k["retired_at"]:

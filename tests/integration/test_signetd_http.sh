@@ -192,7 +192,7 @@ jwt_req() { # NAME ASSERTION
     --data-urlencode client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer \
     --data-urlencode "client_assertion=$2" "$iss/token"
 }
-A=$(assertion "$work/c.pem" ES256 jwtc "$iss/token" jti=first)
+A=$(assertion "$work/c.pem" ES256 jwtc "$iss" jti=first)
 jwt_req pk "$A"; expect pk 200
 [ "$(json_get "$work/pk.body" 'd["expires_in"]')" = 90 ] || fail "per-client lifetime"
 jwt_req pk "$A"; expect pk 401 invalid_client
@@ -201,32 +201,56 @@ jwt_req pk "$A"; expect pk 401 invalid_client
   fail "a replay answered differently: $(cat "$work/pk.body")"
 grep -q 'event=client_auth_failed .*client=jwtc .*replay' "$work/signetd.log" ||
   fail "replay not named in the log"
-jwt_req pk "$(assertion "$work/c.pem" ES256 jwtc "$iss")"; expect pk 200                       # aud = issuer
-jwt_req pk "$(assertion "$work/c.pem" ES256 jwtc "$iss/token" typ=JWT)"; expect pk 200
+jwt_req pk "$(assertion "$work/c.pem" ES256 jwtc "$iss" typ=client-authentication+jwt)"; expect pk 200
+# draft-ietf-oauth-rfc7523bis: aud is the issuer identifier as one JSON
+# string: not the token endpoint URL, not an array (issue 11).
+jwt_req pk "$(assertion "$work/c.pem" ES256 jwtc "$iss/token")"; expect pk 401 invalid_client
+jwt_req pk "$(assertion "$work/c.pem" ES256 jwtc "[\"$iss\"]")"; expect pk 401 invalid_client
+jwt_req pk "$(assertion "$work/c.pem" ES256 jwtc "[\"$iss/token\", \"$iss2/token\"]")"; expect pk 401 invalid_client
+grep -q 'event=client_auth_failed .*client=jwtc .*issuer identifier' "$work/signetd.log" ||
+  fail "the audience refusal is not named in the log"
+jwt_req pk "$(assertion "$work/c.pem" ES256 jwtc "$iss" typ=JWT)"; expect pk 200
 # A bad signature with a fresh jti must not burn that jti.
-good=$(assertion "$work/c.pem" ES256 jwtc "$iss/token" jti=kept)
+good=$(assertion "$work/c.pem" ES256 jwtc "$iss" jti=kept)
 bad=${good%.*}.$(printf '%s' "${good##*.}" | tr 'A-Za-z' 'B-ZAb-za')
 jwt_req pk "$bad"; expect pk 401 invalid_client
 jwt_req pk "$good"; expect pk 200
-jwt_req pk "$(assertion "$work/other.pem" ES256 jwtc "$iss/token")"; expect pk 401 invalid_client
-jwt_req pk "$(assertion "$work/other.pem" ES256 jwtc "$iss/token" kid=someone-else)"; expect pk 401 invalid_client
+jwt_req pk "$(assertion "$work/other.pem" ES256 jwtc "$iss")"; expect pk 401 invalid_client
+jwt_req pk "$(assertion "$work/other.pem" ES256 jwtc "$iss" kid=someone-else)"; expect pk 401 invalid_client
 jwt_req pk "$(assertion "$work/c.pem" ES256 jwtc https://elsewhere/token)"; expect pk 401 invalid_client
-jwt_req pk "$(assertion "$work/c.pem" ES256 jwtc "$iss2/token")"; expect pk 401 invalid_client
-jwt_req pk "$(assertion "$work/c.pem" ES256 jwtc "$iss/token" exp_in=-120)"; expect pk 401 invalid_client
+jwt_req pk "$(assertion "$work/c.pem" ES256 jwtc "$iss2")"; expect pk 401 invalid_client
+jwt_req pk "$(assertion "$work/c.pem" ES256 jwtc "$iss" exp_in=-120)"; expect pk 401 invalid_client
 grep -q 'event=client_auth_failed .*client=jwtc .*expired' "$work/signetd.log" ||
   fail "expiry not named in the log"
-jwt_req pk "$(assertion "$work/c.pem" ES256 jwtc "$iss/token" exp_in=3600)"; expect pk 401 invalid_client
-jwt_req pk "$(assertion "$work/c.pem" ES256 jwtc "$iss/token" iat_in=600)"; expect pk 401 invalid_client
-jwt_req pk "$(assertion "$work/c.pem" ES256 jwtc "$iss/token" typ=at+jwt)"; expect pk 401 invalid_client
-jwt_req pk "$(assertion "$work/c.pem" ES256 jwtc "$iss/token" sub=web)"; expect pk 401 invalid_client
+jwt_req pk "$(assertion "$work/c.pem" ES256 jwtc "$iss" exp_in=3600)"; expect pk 401 invalid_client
+jwt_req pk "$(assertion "$work/c.pem" ES256 jwtc "$iss" iat_in=600)"; expect pk 401 invalid_client
+jwt_req pk "$(assertion "$work/c.pem" ES256 jwtc "$iss" typ=at+jwt)"; expect pk 401 invalid_client
+jwt_req pk "$(assertion "$work/c.pem" ES256 jwtc "$iss" sub=web)"; expect pk 401 invalid_client
 jwt_req pk "not.a.jwt"; expect pk 401 invalid_client
 req pk -d grant_type=client_credentials --data-urlencode "client_assertion=$A" "$iss/token"; expect pk 400 invalid_request
 req pk -d grant_type=client_credentials -d client_assertion_type=urn:x --data-urlencode "client_assertion=$A" "$iss/token"; expect pk 400 invalid_request
 # A secret client cannot use an assertion and vice versa.
 req pk -u "jwtc:whatever" -d grant_type=client_credentials "$iss/token"; expect pk 401 invalid_client
 sigs2=$(count_signatures "$state")
-# Successful assertions above: first, aud=issuer, typ=JWT, kept (4 signatures).
+# Successful assertions above: first, the two typ values, kept (4 signatures).
 [ "$sigs2" = $((sigs1 + 4)) ] || fail "failed requests left signatures behind ($sigs1 -> $sigs2)"
+# The same client and key in a second tenant: one assertion naming both
+# tenants' endpoints (or issuers) used to pass at both; now at neither, and
+# each tenant takes only an assertion for its own issuer.
+client add --tenant slow --id jwtc --audience https://api.slow --jwk "$work/c.jwk" >/dev/null ||
+  fail "client add jwtc (slow)"
+jwt_req_at() { # URL NAME ASSERTION
+  req "$2" -d grant_type=client_credentials \
+    --data-urlencode client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer \
+    --data-urlencode "client_assertion=$3" "$1"
+}
+both=$(assertion "$work/c.pem" ES256 jwtc "[\"$iss/token\", \"$iss2/token\"]")
+jwt_req_at "$iss/token" two "$both"; expect two 401 invalid_client
+jwt_req_at "$iss2/token" two "$both"; expect two 401 invalid_client
+jwt_req_at "$iss/token" two "$(assertion "$work/c.pem" ES256 jwtc "[\"$iss\", \"$iss2\"]")"
+expect two 401 invalid_client
+# (tenant slow allows 3 requests in a burst: one attack, one control)
+jwt_req_at "$iss2/token" two "$(assertion "$work/c.pem" ES256 jwtc "$iss2")"; expect two 200
 
 # ---- rate limit ----------------------------------------------------------------
 got429=

@@ -21,7 +21,7 @@ struct env {
     json_t *j1, *j2;
     char *only1, *only2, *both;
     char issuer[128];
-    int64_t now;
+    _Atomic int64_t now; /* the injected clock, read by the refresh thread too */
     int from_cache;
 };
 
@@ -420,6 +420,220 @@ static void test_background_refresh(void **state)
     signet_verifier_free(v); /* stops and joins the thread */
 }
 
+/* A JWK of key k with signet's members (active_until < 0: none). */
+static json_t *scoped_jwk(EVP_PKEY *k, const char *kid, const char *iss, int64_t from)
+{
+    json_t *j = kit_jwk(k, kid);
+    json_object_set_new(j, "iss", json_string(iss));
+    json_object_set_new(j, "active_from", json_integer(from));
+    return j;
+}
+
+static char *jwks_of(json_t *a, json_t *b)
+{
+    json_t *keys[] = {a, b, NULL};
+    char *s = kit_jwks_text(keys);
+    json_decref(a);
+    json_decref(b);
+    return s;
+}
+
+/* The bug of issue 11: a standby published with a future active_from is
+ * promoted early (emergency revoke). The cached set refuses its first
+ * tokens (KEY_NOT_ACTIVE_AT_IAT); that refusal now refreshes once, within
+ * the unknown-kid cooldown, and the new set decides. */
+static void test_key_window_refresh(void **state)
+{
+    struct env *e = *state;
+    reset_routes(e);
+    const int64_t t0 = e->now;
+    char *before = jwks_of(scoped_jwk(e->k1, "k1", e->issuer, t0 - 86400),
+                           scoped_jwk(e->k2, "k2", e->issuer, t0 + 3600));
+    char *after = jwks_of(scoped_jwk(e->k2, "k2", e->issuer, t0), NULL);
+    kit_http_route(&e->http, 0, "/jwks", 200, before, "Cache-Control: max-age=3600\r\n");
+    signet_verifier *v = make(e, "/jwks", 0);
+    assert_int_equal(verify(e, v, e->k1, "k1"), SIGNET_OK);
+    assert_int_equal(hits(e, 0), 1);
+    /* k1 revoked, k2 signs from now on. */
+    kit_http_route(&e->http, 0, "/jwks", 200, after, "Cache-Control: max-age=3600\r\n");
+    e->now += 10;
+    assert_int_equal(verify(e, v, e->k2, "k2"), SIGNET_OK);
+    assert_int_equal(hits(e, 0), 2); /* one refresh, not the 3600 s max-age */
+    assert_int_equal(verify(e, v, e->k2, "k2"), SIGNET_OK);
+    assert_int_equal(hits(e, 0), 2);
+    assert_int_equal(verify(e, v, e->k1, "k1") != SIGNET_OK, 1); /* the new set holds */
+    signet_verifier_free(v);
+
+    /* An issuer that keeps publishing the future window: one refresh per
+     * cooldown, and still refused. */
+    reset_routes(e);
+    kit_http_route(&e->http, 0, "/jwks", 200, before, "Cache-Control: max-age=3600\r\n");
+    v = make(e, "/jwks", 0);
+    assert_int_equal(verify(e, v, e->k1, "k1"), SIGNET_OK);
+    assert_int_equal(verify(e, v, e->k2, "k2"), SIGNET_ERR_KEY_NOT_ACTIVE_AT_IAT);
+    assert_int_equal(hits(e, 0), 2);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(verify(e, v, e->k2, "k2"), SIGNET_ERR_KEY_NOT_ACTIVE_AT_IAT);
+    assert_int_equal(hits(e, 0), 2);
+    /* After the cooldown, a forged token (kid k2, signed by k1) refreshes
+     * nothing: the signature is checked before the window. */
+    e->now += 30;
+    assert_int_equal(verify(e, v, e->k1, "k2"), SIGNET_ERR_BAD_SIGNATURE);
+    assert_int_equal(hits(e, 0), 2);
+    assert_int_equal(verify(e, v, e->k2, "k2"), SIGNET_ERR_KEY_NOT_ACTIVE_AT_IAT);
+    assert_int_equal(hits(e, 0), 3);
+    signet_verifier_free(v);
+    free(before);
+    free(after);
+}
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static signet_verifier *make_bg(struct env *e, int64_t cooldown)
+{
+    signet_verifier_config *cfg = NULL;
+    signet_verifier *v = NULL;
+    char *url = kit_url(&e->http, "/jwks");
+    assert_int_equal(signet_verifier_config_new(&cfg), SIGNET_OK);
+    assert_int_equal(signet_verifier_config_add_issuer_jwks_url(cfg, e->issuer, url), SIGNET_OK);
+    assert_int_equal(signet_verifier_config_add_audience(cfg, AUD), SIGNET_OK);
+    assert_int_equal(signet_verifier_config_set_clock(cfg, env_clock, e), SIGNET_OK);
+    assert_int_equal(signet_verifier_config_set_refresh_cooldown(cfg, cooldown), SIGNET_OK);
+    assert_int_equal(signet_verifier_config_set_fetch_limits(cfg, 20000, 4096), SIGNET_OK);
+    assert_int_equal(signet_verifier_new(cfg, &v), SIGNET_OK); /* refresh thread on */
+    signet_verifier_config_free(cfg);
+    free(url);
+    return v;
+}
+
+struct burst {
+    struct env *e;
+    signet_verifier *v;
+    double worst;
+    int failures;
+};
+
+static void *burst_main(void *arg)
+{
+    struct burst *b = arg;
+    for (int i = 0; i < 20; i++) {
+        double t = mono_now();
+        if (verify(b->e, b->v, b->e->k1, "k1") != SIGNET_OK)
+            b->failures++;
+        t = mono_now() - t;
+        if (t > b->worst)
+            b->worst = t;
+    }
+    return NULL;
+}
+
+/* Issue 11: the cached set expired and the JWKS endpoint slow (4 s per
+ * answer). Verifications are answered at once from the stale set while
+ * exactly one refresh runs on the refresh thread, which then installs the
+ * new set. (Before: every verification waited for the fetch.) */
+static void test_stale_while_revalidate(void **state)
+{
+    struct env *e = *state;
+    reset_routes(e);
+    kit_http_route(&e->http, 0, "/jwks", 200, e->only1, "Cache-Control: max-age=60\r\n");
+    signet_verifier *v = make_bg(e, 3600);
+    assert_int_equal(verify(e, v, e->k1, "k1"), SIGNET_OK);
+    /* Spend the unknown-kid refresh now, so that k2 below can only come
+     * from the background refresh. */
+    assert_int_equal(verify(e, v, e->k2, "k2"), SIGNET_ERR_KEY_NOT_IN_ISSUER_SET);
+    for (int i = 0; i < 100 && hits(e, 0) < 2; i++)
+        usleep(20 * 1000);
+    usleep(200 * 1000); /* the thread's own first fetch, if any, is done */
+    kit_http_route(&e->http, 0, "/jwks", 200, e->both, "Cache-Control: max-age=60\r\n");
+    atomic_store(&e->http.delay_ms, 4000);
+    const int before = atomic_load(&e->http.requests);
+    e->now += 61; /* expired, well within stale_max */
+
+    struct burst b[4];
+    pthread_t th[4];
+    double t = mono_now();
+    for (int i = 0; i < 4; i++) {
+        b[i] = (struct burst){.e = e, .v = v};
+        assert_int_equal(pthread_create(&th[i], NULL, burst_main, &b[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(b[i].failures, 0);
+        assert_true(b[i].worst < 2.0); /* not the 4 s fetch */
+    }
+    assert_true(mono_now() - t < 3.0);
+    assert_int_equal(verify(e, v, e->k2, "k2"), SIGNET_ERR_KEY_NOT_IN_ISSUER_SET);
+    /* The one background refresh lands: k2 is trusted, without any
+     * verifying thread having waited for it. */
+    signet_err got = SIGNET_ERR_KEY_NOT_IN_ISSUER_SET;
+    for (int i = 0; i < 300 && got != SIGNET_OK; i++) {
+        usleep(50 * 1000);
+        t = mono_now();
+        got = verify(e, v, e->k2, "k2");
+        assert_true(mono_now() - t < 2.0);
+    }
+    assert_int_equal(got, SIGNET_OK);
+    assert_int_equal(atomic_load(&e->http.requests) - before, 1);
+    atomic_store(&e->http.delay_ms, 0);
+    signet_verifier_free(v);
+}
+
+/* An unknown kid with a stale set still waits for a (bounded) refresh. */
+static void test_stale_unknown_kid_waits(void **state)
+{
+    struct env *e = *state;
+    reset_routes(e);
+    kit_http_route(&e->http, 0, "/jwks", 200, e->only1, "Cache-Control: max-age=60\r\n");
+    signet_verifier *v = make_bg(e, 30);
+    assert_int_equal(verify(e, v, e->k1, "k1"), SIGNET_OK);
+    usleep(200 * 1000);
+    kit_http_route(&e->http, 0, "/jwks", 200, e->both, "Cache-Control: max-age=60\r\n");
+    atomic_store(&e->http.delay_ms, 1000);
+    e->now += 61;
+    assert_int_equal(verify(e, v, e->k2, "k2"), SIGNET_OK);
+    atomic_store(&e->http.delay_ms, 0);
+    signet_verifier_free(v);
+}
+
+/* An emergency revoke seen by a relying party whose cached set (max-age
+ * 3600 s) still holds the revoked key k1 and the standby k2, with a true
+ * (past) active_from: k2's first token verifies from the cache, and, being
+ * the first signature by a new key, has the refresh thread refetch at once
+ * (not at 3/4 of the hour), so k1's tokens are refused within moments. */
+static void test_new_signer_refreshes(void **state)
+{
+    struct env *e = *state;
+    reset_routes(e);
+    kit_http_route(&e->http, 0, "/jwks", 200, e->both, "Cache-Control: max-age=3600\r\n");
+    signet_verifier *v = make_bg(e, 30);
+    assert_int_equal(verify(e, v, e->k1, "k1"), SIGNET_OK);
+    assert_int_equal(verify(e, v, e->k1, "k1"), SIGNET_OK);
+    usleep(300 * 1000); /* the thread's own first fetch, if any, is done */
+    const int before = hits(e, 0);
+    kit_http_route(&e->http, 0, "/jwks", 200, e->only2, "Cache-Control: max-age=3600\r\n");
+    e->now += 40; /* past the cooldown of any refresh so far */
+    assert_int_equal(verify(e, v, e->k2, "k2"), SIGNET_OK); /* from the cache */
+    signet_err got = SIGNET_OK;
+    for (int i = 0; i < 200 && got == SIGNET_OK; i++) {
+        usleep(25 * 1000);
+        got = verify(e, v, e->k1, "k1");
+    }
+    assert_int_equal(got, SIGNET_ERR_KEY_NOT_IN_ISSUER_SET);
+    assert_int_equal(hits(e, 0), before + 1);
+    /* k2 again, and k1 refused again: no more fetches (k2 is known now, and
+     * the unknown kid k1 is within the cooldown). */
+    assert_int_equal(verify(e, v, e->k2, "k2"), SIGNET_OK);
+    assert_int_equal(verify(e, v, e->k1, "k1"), SIGNET_ERR_KEY_NOT_IN_ISSUER_SET);
+    usleep(200 * 1000);
+    assert_int_equal(hits(e, 0), before + 1);
+    signet_verifier_free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -432,6 +646,10 @@ int main(void)
         cmocka_unit_test(test_discovery_urls),
         cmocka_unit_test(test_file_source_forced_refresh_and_token_cache),
         cmocka_unit_test(test_background_refresh),
+        cmocka_unit_test(test_key_window_refresh),
+        cmocka_unit_test(test_stale_while_revalidate),
+        cmocka_unit_test(test_stale_unknown_kid_waits),
+        cmocka_unit_test(test_new_signer_refreshes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -230,6 +230,7 @@ struct kit_http {
     } routes[KIT_HTTP_PATHS];
     atomic_int hits[KIT_HTTP_PATHS];
     atomic_int requests;
+    atomic_int delay_ms; /* a slow server: each answer waits this long */
 };
 
 static inline void kit_http_route(struct kit_http *h, int i, const char *path, int status,
@@ -258,6 +259,9 @@ static inline void kit_http_serve_one(struct kit_http *h, int c)
             break;
     }
     req[n] = '\0';
+    int delay = atomic_load(&h->delay_ms);
+    if (delay > 0 && !atomic_load(&h->stop))
+        usleep((useconds_t)delay * 1000);
     atomic_fetch_add(&h->requests, 1);
     char path[256] = "";
     const char *sp = strchr(req, ' ');
@@ -289,7 +293,9 @@ static inline void kit_http_serve_one(struct kit_http *h, int c)
                       "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
                       "Connection: close\r\n%s\r\n",
                       status, bl, headers);
-    if (write(c, head, (size_t)hl) < 0 || (bl > 0 && write(c, body, bl) < 0))
+    /* MSG_NOSIGNAL: a client that gave up (timeout, cancel) is no SIGPIPE. */
+    if (send(c, head, (size_t)hl, MSG_NOSIGNAL) < 0 ||
+        (bl > 0 && send(c, body, bl, MSG_NOSIGNAL) < 0))
         fprintf(stderr, "kit_http: write failed\n");
     free(body);
 }

@@ -2,6 +2,7 @@
  * form bodies (RFC 6749 Appendix B, §3.1, §3.2), Basic client
  * authentication (RFC 6749 §2.3.1), scopes (§3.3), the client_credentials
  * request as a whole, client assertions (RFC 7523) against fixed vectors,
+ * their audience (draft-ietf-oauth-rfc7523bis: the issuer, one string),
  * registration JWKs, and the store's clients and jti replay cache. */
 #include "testutil.h"
 
@@ -11,6 +12,7 @@
 
 #include "common/oauth_req.h"
 #include "store/store.h"
+#include "test_signet_kit.h"
 
 static signet_err form(const char *body, struct sg_form *f)
 {
@@ -257,7 +259,6 @@ static signet_err verify(const char *a, int64_t now, const char *client, const c
 {
     struct sg_assertion_policy pol = {
         .client_id = client,
-        .token_endpoint = "https://as.example/t/a/token",
         .issuer = "https://as.example/t/a",
         .now = now,
         .skew = 5,
@@ -275,21 +276,29 @@ static void test_assertions(void **state)
     assert_int_equal(sg_assertion_peek(a_ok, strlen(a_ok), &id), SIGNET_OK);
     assert_string_equal(id, "c1");
     free(id);
-    assert_int_equal(verify(a_ok, 1700000000, "c1", &why, &info), SIGNET_OK);
+    assert_int_equal(verify(a_aud_iss, 1700000000, "c1", &why, &info), SIGNET_OK);
     assert_string_equal(info.jti, "j1");
     assert_int_equal(info.exp, 1700000060);
-    assert_int_equal(verify(a_aud_iss, 1700000000, "c1", &why, &info), SIGNET_OK);
-    assert_int_equal(verify(a_aud_array, 1700000000, "c1", &why, &info), SIGNET_OK);
-    assert_int_equal(verify(a_expired, 1700000000, "c1", &why, &info), SIGNET_ERR_EXPIRED);
+    /* The token endpoint URL as aud (a_ok, a_expired), or in an array with
+     * another value: refused (draft-ietf-oauth-rfc7523bis). */
+    assert_int_equal(verify(a_ok, 1700000000, "c1", &why, &info), SIGNET_ERR_AUDIENCE_MISMATCH);
+    assert_non_null(strstr(why, "issuer identifier"));
+    assert_int_equal(verify(a_aud_array, 1700000000, "c1", &why, &info),
+                     SIGNET_ERR_AUDIENCE_MISMATCH);
+    assert_int_equal(verify(a_expired, 1700000000, "c1", &why, &info),
+                     SIGNET_ERR_AUDIENCE_MISMATCH);
     /* exp is 60 s ahead: fine until now > exp + skew. */
-    assert_int_equal(verify(a_ok, 1700000064, "c1", &why, &info), SIGNET_OK);
-    assert_int_equal(verify(a_ok, 1700000065, "c1", &why, &info), SIGNET_ERR_EXPIRED);
+    assert_int_equal(verify(a_aud_iss, 1700000064, "c1", &why, &info), SIGNET_OK);
+    assert_int_equal(verify(a_aud_iss, 1700000065, "c1", &why, &info), SIGNET_ERR_EXPIRED);
     /* iat in the future beyond the skew; exp too far ahead. */
-    assert_int_equal(verify(a_ok, 1699999990, "c1", &why, &info), SIGNET_ERR_IAT_IN_FUTURE);
-    assert_int_equal(verify(a_ok, 1699999700, "c1", &why, &info), SIGNET_ERR_LIFETIME_TOO_LONG);
-    assert_int_equal(verify(a_ok, 1700000000, "c2", &why, &info), SIGNET_ERR_ISSUER_MISMATCH);
+    assert_int_equal(verify(a_aud_iss, 1699999990, "c1", &why, &info),
+                     SIGNET_ERR_IAT_IN_FUTURE);
+    assert_int_equal(verify(a_aud_iss, 1699999700, "c1", &why, &info),
+                     SIGNET_ERR_LIFETIME_TOO_LONG);
+    assert_int_equal(verify(a_aud_iss, 1700000000, "c2", &why, &info),
+                     SIGNET_ERR_ISSUER_MISMATCH);
     /* Any change to the signed bytes. */
-    char *t = strdup(a_ok);
+    char *t = strdup(a_aud_iss);
     assert_non_null(t);
     char *sig = strrchr(t, '.') + 1;
     sig[3] = sig[3] == 'A' ? 'B' : 'A';
@@ -297,26 +306,95 @@ static void test_assertions(void **state)
     assert_non_null(strstr(why, "registered key"));
     free(t);
     /* Another registered key (same kid, other point) fails the signature. */
-    struct sg_assertion_policy pol = {.client_id = "c1", .token_endpoint =
-        "https://as.example/t/a/token", .now = 1700000000, .skew = 5, .max_ahead = 300};
+    struct sg_assertion_policy pol = {.client_id = "c1", .issuer = "https://as.example/t/a",
+                                      .now = 1700000000, .skew = 5, .max_ahead = 300};
     const char other[] = "{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"fuzz-1\","
                          "\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","
                          "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}";
-    assert_int_equal(sg_assertion_verify(a_ok, strlen(a_ok), other, &pol, &info, &why),
+    assert_int_equal(sg_assertion_verify(a_aud_iss, strlen(a_aud_iss), other, &pol, &info, &why),
                      SIGNET_ERR_BAD_SIGNATURE);
     const char other_kid[] = "{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"k2\","
                              "\"x\":\"v7O5wLme_H36vrH8dYoJxkFDUAavuAweb7Pw0L2VYu4\","
                              "\"y\":\"VwnCo-O8mzAjsAJiccEsP_AVtkEpxKxZXbcIRptKeFg\"}";
-    assert_int_equal(sg_assertion_verify(a_ok, strlen(a_ok), other_kid, &pol, &info, &why),
-                     SIGNET_ERR_KEY_NOT_IN_ISSUER_SET);
+    assert_int_equal(
+        sg_assertion_verify(a_aud_iss, strlen(a_aud_iss), other_kid, &pol, &info, &why),
+        SIGNET_ERR_KEY_NOT_IN_ISSUER_SET);
     /* An RSA-pinned key refuses an ES256 assertion before any math. */
     const char pinned[] = "{\"kty\":\"EC\",\"crv\":\"P-256\",\"alg\":\"ES384\","
                           "\"x\":\"v7O5wLme_H36vrH8dYoJxkFDUAavuAweb7Pw0L2VYu4\","
                           "\"y\":\"VwnCo-O8mzAjsAJiccEsP_AVtkEpxKxZXbcIRptKeFg\"}";
-    assert_int_not_equal(sg_assertion_verify(a_ok, strlen(a_ok), pinned, &pol, &info, &why),
-                         SIGNET_OK);
+    assert_int_not_equal(
+        sg_assertion_verify(a_aud_iss, strlen(a_aud_iss), pinned, &pol, &info, &why), SIGNET_OK);
     assert_int_not_equal(verify("a.b.c", 1700000000, "c1", &why, &info), SIGNET_OK);
     assert_int_not_equal(verify("", 1700000000, "c1", &why, &info), SIGNET_OK);
+}
+
+#define ISS_A "https://as.example/t/a"
+#define ISS_B "https://as.example/t/b"
+
+/* An assertion of client c1 with this aud (stolen reference), signed by k,
+ * judged by tenant `issuer`. */
+static signet_err judge_aud(EVP_PKEY *k, const char *jwk_text, json_t *aud, const char *issuer)
+{
+    json_t *c = json_object();
+    json_object_set_new(c, "iss", json_string("c1"));
+    json_object_set_new(c, "sub", json_string("c1"));
+    if (aud != NULL)
+        json_object_set(c, "aud", aud);
+    json_object_set_new(c, "exp", json_integer(KIT_NOW + 60));
+    json_object_set_new(c, "iat", json_integer(KIT_NOW));
+    json_object_set_new(c, "jti", json_string("j-aud"));
+    json_t *h = json_object();
+    json_object_set_new(h, "alg", json_string("ES256"));
+    json_object_set_new(h, "kid", json_string("ck"));
+    json_object_set_new(h, "typ", json_string("client-authentication+jwt"));
+    char *a = kit_sign_json(k, SG_ALG_ES256, h, c);
+    struct sg_assertion_policy pol = {
+        .client_id = "c1", .issuer = issuer, .now = KIT_NOW, .skew = 5, .max_ahead = 300};
+    struct sg_assertion_info info;
+    const char *why = NULL;
+    signet_err err = sg_assertion_verify(a, strlen(a), jwk_text, &pol, &info, &why);
+    free(a);
+    return err;
+}
+
+/* draft-ietf-oauth-rfc7523bis: aud is the issuer identifier as a single
+ * JSON string. One assertion naming two tenants' endpoints (or issuers)
+ * was accepted at both (issue 11): now at neither. */
+static void test_assertion_audience(void **state)
+{
+    (void)state;
+    EVP_PKEY *k = kit_keygen(KIT_P256);
+    json_t *j = kit_jwk(k, "ck");
+    char *jwk_text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    json_t *a = json_string(ISS_A);
+    assert_int_equal(judge_aud(k, jwk_text, a, ISS_A), SIGNET_OK); /* control */
+    assert_int_equal(judge_aud(k, jwk_text, a, ISS_B), SIGNET_ERR_AUDIENCE_MISMATCH);
+    json_decref(a);
+    json_t *refused[] = {
+        json_string(ISS_A "/token"),                  /* the token endpoint URL */
+        json_pack("[s]", ISS_A),                      /* an array, even of one */
+        json_pack("[s,s]", ISS_A "/token", ISS_B "/token"),
+        json_pack("[s,s]", ISS_A, ISS_B),
+        json_string(ISS_A "/"),                       /* simple string comparison */
+        json_string("HTTPS://as.example/t/a"),
+        json_integer(1),
+        json_null(),
+        NULL,                                         /* no aud at all */
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        assert_int_equal(judge_aud(k, jwk_text, refused[i], ISS_A), SIGNET_ERR_AUDIENCE_MISMATCH);
+        assert_int_equal(judge_aud(k, jwk_text, refused[i], ISS_B), SIGNET_ERR_AUDIENCE_MISMATCH);
+        json_decref(refused[i]);
+    }
+    /* An embedded NUL never passes for the issuer (the JSON door refuses
+     * it before the comparison could be fooled). */
+    a = json_stringn(ISS_A "\0x", sizeof ISS_A + 1);
+    assert_int_not_equal(judge_aud(k, jwk_text, a, ISS_A), SIGNET_OK);
+    json_decref(a);
+    free(jwk_text);
+    EVP_PKEY_free(k);
 }
 
 static void test_registration_jwk(void **state)
@@ -481,6 +559,7 @@ int main(void)
         cmocka_unit_test(test_scopes),
         cmocka_unit_test(test_token_request),
         cmocka_unit_test(test_assertions),
+        cmocka_unit_test(test_assertion_audience),
         cmocka_unit_test(test_registration_jwk),
         cmocka_unit_test(test_store_clients_and_jti),
         cmocka_unit_test(test_store_client_cache_coherent),

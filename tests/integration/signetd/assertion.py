@@ -6,6 +6,9 @@ of signet).
   assertion.py keygen ALG KEY.pem PUBLIC.jwk [PRIVATE.jwk]
   assertion.py sign KEY.pem ALG CLIENT_ID AUD [exp_in=S] [jti=J] [iss=I]
                     [sub=S] [kid=K] [typ=T] [iat_in=S]
+
+AUD is the authorization server's issuer identifier (draft-ietf-oauth-
+rfc7523bis); an AUD starting with '[' is a JSON array (for attacks).
 """
 import base64
 import json
@@ -63,7 +66,7 @@ def sign(key_path, alg, client_id, aud, opts):
     claims = {
         "iss": opts.get("iss", client_id),
         "sub": opts.get("sub", client_id),
-        "aud": aud,
+        "aud": json.loads(aud) if aud.startswith("[") else aud,  # '[...]': a JSON array
         "exp": now + int(opts.get("exp_in", "60")),
         "iat": now + int(opts.get("iat_in", "0")),
         "jti": opts.get("jti", uuid.uuid4().hex),
