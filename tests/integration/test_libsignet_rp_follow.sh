@@ -157,6 +157,19 @@ check(res == "SIGNET_ERR_KEY_NOT_IN_ISSUER_SET",
 # cache; being a new key's first signature, it has the refresh thread refetch
 # at once, and the revoked key's tokens are refused within moments (not at
 # 3/4 of the 300 s max-age).
+# The scheduler makes the next standby after the revoke, maybe after the
+# RP's refresh above: a fresh RP caches the set once that standby is
+# published, so that the check below is about the new signer, not an
+# unknown kid.
+deadline = time.monotonic() + 20
+while time.monotonic() < deadline:
+    if any(k["kid"] != kid_of(t2) and "active_until" not in k for k in jwks()["keys"]):
+        break
+    time.sleep(0.2)
+rp.close()
+rp = RP(cooldown=2, cmin=60, cmax=86400)
+res, _ = rp.verify(t2)
+check(res == "SIGNET_OK", "a fresh RP caches the set with the next standby (%s)" % res)
 time.sleep(2.5)  # past the cooldown again
 r = subprocess.run([signet_bin, "revoke", "--state", state, kid_of(t2)], capture_output=True,
                    text=True)
