@@ -18,8 +18,8 @@ static void set_reason(char *why, size_t why_len, const char *reason)
 size_t sg_audit_cp_message(uint64_t seq, const char head[static SG_AUDIT_HASH_HEX + 1],
                            int64_t time, char out[static SG_AUDIT_CP_MSG_MAX])
 {
-    int n = snprintf(out, SG_AUDIT_CP_MSG_MAX, "signet-audit-checkpoint/1 %" PRIu64 " %.64s %" PRId64,
-                     seq, head, time);
+    int n = snprintf(out, SG_AUDIT_CP_MSG_MAX,
+                     "signet-audit-checkpoint/1 %" PRIu64 " %.64s %" PRId64, seq, head, time);
     return n > 0 && n < SG_AUDIT_CP_MSG_MAX ? (size_t)n : 0;
 }
 

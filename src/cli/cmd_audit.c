@@ -50,8 +50,8 @@ static const char audit_usage[] =
     "the last checkpoint are reported as not yet anchored; on a log untouched\n"
     "for 10 s they fail (a writer checkpoints within a second and at close).\n"
     "\n"
-    "  --state DIR        state directory (default: $SIGNET_STATE, else " SIGNET_DEFAULT_STATE ");\n"
-    "                     the log is DIR/" AUDIT_LOG_NAME "\n"
+    "  --state DIR        state directory (default: $SIGNET_STATE, else\n"
+    "                     " SIGNET_DEFAULT_STATE "); the log is DIR/" AUDIT_LOG_NAME "\n"
     "  --file PATH        verify this file instead\n"
     "  --key JWK          the audit key's public JWK (default: " SG_AUDIT_KEY_FILE " next to\n"
     "                     the log; keep a copy off the host and give it here)\n"
@@ -177,7 +177,8 @@ static signet_err key_load(const char *path, struct sg_key *out)
     if (err == SIGNET_OK)
         err = sg_jwk_parse(doc, out);
     json_decref(doc);
-    if (err == SIGNET_OK && (out->kty != SG_KTY_EC || (out->algs & SG_ALG_BIT(SG_ALG_ES256)) == 0)) {
+    if (err == SIGNET_OK &&
+        (out->kty != SG_KTY_EC || (out->algs & SG_ALG_BIT(SG_ALG_ES256)) == 0)) {
         sg_jwk_key_clear(out);
         err = SIGNET_ERR_UNSUPPORTED;
     }

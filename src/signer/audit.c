@@ -527,12 +527,34 @@ static int parse_u64(const char **p, uint64_t *out)
     return 0;
 }
 
+/* Reads the head file's line: true with seq, off and hash set when there
+ * is a well-formed one, *empty when there is none at all. */
+static bool load_head(int fd, bool *empty, uint64_t *seq, uint64_t *off,
+                      char hash[static HASH_HEX + 1])
+{
+    char buf[200];
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    *empty = n == 0;
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    const char *p = buf + strlen(HEAD_MAGIC);
+    if ((size_t)n < strlen(HEAD_MAGIC) + HASH_HEX + 5 ||
+        memcmp(buf, HEAD_MAGIC, strlen(HEAD_MAGIC)) != 0 || parse_u64(&p, seq) != 0 ||
+        parse_u64(&p, off) != 0 || strlen(p) != HASH_HEX + 1 || p[HASH_HEX] != '\n' ||
+        !sg_audit_record_is_hash(p, HASH_HEX) || *seq == 0 || *off > (uint64_t)INT64_MAX)
+        return false;
+    memcpy(hash, p, HASH_HEX);
+    hash[HASH_HEX] = '\0';
+    return true;
+}
+
 /* Reads <log>.head into a->head_*; no file is no head. */
 static signet_err read_head(struct sg_audit *a)
 {
     char path[PATH_MAX];
-    char buf[200];
     uint64_t seq = 0, off = 0;
+    bool empty = false;
     a->head_seq = 0;
     a->head_off = 0;
     if (snprintf(path, sizeof path, "%s.head", a->path) >= (int)sizeof path)
@@ -542,43 +564,47 @@ static signet_err read_head(struct sg_audit *a)
         if (a->head_fd < 0)
             return errno == ENOENT ? SIGNET_OK : errno_err(errno);
     }
-    ssize_t n = pread(a->head_fd, buf, sizeof buf - 1, 0);
-    if (n == 0)
-        return SIGNET_OK;
-    if (n < 0)
-        return SIGNET_ERR_IO;
-    buf[n] = '\0';
-    const char *p = buf + strlen(HEAD_MAGIC);
-    if ((size_t)n < strlen(HEAD_MAGIC) + HASH_HEX + 5 ||
-        memcmp(buf, HEAD_MAGIC, strlen(HEAD_MAGIC)) != 0 || parse_u64(&p, &seq) != 0 ||
-        parse_u64(&p, &off) != 0 || strlen(p) != HASH_HEX + 1 || p[HASH_HEX] != '\n' ||
-        !sg_audit_record_is_hash(p, HASH_HEX) || seq == 0 || off > (uint64_t)INT64_MAX)
-        return violated(a, "the recorded chain head (<log>.head) is unreadable");
+    if (!load_head(a->head_fd, &empty, &seq, &off, a->head_hash))
+        return empty ? SIGNET_OK
+                     : violated(a, "the recorded chain head (<log>.head) is unreadable");
     a->head_seq = seq;
     a->head_off = (off_t)off;
-    memcpy(a->head_hash, p, HASH_HEX);
-    a->head_hash[HASH_HEX] = '\0';
     return SIGNET_OK;
 }
 
-/* Under the log's lock, after a commit that wrote a checkpoint: the head
- * is now this handle's last record. A failure is logged, not fatal: the
- * records are durable, and the head only guards against losing them. */
-static void write_head(struct sg_audit *a)
+/* After a commit that wrote a checkpoint (outside the log's lock, so that
+ * other writers do not wait for a second fdatasync): the head becomes this
+ * handle's last record, unless another writer already recorded a later one
+ * (force: a reset, whose new chain starts low). The head file has its own
+ * flock, so that two writers never interleave their lines. A failure is
+ * logged, not fatal: the records are durable, and the head only guards
+ * against losing them. */
+static void write_head(struct sg_audit *a, bool force)
 {
-    char path[PATH_MAX], line[200];
+    char path[PATH_MAX], line[200], hash[HASH_HEX + 1];
+    uint64_t seq = 0, off = 0;
+    bool empty = false;
     if (a->head_fd < 0) {
         (void)snprintf(path, sizeof path, "%s.head", a->path);
         a->head_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
     }
-    int n = snprintf(line, sizeof line, HEAD_MAGIC "%" PRIu64 " %lld %s\n", a->seq,
-                     (long long)a->durable_len, a->prev);
-    if (a->head_fd < 0 || n <= 0 || (size_t)n >= sizeof line ||
-        pwrite(a->head_fd, line, (size_t)n, 0) != n || ftruncate(a->head_fd, n) != 0 ||
-        fdatasync(a->head_fd) != 0) {
+    if (a->head_fd < 0 || lock_log(a->head_fd) != 0) {
         sg_log(SG_LOG_ERROR, "audit_head_write_failed", "path=%s errno=%d", a->path, errno);
         return;
     }
+    if (!force && load_head(a->head_fd, &empty, &seq, &off, hash) && seq > a->seq) {
+        (void)flock(a->head_fd, LOCK_UN); /* a later head is recorded already */
+        return;
+    }
+    int n = snprintf(line, sizeof line, HEAD_MAGIC "%" PRIu64 " %lld %s\n", a->seq,
+                     (long long)a->durable_len, a->prev);
+    bool ok = n > 0 && (size_t)n < sizeof line && pwrite(a->head_fd, line, (size_t)n, 0) == n &&
+              ftruncate(a->head_fd, n) == 0 && fdatasync(a->head_fd) == 0;
+    if (!ok)
+        sg_log(SG_LOG_ERROR, "audit_head_write_failed", "path=%s errno=%d", a->path, errno);
+    (void)flock(a->head_fd, LOCK_UN);
+    if (!ok)
+        return;
     a->head_seq = a->seq;
     a->head_off = a->durable_len;
     memcpy(a->head_hash, a->prev, sizeof a->head_hash);
@@ -1172,7 +1198,6 @@ signet_err sg_audit_commit(struct sg_audit *a)
     memcpy(a->prev, a->staged_prev, sizeof a->prev);
     a->syncs++;
     if (with_cp) {
-        write_head(a);
         a->checkpoints++;
         a->last_cp_ms = sg_clock_mono_ns() / 1000000u;
         a->unanchored = false;
@@ -1183,6 +1208,8 @@ signet_err sg_audit_commit(struct sg_audit *a)
     a->force_cp = false;
     reset_staged(a, false);
     unlock_log(a);
+    if (with_cp)
+        write_head(a, false);
     a->last_commit = SIGNET_OK;
     return SIGNET_OK;
 fail:;
@@ -1307,8 +1334,8 @@ signet_err sg_audit_reset(struct sg_audit *a, int64_t now, const char *reason, c
     a->force_cp = a->sign_fn != NULL;
     if (err == SIGNET_OK)
         err = sg_audit_commit(a);
-    if (err == SIGNET_OK && a->head_seq != a->seq)
-        write_head(a); /* no audit key: the head is the reset record itself */
+    if (err == SIGNET_OK)
+        write_head(a, true); /* the new chain's head, lower than the old one */
     if (err == SIGNET_OK)
         sg_log(SG_LOG_WARN, "audit_reset", "path=%s previous_log=\"%s\"", a->path, aside);
     if (moved != NULL && moved_len > 0)

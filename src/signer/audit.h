@@ -31,8 +31,10 @@
 #include "util/thumbprint.h"
 
 /* Longest wait for the writers' lock (a commit, an open): past it the
- * commit fails (SIGNET_ERR_AUDIT) and the request is answered at once. */
-#define SG_AUDIT_LOCK_WAIT_MS 2000
+ * commit fails (SIGNET_ERR_AUDIT) and the request is answered at once.
+ * A commit holds it for one write and one fdatasync; 5 s leaves room for
+ * a slow, busy disk, and bounds what a hung or immutable log costs. */
+#define SG_AUDIT_LOCK_WAIT_MS 5000
 
 /* Most bytes staged between two commits (about a thousand full records). */
 #define SG_AUDIT_MAX_STAGED (16u * 1024u * 1024u)

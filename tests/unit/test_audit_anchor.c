@@ -95,8 +95,9 @@ static struct count scan(const char *path)
     struct count c = {0};
     uint64_t records = 0, bad = 0;
     char why[200];
-    assert_int_equal(sg_audit_verify_file_each(path, count_rec, &c, &records, &bad, why, sizeof why),
-                     SIGNET_OK);
+    assert_int_equal(
+        sg_audit_verify_file_each(path, count_rec, &c, &records, &bad, why, sizeof why),
+        SIGNET_OK);
     return c;
 }
 
@@ -310,10 +311,12 @@ static void test_cp_line(void **state)
     assert_memory_equal(back.sig, cp.sig, sizeof cp.sig);
     assert_string_equal(back.head, cp.head);
     free(line);
-    static const char *const bad[] = {"", "{}", "[1]", "{\"seq\":0,\"head\":\"aa\"}",
-                                      "{\"seq\":1,\"head\":\"zz\",\"time\":1,\"key\":\"k\",\"sig\":\"AA\"}"};
+    static const char *const bad[] = {
+        "", "{}", "[1]", "{\"seq\":0,\"head\":\"aa\"}",
+        "{\"seq\":1,\"head\":\"zz\",\"time\":1,\"key\":\"k\",\"sig\":\"AA\"}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        assert_int_equal(sg_audit_cp_from_line(bad[i], strlen(bad[i]), &back), SIGNET_ERR_MALFORMED);
+        assert_int_equal(sg_audit_cp_from_line(bad[i], strlen(bad[i]), &back),
+                         SIGNET_ERR_MALFORMED);
     char msg[SG_AUDIT_CP_MSG_MAX];
     size_t n = sg_audit_cp_message(42, cp.head, 1800000000, msg);
     assert_true(n > 0);
