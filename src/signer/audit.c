@@ -75,33 +75,34 @@ struct sg_audit {
     bool locked;                /* holds the flock (between calls only while need_cut) */
     bool need_cut;              /* a failed commit could not cut the file back */
     bool fail_writes;           /* test hook (SIGNET_TESTING builds only) */
-    /* The log's identity: a commit checks the path still names this file. */
-    dev_t dev;
-    ino_t ino;
     /* Invariant I5 violated: the log vanished, was replaced, or does not
      * hold the recorded head. Nothing is appended until it is resolved
      * (the file is back, or `signet audit reset`); fd is then -1. */
     bool broken;
-    char broken_why[200];
-    uint64_t retry_at_ms;       /* next attempt to find the log whole again */
     bool expect_records;        /* the key store has keys: an empty log is not new */
-    signet_err last_commit;     /* SIGNET_OK or how the last commit failed */
+    bool unanchored;            /* committed records no checkpoint of ours covers yet */
+    bool force_cp;              /* the next commit writes a checkpoint, staged or not */
+    /* The log's identity: a commit checks the path still names this file. */
+    dev_t dev;
+    ino_t ino;
+    uint64_t retry_at_ms;       /* next attempt to find the log whole again */
     /* The recorded head: seq, end offset and hash of the last checkpoint
-     * written to this log by any writer, in <log>.head. */
-    int head_fd;
+     * written to this log by any writer, in <log>.head (head_fd). */
     uint64_t head_seq;
     off_t head_off;
-    char head_hash[HASH_HEX + 1];
     /* Anchoring: checkpoints signed with the audit key. */
     sg_audit_sign_fn sign_fn;
     void *sign_ctx;
-    char key[SG_THUMBPRINT_LEN + 1];
     uint64_t cp_interval_ms;
     uint64_t last_cp_ms;        /* monotonic ms of this handle's last checkpoint */
-    bool unanchored;            /* committed records no checkpoint of ours covers yet */
-    bool force_cp;              /* the next commit writes a checkpoint, staged or not */
     uint64_t checkpoints;
     uint64_t cp_errors;
+    uint64_t cp_retry_ms;       /* a timer checkpoint found the lock busy: not before */
+    int head_fd;
+    signet_err last_commit;     /* SIGNET_OK or how the last commit failed */
+    char head_hash[HASH_HEX + 1];
+    char key[SG_THUMBPRINT_LEN + 1];
+    char broken_why[200];
 };
 
 /* Offset just past the JSON value starting at body[i] (jansson's compact
@@ -1238,11 +1239,28 @@ signet_err sg_audit_checkpoint(struct sg_audit *a)
     return sg_audit_commit(a);
 }
 
+signet_err sg_audit_checkpoint_try(struct sg_audit *a)
+{
+    if (a->sign_fn == NULL || !a->unanchored || a->staged_count > 0 || a->broken || a->locked)
+        return SIGNET_OK;
+    /* Never wait for the lock here: the signer would answer nothing
+     * meanwhile. Busy: try again a little later. */
+    if (flock(a->fd, LOCK_EX | LOCK_NB) != 0) {
+        a->cp_retry_ms = sg_clock_mono_ns() / 1000000u + 200;
+        return SIGNET_ERR_BUSY;
+    }
+    a->locked = true;
+    a->force_cp = true;
+    return sg_audit_commit(a);
+}
+
 int64_t sg_audit_checkpoint_wait_ms(const struct sg_audit *a)
 {
-    if (a->sign_fn == NULL || !a->unanchored || a->broken)
+    if (a->sign_fn == NULL || !a->unanchored || a->broken || a->locked)
         return -1;
     uint64_t now = sg_clock_mono_ns() / 1000000u, due = a->last_cp_ms + a->cp_interval_ms;
+    if (a->cp_retry_ms > due)
+        due = a->cp_retry_ms;
     return now >= due ? 0 : (int64_t)(due - now);
 }
 
@@ -1266,6 +1284,15 @@ signet_err sg_audit_health(struct sg_audit *a, char *why, size_t why_len)
         drop_log(a);
         (void)snprintf(why, why_len, "%s", a->broken_why);
         return SIGNET_ERR_AUDIT_BROKEN;
+    }
+    /* A failed commit is past once the lock is free again (whoever held it
+     * let go): without it, a signer nobody sends requests to (because
+     * /readyz said 503) would never be ready again. A handle that keeps the
+     * lock to cut back stays unhealthy until its next commit cuts. */
+    if (a->last_commit != SIGNET_OK && !a->locked && a->fd >= 0 &&
+        flock(a->fd, LOCK_EX | LOCK_NB) == 0) {
+        (void)flock(a->fd, LOCK_UN);
+        a->last_commit = SIGNET_OK;
     }
     if (a->last_commit != SIGNET_OK) {
         (void)snprintf(why, why_len, "the last audit commit failed: %s",

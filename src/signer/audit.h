@@ -108,14 +108,20 @@ void sg_audit_set_anchor(struct sg_audit *a, sg_audit_sign_fn sign, void *ctx,
  * are not anchored yet; at close and when sg_audit_checkpoint_wait_ms says
  * so. Without an anchor: SIGNET_OK, nothing done. */
 SIGNET_WUR signet_err sg_audit_checkpoint(struct sg_audit *a);
-/* Milliseconds until sg_audit_checkpoint is due (0: now), -1 if nothing
- * is waiting for one. */
+/* The timer's checkpoint: as sg_audit_checkpoint, but it never waits for
+ * the writers' lock: taken by someone, it returns SIGNET_ERR_BUSY at once
+ * and is due again 200 ms later (a signer stuck in lock waits would answer
+ * nothing, not even STATUS). */
+SIGNET_WUR signet_err sg_audit_checkpoint_try(struct sg_audit *a);
+/* Milliseconds until sg_audit_checkpoint_try is due (0: now), -1 if
+ * nothing is waiting for one. */
 int64_t sg_audit_checkpoint_wait_ms(const struct sg_audit *a);
 uint64_t sg_audit_checkpoints(const struct sg_audit *a);
 /* SIGNET_OK, or why records cannot be made durable now: the log is broken
  * (SIGNET_ERR_AUDIT_BROKEN: deleted, replaced, missing; checked here too,
  * so an idle signer notices) or the last commit failed (its error: the
- * lock wait timed out, the disk refused). why gets a sentence. */
+ * lock wait timed out, the disk refused) and the lock is still not free.
+ * why gets a sentence. */
 signet_err sg_audit_health(struct sg_audit *a, char *why, size_t why_len);
 /* `signet audit reset`: only on a broken handle (else SIGNET_ERR_EXISTS).
  * Whatever is at the path is renamed <log>.replaced-<now> (its name goes to

@@ -1300,9 +1300,12 @@ signet_err sg_signer_serve2(struct sg_signer *s, int fd, unsigned role, int mon_
          * when no request follows them. */
         int64_t wait = sg_audit_checkpoint_wait_ms(s->audit);
         int ready = poll(pfd, 2, wait < 0 ? -1 : wait > 1000 ? 1000 : (int)wait);
-        if (sg_audit_checkpoint_wait_ms(s->audit) == 0 &&
-            sg_audit_checkpoint(s->audit) != SIGNET_OK)
-            sg_log(SG_LOG_ERROR, "audit_checkpoint_failed", "at=timer");
+        signet_err cp = sg_audit_checkpoint_wait_ms(s->audit) == 0
+                            ? sg_audit_checkpoint_try(s->audit)
+                            : SIGNET_OK;
+        if (cp != SIGNET_OK && cp != SIGNET_ERR_BUSY)
+            sg_log(SG_LOG_ERROR, "audit_checkpoint_failed", "at=timer error=%s",
+                   signet_err_name(cp));
         if (ready <= 0) {
             if (ready < 0 && errno != EINTR)
                 err = SIGNET_ERR_IO;

@@ -5,6 +5,7 @@
 #include "testutil.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -287,6 +288,9 @@ static void test_lock_wait_bounded(void **state)
     kill(pid, SIGKILL);
     int status = 0;
     assert_int_equal(waitpid(pid, &status, 0), pid);
+    /* The lock is free again: healthy before any commit (a /readyz that
+     * said 503 must not keep every request away for good). */
+    assert_int_equal(sg_audit_health(a, why, sizeof why), SIGNET_OK);
     add(a, 2);
     assert_int_equal(sg_audit_commit(a), SIGNET_OK);
     assert_int_equal(sg_audit_health(a, why, sizeof why), SIGNET_OK);
