@@ -1288,7 +1288,9 @@ signet_err sg_audit_health(struct sg_audit *a, char *why, size_t why_len)
     /* A failed commit is past once the lock is free again (whoever held it
      * let go): without it, a signer nobody sends requests to (because
      * /readyz said 503) would never be ready again. A handle that keeps the
-     * lock to cut back stays unhealthy until its next commit cuts. */
+     * lock to cut back tries the cut again first. */
+    if (a->need_cut && a->locked && a->fd >= 0 && cut_back(a) == 0)
+        unlock_log(a); /* the file takes writes again (chattr -i, disk back) */
     if (a->last_commit != SIGNET_OK && !a->locked && a->fd >= 0 &&
         flock(a->fd, LOCK_EX | LOCK_NB) == 0) {
         (void)flock(a->fd, LOCK_UN);

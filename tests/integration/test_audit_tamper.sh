@@ -13,6 +13,8 @@
 # 3. the audit lock held by someone else: token requests and /readyz answer
 #    503 within a few seconds instead of hanging, and recover once it is
 #    released.
+# 4. the log made immutable (chattr +i, where the filesystem allows it):
+#    the same, and recovery after chattr -i.
 set -euo pipefail
 source "$(dirname "$0")/signetd/lib.sh"
 
@@ -199,6 +201,30 @@ for _ in $(seq 1 10); do
 done
 [ "$code" = 200 ] || fail "signing did not recover after the lock was released: HTTP $code"
 pass "lock released: signing recovers"
+
+# ---- 4. an immutable log (chattr +i), where the filesystem has it -------------
+if chattr +i "$log" 2>/dev/null; then
+  token
+  [ "$code" = 503 ] || { chattr -i "$log"; fail "a token with an immutable log: HTTP $code"; }
+  first=$secs
+  token
+  second=$secs
+  t0=$(date +%s)
+  r=$(ready)
+  t1=$(date +%s)
+  chattr -i "$log"
+  [ "$code" = 503 ] || fail "a second token with an immutable log: HTTP $code"
+  [ "$(echo "$first < 15 && $second < 15" | bc)" = 1 ] ||
+    fail "refusals with an immutable log took ${first}s and ${second}s"
+  [ "$r" = 503 ] && [ $((t1 - t0)) -lt 5 ] || fail "/readyz with an immutable log: $r after $((t1 - t0))s"
+  pass "immutable log: token requests 503 in ${first}s and ${second}s, /readyz 503 at once"
+  wait_http "$base/readyz"
+  token
+  [ "$code" = 200 ] || fail "signing after chattr -i: HTTP $code"
+  pass "chattr -i: /readyz and signing recover"
+else
+  echo "skip: chattr +i does not work here"
+fi
 stop_signetd || fail "signetd exit status after SIGTERM"
 verify || fail "the log at the end: $(cat "$work/verify.out")"
 grep -q 'reset 1 time' "$work/verify.out" || fail "verify does not report the reset: $(cat "$work/verify.out")"
