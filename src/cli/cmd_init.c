@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "audit/checkpoint.h"
 #include "cli/cli_util.h"
 #include "common/accounts.h"
 #include "common/config.h"
@@ -251,7 +252,24 @@ static int update_layout(const char *state)
             return SG_EXIT_USAGE;
         }
     }
-    if (!created && !walk.changed) {
+    /* A directory made before the audit key existed gets one: any signer
+     * makes it when it starts (issue 11). */
+    bool key_made = false;
+    char keyfile[PATH_MAX + 32];
+    const char *slash = strrchr(cfg.audit_log, '/');
+    (void)snprintf(keyfile, sizeof keyfile, "%.*s/%s",
+                   slash != NULL ? (int)(slash - cfg.audit_log) : 1,
+                   slash != NULL ? cfg.audit_log : ".", SG_AUDIT_KEY_FILE);
+    if (access(keyfile, F_OK) != 0) {
+        struct sg_signer_client *c = NULL;
+        char *json = NULL;
+        if (sg_cli_open_signer_ex(state, SG_SPAWN_NO_ADVANCE, &c) == SG_EXIT_OK &&
+            sg_cli_request(c, SG_IPC_STATUS, NULL, &json) == SG_EXIT_OK)
+            key_made = access(keyfile, F_OK) == 0;
+        free(json);
+        sg_signer_client_free(&c);
+    }
+    if (!created && !walk.changed && !key_made) {
         printf("signet: %s is already initialised; nothing changed\n", state);
         return SG_EXIT_OK;
     }
@@ -262,6 +280,8 @@ static int update_layout(const char *state)
         printf("  " SG_MONITOR_DIR "/ created\n");
     if (walk.changed)
         printf("  owners and modes set (signer/ and its audit log: the monitor's group)\n");
+    if (key_made)
+        printf("  audit key (in the HSM): its public half written to %s\n", keyfile);
     printf("  trust boundary: %s\n", sg_boundary_describe(state));
     return SG_EXIT_OK;
 }

@@ -23,13 +23,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "audit/checkpoint.h"
+#include "util/b64url.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define HASH_HEX SG_AUDIT_HASH_HEX
@@ -70,6 +75,34 @@ struct sg_audit {
     bool locked;                /* holds the flock (between calls only while need_cut) */
     bool need_cut;              /* a failed commit could not cut the file back */
     bool fail_writes;           /* test hook (SIGNET_TESTING builds only) */
+    /* Invariant I5 violated: the log vanished, was replaced, or does not
+     * hold the recorded head. Nothing is appended until it is resolved
+     * (the file is back, or `signet audit reset`); fd is then -1. */
+    bool broken;
+    bool expect_records;        /* the key store has keys: an empty log is not new */
+    bool unanchored;            /* committed records no checkpoint of ours covers yet */
+    bool force_cp;              /* the next commit writes a checkpoint, staged or not */
+    /* The log's identity: a commit checks the path still names this file. */
+    dev_t dev;
+    ino_t ino;
+    uint64_t retry_at_ms;       /* next attempt to find the log whole again */
+    /* The recorded head: seq, end offset and hash of the last checkpoint
+     * written to this log by any writer, in <log>.head (head_fd). */
+    uint64_t head_seq;
+    off_t head_off;
+    /* Anchoring: checkpoints signed with the audit key. */
+    sg_audit_sign_fn sign_fn;
+    void *sign_ctx;
+    uint64_t cp_interval_ms;
+    uint64_t last_cp_ms;        /* monotonic ms of this handle's last checkpoint */
+    uint64_t checkpoints;
+    uint64_t cp_errors;
+    uint64_t cp_retry_ms;       /* a timer checkpoint found the lock busy: not before */
+    int head_fd;
+    signet_err last_commit;     /* SIGNET_OK or how the last commit failed */
+    char head_hash[HASH_HEX + 1];
+    char key[SG_THUMBPRINT_LEN + 1];
+    char broken_why[200];
 };
 
 /* Offset just past the JSON value starting at body[i] (jansson's compact
@@ -197,8 +230,8 @@ static void set_why(char *why, size_t why_len, uint64_t rec, const char *reason)
 }
 
 static signet_err verify_stream(FILE *f, const char *count_type, uint64_t *count,
-                                uint64_t *records, uint64_t *first_bad, char *why,
-                                size_t why_len)
+                                sg_audit_rec_fn fn, void *user, uint64_t *records,
+                                uint64_t *first_bad, char *why, size_t why_len)
 {
     signet_err err = SIGNET_OK;
     struct line_reader r = {.f = f, .buf = calloc(1, READ_CAP)};
@@ -232,6 +265,8 @@ static signet_err verify_stream(FILE *f, const char *count_type, uint64_t *count
         else if ((e = sg_audit_record_check(line, len, &rec, reason, sizeof reason)) ==
                  SIGNET_OK)
             e = sg_audit_record_chain(n > 0 ? &last : NULL, &rec, reason, sizeof reason);
+        if (e == SIGNET_OK && fn != NULL)
+            e = fn(user, &rec, reason, sizeof reason);
         if (e != SIGNET_OK) {
             sg_audit_record_clear(&rec);
             err = SIGNET_ERR_AUDIT_BROKEN;
@@ -272,7 +307,8 @@ static signet_err errno_err(int e)
 }
 
 static signet_err verify_path(const char *path, const char *count_type, uint64_t *count,
-                              uint64_t *records, uint64_t *first_bad, char *why, size_t why_len)
+                              sg_audit_rec_fn fn, void *user, uint64_t *records,
+                              uint64_t *first_bad, char *why, size_t why_len)
 {
     *records = 0;
     *first_bad = 0;
@@ -291,7 +327,8 @@ static signet_err verify_path(const char *path, const char *count_type, uint64_t
         (void)close(fd);
         return SIGNET_ERR_NOMEM;
     }
-    signet_err err = verify_stream(f, count_type, count, records, first_bad, why, why_len);
+    signet_err err =
+        verify_stream(f, count_type, count, fn, user, records, first_bad, why, why_len);
     (void)fclose(f);
     return err;
 }
@@ -299,13 +336,20 @@ static signet_err verify_path(const char *path, const char *count_type, uint64_t
 signet_err sg_audit_verify_stream(FILE *f, uint64_t *records, uint64_t *first_bad, char *why,
                                   size_t why_len)
 {
-    return verify_stream(f, NULL, NULL, records, first_bad, why, why_len);
+    return verify_stream(f, NULL, NULL, NULL, NULL, records, first_bad, why, why_len);
 }
 
 signet_err sg_audit_verify_file(const char *path, uint64_t *records, uint64_t *first_bad,
                                 char *why, size_t why_len)
 {
-    return verify_path(path, NULL, NULL, records, first_bad, why, why_len);
+    return verify_path(path, NULL, NULL, NULL, NULL, records, first_bad, why, why_len);
+}
+
+signet_err sg_audit_verify_file_each(const char *path, sg_audit_rec_fn fn, void *user,
+                                     uint64_t *records, uint64_t *first_bad, char *why,
+                                     size_t why_len)
+{
+    return verify_path(path, NULL, NULL, fn, user, records, first_bad, why, why_len);
 }
 
 signet_err sg_audit_count_type(const char *path, const char *type, uint64_t *count)
@@ -313,7 +357,7 @@ signet_err sg_audit_count_type(const char *path, const char *type, uint64_t *cou
     uint64_t records = 0, first_bad = 0, n = 0;
     if (type == NULL)
         return SIGNET_ERR_INVALID_ARG;
-    signet_err err = verify_path(path, type, &n, &records, &first_bad, NULL, 0);
+    signet_err err = verify_path(path, type, &n, NULL, NULL, &records, &first_bad, NULL, 0);
     if (err == SIGNET_OK)
         *count = n;
     return err;
@@ -420,17 +464,32 @@ static signet_err read_tail(int fd, const char *path, off_t *size, uint64_t *seq
 
 /* ---- the writers' lock -------------------------------------------------------- */
 
-/* Waits for the exclusive flock(2) on the log's own descriptor. It is held
- * for one write and one fdatasync (a commit) or one tail recovery (an open),
- * so the wait is short unless a disk hangs, in which case every writer hangs
- * on it anyway. flock belongs to the open file description: two handles, even
+/* Takes the exclusive flock(2) on the log's own descriptor, waiting at most
+ * SG_AUDIT_LOCK_WAIT_MS. It is held for one write and one fdatasync (a
+ * commit) or one tail recovery (an open), so the wait is short; one that
+ * lasts longer (a hung disk, an immutable file whose writer keeps the lock
+ * to cut back, someone holding it on purpose) fails with ETIMEDOUT, so that
+ * a request is answered "unavailable" at once instead of queueing behind it
+ * (issue 11). flock belongs to the open file description: two handles, even
  * in one process, exclude each other. */
 static int lock_log(int fd)
 {
-    while (flock(fd, LOCK_EX) != 0)
-        if (errno != EINTR)
+    uint64_t deadline = sg_clock_mono_ns() + (uint64_t)SG_AUDIT_LOCK_WAIT_MS * 1000000u;
+    long pause_ns = 200 * 1000;
+    for (;;) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            return 0;
+        if (errno != EWOULDBLOCK && errno != EINTR)
             return -1;
-    return 0;
+        if (sg_clock_mono_ns() >= deadline) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        struct timespec ts = {0, pause_ns};
+        (void)nanosleep(&ts, NULL);
+        if (pause_ns < 10 * 1000 * 1000)
+            pause_ns *= 2;
+    }
 }
 
 static void unlock_log(struct sg_audit *a)
@@ -440,69 +499,304 @@ static void unlock_log(struct sg_audit *a)
     a->locked = false;
 }
 
+/* ---- the recorded head ------------------------------------------------------ */
+
+/* <log>.head holds one line, "signet-audit-head/1 <seq> <end offset> <hash>":
+ * the last checkpoint any writer committed to this log, rewritten under the
+ * log's lock after each commit that wrote one. A log that does not hold it
+ * (missing, empty, shorter, another record there) was deleted, replaced or
+ * cut: invariant I5 violated, never a new chain (issue 11). */
+#define HEAD_MAGIC "signet-audit-head/1 "
+
+static signet_err violated(struct sg_audit *a, const char *why)
+{
+    a->broken = true;
+    (void)snprintf(a->broken_why, sizeof a->broken_why, "%s", why);
+    sg_log(SG_LOG_ERROR, "audit_invariant_violated", "path=%s reason=\"%s\"", a->path, why);
+    return SIGNET_ERR_AUDIT_BROKEN;
+}
+
+static int parse_u64(const char **p, uint64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(*p, &end, 10);
+    if (errno != 0 || end == *p || (*end != ' ' && *end != '\n'))
+        return -1;
+    *out = v;
+    *p = end + 1;
+    return 0;
+}
+
+/* Reads the head file's line: true with seq, off and hash set when there
+ * is a well-formed one, *empty when there is none at all. */
+static bool load_head(int fd, bool *empty, uint64_t *seq, uint64_t *off,
+                      char hash[static HASH_HEX + 1])
+{
+    char buf[200];
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    *empty = n == 0;
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    const char *p = buf + strlen(HEAD_MAGIC);
+    if ((size_t)n < strlen(HEAD_MAGIC) + HASH_HEX + 5 ||
+        memcmp(buf, HEAD_MAGIC, strlen(HEAD_MAGIC)) != 0 || parse_u64(&p, seq) != 0 ||
+        parse_u64(&p, off) != 0 || strlen(p) != HASH_HEX + 1 || p[HASH_HEX] != '\n' ||
+        !sg_audit_record_is_hash(p, HASH_HEX) || *seq == 0 || *off > (uint64_t)INT64_MAX)
+        return false;
+    memcpy(hash, p, HASH_HEX);
+    hash[HASH_HEX] = '\0';
+    return true;
+}
+
+/* Reads <log>.head into a->head_*; no file is no head. */
+static signet_err read_head(struct sg_audit *a)
+{
+    char path[PATH_MAX];
+    uint64_t seq = 0, off = 0;
+    bool empty = false;
+    a->head_seq = 0;
+    a->head_off = 0;
+    if (snprintf(path, sizeof path, "%s.head", a->path) >= (int)sizeof path)
+        return SIGNET_ERR_INVALID_ARG;
+    if (a->head_fd < 0) {
+        a->head_fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (a->head_fd < 0)
+            return errno == ENOENT ? SIGNET_OK : errno_err(errno);
+    }
+    if (!load_head(a->head_fd, &empty, &seq, &off, a->head_hash))
+        return empty ? SIGNET_OK
+                     : violated(a, "the recorded chain head (<log>.head) is unreadable");
+    a->head_seq = seq;
+    a->head_off = (off_t)off;
+    return SIGNET_OK;
+}
+
+/* After a commit that wrote a checkpoint (outside the log's lock, so that
+ * other writers do not wait for a second fdatasync): the head becomes this
+ * handle's last record, unless another writer already recorded a later one
+ * (force: a reset, whose new chain starts low). The head file has its own
+ * flock, so that two writers never interleave their lines. A failure is
+ * logged, not fatal: the records are durable, and the head only guards
+ * against losing them. */
+static void write_head(struct sg_audit *a, bool force)
+{
+    char path[PATH_MAX], line[200], hash[HASH_HEX + 1];
+    uint64_t seq = 0, off = 0;
+    bool empty = false;
+    if (a->head_fd < 0) {
+        (void)snprintf(path, sizeof path, "%s.head", a->path);
+        a->head_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+    }
+    if (a->head_fd < 0 || lock_log(a->head_fd) != 0) {
+        sg_log(SG_LOG_ERROR, "audit_head_write_failed", "path=%s errno=%d", a->path, errno);
+        return;
+    }
+    if (!force && load_head(a->head_fd, &empty, &seq, &off, hash) && seq > a->seq) {
+        (void)flock(a->head_fd, LOCK_UN); /* a later head is recorded already */
+        return;
+    }
+    int n = snprintf(line, sizeof line, HEAD_MAGIC "%" PRIu64 " %lld %s\n", a->seq,
+                     (long long)a->durable_len, a->prev);
+    bool ok = n > 0 && (size_t)n < sizeof line && pwrite(a->head_fd, line, (size_t)n, 0) == n &&
+              ftruncate(a->head_fd, n) == 0 && fdatasync(a->head_fd) == 0;
+    if (!ok)
+        sg_log(SG_LOG_ERROR, "audit_head_write_failed", "path=%s errno=%d", a->path, errno);
+    (void)flock(a->head_fd, LOCK_UN);
+    if (!ok)
+        return;
+    a->head_seq = a->seq;
+    a->head_off = a->durable_len;
+    memcpy(a->head_hash, a->prev, sizeof a->head_hash);
+}
+
+/* Under the lock, on a log of size bytes: does it still hold the recorded
+ * head, the record that ends at head_off? */
+static signet_err check_head(struct sg_audit *a, int fd, off_t size)
+{
+    char why[200];
+    uint64_t seq = 0;
+    char hash[HASH_HEX + 1];
+    if (a->head_seq == 0)
+        return SIGNET_OK;
+    if (size < a->head_off) {
+        (void)snprintf(why, sizeof why,
+                       "the log is shorter than its recorded head (seq %" PRIu64 "): it was cut "
+                       "or replaced",
+                       a->head_seq);
+        return violated(a, why);
+    }
+    uint8_t *win = malloc(SG_AUDIT_MAX_RECORD + 1);
+    if (win == NULL)
+        return SIGNET_ERR_NOMEM;
+    signet_err err = load_last(fd, a->path, win, a->head_off, &seq, hash);
+    free(win);
+    if (err == SIGNET_ERR_IO || err == SIGNET_ERR_NOMEM)
+        return err;
+    if (err != SIGNET_OK || seq != a->head_seq || memcmp(hash, a->head_hash, HASH_HEX) != 0) {
+        (void)snprintf(why, sizeof why,
+                       "the log does not hold its recorded head (seq %" PRIu64 "): it was "
+                       "rewritten or replaced",
+                       a->head_seq);
+        return violated(a, why);
+    }
+    return SIGNET_OK;
+}
+
 /* ---- opening -------------------------------------------------------------------- */
 
-signet_err sg_audit_open(const char *path, struct sg_audit **out)
+/* Opens the log at a->path and learns its tail, checked against the recorded
+ * head. Creates it only when nothing says records must exist (no recorded
+ * head, an empty key store). SIGNET_ERR_AUDIT_BROKEN (a->broken set) when
+ * it is missing, empty, or without its head although records must exist. */
+static signet_err open_log(struct sg_audit *a)
+{
+    struct stat st;
+    const int flags = O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY;
+    signet_err err = read_head(a);
+    if (err != SIGNET_OK)
+        return err;
+    bool must = a->head_seq > 0 || a->expect_records;
+    int fd = open(a->path, flags);
+    if (fd < 0 && errno == ENOENT && !must)
+        fd = open(a->path, flags | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) {
+        int e = errno;
+        if (e == ENOENT && must)
+            return violated(a, a->head_seq > 0
+                                   ? "the audit log is missing but a chain head is recorded"
+                                   : "the audit log is missing but the key store has keys");
+        sg_log(SG_LOG_ERROR, "audit_open_failed", "path=%s errno=%d", a->path, e);
+        return errno_err(e);
+    }
+    a->fd = fd;
+    if (fstat(fd, &st) != 0)
+        return SIGNET_ERR_IO;
+    /* Only a plain file nobody else may write keeps the chain ours. */
+    if (!S_ISREG(st.st_mode) || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        sg_log(SG_LOG_ERROR, "audit_open_refused", "path=%s reason=\"not a private regular file\"",
+               a->path);
+        return SIGNET_ERR_PERMISSION;
+    }
+    /* Another writer may be committing: recover the tail only once it is done. */
+    if (lock_log(fd) != 0) {
+        sg_log(SG_LOG_ERROR, "audit_lock_failed", "path=%s errno=%d", a->path, errno);
+        return errno == ETIMEDOUT ? SIGNET_ERR_BUSY : SIGNET_ERR_IO;
+    }
+    a->locked = true;
+    if (fstat(fd, &st) != 0)
+        return SIGNET_ERR_IO;
+    off_t size = st.st_size;
+    err = read_tail(fd, a->path, &size, &a->seq, a->prev);
+    if (err != SIGNET_OK)
+        return err;
+    if (size == 0 && must)
+        return violated(a, a->head_seq > 0 ? "the audit log is empty but a chain head is recorded"
+                                           : "the audit log is empty but the key store has keys");
+    err = check_head(a, fd, size);
+    if (err != SIGNET_OK)
+        return err;
+    a->dev = st.st_dev;
+    a->ino = st.st_ino;
+    a->durable_len = size;
+    unlock_log(a);
+    a->staged_seq = a->seq;
+    memcpy(a->staged_prev, a->prev, sizeof a->staged_prev);
+    return SIGNET_OK;
+}
+
+/* Back to no open log (a failed open, or a violation found). */
+static void drop_log(struct sg_audit *a)
+{
+    if (a->fd >= 0)
+        (void)close(a->fd); /* drops the lock with it */
+    a->fd = -1;
+    a->locked = false;
+    a->need_cut = false;
+    a->durable_len = 0;
+    a->seq = 0;
+    memcpy(a->prev, zero_hash, sizeof a->prev);
+}
+
+signet_err sg_audit_open_ex(const char *path, const struct sg_audit_opts *opts,
+                            struct sg_audit **out)
 {
     signet_err err = SIGNET_OK;
     struct sg_audit *a = NULL;
-    struct stat st;
 
     *out = NULL;
-    if (path == NULL || path[0] == '\0')
+    if (path == NULL || path[0] == '\0' || strlen(path) + 8 > PATH_MAX)
         return SIGNET_ERR_INVALID_ARG;
     a = calloc(1, sizeof *a);
     if (a == NULL)
         return SIGNET_ERR_NOMEM;
     a->fd = -1;
+    a->head_fd = -1;
+    a->cp_interval_ms = 1000;
     sg_wbuf_init(&a->staged, SG_AUDIT_MAX_STAGED);
     memcpy(a->prev, zero_hash, sizeof a->prev);
+    memcpy(a->staged_prev, zero_hash, sizeof a->staged_prev);
+    a->expect_records = opts != NULL && opts->expect_records;
     a->path = strdup(path);
     if (a->path == NULL) {
         err = SIGNET_ERR_NOMEM;
         goto out;
     }
-    a->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
-    if (a->fd < 0) {
-        err = errno_err(errno);
-        sg_log(SG_LOG_ERROR, "audit_open_failed", "path=%s errno=%d", path, errno);
-        goto out;
+    err = open_log(a);
+    if (err == SIGNET_ERR_AUDIT_BROKEN && a->broken && opts != NULL && opts->keep_broken) {
+        /* Handed out anyway: it refuses every record and says why (STATUS,
+         * I5), and finds the log again once it is whole or reset. */
+        drop_log(a);
+        a->retry_at_ms = sg_clock_mono_ns() / 1000000u + 1000;
+        err = SIGNET_OK;
     }
-    if (fstat(a->fd, &st) != 0) {
-        err = SIGNET_ERR_IO;
-        goto out;
-    }
-    /* Only a plain file nobody else may write keeps the chain ours. */
-    if (!S_ISREG(st.st_mode) || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-        sg_log(SG_LOG_ERROR, "audit_open_refused", "path=%s reason=\"not a private regular file\"",
-               path);
-        err = SIGNET_ERR_PERMISSION;
-        goto out;
-    }
-    /* Another writer may be committing: recover the tail only once it is done. */
-    if (lock_log(a->fd) != 0) {
-        sg_log(SG_LOG_ERROR, "audit_lock_failed", "path=%s errno=%d", path, errno);
-        err = SIGNET_ERR_IO;
-        goto out;
-    }
-    a->locked = true;
-    if (fstat(a->fd, &st) != 0) {
-        err = SIGNET_ERR_IO;
-        goto out;
-    }
-    off_t size = st.st_size;
-    err = read_tail(a->fd, path, &size, &a->seq, a->prev);
     if (err != SIGNET_OK)
         goto out;
-    a->durable_len = size;
-    unlock_log(a);
-    a->staged_seq = a->seq;
-    memcpy(a->staged_prev, a->prev, sizeof a->staged_prev);
     *out = a;
     a = NULL;
 out:
-    sg_audit_close(&a); /* closing the descriptor drops the lock */
+    sg_audit_close(&a);
     return err;
+}
+
+signet_err sg_audit_open(const char *path, struct sg_audit **out)
+{
+    return sg_audit_open_ex(path, NULL, out);
+}
+
+/* A broken handle looks again, at most once a second: the log may be back
+ * (restored from a backup that holds the head) or reset by
+ * `signet audit reset`. */
+static void maybe_recover(struct sg_audit *a)
+{
+    uint64_t now = sg_clock_mono_ns() / 1000000u;
+    if (!a->broken || now < a->retry_at_ms)
+        return;
+    a->retry_at_ms = now + 1000;
+    a->broken = false;
+    signet_err err = open_log(a);
+    if (err != SIGNET_OK) {
+        drop_log(a);
+        if (!a->broken)
+            (void)violated(a, "the audit log cannot be opened again");
+        return;
+    }
+    a->broken_why[0] = '\0';
+    a->last_commit = SIGNET_OK;
+    a->force_cp = a->sign_fn != NULL;
+    sg_log(SG_LOG_WARN, "audit_log_found_again", "path=%s seq=%" PRIu64, a->path, a->seq);
+}
+
+/* Does the path still name the file this handle writes (not deleted, not
+ * replaced by another file or a link)? */
+static bool same_file(struct sg_audit *a)
+{
+    struct stat mine, named;
+    if (a->fd < 0 || fstat(a->fd, &mine) != 0 || stat(a->path, &named) != 0)
+        return false;
+    return mine.st_nlink >= 1 && mine.st_dev == named.st_dev && mine.st_ino == named.st_ino &&
+           mine.st_dev == a->dev && mine.st_ino == a->ino;
 }
 
 /* Back to the length the file had when this commit took the lock, durably;
@@ -529,6 +823,8 @@ void sg_audit_close(struct sg_audit **a)
         sg_log(SG_LOG_ERROR, "audit_close_uncut", "path=%s errno=%d", p->path, errno);
     if (p->fd >= 0)
         (void)close(p->fd);
+    if (p->head_fd >= 0)
+        (void)close(p->head_fd);
     sg_wbuf_free(&p->staged);
     free(p->pos);
     free(p->path);
@@ -563,6 +859,10 @@ signet_err sg_audit_append(struct sg_audit *a, int64_t now, const char *type,
 {
     char prev[HASH_HEX + 1];
 
+    if (a->broken)
+        maybe_recover(a);
+    if (a->broken)
+        return SIGNET_ERR_AUDIT_BROKEN; /* nothing is staged on a log that is not there */
     if (a->staged_count == a->pos_cap) {
         size_t cap = a->pos_cap == 0 ? 64 : 2 * a->pos_cap;
         struct rec_pos *np = realloc(a->pos, cap * sizeof *np);
@@ -783,22 +1083,78 @@ static int write_staged(struct sg_audit *a)
     return 0;
 }
 
+/* Under the lock, after any re-chaining: signs the head the staged records
+ * will leave (the last staged record, or the last durable one) and stages
+ * the checkpoint record after it. A failure to sign is logged and leaves
+ * the records unanchored; it does not stop them. */
+static bool stage_checkpoint(struct sg_audit *a)
+{
+    struct sg_audit_cp cp = {.seq = a->staged_seq, .time = sg_clock_now()};
+    char msg[SG_AUDIT_CP_MSG_MAX], sig[2 * SG_AUDIT_CP_SIG_LEN];
+    if (cp.seq == 0)
+        return false; /* nothing to anchor */
+    memcpy(cp.head, a->staged_prev, sizeof cp.head);
+    size_t n = sg_audit_cp_message(cp.seq, cp.head, cp.time, msg);
+    signet_err err = n > 0 ? a->sign_fn(a->sign_ctx, (const uint8_t *)msg, n, cp.sig)
+                           : SIGNET_ERR_INTERNAL;
+    if (err == SIGNET_OK)
+        err = sg_b64url_encode(cp.sig, sizeof cp.sig, sig, sizeof sig);
+    json_t *f = err == SIGNET_OK ? json_pack("{s:I, s:s, s:s, s:s}", "cp_seq", (json_int_t)cp.seq,
+                                             "cp_head", cp.head, "key", a->key, "sig", sig)
+                                 : NULL;
+    if (err == SIGNET_OK)
+        err = f != NULL ? sg_audit_append(a, cp.time, SG_AUDIT_CP_TYPE, f) : SIGNET_ERR_NOMEM;
+    json_decref(f);
+    if (err != SIGNET_OK) {
+        a->cp_errors++;
+        sg_log(SG_LOG_ERROR, "audit_checkpoint_failed", "seq=%" PRIu64 " error=%s", cp.seq,
+               signet_err_name(err));
+        return false;
+    }
+    return true;
+}
+
+static bool checkpoint_due(const struct sg_audit *a)
+{
+    if (a->sign_fn == NULL)
+        return false;
+    if (a->force_cp)
+        return true;
+    return a->staged_count > 0 &&
+           sg_clock_mono_ns() / 1000000u >= a->last_cp_ms + a->cp_interval_ms;
+}
+
 signet_err sg_audit_commit(struct sg_audit *a)
 {
     signet_err err = SIGNET_ERR_AUDIT;
     const char *step = NULL;
     bool cut = false; /* a failure must cut the file back to a->cut_len */
+    bool with_cp = false;
     struct stat st;
 
-    if (a->staged_count == 0)
+    if (a->staged_count == 0 && !a->force_cp)
         return SIGNET_OK;
+    if (a->broken)
+        maybe_recover(a);
+    if (a->broken) {
+        reset_staged(a, true);
+        a->force_cp = false;
+        return SIGNET_ERR_AUDIT_BROKEN;
+    }
     /* Still locked only if a failed commit could not cut the file back. */
     if (!a->locked) {
         if (lock_log(a->fd) != 0) {
-            step = "lock";
+            step = errno == ETIMEDOUT ? "lock_timeout" : "lock";
             goto fail;
         }
         a->locked = true;
+    }
+    /* The log this handle writes must still be the one the path names: a
+     * deleted or replaced log would swallow every record (issue 11). */
+    if (!same_file(a)) {
+        err = violated(a, "the audit log was deleted or replaced while open");
+        step = "identity";
+        goto fail;
     }
     if (a->need_cut) {
         cut = true;
@@ -826,6 +1182,8 @@ signet_err sg_audit_commit(struct sg_audit *a)
             goto fail;
         }
     }
+    if (checkpoint_due(a))
+        with_cp = stage_checkpoint(a);
     a->cut_len = a->durable_len;
     cut = true;
     if (write_staged(a) != 0) {
@@ -840,8 +1198,20 @@ signet_err sg_audit_commit(struct sg_audit *a)
     a->seq = a->staged_seq;
     memcpy(a->prev, a->staged_prev, sizeof a->prev);
     a->syncs++;
+    if (with_cp) {
+        a->checkpoints++;
+        a->last_cp_ms = sg_clock_mono_ns() / 1000000u;
+        a->unanchored = false;
+        a->force_cp = false;
+    } else if (a->staged_count > 0) {
+        a->unanchored = a->sign_fn != NULL;
+    }
+    a->force_cp = false;
     reset_staged(a, false);
     unlock_log(a);
+    if (with_cp)
+        write_head(a, false);
+    a->last_commit = SIGNET_OK;
     return SIGNET_OK;
 fail:;
     int saved = errno;
@@ -854,6 +1224,151 @@ fail:;
         sg_log(SG_LOG_ERROR, "audit_commit_failed", "step=%s errno=%d dropped=%zu cut_back=%s",
                step, saved, a->staged_count, !cut ? "none" : uncut ? "failed" : "ok");
     reset_staged(a, true);
+    a->force_cp = false;
+    if (a->broken)
+        drop_log(a);
+    a->last_commit = err;
+    return err;
+}
+
+signet_err sg_audit_checkpoint(struct sg_audit *a)
+{
+    if (a->sign_fn == NULL || (!a->unanchored && a->staged_count == 0))
+        return SIGNET_OK;
+    a->force_cp = true;
+    return sg_audit_commit(a);
+}
+
+signet_err sg_audit_checkpoint_try(struct sg_audit *a)
+{
+    if (a->sign_fn == NULL || !a->unanchored || a->staged_count > 0 || a->broken || a->locked)
+        return SIGNET_OK;
+    /* Never wait for the lock here: the signer would answer nothing
+     * meanwhile. Busy: try again a little later. */
+    if (flock(a->fd, LOCK_EX | LOCK_NB) != 0) {
+        a->cp_retry_ms = sg_clock_mono_ns() / 1000000u + 200;
+        return SIGNET_ERR_BUSY;
+    }
+    a->locked = true;
+    a->force_cp = true;
+    return sg_audit_commit(a);
+}
+
+int64_t sg_audit_checkpoint_wait_ms(const struct sg_audit *a)
+{
+    if (a->sign_fn == NULL || !a->unanchored || a->broken || a->locked)
+        return -1;
+    uint64_t now = sg_clock_mono_ns() / 1000000u, due = a->last_cp_ms + a->cp_interval_ms;
+    if (a->cp_retry_ms > due)
+        due = a->cp_retry_ms;
+    return now >= due ? 0 : (int64_t)(due - now);
+}
+
+void sg_audit_set_anchor(struct sg_audit *a, sg_audit_sign_fn fn, void *ctx,
+                         const char key[static SG_THUMBPRINT_LEN + 1], unsigned interval_ms)
+{
+    a->sign_fn = fn;
+    a->sign_ctx = ctx;
+    (void)snprintf(a->key, sizeof a->key, "%s", key);
+    a->cp_interval_ms = interval_ms;
+    a->force_cp = false;
+}
+
+signet_err sg_audit_health(struct sg_audit *a, char *why, size_t why_len)
+{
+    if (a->broken)
+        maybe_recover(a);
+    if (!a->broken && !a->locked && !same_file(a))
+        (void)violated(a, "the audit log was deleted or replaced while open");
+    if (a->broken) {
+        drop_log(a);
+        (void)snprintf(why, why_len, "%s", a->broken_why);
+        return SIGNET_ERR_AUDIT_BROKEN;
+    }
+    /* A failed commit is past once the lock is free again (whoever held it
+     * let go): without it, a signer nobody sends requests to (because
+     * /readyz said 503) would never be ready again. A handle that keeps the
+     * lock to cut back tries the cut again first. */
+    if (a->need_cut && a->locked && a->fd >= 0 && cut_back(a) == 0)
+        unlock_log(a); /* the file takes writes again (chattr -i, disk back) */
+    if (a->last_commit != SIGNET_OK && !a->locked && a->fd >= 0 &&
+        flock(a->fd, LOCK_EX | LOCK_NB) == 0) {
+        (void)flock(a->fd, LOCK_UN);
+        a->last_commit = SIGNET_OK;
+    }
+    if (a->last_commit != SIGNET_OK) {
+        (void)snprintf(why, why_len, "the last audit commit failed: %s",
+                       signet_err_name(a->last_commit));
+        return a->last_commit;
+    }
+    if (why_len > 0)
+        why[0] = '\0';
+    return SIGNET_OK;
+}
+
+uint64_t sg_audit_checkpoints(const struct sg_audit *a)
+{
+    return a->checkpoints;
+}
+
+signet_err sg_audit_reset(struct sg_audit *a, int64_t now, const char *reason, char *moved,
+                          size_t moved_len)
+{
+    char aside[PATH_MAX + 32] = "";
+    struct stat st;
+    if (reason == NULL || reason[0] == '\0')
+        return SIGNET_ERR_INVALID_ARG;
+    if (a->broken) {
+        a->retry_at_ms = 0;
+        maybe_recover(a);
+    }
+    if (!a->broken)
+        return SIGNET_ERR_EXISTS; /* the log is whole: nothing to reset */
+    json_t *f = json_pack("{s:s, s:s, s:I}", "reason", reason, "violation", a->broken_why,
+                          "previous_head_seq", (json_int_t)a->head_seq);
+    if (f == NULL)
+        return SIGNET_ERR_NOMEM;
+    if (a->head_seq > 0)
+        (void)json_object_set_new(f, "previous_head", json_string(a->head_hash));
+    /* What is left at the path is kept aside as evidence, never reused. */
+    if (lstat(a->path, &st) == 0) {
+        (void)snprintf(aside, sizeof aside, "%s.replaced-%lld", a->path, (long long)now);
+        if (rename(a->path, aside) != 0) {
+            sg_log(SG_LOG_ERROR, "audit_reset_failed", "step=rename errno=%d", errno);
+            json_decref(f);
+            return errno_err(errno);
+        }
+        const char *base = strrchr(aside, '/');
+        (void)json_object_set_new(f, "previous_log", json_string(base != NULL ? base + 1 : aside));
+    }
+    int fd = open(a->path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
+                  0600);
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            (void)close(fd);
+        json_decref(f);
+        return errno_err(e);
+    }
+    drop_log(a);
+    a->fd = fd;
+    a->dev = st.st_dev;
+    a->ino = st.st_ino;
+    a->broken = false;
+    a->broken_why[0] = '\0';
+    a->last_commit = SIGNET_OK;
+    reset_staged(a, false);
+    signet_err err = sg_audit_append(a, now, SG_AUDIT_RESET_TYPE, f);
+    json_decref(f);
+    a->force_cp = a->sign_fn != NULL;
+    if (err == SIGNET_OK)
+        err = sg_audit_commit(a);
+    if (err == SIGNET_OK)
+        write_head(a, true); /* the new chain's head, lower than the old one */
+    if (err == SIGNET_OK)
+        sg_log(SG_LOG_WARN, "audit_reset", "path=%s previous_log=\"%s\"", a->path, aside);
+    if (moved != NULL && moved_len > 0)
+        (void)snprintf(moved, moved_len, "%s", aside);
     return err;
 }
 

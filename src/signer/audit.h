@@ -28,6 +28,13 @@
 
 #include "audit/record.h"
 #include "signet/error.h"
+#include "util/thumbprint.h"
+
+/* Longest wait for the writers' lock (a commit, an open): past it the
+ * commit fails (SIGNET_ERR_AUDIT) and the request is answered at once.
+ * A commit holds it for one write and one fdatasync; 5 s leaves room for
+ * a slow, busy disk, and bounds what a hung or immutable log costs. */
+#define SG_AUDIT_LOCK_WAIT_MS 5000
 
 /* Most bytes staged between two commits (about a thousand full records). */
 #define SG_AUDIT_MAX_STAGED (16u * 1024u * 1024u)
@@ -43,6 +50,22 @@ struct sg_audit;
  * others, are refused (SIGNET_ERR_PERMISSION); other failures SIGNET_ERR_IO.
  * Other handles on the same log, in this process or others, are fine. */
 SIGNET_WUR signet_err sg_audit_open(const char *path, struct sg_audit **out);
+/* The signer's open (issue 11). expect_records: the key store has keys, so
+ * a missing or empty log is not a new one. Besides that, <log>.head holds
+ * the last checkpoint committed (seq, end offset, hash): a log that does
+ * not hold it was deleted, replaced or cut. Either is invariant I5
+ * violated: the log is never created afresh then, and the open fails with
+ * SIGNET_ERR_AUDIT_BROKEN, or with keep_broken returns a broken handle:
+ * it refuses every record (SIGNET_ERR_AUDIT_BROKEN), says why
+ * (sg_audit_health), looks for the log again at most once a second (a
+ * restored log that holds the head is taken back), and is cleared by
+ * sg_audit_reset. */
+struct sg_audit_opts {
+    bool expect_records;
+    bool keep_broken;
+};
+SIGNET_WUR signet_err sg_audit_open_ex(const char *path, const struct sg_audit_opts *opts,
+                                       struct sg_audit **out);
 /* Drops any staged records (they were never durable) and closes. */
 void sg_audit_close(struct sg_audit **a);
 
@@ -71,6 +94,43 @@ SIGNET_WUR signet_err sg_audit_append(struct sg_audit *a, int64_t now, const cha
  * a log swapped for a longer, self-consistent one goes unnoticed here: that
  * is for sg_audit_verify_file. */
 SIGNET_WUR signet_err sg_audit_commit(struct sg_audit *a);
+/* Anchoring (issue 11, src/audit/checkpoint.h). sign signs a checkpoint
+ * message with the audit key (ES256, r||s into sig). From then on a commit
+ * stages a "checkpoint" record over the head it leaves when the last
+ * checkpoint of this handle is interval_ms old or older (so at most one
+ * HSM signature a second, whatever the rate), and <log>.head is rewritten
+ * after it. A failed signature leaves the records unanchored, not lost. */
+typedef signet_err (*sg_audit_sign_fn)(void *ctx, const uint8_t *msg, size_t len,
+                                       uint8_t sig[static 64]);
+void sg_audit_set_anchor(struct sg_audit *a, sg_audit_sign_fn sign, void *ctx,
+                         const char key[static SG_THUMBPRINT_LEN + 1], unsigned interval_ms);
+/* Commits a checkpoint now if records this handle committed (or staged)
+ * are not anchored yet; at close and when sg_audit_checkpoint_wait_ms says
+ * so. Without an anchor: SIGNET_OK, nothing done. */
+SIGNET_WUR signet_err sg_audit_checkpoint(struct sg_audit *a);
+/* The timer's checkpoint: as sg_audit_checkpoint, but it never waits for
+ * the writers' lock: taken by someone, it returns SIGNET_ERR_BUSY at once
+ * and is due again 200 ms later (a signer stuck in lock waits would answer
+ * nothing, not even STATUS). */
+SIGNET_WUR signet_err sg_audit_checkpoint_try(struct sg_audit *a);
+/* Milliseconds until sg_audit_checkpoint_try is due (0: now), -1 if
+ * nothing is waiting for one. */
+int64_t sg_audit_checkpoint_wait_ms(const struct sg_audit *a);
+uint64_t sg_audit_checkpoints(const struct sg_audit *a);
+/* SIGNET_OK, or why records cannot be made durable now: the log is broken
+ * (SIGNET_ERR_AUDIT_BROKEN: deleted, replaced, missing; checked here too,
+ * so an idle signer notices) or the last commit failed (its error: the
+ * lock wait timed out, the disk refused) and the lock is still not free.
+ * why gets a sentence. */
+signet_err sg_audit_health(struct sg_audit *a, char *why, size_t why_len);
+/* `signet audit reset`: only on a broken handle (else SIGNET_ERR_EXISTS).
+ * Whatever is at the path is renamed <log>.replaced-<now> (its name goes to
+ * moved), and a new chain starts whose first record, "audit_reset", holds
+ * reason, the violation and the previous recorded head; it is
+ * checkpointed at once and becomes the recorded head. */
+SIGNET_WUR signet_err sg_audit_reset(struct sg_audit *a, int64_t now, const char *reason,
+                                     char *moved, size_t moved_len);
+
 /* Drops staged records without writing them: all of them, whoever staged
  * them. To undo only your own, use a mark. */
 void sg_audit_discard(struct sg_audit *a);
@@ -121,6 +181,14 @@ SIGNET_WUR signet_err sg_audit_verify_file(const char *path, uint64_t *records,
  * uses it with fmemopen(3). */
 SIGNET_WUR signet_err sg_audit_verify_stream(FILE *f, uint64_t *records, uint64_t *first_bad,
                                              char *why, size_t why_len);
+/* sg_audit_verify_file, calling fn for every record that checks out and
+ * chains (rec is valid during the call). A non-OK return from fn ends the
+ * verification there as a broken record, with fn's reason. */
+typedef signet_err (*sg_audit_rec_fn)(void *user, const struct sg_audit_rec *rec, char *why,
+                                      size_t why_len);
+SIGNET_WUR signet_err sg_audit_verify_file_each(const char *path, sg_audit_rec_fn fn,
+                                                void *user, uint64_t *records,
+                                                uint64_t *first_bad, char *why, size_t why_len);
 /* Verifies the whole chain and counts the records whose "type" equals type
  * (e.g. the number of signature records). A broken chain is
  * SIGNET_ERR_AUDIT_BROKEN and *count is not set. */

@@ -11,9 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/ipc.h"
+#include "audit/checkpoint.h"
 #include "json.h"
 #include "signer/audit.h"
 #include "signer/lifecycle.h"
@@ -69,9 +71,13 @@ struct sg_signer {
     struct sg_pool *pool;
     struct pending *batch;   /* BATCH_MAX request slots */
     struct sign_job *jobs;   /* BATCH_MAX sign jobs */
+    char audit_key[SG_THUMBPRINT_LEN + 1]; /* the audit key's thumbprint, "" if none */
 };
 
 static void stop_workers(struct sg_signer *s);
+static signet_err with_lock(struct sg_signer *s);
+static void unlock(struct sg_signer *s);
+static signet_err setup_audit_key(struct sg_signer *s);
 static signet_err handle_note(struct sg_signer *s, unsigned role, const uint8_t *p, size_t n,
                               struct sg_wbuf *resp);
 
@@ -138,7 +144,19 @@ signet_err sg_signer_open(const char *state_dir, struct sg_signer **out, char *e
         (void)snprintf(errbuf, errlen, "key store %s: %s", s->cfg.keystore, signet_strerror(err));
         goto out;
     }
-    err = sg_audit_open(s->cfg.audit_log, &s->audit);
+    /* Keys in the store mean records exist: a missing or empty log is then
+     * a lost one (I5 violated), never a new chain; the signer starts
+     * anyway, refuses to sign and says why (STATUS "audit"). */
+    struct sg_key *rows = NULL;
+    size_t n_rows = 0;
+    err = sg_store_key_list(s->store, NULL, &rows, &n_rows);
+    if (err != SIGNET_OK) {
+        (void)snprintf(errbuf, errlen, "key store %s: %s", s->cfg.keystore, signet_strerror(err));
+        goto out;
+    }
+    sg_key_list_free(rows, n_rows);
+    struct sg_audit_opts aopts = {.expect_records = n_rows > 0, .keep_broken = true};
+    err = sg_audit_open_ex(s->cfg.audit_log, &aopts, &s->audit);
     if (err != SIGNET_OK) {
         (void)snprintf(errbuf, errlen, "audit log %s: %s", s->cfg.audit_log, signet_strerror(err));
         goto out;
@@ -163,6 +181,11 @@ signet_err sg_signer_open(const char *state_dir, struct sg_signer **out, char *e
     s->lc.store = s->store;
     s->lc.p11 = s->p11;
     s->lc.audit = s->audit;
+    err = setup_audit_key(s);
+    if (err != SIGNET_OK) {
+        (void)snprintf(errbuf, errlen, "audit key: %s", signet_strerror(err));
+        goto out;
+    }
     *out = s;
     return SIGNET_OK;
 out:
@@ -181,6 +204,9 @@ void sg_signer_close(struct sg_signer **sp)
     free(s->jobs);
     if (s->audit != NULL && sg_audit_commit(s->audit) != SIGNET_OK)
         sg_log(SG_LOG_ERROR, "audit_commit_failed", "at=close");
+    /* Every record this signer wrote leaves anchored. */
+    if (s->audit != NULL && sg_audit_checkpoint(s->audit) != SIGNET_OK)
+        sg_log(SG_LOG_ERROR, "audit_checkpoint_failed", "at=close");
     sg_audit_close(&s->audit);
     sg_store_close(&s->store);
     sg_p11_close(&s->p11);
@@ -610,6 +636,107 @@ static void unlock(struct sg_signer *s)
     s->active_version = -1;
 }
 
+/* ---- the audit key (issue 11) ------------------------------------------------ */
+
+/* SG_AUDIT_KEY_ID's 16 bytes, without its NUL. */
+static const uint8_t audit_key_id[SG_HSM_ID_LEN] = {'s', 'i', 'g', 'n', 'e', 't', '-', 'a',
+                                                     'u', 'd', 'i', 't', '-', 'k', 'e', 'y'};
+_Static_assert(sizeof SG_AUDIT_KEY_ID == SG_HSM_ID_LEN + 1, "the audit key's CKA_ID");
+
+static signet_err audit_sign(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[static 64])
+{
+    struct sg_signer *s = ctx;
+    uint8_t buf[SG_P11_SIG_MAX];
+    size_t n = 0;
+    signet_err err = sg_p11_sign(s->p11, SG_ALG_ES256, audit_key_id, msg, len, buf, &n);
+    if (err == SIGNET_OK && n != 64)
+        err = SIGNET_ERR_HSM;
+    if (err == SIGNET_OK)
+        memcpy(sig, buf, 64);
+    return err;
+}
+
+/* The public half, next to the log (mode 0644: the monitor and
+ * `signet audit verify` read it), rewritten whenever it is not the HSM's:
+ * a key file swapped for another key would let forged checkpoints pass. */
+static void write_audit_key_file(const struct sg_signer *s, const char *jwk)
+{
+    char path[PATH_MAX], tmp[PATH_MAX + 8], old[4096];
+    const char *slash = strrchr(s->cfg.audit_log, '/');
+    int dlen = slash != NULL ? (int)(slash - s->cfg.audit_log) : 1;
+    const char *dir = slash != NULL ? s->cfg.audit_log : ".";
+    int n = snprintf(path, sizeof path, "%.*s/%s", dlen, dir, SG_AUDIT_KEY_FILE);
+    if (n < 0 || (size_t)n >= sizeof path)
+        return;
+    size_t want = strlen(jwk);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd >= 0) {
+        ssize_t got = read(fd, old, sizeof old);
+        (void)close(fd);
+        if (got == (ssize_t)want + 1 && memcmp(old, jwk, want) == 0 && old[want] == '\n')
+            return;
+        sg_log(SG_LOG_WARN, "audit_key_file_rewritten", "path=%s", path);
+    }
+    (void)snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    (void)unlink(tmp);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    bool ok = fd >= 0 && fchmod(fd, 0644) == 0 && write(fd, jwk, want) == (ssize_t)want &&
+              write(fd, "\n", 1) == 1 && fsync(fd) == 0;
+    if (fd >= 0)
+        (void)close(fd);
+    if (!ok || rename(tmp, path) != 0) {
+        sg_log(SG_LOG_ERROR, "audit_key_file_failed", "path=%s errno=%d", path, errno);
+        (void)unlink(tmp);
+    }
+}
+
+/* Finds the audit key in the HSM, or makes it (under the lifecycle lock,
+ * so that signers starting together make one): a P-256 pair, private half
+ * sensitive and never extractable (sg_p11_generate), CKA_ID
+ * SG_AUDIT_KEY_ID, CKA_LABEL SG_AUDIT_KEY_LABEL. Its public JWK is written
+ * next to the log and the log's checkpoints are signed with it. Without it
+ * (an HSM that cannot make one) the signer still runs, unanchored, and says
+ * so (STATUS audit.key ""). */
+static signet_err setup_audit_key(struct sg_signer *s)
+{
+    char *jwk = NULL;
+    char kid[SG_THUMBPRINT_LEN + 1];
+    signet_err err = sg_p11_public_jwk(s->p11, SG_ALG_ES256, audit_key_id, &jwk, kid);
+    if (err == SIGNET_ERR_NOT_FOUND) {
+        err = with_lock(s);
+        if (err != SIGNET_OK)
+            return err;
+        err = sg_p11_public_jwk(s->p11, SG_ALG_ES256, audit_key_id, &jwk, kid);
+        if (err == SIGNET_ERR_NOT_FOUND) {
+            err = sg_p11_generate(s->p11, SG_ALG_ES256, audit_key_id, SG_AUDIT_KEY_LABEL, &jwk,
+                                  kid);
+            if (err == SIGNET_OK)
+                sg_log(SG_LOG_INFO, "audit_key_generated", "key=%s", kid);
+        }
+        unlock(s);
+    }
+    if (err != SIGNET_OK) {
+        sg_log(SG_LOG_ERROR, "audit_key_unavailable", "error=%s", signet_err_name(err));
+        return SIGNET_OK;
+    }
+    write_audit_key_file(s, jwk);
+    free(jwk);
+    memcpy(s->audit_key, kid, sizeof s->audit_key);
+    sg_audit_set_anchor(s->audit, audit_sign, s, kid, 1000);
+    return SIGNET_OK;
+}
+
+signet_err sg_signer_audit_reset(struct sg_signer *s, const char *reason, char *moved,
+                                 size_t moved_len)
+{
+    signet_err err = with_lock(s);
+    if (err != SIGNET_OK)
+        return err;
+    err = sg_audit_reset(s->audit, sg_clock_now(), reason, moved, moved_len);
+    unlock(s);
+    return err;
+}
+
 /* Under the lifecycle lock: whether a peer other than the administrator
  * (the monitor, on on_critical = rotate) may have a key revoked now. Its
  * revokes are limited per issuer set, not per signer process or channel:
@@ -712,6 +839,17 @@ static signet_err status_json(struct sg_signer *s, json_t **out)
         (json_int_t)sg_lifecycle_next_due(&s->lc, now));
     if (doc == NULL)
         return SIGNET_ERR_NOMEM;
+    /* Whether records can be made durable now, and why not (I5, /readyz). */
+    char why[256];
+    signet_err health = sg_audit_health(s->audit, why, sizeof why);
+    json_t *audit = json_pack("{s:b, s:s, s:s, s:I, s:s}", "ok", health == SIGNET_OK, "error",
+                              health == SIGNET_OK ? "" : signet_err_name(health), "reason", why,
+                              "checkpoints", (json_int_t)sg_audit_checkpoints(s->audit), "key",
+                              s->audit_key);
+    if (audit == NULL || json_object_set_new(doc, "audit", audit) != 0) {
+        json_decref(doc);
+        return SIGNET_ERR_NOMEM;
+    }
     *out = doc;
     return SIGNET_OK;
 }
@@ -1158,8 +1296,18 @@ signet_err sg_signer_serve2(struct sg_signer *s, int fd, unsigned role, int mon_
          * ignored by poll. */
         struct pollfd pfd[2] = {{.fd = ch[0].fd, .events = POLLIN},
                                 {.fd = ch[1].fd, .events = POLLIN}};
-        if (poll(pfd, 2, -1) < 0) {
-            if (errno != EINTR)
+        /* Records left unanchored are checkpointed within a second even
+         * when no request follows them. */
+        int64_t wait = sg_audit_checkpoint_wait_ms(s->audit);
+        int ready = poll(pfd, 2, wait < 0 ? -1 : wait > 1000 ? 1000 : (int)wait);
+        signet_err cp = sg_audit_checkpoint_wait_ms(s->audit) == 0
+                            ? sg_audit_checkpoint_try(s->audit)
+                            : SIGNET_OK;
+        if (cp != SIGNET_OK && cp != SIGNET_ERR_BUSY)
+            sg_log(SG_LOG_ERROR, "audit_checkpoint_failed", "at=timer error=%s",
+                   signet_err_name(cp));
+        if (ready <= 0) {
+            if (ready < 0 && errno != EINTR)
                 err = SIGNET_ERR_IO;
             continue;
         }

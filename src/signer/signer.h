@@ -47,6 +47,10 @@ SIGNET_WUR signet_err sg_signer_start_workers(struct sg_signer *s);
 
 /* Runs the lifecycle once (used at start-up and by `signet init`). */
 SIGNET_WUR signet_err sg_signer_advance(struct sg_signer *s);
+/* `signet audit reset`: starts a new audit chain when the log is lost
+ * (sg_audit_reset; SIGNET_ERR_EXISTS when it is whole). */
+SIGNET_WUR signet_err sg_signer_audit_reset(struct sg_signer *s, const char *reason, char *moved,
+                                            size_t moved_len);
 
 /* The primary channel's peer's role for sg_signer_serve and
  * sg_signer_handle (SG_ROLE_ADMIN unless the spawner said --role-front):

@@ -9,7 +9,11 @@
  *                                         monitor's)
  *   signet-signer --state DIR --init-token
  *                                         initialise the embedded token with
- *                                         the PINs in the state directory */
+ *                                         the PINs in the state directory
+ *   signet-signer --state DIR --audit-reset REASON
+ *                                         start a new audit chain after the
+ *                                         log was lost (`signet audit reset`):
+ *                                         exit 0 done, 1 nothing to reset */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,7 +35,7 @@
 static int usage(void)
 {
     fprintf(stderr, "usage: signet-signer --state DIR (--fd N [--no-advance] [--role-front] "
-                    "[--monitor-fd M] | --init-token)\n");
+                    "[--monitor-fd M] | --init-token | --audit-reset REASON)\n");
     return 2;
 }
 
@@ -69,6 +73,32 @@ static int init_token(const char *state)
     return 0;
 }
 
+/* `signet audit reset`: a new chain whose first record says why. */
+static int audit_reset(const char *state, const char *reason)
+{
+    struct sg_signer *s = NULL;
+    char msg[768] = "", moved[4200] = "";
+    signet_err err = sg_signer_open(state, &s, msg, sizeof msg);
+    if (err != SIGNET_OK) {
+        fprintf(stderr, "signet-signer: %s\n", msg);
+        return 3;
+    }
+    err = sg_signer_audit_reset(s, reason, moved, sizeof moved);
+    sg_signer_close(&s);
+    if (err == SIGNET_ERR_EXISTS) {
+        fprintf(stderr, "signet-signer: the audit log is whole and holds its recorded head: "
+                        "nothing to reset\n");
+        return 1;
+    }
+    if (err != SIGNET_OK) {
+        fprintf(stderr, "signet-signer: audit reset failed: %s\n", signet_strerror(err));
+        return 3;
+    }
+    printf("new audit chain started%s%s\n", moved[0] != '\0' ? "; the old log is kept as " : "",
+           moved);
+    return 0;
+}
+
 /* A descriptor number from argv: 3..1024. */
 static int parse_fd(const char *arg, int *out)
 {
@@ -101,6 +131,7 @@ int main(int argc, char **argv)
     sg_fault_init();
     const char *state = NULL;
     int fd = -1, mon_fd = -1, do_init = 0, advance = 1, front = 0;
+    const char *reset_reason = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--state") == 0 && i + 1 < argc) {
             state = argv[++i];
@@ -117,11 +148,16 @@ int main(int argc, char **argv)
             front = 1; /* the launcher says the peer is the front end */
         } else if (strcmp(argv[i], "--init-token") == 0) {
             do_init = 1;
+        } else if (strcmp(argv[i], "--audit-reset") == 0 && i + 1 < argc) {
+            reset_reason = argv[++i];
         } else {
             return usage();
         }
     }
-    if (state == NULL || (fd < 0) == !do_init || (mon_fd >= 0 && (do_init || mon_fd == fd)))
+    if (state != NULL && reset_reason != NULL && fd < 0 && mon_fd < 0 && !do_init)
+        return audit_reset(state, reset_reason);
+    if (state == NULL || reset_reason != NULL || (fd < 0) == !do_init ||
+        (mon_fd >= 0 && (do_init || mon_fd == fd)))
         return usage();
     if (do_init)
         return init_token(state);

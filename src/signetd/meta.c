@@ -5,12 +5,14 @@
 
 #include <jansson.h>
 #include <openssl/sha.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/ipc.h"
 #include "common/oauth_req.h"
+#include "json.h"
 #include "signetd/ctx.h"
 #include "signetd/pool.h"
 #include "store/store.h"
@@ -228,11 +230,21 @@ void sd_ready_endpoint(struct sd_ctx *c, struct sd_resp *r)
     signet_err status = SIGNET_OK;
     char *json = NULL;
     signet_err err = sd_pool_call(&c->pool, SG_IPC_STATUS, NULL, &status, &json);
+    /* A signer that cannot make audit records durable (its log lost, the
+     * lock held past its bound, the disk refusing) cannot sign either. */
+    json_t *doc = NULL;
+    bool audit_ok = true;
+    if (err == SIGNET_OK && status == SIGNET_OK && json != NULL &&
+        sg_json_parse((const uint8_t *)json, strlen(json), SG_IPC_MAX_PAYLOAD, &doc) == SIGNET_OK)
+        audit_ok = !json_is_false(json_object_get(json_object_get(doc, "audit"), "ok"));
+    json_decref(doc);
     free(json);
     int64_t version = 0;
     const char *why = NULL;
     if (err != SIGNET_OK || status != SIGNET_OK)
         why = "signer";
+    else if (!audit_ok)
+        why = "audit";
     else if (store_version(c, &version) != SIGNET_OK)
         why = "store";
     else if (atomic_load(&c->draining))

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/checkpoint.h"
 #include "common/ipc.h"
 #include "json.h"
 #include "store/store.h"
@@ -227,6 +228,17 @@ signet_err sg_tm_parse_status(const char *json, size_t len, struct sg_tm_signer 
         goto out;
     if (jint(timing, "next_transition_in", &sig->next_transition_in) != 0)
         sig->next_transition_in = -1;
+    /* A signer without the member (an older one) is taken as healthy. */
+    const json_t *audit = json_object_get(doc, "audit");
+    sig->audit_ok = true;
+    if (json_is_object(audit) && jbool(audit, "ok", &sig->audit_ok) != 0)
+        goto out;
+    if (!sig->audit_ok) {
+        const char *e = jstr(audit, "error"), *why = jstr(audit, "reason");
+        sig->audit_broken = e != NULL && strcmp(e, "SIGNET_ERR_AUDIT_BROKEN") == 0;
+        (void)sg_tm_copy(sig->audit_reason, sizeof sig->audit_reason,
+                         why != NULL ? why : "audit log not writable");
+    }
     if (keys != NULL) {
         size_t n = json_array_size(arr);
         out = n > 0 ? calloc(n, sizeof *out) : NULL;
@@ -439,6 +451,9 @@ static const struct sg_tm_key *key_by_hsm(const struct sg_tm_key *keys, size_t n
     return NULL;
 }
 
+/* SG_AUDIT_KEY_ID as the inventory shows a CKA_ID (lower-case hex). */
+#define AUDIT_KEY_ID_HEX "7369676e65742d61756469742d6b6579"
+
 void sg_inv_check_token_objects(const struct sg_inv_input *in, struct sg_inv_result *r)
 {
     if (!in->have_inventory || !in->have_keys) {
@@ -469,6 +484,9 @@ void sg_inv_check_token_objects(const struct sg_inv_input *in, struct sg_inv_res
             if (k != NULL)
                 name_key(r, k->kid);
         }
+        if (k == NULL && strcmp(o->id, AUDIT_KEY_ID_HEX) == 0 &&
+            strcmp(o->label, SG_AUDIT_KEY_LABEL) == 0)
+            continue; /* the audit key (checkpoints of the audit log), not in the store */
         if (k == NULL)
             violate(r, "object id %s (label '%s') is not a key signet created", o->id, o->label);
         else if ((before != NULL && before->state == SG_KS_DESTROYED) ||

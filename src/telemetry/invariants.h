@@ -90,6 +90,11 @@ struct sg_tm_signer {
     bool seccomp, dumpable, mlocked, no_new_privs;
     uint64_t audit_seq;
     int64_t next_transition_in; /* -1 when none */
+    /* STATUS "audit": whether the signer can make records durable (false:
+     * its log was deleted, replaced or cut, or its last commit failed). */
+    bool audit_ok;
+    bool audit_broken;         /* the log is lost: I5 violated */
+    char audit_reason[200];
 };
 
 /* The front end's own sandbox and the trust boundary, as signetd's front

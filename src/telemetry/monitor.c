@@ -620,8 +620,22 @@ static void evaluate(struct sg_monitor *m, unsigned due, const struct inputs *in
                 continue;
             sg_inv_check_jwks(&x, &r);
             break;
-        case SG_INV_AUDIT:
-            if (m->audit_err == SIGNET_ERR_AUDIT_BROKEN) {
+        case SG_INV_AUDIT: {
+            /* A signer whose log vanished, was replaced or lost its
+             * recorded head refuses to sign: a lost log is a violation,
+             * not an unknown (issue 11). */
+            size_t lost = in->n_signers;
+            for (size_t k = 0; k < in->n_signers && lost == in->n_signers; k++)
+                if (in->signers[k].audit_broken)
+                    lost = k;
+            if (lost < in->n_signers) {
+                r.state = SG_INV_VIOLATED;
+                (void)snprintf(r.msg, sizeof r.msg, "signer %zu: %s (signing refused)", lost,
+                               in->signers[lost].audit_reason);
+            } else if (m->audit_err == SIGNET_ERR_NOT_FOUND) {
+                r.state = SG_INV_VIOLATED;
+                (void)sg_tm_copy(r.msg, sizeof r.msg, "the audit log is missing");
+            } else if (m->audit_err == SIGNET_ERR_AUDIT_BROKEN) {
                 r.state = SG_INV_VIOLATED;
                 (void)snprintf(r.msg, sizeof r.msg, "audit chain broken at %s",
                                sg_tm_audit_why(m->audit));
@@ -638,6 +652,7 @@ static void evaluate(struct sg_monitor *m, unsigned due, const struct inputs *in
                                       sg_tm_audit_rescans(m->audit), &r);
             }
             break;
+        }
         case SG_INV_TOKEN_WINDOW:
             if (m->i6_until >= now || m->i6_found > 0) {
                 r.state = SG_INV_VIOLATED;

@@ -601,6 +601,13 @@ objs = []
 for raw in open(objs_file):
     f = raw.rstrip("\n").split("\t")
     objs.append({"cls": f[0], "id": f[1].lower(), "label": f[2], "access": f[3]})
+# The audit key (issue 11) is no lifecycle key: one pair, label signet-audit.
+AUDIT_ID = b"signet-audit-key".hex()
+audit_objs = [o for o in objs if o["id"] == AUDIT_ID]
+objs = [o for o in objs if o["id"] != AUDIT_ID]
+check("the audit key is one pair labelled signet-audit",
+      [] if sorted((o["cls"], o["label"]) for o in audit_objs) ==
+      [("priv", "signet-audit"), ("pub", "signet-audit")] else ["audit key objects: %r" % audit_objs])
 live = [k for k in keys if k["state"] != "DESTROYED"]
 dead = [k for k in keys if k["state"] == "DESTROYED"]
 def ids(cls):
@@ -622,7 +629,8 @@ def access_bad(a):
     parts = [p.strip() for p in a.split(",")]
     return not ({"sensitive", "always sensitive", "never extractable"} <= set(parts)) or "extractable" in parts
 check("every private key is sensitive, always sensitive, never extractable",
-      ["%s: %s" % (o["id"], o["access"]) for o in objs if o["cls"] == "priv" and access_bad(o["access"])])
+      ["%s: %s" % (o["id"], o["access"]) for o in objs + audit_objs
+       if o["cls"] == "priv" and access_bad(o["access"])])
 
 def thumbprint(j):
     req = {"EC": ["crv", "kty", "x", "y"], "OKP": ["crv", "kty", "x"], "RSA": ["e", "kty", "n"]}[j["kty"]]
