@@ -1,5 +1,12 @@
-/* Client secret verification (argon2id) with a bounded cache of recent
- * successes, and the per-client token-bucket rate limiter.
+/* Client secret verification, the per-client token-bucket rate limiter
+ * and the failure budgets (per client, per source address).
+ *
+ * Secrets are HMAC-SHA-256 under the front end's pepper
+ * (common/client_secret.h): microseconds a check, the same for a known
+ * client, an unknown one (checked against a dummy hash) and a wrong
+ * secret. Hashes of the earlier argon2id format still verify, on a small
+ * bounded pool that never makes an HTTP thread wait: when its slots are
+ * taken the request is shed (503, Retry-After), and a success is cached.
  *
  * The cache never holds a secret: an entry is keyed by
  * HMAC-SHA256(k, tenant NUL client_id NUL secret) under a per-process
@@ -9,9 +16,12 @@
 #include "signetd/auth.h"
 
 #include <argon2.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <malloc.h>
+#include <netinet/in.h>
 #include <semaphore.h>
+#include <stdio.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -22,6 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/client_secret.h"
+#include "util/b64url.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/secret.h"
@@ -43,10 +55,32 @@ static struct sg_secret *cache_key;
 /* HMAC-SHA256 already keyed with cache_key: each lookup duplicates it
  * instead of fetching the algorithm and deriving the pads again. */
 static EVP_MAC_CTX *mac_keyed;
+/* The pepper of the client-secret hashes (read once, before the sandbox)
+ * and the hash of no client's secret an unknown client is checked against. */
+static struct sg_secret *pepper;
+static char dummy_hash[SG_SECRET_HMAC_MAX];
 
-signet_err sd_auth_init(void)
+signet_err sd_auth_init(const char *state_dir)
 {
-    signet_err err = sg_secret_new(32, &cache_key);
+    signet_err err = sg_pepper_load(state_dir, &pepper);
+    if (err != SIGNET_OK) {
+        sg_log(SG_LOG_ERROR, "pepper_unreadable",
+               "file=%s/front/" SG_PEPPER_FILE " error=%s action=\"run signet init --state on "
+               "the state directory: it adds one to an earlier layout\"",
+               state_dir, signet_err_name(err));
+        return err;
+    }
+    uint8_t noise[32];
+    char text[48];
+    if (RAND_bytes(noise, sizeof noise) != 1 ||
+        sg_b64url_encode(noise, sizeof noise, text, sizeof text) != SIGNET_OK ||
+        sg_client_secret_hash(pepper, text, dummy_hash) != SIGNET_OK) {
+        sg_secret_free(&pepper);
+        return SIGNET_ERR_CRYPTO;
+    }
+    sg_wipe(noise, sizeof noise);
+    sg_wipe(text, sizeof text);
+    err = sg_secret_new(32, &cache_key);
     if (err != SIGNET_OK)
         return err;
     if (RAND_bytes(cache_key->data, 32) != 1) {
@@ -75,6 +109,7 @@ void sd_auth_shutdown(void)
     pthread_mutex_lock(&cache_lock);
     sg_wipe(cache, sizeof cache);
     sg_secret_free(&cache_key);
+    sg_secret_free(&pepper);
     EVP_MAC_CTX_free(mac_keyed);
     mac_keyed = NULL;
     pthread_mutex_unlock(&cache_lock);
@@ -103,34 +138,54 @@ static int mac_of(const char *tenant, const char *client_id, const char *secret,
     return ok ? 0 : -1;
 }
 
-/* argon2id is deliberately expensive (memory-hard: tens of MiB per run).
- * A burst of cache misses must not run one per HTTP thread at once: at most
- * one per core runs, the others wait their turn. Its large buffers come from
- * mmap (returned to the system when freed) rather than glibc's per-thread
- * arenas, which would otherwise keep the peak for the life of the process. */
+/* Legacy argon2id hashes (memory-hard: tens of MiB per run): at most
+ * ARGON2_SLOTS run at once, and an HTTP thread never waits for a slot (a
+ * request that finds them taken is shed with 503), so a flood of wrong
+ * secrets against such a client cannot stall the event loop. Its large
+ * buffers come from mmap (returned to the system when freed) rather than
+ * glibc's per-thread arenas, which would otherwise keep the peak for the
+ * life of the process. */
+#define ARGON2_SLOTS 1u
 static pthread_once_t argon2_once = PTHREAD_ONCE_INIT;
 static sem_t argon2_slots;
 
 static void argon2_init(void)
 {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    (void)sem_init(&argon2_slots, 0, cores > 0 && cores < 64 ? (unsigned)cores : 2u);
+    (void)sem_init(&argon2_slots, 0, ARGON2_SLOTS);
     (void)mallopt(M_MMAP_THRESHOLD, 1 << 20);
 }
 
 static int argon2_verify_bounded(const char *encoded, const char *secret)
 {
     pthread_once(&argon2_once, argon2_init);
-    while (sem_wait(&argon2_slots) != 0)
+    while (sem_trywait(&argon2_slots) != 0)
         if (errno != EINTR)
-            return 0;
+            return SD_SECRET_BUSY;
     int ok = argon2id_verify(encoded, secret, strlen(secret)) == ARGON2_OK;
     (void)sem_post(&argon2_slots);
-    return ok;
+    return ok ? SD_SECRET_OK : SD_SECRET_BAD;
 }
 
-int sd_secret_verify(const char *tenant, const char *client_id, const char *secret,
-                     const char *encoded)
+static void legacy_note(const char *tenant, const char *client_id)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static uint64_t logged_ns;
+    uint64_t now = sg_clock_mono_ns();
+    pthread_mutex_lock(&lock);
+    int due = logged_ns == 0 || now - logged_ns > 3600ull * 1000000000ull;
+    if (due)
+        logged_ns = now;
+    pthread_mutex_unlock(&lock);
+    if (due)
+        sg_log(SG_LOG_WARN, "client_secret_legacy",
+               "tenant=%s client=%s detail=\"an argon2id secret hash (verified on a bounded "
+               "pool; 503 when it is busy): give the client a new secret (signet client remove, "
+               "add)\"",
+               tenant, client_id);
+}
+
+static int legacy_verify(const char *tenant, const char *client_id, const char *secret,
+                         const char *encoded)
 {
     uint8_t mac[32], digest[32];
     sg_sha256(encoded, strlen(encoded), digest);
@@ -143,14 +198,16 @@ int sd_secret_verify(const char *tenant, const char *client_id, const char *secr
                   CRYPTO_memcmp(e->mac, mac, sizeof mac) == 0 &&
                   CRYPTO_memcmp(e->hash_digest, digest, sizeof digest) == 0;
         pthread_mutex_unlock(&cache_lock);
-        if (hit)
-            return 1;
+        if (hit) {
+            sg_wipe(mac, sizeof mac);
+            return SD_SECRET_OK;
+        }
     }
+    legacy_note(tenant, client_id);
     /* argon2id_verify recomputes the hash with the encoded parameters and
      * salt and compares in constant time. */
-    if (!argon2_verify_bounded(encoded, secret))
-        return 0;
-    if (have_mac) {
+    int v = argon2_verify_bounded(encoded, secret);
+    if (v == SD_SECRET_OK && have_mac) {
         pthread_mutex_lock(&cache_lock);
         struct cache_entry *e = &cache[slot];
         memcpy(e->mac, mac, sizeof mac);
@@ -160,33 +217,28 @@ int sd_secret_verify(const char *tenant, const char *client_id, const char *secr
         pthread_mutex_unlock(&cache_lock);
     }
     sg_wipe(mac, sizeof mac);
-    return 1;
+    return v;
 }
 
-/* argon2id parameters of `signet client add` (src/cli/cmd_client.c): the
- * hash an unknown client is checked against costs what a real one does. */
-#define BURN_T 2
-#define BURN_M 19456
-#define BURN_P 1
-
-static pthread_once_t burn_once = PTHREAD_ONCE_INIT;
-static char burn_hash[160];
-
-static void burn_init(void)
+int sd_secret_verify(const char *tenant, const char *client_id, const char *secret,
+                     const char *encoded)
 {
-    uint8_t salt[16], pw[32];
-    if (RAND_bytes(salt, sizeof salt) != 1 || RAND_bytes(pw, sizeof pw) != 1 ||
-        argon2id_hash_encoded(BURN_T, BURN_M, BURN_P, pw, sizeof pw, salt, sizeof salt, 32,
-                              burn_hash, sizeof burn_hash) != ARGON2_OK)
-        burn_hash[0] = '\0';
-    sg_wipe(pw, sizeof pw);
+    switch (sg_client_secret_kind(encoded)) {
+    case SG_SECRET_KIND_HMAC:
+        return sg_client_secret_check(pepper, secret, encoded) ? SD_SECRET_OK : SD_SECRET_BAD;
+    case SG_SECRET_KIND_ARGON2ID:
+        return legacy_verify(tenant, client_id, secret, encoded);
+    case SG_SECRET_KIND_OTHER:
+        break;
+    }
+    /* A hash of no known form matches nothing, at the usual cost. */
+    (void)sg_client_secret_check(pepper, secret, dummy_hash);
+    return SD_SECRET_BAD;
 }
 
 void sd_secret_burn(const char *secret)
 {
-    pthread_once(&burn_once, burn_init);
-    if (burn_hash[0] != '\0')
-        (void)argon2_verify_bounded(burn_hash, secret);
+    (void)sg_client_secret_check(pepper, secret, dummy_hash);
 }
 
 /* ---- rate limiting ------------------------------------------------------- */
@@ -292,30 +344,81 @@ int64_t sd_rate_take(const char *tenant, const char *client_id, double rate, uns
     return wait;
 }
 
+/* ---- failure budgets ------------------------------------------------------ */
+
 #define FAIL_RATE 10.0 /* failures a second, per client, before the flood is logged */
 #define FAIL_BURST 10u
+/* Failures a second from one source address (an IPv6 /64) before its
+ * further failures are answered 429. A correct credential is never
+ * charged here nor refused for it. */
+#define FAIL_ADDR_RATE 5.0
+#define FAIL_ADDR_BURST 60u
 
-void sd_auth_failure(const char *tenant, const char *client_id)
+/* The source address of the request this thread is serving (set by
+ * http.c around the calls that authenticate). */
+static _Thread_local char peer[INET6_ADDRSTRLEN + 8];
+
+void sd_auth_peer_set(const struct sockaddr *sa)
+{
+    peer[0] = '\0';
+    if (sa == NULL)
+        return;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *a4 = (const struct sockaddr_in *)(const void *)sa;
+        (void)inet_ntop(AF_INET, &a4->sin_addr, peer, sizeof peer);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)(const void *)sa;
+        struct in6_addr a = a6->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(&a)) {
+            (void)inet_ntop(AF_INET, &a.s6_addr[12], peer, sizeof peer);
+            return;
+        }
+        /* One holder of a /64 can use all of it. */
+        memset(&a.s6_addr[8], 0, 8);
+        if (inet_ntop(AF_INET6, &a, peer, sizeof peer - 4) != NULL)
+            memcpy(peer + strlen(peer), "/64", 4);
+    }
+}
+
+const char *sd_auth_peer(void)
+{
+    return peer[0] != '\0' ? peer : "-";
+}
+
+static int due_every(pthread_mutex_t *lock, uint64_t *last_ns, uint64_t period_ns)
+{
+    uint64_t now = sg_clock_mono_ns();
+    pthread_mutex_lock(lock);
+    int due = *last_ns == 0 || now - *last_ns > period_ns;
+    if (due)
+        *last_ns = now;
+    pthread_mutex_unlock(lock);
+    return due;
+}
+
+int64_t sd_auth_failure(const char *tenant, const char *client_id)
 {
     static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-    static uint64_t logged_ns;
+    static uint64_t client_logged_ns, addr_logged_ns;
     char key[200];
+    int64_t wait = 0;
+    /* Keys of their own in the table (two newlines, a client's have one):
+     * never the client's own bucket. */
     int n = snprintf(key, sizeof key, "!fail\n%s", tenant);
-    if (n < 0 || (size_t)n >= sizeof key)
-        return;
-    /* Its own keys in the table (two newlines, a client's have one): never
-     * the client's own bucket. */
-    if (sd_rate_take(key, client_id, FAIL_RATE, FAIL_BURST) == 0)
-        return;
-    uint64_t now = sg_clock_mono_ns();
-    pthread_mutex_lock(&log_lock);
-    int due = logged_ns == 0 || now - logged_ns > 60ull * 1000000000ull;
-    if (due)
-        logged_ns = now;
-    pthread_mutex_unlock(&log_lock);
-    if (due)
+    if (n > 0 && (size_t)n < sizeof key && sd_rate_take(key, client_id, FAIL_RATE, FAIL_BURST) != 0 &&
+        due_every(&log_lock, &client_logged_ns, 60ull * 1000000000ull))
         sg_log(SG_LOG_WARN, "client_auth_flood",
                "tenant=%s client=%s detail=\"over %.0f failed authentications a second; the "
                "client's own requests are not limited by them\"",
                tenant, client_id, FAIL_RATE);
+    if (peer[0] != '\0') {
+        wait = sd_rate_take("!failaddr\n", peer, FAIL_ADDR_RATE, FAIL_ADDR_BURST);
+        if (wait > 0 && due_every(&log_lock, &addr_logged_ns, 60ull * 1000000000ull))
+            sg_log(SG_LOG_WARN, "address_auth_flood",
+                   "addr=%s tenant=%s client=%s detail=\"over %.0f failed authentications a "
+                   "second from this address; its further failures get 429, a correct "
+                   "credential is still served\"",
+                   peer, tenant, client_id, FAIL_ADDR_RATE);
+    }
+    return wait;
 }

@@ -255,7 +255,7 @@ int main(int argc, char **argv)
     if (c->launcher_fd < 0)
         return c->exit_code; /* the launcher, done */
     sg_clock_use_file(cfg->clock_file[0] != '\0' ? cfg->clock_file : NULL);
-    if (install_signals() != 0 || sd_auth_init() != SIGNET_OK) {
+    if (install_signals() != 0 || sd_auth_init(c->state_dir) != SIGNET_OK) {
         fprintf(stderr, "signetd: cannot initialise\n");
         return 1;
     }

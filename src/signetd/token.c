@@ -1,5 +1,6 @@
 /* POST /t/<tenant>/token: the client_credentials grant (RFC 6749 §4.4)
- * with client_secret_basic / client_secret_post (argon2id hashes only) or
+ * with client_secret_basic / client_secret_post (HMAC-SHA-256 under a
+ * pepper, auth.c; legacy argon2id hashes on a bounded pool) or
  * private_key_jwt (RFC 7523), scopes (RFC 6749 §3.3), resource indicators
  * (RFC 8707), and RFC 9068 access tokens signed by the signer. A failed
  * request leaves nothing behind: no signature, no audit record of one, no
@@ -142,10 +143,16 @@ static enum sg_oauth_error authenticate(struct sd_ctx *c, const struct sg_config
         return SG_OAUTH_OK;
     }
     if (cl->auth != SG_CLIENT_SECRET || cl->secret_hash == NULL) {
+        sd_secret_burn(req->secret); /* what a wrong secret costs */
         (void)snprintf(why, whylen, "this client authenticates with private_key_jwt");
         return SG_OAUTH_INVALID_CLIENT;
     }
-    if (!sd_secret_verify(t->name, req->client_id, req->secret, cl->secret_hash)) {
+    int v = sd_secret_verify(t->name, req->client_id, req->secret, cl->secret_hash);
+    if (v == SD_SECRET_BUSY) {
+        (void)snprintf(why, whylen, "too many client authentications at once: retry later");
+        return SG_OAUTH_TEMPORARILY_UNAVAILABLE;
+    }
+    if (v != SD_SECRET_OK) {
         (void)snprintf(why, whylen, "client authentication failed");
         return SG_OAUTH_INVALID_CLIENT;
     }
@@ -342,9 +349,19 @@ static int client_gate(struct sd_ctx *c, const struct sg_config *cfg,
     }
     if (e != SG_OAUTH_OK) {
         if (e == SG_OAUTH_INVALID_CLIENT) {
-            sg_log(SG_LOG_WARN, "client_auth_failed", "tenant=%s client=%s method=%s reason=\"%s\"",
-                   t->name, req->client_id, auth_method(req), why);
-            sd_auth_failure(t->name, req->client_id);
+            sg_log(SG_LOG_WARN, "client_auth_failed",
+                   "tenant=%s client=%s method=%s addr=%s reason=\"%s\"", t->name,
+                   req->client_id, auth_method(req), sd_auth_peer(), why);
+            int64_t wait = sd_auth_failure(t->name, req->client_id);
+            if (wait > 0) {
+                /* The address is over its failure budget (auth.c): the
+                 * same answer whatever failed, never for a correct one. */
+                sd_resp_oauth_error(r, 429, "invalid_client",
+                                    AUTH_FAILED "; too many failures from this address");
+                r->retry_after = wait;
+                *result = "invalid_client";
+                return -1;
+            }
             (void)snprintf(why, sizeof why, AUTH_FAILED);
         }
         fail(r, e, why, req->basic_tried, t);
