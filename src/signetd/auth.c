@@ -396,10 +396,31 @@ static int due_every(pthread_mutex_t *lock, uint64_t *last_ns, uint64_t period_n
     return due;
 }
 
+/* An address over its failure budget is logged once a minute, and a new
+ * one at once (at most one line a second): one flooding address does not
+ * hide the next. */
+static int addr_log_due(const char *addr)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static uint64_t logged_ns;
+    static char last[sizeof peer];
+    uint64_t now = sg_clock_mono_ns();
+    pthread_mutex_lock(&lock);
+    uint64_t since = now - logged_ns;
+    int due = logged_ns == 0 || since > 60ull * 1000000000ull ||
+              (since > 1000000000ull && strcmp(last, addr) != 0);
+    if (due) {
+        logged_ns = now;
+        (void)snprintf(last, sizeof last, "%s", addr);
+    }
+    pthread_mutex_unlock(&lock);
+    return due;
+}
+
 int64_t sd_auth_failure(const char *tenant, const char *client_id)
 {
     static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-    static uint64_t client_logged_ns, addr_logged_ns;
+    static uint64_t client_logged_ns;
     char key[200];
     int64_t wait = 0;
     /* Keys of their own in the table (two newlines, a client's have one):
@@ -413,7 +434,7 @@ int64_t sd_auth_failure(const char *tenant, const char *client_id)
                tenant, client_id, FAIL_RATE);
     if (peer[0] != '\0') {
         wait = sd_rate_take("!failaddr\n", peer, FAIL_ADDR_RATE, FAIL_ADDR_BURST);
-        if (wait > 0 && due_every(&log_lock, &addr_logged_ns, 60ull * 1000000000ull))
+        if (wait > 0 && addr_log_due(peer))
             sg_log(SG_LOG_WARN, "address_auth_flood",
                    "addr=%s tenant=%s client=%s detail=\"over %.0f failed authentications a "
                    "second from this address; its further failures get 429, a correct "
