@@ -178,9 +178,9 @@ static void legacy_note(const char *tenant, const char *client_id)
     pthread_mutex_unlock(&lock);
     if (due)
         sg_log(SG_LOG_WARN, "client_secret_legacy",
-               "tenant=%s client=%s detail=\"an argon2id secret hash (verified on a bounded "
-               "pool; 503 when it is busy): give the client a new secret (signet client remove, "
-               "add)\"",
+               "tenant=%s client=%s detail=\"an argon2id secret hash, verified on a bounded "
+               "pool (503 when it is busy) until the client's first success replaces it by "
+               "an HMAC\"",
                tenant, client_id);
 }
 
@@ -234,6 +234,15 @@ int sd_secret_verify(const char *tenant, const char *client_id, const char *secr
     /* A hash of no known form matches nothing, at the usual cost. */
     (void)sg_client_secret_check(pepper, secret, dummy_hash);
     return SD_SECRET_BAD;
+}
+
+int sd_secret_rehash(const char *secret, char *out, size_t cap)
+{
+    char fresh[SG_SECRET_HMAC_MAX];
+    if (cap < sizeof fresh || sg_client_secret_hash(pepper, secret, fresh) != SIGNET_OK)
+        return -1;
+    memcpy(out, fresh, sizeof fresh);
+    return 0;
 }
 
 void sd_secret_burn(const char *secret)

@@ -3,6 +3,7 @@
 #ifndef SD_AUTH_H
 #define SD_AUTH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "signet/error.h"
@@ -27,6 +28,11 @@ enum {
  * random key). One of SD_SECRET_*. */
 int sd_secret_verify(const char *tenant, const char *client_id, const char *secret,
                      const char *encoded);
+
+/* The current form of a client's hash of secret (HMAC-SHA-256 under the
+ * pepper, a fresh salt) into out: a legacy hash that just verified is
+ * replaced by it. 0, or -1 (out too small, no randomness). */
+int sd_secret_rehash(const char *secret, char *out, size_t cap);
 
 /* Spends what sd_secret_verify spends on a wrong secret (of the current
  * format), against a hash of no client's: an unknown client id must not

@@ -96,6 +96,23 @@ static enum sg_oauth_error pick_audiences(const struct sg_token_req *req,
     return SG_OAUTH_OK;
 }
 
+/* A legacy argon2id hash that just verified is replaced by the current
+ * form (auth.c): the client never costs an argon2id run again. */
+static void upgrade_hash(struct sd_ctx *c, const struct sg_tenant_cfg *t,
+                         const struct sg_client *cl, const char *secret)
+{
+    char fresh[128];
+    if (sd_secret_rehash(secret, fresh, sizeof fresh) != 0)
+        return;
+    pthread_mutex_lock(&c->store_lock);
+    signet_err err =
+        sg_store_client_rehash(c->store, t->name, cl->client_id, cl->secret_hash, fresh);
+    pthread_mutex_unlock(&c->store_lock);
+    sg_log(err == SIGNET_OK ? SG_LOG_INFO : SG_LOG_WARN, "client_secret_rehashed",
+           "tenant=%s client=%s from=argon2id to=hmac-sha256 result=%s", t->name, cl->client_id,
+           signet_err_name(err));
+}
+
 static enum sg_oauth_error authenticate(struct sd_ctx *c, const struct sg_config *cfg,
                                         const struct sg_tenant_cfg *t,
                                         const struct sg_token_req *req,
@@ -156,6 +173,8 @@ static enum sg_oauth_error authenticate(struct sd_ctx *c, const struct sg_config
         (void)snprintf(why, whylen, "client authentication failed");
         return SG_OAUTH_INVALID_CLIENT;
     }
+    if (strncmp(cl->secret_hash, "$argon2id$", 10) == 0)
+        upgrade_hash(c, t, cl, req->secret);
     return SG_OAUTH_OK;
 }
 
