@@ -259,12 +259,23 @@ struct rl_entry {
     struct rl_entry *next;
     char key[200];
     double tokens;
+    double rate;    /* the bucket's own refill rate and size (for pruning) */
+    unsigned burst;
     uint64_t last_ns;
 };
 
-static pthread_mutex_t rl_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct rl_entry *rl_table[RL_BUCKETS];
-static size_t rl_count;
+/* Two tables: authenticated clients' rate limits, and the failure budgets
+ * that strangers fill (any client id, any address). A flood of failures
+ * can fill only the second, never push a client's bucket out. */
+struct rl_table {
+    pthread_mutex_t lock;
+    struct rl_entry *b[RL_BUCKETS];
+    size_t count;
+    int fail_open; /* full: allow (the failure budgets) or refuse (clients) */
+};
+
+static struct rl_table clients_rl = {.lock = PTHREAD_MUTEX_INITIALIZER};
+static struct rl_table failures_rl = {.lock = PTHREAD_MUTEX_INITIALIZER, .fail_open = 1};
 
 static size_t rl_hash(const char *k)
 {
@@ -274,33 +285,39 @@ static size_t rl_hash(const char *k)
     return h % RL_BUCKETS;
 }
 
-static void rl_free_all(void)
+static void rl_clear(struct rl_table *t)
 {
-    pthread_mutex_lock(&rl_lock);
+    pthread_mutex_lock(&t->lock);
     for (size_t b = 0; b < RL_BUCKETS; b++) {
-        while (rl_table[b] != NULL) {
-            struct rl_entry *e = rl_table[b];
-            rl_table[b] = e->next;
+        while (t->b[b] != NULL) {
+            struct rl_entry *e = t->b[b];
+            t->b[b] = e->next;
             free(e);
         }
     }
-    rl_count = 0;
-    pthread_mutex_unlock(&rl_lock);
+    t->count = 0;
+    pthread_mutex_unlock(&t->lock);
+}
+
+static void rl_free_all(void)
+{
+    rl_clear(&clients_rl);
+    rl_clear(&failures_rl);
 }
 
 /* Drops entries that have refilled completely: they are indistinguishable
  * from new ones. Called when the table is full. */
-static void rl_prune(uint64_t now, double rate, unsigned burst)
+static void rl_prune(struct rl_table *t, uint64_t now)
 {
     for (size_t b = 0; b < RL_BUCKETS; b++) {
-        struct rl_entry **pp = &rl_table[b];
+        struct rl_entry **pp = &t->b[b];
         while (*pp != NULL) {
             struct rl_entry *e = *pp;
-            double t = e->tokens + (double)(now - e->last_ns) / 1e9 * rate;
-            if (t >= (double)burst) {
+            double tok = e->tokens + (double)(now - e->last_ns) / 1e9 * e->rate;
+            if (tok >= (double)e->burst) {
                 *pp = e->next;
                 free(e);
-                rl_count--;
+                t->count--;
             } else {
                 pp = &e->next;
             }
@@ -308,37 +325,40 @@ static void rl_prune(uint64_t now, double rate, unsigned burst)
     }
 }
 
-int64_t sd_rate_take(const char *tenant, const char *client_id, double rate, unsigned burst)
+static int64_t rl_take(struct rl_table *t, const char *a, const char *b, double rate,
+                       unsigned burst)
 {
     char key[200];
-    size_t tl = strlen(tenant), cl = strlen(client_id);
-    if (tl + cl + 2 > sizeof key)
-        return 1;
-    memcpy(key, tenant, tl);
-    key[tl] = '\n';
-    memcpy(key + tl + 1, client_id, cl + 1);
+    size_t al = strlen(a), bl = strlen(b);
+    if (al + bl + 2 > sizeof key)
+        return t->fail_open ? 0 : 1;
+    memcpy(key, a, al);
+    key[al] = '\n';
+    memcpy(key + al + 1, b, bl + 1);
     uint64_t now = sg_clock_mono_ns();
     int64_t wait = 0;
-    pthread_mutex_lock(&rl_lock);
+    pthread_mutex_lock(&t->lock);
     size_t h = rl_hash(key);
-    struct rl_entry *e = rl_table[h];
+    struct rl_entry *e = t->b[h];
     while (e != NULL && strcmp(e->key, key) != 0)
         e = e->next;
     if (e == NULL) {
-        if (rl_count >= RL_MAX_ENTRIES)
-            rl_prune(now, rate, burst);
-        e = rl_count < RL_MAX_ENTRIES ? calloc(1, sizeof *e) : NULL;
+        if (t->count >= RL_MAX_ENTRIES)
+            rl_prune(t, now);
+        e = t->count < RL_MAX_ENTRIES ? calloc(1, sizeof *e) : NULL;
         if (e == NULL) {
-            pthread_mutex_unlock(&rl_lock);
-            return 1; /* fail closed: no room to track this client */
+            pthread_mutex_unlock(&t->lock);
+            return t->fail_open ? 0 : 1; /* no room to track it */
         }
         memcpy(e->key, key, strlen(key) + 1);
         e->tokens = (double)burst;
         e->last_ns = now;
-        e->next = rl_table[h];
-        rl_table[h] = e;
-        rl_count++;
+        e->next = t->b[h];
+        t->b[h] = e;
+        t->count++;
     }
+    e->rate = rate;
+    e->burst = burst;
     e->tokens += (double)(now - e->last_ns) / 1e9 * rate;
     if (e->tokens > (double)burst)
         e->tokens = (double)burst;
@@ -349,8 +369,13 @@ int64_t sd_rate_take(const char *tenant, const char *client_id, double rate, uns
         double secs = (1.0 - e->tokens) / rate;
         wait = (int64_t)secs + 1;
     }
-    pthread_mutex_unlock(&rl_lock);
+    pthread_mutex_unlock(&t->lock);
     return wait;
+}
+
+int64_t sd_rate_take(const char *tenant, const char *client_id, double rate, unsigned burst)
+{
+    return rl_take(&clients_rl, tenant, client_id, rate, burst);
 }
 
 /* ---- failure budgets ------------------------------------------------------ */
@@ -405,25 +430,11 @@ static int due_every(pthread_mutex_t *lock, uint64_t *last_ns, uint64_t period_n
     return due;
 }
 
-/* An address over its failure budget is logged once a minute, and a new
- * one at once (at most one line a second): one flooding address does not
- * hide the next. */
+/* An address over its failure budget is logged once a minute (a bucket of
+ * its own in the table): one flooding address does not hide the next. */
 static int addr_log_due(const char *addr)
 {
-    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-    static uint64_t logged_ns;
-    static char last[sizeof peer];
-    uint64_t now = sg_clock_mono_ns();
-    pthread_mutex_lock(&lock);
-    uint64_t since = now - logged_ns;
-    int due = logged_ns == 0 || since > 60ull * 1000000000ull ||
-              (since > 1000000000ull && strcmp(last, addr) != 0);
-    if (due) {
-        logged_ns = now;
-        (void)snprintf(last, sizeof last, "%s", addr);
-    }
-    pthread_mutex_unlock(&lock);
-    return due;
+    return rl_take(&failures_rl, "log", addr, 1.0 / 60.0, 1) == 0;
 }
 
 int64_t sd_auth_failure(const char *tenant, const char *client_id)
@@ -432,17 +443,17 @@ int64_t sd_auth_failure(const char *tenant, const char *client_id)
     static uint64_t client_logged_ns;
     char key[200];
     int64_t wait = 0;
-    /* Keys of their own in the table (two newlines, a client's have one):
-     * never the client's own bucket. */
-    int n = snprintf(key, sizeof key, "!fail\n%s", tenant);
-    if (n > 0 && (size_t)n < sizeof key && sd_rate_take(key, client_id, FAIL_RATE, FAIL_BURST) != 0 &&
+    /* In the failures' own table: never the client's own bucket. */
+    int n = snprintf(key, sizeof key, "client\n%s", tenant);
+    if (n > 0 && (size_t)n < sizeof key &&
+        rl_take(&failures_rl, key, client_id, FAIL_RATE, FAIL_BURST) != 0 &&
         due_every(&log_lock, &client_logged_ns, 60ull * 1000000000ull))
         sg_log(SG_LOG_WARN, "client_auth_flood",
                "tenant=%s client=%s detail=\"over %.0f failed authentications a second; the "
                "client's own requests are not limited by them\"",
                tenant, client_id, FAIL_RATE);
     if (peer[0] != '\0') {
-        wait = sd_rate_take("!failaddr\n", peer, FAIL_ADDR_RATE, FAIL_ADDR_BURST);
+        wait = rl_take(&failures_rl, "addr", peer, FAIL_ADDR_RATE, FAIL_ADDR_BURST);
         if (wait > 0 && addr_log_due(peer))
             sg_log(SG_LOG_WARN, "address_auth_flood",
                    "addr=%s tenant=%s client=%s detail=\"over %.0f failed authentications a "
