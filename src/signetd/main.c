@@ -90,7 +90,9 @@ static void reload(struct sd_ctx *c)
         strcmp(a->tls_cert, b->tls_cert) != 0 || strcmp(a->tls_key, b->tls_key) != 0 ||
         a->threads != b->threads || a->max_body != b->max_body ||
         a->max_connections != b->max_connections ||
-        a->connection_timeout != b->connection_timeout || a->signers != b->signers ||
+        a->max_connections_per_address != b->max_connections_per_address ||
+        a->connection_timeout != b->connection_timeout ||
+        a->request_deadline != b->request_deadline || a->signers != b->signers ||
         a->log_level != b->log_level)
         sg_log(SG_LOG_WARN, "reload_partial",
                "detail=\"listen, TLS, threads, max_body, connections, signers and log_level "
