@@ -842,16 +842,51 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     atomic_fetch_sub(&h->ctx->inflight, 1);
 }
 
+/* libmicrohttpd's messages, at most 10 a second (bursts of 20): a
+ * connection flood (one "reached connection limit" per refused
+ * connection) must not become a log flood. The next line says how many
+ * were dropped. */
+static int mhd_log_due(uint64_t *dropped)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static double tokens = 20.0;
+    static uint64_t last_ns, suppressed;
+    uint64_t now = sg_clock_mono_ns();
+    pthread_mutex_lock(&lock);
+    if (last_ns != 0)
+        tokens += (double)(now - last_ns) / 1e9 * 10.0;
+    if (tokens > 20.0)
+        tokens = 20.0;
+    last_ns = now;
+    int due = tokens >= 1.0;
+    if (due) {
+        tokens -= 1.0;
+        *dropped = suppressed;
+        suppressed = 0;
+    } else {
+        suppressed++;
+    }
+    pthread_mutex_unlock(&lock);
+    return due;
+}
+
 __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
+    uint64_t dropped = 0;
+    if (!mhd_log_due(&dropped))
+        return;
     char msg[512];
     (void)vsnprintf(msg, sizeof msg, fmt, ap);
     msg[strcspn(msg, "\r\n")] = '\0';
     for (char *p = msg; *p != '\0'; p++)
         if (*p == '"')
             *p = '\'';
-    sg_log(SG_LOG_WARN, "mhd", "msg=\"%s\"", msg);
+    if (dropped > 0)
+        sg_log(SG_LOG_WARN, "mhd", "msg=\"%s\" dropped_before=%llu", msg,
+               (unsigned long long)dropped);
+    else
+        sg_log(SG_LOG_WARN, "mhd", "msg=\"%s\"", msg);
 }
 
 /* ---- lifecycle ------------------------------------------------------------ */
