@@ -16,6 +16,7 @@
 #include "common/oauth_req.h"
 #include "signetd/auth.h"
 #include "signetd/ctx.h"
+#include "signetd/dummy_jwks.h"
 #include "signetd/meta.h"
 #include "signetd/pool.h"
 #include "signetd/telemetry.h"
@@ -113,6 +114,41 @@ static void upgrade_hash(struct sd_ctx *c, const struct sg_tenant_cfg *t,
            signet_err_name(err));
 }
 
+
+static int assertion_policy(const struct sg_config *cfg, const struct sg_tenant_cfg *t,
+                            const struct sg_token_req *req, char *endpoint, size_t cap,
+                            struct sg_assertion_policy *pol)
+{
+    if (sd_token_endpoint_url(t, endpoint, cap) != 0)
+        return -1;
+    *pol = (struct sg_assertion_policy){
+        .client_id = req->client_id,
+        .token_endpoint = endpoint,
+        .issuer = t->issuer,
+        .now = sg_clock_now(),
+        .skew = cfg->clock_skew,
+        .max_ahead = cfg->server.assertion_max_age,
+    };
+    return 0;
+}
+
+static void assertion_burn(const struct sg_config *cfg, const struct sg_tenant_cfg *t,
+                           const struct sg_token_req *req)
+{
+    char endpoint[600];
+    struct sg_assertion_policy pol;
+    if (req->assertion == NULL ||
+        assertion_policy(cfg, t, req, endpoint, sizeof endpoint, &pol) != 0)
+        return;
+    for (size_t i = 0; i < sizeof sd_dummy_jwks / sizeof sd_dummy_jwks[0]; i++) {
+        struct sg_assertion_info info;
+        const char *reason = NULL;
+        signet_err err = sg_assertion_verify(req->assertion, strlen(req->assertion),
+                                             sd_dummy_jwks[i], &pol, &info, &reason);
+        (void)err; /* never OK: nobody holds these keys' private halves */
+    }
+}
+
 static enum sg_oauth_error authenticate(struct sd_ctx *c, const struct sg_config *cfg,
                                         const struct sg_tenant_cfg *t,
                                         const struct sg_token_req *req,
@@ -120,21 +156,15 @@ static enum sg_oauth_error authenticate(struct sd_ctx *c, const struct sg_config
 {
     if (req->auth == SG_AUTH_ASSERTION) {
         if (cl->auth != SG_CLIENT_PRIVATE_KEY_JWT || cl->jwk == NULL) {
+            assertion_burn(cfg, t, req); /* what a wrong assertion costs */
             (void)snprintf(why, whylen, "this client authenticates with a client secret, not "
                                         "private_key_jwt");
             return SG_OAUTH_INVALID_CLIENT;
         }
         char endpoint[600];
-        if (sd_token_endpoint_url(t, endpoint, sizeof endpoint) != 0)
+        struct sg_assertion_policy pol;
+        if (assertion_policy(cfg, t, req, endpoint, sizeof endpoint, &pol) != 0)
             return SG_OAUTH_SERVER_ERROR;
-        struct sg_assertion_policy pol = {
-            .client_id = req->client_id,
-            .token_endpoint = endpoint,
-            .issuer = t->issuer,
-            .now = sg_clock_now(),
-            .skew = cfg->clock_skew,
-            .max_ahead = cfg->server.assertion_max_age,
-        };
         struct sg_assertion_info info;
         const char *reason = NULL;
         signet_err err = sg_assertion_verify(req->assertion, strlen(req->assertion), cl->jwk, &pol,
@@ -362,6 +392,8 @@ static int client_gate(struct sd_ctx *c, const struct sg_config *cfg,
     if (err == SIGNET_ERR_NOT_FOUND) {
         if (req->auth != SG_AUTH_ASSERTION && req->secret != NULL)
             sd_secret_burn(req->secret);
+        else if (req->auth == SG_AUTH_ASSERTION)
+            assertion_burn(cfg, t, req);
         (void)snprintf(why, sizeof why, "unknown client");
     } else {
         e = authenticate(c, cfg, t, req, cl, why, sizeof why);

@@ -1,5 +1,6 @@
 /* common/client_secret: client secrets as HMAC-SHA-256 under the front
- * end's pepper (issue 11), and the pepper file. */
+ * end's pepper (issue 11), the pepper file, and signetd's dummy client keys
+ * (an unknown client's assertion costs what a known one's does). */
 #include "testutil.h"
 
 #include <fcntl.h>
@@ -10,6 +11,8 @@
 
 #include "common/client_secret.h"
 #include "common/config.h"
+#include "common/oauth_req.h"
+#include "signetd/dummy_jwks.h"
 
 struct fx {
     char dir[256];
@@ -127,12 +130,27 @@ static void test_malformed(void **state)
     assert_false(sg_client_secret_check(f->pepper, "x", bad));
 }
 
+/* The keys an unknown client's assertion is checked against must load as
+ * client keys, or that check would be cheaper than a real one. */
+static void test_dummy_jwks(void **state)
+{
+    (void)state;
+    size_t n = sizeof sd_dummy_jwks / sizeof sd_dummy_jwks[0];
+    assert_int_equal(n, 3);
+    for (size_t i = 0; i < n; i++) {
+        const char *why = NULL;
+        assert_int_equal(sg_client_jwk_check(sd_dummy_jwks[i], strlen(sd_dummy_jwks[i]), &why),
+                         SIGNET_OK);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pepper_file),
         cmocka_unit_test(test_hash_and_check),
         cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_dummy_jwks),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
