@@ -34,11 +34,16 @@ fowner=$(stat -c %U "$state/front")
 [ "$(stat -c %a "$pf")" = 600 ] && [ "$(stat -c %U "$pf")" = "$fowner" ] ||
   fail "$pf: mode $(stat -c %a "$pf"), owner $(stat -c %U "$pf") (want 600, $fowner)"
 rm -f "$pf" # a state directory from before the pepper
+rc=0
+timeout 60 "$SIGNETD" --state "$state" >"$work/nopepper.log" 2>&1 || rc=$?
+[ "$rc" != 0 ] && [ "$rc" != 124 ] || fail "signetd without a pepper: exit $rc"
+grep -q 'event=pepper_unreadable .*action="run signet init' "$work/nopepper.log" ||
+  fail "signetd without a pepper does not say why: $(tail -3 "$work/nopepper.log")"
 out=$("$SIGNET_BIN" init --state "$state" --issuer "$iss") || fail "signet init again"
 grep -q 'client.pepper created' <<<"$out" || fail "init again did not add the pepper: $out"
 [ "$(stat -c %a "$pf")" = 600 ] && [ "$(stat -c %U "$pf")" = "$fowner" ] ||
   fail "the added pepper: mode $(stat -c %a "$pf"), owner $(stat -c %U "$pf")"
-pass "front/client.pepper: 0600, $fowner's; signet init adds it to an existing state directory"
+pass "front/client.pepper: 0600, $fowner's; signetd refuses to start without it; signet init adds it to an existing state directory"
 
 cat >>"$state/signet.conf" <<EOF
 [server]
