@@ -1,11 +1,12 @@
 /* signet client add | list | remove: OAuth clients of signetd, kept in the
  * store (not key material, so the CLI opens it directly; signetd reads a
  * client from the store on every request and sees changes at once).
- * Secrets are generated here, shown once and stored only as argon2id
- * hashes; private_key_jwt clients register a public JWK. */
+ * Secrets (256 random bits) are generated here, shown once and stored
+ * only as HMAC-SHA-256 under the front end's pepper (common/client_secret.h
+ * says why not a memory-hard hash); private_key_jwt clients register a
+ * public JWK. */
 #include "cli/cmd.h"
 
-#include <argon2.h>
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -18,6 +19,7 @@
 
 #include "cli/cli_util.h"
 #include "common/accounts.h"
+#include "common/client_secret.h"
 #include "common/config.h"
 #include "common/oauth_req.h"
 #include "json.h"
@@ -26,14 +28,6 @@
 #include "util/secret.h"
 #include "util/strconv.h"
 
-/* argon2id parameters (RFC 9106 §4 second recommendation scaled to the
- * OWASP minimum: 19 MiB, 2 passes, 1 lane); they travel in the encoded
- * hash, so raising them later keeps old hashes verifiable. */
-#define ARGON2_T 2
-#define ARGON2_M 19456
-#define ARGON2_P 1
-#define SALT_LEN 16
-#define HASH_LEN 32
 #define SECRET_BYTES 32
 #define MAX_AUDIENCES 16
 
@@ -49,7 +43,7 @@ static void usage(FILE *f)
             "add registers a client of the tenant's token endpoint. Without --jwk it\n"
             "generates a client secret (client_secret_basic / client_secret_post), prints\n"
             "it once (or writes it to --secret-file, mode 0600) and stores only its\n"
-            "argon2id hash. With --jwk FILE the client authenticates by private_key_jwt\n"
+            "HMAC-SHA-256 under the front end's pepper. With --jwk FILE the client authenticates by private_key_jwt\n"
             "(RFC 7523) with that public JWK (ES256, EdDSA or PS256); a JWK holding\n"
             "private members is refused. --scope lists the scopes it may request\n"
             "(--default-scope those granted when it asks for none; default: all of\n"
@@ -237,34 +231,40 @@ static char *read_jwk(const char *path)
     return out;
 }
 
-/* A random secret and its argon2id hash. */
-static int make_secret(struct sg_secret **secret, char **encoded)
+/* A random secret and its hash under the front end's pepper. */
+static int make_secret(const char *state, struct sg_secret **secret, char **encoded)
 {
-    uint8_t raw[SECRET_BYTES], salt[SALT_LEN];
-    if (RAND_bytes(raw, sizeof raw) != 1 || RAND_bytes(salt, sizeof salt) != 1)
+    uint8_t raw[SECRET_BYTES];
+    struct sg_secret *pepper = NULL;
+    char hash[SG_SECRET_HMAC_MAX];
+    signet_err err = sg_pepper_load(state, &pepper);
+    if (err != SIGNET_OK) {
+        fprintf(stderr, "signet client: %s/" SG_FRONT_DIR "/" SG_PEPPER_FILE ": %s (run 'signet "
+                        "init --state %s': it adds one to an earlier layout)\n",
+                state, signet_strerror(err), state);
         return -1;
-    size_t tlen = sg_b64url_encoded_len(sizeof raw);
+    }
     int rc = -1;
+    if (RAND_bytes(raw, sizeof raw) != 1)
+        goto out;
+    size_t tlen = sg_b64url_encoded_len(sizeof raw);
     if (sg_secret_new(tlen + 1, secret) != SIGNET_OK)
         goto out;
     if (sg_b64url_encode(raw, sizeof raw, (char *)(*secret)->data, tlen + 1) != SIGNET_OK)
         goto out;
     (*secret)->len = tlen;
-    size_t elen = argon2_encodedlen(ARGON2_T, ARGON2_M, ARGON2_P, SALT_LEN, HASH_LEN, Argon2_id);
-    *encoded = malloc(elen);
-    if (*encoded == NULL)
+    if (sg_client_secret_hash(pepper, (const char *)(*secret)->data, hash) != SIGNET_OK)
         goto out;
-    if (argon2id_hash_encoded(ARGON2_T, ARGON2_M, ARGON2_P, (*secret)->data, tlen, salt,
-                              SALT_LEN, HASH_LEN, *encoded, elen) != ARGON2_OK)
+    *encoded = strdup(hash);
+    if (*encoded == NULL)
         goto out;
     rc = 0;
 out:
     sg_wipe(raw, sizeof raw);
-    if (rc != 0) {
+    sg_wipe(hash, sizeof hash);
+    sg_secret_free(&pepper);
+    if (rc != 0)
         sg_secret_free(secret);
-        free(*encoded);
-        *encoded = NULL;
-    }
     return rc;
 }
 
@@ -343,7 +343,7 @@ static int cmd_add(const struct opts *o)
             goto out;
     } else {
         cl.auth = SG_CLIENT_SECRET;
-        if (make_secret(&secret, &cl.secret_hash) != 0) {
+        if (make_secret(o->state, &secret, &cl.secret_hash) != 0) {
             fprintf(stderr, "signet client: cannot generate a secret\n");
             goto out;
         }
@@ -375,7 +375,7 @@ static int cmd_add(const struct opts *o)
         printf("client_secret: written to %s (mode 0600)\n", o->secret_file);
     } else if (secret != NULL) {
         printf("client_secret: %s\n", (const char *)secret->data);
-        printf("(shown once: only its argon2id hash is stored)\n");
+        printf("(shown once: only its HMAC under the front end's pepper is stored)\n");
     } else {
         printf("auth: private_key_jwt\n");
     }

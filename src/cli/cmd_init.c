@@ -16,6 +16,7 @@
 #include "audit/checkpoint.h"
 #include "cli/cli_util.h"
 #include "common/accounts.h"
+#include "common/client_secret.h"
 #include "common/config.h"
 #include "common/ipc.h"
 #include "common/signer_client.h"
@@ -209,12 +210,14 @@ static int hand_over(const char *state, const struct sg_account *signer,
 }
 
 /* `signet init` on an initialised state directory changes none of its
- * files; it brings the layout up to date: monitor/ is created when missing
- * and, when the directory is split between accounts (signer/ is not
- * root's, and we are root), given to the monitor's account (the owner of
- * an existing monitor/, else signet-monitor, created when missing), which
- * also gets the group of signer/ and of the audit log in place of the front
- * end's (a directory made before the monitor left the front end). */
+ * files; it brings the layout up to date: monitor/ is created when
+ * missing, so is front/client.pepper (the key of the client-secret
+ * hashes), and, when the directory is split between accounts (signer/ is
+ * not root's, and we are root), monitor/ is given to the monitor's
+ * account (the owner of an existing monitor/, else signet-monitor, created
+ * when missing), which also gets the group of signer/ and of the audit log
+ * in place of the front end's (a directory made before the monitor left
+ * the front end). */
 static int update_layout(const char *state)
 {
     struct sg_config cfg;
@@ -230,6 +233,13 @@ static int update_layout(const char *state)
     int created = mkdir(dir, 0700) == 0;
     if (!created && errno != EEXIST) {
         fprintf(stderr, "signet init: cannot create %s: %s\n", dir, strerror(errno));
+        return SG_EXIT_USAGE;
+    }
+    int pepper = 0;
+    signet_err perr = sg_pepper_create(state, &pepper);
+    if (perr != SIGNET_OK) {
+        fprintf(stderr, "signet init: cannot create %s/" SG_FRONT_DIR "/" SG_PEPPER_FILE ": %s\n",
+                state, signet_strerror(perr));
         return SG_EXIT_USAGE;
     }
     struct sg_account signer, front, monitor;
@@ -269,7 +279,7 @@ static int update_layout(const char *state)
         free(json);
         sg_signer_client_free(&c);
     }
-    if (!created && !walk.changed && !key_made) {
+    if (!created && !pepper && !walk.changed && !key_made) {
         printf("signet: %s is already initialised; nothing changed\n", state);
         return SG_EXIT_OK;
     }
@@ -278,6 +288,9 @@ static int update_layout(const char *state)
            state);
     if (created)
         printf("  " SG_MONITOR_DIR "/ created\n");
+    if (pepper)
+        printf("  " SG_FRONT_DIR "/" SG_PEPPER_FILE " created (new client secrets are HMACs "
+               "under it)\n");
     if (walk.changed)
         printf("  owners and modes set (signer/ and its audit log: the monitor's group)\n");
     if (key_made)
@@ -296,7 +309,8 @@ static void usage(FILE *f)
             "  signer/          the signer's alone: softhsm2.conf and tokens/ (the embedded\n"
             "                   SoftHSM2 token), user.pin so.pin (random, 0600, never printed),\n"
             "                   keys.db (the key store), audit.log (the hash-chained log)\n"
-            "  front/           the front end's: signet.db (clients, replay caches)\n"
+            "  front/           the front end's: signet.db (clients, replay caches),\n"
+            "                   client.pepper (the key of the client-secret hashes, 0600)\n"
             "  monitor/         the invariant monitor's own state\n"
             "and the first ACTIVE key plus a pre-published standby per issuer.\n"
             "As root, signer/, front/ and monitor/ belong to the system accounts %s,\n"
@@ -304,7 +318,8 @@ static void usage(FILE *f)
             "the monitor's account may read signer/audit.log and nothing else in signer/.\n"
             "Default issuer: http://127.0.0.1:8080/t/default. Running it again on an\n"
             "initialised directory changes none of its files; it brings the layout up to\n"
-            "date (creates monitor/, fixes owners and modes of an earlier layout).\n",
+            "date (creates monitor/ and front/client.pepper, fixes owners and modes of an\n"
+            "earlier layout).\n",
             SIGNET_DEFAULT_STATE, SG_ACCOUNT_SIGNER, SG_ACCOUNT_FRONT, SG_ACCOUNT_MONITOR);
 }
 
@@ -460,6 +475,13 @@ int sg_cmd_init(int argc, char **argv)
         goto out;
     }
     sg_store_close(&store);
+    int pepper = 0;
+    err = sg_pepper_create(state, &pepper);
+    if (err != SIGNET_OK) {
+        fprintf(stderr, "signet init: cannot create %s/" SG_PEPPER_FILE ": %s\n", front_dir,
+                signet_strerror(err));
+        goto out;
+    }
     if (write_text(cfg.audit_log, "") != 0) {
         fprintf(stderr, "signet init: cannot create %s\n", cfg.audit_log);
         goto out;

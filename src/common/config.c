@@ -259,9 +259,14 @@ static int handle_key(struct parse_ctx *p, const char *section, const char *key,
         return parse_uint(v, 1024, 1024 * 1024, &sv->max_body) == 0;
     if (IS("server", "max_connections"))
         return parse_uint(v, 1, 65536, &sv->max_connections) == 0;
+    if (IS("server", "max_connections_per_address"))
+        return parse_uint(v, 1, 65536, &sv->max_connections_per_address) == 0;
     if (IS("server", "connection_timeout"))
         return parse_duration(v, &sv->connection_timeout) == 0 && sv->connection_timeout > 0 &&
                sv->connection_timeout <= 3600;
+    if (IS("server", "request_deadline"))
+        return parse_duration(v, &sv->request_deadline) == 0 && sv->request_deadline > 0 &&
+               sv->request_deadline <= 600;
     if (IS("server", "drain_timeout"))
         return parse_duration(v, &sv->drain_timeout) == 0 && sv->drain_timeout <= 3600;
     if (IS("server", "rate_limit"))
@@ -437,7 +442,9 @@ void sg_config_defaults(struct sg_config *c, const char *state_dir)
     c->server.signers = 2;
     c->server.max_body = 16384;
     c->server.max_connections = 1024;
+    c->server.max_connections_per_address = 32;
     c->server.connection_timeout = 30;
+    c->server.request_deadline = 10;
     c->server.drain_timeout = 10;
     c->server.rate_limit = 50;
     c->server.rate_burst = 100;

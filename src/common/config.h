@@ -53,7 +53,9 @@ struct sg_server_cfg {
     unsigned signers;        /* signer processes (each its own HSM sessions) */
     unsigned max_body;       /* request body cap in bytes */
     unsigned max_connections;
+    unsigned max_connections_per_address;
     int64_t connection_timeout; /* idle connection timeout, seconds */
+    int64_t request_deadline;   /* headers and body must be in within it, seconds */
     int64_t drain_timeout;      /* SIGTERM: how long in-flight requests may take */
     double rate_limit;          /* default per-client token requests per second */
     unsigned rate_burst;        /* default per-client burst */

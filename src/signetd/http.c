@@ -1,5 +1,6 @@
 /* HTTP front: libmicrohttpd with an epoll thread pool, routing, body
- * limits, response headers, the access log and the SIGTERM drain. */
+ * limits, connection limits (global, per source address) and the request
+ * deadline, response headers, the access log and the SIGTERM drain. */
 #include "signetd/http.h"
 
 #include <arpa/inet.h>
@@ -12,10 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "signetd/auth.h"
 #include "signetd/conf.h"
 #include "signetd/ctx.h"
 #include "signetd/meta.h"
@@ -27,6 +30,17 @@
 #include "util/log.h"
 #include "util/secret.h"
 
+/* A connection as the request deadline sees it (from MHD's connection
+ * notifications, on the socket context): its request, headers and body,
+ * must be in by deadline_ns, or the reaper shuts the socket down. */
+struct tracked {
+    int fd;
+    int busy;   /* the request is in (being answered, or suspended for its signer) */
+    int reaped; /* shut down by the reaper */
+    uint64_t deadline_ns;
+    struct tracked *prev, *next;
+};
+
 struct sd_http {
     struct MHD_Daemon *d;
     struct MHD_Daemon *td; /* [server] telemetry_listen, or NULL */
@@ -34,6 +48,14 @@ struct sd_http {
     unsigned max_body;
     char *tls_cert;            /* PEM, kept while the daemon runs */
     struct sg_secret *tls_key; /* PEM private key */
+    /* The request deadline: the connections, and the reaper thread. */
+    uint64_t deadline_ns;   /* [server] request_deadline */
+    uint64_t keepalive_ns;  /* a kept-alive connection's next request: idle timeout + deadline */
+    pthread_mutex_t tlock;
+    struct tracked *conns;
+    pthread_t reaper;
+    int reaper_started;
+    atomic_int reaper_stop;
 };
 
 enum route {
@@ -97,6 +119,7 @@ static struct job *jobs;
 static int jobs_closed;
 
 struct conn {
+    struct sd_http *http;
     struct job *job;
     uint64_t start_ns;
     struct sd_conf *conf;
@@ -115,6 +138,95 @@ struct conn {
     char path[96];
     char client[130];
 };
+
+/* ---- the request deadline ------------------------------------------------ */
+
+static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct sd_http *h = cls;
+    struct tracked *t = *socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+        t = ci != NULL ? calloc(1, sizeof *t) : NULL;
+        if (t == NULL)
+            return; /* untracked: MHD's idle timeout still applies */
+        t->fd = ci->connect_fd;
+        t->deadline_ns = sg_clock_mono_ns() + h->deadline_ns;
+        pthread_mutex_lock(&h->tlock);
+        t->next = h->conns;
+        if (h->conns != NULL)
+            h->conns->prev = t;
+        h->conns = t;
+        pthread_mutex_unlock(&h->tlock);
+        *socket_context = t;
+        return;
+    }
+    if (t == NULL)
+        return;
+    /* MHD notifies before it closes the socket: under tlock, the reaper
+     * never sees a descriptor number that may have been reused. */
+    pthread_mutex_lock(&h->tlock);
+    if (t->prev != NULL)
+        t->prev->next = t->next;
+    else
+        h->conns = t->next;
+    if (t->next != NULL)
+        t->next->prev = t->prev;
+    pthread_mutex_unlock(&h->tlock);
+    free(t);
+    *socket_context = NULL;
+}
+
+/* The request on mc is in (busy) or answered (its connection then has
+ * keepalive_ns for the next one). */
+static void track_mark(struct sd_http *h, struct MHD_Connection *mc, int busy)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct tracked *t = ci != NULL ? ci->socket_context : NULL;
+    if (t == NULL)
+        return;
+    pthread_mutex_lock(&h->tlock);
+    t->busy = busy;
+    if (!busy)
+        t->deadline_ns = sg_clock_mono_ns() + h->keepalive_ns;
+    pthread_mutex_unlock(&h->tlock);
+}
+
+/* Every 200 ms: shuts down the sockets whose request is not in by its
+ * deadline (a client trickling its headers or body a byte at a time
+ * resets MHD's idle timeout, never this one). MHD then sees the end of the
+ * stream and closes the connection on its own thread. */
+static void *reaper_main(void *arg)
+{
+    struct sd_http *h = arg;
+    uint64_t reaped = 0, logged_ns = 0;
+    while (!atomic_load(&h->reaper_stop)) {
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        (void)nanosleep(&ts, NULL);
+        uint64_t now = sg_clock_mono_ns();
+        pthread_mutex_lock(&h->tlock);
+        for (struct tracked *t = h->conns; t != NULL; t = t->next) {
+            if (t->busy || t->reaped || now < t->deadline_ns)
+                continue;
+            (void)shutdown(t->fd, SHUT_RDWR);
+            t->reaped = 1;
+            reaped++;
+        }
+        pthread_mutex_unlock(&h->tlock);
+        if (reaped > 0 && (logged_ns == 0 || now - logged_ns > 10ull * 1000000000ull)) {
+            sg_log(SG_LOG_WARN, "request_deadline",
+                   "closed=%llu deadline_s=%llu detail=\"connections whose request was not "
+                   "complete in time\"",
+                   (unsigned long long)reaped, (unsigned long long)(h->deadline_ns / 1000000000u));
+            reaped = 0;
+            logged_ns = now;
+        }
+    }
+    return NULL;
+}
 
 /* Set once a drain starts: responses then close their connection. */
 static atomic_int draining_flag;
@@ -314,6 +426,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *mc, struct conn *st, str
     enum MHD_Result ret = ok ? MHD_queue_response(mc, r->status, resp) : MHD_NO;
     MHD_destroy_response(resp);
     st->status = r->status;
+    track_mark(st->http, mc, 1); /* answered: no more deadline for this request */
     if (r->client_id[0] != '\0')
         log_safe(st->client, sizeof st->client, r->client_id);
     return ret;
@@ -435,6 +548,14 @@ static enum MHD_Result respond_complete(struct sd_http *h, struct MHD_Connection
     return handle_get(h, mc, st);
 }
 
+/* The client's address, for the failure budget of auth.c (this thread). */
+static void set_peer(struct MHD_Connection *mc)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    sd_auth_peer_set(ci != NULL ? ci->client_addr : NULL);
+}
+
 static void job_put(struct job *j)
 {
     if (atomic_fetch_sub(&j->refs, 1) == 1) {
@@ -498,10 +619,12 @@ static enum MHD_Result token_request(struct sd_http *h, struct MHD_Connection *m
     pthread_mutex_init(&j->lock, NULL);
     atomic_init(&j->refs, 2);
     j->mc = mc;
-    if (!sd_token_endpoint_async(h->ctx, &st->conf->cfg, st->tenant,
-                                 st->body != NULL ? st->body : "", st->len,
-                                 MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Authorization"),
-                                 &r, job_done, j)) {
+    set_peer(mc);
+    int async = sd_token_endpoint_async(
+        h->ctx, &st->conf->cfg, st->tenant, st->body != NULL ? st->body : "", st->len,
+        MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Authorization"), &r, job_done, j);
+    sd_auth_peer_set(NULL);
+    if (!async) {
         pthread_mutex_destroy(&j->lock);
         free(j);
         return send_resp(mc, st, &r);
@@ -589,6 +712,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         if (st == NULL)
             return MHD_NO;
         *con_cls = st;
+        st->http = h;
         atomic_fetch_add(&h->ctx->inflight, 1);
         atomic_fetch_add(&h->ctx->requests, 1u);
         st->start_ns = sg_clock_mono_ns();
@@ -633,10 +757,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
              * of body is accepted from it. */
             struct sd_resp r;
             memset(&r, 0, sizeof r);
-            if (sd_report_client(h->ctx, &st->conf->cfg, st->tenant,
-                                 MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
-                                                             "Authorization"),
-                                 &r) != SIGNET_OK)
+            set_peer(mc);
+            signet_err rerr = sd_report_client(
+                h->ctx, &st->conf->cfg, st->tenant,
+                MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Authorization"), &r);
+            sd_auth_peer_set(NULL);
+            if (rerr != SIGNET_OK)
                 return send_resp(mc, st, &r);
             free(r.body);
             if (r.client_id[0] != '\0')
@@ -670,6 +796,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     }
     if (st->status != 0)
         return MHD_YES; /* a response is already queued */
+    track_mark(h, mc, 1); /* the whole request is in: the deadline is met */
     if (st->job != NULL) {
         /* Resumed: the answer is in. */
         struct sd_resp r;
@@ -700,7 +827,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 {
     struct sd_http *h = cls;
     struct conn *st = *con_cls;
-    (void)mc;
+    track_mark(h, mc, 0); /* the next request on this connection has its own deadline */
     if (st == NULL)
         return;
     if (st->job != NULL && st->status == 0) {
@@ -740,16 +867,51 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     atomic_fetch_sub(&h->ctx->inflight, 1);
 }
 
+/* libmicrohttpd's messages, at most 10 a second (bursts of 20): a
+ * connection flood (one "reached connection limit" per refused
+ * connection) must not become a log flood. The next line says how many
+ * were dropped. */
+static int mhd_log_due(uint64_t *dropped)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static double tokens = 20.0;
+    static uint64_t last_ns, suppressed;
+    uint64_t now = sg_clock_mono_ns();
+    pthread_mutex_lock(&lock);
+    if (last_ns != 0)
+        tokens += (double)(now - last_ns) / 1e9 * 10.0;
+    if (tokens > 20.0)
+        tokens = 20.0;
+    last_ns = now;
+    int due = tokens >= 1.0;
+    if (due) {
+        tokens -= 1.0;
+        *dropped = suppressed;
+        suppressed = 0;
+    } else {
+        suppressed++;
+    }
+    pthread_mutex_unlock(&lock);
+    return due;
+}
+
 __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
+    uint64_t dropped = 0;
+    if (!mhd_log_due(&dropped))
+        return;
     char msg[512];
     (void)vsnprintf(msg, sizeof msg, fmt, ap);
     msg[strcspn(msg, "\r\n")] = '\0';
     for (char *p = msg; *p != '\0'; p++)
         if (*p == '"')
             *p = '\'';
-    sg_log(SG_LOG_WARN, "mhd", "msg=\"%s\"", msg);
+    if (dropped > 0)
+        sg_log(SG_LOG_WARN, "mhd", "msg=\"%s\" dropped_before=%llu", msg,
+               (unsigned long long)dropped);
+    else
+        sg_log(SG_LOG_WARN, "mhd", "msg=\"%s\"", msg);
 }
 
 /* ---- lifecycle ------------------------------------------------------------ */
@@ -799,8 +961,18 @@ signet_err sd_tls_load(struct sd_ctx *c, const struct sg_server_cfg *sv, char *e
     return SIGNET_OK;
 }
 
+static void reaper_stop(struct sd_http *h)
+{
+    if (h->reaper_started) {
+        atomic_store(&h->reaper_stop, 1);
+        (void)pthread_join(h->reaper, NULL);
+        h->reaper_started = 0;
+    }
+}
+
 static void http_free(struct sd_http *h)
 {
+    reaper_stop(h);
     free(h->tls_cert);
     sg_secret_free(&h->tls_key);
     free(h);
@@ -887,13 +1059,25 @@ signet_err sd_http_start(struct sd_ctx *c, const struct sg_config *cfg, struct s
     }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = sv->threads > 0 ? sv->threads : (cores > 0 ? (unsigned)cores : 1u);
+    h->deadline_ns = (uint64_t)sv->request_deadline * 1000000000u;
+    h->keepalive_ns = (uint64_t)(sv->connection_timeout + sv->request_deadline) * 1000000000u;
+    pthread_mutex_init(&h->tlock, NULL);
+    /* Limits: max_connections in all, max_connections_per_address from one
+     * address (MHD refuses the next at accept), connection_timeout idle; the
+     * reaper adds the absolute request_deadline. */
+    struct MHD_OptionItem limits[] = {
+        {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)sv->max_connections, NULL},
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)sv->max_connections_per_address, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)sv->connection_timeout, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
     if (h->tls_cert != NULL)
         h->d = MHD_start_daemon(
             flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-            MHD_OPTION_SOCK_ADDR, sa,
-            MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
-            sv->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-            (unsigned)sv->connection_timeout, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+            MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_ARRAY, limits,
+            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+            MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
             MHD_OPTION_HTTPS_MEM_CERT, h->tls_cert,
             MHD_OPTION_HTTPS_MEM_KEY, (const char *)h->tls_key->data,
             MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
@@ -901,10 +1085,9 @@ signet_err sd_http_start(struct sd_ctx *c, const struct sg_config *cfg, struct s
     else
         h->d = MHD_start_daemon(
             flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-            MHD_OPTION_SOCK_ADDR, sa,
-            MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
-            sv->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-            (unsigned)sv->connection_timeout, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+            MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_ARRAY, limits,
+            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+            MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
             MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL, MHD_OPTION_END);
     if (h->d == NULL) {
         (void)snprintf(err, errlen, "cannot listen on %s:%u (address in use, or bad TLS "
@@ -913,10 +1096,22 @@ signet_err sd_http_start(struct sd_ctx *c, const struct sg_config *cfg, struct s
         http_free(h);
         return SIGNET_ERR_IO;
     }
-    sg_log(SG_LOG_INFO, "listening", "addr=%s port=%u tls=%s threads=%u", sv->listen_host,
-           sv->port, h->tls_cert != NULL ? "on" : "off", threads);
+    if (pthread_create(&h->reaper, NULL, reaper_main, h) != 0) {
+        (void)snprintf(err, errlen, "cannot start the request-deadline thread");
+        MHD_stop_daemon(h->d);
+        http_free(h);
+        return SIGNET_ERR_IO;
+    }
+    h->reaper_started = 1;
+    sg_log(SG_LOG_INFO, "listening",
+           "addr=%s port=%u tls=%s threads=%u max_connections=%u per_address=%u "
+           "request_deadline_s=%lld",
+           sv->listen_host, sv->port, h->tls_cert != NULL ? "on" : "off", threads,
+           sv->max_connections, sv->max_connections_per_address,
+           (long long)sv->request_deadline);
     if (sv->telemetry_port != 0 && start_telemetry(h, sv, err, errlen) != 0) {
         if (sv->telemetry_explicit) {
+            reaper_stop(h);
             MHD_stop_daemon(h->d);
             http_free(h);
             return SIGNET_ERR_IO;
@@ -972,6 +1167,7 @@ void sd_http_drain_and_stop(struct sd_http **hp, struct sd_ctx *c, int64_t timeo
     }
     sg_log(left > 0 || answered > 0 ? SG_LOG_WARN : SG_LOG_INFO, "drained",
            "abandoned=%ld answered_503=%ld", left, answered);
+    reaper_stop(h);
     if (h->td != NULL)
         MHD_stop_daemon(h->td);
     MHD_stop_daemon(h->d);

@@ -91,7 +91,9 @@ static void reload(struct sd_ctx *c)
         strcmp(a->tls_cert, b->tls_cert) != 0 || strcmp(a->tls_key, b->tls_key) != 0 ||
         a->threads != b->threads || a->max_body != b->max_body ||
         a->max_connections != b->max_connections ||
-        a->connection_timeout != b->connection_timeout || a->signers != b->signers ||
+        a->max_connections_per_address != b->max_connections_per_address ||
+        a->connection_timeout != b->connection_timeout ||
+        a->request_deadline != b->request_deadline || a->signers != b->signers ||
         a->log_level != b->log_level || a->telemetry_port != b->telemetry_port ||
         strcmp(a->telemetry_host, b->telemetry_host) != 0)
         sg_log(SG_LOG_WARN, "reload_partial",
@@ -267,7 +269,7 @@ int main(int argc, char **argv)
     if (c->launcher_fd < 0)
         return c->exit_code; /* the launcher, done */
     sg_clock_use_file(cfg->clock_file[0] != '\0' ? cfg->clock_file : NULL);
-    if (install_signals() != 0 || sd_auth_init() != SIGNET_OK) {
+    if (install_signals() != 0 || sd_auth_init(c->state_dir) != SIGNET_OK) {
         fprintf(stderr, "signetd: cannot initialise\n");
         return 1;
     }

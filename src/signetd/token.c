@@ -1,5 +1,6 @@
 /* POST /t/<tenant>/token: the client_credentials grant (RFC 6749 §4.4)
- * with client_secret_basic / client_secret_post (argon2id hashes only) or
+ * with client_secret_basic / client_secret_post (HMAC-SHA-256 under a
+ * pepper, auth.c; legacy argon2id hashes on a bounded pool) or
  * private_key_jwt (RFC 7523), scopes (RFC 6749 §3.3), resource indicators
  * (RFC 8707), and RFC 9068 access tokens signed by the signer. A failed
  * request leaves nothing behind: no signature, no audit record of one, no
@@ -15,6 +16,7 @@
 #include "common/oauth_req.h"
 #include "signetd/auth.h"
 #include "signetd/ctx.h"
+#include "signetd/dummy_jwks.h"
 #include "signetd/pool.h"
 #include "signetd/telemetry.h"
 #include "store/store.h"
@@ -94,6 +96,53 @@ static enum sg_oauth_error pick_audiences(const struct sg_token_req *req,
     return SG_OAUTH_OK;
 }
 
+/* A legacy argon2id hash that just verified is replaced by the current
+ * form (auth.c): the client never costs an argon2id run again. */
+static void upgrade_hash(struct sd_ctx *c, const struct sg_tenant_cfg *t,
+                         const struct sg_client *cl, const char *secret)
+{
+    char fresh[128];
+    if (sd_secret_rehash(secret, fresh, sizeof fresh) != 0)
+        return;
+    pthread_mutex_lock(&c->store_lock);
+    signet_err err =
+        sg_store_client_rehash(c->store, t->name, cl->client_id, cl->secret_hash, fresh);
+    pthread_mutex_unlock(&c->store_lock);
+    sg_log(err == SIGNET_OK ? SG_LOG_INFO : SG_LOG_WARN, "client_secret_rehashed",
+           "tenant=%s client=%s from=argon2id to=hmac-sha256 result=%s", t->name, cl->client_id,
+           signet_err_name(err));
+}
+
+
+/* draft-ietf-oauth-rfc7523bis: the audience is the issuer identifier. */
+static struct sg_assertion_policy assertion_policy(const struct sg_config *cfg,
+                                                   const struct sg_tenant_cfg *t,
+                                                   const struct sg_token_req *req)
+{
+    return (struct sg_assertion_policy){
+        .client_id = req->client_id,
+        .issuer = t->issuer,
+        .now = sg_clock_now(),
+        .skew = cfg->clock_skew,
+        .max_ahead = cfg->server.assertion_max_age,
+    };
+}
+
+static void assertion_burn(const struct sg_config *cfg, const struct sg_tenant_cfg *t,
+                           const struct sg_token_req *req)
+{
+    if (req->assertion == NULL)
+        return;
+    struct sg_assertion_policy pol = assertion_policy(cfg, t, req);
+    for (size_t i = 0; i < sizeof sd_dummy_jwks / sizeof sd_dummy_jwks[0]; i++) {
+        struct sg_assertion_info info;
+        const char *reason = NULL;
+        signet_err err = sg_assertion_verify(req->assertion, strlen(req->assertion),
+                                             sd_dummy_jwks[i], &pol, &info, &reason);
+        (void)err; /* never OK: nobody holds these keys' private halves */
+    }
+}
+
 static enum sg_oauth_error authenticate(struct sd_ctx *c, const struct sg_config *cfg,
                                         const struct sg_tenant_cfg *t,
                                         const struct sg_token_req *req,
@@ -101,17 +150,12 @@ static enum sg_oauth_error authenticate(struct sd_ctx *c, const struct sg_config
 {
     if (req->auth == SG_AUTH_ASSERTION) {
         if (cl->auth != SG_CLIENT_PRIVATE_KEY_JWT || cl->jwk == NULL) {
+            assertion_burn(cfg, t, req); /* what a wrong assertion costs */
             (void)snprintf(why, whylen, "this client authenticates with a client secret, not "
                                         "private_key_jwt");
             return SG_OAUTH_INVALID_CLIENT;
         }
-        struct sg_assertion_policy pol = {
-            .client_id = req->client_id,
-            .issuer = t->issuer,
-            .now = sg_clock_now(),
-            .skew = cfg->clock_skew,
-            .max_ahead = cfg->server.assertion_max_age,
-        };
+        struct sg_assertion_policy pol = assertion_policy(cfg, t, req);
         struct sg_assertion_info info;
         const char *reason = NULL;
         signet_err err = sg_assertion_verify(req->assertion, strlen(req->assertion), cl->jwk, &pol,
@@ -137,13 +181,21 @@ static enum sg_oauth_error authenticate(struct sd_ctx *c, const struct sg_config
         return SG_OAUTH_OK;
     }
     if (cl->auth != SG_CLIENT_SECRET || cl->secret_hash == NULL) {
+        sd_secret_burn(req->secret); /* what a wrong secret costs */
         (void)snprintf(why, whylen, "this client authenticates with private_key_jwt");
         return SG_OAUTH_INVALID_CLIENT;
     }
-    if (!sd_secret_verify(t->name, req->client_id, req->secret, cl->secret_hash)) {
+    int v = sd_secret_verify(t->name, req->client_id, req->secret, cl->secret_hash);
+    if (v == SD_SECRET_BUSY) {
+        (void)snprintf(why, whylen, "too many client authentications at once: retry later");
+        return SG_OAUTH_TEMPORARILY_UNAVAILABLE;
+    }
+    if (v != SD_SECRET_OK) {
         (void)snprintf(why, whylen, "client authentication failed");
         return SG_OAUTH_INVALID_CLIENT;
     }
+    if (strncmp(cl->secret_hash, "$argon2id$", 10) == 0)
+        upgrade_hash(c, t, cl, req->secret);
     return SG_OAUTH_OK;
 }
 
@@ -331,15 +383,27 @@ static int client_gate(struct sd_ctx *c, const struct sg_config *cfg,
     if (err == SIGNET_ERR_NOT_FOUND) {
         if (req->auth != SG_AUTH_ASSERTION && req->secret != NULL)
             sd_secret_burn(req->secret);
+        else if (req->auth == SG_AUTH_ASSERTION)
+            assertion_burn(cfg, t, req);
         (void)snprintf(why, sizeof why, "unknown client");
     } else {
         e = authenticate(c, cfg, t, req, cl, why, sizeof why);
     }
     if (e != SG_OAUTH_OK) {
         if (e == SG_OAUTH_INVALID_CLIENT) {
-            sg_log(SG_LOG_WARN, "client_auth_failed", "tenant=%s client=%s method=%s reason=\"%s\"",
-                   t->name, req->client_id, auth_method(req), why);
-            sd_auth_failure(t->name, req->client_id);
+            sg_log(SG_LOG_WARN, "client_auth_failed",
+                   "tenant=%s client=%s method=%s addr=%s reason=\"%s\"", t->name,
+                   req->client_id, auth_method(req), sd_auth_peer(), why);
+            int64_t wait = sd_auth_failure(t->name, req->client_id);
+            if (wait > 0) {
+                /* The address is over its failure budget (auth.c): the
+                 * same answer whatever failed, never for a correct one. */
+                sd_resp_oauth_error(r, 429, "invalid_client",
+                                    AUTH_FAILED "; too many failures from this address");
+                r->retry_after = wait;
+                *result = "invalid_client";
+                return -1;
+            }
             (void)snprintf(why, sizeof why, AUTH_FAILED);
         }
         fail(r, e, why, req->basic_tried, t);

@@ -32,6 +32,8 @@ struct sg_store_ops {
     signet_err (*client_list)(struct sg_store *s, const char *tenant, struct sg_client **out,
                               size_t *n);
     signet_err (*client_delete)(struct sg_store *s, const char *tenant, const char *client_id);
+    signet_err (*client_rehash)(struct sg_store *s, const char *tenant, const char *client_id,
+                                const char *old_hash, const char *new_hash);
     signet_err (*jti_use)(struct sg_store *s, const char *tenant, const char *client_id,
                           const char *jti, int64_t expires_at, int64_t now);
 };

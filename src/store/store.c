@@ -86,6 +86,14 @@ signet_err sg_store_client_delete(struct sg_store *s, const char *tenant, const 
                                          : SIGNET_ERR_UNSUPPORTED;
 }
 
+signet_err sg_store_client_rehash(struct sg_store *s, const char *tenant, const char *client_id,
+                                  const char *old_hash, const char *new_hash)
+{
+    return s->ops->client_rehash != NULL
+               ? s->ops->client_rehash(s, tenant, client_id, old_hash, new_hash)
+               : SIGNET_ERR_UNSUPPORTED;
+}
+
 signet_err sg_store_jti_use(struct sg_store *s, const char *tenant, const char *client_id,
                             const char *jti, int64_t expires_at, int64_t now)
 {

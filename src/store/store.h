@@ -52,6 +52,13 @@ SIGNET_WUR signet_err sg_store_client_list(struct sg_store *s, const char *tenan
                                            struct sg_client **out, size_t *n);
 SIGNET_WUR signet_err sg_store_client_delete(struct sg_store *s, const char *tenant,
                                              const char *client_id);
+/* Replaces a secret client's hash old_hash by new_hash (the same secret,
+ * hashed anew: the front end moves legacy hashes to the current form on a
+ * successful check). SIGNET_ERR_NOT_FOUND when the client is gone or its
+ * hash is no longer old_hash (changed meanwhile: nothing is written). */
+SIGNET_WUR signet_err sg_store_client_rehash(struct sg_store *s, const char *tenant,
+                                             const char *client_id, const char *old_hash,
+                                             const char *new_hash);
 /* Replay cache for client assertion jti values (RFC 7523 §3 item 7):
  * records (tenant, client_id, jti) until expires_at. SIGNET_ERR_EXISTS when
  * the same jti is already recorded and not yet expired. Expired rows are

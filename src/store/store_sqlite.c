@@ -559,6 +559,35 @@ static signet_err sqlite_client_delete(struct sg_store *s, const char *tenant,
     return err;
 }
 
+static signet_err sqlite_client_rehash(struct sg_store *s, const char *tenant,
+                                       const char *client_id, const char *old_hash,
+                                       const char *new_hash)
+{
+    sqlite3 *db = sg_sqlite_ss(s)->db;
+    sqlite3_stmt *st = NULL;
+    signet_err err = sg_sqlite_prepare(s, "UPDATE clients SET secret_hash = ?4 WHERE tenant = ?1"
+                                          " AND client_id = ?2 AND auth = 1 AND secret_hash = ?3",
+                                       &st);
+    if (err != SIGNET_OK)
+        return err;
+    int rc = sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 2, client_id, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 3, old_hash, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 4, new_hash, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    err = sg_sqlite_map_rc(db, rc, "client_rehash");
+    if (err == SIGNET_OK && sqlite3_changes(db) != 1)
+        err = SIGNET_ERR_NOT_FOUND;
+    sg_sqlite_release(s, st);
+    if (err == SIGNET_OK)
+        err = sg_sqlite_bump(db);
+    return err;
+}
+
 /* One statement, one write transaction: a jti is taken when it is new or
  * when the row holding it has expired (the client may reuse it then).
  * Expired rows are purged at most every JTI_PURGE_EVERY seconds.
@@ -643,6 +672,7 @@ const struct sg_store_ops sg_sqlite_front_ops = {
     .client_get = sqlite_client_get,
     .client_list = sqlite_client_list,
     .client_delete = sqlite_client_delete,
+    .client_rehash = sqlite_client_rehash,
     .jti_use = sqlite_jti_use,
 };
 
