@@ -51,7 +51,7 @@ token() {
 ready() { curl -s -m 30 -o "$work/ready.body" -w '%{http_code}' "$base/readyz" || echo 000; }
 verify() { "$SIGNET_BIN" audit verify --state "$state" "$@" >"$work/verify.out" 2>&1; }
 i5_state() {
-  curl -s -m 10 "$base/status.json" >"$work/st.json" || return 1
+  curl -s -m 10 "$tbase/status.json" >"$work/st.json" || return 1
   json_get "$work/st.json" '[i["state"] for i in d["invariants"] if i["id"]=="I5"][0]'
 }
 
