@@ -135,6 +135,14 @@ static void reap(pid_t front, int *front_status, int *front_done, struct slot *s
                 slots[i].pid = 0;
         if (WIFSIGNALED(st))
             sg_log(SG_LOG_WARN, "signer_exited", "pid=%ld signal=%d", (long)pid, WTERMSIG(st));
+        else if (WIFEXITED(st) && WEXITSTATUS(st) == SG_SIGNER_EXIT_TOKEN_LOST)
+            /* Its token could not sign with the ACTIVE key even after fresh
+             * sessions: the front end asks for a fresh signer (with its
+             * back-off), which loads the module anew. */
+            sg_log(SG_LOG_WARN, "signer_exited", "pid=%ld status=%d reason=token_lost", (long)pid,
+                   WEXITSTATUS(st));
+        else if (WIFEXITED(st) && WEXITSTATUS(st) != 0)
+            sg_log(SG_LOG_WARN, "signer_exited", "pid=%ld status=%d", (long)pid, WEXITSTATUS(st));
     }
 }
 

@@ -240,21 +240,24 @@ void sd_discovery_endpoint(struct sd_ctx *c, const struct sg_tenant_cfg *t, stru
 
 void sd_ready_endpoint(struct sd_ctx *c, struct sd_resp *r)
 {
-    signet_err status = SIGNET_OK;
-    char *json = NULL;
-    signet_err err = sd_pool_call(&c->pool, SG_IPC_STATUS, NULL, &status, &json);
-    free(json);
+    /* Truthful: some signer must say that it can sign (its last signature,
+     * or a test signature when it was idle or failing, went through, audit
+     * record included), not merely that it answers. */
+    char reason[96];
     int64_t version = 0;
     const char *why = NULL;
-    if (err != SIGNET_OK || status != SIGNET_OK)
+    if (!sd_pool_ready(&c->pool, reason, sizeof reason))
         why = "signer";
     else if (store_version(c, &version) != SIGNET_OK)
         why = "store";
     else if (atomic_load(&c->draining))
         why = "draining";
     if (why != NULL) {
-        char body[128];
-        (void)snprintf(body, sizeof body, "{\"status\":\"unavailable\",\"failing\":\"%s\"}", why);
+        char body[256];
+        /* reason: fixed words and an error name (sd_pool_ready), no quotes */
+        (void)snprintf(body, sizeof body,
+                       "{\"status\":\"unavailable\",\"failing\":\"%s\",\"reason\":\"%s\"}", why,
+                       strcmp(why, "signer") == 0 ? reason : why);
         sd_resp_json(r, 503, body);
         r->retry_after = 1;
     } else {
