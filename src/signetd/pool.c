@@ -332,9 +332,13 @@ static int signer_healthy(const char *json, char *why, size_t whylen)
     return ok;
 }
 
+/* Every running signer must be able to sign: requests go round robin and
+ * an answered failure is not sent elsewhere, so one failing signer fails
+ * its share of them. A slot whose signer is being replaced does not count. */
 int sd_pool_ready(struct sd_pool *p, char *why, size_t whylen)
 {
     (void)snprintf(why, whylen, "no signer running");
+    int ready = 0;
     for (unsigned i = 0; i < p->n; i++) {
         struct sd_slot *s = &p->slots[i];
         if (!atomic_load(&s->healthy))
@@ -346,14 +350,20 @@ int sd_pool_ready(struct sd_pool *p, char *why, size_t whylen)
         if (atomic_load(&s->healthy) && s->client != NULL)
             err = sg_signer_call(s->client, SG_IPC_STATUS, NULL, 0, &status, &json, NULL);
         pthread_rwlock_unlock(&s->lock);
-        if (err == SIGNET_ERR_SIGNER_GONE)
+        if (err == SIGNET_ERR_SIGNER_GONE) {
             slot_lost(p, i);
+            continue; /* it died: being replaced */
+        }
         int ok = err == SIGNET_OK && status == SIGNET_OK && signer_healthy(json, why, whylen);
+        if (!ok && (err != SIGNET_OK || status != SIGNET_OK))
+            (void)snprintf(why, whylen, "signer status failed: %s",
+                           signet_err_name(err != SIGNET_OK ? err : status));
         free(json);
-        if (ok)
-            return 1;
+        if (!ok)
+            return 0;
+        ready = 1;
     }
-    return 0;
+    return ready;
 }
 
 /* Seconds until the next transition, or -1 when the signer is unavailable. */

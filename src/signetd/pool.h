@@ -72,9 +72,10 @@ SIGNET_WUR signet_err sd_pool_sign_async(struct sd_pool *p, const char *issuer,
  * before answering, once more on another. */
 SIGNET_WUR signet_err sd_pool_call(struct sd_pool *p, uint8_t type, const char *arg,
                                    signet_err *status, char **json);
-/* Readiness: 1 when some running signer says (STATUS "health") that its
- * last signature, or its test signature, succeeded; else 0 and why gets a
- * short reason without secrets (e.g. "signer failing: SIGNET_ERR_AUDIT"). */
+/* Readiness: 1 when at least one signer runs and every running one says
+ * (STATUS "health") that its last signature, or its test signature,
+ * succeeded; else 0 and why gets a short reason without secrets (e.g.
+ * "signer failing: SIGNET_ERR_AUDIT"). */
 int sd_pool_ready(struct sd_pool *p, char *why, size_t whylen);
 
 #endif
