@@ -900,9 +900,10 @@ static void probe_if_due(struct sg_signer *s)
         sg_log(SG_LOG_WARN, "signer_probe_failed", "error=%s", signet_err_name(err));
     else if (h->failing)
         sg_log(SG_LOG_INFO, "signer_probe_recovered", "after=%s", signet_err_name(h->last_err));
+    const size_t batch_ok = s->batch_ok; /* STATUS may come in a batch with signatures */
     s->batch_ok = err == SIGNET_OK ? 1 : 0;
     note_outcome(s, err);
-    s->batch_ok = 0;
+    s->batch_ok = batch_ok;
 }
 
 static json_t *health_json(const struct sg_signer *s)
