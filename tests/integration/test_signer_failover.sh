@@ -5,6 +5,9 @@
 #    had not answered go once to the other signer; not one answer is a
 #    503. Control: the log shows requests that were retried (the kills did
 #    catch requests in flight), and the dead signers were replaced.
+#    Also the monitor killed under load: the launcher restarts it and stops
+#    the signers (which had a channel to the old one) one at a time, so the
+#    others serve meanwhile: no 503 either.
 # 2. rotation under load: a rotation period of 3 s for ~20 s with requests
 #    all the while: every answer is 200, across at least four key
 #    activations.
@@ -74,6 +77,25 @@ retried=$(grep -c 'event=sign_retried' "$work/signetd.log" || true)
 [ "$(grep -c 'event=signer_started' "$work/signetd.log")" -ge $((2 + kills)) ] ||
   fail "the killed signers were not all replaced"
 echo "ok: $kills signers killed under load, $retried requests sent again, no 503"
+
+# ---- 1b. the monitor killed: its signers are replaced one at a time ----------
+# (each signer has a channel to the monitor; a new monitor needs new signers)
+monitor=$(pgrep -P "$signetd_pid" -x signet-monitor || true)
+[ -n "$monitor" ] || fail "no signet-monitor process"
+old_signers=$(signers_of "$signetd_pid" | sort | tr '\n' ' ')
+$py "$helpers/load_driver.py" "$port" load "$secret" 6 9 "$work/monitor" &
+driver=$!
+sleep 1.5
+kill -KILL "$monitor"
+wait "$driver" || fail "the load driver failed"
+new_signers=$(signers_of "$signetd_pid" | sort | tr '\n' ' ')
+for pid in $old_signers; do
+  case " $new_signers " in *" $pid "*) fail "signer $pid outlived the monitor restart" ;; esac
+done
+grep -q 'event=monitor_launched' "$work/signetd.log" || fail "the monitor was not restarted"
+all_200 "$work/monitor" "monitor killed, signers ($old_signers) replaced by ($new_signers)" ||
+  fail "a request failed while the signers were replaced after a monitor restart"
+echo "ok: monitor restarted under load, every signer replaced, no 503"
 stop_signetd || fail "signetd did not stop cleanly"
 
 # ---- 2. rotation under load -----------------------------------------------
