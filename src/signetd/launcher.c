@@ -83,10 +83,10 @@ static int64_t mono_ms(void)
 }
 
 struct slot {
-    pid_t pid;
     int64_t spawned_ms;
-    int stale;          /* started before the current monitor: no channel to it */
     int64_t stopped_ms; /* a stale signer was stopped then, not replaced yet; 0: none */
+    pid_t pid;
+    int stale;          /* started before the current monitor: no channel to it */
 };
 
 /* After a monitor restart, the signers started before it are stopped one
