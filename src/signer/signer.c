@@ -79,6 +79,7 @@ struct sg_signer {
         int64_t last_ms;       /* monotonic ms of the last outcome */
         int64_t probe_ms;      /* of the last test signature */
         int64_t probed_at;
+        uint64_t test_signatures; /* made by the HSM, counted in hsm.signatures too */
     } health;
     size_t batch_ok;         /* signatures made in this batch */
     signet_err batch_err;    /* a failure of the service in this batch */
@@ -858,6 +859,7 @@ static signet_err probe_sign(struct sg_signer *s)
         if (err != SIGNET_OK)
             break;
         err = sg_p11_sign(s->p11, alg, k->hsm_id, msg, sizeof msg - 1, sig, &sig_len);
+        s->health.test_signatures++;
         if (err == SIGNET_ERR_NOT_FOUND || err == SIGNET_ERR_HSM || err == SIGNET_ERR_HSM_TOKEN) {
             err = sg_p11_reset_sessions(s->p11);
             if (err == SIGNET_OK)
@@ -909,10 +911,11 @@ static void probe_if_due(struct sg_signer *s)
 static json_t *health_json(const struct sg_signer *s)
 {
     const struct health *h = &s->health;
-    return json_pack("{s:b, s:s, s:I, s:I, s:I}", "ok", !h->failing && !s->token_lost,
+    return json_pack("{s:b, s:s, s:I, s:I, s:I, s:I}", "ok", !h->failing && !s->token_lost,
                      "last_error", h->err_at != 0 ? signet_err_name(h->last_err) : "",
                      "last_error_at", (json_int_t)h->err_at, "last_ok_at", (json_int_t)h->ok_at,
-                     "probed_at", (json_int_t)h->probed_at);
+                     "probed_at", (json_int_t)h->probed_at, "test_signatures",
+                     (json_int_t)h->test_signatures);
 }
 
 static json_t *key_row_json(const struct sg_key *k)
