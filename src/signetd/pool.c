@@ -119,6 +119,22 @@ static void respawn_due(struct sd_pool *p, int force)
     }
 }
 
+/* Scheduler thread: ms until the next replacement is due (-1: none waits). */
+static int64_t next_respawn_in(struct sd_pool *p)
+{
+    int64_t in = -1;
+    const int64_t now = mono_ms();
+    for (unsigned i = 0; i < p->n; i++) {
+        const struct sd_slot *s = &p->slots[i];
+        if (atomic_load(&s->healthy))
+            continue;
+        int64_t d = s->retry_at_ms > now ? s->retry_at_ms - now : 0;
+        if (in < 0 || d < in)
+            in = d;
+    }
+    return in;
+}
+
 static int all_healthy(struct sd_pool *p)
 {
     for (unsigned i = 0; i < p->n; i++)
@@ -440,6 +456,9 @@ static void *scheduler_main(void *arg)
             wait_ms = cap_ms;
         if (!all_healthy(p) && wait_ms > 1000)
             wait_ms = 1000;
+        int64_t respawn_in = next_respawn_in(p);
+        if (respawn_in >= 0 && respawn_in < wait_ms)
+            wait_ms = respawn_in; /* a replacement is due sooner */
 
         pthread_mutex_lock(&p->wait_lock);
         if (wait_ms > 0 && !p->stop && !p->respawn_all) {
