@@ -7,7 +7,8 @@
  * The scheduler also drives the key
  * lifecycle: it asks STATUS when the next transition is due, sleeps until
  * then (at most 1 s with a short test rotation, 100 ms with an injected
- * clock that may jump, else 30 s) and sends ADVANCE, logging every
+ * clock that may jump, else 30 s) and sends ADVANCE (new signatures go to
+ * the other signers while one runs it), logging every
  * transition the signer reports. [testing] pause_rotation stops the
  * ADVANCEs (the invariant tests let a key overstay). */
 #include "signetd/pool.h"
@@ -160,7 +161,7 @@ static void slot_lost(struct sd_pool *p, unsigned i)
  * healthy slot: no answer came, so nothing was released. With none left,
  * it fails closed. */
 static signet_err with_slot(struct sd_pool *p, signet_err (*fn)(struct sg_signer_client *, void *),
-                            void *arg)
+                            void *arg, int busy)
 {
     unsigned start = atomic_fetch_add(&p->next, 1u);
     signet_err err = SIGNET_ERR_SIGNER_GONE;
@@ -174,7 +175,11 @@ static signet_err with_slot(struct sd_pool *p, signet_err (*fn)(struct sg_signer
         err = SIGNET_ERR_SIGNER_GONE;
         if (atomic_load(&s->healthy) && s->client != NULL) {
             tries++;
+            if (busy)
+                atomic_fetch_add(&s->busy, 1);
             err = fn(s->client, arg);
+            if (busy)
+                atomic_fetch_sub(&s->busy, 1);
         }
         pthread_rwlock_unlock(&s->lock);
         if (err != SIGNET_ERR_SIGNER_GONE)
@@ -206,7 +211,7 @@ signet_err sd_pool_sign(struct sd_pool *p, const char *issuer, const char *claim
     *token = NULL;
     *status = SIGNET_ERR_SIGNER_GONE;
     struct sign_args a = {issuer, claims, len, status, token};
-    return with_slot(p, do_sign, &a);
+    return with_slot(p, do_sign, &a, 0);
 }
 
 /* An asynchronous signature: which slot it went to, whom to tell, and
@@ -233,10 +238,11 @@ static signet_err submit(struct sd_pool *p, struct sign_async *a, unsigned skip)
 {
     signet_err err = SIGNET_ERR_SIGNER_GONE;
     unsigned start = atomic_fetch_add(&p->next, 1u);
-    for (unsigned k = 0; k < p->n; k++) {
+    /* First pass: signers not running the lifecycle; then any. */
+    for (unsigned k = 0; k < 2 * p->n; k++) {
         unsigned i = (start + k) % p->n;
         struct sd_slot *s = &p->slots[i];
-        if (i == skip || !atomic_load(&s->healthy))
+        if (i == skip || !atomic_load(&s->healthy) || (k < p->n && atomic_load(&s->busy) > 0))
             continue;
         a->slot = i;
         err = SIGNET_ERR_SIGNER_GONE;
@@ -323,7 +329,11 @@ signet_err sd_pool_call(struct sd_pool *p, uint8_t type, const char *arg, signet
     *json = NULL;
     *status = SIGNET_ERR_SIGNER_GONE;
     struct call_args a = {type, arg, status, json};
-    return with_slot(p, do_call, &a);
+    /* While a signer runs the lifecycle (a transition: a key generated in
+     * the HSM, several durable commits) it signs nothing: new signatures
+     * go to the others meanwhile (submit), instead of waiting behind it,
+     * maybe past the clock skew the signer allows a token's iat. */
+    return with_slot(p, do_call, &a, type == SG_IPC_ADVANCE);
 }
 
 /* The signer's own word on whether it can sign (its STATUS "health": its

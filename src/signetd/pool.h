@@ -19,6 +19,7 @@ struct sd_slot {
     pthread_rwlock_t lock; /* read: a call in progress; write: (re)spawn */
     struct sg_signer_client *client;
     atomic_int healthy;
+    atomic_int busy;       /* running the lifecycle (ADVANCE): new signatures go elsewhere */
     int64_t retry_at_ms;   /* monotonic ms of the next respawn attempt */
     int64_t backoff_ms;
     int64_t up_ms;         /* monotonic ms its signer started; 0: none running */
