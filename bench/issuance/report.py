@@ -157,6 +157,15 @@ def main():
             p("")
             p(f"Audit of the rotation instance: {v[8]} tokens issued, {v[9]} `sign` records, "
               f"`signet audit verify`: {v[10]}.")
+        if "rot" in w5 and len(w5["rot"]) > 13:
+            v = w5["rot"]
+            errs = int(v[1]) + int(v[2])
+            p("")
+            p(f"Errors of the rotation run: **{errs}** ({v[1]} non-200, statuses seen: {v[11]}; "
+              f"{v[2]} socket errors); the front end's sign failures by error: {v[12]}; "
+              f"requests sent again to another signer after theirs died: {v[13]}. "
+              "Any error fails the run (`bench/issuance/run.sh` exits 1, its log kept as "
+              "`rotation-signetd.log`).")
         p("")
 
     p("## 6. Memory")
@@ -205,7 +214,8 @@ def main():
     if "rot" in w5 and "norot" in w5:
         v, b = w5["rot"], w5["norot"]
         errs5 = int(v[1]) + int(v[2])
-        line("rotation: zero errors", str(errs5), errs5 == 0)
+        why5 = f" (statuses {v[11]}; sign failures {v[12]})" if errs5 and len(v) > 13 else ""
+        line("rotation: zero errors (non-200 + socket errors)", f"{errs5}{why5}", errs5 == 0)
         vf = v[5]
         failed = vf.split("failed ")[1].split()[0] if "failed " in vf else "?"
         line("rotation: zero verification failures (every token verified)", vf, failed == "0")

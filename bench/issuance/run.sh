@@ -242,7 +242,7 @@ verify_run() { # URL SECONDS ISSUER JWKS_URL -> "n bad se p50 p99 p999 d | verif
   rm -f "$fifo" && mkfifo "$fifo"
   "$bin/rot_verify" "$3" https://api.example "$4" <"$fifo" >"$work/verify.out" 2>&1 &
   local vp=$!
-  load "$1" "$2" BASIC="$5" RATE="$rate5" TOKEN_FILE="$fifo" >"$work/load.out"
+  load "$1" "$2" BASIC="$5" RATE="$rate5" TOKEN_FILE="$fifo" >"$work/load.out" 2>"$work/load.err"
   wait "$vp" || true
   echo "$(cat "$work/load.out") | $(cat "$work/verify.out")"
 }
@@ -270,11 +270,21 @@ line=$(verify_run "http://127.0.0.1:$port_b/t/default/token" "$rot_secs" "http:/
 read -r n bad se p50 p99 p999 d _ < <(echo "$line")
 vf=$(echo "$line" | sed 's/.*| //')
 kill -TERM "$sd_b" && wait "$sd_b" || true
+# Every error of the rotation run is counted and explained: the statuses wrk
+# saw (load.lua lists them, a few hundred at most), the front end's sign
+# failures by error, and the requests it sent again to another signer.
+tally() { sort | uniq -c | awk '{printf "%s%s:%s", (NR > 1 ? "," : ""), $2, $1}'; }
+codes5=$(sed -n 's/^non-200 statuses: //p' "$work/load.err" | tr ',' '\n' | grep -v '^$' | tally || true)
+why5=$(grep 'comp=signetd event=sign_failed' "$work/signetd-b.log" | sed -n 's/.* error=\([A-Z_]*\).*/\1/p' | tally || true)
+retried5=$(grep -c 'comp=signetd event=sign_retried' "$work/signetd-b.log" || true)
 trans=$(grep -c 'comp=signetd event=key_transition.*to=ACTIVE' "$work/signetd-b.log" || true)
 served_b=$(grep -c 'event=token_issued' "$work/signetd-b.log" || true)
 audit_b=$(grep -c -E '"type":"sign"[,}]' "$work/b/signer/audit.log" || true)
 verify_b=$("$signet" audit verify --state "$work/b" >/dev/null 2>&1 && echo ok || echo BROKEN)
-r w5 rot "$(echo "$n $d" | awk '{printf "%.0f", $1/$2}')" "$bad" "$se" "$p50" "$p99" "$vf" "$rate5" "$trans" "$served_b" "$audit_b" "$verify_b"
+r w5 rot "$(echo "$n $d" | awk '{printf "%.0f", $1/$2}')" "$bad" "$se" "$p50" "$p99" "$vf" "$rate5" "$trans" "$served_b" "$audit_b" "$verify_b" \
+  "${codes5:-none}" "${why5:-none}" "$retried5"
+errs5=$((bad + se))
+[ "$errs5" -eq 0 ] || log "rotation under load: $errs5 errors (statuses ${codes5:-none}; sign failures ${why5:-none}); signetd log kept as $out/rotation-signetd.log"
 
 # ---- workload 6: memory --------------------------------------------------------
 log "workload 6: up to $mem_tokens tokens (cap ${mem_cap} s)"
@@ -310,3 +320,10 @@ cp "$rec" "$out/issuance.tsv"
 python3 "$here/report.py" "$rec" >"$out/issuance.md"
 log "done in $(( $(date +%s) - start_s )) s: $out/issuance.md"
 sed -n '/^## Targets/,$p' "$out/issuance.md" >&2
+# Rotation must never fail a request: one error fails the run (after the
+# report is written), with the front end's log of that run kept beside it.
+if [ "${errs5:-0}" -gt 0 ]; then
+  grep -E 'level=(warn|error)' "$work/signetd-b.log" >"$out/rotation-signetd.log" || true
+  log "FAIL: rotation under load: $errs5 errors (statuses ${codes5:-none}; sign failures ${why5:-none})"
+  exit 1
+fi

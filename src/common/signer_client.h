@@ -36,6 +36,10 @@ SIGNET_WUR signet_err sg_signer_spawn(const char *state_dir, struct sg_signer_cl
  * messages its role permits (src/common/ipc.c's table); otherwise the
  * peer is an administrator (the CLI, run by whoever may read the state). */
 #define SG_SPAWN_ROLE_FRONT 2u
+/* The signer's exit status when its token cannot sign with a key the key
+ * store says is ACTIVE, even after fresh sessions (EX_TEMPFAIL): its view
+ * of the token is beyond repair, a fresh signer loads the module anew. */
+#define SG_SIGNER_EXIT_TOKEN_LOST 75
 SIGNET_WUR signet_err sg_signer_spawn_ex(const char *state_dir, unsigned flags,
                                          struct sg_signer_client **out);
 /* The launcher's half: starts a signer (as the signer's account when root)

@@ -531,8 +531,37 @@ static void sess_return(struct sg_p11 *p, struct sg_p11_sess *s)
 {
     pthread_mutex_lock(&p->mu);
     s->busy = false;
-    pthread_cond_signal(&p->cv);
+    /* Everyone: sg_p11_reset_sessions waits for one session in particular. */
+    pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
+}
+
+signet_err sg_p11_reset_sessions(struct sg_p11 *p)
+{
+    if (p == NULL)
+        return SIGNET_ERR_INVALID_ARG;
+    pthread_mutex_lock(&p->mu);
+    for (unsigned i = 0; i < p->nsess; i++) {
+        while (p->sess[i].busy)
+            pthread_cond_wait(&p->cv, &p->mu);
+        p->sess[i].busy = true;
+    }
+    pthread_mutex_unlock(&p->mu);
+    /* Closing the last session also ends the login (PKCS#11 2.40 §5.6). */
+    for (unsigned i = 0; i < p->nsess; i++)
+        sess_close(p, &p->sess[i]);
+    __atomic_add_fetch(&p->key_gen, 1, __ATOMIC_RELEASE);
+    /* The first one again, at once: finds the token (label and serial) and
+     * logs in, or says why not. The others open on their next use. */
+    signet_err err = sess_open(p, &p->sess[0], false);
+    sg_log(err == SIGNET_OK ? SG_LOG_WARN : SG_LOG_ERROR, "p11_sessions_reset",
+           "label=\"%s\" result=%s", p->label, signet_err_name(err));
+    pthread_mutex_lock(&p->mu);
+    for (unsigned i = 0; i < p->nsess; i++)
+        p->sess[i].busy = false;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    return err;
 }
 
 /* One operation on a borrowed session. It reports the first PKCS#11

@@ -98,6 +98,14 @@ struct sg_p11_keyinfo {
 SIGNET_WUR signet_err sg_p11_list_private(struct sg_p11 *p, struct sg_p11_keyinfo **out,
                                           size_t *n);
 
+/* Recovery for a token that answers CKR_OK but no longer shows a key it
+ * holds (or whose sessions went stale without saying so): waits for every
+ * pooled session to come back, closes them all (which ends the login),
+ * then opens one again, finding the token by label and serial and logging
+ * in; the others open on their next use. Not for use while the same thread
+ * holds a session. SIGNET_OK when the fresh session is open and logged in. */
+SIGNET_WUR signet_err sg_p11_reset_sessions(struct sg_p11 *p);
+
 /* Counters for status and metrics. */
 struct sg_p11_stats {
     uint64_t signatures;

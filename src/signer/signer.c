@@ -72,6 +72,25 @@ struct sg_signer {
     struct pending *batch;   /* BATCH_MAX request slots */
     struct sign_job *jobs;   /* BATCH_MAX sign jobs */
     char audit_key[SG_THUMBPRINT_LEN + 1]; /* the audit key's thumbprint, "" if none */
+    /* Health, for STATUS (and so /readyz): how the last signature went, or
+     * the last test signature when there was none for a while. Monotonic
+     * ms for the decisions, the (possibly injected) clock for the report. */
+    struct health {
+        int failing;           /* the last outcome was a failure */
+        signet_err last_err;   /* ...and why */
+        int64_t ok_at, err_at; /* sg_clock_now() of the last success, failure */
+        int64_t last_ms;       /* monotonic ms of the last outcome */
+        int64_t probe_ms;      /* of the last test signature */
+        int64_t probed_at;
+        uint64_t test_signatures; /* made by the HSM, counted in hsm.signatures too */
+    } health;
+    size_t batch_ok;         /* signatures made in this batch */
+    signet_err batch_err;    /* a failure of the service in this batch */
+    /* The token cannot sign with a key the key store says is ACTIVE, even
+     * after fresh sessions: this process's view of it is beyond repair.
+     * The signer answers what it can and exits (SG_SIGNER_EXIT_TOKEN_LOST);
+     * the launcher's next one loads the module anew. */
+    int token_lost;
 };
 
 static void stop_workers(struct sg_signer *s);
@@ -264,10 +283,31 @@ static void put_status(struct sg_wbuf *resp, signet_err status)
     sg_wbuf_put_u32(resp, (uint32_t)status);
 }
 
+/* Whether a refused signature says the service is failing (its key store,
+ * token or audit log), rather than that the request was not one to sign. */
+static int sign_fault(signet_err e)
+{
+    switch (e) {
+    case SIGNET_ERR_UNKNOWN_ISSUER_CONFIG:
+    case SIGNET_ERR_ALG_NOT_ALLOWED:
+    case SIGNET_ERR_POLICY_ISSUER:
+    case SIGNET_ERR_POLICY_LIFETIME:
+    case SIGNET_ERR_POLICY_PAYLOAD:
+    case SIGNET_ERR_POLICY_TIME:
+    case SIGNET_ERR_KEY_STATE:
+    case SIGNET_ERR_BUSY:
+        return 0;
+    default:
+        return e != SIGNET_OK;
+    }
+}
+
 static void audit_refusal(struct sg_signer *s, const char *issuer, const char *kid,
                           signet_err why)
 {
     s->refusals++;
+    if (sign_fault(why))
+        s->batch_err = why;
     json_t *f = json_pack("{s:s, s:s, s:s}", "iss", issuer != NULL ? issuer : "", "kid",
                           kid != NULL ? kid : "", "reason", signet_err_name(why));
     if (f == NULL || sg_audit_append(s->audit, sg_clock_now(), "sign_refused", f) != SIGNET_OK)
@@ -343,6 +383,8 @@ out:
  * parallel across the session pool), then audited and answered in order. */
 struct sign_job {
     struct active_key key;
+    int pinned;    /* the request named its kid: no other key may sign it */
+    int abandoned; /* the token is lost: no answer, the front end asks another signer */
     const struct sg_tenant_cfg *t;
     char typ[32];
     const uint8_t *claims; /* borrowed from the request frame */
@@ -389,6 +431,8 @@ static signet_err prepare_sign(struct sg_signer *s, const uint8_t *p, size_t n,
     }
     status = refresh_active(s);
     if (status != SIGNET_OK)
+        status = refresh_active(s); /* a busy moment of the key store: once more */
+    if (status != SIGNET_OK)
         goto refuse;
     key = find_active(s, t->issuer, alg);
     if (key == NULL) {
@@ -417,6 +461,7 @@ static signet_err prepare_sign(struct sg_signer *s, const uint8_t *p, size_t n,
     if (status != SIGNET_OK)
         goto refuse;
     job->key = *key;
+    job->pinned = req.kid[0] != '\0';
     job->t = t;
     (void)snprintf(job->typ, sizeof job->typ, "%s", req.typ);
     job->claims = req.claims;
@@ -443,12 +488,118 @@ static void execute_job(struct sg_signer *s, struct sign_job *job)
                              &job->token_len);
 }
 
+/* -- recovery ------------------------------------------------------------ */
+
+/* A signature that failed for want of its key or its token: the key store
+ * may have moved on since the batch began (another signer rotated or
+ * revoked), or the token may have lost sight of its objects or sessions
+ * (SoftHSM answers CKR_OK and finds nothing once its token directory went
+ * away for a moment). Neither is the request's fault, so neither is
+ * answered before the signer has tried again. */
+static int retryable(const struct sign_job *j)
+{
+    return j->resp->len == 0 && !j->abandoned &&
+           (j->status == SIGNET_ERR_NOT_FOUND || j->status == SIGNET_ERR_HSM ||
+            j->status == SIGNET_ERR_HSM_TOKEN);
+}
+
+static size_t count_retryable(const struct sign_job *jobs, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += retryable(&jobs[i]) ? 1u : 0u;
+    return k;
+}
+
+/* Points the retryable jobs at their issuer's ACTIVE key as the key store
+ * has it now; returns how many changed key. A job whose request named its
+ * kid keeps that key or is refused, as prepare_sign would refuse it. */
+static size_t rekey(struct sg_signer *s, struct sign_job *jobs, size_t n)
+{
+    s->active_version = -1;
+    s->active_checked = 0;
+    if (refresh_active(s) != SIGNET_OK)
+        return 0; /* the key store is failing: the jobs keep their error */
+    size_t moved = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct sign_job *j = &jobs[i];
+        if (!retryable(j))
+            continue;
+        const struct active_key *k = find_active(s, j->t->issuer, j->key.alg);
+        if (k == NULL) {
+            j->status = SIGNET_ERR_NO_ACTIVE_KEY;
+        } else if (strcmp(k->kid, j->key.kid) != 0 ||
+                   memcmp(k->hsm_id, j->key.hsm_id, sizeof k->hsm_id) != 0) {
+            if (j->pinned) {
+                j->status = SIGNET_ERR_KEY_STATE;
+            } else {
+                j->key = *k;
+                moved++;
+            }
+        }
+    }
+    return moved;
+}
+
+static void execute_job(struct sg_signer *s, struct sign_job *job);
+
+static void retry(struct sg_signer *s, struct sign_job *jobs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!retryable(&jobs[i]))
+            continue;
+        jobs[i].status = SIGNET_OK;
+        execute_job(s, &jobs[i]);
+    }
+}
+
+/* After the HSM part of a batch: the failures above get the key store read
+ * again (the rotation window: most end there), then fresh sessions on the
+ * token, each followed by one more try. What still fails has a key the
+ * store calls ACTIVE that this process's token cannot use: its requests
+ * are abandoned (left unanswered), and the signer exits once the rest of
+ * the batch is out, so that the front end asks another signer and the
+ * launcher starts a fresh one, which loads the module anew. */
+static void recover_jobs(struct sg_signer *s, struct sign_job *jobs, size_t n)
+{
+    size_t failed = count_retryable(jobs, n);
+    if (failed == 0)
+        return;
+    const char *how = "key_store";
+    if (rekey(s, jobs, n) > 0)
+        retry(s, jobs, n);
+    if (count_retryable(jobs, n) > 0) {
+        how = "sessions";
+        if (sg_p11_reset_sessions(s->p11) == SIGNET_OK) {
+            (void)rekey(s, jobs, n);
+            retry(s, jobs, n);
+        }
+    }
+    size_t left = count_retryable(jobs, n);
+    if (left == 0) {
+        sg_log(SG_LOG_WARN, "sign_recovered", "failed=%zu by=%s", failed, how);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!retryable(&jobs[i]))
+            continue;
+        if (!s->token_lost)
+            sg_log(SG_LOG_ERROR, "token_lost", "kid=%s error=%s abandoned=%zu action=exit",
+                   jobs[i].key.kid, signet_err_name(jobs[i].status), left);
+        s->token_lost = 1;
+        s->batch_err = SIGNET_ERR_HSM_TOKEN;
+        jobs[i].abandoned = 1;
+    }
+}
+
 /* Back on the serving thread, in request order: stage the audit record and
  * write the answer. The token leaves only after the batch's commit. */
 static void finish_job(struct sg_signer *s, struct sign_job *job)
 {
     if (job->resp->len > 0)
         return; /* refused in prepare_sign, already answered */
+    if (job->abandoned)
+        return; /* unanswered: the signer exits after this batch */
     signet_err status = job->status;
     if (status == SIGNET_OK) {
         uint8_t digest[SHA256_DIGEST_LENGTH];
@@ -466,6 +617,7 @@ static void finish_job(struct sg_signer *s, struct sign_job *job)
     }
     if (status == SIGNET_OK) {
         s->staged_signatures++;
+        s->batch_ok++;
         put_status(job->resp, SIGNET_OK);
         sg_wbuf_put_field(job->resp, job->token, job->token_len);
     } else {
@@ -484,6 +636,12 @@ static signet_err handle_sign(struct sg_signer *s, const uint8_t *p, size_t n, s
     if (err != SIGNET_OK)
         return err;
     execute_job(s, &job);
+    recover_jobs(s, &job, 1);
+    if (job.abandoned) {
+        /* No batch to leave unanswered here: say why. */
+        job.abandoned = 0;
+        job.status = SIGNET_ERR_HSM_TOKEN;
+    }
     finish_job(s, &job);
     return SIGNET_OK;
 }
@@ -776,6 +934,117 @@ signet_err sg_signer_advance(struct sg_signer *s)
     return err;
 }
 
+/* -- health ---------------------------------------------------------------- */
+
+/* A signer idle this long makes a test signature when asked for STATUS; one
+ * whose last outcome was a failure tries again this often. */
+#define PROBE_IDLE_MS 5000
+#define PROBE_FAILING_MS 1000
+
+static int64_t mono_ms(void)
+{
+    return (int64_t)(sg_clock_mono_ns() / 1000000u);
+}
+
+/* Records the outcome of a batch (or of a test signature): SIGNET_OK when
+ * it made signatures (s->batch_ok), else the failure of the service in it.
+ * A batch with neither (no sign request, or only refusals of requests that
+ * were not to be signed) changes nothing. */
+static void note_outcome(struct sg_signer *s, signet_err err)
+{
+    struct health *h = &s->health;
+    if (err == SIGNET_OK && s->batch_ok == 0)
+        return;
+    h->last_ms = mono_ms();
+    h->failing = err != SIGNET_OK;
+    if (err == SIGNET_OK) {
+        h->ok_at = sg_clock_now();
+        return;
+    }
+    h->last_err = err;
+    h->err_at = sg_clock_now();
+}
+
+/* A test signature with every ACTIVE key, over a fixed message that is not
+ * a JWS and never leaves the process, with the recovery a sign request
+ * gets. After a failure it also commits an audit record ("signer_probe"),
+ * so that a full disk is seen to be over, not only a token that is back. */
+static signet_err probe_sign(struct sg_signer *s)
+{
+    static const uint8_t msg[] = "signet health probe (not a token)";
+    s->active_version = -1;
+    s->active_checked = 0;
+    signet_err err = refresh_active(s);
+    if (err == SIGNET_OK && s->n_active == 0)
+        err = SIGNET_ERR_NO_ACTIVE_KEY;
+    for (size_t i = 0; err == SIGNET_OK && i < s->n_active; i++) {
+        enum sg_alg alg;
+        uint8_t sig[SG_P11_SIG_MAX];
+        size_t sig_len = 0;
+        const struct active_key *k = &s->active[i];
+        err = sg_alg_parse(k->alg, &alg);
+        if (err != SIGNET_OK)
+            break;
+        err = sg_p11_sign(s->p11, alg, k->hsm_id, msg, sizeof msg - 1, sig, &sig_len);
+        s->health.test_signatures++;
+        if (err == SIGNET_ERR_NOT_FOUND || err == SIGNET_ERR_HSM || err == SIGNET_ERR_HSM_TOKEN) {
+            err = sg_p11_reset_sessions(s->p11);
+            if (err == SIGNET_OK)
+                err = sg_p11_sign(s->p11, alg, k->hsm_id, msg, sizeof msg - 1, sig, &sig_len);
+            if (err != SIGNET_OK) {
+                sg_log(SG_LOG_ERROR, "token_lost", "kid=%s error=%s abandoned=0 action=exit",
+                       k->kid, signet_err_name(err));
+                s->token_lost = 1;
+                err = SIGNET_ERR_HSM_TOKEN;
+            }
+        }
+    }
+    if (err == SIGNET_OK && s->health.failing) {
+        json_t *f = json_pack("{s:s, s:s}", "signer", s->instance, "after",
+                              signet_err_name(s->health.last_err));
+        err = f != NULL ? sg_audit_append(s->audit, sg_clock_now(), "signer_probe", f)
+                        : SIGNET_ERR_NOMEM;
+        json_decref(f);
+        if (err == SIGNET_OK)
+            err = sg_audit_commit(s->audit);
+        if (err != SIGNET_OK)
+            err = SIGNET_ERR_AUDIT;
+    }
+    return err;
+}
+
+/* Before STATUS answers: a test signature if the signer has been idle or
+ * failing for a while (readiness must not rest on an outcome long past). */
+static void probe_if_due(struct sg_signer *s)
+{
+    struct health *h = &s->health;
+    int64_t now = mono_ms();
+    int64_t last = h->last_ms > h->probe_ms ? h->last_ms : h->probe_ms;
+    if (last != 0 && now - last < (h->failing ? PROBE_FAILING_MS : PROBE_IDLE_MS))
+        return;
+    h->probe_ms = now;
+    h->probed_at = sg_clock_now();
+    signet_err err = probe_sign(s);
+    if (err != SIGNET_OK)
+        sg_log(SG_LOG_WARN, "signer_probe_failed", "error=%s", signet_err_name(err));
+    else if (h->failing)
+        sg_log(SG_LOG_INFO, "signer_probe_recovered", "after=%s", signet_err_name(h->last_err));
+    const size_t batch_ok = s->batch_ok; /* STATUS may come in a batch with signatures */
+    s->batch_ok = err == SIGNET_OK ? 1 : 0;
+    note_outcome(s, err);
+    s->batch_ok = batch_ok;
+}
+
+static json_t *health_json(const struct sg_signer *s)
+{
+    const struct health *h = &s->health;
+    return json_pack("{s:b, s:s, s:I, s:I, s:I, s:I}", "ok", !h->failing && !s->token_lost,
+                     "last_error", h->err_at != 0 ? signet_err_name(h->last_err) : "",
+                     "last_error_at", (json_int_t)h->err_at, "last_ok_at", (json_int_t)h->ok_at,
+                     "probed_at", (json_int_t)h->probed_at, "test_signatures",
+                     (json_int_t)h->test_signatures);
+}
+
 static json_t *key_row_json(const struct sg_key *k)
 {
     char hsm[2 * SG_STORE_HSM_ID_LEN + 1];
@@ -812,6 +1081,7 @@ static signet_err keys_json(struct sg_signer *s, const char *issuer, json_t **ou
 
 static signet_err status_json(struct sg_signer *s, json_t **out)
 {
+    probe_if_due(s);
     json_t *keys = NULL;
     signet_err err = keys_json(s, NULL, &keys);
     if (err != SIGNET_OK)
@@ -837,6 +1107,10 @@ static signet_err status_json(struct sg_signer *s, json_t **out)
         (json_int_t)sg_config_prepublish(&s->cfg), "retire_window",
         (json_int_t)sg_config_retire_window(&s->cfg), "next_transition_in",
         (json_int_t)sg_lifecycle_next_due(&s->lc, now));
+    if (doc != NULL && json_object_set_new(doc, "health", health_json(s)) != 0) {
+        json_decref(doc);
+        doc = NULL;
+    }
     if (doc == NULL)
         return SIGNET_ERR_NOMEM;
     /* Whether records can be made durable now, and why not (I5, /readyz). */
@@ -999,6 +1273,7 @@ struct pending {
 static void drain_jobs(struct sg_signer *s, struct sign_job *jobs, size_t *n)
 {
     run_jobs(s, jobs, *n);
+    recover_jobs(s, jobs, *n);
     for (size_t i = 0; i < *n; i++)
         finish_job(s, &jobs[i]);
     *n = 0;
@@ -1130,6 +1405,8 @@ static signet_err serve_batch(struct sg_signer *s, struct channel *c, size_t *us
     const char *refused = NULL;
     int refused_type = -1;
     s->active_checked = 0;
+    s->batch_ok = 0;
+    s->batch_err = SIGNET_OK;
     while (nb < BATCH_MAX) {
         struct sg_ipc_frame f;
         size_t consumed = 0;
@@ -1193,10 +1470,21 @@ static signet_err serve_batch(struct sg_signer *s, struct channel *c, size_t *us
     /* Records dropped anywhere during the batch (a failed transition, a
      * failed early flush) may have been signatures: withhold them all. */
     signet_err commit = commit_batch(s, drops);
+    if (commit != SIGNET_OK && s->batch_ok > 0) {
+        s->batch_ok = 0;
+        s->batch_err = SIGNET_ERR_AUDIT;
+    }
+    note_outcome(s, s->batch_ok > 0 ? SIGNET_OK : s->batch_err);
     struct sg_wbuf out;
     sg_wbuf_init(&out, SIZE_MAX / 2);
     for (size_t i = 0; i < nb; i++) {
         struct pending *p = &batch[i];
+        if (p->type == SG_IPC_SIGN && p->resp.len == 0) {
+            /* Abandoned (recover_jobs): no answer; the channel ends with
+             * this process, and the front end asks another signer. */
+            sg_wbuf_free(&p->resp);
+            continue;
+        }
         if (commit != SIGNET_OK && p->type == SG_IPC_SIGN) {
             sg_wbuf_reset(&p->resp);
             put_status(&p->resp, SIGNET_ERR_AUDIT);
@@ -1223,6 +1511,8 @@ static signet_err serve_batch(struct sg_signer *s, struct channel *c, size_t *us
     }
     if (err == SIGNET_OK)
         err = werr;
+    if (err == SIGNET_OK && s->token_lost)
+        err = SIGNET_ERR_HSM_TOKEN; /* answered what it could: now exit */
     return err;
 }
 
@@ -1317,7 +1607,9 @@ signet_err sg_signer_serve2(struct sg_signer *s, int fd, unsigned role, int mon_
         if (err == SIGNET_OK && open && ch[1].fd >= 0 && pfd[1].revents != 0) {
             int mon_open = 1;
             signet_err merr = serve_channel(s, &ch[1], &mon_open);
-            if (merr != SIGNET_OK || !mon_open)
+            if (merr == SIGNET_ERR_HSM_TOKEN)
+                err = merr; /* a test signature found the token lost: exit */
+            else if (merr != SIGNET_OK || !mon_open)
                 close_monitor(&ch[1], merr);
         }
     }

@@ -26,6 +26,7 @@
 #include "common/config.h"
 #include "common/fault.h"
 #include "common/ipc.h"
+#include "common/signer_client.h"
 #include "signer/p11.h"
 #include "signer/sandbox.h"
 #include "signer/signer.h"
@@ -199,5 +200,7 @@ int main(int argc, char **argv)
     sg_log(SG_LOG_INFO, "signer_ready", "state=%s", state);
     err = sg_signer_serve2(s, fd, front ? SG_ROLE_FRONT : SG_ROLE_ADMIN, mon_fd);
     sg_signer_close(&s);
+    if (err == SIGNET_ERR_HSM_TOKEN)
+        return SG_SIGNER_EXIT_TOKEN_LOST; /* the launcher's next signer starts afresh */
     return err == SIGNET_OK ? 0 : 5;
 }

@@ -9,8 +9,8 @@
  *
  * It also starts the monitor (monproc.c) under the monitor's account and
  * restarts it when it dies (with a back-off; the signers are then stopped
- * too, so that the front end restarts them with channels to the new
- * monitor). Each signer gets two channels: the front end's and the
+ * too, one at a time, so that the front end restarts them with channels to
+ * the new monitor while the others serve). Each signer gets two channels: the front end's and the
  * monitor's, whose end goes to the monitor; the front end reaches the
  * monitor on a channel of its own, also made here.
  *
@@ -83,9 +83,38 @@ static int64_t mono_ms(void)
 }
 
 struct slot {
-    pid_t pid;
     int64_t spawned_ms;
+    int64_t stopped_ms; /* a stale signer was stopped then, not replaced yet; 0: none */
+    pid_t pid;
+    int stale;          /* started before the current monitor: no channel to it */
 };
+
+/* After a monitor restart, the signers started before it are stopped one
+ * at a time: each once the one stopped before it has been replaced and had
+ * this long to start serving (or after STALE_WAIT_MAX_MS without a
+ * replacement), so that the others carry the requests meanwhile (a request
+ * a stopped signer had not answered goes to another one). */
+#define STALE_GAP_MS 500
+#define STALE_WAIT_MAX_MS 10000
+
+static void retire_stale(struct slot *slots)
+{
+    const int64_t now = mono_ms();
+    int next = -1;
+    for (unsigned i = 0; i < SD_MAX_SIGNERS; i++) {
+        const struct slot *s = &slots[i];
+        if (s->stopped_ms != 0 && now - s->stopped_ms < STALE_WAIT_MAX_MS)
+            return; /* stopped, not replaced yet */
+        if (s->pid > 0 && !s->stale && now - s->spawned_ms < STALE_GAP_MS)
+            return; /* replaced just now: let it start */
+        if (s->pid > 0 && s->stale && s->stopped_ms == 0 && next < 0)
+            next = (int)i;
+    }
+    if (next < 0)
+        return;
+    slots[next].stopped_ms = now;
+    (void)kill(slots[next].pid, SIGTERM);
+}
 
 static signet_err send_answer(int ctl, uint8_t slot, int fd, pid_t pid)
 {
@@ -135,6 +164,14 @@ static void reap(pid_t front, int *front_status, int *front_done, struct slot *s
                 slots[i].pid = 0;
         if (WIFSIGNALED(st))
             sg_log(SG_LOG_WARN, "signer_exited", "pid=%ld signal=%d", (long)pid, WTERMSIG(st));
+        else if (WIFEXITED(st) && WEXITSTATUS(st) == SG_SIGNER_EXIT_TOKEN_LOST)
+            /* Its token could not sign with the ACTIVE key even after fresh
+             * sessions: the front end asks for a fresh signer (with its
+             * back-off), which loads the module anew. */
+            sg_log(SG_LOG_WARN, "signer_exited", "pid=%ld status=%d reason=token_lost", (long)pid,
+                   WEXITSTATUS(st));
+        else if (WIFEXITED(st) && WEXITSTATUS(st) != 0)
+            sg_log(SG_LOG_WARN, "signer_exited", "pid=%ld status=%d", (long)pid, WEXITSTATUS(st));
     }
 }
 
@@ -195,6 +232,8 @@ static int serve_request(const char *state_dir, int ctl, struct slot *slots, str
         mv[0] = mv[1] = -1;
     signet_err err = sg_signer_spawn_fd(state_dir, SG_SPAWN_ROLE_FRONT, mv[1], &fd, &pid);
     s->spawned_ms = mono_ms();
+    s->stale = 0;
+    s->stopped_ms = 0;
     if (mv[1] >= 0)
         close(mv[1]);
     if (err == SIGNET_OK) {
@@ -230,11 +269,14 @@ static void start_monitor(const struct sd_monitor_starter *ms, struct monitor *m
         return;
     }
     sg_log(SG_LOG_INFO, "monitor_launched", "pid=%ld", (long)mon->pid);
-    /* Signers already running have no channel to this monitor: stop them,
-     * and the front end asks for new ones (which get one). */
-    for (unsigned i = 0; i < SD_MAX_SIGNERS; i++)
-        if (slots[i].pid > 0)
-            (void)kill(slots[i].pid, SIGTERM);
+    /* Signers already running have no channel to this monitor: they are
+     * stopped (one at a time, retire_stale), and the front end asks for new
+     * ones (which get one). */
+    for (unsigned i = 0; i < SD_MAX_SIGNERS; i++) {
+        slots[i].stale = slots[i].pid > 0;
+        slots[i].stopped_ms = 0;
+    }
+    retire_stale(slots);
 }
 
 int sd_launcher_run(const char *state_dir, int ctl, pid_t front,
@@ -274,6 +316,8 @@ int sd_launcher_run(const char *state_dir, int ctl, pid_t front,
         if (!front_done && mon.pid == 0 && mon.restart_at_ms != 0 &&
             mono_ms() >= mon.restart_at_ms)
             start_monitor(ms, &mon, front, slots);
+        if (!front_done)
+            retire_stale(slots);
     }
     /* The front end is gone (or unreachable): so are its signers and the
      * monitor (which first lets its queued alerts out). */

@@ -5,14 +5,12 @@
 
 #include <jansson.h>
 #include <openssl/sha.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/ipc.h"
 #include "common/oauth_req.h"
-#include "json.h"
 #include "signetd/ctx.h"
 #include "signetd/pool.h"
 #include "store/store.h"
@@ -227,31 +225,24 @@ void sd_discovery_endpoint(const struct sg_tenant_cfg *t, struct sd_resp *r)
 
 void sd_ready_endpoint(struct sd_ctx *c, struct sd_resp *r)
 {
-    signet_err status = SIGNET_OK;
-    char *json = NULL;
-    signet_err err = sd_pool_call(&c->pool, SG_IPC_STATUS, NULL, &status, &json);
-    /* A signer that cannot make audit records durable (its log lost, the
-     * lock held past its bound, the disk refusing) cannot sign either. */
-    json_t *doc = NULL;
-    bool audit_ok = true;
-    if (err == SIGNET_OK && status == SIGNET_OK && json != NULL &&
-        sg_json_parse((const uint8_t *)json, strlen(json), SG_IPC_MAX_PAYLOAD, &doc) == SIGNET_OK)
-        audit_ok = !json_is_false(json_object_get(json_object_get(doc, "audit"), "ok"));
-    json_decref(doc);
-    free(json);
+    /* Truthful: some signer must say that it can sign (its last signature,
+     * or a test signature when it was idle or failing, went through, audit
+     * record included), not merely that it answers. */
+    char reason[96];
     int64_t version = 0;
     const char *why = NULL;
-    if (err != SIGNET_OK || status != SIGNET_OK)
-        why = "signer";
-    else if (!audit_ok)
-        why = "audit";
+    if (!sd_pool_ready(&c->pool, reason, sizeof reason))
+        why = strncmp(reason, "audit", 5) == 0 ? "audit" : "signer";
     else if (store_version(c, &version) != SIGNET_OK)
         why = "store";
     else if (atomic_load(&c->draining))
         why = "draining";
     if (why != NULL) {
-        char body[128];
-        (void)snprintf(body, sizeof body, "{\"status\":\"unavailable\",\"failing\":\"%s\"}", why);
+        char body[256];
+        /* reason: fixed words and an error name (sd_pool_ready), no quotes */
+        (void)snprintf(body, sizeof body,
+                       "{\"status\":\"unavailable\",\"failing\":\"%s\",\"reason\":\"%s\"}", why,
+                       strcmp(why, "signer") == 0 || strcmp(why, "audit") == 0 ? reason : why);
         sd_resp_json(r, 503, body);
         r->retry_after = 1;
     } else {

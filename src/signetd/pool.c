@@ -1,10 +1,14 @@
 /* The signer processes and the rotation scheduler. Each slot is one
  * signet-signer child on its own socketpair; a dead one is marked
- * unhealthy (requests fail closed with 503) and restarted by the scheduler
- * thread with a capped backoff. The scheduler also drives the key
+ * unhealthy and restarted by the scheduler thread with a capped backoff
+ * (a signer that dies young, e.g. one that found its token lost, waits
+ * longer each time). A request whose signer died before answering is sent
+ * once more, to another signer; with none left it fails closed (503).
+ * The scheduler also drives the key
  * lifecycle: it asks STATUS when the next transition is due, sleeps until
  * then (at most 1 s with a short test rotation, 100 ms with an injected
- * clock that may jump, else 30 s) and sends ADVANCE, logging every
+ * clock that may jump, else 30 s) and sends ADVANCE (new signatures go to
+ * the other signers while one runs it), logging every
  * transition the signer reports. [testing] pause_rotation stops the
  * ADVANCEs (the invariant tests let a key overstay). */
 #include "signetd/pool.h"
@@ -26,6 +30,30 @@
 static int64_t mono_ms(void)
 {
     return (int64_t)(sg_clock_mono_ns() / 1000000u);
+}
+
+#define BACKOFF_FIRST_MS 500
+#define BACKOFF_MAX_MS 10000
+/* A signer that lived at least this long died of something new: its
+ * successor starts at once. */
+#define STABLE_LIFE_MS 30000
+
+static int64_t next_backoff(int64_t ms)
+{
+    return ms == 0 ? BACKOFF_FIRST_MS : (ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : ms * 2);
+}
+
+/* Under the slot's write lock, once per death: when its successor may
+ * start. A short life (a crash loop, a token that stays lost) doubles the
+ * wait; a long one resets it. */
+static void note_death(struct sd_slot *s)
+{
+    if (s->up_ms == 0)
+        return;
+    int64_t now = mono_ms();
+    s->backoff_ms = now - s->up_ms >= STABLE_LIFE_MS ? 0 : next_backoff(s->backoff_ms);
+    s->retry_at_ms = now + s->backoff_ms;
+    s->up_ms = 0;
 }
 
 /* Under the slot's write lock: replace its signer with a fresh one and
@@ -61,7 +89,7 @@ static void respawn_locked(struct sd_pool *p, struct sd_slot *s, unsigned idx)
     free(json);
     if (err == SIGNET_OK && status == SIGNET_OK) {
         s->client = c;
-        s->backoff_ms = 0;
+        s->up_ms = mono_ms();
         atomic_store(&s->healthy, 1);
         sg_log(SG_LOG_INFO, "signer_started", "slot=%u pid=%ld", idx,
                (long)sg_signer_client_pid(c));
@@ -70,7 +98,8 @@ static void respawn_locked(struct sd_pool *p, struct sd_slot *s, unsigned idx)
         return;
     }
     s->client = c; /* keep it to reap it on the next attempt */
-    s->backoff_ms = s->backoff_ms == 0 ? 500 : (s->backoff_ms * 2 > 10000 ? 10000 : s->backoff_ms * 2);
+    s->up_ms = 0;
+    s->backoff_ms = next_backoff(s->backoff_ms);
     s->retry_at_ms = mono_ms() + s->backoff_ms;
     sg_log(SG_LOG_ERROR, "signer_unavailable", "slot=%u error=%s retry_in_ms=%lld", idx,
            signet_err_name(err != SIGNET_OK ? err : status), (long long)s->backoff_ms);
@@ -80,13 +109,31 @@ static void respawn_due(struct sd_pool *p, int force)
 {
     for (unsigned i = 0; i < p->n; i++) {
         struct sd_slot *s = &p->slots[i];
-        if (!force && (atomic_load(&s->healthy) || mono_ms() < s->retry_at_ms))
+        if (!force && atomic_load(&s->healthy))
             continue;
         pthread_rwlock_wrlock(&s->lock);
-        if (force || !atomic_load(&s->healthy))
+        if (!atomic_load(&s->healthy))
+            note_death(s);
+        if (force || (!atomic_load(&s->healthy) && mono_ms() >= s->retry_at_ms))
             respawn_locked(p, s, i);
         pthread_rwlock_unlock(&s->lock);
     }
+}
+
+/* Scheduler thread: ms until the next replacement is due (-1: none waits). */
+static int64_t next_respawn_in(struct sd_pool *p)
+{
+    int64_t in = -1;
+    const int64_t now = mono_ms();
+    for (unsigned i = 0; i < p->n; i++) {
+        const struct sd_slot *s = &p->slots[i];
+        if (atomic_load(&s->healthy))
+            continue;
+        int64_t d = s->retry_at_ms > now ? s->retry_at_ms - now : 0;
+        if (in < 0 || d < in)
+            in = d;
+    }
+    return in;
 }
 
 static int all_healthy(struct sd_pool *p)
@@ -97,32 +144,51 @@ static int all_healthy(struct sd_pool *p)
     return 1;
 }
 
-/* Runs fn on one healthy slot, round robin. A transport failure marks the
- * slot unhealthy; the request is not retried elsewhere (fail closed). */
+/* The slot's signer is gone: the scheduler replaces it. */
+static void slot_lost(struct sd_pool *p, unsigned i)
+{
+    if (atomic_exchange(&p->slots[i].healthy, 0) == 1) {
+        sg_log(SG_LOG_ERROR, "signer_lost", "slot=%u", i);
+        pthread_mutex_lock(&p->wait_lock);
+        pthread_cond_signal(&p->wake);
+        pthread_mutex_unlock(&p->wait_lock);
+    }
+}
+
+/* Runs fn on one healthy slot, round robin. A transport failure
+ * (SIGNET_ERR_SIGNER_GONE: the signer died, or its channel did, before it
+ * answered) marks the slot unhealthy, and fn runs once more on another
+ * healthy slot: no answer came, so nothing was released. With none left,
+ * it fails closed. */
 static signet_err with_slot(struct sd_pool *p, signet_err (*fn)(struct sg_signer_client *, void *),
-                            void *arg)
+                            void *arg, int busy)
 {
     unsigned start = atomic_fetch_add(&p->next, 1u);
-    for (unsigned k = 0; k < p->n; k++) {
+    signet_err err = SIGNET_ERR_SIGNER_GONE;
+    int tries = 0;
+    for (unsigned k = 0; k < p->n && tries < 2; k++) {
         unsigned i = (start + k) % p->n;
         struct sd_slot *s = &p->slots[i];
         if (!atomic_load(&s->healthy))
             continue;
         pthread_rwlock_rdlock(&s->lock);
-        signet_err err = SIGNET_ERR_SIGNER_GONE;
+        err = SIGNET_ERR_SIGNER_GONE;
         if (atomic_load(&s->healthy) && s->client != NULL) {
+            tries++;
+            if (busy)
+                atomic_fetch_add(&s->busy, 1);
             err = fn(s->client, arg);
-            if (err == SIGNET_ERR_SIGNER_GONE && atomic_exchange(&s->healthy, 0) == 1) {
-                sg_log(SG_LOG_ERROR, "signer_lost", "slot=%u", i);
-                pthread_mutex_lock(&p->wait_lock);
-                pthread_cond_signal(&p->wake);
-                pthread_mutex_unlock(&p->wait_lock);
-            }
+            if (busy)
+                atomic_fetch_sub(&s->busy, 1);
         }
         pthread_rwlock_unlock(&s->lock);
-        return err;
+        if (err != SIGNET_ERR_SIGNER_GONE)
+            return err;
+        slot_lost(p, i);
+        if (tries == 1 && !atomic_load(&p->stopping))
+            sg_log(SG_LOG_WARN, "signer_call_retried", "slot=%u", i);
     }
-    return SIGNET_ERR_SIGNER_GONE;
+    return err;
 }
 
 struct sign_args {
@@ -145,32 +211,75 @@ signet_err sd_pool_sign(struct sd_pool *p, const char *issuer, const char *claim
     *token = NULL;
     *status = SIGNET_ERR_SIGNER_GONE;
     struct sign_args a = {issuer, claims, len, status, token};
-    return with_slot(p, do_sign, &a);
+    return with_slot(p, do_sign, &a, 0);
 }
 
-/* An asynchronous signature: which slot it went to, and whom to tell. */
+/* An asynchronous signature: which slot it went to, whom to tell, and
+ * the request itself, kept for one more try on another signer. */
 struct sign_async {
     struct sd_pool *p;
     unsigned slot;
+    int retried;
     sd_pool_sign_cb cb;
     void *user;
+    const char *issuer; /* both point into this allocation */
+    const char *claims;
+    size_t len;
 };
 
-static void slot_lost(struct sd_pool *p, unsigned i)
+static void sign_async_done(void *user, signet_err err, signet_err status, char *token);
+
+/* Sends a's request to a healthy signer other than slot skip (p->n: any),
+ * round robin; a signer whose channel is already dead (nothing was sent)
+ * is marked lost and the next one tried. On SIGNET_OK, a belongs to that
+ * signer's channel, whose callback may already be running: it is not
+ * touched again here. */
+static signet_err submit(struct sd_pool *p, struct sign_async *a, unsigned skip)
 {
-    if (atomic_exchange(&p->slots[i].healthy, 0) == 1) {
-        sg_log(SG_LOG_ERROR, "signer_lost", "slot=%u", i);
-        pthread_mutex_lock(&p->wait_lock);
-        pthread_cond_signal(&p->wake);
-        pthread_mutex_unlock(&p->wait_lock);
+    signet_err err = SIGNET_ERR_SIGNER_GONE;
+    unsigned start = atomic_fetch_add(&p->next, 1u);
+    /* First pass: signers not running the lifecycle; then any. */
+    for (unsigned k = 0; k < 2 * p->n; k++) {
+        unsigned i = (start + k) % p->n;
+        struct sd_slot *s = &p->slots[i];
+        if (i == skip || !atomic_load(&s->healthy) || (k < p->n && atomic_load(&s->busy) > 0))
+            continue;
+        a->slot = i;
+        err = SIGNET_ERR_SIGNER_GONE;
+        /* The read lock covers the submission only: a respawn frees the
+         * client, which completes whatever is still pending on it. */
+        pthread_rwlock_rdlock(&s->lock);
+        if (atomic_load(&s->healthy) && s->client != NULL)
+            err = sg_signer_sign_async(s->client, a->issuer, NULL, a->claims, a->len,
+                                       sign_async_done, a);
+        pthread_rwlock_unlock(&s->lock);
+        if (err != SIGNET_ERR_SIGNER_GONE)
+            return err;
+        slot_lost(p, i);
     }
+    return err;
 }
 
+/* The signer's answer, or SIGNET_ERR_SIGNER_GONE when it died (or its
+ * channel did) before answering. Then no token was released, and the
+ * request goes once more, to another signer. If the first one had made the
+ * signature and committed its audit record before dying, the log holds two
+ * sign records for one request (one jti), of which only the second token
+ * was ever handed out: the log says what happened. A signer that answered,
+ * even with a refusal, is never asked again. */
 static void sign_async_done(void *user, signet_err err, signet_err status, char *token)
 {
     struct sign_async *a = user;
-    if (err == SIGNET_ERR_SIGNER_GONE)
-        slot_lost(a->p, a->slot);
+    if (err == SIGNET_ERR_SIGNER_GONE) {
+        const unsigned from = a->slot;
+        slot_lost(a->p, from);
+        if (!a->retried && !atomic_load(&a->p->stopping)) {
+            a->retried = 1;
+            sg_log(SG_LOG_WARN, "sign_retried", "slot=%u reason=signer_gone", from);
+            if (submit(a->p, a, from) == SIGNET_OK)
+                return; /* a is the next signer's now */
+        }
+    }
     sd_pool_sign_cb cb = a->cb;
     void *cb_user = a->user;
     free(a);
@@ -180,31 +289,23 @@ static void sign_async_done(void *user, signet_err err, signet_err status, char 
 signet_err sd_pool_sign_async(struct sd_pool *p, const char *issuer, const char *claims,
                               size_t len, sd_pool_sign_cb cb, void *user)
 {
-    unsigned start = atomic_fetch_add(&p->next, 1u);
-    for (unsigned k = 0; k < p->n; k++) {
-        unsigned i = (start + k) % p->n;
-        struct sd_slot *s = &p->slots[i];
-        if (!atomic_load(&s->healthy))
-            continue;
-        struct sign_async *a = malloc(sizeof *a);
-        if (a == NULL)
-            return SIGNET_ERR_NOMEM;
-        *a = (struct sign_async){p, i, cb, user};
-        signet_err err = SIGNET_ERR_SIGNER_GONE;
-        /* The read lock covers the submission only: a respawn frees the
-         * client, which completes whatever is still pending on it. */
-        pthread_rwlock_rdlock(&s->lock);
-        if (atomic_load(&s->healthy) && s->client != NULL)
-            err = sg_signer_sign_async(s->client, issuer, NULL, claims, len, sign_async_done, a);
-        pthread_rwlock_unlock(&s->lock);
-        if (err != SIGNET_OK) {
-            free(a);
-            if (err == SIGNET_ERR_SIGNER_GONE)
-                slot_lost(p, i);
-        }
-        return err;
-    }
-    return SIGNET_ERR_SIGNER_GONE;
+    size_t ilen = strlen(issuer);
+    if (len > SIZE_MAX / 2 || ilen > SIZE_MAX / 2 - len - sizeof(struct sign_async) - 2)
+        return SIGNET_ERR_TOO_LARGE;
+    struct sign_async *a = malloc(sizeof *a + ilen + 1 + len + 1);
+    if (a == NULL)
+        return SIGNET_ERR_NOMEM;
+    char *iss = (char *)(a + 1);
+    char *cl = iss + ilen + 1;
+    memcpy(iss, issuer, ilen + 1);
+    memcpy(cl, claims, len);
+    cl[len] = '\0';
+    *a = (struct sign_async){.p = p, .slot = p->n, .cb = cb, .user = user, .issuer = iss,
+                             .claims = cl, .len = len};
+    signet_err err = submit(p, a, p->n);
+    if (err != SIGNET_OK)
+        free(a); /* nothing was sent: the callback never runs */
+    return err;
 }
 
 struct call_args {
@@ -228,7 +329,72 @@ signet_err sd_pool_call(struct sd_pool *p, uint8_t type, const char *arg, signet
     *json = NULL;
     *status = SIGNET_ERR_SIGNER_GONE;
     struct call_args a = {type, arg, status, json};
-    return with_slot(p, do_call, &a);
+    /* While a signer runs the lifecycle (a transition: a key generated in
+     * the HSM, several durable commits) it signs nothing: new signatures
+     * go to the others meanwhile (submit), instead of waiting behind it,
+     * maybe past the clock skew the signer allows a token's iat. */
+    return with_slot(p, do_call, &a, type == SG_IPC_ADVANCE);
+}
+
+/* The signer's own word on whether it can sign (its STATUS "health": its
+ * last signature, or its last test signature), with the reason when not. */
+static int signer_healthy(const char *json, char *why, size_t whylen)
+{
+    json_t *doc = NULL;
+    if (json == NULL ||
+        sg_json_parse((const uint8_t *)json, strlen(json), SG_IPC_MAX_PAYLOAD, &doc) != SIGNET_OK) {
+        (void)snprintf(why, whylen, "signer status unreadable");
+        return 0;
+    }
+    const json_t *h = json_object_get(doc, "health");
+    /* A signer that cannot make audit records durable (its log lost, the
+     * lock held past its bound, the disk refusing) cannot sign either. */
+    const json_t *a = json_object_get(doc, "audit");
+    int audit_ok = !json_is_false(json_object_get(a, "ok"));
+    int ok = audit_ok && json_is_true(json_object_get(h, "ok"));
+    const char *err = json_string_value(json_object_get(audit_ok ? h : a, audit_ok ? "last_error"
+                                                                                   : "error"));
+    /* Only an error name goes into the reason (it ends up in a response). */
+    size_t n = err != NULL ? strspn(err, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") : 0;
+    if (!ok)
+        (void)snprintf(why, whylen, "%s: %s", audit_ok ? "signer failing" : "audit log failing",
+                       n > 0 && err[n] == '\0' && n < 64 ? err : "unknown");
+    json_decref(doc);
+    return ok;
+}
+
+/* Every running signer must be able to sign: requests go round robin and
+ * an answered failure is not sent elsewhere, so one failing signer fails
+ * its share of them. A slot whose signer is being replaced does not count. */
+int sd_pool_ready(struct sd_pool *p, char *why, size_t whylen)
+{
+    (void)snprintf(why, whylen, "no signer running");
+    int ready = 0;
+    for (unsigned i = 0; i < p->n; i++) {
+        struct sd_slot *s = &p->slots[i];
+        if (!atomic_load(&s->healthy))
+            continue;
+        signet_err status = SIGNET_ERR_SIGNER_GONE;
+        signet_err err = SIGNET_ERR_SIGNER_GONE;
+        char *json = NULL;
+        pthread_rwlock_rdlock(&s->lock);
+        if (atomic_load(&s->healthy) && s->client != NULL)
+            err = sg_signer_call(s->client, SG_IPC_STATUS, NULL, 0, &status, &json, NULL);
+        pthread_rwlock_unlock(&s->lock);
+        if (err == SIGNET_ERR_SIGNER_GONE) {
+            slot_lost(p, i);
+            continue; /* it died: being replaced */
+        }
+        int ok = err == SIGNET_OK && status == SIGNET_OK && signer_healthy(json, why, whylen);
+        if (!ok && (err != SIGNET_OK || status != SIGNET_OK))
+            (void)snprintf(why, whylen, "signer status failed: %s",
+                           signet_err_name(err != SIGNET_OK ? err : status));
+        free(json);
+        if (!ok)
+            return 0;
+        ready = 1;
+    }
+    return ready;
 }
 
 /* Seconds until the next transition, or -1 when the signer is unavailable. */
@@ -305,6 +471,9 @@ static void *scheduler_main(void *arg)
             wait_ms = cap_ms;
         if (!all_healthy(p) && wait_ms > 1000)
             wait_ms = 1000;
+        int64_t respawn_in = next_respawn_in(p);
+        if (respawn_in >= 0 && respawn_in < wait_ms)
+            wait_ms = respawn_in; /* a replacement is due sooner */
 
         pthread_mutex_lock(&p->wait_lock);
         if (wait_ms > 0 && !p->stop && !p->respawn_all) {
@@ -380,6 +549,7 @@ void sd_pool_stop_scheduler(struct sd_pool *p)
 
 void sd_pool_stop(struct sd_pool *p)
 {
+    atomic_store(&p->stopping, 1); /* no more retries: every signer is going */
     sd_pool_stop_scheduler(p);
     for (unsigned i = 0; i < p->n; i++) {
         pthread_rwlock_wrlock(&p->slots[i].lock);

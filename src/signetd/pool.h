@@ -19,8 +19,10 @@ struct sd_slot {
     pthread_rwlock_t lock; /* read: a call in progress; write: (re)spawn */
     struct sg_signer_client *client;
     atomic_int healthy;
+    atomic_int busy;       /* running the lifecycle (ADVANCE): new signatures go elsewhere */
     int64_t retry_at_ms;   /* monotonic ms of the next respawn attempt */
     int64_t backoff_ms;
+    int64_t up_ms;         /* monotonic ms its signer started; 0: none running */
 };
 
 struct sd_pool {
@@ -29,6 +31,7 @@ struct sd_pool {
     unsigned n;
     atomic_uint next;
     atomic_int ready;          /* the last STATUS round trip succeeded */
+    atomic_int stopping;       /* sd_pool_stop: a lost request is not sent again */
     pthread_t scheduler;
     int scheduler_started;
     pthread_mutex_t wait_lock;
@@ -56,7 +59,8 @@ void sd_pool_respawn(struct sd_pool *p, unsigned mode);
 /* A call on one healthy signer; SIGNET_ERR_SIGNER_GONE when none is. */
 SIGNET_WUR signet_err sd_pool_sign(struct sd_pool *p, const char *issuer, const char *claims,
                                    size_t len, signet_err *status, char **token);
-/* The same, asynchronously: SIGNET_OK means cb(user, err, status, token)
+/* The same, asynchronously (a request whose signer dies before answering
+ * goes once more to another one): SIGNET_OK means cb(user, err, status, token)
  * runs exactly once (token malloc'd for the callback, or NULL), from a
  * signer client's reader thread, or from any thread when the signer fails
  * (err SIGNET_ERR_SIGNER_GONE), at the latest in sd_pool_stop. Any other
@@ -65,7 +69,14 @@ typedef void (*sd_pool_sign_cb)(void *user, signet_err err, signet_err status, c
 SIGNET_WUR signet_err sd_pool_sign_async(struct sd_pool *p, const char *issuer,
                                          const char *claims, size_t len, sd_pool_sign_cb cb,
                                          void *user);
+/* A call on one healthy signer; if that one dies (or its channel does)
+ * before answering, once more on another. */
 SIGNET_WUR signet_err sd_pool_call(struct sd_pool *p, uint8_t type, const char *arg,
                                    signet_err *status, char **json);
+/* Readiness: 1 when at least one signer runs and every running one says
+ * (STATUS "health") that its last signature, or its test signature,
+ * succeeded; else 0 and why gets a short reason without secrets (e.g.
+ * "signer failing: SIGNET_ERR_AUDIT"). */
+int sd_pool_ready(struct sd_pool *p, char *why, size_t whylen);
 
 #endif

@@ -264,6 +264,17 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 [ "$ok" = 1 ] || fail "the new monitor does not answer /status.json: $(head -c 400 "$work/status2.json" 2>/dev/null)"
+# The launcher replaces the signers one at a time (the others serve
+# meanwhile): wait until every signer running has a channel to the new one.
+all_linked() {
+  local p n=0
+  for p in $(pgrep -P "$signetd_pid" -x signet-signer); do
+    [ -S "/proc/$p/fd/4" ] || return 1
+    n=$((n + 1))
+  done
+  [ "$n" -ge 1 ]
+}
+for _ in $(seq 1 150); do all_linked && break; sleep 0.1; done
 for p in $(pgrep -P "$signetd_pid" -x signet-signer); do
   [ -S "/proc/$p/fd/4" ] || fail "signer $p has no channel to the new monitor"
 done

@@ -21,7 +21,9 @@
 #include "common/ipc.h"
 #include "common/signer_client.h"
 #include "signer/audit.h"
+#include "signer/p11.h"
 #include "util/b64url.h"
+#include "util/hex.h"
 
 #define T0 1800000000LL
 #define ISS_A "https://a.example/t/a"
@@ -355,6 +357,10 @@ static void test_fail_closed_without_audit(void **state)
     assert_int_equal(json_integer_value(json_object_get(sig, "withheld")), 2);
     assert_int_equal(json_integer_value(json_object_get(sig, "signatures")), 0);
     assert_int_equal(strlen(json_string_value(json_object_get(sig, "instance"))), 16);
+    /* And says so: its health (what /readyz reads) is failing, with why. */
+    json_t *h = json_object_get(stj, "health");
+    assert_true(json_is_false(json_object_get(h, "ok")));
+    assert_string_equal(json_string_value(json_object_get(h, "last_error")), "SIGNET_ERR_AUDIT");
     json_decref(stj);
     /* Once the log is writable again, signing resumes. */
     lim.rlim_cur = lim.rlim_max = RLIM_INFINITY;
@@ -363,6 +369,76 @@ static void test_fail_closed_without_audit(void **state)
     assert_int_equal(sign_raw(f, ISS_A, "", "", body, &tok), SIGNET_OK);
     free(tok);
     free(body);
+    assert_int_equal(count_records(f, "sign"), 1);
+    stj = call_json(f, SG_IPC_STATUS, NULL);
+    assert_true(json_is_true(json_object_get(json_object_get(stj, "health"), "ok")));
+    json_decref(stj);
+}
+
+/* The ACTIVE key vanishes from the token behind the signer's back (what a
+ * SoftHSM token directory that went away for a moment looks like: CKR_OK,
+ * no object). The signer reads the key store again (still ACTIVE), opens
+ * fresh sessions, tries once more, and then leaves the request unanswered
+ * and exits with status 75, for the front end to ask another signer and
+ * the launcher to start a fresh one. Control: the same request signs while
+ * the key is there. */
+static void test_token_lost_exits(void **state)
+{
+    struct fx *f = *state;
+    char *body = claims(ISS_A, T0, 600, "tl1"), *tok = NULL;
+    assert_int_equal(sign_raw(f, ISS_A, "ES256", "", body, &tok), SIGNET_OK);
+    free(tok);
+    json_t *keys = call_json(f, SG_IPC_KEYS, ISS_A);
+    const char *hex = NULL;
+    size_t i;
+    json_t *k;
+    json_array_foreach(keys, i, k) {
+        if (strcmp(json_string_value(json_object_get(k, "state")), "ACTIVE") == 0 &&
+            strcmp(json_string_value(json_object_get(k, "alg")), "ES256") == 0)
+            hex = json_string_value(json_object_get(k, "hsm_id"));
+    }
+    assert_non_null(hex);
+    uint8_t id[SG_HSM_ID_LEN];
+    assert_int_equal(sg_hex_decode(hex, strlen(hex), id, sizeof id), SIGNET_OK);
+    json_decref(keys);
+
+    /* Another handle on the same token takes the key away. */
+    char pin_path[400], module_dir[256];
+    snprintf(pin_path, sizeof pin_path, "%s/signer/user.pin", f->st.dir);
+    snprintf(module_dir, sizeof module_dir, "%s", sg_test_softhsm_module());
+    *strrchr(module_dir, '/') = '\0';
+    struct sg_secret *pin = NULL;
+    assert_int_equal(sg_secret_read_file(pin_path, 256, &pin), SIGNET_OK);
+    struct sg_p11_opts opts = {.module_path = sg_test_softhsm_module(), .allow_dirs = module_dir,
+                               .token_label = "signet", .sessions = 1};
+    struct sg_p11 *p = NULL;
+    assert_int_equal(sg_p11_open(&opts, pin, &p), SIGNET_OK);
+    sg_secret_free(&pin);
+    unsigned gone = 0;
+    assert_int_equal(sg_p11_destroy(p, id, &gone), SIGNET_OK);
+    assert_true(gone >= 1);
+    sg_p11_close(&p);
+
+    /* No answer at all (not a refusal the front end would pass on)... */
+    struct sg_wbuf w;
+    sg_wbuf_init(&w, SG_IPC_MAX_PAYLOAD);
+    char *body2 = claims(ISS_A, T0, 600, "tl2");
+    sg_ipc_encode_sign(&w, ISS_A, "ES256", "at+jwt", "", (const uint8_t *)body2,
+                       strlen(body2));
+    signet_err status = SIGNET_OK;
+    char *resp = NULL;
+    assert_int_equal(sg_signer_call(f->c, SG_IPC_SIGN, w.data, w.len, &status, &resp, NULL),
+                     SIGNET_ERR_SIGNER_GONE);
+    free(resp);
+    sg_wbuf_free(&w);
+    free(body2);
+    free(body);
+    /* ...and the signer exited: token lost. */
+    int st = 0;
+    assert_int_equal(waitpid(sg_signer_client_pid(f->c), &st, 0), sg_signer_client_pid(f->c));
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), SG_SIGNER_EXIT_TOKEN_LOST);
+    /* It committed nothing for the request it left: one sign record. */
     assert_int_equal(count_records(f, "sign"), 1);
 }
 
@@ -426,6 +502,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_malformed_frame_drops_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fail_closed_without_audit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipelined_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_token_lost_exits, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
