@@ -251,6 +251,12 @@ static int update_layout(const char *state)
             return SG_EXIT_USAGE;
         }
     }
+    /* The signer's client registry, filled from the front end's store the
+     * first time only (a directory made before the registry existed). */
+    if (sg_cli_clients_backfill(state, 0) != SG_EXIT_OK)
+        fprintf(stderr, "signet init: the signer's client registry was not filled: the "
+                        "signer refuses tokens for clients it does not know (signet client "
+                        "add binds them)\n");
     if (!created && !walk.changed) {
         printf("signet: %s is already initialised; nothing changed\n", state);
         return SG_EXIT_OK;
@@ -463,6 +469,12 @@ int sg_cmd_init(int argc, char **argv)
     rc = sg_cli_open_signer(state, &c);
     if (rc == SG_EXIT_OK)
         rc = sg_cli_request(c, SG_IPC_KEYS, "", &json);
+    sg_signer_client_free(&c);
+    /* A new directory has no client to carry over: its registry is marked
+     * filled, so a later `signet init` never takes clients from the front
+     * end's store (which the front end could have written meanwhile). */
+    if (rc == SG_EXIT_OK)
+        rc = sg_cli_clients_backfill(state, 1);
     if (rc != SG_EXIT_OK)
         goto out;
     printf("initialised %s\n", state);

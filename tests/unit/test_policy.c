@@ -21,7 +21,8 @@
 #define SKEW 60LL
 #define MAXL 3600LL
 
-static struct sg_policy_limits limits = {ISS, MAXL, SKEW, NOW};
+static struct sg_policy_limits limits = {
+    .issuer = ISS, .max_lifetime = MAXL, .skew = SKEW, .now = NOW};
 
 static signet_err check_with(const struct sg_policy_limits *lim, const char *claims,
                              struct sg_policy_info *info)
@@ -245,7 +246,7 @@ static void test_lifetime_bounds(void **state)
 static void test_lifetime_no_overflow(void **state)
 {
     (void)state;
-    struct sg_policy_limits early = {ISS, MAXL, SKEW, 0};
+    struct sg_policy_limits early = {.issuer = ISS, .max_lifetime = MAXL, .skew = SKEW, .now = 0};
     struct sg_policy_info info;
     char buf[256];
     (void)snprintf(buf, sizeof buf,
