@@ -718,35 +718,38 @@ static void respond(struct sg_monitor *m, unsigned ran, const struct outcome out
             sg_alerts_recovery(m->alerts, (enum sg_inv_id)i, now);
         if (!out[i].violated)
             continue;
-        sg_alerts_violation(m->alerts, (enum sg_inv_id)i, out[i].kid, out[i].msg, now);
         const struct sg_invariant *v = &sg_invariants[i];
-        if (m->tcfg.on_critical == SG_ON_CRITICAL_ROTATE && v->severity == SG_SEV_CRITICAL &&
-            v->key_compromise && out[i].kid[0] != '\0' && m->src.revoke != NULL) {
+        const bool rotate = m->tcfg.on_critical == SG_ON_CRITICAL_ROTATE &&
+                            v->severity == SG_SEV_CRITICAL && v->key_compromise &&
+                            out[i].kid[0] != '\0' && m->src.revoke != NULL;
+        bool trusted = false, too_soon = false;
+        if (rotate) {
             (void)pthread_mutex_lock(&m->mu);
-            bool trusted = kid_trusted(m, out[i].kid);
-            bool too_soon = trusted && !auto_revoke_due(m, out[i].kid, now);
+            trusted = kid_trusted(m, out[i].kid);
+            too_soon = trusted && !auto_revoke_due(m, out[i].kid, now);
             (void)pthread_mutex_unlock(&m->mu);
-            if (!trusted)
-                continue;
-            if (too_soon) {
-                /* A second automatic revoke of one issuer within the hour:
-                 * not without an operator. */
-                char msg[512];
-                (void)snprintf(msg, sizeof msg,
-                               "key %s would be revoked automatically, but another key of its "
-                               "issuer was revoked automatically less than %ds ago: confirm "
-                               "with 'signet revoke --force %s'",
-                               out[i].kid, AUTO_REVOKE_INTERVAL, out[i].kid);
-                sg_log(SG_LOG_ERROR, "emergency_rotation_needs_confirmation",
-                       "invariant=%s kid=%s", v->id, out[i].kid);
-                sg_alerts_violation(m->alerts, (enum sg_inv_id)i, out[i].kid, msg, now);
-                continue;
-            }
-            signet_err err = m->src.revoke(m->src.user, out[i].kid);
-            sg_log(err == SIGNET_OK ? SG_LOG_WARN : SG_LOG_ERROR, "emergency_rotation",
-                   "invariant=%s kid=%s result=%s", v->id, out[i].kid, signet_err_name(err));
-            sg_monitor_poke(m, SG_INV_ALL);
         }
+        if (!too_soon) {
+            sg_alerts_violation(m->alerts, (enum sg_inv_id)i, out[i].kid, out[i].msg, now);
+        } else {
+            /* A second automatic revoke of one issuer within the hour: not
+             * without an operator. The alert says so. */
+            char msg[1024];
+            (void)snprintf(msg, sizeof msg,
+                           "%s; not revoked automatically: another key of its issuer was "
+                           "revoked automatically less than %ds ago; confirm with 'signet "
+                           "revoke --force %s'",
+                           out[i].msg, AUTO_REVOKE_INTERVAL, out[i].kid);
+            sg_log(SG_LOG_ERROR, "emergency_rotation_needs_confirmation", "invariant=%s kid=%s",
+                   v->id, out[i].kid);
+            sg_alerts_violation(m->alerts, (enum sg_inv_id)i, out[i].kid, msg, now);
+        }
+        if (!rotate || !trusted || too_soon)
+            continue;
+        signet_err err = m->src.revoke(m->src.user, out[i].kid);
+        sg_log(err == SIGNET_OK ? SG_LOG_WARN : SG_LOG_ERROR, "emergency_rotation",
+               "invariant=%s kid=%s result=%s", v->id, out[i].kid, signet_err_name(err));
+        sg_monitor_poke(m, SG_INV_ALL);
     }
     sg_alerts_tick(m->alerts, now);
 }
