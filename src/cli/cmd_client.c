@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <time.h>
 
@@ -251,14 +252,23 @@ static int unbind_client(const char *state, const char *tenant, const char *id)
                        NULL);
 }
 
-int sg_cli_clients_backfill(const char *state, int fresh)
+int sg_cli_clients_backfill(const char *state, int fresh, long long *bound)
 {
+    if (bound != NULL)
+        *bound = -1;
     struct sg_config cfg;
     char msg[512] = "";
     if (sg_config_load(state, &cfg, msg, sizeof msg) != SIGNET_OK) {
         fprintf(stderr, "signet: %s\n", msg);
         return SG_EXIT_USAGE;
     }
+    /* Done before (or a new directory): nothing to do, and no signer is
+     * started, so `signet init` again changes no file. */
+    char mark[4200];
+    (void)snprintf(mark, sizeof mark, "%s/" SG_SIGNER_DIR "/" SG_REGISTRY_FILLED, state);
+    struct stat st;
+    if (!fresh && lstat(mark, &st) == 0)
+        return SG_EXIT_OK;
     json_t *arr = json_array();
     struct sg_store *store = NULL;
     int rc = SG_EXIT_USAGE;
@@ -288,10 +298,8 @@ int sg_cli_clients_backfill(const char *state, int fresh)
     }
     json_t *reply = NULL;
     rc = signer_bind(state, json_pack("{s:s, s:O}", "op", "backfill", "clients", arr), &reply);
-    if (rc == SG_EXIT_OK && !fresh && json_is_true(json_object_get(reply, "backfilled")))
-        printf("  the signer's client registry was filled from the front end's store (once): "
-               "%lld client(s) bound\n",
-               (long long)json_integer_value(json_object_get(reply, "bound")));
+    if (rc == SG_EXIT_OK && bound != NULL && json_is_true(json_object_get(reply, "backfilled")))
+        *bound = (long long)json_integer_value(json_object_get(reply, "bound"));
     json_decref(reply);
 out:
     json_decref(arr);

@@ -253,11 +253,12 @@ static int update_layout(const char *state)
     }
     /* The signer's client registry, filled from the front end's store the
      * first time only (a directory made before the registry existed). */
-    if (sg_cli_clients_backfill(state, 0) != SG_EXIT_OK)
+    long long bound = -1;
+    if (sg_cli_clients_backfill(state, 0, &bound) != SG_EXIT_OK)
         fprintf(stderr, "signet init: the signer's client registry was not filled: the "
                         "signer refuses tokens for clients it does not know (signet client "
                         "add binds them)\n");
-    if (!created && !walk.changed) {
+    if (!created && !walk.changed && bound < 0) {
         printf("signet: %s is already initialised; nothing changed\n", state);
         return SG_EXIT_OK;
     }
@@ -268,6 +269,10 @@ static int update_layout(const char *state)
         printf("  " SG_MONITOR_DIR "/ created\n");
     if (walk.changed)
         printf("  owners and modes set (signer/ and its audit log: the monitor's group)\n");
+    if (bound >= 0)
+        printf("  the signer's client registry filled from the front end's store (once): %lld "
+               "client(s) bound\n",
+               bound);
     printf("  trust boundary: %s\n", sg_boundary_describe(state));
     return SG_EXIT_OK;
 }
@@ -474,7 +479,7 @@ int sg_cmd_init(int argc, char **argv)
      * filled, so a later `signet init` never takes clients from the front
      * end's store (which the front end could have written meanwhile). */
     if (rc == SG_EXIT_OK)
-        rc = sg_cli_clients_backfill(state, 1);
+        rc = sg_cli_clients_backfill(state, 1, NULL);
     if (rc != SG_EXIT_OK)
         goto out;
     printf("initialised %s\n", state);

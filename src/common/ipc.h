@@ -18,8 +18,11 @@
 #define SG_IPC_MAX_PAYLOAD (256u * 1024u)
 #define SG_IPC_MAX_CLAIMS (16u * 1024u)
 #define SG_IPC_MAX_STR 512u
-/* CLIENT_BIND: one JSON object (docs/signer-policy.md). */
+/* CLIENT_BIND: one JSON object (docs/signer.md, Signing policy). */
 #define SG_IPC_MAX_BIND (128u * 1024u)
+/* The file in signer/ that says the client registry was filled from the
+ * front end's store (or needed not be): never again after it exists. */
+#define SG_REGISTRY_FILLED "registry.filled"
 
 enum sg_ipc_type {
     SG_IPC_SIGN = 1,    /* issuer, alg, typ, kid, claims JSON -> compact JWS */

@@ -782,9 +782,10 @@ static signet_err bind_one(struct sg_signer *s, const struct sg_client_binding *
 
 /* {"op":"bind", tenant, client_id, scopes, audiences, lifetime}
  * {"op":"unbind", tenant, client_id}
- * {"op":"backfill", "clients":[binding...]}: once per key store (the
- *   first `signet init` over a state directory made before the registry),
- *   binds the clients not bound yet, then never again. */
+ * {"op":"backfill", "clients":[binding...]}: once per state directory
+ *   (the first `signet init` over a directory made before the registry),
+ *   binds the clients not bound yet, then creates signer/registry.filled
+ *   and never does it again. */
 static signet_err handle_bind(struct sg_signer *s, const uint8_t *p, size_t n, json_t **out)
 {
     json_t *doc = NULL;
@@ -816,13 +817,13 @@ static signet_err handle_bind(struct sg_signer *s, const uint8_t *p, size_t n, j
         if (err == SIGNET_ERR_NOT_FOUND)
             err = SIGNET_OK;
     } else if (strcmp(op, "backfill") == 0) {
-        int64_t when = 0;
-        int done = 0;
+        char mark[PATH_MAX + 32];
+        (void)snprintf(mark, sizeof mark, "%s/" SG_SIGNER_DIR "/" SG_REGISTRY_FILLED,
+                       s->cfg.state_dir);
+        const int done = access(mark, F_OK) == 0;
         size_t bound = 0;
         const json_t *arr = json_object_get(doc, "clients");
-        err = json_is_array(arr) ? sg_keystore_mark_get(s->store, "clients_backfilled", &when,
-                                                        &done)
-                                 : SIGNET_ERR_MALFORMED;
+        err = json_is_array(arr) ? SIGNET_OK : SIGNET_ERR_MALFORMED;
         for (size_t i = 0; err == SIGNET_OK && !done && i < json_array_size(arr); i++) {
             struct sg_client_binding have;
             err = binding_of(s, json_array_get(arr, i), &b, now);
@@ -836,8 +837,15 @@ static signet_err handle_bind(struct sg_signer *s, const uint8_t *p, size_t n, j
                 err = SIGNET_OK; /* a client of a tenant no longer configured */
             }
         }
-        if (err == SIGNET_OK && !done)
-            err = sg_keystore_mark_put(s->store, "clients_backfilled", now);
+        if (err == SIGNET_OK && !done) {
+            /* The mark is a file of signer/ (the signer's alone), so that
+             * `signet init` can see it without starting a signer. */
+            int fd = open(mark, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+            if (fd < 0 || fsync(fd) != 0)
+                err = SIGNET_ERR_IO;
+            if (fd >= 0)
+                (void)close(fd);
+        }
         if (err == SIGNET_OK &&
             (json_object_set_new(res, "backfilled", json_boolean(!done)) != 0 ||
              json_object_set_new(res, "bound", json_integer((json_int_t)bound)) != 0))

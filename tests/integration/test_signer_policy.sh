@@ -111,8 +111,22 @@ pass "a client planted in the front end's store gets no token (503), the refusal
 "$SIGNET_BIN" init --state "$state" >"$work/reinit.out" 2>&1 || fail "signet init again: $(cat "$work/reinit.out")"
 token evil a
 [ "$code" = 503 ] || fail "after init again, the planted client got $code"
-grep -q "filled from the front end's store" "$work/reinit.out" && fail "init back-filled the registry again"
+grep -q "registry filled" "$work/reinit.out" && fail "init back-filled the registry again"
 pass "signet init on the directory again does not bind the planted client"
+# A directory made before the registry existed (no signer/registry.filled):
+# the next init fills the registry from the front end's store, once, as
+# root trusting it at that moment; the init after that does not.
+rm "$state/signer/registry.filled"
+"$SIGNET_BIN" init --state "$state" >"$work/reinit.out" 2>&1 || fail "init (back-fill): $(cat "$work/reinit.out")"
+grep -q "registry filled from the front end's store (once): 1 client(s) bound" "$work/reinit.out" ||
+  fail "no back-fill: $(cat "$work/reinit.out")"
+[ "$(records client_bound '"how":"init back-fill"')" = 1 ] || fail "back-fill not audited as one binding (evil)"
+token evil a
+[ "$code" = 200 ] || fail "the back-filled client got $code"
+"$SIGNET_BIN" init --state "$state" >"$work/reinit.out" 2>&1 || fail "init again"
+grep -q "registry filled" "$work/reinit.out" && fail "a second back-fill"
+pass "an old directory's registry is back-filled by init once (the one client the registry lacked), audited"
+client remove --tenant a evil || fail "client remove evil (again)"
 
 # ---- 2. revokes: one per issuer per pre-publication window -----------------
 act_of() { "$SIGNET_BIN" keys list --state "$state" --issuer "$base/t/$1" --json |
