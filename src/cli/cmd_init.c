@@ -61,7 +61,7 @@ static const char *find_softhsm(void)
 /* Tenant name from an issuer URL: the segment after "/t/", else "default". */
 static void tenant_name(const char *issuer, size_t index, char *out, size_t cap)
 {
-    const char *t = strstr(issuer, "/t/");
+    const char *t = issuer != NULL ? strstr(issuer, "/t/") : NULL;
     size_t n = 0;
     if (t != NULL) {
         for (t += 3; *t != '\0' && *t != '/' && n + 1 < cap; t++) {
