@@ -295,7 +295,7 @@ void sd_reports_endpoint(struct sd_ctx *c, const struct sg_tenant_cfg *t, const 
     case SIGNET_ERR_DUPLICATE_MEMBER:
         sd_resp_oauth_error(r, 400, "invalid_request",
                             "the body must be {\"reports\":[{\"iss\",\"kid\",\"jti\","
-                            "\"token_sha256\"}...]} (docs/telemetry.md)");
+                            "\"token_sha256\"[,\"token\"]}...]} (docs/telemetry.md)");
         break;
     default:
         sd_resp_oauth_error(r, 503, "temporarily_unavailable", "the monitor is unavailable");
