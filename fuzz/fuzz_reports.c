@@ -28,6 +28,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             lj == sizeof r[i].jti)
             abort();
     }
-    free(r);
+    sg_reports_free(r, n);
     return 0;
 }

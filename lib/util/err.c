@@ -75,6 +75,18 @@ static const struct err_entry entries[] = {
     {SIGNET_ERR_NOT_INITIALISED, "SIGNET_ERR_NOT_INITIALISED", "state directory is not initialised (run signet init)"},
     {SIGNET_ERR_UNKNOWN_ISSUER_CONFIG, "SIGNET_ERR_UNKNOWN_ISSUER_CONFIG", "issuer is not configured"},
     {SIGNET_ERR_POLICY_TIME, "SIGNET_ERR_POLICY_TIME", "payload iat is too far from the signer's clock"},
+    {SIGNET_ERR_POLICY_CLIENT, "SIGNET_ERR_POLICY_CLIENT",
+     "payload sub/client_id is not a client registered with the signer"},
+    {SIGNET_ERR_POLICY_SCOPE, "SIGNET_ERR_POLICY_SCOPE",
+     "payload scope is outside the client's registered scopes"},
+    {SIGNET_ERR_POLICY_AUDIENCE, "SIGNET_ERR_POLICY_AUDIENCE",
+     "payload aud is outside the client's registered audiences"},
+    {SIGNET_ERR_POLICY_CLAIMS, "SIGNET_ERR_POLICY_CLAIMS",
+     "payload has a claim the signer's policy does not allow"},
+    {SIGNET_ERR_POLICY_JTI, "SIGNET_ERR_POLICY_JTI",
+     "payload carries its own jti: the signer mints every jti"},
+    {SIGNET_ERR_REVOKE_TOO_SOON, "SIGNET_ERR_REVOKE_TOO_SOON",
+     "a key of this issuer was revoked within the pre-publication window"},
 };
 
 static const struct err_entry *find(signet_err err)

@@ -28,6 +28,7 @@ int sg_cli_exit_for(int status)
     case SIGNET_ERR_KEY_STATE:
     case SIGNET_ERR_UNKNOWN_ISSUER_CONFIG:
     case SIGNET_ERR_NOT_FOUND:
+    case SIGNET_ERR_REVOKE_TOO_SOON:
         return SG_EXIT_FAIL;
     default:
         return SG_EXIT_USAGE;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <time.h>
 
@@ -21,6 +22,8 @@
 #include "common/accounts.h"
 #include "common/client_secret.h"
 #include "common/config.h"
+#include "common/ipc.h"
+#include "common/signer_client.h"
 #include "common/oauth_req.h"
 #include "json.h"
 #include "store/store.h"
@@ -172,6 +175,131 @@ static int open_tenant(const struct opts *o, struct sg_config *cfg,
         return SG_EXIT_USAGE;
     }
     return SG_EXIT_OK;
+}
+
+/* ---- the signer's client registry (issue 11) ----
+ * The front end's store is the front end's to write, so the signer never
+ * trusts it: what a client's tokens may say (tenant, client_id, scopes,
+ * audiences, lifetime) is also bound in the key store, through the signer
+ * (CLIENT_BIND, an operator-only message), which audits it. */
+
+static json_t *binding_json(const struct sg_client *cl)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:I}", "tenant", cl->tenant, "client_id",
+                     cl->client_id, "scopes", cl->scopes != NULL ? cl->scopes : "", "audiences",
+                     cl->audiences != NULL ? cl->audiences : "", "lifetime",
+                     (json_int_t)cl->lifetime);
+}
+
+/* Sends req (taken) to a signer of state, as root; *reply (may be NULL). */
+static int signer_bind(const char *state, json_t *req, json_t **reply)
+{
+    if (reply != NULL)
+        *reply = NULL;
+    char *text = req != NULL ? json_dumps(req, JSON_COMPACT) : NULL;
+    json_decref(req);
+    if (text == NULL)
+        return SG_EXIT_USAGE;
+    if (getuid() == 0 && geteuid() != 0 && sg_account_resume_root() != SIGNET_OK) {
+        free(text);
+        return SG_EXIT_USAGE;
+    }
+    struct sg_signer_client *c = NULL;
+    int rc = sg_cli_open_signer_ex(state, SG_SPAWN_NO_ADVANCE, &c);
+    if (rc != SG_EXIT_OK) {
+        free(text);
+        return rc;
+    }
+    signet_err status = SIGNET_OK;
+    char *resp = NULL;
+    signet_err err = sg_signer_call(c, SG_IPC_CLIENT_BIND, (const uint8_t *)text, strlen(text),
+                                    &status, &resp, NULL);
+    sg_signer_client_free(&c);
+    free(text);
+    if (err != SIGNET_OK || status != SIGNET_OK) {
+        fprintf(stderr, "signet client: the signer did not record the binding: %s\n",
+                signet_strerror(err != SIGNET_OK ? err : status));
+        free(resp);
+        return err != SIGNET_OK ? SG_EXIT_USAGE : sg_cli_exit_for(status);
+    }
+    if (reply != NULL)
+        *reply = sg_cli_reply_json(resp, "{}");
+    free(resp);
+    return SG_EXIT_OK;
+}
+
+static int bind_client(const char *state, const struct sg_client *cl)
+{
+    json_t *req = binding_json(cl);
+    if (req != NULL && json_object_set_new(req, "op", json_string("bind")) != 0) {
+        json_decref(req);
+        req = NULL;
+    }
+    return signer_bind(state, req, NULL);
+}
+
+static int unbind_client(const char *state, const char *tenant, const char *id)
+{
+    return signer_bind(state,
+                       json_pack("{s:s, s:s, s:s}", "op", "unbind", "tenant", tenant, "client_id",
+                                 id),
+                       NULL);
+}
+
+int sg_cli_clients_backfill(const char *state, int fresh, long long *bound)
+{
+    if (bound != NULL)
+        *bound = -1;
+    struct sg_config cfg;
+    char msg[512] = "";
+    if (sg_config_load(state, &cfg, msg, sizeof msg) != SIGNET_OK) {
+        fprintf(stderr, "signet: %s\n", msg);
+        return SG_EXIT_USAGE;
+    }
+    /* Done before (or a new directory): nothing to do, and no signer is
+     * started, so `signet init` again changes no file. */
+    char mark[4200];
+    (void)snprintf(mark, sizeof mark, "%s/" SG_SIGNER_DIR "/" SG_REGISTRY_FILLED, state);
+    struct stat st;
+    if (!fresh && lstat(mark, &st) == 0)
+        return SG_EXIT_OK;
+    json_t *arr = json_array();
+    struct sg_store *store = NULL;
+    int rc = SG_EXIT_USAGE;
+    if (arr == NULL)
+        return rc;
+    if (!fresh) {
+        /* Read as the front end's account (its store, its files). */
+        struct sg_account front;
+        if (geteuid() == 0 && sg_account_of_dir(state, SG_FRONT_DIR, &front) == SIGNET_OK &&
+            front.uid != 0 && sg_account_assume(&front) != SIGNET_OK)
+            goto out;
+        signet_err err = sg_store_open(cfg.store, 0, &store);
+        for (size_t t = 0; err == SIGNET_OK && t < cfg.n_tenants; t++) {
+            struct sg_client *cs = NULL;
+            size_t n = 0;
+            err = sg_store_client_list(store, cfg.tenants[t].name, &cs, &n);
+            for (size_t i = 0; err == SIGNET_OK && i < n; i++)
+                if (json_array_append_new(arr, binding_json(&cs[i])) != 0)
+                    err = SIGNET_ERR_NOMEM;
+            sg_client_list_free(cs, n);
+        }
+        sg_store_close(&store);
+        if (err != SIGNET_OK) {
+            fprintf(stderr, "signet: the front end's store: %s\n", signet_strerror(err));
+            goto out;
+        }
+    }
+    json_t *reply = NULL;
+    rc = signer_bind(state, json_pack("{s:s, s:O}", "op", "backfill", "clients", arr), &reply);
+    if (rc == SG_EXIT_OK && bound != NULL && json_is_true(json_object_get(reply, "backfilled")))
+        *bound = (long long)json_integer_value(json_object_get(reply, "bound"));
+    json_decref(reply);
+out:
+    json_decref(arr);
+    if (getuid() == 0 && geteuid() != 0 && sg_account_resume_root() != SIGNET_OK)
+        rc = SG_EXIT_USAGE;
+    return rc;
 }
 
 static char *join(const char *const *words, size_t n)
@@ -358,6 +486,14 @@ static int cmd_add(const struct opts *o)
         fprintf(stderr, "signet client: cannot store the client: %s\n", signet_strerror(err));
         goto out;
     }
+    /* Then in the signer's registry: without it the signer signs nothing
+     * for the client, so a failure takes the client back. */
+    if (bind_client(o->state, &cl) != SG_EXIT_OK) {
+        if (sg_store_client_delete(store, t->name, id) != SIGNET_OK)
+            fprintf(stderr, "signet client: remove '%s' by hand\n", id);
+        fprintf(stderr, "signet client: client not added\n");
+        goto out;
+    }
     printf("client_id: %s\n", id);
     if (secret != NULL && o->secret_file != NULL) {
         /* The file goes where the caller asked, as the caller. */
@@ -444,6 +580,10 @@ static int cmd_remove(const struct opts *o, const char *id)
     struct sg_config cfg;
     const struct sg_tenant_cfg *t = NULL;
     struct sg_store *store = NULL;
+    /* The signer forgets the client first: from then on it signs nothing
+     * for it, whatever the front end's store still says. */
+    if (o->tenant != NULL && unbind_client(o->state, o->tenant, id) != SG_EXIT_OK)
+        return SG_EXIT_USAGE;
     int rc = open_tenant(o, &cfg, &t, &store);
     if (rc != SG_EXIT_OK)
         return rc;

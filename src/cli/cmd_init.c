@@ -63,7 +63,7 @@ static const char *find_softhsm(void)
 /* Tenant name from an issuer URL: the segment after "/t/", else "default". */
 static void tenant_name(const char *issuer, size_t index, char *out, size_t cap)
 {
-    const char *t = strstr(issuer, "/t/");
+    const char *t = issuer != NULL ? strstr(issuer, "/t/") : NULL;
     size_t n = 0;
     if (t != NULL) {
         for (t += 3; *t != '\0' && *t != '/' && n + 1 < cap; t++) {
@@ -279,7 +279,14 @@ static int update_layout(const char *state)
         free(json);
         sg_signer_client_free(&c);
     }
-    if (!created && !pepper && !walk.changed && !key_made) {
+    /* The signer's client registry, filled from the front end's store the
+     * first time only (a directory made before the registry existed). */
+    long long bound = -1;
+    if (sg_cli_clients_backfill(state, 0, &bound) != SG_EXIT_OK)
+        fprintf(stderr, "signet init: the signer's client registry was not filled: the "
+                        "signer refuses tokens for clients it does not know (signet client "
+                        "add binds them)\n");
+    if (!created && !pepper && !walk.changed && !key_made && bound < 0) {
         printf("signet: %s is already initialised; nothing changed\n", state);
         return SG_EXIT_OK;
     }
@@ -295,6 +302,10 @@ static int update_layout(const char *state)
         printf("  owners and modes set (signer/ and its audit log: the monitor's group)\n");
     if (key_made)
         printf("  audit key (in the HSM): its public half written to %s\n", keyfile);
+    if (bound >= 0)
+        printf("  the signer's client registry filled from the front end's store (once): %lld "
+               "client(s) bound\n",
+               bound);
     printf("  trust boundary: %s\n", sg_boundary_describe(state));
     return SG_EXIT_OK;
 }
@@ -499,6 +510,12 @@ int sg_cmd_init(int argc, char **argv)
     rc = sg_cli_open_signer(state, &c);
     if (rc == SG_EXIT_OK)
         rc = sg_cli_request(c, SG_IPC_KEYS, "", &json);
+    sg_signer_client_free(&c);
+    /* A new directory has no client to carry over: its registry is marked
+     * filled, so a later `signet init` never takes clients from the front
+     * end's store (which the front end could have written meanwhile). */
+    if (rc == SG_EXIT_OK)
+        rc = sg_cli_clients_backfill(state, 1, NULL);
     if (rc != SG_EXIT_OK)
         goto out;
     printf("initialised %s\n", state);

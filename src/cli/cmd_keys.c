@@ -67,7 +67,9 @@ static int run(const struct opts *o, unsigned char type, const char *arg, char *
 {
     struct sg_signer_client *c = NULL;
     /* rotate and revoke run the lifecycle themselves, after their change. */
-    unsigned flags = type == SG_IPC_ROTATE || type == SG_IPC_REVOKE ? SG_SPAWN_NO_ADVANCE : 0;
+    unsigned flags = type == SG_IPC_ROTATE || type == SG_IPC_REVOKE || type == SG_IPC_REVOKE_FORCE
+                         ? SG_SPAWN_NO_ADVANCE
+                         : 0;
     int rc = sg_cli_open_signer_ex(o->state, flags, &c);
     if (rc != SG_EXIT_OK)
         return rc;
@@ -249,11 +251,13 @@ int sg_cmd_revoke(int argc, char **argv)
     struct opts o;
     memset(&o, 0, sizeof o);
     const char *kid = NULL;
-    int bad = 0, dashdash = 0;
+    int bad = 0, dashdash = 0, force = 0;
     for (int i = 1; i < argc && !bad; i++) {
         const char *a = argv[i];
         if (!dashdash && strcmp(a, "--") == 0)
             dashdash = 1;
+        else if (!dashdash && strcmp(a, "--force") == 0)
+            force = 1;
         else if (!dashdash && (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0))
             o.help = 1;
         else if (!dashdash && strcmp(a, "--state") == 0 && i + 1 < argc)
@@ -267,18 +271,22 @@ int sg_cmd_revoke(int argc, char **argv)
     }
     o.state = sg_cli_state_dir(o.state);
     if (o.help) {
-        printf("usage: signet revoke [--state DIR] [--] KID\n\n"
+        printf("usage: signet revoke [--state DIR] [--force] [--] KID\n\n"
                "Emergency revoke: the key leaves the JWKS and stops signing at once, its\n"
                "HSM object is destroyed, and (if it was ACTIVE) the standby takes over\n"
-               "immediately. A new standby is generated.\n");
+               "immediately. A new standby is generated.\n\n"
+               "At most one revoke per issuer per pre-publication window (jwks_max_age +\n"
+               "clock_skew): a second one would promote a standby relying parties have not\n"
+               "fetched yet. --force revokes anyway (audited as revoke_forced); it is also\n"
+               "how an operator confirms a revoke the monitor asked for.\n");
         return SG_EXIT_OK;
     }
     if (bad || kid == NULL) {
-        fprintf(stderr, "usage: signet revoke [--state DIR] [--] KID\n");
+        fprintf(stderr, "usage: signet revoke [--state DIR] [--force] [--] KID\n");
         return SG_EXIT_USAGE;
     }
     char *text = NULL;
-    int rc = run(&o, SG_IPC_REVOKE, kid, &text);
+    int rc = run(&o, force ? SG_IPC_REVOKE_FORCE : SG_IPC_REVOKE, kid, &text);
     if (rc == SG_EXIT_OK) {
         printf("revoked %s\n", kid);
         print_transitions(text);

@@ -18,9 +18,10 @@
  * keys and advances the lifecycle; it cannot revoke, read the token's
  * inventory or write audit records: those are the monitor's (REVOKE on
  * on_critical = rotate, rate-limited to one a minute) and the operator's.
- * ROTATE is the operator's alone. The MON_* messages are the front end's
- * to the monitor (its status pages, metrics and relying parties' reports
- * are served on the front end's port). */
+ * ROTATE, CLIENT_BIND (the signer's client registry) and REVOKE_FORCE (a
+ * revoke past the per-issuer limit) are the operator's alone. The MON_*
+ * messages are the front end's to the monitor (its status pages, metrics
+ * and relying parties' reports are served on the front end's port). */
 static const struct sg_ipc_msg table[] = {
     {SG_IPC_SIGN, "sign", FRONT_SIGNER, 4u * STR_REQ + 2u + SG_IPC_MAX_CLAIMS, 0, 0, SIGNER},
     {SG_IPC_JWKS, "jwks", ANY, STR_REQ, 0, 0, SIGNER},
@@ -31,6 +32,8 @@ static const struct sg_ipc_msg table[] = {
     {SG_IPC_ROTATE, "rotate", SG_ROLE_ADMIN, STR_REQ, 0, 0, SIGNER},
     {SG_IPC_INVENTORY, "inventory", WATCHERS, 0, 0, 0, SIGNER},
     {SG_IPC_AUDIT_NOTE, "audit_note", WATCHERS, STR_REQ + 2u + SG_IPC_MAX_NOTE, 20.0, 200, SIGNER},
+    {SG_IPC_CLIENT_BIND, "client_bind", SG_ROLE_ADMIN, SG_IPC_MAX_BIND, 0, 0, SIGNER},
+    {SG_IPC_REVOKE_FORCE, "revoke_force", SG_ROLE_ADMIN, STR_REQ, 0, 0, SIGNER},
     {SG_IPC_MON_POKE, "mon_poke", SG_ROLE_FRONT, 0, 0, 0, MONITOR},
     {SG_IPC_MON_READY, "mon_ready", SG_ROLE_FRONT, 0, 0, 0, MONITOR},
     {SG_IPC_MON_STATUS_HTML, "mon_status_html", SG_ROLE_FRONT, 0, 0, 0, MONITOR},

@@ -18,6 +18,11 @@
 #define SG_IPC_MAX_PAYLOAD (256u * 1024u)
 #define SG_IPC_MAX_CLAIMS (16u * 1024u)
 #define SG_IPC_MAX_STR 512u
+/* CLIENT_BIND: one JSON object (docs/signer.md, Signing policy). */
+#define SG_IPC_MAX_BIND (128u * 1024u)
+/* The file in signer/ that says the client registry was filled from the
+ * front end's store (or needed not be): never again after it exists. */
+#define SG_REGISTRY_FILLED "registry.filled"
 
 enum sg_ipc_type {
     SG_IPC_SIGN = 1,    /* issuer, alg, typ, kid, claims JSON -> compact JWS */
@@ -29,6 +34,8 @@ enum sg_ipc_type {
     SG_IPC_ROTATE = 7,  /* issuer ("" = all) -> report JSON */
     SG_IPC_INVENTORY = 8, /* -> private objects in the token, JSON */
     SG_IPC_AUDIT_NOTE = 9, /* type, fields JSON -> (appended to the audit log by the signer) */
+    SG_IPC_CLIENT_BIND = 10,   /* binding JSON -> (the signer's client registry; admin only) */
+    SG_IPC_REVOKE_FORCE = 11,  /* kid -> report JSON (revoke past the rate limit; admin only) */
     /* Served by the monitor process, sent by the front end over the
      * channel the launcher made between them. */
     SG_IPC_MON_POKE = 16,        /* -> (run every check soon) */

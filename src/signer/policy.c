@@ -1,14 +1,23 @@
 #include "signer/policy.h"
 
 #include <jansson.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/ipc.h"
 #include "json.h"
+#include "util/b64url.h"
 
 /* Claims are shallow; the signer refuses anything nested deeper than this
  * (arrays and objects, the top-level object counting as 1). */
 #define POLICY_MAX_DEPTH 8u
+#define MAX_AUDIENCES 16u
+
+/* The members of a machine access token (RFC 9068 §2.2, client
+ * credentials); jti is added by the signer. */
+static const char *const machine_claims[] = {"iss", "sub", "aud", "exp", "iat", "nbf",
+                                             "client_id", "scope", NULL};
 
 static int get_int(const json_t *obj, const char *name, int64_t *out)
 {
@@ -17,6 +26,126 @@ static int get_int(const json_t *obj, const char *name, int64_t *out)
         return -1;
     *out = (int64_t)json_integer_value(v);
     return 0;
+}
+
+/* Whether word (n bytes) is one of the space-separated words of list. */
+static int in_list(const char *list, const char *word, size_t n)
+{
+    const char *p = list;
+    while (*p != '\0') {
+        size_t m = strcspn(p, " ");
+        if (m == n && m > 0 && memcmp(p, word, n) == 0)
+            return 1;
+        p += m;
+        while (*p == ' ')
+            p++;
+    }
+    return 0;
+}
+
+/* A JSON string without NUL, with its length. */
+static const char *str_of(const json_t *v, size_t *n)
+{
+    if (!json_is_string(v))
+        return NULL;
+    *n = json_string_length(v);
+    const char *s = json_string_value(v);
+    return strlen(s) == *n ? s : NULL;
+}
+
+static signet_err check_audience(const json_t *aud, const struct sg_client_binding *b)
+{
+    size_t n = 0;
+    const char *a = str_of(aud, &n);
+    if (a != NULL)
+        return n > 0 && in_list(b->audiences, a, n) ? SIGNET_OK : SIGNET_ERR_POLICY_AUDIENCE;
+    if (!json_is_array(aud) || json_array_size(aud) == 0 || json_array_size(aud) > MAX_AUDIENCES)
+        return SIGNET_ERR_POLICY_AUDIENCE;
+    for (size_t i = 0; i < json_array_size(aud); i++) {
+        a = str_of(json_array_get(aud, i), &n);
+        if (a == NULL || n == 0 || !in_list(b->audiences, a, n))
+            return SIGNET_ERR_POLICY_AUDIENCE;
+        for (size_t j = 0; j < i; j++)
+            if (json_equal(json_array_get(aud, i), json_array_get(aud, j)))
+                return SIGNET_ERR_POLICY_AUDIENCE;
+    }
+    return SIGNET_OK;
+}
+
+/* scope: space-separated scope tokens (RFC 6749 §3.3), each allowed. */
+static signet_err check_scope(const json_t *scope, const struct sg_client_binding *b)
+{
+    size_t n = 0;
+    const char *s = str_of(scope, &n);
+    if (s == NULL || n == 0 || s[0] == ' ' || s[n - 1] == ' ')
+        return SIGNET_ERR_POLICY_SCOPE;
+    const char *p = s;
+    while (*p != '\0') {
+        size_t m = strcspn(p, " ");
+        if (m == 0 || !in_list(b->scopes, p, m))
+            return SIGNET_ERR_POLICY_SCOPE;
+        p += m;
+        if (*p == ' ')
+            p++;
+    }
+    return SIGNET_OK;
+}
+
+/* The client registry's part: exactly the machine token's members, a
+ * bound client named by sub and client_id, its audiences, scopes and
+ * lifetime. */
+static signet_err check_client(const json_t *obj, const struct sg_policy_limits *limits,
+                               int64_t iat, int64_t exp, struct sg_policy_info *info)
+{
+    if (json_object_get(obj, "jti") != NULL)
+        return SIGNET_ERR_POLICY_JTI;
+    const char *key;
+    const json_t *val;
+    json_object_foreach((json_t *)obj, key, val) {
+        int known = 0;
+        for (size_t i = 0; machine_claims[i] != NULL && !known; i++)
+            known = strcmp(key, machine_claims[i]) == 0;
+        if (!known)
+            return SIGNET_ERR_POLICY_CLAIMS;
+    }
+    size_t cn = 0, sn = 0;
+    const char *cid = str_of(json_object_get(obj, "client_id"), &cn);
+    const char *sub = str_of(json_object_get(obj, "sub"), &sn);
+    if (cid == NULL || sub == NULL || cn == 0 || cn >= sizeof info->client_id)
+        return SIGNET_ERR_POLICY_CLIENT;
+    if (sn != cn || memcmp(sub, cid, cn) != 0)
+        return SIGNET_ERR_POLICY_CLIENT;
+    struct sg_client_binding b;
+    signet_err err = limits->lookup(limits->lookup_user, cid, &b);
+    if (err == SIGNET_ERR_NOT_FOUND)
+        return SIGNET_ERR_POLICY_CLIENT;
+    if (err != SIGNET_OK)
+        return err;
+    if (strcmp(b.client_id, cid) != 0)
+        return SIGNET_ERR_POLICY_CLIENT;
+    err = check_audience(json_object_get(obj, "aud"), &b);
+    if (err == SIGNET_OK && json_object_get(obj, "scope") != NULL)
+        err = check_scope(json_object_get(obj, "scope"), &b);
+    if (err == SIGNET_OK && b.lifetime > 0 && exp - iat > b.lifetime)
+        err = SIGNET_ERR_POLICY_LIFETIME;
+    if (err == SIGNET_OK)
+        memcpy(info->client_id, cid, cn + 1);
+    return err;
+}
+
+/* The base rules' jti: a front-supplied one of 1..128 printable bytes. */
+static signet_err take_jti(const json_t *obj, struct sg_policy_info *info)
+{
+    const json_t *jti = json_object_get(obj, "jti");
+    size_t jlen = json_is_string(jti) ? json_string_length(jti) : 0;
+    if (jlen == 0 || jlen >= sizeof info->jti)
+        return SIGNET_ERR_POLICY_PAYLOAD;
+    const char *j = json_string_value(jti);
+    for (size_t i = 0; i < jlen; i++)
+        if ((unsigned char)j[i] < 0x21 || (unsigned char)j[i] > 0x7e)
+            return SIGNET_ERR_POLICY_PAYLOAD;
+    memcpy(info->jti, j, jlen + 1);
+    return SIGNET_OK;
 }
 
 signet_err sg_policy_check_claims(const uint8_t *claims, size_t len,
@@ -61,22 +190,55 @@ signet_err sg_policy_check_claims(const uint8_t *claims, size_t len,
         err = SIGNET_ERR_POLICY_PAYLOAD;
         goto out;
     }
-    const json_t *jti = json_object_get(obj, "jti");
-    size_t jlen = json_is_string(jti) ? json_string_length(jti) : 0;
-    if (jlen == 0 || jlen >= sizeof info->jti) {
-        err = SIGNET_ERR_POLICY_PAYLOAD;
+    err = limits->lookup != NULL ? check_client(obj, limits, iat, exp, info)
+                                 : take_jti(obj, info);
+    if (err != SIGNET_OK)
         goto out;
-    }
-    const char *j = json_string_value(jti);
-    for (size_t i = 0; i < jlen; i++)
-        if ((unsigned char)j[i] < 0x21 || (unsigned char)j[i] > 0x7e) {
-            err = SIGNET_ERR_POLICY_PAYLOAD;
-            goto out;
-        }
-    memcpy(info->jti, j, jlen + 1);
     info->iat = iat;
     info->exp = exp;
 out:
+    if (err != SIGNET_OK)
+        memset(info, 0, sizeof *info);
     json_decref(obj);
     return err;
+}
+
+signet_err sg_policy_mint_jti(struct sg_policy_info *info)
+{
+    uint8_t raw[16];
+    if (RAND_bytes(raw, sizeof raw) != 1)
+        return SIGNET_ERR_CRYPTO;
+    return sg_b64url_encode(raw, sizeof raw, info->jti, sizeof info->jti);
+}
+
+signet_err sg_policy_add_jti(const uint8_t *claims, size_t len, const struct sg_policy_info *info,
+                             uint8_t **out, size_t *out_len)
+{
+    *out = NULL;
+    *out_len = 0;
+    /* The policy accepted an object with at least iss in it: its last
+     * non-blank byte is the closing brace. */
+    size_t end = len;
+    while (end > 0 && (claims[end - 1] == ' ' || claims[end - 1] == '\t' ||
+                       claims[end - 1] == '\n' || claims[end - 1] == '\r'))
+        end--;
+    if (end < 2 || claims[end - 1] != '}')
+        return SIGNET_ERR_POLICY_PAYLOAD;
+    static const char pre[] = ",\"jti\":\"";
+    size_t jn = strlen(info->jti);
+    size_t n = (end - 1) + (sizeof pre - 1) + jn + 2;
+    uint8_t *buf = malloc(n);
+    if (buf == NULL)
+        return SIGNET_ERR_NOMEM;
+    size_t o = end - 1;
+    memcpy(buf, claims, o);
+    memcpy(buf + o, pre, sizeof pre - 1);
+    o += sizeof pre - 1;
+    memcpy(buf + o, info->jti, jn); /* base64url: nothing to escape */
+    o += jn;
+    buf[o++] = '"';
+    buf[o++] = '}';
+    *out = buf;
+    *out_len = o;
+    return SIGNET_OK;
 }

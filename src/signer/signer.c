@@ -387,7 +387,7 @@ struct sign_job {
     int abandoned; /* the token is lost: no answer, the front end asks another signer */
     const struct sg_tenant_cfg *t;
     char typ[32];
-    const uint8_t *claims; /* borrowed from the request frame */
+    uint8_t *claims; /* the request's, with the minted jti (owned) */
     size_t claims_len;
     struct sg_policy_info info;
     int64_t now;
@@ -396,6 +396,19 @@ struct sign_job {
     signet_err status;
     struct sg_wbuf *resp;
 };
+
+/* The client registry of one tenant, for the policy. */
+struct binding_ctx {
+    struct sg_signer *s;
+    const char *tenant;
+};
+
+static signet_err lookup_binding(void *user, const char *client_id,
+                                 struct sg_client_binding *out)
+{
+    const struct binding_ctx *bc = user;
+    return sg_keystore_binding_get(bc->s->store, bc->tenant, client_id, out);
+}
 
 /* Decodes and checks a sign request. SIGNET_OK with job->status == OK means
  * it is ready to sign; any refusal is already audited and answered. */
@@ -447,7 +460,10 @@ static signet_err prepare_sign(struct sg_signer *s, const uint8_t *p, size_t n,
         refused_kid = req.kid;
         goto refuse;
     }
+    struct binding_ctx bc = {s, t->name};
     struct sg_policy_limits lim = {
+        .lookup = lookup_binding,
+        .lookup_user = &bc,
         .issuer = t->issuer,
         /* The compiled-in ceiling holds even if a configuration got past
          * its check. */
@@ -458,14 +474,19 @@ static signet_err prepare_sign(struct sg_signer *s, const uint8_t *p, size_t n,
         .now = now,
     };
     status = sg_policy_check_claims(req.claims, req.claims_len, &lim, &job->info);
+    /* The signer mints the jti (the front end may not send one): no two
+     * tokens it signs share one, whatever the front end asks. */
+    if (status == SIGNET_OK)
+        status = sg_policy_mint_jti(&job->info);
+    if (status == SIGNET_OK)
+        status = sg_policy_add_jti(req.claims, req.claims_len, &job->info, &job->claims,
+                                   &job->claims_len);
     if (status != SIGNET_OK)
         goto refuse;
     job->key = *key;
     job->pinned = req.kid[0] != '\0';
     job->t = t;
     (void)snprintf(job->typ, sizeof job->typ, "%s", req.typ);
-    job->claims = req.claims;
-    job->claims_len = req.claims_len;
     job->now = now;
     job->status = SIGNET_OK;
     sg_ipc_sign_req_clear(&req);
@@ -596,20 +617,24 @@ static void recover_jobs(struct sg_signer *s, struct sign_job *jobs, size_t n)
  * write the answer. The token leaves only after the batch's commit. */
 static void finish_job(struct sg_signer *s, struct sign_job *job)
 {
-    if (job->resp->len > 0)
-        return; /* refused in prepare_sign, already answered */
-    if (job->abandoned)
-        return; /* unanswered: the signer exits after this batch */
+    if (job->resp->len > 0 || job->abandoned) {
+        /* refused in prepare_sign, already answered; or abandoned: unanswered,
+         * the signer exits after this batch */
+        free(job->claims);
+        job->claims = NULL;
+        return;
+    }
     signet_err status = job->status;
     if (status == SIGNET_OK) {
         uint8_t digest[SHA256_DIGEST_LENGTH];
         char hexd[2 * SHA256_DIGEST_LENGTH + 1];
         sg_sha256(job->token, job->token_len, digest);
         sg_hex_encode(digest, sizeof digest, hexd);
-        json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "kid", job->key.kid,
-                              "iss", job->t->issuer, "alg", job->key.alg, "jti", job->info.jti,
-                              "token_sha256", hexd, "iat", (json_int_t)job->info.iat, "exp",
-                              (json_int_t)job->info.exp, "signer", s->instance);
+        json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s}", "kid",
+                              job->key.kid, "iss", job->t->issuer, "alg", job->key.alg, "jti",
+                              job->info.jti, "token_sha256", hexd, "iat",
+                              (json_int_t)job->info.iat, "exp", (json_int_t)job->info.exp,
+                              "signer", s->instance, "client_id", job->info.client_id);
         status = f != NULL ? sg_audit_append(s->audit, job->now, "sign", f) : SIGNET_ERR_NOMEM;
         json_decref(f);
         if (status != SIGNET_OK)
@@ -626,6 +651,8 @@ static void finish_job(struct sg_signer *s, struct sign_job *job)
     }
     free(job->token);
     job->token = NULL;
+    free(job->claims);
+    job->claims = NULL;
 }
 
 static signet_err handle_sign(struct sg_signer *s, const uint8_t *p, size_t n, struct sg_wbuf *resp)
@@ -924,6 +951,202 @@ static int peer_revoke_due(struct sg_signer *s, int64_t now)
     return 1;
 }
 
+static void audit_now(struct sg_signer *s, const char *type, json_t *f)
+{
+    if (f == NULL || sg_audit_append(s->audit, sg_clock_now(), type, f) != SIGNET_OK ||
+        sg_audit_commit(s->audit) != SIGNET_OK)
+        sg_log(SG_LOG_ERROR, "audit_append_failed", "type=%s", type);
+    json_decref(f);
+}
+
+/* Under the lifecycle lock: an emergency revoke, at most one per issuer
+ * per pre-publication window (issue 11). A revoke of the ACTIVE key
+ * promotes the standby at once; a second one inside the window would
+ * promote a standby published moments earlier, which relying parties have
+ * not fetched yet, so it is refused (SIGNET_ERR_REVOKE_TOO_SOON, audited
+ * "revoke_refused") unless the operator forces it from the CLI
+ * (REVOKE_FORCE, audited "revoke_forced"). The time of the last revoke of
+ * each issuer lives in the key store, which every signer shares, and is
+ * set only once a revoke succeeded. A kid that is unknown or already gone
+ * is left to the lifecycle's own refusal. */
+static signet_err revoke_limited(struct sg_signer *s, unsigned role, const char *kid, int force,
+                                 int64_t now, json_t *doc)
+{
+    /* A peer other than the operator (the monitor): first its own limit
+     * across issuers, which counts even a revoke that then fails. */
+    if (role != SG_ROLE_ADMIN && !peer_revoke_due(s, now))
+        return SIGNET_ERR_BUSY;
+    struct sg_key k;
+    memset(&k, 0, sizeof k);
+    signet_err err = sg_store_key_by_kid(s->store, kid, &k);
+    if (err == SIGNET_ERR_NOT_FOUND || (err == SIGNET_OK && (k.state == SG_KS_DESTROYED ||
+                                                            k.state == SG_KS_GENERATING))) {
+        sg_key_clear(&k);
+        return sg_lifecycle_revoke(&s->lc, kid, now, doc);
+    }
+    if (err != SIGNET_OK)
+        return err;
+    char mark[SG_STORE_ISSUER_MAX + 16];
+    (void)snprintf(mark, sizeof mark, "revoke:%s", k.issuer);
+    int64_t last = 0;
+    int set = 0;
+    const int64_t window = sg_config_prepublish(&s->cfg);
+    err = sg_keystore_mark_get(s->store, mark, &last, &set);
+    const int recent = err == SIGNET_OK && set && now >= last && now - last < window;
+    if (err == SIGNET_OK && recent && !force) {
+        audit_now(s, "revoke_refused",
+                  json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "kid", kid, "iss", k.issuer,
+                            "source", sg_ipc_role_name(role), "reason",
+                            "another key of the issuer was revoked within the pre-publication "
+                            "window",
+                            "last_revoke", (json_int_t)last, "window", (json_int_t)window));
+        sg_log(SG_LOG_WARN, "revoke_refused", "kid=%s issuer=%s source=%s last=%lld window=%lld",
+               kid, k.issuer, sg_ipc_role_name(role), (long long)last, (long long)window);
+        err = SIGNET_ERR_REVOKE_TOO_SOON;
+    }
+    if (err == SIGNET_OK && force)
+        audit_now(s, "revoke_forced",
+                  json_pack("{s:s, s:s, s:s, s:b, s:I, s:I}", "kid", kid, "iss", k.issuer,
+                            "source", sg_ipc_role_name(role), "within_window", recent,
+                            "last_revoke", (json_int_t)last, "window", (json_int_t)window));
+    if (err == SIGNET_OK)
+        err = sg_lifecycle_revoke(&s->lc, kid, now, doc);
+    if (err == SIGNET_OK && sg_keystore_mark_put(s->store, mark, now) != SIGNET_OK)
+        sg_log(SG_LOG_ERROR, "revoke_mark_failed", "issuer=%s", k.issuer);
+    sg_key_clear(&k);
+    return err;
+}
+
+/* ---- the client registry (CLIENT_BIND, the operator's) ---- */
+
+static int bind_str(const json_t *o, const char *name, char *dst, size_t cap, int may_be_empty)
+{
+    const json_t *v = json_object_get(o, name);
+    if (!json_is_string(v))
+        return -1;
+    size_t n = json_string_length(v);
+    const char *p = json_string_value(v);
+    if ((n == 0 && !may_be_empty) || n >= cap || strlen(p) != n)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)p[i] < 0x20 || (unsigned char)p[i] == 0x7f)
+            return -1;
+    memcpy(dst, p, n + 1);
+    return 0;
+}
+
+static signet_err binding_of(struct sg_signer *s, const json_t *o, struct sg_client_binding *b,
+                             int64_t now)
+{
+    memset(b, 0, sizeof *b);
+    const json_t *lt = json_object_get(o, "lifetime");
+    if (!json_is_object(o) || bind_str(o, "tenant", b->tenant, sizeof b->tenant, 0) != 0 ||
+        bind_str(o, "client_id", b->client_id, sizeof b->client_id, 0) != 0 ||
+        bind_str(o, "scopes", b->scopes, sizeof b->scopes, 1) != 0 ||
+        bind_str(o, "audiences", b->audiences, sizeof b->audiences, 0) != 0 ||
+        (lt != NULL && (!json_is_integer(lt) || json_integer_value(lt) < 0)))
+        return SIGNET_ERR_MALFORMED;
+    if (sg_config_tenant_by_name(&s->cfg, b->tenant) == NULL)
+        return SIGNET_ERR_NOT_FOUND;
+    b->lifetime = lt != NULL ? (int64_t)json_integer_value(lt) : 0;
+    b->bound_at = now;
+    return SIGNET_OK;
+}
+
+static signet_err bind_one(struct sg_signer *s, const struct sg_client_binding *b,
+                           const char *how)
+{
+    signet_err err = sg_keystore_binding_put(s->store, b);
+    if (err == SIGNET_OK)
+        audit_now(s, "client_bound",
+                  json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "tenant", b->tenant, "client_id",
+                            b->client_id, "scopes", b->scopes, "audiences", b->audiences,
+                            "lifetime", (json_int_t)b->lifetime, "how", how));
+    return err;
+}
+
+/* {"op":"bind", tenant, client_id, scopes, audiences, lifetime}
+ * {"op":"unbind", tenant, client_id}
+ * {"op":"backfill", "clients":[binding...]}: once per state directory
+ *   (the first `signet init` over a directory made before the registry),
+ *   binds the clients not bound yet, then creates signer/registry.filled
+ *   and never does it again. */
+static signet_err handle_bind(struct sg_signer *s, const uint8_t *p, size_t n, json_t **out)
+{
+    json_t *doc = NULL;
+    signet_err err = sg_json_parse(p, n, SG_IPC_MAX_BIND, &doc);
+    if (err != SIGNET_OK || !json_is_object(doc)) {
+        json_decref(doc);
+        return SIGNET_ERR_MALFORMED;
+    }
+    const char *op = json_string_value(json_object_get(doc, "op"));
+    const int64_t now = sg_clock_now();
+    struct sg_client_binding b;
+    json_t *res = json_object();
+    if (res == NULL || op == NULL) {
+        err = res == NULL ? SIGNET_ERR_NOMEM : SIGNET_ERR_MALFORMED;
+    } else if (strcmp(op, "bind") == 0) {
+        err = binding_of(s, doc, &b, now);
+        if (err == SIGNET_OK)
+            err = bind_one(s, &b, "client add");
+    } else if (strcmp(op, "unbind") == 0) {
+        char tenant[SG_STORE_TENANT_MAX], cid[SG_STORE_CLIENT_ID_MAX];
+        err = bind_str(doc, "tenant", tenant, sizeof tenant, 0) != 0 ||
+                      bind_str(doc, "client_id", cid, sizeof cid, 0) != 0
+                  ? SIGNET_ERR_MALFORMED
+                  : sg_keystore_binding_delete(s->store, tenant, cid);
+        if (err == SIGNET_OK || err == SIGNET_ERR_NOT_FOUND)
+            audit_now(s, "client_unbound",
+                      json_pack("{s:s, s:s, s:b}", "tenant", tenant, "client_id", cid, "was_bound",
+                                err == SIGNET_OK));
+        if (err == SIGNET_ERR_NOT_FOUND)
+            err = SIGNET_OK;
+    } else if (strcmp(op, "backfill") == 0) {
+        char mark[PATH_MAX + 32];
+        (void)snprintf(mark, sizeof mark, "%s/" SG_SIGNER_DIR "/" SG_REGISTRY_FILLED,
+                       s->cfg.state_dir);
+        const int done = access(mark, F_OK) == 0;
+        size_t bound = 0;
+        const json_t *arr = json_object_get(doc, "clients");
+        err = json_is_array(arr) ? SIGNET_OK : SIGNET_ERR_MALFORMED;
+        for (size_t i = 0; err == SIGNET_OK && !done && i < json_array_size(arr); i++) {
+            struct sg_client_binding have;
+            err = binding_of(s, json_array_get(arr, i), &b, now);
+            if (err == SIGNET_OK) {
+                err = sg_keystore_binding_get(s->store, b.tenant, b.client_id, &have);
+                if (err == SIGNET_ERR_NOT_FOUND) {
+                    err = bind_one(s, &b, "init back-fill");
+                    bound++;
+                }
+            } else if (err == SIGNET_ERR_NOT_FOUND) {
+                err = SIGNET_OK; /* a client of a tenant no longer configured */
+            }
+        }
+        if (err == SIGNET_OK && !done) {
+            /* The mark is a file of signer/ (the signer's alone), so that
+             * `signet init` can see it without starting a signer. */
+            int fd = open(mark, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+            if (fd < 0 || fsync(fd) != 0)
+                err = SIGNET_ERR_IO;
+            if (fd >= 0)
+                (void)close(fd);
+        }
+        if (err == SIGNET_OK &&
+            (json_object_set_new(res, "backfilled", json_boolean(!done)) != 0 ||
+             json_object_set_new(res, "bound", json_integer((json_int_t)bound)) != 0))
+            err = SIGNET_ERR_NOMEM;
+    } else {
+        err = SIGNET_ERR_MALFORMED;
+    }
+    json_decref(doc);
+    if (err != SIGNET_OK) {
+        json_decref(res);
+        return err;
+    }
+    *out = res;
+    return SIGNET_OK;
+}
+
 signet_err sg_signer_advance(struct sg_signer *s)
 {
     signet_err err = with_lock(s);
@@ -1177,6 +1400,7 @@ static signet_err handle(struct sg_signer *s, unsigned role, uint8_t type, const
     switch (type) {
     case SG_IPC_JWKS:
     case SG_IPC_REVOKE:
+    case SG_IPC_REVOKE_FORCE:
     case SG_IPC_KEYS:
     case SG_IPC_ROTATE:
         err = sg_ipc_decode_str(payload, len, &arg);
@@ -1191,6 +1415,17 @@ static signet_err handle(struct sg_signer *s, unsigned role, uint8_t type, const
         break;
     case SG_IPC_AUDIT_NOTE:
         return handle_note(s, role, payload, len, resp);
+    case SG_IPC_CLIENT_BIND:
+        status = with_lock(s);
+        if (status == SIGNET_OK) {
+            status = handle_bind(s, payload, len, &doc);
+            unlock(s);
+        }
+        if (status == SIGNET_ERR_MALFORMED)
+            return SIGNET_ERR_BAD_FRAME; /* not a binding: drop the channel */
+        put_json(resp, status, doc);
+        json_decref(doc);
+        return SIGNET_OK;
     default:
         return SIGNET_ERR_BAD_FRAME;
     }
@@ -1209,6 +1444,7 @@ static signet_err handle(struct sg_signer *s, unsigned role, uint8_t type, const
         break;
     case SG_IPC_ADVANCE:
     case SG_IPC_REVOKE:
+    case SG_IPC_REVOKE_FORCE:
     case SG_IPC_ROTATE:
         doc = json_object();
         status = doc != NULL ? with_lock(s) : SIGNET_ERR_NOMEM;
@@ -1216,10 +1452,8 @@ static signet_err handle(struct sg_signer *s, unsigned role, uint8_t type, const
             break;
         if (type == SG_IPC_ADVANCE)
             status = sg_lifecycle_advance(&s->lc, now, doc);
-        else if (type == SG_IPC_REVOKE && role != SG_ROLE_ADMIN && !peer_revoke_due(s, now))
-            status = SIGNET_ERR_BUSY;
-        else if (type == SG_IPC_REVOKE)
-            status = sg_lifecycle_revoke(&s->lc, arg, now, doc);
+        else if (type == SG_IPC_REVOKE || type == SG_IPC_REVOKE_FORCE)
+            status = revoke_limited(s, role, arg, type == SG_IPC_REVOKE_FORCE, now, doc);
         else
             status = sg_lifecycle_rotate(&s->lc, arg, now, doc);
         unlock(s);

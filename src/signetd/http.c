@@ -818,7 +818,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         return token_request(h, mc, st);
     struct sd_resp r;
     memset(&r, 0, sizeof r);
-    sd_reports_endpoint(h->ctx, st->tenant, st->body != NULL ? st->body : "", st->len, &r);
+    sd_reports_endpoint(h->ctx, st->tenant, st->client, st->body != NULL ? st->body : "",
+                        st->len, &r);
     return send_resp(mc, st, &r);
 }
 

@@ -214,6 +214,19 @@ static void tls_pin(const char *cert, char *out, size_t cap)
                "cert=\"%s\" detail=\"the served JWKS cannot be fetched (I4 unknown)\"", cert);
 }
 
+/* The signer's own JWKS (not the front end's copy): what a reported
+ * token must verify with before it is judged forged. */
+static signet_err src_signer_jwks(void *user, const char *issuer, char **json)
+{
+    struct sg_wbuf w;
+    sg_wbuf_init(&w, 2u + SG_IPC_MAX_STR);
+    sg_wbuf_put_str(&w, issuer);
+    signet_err err = w.err != SIGNET_OK ? w.err
+                                        : signer_call(user, -1, SG_IPC_JWKS, w.data, w.len, json);
+    sg_wbuf_free(&w);
+    return err;
+}
+
 static signet_err src_served_jwks(void *user, const char *issuer, char **json)
 {
     struct mp *p = user;
@@ -337,8 +350,10 @@ static void handle_report(struct mp *p, int fd, const struct sg_ipc_frame *f, in
 {
     struct sg_buf b;
     sg_buf_init(&b, f->payload, f->len);
-    char *issuer = NULL;
-    if (sg_buf_get_str(&b, SG_IPC_MAX_STR, &issuer) != SIGNET_OK) {
+    char *issuer = NULL, *client = NULL;
+    if (sg_buf_get_str(&b, SG_IPC_MAX_STR, &issuer) != SIGNET_OK ||
+        sg_buf_get_str(&b, SG_IPC_MAX_STR, &client) != SIGNET_OK) {
+        free(issuer);
         respond(fd, f, SIGNET_ERR_MALFORMED, NULL, 0, ok);
         return;
     }
@@ -346,11 +361,12 @@ static void handle_report(struct mp *p, int fd, const struct sg_ipc_frame *f, in
     int known = sg_config_tenant_by_issuer(&k->cfg, issuer) != NULL;
     sd_conf_put(k);
     char *json = NULL;
-    signet_err err = known ? sg_reports_handle(p->mon, issuer, f->payload + b.pos, f->len - b.pos,
-                                               &json)
+    signet_err err = known ? sg_reports_handle(p->mon, issuer, client, f->payload + b.pos,
+                                               f->len - b.pos, &json)
                            : SIGNET_ERR_NOT_FOUND;
     respond(fd, f, err, json, json != NULL ? strlen(json) : 0, ok);
     free(json);
+    free(client);
     free(issuer);
 }
 
@@ -578,6 +594,7 @@ static int monitor_main(struct sd_ctx *c, int ctl, pid_t front)
         .status = src_status,
         .inventory = src_inventory,
         .served_jwks = src_served_jwks,
+        .signer_jwks = src_signer_jwks,
         .revoke = src_revoke,
         .audit_note = src_audit_note,
         .frontend = src_frontend,

@@ -266,8 +266,8 @@ void sd_status_json_endpoint(struct sd_ctx *c, struct sd_resp *r)
     (void)snprintf(r->cache_control, sizeof r->cache_control, "no-store");
 }
 
-void sd_reports_endpoint(struct sd_ctx *c, const struct sg_tenant_cfg *t, const char *body,
-                         size_t len, struct sd_resp *r)
+void sd_reports_endpoint(struct sd_ctx *c, const struct sg_tenant_cfg *t, const char *client,
+                         const char *body, size_t len, struct sd_resp *r)
 {
     char *json = NULL;
     signet_err err = SIGNET_ERR_TOO_LARGE;
@@ -275,6 +275,7 @@ void sd_reports_endpoint(struct sd_ctx *c, const struct sg_tenant_cfg *t, const 
     struct sg_wbuf w;
     sg_wbuf_init(&w, m->max_payload);
     sg_wbuf_put_str(&w, t->issuer);
+    sg_wbuf_put_str(&w, client); /* the authenticated reporter, for attribution */
     sg_wbuf_put_bytes(&w, body, len);
     if (w.err == SIGNET_OK) {
         signet_err status = SIGNET_OK;
@@ -294,7 +295,7 @@ void sd_reports_endpoint(struct sd_ctx *c, const struct sg_tenant_cfg *t, const 
     case SIGNET_ERR_DUPLICATE_MEMBER:
         sd_resp_oauth_error(r, 400, "invalid_request",
                             "the body must be {\"reports\":[{\"iss\",\"kid\",\"jti\","
-                            "\"token_sha256\"}...]} (docs/telemetry.md)");
+                            "\"token_sha256\"[,\"token\"]}...]} (docs/telemetry.md)");
         break;
     default:
         sd_resp_oauth_error(r, 503, "temporarily_unavailable", "the monitor is unavailable");

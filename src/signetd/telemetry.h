@@ -31,7 +31,8 @@ void sd_tm_http(struct sd_ctx *c, const char *endpoint, unsigned status);
 void sd_metrics_endpoint(struct sd_ctx *c, struct sd_resp *r);
 void sd_status_endpoint(struct sd_ctx *c, struct sd_resp *r);
 void sd_status_json_endpoint(struct sd_ctx *c, struct sd_resp *r);
-void sd_reports_endpoint(struct sd_ctx *c, const struct sg_tenant_cfg *t, const char *body,
+void sd_reports_endpoint(struct sd_ctx *c, const struct sg_tenant_cfg *t, const char *client,
+                         const char *body,
                          size_t len, struct sd_resp *r);
 
 #endif

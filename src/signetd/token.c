@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ipc.h"
 #include "common/oauth_req.h"
+#include "json.h"
 #include "signetd/auth.h"
 #include "signetd/ctx.h"
 #include "signetd/dummy_jwks.h"
@@ -44,13 +46,26 @@ static void fail(struct sd_resp *r, enum sg_oauth_error e, const char *why, int 
     sd_resp_oauth_error(r, status, sg_oauth_error_code(e), why);
 }
 
-/* 128 random bits, base64url (RFC 9068 §2.2 jti). */
-static int new_jti(char out[32])
+/* The jti the signer minted into token (RFC 9068 §2.2), for the log; "-"
+ * when it cannot be read. The front end sends no jti: the signer refuses
+ * one, so no front end, compromised or not, can choose or repeat it. */
+static void jti_of(const char *token, char *out, size_t cap)
 {
-    uint8_t raw[16];
-    if (RAND_bytes(raw, sizeof raw) != 1)
-        return -1;
-    return sg_b64url_encode(raw, sizeof raw, out, 32) == SIGNET_OK ? 0 : -1;
+    (void)snprintf(out, cap, "-");
+    const char *p = token != NULL ? strchr(token, '.') : NULL;
+    const char *q = p != NULL ? strchr(p + 1, '.') : NULL;
+    if (q == NULL)
+        return;
+    uint8_t raw[SG_IPC_MAX_CLAIMS + 64];
+    size_t n = 0;
+    json_t *o = NULL;
+    if (sg_b64url_decode(p + 1, (size_t)(q - p - 1), raw, sizeof raw, &n) != SIGNET_OK ||
+        sg_json_parse(raw, n, sizeof raw, &o) != SIGNET_OK)
+        return;
+    const char *j = json_string_value(json_object_get(o, "jti"));
+    if (j != NULL && strlen(j) < cap)
+        (void)snprintf(out, cap, "%s", j);
+    json_decref(o);
 }
 
 /* Picks the audiences: the requested ones, each allowed, else the default
@@ -209,7 +224,6 @@ struct pending {
     int basic_tried;
     char tenant[64];
     char client_id[130];
-    char jti[32];
     char granted[SG_OAUTH_SCOPE_MAX + 1];
 };
 
@@ -239,6 +253,8 @@ static void signed_cb(void *user, signet_err err, signet_err status, char *token
         result = "temporarily_unavailable";
         goto out;
     }
+    char jti[64];
+    jti_of(token, jti, sizeof jti);
     json_t *j = json_pack("{s:s, s:s, s:I}", "access_token", token, "token_type", "Bearer",
                           "expires_in", (json_int_t)pd->lifetime);
     if (j != NULL && pd->granted[0] != '\0')
@@ -253,7 +269,7 @@ static void signed_cb(void *user, signet_err err, signet_err status, char *token
     }
     atomic_fetch_add(&c->tokens, 1u);
     sg_log(SG_LOG_INFO, "token_issued", "tenant=%s client=%s jti=%s lifetime=%lld", pd->tenant,
-           pd->client_id, pd->jti, (long long)pd->lifetime);
+           pd->client_id, jti, (long long)pd->lifetime);
     r->status = 200;
     r->body = body;
     r->len = strlen(body);
@@ -300,13 +316,12 @@ static const char *issue(struct sd_ctx *c, const struct sg_tenant_cfg *t,
         lifetime = t->max_token_lifetime;
     const int64_t now = sg_clock_now();
     const int64_t exp = now + lifetime;
-    char jti[32];
-    json_t *claims = NULL;
-    if (new_jti(jti) == 0)
-        claims = json_pack("{s:s, s:s, s:O, s:I, s:I, s:I, s:s, s:s}", "iss", t->issuer, "sub",
-                           cl->client_id, "aud", aud, "exp", (json_int_t)exp, "iat",
-                           (json_int_t)now, "nbf", (json_int_t)now, "jti", jti, "client_id",
-                           cl->client_id);
+    /* Exactly the members the signer's policy allows a machine token
+     * (src/signer/policy.h); the signer adds the jti. */
+    json_t *claims = json_pack("{s:s, s:s, s:O, s:I, s:I, s:I, s:s}", "iss", t->issuer, "sub",
+                               cl->client_id, "aud", aud, "exp", (json_int_t)exp, "iat",
+                               (json_int_t)now, "nbf", (json_int_t)now, "client_id",
+                               cl->client_id);
     json_decref(aud);
     if (claims != NULL && granted[0] != '\0' &&
         json_object_set_new(claims, "scope", json_string(granted)) != 0) {
@@ -328,7 +343,6 @@ static const char *issue(struct sd_ctx *c, const struct sg_tenant_cfg *t,
     pd->basic_tried = req->basic_tried;
     (void)snprintf(pd->tenant, sizeof pd->tenant, "%s", t->name);
     (void)snprintf(pd->client_id, sizeof pd->client_id, "%s", cl->client_id);
-    memcpy(pd->jti, jti, sizeof jti);
     memcpy(pd->granted, granted, sizeof granted);
     pd->t0 = sg_clock_mono_ns();
     signet_err err = sd_pool_sign_async(&c->pool, t->issuer, text, strlen(text), signed_cb, pd);

@@ -180,6 +180,20 @@ static void keystore_init(void)
     keystore_ops.key_by_kid = sqlite_key_by_kid;
 }
 
+/* The signer's own tables (issue 11), added to a key store of any age on
+ * open: the client registry and one-shot marks. Only the key store has
+ * them; the front end's store never does. */
+static const char keystore_tables[] =
+    "CREATE TABLE IF NOT EXISTS client_bindings ("
+    " tenant TEXT NOT NULL,"
+    " client_id TEXT NOT NULL,"
+    " scopes TEXT NOT NULL DEFAULT '',"
+    " audiences TEXT NOT NULL,"
+    " lifetime INTEGER NOT NULL DEFAULT 0,"
+    " bound_at INTEGER NOT NULL,"
+    " PRIMARY KEY (tenant, client_id));"
+    "CREATE TABLE IF NOT EXISTS signer_marks (k TEXT PRIMARY KEY, v INTEGER NOT NULL);";
+
 signet_err sg_keystore_open(const char *where, int create, struct sg_store **out)
 {
     struct sg_store *s = NULL;
@@ -188,6 +202,124 @@ signet_err sg_keystore_open(const char *where, int create, struct sg_store **out
         return err;
     (void)pthread_once(&keystore_once, keystore_init);
     s->ops = &keystore_ops;
+    sqlite3 *db = sg_sqlite_ss(s)->db;
+    err = sg_sqlite_map_rc(db, sqlite3_exec(db, keystore_tables, NULL, NULL, NULL),
+                           "keystore_tables");
+    if (err != SIGNET_OK) {
+        sg_store_close(&s);
+        return err;
+    }
     *out = s;
     return SIGNET_OK;
+}
+
+signet_err sg_keystore_binding_get(struct sg_store *s, const char *tenant, const char *client_id,
+                                   struct sg_client_binding *out)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3 *db = sg_sqlite_ss(s)->db;
+    sqlite3_stmt *st = NULL;
+    signet_err err = sg_sqlite_prepare(s,
+        "SELECT tenant, client_id, scopes, audiences, lifetime, bound_at FROM client_bindings"
+        " WHERE tenant = ?1 AND client_id = ?2", &st);
+    if (err != SIGNET_OK)
+        return err;
+    int rc = sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 2, client_id, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        if (sg_sqlite_copy_col(st, 0, out->tenant, sizeof out->tenant) != 0 ||
+            sg_sqlite_copy_col(st, 1, out->client_id, sizeof out->client_id) != 0 ||
+            sg_sqlite_copy_col(st, 2, out->scopes, sizeof out->scopes) != 0 ||
+            sg_sqlite_copy_col(st, 3, out->audiences, sizeof out->audiences) != 0)
+            err = SIGNET_ERR_STORE_CORRUPT;
+        out->lifetime = sqlite3_column_int64(st, 4);
+        out->bound_at = sqlite3_column_int64(st, 5);
+    } else if (rc == SQLITE_DONE) {
+        err = SIGNET_ERR_NOT_FOUND;
+    } else {
+        err = sg_sqlite_map_rc(db, rc, "binding_get");
+    }
+    sg_sqlite_release(s, st);
+    return err;
+}
+
+signet_err sg_keystore_binding_put(struct sg_store *s, const struct sg_client_binding *b)
+{
+    sqlite3 *db = sg_sqlite_ss(s)->db;
+    sqlite3_stmt *st = NULL;
+    signet_err err = sg_sqlite_prepare(s,
+        "INSERT OR REPLACE INTO client_bindings (tenant, client_id, scopes, audiences, lifetime,"
+        " bound_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &st);
+    if (err != SIGNET_OK)
+        return err;
+    int rc = sqlite3_bind_text(st, 1, b->tenant, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 2, b->client_id, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 3, b->scopes, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 4, b->audiences, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 5, b->lifetime);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 6, b->bound_at);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    err = sg_sqlite_map_rc(db, rc, "binding_put");
+    sg_sqlite_release(s, st);
+    return err;
+}
+
+signet_err sg_keystore_binding_delete(struct sg_store *s, const char *tenant,
+                                      const char *client_id)
+{
+    sqlite3 *db = sg_sqlite_ss(s)->db;
+    sqlite3_stmt *st = NULL;
+    signet_err err = sg_sqlite_prepare(s,
+        "DELETE FROM client_bindings WHERE tenant = ?1 AND client_id = ?2", &st);
+    if (err != SIGNET_OK)
+        return err;
+    int rc = sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 2, client_id, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    err = sg_sqlite_map_rc(db, rc, "binding_delete");
+    if (err == SIGNET_OK && sqlite3_changes(db) == 0)
+        err = SIGNET_ERR_NOT_FOUND;
+    sg_sqlite_release(s, st);
+    return err;
+}
+
+signet_err sg_keystore_mark_get(struct sg_store *s, const char *name, int64_t *value, int *set)
+{
+    *value = 0;
+    *set = 0;
+    sqlite3 *db = sg_sqlite_ss(s)->db;
+    sqlite3_stmt *st = NULL;
+    signet_err err = sg_sqlite_prepare(s, "SELECT v FROM signer_marks WHERE k = ?1", &st);
+    if (err != SIGNET_OK)
+        return err;
+    int rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *value = sqlite3_column_int64(st, 0);
+        *set = 1;
+    } else if (rc != SQLITE_DONE) {
+        err = sg_sqlite_map_rc(db, rc, "mark_get");
+    }
+    sg_sqlite_release(s, st);
+    return err;
+}
+
+signet_err sg_keystore_mark_put(struct sg_store *s, const char *name, int64_t value)
+{
+    sqlite3 *db = sg_sqlite_ss(s)->db;
+    sqlite3_stmt *st = NULL;
+    signet_err err = sg_sqlite_prepare(s,
+        "INSERT OR REPLACE INTO signer_marks (k, v) VALUES (?1, ?2)", &st);
+    if (err != SIGNET_OK)
+        return err;
+    int rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, value);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    err = sg_sqlite_map_rc(db, rc, "mark_put");
+    sg_sqlite_release(s, st);
+    return err;
 }

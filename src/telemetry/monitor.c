@@ -18,6 +18,10 @@
 
 #define MAX_DEFERRED 1024 /* I6: sign records whose kid the key list lacks */
 #define MAX_LEAKED 64     /* I7: kids seen on forged tokens */
+/* on_critical = rotate from reports: at most one automatic revoke per
+ * issuer in this many seconds; another one inside it waits for an
+ * operator's confirmation (`signet revoke --force KID`). */
+#define AUTO_REVOKE_INTERVAL 3600
 
 struct deferred {
     uint64_t gen; /* key list generation when the record was read */
@@ -65,6 +69,7 @@ struct sg_monitor {
 
     char leaked[MAX_LEAKED][64];
     size_t n_leaked;
+    int64_t auto_revoked_at[SG_MAX_TENANTS]; /* last automatic revoke per tenant, 0 = none */
     int64_t i7_last; /* last cross-tenant or foreign-kid detection */
     bool i7_any;
     char i7_msg[512];
@@ -696,6 +701,27 @@ static void evaluate(struct sg_monitor *m, unsigned due, const struct inputs *in
     }
 }
 
+/* Under m->mu: whether an automatic revoke of kid's issuer may happen
+ * now; if so it is counted (even if the revoke then fails: a signer that
+ * refuses is not asked again and again). */
+static bool auto_revoke_due(struct sg_monitor *m, const char *kid, int64_t now)
+{
+    const char *issuer = NULL;
+    for (size_t i = 0; i < m->n_keys && issuer == NULL; i++)
+        if (strcmp(m->keys[i].kid, kid) == 0)
+            issuer = m->keys[i].issuer;
+    size_t t = 0;
+    while (issuer != NULL && t < m->cfg.n_tenants && strcmp(m->cfg.tenants[t].issuer, issuer) != 0)
+        t++;
+    if (issuer == NULL || t == m->cfg.n_tenants)
+        return false;
+    int64_t last = m->auto_revoked_at[t];
+    if (last != 0 && now >= last && now - last < AUTO_REVOKE_INTERVAL)
+        return false;
+    m->auto_revoked_at[t] = now;
+    return true;
+}
+
 /* Alerts and rotations, outside m->mu. */
 static void respond(struct sg_monitor *m, unsigned ran, const struct outcome out[SG_INV_COUNT],
                     int64_t now)
@@ -707,20 +733,38 @@ static void respond(struct sg_monitor *m, unsigned ran, const struct outcome out
             sg_alerts_recovery(m->alerts, (enum sg_inv_id)i, now);
         if (!out[i].violated)
             continue;
-        sg_alerts_violation(m->alerts, (enum sg_inv_id)i, out[i].kid, out[i].msg, now);
         const struct sg_invariant *v = &sg_invariants[i];
-        if (m->tcfg.on_critical == SG_ON_CRITICAL_ROTATE && v->severity == SG_SEV_CRITICAL &&
-            v->key_compromise && out[i].kid[0] != '\0' && m->src.revoke != NULL) {
+        const bool rotate = m->tcfg.on_critical == SG_ON_CRITICAL_ROTATE &&
+                            v->severity == SG_SEV_CRITICAL && v->key_compromise &&
+                            out[i].kid[0] != '\0' && m->src.revoke != NULL;
+        bool trusted = false, too_soon = false;
+        if (rotate) {
             (void)pthread_mutex_lock(&m->mu);
-            bool trusted = kid_trusted(m, out[i].kid);
+            trusted = kid_trusted(m, out[i].kid);
+            too_soon = trusted && !auto_revoke_due(m, out[i].kid, now);
             (void)pthread_mutex_unlock(&m->mu);
-            if (!trusted)
-                continue;
-            signet_err err = m->src.revoke(m->src.user, out[i].kid);
-            sg_log(err == SIGNET_OK ? SG_LOG_WARN : SG_LOG_ERROR, "emergency_rotation",
-                   "invariant=%s kid=%s result=%s", v->id, out[i].kid, signet_err_name(err));
-            sg_monitor_poke(m, SG_INV_ALL);
         }
+        if (!too_soon) {
+            sg_alerts_violation(m->alerts, (enum sg_inv_id)i, out[i].kid, out[i].msg, now);
+        } else {
+            /* A second automatic revoke of one issuer within the hour: not
+             * without an operator. The alert says so. */
+            char msg[1024];
+            (void)snprintf(msg, sizeof msg,
+                           "%s; not revoked automatically: another key of its issuer was "
+                           "revoked automatically less than %ds ago; confirm with 'signet "
+                           "revoke --force %s'",
+                           out[i].msg, AUTO_REVOKE_INTERVAL, out[i].kid);
+            sg_log(SG_LOG_ERROR, "emergency_rotation_needs_confirmation", "invariant=%s kid=%s",
+                   v->id, out[i].kid);
+            sg_alerts_violation(m->alerts, (enum sg_inv_id)i, out[i].kid, msg, now);
+        }
+        if (!rotate || !trusted || too_soon)
+            continue;
+        signet_err err = m->src.revoke(m->src.user, out[i].kid);
+        sg_log(err == SIGNET_OK ? SG_LOG_WARN : SG_LOG_ERROR, "emergency_rotation",
+               "invariant=%s kid=%s result=%s", v->id, out[i].kid, signet_err_name(err));
+        sg_monitor_poke(m, SG_INV_ALL);
     }
     sg_alerts_tick(m->alerts, now);
 }
@@ -1021,11 +1065,18 @@ signet_err sg_monitor_statuspage(struct sg_monitor *m, struct sg_wbuf *out)
 
 /* ---- reports (I7) ------------------------------------------------------------------------ */
 
+/* "forged" needs the token itself, verified with the signer's key for
+ * its kid and absent from the audit log: a key is out. A report of a
+ * token signet never issued that does not prove that is "unverified" (a
+ * hash alone: nothing anyone can check) or "bad_signature" (the token
+ * does not verify with signet's key: a counterfeit the relying party
+ * should not have accepted, no harm to signet's keys). Neither ever
+ * triggers on_critical. */
 enum verdict { V_ISSUED, V_FORGED, V_WRONG_TENANT, V_RETIRED, V_STALE, V_UNKNOWN_KID, V_MISMATCH,
-               V_UNVERIFIABLE, V_COUNT };
-static const char *const verdict_names[V_COUNT] = {"issued",    "forged",      "wrong_tenant",
-                                                   "retired_key", "stale_key", "unknown_kid",
-                                                   "mismatch",  "unverifiable"};
+               V_UNVERIFIABLE, V_UNVERIFIED, V_BAD_SIGNATURE, V_COUNT };
+static const char *const verdict_names[V_COUNT] = {
+    "issued",     "forged",       "wrong_tenant", "retired_key",  "stale_key",
+    "unknown_kid", "mismatch",    "unverifiable", "unverified",   "bad_signature"};
 
 static const struct sg_tm_key *key_of(const struct sg_monitor *m, const char *kid)
 {
@@ -1064,9 +1115,24 @@ static enum verdict judge(struct sg_monitor *m, const char *tenant_issuer,
     return V_FORGED;
 }
 
-signet_err sg_reports_handle(struct sg_monitor *m, const char *tenant_issuer, const uint8_t *body,
-                             size_t len, char **response_json)
+/* A candidate for "forged" (not in the audit log, a signet kid of the
+ * tenant): the verdict once the token is checked against the signer's
+ * JWKS (jwks: its JSON, NULL when it could not be had). */
+static enum verdict verify_candidate(const struct sg_report *r, const char *jwks)
 {
+    switch (sg_report_verify(r, jwks)) {
+    case SG_REPORT_SIGNED: return V_FORGED;
+    case SG_REPORT_BAD_SIGNATURE: return V_BAD_SIGNATURE;
+    case SG_REPORT_MISMATCH: return V_MISMATCH;
+    default: return V_UNVERIFIED;
+    }
+}
+
+signet_err sg_reports_handle(struct sg_monitor *m, const char *tenant_issuer, const char *client,
+                             const uint8_t *body, size_t len, char **response_json)
+{
+    char reporter[64];
+    sg_tm_log_safe(client != NULL && client[0] != '\0' ? client : "-", reporter, sizeof reporter);
     *response_json = NULL;
     if (m == NULL || tenant_issuer == NULL)
         return SIGNET_ERR_INVALID_ARG;
@@ -1086,7 +1152,7 @@ signet_err sg_reports_handle(struct sg_monitor *m, const char *tenant_issuer, co
     sg_metric_add(m->m_reports, SG_LABELS(tenant), 1);
     enum verdict *v = n > 0 ? calloc(n, sizeof *v) : NULL;
     if (n > 0 && v == NULL) {
-        free(items);
+        sg_reports_free(items, n);
         return SIGNET_ERR_NOMEM;
     }
     const int64_t now = monitor_now(m);
@@ -1094,11 +1160,26 @@ signet_err sg_reports_handle(struct sg_monitor *m, const char *tenant_issuer, co
     (void)pthread_mutex_lock(&m->mu);
     /* Catch up first: a token signed a moment ago must be found. */
     poll_audit(m, now);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         v[i] = judge(m, tenant_issuer, &items[i], now);
+    (void)pthread_mutex_unlock(&m->mu);
+    /* The candidates for "forged", checked against the signer's own keys
+     * (fetched once per batch, only when there is one). */
+    char *jwks = NULL;
+    bool asked = false;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] == V_FORGED) {
+            if (!asked && items[i].token != NULL && m->src.signer_jwks != NULL &&
+                m->src.signer_jwks(m->src.user, tenant_issuer, &jwks) != SIGNET_OK) {
+                free(jwks);
+                jwks = NULL;
+            }
+            asked = asked || items[i].token != NULL;
+            v[i] = verify_candidate(&items[i], jwks);
+        }
         counts[v[i]]++;
     }
-    (void)pthread_mutex_unlock(&m->mu);
+    free(jwks);
 
     json_t *results = json_array();
     json_t *cnt = json_object();
@@ -1115,31 +1196,36 @@ signet_err sg_reports_handle(struct sg_monitor *m, const char *tenant_issuer, co
         }
     sg_metric_add(m->m_forged, SG_LABELS(tenant), (double)counts[V_FORGED]);
 
-    /* Alerts: one observation per offending report (coalesced per kid). */
+    /* Alerts: one observation per offending report (coalesced per kid).
+     * Their messages reach the public status page, so they carry no text
+     * of the reporter's (its iss, kid or jti): only the tenant, the
+     * reporting client (attributed: the front end authenticated it) and,
+     * for a verified forgery, the kid the signer's own key proved. The
+     * log gets the reported values, made safe. */
     for (size_t i = 0; i < n; i++) {
         const struct sg_report *r = &items[i];
         char msg[512];
         char kid[64], iss[160];
         sg_tm_log_safe(r->kid, kid, sizeof kid);
         sg_tm_log_safe(r->iss, iss, sizeof iss);
+        if (v[i] != V_ISSUED)
+            sg_log(SG_LOG_WARN, "report_verdict", "tenant=%s client=%s kid=%s iss=%s verdict=%s",
+                   tenant, reporter, kid, iss, verdict_names[v[i]]);
         if (v[i] == V_FORGED) {
             (void)snprintf(msg, sizeof msg,
-                           "a relying party of %s accepted a token signed by key %s that signet "
-                           "never issued: the key is out in the wild",
-                           tenant, kid);
+                           "client %s of %s reported a token signed by key %s (its signature "
+                           "verified) that signet never issued: the key is out in the wild",
+                           reporter, tenant, kid);
         } else if (v[i] == V_WRONG_TENANT) {
             (void)snprintf(msg, sizeof msg,
-                           "a relying party of %s accepted a token of issuer %s (kid %s)", tenant,
-                           iss, kid);
+                           "client %s of %s reported accepting a token of another issuer",
+                           reporter, tenant);
         } else if (v[i] == V_UNKNOWN_KID) {
             (void)snprintf(msg, sizeof msg,
-                           "a relying party of %s accepted a token with kid %s, which is no "
-                           "signet key",
-                           tenant, kid);
+                           "client %s of %s reported accepting a token whose kid is no signet "
+                           "key",
+                           reporter, tenant);
         } else {
-            if (v[i] == V_STALE || v[i] == V_RETIRED)
-                sg_log(SG_LOG_WARN, "report_old_key", "tenant=%s kid=%s verdict=%s", tenant, kid,
-                       verdict_names[v[i]]);
             continue;
         }
         struct outcome o;
@@ -1169,7 +1255,7 @@ signet_err sg_reports_handle(struct sg_monitor *m, const char *tenant_issuer, co
         all[SG_INV_NO_FORGERY] = o;
         respond(m, 1u << SG_INV_NO_FORGERY, all, now);
     }
-    free(items);
+    sg_reports_free(items, n);
     free(v);
     json_t *doc = json_pack("{s:o*, s:o*}", "results", results, "counts", cnt);
     char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;

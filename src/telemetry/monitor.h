@@ -53,6 +53,11 @@ struct sg_monitor_source {
      * SIGNET_ERR_NETWORK: it could not be asked (I4 unknown); any other
      * error: it serves none (I4 violated). */
     signet_err (*served_jwks)(void *user, const char *issuer, char **json);
+    /* The signer's own JWKS for issuer (SG_IPC_JWKS on a signer channel,
+     * never the front end's served copy): the keys a reported token is
+     * verified with before it can be judged forged. May be NULL: then no
+     * report is ever judged forged. */
+    signet_err (*signer_jwks)(void *user, const char *issuer, char **json);
     /* on_critical = rotate: emergency-revoke kid (SG_IPC_REVOKE). May be NULL. */
     signet_err (*revoke)(void *user, const char *kid);
     /* Appends an audit record durably (signetd's own sg_audit handle:
@@ -136,7 +141,10 @@ struct sg_alerts *sg_monitor_alerts(struct sg_monitor *m);
  * one result per report, in order. A body that does not parse is
  * SIGNET_ERR_TOO_LARGE (HTTP 413) or SIGNET_ERR_MALFORMED /
  * SIGNET_ERR_BAD_JSON / SIGNET_ERR_DUPLICATE_MEMBER (HTTP 400). */
+/* client: the reporting client (authenticated by the front end), named in
+ * the alerts and on the status page in place of anything the report says. */
 SIGNET_WUR signet_err sg_reports_handle(struct sg_monitor *m, const char *tenant_issuer,
+                                        const char *client,
                                         const uint8_t *body, size_t len, char **response_json);
 
 #endif

@@ -58,5 +58,6 @@ void sg_signer_source_init(struct sg_monitor_source *src, struct sg_signer_sourc
     src->status = src_status;
     src->inventory = src_inventory;
     src->served_jwks = src_jwks;
+    src->signer_jwks = src_jwks; /* here the same: the signer's own */
     src->revoke = src_revoke;
 }

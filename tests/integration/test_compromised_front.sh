@@ -59,6 +59,11 @@ attack() {
 }
 # a new signer (a fresh channel) still signs
 fresh_sign() { attack sign >/dev/null; }
+# The client the scenarios sign for (fe_attack.c, FE_CLIENT): added by the
+# operator, so bound in the signer's registry as well as the front's store.
+"$SIGNET_BIN" client add --state "$state" --tenant a --id fe-attack --scope read \
+  --audience https://api.example --secret-file "$work/fe-attack.secret" >/dev/null ||
+  fail "signet client add fe-attack"
 
 seq_before=$(grep -c . "$audit")
 attack other-issuer
@@ -72,11 +77,14 @@ attack oversize
 fresh_sign
 attack watcher-messages
 fresh_sign
+attack policy
 
 # The audit trail: every refusal is there, from the front's role, and the
 # chain is intact.
 new_records() { tail -n +"$((seq_before + 1))" "$audit"; }
-has_record() { new_records | grep -F "\"type\":\"$1\"" | grep -qF "$2"; }
+# (grep -c reads everything: an early exit of grep -q would SIGPIPE the
+# pipeline, which pipefail reports as a failure.)
+has_record() { [ "$(new_records | grep -F "\"type\":\"$1\"" | grep -cF "$2")" -gt 0 ]; }
 # want_frames N REASON: exactly N frame_refused records with that reason.
 want_frames() {
   local n
@@ -98,6 +106,12 @@ for reason in SIGNET_ERR_POLICY_ISSUER SIGNET_ERR_KEY_STATE SIGNET_ERR_UNKNOWN_I
   SIGNET_ERR_POLICY_LIFETIME; do
   has_record sign_refused "\"reason\":\"$reason\"" || fail "no sign_refused record: $reason"
 done
+for reason in SIGNET_ERR_POLICY_CLIENT SIGNET_ERR_POLICY_AUDIENCE SIGNET_ERR_POLICY_SCOPE \
+  SIGNET_ERR_POLICY_CLAIMS SIGNET_ERR_POLICY_JTI; do
+  has_record sign_refused "\"reason\":\"$reason\"" || fail "no sign_refused record: $reason"
+done
+[ "$(grep -F '"type":"client_bound"' "$audit" | grep -cF '"client_id":"fe-attack"')" = 1 ] ||
+  fail "no client_bound record for fe-attack"
 pass "audit: sign_refused records for the policy cases"
 if new_records | grep -qF '"kid":"forged"'; then fail "a forged record reached the audit log"; fi
 if new_records | grep -qF '"type":"report"'; then fail "a front-end note reached the audit log"; fi

@@ -4,9 +4,10 @@
 # within 5 s, and its recovery once repaired:
 #   I3  a rogue key made with pkcs11-tool in the token; then an extractable,
 #       non-sensitive one;
-#   I7  a token signed outside signet with the ACTIVE kid, reported by a
-#       relying party (on_critical = rotate revokes that key); a genuine
-#       token reported to the wrong tenant;
+#   I7  a token signed outside signet with the ACTIVE key itself (the key
+#       leaked), reported with the token by a relying party (on_critical =
+#       rotate revokes that key); a genuine token reported to the wrong
+#       tenant;
 #   I5  a byte flipped in an old record of audit.log;
 #   I6  max_token_lifetime cut (SIGHUP) while longer tokens are outstanding;
 #   I2  rotation paused ([testing] pause_rotation) and the clock advanced;
@@ -110,8 +111,8 @@ code=$(report a rp "$work/rp.secret" "$work/genuine.json")
 [ "$code" = 200 ] || fail "report of a genuine token: $code $(cat "$work/report.out")"
 [ "$(json_get "$work/report.out" 'd["results"]')" = "['issued']" ] || fail "genuine token: $(cat "$work/report.out")"
 kid=$(active_kid a)
-F=$($py "$tm_helpers/tokens.py" forge "$kid" "$base/t/a" https://api.a)
-$py "$tm_helpers/tokens.py" report "$F" "$T" >"$work/forged.json"
+F=$(leak_token "$kid" "$base/t/a" https://api.a)
+$py "$tm_helpers/tokens.py" report-with-token "$F" "$T" >"$work/forged.json"
 n=$(alerts_count)
 code=$(report a rp "$work/rp.secret" "$work/forged.json")
 [ "$code" = 200 ] || fail "report: $code $(cat "$work/report.out")"
@@ -133,7 +134,7 @@ n=$(alerts_count)
 code=$(report b rpb "$work/rpb.secret" "$work/cross.json")
 [ "$code" = 200 ] && [ "$(json_get "$work/report.out" 'd["results"]')" = "['wrong_tenant']" ] ||
   fail "cross-tenant report: $code $(cat "$work/report.out")"
-wait_alert "$n" invariant_violation I7 "accepted a token of issuer"
+wait_alert "$n" invariant_violation I7 "a token of another issuer"
 # Such a detection is held for coalesce_window (2 s) of the (injected) clock.
 set_clock $((t0 + 10))
 wait_alert "$n" invariant_recovered I7

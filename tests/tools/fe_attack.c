@@ -38,6 +38,7 @@
 #include "common/config.h"
 #include "common/ipc.h"
 #include "common/signer_client.h"
+#include "util/b64url.h"
 #include "util/buf.h"
 #include "util/clock.h"
 
@@ -174,17 +175,62 @@ static int64_t now(void)
     return sg_clock_now();
 }
 
-static char *claims_json(const char *iss, int64_t iat, int64_t lifetime)
+/* The client the scenarios sign for: registered by the test with
+ * `signet client add --tenant <first tenant> --id fe-attack --scope read
+ * --audience https://api.example` (so bound in the signer's registry). */
+#define FE_CLIENT "fe-attack"
+#define FE_AUD "https://api.example"
+
+/* A machine token's claims for FE_CLIENT, as the front end builds them (no
+ * jti: the signer mints it), with extra members appended (may be ""). */
+static char *claims_with(const char *iss, int64_t iat, int64_t lifetime, const char *extra)
 {
-    static unsigned serial;
-    char jti[64];
-    (void)snprintf(jti, sizeof jti, "fe-attack-%ld-%u", (long)getpid(), serial++);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "iss", iss, "sub", "fe-attack", "aud",
-                          "https://api.example", "iat", (json_int_t)iat, "exp",
-                          (json_int_t)(iat + lifetime), "jti", jti);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "iss", iss, "sub", FE_CLIENT, "aud",
+                          FE_AUD, "iat", (json_int_t)iat, "exp", (json_int_t)(iat + lifetime),
+                          "client_id", FE_CLIENT);
     char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
-    return text;
+    if (text == NULL || extra[0] == '\0')
+        return text;
+    size_t n = strlen(text), m = strlen(extra);
+    char *out = malloc(n + m + 2);
+    if (out != NULL) {
+        memcpy(out, text, n - 1); /* without the closing brace */
+        out[n - 1] = ',';
+        memcpy(out + n, extra, m);
+        out[n + m] = '}';
+        out[n + m + 1] = '\0';
+    }
+    free(text);
+    return out;
+}
+
+static char *claims_json(const char *iss, int64_t iat, int64_t lifetime)
+{
+    return claims_with(iss, iat, lifetime, "");
+}
+
+/* SIGN of raw claims: *token (malloc'd, may be NULL) when one came back. */
+static const char *sign_claims(struct channel *c, const char *issuer, const char *kid,
+                               const char *claims, char **token)
+{
+    *token = NULL;
+    if (claims == NULL)
+        return signet_err_name(SIGNET_ERR_NOMEM);
+    struct sg_wbuf w;
+    sg_wbuf_init(&w, SG_IPC_MAX_PAYLOAD);
+    sg_ipc_encode_sign(&w, issuer, "", "at+jwt", kid, (const uint8_t *)claims, strlen(claims));
+    uint8_t *body = NULL;
+    size_t n = 0;
+    const char *out = w.err != SIGNET_OK ? signet_err_name(w.err)
+                                         : call(c, SG_IPC_SIGN, w.data, w.len, &body, &n);
+    sg_wbuf_free(&w);
+    /* The answer is the token as one u16-prefixed field. */
+    if (body != NULL && n > 2) {
+        *token = strndup((const char *)body + 2, n - 2);
+    }
+    free(body);
+    return out;
 }
 
 /* SIGN: *token_len > 0 when a token came back. */
@@ -192,19 +238,11 @@ static const char *sign(struct channel *c, const char *issuer, const char *kid,
                         const char *claims_iss, int64_t lifetime, size_t *token_len)
 {
     char *claims = claims_json(claims_iss, now(), lifetime);
-    if (claims == NULL)
-        return signet_err_name(SIGNET_ERR_NOMEM);
-    struct sg_wbuf w;
-    sg_wbuf_init(&w, SG_IPC_MAX_PAYLOAD);
-    sg_ipc_encode_sign(&w, issuer, "", "at+jwt", kid, (const uint8_t *)claims, strlen(claims));
+    char *tok = NULL;
+    const char *out = sign_claims(c, issuer, kid, claims, &tok);
+    *token_len = tok != NULL ? strlen(tok) : 0;
+    free(tok);
     free(claims);
-    uint8_t *body = NULL;
-    size_t n = 0;
-    const char *out = w.err != SIGNET_OK ? signet_err_name(w.err)
-                                         : call(c, SG_IPC_SIGN, w.data, w.len, &body, &n);
-    sg_wbuf_free(&w);
-    *token_len = n;
-    free(body);
     return out;
 }
 
@@ -421,6 +459,107 @@ static int sc_watcher_messages(struct channel *ch)
     return 0;
 }
 
+/* The jti in a token's payload ("" when unreadable). */
+static void jti_of(const char *tok, char *out, size_t cap)
+{
+    out[0] = '\0';
+    const char *d1 = tok != NULL ? strchr(tok, '.') : NULL;
+    const char *d2 = d1 != NULL ? strchr(d1 + 1, '.') : NULL;
+    if (d2 == NULL)
+        return;
+    uint8_t raw[SG_IPC_MAX_CLAIMS + 64];
+    size_t n = 0;
+    if (sg_b64url_decode(d1 + 1, (size_t)(d2 - d1 - 1), raw, sizeof raw, &n) != SIGNET_OK)
+        return;
+    json_t *o = json_loadb((const char *)raw, n, 0, NULL);
+    const char *j = json_string_value(json_object_get(o, "jti"));
+    if (j != NULL)
+        (void)snprintf(out, cap, "%s", j);
+    json_decref(o);
+}
+
+/* One refused SIGN of FE_CLIENT's claims with extra members, or of claims
+ * given whole (claims != NULL). */
+static void refused_claims(struct channel *c, const char *step, const char *claims,
+                           const char *want)
+{
+    const struct sg_tenant_cfg *t = &cfg.tenants[0];
+    char *tok = NULL;
+    expect(step, sign_claims(c, t->issuer, "", claims, &tok), want);
+    if (tok != NULL) {
+        printf("  ^ FAILED: a token came back\n");
+        failures++;
+    }
+    free(tok);
+}
+
+/* Issue 11: the signer's own policy binds a machine token to a client of
+ * its registry, whatever the (compromised) front end asks: another sub, a
+ * scope or an audience the client does not have, an extra claim, and a
+ * jti of the front end's choosing (a reused one) are all refused; the
+ * signer mints a fresh jti for every token. */
+static int sc_policy(struct channel *ch)
+{
+    const struct sg_tenant_cfg *t = &cfg.tenants[0];
+    const char *iss = t->issuer;
+    const int64_t n0 = now();
+    char *tok = NULL, *tok2 = NULL;
+    char *c = claims_json(iss, n0, 300);
+    expect("legit sign (client " FE_CLIENT ")", sign_claims(&ch[0], iss, "", c, &tok),
+           "SIGNET_OK");
+    expect("legit sign again", sign_claims(&ch[0], iss, "", c, &tok2), "SIGNET_OK");
+    free(c);
+    char j1[160], j2[160];
+    jti_of(tok, j1, sizeof j1);
+    jti_of(tok2, j2, sizeof j2);
+    expect("the signer minted the jti (22 base64url characters)",
+           strlen(j1) == 22 ? "minted" : "missing", "minted");
+    expect("same claims, two tokens: two jtis", strcmp(j1, j2) != 0 ? "distinct" : "same",
+           "distinct");
+    free(tok);
+    free(tok2);
+
+    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "iss", iss, "sub", "nobody", "aud",
+                          FE_AUD, "iat", (json_int_t)n0, "exp", (json_int_t)(n0 + 300),
+                          "client_id", "nobody");
+    c = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    refused_claims(&ch[0], "sign sub=client_id=an unknown client", c, "SIGNET_ERR_POLICY_CLIENT");
+    free(c);
+    o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "iss", iss, "sub", "admin", "aud", FE_AUD,
+                  "iat", (json_int_t)n0, "exp", (json_int_t)(n0 + 300), "client_id", FE_CLIENT);
+    c = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    refused_claims(&ch[0], "sign sub=admin for client " FE_CLIENT, c, "SIGNET_ERR_POLICY_CLIENT");
+    free(c);
+    o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "iss", iss, "sub", FE_CLIENT, "aud",
+                  "https://bank.example", "iat", (json_int_t)n0, "exp", (json_int_t)(n0 + 300),
+                  "client_id", FE_CLIENT);
+    c = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    refused_claims(&ch[0], "sign aud=another audience", c, "SIGNET_ERR_POLICY_AUDIENCE");
+    free(c);
+    c = claims_with(iss, n0, 300, "\"scope\":\"read admin\"");
+    refused_claims(&ch[0], "sign scope outside the client's", c, "SIGNET_ERR_POLICY_SCOPE");
+    free(c);
+    c = claims_with(iss, n0, 300, "\"admin\":true");
+    refused_claims(&ch[0], "sign with an extra claim admin:true", c, "SIGNET_ERR_POLICY_CLAIMS");
+    free(c);
+    char extra[256];
+    (void)snprintf(extra, sizeof extra, "\"jti\":\"%s\"", j1);
+    c = claims_with(iss, n0, 300, extra);
+    refused_claims(&ch[0], "sign with a reused jti", c, "SIGNET_ERR_POLICY_JTI");
+    free(c);
+    c = claims_with(iss, n0, 300, "\"jti\":\"chosen-by-the-front\"");
+    refused_claims(&ch[0], "sign with a jti of the front's choosing", c, "SIGNET_ERR_POLICY_JTI");
+    free(c);
+    c = claims_with(iss, n0, 300, "\"scope\":\"read\"");
+    expect("legit sign with its scope after", sign_claims(&ch[0], iss, "", c, &tok), "SIGNET_OK");
+    free(tok);
+    free(c);
+    return 0;
+}
+
 static int sc_sign(struct channel *ch)
 {
     legit_sign(&ch[0], "legit sign");
@@ -517,6 +656,7 @@ static const struct scenario scenarios[] = {
     {"wrong-kid", sc_wrong_kid, 1},       {"rotate", sc_rotate, 2},
     {"unknown-type", sc_unknown_type, 3}, {"oversize", sc_oversize, 4},
     {"watcher-messages", sc_watcher_messages, 6}, {"sign", sc_sign, 1},
+    {"policy", sc_policy, 1},
 };
 
 static int usage(void)

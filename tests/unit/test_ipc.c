@@ -103,7 +103,7 @@ static void test_bad_header_bytes_refused_early(void **state)
     } bad[] = {
         {"X", 1},          {"s", 1},          {"SX", 2},         {"Sg", 2},
         {"SG\x00", 3},     {"SG\x02", 3},     {"SG\xff", 3},     {"SG\x01\x00", 4},
-        {"SG\x01\x0a", 4}, {"SG\x01\x7f", 4}, {"SG\x01\x80", 4}, {"SG\x01\x8a", 4},
+        {"SG\x01\x0c", 4}, {"SG\x01\x7f", 4}, {"SG\x01\x80", 4}, {"SG\x01\x8c", 4},
         {"SG\x01\xff", 4}, {"GS\x01\x01", 4},
     };
     struct sg_ipc_frame f;
@@ -516,7 +516,15 @@ static void test_message_table_roles(void **state)
     }
     assert_false(sg_ipc_permitted(SG_IPC_SIGN, SG_ROLE_FRONT, M));
     assert_false(sg_ipc_permitted(0, SG_ROLE_ADMIN, S));
-    assert_false(sg_ipc_permitted(SG_IPC_AUDIT_NOTE + 1, SG_ROLE_ADMIN, S));
+    /* The signer's client registry and a forced revoke: the operator's
+     * alone (issue 11). */
+    static const uint8_t admin_only[] = {SG_IPC_CLIENT_BIND, SG_IPC_REVOKE_FORCE};
+    for (size_t i = 0; i < sizeof admin_only; i++) {
+        assert_true(sg_ipc_permitted(admin_only[i], SG_ROLE_ADMIN, S));
+        assert_false(sg_ipc_permitted(admin_only[i], SG_ROLE_FRONT, S));
+        assert_false(sg_ipc_permitted(admin_only[i], SG_ROLE_MONITOR, S));
+    }
+    assert_false(sg_ipc_permitted(SG_IPC_REVOKE_FORCE + 1, SG_ROLE_ADMIN, S));
     assert_null(sg_ipc_msg_find(0x7f));
     assert_string_equal(sg_ipc_role_name(SG_ROLE_MONITOR), "monitor");
     /* The response bit names the same row. */

@@ -21,7 +21,8 @@
 #define SKEW 60LL
 #define MAXL 3600LL
 
-static struct sg_policy_limits limits = {ISS, MAXL, SKEW, NOW};
+static struct sg_policy_limits limits = {
+    .issuer = ISS, .max_lifetime = MAXL, .skew = SKEW, .now = NOW};
 
 static signet_err check_with(const struct sg_policy_limits *lim, const char *claims,
                              struct sg_policy_info *info)
@@ -245,7 +246,7 @@ static void test_lifetime_bounds(void **state)
 static void test_lifetime_no_overflow(void **state)
 {
     (void)state;
-    struct sg_policy_limits early = {ISS, MAXL, SKEW, 0};
+    struct sg_policy_limits early = {.issuer = ISS, .max_lifetime = MAXL, .skew = SKEW, .now = 0};
     struct sg_policy_info info;
     char buf[256];
     (void)snprintf(buf, sizeof buf,
@@ -441,6 +442,143 @@ static void test_size_cap(void **state)
     free(buf);
 }
 
+/* ---- the client registry (issue 11) ---- */
+
+static int lookups;
+
+/* One bound client, c1: scopes "read write", audiences https://a and
+ * https://b, its own lifetime 600 s. */
+static signet_err fake_lookup(void *user, const char *client_id, struct sg_client_binding *out)
+{
+    (void)user;
+    lookups++;
+    memset(out, 0, sizeof *out);
+    if (strcmp(client_id, "c1") != 0)
+        return SIGNET_ERR_NOT_FOUND;
+    snprintf(out->tenant, sizeof out->tenant, "t");
+    snprintf(out->client_id, sizeof out->client_id, "c1");
+    snprintf(out->scopes, sizeof out->scopes, "read write");
+    snprintf(out->audiences, sizeof out->audiences, "https://a https://b");
+    out->lifetime = 600;
+    return SIGNET_OK;
+}
+
+static signet_err failing_lookup(void *user, const char *client_id,
+                                 struct sg_client_binding *out)
+{
+    (void)user;
+    (void)client_id;
+    (void)out;
+    return SIGNET_ERR_STORE;
+}
+
+/* Claims of client c1 with the given members after iss, iat, exp. */
+static signet_err machine(const char *members, sg_policy_lookup lookup)
+{
+    struct sg_policy_limits lim = limits;
+    lim.lookup = lookup;
+    char buf[1024];
+    int n = snprintf(buf, sizeof buf, "{\"iss\":\"" ISS "\",\"iat\":%lld,\"exp\":%lld%s%s}", NOW,
+                     NOW + 300, members[0] != '\0' ? "," : "", members);
+    assert_true(n > 0 && (size_t)n < sizeof buf);
+    struct sg_policy_info info;
+    return check_with(&lim, buf, &info);
+}
+
+#define C1 "\"sub\":\"c1\",\"client_id\":\"c1\""
+
+static void test_registry(void **state)
+{
+    (void)state;
+    /* Accepted: a string aud, an array of allowed ones, allowed scopes, nbf. */
+    struct sg_policy_limits lim = limits;
+    lim.lookup = fake_lookup;
+    struct sg_policy_info info;
+    const char *ok = "{\"iss\":\"" ISS "\",\"iat\":1700000000,\"exp\":1700000300," C1
+                     ",\"aud\":\"https://a\",\"scope\":\"write read\",\"nbf\":1700000000}";
+    assert_int_equal(check_with(&lim, ok, &info), SIGNET_OK);
+    assert_string_equal(info.client_id, "c1");
+    assert_int_equal(info.jti[0], '\0'); /* the signer mints it afterwards */
+    assert_int_equal(machine(C1 ",\"aud\":[\"https://a\",\"https://b\"]", fake_lookup), SIGNET_OK);
+    /* The client. */
+    assert_int_equal(machine("\"sub\":\"c2\",\"client_id\":\"c2\",\"aud\":\"https://a\"", fake_lookup),
+                     SIGNET_ERR_POLICY_CLIENT);
+    assert_int_equal(machine("\"sub\":\"admin\",\"client_id\":\"c1\",\"aud\":\"https://a\"", fake_lookup),
+                     SIGNET_ERR_POLICY_CLIENT);
+    assert_int_equal(machine("\"sub\":\"c1\",\"aud\":\"https://a\"", fake_lookup),
+                     SIGNET_ERR_POLICY_CLIENT);
+    assert_int_equal(machine("\"client_id\":\"c1\",\"aud\":\"https://a\"", fake_lookup),
+                     SIGNET_ERR_POLICY_CLIENT);
+    assert_int_equal(machine("\"sub\":\"c1\",\"client_id\":1,\"aud\":\"https://a\"", fake_lookup),
+                     SIGNET_ERR_POLICY_CLIENT);
+    assert_int_equal(machine("\"sub\":\"c1\\u0000\",\"client_id\":\"c1\",\"aud\":\"https://a\"",
+                             fake_lookup),
+                     SIGNET_ERR_POLICY_PAYLOAD); /* a NUL escape: refused by the JSON door */
+    /* The audience. */
+    static const char *const bad_aud[] = {
+        C1 ",\"aud\":\"https://c\"",           C1 ",\"aud\":[\"https://a\",\"https://c\"]",
+        C1 ",\"aud\":[]",                       C1 ",\"aud\":[\"https://a\",\"https://a\"]",
+        C1 ",\"aud\":\"\"",                     C1 ",\"aud\":\"https://a https://b\"",
+        C1 ",\"aud\":[[\"https://a\"]]",        C1 ",\"aud\":{\"x\":\"https://a\"}",
+        C1,
+    };
+    for (size_t i = 0; i < sizeof bad_aud / sizeof bad_aud[0]; i++)
+        if (machine(bad_aud[i], fake_lookup) != SIGNET_ERR_POLICY_AUDIENCE)
+            fail_msg("aud case %zu accepted or refused for another reason", i);
+    /* The scope. */
+    static const char *const bad_scope[] = {
+        "\"admin\"", "\"read admin\"", "\"\"", "\" read\"", "\"read \"", "\"read  write\"",
+        "[\"read\"]", "\"rea\"", "\"read write admin\"",
+    };
+    for (size_t i = 0; i < sizeof bad_scope / sizeof bad_scope[0]; i++) {
+        char m[256];
+        snprintf(m, sizeof m, C1 ",\"aud\":\"https://a\",\"scope\":%s", bad_scope[i]);
+        if (machine(m, fake_lookup) != SIGNET_ERR_POLICY_SCOPE)
+            fail_msg("scope case %zu (%s) accepted or refused for another reason", i, bad_scope[i]);
+    }
+    /* Exactly the expected claims; no jti from the caller. */
+    assert_int_equal(machine(C1 ",\"aud\":\"https://a\",\"admin\":true", fake_lookup),
+                     SIGNET_ERR_POLICY_CLAIMS);
+    assert_int_equal(machine(C1 ",\"aud\":\"https://a\",\"cnf\":{\"jkt\":\"x\"}", fake_lookup),
+                     SIGNET_ERR_POLICY_CLAIMS);
+    assert_int_equal(machine(C1 ",\"aud\":\"https://a\",\"jti\":\"j\"", fake_lookup),
+                     SIGNET_ERR_POLICY_JTI);
+    /* The client's own lifetime (600 s) under the tenant's (3600 s). */
+    char buf[512];
+    snprintf(buf, sizeof buf,
+             "{\"iss\":\"" ISS "\",\"iat\":%lld,\"exp\":%lld," C1 ",\"aud\":\"https://a\"}", NOW,
+             NOW + 601);
+    assert_int_equal(check_with(&lim, buf, &info), SIGNET_ERR_POLICY_LIFETIME);
+    /* A registry that fails: refused with its error, never signed. */
+    assert_int_equal(machine(C1 ",\"aud\":\"https://a\"", failing_lookup), SIGNET_ERR_STORE);
+}
+
+static void test_add_jti(void **state)
+{
+    (void)state;
+    struct sg_policy_info info;
+    memset(&info, 0, sizeof info);
+    assert_int_equal(sg_policy_mint_jti(&info), SIGNET_OK);
+    assert_int_equal(strlen(info.jti), 22);
+    struct sg_policy_info other;
+    memset(&other, 0, sizeof other);
+    assert_int_equal(sg_policy_mint_jti(&other), SIGNET_OK);
+    assert_string_not_equal(info.jti, other.jti);
+    static const char claims[] = "{\"iss\":\"x\"} \n";
+    uint8_t *out = NULL;
+    size_t n = 0;
+    assert_int_equal(sg_policy_add_jti((const uint8_t *)claims, sizeof claims - 1, &info, &out, &n),
+                     SIGNET_OK);
+    char want[128];
+    snprintf(want, sizeof want, "{\"iss\":\"x\",\"jti\":\"%s\"}", info.jti);
+    assert_int_equal(n, strlen(want));
+    assert_memory_equal(out, want, n);
+    free(out);
+    assert_int_equal(sg_policy_add_jti((const uint8_t *)"[1]", 3, &info, &out, &n),
+                     SIGNET_ERR_POLICY_PAYLOAD);
+    assert_null(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -459,6 +597,8 @@ int main(void)
         cmocka_unit_test(test_depth),
         cmocka_unit_test(test_not_an_object),
         cmocka_unit_test(test_size_cap),
+        cmocka_unit_test(test_registry),
+        cmocka_unit_test(test_add_jti),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

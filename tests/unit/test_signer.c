@@ -41,6 +41,24 @@ static int setup(void **state)
     assert_int_equal(sg_test_state_setup(&f->st, "[testing]\nclock_file = clock\n"), 0);
     sg_test_state_set_clock(&f->st, T0);
     assert_int_equal(sg_signer_spawn(f->st.dir, &f->c), SIGNET_OK);
+    /* client-1 in the signer's registry, on both tenants (the operator's
+     * CLIENT_BIND, as `signet client add` sends it). */
+    static const char *const binds[] = {
+        "{\"op\":\"bind\",\"tenant\":\"a\",\"client_id\":\"client-1\","
+        "\"scopes\":\"read write\",\"audiences\":\"https://api.example https://other.example\","
+        "\"lifetime\":0}",
+        "{\"op\":\"bind\",\"tenant\":\"b\",\"client_id\":\"client-1\","
+        "\"scopes\":\"read\",\"audiences\":\"https://api.example\",\"lifetime\":0}",
+    };
+    for (size_t i = 0; i < 2; i++) {
+        signet_err status = SIGNET_ERR_INTERNAL;
+        char *resp = NULL;
+        assert_int_equal(sg_signer_call(f->c, SG_IPC_CLIENT_BIND, (const uint8_t *)binds[i],
+                                        strlen(binds[i]), &status, &resp, NULL),
+                         SIGNET_OK);
+        assert_int_equal(status, SIGNET_OK);
+        free(resp);
+    }
     *state = f;
     return 0;
 }
@@ -54,12 +72,15 @@ static int teardown(void **state)
     return 0;
 }
 
-static char *claims(const char *iss, long long iat, long long lifetime, const char *jti)
+/* A machine token's claims for client-1 (bound in setup): the signer adds
+ * the jti. */
+static char *claims(const char *iss, long long iat, long long lifetime)
 {
     char *s = NULL;
     json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "iss", iss, "sub", "client-1",
                           "aud", "https://api.example", "iat", (json_int_t)iat, "nbf",
-                          (json_int_t)iat, "exp", (json_int_t)(iat + lifetime), "jti", jti);
+                          (json_int_t)iat, "exp", (json_int_t)(iat + lifetime), "client_id",
+                          "client-1");
     assert_non_null(o);
     s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
@@ -198,7 +219,7 @@ static uint64_t count_records(struct fx *f, const char *type)
 static void test_sign_and_verify(void **state)
 {
     struct fx *f = *state;
-    char *body = claims(ISS_A, T0, 600, "jti-1"), *tok = NULL;
+    char *body = claims(ISS_A, T0, 600), *tok = NULL;
     assert_int_equal(sign_raw(f, ISS_A, "", "", body, &tok), SIGNET_OK);
     json_t *jwks = call_json(f, SG_IPC_JWKS, ISS_A);
     assert_true(verify_es256(tok, jwks));
@@ -209,12 +230,15 @@ static void test_sign_and_verify(void **state)
     assert_false(verify_es256(bad, jwks));
     free(bad);
     json_decref(jwks);
-    /* The claims were signed exactly as sent. */
+    /* The claims were signed as sent, the signer's jti (22 base64url
+     * characters, 128 bits) added last. */
     const char *d1 = strchr(tok, '.'), *d2 = strchr(d1 + 1, '.');
     uint8_t raw[1024];
     size_t n = decode_part(d1 + 1, (size_t)(d2 - d1 - 1), raw, sizeof raw);
-    assert_int_equal(n, strlen(body));
-    assert_memory_equal(raw, body, n);
+    size_t bl = strlen(body);
+    assert_int_equal(n, bl - 1 + strlen(",\"jti\":\"\"}") + 22);
+    assert_memory_equal(raw, body, bl - 1);
+    assert_memory_equal(raw + bl - 1, ",\"jti\":\"", 8);
     /* EdDSA and PS256 on the tenant that allows them. */
     char *t2 = NULL, *t3 = NULL;
     assert_int_equal(sign_raw(f, ISS_A, "EdDSA", "", body, &t2), SIGNET_OK);
@@ -238,10 +262,10 @@ static void test_refusals_are_audited(void **state)
     assert_non_null(standby);
     assert_non_null(active_b);
 
-    char *foreign = claims(ISS_B, T0, 600, "j1"); /* iss of another tenant */
+    char *foreign = claims(ISS_B, T0, 600); /* iss of another tenant */
     assert_int_equal(sign_raw(f, ISS_A, "", "", foreign, &tok), SIGNET_ERR_POLICY_ISSUER);
     refused++;
-    char *good = claims(ISS_A, T0, 600, "j2");
+    char *good = claims(ISS_A, T0, 600);
     assert_int_equal(sign_raw(f, "https://unknown.example", "", "", good, &tok),
                      SIGNET_ERR_UNKNOWN_ISSUER_CONFIG);
     refused++;
@@ -251,13 +275,13 @@ static void test_refusals_are_audited(void **state)
     /* The pre-published standby does not sign yet. */
     assert_int_equal(sign_raw(f, ISS_A, "", standby, good, &tok), SIGNET_ERR_KEY_STATE);
     refused++;
-    char *too_long = claims(ISS_A, T0, 901, "j3");
+    char *too_long = claims(ISS_A, T0, 901);
     assert_int_equal(sign_raw(f, ISS_A, "", "", too_long, &tok), SIGNET_ERR_POLICY_LIFETIME);
     refused++;
-    char *exact = claims(ISS_A, T0, 900, "j3b");
+    char *exact = claims(ISS_A, T0, 900);
     assert_int_equal(sign_raw(f, ISS_A, "", "", exact, &tok), SIGNET_OK);
     free(tok);
-    char *future = claims(ISS_A, T0 + 3600, 600, "j4");
+    char *future = claims(ISS_A, T0 + 3600, 600);
     assert_int_equal(sign_raw(f, ISS_A, "", "", future, &tok), SIGNET_ERR_POLICY_TIME);
     refused++;
     assert_int_equal(sign_raw(f, ISS_A, "", "", "[1,2]", &tok), SIGNET_ERR_POLICY_PAYLOAD);
@@ -296,7 +320,7 @@ static void test_retired_key_refused(void **state)
     const char *now_active = kid_in_state(keys, ISS_B, "ES256", "ACTIVE");
     assert_non_null(now_active);
     assert_string_not_equal(now_active, old);
-    char *body = claims(ISS_B, T0 + 100, 60, "r1"), *tok = NULL;
+    char *body = claims(ISS_B, T0 + 100, 60), *tok = NULL;
     assert_int_equal(sign_raw(f, ISS_B, "", old, body, &tok), SIGNET_ERR_KEY_STATE);
     assert_int_equal(sign_raw(f, ISS_B, "", now_active, body, &tok), SIGNET_OK);
     /* The new token carries the new kid. */
@@ -340,7 +364,7 @@ static void test_fail_closed_without_audit(void **state)
     assert_int_equal(stat(path, &st), 0);
     struct rlimit lim = {(rlim_t)st.st_size + 10, RLIM_INFINITY};
     assert_int_equal(prlimit(sg_signer_client_pid(f->c), RLIMIT_FSIZE, &lim, NULL), 0);
-    char *body = claims(ISS_A, T0, 600, "fc1"), *tok = NULL;
+    char *body = claims(ISS_A, T0, 600), *tok = NULL;
     assert_int_equal(sign_raw(f, ISS_A, "", "", body, &tok), SIGNET_ERR_AUDIT);
     assert_null(tok);
     /* Still closed on the next try, and nothing half-written remains. */
@@ -365,7 +389,7 @@ static void test_fail_closed_without_audit(void **state)
     /* Once the log is writable again, signing resumes. */
     lim.rlim_cur = lim.rlim_max = RLIM_INFINITY;
     assert_int_equal(prlimit(sg_signer_client_pid(f->c), RLIMIT_FSIZE, &lim, NULL), 0);
-    body = claims(ISS_A, T0, 600, "fc2");
+    body = claims(ISS_A, T0, 600);
     assert_int_equal(sign_raw(f, ISS_A, "", "", body, &tok), SIGNET_OK);
     free(tok);
     free(body);
@@ -451,10 +475,8 @@ static void test_pipelined_batch(void **state)
     struct sg_wbuf out;
     sg_wbuf_init(&out, 1 << 22);
     for (uint32_t i = 0; i < N; i++) {
-        char jti[32];
-        snprintf(jti, sizeof jti, "p-%u", i);
         /* every fifth request is refused (too long a lifetime) */
-        char *body = claims(ISS_A, T0, i % 5 == 4 ? 5000 : 300, jti);
+        char *body = claims(ISS_A, T0, i % 5 == 4 ? 5000 : 300);
         struct sg_wbuf req;
         sg_wbuf_init(&req, SG_IPC_MAX_PAYLOAD);
         sg_ipc_encode_sign(&req, ISS_A, i % 2 ? "EdDSA" : "ES256", "at+jwt", "",
@@ -493,6 +515,165 @@ static void test_pipelined_batch(void **state)
     json_decref(st);
 }
 
+/* Claims for ISS_A at T0 with the given members after iss, iat, exp. */
+static signet_err sign_members(struct fx *f, const char *members, char **tok)
+{
+    char body[1024];
+    int n = snprintf(body, sizeof body, "{\"iss\":\"%s\",\"iat\":%lld,\"exp\":%lld,%s}", ISS_A,
+                     T0, T0 + 300, members);
+    assert_true(n > 0 && (size_t)n < sizeof body);
+    *tok = NULL;
+    return sign_raw(f, ISS_A, "", "", body, tok);
+}
+
+static char *jti_of(const char *tok)
+{
+    const char *d1 = strchr(tok, '.'), *d2 = strchr(d1 + 1, '.');
+    uint8_t raw[1024];
+    size_t n = decode_part(d1 + 1, (size_t)(d2 - d1 - 1), raw, sizeof raw);
+    json_t *o = json_loadb((const char *)raw, n, 0, NULL);
+    assert_non_null(o);
+    char *j = strdup(json_string_value(json_object_get(o, "jti")));
+    json_decref(o);
+    return j;
+}
+
+/* Issue 11: the signer signs a machine token only for a client of its own
+ * registry (sub == client_id, scopes and audiences within the binding,
+ * exactly the expected claims) and mints the jti itself. */
+static void test_client_policy(void **state)
+{
+    struct fx *f = *state;
+    char *tok = NULL;
+    const char *aud = "\"aud\":\"https://api.example\"";
+    char m[512];
+#define MEMBERS(...) (snprintf(m, sizeof m, __VA_ARGS__), m)
+    assert_int_equal(sign_members(f, MEMBERS("\"sub\":\"client-1\",\"client_id\":\"client-1\",%s,"
+                                             "\"scope\":\"read write\"", aud), &tok),
+                     SIGNET_OK);
+    char *j1 = jti_of(tok);
+    free(tok);
+    assert_int_equal(sign_members(f, MEMBERS("\"sub\":\"client-1\",\"client_id\":\"client-1\","
+                                             "\"aud\":[\"https://api.example\","
+                                             "\"https://other.example\"]"), &tok),
+                     SIGNET_OK);
+    char *j2 = jti_of(tok);
+    free(tok);
+    /* 128 random bits each time, never the same. */
+    assert_int_equal(strlen(j1), 22);
+    assert_string_not_equal(j1, j2);
+    free(j1);
+    free(j2);
+    int refused = 0;
+    static const struct {
+        const char *members;
+        signet_err want;
+    } bad[] = {
+        {"\"sub\":\"nobody\",\"client_id\":\"nobody\",\"aud\":\"https://api.example\"",
+         SIGNET_ERR_POLICY_CLIENT},
+        {"\"sub\":\"admin\",\"client_id\":\"client-1\",\"aud\":\"https://api.example\"",
+         SIGNET_ERR_POLICY_CLIENT},
+        {"\"client_id\":\"client-1\",\"aud\":\"https://api.example\"", SIGNET_ERR_POLICY_CLIENT},
+        {"\"sub\":\"client-1\",\"client_id\":\"client-1\",\"aud\":\"https://api.example\","
+         "\"scope\":\"read admin\"",
+         SIGNET_ERR_POLICY_SCOPE},
+        {"\"sub\":\"client-1\",\"client_id\":\"client-1\",\"aud\":\"https://bank.example\"",
+         SIGNET_ERR_POLICY_AUDIENCE},
+        {"\"sub\":\"client-1\",\"client_id\":\"client-1\","
+         "\"aud\":[\"https://api.example\",\"https://bank.example\"]",
+         SIGNET_ERR_POLICY_AUDIENCE},
+        {"\"sub\":\"client-1\",\"client_id\":\"client-1\",\"aud\":[]", SIGNET_ERR_POLICY_AUDIENCE},
+        {"\"sub\":\"client-1\",\"client_id\":\"client-1\",\"aud\":\"https://api.example\","
+         "\"admin\":true",
+         SIGNET_ERR_POLICY_CLAIMS},
+        {"\"sub\":\"client-1\",\"client_id\":\"client-1\",\"aud\":\"https://api.example\","
+         "\"jti\":\"chosen-by-the-front\"",
+         SIGNET_ERR_POLICY_JTI},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(sign_members(f, bad[i].members, &tok), bad[i].want);
+        assert_null(tok);
+        refused++;
+    }
+    /* client-1 of tenant b may not read "write": bindings are per tenant. */
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"iss\":\"%s\",\"iat\":%lld,\"exp\":%lld,\"sub\":\"client-1\","
+             "\"client_id\":\"client-1\",\"aud\":\"https://api.example\",\"scope\":\"write\"}",
+             ISS_B, T0, T0 + 300);
+    assert_int_equal(sign_raw(f, ISS_B, "", "", body, &tok), SIGNET_ERR_POLICY_SCOPE);
+    refused++;
+    /* Unbound: refused from then on. */
+    static const char unbind[] = "{\"op\":\"unbind\",\"tenant\":\"a\",\"client_id\":\"client-1\"}";
+    signet_err status = SIGNET_ERR_INTERNAL;
+    char *resp = NULL;
+    assert_int_equal(sg_signer_call(f->c, SG_IPC_CLIENT_BIND, (const uint8_t *)unbind,
+                                    sizeof unbind - 1, &status, &resp, NULL),
+                     SIGNET_OK);
+    assert_int_equal(status, SIGNET_OK);
+    free(resp);
+    assert_int_equal(sign_members(f, MEMBERS("\"sub\":\"client-1\",\"client_id\":\"client-1\",%s",
+                                             aud), &tok),
+                     SIGNET_ERR_POLICY_CLIENT);
+    refused++;
+#undef MEMBERS
+    assert_int_equal(count_records(f, "sign_refused"), (uint64_t)refused);
+    assert_int_equal(count_records(f, "sign"), 2);
+    assert_int_equal(count_records(f, "client_bound"), 2);
+    assert_int_equal(count_records(f, "client_unbound"), 1);
+}
+
+static signet_err do_revoke(struct fx *f, uint8_t type, const char *kid)
+{
+    signet_err status = SIGNET_ERR_INTERNAL;
+    char *text = NULL;
+    assert_int_equal(sg_signer_call_str(f->c, type, kid, &status, &text), SIGNET_OK);
+    free(text);
+    return status;
+}
+
+static char *active_of(struct fx *f, const char *iss)
+{
+    json_t *keys = call_json(f, SG_IPC_KEYS, iss);
+    char *kid = strdup(kid_in_state(keys, iss, "ES256", "ACTIVE"));
+    json_decref(keys);
+    return kid;
+}
+
+/* Issue 11: one revoke per issuer per pre-publication window (60 + 30 s
+ * here); a second one is refused and audited unless forced. */
+static void test_revoke_limit(void **state)
+{
+    struct fx *f = *state;
+    char *a1 = active_of(f, ISS_A);
+    assert_int_equal(do_revoke(f, SG_IPC_REVOKE, a1), SIGNET_OK);
+    char *a2 = active_of(f, ISS_A);
+    assert_string_not_equal(a1, a2);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(do_revoke(f, SG_IPC_REVOKE, a2), SIGNET_ERR_REVOKE_TOO_SOON);
+    char *still = active_of(f, ISS_A);
+    assert_string_equal(still, a2);
+    /* Another issuer has its own window. */
+    char *b1 = active_of(f, ISS_B);
+    assert_int_equal(do_revoke(f, SG_IPC_REVOKE, b1), SIGNET_OK);
+    /* The operator may force it. */
+    assert_int_equal(do_revoke(f, SG_IPC_REVOKE_FORCE, a2), SIGNET_OK);
+    char *a3 = active_of(f, ISS_A);
+    assert_string_not_equal(a3, a2);
+    /* Once the window has passed, an ordinary revoke works again. */
+    sg_test_state_set_clock(&f->st, T0 + 89);
+    assert_int_equal(do_revoke(f, SG_IPC_REVOKE, a3), SIGNET_ERR_REVOKE_TOO_SOON);
+    sg_test_state_set_clock(&f->st, T0 + 90);
+    assert_int_equal(do_revoke(f, SG_IPC_REVOKE, a3), SIGNET_OK);
+    assert_int_equal(count_records(f, "revoke_refused"), 6);
+    assert_int_equal(count_records(f, "revoke_forced"), 1);
+    free(a1);
+    free(a2);
+    free(a3);
+    free(b1);
+    free(still);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -503,6 +684,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fail_closed_without_audit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipelined_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_lost_exits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_policy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_revoke_limit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -46,6 +46,21 @@ static int setup(void **state)
     sg_test_state_set_clock(&f->st, T0);
     (void)snprintf(f->audit, sizeof f->audit, "%s/signer/audit.log", f->st.dir);
     assert_int_equal(sg_signer_spawn(f->st.dir, &f->c), SIGNET_OK);
+    static const char *const binds[] = {
+        "{\"op\":\"bind\",\"tenant\":\"a\",\"client_id\":\"c\",\"scopes\":\"\","
+        "\"audiences\":\"https://api.example\"}",
+        "{\"op\":\"bind\",\"tenant\":\"b\",\"client_id\":\"c\",\"scopes\":\"\","
+        "\"audiences\":\"https://api.example\"}",
+    };
+    for (size_t i = 0; i < 2; i++) {
+        signet_err status = SIGNET_ERR_INTERNAL;
+        char *resp = NULL;
+        assert_int_equal(sg_signer_call(f->c, SG_IPC_CLIENT_BIND, (const uint8_t *)binds[i],
+                                        strlen(binds[i]), &status, &resp, NULL),
+                         SIGNET_OK);
+        assert_int_equal(status, SIGNET_OK);
+        free(resp);
+    }
     *state = f;
     return 0;
 }
@@ -75,10 +90,12 @@ static void sleep_ms(long ms)
 /* Claims naming their caller, so a token handed to the wrong waiter shows. */
 static int make_claims(char *out, size_t cap, const char *iss, unsigned thread, unsigned i)
 {
+    /* The client is the bound "c" (setup); nbf names the thread, exp the
+     * request (the signer adds the jti). */
     int n = snprintf(out, cap,
-                     "{\"iss\":\"%s\",\"sub\":\"t%u\",\"aud\":\"https://api.example\","
-                     "\"iat\":%lld,\"nbf\":%lld,\"exp\":%lld,\"jti\":\"t%u-%u\"}",
-                     iss, thread, T0, T0, T0 + 300, thread, i);
+                     "{\"iss\":\"%s\",\"sub\":\"c\",\"client_id\":\"c\","
+                     "\"aud\":\"https://api.example\",\"iat\":%lld,\"nbf\":%lld,\"exp\":%lld}",
+                     iss, T0, T0 + thread, T0 + 300 + i);
     return n > 0 && (size_t)n < cap ? n : -1;
 }
 
@@ -93,7 +110,9 @@ static int token_carries(const char *token, const char *claims, size_t len)
     size_t n = 0;
     if (sg_b64url_decode(d1 + 1, (size_t)(d2 - d1 - 1), buf, sizeof buf, &n) != SIGNET_OK)
         return 0;
-    return n == len && memcmp(buf, claims, len) == 0;
+    /* claims as sent, then the signer's jti: ,"jti":"<22 characters>"} */
+    return len > 0 && n == len + 31 && memcmp(buf, claims, len - 1) == 0 &&
+           memcmp(buf + len - 1, ",\"jti\":\"", 8) == 0;
 }
 
 static json_t *status_doc(struct sg_signer_client *c)

@@ -8,6 +8,8 @@
 #include "testutil.h"
 
 #include <fcntl.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <stdio.h>
@@ -24,6 +26,7 @@
 #include "telemetry/monitor.h"
 #include "telemetry/reports.h"
 #include "telemetry/signer_source.h"
+#include "util/b64url.h"
 #include "util/clock.h"
 #include "util/hex.h"
 #include "util/log.h"
@@ -492,6 +495,85 @@ static int64_t fake_now(void *user)
     return fake_now_value;
 }
 
+/* ---- real ES256 tokens for the forged-token reports (issue 11) ---- */
+
+/* "The signer's" key (its JWKS names it a-active and a-standby) and a key
+ * an attacker made with the same kid. */
+static EVP_PKEY *signer_key, *attacker_key;
+static char signer_jwks_doc[1024];
+
+static void b64(const uint8_t *in, size_t n, char *out, size_t cap)
+{
+    assert_int_equal(sg_b64url_encode(in, n, out, cap), SIGNET_OK);
+}
+
+static void make_keys(void)
+{
+    if (signer_key != NULL)
+        return;
+    signer_key = EVP_EC_gen("P-256");
+    attacker_key = EVP_EC_gen("P-256");
+    assert_non_null(signer_key);
+    assert_non_null(attacker_key);
+    uint8_t pub[65];
+    size_t pl = 0;
+    assert_int_equal(EVP_PKEY_get_octet_string_param(signer_key, OSSL_PKEY_PARAM_PUB_KEY, pub,
+                                                     sizeof pub, &pl),
+                     1);
+    assert_int_equal(pl, 65);
+    char x[64], y[64];
+    b64(pub + 1, 32, x, sizeof x);
+    b64(pub + 33, 32, y, sizeof y);
+    snprintf(signer_jwks_doc, sizeof signer_jwks_doc,
+             "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"%s\",\"y\":\"%s\","
+             "\"kid\":\"a-active\",\"use\":\"sig\",\"alg\":\"ES256\"},"
+             "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"%s\",\"y\":\"%s\","
+             "\"kid\":\"a-standby\",\"use\":\"sig\",\"alg\":\"ES256\"}]}",
+             x, y, x, y);
+}
+
+/* A compact ES256 token signed by key (malloc'd). */
+static char *es256_token(EVP_PKEY *key, const char *kid, const char *iss, const char *jti)
+{
+    char header[256], claims[512], h64[512], c64[1024];
+    snprintf(header, sizeof header, "{\"alg\":\"ES256\",\"kid\":\"%s\",\"typ\":\"at+jwt\"}",
+             kid);
+    snprintf(claims, sizeof claims,
+             "{\"iss\":\"%s\",\"sub\":\"mallory\",\"aud\":\"https://api.a\",\"iat\":%d,"
+             "\"exp\":%d,\"jti\":\"%s\",\"client_id\":\"mallory\"}",
+             iss, NOW, NOW + 300, jti);
+    b64((const uint8_t *)header, strlen(header), h64, sizeof h64);
+    b64((const uint8_t *)claims, strlen(claims), c64, sizeof c64);
+    char input[2048];
+    snprintf(input, sizeof input, "%s.%s", h64, c64);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    uint8_t der[128];
+    size_t dl = sizeof der;
+    assert_int_equal(EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key), 1);
+    assert_int_equal(EVP_DigestSign(md, der, &dl, (const uint8_t *)input, strlen(input)), 1);
+    EVP_MD_CTX_free(md);
+    const uint8_t *p = der;
+    ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)dl);
+    assert_non_null(sig);
+    uint8_t rs[64];
+    assert_int_equal(BN_bn2binpad(ECDSA_SIG_get0_r(sig), rs, 32), 32);
+    assert_int_equal(BN_bn2binpad(ECDSA_SIG_get0_s(sig), rs + 32, 32), 32);
+    ECDSA_SIG_free(sig);
+    char s64[128];
+    b64(rs, sizeof rs, s64, sizeof s64);
+    char *tok = malloc(strlen(input) + 1 + strlen(s64) + 1);
+    assert_non_null(tok);
+    snprintf(tok, strlen(input) + 1 + strlen(s64) + 1, "%s.%s", input, s64);
+    return tok;
+}
+
+static signet_err fake_signer_jwks(void *user, const char *issuer, char **json)
+{
+    (void)user;
+    *json = strdup(strcmp(issuer, ISS) == 0 ? signer_jwks_doc : "{\"keys\":[]}");
+    return *json != NULL ? SIGNET_OK : SIGNET_ERR_NOMEM;
+}
+
 static signet_err fake_revoke(void *user, const char *kid)
 {
     struct fx *f = user;
@@ -536,6 +618,7 @@ static void monitor_for(struct fx *f, struct sg_metrics *reg, struct sg_monitor 
                                     .status = fake_status,
                                     .inventory = fake_inventory,
                                     .served_jwks = fake_jwks,
+                                    .signer_jwks = fake_signer_jwks,
                                     .revoke = fake_revoke,
                                     .audit_note = fake_note,
                                     .now = fake_now,
@@ -581,7 +664,8 @@ static char *report_jti(struct sg_monitor *m, const char *tenant_iss, const char
 {
     char *body = report_body(iss, kid, jti, token);
     char *resp = NULL;
-    assert_int_equal(sg_reports_handle(m, tenant_iss, (const uint8_t *)body, strlen(body), &resp),
+    assert_int_equal(sg_reports_handle(m, tenant_iss, "rp", (const uint8_t *)body, strlen(body),
+                                       &resp),
                      SIGNET_OK);
     free(body);
     return resp;
@@ -591,6 +675,27 @@ static char *report(struct sg_monitor *m, const char *tenant_iss, const char *is
                     const char *token)
 {
     return report_jti(m, tenant_iss, iss, kid, token, token);
+}
+
+/* A report carrying the compact token itself. */
+static char *report_token(struct sg_monitor *m, const char *kid, const char *jti,
+                          const char *token)
+{
+    char hex[65];
+    uint8_t raw[32];
+    token_hash(token, hex, raw);
+    size_t cap = strlen(token) + 1024;
+    char *body = malloc(cap);
+    assert_non_null(body);
+    snprintf(body, cap,
+             "{\"reports\":[{\"iss\":\"" ISS "\",\"kid\":\"%s\",\"jti\":\"%s\","
+             "\"token_sha256\":\"%s\",\"token\":\"%s\"}]}",
+             kid, jti, hex, token);
+    char *resp = NULL;
+    assert_int_equal(sg_reports_handle(m, ISS, "rp", (const uint8_t *)body, strlen(body), &resp),
+                     SIGNET_OK);
+    free(body);
+    return resp;
 }
 
 static void test_monitor_end_to_end(void **state)
@@ -630,19 +735,47 @@ static void test_monitor_end_to_end(void **state)
     assert_non_null(strstr(r, "\"issued\""));
     free(r);
 
+    /* Issue 11: a report of a hash signet never issued proves nothing:
+     * "unverified", no I7, no rotation, however often it comes. */
+    make_keys();
+    sg_monitor_run(m, SG_INV_NO_FORGERY, NOW);
+    for (int i = 0; i < 3; i++) {
+        r = report(m, ISS, ISS, "a-active", "forged-token");
+        assert_string_equal(r, "{\"results\":[\"unverified\"],\"counts\":{\"unverified\":1}}");
+        free(r);
+    }
+    expect_states(m, "oooooooo");
+    assert_int_equal(f->n_revoked, 0);
+    /* The token itself, signed by a key an attacker made with the same
+     * kid: it does not verify with the signer's key. */
+    char *fake = es256_token(attacker_key, "a-active", ISS, "j-fake");
+    r = report_token(m, "a-active", "j-fake", fake);
+    assert_string_equal(r, "{\"results\":[\"bad_signature\"],\"counts\":{\"bad_signature\":1}}");
+    free(r);
+    free(fake);
+    expect_states(m, "oooooooo");
+    assert_int_equal(f->n_revoked, 0);
+    /* A token whose kid, iss or jti are not the report's. */
+    char *leak = es256_token(signer_key, "a-active", ISS, "j-leak");
+    r = report_token(m, "a-active", "j-other", leak);
+    assert_non_null(strstr(r, "\"mismatch\""));
+    free(r);
+    assert_int_equal(f->n_revoked, 0);
     /* A forged token: validly signed by a-active, never issued. I7 fires,
      * names the kid, and on_critical = rotate revokes it. */
     audit_notes = 0;
-    r = report(m, ISS, ISS, "a-active", "forged-token");
+    r = report_token(m, "a-active", "j-leak", leak);
     assert_string_equal(r, "{\"results\":[\"forged\"],\"counts\":{\"forged\":1}}");
     free(r);
+    free(leak);
     expect_states(m, "ooooooVo");
     assert_int_equal(f->n_revoked, 1);
     assert_string_equal(f->revoked[0], "a-active");
     assert_true(audit_notes >= 1);
     struct sg_inv_status s[SG_INV_COUNT];
     sg_monitor_get(m, s);
-    assert_non_null(strstr(s[SG_INV_NO_FORGERY].message, "signed by key a-active that signet never issued"));
+    assert_non_null(strstr(s[SG_INV_NO_FORGERY].message, "client rp of a reported a token signed "
+                                                         "by key a-active"));
     /* The signer's revoke made the standby ACTIVE. */
     f->keys[1].state = SG_KS_RETIRED;
     f->keys[1].retired_at = NOW;
@@ -724,9 +857,26 @@ static void test_monitor_end_to_end(void **state)
                                           "state")),
         SIGNET_SANDBOX ? "violated" : "unknown");
     json_decref(js);
+    /* A second forgery of the issuer within the hour: no automatic revoke,
+     * an alert asking the operator to confirm. */
+    char *leak2 = es256_token(signer_key, "a-standby", ISS, "j-leak2");
+    r = report_token(m, "a-standby", "j-leak2", leak2);
+    assert_string_equal(r, "{\"results\":[\"forged\"],\"counts\":{\"forged\":1}}");
+    free(r);
+    free(leak2);
+    assert_int_equal(f->n_revoked, 1);
+    sg_monitor_run(m, SG_INV_NO_FORGERY, NOW + 101);
+    FILE *lf = fopen(f->log, "r");
+    assert_non_null(lf);
+    static char logtext[1 << 20];
+    size_t ln = fread(logtext, 1, sizeof logtext - 1, lf);
+    logtext[ln] = '\0';
+    fclose(lf);
+    assert_non_null(strstr(logtext, "signet revoke --force a-standby"));
     /* Malformed report bodies are refused with the parser's verdict. */
     char *resp = NULL;
-    assert_int_equal(sg_reports_handle(m, ISS, (const uint8_t *)"{", 1, &resp), SIGNET_ERR_BAD_JSON);
+    assert_int_equal(sg_reports_handle(m, ISS, "rp", (const uint8_t *)"{", 1, &resp),
+                     SIGNET_ERR_BAD_JSON);
     assert_null(resp);
     sg_monitor_free(&m);
     sg_metrics_free(&reg);
@@ -887,12 +1037,14 @@ static void test_monitor_frontend(void **state)
 
 /* ---- against the real signer and SoftHSM2 ------------------------------------------------ */
 
-static char *sign_one(struct sg_signer_client *c, const char *iss, const char *jti)
+/* A token for client-1 (bound below); the signer mints its jti. */
+static char *sign_one(struct sg_signer_client *c, const char *iss)
 {
     int64_t now = sg_clock_now();
     json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "iss", iss, "sub", "client-1",
                           "aud", "https://api.example", "iat", (json_int_t)now, "nbf",
-                          (json_int_t)now, "exp", (json_int_t)(now + 300), "jti", jti);
+                          (json_int_t)now, "exp", (json_int_t)(now + 300), "client_id",
+                          "client-1");
     char *claims = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     signet_err status = SIGNET_OK;
@@ -902,6 +1054,20 @@ static char *sign_one(struct sg_signer_client *c, const char *iss, const char *j
     assert_int_equal(status, SIGNET_OK);
     free(claims);
     return token;
+}
+
+/* The jti of a token (its payload, base64url-decoded). */
+static void jti_of_token(const char *token, char *jti, size_t cap)
+{
+    size_t a = strcspn(token, ".") + 1;
+    size_t b = a + strcspn(token + a, ".");
+    uint8_t raw[2048];
+    size_t n = 0;
+    assert_int_equal(sg_b64url_decode(token + a, b - a, raw, sizeof raw, &n), SIGNET_OK);
+    json_t *o = json_loadb((const char *)raw, n, 0, NULL);
+    assert_non_null(o);
+    snprintf(jti, cap, "%s", json_string_value(json_object_get(o, "jti")));
+    json_decref(o);
 }
 
 static void kid_of(const char *token, char *kid, size_t cap)
@@ -953,27 +1119,53 @@ static void test_live_signer(void **state)
     assert_int_equal(sg_metrics_new(&reg), SIGNET_OK);
     struct sg_monitor *m = NULL;
     assert_int_equal(sg_monitor_new(&cfg, &t, &src, reg, &m), SIGNET_OK);
+    static const char bind[] = "{\"op\":\"bind\",\"tenant\":\"a\",\"client_id\":\"client-1\","
+                               "\"scopes\":\"\",\"audiences\":\"https://api.example\"}";
+    signet_err status = SIGNET_OK;
+    char *bound = NULL;
+    assert_int_equal(sg_signer_call(c, SG_IPC_CLIENT_BIND, (const uint8_t *)bind, sizeof bind - 1,
+                                    &status, &bound, NULL),
+                     SIGNET_OK);
+    assert_int_equal(status, SIGNET_OK);
+    free(bound);
     char *tok[3];
+    char jti[3][64];
     for (int i = 0; i < 3; i++) {
-        char jti[16];
-        snprintf(jti, sizeof jti, "live-%d", i);
-        tok[i] = sign_one(c, "https://a.example/t/a", jti);
+        tok[i] = sign_one(c, "https://a.example/t/a");
+        jti_of_token(tok[i], jti[i], sizeof jti[i]);
     }
     sg_monitor_run(m, SG_INV_ALL, sg_clock_now());
     /* A sanitizer build runs the signer without seccomp: I8 is unknown. */
     expect_states(m, SIGNET_SANDBOX ? "oooooooo" : "ooooooo?");
-    tok[2][strlen(tok[2]) - 1] ^= 1; /* not what signet issued */
+    /* Not what signet issued: one signature character changed (within the
+     * base64url alphabet, away from the last one's padding bits). */
+    char *flip = &tok[2][strlen(tok[2]) - 10];
+    *flip = *flip == 'A' ? 'B' : 'A';
     char kid[64];
     kid_of(tok[0], kid, sizeof kid);
-    char *r = report_jti(m, "https://a.example/t/a", "https://a.example/t/a", kid, "live-0", tok[0]);
+    char *r = report_jti(m, "https://a.example/t/a", "https://a.example/t/a", kid, jti[0], tok[0]);
     assert_non_null(strstr(r, "\"issued\""));
     free(r);
-    r = report_jti(m, "https://a.example/t/a", "https://a.example/t/a", kid, "live-2", tok[2]);
-    assert_non_null(strstr(r, "\"forged\""));
+    /* Issue 11: the hash of a token signet never issued proves nothing. */
+    r = report_jti(m, "https://a.example/t/a", "https://a.example/t/a", kid, jti[2], tok[2]);
+    assert_non_null(strstr(r, "\"unverified\""));
     free(r);
-    /* on_critical = rotate: the signer revoked the key, a standby took over. */
+    /* The token itself: its signature fails with the signer's key. */
+    char hex[65];
+    uint8_t raw[32];
+    token_hash(tok[2], hex, raw);
+    char body[4096];
+    snprintf(body, sizeof body,
+             "{\"reports\":[{\"iss\":\"https://a.example/t/a\",\"kid\":\"%s\",\"jti\":\"%s\","
+             "\"token_sha256\":\"%s\",\"token\":\"%s\"}]}",
+             kid, jti[2], hex, tok[2]);
+    assert_int_equal(sg_reports_handle(m, "https://a.example/t/a", "rp", (const uint8_t *)body,
+                                       strlen(body), &r),
+                     SIGNET_OK);
+    assert_non_null(strstr(r, "\"bad_signature\""));
+    free(r);
+    /* Neither revoked the key. */
     char *keys = NULL;
-    signet_err status = SIGNET_OK;
     assert_int_equal(sg_signer_call_str(c, SG_IPC_KEYS, "https://a.example/t/a", &status, &keys),
                      SIGNET_OK);
     assert_non_null(strstr(keys, kid));
@@ -984,7 +1176,7 @@ static void test_live_signer(void **state)
     json_array_foreach(rows, i, row)
         if (strcmp(json_string_value(json_object_get(row, "kid")), kid) == 0)
             revoked = json_is_true(json_object_get(row, "revoked"));
-    assert_true(revoked);
+    assert_false(revoked);
     json_decref(rows);
     free(keys);
     sg_monitor_run(m, SG_INV_ALL, sg_clock_now());

@@ -92,3 +92,24 @@ p11() {
 # renamed over it is another inode); a reader between truncate and write
 # keeps the last time it read.
 set_clock() { echo "$1" >"$clock"; }
+
+# leak_token KID ISS AUD: a token signet never issued, signed in the token
+# (pkcs11-tool, as the signer's account) with the private key of KID, as
+# someone holding the key outside signet would make it: it verifies with
+# the published key, and no sign record has it. Needs $state.
+leak_token() {
+  local d hsm
+  hsm=$("$SIGNET_BIN" keys list --state "$state" --json |
+    $py -c 'import json,sys; print([k["hsm_id"] for k in json.load(sys.stdin) if k["kid"] == sys.argv[1]][0])' "$1") ||
+    fail "no hsm_id for $1"
+  d=$(mktemp -d "${TMPDIR:-/tmp}/leak.XXXXXX")
+  chmod 777 "$d"
+  $py "$tm_helpers/tokens.py" leak-input "$1" "$2" "$3" >"$d/input"
+  $py -c 'import hashlib,sys; sys.stdout.buffer.write(hashlib.sha256(open(sys.argv[1],"rb").read()).digest())' \
+    "$d/input" >"$d/hash"
+  chmod 644 "$d/input" "$d/hash"
+  p11 --sign --mechanism ECDSA --id "$hsm" --input-file "$d/hash" --output-file "$d/sig" >/dev/null 2>&1 ||
+    fail "pkcs11-tool --sign with $1's key"
+  $py "$tm_helpers/tokens.py" leak-finish "$d/input" "$d/sig"
+  rm -rf "$d"
+}
