@@ -205,8 +205,8 @@ cat >"$work/xss.json" <<'EOF'
 EOF
 report "$work/xss.json"
 [ "$code" = 200 ] || fail "xss report: $code $(cat "$work/report.out")"
-curl -fsS "$base/status" >"$work/status.html" || fail "GET /status"
-curl -fsS "$base/status.json" >"$work/status.json" || fail "GET /status.json"
+curl -fsS "$tbase/status" >"$work/status.html" || fail "GET /status"
+curl -fsS "$tbase/status.json" >"$work/status.json" || fail "GET /status.json"
 for f in status.html status.json; do
   if grep -qiE "alert\(1\)|onerror|<script>alert|j<b>" "$work/$f"; then
     fail "reporter text on $f"

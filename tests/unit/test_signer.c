@@ -409,7 +409,7 @@ static void test_fail_closed_without_audit(void **state)
 static void test_token_lost_exits(void **state)
 {
     struct fx *f = *state;
-    char *body = claims(ISS_A, T0, 600, "tl1"), *tok = NULL;
+    char *body = claims(ISS_A, T0, 600), *tok = NULL;
     assert_int_equal(sign_raw(f, ISS_A, "ES256", "", body, &tok), SIGNET_OK);
     free(tok);
     json_t *keys = call_json(f, SG_IPC_KEYS, ISS_A);
@@ -446,7 +446,7 @@ static void test_token_lost_exits(void **state)
     /* No answer at all (not a refusal the front end would pass on)... */
     struct sg_wbuf w;
     sg_wbuf_init(&w, SG_IPC_MAX_PAYLOAD);
-    char *body2 = claims(ISS_A, T0, 600, "tl2");
+    char *body2 = claims(ISS_A, T0, 600);
     sg_ipc_encode_sign(&w, ISS_A, "ES256", "at+jwt", "", (const uint8_t *)body2,
                        strlen(body2));
     signet_err status = SIGNET_OK;
