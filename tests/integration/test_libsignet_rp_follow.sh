@@ -152,7 +152,7 @@ res, _ = rp.verify(t1)
 check(res == "SIGNET_ERR_KEY_NOT_IN_ISSUER_SET",
       "the revoked key's token is refused after that refresh (%s)" % res)
 
-# ---- 2b. a second revoke, the JWKS as signetd publishes it now ------------------
+# ---- 2b. a second revoke (forced: one per pre-publication window otherwise) --
 # The new standby's active_from is past, so its first token verifies from the
 # cache; being a new key's first signature, it has the refresh thread refetch
 # at once, and the revoked key's tokens are refused within moments (not at
@@ -171,8 +171,8 @@ rp = RP(cooldown=2, cmin=60, cmax=86400)
 res, _ = rp.verify(t2)
 check(res == "SIGNET_OK", "a fresh RP caches the set with the next standby (%s)" % res)
 time.sleep(2.5)  # past the cooldown again
-r = subprocess.run([signet_bin, "revoke", "--state", state, kid_of(t2)], capture_output=True,
-                   text=True)
+r = subprocess.run([signet_bin, "revoke", "--force", "--state", state, kid_of(t2)],
+                   capture_output=True, text=True)
 check(r.returncode == 0, "second revoke: %s" % (r.stdout + r.stderr).strip()[:200])
 t3 = token()
 proxy["delay"] = 3.0  # a verification that had to fetch would take this long
