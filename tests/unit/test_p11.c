@@ -31,15 +31,9 @@ static void *g_dl;
 static CK_FUNCTION_LIST *g_raw; /* the module itself, behind p11-kit's back */
 
 /* SoftHSM 2.6.1 leaks a decoded ASN.1 string in every EdDSA C_SignInit
- * (its EC_PARAMS → OID conversion); that is not ours to fix. The sanitizers
- * read these hooks in ASan builds; elsewhere they are never called. Slow
- * unwinding is needed to see libsofthsm2 in stacks that pass through
- * libcrypto (built without frame pointers). */
-const char *__asan_default_options(void);
-const char *__asan_default_options(void)
-{
-    return "fast_unwind_on_malloc=0";
-}
+ * (its EC_PARAMS → OID conversion); that is not ours to fix. The sanitizer
+ * reads this hook in ASan builds; elsewhere it is never called. The slow
+ * unwinding that lets it match is set by src/signer/p11.c. */
 const char *__lsan_default_suppressions(void);
 const char *__lsan_default_suppressions(void)
 {
