@@ -8,7 +8,7 @@
  * client add --jwk`. make writes COUNT lines, each a complete
  * application/x-www-form-urlencoded body: grant_type, client_assertion_type
  * and a client_assertion with iss = sub = CLIENT_ID, aud = AUDIENCE (the
- * token endpoint), iat = now, exp = now + 240 s, jti = JTI_PREFIX-N. */
+ * issuer identifier, draft-ietf-oauth-rfc7523bis), iat = now, exp = now + 240 s, jti = JTI_PREFIX-N. */
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>

@@ -136,8 +136,9 @@ make_state() { # DIR PORT ROTATION
       -e 's/^token_lifetime = .*/token_lifetime = 60s/' "$dir/signet.conf"
     printf '[testing]\nallow_short_rotation = true\n' >>"$dir/signet.conf"
   fi
-  # One client carries the whole load: lift its rate limit (50/s by default).
-  printf '[server]\nlisten = 127.0.0.1:%s\nthreads = %s\nsigners = %s\nrate_limit = 1000000\nrate_burst = 1000000\n' \
+  # One client carries the whole load: lift its rate limit (50/s by default)
+  # and the per-address connection limit (32: wrk is one address).
+  printf '[server]\nlisten = 127.0.0.1:%s\nthreads = %s\nsigners = %s\nrate_limit = 1000000\nrate_burst = 1000000\nmax_connections_per_address = 4096\ntelemetry_listen = off\n' \
     "$port" "$mhd_threads" "$signers" >>"$dir/signet.conf"
   "$signet" client add --state "$dir" --tenant default --id bench --scope read \
     --audience https://api.example --secret-file "$dir/bench.secret" >/dev/null
@@ -149,6 +150,7 @@ make_state "$work/a" "$port_a" default
   --audience https://api.example --jwk "$work/pk.jwk" >/dev/null
 basic=$(printf 'bench:%s' "$(cat "$work/a/bench.secret")" | base64 -w0)
 url_a=http://127.0.0.1:$port_a/t/default/token
+iss_a=http://127.0.0.1:$port_a/t/default # a client assertion's aud (rfc7523bis)
 
 "$signetd" --state "$work/a" 2>"$work/signetd-a.log" &
 sd_a=$!
@@ -188,7 +190,7 @@ while [ "$issued_a" -lt 7000 ]; do
   read -r n bad _ < <(load "$url_a" 1 BASIC="$basic")
   count_ok "$n" "$bad"
 done
-"$bin/assertions" make "$work/pk.pem" pk "$url_a" 12000 warm "$work/bodies"
+"$bin/assertions" make "$work/pk.pem" pk "$iss_a" 12000 warm "$work/bodies"
 read -r n bad _ < <(load "$url_a" 1 BODY_FILE="$work/bodies")
 count_ok "$n" "$bad"
 while [ "$issued_a" -lt 10000 ]; do
@@ -217,7 +219,7 @@ for rep in $(seq 1 "$reps"); do
   r w4 "$rep" basic "$(echo "$n $d" | awk '{printf "%.0f", $1/$2}')" "$bad" "$se" "$p50" "$p99" "$p999"
   # private_key_jwt: fresh assertions, one per request, made before the run.
   want=$(( $([ "$quick" = 1 ] && echo 12000 || echo 12000) * secs ))
-  "$bin/assertions" make "$work/pk.pem" pk "$url_a" "$want" "r$rep" "$work/bodies"
+  "$bin/assertions" make "$work/pk.pem" pk "$iss_a" "$want" "r$rep" "$work/bodies"
   read -r n bad se p50 p99 p999 d < <(load "$url_a" "$secs" BODY_FILE="$work/bodies")
   count_ok "$n" "$bad"
   r w4 "$rep" pkjwt "$(echo "$n $d" | awk '{printf "%.0f", $1/$2}')" "$bad" "$se" "$p50" "$p99" "$p999"

@@ -6,12 +6,14 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "common/config.h"
 #include "util/b64url.h"
+#include "util/sha256.h"
 
 #define SALT_LEN 16
 #define MAC_LEN 32
@@ -84,18 +86,51 @@ signet_err sg_pepper_create(const char *state_dir, int *created)
     return err;
 }
 
+/* HMAC-SHA-256 keyed with the pepper, made once and copied for each use:
+ * fetching the algorithms and keying a context on every request would
+ * take OpenSSL's global locks on every token request. The template is
+ * rebuilt when another pepper comes (compared by its SHA-256, so the
+ * pepper itself is not kept a second time). */
+static pthread_mutex_t keyed_lock = PTHREAD_MUTEX_INITIALIZER;
+static EVP_MAC_CTX *keyed;
+static uint8_t keyed_for[32];
+
+static EVP_MAC_CTX *keyed_ctx(const struct sg_secret *pepper)
+{
+    uint8_t id[32];
+    sg_sha256(pepper->data, pepper->len, id);
+    EVP_MAC_CTX *c = NULL;
+    pthread_mutex_lock(&keyed_lock);
+    if (keyed == NULL || CRYPTO_memcmp(id, keyed_for, sizeof id) != 0) {
+        EVP_MAC_CTX_free(keyed);
+        keyed = NULL;
+        EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+        EVP_MAC_CTX *k = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
+        EVP_MAC_free(mac);
+        OSSL_PARAM params[] = {
+            OSSL_PARAM_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0), OSSL_PARAM_END};
+        if (k != NULL && EVP_MAC_init(k, pepper->data, pepper->len, params) == 1) {
+            keyed = k;
+            memcpy(keyed_for, id, sizeof id);
+        } else {
+            EVP_MAC_CTX_free(k);
+        }
+    }
+    if (keyed != NULL)
+        c = EVP_MAC_CTX_dup(keyed);
+    pthread_mutex_unlock(&keyed_lock);
+    sg_wipe(id, sizeof id);
+    return c;
+}
+
 static int mac_of(const struct sg_secret *pepper, const uint8_t *salt, size_t salt_len,
                   const char *secret, uint8_t out[static MAC_LEN])
 {
-    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    EVP_MAC_CTX *ctx = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
-    EVP_MAC_free(mac);
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0), OSSL_PARAM_END};
+    if (pepper == NULL || pepper->len != SG_PEPPER_LEN)
+        return -1;
+    EVP_MAC_CTX *ctx = keyed_ctx(pepper);
     size_t outl = 0;
-    int ok = ctx != NULL && pepper != NULL && pepper->len == SG_PEPPER_LEN &&
-             EVP_MAC_init(ctx, pepper->data, pepper->len, params) == 1 &&
-             EVP_MAC_update(ctx, (const uint8_t *)DOMAIN, sizeof DOMAIN) == 1 &&
+    int ok = ctx != NULL && EVP_MAC_update(ctx, (const uint8_t *)DOMAIN, sizeof DOMAIN) == 1 &&
              EVP_MAC_update(ctx, salt, salt_len) == 1 &&
              EVP_MAC_update(ctx, (const uint8_t *)secret, strlen(secret)) == 1 &&
              EVP_MAC_final(ctx, out, &outl, MAC_LEN) == 1 && outl == MAC_LEN;
