@@ -294,6 +294,7 @@ s = s.replace("[tenant:default]\n", "[tenant:default]\ntoken_lifetime = 120s\n",
 s = re.sub(r"(\[tenant:default\]\ntoken_lifetime = 120s\n(?:.*\n)*?)token_lifetime = \d+s\n", r"\1", s, 1)
 open(p, "w").write(s)
 PY
+hup_mark=$(wc -l <"$work/signetd.log")
 kill -HUP "$signetd_pid"
 ok=
 for _ in $(seq 1 50); do
@@ -305,6 +306,13 @@ done
 jwt_part "$(json_get "$work/hup.body" 'd["access_token"]')" 1 >"$work/c4.json"
 [ "$(json_get "$work/c4.json" 'd["exp"]-d["iat"]')" = 120 ] || fail "SIGHUP: exp - iat"
 grep -q 'event=reloaded' "$work/signetd.log" || fail "no reload log line"
+# The reload restarts the signers one at a time: let both come up before the
+# file turns invalid (a signer that starts then cannot read it, by design).
+for _ in $(seq 1 200); do
+  [ "$(tail -n +"$((hup_mark + 1))" "$work/signetd.log" | grep -c 'event=signer_started')" -ge 2 ] && break
+  sleep 0.1
+done
+wait_http "$base/readyz"
 # An invalid config on SIGHUP keeps the old one.
 cp "$state/signet.conf" "$work/conf.bak"
 echo "bogus_key = 1" >>"$state/signet.conf"
