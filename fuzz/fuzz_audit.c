@@ -9,7 +9,9 @@
  *     another commits one, then commits its own re-chained after it, and
  *     the file still verifies with both;
  *   - a log that is good but for a torn last line is opened, the torn line
- *     cut, and what remains verifies. */
+ *     cut, and what remains verifies;
+ *   - the input read as a shipped checkpoint line (issue 11): one that
+ *     parses prints back to a line that parses to the same checkpoint. */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit/checkpoint.h"
 #include "signer/audit.h"
 #include "util/log.h"
 
@@ -74,6 +77,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (fuzz_log[0] == '\0')
         (void)LLVMFuzzerInitialize(NULL, NULL);
+
+    /* The same bytes as a shipped checkpoint line (signet audit verify
+     * --checkpoint reads them from off the host): a line that parses prints
+     * back to a line that parses to the same checkpoint. */
+    struct sg_audit_cp cp, cp2;
+    if (sg_audit_cp_from_line((const char *)(size > 0 ? data : empty), size, &cp) == SIGNET_OK) {
+        char *line = sg_audit_cp_to_line(&cp);
+        if (line == NULL || sg_audit_cp_from_line(line, strlen(line), &cp2) != SIGNET_OK ||
+            memcmp(&cp, &cp2, sizeof cp) != 0)
+            abort();
+        free(line);
+    }
 
     /* fmemopen does not write in "r" mode; the cast only satisfies its prototype. */
     FILE *f = fmemopen((void *)(size > 0 ? data : empty), size, "r");
