@@ -24,10 +24,13 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -471,11 +474,37 @@ static signet_err read_tail(int fd, const char *path, off_t *size, uint64_t *seq
  * to cut back, someone holding it on purpose) fails with ETIMEDOUT, so that
  * a request is answered "unavailable" at once instead of queueing behind it
  * (issue 11). flock belongs to the open file description: two handles, even
- * in one process, exclude each other. */
-static int lock_log(int fd)
+ * in one process, exclude each other.
+ *
+ * The wait happens in the kernel, which wakes the waiter when the holder
+ * unlocks: the signers share the log and take turns at every commit, so a
+ * waiter that polled would sleep past most releases (measured: a fifth of
+ * each signer's time under load). A timer aimed at this thread interrupts
+ * the wait at the bound (a handler without SA_RESTART, so flock returns
+ * EINTR); without timers, polling at short intervals is the fallback. */
+static void lock_wait_over(int sig)
 {
-    uint64_t deadline = sg_clock_mono_ns() + (uint64_t)SG_AUDIT_LOCK_WAIT_MS * 1000000u;
-    long pause_ns = 200 * 1000;
+    (void)sig;
+}
+
+static int lock_signal(void)
+{
+    return SIGRTMIN + 1;
+}
+
+static void install_lock_signal(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = lock_wait_over;
+    (void)sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: the timer must end flock's wait */
+    (void)sigaction(lock_signal(), &sa, NULL);
+}
+
+static int lock_poll(int fd, uint64_t deadline)
+{
+    long pause_ns = 20 * 1000;
     for (;;) {
         if (flock(fd, LOCK_EX | LOCK_NB) == 0)
             return 0;
@@ -487,9 +516,52 @@ static int lock_log(int fd)
         }
         struct timespec ts = {0, pause_ns};
         (void)nanosleep(&ts, NULL);
-        if (pause_ns < 10 * 1000 * 1000)
+        if (pause_ns < 1000 * 1000)
             pause_ns *= 2;
     }
+}
+
+static int lock_log(int fd)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+        return 0;
+    if (errno != EWOULDBLOCK && errno != EINTR)
+        return -1;
+    const uint64_t deadline =
+        sg_clock_mono_ns() + (uint64_t)SG_AUDIT_LOCK_WAIT_MS * 1000000u;
+    (void)pthread_once(&once, install_lock_signal);
+    struct sigevent sev;
+    memset(&sev, 0, sizeof sev);
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = lock_signal();
+    sev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
+    timer_t timer;
+    if (timer_create(CLOCK_MONOTONIC, &sev, &timer) != 0)
+        return lock_poll(fd, deadline);
+    sigset_t sig, old;
+    (void)sigemptyset(&sig);
+    (void)sigaddset(&sig, lock_signal());
+    (void)pthread_sigmask(SIG_UNBLOCK, &sig, &old);
+    const struct itimerspec its = {
+        .it_value = {SG_AUDIT_LOCK_WAIT_MS / 1000, (SG_AUDIT_LOCK_WAIT_MS % 1000) * 1000000L}};
+    int rc = -1;
+    if (timer_settime(timer, 0, &its, NULL) == 0) {
+        for (;;) {
+            rc = flock(fd, LOCK_EX);
+            if (rc == 0 || errno != EINTR)
+                break;
+            if (sg_clock_mono_ns() >= deadline) {
+                errno = ETIMEDOUT;
+                break;
+            }
+        }
+    }
+    const int saved = errno;
+    (void)timer_delete(timer);
+    (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = saved;
+    return rc;
 }
 
 static void unlock_log(struct sg_audit *a)
