@@ -42,6 +42,8 @@ struct active_key {
     uint8_t hsm_id[SG_STORE_HSM_ID_LEN];
 };
 
+#define BINDING_CACHE 16
+
 struct sg_signer {
     struct sg_config cfg;
     struct sg_p11 *p11;
@@ -53,6 +55,14 @@ struct sg_signer {
     size_t n_active;
     int64_t active_version; /* store version the cache reflects; -1 = stale */
     int active_checked;     /* the version was checked for the current batch */
+    /* Client bindings read for the policy, each valid while the store
+     * version it was read at stands (a binding change bumps it). */
+    struct binding_slot {
+        int64_t version;
+        uint64_t used;
+        struct sg_client_binding b;
+    } bindings[BINDING_CACHE];
+    uint64_t binding_tick;
     uint64_t signatures;        /* released: their records were committed */
     uint64_t staged_signatures; /* made, records staged, not yet committed */
     uint64_t withheld;          /* made but never released (commit failed) */
@@ -128,6 +138,8 @@ signet_err sg_signer_open(const char *state_dir, struct sg_signer **out, char *e
         return SIGNET_ERR_NOMEM;
     s->lock_fd = -1;
     s->active_version = -1;
+    for (size_t i = 0; i < BINDING_CACHE; i++)
+        s->bindings[i].version = -1;
     s->role = SG_ROLE_ADMIN;
     struct sg_secret *pin = NULL;
     signet_err err = sg_config_load(state_dir, &s->cfg, errbuf, errlen);
@@ -403,11 +415,41 @@ struct binding_ctx {
     const char *tenant;
 };
 
+/* The policy's view of the registry: from the cache when the binding was
+ * read at the store version this batch checked (refresh_active), else from
+ * the key store, then cached. So a binding change reaches every signer by
+ * its next batch, and a token costs no store read. */
 static signet_err lookup_binding(void *user, const char *client_id,
                                  struct sg_client_binding *out)
 {
     const struct binding_ctx *bc = user;
-    return sg_keystore_binding_get(bc->s->store, bc->tenant, client_id, out);
+    struct sg_signer *s = bc->s;
+    const int64_t version = s->active_checked ? s->active_version : -1;
+    struct binding_slot *victim = NULL;
+    uint64_t victim_rank = UINT64_MAX;
+    for (size_t i = 0; i < BINDING_CACHE; i++) {
+        struct binding_slot *slot = &s->bindings[i];
+        const int fresh = version >= 0 && slot->version == version;
+        if (fresh && strcmp(slot->b.client_id, client_id) == 0 &&
+            strcmp(slot->b.tenant, bc->tenant) == 0) {
+            slot->used = ++s->binding_tick;
+            *out = slot->b;
+            return SIGNET_OK;
+        }
+        /* A slot of an older version goes first, then the least recently used. */
+        const uint64_t rank = fresh ? slot->used + 1 : 0;
+        if (rank < victim_rank) {
+            victim = slot;
+            victim_rank = rank;
+        }
+    }
+    signet_err err = sg_keystore_binding_get(s->store, bc->tenant, client_id, out);
+    if (err == SIGNET_OK && version >= 0 && victim != NULL) {
+        victim->version = version;
+        victim->used = ++s->binding_tick;
+        victim->b = *out;
+    }
+    return err;
 }
 
 /* Decodes and checks a sign request. SIGNET_OK with job->status == OK means

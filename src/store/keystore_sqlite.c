@@ -246,7 +246,53 @@ signet_err sg_keystore_binding_get(struct sg_store *s, const char *tenant, const
     return err;
 }
 
+static signet_err binding_put(struct sg_store *s, const struct sg_client_binding *b);
+static signet_err binding_delete(struct sg_store *s, const char *tenant, const char *client_id);
+
+/* A binding change and the store's change counter move together (a
+ * savepoint nests in a caller's transaction): signers cache bindings for as
+ * long as the counter stands still. */
+static signet_err binding_begin(sqlite3 *db)
+{
+    return sg_sqlite_map_rc(db, sqlite3_exec(db, "SAVEPOINT binding", NULL, NULL, NULL),
+                            "binding_begin");
+}
+
+static signet_err binding_end(sqlite3 *db, signet_err err)
+{
+    if (err == SIGNET_OK || err == SIGNET_ERR_NOT_FOUND) {
+        signet_err e = err == SIGNET_OK ? sg_sqlite_bump(db) : SIGNET_OK;
+        if (e == SIGNET_OK)
+            e = sg_sqlite_map_rc(db, sqlite3_exec(db, "RELEASE binding", NULL, NULL, NULL),
+                                 "binding_end");
+        if (e == SIGNET_OK)
+            return err;
+        err = e;
+    }
+    (void)sqlite3_exec(db, "ROLLBACK TO binding; RELEASE binding", NULL, NULL, NULL);
+    return err;
+}
+
 signet_err sg_keystore_binding_put(struct sg_store *s, const struct sg_client_binding *b)
+{
+    sqlite3 *db = sg_sqlite_ss(s)->db;
+    signet_err err = binding_begin(db);
+    if (err == SIGNET_OK)
+        err = binding_end(db, binding_put(s, b));
+    return err;
+}
+
+signet_err sg_keystore_binding_delete(struct sg_store *s, const char *tenant,
+                                      const char *client_id)
+{
+    sqlite3 *db = sg_sqlite_ss(s)->db;
+    signet_err err = binding_begin(db);
+    if (err == SIGNET_OK)
+        err = binding_end(db, binding_delete(s, tenant, client_id));
+    return err;
+}
+
+static signet_err binding_put(struct sg_store *s, const struct sg_client_binding *b)
 {
     sqlite3 *db = sg_sqlite_ss(s)->db;
     sqlite3_stmt *st = NULL;
@@ -267,8 +313,7 @@ signet_err sg_keystore_binding_put(struct sg_store *s, const struct sg_client_bi
     return err;
 }
 
-signet_err sg_keystore_binding_delete(struct sg_store *s, const char *tenant,
-                                      const char *client_id)
+static signet_err binding_delete(struct sg_store *s, const char *tenant, const char *client_id)
 {
     sqlite3 *db = sg_sqlite_ss(s)->db;
     sqlite3_stmt *st = NULL;
