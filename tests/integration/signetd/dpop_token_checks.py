@@ -116,11 +116,11 @@ refused("iat 400 s old", "iat", dpop=mk(iat_in=-400))
 refused("iat 400 s ahead", "iat", dpop=mk(iat_in=400))
 refused("missing iat", "iat", dpop=mk(no_iat=True))
 refused("ath at the token endpoint", "ath", dpop=mk(ath="x" * 43))
-refused("duplicate header member", "", dpop=mk(dup_member="header"))
-refused("duplicate payload member", "", dpop=mk(dup_member="payload"))
+refused("duplicate header member", "duplicate", dpop=mk(dup_member="header"))
+refused("duplicate payload member", "duplicate", dpop=mk(dup_member="payload"))
 refused("two DPoP headers", "DPoP", dpop=[mk(), mk()])
 refused("a list in one DPoP header", "one DPoP proof", dpop=mk() + ", " + mk())
-refused("an empty DPoP header", "", dpop="")
+refused("an empty DPoP header", "empty", dpop="")
 
 # ---- htu: the configured issuer, never Host (tenant two: no nonce) --------
 refused("htu from the Host the request went to (not the issuer)", "htu", tenant="two",
