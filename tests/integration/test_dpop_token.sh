@@ -11,8 +11,9 @@
 #   not help, the issuer's URL with another case, its default port, a query
 #   or a %-encoded unreserved character is accepted;
 # - server nonces: use_dpop_nonce with a DPoP-Nonce header when the proof
-#   has none or a forged one, then the flow with the given nonce, a fresh
-#   DPoP-Nonce on the success; dpop_nonce = off (tenant two) needs none;
+#   has none, a forged one or a stale one (150 s old, on an injected clock),
+#   then the flow with the given nonce, a fresh DPoP-Nonce on the success;
+#   dpop_nonce = off (tenant two) needs none;
 # - the order of the checks: a proof refused for its nonce does not burn
 #   the private_key_jwt assertion sent with it (the client retries with the
 #   same one), a proof sent with a wrong secret or an invalid scope takes no
@@ -101,6 +102,15 @@ wait_http "$base/readyz"
   [ "$(stat -c %U "$state/front/dpop.key")" = "$(stat -c %U "$state/front")" ] ||
   fail "signetd did not make front/dpop.key (0600, the front end's) for an earlier layout"
 echo "ok: signetd's front end makes front/dpop.key when an earlier layout has none"
+# A stale nonce, on an injected clock (a testing build's [testing] clock_file).
+stop_signetd || fail "signetd did not stop cleanly"
+date +%s >"$work/clock"
+chmod 0644 "$work/clock"
+printf '[testing]\nclock_file = %s\n' "$work/clock" >>"$state/signet.conf"
+start_signetd "$state"
+wait_http "$base/readyz"
+SIGNET_PORT=$port SIGNET_ISS=$iss SIGNET_ISS2=$iss2 SIGNET_WORK=$work HELPERS=$helpers \
+  $py "$helpers/dpop_token_checks.py" stale "$work/clock" || fail "the stale nonce checks"
 if grep -qE 'status=5[0-9][0-9]' "$work/signetd.log"; then
   fail "a 5xx was served: $(grep -E 'status=5' "$work/signetd.log" | head -3)"
 fi
