@@ -96,6 +96,15 @@ echo "ok: the replayed proof is refused after a restart of signetd"
 stop_signetd || fail "signetd did not stop cleanly"
 cp "$state/front/dpop.key" "$work/first.key"
 rm "$state/front/dpop.key"
+out=$("$SIGNET_BIN" init --state "$state" --issuer "$iss" --issuer "$iss2") ||
+  fail "signet init on the initialised directory: $out"
+grep -q 'dpop.key created' <<<"$out" || fail "signet init did not add front/dpop.key: $out"
+[ "$(stat -c %a "$state/front/dpop.key")" = 600 ] &&
+  [ "$(stat -c %U "$state/front/dpop.key")" = "$(stat -c %U "$state/front")" ] ||
+  fail "signet init made front/dpop.key with the wrong mode or owner"
+echo "ok: signet init adds front/dpop.key (0600, the front end's) to an earlier layout"
+cp "$state/front/dpop.key" "$work/second.key"
+rm "$state/front/dpop.key"
 start_signetd "$state"
 wait_http "$base/readyz"
 [ "$(stat -c %a "$state/front/dpop.key")" = 600 ] &&
@@ -116,7 +125,7 @@ if grep -qE 'status=5[0-9][0-9]' "$work/signetd.log"; then
 fi
 echo "ok: no 5xx in the access log"
 if grep -qF -e "$(cat "$state/front/dpop.key")" -e "$(cat "$work/first.key")" \
-    "$work/signetd.log"; then
+    -e "$(cat "$work/second.key")" "$work/signetd.log"; then
   fail "the DPoP nonce key is in the log"
 fi
 echo "ok: the nonce key never appears in the log"
