@@ -67,7 +67,10 @@ static const char *const migrations[] = {
     /* 3 (issue 12): DPoP. A client's DPoP policy (0 = the tenant's default,
      * 1 required, 2 allowed, 3 forbidden); the replay table gets a
      * namespace: 0 client assertions (RFC 7523), 1 DPoP proofs (RFC 9449,
-     * keyed per tenant by a hash of jti and htu, client_id empty). */
+     * keyed per tenant by a hash of jti and htu, client_id empty). The
+     * table is WITHOUT ROWID: an insert, one per DPoP or private_key_jwt
+     * request, updates the primary key's b-tree and the expiry index,
+     * not a third (rowid) one. */
     "ALTER TABLE clients ADD COLUMN dpop INTEGER NOT NULL DEFAULT 0"
     " CHECK (dpop BETWEEN 0 AND 3);"
     "CREATE TABLE jti_cache3 ("
@@ -76,7 +79,7 @@ static const char *const migrations[] = {
     " client_id TEXT NOT NULL,"
     " jti TEXT NOT NULL,"
     " expires_at INTEGER NOT NULL,"
-    " PRIMARY KEY (ns, tenant, client_id, jti));"
+    " PRIMARY KEY (ns, tenant, client_id, jti)) WITHOUT ROWID;"
     "INSERT INTO jti_cache3 (ns, tenant, client_id, jti, expires_at)"
     " SELECT 0, tenant, client_id, jti, expires_at FROM jti_cache;"
     "DROP TABLE jti_cache;"
