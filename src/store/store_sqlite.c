@@ -19,6 +19,8 @@
 #include "store/sqlite_int.h"
 #include "util/log.h"
 
+static void cc_own_change(struct sqlite_store *q);
+
 /* Migration i brings the schema from version i to i + 1. */
 static const char *const migrations[] = {
     "CREATE TABLE keys ("
@@ -63,6 +65,27 @@ static const char *const migrations[] = {
     " jti TEXT NOT NULL,"
     " expires_at INTEGER NOT NULL,"
     " PRIMARY KEY (tenant, client_id, jti));"
+    "CREATE INDEX jti_cache_expiry ON jti_cache(expires_at);",
+    /* 3 (issue 12): DPoP. A client's DPoP policy (0 = the tenant's default,
+     * 1 required, 2 allowed, 3 forbidden); the replay table gets a
+     * namespace: 0 client assertions (RFC 7523), 1 DPoP proofs (RFC 9449,
+     * keyed per tenant by a hash of jti and htu, client_id empty). The
+     * table is WITHOUT ROWID: an insert, one per DPoP or private_key_jwt
+     * request, updates the primary key's b-tree and the expiry index,
+     * not a third (rowid) one. */
+    "ALTER TABLE clients ADD COLUMN dpop INTEGER NOT NULL DEFAULT 0"
+    " CHECK (dpop BETWEEN 0 AND 3);"
+    "CREATE TABLE jti_cache3 ("
+    " ns INTEGER NOT NULL DEFAULT 0 CHECK (ns IN (0, 1)),"
+    " tenant TEXT NOT NULL,"
+    " client_id TEXT NOT NULL,"
+    " jti TEXT NOT NULL,"
+    " expires_at INTEGER NOT NULL,"
+    " PRIMARY KEY (ns, tenant, client_id, jti)) WITHOUT ROWID;"
+    "INSERT INTO jti_cache3 (ns, tenant, client_id, jti, expires_at)"
+    " SELECT 0, tenant, client_id, jti, expires_at FROM jti_cache;"
+    "DROP TABLE jti_cache;"
+    "ALTER TABLE jti_cache3 RENAME TO jti_cache;"
     "CREATE INDEX jti_cache_expiry ON jti_cache(expires_at);",
 };
 #define SCHEMA_LATEST ((int)(sizeof migrations / sizeof migrations[0]))
@@ -123,6 +146,7 @@ static signet_err sqlite_commit(struct sg_store *s)
         (void)sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
     }
     q->in_tx = 0;
+    cc_own_change(q); /* a transaction may have changed clients */
     return err;
 }
 
@@ -262,7 +286,7 @@ static signet_err sqlite_version(struct sg_store *s, int64_t *out)
 
 #define CLIENT_COLUMNS                                                                      \
     "id, tenant, client_id, auth, secret_hash, jwk, scopes, default_scopes, audiences,"     \
-    " lifetime, created_at"
+    " lifetime, created_at, dpop"
 
 static signet_err dup_col(sqlite3_stmt *st, int col, char **out)
 {
@@ -295,6 +319,10 @@ static signet_err read_client(sqlite3_stmt *st, struct sg_client *c)
         err = dup_col(st, 8, &c->audiences);
     c->lifetime = sqlite3_column_int64(st, 9);
     c->created_at = sqlite3_column_int64(st, 10);
+    int dpop = sqlite3_column_int(st, 11);
+    if (dpop < SG_CLIENT_DPOP_DEFAULT || dpop > SG_CLIENT_DPOP_FORBIDDEN)
+        return SIGNET_ERR_STORE_CORRUPT;
+    c->dpop = (enum sg_client_dpop)dpop;
     if (err == SIGNET_OK && (c->scopes == NULL || c->default_scopes == NULL ||
                              c->audiences == NULL))
         err = SIGNET_ERR_STORE_CORRUPT;
@@ -307,7 +335,8 @@ static signet_err sqlite_client_insert(struct sg_store *s, struct sg_client *c)
     sqlite3_stmt *st = NULL;
     signet_err err = sg_sqlite_prepare(s,
         "INSERT INTO clients (tenant, client_id, auth, secret_hash, jwk, scopes, default_scopes,"
-        " audiences, lifetime, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)", &st);
+        " audiences, lifetime, created_at, dpop)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)", &st);
     if (err != SIGNET_OK)
         return err;
     int rc = sqlite3_bind_text(st, 1, c->tenant, -1, SQLITE_TRANSIENT);
@@ -320,6 +349,7 @@ static signet_err sqlite_client_insert(struct sg_store *s, struct sg_client *c)
     if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 8, c->audiences != NULL ? c->audiences : "", -1, SQLITE_TRANSIENT);
     if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 9, c->lifetime);
     if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 10, c->created_at);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, 11, (int)c->dpop);
     if (rc == SQLITE_OK) rc = sqlite3_step(st);
     err = sg_sqlite_map_rc(db, rc, "client_insert");
     sg_sqlite_release(s, st);
@@ -327,6 +357,7 @@ static signet_err sqlite_client_insert(struct sg_store *s, struct sg_client *c)
         c->id = sqlite3_last_insert_rowid(db);
         err = sg_sqlite_bump(db);
     }
+    cc_own_change(sg_sqlite_ss(s));
     return err;
 }
 
@@ -339,10 +370,42 @@ static void cc_clear(struct client_cache *cc)
     cc->gen++;
 }
 
+/* PRAGMA data_version: changes when another connection (another process:
+ * the CLI, another signetd) commits, never for this connection's own
+ * commits; -1 when it cannot be read. */
+static int64_t data_version(struct sg_store *s)
+{
+    sqlite3_stmt *st = NULL;
+    if (sg_sqlite_prepare(s, "PRAGMA data_version", &st) != SIGNET_OK)
+        return -1;
+    int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sg_sqlite_release(s, st);
+    return v;
+}
+
+/* The database's files changed: the cache goes unless the change was this
+ * connection's own (its replay-cache inserts write the WAL on every
+ * private_key_jwt or DPoP request; its own client changes clear the cache
+ * themselves, cc_own_change). */
+static void cc_changed(struct sqlite_store *q)
+{
+    int64_t v = data_version(&q->base);
+    if (v < 0 || v != q->cc.dv) {
+        cc_clear(&q->cc);
+        q->cc.dv = v;
+    }
+}
+
+static void cc_own_change(struct sqlite_store *q)
+{
+    cc_clear(&q->cc);
+}
+
 static void cc_start(struct sqlite_store *q)
 {
     struct client_cache *cc = &q->cc;
     cc->fd = -2;
+    cc->dv = data_version(&q->base);
     char dir[PATH_MAX], name[PATH_MAX];
     if (q->path == NULL || strlen(q->path) >= sizeof dir)
         return;
@@ -365,8 +428,9 @@ static void cc_start(struct sqlite_store *q)
     cc->fd = fd;
 }
 
-/* Reads every pending event; a change to the database's files (or a lost
- * event) empties the cache. */
+/* Reads every pending event; a lost event empties the cache, a change to
+ * the database's files empties it unless it was this connection's own
+ * (cc_changed). */
 static void cc_drain(struct sqlite_store *q)
 {
     struct client_cache *cc = &q->cc;
@@ -375,6 +439,7 @@ static void cc_drain(struct sqlite_store *q)
     if (cc->fd < 0)
         return;
     char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+    int changed = 0;
     for (;;) {
         ssize_t n = read(cc->fd, buf, sizeof buf);
         if (n < 0 && errno == EINTR)
@@ -384,6 +449,8 @@ static void cc_drain(struct sqlite_store *q)
                 close(cc->fd); /* cannot tell any more: stop caching */
                 cc->fd = -2;
                 cc_clear(cc);
+            } else if (changed) {
+                cc_changed(q);
             }
             return;
         }
@@ -395,9 +462,10 @@ static void cc_drain(struct sqlite_store *q)
                 cc_clear(cc);
                 return;
             }
-            if ((ev->mask & IN_Q_OVERFLOW) != 0 ||
-                (ev->len > 0 && strncmp(ev->name, cc->base, cc->base_len) == 0))
+            if ((ev->mask & IN_Q_OVERFLOW) != 0)
                 cc_clear(cc);
+            else if (ev->len > 0 && strncmp(ev->name, cc->base, cc->base_len) == 0)
+                changed = 1;
             off += (ssize_t)sizeof(struct inotify_event) + (ssize_t)ev->len;
         }
     }
@@ -556,6 +624,7 @@ static signet_err sqlite_client_delete(struct sg_store *s, const char *tenant,
     sg_sqlite_release(s, st);
     if (err == SIGNET_OK)
         err = sg_sqlite_bump(db);
+    cc_own_change(sg_sqlite_ss(s));
     return err;
 }
 
@@ -585,6 +654,7 @@ static signet_err sqlite_client_rehash(struct sg_store *s, const char *tenant,
     sg_sqlite_release(s, st);
     if (err == SIGNET_OK)
         err = sg_sqlite_bump(db);
+    cc_own_change(sg_sqlite_ss(s));
     return err;
 }
 
@@ -600,47 +670,118 @@ static signet_err sqlite_client_rehash(struct sg_store *s, const char *tenant,
  * Keys and clients keep synchronous = FULL. */
 #define JTI_PURGE_EVERY 10
 
-static signet_err sqlite_jti_use(struct sg_store *s, const char *tenant, const char *client_id,
-                                 const char *jti, int64_t expires_at, int64_t now)
+/* The DPoP rows of tenant as this handle counts them (NULL: no slot). */
+static struct sqlite_dpop_count *dpop_slot(struct sqlite_store *q, const char *tenant)
+{
+    for (size_t i = 0; i < q->n_dpop; i++)
+        if (strcmp(q->dpop[i].tenant, tenant) == 0)
+            return &q->dpop[i];
+    if (q->n_dpop == SQLITE_DPOP_TENANTS || strlen(tenant) >= sizeof q->dpop[0].tenant)
+        return NULL;
+    struct sqlite_dpop_count *d = &q->dpop[q->n_dpop++];
+    memcpy(d->tenant, tenant, strlen(tenant) + 1);
+    d->n = 0;
+    return d;
+}
+
+/* Deletes the expired rows (both namespaces), at most every
+ * JTI_PURGE_EVERY seconds, and counts the DPoP rows left per tenant: the
+ * bound of sg_store_dpop_jti_use holds against what every process
+ * sharing the store wrote (this handle's own inserts are added between
+ * two counts). */
+static signet_err jti_purge(struct sg_store *s, int64_t now)
 {
     struct sqlite_store *q = sg_sqlite_ss(s);
     sqlite3 *db = q->db;
     sqlite3_stmt *st = NULL;
-    signet_err err = run(s, "PRAGMA synchronous = NORMAL", "synchronous");
+    if (now < q->next_jti_purge)
+        return SIGNET_OK;
+    signet_err err = sg_sqlite_prepare(s, "DELETE FROM jti_cache WHERE expires_at < ?1", &st);
     if (err != SIGNET_OK)
         return err;
-    if (now >= q->next_jti_purge) {
-        err = sg_sqlite_prepare(s, "DELETE FROM jti_cache WHERE expires_at < ?1", &st);
-        if (err == SIGNET_OK) {
-            int rc = sqlite3_bind_int64(st, 1, now);
-            if (rc == SQLITE_OK)
-                rc = sqlite3_step(st);
-            err = sg_sqlite_map_rc(db, rc, "jti_purge");
-            sg_sqlite_release(s, st);
-        }
-        if (err != SIGNET_OK)
-            goto out;
-        q->next_jti_purge = now + JTI_PURGE_EVERY;
-    }
-    /* The primary key makes the check and the insert one atomic step, even
-     * across several signetd processes sharing the store. */
-    err = sg_sqlite_prepare(s, "INSERT INTO jti_cache (tenant, client_id, jti, expires_at)"
-                     " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (tenant, client_id, jti)"
-                     " DO UPDATE SET expires_at = excluded.expires_at"
-                     " WHERE jti_cache.expires_at < ?5", &st);
+    int rc = sqlite3_bind_int64(st, 1, now);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    err = sg_sqlite_map_rc(db, rc, "jti_purge");
+    sg_sqlite_release(s, st);
     if (err != SIGNET_OK)
-        goto out;
-    int rc = sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 2, client_id, -1, SQLITE_TRANSIENT);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 3, jti, -1, SQLITE_TRANSIENT);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 4, expires_at);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 5, now);
+        return err;
+    err = sg_sqlite_prepare(s, "SELECT tenant, count(*) FROM jti_cache WHERE ns = 1"
+                               " GROUP BY tenant", &st);
+    if (err != SIGNET_OK)
+        return err;
+    q->n_dpop = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        struct sqlite_dpop_count *d = t != NULL ? dpop_slot(q, (const char *)t) : NULL;
+        if (d != NULL)
+            d->n = sqlite3_column_int64(st, 1);
+    }
+    err = rc == SQLITE_DONE ? SIGNET_OK : sg_sqlite_map_rc(db, rc, "jti_count");
+    sg_sqlite_release(s, st);
+    if (err == SIGNET_OK)
+        q->next_jti_purge = now + JTI_PURGE_EVERY;
+    return err;
+}
+
+/* The primary key makes the check and the insert one atomic step, even
+ * across several signetd processes sharing the store. */
+static signet_err jti_insert(struct sg_store *s, int ns, const char *tenant,
+                             const char *client_id, const char *jti, int64_t expires_at,
+                             int64_t now)
+{
+    sqlite3 *db = sg_sqlite_ss(s)->db;
+    sqlite3_stmt *st = NULL;
+    signet_err err = sg_sqlite_prepare(s,
+        "INSERT INTO jti_cache (ns, tenant, client_id, jti, expires_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (ns, tenant, client_id, jti)"
+        " DO UPDATE SET expires_at = excluded.expires_at"
+        " WHERE jti_cache.expires_at < ?6", &st);
+    if (err != SIGNET_OK)
+        return err;
+    int rc = sqlite3_bind_int(st, 1, ns);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 2, tenant, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 3, client_id, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 4, jti, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 5, expires_at);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 6, now);
     if (rc == SQLITE_OK) rc = sqlite3_step(st);
     err = sg_sqlite_map_rc(db, rc, "jti_use");
     if (err == SIGNET_OK && sqlite3_changes(db) == 0)
         err = SIGNET_ERR_EXISTS; /* a replay: not a store error worth logging */
     sg_sqlite_release(s, st);
-out:
+    return err;
+}
+
+static signet_err sqlite_jti_use(struct sg_store *s, const char *tenant, const char *client_id,
+                                 const char *jti, int64_t expires_at, int64_t now)
+{
+    signet_err err = run(s, "PRAGMA synchronous = NORMAL", "synchronous");
+    if (err != SIGNET_OK)
+        return err;
+    err = jti_purge(s, now);
+    if (err == SIGNET_OK)
+        err = jti_insert(s, 0, tenant, client_id, jti, expires_at, now);
+    if (run(s, "PRAGMA synchronous = FULL", "synchronous") != SIGNET_OK && err == SIGNET_OK)
+        err = SIGNET_ERR_STORE;
+    return err;
+}
+
+static signet_err sqlite_dpop_jti_use(struct sg_store *s, const char *tenant, const char *key,
+                                      int64_t expires_at, int64_t now, int64_t max)
+{
+    struct sqlite_store *q = sg_sqlite_ss(s);
+    signet_err err = run(s, "PRAGMA synchronous = NORMAL", "synchronous");
+    if (err != SIGNET_OK)
+        return err;
+    err = jti_purge(s, now);
+    struct sqlite_dpop_count *d = err == SIGNET_OK ? dpop_slot(q, tenant) : NULL;
+    if (err == SIGNET_OK && d != NULL && max > 0 && d->n >= max)
+        err = SIGNET_ERR_TOO_LARGE; /* full: refuse rather than forget */
+    if (err == SIGNET_OK)
+        err = jti_insert(s, 1, tenant, "", key, expires_at, now);
+    if (err == SIGNET_OK && d != NULL)
+        d->n++;
     if (run(s, "PRAGMA synchronous = FULL", "synchronous") != SIGNET_OK && err == SIGNET_OK)
         err = SIGNET_ERR_STORE;
     return err;
@@ -674,6 +815,7 @@ const struct sg_store_ops sg_sqlite_front_ops = {
     .client_delete = sqlite_client_delete,
     .client_rehash = sqlite_client_rehash,
     .jti_use = sqlite_jti_use,
+    .dpop_jti_use = sqlite_dpop_jti_use,
 };
 
 static signet_err get_user_version(sqlite3 *db, int *out)
