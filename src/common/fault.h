@@ -1,6 +1,8 @@
 /* Crash-safety testing: when SIGNET_FAULT names a fault point, the process
  * kills itself with SIGKILL there (as a power cut or kill -9 would). An
- * optional ":N" suffix fires at the Nth pass. Unset, a point costs a branch.
+ * optional ":N" suffix fires at the Nth pass; an "@MS" after the name makes
+ * the point stall for MS milliseconds, once, instead (a slow HSM, a loaded
+ * machine). Unset, a point costs a branch.
  *
  * Only a testing build (SIGNET_TESTING=1) has fault points: in a release
  * build both calls are empty macros, fault.c is not compiled and

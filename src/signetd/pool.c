@@ -155,7 +155,10 @@ static void slot_lost(struct sd_pool *p, unsigned i)
     }
 }
 
-/* Runs fn on one healthy slot, round robin. A transport failure
+/* Runs fn on one healthy slot, round robin, preferring one that is not
+ * running the lifecycle (a key generation holds its signer for seconds: a
+ * JWKS or STATUS call queued behind it would hold an HTTP thread as long,
+ * and two of them every thread). A transport failure
  * (SIGNET_ERR_SIGNER_GONE: the signer died, or its channel did, before it
  * answered) marks the slot unhealthy, and fn runs once more on another
  * healthy slot: no answer came, so nothing was released. With none left,
@@ -166,11 +169,13 @@ static signet_err with_slot(struct sd_pool *p, signet_err (*fn)(struct sg_signer
     unsigned start = atomic_fetch_add(&p->next, 1u);
     signet_err err = SIGNET_ERR_SIGNER_GONE;
     int tries = 0;
-    for (unsigned k = 0; k < p->n && tries < 2; k++) {
+    unsigned char tried[SD_MAX_SIGNERS] = {0};
+    for (unsigned k = 0; k < 2 * p->n && tries < 2; k++) {
         unsigned i = (start + k) % p->n;
         struct sd_slot *s = &p->slots[i];
-        if (!atomic_load(&s->healthy))
+        if (tried[i] || !atomic_load(&s->healthy) || (k < p->n && atomic_load(&s->busy) > 0))
             continue;
+        tried[i] = 1;
         pthread_rwlock_rdlock(&s->lock);
         err = SIGNET_ERR_SIGNER_GONE;
         if (atomic_load(&s->healthy) && s->client != NULL) {
@@ -365,14 +370,16 @@ static int signer_healthy(const char *json, char *why, size_t whylen)
 
 /* Every running signer must be able to sign: requests go round robin and
  * an answered failure is not sent elsewhere, so one failing signer fails
- * its share of them. A slot whose signer is being replaced does not count. */
+ * its share of them. A slot whose signer is being replaced does not count,
+ * nor one running a lifecycle step (new signatures avoid it meanwhile, and
+ * its answer would wait for the key generation: seconds of a held thread). */
 int sd_pool_ready(struct sd_pool *p, char *why, size_t whylen)
 {
     (void)snprintf(why, whylen, "no signer running");
     int ready = 0;
     for (unsigned i = 0; i < p->n; i++) {
         struct sd_slot *s = &p->slots[i];
-        if (!atomic_load(&s->healthy))
+        if (!atomic_load(&s->healthy) || atomic_load(&s->busy) > 0)
             continue;
         signet_err status = SIGNET_ERR_SIGNER_GONE;
         signet_err err = SIGNET_ERR_SIGNER_GONE;
