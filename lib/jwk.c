@@ -47,8 +47,14 @@ static signet_err pkey_fromdata(const char *type, OSSL_PARAM_BLD *bld, EVP_PKEY 
     if (EVP_PKEY_fromdata_init(ctx) != 1 ||
         EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
         goto out;
+    /* An EC point must be on its curve and not at infinity; on the curves
+     * signet takes (P-256/384/521: cofactor 1) that also puts it in the
+     * prime-order group, so the quick check is complete and the full one
+     * (a scalar multiplication by the order) would only cost a third of a
+     * DPoP proof's verification. Other key types get the full check. */
     check = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
-    if (check == NULL || EVP_PKEY_public_check(check) != 1)
+    if (check == NULL || (strcmp(type, "EC") == 0 ? EVP_PKEY_public_check_quick(check)
+                                                  : EVP_PKEY_public_check(check)) != 1)
         goto out;
     *out = pkey;
     pkey = NULL;
