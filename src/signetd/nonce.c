@@ -4,6 +4,7 @@
  * nonce is ever stored. The key is never logged. */
 #include "signetd/nonce.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include "common/client_secret.h"
@@ -35,11 +36,31 @@ void sd_dpop_shutdown(void)
     sg_secret_free(&key);
 }
 
+/* A nonce is a function of its time step: made once per step (an HMAC
+ * each time would cost every token answer a MAC fetch and OpenSSL's global
+ * locks), then copied. */
+static pthread_mutex_t made_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t made_step = -1;
+static char made[SG_DPOP_NONCE_MAX];
+
 void sd_dpop_nonce(int64_t now, char out[SG_DPOP_NONCE_MAX])
 {
     out[0] = '\0';
-    if (key == NULL || sg_dpop_nonce_make(key->data, now, SD_DPOP_NONCE_STEP, out) != SIGNET_OK)
+    const int64_t step = now / SD_DPOP_NONCE_STEP;
+    pthread_mutex_lock(&made_lock);
+    if (step == made_step)
+        memcpy(out, made, SG_DPOP_NONCE_MAX);
+    pthread_mutex_unlock(&made_lock);
+    if (out[0] != '\0')
+        return;
+    if (key == NULL || sg_dpop_nonce_make(key->data, now, SD_DPOP_NONCE_STEP, out) != SIGNET_OK) {
         out[0] = '\0';
+        return;
+    }
+    pthread_mutex_lock(&made_lock);
+    made_step = step;
+    memcpy(made, out, SG_DPOP_NONCE_MAX);
+    pthread_mutex_unlock(&made_lock);
 }
 
 int sd_dpop_nonce_valid(int64_t now, const char *nonce)
