@@ -3,7 +3,8 @@
 # (target signet_static) and libsignet.so (target signet_shared, exports
 # limited by libsignet.map). The few lib/util helpers libsignet needs are
 # compiled in, so both archives are self-contained.
-set(SIGNET_LIB_SOURCES alg.c claims.c fetch.c issuer.c json.c jwk.c jws.c tokcache.c verifier.c)
+set(SIGNET_LIB_SOURCES alg.c claims.c dpop.c fetch.c issuer.c json.c jwk.c jws.c tokcache.c
+    verifier.c)
 list(TRANSFORM SIGNET_LIB_SOURCES PREPEND ${CMAKE_CURRENT_SOURCE_DIR}/)
 set(SIGNET_UTIL_USED b64url.c hex.c thumbprint.c err.c)
 list(TRANSFORM SIGNET_UTIL_USED PREPEND ${CMAKE_CURRENT_SOURCE_DIR}/util/)

@@ -3,6 +3,7 @@
 #include "signet/verify.h"
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -12,6 +13,7 @@
 #include <time.h>
 
 #include "claims.h"
+#include "dpop.h"
 #include "issuer.h"
 #include "json.h"
 #include "jwk.h"
@@ -48,6 +50,17 @@ struct signet_verifier_config {
     signet_event_fn event_fn;
     void *event_ctx;
     size_t token_cache;
+    /* DPoP (RFC 9449) */
+    uint32_t dpop_algs;          /* SG_ALG_BIT mask */
+    int64_t dpop_max_age;
+    size_t dpop_replay;          /* replay cache entries, 0 = off */
+    int dpop_nonce_builtin;      /* the stateless HMAC source is on */
+    int dpop_nonce_key_given;    /* ... with the caller's key */
+    uint8_t dpop_nonce_key[32];
+    int64_t dpop_nonce_step;
+    signet_dpop_nonce_fn dpop_nonce_fn;
+    void *dpop_nonce_ctx;
+    int dpop_unprotected;        /* explicit opt-out of the fail-closed rule */
 };
 
 struct signet_verifier {
@@ -108,6 +121,10 @@ signet_err signet_verifier_config_new(signet_verifier_config **out)
     cfg->cache.fetch.timeout_ms = 10000;
     cfg->cache.fetch.max_bytes = 256u * 1024u;
     cfg->background = 1;
+    cfg->dpop_algs = SG_DPOP_DEFAULT_ALGS;
+    cfg->dpop_max_age = SG_DPOP_MAX_AGE;
+    cfg->dpop_replay = 65536;
+    cfg->dpop_nonce_step = 60;
     cfg->typ = strdup("at+jwt");
     if (cfg->typ == NULL) {
         free(cfg);
@@ -129,6 +146,7 @@ void signet_verifier_config_free(signet_verifier_config *cfg)
     for (size_t i = 0; i < cfg->n_audiences; i++)
         free(cfg->audiences[i]);
     free(cfg->typ);
+    OPENSSL_cleanse(cfg->dpop_nonce_key, sizeof cfg->dpop_nonce_key);
     free(cfg);
 }
 
@@ -333,6 +351,76 @@ signet_err signet_verifier_config_set_token_cache(signet_verifier_config *cfg,
     if (max_entries > SG_TOKCACHE_MAX)
         return SIGNET_ERR_INVALID_ARG;
     cfg->token_cache = max_entries;
+    return SIGNET_OK;
+}
+
+/* ---- DPoP configuration ------------------------------------------------- */
+
+signet_err signet_verifier_config_set_dpop_algs(signet_verifier_config *cfg, const char *csv)
+{
+    uint32_t mask = 0;
+    const char *p = csv;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        char name[16];
+        if (n == 0 || n >= sizeof name)
+            return SIGNET_ERR_INVALID_ARG;
+        memcpy(name, p, n);
+        name[n] = '\0';
+        enum sg_alg a;
+        if (sg_alg_parse(name, &a) != SIGNET_OK)
+            return SIGNET_ERR_UNSUPPORTED;
+        mask |= SG_ALG_BIT(a);
+        if (comma == NULL)
+            break;
+        p = comma + 1;
+    }
+    cfg->dpop_algs = mask;
+    return SIGNET_OK;
+}
+
+signet_err signet_verifier_config_set_dpop_window(signet_verifier_config *cfg, int64_t max_age)
+{
+    if (max_age < 1 || max_age > 3600)
+        return SIGNET_ERR_INVALID_ARG;
+    cfg->dpop_max_age = max_age;
+    return SIGNET_OK;
+}
+
+signet_err signet_verifier_config_set_dpop_replay_cache(signet_verifier_config *cfg,
+                                                        size_t max_entries)
+{
+    if (max_entries > SG_DPOP_REPLAY_MAX)
+        return SIGNET_ERR_INVALID_ARG;
+    cfg->dpop_replay = max_entries;
+    return SIGNET_OK;
+}
+
+signet_err signet_verifier_config_set_dpop_nonce_key(signet_verifier_config *cfg,
+                                                     const uint8_t *key32, int64_t step_s)
+{
+    if (step_s < 10 || step_s > 3600)
+        return SIGNET_ERR_INVALID_ARG;
+    cfg->dpop_nonce_builtin = 1;
+    cfg->dpop_nonce_step = step_s;
+    cfg->dpop_nonce_key_given = key32 != NULL;
+    if (key32 != NULL)
+        memcpy(cfg->dpop_nonce_key, key32, sizeof cfg->dpop_nonce_key);
+    return SIGNET_OK;
+}
+
+signet_err signet_verifier_config_set_dpop_nonce_fn(signet_verifier_config *cfg,
+                                                    signet_dpop_nonce_fn fn, void *ctx)
+{
+    cfg->dpop_nonce_fn = fn;
+    cfg->dpop_nonce_ctx = ctx;
+    return SIGNET_OK;
+}
+
+signet_err signet_verifier_config_allow_dpop_unprotected(signet_verifier_config *cfg, int on)
+{
+    cfg->dpop_unprotected = on != 0;
     return SIGNET_OK;
 }
 
@@ -861,4 +949,29 @@ signet_err signet_verify(signet_verifier *v, const char *token, size_t len,
     sg_tokcache_hit_clear(&c.hit);
     sg_jws_clear(&c.jws);
     return err;
+}
+
+/* ---- DPoP helpers ------------------------------------------------------- */
+
+signet_err signet_verifier_dpop_nonce(signet_verifier *v, char *buf, size_t cap)
+{
+    (void)v;
+    (void)cap;
+    buf[0] = '\0';
+    return SIGNET_ERR_UNSUPPORTED; /* body follows (issue 12) */
+}
+
+signet_err signet_parse_authorization(const char *value, size_t len, const char **scheme,
+                                      size_t *scheme_len, const char **token, size_t *token_len)
+{
+    return sg_parse_authorization(value, len, scheme, scheme_len, token, token_len);
+}
+
+signet_err signet_dpop_challenge(const signet_verifier *v, signet_err err, char *buf, size_t cap)
+{
+    (void)v;
+    (void)err;
+    (void)cap;
+    buf[0] = '\0';
+    return SIGNET_ERR_UNSUPPORTED; /* body follows (issue 12) */
 }

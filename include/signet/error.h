@@ -74,6 +74,11 @@ typedef enum signet_err {
     SIGNET_ERR_KEY_METADATA_REQUIRED = 221,
     SIGNET_ERR_TOKEN_REVOKED = 222,
     SIGNET_ERR_DPOP = 223,
+    SIGNET_ERR_DPOP_NONCE = 224,       /* use_dpop_nonce: nonce missing or stale */
+    SIGNET_ERR_DPOP_REPLAY = 225,      /* proof jti already seen */
+    SIGNET_ERR_DPOP_BINDING = 226,     /* cnf.jkt does not match the proof key */
+    SIGNET_ERR_DPOP_DOWNGRADE = 227,   /* bound token as Bearer, unbound as DPoP */
+    SIGNET_ERR_DPOP_UNPROTECTED = 228, /* no replay cache and no nonce, not opted out */
 
     /* HSM, keys, lifecycle, signer policy 300..399 */
     SIGNET_ERR_HSM = 300,

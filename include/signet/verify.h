@@ -141,6 +141,40 @@ SIGNET_API SIGNET_WUR signet_err signet_verifier_config_set_event_callback(
 SIGNET_API SIGNET_WUR signet_err signet_verifier_config_set_token_cache(
     signet_verifier_config *cfg, size_t max_entries) SIGNET_NONNULL(1);
 
+/* ---- DPoP (RFC 9449) -------------------------------------------------- */
+
+/* Proof algorithms, a comma-separated list of JOSE names (default
+ * "ES256,EdDSA,PS256"; also ES384, ES512, PS384, PS512). "none", HS* and
+ * RS* are refused (SIGNET_ERR_UNSUPPORTED). */
+SIGNET_API SIGNET_WUR signet_err signet_verifier_config_set_dpop_algs(
+    signet_verifier_config *cfg, const char *csv) SIGNET_NONNULL(1, 2);
+/* Proof iat window: [now - max_age, now + skew] with the token skew
+ * (set_skew); max_age 1..3600, default 300. */
+SIGNET_API SIGNET_WUR signet_err signet_verifier_config_set_dpop_window(
+    signet_verifier_config *cfg, int64_t max_age) SIGNET_NONNULL(1);
+/* jti replay cache of at most max_entries live proofs (default 65536;
+ * 0 = off). Entries live for the iat window; when it is full of live
+ * entries a new proof is refused (SIGNET_ERR_DPOP_REPLAY), never let in. */
+SIGNET_API SIGNET_WUR signet_err signet_verifier_config_set_dpop_replay_cache(
+    signet_verifier_config *cfg, size_t max_entries) SIGNET_NONNULL(1);
+/* Resource-server nonces from the built-in stateless source: an HMAC over
+ * time steps of step_s seconds (10..3600; a nonce is valid for its step and
+ * the next). key32 NULL: a random key per verifier; otherwise the caller's
+ * 32-byte key (copied), to share nonces between resource-server instances.
+ * With nonces on, a proof without a valid nonce is SIGNET_ERR_DPOP_NONCE. */
+SIGNET_API SIGNET_WUR signet_err signet_verifier_config_set_dpop_nonce_key(
+    signet_verifier_config *cfg, const uint8_t *key32, int64_t step_s) SIGNET_NONNULL(1);
+/* ... or the caller's own nonce check: returns 1 when the proof's nonce is
+ * acceptable (nonce is NULL when the proof has none). fn NULL: off. */
+typedef int (*signet_dpop_nonce_fn)(const char *nonce, void *ctx);
+SIGNET_API SIGNET_WUR signet_err signet_verifier_config_set_dpop_nonce_fn(
+    signet_verifier_config *cfg, signet_dpop_nonce_fn fn, void *ctx) SIGNET_NONNULL(1);
+/* DPoP verification fails closed (SIGNET_ERR_DPOP_UNPROTECTED) when the
+ * verifier has neither a replay cache nor nonces; on = 1 accepts that
+ * explicitly (e.g. a one-shot command-line check). */
+SIGNET_API SIGNET_WUR signet_err signet_verifier_config_allow_dpop_unprotected(
+    signet_verifier_config *cfg, int on) SIGNET_NONNULL(1);
+
 /* ---- verifier -------------------------------------------------------- */
 
 /* Copies what it needs from cfg (which may be freed afterwards). Static
@@ -162,17 +196,24 @@ SIGNET_API uint64_t signet_verifier_count(const signet_verifier *v, signet_err r
 /* Per-call options; NULL means none. Set size = sizeof(signet_verify_opts)
  * (SIGNET_VERIFY_OPTS_INIT); members beyond `size` are treated as unset, so
  * new members can be appended without breaking callers.
- * The request members are reserved for DPoP (RFC 9449) proof checking,
- * which is not implemented yet: setting dpop_proof currently fails with
- * SIGNET_ERR_UNSUPPORTED rather than being ignored. */
+ *
+ * DPoP (RFC 9449, docs/libsignet.md "DPoP"): the request members describe
+ * the HTTP request the token came with. A token bound to a key (cnf.jkt) is
+ * accepted only with scheme "DPoP" and a valid proof by that key for this
+ * method and URL; an unbound token only with scheme "Bearer" (NULL) and no
+ * proof. Every failure is a SIGNET_ERR_DPOP* code. */
 typedef struct signet_verify_opts {
     size_t size;
-    const char *http_method; /* reserved: DPoP htm */
-    const char *http_url;    /* reserved: DPoP htu */
-    const char *dpop_proof;  /* reserved: the DPoP header value */
-    uint32_t flags;          /* reserved, must be 0 */
+    const char *http_method; /* DPoP htm: the request method, e.g. "GET" */
+    const char *http_url;    /* DPoP htu: the URL this server serves the request
+                                at (from its own configuration, never Host);
+                                query and fragment are ignored */
+    const char *dpop_proof;  /* the request's one DPoP header value, or NULL */
+    uint32_t flags;          /* must be 0 */
+    const char *scheme;      /* the Authorization scheme presented: "Bearer"
+                                (NULL means Bearer) or "DPoP", case-insensitive */
 } signet_verify_opts;
-#define SIGNET_VERIFY_OPTS_INIT {sizeof(signet_verify_opts), NULL, NULL, NULL, 0}
+#define SIGNET_VERIFY_OPTS_INIT {sizeof(signet_verify_opts), NULL, NULL, NULL, 0, NULL}
 
 /* Verifies a compact JWS access token of len bytes. On SIGNET_OK, *out
  * holds the verified claims (free with signet_claims_free); on any error
@@ -180,6 +221,35 @@ typedef struct signet_verify_opts {
 SIGNET_API SIGNET_WUR signet_err signet_verify(signet_verifier *v, const char *token, size_t len,
                                                const signet_verify_opts *opts,
                                                signet_claims **out) SIGNET_NONNULL(1, 2, 5);
+
+/* A fresh nonce from the built-in source, for the DPoP-Nonce response
+ * header (RFC 9449 §9). SIGNET_ERR_CONFIG when the verifier has no built-in
+ * nonce source; SIGNET_ERR_TOO_LARGE when cap < 64. */
+SIGNET_API SIGNET_WUR signet_err signet_verifier_dpop_nonce(signet_verifier *v, char *buf,
+                                                            size_t cap) SIGNET_NONNULL(1, 2);
+
+/* Strict Authorization header value parsing: exactly `scheme SP token68`
+ * (one space, no leading or trailing whitespace, no parameters), scheme
+ * "Bearer" or "DPoP" (case-insensitive), token68 = 1*( ALPHA / DIGIT /
+ * "-" / "." / "_" / "~" / "+" / "/" ) *"=". The outputs point into value.
+ * Errors: SIGNET_ERR_MALFORMED, SIGNET_ERR_UNSUPPORTED (another scheme),
+ * SIGNET_ERR_TOO_LARGE (over 16384 bytes). */
+SIGNET_API SIGNET_WUR signet_err signet_parse_authorization(const char *value, size_t len,
+                                                            const char **scheme,
+                                                            size_t *scheme_len,
+                                                            const char **token, size_t *token_len)
+    SIGNET_NONNULL(1, 3, 4, 5, 6);
+/* The WWW-Authenticate value for a rejected request (RFC 9449 §7.1, RFC 6750
+ * §3): `DPoP error="use_dpop_nonce"` for SIGNET_ERR_DPOP_NONCE,
+ * `DPoP error="invalid_dpop_proof"` for the other proof errors,
+ * `DPoP error="invalid_token"` for a token error, `DPoP` alone for
+ * SIGNET_OK (no credentials presented), each followed by
+ * `, algs="ES256 EdDSA PS256"` (the verifier's proof algorithms). With
+ * SIGNET_ERR_DPOP_NONCE the caller also sends a DPoP-Nonce header
+ * (signet_verifier_dpop_nonce). SIGNET_ERR_TOO_LARGE when cap is short. */
+SIGNET_API SIGNET_WUR signet_err signet_dpop_challenge(const signet_verifier *v, signet_err err,
+                                                       char *buf, size_t cap)
+    SIGNET_NONNULL(1, 3);
 
 /* ---- verified claims ------------------------------------------------- */
 
