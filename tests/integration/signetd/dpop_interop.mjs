@@ -209,6 +209,17 @@ async function dpopPackage() {
     'evil.example');
   expect(r.status === 200, 'rs.htu_from_config_ok', `${r.status} ${r.body}`);
 
+  // An unbound (Bearer) token presented as DPoP, with a valid proof by some
+  // key: refused (downgrade); the same token as Bearer is the control.
+  const unbound = process.env.UNBOUND_TOKEN;
+  if (unbound) {
+    r = await get(rsNonce, path, `DPoP ${unbound}`,
+      await DPoP.generateProof(kp, url, 'GET', fresh, unbound));
+    expect(r.status === 401, 'rs.unbound_as_dpop_refused', `${r.status} ${r.headers['www-authenticate']}`);
+    r = await get(rsNonce, path, `Bearer ${unbound}`, undefined);
+    expect(r.status === 200, 'rs.unbound_as_bearer_ok', `${r.status} ${r.body}`);
+  }
+
   // Without nonces: the replay cache alone stops a replay.
   const purl = rsPlain + path;
   const pp = await DPoP.generateProof(kp, purl, 'GET', undefined, at);
