@@ -40,6 +40,7 @@ static void usage(FILE *f)
             "usage: signet client add --tenant T [--id ID] [--scope \"a b\"]\n"
             "                         [--default-scope \"a\"] --audience URL [--audience URL]...\n"
             "                         [--lifetime DURATION] [--jwk FILE | --secret-file FILE]\n"
+            "                         [--dpop required|allowed|forbidden]\n"
             "       signet client list --tenant T [--json]\n"
             "       signet client remove --tenant T ID\n"
             "       (every form takes --state DIR)\n\n"
@@ -52,6 +53,10 @@ static void usage(FILE *f)
             "(--default-scope those granted when it asks for none; default: all of\n"
             "them); the first --audience is the default aud of its tokens. --lifetime\n"
             "overrides the tenant's token_lifetime, up to its max_token_lifetime.\n"
+            "--dpop sets whether its tokens are bound to a key with DPoP (RFC 9449):\n"
+            "required (a request without a DPoP proof is refused), allowed (bound\n"
+            "with a proof, Bearer without) or forbidden (a request with a proof is\n"
+            "refused); without it, the tenant's dpop setting applies (default allowed).\n"
             "list never shows secrets or hashes. signetd picks changes up at once.\n");
 }
 
@@ -66,6 +71,7 @@ struct opts {
     const char *lifetime;
     const char *jwk;
     const char *secret_file;
+    const char *dpop;
     int json;
 };
 
@@ -81,6 +87,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"lifetime", required_argument, NULL, 'l'},
         {"jwk", required_argument, NULL, 'k'},
         {"secret-file", required_argument, NULL, 'f'},
+        {"dpop", required_argument, NULL, 'p'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -105,6 +112,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         case 'l': o->lifetime = optarg; break;
         case 'k': o->jwk = optarg; break;
         case 'f': o->secret_file = optarg; break;
+        case 'p': o->dpop = optarg; break;
         case 'j': o->json = 1; break;
         case 'h': return 1;
         default: return -1;
@@ -443,6 +451,11 @@ static int cmd_add(const struct opts *o)
         fprintf(stderr, "signet client: --secret-file is for secret clients, not --jwk\n");
         return SG_EXIT_USAGE;
     }
+    int dpop = o->dpop != NULL ? sg_config_dpop_policy(o->dpop) : SG_CLIENT_DPOP_DEFAULT;
+    if (o->dpop != NULL && dpop == 0) {
+        fprintf(stderr, "signet client: --dpop must be required, allowed or forbidden\n");
+        return SG_EXIT_USAGE;
+    }
     int rc = open_tenant(o, &cfg, &t, &store);
     if (rc != SG_EXIT_OK)
         return rc;
@@ -458,6 +471,7 @@ static int cmd_add(const struct opts *o)
     (void)snprintf(cl.tenant, sizeof cl.tenant, "%s", t->name);
     (void)snprintf(cl.client_id, sizeof cl.client_id, "%s", id);
     cl.lifetime = lifetime;
+    cl.dpop = (enum sg_client_dpop)dpop;
     cl.created_at = (int64_t)time(NULL);
     cl.scopes = strdup(scope);
     cl.default_scopes = strdup(def);
@@ -548,12 +562,17 @@ static int cmd_list(const struct opts *o)
     for (size_t i = 0; i < n; i++) {
         const struct sg_client *c = &cs[i];
         const char *auth = c->auth == SG_CLIENT_SECRET ? "client_secret" : "private_key_jwt";
+        const char *dpop = c->dpop == SG_CLIENT_DPOP_REQUIRED    ? "required"
+                           : c->dpop == SG_CLIENT_DPOP_ALLOWED   ? "allowed"
+                           : c->dpop == SG_CLIENT_DPOP_FORBIDDEN ? "forbidden"
+                                                                 : "tenant";
         if (arr != NULL) {
             (void)json_array_append_new(
-                arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "client_id", c->client_id,
-                               "auth", auth, "scopes", c->scopes, "default_scopes",
+                arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "client_id",
+                               c->client_id, "auth", auth, "scopes", c->scopes, "default_scopes",
                                c->default_scopes, "audiences", c->audiences, "lifetime",
-                               (json_int_t)c->lifetime, "created_at", (json_int_t)c->created_at));
+                               (json_int_t)c->lifetime, "created_at", (json_int_t)c->created_at,
+                               "dpop", dpop));
         } else {
             char lt[24];
             if (c->lifetime > 0)

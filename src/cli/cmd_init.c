@@ -242,6 +242,14 @@ static int update_layout(const char *state)
                 state, signet_strerror(perr));
         return SG_EXIT_USAGE;
     }
+    int dpop_key = 0;
+    perr = sg_dpop_key_create(state, &dpop_key);
+    if (perr != SIGNET_OK) {
+        fprintf(stderr, "signet init: cannot create %s/" SG_FRONT_DIR "/" SG_DPOP_KEY_FILE
+                        ": %s\n",
+                state, signet_strerror(perr));
+        return SG_EXIT_USAGE;
+    }
     struct sg_account signer, front, monitor;
     if (geteuid() == 0 && sg_account_of_dir(state, SG_SIGNER_DIR, &signer) == SIGNET_OK &&
         signer.uid != 0) {
@@ -286,7 +294,7 @@ static int update_layout(const char *state)
         fprintf(stderr, "signet init: the signer's client registry was not filled: the "
                         "signer refuses tokens for clients it does not know (signet client "
                         "add binds them)\n");
-    if (!created && !pepper && !walk.changed && !key_made && bound < 0) {
+    if (!created && !pepper && !dpop_key && !walk.changed && !key_made && bound < 0) {
         printf("signet: %s is already initialised; nothing changed\n", state);
         return SG_EXIT_OK;
     }
@@ -298,6 +306,8 @@ static int update_layout(const char *state)
     if (pepper)
         printf("  " SG_FRONT_DIR "/" SG_PEPPER_FILE " created (new client secrets are HMACs "
                "under it)\n");
+    if (dpop_key)
+        printf("  " SG_FRONT_DIR "/" SG_DPOP_KEY_FILE " created (the key of the DPoP nonces)\n");
     if (walk.changed)
         printf("  owners and modes set (signer/ and its audit log: the monitor's group)\n");
     if (key_made)
@@ -322,6 +332,7 @@ static void usage(FILE *f)
             "                   keys.db (the key store), audit.log (the hash-chained log)\n"
             "  front/           the front end's: signet.db (clients, replay caches),\n"
             "                   client.pepper (the key of the client-secret hashes, 0600)\n"
+            "                   dpop.key (the key of the DPoP nonces, 0600)\n"
             "  monitor/         the invariant monitor's own state\n"
             "and the first ACTIVE key plus a pre-published standby per issuer.\n"
             "As root, signer/, front/ and monitor/ belong to the system accounts %s,\n"
@@ -329,8 +340,8 @@ static void usage(FILE *f)
             "the monitor's account may read signer/audit.log and nothing else in signer/.\n"
             "Default issuer: http://127.0.0.1:8080/t/default. Running it again on an\n"
             "initialised directory changes none of its files; it brings the layout up to\n"
-            "date (creates monitor/ and front/client.pepper, fixes owners and modes of an\n"
-            "earlier layout).\n",
+            "date (creates monitor/, front/client.pepper and front/dpop.key, fixes owners\n"
+            "and modes of an earlier layout).\n",
             SIGNET_DEFAULT_STATE, SG_ACCOUNT_SIGNER, SG_ACCOUNT_FRONT, SG_ACCOUNT_MONITOR);
 }
 
@@ -490,6 +501,12 @@ int sg_cmd_init(int argc, char **argv)
     err = sg_pepper_create(state, &pepper);
     if (err != SIGNET_OK) {
         fprintf(stderr, "signet init: cannot create %s/" SG_PEPPER_FILE ": %s\n", front_dir,
+                signet_strerror(err));
+        goto out;
+    }
+    err = sg_dpop_key_create(state, &pepper);
+    if (err != SIGNET_OK) {
+        fprintf(stderr, "signet init: cannot create %s/" SG_DPOP_KEY_FILE ": %s\n", front_dir,
                 signet_strerror(err));
         goto out;
     }

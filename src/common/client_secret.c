@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/config.h"
 #include "util/b64url.h"
@@ -30,16 +31,17 @@ enum sg_secret_kind sg_client_secret_kind(const char *encoded)
     return SG_SECRET_KIND_OTHER;
 }
 
-static int pepper_path(const char *state_dir, char *out, size_t cap)
+/* <state>/front/<file>: a 32-byte key of the front end's, base64url. */
+static int key_path(const char *state_dir, const char *file, char *out, size_t cap)
 {
-    int n = snprintf(out, cap, "%s/" SG_FRONT_DIR "/" SG_PEPPER_FILE, state_dir);
+    int n = snprintf(out, cap, "%s/" SG_FRONT_DIR "/%s", state_dir, file);
     return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
-signet_err sg_pepper_load(const char *state_dir, struct sg_secret **out)
+static signet_err front_key_load(const char *state_dir, const char *file, struct sg_secret **out)
 {
     char path[4200];
-    if (pepper_path(state_dir, path, sizeof path) != 0)
+    if (key_path(state_dir, file, path, sizeof path) != 0)
         return SIGNET_ERR_TOO_LARGE;
     struct sg_secret *text = NULL, *key = NULL;
     signet_err err = sg_secret_read_file(path, 128, &text);
@@ -62,11 +64,11 @@ signet_err sg_pepper_load(const char *state_dir, struct sg_secret **out)
     return SIGNET_OK;
 }
 
-signet_err sg_pepper_create(const char *state_dir, int *created)
+static signet_err front_key_create(const char *state_dir, const char *file, int *created)
 {
     char path[4200];
     *created = 0;
-    if (pepper_path(state_dir, path, sizeof path) != 0)
+    if (key_path(state_dir, file, path, sizeof path) != 0)
         return SIGNET_ERR_TOO_LARGE;
     uint8_t raw[SG_PEPPER_LEN];
     char text[64];
@@ -76,6 +78,9 @@ signet_err sg_pepper_create(const char *state_dir, int *created)
         size_t len = strlen(text);
         text[len++] = '\n';
         err = sg_secret_write_file(path, (const uint8_t *)text, len);
+        /* 0600 whatever the umask was (it can only have narrowed it). */
+        if (err == SIGNET_OK && chmod(path, 0600) != 0)
+            err = SIGNET_ERR_IO;
     }
     sg_wipe(raw, sizeof raw);
     sg_wipe(text, sizeof text);
@@ -84,6 +89,26 @@ signet_err sg_pepper_create(const char *state_dir, int *created)
     if (err == SIGNET_OK)
         *created = 1;
     return err;
+}
+
+signet_err sg_pepper_load(const char *state_dir, struct sg_secret **out)
+{
+    return front_key_load(state_dir, SG_PEPPER_FILE, out);
+}
+
+signet_err sg_pepper_create(const char *state_dir, int *created)
+{
+    return front_key_create(state_dir, SG_PEPPER_FILE, created);
+}
+
+signet_err sg_dpop_key_load(const char *state_dir, struct sg_secret **out)
+{
+    return front_key_load(state_dir, SG_DPOP_KEY_FILE, out);
+}
+
+signet_err sg_dpop_key_create(const char *state_dir, int *created)
+{
+    return front_key_create(state_dir, SG_DPOP_KEY_FILE, created);
 }
 
 /* HMAC-SHA-256 keyed with the pepper, made once and copied for each use:

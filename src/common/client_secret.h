@@ -39,6 +39,15 @@ enum sg_secret_kind sg_client_secret_kind(const char *encoded);
 SIGNET_WUR signet_err sg_pepper_load(const char *state_dir, struct sg_secret **out);
 SIGNET_WUR signet_err sg_pepper_create(const char *state_dir, int *created);
 
+/* <state>/front/dpop.key: the key of signetd's stateless DPoP nonces
+ * (RFC 9449 §8; HMAC over time steps, lib/dpop.h), 32 random bytes made
+ * like the pepper: by `signet init`, or by signetd's front end at its
+ * start when an earlier layout has none (the front end's account, 0600).
+ * Every node sharing the state directory shares it. */
+#define SG_DPOP_KEY_FILE "dpop.key"
+SIGNET_WUR signet_err sg_dpop_key_load(const char *state_dir, struct sg_secret **out);
+SIGNET_WUR signet_err sg_dpop_key_create(const char *state_dir, int *created);
+
 /* The encoded hash of secret under pepper, with a fresh random salt, into
  * out (SG_SECRET_HMAC_MAX bytes). */
 SIGNET_WUR signet_err sg_client_secret_hash(const struct sg_secret *pepper, const char *secret,

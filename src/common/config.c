@@ -219,6 +219,8 @@ static struct sg_tenant_cfg *tenant_for_section(struct parse_ctx *p, const char 
     t->n_algs = 1;
     t->token_lifetime = 0;     /* 0 = 10 minutes, or the maximum if shorter */
     t->max_token_lifetime = 0; /* 0 = the global maximum */
+    t->dpop = SG_DPOP_POLICY_ALLOWED;
+    t->dpop_nonce = 1;
     return t;
 }
 
@@ -342,6 +344,12 @@ static int handle_key(struct parse_ctx *p, const char *section, const char *key,
         if (strcmp(key, "scopes_supported") == 0)
             return valid_scope_list(v) && copy_str(t->scopes_supported,
                                                     sizeof t->scopes_supported, v) == 0;
+        if (strcmp(key, "dpop") == 0)
+            return (t->dpop = sg_config_dpop_policy(v)) != 0;
+        if (strcmp(key, "dpop_nonce") == 0) {
+            t->dpop_nonce = strcmp(v, "required") == 0 ? 1 : strcmp(v, "off") == 0 ? 0 : -1;
+            return t->dpop_nonce >= 0;
+        }
     }
     if (strcmp(section, "alerts") == 0 || strcmp(section, "invariants") == 0) {
         int r = sg_telemetry_cfg_set(&c->telemetry, section, key, v);
@@ -774,6 +782,14 @@ signet_err sg_config_load_server(const char *path, struct sg_config *c, char *er
     err = parse_into(c, text, len, path, 1, errbuf, errlen);
     free(text);
     return err;
+}
+
+int sg_config_dpop_policy(const char *v)
+{
+    return strcmp(v, "required") == 0    ? SG_DPOP_POLICY_REQUIRED
+           : strcmp(v, "allowed") == 0   ? SG_DPOP_POLICY_ALLOWED
+           : strcmp(v, "forbidden") == 0 ? SG_DPOP_POLICY_FORBIDDEN
+                                         : 0;
 }
 
 double sg_config_rate_limit(const struct sg_config *c, const struct sg_tenant_cfg *t)

@@ -38,7 +38,17 @@ struct sg_tenant_cfg {
     double rate_limit;                /* token requests per second per client; 0 = [server] */
     unsigned rate_burst;              /* bucket size; 0 = [server] */
     char scopes_supported[1024];      /* published in discovery; "" = none (opt-in) */
+    int dpop;                         /* default DPoP policy of its clients (SG_DPOP_POLICY_*) */
+    int dpop_nonce;                   /* 1: DPoP proofs need a server nonce (RFC 9449 §8) */
 };
+
+/* [tenant:X] dpop (and `signet client add --dpop`): the values match the
+ * store's enum sg_client_dpop. */
+#define SG_DPOP_POLICY_REQUIRED 1
+#define SG_DPOP_POLICY_ALLOWED 2
+#define SG_DPOP_POLICY_FORBIDDEN 3
+/* "required", "allowed", "forbidden": the policy, or 0. */
+int sg_config_dpop_policy(const char *v);
 
 #define SG_TELEMETRY_PORT 9464u /* the Prometheus exporters' customary port */
 

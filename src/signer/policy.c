@@ -15,9 +15,10 @@
 #define MAX_AUDIENCES 16u
 
 /* The members of a machine access token (RFC 9068 §2.2, client
- * credentials); jti is added by the signer. */
+ * credentials, with cnf of RFC 9449 §6.1 when DPoP-bound); jti is added by
+ * the signer. */
 static const char *const machine_claims[] = {"iss", "sub", "aud", "exp", "iat", "nbf",
-                                             "client_id", "scope", NULL};
+                                             "client_id", "scope", "cnf", NULL};
 
 static int get_int(const json_t *obj, const char *name, int64_t *out)
 {
@@ -51,6 +52,26 @@ static const char *str_of(const json_t *v, size_t *n)
     *n = json_string_length(v);
     const char *s = json_string_value(v);
     return strlen(s) == *n ? s : NULL;
+}
+
+/* RFC 7638 SHA-256 thumbprint, base64url: 43 characters, 32 bytes. */
+#define JKT_LEN 43u
+
+/* cnf: exactly {"jkt": "<thumbprint>"} (RFC 9449 §6.1). Any other member
+ * (x5t#S256, jwk, ...) or shape would bind the token to something the
+ * front end checked no proof for. */
+static signet_err check_cnf(const json_t *cnf)
+{
+    if (!json_is_object(cnf) || json_object_size(cnf) != 1)
+        return SIGNET_ERR_POLICY_CLAIMS;
+    size_t n = 0;
+    const char *jkt = str_of(json_object_get(cnf, "jkt"), &n);
+    uint8_t raw[33];
+    size_t rn = 0;
+    if (jkt == NULL || n != JKT_LEN ||
+        sg_b64url_decode(jkt, n, raw, sizeof raw, &rn) != SIGNET_OK || rn != 32)
+        return SIGNET_ERR_POLICY_CLAIMS;
+    return SIGNET_OK;
 }
 
 static signet_err check_audience(const json_t *aud, const struct sg_client_binding *b)
@@ -124,6 +145,8 @@ static signet_err check_client(const json_t *obj, const struct sg_policy_limits 
     if (strcmp(b.client_id, cid) != 0)
         return SIGNET_ERR_POLICY_CLIENT;
     err = check_audience(json_object_get(obj, "aud"), &b);
+    if (err == SIGNET_OK && json_object_get(obj, "cnf") != NULL)
+        err = check_cnf(json_object_get(obj, "cnf"));
     if (err == SIGNET_OK && json_object_get(obj, "scope") != NULL)
         err = check_scope(json_object_get(obj, "scope"), &b);
     if (err == SIGNET_OK && b.lifetime > 0 && exp - iat > b.lifetime)

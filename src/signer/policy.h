@@ -37,8 +37,10 @@ struct sg_policy_info {
  * machine access token (client_credentials, RFC 9068) of a client the
  * signer knows:
  *   - exactly the members iss, sub, aud, exp, iat, client_id and
- *     optionally nbf and scope (SIGNET_ERR_POLICY_CLAIMS for any other; a
- *     jti is SIGNET_ERR_POLICY_JTI: the signer mints it);
+ *     optionally nbf, scope and cnf (SIGNET_ERR_POLICY_CLAIMS for any
+ *     other; a jti is SIGNET_ERR_POLICY_JTI: the signer mints it);
+ *   - cnf, if present, exactly {"jkt": <RFC 7638 SHA-256 thumbprint, 43
+ *     base64url characters>} (RFC 9449 §6.1; SIGNET_ERR_POLICY_CLAIMS);
  *   - iss equals limits->issuer; integer iat within skew of now, integer
  *     exp with 0 < exp - iat <= max_lifetime (and <= the client's
  *     registered lifetime, if it has one), optional integer nbf within

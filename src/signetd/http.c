@@ -416,6 +416,8 @@ static enum MHD_Result send_resp(struct MHD_Connection *mc, struct conn *st, str
     if (r->csp)
         ok &= MHD_add_response_header(resp, "Content-Security-Policy",
                                       "default-src 'none'; style-src 'unsafe-inline'") == MHD_YES;
+    if (r->dpop_nonce[0] != '\0')
+        ok &= MHD_add_response_header(resp, "DPoP-Nonce", r->dpop_nonce) == MHD_YES;
     if (r->retry_after > 0) {
         char ra[24];
         (void)snprintf(ra, sizeof ra, "%lld", (long long)r->retry_after);
@@ -622,7 +624,8 @@ static enum MHD_Result token_request(struct sd_http *h, struct MHD_Connection *m
     set_peer(mc);
     int async = sd_token_endpoint_async(
         h->ctx, &st->conf->cfg, st->tenant, st->body != NULL ? st->body : "", st->len,
-        MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Authorization"), &r, job_done, j);
+        MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Authorization"),
+        MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "DPoP"), &r, job_done, j);
     sd_auth_peer_set(NULL);
     if (!async) {
         pthread_mutex_destroy(&j->lock);
@@ -695,7 +698,10 @@ static int refuse_ambiguous(struct MHD_Connection *mc, struct conn *st, const ch
     sg_log(SG_LOG_WARN, "http_refused", "reason=%s header=%s status=%u", reason,
            header != NULL ? header : "-", status);
     st->close_conn = 1;
-    *ret = send_error(mc, st, status, "invalid_request", why, NULL);
+    /* RFC 9449 §4.3: a request carries at most one DPoP proof. */
+    *ret = send_error(mc, st, status,
+                      header == single_headers[H_DPOP] ? "invalid_dpop_proof" : "invalid_request",
+                      why, NULL);
     return 1;
 }
 

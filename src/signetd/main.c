@@ -31,6 +31,7 @@
 #include "signetd/http.h"
 #include "signetd/launcher.h"
 #include "signetd/monproc.h"
+#include "signetd/nonce.h"
 #include "signetd/pool.h"
 #include "signetd/sandbox.h"
 #include "signetd/sigpipe.h"
@@ -269,7 +270,8 @@ int main(int argc, char **argv)
     if (c->launcher_fd < 0)
         return c->exit_code; /* the launcher, done */
     sg_clock_use_file(cfg->clock_file[0] != '\0' ? cfg->clock_file : NULL);
-    if (install_signals() != 0 || sd_auth_init(c->state_dir) != SIGNET_OK) {
+    if (install_signals() != 0 || sd_auth_init(c->state_dir) != SIGNET_OK ||
+        sd_dpop_init(c->state_dir) != SIGNET_OK) {
         fprintf(stderr, "signetd: cannot initialise\n");
         return 1;
     }
@@ -381,6 +383,7 @@ int main(int argc, char **argv)
     sd_tm_free(c);
     sg_store_close(&c->store);
     sd_auth_shutdown();
+    sd_dpop_shutdown();
     for (size_t i = 0; i < SG_MAX_TENANTS; i++)
         free(c->jwks[i].body);
     sd_conf_put(c->conf);

@@ -19,6 +19,7 @@ struct sd_resp {
     int no_body;         /* 304 */
     int csp;             /* the status page: Content-Security-Policy header */
     char client_id[130]; /* for the access log */
+    char dpop_nonce[64]; /* a DPoP-Nonce header (RFC 9449 §8); empty: none */
 };
 
 /* A JSON body (copied) with status. */

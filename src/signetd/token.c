@@ -2,9 +2,11 @@
  * with client_secret_basic / client_secret_post (HMAC-SHA-256 under a
  * pepper, auth.c; legacy argon2id hashes on a bounded pool) or
  * private_key_jwt (RFC 7523), scopes (RFC 6749 §3.3), resource indicators
- * (RFC 8707), and RFC 9068 access tokens signed by the signer. A failed
+ * (RFC 8707), and RFC 9068 access tokens signed by the signer, bound to
+ * the client's key with DPoP (RFC 9449) when it sends a proof. A failed
  * request leaves nothing behind: no signature, no audit record of one, no
- * replay-cache entry unless the assertion itself was valid. */
+ * replay-cache entry unless the assertion itself was valid, and no DPoP
+ * replay entry unless every other check passed. */
 #include "signetd/token.h"
 
 #include <jansson.h>
@@ -19,6 +21,8 @@
 #include "signetd/auth.h"
 #include "signetd/ctx.h"
 #include "signetd/dummy_jwks.h"
+#include "signetd/meta.h"
+#include "signetd/nonce.h"
 #include "signetd/pool.h"
 #include "signetd/telemetry.h"
 #include "store/store.h"
@@ -225,6 +229,8 @@ struct pending {
     char tenant[64];
     char client_id[130];
     char granted[SG_OAUTH_SCOPE_MAX + 1];
+    int bound;            /* DPoP: token_type DPoP */
+    char dpop_nonce[64];  /* a fresh DPoP-Nonce for the answer, or "" */
 };
 
 /* The signer's answer: the token response, or fail closed. Runs once per
@@ -255,8 +261,8 @@ static void signed_cb(void *user, signet_err err, signet_err status, char *token
     }
     char jti[64];
     jti_of(token, jti, sizeof jti);
-    json_t *j = json_pack("{s:s, s:s, s:I}", "access_token", token, "token_type", "Bearer",
-                          "expires_in", (json_int_t)pd->lifetime);
+    json_t *j = json_pack("{s:s, s:s, s:I}", "access_token", token, "token_type",
+                          pd->bound ? "DPoP" : "Bearer", "expires_in", (json_int_t)pd->lifetime);
     if (j != NULL && pd->granted[0] != '\0')
         (void)json_object_set_new(j, "scope", json_string(pd->granted));
     char *body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -268,8 +274,9 @@ static void signed_cb(void *user, signet_err err, signet_err status, char *token
         goto out;
     }
     atomic_fetch_add(&c->tokens, 1u);
-    sg_log(SG_LOG_INFO, "token_issued", "tenant=%s client=%s jti=%s lifetime=%lld", pd->tenant,
-           pd->client_id, jti, (long long)pd->lifetime);
+    sg_log(SG_LOG_INFO, "token_issued", "tenant=%s client=%s jti=%s lifetime=%lld dpop=%d",
+           pd->tenant, pd->client_id, jti, (long long)pd->lifetime, pd->bound);
+    memcpy(r->dpop_nonce, pd->dpop_nonce, sizeof r->dpop_nonce);
     r->status = 200;
     r->body = body;
     r->len = strlen(body);
@@ -283,12 +290,148 @@ out:
     done(done_user, r);
 }
 
+/* ---- DPoP (RFC 9449) ------------------------------------------------------
+ *
+ * The order of the checks is what a failed proof costs:
+ *   1. the proof itself (dpop_gate: one header, every §4.3 rule, the
+ *      nonce), before client authentication: a wrong or nonce-less proof
+ *      consumes nothing, not even a private_key_jwt assertion's jti, so the
+ *      client retries with the same assertion and the nonce it was given;
+ *   2. client authentication and its rate limit (client_gate);
+ *   3. the client's policy (dpop_policy: required, allowed, forbidden),
+ *      after authentication, so that it is told to no one else;
+ *   4. the scopes and audiences (issue), then, last, the replay cache
+ *      (dpop_replay): only a proof every other check accepted takes an
+ *      entry, and a replayed one is refused there. */
+
+static void dpop_fail(struct sd_resp *r, const struct sg_tenant_cfg *t, const char *code,
+                      const char *why)
+{
+    sg_log(SG_LOG_WARN, "dpop_refused", "tenant=%s error=%s reason=\"%s\"", t->name, code, why);
+    sd_resp_oauth_error(r, 400, code, why);
+}
+
+/* Step 1. 0 when the proof (dpop, the header's value) passed; otherwise r
+ * holds the 400 invalid_dpop_proof or use_dpop_nonce answer. */
+static int dpop_gate(const struct sg_config *cfg, const struct sg_tenant_cfg *t,
+                     const char *dpop, struct sg_dpop_proof *proof, struct sd_resp *r,
+                     const char **result)
+{
+    *result = "invalid_dpop_proof";
+    if (dpop[0] == '\0' || strchr(dpop, ',') != NULL) {
+        /* A list in one header is several proofs (a JWS has no comma). */
+        dpop_fail(r, t, "invalid_dpop_proof", "exactly one DPoP proof is allowed");
+        return -1;
+    }
+    /* htu: the token endpoint as the configured issuer names it, never
+     * the Host or X-Forwarded-* headers of the request. */
+    char url[sizeof t->issuer + 16];
+    if (sd_token_endpoint_url(t, url, sizeof url) != 0) {
+        dpop_fail(r, t, "invalid_dpop_proof", "htu does not match the request URL");
+        return -1;
+    }
+    const int64_t now = sg_clock_now();
+    struct sg_dpop_expect e = {
+        .method = "POST",
+        .url = url,
+        .now = now,
+        .max_age = SG_DPOP_MAX_AGE,
+        .skew = cfg->clock_skew,
+        .algs = NULL,
+        .access_token = NULL, /* ath must be absent */
+    };
+    const char *why = NULL;
+    signet_err err = sg_dpop_check(dpop, strlen(dpop), &e, proof, &why);
+    if (err == SIGNET_ERR_NOMEM) {
+        sd_resp_oauth_error(r, 503, "temporarily_unavailable", "out of memory: retry later");
+        r->retry_after = 1;
+        *result = "temporarily_unavailable";
+        return -1;
+    }
+    if (err != SIGNET_OK) {
+        dpop_fail(r, t, "invalid_dpop_proof", why != NULL ? why : "invalid DPoP proof");
+        return -1;
+    }
+    if (!t->dpop_nonce)
+        return 0;
+    /* RFC 9449 §8: the nonce of a previous answer; a new one either way. */
+    if (proof->nonce == NULL || !sd_dpop_nonce_valid(now, proof->nonce)) {
+        sd_dpop_nonce(now, r->dpop_nonce);
+        dpop_fail(r, t, "use_dpop_nonce",
+                  proof->nonce == NULL
+                      ? "a DPoP nonce is required: put the DPoP-Nonce header's value in the "
+                        "proof's nonce claim"
+                      : "the DPoP nonce is stale or not this server's: use the DPoP-Nonce "
+                        "header's value");
+        *result = "use_dpop_nonce";
+        return -1;
+    }
+    return 0;
+}
+
+/* Step 3: the client's DPoP policy, or the tenant's default for it. */
+static int dpop_policy(const struct sg_tenant_cfg *t, const struct sg_client *cl, int bound,
+                       struct sd_resp *r, const char **result)
+{
+    int pol = cl->dpop != SG_CLIENT_DPOP_DEFAULT ? (int)cl->dpop : t->dpop;
+    if (pol == SG_DPOP_POLICY_REQUIRED && !bound) {
+        dpop_fail(r, t, "invalid_dpop_proof",
+                  "this client must use DPoP: send a DPoP header with a proof");
+        *result = "invalid_dpop_proof";
+        return -1;
+    }
+    if (pol == SG_DPOP_POLICY_FORBIDDEN && bound) {
+        /* invalid_request, not invalid_dpop_proof: the proof is valid, the
+         * request is not one this client may make, and a DPoP library
+         * would answer invalid_dpop_proof with another proof. */
+        dpop_fail(r, t, "invalid_request",
+                  "this client may not use DPoP: send the request without a DPoP header");
+        *result = "invalid_request";
+        return -1;
+    }
+    return 0;
+}
+
+/* Step 4: the proof's key, b64url(SHA-256(jti || 0 || htu)), into the
+ * tenant's replay cache until the proof could no longer be accepted. NULL
+ * when it was new; otherwise r holds the answer and the metric label is
+ * returned. */
+static const char *dpop_replay(struct sd_ctx *c, const struct sg_tenant_cfg *t,
+                               const struct sg_dpop_proof *proof, int64_t now, struct sd_resp *r)
+{
+    char key[64];
+    if (sg_b64url_encode(proof->replay_key, sizeof proof->replay_key, key, sizeof key) !=
+        SIGNET_OK) {
+        fail(r, SG_OAUTH_TEMPORARILY_UNAVAILABLE, "the replay cache is unavailable", 0, t);
+        return "temporarily_unavailable";
+    }
+    pthread_mutex_lock(&c->store_lock);
+    signet_err err = sg_store_dpop_jti_use(c->store, t->name, key,
+                                           proof->iat + SG_DPOP_MAX_AGE + 1, now,
+                                           SD_DPOP_REPLAY_MAX);
+    pthread_mutex_unlock(&c->store_lock);
+    if (err == SIGNET_OK)
+        return NULL;
+    if (err == SIGNET_ERR_EXISTS) {
+        dpop_fail(r, t, "invalid_dpop_proof", "the DPoP proof was already used (jti replay)");
+        return "invalid_dpop_proof";
+    }
+    sg_log(SG_LOG_WARN, "dpop_replay_cache", "tenant=%s error=%s", t->name,
+           signet_err_name(err));
+    fail(r, SG_OAUTH_TEMPORARILY_UNAVAILABLE,
+         err == SIGNET_ERR_TOO_LARGE ? "the DPoP replay cache is full: retry later"
+                                     : "the replay cache is unavailable",
+         0, t);
+    return "temporarily_unavailable";
+}
+
 /* Builds the claims and hands them to a signer. NULL when the request is
  * pending (signed_cb answers it); otherwise r holds the answer and the
  * tokens_issued result label is returned. */
 static const char *issue(struct sd_ctx *c, const struct sg_tenant_cfg *t,
                          const struct sg_token_req *req, const struct sg_client *cl,
-                         struct sd_resp *r, sd_token_done done, void *user)
+                         const struct sg_dpop_proof *proof, struct sd_resp *r, sd_token_done done,
+                         void *user)
 {
     char why[400] = "";
     char granted[SG_OAUTH_SCOPE_MAX + 1] = "";
@@ -328,6 +471,19 @@ static const char *issue(struct sd_ctx *c, const struct sg_tenant_cfg *t,
         json_decref(claims);
         claims = NULL;
     }
+    /* RFC 9449 §6.1: the token is bound to the proof's key. */
+    if (claims != NULL && proof != NULL &&
+        json_object_set_new(claims, "cnf", json_pack("{s:s}", "jkt", proof->jkt)) != 0) {
+        json_decref(claims);
+        claims = NULL;
+    }
+    if (claims != NULL && proof != NULL) {
+        const char *refused = dpop_replay(c, t, proof, now, r);
+        if (refused != NULL) {
+            json_decref(claims);
+            return refused;
+        }
+    }
     char *text = claims != NULL ? json_dumps(claims, JSON_COMPACT) : NULL;
     json_decref(claims);
     struct pending *pd = text != NULL ? calloc(1, sizeof *pd) : NULL;
@@ -344,6 +500,9 @@ static const char *issue(struct sd_ctx *c, const struct sg_tenant_cfg *t,
     (void)snprintf(pd->tenant, sizeof pd->tenant, "%s", t->name);
     (void)snprintf(pd->client_id, sizeof pd->client_id, "%s", cl->client_id);
     memcpy(pd->granted, granted, sizeof granted);
+    pd->bound = proof != NULL;
+    if (t->dpop_nonce)
+        sd_dpop_nonce(now, pd->dpop_nonce);
     pd->t0 = sg_clock_mono_ns();
     signet_err err = sd_pool_sign_async(&c->pool, t->issuer, text, strlen(text), signed_cb, pd);
     free(text);
@@ -438,13 +597,16 @@ static int client_gate(struct sd_ctx *c, const struct sg_config *cfg,
 
 int sd_token_endpoint_async(struct sd_ctx *c, const struct sg_config *cfg,
                             const struct sg_tenant_cfg *t, const char *body, size_t len,
-                            const char *authz, struct sd_resp *r, sd_token_done done, void *user)
+                            const char *authz, const char *dpop, struct sd_resp *r,
+                            sd_token_done done, void *user)
 {
     char why[400] = "";
     const char *result = "ok";
     struct sg_token_req req;
     struct sg_client cl;
+    struct sg_dpop_proof proof;
     memset(&cl, 0, sizeof cl);
+    memset(&proof, 0, sizeof proof);
     enum sg_oauth_error e = sg_token_req_parse(body, len, authz, &req, why, sizeof why);
     if (e == SG_OAUTH_INVALID_CLIENT) {
         /* Credentials that do not even parse get the one answer too. */
@@ -458,12 +620,16 @@ int sd_token_endpoint_async(struct sd_ctx *c, const struct sg_config *cfg,
         goto out;
     }
     (void)snprintf(r->client_id, sizeof r->client_id, "%s", req.client_id);
-    if (client_gate(c, cfg, t, &req, &cl, r, &result) != 0)
+    if (dpop != NULL && dpop_gate(cfg, t, dpop, &proof, r, &result) != 0)
         goto out;
-    result = issue(c, t, &req, &cl, r, done, user);
+    if (client_gate(c, cfg, t, &req, &cl, r, &result) != 0 ||
+        dpop_policy(t, &cl, dpop != NULL, r, &result) != 0)
+        goto out;
+    result = issue(c, t, &req, &cl, dpop != NULL ? &proof : NULL, r, done, user);
 out:
     if (result != NULL)
         sd_tm_token_result(c, t->name, result);
+    sg_dpop_proof_clear(&proof);
     sg_client_clear(&cl);
     sg_token_req_clear(&req);
     return result == NULL;

@@ -14,14 +14,16 @@ struct sg_tenant_cfg;
 
 #define SD_REPORT_SCOPE "signet:report"
 
-/* The token endpoint. 0: r holds the answer now. 1: the request went to a
+/* The token endpoint; dpop is the request's one DPoP header value, NULL
+ * when it has none (http.c refuses a request with two before routing).
+ * 0: r holds the answer now. 1: the request went to a
  * signer; done(user, answer) then runs exactly once, from another thread
  * or possibly before this returns, with an answer whose body it owns. */
 typedef void (*sd_token_done)(void *user, struct sd_resp *r);
 int sd_token_endpoint_async(struct sd_ctx *c, const struct sg_config *cfg,
                             const struct sg_tenant_cfg *t, const char *body, size_t len,
-                            const char *authz, struct sd_resp *r, sd_token_done done,
-                            void *user);
+                            const char *authz, const char *dpop, struct sd_resp *r,
+                            sd_token_done done, void *user);
 
 /* Authenticates the client of a report (client_secret_basic, as at the
  * token endpoint) and requires the signet:report scope. SIGNET_OK when it

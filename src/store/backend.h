@@ -36,6 +36,9 @@ struct sg_store_ops {
                                 const char *old_hash, const char *new_hash);
     signet_err (*jti_use)(struct sg_store *s, const char *tenant, const char *client_id,
                           const char *jti, int64_t expires_at, int64_t now);
+    /* schema 3 */
+    signet_err (*dpop_jti_use)(struct sg_store *s, const char *tenant, const char *key,
+                               int64_t expires_at, int64_t now, int64_t max);
 };
 
 struct sg_store {

@@ -53,6 +53,14 @@ enum sg_client_auth {
     SG_CLIENT_PRIVATE_KEY_JWT = 2, /* RFC 7523 with a registered public JWK */
 };
 
+/* DPoP (RFC 9449) for the client's tokens (schema 3). */
+enum sg_client_dpop {
+    SG_CLIENT_DPOP_DEFAULT = 0,   /* the tenant's dpop setting */
+    SG_CLIENT_DPOP_REQUIRED = 1,  /* a request without a proof is refused */
+    SG_CLIENT_DPOP_ALLOWED = 2,   /* bound with a proof, Bearer without */
+    SG_CLIENT_DPOP_FORBIDDEN = 3, /* a request with a proof is refused */
+};
+
 struct sg_client {
     int64_t id;
     char tenant[SG_STORE_TENANT_MAX];
@@ -65,6 +73,7 @@ struct sg_client {
     char *audiences;       /* allowed audiences; the first is the default */
     int64_t lifetime;      /* token lifetime; 0 = the tenant's */
     int64_t created_at;
+    enum sg_client_dpop dpop;
 };
 
 void sg_client_clear(struct sg_client *c); /* frees the strings */

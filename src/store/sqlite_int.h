@@ -39,6 +39,13 @@ struct client_cache {
     struct sg_client rows[CLIENT_CACHE];
 };
 
+/* DPoP replay rows per tenant (sg_store_dpop_jti_use's bound). */
+#define SQLITE_DPOP_TENANTS 128
+struct sqlite_dpop_count {
+    char tenant[SG_STORE_TENANT_MAX];
+    int64_t n;
+};
+
 struct sqlite_store {
     struct sg_store base;
     sqlite3 *db;
@@ -46,6 +53,8 @@ struct sqlite_store {
     int in_tx;
     struct client_cache cc;
     int64_t next_jti_purge; /* when expired jti rows are next deleted */
+    struct sqlite_dpop_count dpop[SQLITE_DPOP_TENANTS];
+    size_t n_dpop;
     struct cached_stmt cache[STMT_CACHE];
 };
 

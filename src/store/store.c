@@ -100,3 +100,11 @@ signet_err sg_store_jti_use(struct sg_store *s, const char *tenant, const char *
     return s->ops->jti_use != NULL ? s->ops->jti_use(s, tenant, client_id, jti, expires_at, now)
                                    : SIGNET_ERR_UNSUPPORTED;
 }
+
+signet_err sg_store_dpop_jti_use(struct sg_store *s, const char *tenant, const char *key,
+                                 int64_t expires_at, int64_t now, int64_t max)
+{
+    return s->ops->dpop_jti_use != NULL
+               ? s->ops->dpop_jti_use(s, tenant, key, expires_at, now, max)
+               : SIGNET_ERR_UNSUPPORTED;
+}

@@ -66,5 +66,15 @@ SIGNET_WUR signet_err sg_store_client_rehash(struct sg_store *s, const char *ten
 SIGNET_WUR signet_err sg_store_jti_use(struct sg_store *s, const char *tenant,
                                        const char *client_id, const char *jti,
                                        int64_t expires_at, int64_t now);
+/* Replay cache for DPoP proofs (RFC 9449 §11.1), the same table in a
+ * namespace of its own: records (tenant, key) until expires_at, where key
+ * is the caller's b64url(SHA-256(jti || htu)). SIGNET_ERR_EXISTS when key
+ * is recorded and not yet expired; SIGNET_ERR_TOO_LARGE when the tenant
+ * already holds max unexpired keys (0: no bound), counted at each purge
+ * across every process sharing the store, plus this handle's own inserts.
+ * Does not bump the version counter. */
+SIGNET_WUR signet_err sg_store_dpop_jti_use(struct sg_store *s, const char *tenant,
+                                            const char *key, int64_t expires_at, int64_t now,
+                                            int64_t max);
 
 #endif

@@ -64,6 +64,24 @@ static const char *const migrations[] = {
     " expires_at INTEGER NOT NULL,"
     " PRIMARY KEY (tenant, client_id, jti));"
     "CREATE INDEX jti_cache_expiry ON jti_cache(expires_at);",
+    /* 3 (issue 12): DPoP. A client's DPoP policy (0 = the tenant's default,
+     * 1 required, 2 allowed, 3 forbidden); the replay table gets a
+     * namespace: 0 client assertions (RFC 7523), 1 DPoP proofs (RFC 9449,
+     * keyed per tenant by a hash of jti and htu, client_id empty). */
+    "ALTER TABLE clients ADD COLUMN dpop INTEGER NOT NULL DEFAULT 0"
+    " CHECK (dpop BETWEEN 0 AND 3);"
+    "CREATE TABLE jti_cache3 ("
+    " ns INTEGER NOT NULL DEFAULT 0 CHECK (ns IN (0, 1)),"
+    " tenant TEXT NOT NULL,"
+    " client_id TEXT NOT NULL,"
+    " jti TEXT NOT NULL,"
+    " expires_at INTEGER NOT NULL,"
+    " PRIMARY KEY (ns, tenant, client_id, jti));"
+    "INSERT INTO jti_cache3 (ns, tenant, client_id, jti, expires_at)"
+    " SELECT 0, tenant, client_id, jti, expires_at FROM jti_cache;"
+    "DROP TABLE jti_cache;"
+    "ALTER TABLE jti_cache3 RENAME TO jti_cache;"
+    "CREATE INDEX jti_cache_expiry ON jti_cache(expires_at);",
 };
 #define SCHEMA_LATEST ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -262,7 +280,7 @@ static signet_err sqlite_version(struct sg_store *s, int64_t *out)
 
 #define CLIENT_COLUMNS                                                                      \
     "id, tenant, client_id, auth, secret_hash, jwk, scopes, default_scopes, audiences,"     \
-    " lifetime, created_at"
+    " lifetime, created_at, dpop"
 
 static signet_err dup_col(sqlite3_stmt *st, int col, char **out)
 {
@@ -295,6 +313,10 @@ static signet_err read_client(sqlite3_stmt *st, struct sg_client *c)
         err = dup_col(st, 8, &c->audiences);
     c->lifetime = sqlite3_column_int64(st, 9);
     c->created_at = sqlite3_column_int64(st, 10);
+    int dpop = sqlite3_column_int(st, 11);
+    if (dpop < SG_CLIENT_DPOP_DEFAULT || dpop > SG_CLIENT_DPOP_FORBIDDEN)
+        return SIGNET_ERR_STORE_CORRUPT;
+    c->dpop = (enum sg_client_dpop)dpop;
     if (err == SIGNET_OK && (c->scopes == NULL || c->default_scopes == NULL ||
                              c->audiences == NULL))
         err = SIGNET_ERR_STORE_CORRUPT;
@@ -307,7 +329,8 @@ static signet_err sqlite_client_insert(struct sg_store *s, struct sg_client *c)
     sqlite3_stmt *st = NULL;
     signet_err err = sg_sqlite_prepare(s,
         "INSERT INTO clients (tenant, client_id, auth, secret_hash, jwk, scopes, default_scopes,"
-        " audiences, lifetime, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)", &st);
+        " audiences, lifetime, created_at, dpop)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)", &st);
     if (err != SIGNET_OK)
         return err;
     int rc = sqlite3_bind_text(st, 1, c->tenant, -1, SQLITE_TRANSIENT);
@@ -320,6 +343,7 @@ static signet_err sqlite_client_insert(struct sg_store *s, struct sg_client *c)
     if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 8, c->audiences != NULL ? c->audiences : "", -1, SQLITE_TRANSIENT);
     if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 9, c->lifetime);
     if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 10, c->created_at);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, 11, (int)c->dpop);
     if (rc == SQLITE_OK) rc = sqlite3_step(st);
     err = sg_sqlite_map_rc(db, rc, "client_insert");
     sg_sqlite_release(s, st);
@@ -600,47 +624,118 @@ static signet_err sqlite_client_rehash(struct sg_store *s, const char *tenant,
  * Keys and clients keep synchronous = FULL. */
 #define JTI_PURGE_EVERY 10
 
-static signet_err sqlite_jti_use(struct sg_store *s, const char *tenant, const char *client_id,
-                                 const char *jti, int64_t expires_at, int64_t now)
+/* The DPoP rows of tenant as this handle counts them (NULL: no slot). */
+static struct sqlite_dpop_count *dpop_slot(struct sqlite_store *q, const char *tenant)
+{
+    for (size_t i = 0; i < q->n_dpop; i++)
+        if (strcmp(q->dpop[i].tenant, tenant) == 0)
+            return &q->dpop[i];
+    if (q->n_dpop == SQLITE_DPOP_TENANTS || strlen(tenant) >= sizeof q->dpop[0].tenant)
+        return NULL;
+    struct sqlite_dpop_count *d = &q->dpop[q->n_dpop++];
+    memcpy(d->tenant, tenant, strlen(tenant) + 1);
+    d->n = 0;
+    return d;
+}
+
+/* Deletes the expired rows (both namespaces), at most every
+ * JTI_PURGE_EVERY seconds, and counts the DPoP rows left per tenant: the
+ * bound of sg_store_dpop_jti_use holds against what every process
+ * sharing the store wrote (this handle's own inserts are added between
+ * two counts). */
+static signet_err jti_purge(struct sg_store *s, int64_t now)
 {
     struct sqlite_store *q = sg_sqlite_ss(s);
     sqlite3 *db = q->db;
     sqlite3_stmt *st = NULL;
-    signet_err err = run(s, "PRAGMA synchronous = NORMAL", "synchronous");
+    if (now < q->next_jti_purge)
+        return SIGNET_OK;
+    signet_err err = sg_sqlite_prepare(s, "DELETE FROM jti_cache WHERE expires_at < ?1", &st);
     if (err != SIGNET_OK)
         return err;
-    if (now >= q->next_jti_purge) {
-        err = sg_sqlite_prepare(s, "DELETE FROM jti_cache WHERE expires_at < ?1", &st);
-        if (err == SIGNET_OK) {
-            int rc = sqlite3_bind_int64(st, 1, now);
-            if (rc == SQLITE_OK)
-                rc = sqlite3_step(st);
-            err = sg_sqlite_map_rc(db, rc, "jti_purge");
-            sg_sqlite_release(s, st);
-        }
-        if (err != SIGNET_OK)
-            goto out;
-        q->next_jti_purge = now + JTI_PURGE_EVERY;
-    }
-    /* The primary key makes the check and the insert one atomic step, even
-     * across several signetd processes sharing the store. */
-    err = sg_sqlite_prepare(s, "INSERT INTO jti_cache (tenant, client_id, jti, expires_at)"
-                     " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (tenant, client_id, jti)"
-                     " DO UPDATE SET expires_at = excluded.expires_at"
-                     " WHERE jti_cache.expires_at < ?5", &st);
+    int rc = sqlite3_bind_int64(st, 1, now);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    err = sg_sqlite_map_rc(db, rc, "jti_purge");
+    sg_sqlite_release(s, st);
     if (err != SIGNET_OK)
-        goto out;
-    int rc = sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 2, client_id, -1, SQLITE_TRANSIENT);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 3, jti, -1, SQLITE_TRANSIENT);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 4, expires_at);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 5, now);
+        return err;
+    err = sg_sqlite_prepare(s, "SELECT tenant, count(*) FROM jti_cache WHERE ns = 1"
+                               " GROUP BY tenant", &st);
+    if (err != SIGNET_OK)
+        return err;
+    q->n_dpop = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        struct sqlite_dpop_count *d = t != NULL ? dpop_slot(q, (const char *)t) : NULL;
+        if (d != NULL)
+            d->n = sqlite3_column_int64(st, 1);
+    }
+    err = rc == SQLITE_DONE ? SIGNET_OK : sg_sqlite_map_rc(db, rc, "jti_count");
+    sg_sqlite_release(s, st);
+    if (err == SIGNET_OK)
+        q->next_jti_purge = now + JTI_PURGE_EVERY;
+    return err;
+}
+
+/* The primary key makes the check and the insert one atomic step, even
+ * across several signetd processes sharing the store. */
+static signet_err jti_insert(struct sg_store *s, int ns, const char *tenant,
+                             const char *client_id, const char *jti, int64_t expires_at,
+                             int64_t now)
+{
+    sqlite3 *db = sg_sqlite_ss(s)->db;
+    sqlite3_stmt *st = NULL;
+    signet_err err = sg_sqlite_prepare(s,
+        "INSERT INTO jti_cache (ns, tenant, client_id, jti, expires_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (ns, tenant, client_id, jti)"
+        " DO UPDATE SET expires_at = excluded.expires_at"
+        " WHERE jti_cache.expires_at < ?6", &st);
+    if (err != SIGNET_OK)
+        return err;
+    int rc = sqlite3_bind_int(st, 1, ns);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 2, tenant, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 3, client_id, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 4, jti, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 5, expires_at);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 6, now);
     if (rc == SQLITE_OK) rc = sqlite3_step(st);
     err = sg_sqlite_map_rc(db, rc, "jti_use");
     if (err == SIGNET_OK && sqlite3_changes(db) == 0)
         err = SIGNET_ERR_EXISTS; /* a replay: not a store error worth logging */
     sg_sqlite_release(s, st);
-out:
+    return err;
+}
+
+static signet_err sqlite_jti_use(struct sg_store *s, const char *tenant, const char *client_id,
+                                 const char *jti, int64_t expires_at, int64_t now)
+{
+    signet_err err = run(s, "PRAGMA synchronous = NORMAL", "synchronous");
+    if (err != SIGNET_OK)
+        return err;
+    err = jti_purge(s, now);
+    if (err == SIGNET_OK)
+        err = jti_insert(s, 0, tenant, client_id, jti, expires_at, now);
+    if (run(s, "PRAGMA synchronous = FULL", "synchronous") != SIGNET_OK && err == SIGNET_OK)
+        err = SIGNET_ERR_STORE;
+    return err;
+}
+
+static signet_err sqlite_dpop_jti_use(struct sg_store *s, const char *tenant, const char *key,
+                                      int64_t expires_at, int64_t now, int64_t max)
+{
+    struct sqlite_store *q = sg_sqlite_ss(s);
+    signet_err err = run(s, "PRAGMA synchronous = NORMAL", "synchronous");
+    if (err != SIGNET_OK)
+        return err;
+    err = jti_purge(s, now);
+    struct sqlite_dpop_count *d = err == SIGNET_OK ? dpop_slot(q, tenant) : NULL;
+    if (err == SIGNET_OK && d != NULL && max > 0 && d->n >= max)
+        err = SIGNET_ERR_TOO_LARGE; /* full: refuse rather than forget */
+    if (err == SIGNET_OK)
+        err = jti_insert(s, 1, tenant, "", key, expires_at, now);
+    if (err == SIGNET_OK && d != NULL)
+        d->n++;
     if (run(s, "PRAGMA synchronous = FULL", "synchronous") != SIGNET_OK && err == SIGNET_OK)
         err = SIGNET_ERR_STORE;
     return err;
@@ -674,6 +769,7 @@ const struct sg_store_ops sg_sqlite_front_ops = {
     .client_delete = sqlite_client_delete,
     .client_rehash = sqlite_client_rehash,
     .jti_use = sqlite_jti_use,
+    .dpop_jti_use = sqlite_dpop_jti_use,
 };
 
 static signet_err get_user_version(sqlite3 *db, int *out)

@@ -541,6 +541,34 @@ static void test_registry(void **state)
                      SIGNET_ERR_POLICY_CLAIMS);
     assert_int_equal(machine(C1 ",\"aud\":\"https://a\",\"cnf\":{\"jkt\":\"x\"}", fake_lookup),
                      SIGNET_ERR_POLICY_CLAIMS);
+    /* DPoP (issue 12): cnf is exactly {"jkt": <43-character b64url SHA-256>}. */
+#define JKT "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+    assert_int_equal(machine(C1 ",\"aud\":\"https://a\",\"cnf\":{\"jkt\":\"" JKT "\"}",
+                             fake_lookup),
+                     SIGNET_OK);
+    static const char *const bad_cnf[] = {
+        "{}",
+        "{\"jkt\":\"" JKT "\",\"x5t#S256\":\"" JKT "\"}",
+        "{\"x5t#S256\":\"" JKT "\"}",
+        "{\"jwk\":{\"kty\":\"oct\",\"k\":\"AAAA\"}}",
+        "{\"jkt\":\"" JKT "A\"}",                    /* 44 characters */
+        "{\"jkt\":\"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4\"}", /* 42 */
+        "{\"jkt\":\"0ZcOCORZNYy+DWpqq30jZyJGHTN0d2HglBV3uiguA4I\"}", /* not b64url */
+        "{\"jkt\":\"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4J\"}", /* non-zero tail bits */
+        "{\"jkt\":[\"" JKT "\"]}",
+        "{\"jkt\":{\"jkt\":\"" JKT "\"}}",
+        "{\"jkt\":null}",
+        "\"" JKT "\"",
+        "[\"" JKT "\"]",
+        "null",
+    };
+    for (size_t i = 0; i < sizeof bad_cnf / sizeof bad_cnf[0]; i++) {
+        char m[256];
+        snprintf(m, sizeof m, C1 ",\"aud\":\"https://a\",\"cnf\":%s", bad_cnf[i]);
+        if (machine(m, fake_lookup) != SIGNET_ERR_POLICY_CLAIMS)
+            fail_msg("cnf case %zu (%s) accepted or refused for another reason", i, bad_cnf[i]);
+    }
+#undef JKT
     assert_int_equal(machine(C1 ",\"aud\":\"https://a\",\"jti\":\"j\"", fake_lookup),
                      SIGNET_ERR_POLICY_JTI);
     /* The client's own lifetime (600 s) under the tenant's (3600 s). */

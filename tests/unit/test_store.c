@@ -538,6 +538,80 @@ static void test_jti_replay_cache(void **state)
     sg_store_close(&s);
 }
 
+/* The DPoP replay cache (issue 12): its own namespace of the same table
+ * (an assertion jti never collides with a proof key), per tenant, seen
+ * across handles, bounded per tenant (the bound counts every handle's
+ * rows at the purge), and a store of schema 2 keeps its assertion rows
+ * and clients when it gains the namespace and the clients' dpop column. */
+static void test_dpop_replay_cache(void **state)
+{
+    (void)state;
+    struct sg_store *s = open_new();
+    struct sg_store *other = NULL;
+    assert_int_equal(sg_keystore_open(path, 0, &other), SIGNET_OK);
+    assert_int_equal(sg_store_dpop_jti_use(s, "t1", "k1", 1300, 1000, 0), SIGNET_OK);
+    assert_int_equal(sg_store_dpop_jti_use(s, "t1", "k1", 1300, 1001, 0), SIGNET_ERR_EXISTS);
+    assert_int_equal(sg_store_dpop_jti_use(other, "t1", "k1", 1300, 1002, 0), SIGNET_ERR_EXISTS);
+    assert_int_equal(sg_store_dpop_jti_use(s, "t2", "k1", 1300, 1003, 0), SIGNET_OK);
+    /* The assertion namespace with the same strings: independent. */
+    assert_int_equal(sg_store_jti_use(s, "t1", "", "k1", 1300, 1003), SIGNET_OK);
+    /* The bound: t1 holds 1 row; max 3 takes two more, then refuses. */
+    assert_int_equal(sg_store_dpop_jti_use(s, "t1", "k2", 1300, 1004, 3), SIGNET_OK);
+    assert_int_equal(sg_store_dpop_jti_use(s, "t1", "k3", 1300, 1004, 3), SIGNET_OK);
+    assert_int_equal(sg_store_dpop_jti_use(s, "t1", "k4", 1300, 1004, 3), SIGNET_ERR_TOO_LARGE);
+    assert_int_equal(sg_store_dpop_jti_use(s, "t2", "k4", 1300, 1004, 3), SIGNET_OK);
+    /* The other handle counts the rows s wrote at its next purge. */
+    assert_int_equal(sg_store_dpop_jti_use(other, "t1", "k5", 1300, 1020, 3),
+                     SIGNET_ERR_TOO_LARGE);
+    /* Once they expire, the purge frees them and the replayed key too. */
+    assert_int_equal(sg_store_dpop_jti_use(s, "t1", "k1", 1400, 1301, 3), SIGNET_OK);
+    assert_int_equal(sg_store_dpop_jti_use(s, "t1", "k4", 1400, 1302, 3), SIGNET_OK);
+    sg_store_close(&other);
+    sg_store_close(&s);
+
+    /* Schema 2 with a client and an assertion row, migrated to 3. */
+    remove_db();
+    s = open_new();
+    sg_store_close(&s);
+    sql(path, "DROP TABLE jti_cache; DROP TABLE clients;"
+              "CREATE TABLE clients (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+              " tenant TEXT NOT NULL, client_id TEXT NOT NULL,"
+              " auth INTEGER NOT NULL CHECK (auth IN (1, 2)), secret_hash TEXT, jwk TEXT,"
+              " scopes TEXT NOT NULL DEFAULT '', default_scopes TEXT NOT NULL DEFAULT '',"
+              " audiences TEXT NOT NULL DEFAULT '', lifetime INTEGER NOT NULL DEFAULT 0,"
+              " created_at INTEGER NOT NULL, UNIQUE (tenant, client_id),"
+              " CHECK ((auth = 1 AND secret_hash IS NOT NULL AND jwk IS NULL) OR"
+              "        (auth = 2 AND jwk IS NOT NULL AND secret_hash IS NULL)));"
+              "CREATE TABLE jti_cache (tenant TEXT NOT NULL, client_id TEXT NOT NULL,"
+              " jti TEXT NOT NULL, expires_at INTEGER NOT NULL,"
+              " PRIMARY KEY (tenant, client_id, jti));"
+              "CREATE INDEX jti_cache_expiry ON jti_cache(expires_at);"
+              "INSERT INTO clients (tenant, client_id, auth, secret_hash, audiences, created_at)"
+              " VALUES ('t1', 'old', 1, 'h', 'https://api', 7);"
+              "INSERT INTO jti_cache VALUES ('t1', 'old', 'j1', 9000);"
+              "PRAGMA user_version = 2;");
+    assert_int_equal(sg_keystore_open(path, 0, &s), SIGNET_OK);
+    assert_int_equal(user_version(path), latest);
+    struct sg_client c;
+    assert_int_equal(sg_store_client_get(s, "t1", "old", &c), SIGNET_OK);
+    assert_int_equal(c.dpop, SG_CLIENT_DPOP_DEFAULT);
+    sg_client_clear(&c);
+    assert_int_equal(sg_store_jti_use(s, "t1", "old", "j1", 9000, 1000), SIGNET_ERR_EXISTS);
+    assert_int_equal(sg_store_dpop_jti_use(s, "t1", "j1", 9000, 1000, 0), SIGNET_OK);
+    /* A client added with a policy keeps it; an out-of-range row is corrupt. */
+    memset(&c, 0, sizeof c);
+    (void)snprintf(c.tenant, sizeof c.tenant, "t1");
+    (void)snprintf(c.client_id, sizeof c.client_id, "new");
+    c.auth = SG_CLIENT_SECRET;
+    c.secret_hash = (char *)"h";
+    c.dpop = SG_CLIENT_DPOP_FORBIDDEN;
+    assert_int_equal(sg_store_client_insert(s, &c), SIGNET_OK);
+    assert_int_equal(sg_store_client_get(s, "t1", "new", &c), SIGNET_OK);
+    assert_int_equal(c.dpop, SG_CLIENT_DPOP_FORBIDDEN);
+    sg_client_clear(&c);
+    sg_store_close(&s);
+}
+
 static void test_kid_and_hsm_id_unique(void **state)
 {
     (void)state;
@@ -650,6 +724,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_version_counter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kid_and_hsm_id_unique, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jti_replay_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dpop_replay_cache, setup, teardown),
         cmocka_unit_test(test_front_store_has_no_keys),
         cmocka_unit_test_setup_teardown(test_corrupt_rows, setup, teardown),
         /* Last: under UBSan its out-of-bounds read ends the binary. */
