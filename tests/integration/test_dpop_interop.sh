@@ -15,6 +15,8 @@
 set -euo pipefail
 source "$(dirname "$0")/signetd/lib.sh"
 command -v node >/dev/null || { echo "SKIP: node is not installed"; exit 0; }
+[ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ] ||
+  { echo "SKIP: the npm clients need Node.js 20 or later"; exit 0; }
 rs_bin=$SIGNET_BUILD_DIR/resource_server
 [ -x "$rs_bin" ] || fail "$rs_bin is not built"
 
@@ -149,8 +151,39 @@ PY
   pass "PyJWT: $c token"
 done
 
-# ---- 4. what the resource server logged ------------------------------------
-for t in "$bearer" $(cat "$work/out/"*.token); do
+# ---- 4. the walk-through of README.md and docs/dpop.md, with curl ---------
+# examples/dpop_proof.py makes the proofs (PyJWT), curl sends them.
+proof() { $py "$SIGNET_SOURCE_DIR/examples/dpop_proof.py" "$work/client.pem" "$@"; }
+nonce_of() { grep -i '^dpop-nonce:' "$1" | head -1 | cut -d' ' -f2 | tr -d '\r'; }
+auth="dpop-app:$(cat "$work/app.secret")"
+code=$(curl -s -o "$work/w1.body" -D "$work/w1.hdr" -w '%{http_code}' -u "$auth" \
+  -H "DPoP: $(proof POST "$iss/token")" -d grant_type=client_credentials "$iss/token")
+[ "$code" = 400 ] && [ "$(json_get "$work/w1.body" 'd["error"]')" = use_dpop_nonce ] &&
+  [ -n "$(nonce_of "$work/w1.hdr")" ] || fail "walk-through: first token request: $code"
+code=$(curl -s -o "$work/w2.body" -D "$work/w2.hdr" -w '%{http_code}' -u "$auth" \
+  -H "DPoP: $(proof POST "$iss/token" "$(nonce_of "$work/w1.hdr")")" \
+  -d grant_type=client_credentials "$iss/token")
+[ "$code" = 200 ] && [ "$(json_get "$work/w2.body" 'd["token_type"]')" = DPoP ] &&
+  [ -n "$(nonce_of "$work/w2.hdr")" ] || fail "walk-through: token with the nonce: $code"
+wtok=$(json_get "$work/w2.body" 'd["access_token"]')
+[ "$(jwt_part "$wtok" 1 | $py -c 'import json,sys; print(json.load(sys.stdin)["cnf"]["jkt"])')" = \
+  "$(proof --jkt)" ] || fail "walk-through: cnf.jkt is not dpop_proof.py --jkt"
+rsurl=http://127.0.0.1:$rs1/api/walk
+code=$(curl -s -o "$work/w3.body" -D "$work/w3.hdr" -w '%{http_code}' \
+  -H "Authorization: DPoP $wtok" -H "DPoP: $(proof GET "$rsurl" "" "$wtok")" "$rsurl")
+[ "$code" = 401 ] && grep -qi '^www-authenticate: DPoP error="use_dpop_nonce"' "$work/w3.hdr" ||
+  fail "walk-through: resource server without a nonce: $code $(cat "$work/w3.hdr")"
+p=$(proof GET "$rsurl" "$(nonce_of "$work/w3.hdr")" "$wtok")
+code=$(curl -s -o "$work/w4.body" -D "$work/w4.hdr" -w '%{http_code}' \
+  -H "Authorization: DPoP $wtok" -H "DPoP: $p" "$rsurl")
+[ "$code" = 200 ] && [ "$(json_get "$work/w4.body" 'd["client_id"]')" = dpop-app ] ||
+  fail "walk-through: resource server with the nonce: $code $(cat "$work/w4.body")"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: DPoP $wtok" -H "DPoP: $p" "$rsurl")
+[ "$code" = 401 ] || fail "walk-through: the same proof again: $code"
+pass "README walk-through: nonce at signetd, DPoP token, nonce at the resource server, 200, replay 401"
+
+# ---- 5. what the resource server logged ------------------------------------
+for t in "$bearer" "$wtok" $(cat "$work/out/"*.token); do
   ! grep -qF "$t" "$work"/rs-*.log || fail "a resource server logged a token"
   ! grep -qF "${t##*.}" "$work/signetd.log" || fail "signetd logged a token"
 done
