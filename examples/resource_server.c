@@ -59,10 +59,10 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
-/* Sends status with a JSON body; challenge (WWW-Authenticate) when not NULL,
- * and a fresh DPoP-Nonce when the server issues nonces. */
+/* Sends status with a JSON body; the challenges (WWW-Authenticate) that are
+ * not NULL, and a fresh DPoP-Nonce when the server issues nonces. */
 static enum MHD_Result reply(struct server *s, struct MHD_Connection *mc, unsigned status,
-                             const char *json, const char *challenge)
+                             const char *json, const char *challenge, const char *bearer)
 {
     struct MHD_Response *r =
         MHD_create_response_from_buffer(strlen(json), (void *)json, MHD_RESPMEM_MUST_COPY);
@@ -72,6 +72,8 @@ static enum MHD_Result reply(struct server *s, struct MHD_Connection *mc, unsign
     ok &= MHD_add_response_header(r, "Cache-Control", "no-store") == MHD_YES;
     if (challenge != NULL)
         ok &= MHD_add_response_header(r, "WWW-Authenticate", challenge) == MHD_YES;
+    if (bearer != NULL)
+        ok &= MHD_add_response_header(r, "WWW-Authenticate", bearer) == MHD_YES;
     char nonce[128];
     if (s->nonces && signet_verifier_dpop_nonce(s->v, nonce, sizeof nonce) == SIGNET_OK)
         ok &= MHD_add_response_header(r, "DPoP-Nonce", nonce) == MHD_YES;
@@ -80,16 +82,22 @@ static enum MHD_Result reply(struct server *s, struct MHD_Connection *mc, unsign
     return ret;
 }
 
-/* 401 for a rejected request: the challenge names the error class only
- * (signet_err_name is for our log, not for the client). SIGNET_OK: no
- * credentials were presented, so the challenge carries no error code. */
-static enum MHD_Result refuse(struct server *s, struct MHD_Connection *mc, signet_err err)
+/* 401 for a rejected request. The DPoP challenge names the error class
+ * only (signet_err_name is for our log, not for the client); SIGNET_OK
+ * means no credentials were presented, and the challenge has no error.
+ * Unless the client used DPoP, a Bearer challenge follows (RFC 9449 §7.1:
+ * a server accepting both schemes may offer both). */
+static enum MHD_Result refuse(struct server *s, struct MHD_Connection *mc, signet_err err,
+                              int used_dpop)
 {
     char challenge[256];
     if (signet_dpop_challenge(s->v, err, challenge, sizeof challenge) != SIGNET_OK)
-        (void)snprintf(challenge, sizeof challenge, "Bearer error=\"invalid_token\"");
-    fprintf(stderr, "refused: %s\n", signet_err_name(err));
-    return reply(s, mc, 401, "{\"error\":\"unauthorized\"}", challenge);
+        (void)snprintf(challenge, sizeof challenge, "DPoP error=\"invalid_token\"");
+    const char *bearer = used_dpop          ? NULL
+                         : err == SIGNET_OK ? "Bearer"
+                                            : "Bearer error=\"invalid_token\"";
+    fprintf(stderr, "refused: %s\n", err == SIGNET_OK ? "no credentials" : signet_err_name(err));
+    return reply(s, mc, 401, "{\"error\":\"unauthorized\"}", challenge, bearer);
 }
 
 /* {"name":<claim as JSON>} fragments of the answer; absent claims are null. */
@@ -124,9 +132,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     struct header_scan h = {0};
     (void)MHD_get_connection_values_n(mc, MHD_HEADER_KIND, scan_header, &h);
     if (h.bad_name || h.n_authorization > 1 || h.n_dpop > 1)
-        return reply(s, mc, 400, "{\"error\":\"invalid_request\"}", NULL);
+        return reply(s, mc, 400, "{\"error\":\"invalid_request\"}", NULL, NULL);
     if (h.n_authorization == 0) /* RFC 6750 §3.1: no error code without credentials */
-        return refuse(s, mc, SIGNET_OK);
+        return refuse(s, mc, SIGNET_OK, 0);
 
     /* Exactly "scheme SP token68", scheme Bearer or DPoP. */
     const char *scheme, *token;
@@ -134,14 +142,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     signet_err err = signet_parse_authorization(h.authorization, strlen(h.authorization),
                                                 &scheme, &scheme_len, &token, &token_len);
     if (err != SIGNET_OK)
-        return refuse(s, mc, err);
+        return refuse(s, mc, err, 0);
 
     /* The URL this request was made to, from our configuration: htu must
-     * name it. MHD gives the path without the query (which htu ignores). */
+     * name it. MHD gives the path without the query (which htu ignores), as
+     * sent (keep_escapes): libsignet compares percent-encodings itself. */
     char url[2048], scheme_z[8];
     if ((size_t)snprintf(url, sizeof url, "%s%s", s->base_url, path) >= sizeof url ||
         scheme_len >= sizeof scheme_z)
-        return reply(s, mc, 414, "{\"error\":\"invalid_request\"}", NULL);
+        return reply(s, mc, 414, "{\"error\":\"invalid_request\"}", NULL, NULL);
     memcpy(scheme_z, scheme, scheme_len);
     scheme_z[scheme_len] = '\0';
 
@@ -153,7 +162,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     signet_claims *claims = NULL;
     err = signet_verify(s->v, token, token_len, &opts, &claims);
     if (err != SIGNET_OK)
-        return refuse(s, mc, err);
+        return refuse(s, mc, err, strcasecmp(scheme_z, "DPoP") == 0);
 
     char body[4096] = "{";
     add_claim(claims, "sub", body, sizeof body);
@@ -163,7 +172,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     (void)snprintf(body + used, sizeof body - used, ",\"scheme\":\"%s\"}",
                    strcasecmp(scheme_z, "DPoP") == 0 ? "DPoP" : "Bearer");
     signet_claims_free(claims);
-    return reply(s, mc, 200, body, NULL);
+    return reply(s, mc, 200, body, NULL, NULL);
+}
+
+/* The request path as the client sent it, percent-encodings included. */
+static size_t keep_escapes(void *cls, struct MHD_Connection *mc, char *str)
+{
+    (void)cls;
+    (void)mc;
+    return strlen(str);
 }
 
 static signet_err configure(signet_verifier_config *cfg, char **argv, int nonces)
@@ -220,9 +237,11 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    /* Four threads share the verifier: signet_verify is thread-safe. */
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, &s,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, 4u,
+        MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL,
         MHD_OPTION_END);
     if (d == NULL) {
         fprintf(stderr, "cannot listen on 127.0.0.1:%ld\n", port);
