@@ -6,7 +6,7 @@
 set(SIGNET_LIB_SOURCES alg.c claims.c dpop.c fetch.c issuer.c json.c jwk.c jws.c tokcache.c
     verifier.c)
 list(TRANSFORM SIGNET_LIB_SOURCES PREPEND ${CMAKE_CURRENT_SOURCE_DIR}/)
-set(SIGNET_UTIL_USED b64url.c hex.c thumbprint.c err.c)
+set(SIGNET_UTIL_USED b64url.c hex.c sha256.c thumbprint.c err.c)
 list(TRANSFORM SIGNET_UTIL_USED PREPEND ${CMAKE_CURRENT_SOURCE_DIR}/util/)
 
 add_library(signet_obj OBJECT ${SIGNET_LIB_SOURCES} ${SIGNET_UTIL_USED})

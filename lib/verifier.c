@@ -4,11 +4,13 @@
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <strings.h>
 #include <time.h>
 
@@ -81,6 +83,19 @@ struct signet_verifier {
     struct sg_tokcache *tokcache;
     struct sg_digests digests; /* fetched once, read by every verifying thread */
     int curl_ready;
+
+    /* DPoP (RFC 9449) */
+    const char *dpop_alg_names[SG_ALG_COUNT];
+    size_t n_dpop_algs;
+    char dpop_algs_str[64];      /* "ES256 EdDSA PS256": the challenge's algs */
+    int64_t dpop_max_age;
+    struct sg_dpop_replay *replay; /* NULL: off */
+    int dpop_nonce_builtin;
+    uint8_t dpop_nonce_key[32];
+    int64_t dpop_nonce_step;
+    signet_dpop_nonce_fn dpop_nonce_fn;
+    void *dpop_nonce_ctx;
+    int dpop_unprotected;
 
     atomic_uint_fast64_t counters[SG_COUNTER_SLOTS];
 
@@ -525,10 +540,44 @@ void signet_verifier_free(signet_verifier *v)
     free(v->audiences);
     free(v->typ);
     sg_tokcache_free(v->tokcache);
+    sg_dpop_replay_free(v->replay);
+    OPENSSL_cleanse(v->dpop_nonce_key, sizeof v->dpop_nonce_key);
     sg_digests_clear(&v->digests);
     if (v->curl_ready)
         curl_global_cleanup();
     free(v);
+}
+
+static signet_err dpop_init(signet_verifier *v, const signet_verifier_config *cfg)
+{
+    size_t n = 0;
+    for (unsigned a = 0; a < SG_ALG_COUNT; a++) {
+        if ((cfg->dpop_algs & SG_ALG_BIT(a)) == 0)
+            continue;
+        const char *name = sg_alg_name((enum sg_alg)a);
+        if (n + strlen(name) + 2 > sizeof v->dpop_algs_str)
+            return SIGNET_ERR_INTERNAL;
+        if (n > 0)
+            v->dpop_algs_str[n++] = ' ';
+        memcpy(v->dpop_algs_str + n, name, strlen(name) + 1);
+        n += strlen(name);
+        v->dpop_alg_names[v->n_dpop_algs++] = name;
+    }
+    v->dpop_max_age = cfg->dpop_max_age;
+    v->dpop_nonce_builtin = cfg->dpop_nonce_builtin;
+    v->dpop_nonce_step = cfg->dpop_nonce_step;
+    v->dpop_nonce_fn = cfg->dpop_nonce_fn;
+    v->dpop_nonce_ctx = cfg->dpop_nonce_ctx;
+    v->dpop_unprotected = cfg->dpop_unprotected;
+    if (cfg->dpop_nonce_builtin) {
+        if (cfg->dpop_nonce_key_given)
+            memcpy(v->dpop_nonce_key, cfg->dpop_nonce_key, sizeof v->dpop_nonce_key);
+        else if (RAND_bytes(v->dpop_nonce_key, sizeof v->dpop_nonce_key) != 1)
+            return SIGNET_ERR_CRYPTO;
+    }
+    if (cfg->dpop_replay > 0)
+        return sg_dpop_replay_new(cfg->dpop_replay, &v->replay);
+    return SIGNET_OK;
 }
 
 signet_err signet_verifier_new(const signet_verifier_config *cfg, signet_verifier **out)
@@ -597,6 +646,9 @@ signet_err signet_verifier_new(const signet_verifier_config *cfg, signet_verifie
         if (err != SIGNET_OK)
             goto out;
     }
+    err = dpop_init(v, cfg);
+    if (err != SIGNET_OK)
+        goto out;
     if (cfg->background) {
         err = start_thread(v);
         if (err != SIGNET_OK)
@@ -656,8 +708,17 @@ static struct sg_issuer *find_issuer(signet_verifier *v, const char *iss)
     return NULL;
 }
 
-static signet_err check_opts(const signet_verify_opts *opts)
+/* The request as the caller described it (signet_verify_opts). */
+struct req {
+    int dpop;          /* the Authorization scheme was DPoP */
+    const char *method;
+    const char *url;
+    const char *proof; /* NULL: no DPoP header */
+};
+
+static signet_err read_opts(const signet_verify_opts *opts, struct req *r)
 {
+    memset(r, 0, sizeof *r);
     if (opts == NULL)
         return SIGNET_OK;
     if (opts->size < sizeof(size_t))
@@ -668,8 +729,13 @@ static signet_err check_opts(const signet_verify_opts *opts)
     memcpy(&o, opts, opts->size < sizeof o ? opts->size : sizeof o);
     if (o.flags != 0)
         return SIGNET_ERR_INVALID_ARG;
-    if (o.dpop_proof != NULL)
-        return SIGNET_ERR_UNSUPPORTED; /* never silently skip a proof */
+    if (o.scheme != NULL && strcasecmp(o.scheme, "DPoP") == 0)
+        r->dpop = 1;
+    else if (o.scheme != NULL && strcasecmp(o.scheme, "Bearer") != 0)
+        return SIGNET_ERR_INVALID_ARG;
+    r->method = o.http_method;
+    r->url = o.http_url;
+    r->proof = o.dpop_proof;
     return SIGNET_OK;
 }
 
@@ -851,13 +917,10 @@ static signet_err recheck_window(signet_verifier *v, struct vctx *c, int64_t now
     return err;
 }
 
-static signet_err decide(signet_verifier *v, const char *token, size_t len,
-                         const signet_verify_opts *opts, struct vctx *c)
+static signet_err decide_token(signet_verifier *v, const char *token, size_t len,
+                               struct vctx *c, int64_t now)
 {
-    signet_err err = check_opts(opts);
-    if (err != SIGNET_OK)
-        return err;
-    int64_t now = now_of(v);
+    signet_err err = SIGNET_OK;
     if (v->tokcache != NULL) {
         sg_tokcache_hash(v->digests.sha256, token, len, c->hash);
         if (sg_tokcache_get(v->tokcache, c->hash, now, &c->hit)) {
@@ -909,6 +972,110 @@ static signet_err decide(signet_verifier *v, const char *token, size_t len,
     return SIGNET_OK;
 }
 
+/* RFC 9449 §7: the token's binding against the scheme it came with, and
+ * for DPoP every §4.3 rule of the proof, its key against cnf.jkt, the nonce
+ * and the replay cache. The Bearer path costs one member lookup. */
+static signet_err check_binding(signet_verifier *v, const char *token, size_t len,
+                                const struct req *r, struct vctx *c, int64_t now)
+{
+    const json_t *cnf = json_object_get(c->claims, "cnf");
+    if (!r->dpop) {
+        if (cnf != NULL) {
+            c->reason = "a DPoP-bound token (cnf) was presented with the Bearer scheme";
+            return SIGNET_ERR_DPOP_DOWNGRADE;
+        }
+        if (r->proof != NULL) {
+            /* Never silently skip a proof: a client that sends one with
+             * Bearer is confused or probing (docs/libsignet.md). */
+            c->reason = "a DPoP proof came with the Bearer scheme";
+            return SIGNET_ERR_DPOP;
+        }
+        return SIGNET_OK;
+    }
+    if (cnf == NULL) {
+        c->reason = "an unbound token (no cnf) was presented with the DPoP scheme";
+        return SIGNET_ERR_DPOP_DOWNGRADE;
+    }
+    const json_t *jkt = json_object_get(cnf, "jkt");
+    if (!json_is_object(cnf) || !json_is_string(jkt) ||
+        json_string_length(jkt) != SG_THUMBPRINT_LEN) {
+        c->reason = "token cnf has no SHA-256 jkt thumbprint";
+        return SIGNET_ERR_DPOP_BINDING;
+    }
+    if (r->proof == NULL) {
+        c->reason = "the DPoP scheme came without a DPoP proof";
+        return SIGNET_ERR_DPOP;
+    }
+    if (r->method == NULL || r->url == NULL) {
+        c->reason = "DPoP verification needs the request method and URL";
+        return SIGNET_ERR_INVALID_ARG;
+    }
+    struct sg_dpop_expect e = {
+        .method = r->method,
+        .url = r->url,
+        .now = now,
+        .max_age = v->dpop_max_age,
+        .skew = v->skew,
+        .algs = v->dpop_alg_names,
+        .n_algs = v->n_dpop_algs,
+        .access_token = token,
+        .access_token_len = len,
+    };
+    struct sg_dpop_proof p;
+    const char *why = NULL;
+    signet_err err = sg_dpop_check(r->proof, strnlen(r->proof, SG_DPOP_PROOF_MAX + 1), &e, &p,
+                                   &why);
+    if (err != SIGNET_OK) {
+        c->reason = why;
+        goto out;
+    }
+    if (CRYPTO_memcmp(p.jkt, json_string_value(jkt), SG_THUMBPRINT_LEN) != 0) {
+        c->reason = "the DPoP proof key does not match the token's cnf.jkt";
+        err = SIGNET_ERR_DPOP_BINDING;
+        goto out;
+    }
+    int nonce_ok = 1;
+    if (v->dpop_nonce_fn != NULL)
+        nonce_ok = v->dpop_nonce_fn(p.nonce, v->dpop_nonce_ctx) == 1;
+    else if (v->dpop_nonce_builtin)
+        nonce_ok = sg_dpop_nonce_valid(v->dpop_nonce_key, now, v->dpop_nonce_step, p.nonce);
+    if (!nonce_ok) {
+        c->reason = p.nonce == NULL ? "the DPoP proof has no nonce (use_dpop_nonce)"
+                                    : "the DPoP proof nonce is stale or unknown (use_dpop_nonce)";
+        err = SIGNET_ERR_DPOP_NONCE;
+        goto out;
+    }
+    if (v->replay != NULL) {
+        err = sg_dpop_replay_check(v->replay, p.replay_key, now, p.iat + v->dpop_max_age + 1);
+        if (err == SIGNET_ERR_DPOP_REPLAY)
+            c->reason = "the DPoP proof jti was already used (replay)";
+        else if (err == SIGNET_ERR_BUSY)
+            c->reason = "the DPoP replay cache is full of live proofs";
+    }
+out:
+    sg_dpop_proof_clear(&p);
+    return err;
+}
+
+static signet_err decide(signet_verifier *v, const char *token, size_t len,
+                         const signet_verify_opts *opts, struct vctx *c)
+{
+    struct req r;
+    signet_err err = read_opts(opts, &r);
+    if (err != SIGNET_OK)
+        return err;
+    if (r.dpop && v->replay == NULL && !v->dpop_nonce_builtin && v->dpop_nonce_fn == NULL &&
+        !v->dpop_unprotected) {
+        c->reason = "DPoP needs a replay cache or nonces (or an explicit opt-out)";
+        return SIGNET_ERR_DPOP_UNPROTECTED;
+    }
+    int64_t now = now_of(v);
+    err = decide_token(v, token, len, c, now);
+    if (err != SIGNET_OK)
+        return err;
+    return check_binding(v, token, len, &r, c, now);
+}
+
 static const char *claim_str(const json_t *claims, const char *name)
 {
     const json_t *s = json_object_get(claims, name);
@@ -955,10 +1122,13 @@ signet_err signet_verify(signet_verifier *v, const char *token, size_t len,
 
 signet_err signet_verifier_dpop_nonce(signet_verifier *v, char *buf, size_t cap)
 {
-    (void)v;
-    (void)cap;
-    buf[0] = '\0';
-    return SIGNET_ERR_UNSUPPORTED; /* body follows (issue 12) */
+    if (cap > 0)
+        buf[0] = '\0';
+    if (!v->dpop_nonce_builtin)
+        return SIGNET_ERR_CONFIG;
+    if (cap < SG_DPOP_NONCE_MAX)
+        return SIGNET_ERR_TOO_LARGE;
+    return sg_dpop_nonce_make(v->dpop_nonce_key, now_of(v), v->dpop_nonce_step, buf);
 }
 
 signet_err signet_parse_authorization(const char *value, size_t len, const char **scheme,
@@ -969,9 +1139,22 @@ signet_err signet_parse_authorization(const char *value, size_t len, const char 
 
 signet_err signet_dpop_challenge(const signet_verifier *v, signet_err err, char *buf, size_t cap)
 {
-    (void)v;
-    (void)err;
-    (void)cap;
-    buf[0] = '\0';
-    return SIGNET_ERR_UNSUPPORTED; /* body follows (issue 12) */
+    const char *error = NULL;
+    switch (err) {
+    case SIGNET_OK: break;
+    case SIGNET_ERR_DPOP_NONCE: error = "use_dpop_nonce"; break;
+    case SIGNET_ERR_DPOP:
+    case SIGNET_ERR_DPOP_REPLAY:
+    case SIGNET_ERR_DPOP_UNPROTECTED: error = "invalid_dpop_proof"; break;
+    default: error = "invalid_token"; break;
+    }
+    int n = error != NULL ? snprintf(buf, cap, "DPoP error=\"%s\", algs=\"%s\"", error,
+                                     v->dpop_algs_str)
+                          : snprintf(buf, cap, "DPoP algs=\"%s\"", v->dpop_algs_str);
+    if (n < 0 || (size_t)n >= cap) {
+        if (cap > 0)
+            buf[0] = '\0';
+        return SIGNET_ERR_TOO_LARGE;
+    }
+    return SIGNET_OK;
 }

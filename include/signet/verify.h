@@ -154,7 +154,7 @@ SIGNET_API SIGNET_WUR signet_err signet_verifier_config_set_dpop_window(
     signet_verifier_config *cfg, int64_t max_age) SIGNET_NONNULL(1);
 /* jti replay cache of at most max_entries live proofs (default 65536;
  * 0 = off). Entries live for the iat window; when it is full of live
- * entries a new proof is refused (SIGNET_ERR_DPOP_REPLAY), never let in. */
+ * entries a new proof is refused (SIGNET_ERR_BUSY), never let in. */
 SIGNET_API SIGNET_WUR signet_err signet_verifier_config_set_dpop_replay_cache(
     signet_verifier_config *cfg, size_t max_entries) SIGNET_NONNULL(1);
 /* Resource-server nonces from the built-in stateless source: an HMAC over

@@ -547,11 +547,13 @@ static void test_opts(void **state)
     assert_int_equal(signet_verify(w->v, tok, strlen(tok), &o, &c), SIGNET_OK);
     signet_claims_free(c);
     /* An older, smaller struct: members beyond size are ignored. */
-    signet_verify_opts old = {sizeof(size_t), "GET", "x", "proof-ignored", 7};
+    signet_verify_opts old = {sizeof(size_t), "GET", "x", "proof-ignored", 7, "DPoP"};
     assert_int_equal(signet_verify(w->v, tok, strlen(tok), &old, &c), SIGNET_OK);
     signet_claims_free(c);
+    /* A proof with the Bearer scheme is refused, never ignored (test_dpop.c
+     * has the DPoP cases). */
     o.dpop_proof = "eyJ...";
-    assert_int_equal(signet_verify(w->v, tok, strlen(tok), &o, &c), SIGNET_ERR_UNSUPPORTED);
+    assert_int_equal(signet_verify(w->v, tok, strlen(tok), &o, &c), SIGNET_ERR_DPOP);
     assert_null(c);
     o.dpop_proof = NULL;
     o.flags = 1;
