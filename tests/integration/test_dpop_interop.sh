@@ -46,8 +46,13 @@ printf '[server]\nlisten = 127.0.0.1:%s\n' "$port" >>"$state/signet.conf"
 start_signetd "$state"
 wait_http "$iss/.well-known/openid-configuration"
 curl -s "$iss/.well-known/openid-configuration" >"$work/disc.json"
-[ "$(json_get "$work/disc.json" '" ".join(d["dpop_signing_alg_values_supported"])')" != "" ] ||
-  fail "discovery has no dpop_signing_alg_values_supported"
+dpop_algs=$(json_get "$work/disc.json" '" ".join(d["dpop_signing_alg_values_supported"])')
+[ -n "$dpop_algs" ] || fail "discovery has no dpop_signing_alg_values_supported"
+# panva's clients sign with an Ed25519 key as alg "Ed25519" (RFC 9864), not
+# "EdDSA": that client runs only when signetd advertises it.
+ed25519=0
+[[ " $dpop_algs " == *" Ed25519 "* ]] && ed25519=1
+[ "$ed25519" = 1 ] || echo "NOTE: signetd's DPoP algs ($dpop_algs) lack Ed25519: no Ed25519 client"
 
 # Two resource servers: one demanding DPoP nonces, one relying on its jti
 # replay cache alone. Each is told the URL it is reached at.
@@ -112,7 +117,7 @@ pass "two Authorization headers refused (400)"
 
 # ---- 2. the clients, the nonce flows and the attacks (node) -----------------
 mkdir -p "$work/out"
-UNBOUND_TOKEN=$bearer node "$node_dir/dpop_interop.mjs" "$iss" dpop-app "$work/app.secret" \
+UNBOUND_TOKEN=$bearer DPOP_ED25519=$ed25519 node "$node_dir/dpop_interop.mjs" "$iss" dpop-app "$work/app.secret" \
   "http://127.0.0.1:$rs1" "http://127.0.0.1:$rs2" "$work/out" | tee "$work/node.out" ||
   fail "a DPoP interop check failed (see above)"
 for c in openid-client.token_type openid-client.as_nonce_retry openid-client.resource \
@@ -121,13 +126,16 @@ for c in openid-client.token_type openid-client.as_nonce_retry openid-client.res
   rs.forged_nonce_refused rs.stolen_token_other_key_refused rs.bound_as_bearer_refused \
   rs.bound_as_bearer_with_proof_refused rs.missing_proof_refused rs.two_proofs_refused \
   rs.other_htu_refused rs.htu_from_host_refused rs.htu_from_config_ok rs_plain.ok \
-  rs_plain.replay_refused rs.unbound_as_dpop_refused rs.unbound_as_bearer_ok; do
+  rs_plain.replay_refused rs.unbound_as_dpop_refused rs.unbound_as_bearer_ok \
+  $([ "$ed25519" = 0 ] || echo oauth4webapi-ed25519.token_type oauth4webapi-ed25519.resource); do
   grep -q "^OK $c " "$work/node.out" || fail "check $c did not pass"
   checks=$((checks + 1))
 done
 
 # ---- 3. PyJWT: signature, and cnf.jkt = RFC 7638 thumbprint of the key ------
-for c in openid-client oauth4webapi dpop; do
+clients=(openid-client oauth4webapi dpop)
+[ "$ed25519" = 0 ] || clients+=(oauth4webapi-ed25519)
+for c in "${clients[@]}"; do
   $py - "$iss" "$aud" "$work/out/$c.token" "$work/out/$c.jwk" "$work/out/$c.jkt" <<'PY' ||
 import base64, hashlib, json, sys, jwt
 iss, aud, tok_f, jwk_f, jkt_f = sys.argv[1:]

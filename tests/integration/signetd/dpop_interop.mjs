@@ -68,14 +68,15 @@ async function openidClient() {
     `${again.status}, ${seen.length - before} request(s)`);
 }
 
-// 2. oauth4webapi used directly (EdDSA key), with the retry loop its
-// documentation gives for use_dpop_nonce.
-async function oauth4() {
+// 2. oauth4webapi used directly, with the retry loop its documentation gives
+// for use_dpop_nonce. name: the check prefix; alg: the key's (an Ed25519 key
+// signs with alg "Ed25519", RFC 9864, in panva's libraries, never "EdDSA").
+async function oauth4(name, alg) {
   const as = await oauth.discoveryRequest(new URL(issuer),
     { [oauth.allowInsecureRequests]: true, [oauth.customFetch]: tracingFetch })
     .then((r) => oauth.processDiscoveryResponse(new URL(issuer), r));
   const c = { client_id: clientId };
-  const kp = await oauth.generateKeyPair('EdDSA');
+  const kp = await oauth.generateKeyPair(alg);
   const dpop = oauth.DPoP(c, kp);
   const opts = { DPoP: dpop, [oauth.allowInsecureRequests]: true,
     [oauth.customFetch]: tracingFetch };
@@ -89,8 +90,8 @@ async function oauth4() {
     if (!oauth.isDPoPNonceError(e)) throw e;
     tok = await grant();
   }
-  expect(tok.token_type === 'dpop', 'oauth4webapi.token_type', tok.token_type);
-  await saveKey('oauth4webapi', kp, tok.access_token);
+  expect(tok.token_type === 'dpop', `${name}.token_type`, tok.token_type);
+  await saveKey(name, kp, tok.access_token);
   const call = () => oauth.protectedResourceRequest(tok.access_token, 'GET',
     new URL(`${rsNonce}/api/oauth4`), new Headers(), null, opts);
   let res;
@@ -101,11 +102,11 @@ async function oauth4() {
     res = await call();
   }
   const body = await res.json();
-  expect(res.status === 200 && body.scheme === 'DPoP', 'oauth4webapi.resource',
+  expect(res.status === 200 && body.scheme === 'DPoP', `${name}.resource`,
     `${res.status} ${JSON.stringify(body)}`);
 }
 
-// 3. The `dpop` package with plain fetch (PS256 key): every request and
+// 3. The `dpop` package with plain fetch (ES256 key): every request and
 // proof by hand, so the attacks can reuse them exactly.
 async function tokenWithDpop(kp) {
   const url = `${issuer}/token`;
@@ -151,7 +152,7 @@ function get(base, path, authorization, proof, hostHeader) {
 }
 
 async function dpopPackage() {
-  const kp = await DPoP.generateKeyPair('PS256');
+  const kp = await DPoP.generateKeyPair('ES256');
   const tok = await tokenWithDpop(kp);
   expect(tok.token_type === 'DPoP', 'dpop.token_type', tok.token_type);
   await saveKey('dpop', kp, tok.access_token);
@@ -182,7 +183,7 @@ async function dpopPackage() {
   const fresh = r.headers['dpop-nonce'] || nonce;
 
   // The thief: the same token with a proof from another key.
-  const thief = await DPoP.generateKeyPair('ES256');
+  const thief = await DPoP.generateKeyPair('PS256');
   r = await get(rsNonce, path, auth, await DPoP.generateProof(thief, url, 'GET', fresh, at));
   expect(r.status === 401, 'rs.stolen_token_other_key_refused',
     `${r.status} ${r.headers['www-authenticate']}`);
@@ -230,8 +231,12 @@ async function dpopPackage() {
     'rs_plain.replay_refused', `${r.status} ${r.headers['www-authenticate']}`);
 }
 
-for (const [name, fn] of [['openid-client', openidClient], ['oauth4webapi', oauth4],
-  ['dpop', dpopPackage]]) {
+const runs = [['openid-client', openidClient],
+  ['oauth4webapi', () => oauth4('oauth4webapi', 'PS256')], ['dpop', dpopPackage]];
+// Only when signetd advertises it (DPOP_ED25519=1, from discovery).
+if (process.env.DPOP_ED25519 === '1')
+  runs.push(['oauth4webapi-ed25519', () => oauth4('oauth4webapi-ed25519', 'Ed25519')]);
+for (const [name, fn] of runs) {
   try {
     await fn();
   } catch (e) {
