@@ -17,6 +17,7 @@
  * Uses only the public API (<signet/signet.h>) and libmicrohttpd:
  *   cc resource_server.c $(pkg-config --cflags --libs signet libmicrohttpd)
  */
+#define _POSIX_C_SOURCE 200809L /* sigwait, pthread_sigmask, strcasecmp */
 #include <signet/signet.h>
 
 #include <microhttpd.h>
@@ -234,7 +235,7 @@ int main(int argc, char **argv)
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    (void)pthread_sigmask(SIG_BLOCK, &stop, NULL);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     /* Four threads share the verifier: signet_verify is thread-safe. */
