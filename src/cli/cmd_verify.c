@@ -13,9 +13,11 @@
 
 #include "cli/cli_util.h"
 #include "json.h"
+#include "util/strconv.h"
 #include "signet/signet.h"
 
 #define VERIFY_TOKEN_MAX (16u * 1024u) /* libsignet's own cap */
+#define VERIFY_TOKEN_BUF (VERIFY_TOKEN_MAX + 64)
 #define VERIFY_MAX_ALGS 8
 /* libsignet's compact re-serialisation of the claims of such a token: a
  * number can print several times longer than written ("1e-7" takes 22
@@ -42,9 +44,22 @@ static void usage(FILE *f)
             "  --skew SECONDS      clock skew tolerance (default 60)\n"
             "  --max-lifetime S    maximum exp - iat (default 86400)\n"
             "  --require-key-metadata  keys must carry iss and active_from\n"
+            "  --dpop PROOF        the request's DPoP proof (RFC 9449): checked against\n"
+            "                      --method and --url, its key against the token's cnf.jkt,\n"
+            "                      its iat within [now - 300, now + skew]\n"
+            "  --method METHOD     the request method the proof must name (htm)\n"
+            "  --url URL           the request URL the proof must name (htu)\n"
+            "  --scheme Bearer|DPoP  the Authorization scheme the token came with\n"
+            "                      (default DPoP with --dpop, else Bearer)\n"
+            "  --dpop-nonce NONCE  the nonce this server handed out: the proof must carry it\n"
+            "                      (without it, the proof is judged once, with no replay\n"
+            "                      memory: this command sees one request)\n"
             "  -h, --help          this text\n"
             "\n"
-            "Exit status: 0 valid, 1 rejected, 2 usage or setup error.\n");
+            "TOKEN is taken byte for byte; from standard input, one trailing newline\n"
+            "is removed and every other byte is part of the token.\n"
+            "Exit status: 0 valid, 1 rejected (the SIGNET_ERR_* reason is printed),\n"
+            "2 usage or setup error.\n");
 }
 
 static int parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
@@ -63,14 +78,13 @@ static int64_t fixed_clock(void *ctx)
     return *(const int64_t *)ctx;
 }
 
-/* Reads the token from a file descriptor, at most VERIFY_TOKEN_MAX bytes
- * plus surrounding whitespace. */
+/* Reads the token from a file descriptor: at most cap bytes (the caller
+ * makes cap larger than any acceptable token, so a longer input still
+ * reaches libsignet, which rejects it as too large). */
 static int read_token(int fd, char *buf, size_t cap, size_t *len)
 {
     size_t n = 0;
-    for (;;) {
-        if (n == cap)
-            return -1;
+    while (n < cap) {
         ssize_t r = read(fd, buf + n, cap - n);
         if (r < 0 && errno == EINTR)
             continue;
@@ -97,11 +111,26 @@ struct verify_args {
     int64_t max_lifetime;
     int require_metadata;
     const char *token_arg;
+    const char *dpop;       /* --dpop PROOF */
+    const char *method;
+    const char *url;
+    const char *scheme;     /* NULL: DPoP with --dpop, else Bearer */
+    const char *dpop_nonce; /* the expected nonce */
 };
 
 static int parse_args(int argc, char **argv, struct verify_args *a)
 {
-    enum { OPT_NOW = 256, OPT_SKEW, OPT_MAXLIFE, OPT_REQMETA };
+    enum {
+        OPT_NOW = 256,
+        OPT_SKEW,
+        OPT_MAXLIFE,
+        OPT_REQMETA,
+        OPT_DPOP,
+        OPT_METHOD,
+        OPT_URL,
+        OPT_SCHEME,
+        OPT_NONCE
+    };
     static const struct option longopts[] = {
         {"issuer", required_argument, NULL, 'i'},
         {"audience", required_argument, NULL, 'a'},
@@ -111,6 +140,11 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
         {"skew", required_argument, NULL, OPT_SKEW},
         {"max-lifetime", required_argument, NULL, OPT_MAXLIFE},
         {"require-key-metadata", no_argument, NULL, OPT_REQMETA},
+        {"dpop", required_argument, NULL, OPT_DPOP},
+        {"method", required_argument, NULL, OPT_METHOD},
+        {"url", required_argument, NULL, OPT_URL},
+        {"scheme", required_argument, NULL, OPT_SCHEME},
+        {"dpop-nonce", required_argument, NULL, OPT_NONCE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -156,6 +190,17 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
             }
             break;
         case OPT_REQMETA: a->require_metadata = 1; break;
+        case OPT_DPOP: a->dpop = optarg; break;
+        case OPT_METHOD: a->method = optarg; break;
+        case OPT_URL: a->url = optarg; break;
+        case OPT_NONCE: a->dpop_nonce = optarg; break;
+        case OPT_SCHEME:
+            if (strcasecmp(optarg, "Bearer") != 0 && strcasecmp(optarg, "DPoP") != 0) {
+                fprintf(stderr, "signet verify: --scheme wants Bearer or DPoP\n");
+                return -1;
+            }
+            a->scheme = optarg;
+            break;
         case 'h': return 1;
         default: return -1;
         }
@@ -165,7 +210,33 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
         return -1;
     }
     a->token_arg = argv[optind];
+    if (a->scheme == NULL)
+        a->scheme = a->dpop != NULL ? "DPoP" : "Bearer";
+    int dpop = strcasecmp(a->scheme, "DPoP") == 0;
+    if ((a->dpop != NULL || dpop) && (a->method == NULL || a->url == NULL)) {
+        fprintf(stderr, "signet verify: DPoP needs --method and --url\n");
+        return -1;
+    }
+    if (a->dpop_nonce != NULL && a->dpop == NULL) {
+        fprintf(stderr, "signet verify: --dpop-nonce needs --dpop\n");
+        return -1;
+    }
     return 0;
+}
+
+static int expected_nonce(const char *nonce, void *ctx)
+{
+    return nonce != NULL && strcmp(nonce, (const char *)ctx) == 0;
+}
+
+/* The event's sentence, which names the failed check (a DPoP rule, ...). */
+static char last_reason[256];
+
+static void on_event(const signet_event *ev, void *ctx)
+{
+    char *buf = ctx;
+    if (sg_copy_str(buf, sizeof last_reason, ev->reason) != 0)
+        buf[0] = '\0';
 }
 
 static signet_err configure(const struct verify_args *a, signet_verifier_config *cfg)
@@ -199,6 +270,18 @@ static signet_err configure(const struct verify_args *a, signet_verifier_config 
         err = signet_verifier_config_require_key_metadata(cfg, 1);
     if (err == SIGNET_OK)
         err = signet_verifier_config_set_background_refresh(cfg, 0);
+    /* One request per run: a replay cache would forget everything at exit.
+     * With --dpop-nonce the proof must carry that nonce; without it the
+     * caller accepts a proof judged without replay memory (docs/cli.md). */
+    if (err == SIGNET_OK)
+        err = signet_verifier_config_set_dpop_replay_cache(cfg, 0);
+    if (err == SIGNET_OK && a->dpop_nonce != NULL)
+        err = signet_verifier_config_set_dpop_nonce_fn(cfg, expected_nonce,
+                                                       (void *)a->dpop_nonce);
+    else if (err == SIGNET_OK)
+        err = signet_verifier_config_allow_dpop_unprotected(cfg, 1);
+    if (err == SIGNET_OK)
+        err = signet_verifier_config_set_event_callback(cfg, on_event, (void *)&last_reason);
     return err;
 }
 
@@ -234,30 +317,26 @@ int sg_cmd_verify(int argc, char **argv)
         return rc > 0 ? SG_EXIT_OK : SG_EXIT_USAGE;
     }
 
-    char *token = malloc(VERIFY_TOKEN_MAX + 64);
+    /* Room for more than libsignet accepts: a longer token is its verdict
+     * (SIGNET_ERR_TOO_LARGE, exit 1), not a usage error. */
+    char *token = malloc(VERIFY_TOKEN_BUF);
     size_t len = 0;
     if (token == NULL)
         return SG_EXIT_USAGE;
     if (strcmp(a.token_arg, "-") == 0) {
-        if (read_token(STDIN_FILENO, token, VERIFY_TOKEN_MAX + 64, &len) != 0) {
-            fprintf(stderr, "signet verify: cannot read the token from stdin (or too long)\n");
+        if (read_token(STDIN_FILENO, token, VERIFY_TOKEN_BUF, &len) != 0) {
+            fprintf(stderr, "signet verify: cannot read the token from stdin\n");
             free(token);
             return SG_EXIT_USAGE;
         }
+        /* The one newline a shell or a file adds; every other byte is the
+         * token's, judged by libsignet. */
+        if (len > 0 && token[len - 1] == '\n')
+            len--;
     } else {
-        len = strlen(a.token_arg);
-        if (len > VERIFY_TOKEN_MAX + 63)
-            len = VERIFY_TOKEN_MAX + 63; /* libsignet rejects it as too large */
+        len = strnlen(a.token_arg, VERIFY_TOKEN_BUF);
         memcpy(token, a.token_arg, len);
     }
-    /* Surrounding whitespace (a trailing newline from a file) is not part
-     * of the token; anything inside it is, and is judged by libsignet. */
-    size_t start = 0;
-    while (len > 0 && (token[len - 1] == '\n' || token[len - 1] == '\r' || token[len - 1] == ' '))
-        len--;
-    while (start < len && (token[start] == ' ' || token[start] == '\n'))
-        start++;
-
     rc = SG_EXIT_USAGE;
     signet_verifier_config *cfg = NULL;
     signet_verifier *v = NULL;
@@ -280,9 +359,18 @@ int sg_cmd_verify(int argc, char **argv)
                 signet_err_name(err), signet_strerror(err));
         goto out;
     }
-    err = signet_verify(v, token + start, len - start, NULL, &claims);
+    signet_verify_opts opts = SIGNET_VERIFY_OPTS_INIT;
+    opts.http_method = a.method;
+    opts.http_url = a.url;
+    opts.dpop_proof = a.dpop;
+    opts.scheme = a.scheme;
+    err = signet_verify(v, token, len, &opts, &claims);
     if (err != SIGNET_OK) {
-        printf("invalid: %s: %s\n", signet_err_name(err), signet_strerror(err));
+        if (strcmp(last_reason, signet_strerror(err)) != 0 && last_reason[0] != '\0')
+            printf("invalid: %s: %s (%s)\n", signet_err_name(err), signet_strerror(err),
+                   last_reason);
+        else
+            printf("invalid: %s: %s\n", signet_err_name(err), signet_strerror(err));
         rc = SG_EXIT_FAIL;
         goto out;
     }
@@ -291,7 +379,7 @@ out:
     signet_claims_free(claims);
     signet_verifier_free(v);
     signet_verifier_config_free(cfg);
-    memset(token, 0, VERIFY_TOKEN_MAX + 64);
+    memset(token, 0, VERIFY_TOKEN_BUF);
     free(token);
     return rc;
 }
