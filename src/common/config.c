@@ -874,6 +874,11 @@ signet_err sg_config_write(const struct sg_config *c, const char *path)
         fprintf(f, "\ntoken_lifetime = %llds\n", (long long)t->token_lifetime);
         if (t->max_token_lifetime != c->max_token_lifetime)
             fprintf(f, "max_token_lifetime = %llds\n", (long long)t->max_token_lifetime);
+        if (t->dpop != SG_DPOP_POLICY_ALLOWED)
+            fprintf(f, "dpop = %s\n",
+                    t->dpop == SG_DPOP_POLICY_REQUIRED ? "required" : "forbidden");
+        if (!t->dpop_nonce)
+            fprintf(f, "dpop_nonce = off\n");
         fprintf(f, "\n");
     }
     int bad = ferror(f) != 0;

@@ -318,7 +318,7 @@ static int dpop_gate(const struct sg_config *cfg, const struct sg_tenant_cfg *t,
                      const char **result)
 {
     *result = "invalid_dpop_proof";
-    if (dpop[0] == '\0' || strchr(dpop, ',') != NULL) {
+    if (strchr(dpop, ',') != NULL) {
         /* A list in one header is several proofs (a JWS has no comma). */
         dpop_fail(r, t, "invalid_dpop_proof", "exactly one DPoP proof is allowed");
         return -1;

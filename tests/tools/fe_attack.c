@@ -553,6 +553,29 @@ static int sc_policy(struct channel *ch)
     c = claims_with(iss, n0, 300, "\"jti\":\"chosen-by-the-front\"");
     refused_claims(&ch[0], "sign with a jti of the front's choosing", c, "SIGNET_ERR_POLICY_JTI");
     free(c);
+    /* Issue 12: a DPoP-bound token's cnf is exactly {"jkt": <thumbprint>};
+     * anything else would bind it to a key no proof was checked for. */
+#define FE_JKT "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+    c = claims_with(iss, n0, 300, "\"cnf\":{\"jkt\":\"" FE_JKT "\"}");
+    expect("legit sign with cnf.jkt (DPoP)", sign_claims(&ch[0], iss, "", c, &tok), "SIGNET_OK");
+    free(tok);
+    free(c);
+    static const char *const bad_cnf[] = {
+        "\"cnf\":{\"jkt\":\"" FE_JKT "\",\"jwk\":{\"kty\":\"oct\",\"k\":\"AAAA\"}}",
+        "\"cnf\":{\"x5t#S256\":\"" FE_JKT "\"}",
+        "\"cnf\":{\"jkt\":\"short\"}",
+        "\"cnf\":{\"jkt\":[\"" FE_JKT "\"]}",
+        "\"cnf\":\"" FE_JKT "\"",
+        "\"cnf\":{}",
+    };
+    for (size_t i = 0; i < sizeof bad_cnf / sizeof bad_cnf[0]; i++) {
+        char step[256];
+        (void)snprintf(step, sizeof step, "sign with a malformed cnf (%.180s)", bad_cnf[i]);
+        c = claims_with(iss, n0, 300, bad_cnf[i]);
+        refused_claims(&ch[0], step, c, "SIGNET_ERR_POLICY_CLAIMS");
+        free(c);
+    }
+#undef FE_JKT
     c = claims_with(iss, n0, 300, "\"scope\":\"read\"");
     expect("legit sign with its scope after", sign_claims(&ch[0], iss, "", c, &tok), "SIGNET_OK");
     free(tok);

@@ -660,6 +660,37 @@ static void test_telemetry_and_scopes(void **state)
     }
 }
 
+/* DPoP (issue 12): the tenant's default client policy (allowed) and its
+ * nonce switch (required); any other value names its key. */
+static void test_tenant_dpop(void **state)
+{
+    (void)state;
+    assert_int_equal(parse(MINI), SIGNET_OK);
+    assert_int_equal(cfg.tenants[0].dpop, SG_DPOP_POLICY_ALLOWED);
+    assert_int_equal(cfg.tenants[0].dpop_nonce, 1);
+    assert_int_equal(parse(MINI "dpop = required\ndpop_nonce = off\n"), SIGNET_OK);
+    assert_int_equal(cfg.tenants[0].dpop, SG_DPOP_POLICY_REQUIRED);
+    assert_int_equal(cfg.tenants[0].dpop_nonce, 0);
+    assert_int_equal(parse(MINI "dpop = forbidden\ndpop_nonce = required\n"), SIGNET_OK);
+    assert_int_equal(cfg.tenants[0].dpop, SG_DPOP_POLICY_FORBIDDEN);
+    assert_int_equal(cfg.tenants[0].dpop_nonce, 1);
+    static const char *const bad_dpop[] = {"", "Required", "yes", "on", "bound"};
+    for (size_t i = 0; i < sizeof bad_dpop / sizeof bad_dpop[0]; i++) {
+        assert_int_equal(parsef(MINI "dpop = %s\n", bad_dpop[i]), SIGNET_ERR_CONFIG);
+        assert_msg("dpop");
+        assert_int_equal(parsef(MINI "dpop_nonce = %s\n", bad_dpop[i]), SIGNET_ERR_CONFIG);
+        assert_msg("dpop_nonce");
+    }
+    /* sg_config_write keeps both. */
+    char dir[256];
+    assert_int_equal(sg_test_mkdtemp(dir, sizeof dir, "signet-config"), 0);
+    load_written(dir, MINI "dpop = required\ndpop_nonce = off\n");
+    assert_same_config();
+    assert_int_equal(cfg.tenants[0].dpop, SG_DPOP_POLICY_REQUIRED);
+    assert_int_equal(cfg.tenants[0].dpop_nonce, 0);
+    sg_test_rmrf(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -678,6 +709,7 @@ int main(void)
         cmocka_unit_test(test_tenant_names),
         cmocka_unit_test(test_long_tenant_names_not_merged),
         cmocka_unit_test(test_tenant_limit),
+        cmocka_unit_test(test_tenant_dpop),
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_write_load_roundtrip),
         cmocka_unit_test(test_write_keeps_every_setting),
