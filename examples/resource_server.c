@@ -101,16 +101,18 @@ static enum MHD_Result refuse(struct server *s, struct MHD_Connection *mc, signe
     return reply(s, mc, 401, "{\"error\":\"unauthorized\"}", challenge, bearer);
 }
 
-/* {"name":<claim as JSON>} fragments of the answer; absent claims are null. */
-static void add_claim(const signet_claims *c, const char *name, char *out, size_t cap)
+/* Appends "name":<claim as JSON> to the answer (null when absent); -1 when
+ * it does not fit. */
+static int add_claim(const signet_claims *c, const char *name, char *out, size_t cap)
 {
     char *json = NULL;
     size_t used = strlen(out);
     if (signet_claims_get_json(c, name, &json) != SIGNET_OK)
         json = NULL;
-    (void)snprintf(out + used, cap - used, "%s\"%s\":%s", used > 1 ? "," : "", name,
-                   json != NULL ? json : "null");
+    int n = snprintf(out + used, cap - used, "%s\"%s\":%s", used > 1 ? "," : "", name,
+                     json != NULL ? json : "null");
     signet_free(json);
+    return n < 0 || (size_t)n >= cap - used ? -1 : 0;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *path,
@@ -165,14 +167,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     if (err != SIGNET_OK)
         return refuse(s, mc, err, strcasecmp(scheme_z, "DPoP") == 0);
 
+    /* The resource: who the token says is calling (claims from a verified
+     * token, as JSON from libsignet, so nothing here needs escaping). */
     char body[4096] = "{";
-    add_claim(claims, "sub", body, sizeof body);
-    add_claim(claims, "scope", body, sizeof body);
-    add_claim(claims, "client_id", body, sizeof body);
-    size_t used = strlen(body);
-    (void)snprintf(body + used, sizeof body - used, ",\"scheme\":\"%s\"}",
-                   strcasecmp(scheme_z, "DPoP") == 0 ? "DPoP" : "Bearer");
+    int fits = add_claim(claims, "sub", body, sizeof body) == 0 &&
+               add_claim(claims, "scope", body, sizeof body) == 0 &&
+               add_claim(claims, "client_id", body, sizeof body) == 0;
     signet_claims_free(claims);
+    size_t used = strlen(body);
+    if (!fits || (size_t)snprintf(body + used, sizeof body - used, ",\"scheme\":\"%s\"}",
+                                  strcasecmp(scheme_z, "DPoP") == 0 ? "DPoP" : "Bearer") >=
+                     sizeof body - used)
+        return reply(s, mc, 500, "{\"error\":\"server_error\"}", NULL, NULL);
     return reply(s, mc, 200, body, NULL, NULL);
 }
 
