@@ -89,14 +89,11 @@ static void remove_dot_segments(const char *in, size_t n, struct out_buf *o)
         size_t left = n - i;
         if (left >= 3 && memcmp(s, "../", 3) == 0) {
             i += 3;
-        } else if (left >= 2 && memcmp(s, "./", 2) == 0) {
-            i += 2;
-        } else if (left >= 3 && memcmp(s, "/./", 3) == 0) {
-            i += 2; /* leaves "/" */
+        } else if ((left >= 2 && memcmp(s, "./", 2) == 0) ||
+                   (left >= 3 && memcmp(s, "/./", 3) == 0)) {
+            i += 2; /* "./" goes; "/./" leaves "/" */
         } else if (left == 2 && memcmp(s, "/.", 2) == 0) {
-            i += 1;
-            /* input becomes "/": handled by the next round as a segment */
-            put_c(o, '/');
+            put_c(o, '/'); /* the input would be "/", the last segment */
             i = n;
         } else if ((left >= 4 && memcmp(s, "/../", 4) == 0) ||
                    (left == 3 && memcmp(s, "/..", 3) == 0)) {
