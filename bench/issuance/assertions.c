@@ -1,14 +1,19 @@
-/* private_key_jwt load: precomputes token request bodies, each with its own
- * client assertion (RFC 7523, ES256, unique jti), before the run.
+/* private_key_jwt and DPoP load: precomputes token request bodies, each with
+ * its own client assertion (RFC 7523, ES256, unique jti), or DPoP proofs
+ * (RFC 9449, ES256, unique jti), before the run.
  *
  *   assertions keygen KEY.pem JWK.json
  *   assertions make KEY.pem CLIENT_ID AUDIENCE COUNT JTI_PREFIX OUT
+ *   assertions dpop KEY.pem HTU NONCE COUNT JTI_PREFIX OUT
  *
  * keygen makes a P-256 key (the client's) and its public JWK for `signet
  * client add --jwk`. make writes COUNT lines, each a complete
  * application/x-www-form-urlencoded body: grant_type, client_assertion_type
  * and a client_assertion with iss = sub = CLIENT_ID, aud = AUDIENCE (the
- * issuer identifier, draft-ietf-oauth-rfc7523bis), iat = now, exp = now + 240 s, jti = JTI_PREFIX-N. */
+ * issuer identifier, draft-ietf-oauth-rfc7523bis), iat = now, exp = now + 240 s, jti = JTI_PREFIX-N.
+ * dpop writes COUNT lines, each a DPoP header value: typ dpop+jwt, the
+ * key's public JWK, htm POST, htu HTU, iat = now, jti = JTI_PREFIX-N and
+ * nonce NONCE (the server's DPoP-Nonce; "-": none). */
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
@@ -39,11 +44,9 @@ static void b64url(const unsigned char *in, size_t n, char *out)
     out[o] = '\0';
 }
 
-static int keygen(const char *pem_path, const char *jwk_path)
+/* The P-256 public point, base64url x and y (32 bytes each). */
+static int coords(EVP_PKEY *k, char bx64[64], char by64[64])
 {
-    EVP_PKEY *k = EVP_EC_gen("P-256");
-    if (k == NULL)
-        return 1;
     unsigned char x[32] = {0}, y[32] = {0};
     BIGNUM *bx = NULL, *by = NULL;
     int ok = EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_EC_PUB_X, &bx) == 1 &&
@@ -51,13 +54,22 @@ static int keygen(const char *pem_path, const char *jwk_path)
              BN_bn2binpad(bx, x, 32) == 32 && BN_bn2binpad(by, y, 32) == 32;
     BN_free(bx);
     BN_free(by);
+    b64url(x, 32, bx64);
+    b64url(y, 32, by64);
+    return ok;
+}
+
+static int keygen(const char *pem_path, const char *jwk_path)
+{
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+    if (k == NULL)
+        return 1;
+    char bx64[64], by64[64];
+    int ok = coords(k, bx64, by64);
     FILE *f = ok ? fopen(pem_path, "we") : NULL;
     ok = f != NULL && PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL) == 1;
     if (f != NULL)
         fclose(f);
-    char bx64[64], by64[64];
-    b64url(x, 32, bx64);
-    b64url(y, 32, by64);
     f = ok ? fopen(jwk_path, "we") : NULL;
     ok = f != NULL &&
          fprintf(f, "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"%s\",\"y\":\"%s\",\"alg\":\"ES256\"}\n",
@@ -138,6 +150,63 @@ static int make(const char *pem_path, const char *client_id, const char *aud, lo
     return rc;
 }
 
+/* DPoP proofs, one per line (a fresh jti each, as a client makes them). */
+static int dpop(const char *pem_path, const char *htu, const char *nonce, long count,
+                const char *prefix, const char *out_path)
+{
+    FILE *f = fopen(pem_path, "re");
+    EVP_PKEY *k = f != NULL ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+    if (f != NULL)
+        fclose(f);
+    char bx64[64], by64[64];
+    FILE *out = k != NULL && coords(k, bx64, by64) ? fopen(out_path, "we") : NULL;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (out == NULL || md == NULL) {
+        if (out != NULL)
+            fclose(out);
+        EVP_PKEY_free(k);
+        EVP_MD_CTX_free(md);
+        return 1;
+    }
+    char header[400], h64[600];
+    int n = snprintf(header, sizeof header,
+                     "{\"typ\":\"dpop+jwt\",\"alg\":\"ES256\",\"jwk\":{\"kty\":\"EC\","
+                     "\"crv\":\"P-256\",\"x\":\"%s\",\"y\":\"%s\"}}",
+                     bx64, by64);
+    int rc = n < 0 || (size_t)n >= sizeof header;
+    if (rc == 0)
+        b64url((const unsigned char *)header, (size_t)n, h64);
+    char nonce_member[200] = "";
+    if (rc == 0 && strcmp(nonce, "-") != 0) {
+        n = snprintf(nonce_member, sizeof nonce_member, ",\"nonce\":\"%s\"", nonce);
+        rc = n < 0 || (size_t)n >= sizeof nonce_member;
+    }
+    long long now = (long long)time(NULL);
+    for (long i = 0; i < count && rc == 0; i++) {
+        char claims[1024], c64[1400], input[2100], sig64[100];
+        n = snprintf(claims, sizeof claims,
+                     "{\"jti\":\"%s-%ld\",\"htm\":\"POST\",\"htu\":\"%s\",\"iat\":%lld%s}",
+                     prefix, i, htu, now, nonce_member);
+        if (n < 0 || (size_t)n >= sizeof claims) {
+            rc = 1;
+            break;
+        }
+        b64url((const unsigned char *)claims, (size_t)n, c64);
+        n = snprintf(input, sizeof input, "%s.%s", h64, c64);
+        if (n < 0 || (size_t)n >= sizeof input || sign_es256(md, k, input, sig64) != 0) {
+            rc = 1;
+            break;
+        }
+        if (fprintf(out, "%s.%s\n", input, sig64) < 0)
+            rc = 1;
+    }
+    if (fclose(out) != 0)
+        rc = 1;
+    EVP_MD_CTX_free(md);
+    EVP_PKEY_free(k);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "keygen") == 0)
@@ -148,7 +217,14 @@ int main(int argc, char **argv)
             return 2;
         return make(argv[2], argv[3], argv[4], count, argv[6], argv[7]);
     }
+    if (argc == 8 && strcmp(argv[1], "dpop") == 0) {
+        long count = strtol(argv[5], NULL, 10);
+        if (count <= 0)
+            return 2;
+        return dpop(argv[2], argv[3], argv[4], count, argv[6], argv[7]);
+    }
     fprintf(stderr, "usage: assertions keygen KEY.pem JWK.json\n"
-                    "       assertions make KEY.pem CLIENT_ID AUDIENCE COUNT JTI_PREFIX OUT\n");
+                    "       assertions make KEY.pem CLIENT_ID AUDIENCE COUNT JTI_PREFIX OUT\n"
+                    "       assertions dpop KEY.pem HTU NONCE COUNT JTI_PREFIX OUT\n");
     return 2;
 }

@@ -2,6 +2,9 @@
 --   BODY_FILE   one complete form body per line, each used once (private_key_jwt:
 --               every assertion has its own jti); threads take disjoint lines
 --   BASIC       base64(client_id:secret) for client_secret_basic (static body)
+--   DPOP_FILE   one DPoP proof per line, each used once as the DPoP header (a
+--               fresh proof per request, as a client makes them; with BASIC);
+--               threads take disjoint lines
 --   RATE        total requests per second to pace at (open-ish loop: each
 --               connection waits CONNS/RATE s between requests); unset = as fast
 --               as possible
@@ -23,6 +26,9 @@ end
 local bodies = nil
 local nbodies = 0
 local next_body = 1
+local proofs = nil
+local nproofs = 0
+local next_proof = 1
 local pace = nil
 local token_out = nil
 local sample = tonumber(os.getenv("SAMPLE") or "1")
@@ -40,6 +46,18 @@ function init(args)
       if i % nthr == id then
         nbodies = nbodies + 1
         bodies[nbodies] = line
+      end
+      i = i + 1
+    end
+  end
+  local dpop_file = os.getenv("DPOP_FILE")
+  if dpop_file then
+    proofs = {}
+    local i = 0
+    for line in io.lines(dpop_file) do
+      if i % nthr == id then
+        nproofs = nproofs + 1
+        proofs[nproofs] = line
       end
       i = i + 1
     end
@@ -62,6 +80,11 @@ function init(args)
 end
 
 function request()
+  if proofs then
+    -- more requests than proofs: an invalid proof, counted as non-200
+    wrk.headers["DPoP"] = proofs[next_proof] or "exhausted"
+    next_proof = next_proof + 1
+  end
   if bodies then
     local b = bodies[next_body]
     if b == nil then

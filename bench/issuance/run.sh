@@ -146,6 +146,7 @@ make_state() { # DIR PORT ROTATION
 port_a=$(free_port) port_b=$(free_port) port_h=$(free_port) port_p1=$(free_port) port_p2=$(free_port)
 make_state "$work/a" "$port_a" default
 "$bin/assertions" keygen "$work/pk.pem" "$work/pk.jwk"
+"$bin/assertions" keygen "$work/dpop.pem" "$work/dpop.jwk" # the DPoP client's key
 "$signet" client add --state "$work/a" --tenant default --id pk --scope read \
   --audience https://api.example --jwk "$work/pk.jwk" >/dev/null
 basic=$(printf 'bench:%s' "$(cat "$work/a/bench.secret")" | base64 -w0)
@@ -177,6 +178,15 @@ if [ "$have_peer" = 1 ]; then
       grep -q '"access_token":"eyJhbGciOiJFUzI1NiIs' || { log "the peer on $p issues no ES256 JWT"; have_peer=0; }
   done
 fi
+
+# dpop_nonce URL: the server's current DPoP nonce (the DPoP-Nonce header of
+# the use_dpop_nonce answer to a proof without one).
+dpop_nonce() {
+  "$bin/assertions" dpop "$work/dpop.pem" "$1" - 1 probe "$work/probe.proof"
+  curl -s -o /dev/null -D - -u "bench:$(cat "$work/a/bench.secret")" \
+    -H "DPoP: $(cat "$work/probe.proof")" -d grant_type=client_credentials "$1" |
+    tr -d '\r' | awk 'tolower($1) == "dpop-nonce:" {print $2}'
+}
 
 issued_a=0 # 200s wrk received from signetd A, all runs
 count_ok() { issued_a=$((issued_a + $1 - $2)); }
@@ -223,6 +233,15 @@ for rep in $(seq 1 "$reps"); do
   read -r n bad se p50 p99 p999 d < <(load "$url_a" "$secs" BODY_FILE="$work/bodies")
   count_ok "$n" "$bad"
   r w4 "$rep" pkjwt "$(echo "$n $d" | awk '{printf "%.0f", $1/$2}')" "$bad" "$se" "$p50" "$p99" "$p999"
+  # DPoP: client_secret_basic plus a fresh proof per request (ES256, own
+  # jti), made before the run with the server nonce of the moment (valid
+  # 60-120 s: making and running take well under a minute).
+  dpop_nonce "$url_a" >"$work/dpop.nonce"
+  "$bin/assertions" dpop "$work/dpop.pem" "$url_a" "$(cat "$work/dpop.nonce")" "$want" "d$rep" \
+    "$work/proofs"
+  read -r n bad se p50 p99 p999 d < <(load "$url_a" "$secs" BASIC="$basic" DPOP_FILE="$work/proofs")
+  count_ok "$n" "$bad"
+  r w4 "$rep" dpop "$(echo "$n $d" | awk '{printf "%.0f", $1/$2}')" "$bad" "$se" "$p50" "$p99" "$p999"
   if [ "$have_peer" = 1 ]; then
     for w in 1 2; do
       p=$([ "$w" = 1 ] && echo "$port_p1" || echo "$port_p2")

@@ -108,7 +108,8 @@ refused() {
   if ! $py - "$work/$n.body" "$word" <<'PY'; then
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert d["error"] == "invalid_request", d
+# RFC 9449 §4.3: several DPoP proofs are invalid_dpop_proof (issue 12).
+assert d["error"] == ("invalid_dpop_proof" if sys.argv[2] == "DPoP" else "invalid_request"), d
 assert sys.argv[2].lower() in d["error_description"].lower(), d
 assert "access_token" not in d
 PY
