@@ -10,7 +10,8 @@
  * client add --jwk`. make writes COUNT lines, each a complete
  * application/x-www-form-urlencoded body: grant_type, client_assertion_type
  * and a client_assertion with iss = sub = CLIENT_ID, aud = AUDIENCE (the
- * issuer identifier, draft-ietf-oauth-rfc7523bis), iat = now, exp = now + 240 s, jti = JTI_PREFIX-N.
+ * issuer identifier, draft-ietf-oauth-rfc7523bis), iat = now, exp = now + 240 s,
+ * jti = JTI_PREFIX-N.
  * dpop writes COUNT lines, each a DPoP header value: typ dpop+jwt, the
  * key's public JWK, htm POST, htu HTU, iat = now, jti = JTI_PREFIX-N and
  * nonce NONCE (the server's DPoP-Nonce; "-": none). */

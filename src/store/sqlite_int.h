@@ -21,20 +21,25 @@ struct cached_stmt {
     int busy;
 };
 
-/* Client rows read by this handle, kept until the store's files change.
- * An inotify watch on the store's directory reports every write to the
+/* Client rows read by this handle, kept until the store changes. An
+ * inotify watch on the store's directory reports every write to the
  * database, its WAL or its journal, by any process, at the time of the
- * write: a lookup first reads the pending events, so a change committed
- * before the lookup started (a `signet client remove` that has returned)
- * is always seen, and a row read while a change was being written is not
- * kept. Without inotify, nothing is cached. */
+ * write: a lookup first reads the pending events, and when there were some
+ * it asks SQLite whether another connection committed (PRAGMA
+ * data_version) and empties the cache if so; this connection's own client
+ * changes empty it themselves. So a change committed before the lookup
+ * started (a `signet client remove` that has returned) is always seen, a
+ * row read while a change was being written is not kept, and this
+ * handle's own replay-cache inserts (one per private_key_jwt or DPoP
+ * request) do not empty it. Without inotify, nothing is cached. */
 #define CLIENT_CACHE 256
 
 struct client_cache {
     int fd;             /* inotify instance; -1: not started, -2: unavailable */
     char base[NAME_MAX + 1]; /* the database file's name: events for base* count */
     size_t base_len;
-    uint64_t gen;       /* bumped by each relevant event */
+    uint64_t gen;       /* bumped each time the cache is emptied */
+    int64_t dv;         /* PRAGMA data_version the rows are valid for */
     size_t n, hand;
     struct sg_client rows[CLIENT_CACHE];
 };

@@ -19,6 +19,8 @@
 #include "store/sqlite_int.h"
 #include "util/log.h"
 
+static void cc_own_change(struct sqlite_store *q);
+
 /* Migration i brings the schema from version i to i + 1. */
 static const char *const migrations[] = {
     "CREATE TABLE keys ("
@@ -67,7 +69,10 @@ static const char *const migrations[] = {
     /* 3 (issue 12): DPoP. A client's DPoP policy (0 = the tenant's default,
      * 1 required, 2 allowed, 3 forbidden); the replay table gets a
      * namespace: 0 client assertions (RFC 7523), 1 DPoP proofs (RFC 9449,
-     * keyed per tenant by a hash of jti and htu, client_id empty). */
+     * keyed per tenant by a hash of jti and htu, client_id empty). The
+     * table is WITHOUT ROWID: an insert, one per DPoP or private_key_jwt
+     * request, updates the primary key's b-tree and the expiry index,
+     * not a third (rowid) one. */
     "ALTER TABLE clients ADD COLUMN dpop INTEGER NOT NULL DEFAULT 0"
     " CHECK (dpop BETWEEN 0 AND 3);"
     "CREATE TABLE jti_cache3 ("
@@ -76,7 +81,7 @@ static const char *const migrations[] = {
     " client_id TEXT NOT NULL,"
     " jti TEXT NOT NULL,"
     " expires_at INTEGER NOT NULL,"
-    " PRIMARY KEY (ns, tenant, client_id, jti));"
+    " PRIMARY KEY (ns, tenant, client_id, jti)) WITHOUT ROWID;"
     "INSERT INTO jti_cache3 (ns, tenant, client_id, jti, expires_at)"
     " SELECT 0, tenant, client_id, jti, expires_at FROM jti_cache;"
     "DROP TABLE jti_cache;"
@@ -141,6 +146,7 @@ static signet_err sqlite_commit(struct sg_store *s)
         (void)sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
     }
     q->in_tx = 0;
+    cc_own_change(q); /* a transaction may have changed clients */
     return err;
 }
 
@@ -351,6 +357,7 @@ static signet_err sqlite_client_insert(struct sg_store *s, struct sg_client *c)
         c->id = sqlite3_last_insert_rowid(db);
         err = sg_sqlite_bump(db);
     }
+    cc_own_change(sg_sqlite_ss(s));
     return err;
 }
 
@@ -363,10 +370,42 @@ static void cc_clear(struct client_cache *cc)
     cc->gen++;
 }
 
+/* PRAGMA data_version: changes when another connection (another process:
+ * the CLI, another signetd) commits, never for this connection's own
+ * commits; -1 when it cannot be read. */
+static int64_t data_version(struct sg_store *s)
+{
+    sqlite3_stmt *st = NULL;
+    if (sg_sqlite_prepare(s, "PRAGMA data_version", &st) != SIGNET_OK)
+        return -1;
+    int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sg_sqlite_release(s, st);
+    return v;
+}
+
+/* The database's files changed: the cache goes unless the change was this
+ * connection's own (its replay-cache inserts write the WAL on every
+ * private_key_jwt or DPoP request; its own client changes clear the cache
+ * themselves, cc_own_change). */
+static void cc_changed(struct sqlite_store *q)
+{
+    int64_t v = data_version(&q->base);
+    if (v < 0 || v != q->cc.dv) {
+        cc_clear(&q->cc);
+        q->cc.dv = v;
+    }
+}
+
+static void cc_own_change(struct sqlite_store *q)
+{
+    cc_clear(&q->cc);
+}
+
 static void cc_start(struct sqlite_store *q)
 {
     struct client_cache *cc = &q->cc;
     cc->fd = -2;
+    cc->dv = data_version(&q->base);
     char dir[PATH_MAX], name[PATH_MAX];
     if (q->path == NULL || strlen(q->path) >= sizeof dir)
         return;
@@ -389,8 +428,9 @@ static void cc_start(struct sqlite_store *q)
     cc->fd = fd;
 }
 
-/* Reads every pending event; a change to the database's files (or a lost
- * event) empties the cache. */
+/* Reads every pending event; a lost event empties the cache, a change to
+ * the database's files empties it unless it was this connection's own
+ * (cc_changed). */
 static void cc_drain(struct sqlite_store *q)
 {
     struct client_cache *cc = &q->cc;
@@ -399,6 +439,7 @@ static void cc_drain(struct sqlite_store *q)
     if (cc->fd < 0)
         return;
     char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+    int changed = 0;
     for (;;) {
         ssize_t n = read(cc->fd, buf, sizeof buf);
         if (n < 0 && errno == EINTR)
@@ -408,6 +449,8 @@ static void cc_drain(struct sqlite_store *q)
                 close(cc->fd); /* cannot tell any more: stop caching */
                 cc->fd = -2;
                 cc_clear(cc);
+            } else if (changed) {
+                cc_changed(q);
             }
             return;
         }
@@ -419,9 +462,10 @@ static void cc_drain(struct sqlite_store *q)
                 cc_clear(cc);
                 return;
             }
-            if ((ev->mask & IN_Q_OVERFLOW) != 0 ||
-                (ev->len > 0 && strncmp(ev->name, cc->base, cc->base_len) == 0))
+            if ((ev->mask & IN_Q_OVERFLOW) != 0)
                 cc_clear(cc);
+            else if (ev->len > 0 && strncmp(ev->name, cc->base, cc->base_len) == 0)
+                changed = 1;
             off += (ssize_t)sizeof(struct inotify_event) + (ssize_t)ev->len;
         }
     }
@@ -580,6 +624,7 @@ static signet_err sqlite_client_delete(struct sg_store *s, const char *tenant,
     sg_sqlite_release(s, st);
     if (err == SIGNET_OK)
         err = sg_sqlite_bump(db);
+    cc_own_change(sg_sqlite_ss(s));
     return err;
 }
 
@@ -609,6 +654,7 @@ static signet_err sqlite_client_rehash(struct sg_store *s, const char *tenant,
     sg_sqlite_release(s, st);
     if (err == SIGNET_OK)
         err = sg_sqlite_bump(db);
+    cc_own_change(sg_sqlite_ss(s));
     return err;
 }
 

@@ -11,8 +11,9 @@
 #   not help, the issuer's URL with another case, its default port, a query
 #   or a %-encoded unreserved character is accepted;
 # - server nonces: use_dpop_nonce with a DPoP-Nonce header when the proof
-#   has none or a forged one, then the flow with the given nonce, a fresh
-#   DPoP-Nonce on the success; dpop_nonce = off (tenant two) needs none;
+#   has none, a forged one or a stale one (150 s old, on an injected clock),
+#   then the flow with the given nonce, a fresh DPoP-Nonce on the success;
+#   dpop_nonce = off (tenant two) needs none;
 # - the order of the checks: a proof refused for its nonce does not burn
 #   the private_key_jwt assertion sent with it (the client retries with the
 #   same one), a proof sent with a wrong secret or an invalid scope takes no
@@ -95,18 +96,36 @@ echo "ok: the replayed proof is refused after a restart of signetd"
 stop_signetd || fail "signetd did not stop cleanly"
 cp "$state/front/dpop.key" "$work/first.key"
 rm "$state/front/dpop.key"
+out=$("$SIGNET_BIN" init --state "$state" --issuer "$iss" --issuer "$iss2") ||
+  fail "signet init on the initialised directory: $out"
+grep -q 'dpop.key created' <<<"$out" || fail "signet init did not add front/dpop.key: $out"
+[ "$(stat -c %a "$state/front/dpop.key")" = 600 ] &&
+  [ "$(stat -c %U "$state/front/dpop.key")" = "$(stat -c %U "$state/front")" ] ||
+  fail "signet init made front/dpop.key with the wrong mode or owner"
+echo "ok: signet init adds front/dpop.key (0600, the front end's) to an earlier layout"
+cp "$state/front/dpop.key" "$work/second.key"
+rm "$state/front/dpop.key"
 start_signetd "$state"
 wait_http "$base/readyz"
 [ "$(stat -c %a "$state/front/dpop.key")" = 600 ] &&
   [ "$(stat -c %U "$state/front/dpop.key")" = "$(stat -c %U "$state/front")" ] ||
   fail "signetd did not make front/dpop.key (0600, the front end's) for an earlier layout"
 echo "ok: signetd's front end makes front/dpop.key when an earlier layout has none"
+# A stale nonce, on an injected clock (a testing build's [testing] clock_file).
+stop_signetd || fail "signetd did not stop cleanly"
+date +%s >"$work/clock"
+chmod 0644 "$work/clock"
+printf '[testing]\nclock_file = %s\n' "$work/clock" >>"$state/signet.conf"
+start_signetd "$state"
+wait_http "$base/readyz"
+SIGNET_PORT=$port SIGNET_ISS=$iss SIGNET_ISS2=$iss2 SIGNET_WORK=$work HELPERS=$helpers \
+  $py "$helpers/dpop_token_checks.py" stale "$work/clock" || fail "the stale nonce checks"
 if grep -qE 'status=5[0-9][0-9]' "$work/signetd.log"; then
   fail "a 5xx was served: $(grep -E 'status=5' "$work/signetd.log" | head -3)"
 fi
 echo "ok: no 5xx in the access log"
 if grep -qF -e "$(cat "$state/front/dpop.key")" -e "$(cat "$work/first.key")" \
-    "$work/signetd.log"; then
+    -e "$(cat "$work/second.key")" "$work/signetd.log"; then
   fail "the DPoP nonce key is in the log"
 fi
 echo "ok: the nonce key never appears in the log"

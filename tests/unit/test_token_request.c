@@ -464,6 +464,33 @@ static void test_store_client_cache_coherent(void **state)
         assert_string_equal(got.scopes, v);
         sg_client_clear(&got);
     }
+#define OLD_HASH "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"
+    /* Its own replay-cache writes (which do not empty its cache) hide no
+     * change by another handle, and its own client change is seen. */
+    for (int i = 0; i < 20; i++) {
+        char j[16];
+        (void)snprintf(j, sizeof j, "j%d", i);
+        assert_int_equal(sg_store_client_get(a, "t1", "web", &got), SIGNET_OK);
+        sg_client_clear(&got);
+        assert_int_equal(sg_store_jti_use(a, "t1", "web", j, 5000, 1000), SIGNET_OK);
+        assert_int_equal(sg_store_dpop_jti_use(a, "t1", j, 5000, 1000, 0), SIGNET_OK);
+        assert_int_equal(sg_store_client_get(a, "t1", "web", &got), SIGNET_OK);
+        assert_string_equal(got.secret_hash, i == 0 ? OLD_HASH : "h2");
+        sg_client_clear(&got);
+        if (i == 0) {
+            assert_int_equal(sg_store_client_rehash(a, "t1", "web", OLD_HASH, "h2"), SIGNET_OK);
+            assert_int_equal(sg_store_client_get(a, "t1", "web", &got), SIGNET_OK);
+            assert_string_equal(got.secret_hash, "h2");
+            sg_client_clear(&got);
+        }
+    }
+    assert_int_equal(sg_store_client_delete(b, "t1", "web"), SIGNET_OK);
+    assert_int_equal(sg_store_jti_use(a, "t1", "web", "after", 5000, 1000), SIGNET_OK);
+    assert_int_equal(sg_store_client_get(a, "t1", "web", &got), SIGNET_ERR_NOT_FOUND);
+    c = secret_client("t1", "web", "again");
+    assert_int_equal(sg_store_client_insert(b, &c), SIGNET_OK);
+    sg_client_clear(&c);
+#undef OLD_HASH
     /* Its own removal too, and many clients (more than it keeps). */
     assert_int_equal(sg_store_client_delete(a, "t1", "web"), SIGNET_OK);
     assert_int_equal(sg_store_client_get(a, "t1", "web", &got), SIGNET_ERR_NOT_FOUND);

@@ -84,6 +84,27 @@ def mk(**o):
     return dp.make(key, "ES256", "POST", tok1, **o)
 
 
+def stale_phase(clock):
+    """signetd runs on the injected clock (a file): a nonce made now is
+    refused 150 s later (two 60 s steps on), with a fresh one in the
+    answer, which then works."""
+    t0 = int(open(clock).read())
+    old = nonce()
+    with open(clock, "w") as f:
+        f.write(str(t0 + 150))
+    s, h, d = post("default", "web", mk(nonce=old, iat_in=150))
+    assert s == 400 and d["error"] == "use_dpop_nonce", (s, d)
+    assert "stale" in d["error_description"] and h.get("dpop-nonce"), (d, h)
+    ok(f"a nonce 150 s old: 400 use_dpop_nonce ({d['error_description']})")
+    s, h, d = post("default", "web", mk(nonce=h["dpop-nonce"], iat_in=150))
+    assert s == 200 and d["token_type"] == "DPoP", (s, d)
+    ok("the fresh DPoP-Nonce of that answer: 200 DPoP")
+
+
+if sys.argv[1:2] == ["stale"]:
+    stale_phase(sys.argv[2])
+    sys.exit(0)
+
 # ---- the §4.3 corpus (tenant default requires nonces; a proof is judged
 # before its nonce, so these need none) --------------------------------------
 h64, p64, sig = mk().split(".")
