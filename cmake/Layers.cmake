@@ -13,7 +13,7 @@
 # Internal libraries each target may link directly. Every internal target
 # (sg_*, signet_*) must appear here as a key.
 set(SG_LAYERS_TARGETS
-    sg_util signet_obj signet_static signet_shared verify_example
+    sg_util signet_obj signet_static signet_shared verify_example resource_server
     sg_audit_rd sg_store sg_keystore sg_common sg_oauth sg_telemetry sg_audit sg_signer
     signet-signer signetd signet)
 set(SG_LAYERS_EDGES_sg_util "")
@@ -21,6 +21,7 @@ set(SG_LAYERS_EDGES_signet_obj "")
 set(SG_LAYERS_EDGES_signet_static "")
 set(SG_LAYERS_EDGES_signet_shared "")
 set(SG_LAYERS_EDGES_verify_example signet_shared)
+set(SG_LAYERS_EDGES_resource_server signet_shared)
 set(SG_LAYERS_EDGES_sg_audit_rd sg_util)
 set(SG_LAYERS_EDGES_sg_store sg_util)
 set(SG_LAYERS_EDGES_sg_keystore sg_store sg_util)

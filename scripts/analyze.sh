@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
-srcs=$(git ls-files 'lib/*.c' 'src/*.c' 2>/dev/null || find lib src -name '*.c')
+srcs=$(git ls-files 'lib/*.c' 'src/*.c' 'examples/*.c' 2>/dev/null || find lib src examples -name '*.c')
 [ -n "$srcs" ] || srcs=$(find lib src -name '*.c')
 echo "analyze: cppcheck"
 cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \

@@ -11,6 +11,9 @@ pkgs=(
   prometheus chromium fonts-dejavu-core
   systemd util-linux
 )
+# Node.js and npm for the interop tests' npm clients (jose, openid-client,
+# oauth4webapi, dpop): Debian's only when the machine has none of its own.
+command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pattern='\b(strcpy|strcat|strncpy|strncat|sprintf|vsprintf|gets|strtok|atoi|atol|atoll|atof|scanf|sscanf|fscanf|alloca|rand|srand|system)[[:space:]]*\('
-hits=$(grep -rnE "$pattern" --include='*.c' --include='*.h' include lib src tests fuzz bench 2>/dev/null |
+hits=$(grep -rnE "$pattern" --include='*.c' --include='*.h' include lib src tests fuzz bench examples 2>/dev/null |
        grep -v 'lint: allow' || true)
 if [ -n "$hits" ]; then
   echo "lint: banned calls (add a reasoned '/* lint: allow ... */' waiver or rewrite):"
@@ -18,7 +18,7 @@ fi
 # members. tests/ is not checked: tests read back what the code under test
 # wrote.
 json_pattern='\bjson_load(b|s|f|fd|_file|_callback)[[:space:]]*\('
-json_hits=$(grep -rnE "$json_pattern" --include='*.c' --include='*.h' include lib src fuzz bench 2>/dev/null |
+json_hits=$(grep -rnE "$json_pattern" --include='*.c' --include='*.h' include lib src fuzz bench examples 2>/dev/null |
             grep -v -e '^lib/json\.c:' |
             grep -v 'lint: allow' || true)
 if [ -n "$json_hits" ]; then

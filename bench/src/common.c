@@ -11,9 +11,15 @@
 void ossl_ref_init(struct ossl_ref *r, const char *dir, const char *alg, const char *stem,
                    const char *token, size_t token_len)
 {
+    ossl_ref_init_key(r, fx_load_public(dir, stem), alg, token, token_len);
+}
+
+void ossl_ref_init_key(struct ossl_ref *r, EVP_PKEY *pkey, const char *alg, const char *token,
+                       size_t token_len)
+{
     memset(r, 0, sizeof *r);
     r->alg = alg;
-    r->pkey = fx_load_public(dir, stem);
+    r->pkey = pkey;
     if (strcmp(alg, "EdDSA") != 0 && (r->md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
         bench_die("SHA256 fetch failed");
     const char *dot = memrchr(token, '.', token_len);
@@ -87,6 +93,12 @@ int ossl_naive_verify(void *arg)
 
 signet_verifier *bench_signet_verifier(const char *dir, size_t token_cache)
 {
+    return bench_signet_verifier_dpop(dir, token_cache, 0);
+}
+
+signet_verifier *bench_signet_verifier_dpop(const char *dir, size_t token_cache,
+                                            size_t dpop_replay)
+{
     char path[4096];
     int w = snprintf(path, sizeof path, "%s/jwks.json", dir);
     if (w < 0 || (size_t)w >= sizeof path)
@@ -102,6 +114,8 @@ signet_verifier *bench_signet_verifier(const char *dir, size_t token_cache)
         err = signet_verifier_config_allow_alg(cfg, "PS256");
     if (err == SIGNET_OK && token_cache > 0)
         err = signet_verifier_config_set_token_cache(cfg, token_cache);
+    if (err == SIGNET_OK && dpop_replay > 65536) /* else the default, 65536 */
+        err = signet_verifier_config_set_dpop_replay_cache(cfg, dpop_replay);
     if (err == SIGNET_OK)
         err = signet_verifier_new(cfg, &v);
     signet_verifier_config_free(cfg);

@@ -28,6 +28,9 @@ struct ossl_ref {
 
 void ossl_ref_init(struct ossl_ref *r, const char *dir, const char *alg, const char *stem,
                    const char *token, size_t token_len);
+/* The same with a key the caller has (the reference takes it over). */
+void ossl_ref_init_key(struct ossl_ref *r, EVP_PKEY *pkey, const char *alg, const char *token,
+                       size_t token_len);
 void ossl_ref_clear(struct ossl_ref *r);
 /* bench_fn: one verification with everything prepared outside. */
 int ossl_ref_verify(void *ctx);
@@ -39,6 +42,10 @@ int ossl_naive_verify(void *ctx);
 /* A verifier trusting FX_ISS with keys from dir/jwks.json, audience FX_AUD,
  * ES256, EdDSA and PS256 allowed, every other rule at its default. */
 signet_verifier *bench_signet_verifier(const char *dir, size_t token_cache);
+/* The same; a DPoP jti replay cache of dpop_replay entries when that is
+ * over the default (65536). */
+signet_verifier *bench_signet_verifier_dpop(const char *dir, size_t token_cache,
+                                            size_t dpop_replay);
 
 struct signet_call {
     signet_verifier *v;

@@ -123,6 +123,18 @@ char *fx_sign_typ(EVP_PKEY *key, const char *alg, const char *typ, const char *k
 {
     char *hjson =
         xstrdup_printf("{\"alg\":\"%s\",\"typ\":\"%s\",\"kid\":\"%s\"}", alg, typ, kid);
+    char *token = fx_sign_header(key, alg, hjson, payload);
+    free(hjson);
+    return token;
+}
+
+char *fx_b64url(const uint8_t *in, size_t n)
+{
+    return b64url(in, n);
+}
+
+char *fx_sign_header(EVP_PKEY *key, const char *alg, const char *hjson, const char *payload)
+{
     char *h = b64url((const uint8_t *)hjson, strlen(hjson));
     char *p = b64url((const uint8_t *)payload, strlen(payload));
     char *input = xstrdup_printf("%s.%s", h, p);
@@ -156,7 +168,6 @@ char *fx_sign_typ(EVP_PKEY *key, const char *alg, const char *typ, const char *k
     }
     char *sb = b64url(s, slen);
     char *token = xstrdup_printf("%s.%s", input, sb);
-    free(hjson);
     free(h);
     free(p);
     free(input);

@@ -38,6 +38,11 @@ char *fx_sign(EVP_PKEY *key, const char *alg, const char *kid, const char *paylo
 /* The same with another typ (libjwt 1.10 accepts only "JWT"). */
 char *fx_sign_typ(EVP_PKEY *key, const char *alg, const char *typ, const char *kid,
                   const char *payload);
+/* A compact JWS over payload with the given protected header (JSON). */
+char *fx_sign_header(EVP_PKEY *key, const char *alg, const char *header_json,
+                     const char *payload);
+/* base64url without padding (malloc'd). */
+char *fx_b64url(const uint8_t *in, size_t n);
 /* The kid of a key: base64url SHA-256 of its SubjectPublicKeyInfo. */
 char *fx_kid(EVP_PKEY *key);
 

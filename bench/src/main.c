@@ -2,6 +2,7 @@
  *
  *   signet-bench fixtures DIR
  *   signet-bench verify   DIR ALG REP BUDGET_S
+ *   signet-bench verify-dpop DIR ALG REP BUDGET_S  (bound token + DPoP proof)
  *   signet-bench cache    DIR REP BUDGET_S
  *   signet-bench threads  DIR REP BUDGET_S [NTHREADS]
  *   signet-bench loop     DIR ALG SECONDS      (libsignet only, for profilers)
@@ -39,6 +40,7 @@ static double to_seconds(const char *s)
 static int usage(void)
 {
     fputs("usage: signet-bench fixtures DIR | verify DIR ALG REP BUDGET |"
+          " verify-dpop DIR ALG REP BUDGET |"
           " cache DIR REP BUDGET | threads DIR REP BUDGET [N] | loop DIR ALG SECONDS\n",
           stderr);
     return 2;
@@ -96,6 +98,12 @@ int main(int argc, char **argv)
         o.rep = (int)to_long(argv[4], 0, 1000);
         o.budget_s = to_seconds(argv[5]);
         wl_verify(dir, argv[3], &o);
+        return 0;
+    }
+    if (strcmp(cmd, "verify-dpop") == 0 && argc == 6) {
+        o.rep = (int)to_long(argv[4], 0, 1000);
+        o.budget_s = to_seconds(argv[5]);
+        wl_verify_dpop(dir, argv[3], &o);
         return 0;
     }
     if (strcmp(cmd, "cache") == 0 && argc == 5) {

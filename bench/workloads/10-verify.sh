@@ -17,14 +17,19 @@ r label $wl libjwt "libjwt jwt_decode"
 r label $wl pyjwt "PyJWT jwt.decode"
 r label $wl jose "npm jose jwtVerify"
 r target $wl ES256 signet 0.95
+for alg in ES256 EdDSA PS256; do
+  r target $wl "$alg + DPoP proof" signet 0.9
+done
 r note $wl "Ceiling: EVP_DigestVerify over the signing input with the EVP_PKEY parsed once, SHA-256 fetched once (EVP_MD_fetch), one EVP_MD_CTX reused by every call (EVP_DigestVerifyInit each time), and for ES256 the JOSE r||s signature converted to DER once, outside the loop. No parsing, no claims."
 r note $wl "OpenSSL, per-call setup: the same verification written plainly: EVP_MD_CTX_new, EVP_sha256() (an implicit fetch), JOSE-to-DER conversion on every call."
 r note $wl "cjose: cjose_jws_import + cjose_jws_verify with a JWK imported once; signature only, no claim checks. libjwt 1.10: jwt_decode with the PEM public key (the only way it takes a key, parsed on every call); signature only, no claim checks; it refuses typ at+jwt, so it gets a twin token with typ JWT (same claims, key and size)."
+r note $wl "Rows '+ DPoP proof' (RFC 9449, issue 12): a DPoP-bound token (the same claims plus cnf.jkt, signed by the same key) and a fresh ES256 proof (jwk header, jti, htm, htu, iat, ath) verified together by signet_verify with method, URL and scheme DPoP, as a resource server does per request: every token rule plus every proof check, ath, cnf.jkt against the proof key, and the jti replay cache (on, its default). Each call presents a proof never seen before, from a pool signed before the measurement. In these rows the reference 'openssl' is two raw verifications, the token's signature and the proof's, each prepared as for the ceiling above."
 r note $wl "PyJWT ${BENCH_PYJWT_VERSION:-?}: jwt.decode with a cryptography public key loaded once, algorithms pinned, iss/aud/exp/nbf/iat checked (no typ check), timed with time.perf_counter. npm jose ${BENCH_JOSE_VERSION:-?}: jwtVerify with a KeyLike from importJWK, algorithms pinned, iss/aud/typ/exp/nbf checked, each call awaited (WebCrypto), timed with performance.now()."
 
 for rep in $(seq 1 "$BENCH_REPS"); do
   for alg in ES256 EdDSA PS256; do
     "$BENCH_BIN" verify "$BENCH_FIXTURES" "$alg" "$rep" "$BENCH_BUDGET"
+    "$BENCH_BIN" verify-dpop "$BENCH_FIXTURES" "$alg" "$rep" "$BENCH_BUDGET"
     if [ -n "${BENCH_PYTHON:-}" ]; then
       "$BENCH_PYTHON" bench/peers/pyjwt_bench.py "$BENCH_FIXTURES" "$alg" "$rep" "$BENCH_BUDGET"
     else

@@ -50,6 +50,7 @@ pc=$(find "$root" -name signet.pc | head -1)
 libdir=$(dirname "$(dirname "$pc")")
 ls "$libdir"/libsignet.so* "$libdir"/libsignet.a >/dev/null || fail "libraries not installed in $libdir"
 [ ! -e "$root/bin/verify_example" ] || fail "the example must not be installed"
+[ ! -e "$root/bin/resource_server" ] || fail "the example resource server must not be installed"
 grep -q '^prefix=/opt/signet$' "$pc" || fail "pc prefix: $(grep ^prefix "$pc")"
 
 export PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$work/root
@@ -60,6 +61,14 @@ export PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$work/root
 "$cc" "${san[@]}" -std=c11 -Wall -Wextra -Werror "$SIGNET_SOURCE_DIR/examples/verify_example.c" \
   $(pkg-config --cflags signet) "$libdir/libsignet.a" $(pkg-config --libs libcrypto jansson libcurl) -lpthread -lm \
   -o "$work/example_static"
+# The example resource server builds against the installed library as its
+# header comment says (libmicrohttpd from the system).
+# shellcheck disable=SC2046
+"$cc" "${san[@]}" -std=c11 -Wall -Wextra -Werror "$SIGNET_SOURCE_DIR/examples/resource_server.c" \
+  $(pkg-config --cflags --libs signet libmicrohttpd) -lpthread -o "$work/rs_shared"
+rc=0
+LD_LIBRARY_PATH=$libdir "$work/rs_shared" >/dev/null 2>&1 || rc=$?
+[ "$rc" = 2 ] || fail "resource_server without arguments: exit $rc, wanted 2"
 for ex in example_shared example_static; do
   rc=0
   LD_LIBRARY_PATH=$libdir "$work/$ex" >/dev/null 2>&1 || rc=$?
