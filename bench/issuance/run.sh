@@ -191,17 +191,21 @@ dpop_nonce() {
 issued_a=0 # 200s wrk received from signetd A, all runs
 count_ok() { issued_a=$((issued_a + $1 - $2)); }
 
-# Warm-up to 10 000 tokens (caches, argon2 once, connections) through both
-# client authentications the runs use (private_key_jwt for the last second:
-# its assertion parsing and replay-cache writes warm their own allocations),
-# then the 10k RSS sample of workload 6.
-log "warm-up: 10000 tokens (client_secret_basic, then a second of private_key_jwt)"
-while [ "$issued_a" -lt 7000 ]; do
+# Warm-up to 10 000 tokens (caches, argon2 once, connections) through every
+# request path the runs use (a second each of private_key_jwt and DPoP: their
+# parsing and replay-cache writes warm their own allocations), then the 10k
+# RSS sample of workload 6.
+log "warm-up: 10000 tokens (client_secret_basic, then a second each of private_key_jwt and DPoP)"
+while [ "$issued_a" -lt 6000 ]; do
   read -r n bad _ < <(load "$url_a" 1 BASIC="$basic")
   count_ok "$n" "$bad"
 done
 "$bin/assertions" make "$work/pk.pem" pk "$iss_a" 12000 warm "$work/bodies"
 read -r n bad _ < <(load "$url_a" 1 BODY_FILE="$work/bodies")
+count_ok "$n" "$bad"
+dpop_nonce "$url_a" >"$work/dpop.nonce"
+"$bin/assertions" dpop "$work/dpop.pem" "$url_a" "$(cat "$work/dpop.nonce")" 12000 warm "$work/proofs"
+read -r n bad _ < <(load "$url_a" 1 BASIC="$basic" DPOP_FILE="$work/proofs")
 count_ok "$n" "$bad"
 while [ "$issued_a" -lt 10000 ]; do
   read -r n bad _ < <(load "$url_a" 1 BASIC="$basic")
