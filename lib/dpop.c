@@ -15,6 +15,7 @@
 #include "jwk.h"
 #include "jws.h"
 #include "util/b64url.h"
+#include "util/hex.h"
 #include "util/sha256.h"
 
 /* ---- htu normalisation (RFC 3986 §6.2.2, §6.2.3) ------------------------ */
@@ -27,17 +28,6 @@ static int is_alpha(int c)
 static int is_digit(int c)
 {
     return c >= '0' && c <= '9';
-}
-
-static int hex_val(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 static int is_unreserved(int c)
@@ -163,7 +153,7 @@ signet_err sg_dpop_htu_normalise(const char *url, char *out, size_t cap)
             return SIGNET_ERR_MALFORMED;
         for (size_t k = i + 1; k + 1 < h_end; k++) {
             int c = (unsigned char)url[k];
-            if (hex_val(c) < 0 && c != ':' && c != '.')
+            if (sg_hex_digit(c) < 0 && c != ':' && c != '.')
                 return SIGNET_ERR_MALFORMED;
         }
     } else {
@@ -217,8 +207,8 @@ signet_err sg_dpop_htu_normalise(const char *url, char *out, size_t cap)
         if (c == '%') {
             if (k + 2 >= p_end)
                 return SIGNET_ERR_MALFORMED;
-            int hi = hex_val((unsigned char)url[k + 1]);
-            int lo = hex_val((unsigned char)url[k + 2]);
+            int hi = sg_hex_digit((unsigned char)url[k + 1]);
+            int lo = sg_hex_digit((unsigned char)url[k + 2]);
             if (hi < 0 || lo < 0)
                 return SIGNET_ERR_MALFORMED;
             int v = hi * 16 + lo;

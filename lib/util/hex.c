@@ -10,7 +10,7 @@ void sg_hex_encode(const uint8_t *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static int nibble(char c)
+int sg_hex_digit(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -26,7 +26,8 @@ signet_err sg_hex_decode(const char *in, size_t n, uint8_t *out, size_t cap)
     if (n != 2 * cap)
         return SIGNET_ERR_MALFORMED;
     for (size_t i = 0; i < cap; i++) {
-        int hi = nibble(in[2 * i]), lo = nibble(in[2 * i + 1]);
+        int hi = sg_hex_digit((unsigned char)in[2 * i]);
+        int lo = sg_hex_digit((unsigned char)in[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return SIGNET_ERR_MALFORMED;
         out[i] = (uint8_t)(hi << 4 | lo);

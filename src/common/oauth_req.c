@@ -11,20 +11,10 @@
 #include "json.h"
 #include "jwk.h"
 #include "jws.h"
+#include "util/hex.h"
 #include "util/secret.h"
 
 /* ---- form bodies --------------------------------------------------------- */
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* Decodes n bytes of one form component into a fresh string. */
 static signet_err form_decode(const char *s, size_t n, char **out)
@@ -38,8 +28,8 @@ static signet_err form_decode(const char *s, size_t n, char **out)
         if (c == '+') {
             c = ' ';
         } else if (c == '%') {
-            int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
-            int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
+            int hi = i + 2 < n ? sg_hex_digit((unsigned char)s[i + 1]) : -1;
+            int lo = i + 2 < n ? sg_hex_digit((unsigned char)s[i + 2]) : -1;
             if (hi < 0 || lo < 0) {
                 sg_wipe(d, n + 1);
                 free(d);
