@@ -27,6 +27,8 @@
 #include "util/clock.h"
 #include "util/log.h"
 
+#define DRAIN_MAX_MS 2000
+
 static int64_t mono_ms(void)
 {
     return (int64_t)(sg_clock_mono_ns() / 1000000u);
@@ -155,6 +157,18 @@ static void slot_lost(struct sd_pool *p, unsigned i)
     }
 }
 
+/* A slot just marked busy takes no new signature; one sent before the mark
+ * was seen could still be queued behind the lifecycle step about to go out,
+ * and wait for a whole key generation. So the step waits until the slot's
+ * signatures in flight are answered (milliseconds; bounded). */
+static void drain(struct sd_slot *s)
+{
+    for (int i = 0; i < DRAIN_MAX_MS && sg_signer_client_pending(s->client) > 0; i++) {
+        struct timespec ts = {0, 1000 * 1000};
+        (void)nanosleep(&ts, NULL);
+    }
+}
+
 /* Runs fn on one healthy slot, round robin, preferring one that is not
  * running the lifecycle (a key generation holds its signer for seconds: a
  * JWKS or STATUS call queued behind it would hold an HTTP thread as long,
@@ -180,8 +194,10 @@ static signet_err with_slot(struct sd_pool *p, signet_err (*fn)(struct sg_signer
         err = SIGNET_ERR_SIGNER_GONE;
         if (atomic_load(&s->healthy) && s->client != NULL) {
             tries++;
-            if (busy)
+            if (busy) {
                 atomic_fetch_add(&s->busy, 1);
+                drain(s);
+            }
             err = fn(s->client, arg);
             if (busy)
                 atomic_fetch_sub(&s->busy, 1);
