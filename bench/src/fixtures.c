@@ -22,6 +22,14 @@ const struct fx_alg fx_algs[FX_NALGS] = {
     {"PS256", "ps256"},
 };
 
+const struct fx_alg *fx_alg_find(const char *alg)
+{
+    for (size_t i = 0; i < FX_NALGS; i++)
+        if (strcmp(fx_algs[i].alg, alg) == 0)
+            return &fx_algs[i];
+    bench_die("unknown alg %s", alg);
+}
+
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 

@@ -27,6 +27,8 @@ struct fx_alg {
 };
 #define FX_NALGS 3
 extern const struct fx_alg fx_algs[FX_NALGS];
+/* The fixture of a JOSE alg name; dies on an unknown one. */
+const struct fx_alg *fx_alg_find(const char *alg);
 
 /* Generates keys and tokens into dir (which must exist). */
 void fx_write_all(const char *dir);

@@ -49,12 +49,7 @@ static int usage(void)
 /* A plain loop over signet_verify for callgrind/perf: no timing logic. */
 static int profile_loop(const char *dir, const char *alg, double seconds)
 {
-    const struct fx_alg *a = NULL;
-    for (size_t i = 0; i < FX_NALGS; i++)
-        if (strcmp(fx_algs[i].alg, alg) == 0)
-            a = &fx_algs[i];
-    if (a == NULL)
-        bench_die("unknown alg %s", alg);
+    const struct fx_alg *a = fx_alg_find(alg);
     char name[64];
     (void)snprintf(name, sizeof name, "%s.token", a->stem);
     size_t len = 0;

@@ -58,12 +58,7 @@ static int libjwt_verify(void *arg)
 
 void wl_verify(const char *dir, const char *alg, const struct bench_opts *o)
 {
-    const struct fx_alg *a = NULL;
-    for (size_t i = 0; i < FX_NALGS; i++)
-        if (strcmp(fx_algs[i].alg, alg) == 0)
-            a = &fx_algs[i];
-    if (a == NULL)
-        bench_die("unknown alg %s", alg);
+    const struct fx_alg *a = fx_alg_find(alg);
     char name[64];
     (void)snprintf(name, sizeof name, "%s.token", a->stem);
     size_t len = 0;

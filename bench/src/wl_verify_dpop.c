@@ -152,12 +152,7 @@ static size_t pool_size(struct ossl_ref *proof_ref, double budget_s)
 
 void wl_verify_dpop(const char *dir, const char *alg, const struct bench_opts *o)
 {
-    const struct fx_alg *a = NULL;
-    for (size_t i = 0; i < FX_NALGS; i++)
-        if (strcmp(fx_algs[i].alg, alg) == 0)
-            a = &fx_algs[i];
-    if (a == NULL)
-        bench_die("unknown alg %s", alg);
+    const struct fx_alg *a = fx_alg_find(alg);
 
     /* The bound token: the fixture's claims plus cnf.jkt, signed by the
      * fixture key (so the JWKS file is the same). */
