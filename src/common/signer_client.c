@@ -56,6 +56,8 @@ struct sg_signer_client {
     int reader_started;
     atomic_long pending;    /* asynchronous requests whose callback has not returned */
     pthread_cond_t reader_wake; /* the reader thread waits for the reader role */
+    void (*on_dead)(void *user); /* sg_signer_client_watch; cleared once called or freed */
+    void *on_dead_user;
 };
 
 #if SIGNET_TESTING
@@ -240,6 +242,7 @@ void sg_signer_client_free(struct sg_signer_client **cp)
         /* The reader thread sees the end of the channel, completes every
          * pending callback with SIGNET_ERR_SIGNER_GONE and exits. */
         pthread_mutex_lock(&c->lock);
+        c->on_dead = NULL; /* closed on purpose: no one is told */
         if (!c->dead)
             (void)shutdown(c->fd, SHUT_RDWR);
         pthread_cond_signal(&c->reader_wake);
@@ -521,9 +524,43 @@ static void *reader_main(void *arg)
         c->reading = 0;
     }
     /* Dead: every waiter has been failed (and woken). */
+    void (*on_dead)(void *) = c->on_dead;
+    void *on_dead_user = c->on_dead_user;
+    c->on_dead = NULL;
     pthread_mutex_unlock(&c->lock);
     flush_done(c);
+    if (on_dead != NULL)
+        on_dead(on_dead_user);
     return NULL;
+}
+
+/* Under c->lock. */
+static int start_reader_locked(struct sg_signer_client *c)
+{
+    if (c->reader_started)
+        return 0;
+    if (pthread_create(&c->reader, NULL, reader_main, c) != 0)
+        return -1;
+    c->reader_started = 1;
+    return 0;
+}
+
+signet_err sg_signer_client_watch(struct sg_signer_client *c, void (*fn)(void *user), void *user)
+{
+    pthread_mutex_lock(&c->lock);
+    if (c->dead) {
+        pthread_mutex_unlock(&c->lock);
+        return SIGNET_ERR_SIGNER_GONE;
+    }
+    c->on_dead = fn;
+    c->on_dead_user = user;
+    if (start_reader_locked(c) != 0) {
+        c->on_dead = NULL;
+        pthread_mutex_unlock(&c->lock);
+        return SIGNET_ERR_INTERNAL;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return SIGNET_OK;
 }
 
 signet_err sg_signer_call_async(struct sg_signer_client *c, uint8_t type, const uint8_t *payload,
@@ -542,13 +579,10 @@ signet_err sg_signer_call_async(struct sg_signer_client *c, uint8_t type, const 
         free(w);
         return SIGNET_ERR_SIGNER_GONE;
     }
-    if (!c->reader_started) {
-        if (pthread_create(&c->reader, NULL, reader_main, c) != 0) {
-            pthread_mutex_unlock(&c->lock);
-            free(w);
-            return SIGNET_ERR_INTERNAL;
-        }
-        c->reader_started = 1;
+    if (start_reader_locked(c) != 0) {
+        pthread_mutex_unlock(&c->lock);
+        free(w);
+        return SIGNET_ERR_INTERNAL;
     }
     atomic_fetch_add(&c->pending, 1);
     w->id = c->next_id++;

@@ -100,5 +100,12 @@ SIGNET_WUR signet_err sg_signer_sign_async(struct sg_signer_client *c, const cha
                                            size_t claims_len, sg_signer_sign_cb cb, void *user);
 /* Asynchronous requests submitted whose callback has not returned yet. */
 long sg_signer_client_pending(struct sg_signer_client *c);
+/* Watches the channel from now on (its reader thread starts): fn(user)
+ * runs once, on that thread, when the channel dies (the signer exited or
+ * was killed, or the channel failed), whether or not a request was
+ * pending; never after sg_signer_client_free has begun. fn must not block
+ * for long nor free the client. SIGNET_ERR_SIGNER_GONE: already dead. */
+SIGNET_WUR signet_err sg_signer_client_watch(struct sg_signer_client *c, void (*fn)(void *user),
+                                             void *user);
 
 #endif

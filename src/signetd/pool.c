@@ -58,6 +58,17 @@ static void note_death(struct sd_slot *s)
     s->up_ms = 0;
 }
 
+static void slot_lost(struct sd_pool *p, unsigned i);
+
+/* The channel's reader thread: the slot's signer died, maybe idle (no
+ * request would have noticed): the scheduler replaces it now. */
+static void slot_died(void *user)
+{
+    struct sd_slot *s = user;
+    if (!atomic_load(&s->pool->stopping))
+        slot_lost(s->pool, s->idx);
+}
+
 /* Under the slot's write lock: replace its signer with a fresh one and
  * check it answers (a wrong PIN or a broken HSM makes it exit at once). */
 static void respawn_locked(struct sd_pool *p, struct sd_slot *s, unsigned idx)
@@ -89,6 +100,8 @@ static void respawn_locked(struct sd_pool *p, struct sd_slot *s, unsigned idx)
     if (err == SIGNET_OK)
         err = sg_signer_call(c, SG_IPC_STATUS, NULL, 0, &status, &json, NULL);
     free(json);
+    if (err == SIGNET_OK && status == SIGNET_OK)
+        err = sg_signer_client_watch(c, slot_died, s);
     if (err == SIGNET_OK && status == SIGNET_OK) {
         s->client = c;
         s->up_ms = mono_ms();
@@ -250,6 +263,12 @@ struct sign_async {
 
 static void sign_async_done(void *user, signet_err err, signet_err status, char *token);
 
+/* The slot whose answer the calling thread is delivering (sign_async_done),
+ * or -1. That thread is the slot's channel reader: were the slot being
+ * respawned (write-locked, its old client being freed, which joins that
+ * very thread), waiting for its read lock would never end. */
+static _Thread_local int delivering_slot = -1;
+
 /* Sends a's request to a healthy signer other than slot skip (p->n: any),
  * round robin; a signer whose channel is already dead (nothing was sent)
  * is marked lost and the next one tried. On SIGNET_OK, a belongs to that
@@ -268,8 +287,13 @@ static signet_err submit(struct sd_pool *p, struct sign_async *a, unsigned skip)
         a->slot = i;
         err = SIGNET_ERR_SIGNER_GONE;
         /* The read lock covers the submission only: a respawn frees the
-         * client, which completes whatever is still pending on it. */
-        pthread_rwlock_rdlock(&s->lock);
+         * client, which completes whatever is still pending on it. A
+         * callback sending again (a restamp) skips its own slot while
+         * that slot is being respawned. */
+        if ((int)i != delivering_slot)
+            pthread_rwlock_rdlock(&s->lock);
+        else if (pthread_rwlock_tryrdlock(&s->lock) != 0)
+            continue;
         if (atomic_load(&s->healthy) && s->client != NULL)
             err = sg_signer_sign_async(s->client, a->issuer, NULL, a->claims, a->len,
                                        sign_async_done, a);
@@ -303,8 +327,12 @@ static void sign_async_done(void *user, signet_err err, signet_err status, char 
     }
     sd_pool_sign_cb cb = a->cb;
     void *cb_user = a->user;
+    const int from = (int)a->slot;
     free(a);
+    const int outer = delivering_slot;
+    delivering_slot = from;
     cb(cb_user, err, status, token);
+    delivering_slot = outer;
 }
 
 signet_err sd_pool_sign_async(struct sd_pool *p, const char *issuer, const char *claims,
@@ -539,8 +567,11 @@ signet_err sd_pool_start(struct sd_pool *p, int launcher_fd, unsigned n, unsigne
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&p->wake, &ca);
     pthread_condattr_destroy(&ca);
-    for (unsigned i = 0; i < n; i++)
+    for (unsigned i = 0; i < n; i++) {
         pthread_rwlock_init(&p->slots[i].lock, NULL);
+        p->slots[i].pool = p;
+        p->slots[i].idx = i;
+    }
     respawn_due(p, 1);
     (void)next_transition(p);
     if (pthread_create(&p->scheduler, NULL, scheduler_main, p) != 0)

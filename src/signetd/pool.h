@@ -23,6 +23,8 @@ struct sd_slot {
     int64_t retry_at_ms;   /* monotonic ms of the next respawn attempt */
     int64_t backoff_ms;
     int64_t up_ms;         /* monotonic ms its signer started; 0: none running */
+    struct sd_pool *pool;  /* the pool, and this slot's index in it */
+    unsigned idx;
 };
 
 struct sd_pool {

@@ -5,6 +5,7 @@
 #    had not answered go once to the other signer; not one answer is a
 #    503. Control: the log shows requests that were retried (the kills did
 #    catch requests in flight), and the dead signers were replaced.
+#    A signer killed while idle is replaced too (its channel tells).
 #    Also the monitor killed under load: the launcher restarts it and stops
 #    the signers (which had a channel to the old one) one at a time, so the
 #    others serve meanwhile: no 503 either.
@@ -92,6 +93,26 @@ done
 wait_http "http://127.0.0.1:$port/readyz"
 echo "ok: $kills signers killed under load, $retried requests sent again, no 503"
 
+# A signer killed while idle (no request in flight, none after): its death
+# is noticed on its channel and it is replaced all the same, not only once
+# a request finds it gone (the last kill above could be after the load).
+started=$(grep -c 'event=signer_started' "$work/signetd.log")
+for _ in $(seq 1 100); do
+  [ "$(signers_of "$signetd_pid" | wc -l)" -ge 2 ] && break
+  sleep 0.1
+done
+victim=$(signers_of "$signetd_pid" | head -1)
+[ -n "$victim" ] || fail "no signer to kill while idle"
+kill -KILL "$victim"
+for _ in $(seq 1 200); do # a young signer's successor waits out a back-off (<= 10 s)
+  [ "$(grep -c 'event=signer_started' "$work/signetd.log")" -gt "$started" ] && break
+  sleep 0.1
+done
+[ "$(grep -c 'event=signer_started' "$work/signetd.log")" -gt "$started" ] ||
+  fail "a signer killed while idle was not replaced within 20 s"
+wait_http "http://127.0.0.1:$port/readyz"
+echo "ok: a signer killed while idle was replaced"
+
 # ---- 1b. the monitor killed: its signers are replaced one at a time ----------
 # (each signer has a channel to the monitor; a new monitor needs new signers)
 monitor=$(pgrep -P "$signetd_pid" -x signet-monitor || true)
@@ -168,4 +189,5 @@ sys.exit(0 if ok else 1)
 PY
 stop_signetd || fail "signetd did not stop cleanly"
 echo "ok: a key generation stalled 8 s: tokens, JWKS and /readyz answered within 3 s meanwhile"
+
 echo "PASS: test_signer_failover"

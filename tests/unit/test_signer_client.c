@@ -649,6 +649,64 @@ static void test_async_free_completes_pending(void **state)
     free(r);
 }
 
+struct watch_rec {
+    pthread_mutex_t lock;
+    int calls;
+};
+
+static void watch_cb(void *user)
+{
+    struct watch_rec *w = user;
+    pthread_mutex_lock(&w->lock);
+    w->calls++;
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* Waits up to ms for a call; the number of calls seen. */
+static int watch_wait(struct watch_rec *w, int ms)
+{
+    double deadline = now_s() + ms / 1000.0;
+    pthread_mutex_lock(&w->lock);
+    while (w->calls == 0 && now_s() < deadline) {
+        pthread_mutex_unlock(&w->lock);
+        sleep_ms(5);
+        pthread_mutex_lock(&w->lock);
+    }
+    int n = w->calls;
+    pthread_mutex_unlock(&w->lock);
+    return n;
+}
+
+/* A signer that dies idle (no request pending, none after) is reported
+ * once, by the channel's reader thread; a client freed on purpose is not,
+ * and watching a dead channel says so. */
+static void test_watch_reports_idle_death(void **state)
+{
+    struct fx *f = *state;
+    struct watch_rec w = {.calls = 0};
+    pthread_mutex_init(&w.lock, NULL);
+    assert_int_equal(sg_signer_client_watch(f->c, watch_cb, &w), SIGNET_OK);
+    sleep_ms(100);
+    assert_int_equal(watch_wait(&w, 0), 0); /* alive: nothing said */
+    assert_int_equal(kill(sg_signer_client_pid(f->c), SIGKILL), 0);
+    assert_int_equal(watch_wait(&w, 10000), 1);
+    assert_int_equal(sg_signer_client_watch(f->c, watch_cb, &w), SIGNET_ERR_SIGNER_GONE);
+    sg_signer_client_free(&f->c);
+    assert_int_equal(watch_wait(&w, 0), 1); /* once only */
+    pthread_mutex_destroy(&w.lock);
+}
+
+static void test_watch_quiet_on_free(void **state)
+{
+    struct fx *f = *state;
+    struct watch_rec w = {.calls = 0};
+    pthread_mutex_init(&w.lock, NULL);
+    assert_int_equal(sg_signer_client_watch(f->c, watch_cb, &w), SIGNET_OK);
+    sg_signer_client_free(&f->c);
+    assert_int_equal(watch_wait(&w, 200), 0);
+    pthread_mutex_destroy(&w.lock);
+}
+
 int main(void)
 {
     const char *fake = getenv("SG_TEST_FAKE_SIGNER");
@@ -663,6 +721,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_async_signs_delivered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_async_killed_signer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_async_free_completes_pending, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch_reports_idle_death, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch_quiet_on_free, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
