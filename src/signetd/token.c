@@ -231,7 +231,48 @@ struct pending {
     char granted[SG_OAUTH_SCOPE_MAX + 1];
     int bound;            /* DPoP: token_type DPoP */
     char dpop_nonce[64];  /* a fresh DPoP-Nonce for the answer, or "" */
+    char issuer[sizeof ((struct sg_tenant_cfg *)0)->issuer];
+    json_t *claims;       /* what was sent, kept to send once more (restamp) */
+    int restamped;
 };
+
+static void signed_cb(void *user, signet_err err, signet_err status, char *token);
+
+static void pending_free(struct pending *pd)
+{
+    json_decref(pd->claims);
+    free(pd);
+}
+
+/* The signer refused the claims' iat as too old: the request waited longer
+ * than the clock skew between being stamped here and being checked there
+ * (a commit held up by a slow disk, a loaded machine; the signer reads no
+ * request while it makes a batch durable). The signer stays strict; the
+ * request is stamped again, with the same lifetime from now, and sent
+ * once more. 0 when it went (signed_cb answers it again). */
+static int restamp(struct pending *pd)
+{
+    if (pd->restamped || pd->claims == NULL)
+        return -1;
+    pd->restamped = 1;
+    const int64_t now = sg_clock_now();
+    const json_int_t iat = json_integer_value(json_object_get(pd->claims, "iat"));
+    const json_int_t t = (json_int_t)now;
+    const json_int_t exp = t + (json_int_t)pd->lifetime;
+    if (json_object_set_new(pd->claims, "iat", json_integer(t)) != 0 ||
+        json_object_set_new(pd->claims, "nbf", json_integer(t)) != 0 ||
+        json_object_set_new(pd->claims, "exp", json_integer(exp)) != 0)
+        return -1;
+    char *text = json_dumps(pd->claims, JSON_COMPACT);
+    if (text == NULL)
+        return -1;
+    sg_log(SG_LOG_WARN, "sign_restamped", "tenant=%s client=%s waited_s=%lld", pd->tenant,
+           pd->client_id, (long long)(t - iat));
+    signet_err err =
+        sd_pool_sign_async(&pd->c->pool, pd->issuer, text, strlen(text), signed_cb, pd);
+    free(text);
+    return err == SIGNET_OK ? 0 : -1;
+}
 
 /* The signer's answer: the token response, or fail closed. Runs once per
  * submitted request, on whichever thread completes it. */
@@ -244,6 +285,8 @@ static void signed_cb(void *user, signet_err err, signet_err status, char *token
     memset(r, 0, sizeof *r);
     (void)snprintf(r->client_id, sizeof r->client_id, "%s", pd->client_id);
     const char *result = "ok";
+    if (err == SIGNET_OK && status == SIGNET_ERR_POLICY_TIME && token == NULL && restamp(pd) == 0)
+        return;
     if (err == SIGNET_OK && status == SIGNET_OK)
         sd_tm_sign_latency(c, (double)(sg_clock_mono_ns() - pd->t0) / 1e9);
     if (err != SIGNET_OK || status != SIGNET_OK || token == NULL) {
@@ -286,7 +329,7 @@ out:
     sd_tm_token_result(c, pd->tenant, result);
     sd_token_done done = pd->done;
     void *done_user = pd->user;
-    free(pd);
+    pending_free(pd);
     done(done_user, r);
 }
 
@@ -485,9 +528,9 @@ static const char *issue(struct sd_ctx *c, const struct sg_tenant_cfg *t,
         }
     }
     char *text = claims != NULL ? json_dumps(claims, JSON_COMPACT) : NULL;
-    json_decref(claims);
     struct pending *pd = text != NULL ? calloc(1, sizeof *pd) : NULL;
     if (pd == NULL) {
+        json_decref(claims);
         free(text);
         fail(r, SG_OAUTH_SERVER_ERROR, "out of memory", req->basic_tried, t);
         return "server_error";
@@ -495,6 +538,8 @@ static const char *issue(struct sd_ctx *c, const struct sg_tenant_cfg *t,
     pd->c = c;
     pd->done = done;
     pd->user = user;
+    pd->claims = claims;
+    (void)snprintf(pd->issuer, sizeof pd->issuer, "%s", t->issuer);
     pd->lifetime = lifetime;
     pd->basic_tried = req->basic_tried;
     (void)snprintf(pd->tenant, sizeof pd->tenant, "%s", t->name);
@@ -508,7 +553,7 @@ static const char *issue(struct sd_ctx *c, const struct sg_tenant_cfg *t,
     free(text);
     if (err != SIGNET_OK) {
         /* Nothing was sent: fail closed now. */
-        free(pd);
+        pending_free(pd);
         sg_log(SG_LOG_ERROR, "sign_failed", "tenant=%s client=%s error=%s", t->name,
                cl->client_id, signet_err_name(err));
         fail(r, SG_OAUTH_TEMPORARILY_UNAVAILABLE, "the signing service is unavailable",

@@ -21,6 +21,13 @@
 #    3 s by the other signer; none waits for the busy one (a JWKS refresh
 #    or a STATUS queued behind it held every HTTP thread: the interop
 #    test's timed-out token request).
+# 4. a commit that takes 2.5 s (a slow disk; SIGNET_FAULT stalls each
+#    signer once after a batch commit) with a clock skew of 1 s: the
+#    requests queued at that signer meanwhile reach it with an iat older
+#    than the skew, and it refuses them (SIGNET_ERR_POLICY_TIME, the
+#    interop test's 503 under ASan). signetd stamps them again and sends
+#    them once more: every answer is 200, and the log shows the restamps
+#    (the test provoked what it claims to cure).
 set -euo pipefail
 source "$(dirname "$0")/signetd/lib.sh"
 
@@ -190,4 +197,24 @@ PY
 stop_signetd || fail "signetd did not stop cleanly"
 echo "ok: a key generation stalled 8 s: tokens, JWKS and /readyz answered within 3 s meanwhile"
 
+# ---- 4. a commit stalled for 2.5 s ------------------------------------------
+port=$(free_port)
+state=$work/slowdisk
+setup_state "$state" "$port"
+sed -i -e 's/^clock_skew = .*/clock_skew = 1s/' "$state/signet.conf"
+grep -q '^clock_skew = 1s' "$state/signet.conf" || fail "no clock_skew line to change"
+SIGNET_FAULT=batch_committed:40@2500 start_signetd "$state"
+wait_http "http://127.0.0.1:$port/readyz"
+secret=$(cat "$state.secret")
+$py "$helpers/load_driver.py" "$port" load "$secret" 6 8 "$work/slowdisk.out" ||
+  fail "the load driver failed"
+grep -q 'event=fault_stall point=batch_committed' "$work/signetd.log" ||
+  fail "no commit was stalled (the test proved nothing)"
+all_200 "$work/slowdisk.out" "a commit stalled 2.5 s" ||
+  fail "a request failed behind a slow commit ($(grep -E 'event=sign_(failed|refused)' "$work/signetd.log" | tail -3))"
+restamped=$(grep -c 'event=sign_restamped' "$work/signetd.log" || true)
+[ "$restamped" -ge 1 ] || fail "no request waited past the clock skew (the test proved nothing)"
+stop_signetd || fail "signetd did not stop cleanly"
+"$SIGNET_BIN" audit verify --state "$state" >/dev/null || fail "the audit chain does not verify"
+echo "ok: a commit stalled 2.5 s: $restamped requests stamped again, no request failed"
 echo "PASS: test_signer_failover"
