@@ -5,7 +5,7 @@
 static const char *const alg_names[SG_ALG_COUNT] = {
     [SG_ALG_ES256] = "ES256", [SG_ALG_ES384] = "ES384", [SG_ALG_ES512] = "ES512",
     [SG_ALG_PS256] = "PS256", [SG_ALG_PS384] = "PS384", [SG_ALG_PS512] = "PS512",
-    [SG_ALG_EDDSA] = "EdDSA",
+    [SG_ALG_EDDSA] = "EdDSA", [SG_ALG_ED25519] = "Ed25519",
 };
 
 const char *sg_alg_name(enum sg_alg alg)

@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -276,8 +277,132 @@ static uint32_t expected_algs(const struct sg_dpop_expect *e)
 
 /* The header rules: typ, alg, jwk (public, parsed), no other key source,
  * no critical extension. */
-static signet_err check_header(const struct sg_jws *jws, uint32_t algs, enum sg_alg *alg,
-                               struct sg_key *key, const json_t **jwk, const char **why)
+/* ---- proof keys seen before (see dpop.h) -------------------------------- */
+
+struct key_entry {
+    atomic_uint refs;
+    struct sg_key key; /* key.thumbprint: the cache key */
+};
+
+#define KEY_LOCKS 16
+
+struct sg_dpop_keys {
+    size_t n;
+    atomic_ulong hits;
+    pthread_mutex_t lock[KEY_LOCKS]; /* slot i: lock[i % KEY_LOCKS] */
+    struct key_entry **slot;
+};
+
+static void entry_unref(struct key_entry *e)
+{
+    if (e == NULL || atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    sg_jwk_key_clear(&e->key);
+    free(e);
+}
+
+signet_err sg_dpop_keys_new(size_t slots, struct sg_dpop_keys **out)
+{
+    *out = NULL;
+    if (slots == 0 || slots > (1u << 20))
+        return SIGNET_ERR_INVALID_ARG;
+    struct sg_dpop_keys *k = calloc(1, sizeof *k);
+    if (k == NULL)
+        return SIGNET_ERR_NOMEM;
+    k->slot = calloc(slots, sizeof(struct key_entry *));
+    if (k->slot == NULL) {
+        free(k);
+        return SIGNET_ERR_NOMEM;
+    }
+    k->n = slots;
+    for (size_t i = 0; i < KEY_LOCKS; i++)
+        pthread_mutex_init(&k->lock[i], NULL);
+    *out = k;
+    return SIGNET_OK;
+}
+
+unsigned long sg_dpop_keys_hits(struct sg_dpop_keys *k)
+{
+    return atomic_load_explicit(&k->hits, memory_order_relaxed);
+}
+
+void sg_dpop_keys_free(struct sg_dpop_keys *k)
+{
+    if (k == NULL)
+        return;
+    for (size_t i = 0; i < k->n; i++)
+        entry_unref(k->slot[i]);
+    for (size_t i = 0; i < KEY_LOCKS; i++)
+        pthread_mutex_destroy(&k->lock[i]);
+    free(k->slot);
+    free(k);
+}
+
+static size_t key_slot(const struct sg_dpop_keys *k, const char *tp)
+{
+    uint64_t h = 1469598103934665603u; /* FNV-1a over the thumbprint text */
+    for (size_t i = 0; i < SG_THUMBPRINT_LEN; i++)
+        h = (h ^ (unsigned char)tp[i]) * 1099511628211u;
+    return (size_t)(h % k->n);
+}
+
+/* Whether jwk holds the thumbprint's members and nothing else: then the
+ * thumbprint names the key, and the key alone. */
+static int thumbprint_only(const json_t *jwk)
+{
+    const char *kty = json_string_value(json_object_get(jwk, "kty"));
+    size_t want = kty == NULL ? 0 : strcmp(kty, "EC") == 0 ? 4 : strcmp(kty, "OKP") == 0 ? 3
+                                  : strcmp(kty, "RSA") == 0 ? 3 : 0;
+    return want != 0 && json_object_size(jwk) == want;
+}
+
+/* The proof key for jwk: a cached entry (one reference taken) or a fresh
+ * import (cached when it may be). SIGNET_OK with *out set, else the
+ * import's error. */
+static signet_err proof_key(struct sg_dpop_keys *k, const json_t *jwk, struct key_entry **out)
+{
+    *out = NULL;
+    char tp[SG_THUMBPRINT_LEN + 1];
+    const int cacheable = k != NULL && thumbprint_only(jwk) &&
+                          sg_jwk_thumbprint(jwk, tp) == SIGNET_OK;
+    size_t i = 0;
+    if (cacheable) {
+        i = key_slot(k, tp);
+        pthread_mutex_lock(&k->lock[i % KEY_LOCKS]);
+        struct key_entry *e = k->slot[i];
+        if (e != NULL && memcmp(e->key.thumbprint, tp, sizeof tp) == 0) {
+            atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&k->hits, 1, memory_order_relaxed);
+            *out = e;
+        }
+        pthread_mutex_unlock(&k->lock[i % KEY_LOCKS]);
+        if (*out != NULL)
+            return SIGNET_OK;
+    }
+    struct key_entry *e = calloc(1, sizeof *e);
+    if (e == NULL)
+        return SIGNET_ERR_NOMEM;
+    signet_err err = sg_jwk_parse(jwk, &e->key);
+    if (err != SIGNET_OK) {
+        free(e);
+        return err;
+    }
+    atomic_init(&e->refs, 1);
+    if (cacheable && memcmp(e->key.thumbprint, tp, sizeof tp) == 0) {
+        atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
+        pthread_mutex_lock(&k->lock[i % KEY_LOCKS]);
+        struct key_entry *old = k->slot[i];
+        k->slot[i] = e;
+        pthread_mutex_unlock(&k->lock[i % KEY_LOCKS]);
+        entry_unref(old);
+    }
+    *out = e;
+    return SIGNET_OK;
+}
+
+static signet_err check_header(const struct sg_jws *jws, uint32_t algs,
+                               struct sg_dpop_keys *keys, enum sg_alg *alg,
+                               struct key_entry **key, const json_t **jwk, const char **why)
 {
     signet_err err = SIGNET_OK;
     const json_t *typ = json_object_get(jws->header, "typ");
@@ -314,12 +439,12 @@ static signet_err check_header(const struct sg_jws *jws, uint32_t algs, enum sg_
         FAIL("jwk header has no kty");
     if (strcmp(json_string_value(kty), "oct") == 0)
         FAIL("jwk header is a symmetric key (kty oct)");
-    err = sg_jwk_parse(*jwk, key);
+    err = proof_key(keys, *jwk, key);
     if (err == SIGNET_ERR_NOMEM)
         goto out;
     if (err != SIGNET_OK)
         FAIL("jwk header is not a valid public signature key");
-    if ((key->algs & SG_ALG_BIT(*alg)) == 0)
+    if (((*key)->key.algs & SG_ALG_BIT(*alg)) == 0)
         FAIL("alg does not match the jwk key type");
 out:
     return err;
@@ -447,12 +572,11 @@ signet_err sg_dpop_check(const char *proof, size_t len, const struct sg_dpop_exp
 
     signet_err err = SIGNET_OK;
     struct sg_jws jws;
-    struct sg_key key;
+    struct key_entry *key = NULL;
     json_t *claims = NULL;
     const json_t *jwk = NULL;
     enum sg_alg alg = SG_ALG_ES256;
     memset(&jws, 0, sizeof jws);
-    memset(&key, 0, sizeof key);
 
     if (proof == NULL || len == 0)
         FAIL("DPoP proof is empty");
@@ -469,11 +593,12 @@ signet_err sg_dpop_check(const char *proof, size_t len, const struct sg_dpop_exp
         FAIL("DPoP proof is not strict base64url");
     if (err != SIGNET_OK)
         FAIL("DPoP proof is not a compact JWS with a JSON object header");
-    err = check_header(&jws, expected_algs(e), &alg, &key, &jwk, why);
+    err = check_header(&jws, expected_algs(e), e->keys, &alg, &key, &jwk, why);
     if (err != SIGNET_OK)
         goto out;
-    err = sg_sig_verify(alg, key.pkey, (const uint8_t *)jws.signing_input, jws.signing_input_len,
-                        jws.sig, jws.sig_len);
+    err = sg_sig_verify_md(alg, key->key.pkey, e->mds, key->key.ctx_pool,
+                           (const uint8_t *)jws.signing_input, jws.signing_input_len, jws.sig,
+                           jws.sig_len);
     if (err == SIGNET_ERR_NOMEM)
         goto out;
     if (err != SIGNET_OK)
@@ -488,11 +613,8 @@ signet_err sg_dpop_check(const char *proof, size_t len, const struct sg_dpop_exp
     err = check_claims(claims, e, want_url, out, why);
     if (err != SIGNET_OK)
         goto out;
-    err = sg_jwk_thumbprint(jwk, out->jkt);
-    if (err == SIGNET_ERR_NOMEM)
-        goto out;
-    if (err != SIGNET_OK)
-        FAIL("jwk header has no RFC 7638 thumbprint");
+    /* sg_jwk_parse computed the key's RFC 7638 thumbprint. */
+    memcpy(out->jkt, key->key.thumbprint, sizeof out->jkt);
     memcpy(out->alg, sg_alg_name(alg), strlen(sg_alg_name(alg)) + 1);
 out:
     if (err != SIGNET_OK) {
@@ -501,7 +623,7 @@ out:
             *why = "out of memory";
     }
     json_decref(claims);
-    sg_jwk_key_clear(&key);
+    entry_unref(key);
     sg_jws_clear(&jws);
     return err;
 }

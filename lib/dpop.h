@@ -19,8 +19,9 @@
 #define SG_DPOP_URL_MAX 2048u      /* htu and the expected URL, bytes */
 #define SG_DPOP_MAX_AGE 300        /* default: iat >= now - 300 */
 /* Default proof algorithms (RFC 9449 §5.1's dpop_signing_alg_values_supported). */
-#define SG_DPOP_DEFAULT_ALGS \
-    (SG_ALG_BIT(SG_ALG_ES256) | SG_ALG_BIT(SG_ALG_EDDSA) | SG_ALG_BIT(SG_ALG_PS256))
+#define SG_DPOP_DEFAULT_ALGS                                                                  \
+    (SG_ALG_BIT(SG_ALG_ES256) | SG_ALG_BIT(SG_ALG_EDDSA) | SG_ALG_BIT(SG_ALG_ED25519) |       \
+     SG_ALG_BIT(SG_ALG_PS256))
 
 /* What the server expects of a proof. */
 struct sg_dpop_expect {
@@ -37,6 +38,8 @@ struct sg_dpop_expect {
     const char *access_token; /* non-NULL: ath required = b64url(SHA-256(token));
                                  NULL: ath must be absent (token endpoint) */
     size_t access_token_len;
+    struct sg_dpop_keys *keys;      /* NULL: every proof key imported afresh */
+    const struct sg_digests *mds;   /* NULL: digests fetched implicitly */
 };
 
 /* What a valid proof says (owned strings freed by sg_dpop_proof_clear). */
@@ -98,6 +101,26 @@ void sg_dpop_replay_free(struct sg_dpop_replay *r);
  * seen before and not expired. SIGNET_ERR_BUSY: full of live entries. */
 SIGNET_WUR signet_err sg_dpop_replay_check(struct sg_dpop_replay *r, const uint8_t key[32],
                                            int64_t now, int64_t expires);
+
+/* ---- proof keys seen before --------------------------------------------- */
+
+/* A client signs every proof with the same key: importing it (base64url,
+ * EVP_PKEY_fromdata, the point-on-curve check) and setting up a
+ * verification context cost about as much as the proof's signature check.
+ * This bounded, thread-safe cache keeps imported proof keys by RFC 7638
+ * thumbprint, for a jwk made of the thumbprint's members only (kty and
+ * crv, x, y / n, e): such a jwk names exactly one key, the one cached, so
+ * a hit decides what an import would. A jwk with any other member (alg,
+ * use, key_ops, kid, ...) is imported afresh and never cached. Direct
+ * mapped: a new key replaces the one in its slot (a flood of fresh keys
+ * costs what an uncached import costs, never more memory). */
+struct sg_dpop_keys;
+struct sg_digests;
+#define SG_DPOP_KEYS_DEFAULT 512u
+SIGNET_WUR signet_err sg_dpop_keys_new(size_t slots, struct sg_dpop_keys **out);
+void sg_dpop_keys_free(struct sg_dpop_keys *k); /* NULL ok */
+/* Proofs whose key came from the cache. */
+unsigned long sg_dpop_keys_hits(struct sg_dpop_keys *k);
 
 /* ---- helpers shared with signetd and the CLI --------------------------- */
 

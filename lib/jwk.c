@@ -164,7 +164,9 @@ static signet_err parse_okp(const json_t *jwk, struct sg_key *k)
     if (k->pkey == NULL)
         return SIGNET_ERR_BAD_JWKS;
     k->kty = SG_KTY_OKP;
-    k->algs = SG_ALG_BIT(SG_ALG_EDDSA);
+    /* RFC 9864: "Ed25519" names EdDSA with this curve alone. */
+    k->algs = SG_ALG_BIT(SG_ALG_EDDSA) |
+              (type == EVP_PKEY_ED25519 ? SG_ALG_BIT(SG_ALG_ED25519) : 0u);
     return SIGNET_OK;
 }
 

@@ -313,7 +313,7 @@ static struct sg_vctx *vctx_new(enum sg_alg alg, EVP_PKEY *key, const EVP_MD *md
     v->md = EVP_MD_CTX_new();
     if (v->md == NULL)
         goto fail;
-    if (alg == SG_ALG_EDDSA)
+    if (alg == SG_ALG_EDDSA || alg == SG_ALG_ED25519)
         return v;
     v->pkey = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
     if (v->pkey == NULL || EVP_PKEY_verify_init(v->pkey) != 1 ||
@@ -400,7 +400,8 @@ signet_err sg_sig_verify_md(enum sg_alg alg, EVP_PKEY *pkey, const struct sg_dig
     case SG_ALG_PS256: md = EVP_sha256(); fetched = mds ? mds->sha256 : NULL; rsa = 1; break;
     case SG_ALG_PS384: md = EVP_sha384(); fetched = mds ? mds->sha384 : NULL; rsa = 1; break;
     case SG_ALG_PS512: md = EVP_sha512(); fetched = mds ? mds->sha512 : NULL; rsa = 1; break;
-    case SG_ALG_EDDSA: break;
+    case SG_ALG_EDDSA:
+    case SG_ALG_ED25519: break;
     case SG_ALG_COUNT:
     default: return SIGNET_ERR_ALG_NOT_ALLOWED;
     }
@@ -417,7 +418,7 @@ signet_err sg_sig_verify_md(enum sg_alg alg, EVP_PKEY *pkey, const struct sg_dig
             return SIGNET_ERR_BAD_SIGNATURE;
     } else {
         size_t want = EVP_PKEY_is_a(pkey, "ED25519") ? 64 : EVP_PKEY_is_a(pkey, "ED448") ? 114 : 0;
-        if (want == 0)
+        if (want == 0 || (alg == SG_ALG_ED25519 && want != 64))
             return SIGNET_ERR_ALG_KEY_MISMATCH;
         if (sig_len != want)
             return SIGNET_ERR_BAD_SIGNATURE;

@@ -90,6 +90,7 @@ struct signet_verifier {
     char dpop_algs_str[64];      /* "ES256 EdDSA PS256": the challenge's algs */
     int64_t dpop_max_age;
     struct sg_dpop_replay *replay; /* NULL: off */
+    struct sg_dpop_keys *dpop_keys; /* proof keys seen before */
     int dpop_nonce_builtin;
     uint8_t dpop_nonce_key[32];
     int64_t dpop_nonce_step;
@@ -541,6 +542,7 @@ void signet_verifier_free(signet_verifier *v)
     free(v->typ);
     sg_tokcache_free(v->tokcache);
     sg_dpop_replay_free(v->replay);
+    sg_dpop_keys_free(v->dpop_keys);
     OPENSSL_cleanse(v->dpop_nonce_key, sizeof v->dpop_nonce_key);
     sg_digests_clear(&v->digests);
     if (v->curl_ready)
@@ -575,9 +577,10 @@ static signet_err dpop_init(signet_verifier *v, const signet_verifier_config *cf
         else if (RAND_bytes(v->dpop_nonce_key, sizeof v->dpop_nonce_key) != 1)
             return SIGNET_ERR_CRYPTO;
     }
-    if (cfg->dpop_replay > 0)
-        return sg_dpop_replay_new(cfg->dpop_replay, &v->replay);
-    return SIGNET_OK;
+    signet_err err = sg_dpop_keys_new(SG_DPOP_KEYS_DEFAULT, &v->dpop_keys);
+    if (err == SIGNET_OK && cfg->dpop_replay > 0)
+        err = sg_dpop_replay_new(cfg->dpop_replay, &v->replay);
+    return err;
 }
 
 signet_err signet_verifier_new(const signet_verifier_config *cfg, signet_verifier **out)
@@ -1020,6 +1023,8 @@ static signet_err check_binding(signet_verifier *v, const char *token, size_t le
         .n_algs = v->n_dpop_algs,
         .access_token = token,
         .access_token_len = len,
+        .keys = v->dpop_keys,
+        .mds = &v->digests,
     };
     struct sg_dpop_proof p;
     const char *why = NULL;

@@ -74,8 +74,8 @@ SIGNET_API SIGNET_WUR signet_err signet_verifier_config_add_audience(signet_veri
                                                                      const char *audience)
     SIGNET_NONNULL(1, 2);
 
-/* Algorithms: "ES256" and "EdDSA" are allowed by default; "ES384", "ES512",
- * "PS256", "PS384", "PS512" are opt-in. "none", HS* and RS* can never be
+/* Algorithms: "ES256", "EdDSA" and "Ed25519" (RFC 9864) are allowed by
+ * default; "ES384", "ES512", "PS256", "PS384", "PS512" are opt-in. "none", HS* and RS* can never be
  * allowed (SIGNET_ERR_UNSUPPORTED). */
 SIGNET_API SIGNET_WUR signet_err signet_verifier_config_allow_alg(signet_verifier_config *cfg,
                                                                   const char *alg)
@@ -144,7 +144,7 @@ SIGNET_API SIGNET_WUR signet_err signet_verifier_config_set_token_cache(
 /* ---- DPoP (RFC 9449) -------------------------------------------------- */
 
 /* Proof algorithms, a comma-separated list of JOSE names (default
- * "ES256,EdDSA,PS256"; also ES384, ES512, PS384, PS512). "none", HS* and
+ * "ES256,EdDSA,Ed25519,PS256"; also ES384, ES512, PS384, PS512). "none", HS* and
  * RS* are refused (SIGNET_ERR_UNSUPPORTED). */
 SIGNET_API SIGNET_WUR signet_err signet_verifier_config_set_dpop_algs(
     signet_verifier_config *cfg, const char *csv) SIGNET_NONNULL(1, 2);
@@ -244,7 +244,7 @@ SIGNET_API SIGNET_WUR signet_err signet_parse_authorization(const char *value, s
  * `DPoP error="invalid_dpop_proof"` for the other proof errors,
  * `DPoP error="invalid_token"` for a token error, `DPoP` alone for
  * SIGNET_OK (no credentials presented), each followed by
- * `, algs="ES256 EdDSA PS256"` (the verifier's proof algorithms). With
+ * `, algs="ES256 PS256 EdDSA Ed25519"` (the verifier's proof algorithms). With
  * SIGNET_ERR_DPOP_NONCE the caller also sends a DPoP-Nonce header
  * (signet_verifier_dpop_nonce). SIGNET_ERR_TOO_LARGE when cap is short. */
 SIGNET_API SIGNET_WUR signet_err signet_dpop_challenge(const signet_verifier *v, signet_err err,

@@ -564,7 +564,8 @@ enum sg_oauth_error sg_token_req_parse(const char *body, size_t len, const char 
 
 static uint32_t assertion_algs(void)
 {
-    return SG_ALG_BIT(SG_ALG_ES256) | SG_ALG_BIT(SG_ALG_EDDSA) | SG_ALG_BIT(SG_ALG_PS256);
+    return SG_ALG_BIT(SG_ALG_ES256) | SG_ALG_BIT(SG_ALG_EDDSA) | SG_ALG_BIT(SG_ALG_ED25519) |
+           SG_ALG_BIT(SG_ALG_PS256);
 }
 
 static signet_err payload_json(const struct sg_jws *jws, json_t **out)
@@ -703,7 +704,7 @@ static signet_err load_jwk(const char *jwk_json, size_t len, struct sg_key *key,
     }
     if ((key->algs & assertion_algs()) == 0) {
         sg_jwk_key_clear(key);
-        *why = "the JWK cannot be used with ES256, EdDSA or PS256";
+        *why = "the JWK cannot be used with ES256, EdDSA, Ed25519 or PS256";
         return SIGNET_ERR_ALG_NOT_ALLOWED;
     }
     return SIGNET_OK;

@@ -198,13 +198,15 @@ void sd_discovery_endpoint(const struct sg_tenant_cfg *t, struct sd_resp *r)
         return;
     }
     json_t *doc = json_pack(
-        "{s:s, s:s, s:s, s:[s], s:[s, s, s], s:[s, s, s], s:[], s:[s], s:[s, s, s]}", "issuer",
+        "{s:s, s:s, s:s, s:[s], s:[s, s, s], s:[s, s, s, s], s:[], s:[s], s:[s, s, s, s]}",
+        "issuer",
         t->issuer,
         "token_endpoint", token, "jwks_uri", jwks, "grant_types_supported", "client_credentials",
         "token_endpoint_auth_methods_supported", "client_secret_basic", "client_secret_post",
         "private_key_jwt", "token_endpoint_auth_signing_alg_values_supported", "ES256", "EdDSA",
-        "PS256", "response_types_supported", "access_token_signing_alg_values_supported",
-        t->algs[0], "dpop_signing_alg_values_supported", "ES256", "EdDSA", "PS256");
+        "Ed25519", "PS256", "response_types_supported", "access_token_signing_alg_values_supported",
+        t->algs[0], "dpop_signing_alg_values_supported", "ES256", "EdDSA", "Ed25519",
+        "PS256");
     json_t *algs = json_object_get(doc, "access_token_signing_alg_values_supported");
     for (size_t i = 1; algs != NULL && i < t->n_algs; i++)
         (void)json_array_append_new(algs, json_string(t->algs[i]));

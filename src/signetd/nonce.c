@@ -8,10 +8,14 @@
 #include <string.h>
 
 #include "common/client_secret.h"
+#include "jws.h"
 #include "util/log.h"
 #include "util/secret.h"
 
 static struct sg_secret *key;
+/* Proof keys seen before and the digests, shared by every HTTP thread. */
+static struct sg_dpop_keys *proof_keys;
+static struct sg_digests digests;
 
 signet_err sd_dpop_init(const char *state_dir)
 {
@@ -28,12 +32,30 @@ signet_err sd_dpop_init(const char *state_dir)
     }
     if (created)
         sg_log(SG_LOG_INFO, "dpop_key_created", "file=%s/front/" SG_DPOP_KEY_FILE, state_dir);
-    return SIGNET_OK;
+    err = sg_dpop_keys_new(SG_DPOP_KEYS_DEFAULT, &proof_keys);
+    if (err == SIGNET_OK)
+        err = sg_digests_init(&digests);
+    if (err != SIGNET_OK)
+        sd_dpop_shutdown();
+    return err;
 }
 
 void sd_dpop_shutdown(void)
 {
     sg_secret_free(&key);
+    sg_dpop_keys_free(proof_keys);
+    proof_keys = NULL;
+    sg_digests_clear(&digests);
+}
+
+struct sg_dpop_keys *sd_dpop_keys(void)
+{
+    return proof_keys;
+}
+
+const struct sg_digests *sd_dpop_digests(void)
+{
+    return &digests;
 }
 
 /* A nonce is a function of its time step: made once per step (an HMAC

@@ -24,5 +24,9 @@ void sd_dpop_shutdown(void);
 void sd_dpop_nonce(int64_t now, char out[SG_DPOP_NONCE_MAX]);
 /* 1 when nonce is one of ours for now (this step or the previous one). */
 int sd_dpop_nonce_valid(int64_t now, const char *nonce);
+/* The proof keys seen before (lib/dpop.h) and the fetched digests, for
+ * sg_dpop_check; NULL / empty before sd_dpop_init. */
+struct sg_dpop_keys *sd_dpop_keys(void);
+const struct sg_digests *sd_dpop_digests(void);
 
 #endif

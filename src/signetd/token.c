@@ -382,6 +382,8 @@ static int dpop_gate(const struct sg_config *cfg, const struct sg_tenant_cfg *t,
         .skew = cfg->clock_skew,
         .algs = NULL,
         .access_token = NULL, /* ath must be absent */
+        .keys = sd_dpop_keys(),
+        .mds = sd_dpop_digests(),
     };
     const char *why = NULL;
     signet_err err = sg_dpop_check(dpop, strlen(dpop), &e, proof, &why);

@@ -49,10 +49,10 @@ curl -s "$iss/.well-known/openid-configuration" >"$work/disc.json"
 dpop_algs=$(json_get "$work/disc.json" '" ".join(d["dpop_signing_alg_values_supported"])')
 [ -n "$dpop_algs" ] || fail "discovery has no dpop_signing_alg_values_supported"
 # panva's clients sign with an Ed25519 key as alg "Ed25519" (RFC 9864), not
-# "EdDSA": that client runs only when signetd advertises it.
+# "EdDSA": signetd advertises and accepts both.
 ed25519=0
 [[ " $dpop_algs " == *" Ed25519 "* ]] && ed25519=1
-[ "$ed25519" = 1 ] || echo "NOTE: signetd's DPoP algs ($dpop_algs) lack Ed25519: no Ed25519 client"
+[ "$ed25519" = 1 ] || fail "discovery's DPoP algs ($dpop_algs) lack Ed25519 (RFC 9864)"
 
 # Two resource servers: one demanding DPoP nonces, one relying on its jti
 # replay cache alone. Each is told the URL it is reached at.

@@ -76,8 +76,8 @@ wait_http "$base/readyz"
 # Discovery.
 curl -sf "$iss/.well-known/oauth-authorization-server" >"$work/disc.json" || fail "discovery"
 [ "$(json_get "$work/disc.json" '" ".join(d["dpop_signing_alg_values_supported"])')" = \
-  "ES256 EdDSA PS256" ] || fail "discovery: $(cat "$work/disc.json")"
-echo "ok: discovery lists dpop_signing_alg_values_supported ES256 EdDSA PS256"
+  "ES256 EdDSA Ed25519 PS256" ] || fail "discovery: $(cat "$work/disc.json")"
+echo "ok: discovery lists dpop_signing_alg_values_supported ES256 EdDSA Ed25519 PS256"
 
 # The corpus and the flows, over HTTP from Python (status, headers, body).
 SIGNET_PORT=$port SIGNET_ISS=$iss SIGNET_ISS2=$iss2 SIGNET_WORK=$work HELPERS=$helpers \

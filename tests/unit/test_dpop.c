@@ -182,6 +182,13 @@ static void test_valid_proof(void **state)
     assert_int_equal(chk(kit_sign_json(w->rsa, SG_ALG_PS256, phdr(w->rsa, "PS256"),
                                        pclm("GET", URL, NOW, "tok")), "tok"),
                      SIGNET_OK);
+    /* RFC 9864: "Ed25519" names EdDSA with an Ed25519 key, and only that. */
+    assert_int_equal(chk(kit_sign_json(w->ed, SG_ALG_EDDSA, phdr(w->ed, "Ed25519"),
+                                       pclm("GET", URL, NOW, "tok")), "tok"),
+                     SIGNET_OK);
+    REJECT(kit_sign_json(w->client, SG_ALG_ES256, phdr(w->client, "Ed25519"),
+                         pclm("GET", URL, NOW, "tok")),
+           "tok", "alg does not match");
     /* At the token endpoint: no access token, no ath. */
     assert_int_equal(chk(proof(w->client, NULL), NULL), SIGNET_OK);
 }
@@ -843,7 +850,7 @@ static void test_rs_nonce_flow(void **state)
     free(p);
     char chal[256];
     assert_int_equal(signet_dpop_challenge(v, err, chal, sizeof chal), SIGNET_OK);
-    assert_string_equal(chal, "DPoP error=\"use_dpop_nonce\", algs=\"ES256 PS256 EdDSA\"");
+    assert_string_equal(chal, "DPoP error=\"use_dpop_nonce\", algs=\"ES256 PS256 EdDSA Ed25519\"");
     char nonce[128];
     assert_int_equal(signet_verifier_dpop_nonce(v, nonce, 8), SIGNET_ERR_TOO_LARGE);
     assert_int_equal(signet_verifier_dpop_nonce(v, nonce, sizeof nonce), SIGNET_OK);
@@ -1032,6 +1039,146 @@ static void test_rs_threads(void **state)
     signet_verifier_free(v);
 }
 
+/* ---- proof keys seen before ------------------------------------------------ */
+
+static struct sg_dpop_keys *test_keys;
+
+/* chk with the key cache in the expectations. */
+static signet_err chk_cached(char *p, const char *token)
+{
+    struct sg_dpop_expect e = expect(token);
+    e.keys = test_keys;
+    struct sg_dpop_proof out;
+    signet_err err = sg_dpop_check(p, strlen(p), &e, &out, &last_why);
+    sg_dpop_proof_clear(&out);
+    free(p);
+    return err;
+}
+
+#define REJECT_CACHED(p, token, word)                                       \
+    do {                                                                    \
+        assert_int_equal(chk_cached((p), (token)), SIGNET_ERR_DPOP);        \
+        if (strstr(last_why, (word)) == NULL)                               \
+            fail_msg("why \"%s\" does not name \"%s\"", last_why, (word)); \
+    } while (0)
+
+/* A cached key decides exactly what a fresh import would: a proof signed by
+ * another key, a jwk with members beyond the thumbprint's (use, alg) that
+ * pin it differently, a point off the curve: each still refused, with the
+ * client's key cached under the same thumbprint. One slot, three keys
+ * taking turns: every proof still verifies. */
+static void test_proof_key_cache(void **state)
+{
+    struct world *w = *state;
+    assert_int_equal(sg_dpop_keys_new(0, &test_keys), SIGNET_ERR_INVALID_ARG);
+    assert_int_equal(sg_dpop_keys_new(1, &test_keys), SIGNET_OK);
+    for (int i = 0; i < 3; i++) {
+        char *p = proof(w->client, "tok");
+        struct sg_dpop_expect e = expect("tok");
+        e.keys = test_keys;
+        struct sg_dpop_proof out;
+        assert_int_equal(sg_dpop_check(p, strlen(p), &e, &out, &last_why), SIGNET_OK);
+        assert_string_equal(out.jkt, w->jkt_client);
+        sg_dpop_proof_clear(&out);
+        free(p);
+    }
+    assert_int_equal(sg_dpop_keys_hits(test_keys), 2); /* imported once */
+    REJECT_CACHED(kit_sign_json(w->thief, SG_ALG_ES256, phdr(w->client, "ES256"),
+                                pclm("GET", URL, NOW, "tok")),
+                  "tok", "signature");
+    char *p = proof(w->client, "tok");
+    size_t n = strlen(p);
+    p[n - 5] = p[n - 5] == 'A' ? 'B' : 'A';
+    REJECT_CACHED(p, "tok", "signature");
+    const unsigned long hits = sg_dpop_keys_hits(test_keys);
+    json_t *h = phdr(w->client, "ES256");
+    json_object_set_new(json_object_get(h, "jwk"), "use", json_string("enc"));
+    REJECT_CACHED(kit_sign_json(w->client, SG_ALG_ES256, h, pclm("GET", URL, NOW, "tok")), "tok",
+                  "valid public");
+    h = phdr(w->client, "ES256");
+    json_object_set_new(json_object_get(h, "jwk"), "alg", json_string("ES384"));
+    REJECT_CACHED(kit_sign_json(w->client, SG_ALG_ES256, h, pclm("GET", URL, NOW, "tok")), "tok",
+                  "alg does not match");
+    h = phdr(w->client, "ES256");
+    json_t *jwk = json_object_get(h, "jwk");
+    json_object_set(jwk, "y", json_object_get(jwk, "x"));
+    REJECT_CACHED(kit_sign_json(w->client, SG_ALG_ES256, h, pclm("GET", URL, NOW, "tok")), "tok",
+                  "valid public");
+    /* With members beyond the thumbprint's that change nothing: accepted,
+     * imported afresh. */
+    h = phdr(w->client, "ES256");
+    json_object_set_new(json_object_get(h, "jwk"), "use", json_string("sig"));
+    assert_int_equal(chk_cached(kit_sign_json(w->client, SG_ALG_ES256, h,
+                                              pclm("GET", URL, NOW, "tok")), "tok"),
+                     SIGNET_OK);
+    /* The point off the curve has another thumbprint; the rest were never
+     * looked up: none of them came from the cache. */
+    assert_int_equal(sg_dpop_keys_hits(test_keys), hits);
+    for (int i = 0; i < 6; i++) {
+        EVP_PKEY *k = i % 3 == 0 ? w->client : i % 3 == 1 ? w->ed : w->rsa;
+        enum sg_alg a = i % 3 == 0 ? SG_ALG_ES256 : i % 3 == 1 ? SG_ALG_EDDSA : SG_ALG_PS256;
+        const char *name = i % 3 == 0 ? "ES256" : i % 3 == 1 ? "EdDSA" : "PS256";
+        assert_int_equal(chk_cached(kit_sign_json(k, a, phdr(k, name),
+                                                  pclm("GET", URL, NOW, "tok")), "tok"),
+                         SIGNET_OK);
+    }
+    /* A key cached for EdDSA is not good for ES256 (alg/key mismatch). */
+    REJECT_CACHED(kit_sign_json(w->ed, SG_ALG_EDDSA, phdr(w->ed, "ES256"),
+                                pclm("GET", URL, NOW, "tok")),
+                  "tok", "alg does not match");
+    sg_dpop_keys_free(test_keys);
+    test_keys = NULL;
+}
+
+#define KT_THREADS 4
+struct kt_arg {
+    struct world *w;
+    char *proofs[3];
+    atomic_uint ok;
+};
+
+static void *kt_worker(void *arg)
+{
+    struct kt_arg *a = arg;
+    for (int i = 0; i < 60; i++) {
+        const char *p = a->proofs[i % 3];
+        struct sg_dpop_expect e = expect("tok");
+        e.keys = test_keys;
+        struct sg_dpop_proof out;
+        const char *why = NULL;
+        if (sg_dpop_check(p, strlen(p), &e, &out, &why) == SIGNET_OK)
+            atomic_fetch_add(&a->ok, 1u);
+        sg_dpop_proof_clear(&out);
+    }
+    return NULL;
+}
+
+/* Threads sharing a two-slot cache over three keys: entries are replaced
+ * while others verify with them (ASan: no use after free); every proof
+ * verifies. */
+static void test_proof_key_cache_threads(void **state)
+{
+    struct world *w = *state;
+    assert_int_equal(sg_dpop_keys_new(2, &test_keys), SIGNET_OK);
+    struct kt_arg a = {.w = w};
+    atomic_init(&a.ok, 0);
+    a.proofs[0] = proof(w->client, "tok");
+    a.proofs[1] = kit_sign_json(w->ed, SG_ALG_EDDSA, phdr(w->ed, "EdDSA"),
+                                pclm("GET", URL, NOW, "tok"));
+    a.proofs[2] = kit_sign_json(w->thief, SG_ALG_ES256, phdr(w->thief, "ES256"),
+                                pclm("GET", URL, NOW, "tok"));
+    pthread_t t[KT_THREADS];
+    for (int i = 0; i < KT_THREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, kt_worker, &a), 0);
+    for (int i = 0; i < KT_THREADS; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(atomic_load(&a.ok), KT_THREADS * 60);
+    for (int i = 0; i < 3; i++)
+        free(a.proofs[i]);
+    sg_dpop_keys_free(test_keys);
+    test_keys = NULL;
+}
+
 /* ---- Authorization header ----------------------------------------------------- */
 
 static void test_parse_authorization(void **state)
@@ -1122,6 +1269,8 @@ int main(void)
         cmocka_unit_test(test_rs_config),
         cmocka_unit_test(test_rs_token_cache),
         cmocka_unit_test(test_rs_threads),
+        cmocka_unit_test(test_proof_key_cache),
+        cmocka_unit_test(test_proof_key_cache_threads),
         cmocka_unit_test(test_parse_authorization),
         cmocka_unit_test(test_error_names),
     };

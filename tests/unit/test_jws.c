@@ -259,12 +259,13 @@ static void test_alg_names(void **state)
 {
     (void)state;
     enum sg_alg a;
-    static const char *const ok[] = {"ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA"};
-    for (size_t i = 0; i < 7; i++) {
+    static const char *const ok[] = {"ES256", "ES384", "ES512", "PS256",
+                                     "PS384", "PS512", "EdDSA", "Ed25519"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         assert_int_equal(sg_alg_parse(ok[i], &a), SIGNET_OK);
         assert_string_equal(sg_alg_name(a), ok[i]);
     }
-    static const char *const bad[] = {"none", "None", "HS256", "RS256", "es256", "EDDSA", "", "ES256\n"};
+    static const char *const bad[] = {"none", "None", "HS256", "RS256", "es256", "EDDSA", "ed25519", "Ed448", "", "ES256\n"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(sg_alg_parse(bad[i], &a), SIGNET_ERR_ALG_NOT_ALLOWED);
 }

@@ -610,6 +610,7 @@ static void test_config_errors(void **state)
     assert_int_equal(signet_verifier_config_add_audience(cfg, AUD), SIGNET_OK);
     assert_int_equal(signet_verifier_config_disallow_alg(cfg, "ES256"), SIGNET_OK);
     assert_int_equal(signet_verifier_config_disallow_alg(cfg, "EdDSA"), SIGNET_OK);
+    assert_int_equal(signet_verifier_config_disallow_alg(cfg, "Ed25519"), SIGNET_OK);
     assert_int_equal(signet_verifier_new(cfg, &v), SIGNET_ERR_CONFIG); /* no alg */
     assert_int_equal(signet_verifier_config_allow_alg(cfg, "ES256"), SIGNET_OK);
     /* A static JWKS that is not one fails at creation. */

@@ -185,6 +185,16 @@ for alg in ("EdDSA", "PS256"):
     s, h, d = post("default", "web", dp.make(k2, alg, "POST", tok1, nonce=nonce()))
     assert s == 200 and claims(d)["cnf"]["jkt"] == dp.thumbprint(k2), (alg, s, d)
     ok(f"{alg} proof: 200, cnf.jkt = its thumbprint")
+# RFC 9864: alg "Ed25519" (what panva's clients send for an Ed25519 key);
+# the same signature as EdDSA, for an Ed25519 key only.
+k2 = dp.keygen("EdDSA")
+s, h, d = post("default", "web", dp.make(k2, "EdDSA", "POST", tok1, nonce=nonce(),
+                                         header_alg="Ed25519"))
+assert s == 200 and claims(d)["cnf"]["jkt"] == dp.thumbprint(k2), (s, d)
+ok("Ed25519 (RFC 9864) proof: 200, cnf.jkt = its thumbprint")
+refused("alg Ed25519 with a P-256 key", "alg does not match",
+        dpop=dp.make(dp.keygen("ES256"), "ES256", "POST", tok1, nonce=nonce(),
+                     header_alg="Ed25519"))
 
 # ---- replay ---------------------------------------------------------------------
 used = mk(nonce=nonce())
