@@ -55,6 +55,10 @@ struct sd_ctx {
     struct sd_pool pool;
     pthread_mutex_t store_lock;
     struct sg_store *store;
+    /* The replay caches' own handle on the store (sg_store_open_replay):
+     * private_key_jwt's jti, and the DPoP proofs (replay.c's writer). */
+    pthread_mutex_t replay_lock;
+    struct sg_store *replay;
     struct sd_jwks_entry jwks[SG_MAX_TENANTS];
     atomic_long inflight;
     atomic_ulong requests;

@@ -33,6 +33,7 @@
 #include "signetd/monproc.h"
 #include "signetd/nonce.h"
 #include "signetd/pool.h"
+#include "signetd/replay.h"
 #include "signetd/sandbox.h"
 #include "signetd/sigpipe.h"
 #include "signetd/telemetry.h"
@@ -247,6 +248,7 @@ int main(int argc, char **argv)
         memcpy(c->server_conf, server_conf, strlen(server_conf) + 1);
     pthread_mutex_init(&c->conf_lock, NULL);
     pthread_mutex_init(&c->store_lock, NULL);
+    pthread_mutex_init(&c->replay_lock, NULL);
     for (size_t i = 0; i < SG_MAX_TENANTS; i++) {
         pthread_mutex_init(&c->jwks[i].lock, NULL);
         c->jwks[i].version = -1;
@@ -277,6 +279,15 @@ int main(int argc, char **argv)
     }
     /* The store: clients and the replay cache (opening it also migrates). */
     e = sg_store_open(cfg->store, 0, &c->store);
+    if (e == SIGNET_OK) {
+        e = sg_store_open_replay(cfg->store, &c->replay);
+        if (e == SIGNET_OK)
+            e = sd_replay_start(c);
+        if (e != SIGNET_OK) {
+            sg_store_close(&c->replay);
+            sg_store_close(&c->store);
+        }
+    }
     if (e != SIGNET_OK) {
         sg_log(SG_LOG_ERROR, "store_open_failed", "store=%s error=%s", cfg->store,
                signet_err_name(e));
@@ -298,6 +309,8 @@ int main(int argc, char **argv)
         sd_tm_stop(c);
         sd_pool_stop(&c->pool);
         sd_tm_free(c);
+        sd_replay_stop();
+        sg_store_close(&c->replay);
         sg_store_close(&c->store);
         return 1;
     }
@@ -310,6 +323,8 @@ int main(int argc, char **argv)
         sd_tm_stop(c);
         sd_pool_stop(&c->pool);
         sd_tm_free(c);
+        sd_replay_stop();
+        sg_store_close(&c->replay);
         sg_store_close(&c->store);
         return 1;
     }
@@ -330,6 +345,8 @@ int main(int argc, char **argv)
         sd_tm_stop(c);
         sd_pool_stop(&c->pool);
         sd_tm_free(c);
+        sd_replay_stop();
+        sg_store_close(&c->replay);
         sg_store_close(&c->store);
         return 1;
     }
@@ -375,12 +392,15 @@ int main(int argc, char **argv)
     struct sd_conf *k = sd_conf_get(c);
     sd_http_drain_and_stop(&http, c, k->cfg.server.drain_timeout);
     sd_conf_put(k);
+    /* Proofs still queued are recorded and signed before the signers go. */
+    sd_replay_stop();
     /* The scheduler pokes the monitor: stop it, then close the channel to
      * the monitor, then the signers. */
     sd_pool_stop_scheduler(&c->pool);
     sd_tm_stop(c);
     sd_pool_stop(&c->pool);
     sd_tm_free(c);
+    sg_store_close(&c->replay);
     sg_store_close(&c->store);
     sd_auth_shutdown();
     sd_dpop_shutdown();

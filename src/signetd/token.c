@@ -24,6 +24,7 @@
 #include "signetd/meta.h"
 #include "signetd/nonce.h"
 #include "signetd/pool.h"
+#include "signetd/replay.h"
 #include "signetd/telemetry.h"
 #include "store/store.h"
 #include "util/b64url.h"
@@ -185,10 +186,10 @@ static enum sg_oauth_error authenticate(struct sd_ctx *c, const struct sg_config
         }
         /* Only a valid assertion reaches the replay cache; it stays there
          * until the assertion could no longer be accepted anyway. */
-        pthread_mutex_lock(&c->store_lock);
-        err = sg_store_jti_use(c->store, t->name, req->client_id, info.jti,
+        pthread_mutex_lock(&c->replay_lock);
+        err = sg_store_jti_use(c->replay, t->name, req->client_id, info.jti,
                                info.exp + cfg->clock_skew + 1, pol.now);
-        pthread_mutex_unlock(&c->store_lock);
+        pthread_mutex_unlock(&c->replay_lock);
         if (err == SIGNET_ERR_EXISTS) {
             (void)snprintf(why, whylen, "client_assertion jti was already used (replay)");
             return SG_OAUTH_INVALID_CLIENT;
@@ -438,36 +439,91 @@ static int dpop_policy(const struct sg_tenant_cfg *t, const struct sg_client *cl
 }
 
 /* Step 4: the proof's key, b64url(SHA-256(jti || 0 || htu)), into the
- * tenant's replay cache until the proof could no longer be accepted. NULL
- * when it was new; otherwise r holds the answer and the metric label is
- * returned. */
-static const char *dpop_replay(struct sd_ctx *c, const struct sg_tenant_cfg *t,
-                               const struct sg_dpop_proof *proof, int64_t now, struct sd_resp *r)
+ * tenant's replay cache until the proof could no longer be accepted
+ * (replay.c records the proofs of concurrent requests in one commit); the
+ * request goes to a signer only once its proof is recorded. */
+struct replay_wait {
+    struct sd_replay_job job; /* first: replay.c hands back &job */
+    struct pending *pd;
+    char *text; /* the claims to sign */
+};
+
+/* Answers a request that will not be signed: r is the answer. */
+static void answer_unsigned(struct pending *pd, struct sd_resp *r, const char *result)
 {
-    char key[64];
-    if (sg_b64url_encode(proof->replay_key, sizeof proof->replay_key, key, sizeof key) !=
-        SIGNET_OK) {
-        fail(r, SG_OAUTH_TEMPORARILY_UNAVAILABLE, "the replay cache is unavailable", 0, t);
-        return "temporarily_unavailable";
+    (void)snprintf(r->client_id, sizeof r->client_id, "%s", pd->client_id);
+    sd_tm_token_result(pd->c, pd->tenant, result);
+    sd_token_done done = pd->done;
+    void *done_user = pd->user;
+    pending_free(pd);
+    done(done_user, r);
+}
+
+static void replay_recorded(struct sd_replay_job *j)
+{
+    struct replay_wait *w = (struct replay_wait *)(void *)j;
+    struct pending *pd = w->pd;
+    char *text = w->text;
+    const signet_err err = j->result;
+    free(w);
+    struct sd_resp resp;
+    memset(&resp, 0, sizeof resp);
+    if (err == SIGNET_OK) {
+        pd->t0 = sg_clock_mono_ns();
+        signet_err e = sd_pool_sign_async(&pd->c->pool, pd->issuer, text, strlen(text), signed_cb,
+                                          pd);
+        free(text);
+        if (e == SIGNET_OK)
+            return; /* signed_cb answers */
+        sg_log(SG_LOG_ERROR, "sign_failed", "tenant=%s client=%s error=%s", pd->tenant,
+               pd->client_id, signet_err_name(e));
+        fail(&resp, SG_OAUTH_TEMPORARILY_UNAVAILABLE, "the signing service is unavailable",
+             pd->basic_tried, NULL);
+        answer_unsigned(pd, &resp, "temporarily_unavailable");
+        return;
     }
-    pthread_mutex_lock(&c->store_lock);
-    signet_err err = sg_store_dpop_jti_use(c->store, t->name, key,
-                                           proof->iat + SG_DPOP_MAX_AGE + 1, now,
-                                           SD_DPOP_REPLAY_MAX);
-    pthread_mutex_unlock(&c->store_lock);
-    if (err == SIGNET_OK)
-        return NULL;
+    free(text);
     if (err == SIGNET_ERR_EXISTS) {
-        dpop_fail(r, t, "invalid_dpop_proof", "the DPoP proof was already used (jti replay)");
-        return "invalid_dpop_proof";
+        sg_log(SG_LOG_WARN, "dpop_refused", "tenant=%s error=invalid_dpop_proof reason=\"%s\"",
+               pd->tenant, "the DPoP proof was already used (jti replay)");
+        sd_resp_oauth_error(&resp, 400, "invalid_dpop_proof",
+                            "the DPoP proof was already used (jti replay)");
+        answer_unsigned(pd, &resp, "invalid_dpop_proof");
+        return;
     }
-    sg_log(SG_LOG_WARN, "dpop_replay_cache", "tenant=%s error=%s", t->name,
+    sg_log(SG_LOG_WARN, "dpop_replay_cache", "tenant=%s error=%s", pd->tenant,
            signet_err_name(err));
-    fail(r, SG_OAUTH_TEMPORARILY_UNAVAILABLE,
+    fail(&resp, SG_OAUTH_TEMPORARILY_UNAVAILABLE,
          err == SIGNET_ERR_TOO_LARGE ? "the DPoP replay cache is full: retry later"
                                      : "the replay cache is unavailable",
-         0, t);
-    return "temporarily_unavailable";
+         0, NULL);
+    answer_unsigned(pd, &resp, "temporarily_unavailable");
+}
+
+/* Queues the proof of pd's request; replay_recorded takes it on. 0 when
+ * queued (text and pd belong to it now). */
+static int dpop_replay(struct pending *pd, const struct sg_dpop_proof *proof, int64_t now,
+                       char *text)
+{
+    struct replay_wait *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return -1;
+    if (sg_b64url_encode(proof->replay_key, sizeof proof->replay_key, w->job.key,
+                         sizeof w->job.key) != SIGNET_OK) {
+        free(w);
+        return -1;
+    }
+    (void)snprintf(w->job.tenant, sizeof w->job.tenant, "%s", pd->tenant);
+    w->job.expires_at = proof->iat + SG_DPOP_MAX_AGE + 1;
+    w->job.now = now;
+    w->job.done = replay_recorded;
+    w->pd = pd;
+    w->text = text;
+    if (sd_replay_submit(&w->job) != SIGNET_OK) {
+        free(w);
+        return -1;
+    }
+    return 0;
 }
 
 /* Builds the claims and hands them to a signer. NULL when the request is
@@ -522,13 +578,6 @@ static const char *issue(struct sd_ctx *c, const struct sg_tenant_cfg *t,
         json_decref(claims);
         claims = NULL;
     }
-    if (claims != NULL && proof != NULL) {
-        const char *refused = dpop_replay(c, t, proof, now, r);
-        if (refused != NULL) {
-            json_decref(claims);
-            return refused;
-        }
-    }
     char *text = claims != NULL ? json_dumps(claims, JSON_COMPACT) : NULL;
     struct pending *pd = text != NULL ? calloc(1, sizeof *pd) : NULL;
     if (pd == NULL) {
@@ -550,6 +599,15 @@ static const char *issue(struct sd_ctx *c, const struct sg_tenant_cfg *t,
     pd->bound = proof != NULL;
     if (t->dpop_nonce)
         sd_dpop_nonce(now, pd->dpop_nonce);
+    if (proof != NULL) {
+        if (dpop_replay(pd, proof, now, text) == 0)
+            return NULL; /* replay_recorded takes it on */
+        pending_free(pd);
+        free(text);
+        sg_log(SG_LOG_WARN, "dpop_replay_cache", "tenant=%s error=queue", t->name);
+        fail(r, SG_OAUTH_TEMPORARILY_UNAVAILABLE, "the replay cache is unavailable", 0, t);
+        return "temporarily_unavailable";
+    }
     pd->t0 = sg_clock_mono_ns();
     signet_err err = sd_pool_sign_async(&c->pool, t->issuer, text, strlen(text), signed_cb, pd);
     free(text);

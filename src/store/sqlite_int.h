@@ -56,6 +56,7 @@ struct sqlite_store {
     sqlite3 *db;
     char *path;
     int in_tx;
+    int replay_only;        /* sg_store_open_replay: synchronous = NORMAL throughout */
     struct client_cache cc;
     int64_t next_jti_purge; /* when expired jti rows are next deleted */
     struct sqlite_dpop_count dpop[SQLITE_DPOP_TENANTS];

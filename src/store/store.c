@@ -18,6 +18,17 @@ signet_err sg_store_open(const char *where, int create, struct sg_store **out)
     return sg_store_sqlite_open(where, create, out);
 }
 
+signet_err sg_store_open_replay(const char *where, struct sg_store **out)
+{
+    if (where == NULL || where[0] == '\0')
+        return SIGNET_ERR_INVALID_ARG;
+    if (strncmp(where, "postgresql://", 13) == 0 || strncmp(where, "postgres://", 11) == 0)
+        return SIGNET_ERR_UNSUPPORTED;
+    if (strncmp(where, "sqlite:", 7) == 0)
+        where += 7;
+    return sg_store_sqlite_open_replay(where, out);
+}
+
 void sg_store_close(struct sg_store **s)
 {
     if (s == NULL || *s == NULL)

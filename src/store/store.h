@@ -23,6 +23,12 @@ struct sg_store;
  * SIGNET_ERR_STORE_CORRUPT. */
 SIGNET_WUR signet_err sg_store_open(const char *where, int create, struct sg_store **out);
 void sg_store_close(struct sg_store **s);
+/* A second handle on the store for the replay caches alone
+ * (sg_store_jti_use, sg_store_dpop_jti_use, begin/commit around a batch of
+ * them): its commits are never synced to disk but at checkpoints (SQLite
+ * synchronous = NORMAL, for the life of the handle: see store_sqlite.c),
+ * and it shares no lock with the handle that reads clients. */
+SIGNET_WUR signet_err sg_store_open_replay(const char *where, struct sg_store **out);
 
 SIGNET_WUR signet_err sg_store_begin(struct sg_store *s);
 SIGNET_WUR signet_err sg_store_commit(struct sg_store *s);

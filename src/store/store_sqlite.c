@@ -753,16 +753,30 @@ static signet_err jti_insert(struct sg_store *s, int ns, const char *tenant,
     return err;
 }
 
+/* Commits of the replay caches: synchronous = NORMAL (above). A handle
+ * opened for them alone stays so; the shared one switches around each. */
+static signet_err sync_normal(struct sg_store *s)
+{
+    return sg_sqlite_ss(s)->replay_only ? SIGNET_OK
+                                        : run(s, "PRAGMA synchronous = NORMAL", "synchronous");
+}
+
+static signet_err sync_full(struct sg_store *s)
+{
+    return sg_sqlite_ss(s)->replay_only ? SIGNET_OK
+                                        : run(s, "PRAGMA synchronous = FULL", "synchronous");
+}
+
 static signet_err sqlite_jti_use(struct sg_store *s, const char *tenant, const char *client_id,
                                  const char *jti, int64_t expires_at, int64_t now)
 {
-    signet_err err = run(s, "PRAGMA synchronous = NORMAL", "synchronous");
+    signet_err err = sync_normal(s);
     if (err != SIGNET_OK)
         return err;
     err = jti_purge(s, now);
     if (err == SIGNET_OK)
         err = jti_insert(s, 0, tenant, client_id, jti, expires_at, now);
-    if (run(s, "PRAGMA synchronous = FULL", "synchronous") != SIGNET_OK && err == SIGNET_OK)
+    if (sync_full(s) != SIGNET_OK && err == SIGNET_OK)
         err = SIGNET_ERR_STORE;
     return err;
 }
@@ -771,7 +785,7 @@ static signet_err sqlite_dpop_jti_use(struct sg_store *s, const char *tenant, co
                                       int64_t expires_at, int64_t now, int64_t max)
 {
     struct sqlite_store *q = sg_sqlite_ss(s);
-    signet_err err = run(s, "PRAGMA synchronous = NORMAL", "synchronous");
+    signet_err err = sync_normal(s);
     if (err != SIGNET_OK)
         return err;
     err = jti_purge(s, now);
@@ -782,7 +796,7 @@ static signet_err sqlite_dpop_jti_use(struct sg_store *s, const char *tenant, co
         err = jti_insert(s, 1, tenant, "", key, expires_at, now);
     if (err == SIGNET_OK && d != NULL)
         d->n++;
-    if (run(s, "PRAGMA synchronous = FULL", "synchronous") != SIGNET_OK && err == SIGNET_OK)
+    if (sync_full(s) != SIGNET_OK && err == SIGNET_OK)
         err = SIGNET_ERR_STORE;
     return err;
 }
@@ -935,5 +949,20 @@ signet_err sg_store_sqlite_open(const char *path, int create, struct sg_store **
     q->cc.fd = -1;
     q->path = strdup(path); /* NULL: no client cache */
     *out = &q->base;
+    return SIGNET_OK;
+}
+
+signet_err sg_store_sqlite_open_replay(const char *path, struct sg_store **out)
+{
+    signet_err err = sg_store_sqlite_open(path, 0, out);
+    if (err != SIGNET_OK)
+        return err;
+    err = exec(sg_sqlite_ss(*out)->db, "PRAGMA synchronous = NORMAL", "synchronous");
+    if (err != SIGNET_OK) {
+        sqlite_close(*out);
+        *out = NULL;
+        return err;
+    }
+    sg_sqlite_ss(*out)->replay_only = 1;
     return SIGNET_OK;
 }

@@ -8,5 +8,7 @@
 
 /* Opens (create: creates and migrates) the SQLite database at path. */
 SIGNET_WUR signet_err sg_store_sqlite_open(const char *path, int create, struct sg_store **out);
+/* sg_store_open_replay's: synchronous = NORMAL for the life of the handle. */
+SIGNET_WUR signet_err sg_store_sqlite_open_replay(const char *path, struct sg_store **out);
 
 #endif

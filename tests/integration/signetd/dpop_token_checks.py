@@ -204,6 +204,25 @@ refused("the same proof again (replay)", "already used", dpop=used)
 refused("the same proof by another client (replay)", "already used", client="req", dpop=used)
 open(f"{work}/used.proof", "w").write(used)
 
+# The same fresh proof sent 12 times at once (a race for the replay cache:
+# the requests are recorded together, in one group commit): exactly one
+# token, every other answer the replay refusal.
+import threading  # noqa: E402
+race = mk(nonce=nonce())
+answers = []
+def racer():
+    s, h, d = post("default", "web", race)
+    answers.append((s, d.get("error"), d.get("error_description", "")))
+ts = [threading.Thread(target=racer) for _ in range(12)]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+wins = [a for a in answers if a[0] == 200]
+losses = [a for a in answers if a[0] == 400 and a[1] == "invalid_dpop_proof" and "already used" in a[2]]
+assert len(answers) == 12 and len(wins) == 1 and len(losses) == 11, answers
+ok("one proof sent 12 times at once: one token, 11 replay refusals")
+
 # ---- what a failed proof or request costs ----------------------------------
 # A proof refused for its nonce, or a bad one, does not burn the assertion
 # sent with it: the client retries with the same assertion.
