@@ -233,7 +233,7 @@ struct pending {
     int bound;            /* DPoP: token_type DPoP */
     char dpop_nonce[64];  /* a fresh DPoP-Nonce for the answer, or "" */
     char issuer[sizeof ((struct sg_tenant_cfg *)0)->issuer];
-    json_t *claims;       /* what was sent, kept to send once more (restamp) */
+    char *text;           /* the claims sent, kept to send once more (restamp) */
     int restamped;
 };
 
@@ -241,7 +241,7 @@ static void signed_cb(void *user, signet_err err, signet_err status, char *token
 
 static void pending_free(struct pending *pd)
 {
-    json_decref(pd->claims);
+    free(pd->text);
     free(pd);
 }
 
@@ -253,25 +253,32 @@ static void pending_free(struct pending *pd)
  * once more. 0 when it went (signed_cb answers it again). */
 static int restamp(struct pending *pd)
 {
-    if (pd->restamped || pd->claims == NULL)
+    if (pd->restamped || pd->text == NULL)
         return -1;
     pd->restamped = 1;
+    /* Rare: the claims are parsed again from the text that was sent rather
+     * than kept as a tree by every request. */
+    json_t *claims = json_loads(pd->text, 0, NULL);
+    if (claims == NULL)
+        return -1;
     const int64_t now = sg_clock_now();
-    const json_int_t iat = json_integer_value(json_object_get(pd->claims, "iat"));
+    const json_int_t iat = json_integer_value(json_object_get(claims, "iat"));
     const json_int_t t = (json_int_t)now;
     const json_int_t exp = t + (json_int_t)pd->lifetime;
-    if (json_object_set_new(pd->claims, "iat", json_integer(t)) != 0 ||
-        json_object_set_new(pd->claims, "nbf", json_integer(t)) != 0 ||
-        json_object_set_new(pd->claims, "exp", json_integer(exp)) != 0)
-        return -1;
-    char *text = json_dumps(pd->claims, JSON_COMPACT);
+    char *text = NULL;
+    if (json_object_set_new(claims, "iat", json_integer(t)) == 0 &&
+        json_object_set_new(claims, "nbf", json_integer(t)) == 0 &&
+        json_object_set_new(claims, "exp", json_integer(exp)) == 0)
+        text = json_dumps(claims, JSON_COMPACT);
+    json_decref(claims);
     if (text == NULL)
         return -1;
+    free(pd->text);
+    pd->text = text;
     sg_log(SG_LOG_WARN, "sign_restamped", "tenant=%s client=%s waited_s=%lld", pd->tenant,
            pd->client_id, (long long)(t - iat));
     signet_err err =
         sd_pool_sign_async(&pd->c->pool, pd->issuer, text, strlen(text), signed_cb, pd);
-    free(text);
     return err == SIGNET_OK ? 0 : -1;
 }
 
@@ -445,7 +452,6 @@ static int dpop_policy(const struct sg_tenant_cfg *t, const struct sg_client *cl
 struct replay_wait {
     struct sd_replay_job job; /* first: replay.c hands back &job */
     struct pending *pd;
-    char *text; /* the claims to sign */
 };
 
 /* Answers a request that will not be signed: r is the answer. */
@@ -463,16 +469,14 @@ static void replay_recorded(struct sd_replay_job *j)
 {
     struct replay_wait *w = (struct replay_wait *)(void *)j;
     struct pending *pd = w->pd;
-    char *text = w->text;
     const signet_err err = j->result;
     free(w);
     struct sd_resp resp;
     memset(&resp, 0, sizeof resp);
     if (err == SIGNET_OK) {
         pd->t0 = sg_clock_mono_ns();
-        signet_err e = sd_pool_sign_async(&pd->c->pool, pd->issuer, text, strlen(text), signed_cb,
-                                          pd);
-        free(text);
+        signet_err e = sd_pool_sign_async(&pd->c->pool, pd->issuer, pd->text,
+                                          strlen(pd->text), signed_cb, pd);
         if (e == SIGNET_OK)
             return; /* signed_cb answers */
         sg_log(SG_LOG_ERROR, "sign_failed", "tenant=%s client=%s error=%s", pd->tenant,
@@ -482,7 +486,6 @@ static void replay_recorded(struct sd_replay_job *j)
         answer_unsigned(pd, &resp, "temporarily_unavailable");
         return;
     }
-    free(text);
     if (err == SIGNET_ERR_EXISTS) {
         sg_log(SG_LOG_WARN, "dpop_refused", "tenant=%s error=invalid_dpop_proof reason=\"%s\"",
                pd->tenant, "the DPoP proof was already used (jti replay)");
@@ -501,9 +504,8 @@ static void replay_recorded(struct sd_replay_job *j)
 }
 
 /* Queues the proof of pd's request; replay_recorded takes it on. 0 when
- * queued (text and pd belong to it now). */
-static int dpop_replay(struct pending *pd, const struct sg_dpop_proof *proof, int64_t now,
-                       char *text)
+ * queued (pd belongs to it now). */
+static int dpop_replay(struct pending *pd, const struct sg_dpop_proof *proof, int64_t now)
 {
     struct replay_wait *w = calloc(1, sizeof *w);
     if (w == NULL)
@@ -518,7 +520,6 @@ static int dpop_replay(struct pending *pd, const struct sg_dpop_proof *proof, in
     w->job.now = now;
     w->job.done = replay_recorded;
     w->pd = pd;
-    w->text = text;
     if (sd_replay_submit(&w->job) != SIGNET_OK) {
         free(w);
         return -1;
@@ -579,9 +580,9 @@ static const char *issue(struct sd_ctx *c, const struct sg_tenant_cfg *t,
         claims = NULL;
     }
     char *text = claims != NULL ? json_dumps(claims, JSON_COMPACT) : NULL;
+    json_decref(claims);
     struct pending *pd = text != NULL ? calloc(1, sizeof *pd) : NULL;
     if (pd == NULL) {
-        json_decref(claims);
         free(text);
         fail(r, SG_OAUTH_SERVER_ERROR, "out of memory", req->basic_tried, t);
         return "server_error";
@@ -589,7 +590,7 @@ static const char *issue(struct sd_ctx *c, const struct sg_tenant_cfg *t,
     pd->c = c;
     pd->done = done;
     pd->user = user;
-    pd->claims = claims;
+    pd->text = text; /* freed with pd */
     (void)snprintf(pd->issuer, sizeof pd->issuer, "%s", t->issuer);
     pd->lifetime = lifetime;
     pd->basic_tried = req->basic_tried;
@@ -600,17 +601,15 @@ static const char *issue(struct sd_ctx *c, const struct sg_tenant_cfg *t,
     if (t->dpop_nonce)
         sd_dpop_nonce(now, pd->dpop_nonce);
     if (proof != NULL) {
-        if (dpop_replay(pd, proof, now, text) == 0)
+        if (dpop_replay(pd, proof, now) == 0)
             return NULL; /* replay_recorded takes it on */
         pending_free(pd);
-        free(text);
         sg_log(SG_LOG_WARN, "dpop_replay_cache", "tenant=%s error=queue", t->name);
         fail(r, SG_OAUTH_TEMPORARILY_UNAVAILABLE, "the replay cache is unavailable", 0, t);
         return "temporarily_unavailable";
     }
     pd->t0 = sg_clock_mono_ns();
     signet_err err = sd_pool_sign_async(&c->pool, t->issuer, text, strlen(text), signed_cb, pd);
-    free(text);
     if (err != SIGNET_OK) {
         /* Nothing was sent: fail closed now. */
         pending_free(pd);
