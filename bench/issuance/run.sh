@@ -226,6 +226,10 @@ for rep in $(seq 1 "$reps"); do
   log "workload 4, repetition $rep/$reps"
   ops=$(SOFTHSM2_CONF=$hsm/softhsm2.conf "$bin/p11_ceiling" "$module" ceiling "$hsm/pin" 2 "$secs" 1 | awk '{print $2}')
   r w4 "$rep" hsm "$ops" 0 0 0 0 0
+  # One core's raw ES256 verifications per second (OpenSSL): what a DPoP
+  # proof costs at least, for the bound of the DPoP row below.
+  esv=$(openssl speed -seconds 1 -mr ecdsap256 2>/dev/null | awk -F: '$1 == "+F4" {printf "%.0f", $5}')
+  [ -n "$esv" ] && r w4 "$rep" esverify "$esv" 0 0 0 0 0
   read -r n bad se p50 p99 p999 d < <(load "http://127.0.0.1:$port_h/" "$secs" BASIC="$basic")
   r w4 "$rep" http "$(echo "$n $d" | awk '{printf "%.0f", $1/$2}')" "$bad" "$se" "$p50" "$p99" "$p999"
   read -r n bad se p50 p99 p999 d < <(load "$url_a" "$secs" BASIC="$basic")
