@@ -258,8 +258,9 @@ static int restamp(struct pending *pd)
     pd->restamped = 1;
     /* Rare: the claims are parsed again from the text that was sent rather
      * than kept as a tree by every request. */
-    json_t *claims = json_loads(pd->text, 0, NULL);
-    if (claims == NULL)
+    json_t *claims = NULL;
+    const size_t n = strlen(pd->text);
+    if (sg_json_parse((const uint8_t *)pd->text, n, n, &claims) != SIGNET_OK)
         return -1;
     const int64_t now = sg_clock_now();
     const json_int_t iat = json_integer_value(json_object_get(claims, "iat"));
