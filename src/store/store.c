@@ -7,26 +7,30 @@
 #include "store/backend.h"
 #include "store/store_sqlite.h"
 
+/* The SQLite path a location names: *where past an optional "sqlite:"
+ * prefix. PostgreSQL is not built yet. */
+static signet_err sqlite_location(const char **where)
+{
+    const char *w = *where;
+    if (w == NULL || w[0] == '\0')
+        return SIGNET_ERR_INVALID_ARG;
+    if (strncmp(w, "postgresql://", 13) == 0 || strncmp(w, "postgres://", 11) == 0)
+        return SIGNET_ERR_UNSUPPORTED;
+    if (strncmp(w, "sqlite:", 7) == 0)
+        *where = w + 7;
+    return SIGNET_OK;
+}
+
 signet_err sg_store_open(const char *where, int create, struct sg_store **out)
 {
-    if (where == NULL || where[0] == '\0')
-        return SIGNET_ERR_INVALID_ARG;
-    if (strncmp(where, "postgresql://", 13) == 0 || strncmp(where, "postgres://", 11) == 0)
-        return SIGNET_ERR_UNSUPPORTED;
-    if (strncmp(where, "sqlite:", 7) == 0)
-        where += 7;
-    return sg_store_sqlite_open(where, create, out);
+    signet_err err = sqlite_location(&where);
+    return err != SIGNET_OK ? err : sg_store_sqlite_open(where, create, out);
 }
 
 signet_err sg_store_open_replay(const char *where, struct sg_store **out)
 {
-    if (where == NULL || where[0] == '\0')
-        return SIGNET_ERR_INVALID_ARG;
-    if (strncmp(where, "postgresql://", 13) == 0 || strncmp(where, "postgres://", 11) == 0)
-        return SIGNET_ERR_UNSUPPORTED;
-    if (strncmp(where, "sqlite:", 7) == 0)
-        where += 7;
-    return sg_store_sqlite_open_replay(where, out);
+    signet_err err = sqlite_location(&where);
+    return err != SIGNET_OK ? err : sg_store_sqlite_open_replay(where, out);
 }
 
 void sg_store_close(struct sg_store **s)
