@@ -8,9 +8,13 @@
  * the front end, and stops the signers and exits when the front end exits.
  *
  * It also starts the monitor (monproc.c) under the monitor's account and
- * restarts it when it dies (with a back-off; the signers are then stopped
- * too, one at a time, so that the front end restarts them with channels to
- * the new monitor while the others serve). Each signer gets two channels: the front end's and the
+ * restarts it when it dies (with a back-off). The signers started before
+ * it have no channel to the new monitor: the launcher asks the front end
+ * (SIGUSR1) to replace them, which it does one at a time, each new signer
+ * answering before the next old one goes, as at a reload; a signer still
+ * stale after a grace period is stopped by the launcher itself, one at a
+ * time, so that a front end that ignores the request cannot keep signers
+ * the monitor cannot see. Each signer gets two channels: the front end's and the
  * monitor's, whose end goes to the monitor; the front end reaches the
  * monitor on a channel of its own, also made here.
  *
@@ -85,15 +89,21 @@ static int64_t mono_ms(void)
 struct slot {
     int64_t spawned_ms;
     int64_t stopped_ms; /* a stale signer was stopped then, not replaced yet; 0: none */
+    int64_t stale_ms;   /* when it became stale */
     pid_t pid;
     int stale;          /* started before the current monitor: no channel to it */
 };
 
-/* After a monitor restart, the signers started before it are stopped one
- * at a time: each once the one stopped before it has been replaced and had
- * this long to start serving (or after STALE_WAIT_MAX_MS without a
+/* After a monitor restart, the front end replaces the signers started
+ * before it (SIGUSR1: each new one answers before the next old one goes).
+ * Those still running STALE_GRACE_MS later are stopped here, one at a
+ * time: each once the one stopped before it has been replaced and had
+ * STALE_GAP_MS to start serving (or after STALE_WAIT_MAX_MS without a
  * replacement), so that the others carry the requests meanwhile (a request
- * a stopped signer had not answered goes to another one). */
+ * a stopped signer had not answered goes to another one). The grace
+ * covers a replacement that waits for its signer's answers in flight
+ * (pool.c: up to 5 s) and a slow start. */
+#define STALE_GRACE_MS 20000
 #define STALE_GAP_MS 500
 #define STALE_WAIT_MAX_MS 10000
 
@@ -107,7 +117,8 @@ static void retire_stale(struct slot *slots)
             return; /* stopped, not replaced yet */
         if (s->pid > 0 && !s->stale && now - s->spawned_ms < STALE_GAP_MS)
             return; /* replaced just now: let it start */
-        if (s->pid > 0 && s->stale && s->stopped_ms == 0 && next < 0)
+        if (s->pid > 0 && s->stale && s->stopped_ms == 0 && next < 0 &&
+            now - s->stale_ms >= STALE_GRACE_MS)
             next = (int)i;
     }
     if (next < 0)
@@ -269,14 +280,23 @@ static void start_monitor(const struct sd_monitor_starter *ms, struct monitor *m
         return;
     }
     sg_log(SG_LOG_INFO, "monitor_launched", "pid=%ld", (long)mon->pid);
-    /* Signers already running have no channel to this monitor: they are
-     * stopped (one at a time, retire_stale), and the front end asks for new
-     * ones (which get one). */
+    /* Signers already running have no channel to this monitor: the front
+     * end replaces them (new ones get one); retire_stale stops those it
+     * has not replaced after the grace. A signer is running only once the
+     * front end asked for it, after it set up its signal handling. */
+    int stale = 0;
+    const int64_t now = mono_ms();
     for (unsigned i = 0; i < SD_MAX_SIGNERS; i++) {
         slots[i].stale = slots[i].pid > 0;
+        slots[i].stale_ms = now;
         slots[i].stopped_ms = 0;
+        stale |= slots[i].stale;
     }
-    retire_stale(slots);
+    if (stale) {
+        sg_log(SG_LOG_INFO, "signers_refresh", "detail=\"the front end replaces the signers "
+                                                "started before this monitor\"");
+        (void)kill(front, SIGUSR1);
+    }
 }
 
 int sd_launcher_run(const char *state_dir, int ctl, pid_t front,

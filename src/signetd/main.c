@@ -5,7 +5,9 @@
  * Runs in the foreground and logs one line per event to stderr. SIGTERM or
  * SIGINT: stop accepting, let in-flight requests finish (drain_timeout),
  * exit 0. SIGHUP: reload the configuration and restart the signers so they
- * read it too (listen address and TLS need a restart). With $NOTIFY_SOCKET
+ * read it too (listen address and TLS need a restart). SIGUSR1 (from the
+ * launcher, after it restarted the monitor): replace the signers one at a
+ * time, so that each has a channel to the new monitor. With $NOTIFY_SOCKET
  * set, readiness is reported the sd_notify way. */
 #include <errno.h>
 #include <fcntl.h>
@@ -192,7 +194,7 @@ static void usage(FILE *f)
 
 static int install_signals(void)
 {
-    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
     sig_fd = sd_sigpipe_open(sigs, sizeof sigs / sizeof sigs[0]);
     return sig_fd >= 0 ? 0 : -1;
 }
@@ -382,6 +384,13 @@ int main(int argc, char **argv)
         if (b == SIGHUP) {
             sg_log(SG_LOG_INFO, "signal", "sig=HUP action=reload");
             reload(c);
+        } else if (b == SIGUSR1) {
+            /* The launcher started a new monitor: replace the signers, one
+             * at a time, so that each gets a channel to it. */
+            sg_log(SG_LOG_INFO, "signal", "sig=USR1 action=replace_signers");
+            struct sd_conf *k = sd_conf_get(c);
+            sd_pool_respawn(&c->pool, pool_mode(&k->cfg));
+            sd_conf_put(k);
         } else {
             sg_log(SG_LOG_INFO, "signal", "sig=%s action=drain", b == SIGINT ? "INT" : "TERM");
             stop = 1;

@@ -135,6 +135,10 @@ for pid in $old_signers; do
   case " $new_signers " in *" $pid "*) fail "signer $pid outlived the monitor restart" ;; esac
 done
 grep -q 'event=monitor_launched' "$work/signetd.log" || fail "the monitor was not restarted"
+# The front end replaced them (asked by the launcher), each new one
+# answering before the next old one went, not the launcher's fallback.
+grep -q 'event=signal sig=USR1 action=replace_signers' "$work/signetd.log" ||
+  fail "the front end was not asked to replace the signers after the monitor restart"
 all_200 "$work/monitor" "monitor killed, signers ($old_signers) replaced by ($new_signers)" ||
   fail "a request failed while the signers were replaced after a monitor restart"
 echo "ok: monitor restarted under load, every signer replaced, no 503"
