@@ -124,6 +124,10 @@ static void retire_stale(struct slot *slots)
     if (next < 0)
         return;
     slots[next].stopped_ms = now;
+    sg_log(SG_LOG_WARN, "signer_stale_stopped",
+           "slot=%d pid=%ld detail=\"the front end did not replace it after the monitor "
+           "restarted\"",
+           next, (long)slots[next].pid);
     (void)kill(slots[next].pid, SIGTERM);
 }
 

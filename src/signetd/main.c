@@ -26,6 +26,7 @@
 
 #include "common/accounts.h"
 #include "common/config.h"
+#include "common/fault.h"
 #include "signetd/auth.h"
 #include "signetd/chan.h"
 #include "signetd/conf.h"
@@ -274,6 +275,7 @@ int main(int argc, char **argv)
     if (c->launcher_fd < 0)
         return c->exit_code; /* the launcher, done */
     sg_clock_use_file(cfg->clock_file[0] != '\0' ? cfg->clock_file : NULL);
+    sg_fault_init();
     if (install_signals() != 0 || sd_auth_init(c->state_dir) != SIGNET_OK ||
         sd_dpop_init(c->state_dir) != SIGNET_OK) {
         fprintf(stderr, "signetd: cannot initialise\n");
@@ -388,6 +390,8 @@ int main(int argc, char **argv)
             /* The launcher started a new monitor: replace the signers, one
              * at a time, so that each gets a channel to it. */
             sg_log(SG_LOG_INFO, "signal", "sig=USR1 action=replace_signers");
+            /* Tests stall here: a front end that ignores the request. */
+            sg_fault_point("replace_signers");
             struct sd_conf *k = sd_conf_get(c);
             sd_pool_respawn(&c->pool, pool_mode(&k->cfg));
             sd_conf_put(k);

@@ -6,9 +6,11 @@
 #    503. Control: the log shows requests that were retried (the kills did
 #    catch requests in flight), and the dead signers were replaced.
 #    A signer killed while idle is replaced too (its channel tells).
-#    Also the monitor killed under load: the launcher restarts it and stops
-#    the signers (which had a channel to the old one) one at a time, so the
-#    others serve meanwhile: no 503 either.
+#    Also the monitor killed under load: the launcher restarts it and asks
+#    the front end to replace the signers (which had a channel to the old
+#    one), which it does one at a time, so the others serve meanwhile: no
+#    503 either. A front end that does not (stalled by a fault point): the
+#    launcher stops the stale signers itself after its grace.
 # 2. rotation under load: a rotation period of 3 s for ~20 s with requests
 #    all the while: every answer is 200, across at least four key
 #    activations. Each transition also generates an RSA key, which keeps
@@ -142,6 +144,35 @@ grep -q 'event=signal sig=USR1 action=replace_signers' "$work/signetd.log" ||
 all_200 "$work/monitor" "monitor killed, signers ($old_signers) replaced by ($new_signers)" ||
   fail "a request failed while the signers were replaced after a monitor restart"
 echo "ok: monitor restarted under load, every signer replaced, no 503"
+stop_signetd || fail "signetd did not stop cleanly"
+
+# ---- 1c. ... and a front end that does not replace them ---------------------
+# (a stalled or compromised one: SIGNET_FAULT stalls its SIGUSR1 handling
+# for 40 s): the launcher stops the stale signers itself after its grace
+# (20 s), one at a time, so none keeps running without the new monitor.
+SIGNET_FAULT=replace_signers@40000 start_signetd "$state"
+wait_http "http://127.0.0.1:$port/readyz"
+for _ in $(seq 1 100); do
+  [ "$(signers_of "$signetd_pid" | wc -l)" -ge 2 ] && break
+  sleep 0.1
+done
+monitor=$(pgrep -P "$signetd_pid" -x signet-monitor || true)
+[ -n "$monitor" ] || fail "no signet-monitor process"
+old_signers=$(signers_of "$signetd_pid" | sort | tr '\n' ' ')
+kill -KILL "$monitor"
+gone=0
+for _ in $(seq 1 360); do # grace 20 s + the monitor's restart + two stops
+  left=0
+  for pid in $old_signers; do kill -0 "$pid" 2>/dev/null && left=1; done
+  [ "$left" = 0 ] && { gone=1; break; }
+  sleep 0.1
+done
+grep -q 'event=fault_stall point=replace_signers' "$work/signetd.log" ||
+  fail "the front end's replacement was not stalled (the test proved nothing)"
+[ "$gone" = 1 ] || fail "signers ($old_signers) outlived a monitor restart the front end ignored"
+[ "$(grep -c 'event=signer_stale_stopped' "$work/signetd.log")" -ge 2 ] ||
+  fail "the launcher did not stop the stale signers itself"
+echo "ok: a front end that ignores the monitor restart: the launcher stopped its stale signers"
 stop_signetd || fail "signetd did not stop cleanly"
 
 # ---- 2. rotation under load -----------------------------------------------
