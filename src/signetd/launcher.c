@@ -309,7 +309,9 @@ int sd_launcher_run(const char *state_dir, int ctl, pid_t front,
     struct slot slots[SD_MAX_SIGNERS];
     memset(slots, 0, sizeof slots);
     struct monitor mon = {.pid = 0, .ctl = -1};
-    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD};
+    /* SIGUSR1 is the launcher's word to the front end (a new monitor):
+     * one sent to the launcher is caught and dropped, not fatal. */
+    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1};
     const int sig_fd = sd_sigpipe_open(sigs, sizeof sigs / sizeof sigs[0]);
     if (sig_fd < 0)
         return 1;

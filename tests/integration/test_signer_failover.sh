@@ -144,6 +144,13 @@ grep -q 'event=signal sig=USR1 action=replace_signers' "$work/signetd.log" ||
 all_200 "$work/monitor" "monitor killed, signers ($old_signers) replaced by ($new_signers)" ||
   fail "a request failed while the signers were replaced after a monitor restart"
 echo "ok: monitor restarted under load, every signer replaced, no 503"
+# SIGUSR1 is the launcher's word to the front end; one sent to the
+# launcher (the pid an operator started) is dropped, not fatal.
+kill -USR1 "$signetd_pid"
+sleep 0.5
+kill -0 "$signetd_pid" 2>/dev/null || fail "a SIGUSR1 killed the launcher"
+wait_http "http://127.0.0.1:$port/readyz"
+echo "ok: a SIGUSR1 to the launcher is ignored"
 stop_signetd || fail "signetd did not stop cleanly"
 
 # ---- 1c. ... and a front end that does not replace them ---------------------
