@@ -14,7 +14,7 @@
 # (sg_*, signet_*) must appear here as a key.
 set(SG_LAYERS_TARGETS
     sg_util signet_obj signet_static signet_shared verify_example resource_server
-    sg_audit_rd sg_store sg_keystore sg_common sg_oauth sg_telemetry sg_audit sg_signer
+    sg_audit_rd sg_store sg_keystore sg_common sg_oauth sg_telemetry sg_audit sg_signer sg_front
     signet-signer signetd signet)
 set(SG_LAYERS_EDGES_sg_util "")
 set(SG_LAYERS_EDGES_signet_obj "")
@@ -31,7 +31,8 @@ set(SG_LAYERS_EDGES_sg_telemetry sg_common sg_store sg_audit_rd sg_util signet_s
 set(SG_LAYERS_EDGES_sg_audit sg_audit_rd sg_util)
 set(SG_LAYERS_EDGES_sg_signer sg_audit sg_keystore sg_store sg_common sg_audit_rd sg_util)
 set(SG_LAYERS_EDGES_signet-signer sg_signer)
-set(SG_LAYERS_EDGES_signetd sg_telemetry sg_oauth sg_store sg_common sg_util signet_static)
+set(SG_LAYERS_EDGES_sg_front sg_util)
+set(SG_LAYERS_EDGES_signetd sg_front sg_telemetry sg_oauth sg_store sg_common sg_util signet_static)
 set(SG_LAYERS_EDGES_signet sg_audit sg_keystore sg_telemetry sg_oauth sg_store sg_common
     sg_audit_rd sg_util signet_static)
 
@@ -41,7 +42,7 @@ set(SG_LAYERS_FORBID_signetd
     "^sg_audit$" "^sg_keystore$" "^sg_signer$" "P11KIT" "p11-kit")
 set(SG_LAYERS_FORBID_signet-signer
     "^sg_telemetry$" "^sg_oauth$" "^signet_static$" "^signet_shared$"
-    "^PkgConfig::MHD$" "microhttpd" "^PkgConfig::ARGON2$" "argon2")
+    "^PkgConfig::MHD$" "microhttpd" "^PkgConfig::ARGON2$" "argon2" "^sg_front$" "fido2" "cbor")
 set(SG_LAYERS_FORBID_signet_static "^sg_")
 set(SG_LAYERS_FORBID_signet_shared "^sg_")
 
@@ -58,6 +59,7 @@ set(SG_LAYERS_DIRS_sg_audit src/signer)
 set(SG_LAYERS_DIRS_sg_signer src/signer)
 set(SG_LAYERS_DIRS_signet-signer src/signer)
 set(SG_LAYERS_DIRS_signetd src/signetd)
+set(SG_LAYERS_DIRS_sg_front src/signetd)
 set(SG_LAYERS_DIRS_signet src/cli)
 
 # The names a link-library list mentions: $<LINK_ONLY:x> unwrapped, any other

@@ -20,6 +20,10 @@ struct sd_resp {
     int csp;             /* the status page: Content-Security-Policy header */
     char client_id[130]; /* for the access log */
     char dpop_nonce[64]; /* a DPoP-Nonce header (RFC 9449 §8); empty: none */
+    /* People's pages and redirects (issue 13). */
+    int page;              /* an HTML page: SD_PAGE_CSP, X-Frame-Options, Referrer-Policy */
+    char location[2048];   /* a Location header; empty: none */
+    char cookies[3][320];  /* Set-Cookie headers; empty: none */
 };
 
 /* A JSON body (copied) with status. */

@@ -37,6 +37,7 @@ void sg_client_clear(struct sg_client *c)
     free(c->scopes);
     free(c->default_scopes);
     free(c->audiences);
+    free(c->redirect_uris);
     memset(c, 0, sizeof *c);
 }
 

@@ -51,7 +51,13 @@ void sg_key_list_free(struct sg_key *keys, size_t n);
 enum sg_client_auth {
     SG_CLIENT_SECRET = 1,          /* client_secret_basic / client_secret_post */
     SG_CLIENT_PRIVATE_KEY_JWT = 2, /* RFC 7523 with a registered public JWK */
+    SG_CLIENT_NONE = 3,            /* a public client (issue 13): no secret, PKCE */
 };
+
+/* Grants a client may use (schema 4), as a bit set. */
+#define SG_GRANT_CLIENT_CREDENTIALS 1u
+#define SG_GRANT_AUTHORIZATION_CODE 2u
+#define SG_GRANT_REFRESH_TOKEN 4u
 
 /* DPoP (RFC 9449) for the client's tokens (schema 3). */
 enum sg_client_dpop {
@@ -74,6 +80,10 @@ struct sg_client {
     int64_t lifetime;      /* token lifetime; 0 = the tenant's */
     int64_t created_at;
     enum sg_client_dpop dpop;
+    /* schema 4 (issue 13): people's clients */
+    unsigned grants;       /* SG_GRANT_*; rows before schema 4: client_credentials */
+    char *redirect_uris;   /* space-separated exact redirect URIs, "" = none */
+    int require_par;       /* 1: /authorize only with a PAR request_uri */
 };
 
 void sg_client_clear(struct sg_client *c); /* frees the strings */

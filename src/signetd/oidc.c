@@ -1,0 +1,2 @@
+/* placeholder (issue 13) */
+typedef int sg_placeholder_unit;
