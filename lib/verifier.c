@@ -26,6 +26,10 @@
 #define SG_MAX_AUDIENCES 64
 #define SG_COUNTER_SLOTS 400
 #define SG_CLOCK_MAX (INT64_C(1) << 60)
+#define SG_MAX_ACR 16            /* required acr values */
+#define SG_ACR_MAX_LEN 255       /* bytes per acr value */
+#define SG_AUTH_AGE_MAX (INT64_C(366) * 86400)
+#define SG_NO_MAX_AGE (-1)
 
 struct cfg_issuer {
     char *issuer;
@@ -63,6 +67,10 @@ struct signet_verifier_config {
     signet_dpop_nonce_fn dpop_nonce_fn;
     void *dpop_nonce_ctx;
     int dpop_unprotected;        /* explicit opt-out of the fail-closed rule */
+    /* Step-up authentication (RFC 9470) */
+    char *acr[SG_MAX_ACR];       /* acceptable acr values, in order of preference */
+    size_t n_acr;                /* 0: no acr requirement */
+    int64_t max_age;             /* SG_NO_MAX_AGE: no auth_time requirement */
 };
 
 struct signet_verifier {
@@ -97,6 +105,11 @@ struct signet_verifier {
     signet_dpop_nonce_fn dpop_nonce_fn;
     void *dpop_nonce_ctx;
     int dpop_unprotected;
+
+    /* Step-up authentication (RFC 9470) */
+    char **acr;
+    size_t n_acr;
+    int64_t max_age;             /* SG_NO_MAX_AGE: none */
 
     atomic_uint_fast64_t counters[SG_COUNTER_SLOTS];
 
@@ -141,6 +154,7 @@ signet_err signet_verifier_config_new(signet_verifier_config **out)
     cfg->dpop_max_age = SG_DPOP_MAX_AGE;
     cfg->dpop_replay = 65536;
     cfg->dpop_nonce_step = 60;
+    cfg->max_age = SG_NO_MAX_AGE;
     cfg->typ = strdup("at+jwt");
     if (cfg->typ == NULL) {
         free(cfg);
@@ -162,6 +176,8 @@ void signet_verifier_config_free(signet_verifier_config *cfg)
     for (size_t i = 0; i < cfg->n_audiences; i++)
         free(cfg->audiences[i]);
     free(cfg->typ);
+    for (size_t i = 0; i < cfg->n_acr; i++)
+        free(cfg->acr[i]);
     OPENSSL_cleanse(cfg->dpop_nonce_key, sizeof cfg->dpop_nonce_key);
     free(cfg);
 }
@@ -440,6 +456,52 @@ signet_err signet_verifier_config_allow_dpop_unprotected(signet_verifier_config 
     return SIGNET_OK;
 }
 
+/* ---- step-up authentication (RFC 9470) ---------------------------------- */
+
+/* An acr value must survive the challenge's space-separated acr_values
+ * (RFC 9470 §3, OIDC Core §3.1.2.1): visible ASCII, no space. */
+static int acr_value_ok(const char *s)
+{
+    size_t n = strnlen(s, SG_ACR_MAX_LEN + 1);
+    if (n == 0 || n > SG_ACR_MAX_LEN)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
+signet_err signet_verifier_config_require_acr(signet_verifier_config *cfg,
+                                              const char *const *acr_values, size_t n)
+{
+    if (n == 0 || n > SG_MAX_ACR)
+        return SIGNET_ERR_INVALID_ARG;
+    for (size_t i = 0; i < n; i++)
+        if (acr_values[i] == NULL || !acr_value_ok(acr_values[i]))
+            return SIGNET_ERR_INVALID_ARG;
+    char *copy[SG_MAX_ACR] = {NULL};
+    for (size_t i = 0; i < n; i++) {
+        if ((copy[i] = strdup(acr_values[i])) == NULL) {
+            for (size_t j = 0; j < i; j++)
+                free(copy[j]);
+            return SIGNET_ERR_NOMEM;
+        }
+    }
+    for (size_t i = 0; i < cfg->n_acr; i++)
+        free(cfg->acr[i]);
+    memcpy(cfg->acr, copy, sizeof copy);
+    cfg->n_acr = n;
+    return SIGNET_OK;
+}
+
+signet_err signet_verifier_config_require_max_age(signet_verifier_config *cfg, int64_t seconds)
+{
+    if (seconds < 0 || seconds > SG_AUTH_AGE_MAX)
+        return SIGNET_ERR_INVALID_ARG;
+    cfg->max_age = seconds;
+    return SIGNET_OK;
+}
+
 /* ---- verifier ----------------------------------------------------------- */
 
 static int64_t now_of(const signet_verifier *v)
@@ -540,6 +602,9 @@ void signet_verifier_free(signet_verifier *v)
         free(v->audiences[i]);
     free(v->audiences);
     free(v->typ);
+    for (size_t i = 0; i < v->n_acr; i++)
+        free(v->acr[i]);
+    free(v->acr);
     sg_tokcache_free(v->tokcache);
     sg_dpop_replay_free(v->replay);
     sg_dpop_keys_free(v->dpop_keys);
@@ -600,6 +665,7 @@ signet_err signet_verifier_new(const signet_verifier_config *cfg, signet_verifie
     v->clock = cfg->clock;
     v->clock_ctx = cfg->clock_ctx;
     v->require_metadata = cfg->require_metadata;
+    v->max_age = cfg->max_age;
     v->cache = cfg->cache;
     v->cache.fetch.cancel = &v->stop;
     v->cache.background = cfg->background;
@@ -614,6 +680,11 @@ signet_err signet_verifier_new(const signet_verifier_config *cfg, signet_verifie
         goto out;
     for (; v->n_audiences < cfg->n_audiences; v->n_audiences++)
         if ((v->audiences[v->n_audiences] = strdup(cfg->audiences[v->n_audiences])) == NULL)
+            goto out;
+    if (cfg->n_acr > 0 && (v->acr = calloc(cfg->n_acr, sizeof *v->acr)) == NULL)
+        goto out;
+    for (; v->n_acr < cfg->n_acr; v->n_acr++)
+        if ((v->acr[v->n_acr] = strdup(cfg->acr[v->n_acr])) == NULL)
             goto out;
     err = sg_digests_init(&v->digests);
     if (err != SIGNET_OK)
@@ -1062,6 +1133,60 @@ out:
     return err;
 }
 
+/* RFC 9470 §4 (step-up): the token's authentication event against the
+ * verifier's requirements. Runs only for a token that passed every other
+ * rule (signature, issuer, times, audience, DPoP binding), so a forged or
+ * expired token keeps its own error and only the legitimate holder of a
+ * valid token is told to step up. A missing acr or auth_time fails like a
+ * weak one: the remedy is the same. A claim of the wrong type is the
+ * issuer's error (BAD_CLAIM). Checked on verified-token cache hits too
+ * (max_age depends on the time). */
+static signet_err check_auth_context(const signet_verifier *v, struct vctx *c, int64_t now)
+{
+    if (v->n_acr > 0) {
+        const json_t *acr = json_object_get(c->claims, "acr");
+        if (acr == NULL) {
+            c->reason = "the token has no acr claim and the verifier requires one (step up)";
+            return SIGNET_ERR_INSUFFICIENT_USER_AUTH;
+        }
+        if (!json_is_string(acr)) {
+            c->reason = "acr is not a string";
+            return SIGNET_ERR_BAD_CLAIM;
+        }
+        size_t n = json_string_length(acr);
+        size_t i = 0;
+        while (i < v->n_acr &&
+               !(strlen(v->acr[i]) == n && memcmp(v->acr[i], json_string_value(acr), n) == 0))
+            i++;
+        if (i == v->n_acr) {
+            c->reason = "the token's acr is not one of the required values (step up)";
+            return SIGNET_ERR_INSUFFICIENT_USER_AUTH;
+        }
+    }
+    if (v->max_age != SG_NO_MAX_AGE) {
+        const json_t *t = json_object_get(c->claims, "auth_time");
+        int64_t auth_time = 0;
+        if (t == NULL) {
+            c->reason = "the token has no auth_time claim and the verifier sets a max_age (step up)";
+            return SIGNET_ERR_INSUFFICIENT_USER_AUTH;
+        }
+        /* Fractions round down: the authentication counts as older. */
+        if (sg_json_numeric_date(t, 0, &auth_time) != SIGNET_OK) {
+            c->reason = "auth_time is not a NumericDate";
+            return SIGNET_ERR_BAD_CLAIM;
+        }
+        if (auth_time > now + v->skew) {
+            c->reason = "auth_time is in the future";
+            return SIGNET_ERR_BAD_CLAIM;
+        }
+        if (now - auth_time > v->max_age + v->skew) {
+            c->reason = "the token's authentication (auth_time) is older than max_age (step up)";
+            return SIGNET_ERR_INSUFFICIENT_USER_AUTH;
+        }
+    }
+    return SIGNET_OK;
+}
+
 static signet_err decide(signet_verifier *v, const char *token, size_t len,
                          const signet_verify_opts *opts, struct vctx *c)
 {
@@ -1078,7 +1203,10 @@ static signet_err decide(signet_verifier *v, const char *token, size_t len,
     err = decide_token(v, token, len, c, now);
     if (err != SIGNET_OK)
         return err;
-    return check_binding(v, token, len, &r, c, now);
+    err = check_binding(v, token, len, &r, c, now);
+    if (err != SIGNET_OK)
+        return err;
+    return check_auth_context(v, c, now);
 }
 
 static const char *claim_str(const json_t *claims, const char *name)
@@ -1161,5 +1289,98 @@ signet_err signet_dpop_challenge(const signet_verifier *v, signet_err err, char 
             buf[0] = '\0';
         return SIGNET_ERR_TOO_LARGE;
     }
+    return SIGNET_OK;
+}
+
+/* ---- step-up challenge (RFC 9470 §3) ------------------------------------ */
+
+/* A bounded writer: appends until cap is reached, then only records that
+ * the output did not fit. */
+struct out {
+    char *buf;
+    size_t cap;
+    size_t len;
+    int full;
+};
+
+static void out_raw(struct out *o, const char *s, size_t n)
+{
+    if (o->full || n >= o->cap - o->len) {
+        o->full = 1;
+        return;
+    }
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+}
+
+static void out_str(struct out *o, const char *s)
+{
+    out_raw(o, s, strlen(s));
+}
+
+/* RFC 9110 §5.6.4 quoted-string: '"' and '\' become quoted-pairs. Values
+ * reaching here are visible ASCII (acr_value_ok), so nothing else needs
+ * escaping. */
+static void out_quoted_char(struct out *o, char ch)
+{
+    if (ch == '"' || ch == '\\')
+        out_raw(o, "\\", 1);
+    out_raw(o, &ch, 1);
+}
+
+signet_err signet_stepup_challenge(const signet_verifier *v, const char *scheme, char *buf,
+                                   size_t cap)
+{
+    if (cap > 0)
+        buf[0] = '\0';
+    int dpop = 0;
+    if (scheme != NULL && strcasecmp(scheme, "DPoP") == 0)
+        dpop = 1;
+    else if (scheme != NULL && strcasecmp(scheme, "Bearer") != 0)
+        return SIGNET_ERR_INVALID_ARG;
+    if (v->n_acr == 0 && v->max_age == SG_NO_MAX_AGE)
+        return SIGNET_ERR_CONFIG;
+    const char *description =
+        v->n_acr == 0 ? "More recent authentication is required"
+        : v->max_age == SG_NO_MAX_AGE
+            ? "A different authentication level is required"
+            : "A different authentication level or more recent authentication is required";
+    struct out o = {buf, cap, 0, cap == 0};
+    out_str(&o, dpop ? "DPoP" : "Bearer");
+    out_str(&o, " error=\"insufficient_user_authentication\", error_description=\"");
+    out_str(&o, description);
+    out_str(&o, "\"");
+    if (v->n_acr > 0) {
+        out_str(&o, ", acr_values=\"");
+        for (size_t i = 0; i < v->n_acr; i++) {
+            if (i > 0)
+                out_raw(&o, " ", 1);
+            for (const char *p = v->acr[i]; *p != '\0'; p++)
+                out_quoted_char(&o, *p);
+        }
+        out_str(&o, "\"");
+    }
+    if (v->max_age != SG_NO_MAX_AGE) {
+        /* Quoted as in RFC 9470 figure 3 (RFC 9110 §11.2 takes either). */
+        char num[24];
+        int n = snprintf(num, sizeof num, "%lld", (long long)v->max_age);
+        if (n < 0 || (size_t)n >= sizeof num)
+            return SIGNET_ERR_INTERNAL;
+        out_str(&o, ", max_age=\"");
+        out_raw(&o, num, (size_t)n);
+        out_str(&o, "\"");
+    }
+    if (dpop) {
+        /* RFC 9449 §7.1: a DPoP challenge names the proof algorithms. */
+        out_str(&o, ", algs=\"");
+        out_str(&o, v->dpop_algs_str);
+        out_str(&o, "\"");
+    }
+    if (o.full) {
+        if (cap > 0)
+            buf[0] = '\0';
+        return SIGNET_ERR_TOO_LARGE;
+    }
+    buf[o.len] = '\0';
     return SIGNET_OK;
 }

@@ -79,6 +79,7 @@ typedef enum signet_err {
     SIGNET_ERR_DPOP_BINDING = 226,     /* cnf.jkt does not match the proof key */
     SIGNET_ERR_DPOP_DOWNGRADE = 227,   /* bound token as Bearer, unbound as DPoP */
     SIGNET_ERR_DPOP_UNPROTECTED = 228, /* no replay cache and no nonce, not opted out */
+    SIGNET_ERR_INSUFFICIENT_USER_AUTH = 229, /* RFC 9470: acr or auth_time short of the requirement */
 
     /* HSM, keys, lifecycle, signer policy 300..399 */
     SIGNET_ERR_HSM = 300,

@@ -175,6 +175,32 @@ SIGNET_API SIGNET_WUR signet_err signet_verifier_config_set_dpop_nonce_fn(
 SIGNET_API SIGNET_WUR signet_err signet_verifier_config_allow_dpop_unprotected(
     signet_verifier_config *cfg, int on) SIGNET_NONNULL(1);
 
+/* ---- step-up authentication (RFC 9470) ------------------------------- */
+
+/* Requirements on the authentication event behind a token. Like audiences
+ * and algorithms they are verifier policy, fixed at signet_verifier_new
+ * (a resource server whose resources need different levels uses one
+ * verifier per level). When set, a token that passed every other rule is
+ * refused with SIGNET_ERR_INSUFFICIENT_USER_AUTH unless:
+ *   - its "acr" claim equals one of acr_values (exact, byte for byte; a
+ *     token without acr fails the same way), and
+ *   - its "auth_time" claim is present and now - auth_time <= max_age +
+ *     skew (set_skew).
+ * An acr or auth_time of the wrong type, or an auth_time after now + skew,
+ * is SIGNET_ERR_BAD_CLAIM. signet_stepup_challenge() gives the
+ * WWW-Authenticate value that asks the client to step up. */
+
+/* 1..16 acceptable acr values, in order of preference (the challenge lists
+ * them in this order), each 1..255 bytes of visible ASCII (no space: the
+ * challenge's acr_values is space-separated). Copied; a second call
+ * replaces the list. SIGNET_ERR_INVALID_ARG otherwise. */
+SIGNET_API SIGNET_WUR signet_err signet_verifier_config_require_acr(
+    signet_verifier_config *cfg, const char *const *acr_values, size_t n) SIGNET_NONNULL(1, 2);
+/* Maximum authentication age in seconds, 0..31622400 (366 days). Default:
+ * none (auth_time is not looked at). */
+SIGNET_API SIGNET_WUR signet_err signet_verifier_config_require_max_age(
+    signet_verifier_config *cfg, int64_t seconds) SIGNET_NONNULL(1);
+
 /* ---- verifier -------------------------------------------------------- */
 
 /* Copies what it needs from cfg (which may be freed afterwards). Static
@@ -250,6 +276,23 @@ SIGNET_API SIGNET_WUR signet_err signet_parse_authorization(const char *value, s
 SIGNET_API SIGNET_WUR signet_err signet_dpop_challenge(const signet_verifier *v, signet_err err,
                                                        char *buf, size_t cap)
     SIGNET_NONNULL(1, 3);
+
+/* The WWW-Authenticate value asking the client to step up, for a token
+ * refused with SIGNET_ERR_INSUFFICIENT_USER_AUTH (RFC 9470 §3), e.g.
+ *   Bearer error="insufficient_user_authentication",
+ *   error_description="A different authentication level is required",
+ *   acr_values="urn:signet:acr:phr urn:signet:acr:mfa"
+ * (one line) for an acr requirement; with a max age it has max_age="300"
+ * (and "More recent authentication is required", or both sentences joined
+ * by "or" when both are required). Values are quoted (RFC 9110 §5.6.4). scheme is the Authorization scheme
+ * the token came with: NULL or "Bearer", or "DPoP" (case-insensitive; then
+ * the challenge is a DPoP one and ends with `, algs="..."` as in
+ * signet_dpop_challenge). Errors: SIGNET_ERR_CONFIG when the verifier has
+ * no step-up requirement, SIGNET_ERR_INVALID_ARG for another scheme,
+ * SIGNET_ERR_TOO_LARGE when cap is short (buf is then ""). */
+SIGNET_API SIGNET_WUR signet_err signet_stepup_challenge(const signet_verifier *v,
+                                                         const char *scheme, char *buf,
+                                                         size_t cap) SIGNET_NONNULL(1, 3);
 
 /* ---- verified claims ------------------------------------------------- */
 

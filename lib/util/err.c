@@ -65,6 +65,8 @@ static const struct err_entry entries[] = {
      "DPoP-bound token presented as Bearer, or unbound token presented as DPoP"},
     {SIGNET_ERR_DPOP_UNPROTECTED, "SIGNET_ERR_DPOP_UNPROTECTED",
      "DPoP verification has neither a replay cache nor nonces (not opted out)"},
+    {SIGNET_ERR_INSUFFICIENT_USER_AUTH, "SIGNET_ERR_INSUFFICIENT_USER_AUTH",
+     "the token's authentication (acr, auth_time) does not meet the requirement: step up (RFC 9470)"},
     {SIGNET_ERR_HSM, "SIGNET_ERR_HSM", "HSM operation failed"},
     {SIGNET_ERR_HSM_MODULE, "SIGNET_ERR_HSM_MODULE", "PKCS#11 module could not be loaded or initialised"},
     {SIGNET_ERR_HSM_PIN, "SIGNET_ERR_HSM_PIN", "HSM login failed (wrong or unreadable PIN)"},

@@ -654,6 +654,329 @@ static void test_custom_typ_and_skew(void **state)
     signet_verifier_free(v);
 }
 
+/* ---- step-up authentication (RFC 9470) ------------------------------------ */
+
+#define ACR_PHR "urn:signet:acr:phr"
+#define ACR_MFA "urn:signet:acr:mfa"
+
+/* A verifier like w->v with step-up requirements (n_acr 0: none; max_age
+ * -1: none), installed as w->v; returns the previous one. */
+static signet_verifier *stepup_verifier(struct world *w, const char *const *acr, size_t n_acr,
+                                        int64_t max_age, size_t token_cache)
+{
+    signet_verifier_config *cfg = base_config(w);
+    if (n_acr > 0)
+        assert_int_equal(signet_verifier_config_require_acr(cfg, acr, n_acr), SIGNET_OK);
+    if (max_age >= 0)
+        assert_int_equal(signet_verifier_config_require_max_age(cfg, max_age), SIGNET_OK);
+    if (token_cache > 0)
+        assert_int_equal(signet_verifier_config_set_token_cache(cfg, token_cache), SIGNET_OK);
+    signet_verifier *v = NULL;
+    assert_int_equal(signet_verifier_new(cfg, &v), SIGNET_OK);
+    signet_verifier_config_free(cfg);
+    signet_verifier *saved = w->v;
+    w->v = v;
+    return saved;
+}
+
+static void restore_verifier(struct world *w, signet_verifier *saved)
+{
+    signet_verifier_free(w->v);
+    w->v = saved;
+}
+
+/* clm() with acr (NULL: none) and auth_time (INT64_MIN: none). */
+static json_t *auth_clm(const char *acr, int64_t auth_time)
+{
+    json_t *c = clm();
+    if (acr != NULL)
+        json_object_set_new(c, "acr", json_string(acr));
+    if (auth_time != INT64_MIN)
+        json_object_set_new(c, "auth_time", json_integer(auth_time));
+    return c;
+}
+
+#define NO_AUTH_TIME INT64_MIN
+#define STEPUP SIGNET_ERR_INSUFFICIENT_USER_AUTH
+
+static void test_stepup_error_code(void **state)
+{
+    (void)state;
+    assert_int_equal(SIGNET_ERR_INSUFFICIENT_USER_AUTH, 229);
+    assert_string_equal(signet_err_name(SIGNET_ERR_INSUFFICIENT_USER_AUTH),
+                        "SIGNET_ERR_INSUFFICIENT_USER_AUTH");
+    assert_non_null(strstr(signet_strerror(SIGNET_ERR_INSUFFICIENT_USER_AUTH), "RFC 9470"));
+}
+
+static void test_stepup_acr(void **state)
+{
+    struct world *w = *state;
+    /* Without a requirement acr is not looked at. */
+    EXPECT(w, SIGNET_OK, w->a1, SG_ALG_ES256, hdr("ES256", "a1"), auth_clm(NULL, NO_AUTH_TIME));
+    json_t *c = clm();
+    json_object_set_new(c, "acr", json_integer(3));
+    EXPECT(w, SIGNET_OK, w->a1, SG_ALG_ES256, hdr("ES256", "a1"), c);
+
+    static const char *const acr[] = {ACR_PHR, ACR_MFA};
+    signet_verifier *saved = stepup_verifier(w, acr, 2, -1, 0);
+    EXPECT(w, SIGNET_OK, w->a1, SG_ALG_ES256, hdr("ES256", "a1"), auth_clm(ACR_PHR, NO_AUTH_TIME));
+    EXPECT(w, SIGNET_OK, w->a1, SG_ALG_ES256, hdr("ES256", "a1"), auth_clm(ACR_MFA, NO_AUTH_TIME));
+    /* auth_time is not required by an acr requirement. */
+    uint64_t before = signet_verifier_count(w->v, STEPUP);
+    EXPECT(w, STEPUP, w->a1, SG_ALG_ES256, hdr("ES256", "a1"),
+           auth_clm("urn:signet:acr:pwd", NO_AUTH_TIME));
+    assert_int_equal(w->last.result, STEPUP);
+    assert_int_equal(signet_verifier_count(w->v, STEPUP), before + 1);
+    /* No acr at all: the same remedy, the same code (not MISSING_CLAIM). */
+    EXPECT(w, STEPUP, w->a1, SG_ALG_ES256, hdr("ES256", "a1"), auth_clm(NULL, NO_AUTH_TIME));
+    /* Exact match only: no prefix, case folding, or trailing bytes. */
+    EXPECT(w, STEPUP, w->a1, SG_ALG_ES256, hdr("ES256", "a1"),
+           auth_clm("urn:signet:acr:mf", NO_AUTH_TIME));
+    EXPECT(w, STEPUP, w->a1, SG_ALG_ES256, hdr("ES256", "a1"),
+           auth_clm("URN:SIGNET:ACR:MFA", NO_AUTH_TIME));
+    EXPECT(w, STEPUP, w->a1, SG_ALG_ES256, hdr("ES256", "a1"),
+           auth_clm(ACR_MFA " ", NO_AUTH_TIME));
+    EXPECT(w, STEPUP, w->a1, SG_ALG_ES256, hdr("ES256", "a1"), auth_clm("", NO_AUTH_TIME));
+    c = clm();
+    json_object_set_new(c, "acr", json_stringn(ACR_MFA "\0x", sizeof ACR_MFA + 1));
+    /* (a \u0000 never reaches the acr check: the parser refuses it) */
+    EXPECT(w, SIGNET_ERR_BAD_JSON, w->a1, SG_ALG_ES256, hdr("ES256", "a1"), c);
+    /* The wrong type is the issuer's error. */
+    c = clm();
+    json_object_set_new(c, "acr", json_integer(2));
+    EXPECT(w, SIGNET_ERR_BAD_CLAIM, w->a1, SG_ALG_ES256, hdr("ES256", "a1"), c);
+    c = clm();
+    json_object_set_new(c, "acr", json_pack("[s]", ACR_MFA));
+    EXPECT(w, SIGNET_ERR_BAD_CLAIM, w->a1, SG_ALG_ES256, hdr("ES256", "a1"), c);
+
+    /* Every other rule comes first: a token failing one of them and the
+     * acr keeps its own error. A forged token says bad signature. */
+    EXPECT(w, SIGNET_ERR_BAD_SIGNATURE, w->x, SG_ALG_ES256, hdr("ES256", "a1"),
+           auth_clm("urn:signet:acr:pwd", NO_AUTH_TIME));
+    EXPECT(w, SIGNET_ERR_BAD_SIGNATURE, w->x, SG_ALG_ES256, hdr("ES256", "a1"),
+           auth_clm(NULL, NO_AUTH_TIME));
+    c = auth_clm("urn:signet:acr:pwd", NO_AUTH_TIME);
+    json_object_set_new(c, "exp", json_integer(KIT_NOW - 61));
+    EXPECT(w, SIGNET_ERR_EXPIRED, w->a1, SG_ALG_ES256, hdr("ES256", "a1"), c);
+    c = auth_clm(NULL, NO_AUTH_TIME);
+    json_object_set_new(c, "aud", json_string("api://other"));
+    EXPECT(w, SIGNET_ERR_AUDIENCE_MISMATCH, w->a1, SG_ALG_ES256, hdr("ES256", "a1"), c);
+    c = auth_clm(NULL, NO_AUTH_TIME);
+    json_object_set_new(c, "iss", json_string("https://evil.example"));
+    EXPECT(w, SIGNET_ERR_UNKNOWN_ISSUER, w->a1, SG_ALG_ES256, hdr("ES256", "a1"), c);
+    /* ... and the DPoP binding: a bound token as Bearer is a downgrade. */
+    c = auth_clm(NULL, NO_AUTH_TIME);
+    json_object_set_new(c, "cnf", json_pack("{s:s}", "jkt",
+                                            "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"));
+    EXPECT(w, SIGNET_ERR_DPOP_DOWNGRADE, w->a1, SG_ALG_ES256, hdr("ES256", "a1"), c);
+    /* A tampered acr breaks the signature. */
+    char *tok = kit_sign_json(w->a1, SG_ALG_ES256, hdr("ES256", "a1"),
+                              auth_clm("urn:signet:acr:pwd", NO_AUTH_TIME));
+    assert_int_equal(check(w, tok), STEPUP);
+    char *dot1 = strchr(tok, '.'), *dot2 = strchr(dot1 + 1, '.');
+    json_t *fc = auth_clm(ACR_PHR, NO_AUTH_TIME);
+    char *fj = json_dumps(fc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(fc);
+    char *forged_payload = kit_b64((const uint8_t *)fj, strlen(fj));
+    size_t hl = (size_t)(dot1 - tok) + 1;
+    size_t fl = hl + strlen(forged_payload) + strlen(dot2) + 1;
+    char *forged = malloc(fl);
+    memcpy(forged, tok, hl);
+    memcpy(forged + hl, forged_payload, strlen(forged_payload));
+    memcpy(forged + hl + strlen(forged_payload), dot2, strlen(dot2) + 1);
+    assert_int_equal(check(w, forged), SIGNET_ERR_BAD_SIGNATURE);
+    free(forged);
+    free(forged_payload);
+    free(fj);
+    free(tok);
+    restore_verifier(w, saved);
+}
+
+static void test_stepup_max_age(void **state)
+{
+    struct world *w = *state;
+    const int64_t t = KIT_NOW;
+    signet_verifier *saved = stepup_verifier(w, NULL, 0, 300, 0);
+    /* now - auth_time <= max_age + skew (60 s). */
+    EXPECT(w, SIGNET_OK, w->a1, SG_ALG_ES256, hdr("ES256", "a1"), auth_clm(NULL, t - 360));
+    EXPECT(w, SIGNET_OK, w->a1, SG_ALG_ES256, hdr("ES256", "a1"), auth_clm(NULL, t));
+    EXPECT(w, STEPUP, w->a1, SG_ALG_ES256, hdr("ES256", "a1"), auth_clm(NULL, t - 361));
+    EXPECT(w, STEPUP, w->a1, SG_ALG_ES256, hdr("ES256", "a1"), auth_clm(NULL, 0));
+    /* Missing auth_time: step up; acr is not required by max_age. */
+    EXPECT(w, STEPUP, w->a1, SG_ALG_ES256, hdr("ES256", "a1"), auth_clm(ACR_PHR, NO_AUTH_TIME));
+    /* Fractions count as older. */
+    json_t *c = clm();
+    json_object_set_new(c, "auth_time", json_real((double)(t - 360) - 0.5));
+    EXPECT(w, STEPUP, w->a1, SG_ALG_ES256, hdr("ES256", "a1"), c);
+    c = clm();
+    json_object_set_new(c, "auth_time", json_real((double)(t - 360) + 0.5));
+    EXPECT(w, SIGNET_OK, w->a1, SG_ALG_ES256, hdr("ES256", "a1"), c);
+    /* Not a NumericDate, or in the future beyond the skew: BAD_CLAIM. */
+    c = clm();
+    json_object_set_new(c, "auth_time", json_string("1700000000"));
+    EXPECT(w, SIGNET_ERR_BAD_CLAIM, w->a1, SG_ALG_ES256, hdr("ES256", "a1"), c);
+    EXPECT(w, SIGNET_ERR_BAD_CLAIM, w->a1, SG_ALG_ES256, hdr("ES256", "a1"), auth_clm(NULL, -1));
+    EXPECT(w, SIGNET_OK, w->a1, SG_ALG_ES256, hdr("ES256", "a1"), auth_clm(NULL, t + 60));
+    EXPECT(w, SIGNET_ERR_BAD_CLAIM, w->a1, SG_ALG_ES256, hdr("ES256", "a1"), auth_clm(NULL, t + 61));
+    /* A forged token with a stale auth_time is still a bad signature. */
+    EXPECT(w, SIGNET_ERR_BAD_SIGNATURE, w->x, SG_ALG_ES256, hdr("ES256", "a1"),
+           auth_clm(NULL, t - 100000));
+    EXPECT(w, SIGNET_ERR_BAD_SIGNATURE, w->x, SG_ALG_ES256, hdr("ES256", "a1"),
+           auth_clm(NULL, NO_AUTH_TIME));
+    restore_verifier(w, saved);
+
+    /* max_age 0: only the skew. */
+    saved = stepup_verifier(w, NULL, 0, 0, 0);
+    EXPECT(w, SIGNET_OK, w->a1, SG_ALG_ES256, hdr("ES256", "a1"), auth_clm(NULL, t - 60));
+    EXPECT(w, STEPUP, w->a1, SG_ALG_ES256, hdr("ES256", "a1"), auth_clm(NULL, t - 61));
+    restore_verifier(w, saved);
+
+    /* The verified-token cache answers with the age at the time of the
+     * call, not at the time of the first verification. */
+    saved = stepup_verifier(w, NULL, 0, 300, 16);
+    char *tok = kit_sign_json(w->a1, SG_ALG_ES256, hdr("ES256", "a1"), auth_clm(NULL, t - 100));
+    assert_int_equal(check(w, tok), SIGNET_OK);
+    assert_int_equal(check(w, tok), SIGNET_OK);
+    assert_int_equal(w->last.from_cache, 1);
+    w->now = t + 261; /* the token (exp t - 10 + 600) is still current */
+    assert_int_equal(check(w, tok), STEPUP);
+    assert_int_equal(w->last.from_cache, 1);
+    w->now = t;
+    assert_int_equal(check(w, tok), SIGNET_OK);
+    free(tok);
+    restore_verifier(w, saved);
+}
+
+static void test_stepup_both(void **state)
+{
+    struct world *w = *state;
+    const int64_t t = KIT_NOW;
+    static const char *const acr[] = {ACR_MFA};
+    signet_verifier *saved = stepup_verifier(w, acr, 1, 600, 0);
+    EXPECT(w, SIGNET_OK, w->a1, SG_ALG_ES256, hdr("ES256", "a1"), auth_clm(ACR_MFA, t - 600));
+    EXPECT(w, STEPUP, w->a1, SG_ALG_ES256, hdr("ES256", "a1"), auth_clm(ACR_MFA, t - 661));
+    EXPECT(w, STEPUP, w->a1, SG_ALG_ES256, hdr("ES256", "a1"), auth_clm(ACR_PHR, t - 10));
+    EXPECT(w, STEPUP, w->a1, SG_ALG_ES256, hdr("ES256", "a1"), auth_clm(NULL, t - 10));
+    EXPECT(w, STEPUP, w->a1, SG_ALG_ES256, hdr("ES256", "a1"), auth_clm(ACR_MFA, NO_AUTH_TIME));
+    EXPECT(w, STEPUP, w->a1, SG_ALG_ES256, hdr("ES256", "a1"), auth_clm(NULL, NO_AUTH_TIME));
+    EXPECT(w, SIGNET_ERR_BAD_SIGNATURE, w->x, SG_ALG_ES256, hdr("ES256", "a1"),
+           auth_clm(ACR_PHR, t - 100000));
+    restore_verifier(w, saved);
+}
+
+/* The challenge, byte for byte, and every buffer size below it. */
+static void expect_challenge(signet_verifier *v, const char *scheme, const char *want)
+{
+    char buf[1024];
+    memset(buf, 'x', sizeof buf);
+    assert_int_equal(signet_stepup_challenge(v, scheme, buf, sizeof buf), SIGNET_OK);
+    assert_string_equal(buf, want);
+    size_t n = strlen(want);
+    assert_int_equal(signet_stepup_challenge(v, scheme, buf, n + 1), SIGNET_OK);
+    assert_string_equal(buf, want);
+    for (size_t cap = 0; cap <= n; cap++) {
+        memset(buf, 'x', sizeof buf);
+        assert_int_equal(signet_stepup_challenge(v, scheme, buf, cap), SIGNET_ERR_TOO_LARGE);
+        if (cap > 0)
+            assert_int_equal(buf[0], '\0');
+        assert_int_equal(buf[cap], 'x'); /* nothing written past cap */
+    }
+}
+
+static void test_stepup_challenge(void **state)
+{
+    struct world *w = *state;
+    char buf[512];
+    /* No requirement, no step-up challenge. */
+    assert_int_equal(signet_stepup_challenge(w->v, NULL, buf, sizeof buf), SIGNET_ERR_CONFIG);
+    assert_string_equal(buf, "");
+
+    /* RFC 9470 §3, figure 2 (on one line). */
+    static const char *const my[] = {"myACR"};
+    signet_verifier *saved = stepup_verifier(w, my, 1, -1, 0);
+    expect_challenge(w->v, NULL,
+                     "Bearer error=\"insufficient_user_authentication\", "
+                     "error_description=\"A different authentication level is required\", "
+                     "acr_values=\"myACR\"");
+    expect_challenge(w->v, "bearer",
+                     "Bearer error=\"insufficient_user_authentication\", "
+                     "error_description=\"A different authentication level is required\", "
+                     "acr_values=\"myACR\"");
+    assert_int_equal(signet_stepup_challenge(w->v, "Basic", buf, sizeof buf),
+                     SIGNET_ERR_INVALID_ARG);
+    assert_int_equal(signet_stepup_challenge(w->v, "", buf, sizeof buf), SIGNET_ERR_INVALID_ARG);
+    restore_verifier(w, saved);
+
+    /* Figure 3. */
+    saved = stepup_verifier(w, NULL, 0, 5, 0);
+    expect_challenge(w->v, "Bearer",
+                     "Bearer error=\"insufficient_user_authentication\", "
+                     "error_description=\"More recent authentication is required\", "
+                     "max_age=\"5\"");
+    restore_verifier(w, saved);
+
+    /* Both, in the configured order of preference; DPoP names its algs. */
+    static const char *const two[] = {ACR_PHR, ACR_MFA};
+    saved = stepup_verifier(w, two, 2, 0, 0);
+    const char *both = "Bearer error=\"insufficient_user_authentication\", "
+                       "error_description=\"A different authentication level or more recent "
+                       "authentication is required\", "
+                       "acr_values=\"urn:signet:acr:phr urn:signet:acr:mfa\", max_age=\"0\"";
+    expect_challenge(w->v, NULL, both);
+    char dpop[256], want[1024];
+    assert_int_equal(signet_dpop_challenge(w->v, SIGNET_OK, dpop, sizeof dpop), SIGNET_OK);
+    assert_true(strncmp(dpop, "DPoP algs=\"", 11) == 0);
+    assert_true(snprintf(want, sizeof want, "DPoP%s, %s", both + strlen("Bearer"),
+                         dpop + strlen("DPoP ")) < (int)sizeof want);
+    expect_challenge(w->v, "dpop", want);
+    restore_verifier(w, saved);
+
+    /* Quotes and backslashes in an acr value become quoted-pairs. */
+    static const char *const odd[] = {"a\"b\\c", "x,y=z"};
+    saved = stepup_verifier(w, odd, 2, 31622400, 0);
+    expect_challenge(w->v, NULL,
+                     "Bearer error=\"insufficient_user_authentication\", "
+                     "error_description=\"A different authentication level or more recent "
+                     "authentication is required\", "
+                     "acr_values=\"a\\\"b\\\\c x,y=z\", max_age=\"31622400\"");
+    /* ... and the token's acr is compared unescaped. */
+    EXPECT(w, SIGNET_OK, w->a1, SG_ALG_ES256, hdr("ES256", "a1"), auth_clm("a\"b\\c", KIT_NOW));
+    restore_verifier(w, saved);
+}
+
+static void test_stepup_config_errors(void **state)
+{
+    (void)state;
+    signet_verifier_config *cfg = NULL;
+    assert_int_equal(signet_verifier_config_new(&cfg), SIGNET_OK);
+    static const char *const ok[] = {ACR_PHR};
+    assert_int_equal(signet_verifier_config_require_acr(cfg, ok, 0), SIGNET_ERR_INVALID_ARG);
+    const char *many[17];
+    for (size_t i = 0; i < 17; i++)
+        many[i] = ACR_MFA;
+    assert_int_equal(signet_verifier_config_require_acr(cfg, many, 17), SIGNET_ERR_INVALID_ARG);
+    assert_int_equal(signet_verifier_config_require_acr(cfg, many, 16), SIGNET_OK);
+    char long_acr[257];
+    memset(long_acr, 'a', 256);
+    long_acr[256] = '\0';
+    const char *bad[][1] = {{""}, {"a b"}, {"a\tb"}, {"caf\xc3\xa9"}, {"\x7f"}, {long_acr}, {NULL}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(signet_verifier_config_require_acr(cfg, bad[i], 1),
+                         SIGNET_ERR_INVALID_ARG);
+    const char *mixed[] = {ACR_MFA, "a b"};
+    assert_int_equal(signet_verifier_config_require_acr(cfg, mixed, 2), SIGNET_ERR_INVALID_ARG);
+    long_acr[255] = '\0';
+    const char *longest[] = {long_acr};
+    assert_int_equal(signet_verifier_config_require_acr(cfg, longest, 1), SIGNET_OK);
+    assert_int_equal(signet_verifier_config_require_acr(cfg, ok, 1), SIGNET_OK); /* replaces */
+    assert_int_equal(signet_verifier_config_require_max_age(cfg, -1), SIGNET_ERR_INVALID_ARG);
+    assert_int_equal(signet_verifier_config_require_max_age(cfg, 31622401),
+                     SIGNET_ERR_INVALID_ARG);
+    assert_int_equal(signet_verifier_config_require_max_age(cfg, 31622400), SIGNET_OK);
+    assert_int_equal(signet_verifier_config_require_max_age(cfg, 0), SIGNET_OK);
+    signet_verifier_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -674,6 +997,12 @@ int main(void)
         cmocka_unit_test(test_events_and_counters),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_custom_typ_and_skew),
+        cmocka_unit_test(test_stepup_error_code),
+        cmocka_unit_test(test_stepup_acr),
+        cmocka_unit_test(test_stepup_max_age),
+        cmocka_unit_test(test_stepup_both),
+        cmocka_unit_test(test_stepup_challenge),
+        cmocka_unit_test(test_stepup_config_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
