@@ -20,6 +20,88 @@
 static const char *const machine_claims[] = {"iss", "sub", "aud", "exp", "iat", "nbf",
                                              "client_id", "scope", "cnf", NULL};
 
+/* What a person's tokens add (RFC 9068 §2.2.1, OIDC Core §2), all four
+ * required. */
+static const char *const person_claims[] = {"auth_time", "acr", "amr", "sid", NULL};
+
+/* The members of an ID token (OIDC Core §2): the first ten required, nonce
+ * and at_hash optional; jti is added by the signer. */
+static const char *const id_token_claims[] = {"iss", "sub",   "aud", "exp", "iat",
+                                              "auth_time", "acr", "amr", "sid", "azp",
+                                              "nonce", "at_hash", NULL};
+#define ID_TOKEN_REQUIRED 10u
+
+/* signet's acr values (docs/people.md "acr and amr"). */
+static const char *const acr_values[] = {"urn:signet:acr:phr", "urn:signet:acr:mfa", NULL};
+
+/* The RFC 8176 §2 amr values signet may issue. */
+static const char *const amr_values[] = {"hwk", "swk", "user", "pin", "fpt",
+                                         "mfa", "pwd", "otp", "face", NULL};
+#define MAX_AMR 8u
+
+#define ID_TOKEN_MAX_LIFETIME 3600
+#define AUTH_TIME_MAX_AGE (30 * 86400)
+#define NONCE_MAX 256u
+/* at_hash: the left half of a SHA-256..SHA-512 digest, base64url (OIDC
+ * Core §3.1.3.6): 16..32 bytes. */
+#define AT_HASH_MIN 22u
+#define AT_HASH_MAX 43u
+
+const char *sg_policy_kind_name(enum sg_policy_kind kind)
+{
+    switch (kind) {
+    case SG_POLICY_MACHINE:
+        return "machine";
+    case SG_POLICY_PERSON:
+        return "person";
+    case SG_POLICY_ID_TOKEN:
+        return "id_token";
+    case SG_POLICY_NONE:
+        break;
+    }
+    return "";
+}
+
+static int in_set(const char *const *set, const char *s)
+{
+    for (size_t i = 0; set[i] != NULL; i++)
+        if (strcmp(s, set[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Every member of obj is in one of the lists (b may be NULL). */
+static signet_err only_members(const json_t *obj, const char *const *a, const char *const *b)
+{
+    const char *key;
+    const json_t *val;
+    json_object_foreach((json_t *)obj, key, val) {
+        if (!in_set(a, key) && (b == NULL || !in_set(b, key)))
+            return SIGNET_ERR_POLICY_CLAIMS;
+    }
+    return SIGNET_OK;
+}
+
+static int is_b64url(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_';
+}
+
+static int all_b64url(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!is_b64url(s[i]))
+            return 0;
+    return 1;
+}
+
+/* A user id: "u" and 22 base64url characters (src/store/people.h). */
+static int is_user_id(const char *s, size_t n)
+{
+    return s != NULL && n == SG_POLICY_USER_ID_LEN && s[0] == 'u' && all_b64url(s + 1, n - 1);
+}
+
 static int get_int(const json_t *obj, const char *name, int64_t *out)
 {
     const json_t *v = json_object_get(obj, name);
@@ -52,6 +134,47 @@ static const char *str_of(const json_t *v, size_t *n)
     *n = json_string_length(v);
     const char *s = json_string_value(v);
     return strlen(s) == *n ? s : NULL;
+}
+
+/* amr: a non-empty array of at most MAX_AMR distinct values of amr_values. */
+static signet_err check_amr(const json_t *amr)
+{
+    if (!json_is_array(amr) || json_array_size(amr) == 0 || json_array_size(amr) > MAX_AMR)
+        return SIGNET_ERR_POLICY_CLAIMS;
+    for (size_t i = 0; i < json_array_size(amr); i++) {
+        size_t n = 0;
+        const char *v = str_of(json_array_get(amr, i), &n);
+        if (v == NULL || !in_set(amr_values, v))
+            return SIGNET_ERR_POLICY_CLAIMS;
+        for (size_t j = 0; j < i; j++)
+            if (json_equal(json_array_get(amr, i), json_array_get(amr, j)))
+                return SIGNET_ERR_POLICY_CLAIMS;
+    }
+    return SIGNET_OK;
+}
+
+/* The members that say a person signed in (a person's access token, an ID
+ * token): auth_time, acr, amr, sid, all required. */
+static signet_err check_person(const json_t *obj, int64_t iat, struct sg_policy_info *info)
+{
+    int64_t auth_time = 0;
+    if (get_int(obj, "auth_time", &auth_time) != 0)
+        return SIGNET_ERR_POLICY_CLAIMS;
+    /* auth_time <= iat here, so the unsigned difference is exact. */
+    if (auth_time > iat || (uint64_t)iat - (uint64_t)auth_time > (uint64_t)AUTH_TIME_MAX_AGE)
+        return SIGNET_ERR_POLICY_TIME;
+    size_t n = 0;
+    const char *acr = str_of(json_object_get(obj, "acr"), &n);
+    if (acr == NULL || !in_set(acr_values, acr))
+        return SIGNET_ERR_POLICY_CLAIMS;
+    signet_err err = check_amr(json_object_get(obj, "amr"));
+    if (err != SIGNET_OK)
+        return err;
+    const char *sid = str_of(json_object_get(obj, "sid"), &n);
+    if (sid == NULL || n == 0 || n > SG_POLICY_SID_MAX || !all_b64url(sid, n))
+        return SIGNET_ERR_POLICY_CLAIMS;
+    memcpy(info->sid, sid, n + 1);
+    return SIGNET_OK;
 }
 
 /* RFC 7638 SHA-256 thumbprint, base64url: 43 characters, 32 bytes. */
@@ -112,38 +235,59 @@ static signet_err check_scope(const json_t *scope, const struct sg_client_bindin
     return SIGNET_OK;
 }
 
-/* The client registry's part: exactly the machine token's members, a
- * bound client named by sub and client_id, its audiences, scopes and
- * lifetime. */
+/* The client named cid in the registry, bound to the tenant. */
+static signet_err find_client(const struct sg_policy_limits *limits, const char *cid,
+                              struct sg_client_binding *b)
+{
+    signet_err err = limits->lookup(limits->lookup_user, cid, b);
+    if (err == SIGNET_ERR_NOT_FOUND)
+        return SIGNET_ERR_POLICY_CLIENT;
+    if (err != SIGNET_OK)
+        return err;
+    if (strcmp(b->client_id, cid) != 0)
+        return SIGNET_ERR_POLICY_CLIENT;
+    return SIGNET_OK;
+}
+
+/* Whether an at+jwt is a person's: sub a user id other than client_id. Any
+ * other at+jwt is held to the machine token's rules. */
+static int is_person(const json_t *obj)
+{
+    size_t sn = 0, cn = 0;
+    const char *sub = str_of(json_object_get(obj, "sub"), &sn);
+    const char *cid = str_of(json_object_get(obj, "client_id"), &cn);
+    if (!is_user_id(sub, sn))
+        return 0;
+    return cid == NULL || cn != sn || memcmp(cid, sub, sn) != 0;
+}
+
+/* An access token and the client registry's part: exactly the machine
+ * token's members (and a person's four, for a person), a bound client
+ * named by client_id (and by sub, for a machine token), its audiences,
+ * scopes and lifetime. */
 static signet_err check_client(const json_t *obj, const struct sg_policy_limits *limits,
-                               int64_t iat, int64_t exp, struct sg_policy_info *info)
+                               int64_t iat, int64_t exp, int person,
+                               struct sg_policy_info *info)
 {
     if (json_object_get(obj, "jti") != NULL)
         return SIGNET_ERR_POLICY_JTI;
-    const char *key;
-    const json_t *val;
-    json_object_foreach((json_t *)obj, key, val) {
-        int known = 0;
-        for (size_t i = 0; machine_claims[i] != NULL && !known; i++)
-            known = strcmp(key, machine_claims[i]) == 0;
-        if (!known)
-            return SIGNET_ERR_POLICY_CLAIMS;
-    }
+    signet_err err = only_members(obj, machine_claims, person ? person_claims : NULL);
+    if (err == SIGNET_OK && person)
+        err = check_person(obj, iat, info);
+    if (err != SIGNET_OK)
+        return err;
     size_t cn = 0, sn = 0;
     const char *cid = str_of(json_object_get(obj, "client_id"), &cn);
     const char *sub = str_of(json_object_get(obj, "sub"), &sn);
     if (cid == NULL || sub == NULL || cn == 0 || cn >= sizeof info->client_id)
         return SIGNET_ERR_POLICY_CLIENT;
-    if (sn != cn || memcmp(sub, cid, cn) != 0)
+    /* A person's sub is a user id other than client_id (is_person). */
+    if (!person && (sn != cn || memcmp(sub, cid, cn) != 0))
         return SIGNET_ERR_POLICY_CLIENT;
     struct sg_client_binding b;
-    signet_err err = limits->lookup(limits->lookup_user, cid, &b);
-    if (err == SIGNET_ERR_NOT_FOUND)
-        return SIGNET_ERR_POLICY_CLIENT;
+    err = find_client(limits, cid, &b);
     if (err != SIGNET_OK)
         return err;
-    if (strcmp(b.client_id, cid) != 0)
-        return SIGNET_ERR_POLICY_CLIENT;
     err = check_audience(json_object_get(obj, "aud"), &b);
     if (err == SIGNET_OK && json_object_get(obj, "cnf") != NULL)
         err = check_cnf(json_object_get(obj, "cnf"));
@@ -151,9 +295,63 @@ static signet_err check_client(const json_t *obj, const struct sg_policy_limits 
         err = check_scope(json_object_get(obj, "scope"), &b);
     if (err == SIGNET_OK && b.lifetime > 0 && exp - iat > b.lifetime)
         err = SIGNET_ERR_POLICY_LIFETIME;
-    if (err == SIGNET_OK)
-        memcpy(info->client_id, cid, cn + 1);
-    return err;
+    if (err != SIGNET_OK)
+        return err;
+    memcpy(info->client_id, cid, cn + 1);
+    info->kind = SG_POLICY_MACHINE;
+    if (person) {
+        memcpy(info->sub, sub, sn + 1);
+        info->kind = SG_POLICY_PERSON;
+    }
+    return SIGNET_OK;
+}
+
+/* An ID token (OIDC Core §2) for a person, to a client bound to the
+ * tenant. */
+static signet_err check_id_token(const json_t *obj, const struct sg_policy_limits *limits,
+                                 int64_t iat, int64_t exp, struct sg_policy_info *info)
+{
+    if (json_object_get(obj, "jti") != NULL)
+        return SIGNET_ERR_POLICY_JTI;
+    signet_err err = only_members(obj, id_token_claims, NULL);
+    if (err != SIGNET_OK)
+        return err;
+    for (size_t i = 0; i < ID_TOKEN_REQUIRED; i++)
+        if (json_object_get(obj, id_token_claims[i]) == NULL)
+            return SIGNET_ERR_POLICY_CLAIMS;
+    size_t sn = 0, n = 0;
+    const char *sub = str_of(json_object_get(obj, "sub"), &sn);
+    if (!is_user_id(sub, sn))
+        return SIGNET_ERR_POLICY_CLAIMS;
+    err = check_person(obj, iat, info);
+    if (err != SIGNET_OK)
+        return err;
+    const json_t *nonce = json_object_get(obj, "nonce");
+    if (nonce != NULL && (str_of(nonce, &n) == NULL || n == 0 || n > NONCE_MAX))
+        return SIGNET_ERR_POLICY_CLAIMS;
+    const json_t *at_hash = json_object_get(obj, "at_hash");
+    const char *ah = at_hash != NULL ? str_of(at_hash, &n) : NULL;
+    if (at_hash != NULL &&
+        (ah == NULL || n < AT_HASH_MIN || n > AT_HASH_MAX || !all_b64url(ah, n)))
+        return SIGNET_ERR_POLICY_CLAIMS;
+    /* One audience, the authorized party itself (OIDC Core §2: azp). */
+    size_t an = 0, zn = 0;
+    const char *aud = str_of(json_object_get(obj, "aud"), &an);
+    const char *azp = str_of(json_object_get(obj, "azp"), &zn);
+    if (aud == NULL || azp == NULL || an != zn || memcmp(aud, azp, an) != 0)
+        return SIGNET_ERR_POLICY_AUDIENCE;
+    if (an == 0 || an >= sizeof info->client_id)
+        return SIGNET_ERR_POLICY_CLIENT;
+    struct sg_client_binding b;
+    err = find_client(limits, aud, &b);
+    if (err != SIGNET_OK)
+        return err;
+    if (exp - iat > ID_TOKEN_MAX_LIFETIME)
+        return SIGNET_ERR_POLICY_LIFETIME;
+    memcpy(info->client_id, aud, an + 1);
+    memcpy(info->sub, sub, sn + 1);
+    info->kind = SG_POLICY_ID_TOKEN;
+    return SIGNET_OK;
 }
 
 /* The base rules' jti: a front-supplied one of 1..128 printable bytes. */
@@ -178,6 +376,12 @@ signet_err sg_policy_check_claims(const uint8_t *claims, size_t len,
     memset(info, 0, sizeof *info);
     json_t *obj = NULL;
     signet_err err = SIGNET_OK;
+    const char *typ = limits->typ;
+    const int id_token = typ != NULL && strcmp(typ, "JWT") == 0;
+    if (typ == NULL ? limits->lookup != NULL : !id_token && strcmp(typ, "at+jwt") != 0) {
+        err = SIGNET_ERR_POLICY_PAYLOAD;
+        goto out;
+    }
     if (sg_json_parse_depth(claims, len, SG_IPC_MAX_CLAIMS, POLICY_MAX_DEPTH, &obj) != SIGNET_OK ||
         !json_is_object(obj)) {
         err = SIGNET_ERR_POLICY_PAYLOAD;
@@ -213,8 +417,12 @@ signet_err sg_policy_check_claims(const uint8_t *claims, size_t len,
         err = SIGNET_ERR_POLICY_PAYLOAD;
         goto out;
     }
-    err = limits->lookup != NULL ? check_client(obj, limits, iat, exp, info)
-                                 : take_jti(obj, info);
+    if (limits->lookup == NULL)
+        err = take_jti(obj, info);
+    else if (id_token)
+        err = check_id_token(obj, limits, iat, exp, info);
+    else
+        err = check_client(obj, limits, iat, exp, is_person(obj), info);
     if (err != SIGNET_OK)
         goto out;
     info->iat = iat;

@@ -481,10 +481,6 @@ static signet_err prepare_sign(struct sg_signer *s, const uint8_t *p, size_t n,
         status = SIGNET_ERR_ALG_NOT_ALLOWED;
         goto refuse;
     }
-    if (strcmp(req.typ, "at+jwt") != 0) {
-        status = SIGNET_ERR_POLICY_PAYLOAD;
-        goto refuse;
-    }
     status = refresh_active(s);
     if (status != SIGNET_OK)
         status = refresh_active(s); /* a busy moment of the key store: once more */
@@ -508,6 +504,9 @@ static signet_err prepare_sign(struct sg_signer *s, const uint8_t *p, size_t n,
         .lookup = lookup_binding,
         .lookup_user = &bc,
         .issuer = t->issuer,
+        /* The policy decides the form by typ: at+jwt (a client's or a
+         * person's access token) or JWT (an ID token), nothing else. */
+        .typ = req.typ,
         /* The compiled-in ceiling holds even if a configuration got past
          * its check. */
         .max_lifetime = t->max_token_lifetime < SG_MAX_TOKEN_LIFETIME_CEILING
@@ -673,11 +672,20 @@ static void finish_job(struct sg_signer *s, struct sign_job *job)
         char hexd[2 * SHA256_DIGEST_LENGTH + 1];
         sg_sha256(job->token, job->token_len, digest);
         sg_hex_encode(digest, sizeof digest, hexd);
-        json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s}", "kid",
+        json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "kid",
                               job->key.kid, "iss", job->t->issuer, "alg", job->key.alg, "jti",
                               job->info.jti, "token_sha256", hexd, "iat",
                               (json_int_t)job->info.iat, "exp", (json_int_t)job->info.exp,
-                              "signer", s->instance, "client_id", job->info.client_id);
+                              "signer", s->instance, "client_id", job->info.client_id, "kind",
+                              sg_policy_kind_name(job->info.kind));
+        /* A person's token (an ID token or a person's access token) names
+         * the person and the session it was signed for (docs/people.md). */
+        if (f != NULL && job->info.sub[0] != '\0' &&
+            (json_object_set_new(f, "sub", json_string(job->info.sub)) != 0 ||
+             json_object_set_new(f, "sid", json_string(job->info.sid)) != 0)) {
+            json_decref(f);
+            f = NULL;
+        }
         status = f != NULL ? sg_audit_append(s->audit, job->now, "sign", f) : SIGNET_ERR_NOMEM;
         json_decref(f);
         if (status != SIGNET_OK)

@@ -22,7 +22,7 @@
 #define MAXL 3600LL
 
 static struct sg_policy_limits limits = {
-    .issuer = ISS, .max_lifetime = MAXL, .skew = SKEW, .now = NOW};
+    .issuer = ISS, .typ = "at+jwt", .max_lifetime = MAXL, .skew = SKEW, .now = NOW};
 
 static signet_err check_with(const struct sg_policy_limits *lim, const char *claims,
                              struct sg_policy_info *info)
@@ -32,8 +32,12 @@ static signet_err check_with(const struct sg_policy_limits *lim, const char *cla
     if (err != SIGNET_OK) {
         /* A refusal reports nothing. */
         assert_int_equal(info->jti[0], '\0');
+        assert_int_equal(info->client_id[0], '\0');
         assert_int_equal(info->iat, 0);
         assert_int_equal(info->exp, 0);
+        assert_int_equal(info->kind, SG_POLICY_NONE);
+        assert_int_equal(info->sub[0], '\0');
+        assert_int_equal(info->sid[0], '\0');
     }
     return err;
 }
@@ -499,6 +503,10 @@ static void test_registry(void **state)
     assert_int_equal(check_with(&lim, ok, &info), SIGNET_OK);
     assert_string_equal(info.client_id, "c1");
     assert_int_equal(info.jti[0], '\0'); /* the signer mints it afterwards */
+    assert_int_equal(info.kind, SG_POLICY_MACHINE);
+    assert_string_equal(sg_policy_kind_name(info.kind), "machine");
+    assert_string_equal(info.sub, ""); /* a client, not a person */
+    assert_string_equal(info.sid, "");
     assert_int_equal(machine(C1 ",\"aud\":[\"https://a\",\"https://b\"]", fake_lookup), SIGNET_OK);
     /* The client. */
     assert_int_equal(machine("\"sub\":\"c2\",\"client_id\":\"c2\",\"aud\":\"https://a\"", fake_lookup),
@@ -581,6 +589,452 @@ static void test_registry(void **state)
     assert_int_equal(machine(C1 ",\"aud\":\"https://a\"", failing_lookup), SIGNET_ERR_STORE);
 }
 
+/* ---- people's tokens (issue 13) ---- */
+
+/* A user id: "u" and 22 base64url characters. */
+#define UID "uAbCdEfGhIjKlMnOpQrSt-_"
+
+struct member {
+    const char *name;
+    const char *value; /* JSON */
+};
+
+/* An ID token for client c1, signed in with a passkey 600 s ago. */
+static const struct member id_token[] = {
+    {"iss", "\"" ISS "\""},
+    {"sub", "\"" UID "\""},
+    {"aud", "\"c1\""},
+    {"exp", "1700000300"},
+    {"iat", "1700000000"},
+    {"auth_time", "1699999400"},
+    {"acr", "\"urn:signet:acr:phr\""},
+    {"amr", "[\"hwk\",\"user\",\"mfa\"]"},
+    {"sid", "\"s-1_A\""},
+    {"azp", "\"c1\""},
+    {NULL, NULL},
+};
+
+/* A person's access token to https://a through client c1. */
+static const struct member person_at[] = {
+    {"iss", "\"" ISS "\""},
+    {"sub", "\"" UID "\""},
+    {"aud", "\"https://a\""},
+    {"exp", "1700000300"},
+    {"iat", "1700000000"},
+    {"client_id", "\"c1\""},
+    {"scope", "\"read\""},
+    {"auth_time", "1699999400"},
+    {"acr", "\"urn:signet:acr:mfa\""},
+    {"amr", "[\"pwd\",\"otp\",\"mfa\"]"},
+    {"sid", "\"s-1_A\""},
+    {NULL, NULL},
+};
+
+/* base's claims, with name's value replaced by value (NULL: left out; a
+ * name not in base is added last), checked under typ with client c1 bound
+ * and a tenant lifetime of max_lifetime. */
+static signet_err form_with(const char *typ, int64_t max_lifetime, const struct member *base,
+                            const char *name, const char *value, struct sg_policy_info *info)
+{
+    char buf[2048];
+    size_t o = 0;
+    int found = 0;
+    buf[o++] = '{';
+    for (size_t i = 0; base[i].name != NULL; i++) {
+        const char *v = base[i].value;
+        if (name != NULL && strcmp(base[i].name, name) == 0) {
+            found = 1;
+            v = value;
+        }
+        if (v == NULL)
+            continue;
+        int n = snprintf(buf + o, sizeof buf - o, "%s\"%s\":%s", o > 1 ? "," : "", base[i].name,
+                         v);
+        assert_true(n > 0 && (size_t)n < sizeof buf - o);
+        o += (size_t)n;
+    }
+    if (name != NULL && !found && value != NULL) {
+        int n = snprintf(buf + o, sizeof buf - o, ",\"%s\":%s", name, value);
+        assert_true(n > 0 && (size_t)n < sizeof buf - o);
+        o += (size_t)n;
+    }
+    assert_true(o + 2 <= sizeof buf);
+    buf[o++] = '}';
+    buf[o] = '\0';
+    struct sg_policy_limits lim = limits;
+    lim.lookup = fake_lookup;
+    lim.typ = typ;
+    lim.max_lifetime = max_lifetime;
+    return check_with(&lim, buf, info);
+}
+
+static signet_err id_form(const char *name, const char *value)
+{
+    struct sg_policy_info info;
+    return form_with("JWT", MAXL, id_token, name, value, &info);
+}
+
+static signet_err person_form(const char *name, const char *value)
+{
+    struct sg_policy_info info;
+    return form_with("at+jwt", MAXL, person_at, name, value, &info);
+}
+
+/* Both person forms: the same rule broken in each gives the same error. */
+static void both(const char *name, const char *value, signet_err want)
+{
+    signet_err e = id_form(name, value);
+    if (e != want)
+        fail_msg("ID token, %s = %s: %s, not %s", name, value != NULL ? value : "(absent)",
+                 signet_err_name(e), signet_err_name(want));
+    e = person_form(name, value);
+    if (e != want)
+        fail_msg("person's access token, %s = %s: %s, not %s", name,
+                 value != NULL ? value : "(absent)", signet_err_name(e), signet_err_name(want));
+}
+
+static void test_id_token_valid(void **state)
+{
+    (void)state;
+    struct sg_policy_info info;
+    assert_int_equal(form_with("JWT", MAXL, id_token, NULL, NULL, &info), SIGNET_OK);
+    assert_int_equal(info.kind, SG_POLICY_ID_TOKEN);
+    assert_string_equal(sg_policy_kind_name(info.kind), "id_token");
+    assert_string_equal(info.client_id, "c1"); /* aud == azp */
+    assert_string_equal(info.sub, UID);
+    assert_string_equal(info.sid, "s-1_A");
+    assert_int_equal(info.iat, NOW);
+    assert_int_equal(info.exp, NOW + 300);
+    assert_int_equal(info.jti[0], '\0'); /* the signer mints it */
+    /* The optional members, at their bounds. */
+    assert_int_equal(id_form("nonce", "\"n\""), SIGNET_OK);
+    char nonce[300];
+    nonce[0] = '"';
+    memset(nonce + 1, 'n', 256);
+    snprintf(nonce + 257, sizeof nonce - 257, "\"");
+    assert_int_equal(id_form("nonce", nonce), SIGNET_OK);
+    assert_int_equal(id_form("at_hash", "\"77QmUPtjPfzWtF2AnpK9RQ\""), SIGNET_OK); /* 22 */
+    assert_int_equal(id_form("at_hash", "\"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I\""),
+                     SIGNET_OK); /* 43 */
+    /* Any order of members; the other acr; every amr value signet issues. */
+    assert_int_equal(id_form("acr", "\"urn:signet:acr:mfa\""), SIGNET_OK);
+    assert_int_equal(id_form("amr", "[\"swk\",\"user\",\"mfa\",\"pin\",\"fpt\",\"pwd\",\"otp\","
+                                    "\"face\"]"),
+                     SIGNET_OK); /* 8, the most */
+    assert_int_equal(id_form("amr", "[\"hwk\"]"), SIGNET_OK);
+    /* auth_time at its bounds: iat itself, and 30 days before it. */
+    assert_int_equal(id_form("auth_time", "1700000000"), SIGNET_OK);
+    assert_int_equal(id_form("auth_time", "1697408000"), SIGNET_OK);
+    /* sid: 1 and 47 characters. */
+    assert_int_equal(id_form("sid", "\"a\""), SIGNET_OK);
+    assert_int_equal(id_form("sid", "\"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU\""),
+                     SIGNET_OK);
+    /* Lifetime: one hour, under a tenant maximum of two. */
+    assert_int_equal(form_with("JWT", 7200, id_token, "exp", "1700003600", &info), SIGNET_OK);
+}
+
+static void test_person_token_valid(void **state)
+{
+    (void)state;
+    struct sg_policy_info info;
+    assert_int_equal(form_with("at+jwt", MAXL, person_at, NULL, NULL, &info), SIGNET_OK);
+    assert_int_equal(info.kind, SG_POLICY_PERSON);
+    assert_string_equal(sg_policy_kind_name(info.kind), "person");
+    assert_string_equal(info.client_id, "c1");
+    assert_string_equal(info.sub, UID);
+    assert_string_equal(info.sid, "s-1_A");
+    assert_int_equal(info.iat, NOW);
+    assert_int_equal(info.exp, NOW + 300);
+    /* The machine token's optional members and aud forms hold too. */
+    assert_int_equal(person_form("scope", NULL), SIGNET_OK);
+    assert_int_equal(person_form("scope", "\"read write\""), SIGNET_OK);
+    assert_int_equal(person_form("nbf", "1700000000"), SIGNET_OK);
+    assert_int_equal(person_form("aud", "[\"https://a\",\"https://b\"]"), SIGNET_OK);
+    assert_int_equal(
+        person_form("cnf", "{\"jkt\":\"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I\"}"),
+        SIGNET_OK);
+    /* The client's own lifetime (600 s). */
+    assert_int_equal(person_form("exp", "1700000600"), SIGNET_OK);
+}
+
+static void test_typ(void **state)
+{
+    (void)state;
+    struct sg_policy_info info;
+    static const char *const bad[] = {"foo", "", "jwt", "at+JWT", "AT+JWT", "JWT ", " JWT",
+                                      "application/at+jwt", "at+jwt\n", "id_token"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (form_with(bad[i], MAXL, id_token, NULL, NULL, &info) != SIGNET_ERR_POLICY_PAYLOAD)
+            fail_msg("typ \"%s\" not refused as such (ID token)", bad[i]);
+        if (form_with(bad[i], MAXL, person_at, NULL, NULL, &info) != SIGNET_ERR_POLICY_PAYLOAD)
+            fail_msg("typ \"%s\" not refused as such (access token)", bad[i]);
+    }
+    /* With the registry, a typ is required. */
+    assert_int_equal(form_with(NULL, MAXL, person_at, NULL, NULL, &info),
+                     SIGNET_ERR_POLICY_PAYLOAD);
+    /* The typ decides the form: claims of one form under the other typ. */
+    assert_int_equal(form_with("at+jwt", MAXL, id_token, NULL, NULL, &info),
+                     SIGNET_ERR_POLICY_CLAIMS); /* azp, no client_id */
+    assert_int_equal(form_with("JWT", MAXL, person_at, NULL, NULL, &info),
+                     SIGNET_ERR_POLICY_CLAIMS); /* client_id, scope, no azp */
+    /* A machine token's claims as an ID token. */
+    struct sg_policy_limits lim = limits;
+    lim.lookup = fake_lookup;
+    lim.typ = "JWT";
+    assert_int_equal(check_with(&lim,
+                                "{\"iss\":\"" ISS "\",\"iat\":1700000000,\"exp\":1700000300," C1
+                                ",\"aud\":\"https://a\"}",
+                                &info),
+                     SIGNET_ERR_POLICY_CLAIMS);
+    /* Under the base rules (no registry) typ may be absent, not unknown. */
+    struct sg_policy_limits base = limits;
+    base.typ = NULL;
+    static const char plain[] = "{\"iss\":\"" ISS "\",\"iat\":1700000000,\"exp\":1700000300,"
+                                "\"jti\":\"j\"}";
+    assert_int_equal(check_with(&base, plain, &info), SIGNET_OK);
+    assert_int_equal(info.kind, SG_POLICY_NONE);
+    base.typ = "JWT";
+    assert_int_equal(check_with(&base, plain, &info), SIGNET_OK);
+    base.typ = "foo";
+    assert_int_equal(check_with(&base, plain, &info), SIGNET_ERR_POLICY_PAYLOAD);
+}
+
+static void test_id_token_members(void **state)
+{
+    (void)state;
+    /* Each required member left out. iss, iat and exp are the base rules'. */
+    for (size_t i = 0; id_token[i].name != NULL; i++) {
+        const char *n = id_token[i].name;
+        signet_err want = strcmp(n, "iss") == 0 || strcmp(n, "iat") == 0 || strcmp(n, "exp") == 0
+                              ? SIGNET_ERR_POLICY_PAYLOAD
+                              : SIGNET_ERR_POLICY_CLAIMS;
+        if (id_form(n, NULL) != want)
+            fail_msg("ID token without %s: not %s", n, signet_err_name(want));
+    }
+    /* Any other member. */
+    static const char *const extra[][2] = {
+        {"client_id", "\"c1\""}, {"scope", "\"read\""},      {"nbf", "1700000000"},
+        {"cnf", "{\"jkt\":\"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I\"}"},
+        {"admin", "true"},       {"c_hash", "\"77QmUPtjPfzWtF2AnpK9RQ\""},
+        {"email", "\"a@b.c\""},  {"Sub", "\"" UID "\""},
+    };
+    for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++)
+        if (id_form(extra[i][0], extra[i][1]) != SIGNET_ERR_POLICY_CLAIMS)
+            fail_msg("ID token with %s: not POLICY_CLAIMS", extra[i][0]);
+    /* The signer mints the jti. */
+    assert_int_equal(id_form("jti", "\"j\""), SIGNET_ERR_POLICY_JTI);
+}
+
+static void test_id_token_audience(void **state)
+{
+    (void)state;
+    assert_int_equal(id_form("aud", "[\"c1\"]"), SIGNET_ERR_POLICY_AUDIENCE);
+    assert_int_equal(id_form("aud", "[\"c1\",\"c2\"]"), SIGNET_ERR_POLICY_AUDIENCE);
+    assert_int_equal(id_form("aud", "\"c2\""), SIGNET_ERR_POLICY_AUDIENCE); /* != azp */
+    assert_int_equal(id_form("azp", "\"c2\""), SIGNET_ERR_POLICY_AUDIENCE);
+    assert_int_equal(id_form("aud", "\"c1 \""), SIGNET_ERR_POLICY_AUDIENCE);
+    assert_int_equal(id_form("aud", "\"https://a\""), SIGNET_ERR_POLICY_AUDIENCE);
+    assert_int_equal(id_form("azp", "[\"c1\"]"), SIGNET_ERR_POLICY_AUDIENCE);
+    assert_int_equal(id_form("aud", "1"), SIGNET_ERR_POLICY_AUDIENCE);
+    /* aud == azp, but not a client bound to the tenant. */
+    struct sg_policy_info info;
+    static const struct member unbound[] = {
+        {"iss", "\"" ISS "\""},         {"sub", "\"" UID "\""},
+        {"aud", "\"c2\""},              {"exp", "1700000300"},
+        {"iat", "1700000000"},          {"auth_time", "1699999400"},
+        {"acr", "\"urn:signet:acr:phr\""}, {"amr", "[\"hwk\"]"},
+        {"sid", "\"s\""},               {"azp", "\"c2\""},
+        {NULL, NULL},
+    };
+    assert_int_equal(form_with("JWT", MAXL, unbound, NULL, NULL, &info), SIGNET_ERR_POLICY_CLIENT);
+    /* A registry that fails: its error. */
+    struct sg_policy_limits lim = limits;
+    lim.lookup = failing_lookup;
+    lim.typ = "JWT";
+    assert_int_equal(check_with(&lim,
+                                "{\"iss\":\"" ISS "\",\"sub\":\"" UID "\",\"aud\":\"c1\","
+                                "\"exp\":1700000300,\"iat\":1700000000,\"auth_time\":1699999400,"
+                                "\"acr\":\"urn:signet:acr:phr\",\"amr\":[\"hwk\"],\"sid\":\"s\","
+                                "\"azp\":\"c1\"}",
+                                &info),
+                     SIGNET_ERR_STORE);
+}
+
+static void test_id_token_sub(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "\"uAbCdEfGhIjKlMnOpQrSt-\"",   /* 21 after u */
+        "\"uAbCdEfGhIjKlMnOpQrSt-_x\"", /* 23 after u */
+        "\"xAbCdEfGhIjKlMnOpQrSt-_\"",  /* not u */
+        "\"UAbCdEfGhIjKlMnOpQrSt-_\"",
+        "\"uAbCdEfGhIjKlMnOpQrSt+/\"",  /* base64, not base64url */
+        "\"uAbCdEfGhIjKlMnOpQrSt-=\"",  /* padding */
+        "\"uAbCdEfGhIjKlMnOpQrSt- \"",
+        "\"uAbCdEfGhIjKlMnOpQrSt-\\u00e9\"",
+        "\"c1\"", "\"u\"", "\"\"", "42", "null", "[\"" UID "\"]",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (id_form("sub", bad[i]) != SIGNET_ERR_POLICY_CLAIMS)
+            fail_msg("ID token sub %s: not POLICY_CLAIMS", bad[i]);
+}
+
+/* auth_time, acr, amr, sid: the same rules in both forms. */
+static void test_person_members(void **state)
+{
+    (void)state;
+    /* auth_time */
+    both("auth_time", "1700000001", SIGNET_ERR_POLICY_TIME); /* after iat */
+    both("auth_time", "1697407999", SIGNET_ERR_POLICY_TIME); /* 30 days and 1 s before */
+    both("auth_time", "-9223372036854775808", SIGNET_ERR_POLICY_TIME);
+    both("auth_time", "9223372036854775807", SIGNET_ERR_POLICY_TIME);
+    both("auth_time", "1699999400.0", SIGNET_ERR_POLICY_CLAIMS);
+    both("auth_time", "\"1699999400\"", SIGNET_ERR_POLICY_CLAIMS);
+    both("auth_time", "null", SIGNET_ERR_POLICY_CLAIMS);
+    /* acr */
+    static const char *const bad_acr[] = {
+        "\"urn:signet:acr:PHR\"", "\"urn:signet:acr:phr \"", "\"urn:signet:acr\"",
+        "\"urn:mace:incommon:iap:silver\"", "\"0\"", "\"\"", "1", "null",
+        "[\"urn:signet:acr:phr\"]",
+    };
+    for (size_t i = 0; i < sizeof bad_acr / sizeof bad_acr[0]; i++)
+        both("acr", bad_acr[i], SIGNET_ERR_POLICY_CLAIMS);
+    /* amr */
+    static const char *const bad_amr[] = {
+        "[]",
+        "[\"sms\"]",
+        "[\"hwk\",\"hwk\"]",
+        "[\"hwk\",\"user\",\"hwk\"]",
+        "\"hwk\"",
+        "\"hwk user\"",
+        "[\"hwk\",\"user\",\"mfa\",\"pin\",\"fpt\",\"pwd\",\"otp\",\"face\",\"swk\"]", /* 9 */
+        "[1]",
+        "[[\"hwk\"]]",
+        "[\"HWK\"]",
+        "[\"hwk \"]",
+        "[\"\"]",
+        "[null]",
+        "{\"hwk\":true}",
+        "null",
+    };
+    for (size_t i = 0; i < sizeof bad_amr / sizeof bad_amr[0]; i++)
+        both("amr", bad_amr[i], SIGNET_ERR_POLICY_CLAIMS);
+    /* sid */
+    static const char *const bad_sid[] = {
+        "\"\"", "\"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV\"", /* 48 */
+        "\"a b\"", "\"a.b\"", "\"a/b\"", "\"a+b\"", "\"a=\"", "\"\\u00e9\"", "42", "null",
+        "[\"s\"]",
+    };
+    for (size_t i = 0; i < sizeof bad_sid / sizeof bad_sid[0]; i++)
+        both("sid", bad_sid[i], SIGNET_ERR_POLICY_CLAIMS);
+    /* Each of the four is required. */
+    both("auth_time", NULL, SIGNET_ERR_POLICY_CLAIMS);
+    both("acr", NULL, SIGNET_ERR_POLICY_CLAIMS);
+    both("amr", NULL, SIGNET_ERR_POLICY_CLAIMS);
+    both("sid", NULL, SIGNET_ERR_POLICY_CLAIMS);
+}
+
+static void test_id_token_optional(void **state)
+{
+    (void)state;
+    char nonce[300];
+    nonce[0] = '"';
+    memset(nonce + 1, 'n', 257);
+    snprintf(nonce + 258, sizeof nonce - 258, "\"");
+    assert_int_equal(id_form("nonce", nonce), SIGNET_ERR_POLICY_CLAIMS); /* 257 bytes */
+    assert_int_equal(id_form("nonce", "\"\""), SIGNET_ERR_POLICY_CLAIMS);
+    assert_int_equal(id_form("nonce", "1"), SIGNET_ERR_POLICY_CLAIMS);
+    assert_int_equal(id_form("nonce", "null"), SIGNET_ERR_POLICY_CLAIMS);
+    assert_int_equal(id_form("nonce", "[\"n\"]"), SIGNET_ERR_POLICY_CLAIMS);
+    static const char *const bad_at_hash[] = {
+        "\"77QmUPtjPfzWtF2AnpK9R\"",                        /* 21 */
+        "\"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4IA\"", /* 44 */
+        "\"77QmUPtjPfzWtF2AnpK9R+\"",                       /* base64 */
+        "\"77QmUPtjPfzWtF2AnpK9R=\"",
+        "\"\"", "1", "null",
+    };
+    for (size_t i = 0; i < sizeof bad_at_hash / sizeof bad_at_hash[0]; i++)
+        if (id_form("at_hash", bad_at_hash[i]) != SIGNET_ERR_POLICY_CLAIMS)
+            fail_msg("at_hash %s: not POLICY_CLAIMS", bad_at_hash[i]);
+}
+
+static void test_id_token_lifetime(void **state)
+{
+    (void)state;
+    struct sg_policy_info info;
+    /* One hour at most, even where the tenant allows more. */
+    assert_int_equal(form_with("JWT", 7200, id_token, "exp", "1700003601", &info),
+                     SIGNET_ERR_POLICY_LIFETIME);
+    assert_int_equal(form_with("JWT", 7200, id_token, "exp", "1700003600", &info), SIGNET_OK);
+    /* And the tenant's own, when shorter. */
+    assert_int_equal(form_with("JWT", 600, id_token, "exp", "1700000601", &info),
+                     SIGNET_ERR_POLICY_LIFETIME);
+}
+
+/* A person's access token: the machine token's rules, sub a user id. */
+static void test_person_token_rules(void **state)
+{
+    (void)state;
+    /* Each member of the machine token's form, left out. */
+    assert_int_equal(person_form("client_id", NULL), SIGNET_ERR_POLICY_CLIENT);
+    assert_int_equal(person_form("aud", NULL), SIGNET_ERR_POLICY_AUDIENCE);
+    assert_int_equal(person_form("iss", NULL), SIGNET_ERR_POLICY_PAYLOAD);
+    /* Without a user id for sub it is held to a machine token's rules,
+     * where the person members have no place. */
+    assert_int_equal(person_form("sub", NULL), SIGNET_ERR_POLICY_CLAIMS);
+    assert_int_equal(person_form("sub", "\"c1\""), SIGNET_ERR_POLICY_CLAIMS);
+    assert_int_equal(person_form("sub", "\"uAbCdEfGhIjKlMnOpQrSt-\""), SIGNET_ERR_POLICY_CLAIMS);
+    assert_int_equal(person_form("sub", "\"alice\""), SIGNET_ERR_POLICY_CLAIMS);
+    /* Any other member; a jti. */
+    assert_int_equal(person_form("azp", "\"c1\""), SIGNET_ERR_POLICY_CLAIMS);
+    assert_int_equal(person_form("nonce", "\"n\""), SIGNET_ERR_POLICY_CLAIMS);
+    assert_int_equal(person_form("at_hash", "\"77QmUPtjPfzWtF2AnpK9RQ\""),
+                     SIGNET_ERR_POLICY_CLAIMS);
+    assert_int_equal(person_form("admin", "true"), SIGNET_ERR_POLICY_CLAIMS);
+    assert_int_equal(person_form("cnf", "{\"jwk\":{}}"), SIGNET_ERR_POLICY_CLAIMS);
+    assert_int_equal(person_form("jti", "\"j\""), SIGNET_ERR_POLICY_JTI);
+    /* The client's binding: bound, its audiences, its scopes, its lifetime. */
+    assert_int_equal(person_form("client_id", "\"c2\""), SIGNET_ERR_POLICY_CLIENT);
+    assert_int_equal(person_form("client_id", "1"), SIGNET_ERR_POLICY_CLIENT);
+    assert_int_equal(person_form("aud", "\"https://c\""), SIGNET_ERR_POLICY_AUDIENCE);
+    assert_int_equal(person_form("aud", "[\"https://a\",\"https://a\"]"),
+                     SIGNET_ERR_POLICY_AUDIENCE);
+    assert_int_equal(person_form("scope", "\"read admin\""), SIGNET_ERR_POLICY_SCOPE);
+    assert_int_equal(person_form("exp", "1700000601"), SIGNET_ERR_POLICY_LIFETIME);
+    /* A person's sub that names the client is a machine token's. */
+    struct sg_policy_info info;
+    struct sg_policy_limits lim = limits;
+    lim.lookup = fake_lookup;
+    assert_int_equal(check_with(&lim,
+                                "{\"iss\":\"" ISS "\",\"iat\":1700000000,\"exp\":1700000300,"
+                                "\"sub\":\"" UID "\",\"client_id\":\"" UID "\","
+                                "\"aud\":\"https://a\"}",
+                                &info),
+                     SIGNET_ERR_POLICY_CLIENT); /* UID is no client of the registry */
+}
+
+/* A machine token (sub == client_id) carries none of a person's members. */
+static void test_machine_no_person_members(void **state)
+{
+    (void)state;
+    static const char *const person[][2] = {
+        {"auth_time", "1699999400"},
+        {"acr", "\"urn:signet:acr:phr\""},
+        {"amr", "[\"hwk\"]"},
+        {"sid", "\"s\""},
+    };
+    char m[256];
+    for (size_t i = 0; i < sizeof person / sizeof person[0]; i++) {
+        snprintf(m, sizeof m, C1 ",\"aud\":\"https://a\",\"%s\":%s", person[i][0], person[i][1]);
+        if (machine(m, fake_lookup) != SIGNET_ERR_POLICY_CLAIMS)
+            fail_msg("machine token with %s: not POLICY_CLAIMS", person[i][0]);
+    }
+    assert_int_equal(machine(C1 ",\"aud\":\"https://a\",\"auth_time\":1699999400,"
+                                "\"acr\":\"urn:signet:acr:phr\",\"amr\":[\"hwk\"],\"sid\":\"s\"",
+                             fake_lookup),
+                     SIGNET_ERR_POLICY_CLAIMS);
+}
+
 static void test_add_jti(void **state)
 {
     (void)state;
@@ -626,6 +1080,17 @@ int main(void)
         cmocka_unit_test(test_not_an_object),
         cmocka_unit_test(test_size_cap),
         cmocka_unit_test(test_registry),
+        cmocka_unit_test(test_id_token_valid),
+        cmocka_unit_test(test_person_token_valid),
+        cmocka_unit_test(test_typ),
+        cmocka_unit_test(test_id_token_members),
+        cmocka_unit_test(test_id_token_audience),
+        cmocka_unit_test(test_id_token_sub),
+        cmocka_unit_test(test_person_members),
+        cmocka_unit_test(test_id_token_optional),
+        cmocka_unit_test(test_id_token_lifetime),
+        cmocka_unit_test(test_person_token_rules),
+        cmocka_unit_test(test_machine_no_person_members),
         cmocka_unit_test(test_add_jti),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -623,6 +623,133 @@ static void test_client_policy(void **state)
     assert_int_equal(count_records(f, "client_unbound"), 1);
 }
 
+/* Issue 13: a person's tokens, as the signer signs and audits them. */
+static signet_err sign_typ(struct fx *f, const char *typ, const char *body, char **token)
+{
+    struct sg_wbuf w;
+    sg_wbuf_init(&w, SG_IPC_MAX_PAYLOAD);
+    sg_ipc_encode_sign(&w, ISS_A, "", typ, "", (const uint8_t *)body, strlen(body));
+    assert_int_equal(w.err, SIGNET_OK);
+    signet_err status = SIGNET_OK;
+    char *resp = NULL;
+    size_t resp_len = 0;
+    assert_int_equal(sg_signer_call(f->c, SG_IPC_SIGN, w.data, w.len, &status, &resp, &resp_len),
+                     SIGNET_OK);
+    sg_wbuf_free(&w);
+    *token = NULL;
+    if (status == SIGNET_OK) {
+        assert_true(resp_len > 2);
+        *token = strndup(resp + 2, resp_len - 2);
+    }
+    free(resp);
+    return status;
+}
+
+/* The "sign" records of the audit log, oldest first. */
+static json_t *sign_records(struct fx *f)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/signer/audit.log", f->st.dir);
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    json_t *out = json_array();
+    char line[16384];
+    while (fgets(line, sizeof line, fp) != NULL) {
+        const char *body = strchr(line, ' ');
+        assert_non_null(body);
+        json_t *rec = json_loads(body + 1, 0, NULL);
+        assert_non_null(rec);
+        if (strcmp(json_string_value(json_object_get(rec, "type")), "sign") == 0)
+            json_array_append(out, rec);
+        json_decref(rec);
+    }
+    fclose(fp);
+    return out;
+}
+
+static const char *member_of(const json_t *o, const char *name)
+{
+    return json_string_value(json_object_get(o, name));
+}
+
+static void test_people_tokens(void **state)
+{
+    struct fx *f = *state;
+#define UID "uAbCdEfGhIjKlMnOpQrSt-_"
+#define PERSON ",\"auth_time\":%lld,\"acr\":\"urn:signet:acr:phr\",\"amr\":[\"hwk\",\"user\",\"mfa\"]"
+    char body[1024];
+    char *tok = NULL;
+    /* An ID token (typ JWT) for client-1. */
+    snprintf(body, sizeof body,
+             "{\"iss\":\"%s\",\"sub\":\"" UID "\",\"aud\":\"client-1\",\"exp\":%lld,\"iat\":%lld"
+             PERSON ",\"sid\":\"sess-1\",\"azp\":\"client-1\",\"nonce\":\"n-0S6_WzA2Mj\"}",
+             ISS_A, T0 + 300, T0, T0 - 60);
+    assert_int_equal(sign_typ(f, "JWT", body, &tok), SIGNET_OK);
+    const char *d1 = strchr(tok, '.');
+    uint8_t raw[1024];
+    size_t n = decode_part(tok, (size_t)(d1 - tok), raw, sizeof raw);
+    json_t *h = json_loadb((const char *)raw, n, 0, NULL);
+    assert_non_null(h);
+    assert_string_equal(json_string_value(json_object_get(h, "typ")), "JWT");
+    json_decref(h);
+    char *jti_id = jti_of(tok);
+    free(tok);
+    /* A person's access token (typ at+jwt, sub the user). */
+    snprintf(body, sizeof body,
+             "{\"iss\":\"%s\",\"sub\":\"" UID "\",\"aud\":\"https://api.example\",\"exp\":%lld,"
+             "\"iat\":%lld,\"client_id\":\"client-1\",\"scope\":\"read\"" PERSON
+             ",\"sid\":\"sess-1\"}",
+             ISS_A, T0 + 300, T0, T0 - 60);
+    assert_int_equal(sign_typ(f, "at+jwt", body, &tok), SIGNET_OK);
+    free(tok);
+    /* The same without its sid, or as an ID token, or under another typ. */
+    snprintf(body, sizeof body,
+             "{\"iss\":\"%s\",\"sub\":\"" UID "\",\"aud\":\"https://api.example\",\"exp\":%lld,"
+             "\"iat\":%lld,\"client_id\":\"client-1\"" PERSON "}",
+             ISS_A, T0 + 300, T0, T0 - 60);
+    assert_int_equal(sign_typ(f, "at+jwt", body, &tok), SIGNET_ERR_POLICY_CLAIMS);
+    assert_int_equal(sign_typ(f, "JWT", body, &tok), SIGNET_ERR_POLICY_CLAIMS);
+    char *machine = claims(ISS_A, T0, 300);
+    assert_int_equal(sign_typ(f, "foo", machine, &tok), SIGNET_ERR_POLICY_PAYLOAD);
+    assert_int_equal(sign_typ(f, "JWT", machine, &tok), SIGNET_ERR_POLICY_CLAIMS);
+    assert_null(tok);
+    /* A machine token, for comparison. */
+    assert_int_equal(sign_typ(f, "at+jwt", machine, &tok), SIGNET_OK);
+    free(tok);
+    free(machine);
+#undef PERSON
+    /* Each signature's record says what it was, and for whom. */
+    json_t *recs = sign_records(f);
+    assert_int_equal(json_array_size(recs), 3);
+    const json_t *id = json_array_get(recs, 0);
+    assert_string_equal(member_of(id, "kind"), "id_token");
+    assert_string_equal(member_of(id, "client_id"), "client-1");
+    assert_string_equal(member_of(id, "sub"), UID);
+    assert_string_equal(member_of(id, "sid"), "sess-1");
+    assert_string_equal(member_of(id, "jti"), jti_id);
+    const json_t *person = json_array_get(recs, 1);
+    assert_string_equal(member_of(person, "kind"), "person");
+    assert_string_equal(member_of(person, "client_id"), "client-1");
+    assert_string_equal(member_of(person, "sub"), UID);
+    assert_string_equal(member_of(person, "sid"), "sess-1");
+    const json_t *mach = json_array_get(recs, 2);
+    assert_string_equal(member_of(mach, "kind"), "machine");
+    assert_string_equal(member_of(mach, "client_id"), "client-1");
+    assert_null(json_object_get(mach, "sub"));
+    assert_null(json_object_get(mach, "sid"));
+    json_decref(recs);
+    free(jti_id);
+    assert_int_equal(count_records(f, "sign_refused"), 4);
+    /* The log, with its new members, still verifies end to end. */
+    char path[400];
+    snprintf(path, sizeof path, "%s/signer/audit.log", f->st.dir);
+    uint64_t records = 0, first_bad = 0;
+    char why[256] = "";
+    assert_int_equal(sg_audit_verify_file(path, &records, &first_bad, why, sizeof why), SIGNET_OK);
+    assert_true(records > 7);
+#undef UID
+}
+
 static signet_err do_revoke(struct fx *f, uint8_t type, const char *kid)
 {
     signet_err status = SIGNET_ERR_INTERNAL;
@@ -685,6 +812,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pipelined_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_lost_exits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_policy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_people_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoke_limit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
