@@ -29,6 +29,12 @@
 #define SD_WA_FLAG_AT 0x40u
 #define SD_WA_FLAG_ED 0x80u
 
+/* Errors of the calls below: SIGNET_ERR_MALFORMED (bytes that do not
+ * parse), SIGNET_ERR_TOO_LARGE (over a cap), SIGNET_ERR_UNSUPPORTED (an
+ * attestation format or a key signet does not accept), SIGNET_ERR_BAD_CLAIM
+ * (a ceremony check failed), SIGNET_ERR_BAD_SIGNATURE, SIGNET_ERR_INVALID_ARG,
+ * SIGNET_ERR_NOMEM. */
+
 /* What the relying party expects of a ceremony. */
 struct sd_wa_expect {
     const char *rp_id;  /* the issuer's host, e.g. "localhost" */
@@ -72,8 +78,11 @@ SIGNET_WUR signet_err sd_wa_parse_auth_data(const uint8_t *data, size_t len,
                                             size_t whylen);
 
 /* A COSE_Key (RFC 9053): its algorithm, if signet accepts it (-7 ES256 on
- * P-256, -8 EdDSA on Ed25519, -257 RS256 with n of 2048..4096 bits);
- * SIGNET_ERR_UNSUPPORTED otherwise. */
+ * P-256, -8 EdDSA on Ed25519, -257 RS256 with n of 2048..4096 bits and
+ * e = 65537); SIGNET_ERR_UNSUPPORTED for a key signet does not accept,
+ * SIGNET_ERR_MALFORMED for bytes that are not one well-formed COSE key map
+ * (duplicate labels, wrong types, a private part, trailing bytes),
+ * SIGNET_ERR_TOO_LARGE over SD_WA_MAX_COSE_KEY. */
 SIGNET_WUR signet_err sd_wa_cose_alg(const uint8_t *cose, size_t len, int *alg);
 
 /* What registration yields, to be stored (struct sg_passkey). */
@@ -104,7 +113,8 @@ SIGNET_WUR signet_err sd_wa_verify_registration(const struct sd_wa_expect *e,
 struct sd_wa_assertion {
     uint32_t sign_count;
     unsigned flags;
-    int counter_regressed; /* both counters non-zero and the new one <= the stored one */
+    int counter_regressed; /* the stored counter is non-zero and the new one <= it
+                              (a new 0 after a non-zero one included); 0/0 is not */
 };
 
 /* §7.2 steps 11-22: type "webauthn.get", challenge, origin, no
