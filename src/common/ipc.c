@@ -21,7 +21,9 @@
  * ROTATE, CLIENT_BIND (the signer's client registry) and REVOKE_FORCE (a
  * revoke past the per-issuer limit) are the operator's alone. The MON_*
  * messages are the front end's to the monitor (its status pages, metrics
- * and relying parties' reports are served on the front end's port). */
+ * and relying parties' reports are served on the front end's port);
+ * MON_PASSKEY, which can only raise an alert (I9), is rate-limited by the
+ * monitor like the signer limits its rows. */
 static const struct sg_ipc_msg table[] = {
     {SG_IPC_SIGN, "sign", FRONT_SIGNER, 4u * STR_REQ + 2u + SG_IPC_MAX_CLAIMS, 0, 0, SIGNER},
     {SG_IPC_JWKS, "jwks", ANY, STR_REQ, 0, 0, SIGNER},
@@ -40,10 +42,11 @@ static const struct sg_ipc_msg table[] = {
     {SG_IPC_MON_STATUS_JSON, "mon_status_json", SG_ROLE_FRONT, 0, 0, 0, MONITOR},
     {SG_IPC_MON_METRICS, "mon_metrics", SG_ROLE_FRONT, 0, 0, 0, MONITOR},
     {SG_IPC_MON_REPORT, "mon_report", SG_ROLE_FRONT, REPORT_REQ, 0, 0, MONITOR},
+    {SG_IPC_MON_PASSKEY, "mon_passkey", SG_ROLE_FRONT, SG_IPC_MAX_PASSKEY, 5.0, 20, MONITOR},
 };
 
 const char *const sg_ipc_note_types[] = {"invariant_violation", "invariant_recovered", "report",
-                                          "front_refused", NULL};
+                                          "front_refused", "user_reset", NULL};
 
 const struct sg_ipc_msg *sg_ipc_msg_find(uint8_t type)
 {
@@ -236,6 +239,43 @@ void sg_ipc_encode_sign(struct sg_wbuf *w, const char *issuer, const char *alg, 
     sg_wbuf_put_str(w, typ != NULL ? typ : "");
     sg_wbuf_put_str(w, kid != NULL ? kid : "");
     sg_wbuf_put_field(w, claims, claims_len);
+}
+
+signet_err sg_ipc_decode_passkey(const uint8_t *p, size_t n, struct sg_ipc_passkey *out)
+{
+    memset(out, 0, sizeof *out);
+    struct sg_buf b;
+    sg_buf_init(&b, p, n);
+    signet_err err = sg_buf_get_str(&b, SG_IPC_MAX_STR, &out->issuer);
+    if (err == SIGNET_OK)
+        err = sg_buf_get_str(&b, SG_IPC_MAX_USER_ID, &out->user_id);
+    if (err == SIGNET_OK)
+        err = sg_buf_get_u32(&b, &out->stored);
+    if (err == SIGNET_OK)
+        err = sg_buf_get_u32(&b, &out->presented);
+    if (err == SIGNET_OK && sg_buf_remaining(&b) != 0)
+        err = SIGNET_ERR_BAD_FRAME;
+    if (err != SIGNET_OK) {
+        sg_ipc_passkey_clear(out);
+        return err == SIGNET_ERR_NOMEM ? err : SIGNET_ERR_BAD_FRAME;
+    }
+    return SIGNET_OK;
+}
+
+void sg_ipc_passkey_clear(struct sg_ipc_passkey *r)
+{
+    free(r->issuer);
+    free(r->user_id);
+    memset(r, 0, sizeof *r);
+}
+
+void sg_ipc_encode_passkey(struct sg_wbuf *w, const char *issuer, const char *user_id,
+                           uint32_t stored, uint32_t presented)
+{
+    sg_wbuf_put_str(w, issuer);
+    sg_wbuf_put_str(w, user_id);
+    sg_wbuf_put_u32(w, stored);
+    sg_wbuf_put_u32(w, presented);
 }
 
 signet_err sg_ipc_decode_str(const uint8_t *p, size_t n, char **out)

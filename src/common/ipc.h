@@ -44,6 +44,7 @@ enum sg_ipc_type {
     SG_IPC_MON_STATUS_JSON = 19, /* -> /status.json */
     SG_IPC_MON_METRICS = 20,     /* -> the monitor's metric families, Prometheus text */
     SG_IPC_MON_REPORT = 21,      /* issuer, body -> the reports' verdicts JSON */
+    SG_IPC_MON_PASSKEY = 22,     /* issuer, user id, stored, presented -> (I9 alert) */
     SG_IPC_RESPONSE = 0x80,
 };
 
@@ -122,6 +123,25 @@ SIGNET_WUR signet_err sg_ipc_decode_sign(const uint8_t *p, size_t n, struct sg_s
 void sg_ipc_sign_req_clear(struct sg_sign_req *r);
 void sg_ipc_encode_sign(struct sg_wbuf *w, const char *issuer, const char *alg, const char *typ,
                         const char *kid, const uint8_t *claims, size_t claims_len);
+
+/* MON_PASSKEY: a passkey whose signature counter did not move forward
+ * (WebAuthn §6.1.1: a sign of a cloned authenticator), reported by the
+ * front end to the monitor (I9). Payload: issuer (u16 string), user id
+ * (u16 string, at most SG_IPC_MAX_USER_ID bytes), the stored and the
+ * presented counter (u32 BE each); nothing after. */
+#define SG_IPC_MAX_USER_ID 64u
+#define SG_IPC_MAX_PASSKEY 1024u /* the message's payload cap */
+struct sg_ipc_passkey {
+    char *issuer;
+    char *user_id;
+    uint32_t stored;
+    uint32_t presented;
+};
+SIGNET_WUR signet_err sg_ipc_decode_passkey(const uint8_t *p, size_t n,
+                                            struct sg_ipc_passkey *out);
+void sg_ipc_passkey_clear(struct sg_ipc_passkey *r);
+void sg_ipc_encode_passkey(struct sg_wbuf *w, const char *issuer, const char *user_id,
+                           uint32_t stored, uint32_t presented);
 
 /* Requests with one string argument (JWKS, REVOKE, KEYS, ROTATE). */
 SIGNET_WUR signet_err sg_ipc_decode_str(const uint8_t *p, size_t n, char **out);

@@ -17,10 +17,11 @@
  *   - the front end's sandbox, from /proc/<pid>/status (not its word).
  * The front end reaches it on a channel the launcher makes (SD_MOP_FRONT)
  * with the MON_* messages of the table in src/common/ipc.c: pokes, its
- * readiness, the status pages, the monitor's metric families and relying
- * parties' reports. Anything else on that channel drops it, and is
- * audited. SIGHUP reloads the configuration; SIGTERM lets queued alerts
- * out and exits. */
+ * readiness, the status pages, the monitor's metric families, relying
+ * parties' reports and passkey counters that went backwards (I9). Anything
+ * else on that channel drops it, and is audited; a message over the rate
+ * its row sets is answered SIGNET_ERR_BUSY and not served. SIGHUP reloads
+ * the configuration; SIGTERM lets queued alerts out and exits. */
 #include "signetd/monproc.h"
 
 #include <curl/curl.h>
@@ -34,6 +35,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +75,14 @@ struct mp {
     struct sg_metrics *reg;
     struct sg_monitor *mon;
     char pin[128]; /* "sha256//..." of the front end's TLS key; "" = plain HTTP */
+    /* Token buckets of the table's rates for the front end's messages, per
+     * type, for the life of the process: a new channel (the launcher makes
+     * one whenever the front end asks) starts with what the last one left. */
+    struct front_rate {
+        double tokens;
+        int64_t at_ms; /* 0 = never used */
+        bool limited;  /* logged once per run of refusals */
+    } rates[64];
 };
 
 static int sig_fd = -1; /* sigpipe.h */
@@ -370,6 +380,57 @@ static void handle_report(struct mp *p, int fd, const struct sg_ipc_frame *f, in
     free(issuer);
 }
 
+/* I9: the front end refused a sign-in whose passkey counter went
+ * backwards. It can only add a report (raise the alert), never clear one;
+ * an issuer that is no configured tenant's is refused, like a report's. */
+static void handle_passkey(struct mp *p, int fd, const struct sg_ipc_frame *f, int *ok)
+{
+    struct sg_ipc_passkey r;
+    if (sg_ipc_decode_passkey(f->payload, f->len, &r) != SIGNET_OK) {
+        respond(fd, f, SIGNET_ERR_MALFORMED, NULL, 0, ok);
+        return;
+    }
+    struct sd_conf *k = sd_conf_get(p->c);
+    int known = sg_config_tenant_by_issuer(&k->cfg, r.issuer) != NULL;
+    sd_conf_put(k);
+    signet_err err = known ? sg_monitor_passkey_report(p->mon, r.issuer, r.user_id, r.stored,
+                                                       r.presented)
+                           : SIGNET_ERR_NOT_FOUND;
+    if (!known)
+        sg_log(SG_LOG_WARN, "passkey_report_refused", "reason=\"unknown issuer\"");
+    respond(fd, f, err, NULL, 0, ok);
+    sg_ipc_passkey_clear(&r);
+}
+
+/* The table's rate for a front end's message (cf. the signer's rate_ok):
+ * 1 to serve it, 0 to answer SIGNET_ERR_BUSY. */
+static int front_rate_ok(struct mp *p, const struct sg_ipc_msg *m)
+{
+    if (m->rate <= 0)
+        return 1;
+    if (m->type >= sizeof p->rates / sizeof p->rates[0])
+        return 0; /* no bucket for it: fail closed */
+    struct front_rate *r = &p->rates[m->type];
+    int64_t now = (int64_t)(sg_clock_mono_ns() / 1000000u);
+    if (r->at_ms == 0)
+        r->tokens = m->burst;
+    else if (now > r->at_ms)
+        r->tokens += (double)(now - r->at_ms) / 1000.0 * m->rate;
+    if (r->tokens > m->burst)
+        r->tokens = m->burst;
+    r->at_ms = now;
+    if (r->tokens < 1.0) {
+        if (!r->limited)
+            sg_log(SG_LOG_WARN, "front_rate_limited", "msg=%s rate=%g burst=%u", m->name,
+                   m->rate, m->burst);
+        r->limited = true;
+        return 0;
+    }
+    r->limited = false;
+    r->tokens -= 1.0;
+    return 1;
+}
+
 /* One request of the front end's; *ok = 0 drops the channel. */
 static void handle_front(struct mp *p, int fd, const struct sg_ipc_frame *f, int *ok)
 {
@@ -405,6 +466,7 @@ static void handle_front(struct mp *p, int fd, const struct sg_ipc_frame *f, int
         break;
     }
     case SG_IPC_MON_REPORT: handle_report(p, fd, f, ok); break;
+    case SG_IPC_MON_PASSKEY: handle_passkey(p, fd, f, ok); break;
     default: *ok = 0; break;
     }
 }
@@ -453,7 +515,10 @@ static int serve_front(struct mp *p, int fd, struct sg_wbuf *in)
             return 0;
         }
         off += used;
-        handle_front(p, fd, &f, &ok);
+        if (!front_rate_ok(p, m))
+            respond(fd, &f, SIGNET_ERR_BUSY, NULL, 0, &ok);
+        else
+            handle_front(p, fd, &f, &ok);
     }
     memmove(in->data, in->data + off, in->len - off);
     in->len -= off;

@@ -9,7 +9,8 @@
  * the MON_* messages of the table in src/common/ipc.c: pokes after a key
  * transition, JWKS change or signer restart, its readiness once it has
  * entered its sandbox (the monitor reads the sandbox from /proc itself),
- * the pages and the reports. Without a monitor these endpoints answer 503
+ * the pages, the reports and passkey counters that went backwards (I9,
+ * sd_tm_passkey_regressed). Without a monitor these endpoints answer 503
  * and /metrics has the front end's families alone. */
 #include "signetd/telemetry.h"
 
@@ -187,6 +188,27 @@ void sd_tm_http(struct sd_ctx *c, const char *endpoint, unsigned status)
     char code[8];
     (void)snprintf(code, sizeof code, "%u", status);
     sg_metric_add(c->tm.http_requests, SG_LABELS(endpoint, code), 1);
+}
+
+void sd_tm_passkey_regressed(struct sd_ctx *c, const struct sg_tenant_cfg *t, const char *user_id,
+                             uint32_t stored, uint32_t presented)
+{
+    struct sg_wbuf w;
+    sg_wbuf_init(&w, SG_IPC_MAX_PASSKEY);
+    sg_ipc_encode_passkey(&w, t->issuer, user_id, stored, presented);
+    signet_err err = w.err;
+    if (err == SIGNET_OK) {
+        signet_err status = SIGNET_OK;
+        char *resp = NULL;
+        err = mon_call(c, SG_IPC_MON_PASSKEY, w.data, w.len, &status, &resp, NULL);
+        free(resp);
+    }
+    sg_wbuf_free(&w);
+    /* Best effort: the sign-in is refused either way, and our own log has
+     * the event (passkey_counter_regressed). */
+    if (err != SIGNET_OK)
+        sg_log(SG_LOG_ERROR, "monitor_unreachable", "msg=passkey tenant=%s error=%s", t->name,
+               signet_err_name(err));
 }
 
 /* ---- endpoints ---------------------------------------------------------------------- */

@@ -4,6 +4,7 @@
 #define SD_TELEMETRY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "signet/error.h"
 #include "signetd/resp.h"
@@ -28,6 +29,12 @@ void sd_tm_poke(struct sd_ctx *c);
 void sd_tm_token_result(struct sd_ctx *c, const char *tenant, const char *result);
 void sd_tm_sign_latency(struct sd_ctx *c, double seconds);
 void sd_tm_http(struct sd_ctx *c, const char *endpoint, unsigned status);
+/* I9: tells the monitor that a sign-in of user_id (tenant t) was refused
+ * because the passkey's signature counter did not move forward (stored
+ * non-zero, presented <= stored; WebAuthn 6.1.1). Best effort: waits for
+ * the monitor's answer, logs a failure, never fails the caller. */
+void sd_tm_passkey_regressed(struct sd_ctx *c, const struct sg_tenant_cfg *t, const char *user_id,
+                             uint32_t stored, uint32_t presented);
 void sd_metrics_endpoint(struct sd_ctx *c, struct sd_resp *r);
 void sd_status_endpoint(struct sd_ctx *c, struct sd_resp *r);
 void sd_status_json_endpoint(struct sd_ctx *c, struct sd_resp *r);

@@ -72,6 +72,14 @@ const struct sg_invariant sg_invariants[SG_INV_COUNT] = {
      "signers alone). A build with SIGNET_SANDBOX=OFF cannot sandbox: unknown there, unless "
      "a process is dumpable or the config turns it off.",
      "signer (re)start, the front end entering its sandbox", SG_SEV_CRITICAL, 300, false},
+    {"I9", "passkey_counter",
+     "No passkey's signature counter goes backwards (WebAuthn 6.1.1: a cloned "
+     "authenticator); synced passkeys that always report 0 are exempt.",
+     "The front end refuses a sign-in whose counter is not above the stored non-zero one and "
+     "reports it (MON_PASSKEY: issuer, user id, both counters); violated while a report of a "
+     "configured tenant is younger than 24 h (kept in the monitor's memory: a restart "
+     "forgets, the audit log keeps the alerts). signet invariants --check: unknown.",
+     "each report", SG_SEV_CRITICAL, 60, false},
 };
 
 const char *sg_inv_severity_name(enum sg_inv_severity s)
@@ -683,6 +691,66 @@ void sg_inv_check_sandbox(const struct sg_inv_input *in, struct sg_inv_result *r
     /* Any finding wins over a half that cannot be judged. */
     if (r->state == SG_INV_OK && (fe_unknown != NULL || signers_unknown != NULL))
         set_unknown(r, fe_unknown != NULL ? fe_unknown : signers_unknown);
+}
+
+/* ---- I9: passkey counters ------------------------------------------------ */
+
+static bool b64url_char(char ch)
+{
+    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+           ch == '-' || ch == '_';
+}
+
+signet_err sg_inv_passkey_valid(const struct sg_config *cfg, const char *issuer,
+                                const char *user_id, uint32_t stored, uint32_t presented)
+{
+    if (cfg == NULL || issuer == NULL || sg_config_tenant_by_issuer(cfg, issuer) == NULL)
+        return SIGNET_ERR_NOT_FOUND;
+    size_t n = user_id != NULL ? strlen(user_id) : 0;
+    if (n == 0 || n > SG_INV_PASSKEY_USER_MAX)
+        return SIGNET_ERR_MALFORMED;
+    for (size_t i = 0; i < n; i++)
+        if (!b64url_char(user_id[i]))
+            return SIGNET_ERR_MALFORMED;
+    /* WebAuthn 6.1.1 (step 22 of 7.2): a regression is a presented count
+     * not above a non-zero stored one; 0 against 0 is an authenticator
+     * without a counter (synced passkeys). */
+    if (stored == 0 || presented > stored)
+        return SIGNET_ERR_MALFORMED;
+    return SIGNET_OK;
+}
+
+void sg_inv_passkey_message(const struct sg_config *cfg, const struct sg_inv_passkey *p,
+                            char *msg, size_t cap)
+{
+    const struct sg_tenant_cfg *t = cfg != NULL ? sg_config_tenant_by_issuer(cfg, p->issuer) : NULL;
+    (void)snprintf(msg, cap,
+                   "passkey of user %s of %s (%s) presented signature counter %" PRIu32
+                   " after %" PRIu32 ": a cloned authenticator? The sign-in was refused",
+                   p->user_id, t != NULL ? t->name : "?", p->issuer, p->presented, p->stored);
+}
+
+void sg_inv_check_passkey(const struct sg_inv_input *in, struct sg_inv_result *r)
+{
+    set_ok(r);
+    const struct sg_inv_passkey *latest = NULL;
+    size_t recent = 0;
+    for (size_t i = 0; i < in->n_passkeys; i++) {
+        const struct sg_inv_passkey *p = &in->passkeys[i];
+        if (in->now - p->time >= SG_INV_PASSKEY_WINDOW)
+            continue;
+        recent++;
+        if (latest == NULL || p->time >= latest->time)
+            latest = p;
+    }
+    if (latest == NULL)
+        return;
+    char one[sizeof r->msg];
+    sg_inv_passkey_message(in->cfg, latest, one, sizeof one);
+    if (recent == 1)
+        violate(r, "%s", one);
+    else
+        violate(r, "%s (%zu reports in %ds)", one, recent, SG_INV_PASSKEY_WINDOW);
 }
 
 int sg_inv_check_sign(const struct sg_config *cfg, const struct sg_tm_key *keys, size_t n_keys,

@@ -30,6 +30,7 @@ enum sg_inv_id {
     SG_INV_TOKEN_WINDOW = 5,  /* I6 */
     SG_INV_NO_FORGERY = 6,    /* I7 */
     SG_INV_SANDBOX = 7,       /* I8 */
+    SG_INV_PASSKEY_COUNTER = 8, /* I9 */
 };
 #define SG_INV_ALL (-1)
 
@@ -127,6 +128,30 @@ SIGNET_WUR signet_err sg_tm_parse_inventory(const char *json, size_t len,
 SIGNET_WUR signet_err sg_tm_parse_jwks(const char *json, size_t len, const char *issuer,
                                        char (**kids)[64], size_t *n, size_t *foreign_iss);
 
+/* I9: one report of the front end's (MON_PASSKEY) that a passkey's
+ * signature counter did not move forward, as the monitor keeps it. */
+#define SG_INV_PASSKEY_WINDOW 86400 /* seconds a report keeps I9 violated */
+#define SG_INV_PASSKEY_USER_MAX 64  /* bytes of a user id (SG_IPC_MAX_USER_ID) */
+struct sg_inv_passkey {
+    int64_t time; /* when the monitor received it */
+    uint32_t stored, presented;
+    char issuer[512];
+    char user_id[SG_INV_PASSKEY_USER_MAX + 1];
+};
+/* Whether the front end's report is one the monitor takes: SIGNET_OK;
+ * SIGNET_ERR_NOT_FOUND when issuer is no configured tenant's;
+ * SIGNET_ERR_MALFORMED when user_id is not 1..64 characters of the
+ * base64url alphabet (signet's user ids) or the counters do not show a
+ * regression as WebAuthn 6.1.1 defines it (stored non-zero, presented <=
+ * stored; a synced passkey reporting 0 against a stored 0 is none). */
+SIGNET_WUR signet_err sg_inv_passkey_valid(const struct sg_config *cfg, const char *issuer,
+                                           const char *user_id, uint32_t stored,
+                                           uint32_t presented);
+/* The alert's message for one report: names the tenant, the issuer and the
+ * user id, and the two counters (no credential). */
+void sg_inv_passkey_message(const struct sg_config *cfg, const struct sg_inv_passkey *p,
+                            char *msg, size_t cap);
+
 /* ---- results -------------------------------------------------------------- */
 
 struct sg_inv_result {
@@ -157,6 +182,10 @@ struct sg_inv_input {
     /* I8: NULL when no front end runs beside the checks (`signet invariants
      * --check`): I8 then judges the signers alone. */
     const struct sg_tm_frontend *frontend;
+    /* I9: the reports the monitor keeps (any order; older ones than
+     * SG_INV_PASSKEY_WINDOW are ignored). */
+    const struct sg_inv_passkey *passkeys;
+    size_t n_passkeys;
 };
 
 void sg_inv_check_one_active(const struct sg_inv_input *in, struct sg_inv_result *r);  /* I1 */
@@ -164,6 +193,9 @@ void sg_inv_check_key_age(const struct sg_inv_input *in, struct sg_inv_result *r
 void sg_inv_check_token_objects(const struct sg_inv_input *in, struct sg_inv_result *r); /* I3 */
 void sg_inv_check_jwks(const struct sg_inv_input *in, struct sg_inv_result *r);        /* I4 */
 void sg_inv_check_sandbox(const struct sg_inv_input *in, struct sg_inv_result *r);     /* I8 */
+/* I9: violated while a report is younger than SG_INV_PASSKEY_WINDOW (the
+ * message is the latest one's, with the count); ok otherwise. */
+void sg_inv_check_passkey(const struct sg_inv_input *in, struct sg_inv_result *r);     /* I9 */
 
 /* I6 for one sign record: 1 and a message when it breaks the invariant,
  * 0 when it holds, -1 when its kid is not among keys (the caller looks

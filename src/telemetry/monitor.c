@@ -1,6 +1,7 @@
 #include "telemetry/monitor.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,9 @@
 
 #define MAX_DEFERRED 1024 /* I6: sign records whose kid the key list lacks */
 #define MAX_LEAKED 64     /* I7: kids seen on forged tokens */
+/* I9: the newest reports of passkey counters that went backwards; a full
+ * list drops the oldest (the newest decides how long I9 stays violated). */
+#define MAX_PASSKEY_REPORTS 64
 /* on_critical = rotate from reports: at most one automatic revoke per
  * issuer in this many seconds; another one inside it waits for an
  * operator's confirmation (`signet revoke --force KID`). */
@@ -73,6 +77,12 @@ struct sg_monitor {
     int64_t i7_last; /* last cross-tenant or foreign-kid detection */
     bool i7_any;
     char i7_msg[512];
+
+    /* I9: the front end's MON_PASSKEY reports, in memory only (a restart
+     * forgets them; their alerts are in the audit log). Only adding is
+     * possible: nothing the front end sends removes one. */
+    struct sg_inv_passkey passkeys[MAX_PASSKEY_REPORTS];
+    size_t n_passkeys;
 
     /* The latest sandbox reports (I8, /status): the signers' from their
      * STATUS, the front end's from src.frontend. */
@@ -521,6 +531,22 @@ static void record(struct sg_monitor *m, enum sg_inv_id i, const struct sg_inv_r
     sg_metric_set(m->m_inv_check, SG_LABELS(v->id), (double)now);
 }
 
+/* I9 is violated by reports, each alerted when it came: a cycle that finds
+ * it still violated (a report younger than the window) keeps the state
+ * without counting or alerting again, and the cycle after the window
+ * records the recovery. Under m->mu; true when r was absorbed. */
+static bool hold_violation(struct sg_monitor *m, enum sg_inv_id i, const struct sg_inv_result *r,
+                           int64_t now)
+{
+    struct sg_inv_status *s = &m->inv[i];
+    if (r->state != SG_INV_VIOLATED || s->state != SG_INV_VIOLATED)
+        return false;
+    s->last_check = now;
+    (void)sg_tm_copy(s->message, sizeof s->message, r->msg);
+    sg_metric_set(m->m_inv_check, SG_LABELS(sg_invariants[i].id), (double)now);
+    return true;
+}
+
 static void update_key_metrics(struct sg_monitor *m, const struct inputs *in, int64_t now)
 {
     if (m->reg == NULL || !in->have_keys)
@@ -605,6 +631,8 @@ static void evaluate(struct sg_monitor *m, unsigned due, const struct inputs *in
         .have_jwks = in->have_jwks,
         .sandbox_compiled_out = SIGNET_SANDBOX == 0,
         .frontend = m->src.frontend != NULL ? &in->fe : NULL,
+        .passkeys = m->passkeys,
+        .n_passkeys = m->n_passkeys,
     };
     *ran = 0;
     for (unsigned i = 0; i < SG_INV_COUNT; i++) {
@@ -695,6 +723,19 @@ static void evaluate(struct sg_monitor *m, unsigned due, const struct inputs *in
             break;
         }
         case SG_INV_SANDBOX: sg_inv_check_sandbox(&x, &r); break;
+        case SG_INV_PASSKEY_COUNTER:
+            if (m->src.frontend == NULL && m->n_passkeys == 0) {
+                /* `signet invariants --check`: no front end reports here. */
+                r.state = SG_INV_UNKNOWN;
+                (void)sg_tm_copy(r.msg, sizeof r.msg,
+                                 "no front end beside this monitor: passkey reports reach "
+                                 "signetd's monitor");
+                break;
+            }
+            sg_inv_check_passkey(&x, &r);
+            if (hold_violation(m, SG_INV_PASSKEY_COUNTER, &r, now))
+                continue;
+            break;
         }
         record(m, (enum sg_inv_id)i, &r, now, &out[i]);
         *ran |= 1u << i;
@@ -1263,5 +1304,57 @@ signet_err sg_reports_handle(struct sg_monitor *m, const char *tenant_issuer, co
     if (text == NULL)
         return SIGNET_ERR_NOMEM;
     *response_json = text;
+    return SIGNET_OK;
+}
+
+/* ---- passkey counters (I9) ----------------------------------------------------------------- */
+
+signet_err sg_monitor_passkey_report(struct sg_monitor *m, const char *issuer,
+                                     const char *user_id, uint32_t stored, uint32_t presented)
+{
+    if (m == NULL || issuer == NULL || user_id == NULL)
+        return SIGNET_ERR_INVALID_ARG;
+    const int64_t now = monitor_now(m);
+    char safe_user[80], safe_iss[160];
+    sg_tm_log_safe(user_id, safe_user, sizeof safe_user);
+    sg_tm_log_safe(issuer, safe_iss, sizeof safe_iss);
+    (void)pthread_mutex_lock(&m->mu); /* a reload may replace m->cfg */
+    signet_err err = sg_inv_passkey_valid(&m->cfg, issuer, user_id, stored, presented);
+    if (err != SIGNET_OK) {
+        (void)pthread_mutex_unlock(&m->mu);
+        sg_log(SG_LOG_WARN, "passkey_report_refused",
+               "issuer=\"%s\" user=%s stored=%" PRIu32 " presented=%" PRIu32 " error=%s",
+               safe_iss, safe_user, stored, presented, signet_err_name(err));
+        return err;
+    }
+    if (m->n_passkeys == MAX_PASSKEY_REPORTS) {
+        memmove(&m->passkeys[0], &m->passkeys[1],
+                (MAX_PASSKEY_REPORTS - 1) * sizeof m->passkeys[0]);
+        m->n_passkeys--;
+    }
+    struct sg_inv_passkey *p = &m->passkeys[m->n_passkeys++];
+    memset(p, 0, sizeof *p);
+    p->time = now;
+    p->stored = stored;
+    p->presented = presented;
+    (void)sg_tm_copy(p->issuer, sizeof p->issuer, issuer);
+    (void)sg_tm_copy(p->user_id, sizeof p->user_id, user_id);
+    /* The invariant's state says how many reports are recent; the alert
+     * names this one. */
+    struct sg_inv_input x = {.cfg = &m->cfg, .tcfg = &m->tcfg, .now = now,
+                             .passkeys = m->passkeys, .n_passkeys = m->n_passkeys};
+    struct sg_inv_result res;
+    sg_inv_check_passkey(&x, &res);
+    struct outcome o;
+    record(m, SG_INV_PASSKEY_COUNTER, &res, now, &o);
+    sg_inv_passkey_message(&m->cfg, p, o.msg, sizeof o.msg);
+    (void)pthread_mutex_unlock(&m->mu);
+    sg_log(SG_LOG_ERROR, "passkey_counter_reported",
+           "issuer=\"%s\" user=%s stored=%" PRIu32 " presented=%" PRIu32 " invariant=I9",
+           safe_iss, safe_user, stored, presented);
+    struct outcome all[SG_INV_COUNT];
+    memset(all, 0, sizeof all);
+    all[SG_INV_PASSKEY_COUNTER] = o;
+    respond(m, 1u << SG_INV_PASSKEY_COUNTER, all, now);
     return SIGNET_OK;
 }

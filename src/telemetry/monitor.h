@@ -18,6 +18,8 @@
  *   ... GET /status.json: sg_monitor_status_json(mon)
  *   ... POST /t/<tenant>/reports (client with scope signet:report):
  *           sg_reports_handle(mon, tenant->issuer, body, len, &json)
+ *   ... a passkey counter that went backwards (I9):
+ *           sg_monitor_passkey_report(mon, tenant->issuer, user_id, stored, presented)
  *   ... after a key transition, JWKS refresh or signer restart:
  *           sg_monitor_poke(mon, SG_INV_ALL)
  *   ... shutdown: sg_monitor_free(&mon) before the signer clients go.
@@ -146,5 +148,17 @@ struct sg_alerts *sg_monitor_alerts(struct sg_monitor *m);
 SIGNET_WUR signet_err sg_reports_handle(struct sg_monitor *m, const char *tenant_issuer,
                                         const char *client,
                                         const uint8_t *body, size_t len, char **response_json);
+
+/* I9: the front end refused a sign-in because the passkey's signature
+ * counter did not move forward (MON_PASSKEY). issuer must be a configured
+ * tenant's (else SIGNET_ERR_NOT_FOUND), user_id and the counters as
+ * sg_inv_passkey_valid() says (else SIGNET_ERR_MALFORMED); nothing is
+ * recorded then. Otherwise the report is kept, I9 is violated for
+ * SG_INV_PASSKEY_WINDOW seconds from now, and an alert naming the issuer
+ * and the user id goes to every sink (coalesced like any other). A report
+ * can only raise I9, never clear it. */
+SIGNET_WUR signet_err sg_monitor_passkey_report(struct sg_monitor *m, const char *issuer,
+                                                const char *user_id, uint32_t stored,
+                                                uint32_t presented);
 
 #endif

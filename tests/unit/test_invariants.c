@@ -1,4 +1,4 @@
-/* Invariant checks I1-I8 with crafted inputs: a clean lifecycle raises
+/* Invariant checks I1-I9 with crafted inputs: a clean lifecycle raises
  * nothing, and each way of breaking an invariant is caught with a message
  * that names the culprit. */
 #include "testutil.h"
@@ -502,6 +502,76 @@ static void test_i8_frontend(void **state)
     done(&f);
 }
 
+/* I9: the reports the monitor keeps. None: ok (not unknown: nothing to
+ * fetch). One younger than the window: violated, naming the issuer and the
+ * user id; it holds again once the window has passed. */
+static void test_i9_passkey_counter(void **state)
+{
+    (void)state;
+    struct fx f;
+    healthy(&f);
+    expect(&f, sg_inv_check_passkey, SG_INV_OK, NULL);
+    struct sg_inv_passkey p[2];
+    memset(p, 0, sizeof p);
+    p[0].time = NOW - 100;
+    p[0].stored = 7;
+    p[0].presented = 3;
+    snprintf(p[0].issuer, sizeof p[0].issuer, "%s", ISS);
+    snprintf(p[0].user_id, sizeof p[0].user_id, "uAAAAAAAAAAAAAAAAAAAAAA");
+    f.in.passkeys = p;
+    f.in.n_passkeys = 1;
+    expect(&f, sg_inv_check_passkey, SG_INV_VIOLATED,
+           "passkey of user uAAAAAAAAAAAAAAAAAAAAAA of a (" ISS ") presented signature counter "
+           "3 after 7");
+    /* Two recent ones: the latest is named, with the count. */
+    p[1] = p[0];
+    p[1].time = NOW - 10;
+    snprintf(p[1].issuer, sizeof p[1].issuer, "%s", ISS_B);
+    snprintf(p[1].user_id, sizeof p[1].user_id, "uBBBB");
+    f.in.n_passkeys = 2;
+    expect(&f, sg_inv_check_passkey, SG_INV_VIOLATED, "user uBBBB of b (" ISS_B ")");
+    expect(&f, sg_inv_check_passkey, SG_INV_VIOLATED, "(2 reports in 86400s)");
+    /* The window: the older one has aged out, then both. */
+    f.in.now = p[0].time + SG_INV_PASSKEY_WINDOW;
+    expect(&f, sg_inv_check_passkey, SG_INV_VIOLATED, "user uBBBB");
+    struct sg_inv_result r;
+    sg_inv_check_passkey(&f.in, &r);
+    assert_null(strstr(r.msg, "reports in"));
+    f.in.now = p[1].time + SG_INV_PASSKEY_WINDOW;
+    expect(&f, sg_inv_check_passkey, SG_INV_OK, NULL);
+
+    /* What the monitor takes from the front end. */
+    const struct sg_config *c = &f.cfg;
+    assert_int_equal(sg_inv_passkey_valid(c, ISS, "uAAAA", 7, 3), SIGNET_OK);
+    assert_int_equal(sg_inv_passkey_valid(c, ISS, "u-_09", 7, 7), SIGNET_OK); /* not forward */
+    assert_int_equal(sg_inv_passkey_valid(c, ISS, "uAAAA", 7, 0), SIGNET_OK);
+    /* An issuer that is no tenant's (nor a prefix or a variant of one). */
+    assert_int_equal(sg_inv_passkey_valid(c, "https://evil.example/t/a", "uAAAA", 7, 3),
+                     SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_inv_passkey_valid(c, ISS "/", "uAAAA", 7, 3), SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_inv_passkey_valid(c, "", "uAAAA", 7, 3), SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_inv_passkey_valid(NULL, ISS, "uAAAA", 7, 3), SIGNET_ERR_NOT_FOUND);
+    /* Counters that show no regression: a synced passkey (0 and 0), a
+     * counter that moved forward. */
+    assert_int_equal(sg_inv_passkey_valid(c, ISS, "uAAAA", 0, 0), SIGNET_ERR_MALFORMED);
+    assert_int_equal(sg_inv_passkey_valid(c, ISS, "uAAAA", 0, 5), SIGNET_ERR_MALFORMED);
+    assert_int_equal(sg_inv_passkey_valid(c, ISS, "uAAAA", 7, 8), SIGNET_ERR_MALFORMED);
+    /* User ids: base64url only, 1..64 bytes (they reach logs, the audit
+     * log and the webhook). */
+    assert_int_equal(sg_inv_passkey_valid(c, ISS, "", 7, 3), SIGNET_ERR_MALFORMED);
+    assert_int_equal(sg_inv_passkey_valid(c, ISS, NULL, 7, 3), SIGNET_ERR_MALFORMED);
+    static const char *const bad[] = {"u a", "u\"", "u\n", "u<b>", "u/.", "u=", "\x7f"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(sg_inv_passkey_valid(c, ISS, bad[i], 7, 3), SIGNET_ERR_MALFORMED);
+    char id[SG_INV_PASSKEY_USER_MAX + 2];
+    memset(id, 'u', sizeof id - 1);
+    id[sizeof id - 1] = '\0';
+    assert_int_equal(sg_inv_passkey_valid(c, ISS, id, 7, 3), SIGNET_ERR_MALFORMED);
+    id[SG_INV_PASSKEY_USER_MAX] = '\0';
+    assert_int_equal(sg_inv_passkey_valid(c, ISS, id, 7, 3), SIGNET_OK);
+    done(&f);
+}
+
 static void test_parse_status_and_inventory(void **state)
 {
     (void)state;
@@ -566,6 +636,11 @@ static void test_table_and_config(void **state)
     json_t *j = sg_invariants_json(NULL);
     assert_int_equal(json_array_size(j), SG_INV_COUNT);
     assert_string_equal(json_string_value(json_object_get(json_array_get(j, 6), "id")), "I7");
+    const json_t *i9 = json_array_get(j, SG_INV_PASSKEY_COUNTER);
+    assert_string_equal(json_string_value(json_object_get(i9, "id")), "I9");
+    assert_string_equal(json_string_value(json_object_get(i9, "name")), "passkey_counter");
+    assert_string_equal(json_string_value(json_object_get(i9, "severity")), "critical");
+    assert_false(json_is_true(json_object_get(i9, "rotates_key")));
     json_decref(j);
     /* The config hook: handled, invalid, unknown. */
     assert_int_equal(sg_telemetry_cfg_set(&c, "alerts", "webhook_url", "https://hooks.example/x"), 1);
@@ -584,7 +659,9 @@ static void test_table_and_config(void **state)
     assert_int_equal(c.webhook_backoff_ms, 2000);
     assert_int_equal(sg_telemetry_cfg_set(&c, "alerts", "webhook_timeout", "0"), 0);
     assert_int_equal(sg_telemetry_cfg_set(&c, "alerts", "bogus", "1"), -1);
-    assert_int_equal(sg_telemetry_cfg_set(&c, "invariants", "i9", "1s"), -1);
+    assert_int_equal(sg_telemetry_cfg_set(&c, "invariants", "i9", "1s"), 1);
+    assert_int_equal(sg_telemetry_cfg_set(&c, "invariants", "i10", "1s"), -1);
+    assert_int_equal(sg_telemetry_cfg_set(&c, "invariants", "i0", "1s"), -1);
     assert_int_equal(sg_telemetry_cfg_set(&c, "invariants", "interval", "-1"), 0);
     assert_int_equal(sg_telemetry_cfg_set(&c, "invariants", "index_max", "10"), 0);
     assert_int_equal(sg_telemetry_cfg_set(&c, "keys", "rotation_period", "1h"), -1);
@@ -611,6 +688,7 @@ int main(void)
         cmocka_unit_test(test_i6_sign_records),
         cmocka_unit_test(test_i8_sandbox),
         cmocka_unit_test(test_i8_frontend),
+        cmocka_unit_test(test_i9_passkey_counter),
         cmocka_unit_test(test_parse_status_and_inventory),
         cmocka_unit_test(test_table_and_config),
     };

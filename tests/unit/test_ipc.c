@@ -509,7 +509,7 @@ static void test_message_table_roles(void **state)
         assert_true(sg_ipc_permitted(watch[i], SG_ROLE_MONITOR, S));
     }
     assert_false(sg_ipc_permitted(SG_IPC_SIGN, SG_ROLE_MONITOR, S));
-    for (uint8_t t = SG_IPC_MON_POKE; t <= SG_IPC_MON_REPORT; t++) {
+    for (uint8_t t = SG_IPC_MON_POKE; t <= SG_IPC_MON_PASSKEY; t++) {
         assert_true(sg_ipc_permitted(t, SG_ROLE_FRONT, M));
         assert_false(sg_ipc_permitted(t, SG_ROLE_FRONT, S));
         assert_false(sg_ipc_permitted(t, SG_ROLE_ADMIN, S));
@@ -530,6 +530,91 @@ static void test_message_table_roles(void **state)
     /* The response bit names the same row. */
     assert_ptr_equal(sg_ipc_msg_find(SG_IPC_SIGN | SG_IPC_RESPONSE), sg_ipc_msg_find(SG_IPC_SIGN));
     assert_true(sg_ipc_msg_find(SG_IPC_REVOKE)->rate > 0);
+}
+
+/* MON_PASSKEY (I9): the front end's alone, served by the monitor alone,
+ * a small cap and a rate; its codec refuses truncation, trailing bytes,
+ * oversized and NUL-carrying strings. */
+static void test_passkey_message(void **state)
+{
+    (void)state;
+    const unsigned S = SG_IPC_SERVER_SIGNER, M = SG_IPC_SERVER_MONITOR;
+    assert_int_equal(SG_IPC_MON_PASSKEY, 22);
+    assert_true(sg_ipc_permitted(SG_IPC_MON_PASSKEY, SG_ROLE_FRONT, M));
+    static const unsigned others[] = {SG_ROLE_ADMIN, SG_ROLE_MONITOR};
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+        assert_false(sg_ipc_permitted(SG_IPC_MON_PASSKEY, others[i], M));
+        assert_false(sg_ipc_permitted(SG_IPC_MON_PASSKEY, others[i], S));
+    }
+    assert_false(sg_ipc_permitted(SG_IPC_MON_PASSKEY, SG_ROLE_FRONT, S));
+    const struct sg_ipc_msg *m = sg_ipc_msg_find(SG_IPC_MON_PASSKEY);
+    assert_non_null(m);
+    assert_string_equal(m->name, "mon_passkey");
+    assert_int_equal(m->max_payload, 1024);
+    assert_true(m->rate > 0 && m->rate <= 5.0);
+    assert_true(m->burst >= 1 && m->burst <= 20);
+    assert_int_equal(m->server, M);
+    assert_ptr_equal(sg_ipc_msg_find(SG_IPC_MON_PASSKEY | SG_IPC_RESPONSE), m);
+    assert_null(sg_ipc_msg_find(SG_IPC_MON_PASSKEY + 1));
+
+    /* Round trip; the largest legal payload fits under the cap. */
+    struct sg_wbuf w;
+    sg_wbuf_init(&w, SG_IPC_MAX_PAYLOAD);
+    sg_ipc_encode_passkey(&w, ISSUER, "uAAAAAAAAAAAAAAAAAAAAAA", 7, 0xffffffffu);
+    assert_int_equal(w.err, SIGNET_OK);
+    struct sg_ipc_passkey r;
+    assert_int_equal(sg_ipc_decode_passkey(w.data, w.len, &r), SIGNET_OK);
+    assert_string_equal(r.issuer, ISSUER);
+    assert_string_equal(r.user_id, "uAAAAAAAAAAAAAAAAAAAAAA");
+    assert_int_equal(r.stored, 7);
+    assert_int_equal(r.presented, 0xffffffffu);
+    sg_ipc_passkey_clear(&r);
+    assert_null(r.issuer);
+    /* Truncated at every length; a trailing byte. */
+    for (size_t n = 0; n < w.len; n++) {
+        assert_int_equal(sg_ipc_decode_passkey(w.data, n, &r), SIGNET_ERR_BAD_FRAME);
+        assert_null(r.issuer);
+        assert_null(r.user_id);
+    }
+    sg_wbuf_put_u8(&w, 0);
+    assert_int_equal(sg_ipc_decode_passkey(w.data, w.len, &r), SIGNET_ERR_BAD_FRAME);
+    char *iss = repeat('i', SG_IPC_MAX_STR);
+    char *uid = repeat('u', SG_IPC_MAX_USER_ID);
+    sg_wbuf_reset(&w);
+    sg_ipc_encode_passkey(&w, iss, uid, 1, 1);
+    assert_true(w.len <= m->max_payload);
+    assert_int_equal(sg_ipc_decode_passkey(w.data, w.len, &r), SIGNET_OK);
+    sg_ipc_passkey_clear(&r);
+    free(iss);
+    free(uid);
+    /* A user id one over its cap; an issuer one over its cap. */
+    uid = repeat('u', SG_IPC_MAX_USER_ID + 1);
+    sg_wbuf_reset(&w);
+    sg_ipc_encode_passkey(&w, ISSUER, uid, 1, 1);
+    assert_int_equal(sg_ipc_decode_passkey(w.data, w.len, &r), SIGNET_ERR_BAD_FRAME);
+    free(uid);
+    iss = repeat('i', SG_IPC_MAX_STR + 1);
+    sg_wbuf_reset(&w);
+    sg_ipc_encode_passkey(&w, iss, "u", 1, 1);
+    assert_int_equal(sg_ipc_decode_passkey(w.data, w.len, &r), SIGNET_ERR_BAD_FRAME);
+    free(iss);
+    /* A NUL inside the user id. */
+    sg_wbuf_reset(&w);
+    sg_wbuf_put_str(&w, ISSUER);
+    sg_wbuf_put_field(&w, "u\0x", 3);
+    sg_wbuf_put_u32(&w, 1);
+    sg_wbuf_put_u32(&w, 1);
+    assert_int_equal(sg_ipc_decode_passkey(w.data, w.len, &r), SIGNET_ERR_BAD_FRAME);
+    sg_wbuf_free(&w);
+    /* The frame layer: a MON_PASSKEY frame parses like any other. */
+    struct sg_wbuf fw;
+    uint8_t pl[8] = {0};
+    make_frame(&fw, SG_IPC_MON_PASSKEY, 5, pl, sizeof pl);
+    struct sg_ipc_frame f;
+    size_t consumed = 0;
+    assert_int_equal(next(fw.data, fw.len, &f, &consumed), SIGNET_OK);
+    assert_int_equal(f.type, SG_IPC_MON_PASSKEY);
+    sg_wbuf_free(&fw);
 }
 
 static void test_note_codec(void **state)
@@ -584,6 +669,7 @@ int main(void)
         cmocka_unit_test(test_sign_length_lies),
         cmocka_unit_test(test_str),
         cmocka_unit_test(test_message_table_roles),
+        cmocka_unit_test(test_passkey_message),
         cmocka_unit_test(test_note_codec),
         cmocka_unit_test(test_read_frame_pipe),
     };
