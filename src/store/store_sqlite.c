@@ -87,6 +87,161 @@ static const char *const migrations[] = {
     "DROP TABLE jti_cache;"
     "ALTER TABLE jti_cache3 RENAME TO jti_cache;"
     "CREATE INDEX jti_cache_expiry ON jti_cache(expires_at);",
+    /* 4 (issue 13): people (people.h, people_sqlite.c) and their clients.
+     * Clients gain their grants (SG_GRANT_*: rows from before are
+     * client_credentials clients), exact redirect URIs and the PAR
+     * requirement, and auth 3 (public: neither secret nor key). SQLite
+     * cannot alter a CHECK: the table is rebuilt with its ids and its
+     * AUTOINCREMENT high-water mark (an id once used is never reused). */
+    "CREATE TABLE clients4 ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " tenant TEXT NOT NULL,"
+    " client_id TEXT NOT NULL,"
+    " auth INTEGER NOT NULL CHECK (auth IN (1, 2, 3)),"
+    " secret_hash TEXT,"
+    " jwk TEXT,"
+    " scopes TEXT NOT NULL DEFAULT '',"
+    " default_scopes TEXT NOT NULL DEFAULT '',"
+    " audiences TEXT NOT NULL DEFAULT '',"
+    " lifetime INTEGER NOT NULL DEFAULT 0,"
+    " created_at INTEGER NOT NULL,"
+    " dpop INTEGER NOT NULL DEFAULT 0 CHECK (dpop BETWEEN 0 AND 3),"
+    " grants INTEGER NOT NULL DEFAULT 1 CHECK (grants BETWEEN 1 AND 7),"
+    " redirect_uris TEXT NOT NULL DEFAULT '',"
+    " require_par INTEGER NOT NULL DEFAULT 0 CHECK (require_par IN (0, 1)),"
+    " UNIQUE (tenant, client_id),"
+    " CHECK ((auth = 1 AND secret_hash IS NOT NULL AND jwk IS NULL) OR"
+    "        (auth = 2 AND jwk IS NOT NULL AND secret_hash IS NULL) OR"
+    "        (auth = 3 AND secret_hash IS NULL AND jwk IS NULL)));"
+    "INSERT INTO clients4 (id, tenant, client_id, auth, secret_hash, jwk, scopes,"
+    " default_scopes, audiences, lifetime, created_at, dpop)"
+    " SELECT id, tenant, client_id, auth, secret_hash, jwk, scopes, default_scopes,"
+    " audiences, lifetime, created_at, dpop FROM clients;"
+    "INSERT INTO sqlite_sequence (name, seq)"
+    " SELECT 'clients4', seq FROM sqlite_sequence WHERE name = 'clients'"
+    " AND NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'clients4');"
+    "UPDATE sqlite_sequence SET seq = max(seq, coalesce((SELECT seq FROM sqlite_sequence"
+    " WHERE name = 'clients'), 0)) WHERE name = 'clients4';"
+    "DROP TABLE clients;"
+    "ALTER TABLE clients4 RENAME TO clients;"
+    /* Users: id is the per-tenant `sub`, name the sign-in handle. */
+    "CREATE TABLE users ("
+    " tenant TEXT NOT NULL,"
+    " id TEXT NOT NULL,"
+    " name TEXT NOT NULL,"
+    " email TEXT NOT NULL DEFAULT '',"
+    " disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),"
+    " created_at INTEGER NOT NULL,"
+    " PRIMARY KEY (tenant, id),"
+    " UNIQUE (tenant, name)) WITHOUT ROWID;"
+    /* Passkeys: a credential id is unique across tenants (WebAuthn §7.1
+     * step 22). Rows carry a COSE key of up to 1100 bytes: a rowid table. */
+    "CREATE TABLE passkeys ("
+    " cred_id BLOB NOT NULL UNIQUE CHECK (length(cred_id) BETWEEN 1 AND 1023),"
+    " tenant TEXT NOT NULL,"
+    " user_id TEXT NOT NULL,"
+    " alg INTEGER NOT NULL,"
+    " pubkey BLOB NOT NULL CHECK (length(pubkey) BETWEEN 1 AND 1100),"
+    " sign_count INTEGER NOT NULL DEFAULT 0 CHECK (sign_count BETWEEN 0 AND 4294967295),"
+    " flags INTEGER NOT NULL DEFAULT 0 CHECK (flags BETWEEN 0 AND 255),"
+    " aaguid TEXT NOT NULL DEFAULT '',"
+    " transports TEXT NOT NULL DEFAULT '',"
+    " created_at INTEGER NOT NULL,"
+    " last_used_at INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX passkeys_user ON passkeys(tenant, user_id);"
+    /* Secrets a browser or client presents are stored as their SHA-256
+     * (base64url) alone: the hash is the key. */
+    "CREATE TABLE enrolments ("
+    " hash TEXT NOT NULL PRIMARY KEY,"
+    " tenant TEXT NOT NULL,"
+    " user_id TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL,"
+    " used_at INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "CREATE INDEX enrolments_user ON enrolments(tenant, user_id);"
+    "CREATE INDEX enrolments_expiry ON enrolments(expires_at);"
+    "CREATE TABLE challenges ("
+    " hash TEXT NOT NULL PRIMARY KEY,"
+    " tenant TEXT NOT NULL,"
+    " kind INTEGER NOT NULL CHECK (kind IN (1, 2)),"
+    " bind TEXT NOT NULL DEFAULT '',"
+    " created_at INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX challenges_expiry ON challenges(expires_at);"
+    "CREATE TABLE sessions ("
+    " hash TEXT NOT NULL PRIMARY KEY,"
+    " tenant TEXT NOT NULL,"
+    " sid TEXT NOT NULL UNIQUE,"
+    " user_id TEXT NOT NULL,"
+    " acr TEXT NOT NULL DEFAULT '',"
+    " amr TEXT NOT NULL DEFAULT '',"
+    " auth_time INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " last_seen INTEGER NOT NULL,"
+    " idle_expires INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL,"
+    " revoked_at INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "CREATE INDEX sessions_user ON sessions(tenant, user_id);"
+    "CREATE INDEX sessions_expiry ON sessions(expires_at);"
+    /* Pending authorization requests (and PAR): a few KiB at most. */
+    "CREATE TABLE authreqs ("
+    " tenant TEXT NOT NULL,"
+    " id TEXT NOT NULL,"
+    " par INTEGER NOT NULL DEFAULT 0 CHECK (par IN (0, 1)),"
+    " client_id TEXT NOT NULL,"
+    " redirect_uri TEXT NOT NULL DEFAULT '',"
+    " scope TEXT NOT NULL DEFAULT '',"
+    " state TEXT NOT NULL DEFAULT '',"
+    " nonce TEXT NOT NULL DEFAULT '',"
+    " code_challenge TEXT NOT NULL DEFAULT '',"
+    " acr_values TEXT NOT NULL DEFAULT '',"
+    " prompt TEXT NOT NULL DEFAULT '',"
+    " max_age INTEGER NOT NULL DEFAULT -1,"
+    " expires_at INTEGER NOT NULL,"
+    " PRIMARY KEY (tenant, id));"
+    "CREATE INDEX authreqs_expiry ON authreqs(expires_at);"
+    /* Codes stay a day after their end: a second use is told apart from
+     * an unknown code (RFC 6749 §4.1.2). */
+    "CREATE TABLE codes ("
+    " hash TEXT NOT NULL PRIMARY KEY,"
+    " tenant TEXT NOT NULL,"
+    " client_id TEXT NOT NULL,"
+    " redirect_uri TEXT NOT NULL DEFAULT '',"
+    " code_challenge TEXT NOT NULL DEFAULT '',"
+    " user_id TEXT NOT NULL,"
+    " sid TEXT NOT NULL DEFAULT '',"
+    " scope TEXT NOT NULL DEFAULT '',"
+    " nonce TEXT NOT NULL DEFAULT '',"
+    " acr TEXT NOT NULL DEFAULT '',"
+    " amr TEXT NOT NULL DEFAULT '',"
+    " auth_time INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL,"
+    " used_at INTEGER NOT NULL DEFAULT 0,"
+    " family TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX codes_user ON codes(tenant, user_id);"
+    "CREATE INDEX codes_expiry ON codes(expires_at);"
+    /* Refresh tokens: rotated rows stay until their family ends, so that
+     * a replayed one is recognised (RFC 9700 §4.14.2). */
+    "CREATE TABLE refresh_tokens ("
+    " hash TEXT NOT NULL PRIMARY KEY,"
+    " tenant TEXT NOT NULL,"
+    " family TEXT NOT NULL,"
+    " client_id TEXT NOT NULL,"
+    " user_id TEXT NOT NULL,"
+    " sid TEXT NOT NULL DEFAULT '',"
+    " scope TEXT NOT NULL DEFAULT '',"
+    " acr TEXT NOT NULL DEFAULT '',"
+    " amr TEXT NOT NULL DEFAULT '',"
+    " auth_time INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " idle_expires INTEGER NOT NULL,"
+    " family_expires INTEGER NOT NULL,"
+    " rotated_at INTEGER NOT NULL DEFAULT 0,"
+    " revoked_at INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX refresh_family ON refresh_tokens(tenant, family);"
+    "CREATE INDEX refresh_user ON refresh_tokens(tenant, user_id);"
+    "CREATE INDEX refresh_sid ON refresh_tokens(tenant, sid);"
+    "CREATE INDEX refresh_expiry ON refresh_tokens(family_expires);",
 };
 #define SCHEMA_LATEST ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -286,7 +441,10 @@ static signet_err sqlite_version(struct sg_store *s, int64_t *out)
 
 #define CLIENT_COLUMNS                                                                      \
     "id, tenant, client_id, auth, secret_hash, jwk, scopes, default_scopes, audiences,"     \
-    " lifetime, created_at, dpop"
+    " lifetime, created_at, dpop, grants, redirect_uris, require_par"
+
+#define GRANTS_ALL                                                                          \
+    (SG_GRANT_CLIENT_CREDENTIALS | SG_GRANT_AUTHORIZATION_CODE | SG_GRANT_REFRESH_TOKEN)
 
 static signet_err dup_col(sqlite3_stmt *st, int col, char **out)
 {
@@ -302,10 +460,11 @@ static signet_err read_client(sqlite3_stmt *st, struct sg_client *c)
 {
     memset(c, 0, sizeof *c);
     c->id = sqlite3_column_int64(st, 0);
-    sg_sqlite_copy_col(st, 1, c->tenant, sizeof c->tenant);
-    sg_sqlite_copy_col(st, 2, c->client_id, sizeof c->client_id);
+    if (sg_sqlite_copy_col(st, 1, c->tenant, sizeof c->tenant) != 0 ||
+        sg_sqlite_copy_col(st, 2, c->client_id, sizeof c->client_id) != 0)
+        return SIGNET_ERR_STORE_CORRUPT;
     int auth = sqlite3_column_int(st, 3);
-    if (auth != SG_CLIENT_SECRET && auth != SG_CLIENT_PRIVATE_KEY_JWT)
+    if (auth != SG_CLIENT_SECRET && auth != SG_CLIENT_PRIVATE_KEY_JWT && auth != SG_CLIENT_NONE)
         return SIGNET_ERR_STORE_CORRUPT;
     c->auth = (enum sg_client_auth)auth;
     signet_err err = dup_col(st, 4, &c->secret_hash);
@@ -323,20 +482,63 @@ static signet_err read_client(sqlite3_stmt *st, struct sg_client *c)
     if (dpop < SG_CLIENT_DPOP_DEFAULT || dpop > SG_CLIENT_DPOP_FORBIDDEN)
         return SIGNET_ERR_STORE_CORRUPT;
     c->dpop = (enum sg_client_dpop)dpop;
+    int64_t grants = sqlite3_column_int64(st, 12);
+    if (grants < 1 || grants > (int64_t)GRANTS_ALL)
+        return SIGNET_ERR_STORE_CORRUPT;
+    c->grants = (unsigned)grants;
+    if (err == SIGNET_OK)
+        err = dup_col(st, 13, &c->redirect_uris);
+    int64_t par = sqlite3_column_int64(st, 14);
+    if (par != 0 && par != 1)
+        return SIGNET_ERR_STORE_CORRUPT;
+    c->require_par = (int)par;
     if (err == SIGNET_OK && (c->scopes == NULL || c->default_scopes == NULL ||
-                             c->audiences == NULL))
+                             c->audiences == NULL || c->redirect_uris == NULL))
+        err = SIGNET_ERR_STORE_CORRUPT;
+    /* What the table's CHECK says, should a row have been written around it. */
+    if (err == SIGNET_OK &&
+        ((c->auth == SG_CLIENT_SECRET) != (c->secret_hash != NULL) ||
+         (c->auth == SG_CLIENT_PRIVATE_KEY_JWT) != (c->jwk != NULL)))
         err = SIGNET_ERR_STORE_CORRUPT;
     return err;
 }
 
+static int nonempty(const char *v)
+{
+    return v != NULL && v[0] != '\0';
+}
+
+/* The credential matches the method: a secret client has a hash and no
+ * key, a private_key_jwt client a key and no hash, a public client
+ * neither. */
+static int client_auth_ok(const struct sg_client *c)
+{
+    switch (c->auth) {
+    case SG_CLIENT_SECRET:
+        return nonempty(c->secret_hash) && !nonempty(c->jwk);
+    case SG_CLIENT_PRIVATE_KEY_JWT:
+        return nonempty(c->jwk) && !nonempty(c->secret_hash);
+    case SG_CLIENT_NONE:
+        return !nonempty(c->jwk) && !nonempty(c->secret_hash);
+    }
+    return 0;
+}
+
+/* grants 0 (a caller that predates schema 4, like a zeroed row) means
+ * client_credentials, as for the rows schema 4 migrated. */
 static signet_err sqlite_client_insert(struct sg_store *s, struct sg_client *c)
 {
     sqlite3 *db = sg_sqlite_ss(s)->db;
     sqlite3_stmt *st = NULL;
+    unsigned grants = c->grants != 0 ? c->grants : SG_GRANT_CLIENT_CREDENTIALS;
+    if (!client_auth_ok(c) || (grants & ~GRANTS_ALL) != 0 ||
+        (c->require_par != 0 && c->require_par != 1) || (int)c->dpop < SG_CLIENT_DPOP_DEFAULT ||
+        (int)c->dpop > SG_CLIENT_DPOP_FORBIDDEN)
+        return SIGNET_ERR_INVALID_ARG; /* the table's CHECK would say EXISTS */
     signet_err err = sg_sqlite_prepare(s,
         "INSERT INTO clients (tenant, client_id, auth, secret_hash, jwk, scopes, default_scopes,"
-        " audiences, lifetime, created_at, dpop)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)", &st);
+        " audiences, lifetime, created_at, dpop, grants, redirect_uris, require_par)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)", &st);
     if (err != SIGNET_OK)
         return err;
     int rc = sqlite3_bind_text(st, 1, c->tenant, -1, SQLITE_TRANSIENT);
@@ -350,11 +552,15 @@ static signet_err sqlite_client_insert(struct sg_store *s, struct sg_client *c)
     if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 9, c->lifetime);
     if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 10, c->created_at);
     if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, 11, (int)c->dpop);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 12, (int64_t)grants);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 13, c->redirect_uris != NULL ? c->redirect_uris : "", -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int(st, 14, c->require_par);
     if (rc == SQLITE_OK) rc = sqlite3_step(st);
     err = sg_sqlite_map_rc(db, rc, "client_insert");
     sg_sqlite_release(s, st);
     if (err == SIGNET_OK) {
         c->id = sqlite3_last_insert_rowid(db);
+        c->grants = grants;
         err = sg_sqlite_bump(db);
     }
     cc_own_change(sg_sqlite_ss(s));
@@ -475,12 +681,15 @@ static signet_err client_copy(struct sg_client *dst, const struct sg_client *src
 {
     *dst = *src;
     dst->secret_hash = dst->jwk = dst->scopes = dst->default_scopes = dst->audiences = NULL;
+    dst->redirect_uris = NULL;
     int bad = (src->secret_hash != NULL && (dst->secret_hash = strdup(src->secret_hash)) == NULL) ||
               (src->jwk != NULL && (dst->jwk = strdup(src->jwk)) == NULL) ||
               (src->scopes != NULL && (dst->scopes = strdup(src->scopes)) == NULL) ||
               (src->default_scopes != NULL &&
                (dst->default_scopes = strdup(src->default_scopes)) == NULL) ||
-              (src->audiences != NULL && (dst->audiences = strdup(src->audiences)) == NULL);
+              (src->audiences != NULL && (dst->audiences = strdup(src->audiences)) == NULL) ||
+              (src->redirect_uris != NULL &&
+               (dst->redirect_uris = strdup(src->redirect_uris)) == NULL);
     if (bad) {
         sg_client_clear(dst);
         return SIGNET_ERR_NOMEM;

@@ -86,6 +86,12 @@ static void remove_db(void)
     (void)unlink(side);
 }
 
+/* What schema 4 added (a store made anew, taken back to an older schema
+ * by a test, loses these first). */
+#define DROP_SCHEMA_4                                                                       \
+    "DROP TABLE users; DROP TABLE passkeys; DROP TABLE enrolments; DROP TABLE challenges;"  \
+    "DROP TABLE sessions; DROP TABLE authreqs; DROP TABLE codes; DROP TABLE refresh_tokens;"
+
 static struct sg_store *open_new(void)
 {
     remove_db();
@@ -573,7 +579,7 @@ static void test_dpop_replay_cache(void **state)
     remove_db();
     s = open_new();
     sg_store_close(&s);
-    sql(path, "DROP TABLE jti_cache; DROP TABLE clients;"
+    sql(path, DROP_SCHEMA_4 "DROP TABLE jti_cache; DROP TABLE clients;"
               "CREATE TABLE clients (id INTEGER PRIMARY KEY AUTOINCREMENT,"
               " tenant TEXT NOT NULL, client_id TEXT NOT NULL,"
               " auth INTEGER NOT NULL CHECK (auth IN (1, 2)), secret_hash TEXT, jwk TEXT,"
@@ -608,6 +614,224 @@ static void test_dpop_replay_cache(void **state)
     assert_int_equal(sg_store_client_insert(s, &c), SIGNET_OK);
     assert_int_equal(sg_store_client_get(s, "t1", "new", &c), SIGNET_OK);
     assert_int_equal(c.dpop, SG_CLIENT_DPOP_FORBIDDEN);
+    sg_client_clear(&c);
+    sg_store_close(&s);
+}
+
+/* Schema 4 (issue 13): clients for people. A public client (no secret,
+ * no key), its grants, exact redirect URIs and PAR requirement
+ * round-trip through insert, get (twice: the second from the cache) and
+ * list; a credential that does not fit the method is refused. */
+static void test_people_clients(void **state)
+{
+    (void)state;
+    struct sg_store *s = open_new();
+    assert_int_equal(latest, 4);
+    struct sg_client c;
+    memset(&c, 0, sizeof c);
+    (void)snprintf(c.tenant, sizeof c.tenant, "t1");
+    (void)snprintf(c.client_id, sizeof c.client_id, "spa");
+    c.auth = SG_CLIENT_NONE;
+    c.grants = SG_GRANT_AUTHORIZATION_CODE | SG_GRANT_REFRESH_TOKEN;
+    c.redirect_uris = (char *)"https://app.example/cb http://localhost:3000/cb";
+    c.require_par = 1;
+    c.scopes = (char *)"openid email";
+    c.created_at = 3;
+    int64_t v0 = version(s);
+    assert_int_equal(sg_store_client_insert(s, &c), SIGNET_OK);
+    assert_true(version(s) > v0);
+    struct sg_client got;
+    for (int pass = 0; pass < 2; pass++) {
+        assert_int_equal(sg_store_client_get(s, "t1", "spa", &got), SIGNET_OK);
+        assert_int_equal(got.auth, SG_CLIENT_NONE);
+        assert_null(got.secret_hash);
+        assert_null(got.jwk);
+        assert_int_equal(got.grants, SG_GRANT_AUTHORIZATION_CODE | SG_GRANT_REFRESH_TOKEN);
+        assert_string_equal(got.redirect_uris, "https://app.example/cb http://localhost:3000/cb");
+        assert_int_equal(got.require_par, 1);
+        assert_string_equal(got.scopes, "openid email");
+        assert_string_equal(got.audiences, "");
+        sg_client_clear(&got);
+    }
+    assert_int_equal(sg_store_client_get(s, "t2", "spa", &got), SIGNET_ERR_NOT_FOUND);
+
+    /* A secret client as the CLI makes it (grants 0, no redirect URIs):
+     * client_credentials, "". */
+    memset(&c, 0, sizeof c);
+    (void)snprintf(c.tenant, sizeof c.tenant, "t1");
+    (void)snprintf(c.client_id, sizeof c.client_id, "svc");
+    c.auth = SG_CLIENT_SECRET;
+    c.secret_hash = (char *)"h";
+    assert_int_equal(sg_store_client_insert(s, &c), SIGNET_OK);
+    assert_int_equal(c.grants, SG_GRANT_CLIENT_CREDENTIALS);
+    struct sg_client *list = NULL;
+    size_t n = 0;
+    assert_int_equal(sg_store_client_list(s, "t1", &list, &n), SIGNET_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].client_id, "spa");
+    assert_int_equal(list[0].grants, SG_GRANT_AUTHORIZATION_CODE | SG_GRANT_REFRESH_TOKEN);
+    assert_string_equal(list[1].client_id, "svc");
+    assert_int_equal(list[1].auth, SG_CLIENT_SECRET);
+    assert_int_equal(list[1].grants, SG_GRANT_CLIENT_CREDENTIALS);
+    assert_string_equal(list[1].redirect_uris, "");
+    assert_int_equal(list[1].require_par, 0);
+    sg_client_list_free(list, n);
+
+    /* Credentials that do not fit the method; grants and flags out of range. */
+    struct sg_client bad;
+    memset(&bad, 0, sizeof bad);
+    (void)snprintf(bad.tenant, sizeof bad.tenant, "t1");
+    (void)snprintf(bad.client_id, sizeof bad.client_id, "bad");
+    bad.auth = SG_CLIENT_NONE;
+    bad.secret_hash = (char *)"h";
+    assert_int_equal(sg_store_client_insert(s, &bad), SIGNET_ERR_INVALID_ARG);
+    bad.secret_hash = NULL;
+    bad.jwk = (char *)"{}";
+    assert_int_equal(sg_store_client_insert(s, &bad), SIGNET_ERR_INVALID_ARG);
+    bad.auth = SG_CLIENT_PRIVATE_KEY_JWT;
+    bad.secret_hash = (char *)"h";
+    assert_int_equal(sg_store_client_insert(s, &bad), SIGNET_ERR_INVALID_ARG);
+    bad.secret_hash = NULL;
+    bad.grants = 8;
+    assert_int_equal(sg_store_client_insert(s, &bad), SIGNET_ERR_INVALID_ARG);
+    bad.grants = SG_GRANT_CLIENT_CREDENTIALS;
+    bad.require_par = 2;
+    assert_int_equal(sg_store_client_insert(s, &bad), SIGNET_ERR_INVALID_ARG);
+    bad.require_par = 0;
+    bad.auth = (enum sg_client_auth)4;
+    assert_int_equal(sg_store_client_insert(s, &bad), SIGNET_ERR_INVALID_ARG);
+    assert_int_equal(sg_store_client_get(s, "t1", "bad", &got), SIGNET_ERR_NOT_FOUND);
+    sg_store_close(&s);
+
+    /* The table itself refuses a public client with a secret, and rows
+     * written around it are corrupt when read. */
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_not_equal(sqlite3_exec(db,
+                                      "INSERT INTO clients (tenant, client_id, auth, secret_hash,"
+                                      " created_at) VALUES ('t1', 'x', 3, 'h', 1)",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+    assert_int_not_equal(sqlite3_exec(db,
+                                      "INSERT INTO clients (tenant, client_id, auth, secret_hash,"
+                                      " created_at, grants) VALUES ('t1', 'x', 1, 'h', 1, 0)",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+    sqlite3_close(db);
+    static const char *const corrupt[] = {
+        "UPDATE clients SET grants = 9 WHERE client_id = 'svc'",
+        "UPDATE clients SET require_par = 2 WHERE client_id = 'svc'",
+        "UPDATE clients SET auth = 3 WHERE client_id = 'svc'",
+        "UPDATE clients SET redirect_uris = NULL WHERE client_id = 'svc'",
+    };
+    for (size_t i = 0; i < sizeof corrupt / sizeof corrupt[0]; i++) {
+        char stmt[200];
+        (void)snprintf(stmt, sizeof stmt,
+                       "PRAGMA ignore_check_constraints = 1; %s",
+                       corrupt[i]);
+        struct sg_store *t = NULL;
+        sqlite3 *w = NULL;
+        assert_int_equal(sqlite3_open(path, &w), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(w, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+        int rc = sqlite3_exec(w, stmt, NULL, NULL, NULL);
+        if (rc != SQLITE_OK) { /* NOT NULL is not a CHECK: such a row cannot be written */
+            (void)sqlite3_exec(w, "ROLLBACK", NULL, NULL, NULL);
+            sqlite3_close(w);
+            continue;
+        }
+        assert_int_equal(sqlite3_exec(w, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(w);
+        signet_err err = sg_store_open(path, 0, &t);
+        if (err == SIGNET_OK) {
+            err = sg_store_client_get(t, "t1", "svc", &got);
+            sg_store_close(&t);
+        }
+        assert_int_equal(err, SIGNET_ERR_STORE_CORRUPT);
+        /* Back to a good row for the next case. */
+        sql(path, "PRAGMA ignore_check_constraints = 1;"
+                  "UPDATE clients SET grants = 1, require_par = 0, auth = 1, redirect_uris = ''"
+                  " WHERE client_id = 'svc'");
+    }
+}
+
+/* A store of schema 3 (signet before issue 13) is migrated in place: its
+ * clients keep their ids and columns and become client_credentials
+ * clients with no redirect URIs; an id once used is not handed out again;
+ * the people tables are there and empty. */
+static void test_migrate_from_v3(void **state)
+{
+    (void)state;
+    struct sg_store *s = open_new();
+    sg_store_close(&s);
+    sql(path, DROP_SCHEMA_4 "DROP TABLE clients;"
+              "CREATE TABLE clients ("
+              " id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL,"
+              " client_id TEXT NOT NULL, auth INTEGER NOT NULL CHECK (auth IN (1, 2)),"
+              " secret_hash TEXT, jwk TEXT, scopes TEXT NOT NULL DEFAULT '',"
+              " default_scopes TEXT NOT NULL DEFAULT '', audiences TEXT NOT NULL DEFAULT '',"
+              " lifetime INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,"
+              " UNIQUE (tenant, client_id),"
+              " CHECK ((auth = 1 AND secret_hash IS NOT NULL AND jwk IS NULL) OR"
+              "        (auth = 2 AND jwk IS NOT NULL AND secret_hash IS NULL)));"
+              "ALTER TABLE clients ADD COLUMN dpop INTEGER NOT NULL DEFAULT 0"
+              " CHECK (dpop BETWEEN 0 AND 3);"
+              "INSERT INTO clients (id, tenant, client_id, auth, secret_hash, scopes,"
+              " default_scopes, audiences, lifetime, created_at, dpop)"
+              " VALUES (3, 't1', 'svc', 1, 'hash', 'read write', 'read', 'https://api', 600,"
+              " 11, 1);"
+              "INSERT INTO clients (id, tenant, client_id, auth, jwk, audiences, created_at)"
+              " VALUES (5, 't2', 'jwt', 2, '{\"kty\":\"OKP\"}', 'https://b', 12);"
+              "INSERT INTO clients (id, tenant, client_id, auth, secret_hash, created_at)"
+              " VALUES (9, 't1', 'gone', 1, 'h', 13);"
+              "DELETE FROM clients WHERE id = 9;"
+              "UPDATE meta SET v = 17 WHERE k = 'changes';"
+              "PRAGMA user_version = 3;");
+    assert_int_equal(user_version(path), 3);
+    assert_int_equal(has_table(path, "users"), 0);
+    assert_int_equal(sg_store_open(path, 0, &s), SIGNET_OK);
+    assert_int_equal(user_version(path), 4);
+    assert_int_equal(version(s), 17);
+    struct sg_client c;
+    assert_int_equal(sg_store_client_get(s, "t1", "svc", &c), SIGNET_OK);
+    assert_int_equal(c.id, 3);
+    assert_int_equal(c.auth, SG_CLIENT_SECRET);
+    assert_string_equal(c.secret_hash, "hash");
+    assert_string_equal(c.scopes, "read write");
+    assert_string_equal(c.default_scopes, "read");
+    assert_string_equal(c.audiences, "https://api");
+    assert_int_equal(c.lifetime, 600);
+    assert_int_equal(c.created_at, 11);
+    assert_int_equal(c.dpop, SG_CLIENT_DPOP_REQUIRED);
+    assert_int_equal(c.grants, SG_GRANT_CLIENT_CREDENTIALS);
+    assert_string_equal(c.redirect_uris, "");
+    assert_int_equal(c.require_par, 0);
+    sg_client_clear(&c);
+    assert_int_equal(sg_store_client_get(s, "t2", "jwt", &c), SIGNET_OK);
+    assert_int_equal(c.id, 5);
+    assert_int_equal(c.auth, SG_CLIENT_PRIVATE_KEY_JWT);
+    assert_string_equal(c.jwk, "{\"kty\":\"OKP\"}");
+    assert_int_equal(c.grants, SG_GRANT_CLIENT_CREDENTIALS);
+    sg_client_clear(&c);
+    /* The uniqueness of (tenant, client_id) survived the rebuild. */
+    memset(&c, 0, sizeof c);
+    (void)snprintf(c.tenant, sizeof c.tenant, "t1");
+    (void)snprintf(c.client_id, sizeof c.client_id, "svc");
+    c.auth = SG_CLIENT_NONE;
+    assert_int_equal(sg_store_client_insert(s, &c), SIGNET_ERR_EXISTS);
+    /* A new client gets an id past every id ever used (9 was deleted). */
+    (void)snprintf(c.client_id, sizeof c.client_id, "spa");
+    assert_int_equal(sg_store_client_insert(s, &c), SIGNET_OK);
+    assert_int_equal(c.id, 10);
+    sg_store_close(&s);
+    static const char *const people[] = {"users",    "passkeys", "enrolments", "challenges",
+                                         "sessions", "authreqs", "codes",      "refresh_tokens"};
+    for (size_t i = 0; i < sizeof people / sizeof people[0]; i++)
+        assert_int_equal(has_table(path, people[i]), 1);
+    assert_int_equal(has_table(path, "clients4"), 0);
+    /* Opening again: nothing more to migrate, the store checks clean. */
+    assert_int_equal(sg_store_open(path, 0, &s), SIGNET_OK);
+    assert_int_equal(sg_store_client_get(s, "t1", "spa", &c), SIGNET_OK);
+    assert_int_equal(c.auth, SG_CLIENT_NONE);
     sg_client_clear(&c);
     sg_store_close(&s);
 }
@@ -725,6 +949,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kid_and_hsm_id_unique, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jti_replay_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dpop_replay_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_people_clients, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_from_v3, setup, teardown),
         cmocka_unit_test(test_front_store_has_no_keys),
         cmocka_unit_test_setup_teardown(test_corrupt_rows, setup, teardown),
         /* Last: under UBSan its out-of-bounds read ends the binary. */
