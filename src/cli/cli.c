@@ -22,6 +22,8 @@ static const struct command commands[] = {
     {"revoke", sg_cmd_revoke, "emergency-revoke a key: the standby takes over at once"},
     {"jwks", sg_cmd_jwks, "print an issuer's published JWKS"},
     {"client", sg_cmd_client, "register OAuth clients of a tenant (client add|list|remove)"},
+    {"user", sg_cmd_user, "people of a tenant, enrolment links (user add|link|list|show|...)"},
+    {"session", sg_cmd_session, "people's sign-in sessions (session list|revoke)"},
     {"invariants", sg_cmd_invariants, "list (or --check) the declared security invariants"},
     {"audit", sg_cmd_audit, "verify the hash-chained audit log (audit verify)"},
     {"verify", sg_cmd_verify, "validate an access token the way relying parties should"},

@@ -4,7 +4,9 @@
  * Secrets (256 random bits) are generated here, shown once and stored
  * only as HMAC-SHA-256 under the front end's pepper (common/client_secret.h
  * says why not a memory-hard hash); private_key_jwt clients register a
- * public JWK. */
+ * public JWK. Clients of people's sign-in (issue 13) also register their
+ * grants and exact redirect URIs; public ones (apps that cannot keep a
+ * secret) authenticate with nothing but PKCE. */
 #include "cli/cmd.h"
 
 #include <errno.h>
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <time.h>
@@ -33,6 +36,8 @@
 
 #define SECRET_BYTES 32
 #define MAX_AUDIENCES 16
+#define MAX_REDIRECTS 16
+#define REDIRECT_MAX 1023 /* SG_PEOPLE_URI_MAX - 1: what an authorization request holds */
 
 static void usage(FILE *f)
 {
@@ -41,6 +46,8 @@ static void usage(FILE *f)
             "                         [--default-scope \"a\"] --audience URL [--audience URL]...\n"
             "                         [--lifetime DURATION] [--jwk FILE | --secret-file FILE]\n"
             "                         [--dpop required|allowed|forbidden]\n"
+            "                         [--type confidential|public] [--redirect-uri URI]...\n"
+            "                         [--grant G]... [--require-par]\n"
             "       signet client list --tenant T [--json]\n"
             "       signet client remove --tenant T ID\n"
             "       (every form takes --state DIR)\n\n"
@@ -57,6 +64,15 @@ static void usage(FILE *f)
             "required (a request without a DPoP proof is refused), allowed (bound\n"
             "with a proof, Bearer without) or forbidden (a request with a proof is\n"
             "refused); without it, the tenant's dpop setting applies (default allowed).\n"
+            "--type public registers a client that keeps no secret (a browser or native\n"
+            "app: PKCE only, no --jwk or --secret-file, no client_credentials).\n"
+            "--redirect-uri (up to 16, matched exactly): https, http only for localhost,\n"
+            "127.0.0.1 or [::1], or an app's private-use scheme with a dot\n"
+            "(com.example.app:/cb, RFC 8252); no fragment. --grant (repeatable):\n"
+            "client_credentials, authorization_code, refresh_token; default\n"
+            "authorization_code and refresh_token with redirect URIs, else\n"
+            "client_credentials. --require-par: /authorize only through a pushed\n"
+            "request (RFC 9126).\n"
             "list never shows secrets or hashes. signetd picks changes up at once.\n");
 }
 
@@ -72,8 +88,46 @@ struct opts {
     const char *jwk;
     const char *secret_file;
     const char *dpop;
+    const char *type;
+    const char *redirects[MAX_REDIRECTS];
+    size_t n_redirect;
+    unsigned grants;
+    int require_par;
     int json;
 };
+
+static const struct {
+    const char *name;
+    unsigned bit;
+} grant_names[] = {
+    {"client_credentials", SG_GRANT_CLIENT_CREDENTIALS},
+    {"authorization_code", SG_GRANT_AUTHORIZATION_CODE},
+    {"refresh_token", SG_GRANT_REFRESH_TOKEN},
+};
+
+static unsigned grant_bit(const char *name)
+{
+    for (size_t i = 0; i < sizeof grant_names / sizeof grant_names[0]; i++)
+        if (strcmp(name, grant_names[i].name) == 0)
+            return grant_names[i].bit;
+    return 0;
+}
+
+/* The grants as a space-separated list into buf. */
+static const char *grants_text(unsigned grants, char *buf, size_t cap)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof grant_names / sizeof grant_names[0]; i++) {
+        if ((grants & grant_names[i].bit) == 0)
+            continue;
+        int n = snprintf(buf + o, cap - o, "%s%s", o > 0 ? " " : "", grant_names[i].name);
+        if (n < 0 || (size_t)n >= cap - o)
+            break;
+        o += (size_t)n;
+    }
+    return buf;
+}
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
@@ -88,6 +142,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"jwk", required_argument, NULL, 'k'},
         {"secret-file", required_argument, NULL, 'f'},
         {"dpop", required_argument, NULL, 'p'},
+        {"type", required_argument, NULL, 'y'},
+        {"redirect-uri", required_argument, NULL, 'r'},
+        {"grant", required_argument, NULL, 'g'},
+        {"require-par", no_argument, NULL, 'q'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -113,6 +171,25 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         case 'k': o->jwk = optarg; break;
         case 'f': o->secret_file = optarg; break;
         case 'p': o->dpop = optarg; break;
+        case 'y': o->type = optarg; break;
+        case 'r':
+            if (o->n_redirect == MAX_REDIRECTS) {
+                fprintf(stderr, "signet client: at most %d redirect URIs\n", MAX_REDIRECTS);
+                return -1;
+            }
+            o->redirects[o->n_redirect++] = optarg;
+            break;
+        case 'g': {
+            unsigned g = grant_bit(optarg);
+            if (g == 0) {
+                fprintf(stderr, "signet client: --grant must be client_credentials, "
+                                "authorization_code or refresh_token\n");
+                return -1;
+            }
+            o->grants |= g;
+            break;
+        }
+        case 'q': o->require_par = 1; break;
         case 'j': o->json = 1; break;
         case 'h': return 1;
         default: return -1;
@@ -142,6 +219,77 @@ static int word_ok(const char *s)
         if (*c < 0x21 || *c > 0x7e)
             return 0;
     return 1;
+}
+
+/* A redirect URI a client may register (RFC 6749 §3.1.2, RFC 9700
+ * §4.1.1, RFC 8252 §7): absolute, printable without spaces (the store
+ * keeps them space-separated), no fragment, no userinfo; https with a
+ * host, http only to a loopback host (any port), or an app's private-use
+ * scheme in reverse-domain form (a dot in it). NULL when good, else why. */
+static const char *redirect_bad(const char *u)
+{
+    size_t n = strlen(u);
+    if (n == 0 || n > REDIRECT_MAX)
+        return "empty or longer than 1023 characters";
+    for (const unsigned char *c = (const unsigned char *)u; *c != '\0'; c++)
+        if (*c < 0x21 || *c > 0x7e)
+            return "spaces or characters outside printable ASCII";
+    if (strchr(u, '#') != NULL)
+        return "a fragment (#) is not allowed";
+    /* scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":" (RFC 3986 §3.1) */
+    size_t sl = 0;
+    int dot = 0;
+    while ((u[sl] >= 'a' && u[sl] <= 'z') || (u[sl] >= 'A' && u[sl] <= 'Z') ||
+           (sl > 0 && ((u[sl] >= '0' && u[sl] <= '9') || u[sl] == '+' || u[sl] == '-' ||
+                       u[sl] == '.'))) {
+        dot |= u[sl] == '.';
+        sl++;
+    }
+    if (sl == 0 || u[sl] != ':')
+        return "not an absolute URI (scheme:...)";
+    const char *rest = u + sl + 1;
+    int https = sl == 5 && strncasecmp(u, "https", 5) == 0;
+    int http = sl == 4 && strncasecmp(u, "http", 4) == 0;
+    if (!https && !http) {
+        if (!dot)
+            return "a private-use scheme needs a dot (reverse domain, e.g. com.example.app:/cb)";
+        return rest[0] != '\0' ? NULL : "nothing after the scheme";
+    }
+    if (strncmp(rest, "//", 2) != 0)
+        return "http(s) URI without //host";
+    const char *host = rest + 2;
+    size_t alen = strcspn(host, "/?");
+    if (memchr(host, '@', alen) != NULL)
+        return "userinfo (user@) is not allowed";
+    /* The host without the port: "[v6]" keeps its brackets. */
+    size_t hlen = alen;
+    if (host[0] == '[') {
+        const char *end = memchr(host, ']', alen);
+        if (end == NULL)
+            return "an unterminated [IPv6] host";
+        hlen = (size_t)(end - host) + 1;
+        if (hlen < alen && host[hlen] != ':')
+            return "junk after the [IPv6] host";
+    } else {
+        const char *colon = memchr(host, ':', alen);
+        if (colon != NULL)
+            hlen = (size_t)(colon - host);
+    }
+    if (hlen == 0)
+        return "no host";
+    if (hlen < alen) { /* a port: digits only */
+        const char *p = host + hlen + 1;
+        size_t pl = alen - hlen - 1;
+        if (pl == 0 || pl > 5 || strspn(p, "0123456789") < pl)
+            return "a port must be digits";
+    }
+    if (https)
+        return NULL;
+    if ((hlen == 9 && strncasecmp(host, "localhost", 9) == 0) ||
+        (hlen == 9 && strncmp(host, "127.0.0.1", 9) == 0) ||
+        (hlen == 5 && strncmp(host, "[::1]", 5) == 0))
+        return NULL;
+    return "http only for a loopback host (localhost, 127.0.0.1, [::1]); else https";
 }
 
 static int parse_lifetime(const char *v, int64_t *out)
@@ -451,6 +599,51 @@ static int cmd_add(const struct opts *o)
         fprintf(stderr, "signet client: --secret-file is for secret clients, not --jwk\n");
         return SG_EXIT_USAGE;
     }
+    int public = 0;
+    if (o->type != NULL && strcmp(o->type, "public") == 0) {
+        public = 1;
+    } else if (o->type != NULL && strcmp(o->type, "confidential") != 0) {
+        fprintf(stderr, "signet client: --type must be confidential or public\n");
+        return SG_EXIT_USAGE;
+    }
+    if (public && (o->jwk != NULL || o->secret_file != NULL)) {
+        fprintf(stderr, "signet client: a public client has no secret and no key: "
+                        "--jwk and --secret-file are for confidential clients\n");
+        return SG_EXIT_USAGE;
+    }
+    for (size_t i = 0; i < o->n_redirect; i++) {
+        const char *why = redirect_bad(o->redirects[i]);
+        if (why != NULL) {
+            fprintf(stderr, "signet client: --redirect-uri '%s': %s\n", o->redirects[i], why);
+            return SG_EXIT_USAGE;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(o->redirects[i], o->redirects[j]) == 0) {
+                fprintf(stderr, "signet client: --redirect-uri '%s' given twice\n",
+                        o->redirects[i]);
+                return SG_EXIT_USAGE;
+            }
+    }
+    unsigned grants = o->grants;
+    if (grants == 0)
+        grants = o->n_redirect > 0 || public
+                     ? SG_GRANT_AUTHORIZATION_CODE | SG_GRANT_REFRESH_TOKEN
+                     : SG_GRANT_CLIENT_CREDENTIALS;
+    if (public && (grants & SG_GRANT_CLIENT_CREDENTIALS) != 0) {
+        fprintf(stderr, "signet client: a public client cannot use client_credentials "
+                        "(it has no credentials: RFC 6749 §4.4)\n");
+        return SG_EXIT_USAGE;
+    }
+    if ((grants & SG_GRANT_AUTHORIZATION_CODE) != 0 && o->n_redirect == 0) {
+        fprintf(stderr, "signet client: authorization_code needs at least one --redirect-uri\n");
+        return SG_EXIT_USAGE;
+    }
+    if ((grants & SG_GRANT_AUTHORIZATION_CODE) == 0 &&
+        ((grants & SG_GRANT_REFRESH_TOKEN) != 0 || o->n_redirect > 0 || o->require_par)) {
+        fprintf(stderr, "signet client: refresh_token, --redirect-uri and --require-par go with "
+                        "the authorization_code grant\n");
+        return SG_EXIT_USAGE;
+    }
     int dpop = o->dpop != NULL ? sg_config_dpop_policy(o->dpop) : SG_CLIENT_DPOP_DEFAULT;
     if (o->dpop != NULL && dpop == 0) {
         fprintf(stderr, "signet client: --dpop must be required, allowed or forbidden\n");
@@ -476,9 +669,15 @@ static int cmd_add(const struct opts *o)
     cl.scopes = strdup(scope);
     cl.default_scopes = strdup(def);
     cl.audiences = join(o->audiences, o->n_aud);
-    if (cl.scopes == NULL || cl.default_scopes == NULL || cl.audiences == NULL)
+    cl.grants = grants;
+    cl.redirect_uris = join(o->redirects, o->n_redirect);
+    cl.require_par = o->require_par;
+    if (cl.scopes == NULL || cl.default_scopes == NULL || cl.audiences == NULL ||
+        cl.redirect_uris == NULL)
         goto out;
-    if (o->jwk != NULL) {
+    if (public) {
+        cl.auth = SG_CLIENT_NONE;
+    } else if (o->jwk != NULL) {
         cl.auth = SG_CLIENT_PRIVATE_KEY_JWT;
         cl.jwk = read_jwk(o->jwk);
         if (cl.jwk == NULL)
@@ -526,8 +725,18 @@ static int cmd_add(const struct opts *o)
     } else if (secret != NULL) {
         printf("client_secret: %s\n", (const char *)secret->data);
         printf("(shown once: only its HMAC under the front end's pepper is stored)\n");
+    } else if (public) {
+        printf("auth: none (public client: PKCE, no secret)\n");
     } else {
         printf("auth: private_key_jwt\n");
+    }
+    if (grants != SG_GRANT_CLIENT_CREDENTIALS) {
+        char gt[80];
+        printf("grants: %s\n", grants_text(grants, gt, sizeof gt));
+        for (size_t i = 0; i < o->n_redirect; i++)
+            printf("redirect_uri: %s\n", o->redirects[i]);
+        if (o->require_par)
+            printf("require_par: yes\n");
     }
     rc = SG_EXIT_OK;
 out:
@@ -557,30 +766,46 @@ static int cmd_list(const struct opts *o)
     }
     json_t *arr = o->json ? json_array() : NULL;
     if (!o->json)
-        printf("%-24s  %-15s  %-8s  %-24s  %s\n", "CLIENT_ID", "AUTH", "LIFETIME", "SCOPES",
-               "AUDIENCES");
+        printf("%-24s  %-12s  %-15s  %-8s  %-24s  %-24s  %-40s  %s\n", "CLIENT_ID", "TYPE",
+               "AUTH", "LIFETIME", "SCOPES", "AUDIENCES", "GRANTS", "REDIRECT_URIS");
     for (size_t i = 0; i < n; i++) {
         const struct sg_client *c = &cs[i];
-        const char *auth = c->auth == SG_CLIENT_SECRET ? "client_secret" : "private_key_jwt";
+        const char *auth = c->auth == SG_CLIENT_SECRET ? "client_secret"
+                           : c->auth == SG_CLIENT_NONE ? "none"
+                                                       : "private_key_jwt";
+        const char *type = c->auth == SG_CLIENT_NONE ? "public" : "confidential";
+        const char *redirects = c->redirect_uris != NULL ? c->redirect_uris : "";
+        char gt[80];
+        (void)grants_text(c->grants != 0 ? c->grants : SG_GRANT_CLIENT_CREDENTIALS, gt,
+                          sizeof gt);
         const char *dpop = c->dpop == SG_CLIENT_DPOP_REQUIRED    ? "required"
                            : c->dpop == SG_CLIENT_DPOP_ALLOWED   ? "allowed"
                            : c->dpop == SG_CLIENT_DPOP_FORBIDDEN ? "forbidden"
                                                                  : "tenant";
         if (arr != NULL) {
-            (void)json_array_append_new(
-                arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "client_id",
-                               c->client_id, "auth", auth, "scopes", c->scopes, "default_scopes",
-                               c->default_scopes, "audiences", c->audiences, "lifetime",
-                               (json_int_t)c->lifetime, "created_at", (json_int_t)c->created_at,
-                               "dpop", dpop));
+            json_t *row = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "client_id",
+                                    c->client_id, "auth", auth, "scopes", c->scopes,
+                                    "default_scopes", c->default_scopes, "audiences",
+                                    c->audiences, "lifetime", (json_int_t)c->lifetime,
+                                    "created_at", (json_int_t)c->created_at, "dpop", dpop);
+            if (row != NULL &&
+                json_object_update_new(
+                    row, json_pack("{s:s, s:s, s:s, s:b}", "type", type, "grants", gt,
+                                   "redirect_uris", redirects, "require_par",
+                                   c->require_par != 0)) != 0) {
+                json_decref(row);
+                row = NULL;
+            }
+            (void)json_array_append_new(arr, row);
         } else {
             char lt[24];
             if (c->lifetime > 0)
                 (void)snprintf(lt, sizeof lt, "%llds", (long long)c->lifetime);
             else
                 (void)snprintf(lt, sizeof lt, "tenant");
-            printf("%-24s  %-15s  %-8s  %-24s  %s\n", c->client_id, auth, lt,
-                   c->scopes[0] != '\0' ? c->scopes : "-", c->audiences);
+            printf("%-24s  %-12s  %-15s  %-8s  %-24s  %-24s  %-40s  %s\n", c->client_id, type,
+                   auth, lt, c->scopes[0] != '\0' ? c->scopes : "-", c->audiences, gt,
+                   redirects[0] != '\0' ? redirects : "-");
         }
     }
     if (arr != NULL) {
