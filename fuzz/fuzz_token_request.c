@@ -1,6 +1,8 @@
 /* libFuzzer target: the token request parser of signetd. Input: the first
  * line is the Authorization header value (an empty line: none), the rest
- * the form body. Drives form decoding, Basic parsing, request validation,
+ * the form body. Drives form decoding, Basic parsing, request validation
+ * of the three grants (client_credentials, authorization_code with PKCE,
+ * refresh_token; public clients without authentication),
  * scope checking and, when the request carries a client assertion, its
  * full verification against a fixed registered JWK at a fixed time. */
 #include <stdint.h>
@@ -64,11 +66,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     enum sg_oauth_error e = sg_token_req_parse((const char *)body, blen, authz, &req, why,
                                                sizeof why);
     if (e == SG_OAUTH_OK) {
-        if (req.client_id == NULL || req.auth == SG_AUTH_NONE)
+        if (req.client_id == NULL)
+            abort();
+        /* Only the people's grants let a public client go without
+         * authentication, and then it sends no credential at all. */
+        if (req.auth == SG_AUTH_NONE &&
+            (req.grant == SG_GRANT_TYPE_CLIENT_CREDENTIALS || req.secret != NULL))
             abort();
         if ((req.auth == SG_AUTH_ASSERTION) != (req.assertion != NULL))
             abort();
-        if (req.auth != SG_AUTH_ASSERTION && req.secret == NULL)
+        if ((req.auth == SG_AUTH_BASIC || req.auth == SG_AUTH_POST) && req.secret == NULL)
+            abort();
+        if (req.grant == SG_GRANT_TYPE_AUTHORIZATION_CODE &&
+            (req.code == NULL || req.redirect_uri == NULL || req.code_verifier == NULL ||
+             strlen(req.code_verifier) < SG_PKCE_VERIFIER_MIN ||
+             strlen(req.code_verifier) > SG_PKCE_VERIFIER_MAX || req.scope != NULL))
+            abort();
+        if ((req.grant == SG_GRANT_TYPE_REFRESH_TOKEN) != (req.refresh_token != NULL))
+            abort();
+        if ((req.grant == SG_GRANT_TYPE_AUTHORIZATION_CODE) != (req.code != NULL))
             abort();
         if (req.scope != NULL) {
             char granted[SG_OAUTH_SCOPE_MAX + 1], bad[80];
@@ -86,7 +102,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (why[0] == '\0')
             abort(); /* every refusal says why */
         /* The description never quotes a secret back. */
-        if (req.secret != NULL || req.assertion != NULL || req.client_id != NULL)
+        if (req.secret != NULL || req.assertion != NULL || req.client_id != NULL ||
+            req.code != NULL || req.code_verifier != NULL || req.refresh_token != NULL)
             abort();
     }
     sg_token_req_clear(&req);

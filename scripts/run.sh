@@ -12,7 +12,10 @@ root=$(pwd)
 build=${RELEASE_BUILD:-build-release}
 state=$root/.signet
 addr=127.0.0.1:8080
-issuer=http://$addr/t/default
+# Browsers refuse WebAuthn on an IP-address origin; http://localhost is a
+# secure context: the issuer says localhost, signetd binds 127.0.0.1.
+issuer=http://localhost:8080/t/default
+rp_port=8081
 audience=http://$addr/api
 bin=$root/$build/src
 
@@ -46,6 +49,22 @@ elif [ ! -f "$state/demo-client.secret" ]; then
     --scope "demo.read demo.write" --audience "$audience" \
     --secret-file "$state/demo-client.secret" >/dev/null
 fi
+
+# A person (issue 13): the demo user with a one-time enrolment link, and the
+# demo relying party, a public client (PKCE) on http://localhost:8081.
+if ! "$bin/signet" client list --tenant default --state "$state" | grep -q '^demo-web '; then
+  "$bin/signet" client add --tenant default --state "$state" --id demo-web --type public \
+    --redirect-uri "http://localhost:$rp_port/callback" --grant authorization_code \
+    --grant refresh_token --scope "demo.read" --audience "$audience" >/dev/null
+fi
+if ! "$bin/signet" user list --tenant default --state "$state" | grep -q '^demo '; then
+  "$bin/signet" user add --tenant default --state "$state" --name demo >"$state/demo-user.out"
+else
+  # A fresh link each time (the demo user's sessions end: --reset).
+  "$bin/signet" user link --tenant default --state "$state" --name demo --reset \
+    >"$state/demo-user.out" 2>/dev/null || true
+fi
+enrol_link=$(sed -n 's/^enrolment_link: //p' "$state/demo-user.out")
 
 # Started in its own session so a Ctrl-C in this terminal leaves it running.
 setsid "$bin/signetd" --state "$state" >>"$state/signetd.log" 2>&1 </dev/null &
@@ -104,5 +123,18 @@ if curl -fsS -o /dev/null http://127.0.0.1:9464/readyz 2>/dev/null; then
   echo "status page: http://127.0.0.1:9464/status (telemetry listener, loopback only; metrics at /metrics)"
 fi
 echo "trust boundary: $("$bin/signet" status --state "$state" 2>/dev/null | sed -n 's/^trust boundary: //p')"
+sign_in=$(python3 scripts/demo_rp.py authorize "$state" "$issuer" "$rp_port")
+if [ -f "$state/demo-rp.pid" ]; then kill "$(cat "$state/demo-rp.pid")" 2>/dev/null || true; fi
+setsid python3 scripts/demo_rp.py serve "$state" "$issuer" "$rp_port" >>"$state/demo-rp.log" 2>&1 </dev/null &
+echo $! >"$state/demo-rp.pid"
+echo
+echo "A person signs in with a passkey (open in Chromium, Firefox or Safari on this machine):"
+echo "user: demo"
+if [ -n "$enrol_link" ]; then
+  echo "enrolment_link: $enrol_link"
+else
+  echo "enrolment_link: (none: the demo user has a passkey; signet user link --reset gives a new one)"
+fi
+echo "sign_in: $sign_in"
 echo "another token: curl -u \"demo:\$(cat .signet/demo-client.secret)\" -d grant_type=client_credentials $issuer/token"
 echo "stop the service: make stop"

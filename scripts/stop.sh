@@ -6,6 +6,13 @@ cd "$(dirname "$0")/.."
 pidfile=$(pwd)/.signet/signetd.pid
 quiet=${1:-}
 say() { [ "$quiet" = --quiet ] || echo "$@"; }
+# The demo relying party of `make run` (scripts/demo_rp.py).
+rp_pid=$(pwd)/.signet/demo-rp.pid
+if [ -f "$rp_pid" ]; then
+  p=$(cat "$rp_pid")
+  if grep -q demo_rp "/proc/$p/cmdline" 2>/dev/null; then kill -TERM "$p" 2>/dev/null || true; fi
+  rm -f "$rp_pid"
+fi
 if [ ! -f "$pidfile" ]; then
   say "stop: signetd is not running (no $pidfile)"
   exit 0

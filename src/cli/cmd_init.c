@@ -338,7 +338,7 @@ static void usage(FILE *f)
             "As root, signer/, front/ and monitor/ belong to the system accounts %s,\n"
             "%s and %s (created when missing) and the trust boundary is enforced;\n"
             "the monitor's account may read signer/audit.log and nothing else in signer/.\n"
-            "Default issuer: http://127.0.0.1:8080/t/default. Running it again on an\n"
+            "Default issuer: http://localhost:8080/t/default. Running it again on an\n"
             "initialised directory changes none of its files; it brings the layout up to\n"
             "date (creates monitor/, front/client.pepper and front/dpop.key, fixes owners\n"
             "and modes of an earlier layout).\n",
@@ -384,7 +384,7 @@ int sg_cmd_init(int argc, char **argv)
     }
     const char *state = sg_cli_state_dir(state_opt);
     if (n_issuers == 0)
-        issuers[n_issuers++] = "http://127.0.0.1:8080/t/default";
+        issuers[n_issuers++] = "http://localhost:8080/t/default";
 
     /* A state directory someone else may write is not one to put keys,
      * PINs and a configuration in: refused, whether new or existing. */

@@ -353,6 +353,10 @@ void sg_token_req_clear(struct sg_token_req *r)
     free(r->scope);
     for (size_t i = 0; i < r->n_resources; i++)
         free(r->resources[i]);
+    free_wiped(&r->code);
+    free(r->redirect_uri);
+    free_wiped(&r->code_verifier);
+    free_wiped(&r->refresh_token);
     memset(r, 0, sizeof *r);
 }
 
@@ -427,6 +431,73 @@ static enum sg_oauth_error collect_resources(const struct sg_form *f, struct sg_
     return SG_OAUTH_OK;
 }
 
+/* RFC 7636 §4.1: code-verifier = 43*128unreserved, unreserved = ALPHA /
+ * DIGIT / "-" / "." / "_" / "~". */
+static int verifier_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < SG_PKCE_VERIFIER_MIN || n > SG_PKCE_VERIFIER_MAX)
+        return 0;
+    for (const unsigned char *c = (const unsigned char *)s; *c != '\0'; c++)
+        if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+              *c == '-' || *c == '.' || *c == '_' || *c == '~'))
+            return 0;
+    return 1;
+}
+
+/* A required parameter of the grant: present, printable ASCII without
+ * spaces, at most max characters, copied into *out. The description names
+ * the parameter, never its value. */
+static enum sg_oauth_error take_param(const struct sg_form *f, const char *name, size_t max,
+                                      char **out, char *why, size_t whylen)
+{
+    const char *v = sg_form_get(f, name);
+    if (v == NULL) {
+        WHY("missing %s", name);
+        return SG_OAUTH_INVALID_REQUEST;
+    }
+    if (!visible_ascii(v, max)) {
+        WHY("%s must be 1 to %zu printable characters", name, max);
+        return SG_OAUTH_INVALID_REQUEST;
+    }
+    *out = strdup(v);
+    if (*out == NULL) {
+        WHY("out of memory");
+        return SG_OAUTH_SERVER_ERROR;
+    }
+    return SG_OAUTH_OK;
+}
+
+/* The parameters of the authorization_code and refresh_token grants. */
+static enum sg_oauth_error grant_params(const struct sg_form *f, struct sg_token_req *out,
+                                        char *why, size_t whylen)
+{
+    enum sg_oauth_error e = SG_OAUTH_OK;
+    if (out->grant == SG_GRANT_TYPE_AUTHORIZATION_CODE) {
+        e = take_param(f, "code", SG_OAUTH_CODE_MAX, &out->code, why, whylen);
+        if (e == SG_OAUTH_OK)
+            e = take_param(f, "redirect_uri", SG_OAUTH_URI_MAX, &out->redirect_uri, why, whylen);
+        if (e == SG_OAUTH_OK && sg_form_get(f, "code_verifier") == NULL) {
+            /* signet issues codes only with a code_challenge (S256). */
+            WHY("missing code_verifier (PKCE, RFC 7636, is required)");
+            e = SG_OAUTH_INVALID_REQUEST;
+        }
+        if (e == SG_OAUTH_OK && !verifier_ok(sg_form_get(f, "code_verifier"))) {
+            WHY("code_verifier must be %u to %u characters of A-Z a-z 0-9 - . _ ~ "
+                "(RFC 7636 section 4.1)",
+                SG_PKCE_VERIFIER_MIN, SG_PKCE_VERIFIER_MAX);
+            e = SG_OAUTH_INVALID_REQUEST;
+        }
+        if (e == SG_OAUTH_OK)
+            e = take_param(f, "code_verifier", SG_PKCE_VERIFIER_MAX, &out->code_verifier, why,
+                           whylen);
+    } else if (out->grant == SG_GRANT_TYPE_REFRESH_TOKEN) {
+        e = take_param(f, "refresh_token", SG_OAUTH_REFRESH_MAX, &out->refresh_token, why,
+                       whylen);
+    }
+    return e;
+}
+
 static enum sg_oauth_error parse_form(const struct sg_form *f, const char *authz,
                                       struct sg_token_req *out, char *why, size_t whylen)
 {
@@ -435,8 +506,14 @@ static enum sg_oauth_error parse_form(const struct sg_form *f, const char *authz
         WHY("missing grant_type");
         return SG_OAUTH_INVALID_REQUEST;
     }
-    if (strcmp(grant, "client_credentials") != 0) {
-        WHY("only the client_credentials grant is supported");
+    if (strcmp(grant, "client_credentials") == 0) {
+        out->grant = SG_GRANT_TYPE_CLIENT_CREDENTIALS;
+    } else if (strcmp(grant, "authorization_code") == 0) {
+        out->grant = SG_GRANT_TYPE_AUTHORIZATION_CODE;
+    } else if (strcmp(grant, "refresh_token") == 0) {
+        out->grant = SG_GRANT_TYPE_REFRESH_TOKEN;
+    } else {
+        WHY("grant_type must be client_credentials, authorization_code or refresh_token");
         return SG_OAUTH_UNSUPPORTED_GRANT_TYPE;
     }
     const char *body_id = sg_form_get(f, "client_id");
@@ -506,17 +583,33 @@ static enum sg_oauth_error parse_form(const struct sg_form *f, const char *authz
         }
         out->assertion = strdup(assertion);
         out->auth = SG_AUTH_ASSERTION;
+    } else if (out->grant != SG_GRANT_TYPE_CLIENT_CREDENTIALS && body_id != NULL) {
+        /* A public client (RFC 6749 §2.1) names itself (§4.1.3, §6);
+         * whether it may is the client registry's to say. */
+        out->client_id = strdup(body_id);
+        out->auth = SG_AUTH_NONE;
+    } else if (out->grant != SG_GRANT_TYPE_CLIENT_CREDENTIALS) {
+        WHY("client_id is required (or client authentication: client_secret_basic, "
+            "client_secret_post or private_key_jwt)");
+        return SG_OAUTH_INVALID_CLIENT;
     } else {
         WHY("client authentication is required (client_secret_basic, client_secret_post or "
             "private_key_jwt)");
         return SG_OAUTH_INVALID_CLIENT;
     }
-    if (out->client_id == NULL || (out->auth != SG_AUTH_ASSERTION && out->secret == NULL) ||
+    if (out->client_id == NULL ||
+        ((out->auth == SG_AUTH_BASIC || out->auth == SG_AUTH_POST) && out->secret == NULL) ||
         (out->auth == SG_AUTH_ASSERTION && out->assertion == NULL)) {
         WHY("out of memory");
         return SG_OAUTH_SERVER_ERROR;
     }
-    const char *scope = sg_form_get(f, "scope");
+    enum sg_oauth_error e = grant_params(f, out, why, whylen);
+    if (e != SG_OAUTH_OK)
+        return e;
+    /* RFC 6749 §4.1.3 defines no scope for a code exchange: the code's
+     * scope is what was granted, so a scope sent with it is ignored. */
+    const char *scope =
+        out->grant != SG_GRANT_TYPE_AUTHORIZATION_CODE ? sg_form_get(f, "scope") : NULL;
     if (scope != NULL) {
         if (!sg_scope_valid(scope)) {
             WHY("scope must be space-separated scope tokens (RFC 6749 section 3.3)");

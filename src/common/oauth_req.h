@@ -3,7 +3,9 @@
  *   - application/x-www-form-urlencoded bodies (RFC 6749 Appendix B),
  *   - the Basic authorization header (RFC 6749 §2.3.1, RFC 7617),
  *   - scope lists (RFC 6749 §3.3),
- *   - the client_credentials request as a whole (RFC 6749 §4.4, §2.3),
+ *   - the token request as a whole: client_credentials (RFC 6749 §4.4),
+ *     authorization_code with PKCE (RFC 6749 §4.1.3, RFC 7636 §4.5) and
+ *     refresh_token (RFC 6749 §6), and its client authentication (§2.3),
  *   - client assertions for private_key_jwt (RFC 7523 §3, RFC 7521 §4.2),
  *     through libsignet's strict JWS and JWK layer. */
 #ifndef SG_OAUTH_REQ_H
@@ -23,6 +25,11 @@
 #define SG_OAUTH_MAX_RESOURCES 8
 #define SG_OAUTH_RESOURCE_MAX 512u
 #define SG_JTI_MAX 256u
+#define SG_OAUTH_CODE_MAX 256u     /* code */
+#define SG_OAUTH_REFRESH_MAX 256u  /* refresh_token */
+#define SG_OAUTH_URI_MAX 1024u     /* redirect_uri (people.h SG_PEOPLE_URI_MAX) */
+#define SG_PKCE_VERIFIER_MIN 43u   /* RFC 7636 §4.1 */
+#define SG_PKCE_VERIFIER_MAX 128u
 #define SG_CLIENT_ASSERTION_TYPE "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 struct sg_form_param {
@@ -89,24 +96,43 @@ enum sg_client_auth_kind {
     SG_AUTH_ASSERTION, /* private_key_jwt */
 };
 
+enum sg_grant_type {
+    SG_GRANT_TYPE_CLIENT_CREDENTIALS = 1, /* RFC 6749 §4.4 */
+    SG_GRANT_TYPE_AUTHORIZATION_CODE = 2, /* RFC 6749 §4.1.3 with PKCE (RFC 7636) */
+    SG_GRANT_TYPE_REFRESH_TOKEN = 3,      /* RFC 6749 §6 */
+};
+
 struct sg_token_req {
-    enum sg_client_auth_kind auth;
+    enum sg_grant_type grant;
+    enum sg_client_auth_kind auth; /* SG_AUTH_NONE: a public client, client_id alone */
     int basic_tried;  /* an Authorization header was sent (WWW-Authenticate) */
     char *client_id;  /* from Basic, client_id, or the assertion's sub (unverified) */
     char *secret;     /* Basic or client_secret_post */
     char *assertion;  /* client_assertion */
-    char *scope;      /* NULL: absent */
+    char *scope;      /* NULL: absent (always NULL for authorization_code) */
     char *resources[SG_OAUTH_MAX_RESOURCES]; /* resource (RFC 8707) and audience values */
     size_t n_resources;
+    /* authorization_code; code and code_verifier are credentials (wiped) */
+    char *code;
+    char *redirect_uri;
+    char *code_verifier;
+    /* refresh_token; a credential (wiped) */
+    char *refresh_token;
 };
 
-/* Parses a client_credentials token request: the form body and the
- * Authorization header value (NULL when absent). Checks grant_type, that
- * exactly one client authentication method is used (RFC 6749 §2.3), the
+/* Parses a token request: the form body and the Authorization header
+ * value (NULL when absent). Checks grant_type (client_credentials,
+ * authorization_code, refresh_token; others: unsupported_grant_type), that
+ * at most one client authentication method is used (RFC 6749 §2.3), the
  * shape of client_id, scope, resource (absolute URI without fragment) and
  * audience, and (without verifying it) that a client assertion names its
- * client. On failure returns the error and a description in why (which
- * never quotes a secret or an assertion). */
+ * client. client_credentials needs client authentication; the other two
+ * grants also accept a public client naming itself with client_id alone
+ * (auth SG_AUTH_NONE, RFC 6749 §4.1.3, §6). authorization_code needs code,
+ * redirect_uri and a code_verifier of 43..128 characters of
+ * [A-Za-z0-9-._~] (RFC 7636 §4.1); refresh_token needs refresh_token. On
+ * failure returns the error and a description in why (which never quotes a
+ * secret, an assertion, a code, a verifier or a refresh token). */
 enum sg_oauth_error sg_token_req_parse(const char *body, size_t len, const char *authz,
                                        struct sg_token_req *out, char *why, size_t whylen);
 void sg_token_req_clear(struct sg_token_req *r);

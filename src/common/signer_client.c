@@ -690,6 +690,13 @@ signet_err sg_signer_sign_async(struct sg_signer_client *c, const char *issuer, 
                                 const char *claims, size_t claims_len, sg_signer_sign_cb cb,
                                 void *user)
 {
+    return sg_signer_sign_typ_async(c, issuer, alg, "at+jwt", claims, claims_len, cb, user);
+}
+
+signet_err sg_signer_sign_typ_async(struct sg_signer_client *c, const char *issuer,
+                                    const char *alg, const char *typ, const char *claims,
+                                    size_t claims_len, sg_signer_sign_cb cb, void *user)
+{
     struct sign_async *a = malloc(sizeof *a);
     if (a == NULL)
         return SIGNET_ERR_NOMEM;
@@ -697,7 +704,7 @@ signet_err sg_signer_sign_async(struct sg_signer_client *c, const char *issuer, 
     a->user = user;
     struct sg_wbuf w;
     sg_wbuf_init(&w, SG_IPC_MAX_PAYLOAD);
-    sg_ipc_encode_sign(&w, issuer, alg, "at+jwt", NULL, (const uint8_t *)claims, claims_len);
+    sg_ipc_encode_sign(&w, issuer, alg, typ, NULL, (const uint8_t *)claims, claims_len);
     signet_err err = w.err;
     if (err == SIGNET_OK)
         err = sg_signer_call_async(c, SG_IPC_SIGN, w.data, w.len, sign_done, a);

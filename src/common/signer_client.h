@@ -98,6 +98,13 @@ typedef void (*sg_signer_sign_cb)(void *user, signet_err err, signet_err status,
 SIGNET_WUR signet_err sg_signer_sign_async(struct sg_signer_client *c, const char *issuer,
                                            const char *alg, const char *claims,
                                            size_t claims_len, sg_signer_sign_cb cb, void *user);
+/* The same with the JWS typ named (the signer's policy decides the token's
+ * form by it: "at+jwt" an access token, "JWT" an ID token); the call
+ * above is this one with "at+jwt". */
+SIGNET_WUR signet_err sg_signer_sign_typ_async(struct sg_signer_client *c, const char *issuer,
+                                               const char *alg, const char *typ,
+                                               const char *claims, size_t claims_len,
+                                               sg_signer_sign_cb cb, void *user);
 /* Asynchronous requests submitted whose callback has not returned yet. */
 long sg_signer_client_pending(struct sg_signer_client *c);
 /* Watches the channel from now on (its reader thread starts): fn(user)

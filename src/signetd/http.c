@@ -22,6 +22,8 @@
 #include "signetd/conf.h"
 #include "signetd/ctx.h"
 #include "signetd/meta.h"
+#include "signetd/pages.h"
+#include "signetd/signin.h"
 #include "signetd/resp.h"
 #include "signetd/telemetry.h"
 #include "signetd/token.h"
@@ -65,10 +67,12 @@ enum route {
     R_METRICS,
     R_STATUS,
     R_STATUS_JSON,
+    R_ASSET,  /* /assets/<name>: the pages' script and style */
     R_TOKEN, /* from here on, routes under a tenant */
     R_REPORTS,
     R_JWKS,
     R_DISCOVERY,
+    R_PEOPLE, /* from here on, people's endpoints (signin.h, issue 13) */
 };
 
 /* The endpoint label of signet_http_requests_total: the route, never the
@@ -85,6 +89,8 @@ static const char *route_label(enum route r)
     case R_REPORTS: return "/t/{tenant}/reports";
     case R_JWKS: return "/t/{tenant}/jwks.json";
     case R_DISCOVERY: return "/t/{tenant}/.well-known";
+    case R_ASSET: return "/assets";
+    case R_PEOPLE: return "/t/{tenant}/people";
     case R_NONE: break;
     }
     return "other";
@@ -125,6 +131,7 @@ struct conn {
     struct sd_conf *conf;
     const struct sg_tenant_cfg *tenant;
     enum route route;
+    enum sd_people_route people;
     int unknown_tenant;
     int collecting; /* reading a token or report request body */
     size_t body_cap;
@@ -235,9 +242,12 @@ static atomic_int draining_flag;
 
 /* Splits "/t/<name>/<rest>" (or, for RFC 8414 §3.1 path insertion,
  * "/.well-known/<doc>/t/<name>"). */
-static enum route classify(const char *url, char *tenant, size_t cap)
+static enum route classify(const char *url, char *tenant, size_t cap, enum sd_people_route *pr)
 {
     tenant[0] = '\0';
+    *pr = SD_P_NONE;
+    if (strncmp(url, "/assets/", 8) == 0)
+        return R_ASSET;
     if (strcmp(url, "/healthz") == 0)
         return R_HEALTH;
     if (strcmp(url, "/readyz") == 0)
@@ -281,6 +291,8 @@ static enum route classify(const char *url, char *tenant, size_t cap)
         return R_REPORTS;
     if (strcmp(rest, "/jwks.json") == 0)
         return R_JWKS;
+    if ((*pr = sd_people_route_of(rest)) != SD_P_NONE)
+        return R_PEOPLE;
     if (strcmp(rest, "/.well-known/openid-configuration") == 0 ||
         strcmp(rest, "/.well-known/oauth-authorization-server") == 0)
         return R_DISCOVERY;
@@ -416,6 +428,18 @@ static enum MHD_Result send_resp(struct MHD_Connection *mc, struct conn *st, str
     if (r->csp)
         ok &= MHD_add_response_header(resp, "Content-Security-Policy",
                                       "default-src 'none'; style-src 'unsafe-inline'") == MHD_YES;
+    if (r->page) {
+        /* People's pages (issue 13, docs/people.md): no framing, no
+         * referrer (a code or a link's token never leaks through one). */
+        ok &= MHD_add_response_header(resp, "Content-Security-Policy", SD_PAGE_CSP) == MHD_YES;
+        ok &= MHD_add_response_header(resp, "X-Frame-Options", "DENY") == MHD_YES;
+        ok &= MHD_add_response_header(resp, "Referrer-Policy", "no-referrer") == MHD_YES;
+    }
+    if (r->location[0] != '\0')
+        ok &= MHD_add_response_header(resp, "Location", r->location) == MHD_YES;
+    for (size_t i = 0; i < sizeof r->cookies / sizeof r->cookies[0]; i++)
+        if (r->cookies[i][0] != '\0')
+            ok &= MHD_add_response_header(resp, "Set-Cookie", r->cookies[i]) == MHD_YES;
     if (r->dpop_nonce[0] != '\0')
         ok &= MHD_add_response_header(resp, "DPoP-Nonce", r->dpop_nonce) == MHD_YES;
     if (r->retry_after > 0) {
@@ -528,9 +552,76 @@ static enum MHD_Result handle_get(struct sd_http *h, struct MHD_Connection *mc, 
     case R_STATUS_JSON:
         sd_status_json_endpoint(h->ctx, &r);
         break;
+    case R_ASSET:
+        sd_page_asset(&r, st->path + 8);
+        break;
     default:
         return send_error(mc, st, 404, "not_found", "no such endpoint", NULL);
     }
+    return send_resp(mc, st, &r);
+}
+
+/* The query string as sent (MHD splits it and, with keep_escapes, leaves
+ * every %-escape alone), put back together for sg_form_parse, which
+ * decodes it strictly and refuses a parameter given twice. */
+struct query_acc {
+    char *buf;
+    size_t len, cap;
+    int overflow;
+};
+
+static void query_put(struct query_acc *q, const char *s, size_t n)
+{
+    if (q->overflow || q->len + n + 1 > q->cap) {
+        q->overflow = 1;
+        return;
+    }
+    memcpy(q->buf + q->len, s, n);
+    q->len += n;
+    q->buf[q->len] = '\0';
+}
+
+static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 size_t key_size, const char *value, size_t value_size)
+{
+    struct query_acc *q = cls;
+    (void)kind;
+    if (q->len > 0)
+        query_put(q, "&", 1);
+    query_put(q, key, key_size);
+    if (value != NULL) {
+        query_put(q, "=", 1);
+        query_put(q, value, value_size);
+    }
+    return MHD_YES;
+}
+
+static void set_peer(struct MHD_Connection *mc);
+
+/* People's endpoints (signin.c, oidc.c): the request as they need it. */
+static enum MHD_Result people_request(struct sd_http *h, struct MHD_Connection *mc,
+                                      struct conn *st, const char *method)
+{
+    char query[SD_PEOPLE_MAX_QUERY + 1];
+    struct query_acc q = {query, 0, sizeof query, 0};
+    query[0] = '\0';
+    (void)MHD_get_connection_values_n(mc, MHD_GET_ARGUMENT_KIND, query_arg, &q);
+    if (q.overflow)
+        return send_error(mc, st, 414, "invalid_request", "query string too long", NULL);
+    const struct sd_people_in in = {
+        .method = method,
+        .query = query,
+        .body = st->body != NULL ? st->body : "",
+        .len = st->len,
+        .cookie = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Cookie"),
+        .origin = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Origin"),
+        .authz = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Authorization"),
+    };
+    struct sd_resp r;
+    memset(&r, 0, sizeof r);
+    set_peer(mc);
+    sd_people_endpoint(h->ctx, &st->conf->cfg, st->tenant, st->people, &in, &r);
+    sd_auth_peer_set(NULL);
     return send_resp(mc, st, &r);
 }
 
@@ -545,6 +636,8 @@ static enum MHD_Result respond_complete(struct sd_http *h, struct MHD_Connection
     if (st->route == R_TOKEN || st->route == R_REPORTS)
         return send_error(mc, st, 405, "invalid_request", "this endpoint accepts POST only",
                           "POST");
+    if (st->route == R_PEOPLE)
+        return people_request(h, mc, st, method);
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return send_error(mc, st, 405, "invalid_request", "use GET", "GET, HEAD");
     return handle_get(h, mc, st);
@@ -729,7 +822,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         if (refuse_ambiguous(mc, st, url, &refused))
             return refused;
         char tenant[64];
-        st->route = classify(url, tenant, sizeof tenant);
+        st->route = classify(url, tenant, sizeof tenant, &st->people);
         if (!route_served_here(h, mc, &st->conf->cfg.server, st->route))
             return send_error(mc, st, 404, "not_found",
                               "no such endpoint on this listener (telemetry is served on "
@@ -745,6 +838,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
                                   "Content-Type must be application/x-www-form-urlencoded",
                                   NULL);
             st->body_cap = h->max_body;
+            if (!length_fits(mc, st->body_cap))
+                return send_error(mc, st, 413, "invalid_request", "request body too large",
+                                  NULL);
+            st->collecting = 1;
+        }
+        if (st->route == R_PEOPLE && st->tenant != NULL && strcmp(method, "POST") == 0) {
+            const char *ct = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Type");
+            int form = sd_people_form_body(st->people);
+            if (form ? !form_content_type(ct) : !json_content_type(ct))
+                return send_error(mc, st, 415, "invalid_request",
+                                  form ? "Content-Type must be application/x-www-form-urlencoded"
+                                       : "Content-Type must be application/json",
+                                  NULL);
+            st->body_cap = SD_PEOPLE_MAX_BODY;
             if (!length_fits(mc, st->body_cap))
                 return send_error(mc, st, 413, "invalid_request", "request body too large",
                                   NULL);
@@ -820,6 +927,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     st->collecting = 0;
     if (st->too_large)
         return send_error(mc, st, 413, "invalid_request", "request body too large", NULL);
+    if (st->route == R_PEOPLE)
+        return people_request(h, mc, st, method);
     if (st->route != R_REPORTS)
         return token_request(h, mc, st);
     struct sd_resp r;

@@ -197,24 +197,60 @@ void sd_discovery_endpoint(const struct sg_tenant_cfg *t, struct sd_resp *r)
         sd_resp_oauth_error(r, 500, "server_error", "issuer URL too long");
         return;
     }
+    char ep[5][600];
+    static const char *const ep_paths[5] = {"/authorize", "/par", "/userinfo", "/logout",
+                                            "/jwks.json"};
+    for (size_t i = 0; i < 5; i++)
+        if (snprintf(ep[i], sizeof ep[i], "%s%s", t->issuer, ep_paths[i]) >= (int)sizeof ep[i]) {
+            sd_resp_oauth_error(r, 500, "server_error", "issuer URL too long");
+            return;
+        }
+    /* RFC 8414 and OpenID Connect Discovery 1.0: the machine grant and,
+     * since issue 13, people's (code + PKCE S256 only, PAR, RFC 9207 iss,
+     * RP-initiated logout, the acr values of docs/people.md). */
     json_t *doc = json_pack(
-        "{s:s, s:s, s:s, s:[s], s:[s, s, s], s:[s, s, s, s], s:[], s:[s], s:[s, s, s, s]}",
-        "issuer",
-        t->issuer,
-        "token_endpoint", token, "jwks_uri", jwks, "grant_types_supported", "client_credentials",
+        "{s:s, s:s, s:s, s:[s, s, s], s:[s, s, s, s], s:[s, s, s, s], s:[s], s:[s, s, s, s]}",
+        "issuer", t->issuer, "token_endpoint", token, "jwks_uri", jwks, "grant_types_supported",
+        "client_credentials", "authorization_code", "refresh_token",
         "token_endpoint_auth_methods_supported", "client_secret_basic", "client_secret_post",
-        "private_key_jwt", "token_endpoint_auth_signing_alg_values_supported", "ES256", "EdDSA",
-        "Ed25519", "PS256", "response_types_supported", "access_token_signing_alg_values_supported",
-        t->algs[0], "dpop_signing_alg_values_supported", "ES256", "EdDSA", "Ed25519",
-        "PS256");
+        "private_key_jwt", "none", "token_endpoint_auth_signing_alg_values_supported", "ES256",
+        "EdDSA", "Ed25519", "PS256", "response_types_supported", "code",
+        "dpop_signing_alg_values_supported", "ES256", "EdDSA", "Ed25519", "PS256");
+    json_t *people = json_pack(
+        "{s:s, s:s, s:s, s:s, s:[s], s:[s], s:[s], s:b, s:b, s:[s, s], s:[s, s, s, s], "
+        "s:[s, s, s, s, s, s, s, s, s, s], s:[s, s, s, s], s:[s], s:[s]}",
+        "authorization_endpoint", ep[0], "pushed_authorization_request_endpoint", ep[1],
+        "userinfo_endpoint", ep[2], "end_session_endpoint", ep[3], "response_modes_supported",
+        "query", "code_challenge_methods_supported", "S256", "subject_types_supported", "public",
+        "authorization_response_iss_parameter_supported", 1,
+        "require_pushed_authorization_requests", 0, "acr_values_supported",
+        "urn:signet:acr:phr", "urn:signet:acr:mfa", "prompt_values_supported", "none", "login",
+        "consent", "select_account", "claims_supported", "sub", "iss", "aud", "exp", "iat",
+        "auth_time", "acr", "amr", "sid", "nonce", "scopes_supported_people", "openid",
+        "profile", "email", "offline_access", "id_token_signing_alg_values_supported",
+        t->algs[0], "access_token_signing_alg_values_supported", t->algs[0]);
+    json_t *extra_scopes = people != NULL ? json_incref(json_object_get(people,
+                                                                        "scopes_supported_people"))
+                                          : NULL;
+    if (people != NULL) {
+        (void)json_object_del(people, "scopes_supported_people");
+        if (doc != NULL)
+            (void)json_object_update(doc, people);
+        json_decref(people);
+    }
     json_t *algs = json_object_get(doc, "access_token_signing_alg_values_supported");
     for (size_t i = 1; algs != NULL && i < t->n_algs; i++)
         (void)json_array_append_new(algs, json_string(t->algs[i]));
+    json_t *ida = json_object_get(doc, "id_token_signing_alg_values_supported");
+    for (size_t i = 1; ida != NULL && i < t->n_algs; i++)
+        (void)json_array_append_new(ida, json_string(t->algs[i]));
+    /* scopes_supported: OpenID Connect's own, then the tenant's opt-in list. */
     json_t *scopes = doc != NULL ? published_scopes(t) : NULL;
-    if (scopes != NULL && json_array_size(scopes) > 0)
-        (void)json_object_set_new(doc, "scopes_supported", scopes);
-    else
-        json_decref(scopes);
+    if (scopes != NULL && extra_scopes != NULL)
+        (void)json_array_extend(extra_scopes, scopes);
+    json_decref(scopes);
+    if (extra_scopes != NULL)
+        (void)json_object_set_new(doc, "scopes_supported", extra_scopes);
     char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     if (text == NULL) {

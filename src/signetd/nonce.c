@@ -4,7 +4,11 @@
  * nonce is ever stored. The key is never logged. */
 #include "signetd/nonce.h"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/client_secret.h"
@@ -46,6 +50,22 @@ void sd_dpop_shutdown(void)
     sg_dpop_keys_free(proof_keys);
     proof_keys = NULL;
     sg_digests_clear(&digests);
+}
+
+int sd_front_mac(const char *label, const void *data, size_t n, uint8_t out[32])
+{
+    if (key == NULL)
+        return -1;
+    char info[64];
+    int w = snprintf(info, sizeof info, "signet/%s", label);
+    uint8_t sub[32];
+    unsigned sl = 0, ol = 0;
+    int ok = w > 0 && (size_t)w < sizeof info &&
+             HMAC(EVP_sha256(), key->data, (int)key->len, (const uint8_t *)info, (size_t)w, sub,
+                  &sl) != NULL &&
+             HMAC(EVP_sha256(), sub, (int)sl, data, n, out, &ol) != NULL && ol == 32;
+    OPENSSL_cleanse(sub, sizeof sub);
+    return ok ? 0 : -1;
 }
 
 struct sg_dpop_keys *sd_dpop_keys(void)

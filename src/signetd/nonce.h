@@ -27,6 +27,10 @@ int sd_dpop_nonce_valid(int64_t now, const char *nonce);
 /* The proof keys seen before (lib/dpop.h) and the fetched digests, for
  * sg_dpop_check; NULL / empty before sd_dpop_init. */
 struct sg_dpop_keys *sd_dpop_keys(void);
+/* HMAC-SHA-256 under a key derived from the same front-end key for label
+ * alone (HMAC(key, "signet/" label)): the CSRF tokens of people's pages
+ * (issue 13) use label "csrf". -1 before sd_dpop_init or on failure. */
+int sd_front_mac(const char *label, const void *data, size_t n, uint8_t out[32]);
 const struct sg_digests *sd_dpop_digests(void);
 
 #endif

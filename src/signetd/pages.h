@@ -62,4 +62,10 @@ void sd_page_asset(struct sd_resp *r, const char *name);
  * into dst; returns the length, or (size_t)-1 when dst is too small. */
 size_t sd_html_escape(char *dst, size_t cap, const char *src);
 
+#if SIGNET_TESTING
+/* Test hook: the nth allocation from now on (pages and assets) fails;
+ * 0 turns failures off. */
+void sd_pages_test_fail_alloc(unsigned nth);
+#endif
+
 #endif

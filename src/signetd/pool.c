@@ -259,6 +259,8 @@ struct sign_async {
     const char *issuer; /* both point into this allocation */
     const char *claims;
     size_t len;
+    char alg[8];        /* "": the tenant's default */
+    char typ[8];        /* "at+jwt" or "JWT" */
 };
 
 static void sign_async_done(void *user, signet_err err, signet_err status, char *token);
@@ -295,8 +297,8 @@ static signet_err submit(struct sd_pool *p, struct sign_async *a, unsigned skip)
         else if (pthread_rwlock_tryrdlock(&s->lock) != 0)
             continue;
         if (atomic_load(&s->healthy) && s->client != NULL)
-            err = sg_signer_sign_async(s->client, a->issuer, NULL, a->claims, a->len,
-                                       sign_async_done, a);
+            err = sg_signer_sign_typ_async(s->client, a->issuer, a->alg[0] != '\0' ? a->alg : NULL,
+                                           a->typ, a->claims, a->len, sign_async_done, a);
         pthread_rwlock_unlock(&s->lock);
         if (err != SIGNET_ERR_SIGNER_GONE)
             return err;
@@ -338,6 +340,16 @@ static void sign_async_done(void *user, signet_err err, signet_err status, char 
 signet_err sd_pool_sign_async(struct sd_pool *p, const char *issuer, const char *claims,
                               size_t len, sd_pool_sign_cb cb, void *user)
 {
+    return sd_pool_sign_typ_async(p, issuer, NULL, "at+jwt", claims, len, cb, user);
+}
+
+signet_err sd_pool_sign_typ_async(struct sd_pool *p, const char *issuer, const char *alg,
+                                  const char *typ, const char *claims, size_t len,
+                                  sd_pool_sign_cb cb, void *user)
+{
+    if ((alg != NULL && strlen(alg) >= sizeof((struct sign_async *)0)->alg) ||
+        typ == NULL || strlen(typ) >= sizeof((struct sign_async *)0)->typ)
+        return SIGNET_ERR_INVALID_ARG;
     size_t ilen = strlen(issuer);
     if (len > SIZE_MAX / 2 || ilen > SIZE_MAX / 2 - len - sizeof(struct sign_async) - 2)
         return SIGNET_ERR_TOO_LARGE;
@@ -351,6 +363,9 @@ signet_err sd_pool_sign_async(struct sd_pool *p, const char *issuer, const char 
     cl[len] = '\0';
     *a = (struct sign_async){.p = p, .slot = p->n, .cb = cb, .user = user, .issuer = iss,
                              .claims = cl, .len = len};
+    if (alg != NULL)
+        memcpy(a->alg, alg, strlen(alg) + 1); /* both lengths checked above */
+    memcpy(a->typ, typ, strlen(typ) + 1);
     signet_err err = submit(p, a, p->n);
     if (err != SIGNET_OK)
         free(a); /* nothing was sent: the callback never runs */

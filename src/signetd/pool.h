@@ -71,6 +71,13 @@ typedef void (*sd_pool_sign_cb)(void *user, signet_err err, signet_err status, c
 SIGNET_WUR signet_err sd_pool_sign_async(struct sd_pool *p, const char *issuer,
                                          const char *claims, size_t len, sd_pool_sign_cb cb,
                                          void *user);
+/* The same with the algorithm (NULL: the tenant's default, its first) and
+ * the JWS typ: "at+jwt" (what the call above sends) or "JWT" (an ID
+ * token, docs/people.md); the signer's policy decides the form by typ. */
+SIGNET_WUR signet_err sd_pool_sign_typ_async(struct sd_pool *p, const char *issuer,
+                                             const char *alg, const char *typ,
+                                             const char *claims, size_t len,
+                                             sd_pool_sign_cb cb, void *user);
 /* A call on one healthy signer; if that one dies (or its channel does)
  * before answering, once more on another. */
 SIGNET_WUR signet_err sd_pool_call(struct sd_pool *p, uint8_t type, const char *arg,

@@ -1,7 +1,10 @@
 /* POST /t/<tenant>/token: the client_credentials grant (RFC 6749 §4.4)
  * with client_secret_basic / client_secret_post (HMAC-SHA-256 under a
  * pepper, auth.c; legacy argon2id hashes on a bounded pool) or
- * private_key_jwt (RFC 7523), scopes (RFC 6749 §3.3), resource indicators
+ * private_key_jwt (RFC 7523); for people (issue 13, grants.c) the
+ * authorization_code and refresh_token grants, also for public clients
+ * (no authentication), with an ID token (typ JWT) signed after the access
+ * token; scopes (RFC 6749 §3.3), resource indicators
  * (RFC 8707), and RFC 9068 access tokens signed by the signer, bound to
  * the client's key with DPoP (RFC 9449) when it sends a proof. A failed
  * request leaves nothing behind: no signature, no audit record of one, no
@@ -21,6 +24,7 @@
 #include "signetd/auth.h"
 #include "signetd/ctx.h"
 #include "signetd/dummy_jwks.h"
+#include "signetd/grants.h"
 #include "signetd/meta.h"
 #include "signetd/nonce.h"
 #include "signetd/pool.h"
@@ -30,6 +34,7 @@
 #include "util/b64url.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/secret.h"
 
 static void fail(struct sd_resp *r, enum sg_oauth_error e, const char *why, int basic_tried,
                  const struct sg_tenant_cfg *t)
@@ -168,11 +173,21 @@ static enum sg_oauth_error authenticate(struct sd_ctx *c, const struct sg_config
                                         const struct sg_token_req *req,
                                         const struct sg_client *cl, char *why, size_t whylen)
 {
+    /* A public client (RFC 6749 §2.1) has nothing to authenticate with,
+     * and a confidential one may not go without (§3.2.1). */
+    if (req->auth == SG_AUTH_NONE) {
+        if (cl->auth == SG_CLIENT_NONE)
+            return SG_OAUTH_OK;
+        (void)snprintf(why, whylen, "this client is confidential: it must authenticate");
+        return SG_OAUTH_INVALID_CLIENT;
+    }
     if (req->auth == SG_AUTH_ASSERTION) {
         if (cl->auth != SG_CLIENT_PRIVATE_KEY_JWT || cl->jwk == NULL) {
             assertion_burn(cfg, t, req); /* what a wrong assertion costs */
-            (void)snprintf(why, whylen, "this client authenticates with a client secret, not "
-                                        "private_key_jwt");
+            (void)snprintf(why, whylen, cl->auth == SG_CLIENT_NONE
+                                            ? "this client is public: it has no key"
+                                            : "this client authenticates with a client "
+                                              "secret, not private_key_jwt");
             return SG_OAUTH_INVALID_CLIENT;
         }
         struct sg_assertion_policy pol = assertion_policy(cfg, t, req);
@@ -202,7 +217,9 @@ static enum sg_oauth_error authenticate(struct sd_ctx *c, const struct sg_config
     }
     if (cl->auth != SG_CLIENT_SECRET || cl->secret_hash == NULL) {
         sd_secret_burn(req->secret); /* what a wrong secret costs */
-        (void)snprintf(why, whylen, "this client authenticates with private_key_jwt");
+        (void)snprintf(why, whylen, cl->auth == SG_CLIENT_NONE
+                                        ? "this client is public: it has no secret"
+                                        : "this client authenticates with private_key_jwt");
         return SG_OAUTH_INVALID_CLIENT;
     }
     int v = sd_secret_verify(t->name, req->client_id, req->secret, cl->secret_hash);
@@ -235,14 +252,49 @@ struct pending {
     char issuer[sizeof ((struct sg_tenant_cfg *)0)->issuer];
     char *text;           /* the claims sent, kept to send once more (restamp) */
     int restamped;
+    /* A person's grant (grants.c): after the access token (stage 0), the
+     * ID token (stage 1, typ JWT); then the refresh token is written. */
+    struct sd_grant *grant;  /* NULL: client_credentials */
+    json_t *id_claims;       /* the ID token's claims but iat, exp, at_hash; NULL: none */
+    char id_alg[8];          /* the ID token's alg (at_hash depends on it) */
+    int64_t id_lifetime;
+    int stage;
+    char *access_token;      /* signed, while the ID token is being signed */
 };
 
 static void signed_cb(void *user, signet_err err, signet_err status, char *token);
 
+static void free_token(char **t)
+{
+    if (*t != NULL) {
+        sg_wipe(*t, strlen(*t));
+        free(*t);
+        *t = NULL;
+    }
+}
+
 static void pending_free(struct pending *pd)
 {
     free(pd->text);
+    json_decref(pd->id_claims);
+    free_token(&pd->access_token);
+    if (pd->grant != NULL) {
+        sd_grant_clear(pd->grant);
+        free(pd->grant);
+    }
     free(pd);
+}
+
+/* Sends pd->text to a signer: the access token (typ at+jwt, the tenant's
+ * default alg) or, at stage 1, the ID token (typ JWT, id_alg). */
+static signet_err sign_send(struct pending *pd)
+{
+    pd->t0 = sg_clock_mono_ns();
+    if (pd->stage == 0)
+        return sd_pool_sign_async(&pd->c->pool, pd->issuer, pd->text, strlen(pd->text),
+                                  signed_cb, pd);
+    return sd_pool_sign_typ_async(&pd->c->pool, pd->issuer, pd->id_alg, "JWT", pd->text,
+                                  strlen(pd->text), signed_cb, pd);
 }
 
 /* The signer refused the claims' iat as too old: the request waited longer
@@ -265,10 +317,12 @@ static int restamp(struct pending *pd)
     const int64_t now = sg_clock_now();
     const json_int_t iat = json_integer_value(json_object_get(claims, "iat"));
     const json_int_t t = (json_int_t)now;
-    const json_int_t exp = t + (json_int_t)pd->lifetime;
+    const json_int_t exp = t + (json_int_t)(pd->stage == 0 ? pd->lifetime : pd->id_lifetime);
     char *text = NULL;
+    /* An ID token has no nbf (the signer's policy refuses one). */
     if (json_object_set_new(claims, "iat", json_integer(t)) == 0 &&
-        json_object_set_new(claims, "nbf", json_integer(t)) == 0 &&
+        (json_object_get(claims, "nbf") == NULL ||
+         json_object_set_new(claims, "nbf", json_integer(t)) == 0) &&
         json_object_set_new(claims, "exp", json_integer(exp)) == 0)
         text = json_dumps(claims, JSON_COMPACT);
     json_decref(claims);
@@ -278,13 +332,62 @@ static int restamp(struct pending *pd)
     pd->text = text;
     sg_log(SG_LOG_WARN, "sign_restamped", "tenant=%s client=%s waited_s=%lld", pd->tenant,
            pd->client_id, (long long)(t - iat));
-    signet_err err =
-        sd_pool_sign_async(&pd->c->pool, pd->issuer, text, strlen(text), signed_cb, pd);
-    return err == SIGNET_OK ? 0 : -1;
+    return sign_send(pd) == SIGNET_OK ? 0 : -1;
 }
 
-/* The signer's answer: the token response, or fail closed. Runs once per
- * submitted request, on whichever thread completes it. */
+/* Stage 1 of a person's grant: the access token (token, now pd's) is
+ * signed; its at_hash (OIDC Core §3.1.3.6) goes into the ID token, which
+ * is stamped now and sent. 0 when it went (signed_cb answers again). */
+static int id_token_send(struct pending *pd, char *token)
+{
+    pd->access_token = token;
+    char at_hash[96];
+    if (sd_grant_at_hash(pd->id_alg, token, at_hash, sizeof at_hash) != 0)
+        return -1;
+    const json_int_t now = (json_int_t)sg_clock_now();
+    if (json_object_set_new(pd->id_claims, "at_hash", json_string(at_hash)) != 0 ||
+        json_object_set_new(pd->id_claims, "iat", json_integer(now)) != 0 ||
+        json_object_set_new(pd->id_claims, "exp",
+                            json_integer(now + (json_int_t)pd->id_lifetime)) != 0)
+        return -1;
+    char *text = json_dumps(pd->id_claims, JSON_COMPACT);
+    if (text == NULL)
+        return -1;
+    free(pd->text);
+    pd->text = text;
+    pd->stage = 1;
+    pd->restamped = 0;
+    return sign_send(pd) == SIGNET_OK ? 0 : -1;
+}
+
+/* The success answer (RFC 6749 §5.1; OIDC Core §3.1.3.3 id_token). */
+static char *response_body(const struct pending *pd, const char *access, const char *id_token)
+{
+    json_t *j = json_pack("{s:s, s:s, s:I}", "access_token", access, "token_type",
+                          pd->bound ? "DPoP" : "Bearer", "expires_in", (json_int_t)pd->lifetime);
+    if (j != NULL && pd->granted[0] != '\0' &&
+        json_object_set_new(j, "scope", json_string(pd->granted)) != 0) {
+        json_decref(j);
+        j = NULL;
+    }
+    if (j != NULL && id_token != NULL &&
+        json_object_set_new(j, "id_token", json_string(id_token)) != 0) {
+        json_decref(j);
+        j = NULL;
+    }
+    if (j != NULL && pd->grant != NULL && pd->grant->refresh_token[0] != '\0' &&
+        json_object_set_new(j, "refresh_token", json_string(pd->grant->refresh_token)) != 0) {
+        json_decref(j);
+        j = NULL;
+    }
+    char *body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    return body;
+}
+
+/* The signer's answer: the next signature, the token response, or fail
+ * closed. Runs once per submitted request, on whichever thread completes
+ * it. */
 static void signed_cb(void *user, signet_err err, signet_err status, char *token)
 {
     struct pending *pd = user;
@@ -294,40 +397,76 @@ static void signed_cb(void *user, signet_err err, signet_err status, char *token
     memset(r, 0, sizeof *r);
     (void)snprintf(r->client_id, sizeof r->client_id, "%s", pd->client_id);
     const char *result = "ok";
+    char *id_token = NULL;
     if (err == SIGNET_OK && status == SIGNET_ERR_POLICY_TIME && token == NULL && restamp(pd) == 0)
         return;
     if (err == SIGNET_OK && status == SIGNET_OK)
         sd_tm_sign_latency(c, (double)(sg_clock_mono_ns() - pd->t0) / 1e9);
     if (err != SIGNET_OK || status != SIGNET_OK || token == NULL) {
         /* Fail closed: no signer, HSM or audit log, no token. */
-        sg_log(SG_LOG_ERROR, "sign_failed", "tenant=%s client=%s error=%s", pd->tenant,
-               pd->client_id,
+        sg_log(SG_LOG_ERROR, "sign_failed", "tenant=%s client=%s token=%s error=%s", pd->tenant,
+               pd->client_id, pd->stage == 0 ? "access" : "id",
                signet_err_name(err != SIGNET_OK ? err
                                : status != SIGNET_OK ? status
                                                      : SIGNET_ERR_BAD_FRAME));
-        free(token);
+        free_token(&token);
         fail(r, SG_OAUTH_TEMPORARILY_UNAVAILABLE, "the signing service is unavailable",
              pd->basic_tried, NULL);
         result = "temporarily_unavailable";
         goto out;
     }
+    if (pd->stage == 0 && pd->id_claims != NULL) {
+        if (id_token_send(pd, token) == 0)
+            return;
+        sg_log(SG_LOG_ERROR, "sign_failed", "tenant=%s client=%s token=id error=send",
+               pd->tenant, pd->client_id);
+        fail(r, SG_OAUTH_TEMPORARILY_UNAVAILABLE, "the signing service is unavailable",
+             pd->basic_tried, NULL);
+        result = "temporarily_unavailable";
+        goto out; /* the access token, pd's now, is dropped with pd */
+    }
+    if (pd->stage == 1) {
+        id_token = token;
+        token = pd->access_token;
+        pd->access_token = NULL;
+    }
+    if (pd->grant != NULL) {
+        /* Both signatures exist: only now is the refresh token written
+         * (or the presented one rotated); if that fails, nothing goes. */
+        char why[200] = "";
+        enum sg_oauth_error e = sd_grant_commit(c, pd->tenant, pd->grant, why, sizeof why);
+        if (e != SG_OAUTH_OK) {
+            free_token(&token);
+            free_token(&id_token);
+            fail(r, e, why, pd->basic_tried, NULL);
+            result = sg_oauth_error_code(e);
+            goto out;
+        }
+    }
     char jti[64];
     jti_of(token, jti, sizeof jti);
-    json_t *j = json_pack("{s:s, s:s, s:I}", "access_token", token, "token_type",
-                          pd->bound ? "DPoP" : "Bearer", "expires_in", (json_int_t)pd->lifetime);
-    if (j != NULL && pd->granted[0] != '\0')
-        (void)json_object_set_new(j, "scope", json_string(pd->granted));
-    char *body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    free(token);
+    char *body = response_body(pd, token, id_token);
+    free_token(&token);
+    free_token(&id_token);
     if (body == NULL) {
         fail(r, SG_OAUTH_SERVER_ERROR, "out of memory", pd->basic_tried, NULL);
         result = "server_error";
         goto out;
     }
     atomic_fetch_add(&c->tokens, 1u);
-    sg_log(SG_LOG_INFO, "token_issued", "tenant=%s client=%s jti=%s lifetime=%lld dpop=%d",
-           pd->tenant, pd->client_id, jti, (long long)pd->lifetime, pd->bound);
+    if (pd->grant == NULL)
+        sg_log(SG_LOG_INFO, "token_issued", "tenant=%s client=%s jti=%s lifetime=%lld dpop=%d",
+               pd->tenant, pd->client_id, jti, (long long)pd->lifetime, pd->bound);
+    else
+        sg_log(SG_LOG_INFO, "token_issued",
+               "tenant=%s client=%s grant=%s user=%s sid=%s jti=%s lifetime=%lld dpop=%d "
+               "id_token=%d refresh=%s",
+               pd->tenant, pd->client_id,
+               pd->grant->type == SG_GRANT_TYPE_AUTHORIZATION_CODE ? "authorization_code"
+                                                                   : "refresh_token",
+               pd->grant->user_id, pd->grant->sid[0] != '\0' ? pd->grant->sid : "-", jti,
+               (long long)pd->lifetime, pd->bound, pd->stage == 1,
+               pd->grant->refresh_token[0] != '\0' ? pd->grant->family : "-");
     memcpy(r->dpop_nonce, pd->dpop_nonce, sizeof r->dpop_nonce);
     r->status = 200;
     r->body = body;
@@ -475,9 +614,7 @@ static void replay_recorded(struct sd_replay_job *j)
     struct sd_resp resp;
     memset(&resp, 0, sizeof resp);
     if (err == SIGNET_OK) {
-        pd->t0 = sg_clock_mono_ns();
-        signet_err e = sd_pool_sign_async(&pd->c->pool, pd->issuer, pd->text,
-                                          strlen(pd->text), signed_cb, pd);
+        signet_err e = sign_send(pd);
         if (e == SIGNET_OK)
             return; /* signed_cb answers */
         sg_log(SG_LOG_ERROR, "sign_failed", "tenant=%s client=%s error=%s", pd->tenant,
@@ -528,9 +665,85 @@ static int dpop_replay(struct pending *pd, const struct sg_dpop_proof *proof, in
     return 0;
 }
 
-/* Builds the claims and hands them to a signer. NULL when the request is
- * pending (signed_cb answers it); otherwise r holds the answer and the
- * tokens_issued result label is returned. */
+/* The access token's lifetime: the client's, else the tenant's, capped. */
+static int64_t token_lifetime(const struct sg_tenant_cfg *t, const struct sg_client *cl)
+{
+    int64_t lifetime = cl->lifetime > 0 ? cl->lifetime : t->token_lifetime;
+    return lifetime > t->max_token_lifetime ? t->max_token_lifetime : lifetime;
+}
+
+/* RFC 9449 §6.1: the token is bound to the proof's key. Consumes claims;
+ * its text, or NULL. */
+static char *claims_text(json_t *claims, const struct sg_dpop_proof *proof)
+{
+    if (claims != NULL && proof != NULL &&
+        json_object_set_new(claims, "cnf", json_pack("{s:s}", "jkt", proof->jkt)) != 0) {
+        json_decref(claims);
+        claims = NULL;
+    }
+    char *text = claims != NULL ? json_dumps(claims, JSON_COMPACT) : NULL;
+    json_decref(claims);
+    return text;
+}
+
+/* A new pending request for text (which it takes), or NULL (text freed). */
+static struct pending *pending_new(struct sd_ctx *c, const struct sg_tenant_cfg *t,
+                                   const struct sg_token_req *req, const struct sg_client *cl,
+                                   char *text, int64_t lifetime, const char *granted, int bound,
+                                   sd_token_done done, void *user)
+{
+    struct pending *pd = text != NULL ? calloc(1, sizeof *pd) : NULL;
+    if (pd == NULL) {
+        free(text);
+        return NULL;
+    }
+    pd->c = c;
+    pd->done = done;
+    pd->user = user;
+    pd->text = text; /* freed with pd */
+    (void)snprintf(pd->issuer, sizeof pd->issuer, "%s", t->issuer);
+    pd->lifetime = lifetime;
+    pd->basic_tried = req->basic_tried;
+    (void)snprintf(pd->tenant, sizeof pd->tenant, "%s", t->name);
+    (void)snprintf(pd->client_id, sizeof pd->client_id, "%s", cl->client_id);
+    (void)snprintf(pd->granted, sizeof pd->granted, "%s", granted);
+    pd->bound = bound;
+    return pd;
+}
+
+/* Hands pd to the DPoP replay cache (which then signs) or to a signer.
+ * NULL when pending (signed_cb answers); otherwise pd is freed, r holds
+ * the answer and the tokens_issued result label is returned. */
+static const char *dispatch(struct pending *pd, const struct sg_tenant_cfg *t,
+                            const struct sg_dpop_proof *proof, struct sd_resp *r, int64_t now)
+{
+    const int basic_tried = pd->basic_tried;
+    if (t->dpop_nonce)
+        sd_dpop_nonce(now, pd->dpop_nonce);
+    if (proof != NULL) {
+        if (dpop_replay(pd, proof, now) == 0)
+            return NULL; /* replay_recorded takes it on */
+        pending_free(pd);
+        sg_log(SG_LOG_WARN, "dpop_replay_cache", "tenant=%s error=queue", t->name);
+        fail(r, SG_OAUTH_TEMPORARILY_UNAVAILABLE, "the replay cache is unavailable", 0, t);
+        return "temporarily_unavailable";
+    }
+    signet_err err = sign_send(pd);
+    if (err != SIGNET_OK) {
+        /* Nothing was sent: fail closed now. */
+        sg_log(SG_LOG_ERROR, "sign_failed", "tenant=%s client=%s error=%s", t->name,
+               pd->client_id, signet_err_name(err));
+        pending_free(pd);
+        fail(r, SG_OAUTH_TEMPORARILY_UNAVAILABLE, "the signing service is unavailable",
+             basic_tried, t);
+        return "temporarily_unavailable";
+    }
+    return NULL;
+}
+
+/* client_credentials: builds the claims and hands them to a signer. NULL
+ * when the request is pending (signed_cb answers it); otherwise r holds
+ * the answer and the tokens_issued result label is returned. */
 static const char *issue(struct sd_ctx *c, const struct sg_tenant_cfg *t,
                          const struct sg_token_req *req, const struct sg_client *cl,
                          const struct sg_dpop_proof *proof, struct sd_resp *r, sd_token_done done,
@@ -557,9 +770,7 @@ static const char *issue(struct sd_ctx *c, const struct sg_tenant_cfg *t,
         fail(r, e, why[0] != '\0' ? why : "out of memory", req->basic_tried, t);
         return sg_oauth_error_code(e);
     }
-    int64_t lifetime = cl->lifetime > 0 ? cl->lifetime : t->token_lifetime;
-    if (lifetime > t->max_token_lifetime)
-        lifetime = t->max_token_lifetime;
+    const int64_t lifetime = token_lifetime(t, cl);
     const int64_t now = sg_clock_now();
     const int64_t exp = now + lifetime;
     /* Exactly the members the signer's policy allows a machine token
@@ -574,53 +785,76 @@ static const char *issue(struct sd_ctx *c, const struct sg_tenant_cfg *t,
         json_decref(claims);
         claims = NULL;
     }
-    /* RFC 9449 §6.1: the token is bound to the proof's key. */
-    if (claims != NULL && proof != NULL &&
-        json_object_set_new(claims, "cnf", json_pack("{s:s}", "jkt", proof->jkt)) != 0) {
-        json_decref(claims);
-        claims = NULL;
-    }
-    char *text = claims != NULL ? json_dumps(claims, JSON_COMPACT) : NULL;
-    json_decref(claims);
-    struct pending *pd = text != NULL ? calloc(1, sizeof *pd) : NULL;
+    struct pending *pd = pending_new(c, t, req, cl, claims_text(claims, proof), lifetime,
+                                     granted, proof != NULL, done, user);
     if (pd == NULL) {
-        free(text);
         fail(r, SG_OAUTH_SERVER_ERROR, "out of memory", req->basic_tried, t);
         return "server_error";
     }
-    pd->c = c;
-    pd->done = done;
-    pd->user = user;
-    pd->text = text; /* freed with pd */
-    (void)snprintf(pd->issuer, sizeof pd->issuer, "%s", t->issuer);
-    pd->lifetime = lifetime;
-    pd->basic_tried = req->basic_tried;
-    (void)snprintf(pd->tenant, sizeof pd->tenant, "%s", t->name);
-    (void)snprintf(pd->client_id, sizeof pd->client_id, "%s", cl->client_id);
-    memcpy(pd->granted, granted, sizeof granted);
-    pd->bound = proof != NULL;
-    if (t->dpop_nonce)
-        sd_dpop_nonce(now, pd->dpop_nonce);
-    if (proof != NULL) {
-        if (dpop_replay(pd, proof, now) == 0)
-            return NULL; /* replay_recorded takes it on */
-        pending_free(pd);
-        sg_log(SG_LOG_WARN, "dpop_replay_cache", "tenant=%s error=queue", t->name);
-        fail(r, SG_OAUTH_TEMPORARILY_UNAVAILABLE, "the replay cache is unavailable", 0, t);
-        return "temporarily_unavailable";
+    return dispatch(pd, t, proof, r, now);
+}
+
+/* authorization_code and refresh_token (grants.c): checks the grant, then
+ * builds a person's access token and, for openid, the ID token that
+ * follows it. Returns as issue() does. */
+static const char *issue_person(struct sd_ctx *c, const struct sg_tenant_cfg *t,
+                                const struct sg_token_req *req, const struct sg_client *cl,
+                                const struct sg_dpop_proof *proof, struct sd_resp *r,
+                                sd_token_done done, void *user)
+{
+    char why[400] = "";
+    const char *result = NULL;
+    json_t *aud = NULL;
+    json_t *id_claims = NULL;
+    struct pending *pd = NULL;
+    struct sd_grant *g = calloc(1, sizeof *g);
+    if (g == NULL) {
+        fail(r, SG_OAUTH_SERVER_ERROR, "out of memory", req->basic_tried, t);
+        return "server_error";
     }
-    pd->t0 = sg_clock_mono_ns();
-    signet_err err = sd_pool_sign_async(&c->pool, t->issuer, text, strlen(text), signed_cb, pd);
-    if (err != SIGNET_OK) {
-        /* Nothing was sent: fail closed now. */
-        pending_free(pd);
-        sg_log(SG_LOG_ERROR, "sign_failed", "tenant=%s client=%s error=%s", t->name,
-               cl->client_id, signet_err_name(err));
-        fail(r, SG_OAUTH_TEMPORARILY_UNAVAILABLE, "the signing service is unavailable",
-             req->basic_tried, t);
-        return "temporarily_unavailable";
+    enum sg_oauth_error e = req->grant == SG_GRANT_TYPE_AUTHORIZATION_CODE
+                                ? sd_grant_code(c, t, req, cl, g, why, sizeof why)
+                                : sd_grant_refresh(c, t, req, cl, g, why, sizeof why);
+    if (e == SG_OAUTH_OK)
+        e = pick_audiences(req, cl, &aud, why, sizeof why);
+    if (e != SG_OAUTH_OK) {
+        fail(r, e, why[0] != '\0' ? why : "out of memory", req->basic_tried, t);
+        result = sg_oauth_error_code(e);
+        goto out;
     }
-    return NULL;
+    char api_scope[SG_OAUTH_SCOPE_MAX + 1];
+    sd_grant_api_scope(g, cl->scopes, api_scope, sizeof api_scope);
+    const int64_t lifetime = token_lifetime(t, cl);
+    const int64_t now = sg_clock_now();
+    json_t *claims = sd_grant_access_claims(t, g, aud, api_scope, now, now + lifetime);
+    if (sd_grant_wants_id_token(g) && (id_claims = sd_grant_id_claims(t, g)) == NULL) {
+        json_decref(claims);
+        claims = NULL;
+    }
+    pd = pending_new(c, t, req, cl, claims_text(claims, proof), lifetime, g->scope,
+                     proof != NULL, done, user);
+    if (pd == NULL) {
+        fail(r, SG_OAUTH_SERVER_ERROR, "out of memory", req->basic_tried, t);
+        result = "server_error";
+        goto out;
+    }
+    pd->grant = g;
+    g = NULL;
+    pd->id_claims = id_claims;
+    id_claims = NULL;
+    /* The tenant's default alg signs the ID token; at_hash is its hash. */
+    (void)snprintf(pd->id_alg, sizeof pd->id_alg, "%s", t->algs[0]);
+    pd->id_lifetime = SD_ID_TOKEN_LIFETIME < t->max_token_lifetime ? SD_ID_TOKEN_LIFETIME
+                                                                    : t->max_token_lifetime;
+    result = dispatch(pd, t, proof, r, now);
+out:
+    json_decref(aud);
+    json_decref(id_claims);
+    if (g != NULL) {
+        sd_grant_clear(g);
+        free(g);
+    }
+    return result;
 }
 
 /* The one answer to every failed client authentication (RFC 6749 §5.2
@@ -632,7 +866,17 @@ static const char *auth_method(const struct sg_token_req *req)
 {
     return req->auth == SG_AUTH_ASSERTION ? "private_key_jwt"
            : req->auth == SG_AUTH_BASIC   ? "client_secret_basic"
-                                          : "client_secret_post";
+           : req->auth == SG_AUTH_POST    ? "client_secret_post"
+                                          : "none";
+}
+
+/* The client's registered grants (SG_GRANT_*) allow the request's. */
+static int grant_allowed(const struct sg_client *cl, enum sg_grant_type g)
+{
+    unsigned bit = g == SG_GRANT_TYPE_AUTHORIZATION_CODE ? SG_GRANT_AUTHORIZATION_CODE
+                   : g == SG_GRANT_TYPE_REFRESH_TOKEN    ? SG_GRANT_REFRESH_TOKEN
+                                                         : SG_GRANT_CLIENT_CREDENTIALS;
+    return (cl->grants & bit) != 0;
 }
 
 /* Looks the client up, authenticates it and then charges its rate limit,
@@ -697,6 +941,18 @@ static int client_gate(struct sd_ctx *c, const struct sg_config *cfg,
         *result = "rate_limited";
         return -1;
     }
+    /* RFC 6749 §5.2 unauthorized_client: told only to the client itself. */
+    if (!grant_allowed(cl, req->grant)) {
+        sg_log(SG_LOG_WARN, "grant_refused", "tenant=%s client=%s grant=%s", t->name,
+               cl->client_id,
+               req->grant == SG_GRANT_TYPE_AUTHORIZATION_CODE ? "authorization_code"
+               : req->grant == SG_GRANT_TYPE_REFRESH_TOKEN    ? "refresh_token"
+                                                              : "client_credentials");
+        fail(r, SG_OAUTH_UNAUTHORIZED_CLIENT, "this client may not use this grant type",
+             req->basic_tried, t);
+        *result = "unauthorized_client";
+        return -1;
+    }
     return 0;
 }
 
@@ -730,7 +986,10 @@ int sd_token_endpoint_async(struct sd_ctx *c, const struct sg_config *cfg,
     if (client_gate(c, cfg, t, &req, &cl, r, &result) != 0 ||
         dpop_policy(t, &cl, dpop != NULL, r, &result) != 0)
         goto out;
-    result = issue(c, t, &req, &cl, dpop != NULL ? &proof : NULL, r, done, user);
+    if (req.grant == SG_GRANT_TYPE_CLIENT_CREDENTIALS)
+        result = issue(c, t, &req, &cl, dpop != NULL ? &proof : NULL, r, done, user);
+    else
+        result = issue_person(c, t, &req, &cl, dpop != NULL ? &proof : NULL, r, done, user);
 out:
     if (result != NULL)
         sd_tm_token_result(c, t->name, result);

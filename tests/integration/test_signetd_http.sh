@@ -94,15 +94,17 @@ for d in "$iss/.well-known/openid-configuration" "$iss/.well-known/oauth-authori
   [ "$(json_get "$work/disc.body" 'd["issuer"]')" = "$iss" ] || fail "discovery issuer at $d"
   [ "$(json_get "$work/disc.body" 'd["token_endpoint"]')" = "$iss/token" ] || fail "token_endpoint"
   [ "$(json_get "$work/disc.body" 'd["jwks_uri"]')" = "$iss/jwks.json" ] || fail "jwks_uri"
-  [ "$(json_get "$work/disc.body" 'd["grant_types_supported"]')" = "['client_credentials']" ] || fail "grants"
+  [ "$(json_get "$work/disc.body" 'sorted(d["grant_types_supported"])')" = "['authorization_code', 'client_credentials', 'refresh_token']" ] || fail "grants"
+  [ "$(json_get "$work/disc.body" 'd["response_types_supported"], d["code_challenge_methods_supported"], d["authorization_endpoint"], d["authorization_response_iss_parameter_supported"]')" = "(['code'], ['S256'], '$iss/authorize', True)" ] || fail "people's discovery: $(cat "$work/disc.body")"
   json_get "$work/disc.body" '"private_key_jwt" in d["token_endpoint_auth_methods_supported"] and "ES256" in d["token_endpoint_auth_signing_alg_values_supported"]' | grep -q True || fail "auth methods"
   json_get "$work/disc.body" 'sorted(d["scopes_supported"])' | grep -q "'read', 'write'" || fail "scopes_supported"
 done
-# scopes_supported is opt-in: a tenant that lists none publishes none (not
-# the union of its clients' scopes, admin ones included).
+# API scopes in scopes_supported are opt-in: a tenant that lists none
+# publishes OpenID Connect's own only (not the union of its clients'
+# scopes, admin ones included).
 req disc2 "$iss2/.well-known/openid-configuration"; expect disc2 200
-json_get "$work/disc2.body" '"scopes_supported" not in d' | grep -q True ||
-  fail "scopes_supported published without opt-in: $(cat "$work/disc2.body")"
+json_get "$work/disc2.body" 'sorted(d["scopes_supported"]) == ["email", "offline_access", "openid", "profile"]' | grep -q True ||
+  fail "API scopes published without opt-in: $(cat "$work/disc2.body")"
 grep -q 'signet:report\|admin:keys' "$work/disc2.body" && fail "discovery lists a client's admin scope"
 req nope "$base/t/nope/jwks.json"; expect nope 404
 req nope "$base/t/nope/.well-known/openid-configuration"; expect nope 404
@@ -167,7 +169,7 @@ req e -d grant_type=client_credentials -d client_id=web -d client_secret=nope "$
 req e -u "web:$S" -d grant_type=client_credentials -d client_secret=x "$iss/token"; expect e 400 invalid_request
 req e -u "web:$S" -d scope=read "$iss/token"; expect e 400 invalid_request
 req e -u "web:$S" -d grant_type=password "$iss/token"; expect e 400 unsupported_grant_type
-req e -u "web:$S" -d grant_type=authorization_code "$iss/token"; expect e 400 unsupported_grant_type
+req e -u "web:$S" -d grant_type=authorization_code "$iss/token"; expect e 400 invalid_request
 req e -u "web:$S" -d grant_type=client_credentials -d grant_type=client_credentials "$iss/token"; expect e 400 invalid_request
 req e -u "web:$S" -d grant_type=client_credentials -d scope=admin "$iss/token"; expect e 400 invalid_scope
 req e -u "web:$S" -d grant_type=client_credentials --data-urlencode 'scope=read  write' "$iss/token"; expect e 400 invalid_scope

@@ -1,7 +1,8 @@
 /* signetd's request parsing (src/common/oauth_req.c) with hostile inputs:
  * form bodies (RFC 6749 Appendix B, §3.1, §3.2), Basic client
- * authentication (RFC 6749 §2.3.1), scopes (§3.3), the client_credentials
- * request as a whole, client assertions (RFC 7523) against fixed vectors,
+ * authentication (RFC 6749 §2.3.1), scopes (§3.3), the token request as a
+ * whole (client_credentials, authorization_code with PKCE, refresh_token,
+ * public clients), client assertions (RFC 7523) against fixed vectors,
  * their audience (draft-ietf-oauth-rfc7523bis: the issuer, one string),
  * registration JWKs, and the store's clients and jti replay cache. */
 #include "testutil.h"
@@ -240,6 +241,224 @@ static void test_token_request(void **state)
     for (int i = 0; i <= SG_OAUTH_MAX_RESOURCES; i++)
         (void)snprintf(body + strlen(body), sizeof body - strlen(body), "&resource=x:%d", i);
     assert_int_equal(parse(body, "Basic d2ViOnMzY3JldA==", &r, why), SG_OAUTH_INVALID_TARGET);
+    sg_token_req_clear(&r);
+}
+
+/* RFC 7636 Appendix B's verifier. */
+#define VERIFIER "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+#define CODE_BODY(v)                                                                          \
+    "grant_type=authorization_code&client_id=spa&code=SplxlOBeZQQYbYS6WxSbIA"                \
+    "&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&code_verifier=" v
+
+static void test_code_grant(void **state)
+{
+    (void)state;
+    struct sg_token_req r;
+    char why[400];
+    /* A public client: client_id alone. */
+    assert_int_equal(parse(CODE_BODY(VERIFIER) "&scope=ignored", NULL, &r, why), SG_OAUTH_OK);
+    assert_int_equal(r.grant, SG_GRANT_TYPE_AUTHORIZATION_CODE);
+    assert_int_equal(r.auth, SG_AUTH_NONE);
+    assert_string_equal(r.client_id, "spa");
+    assert_null(r.secret);
+    assert_null(r.assertion);
+    assert_string_equal(r.code, "SplxlOBeZQQYbYS6WxSbIA");
+    assert_string_equal(r.redirect_uri, "https://app.example/cb");
+    assert_string_equal(r.code_verifier, VERIFIER);
+    assert_null(r.scope); /* RFC 6749 §4.1.3 has none: the code's is what was granted */
+    assert_null(r.refresh_token);
+    sg_token_req_clear(&r);
+    assert_null(r.code);
+    /* A confidential one, every method. */
+    assert_int_equal(parse("grant_type=authorization_code&code=c&redirect_uri=x%3A%2Fcb"
+                           "&code_verifier=" VERIFIER,
+                           "Basic d2ViOnMzY3JldA==", &r, why),
+                     SG_OAUTH_OK);
+    assert_int_equal(r.auth, SG_AUTH_BASIC);
+    assert_string_equal(r.client_id, "web");
+    sg_token_req_clear(&r);
+    assert_int_equal(parse(CODE_BODY(VERIFIER) "&client_secret=x", NULL, &r, why), SG_OAUTH_OK);
+    assert_int_equal(r.auth, SG_AUTH_POST);
+    sg_token_req_clear(&r);
+    /* The verifier's bounds (RFC 7636 §4.1): 43 and 128 are fine. */
+    char body[1024], v[200];
+    memset(v, 'A', sizeof v);
+    v[128] = '\0';
+    (void)snprintf(body, sizeof body, "%s%s", CODE_BODY(""), v);
+    assert_int_equal(parse(body, NULL, &r, why), SG_OAUTH_OK);
+    sg_token_req_clear(&r);
+    v[43] = '\0';
+    (void)snprintf(body, sizeof body, "%s%s", CODE_BODY(""), v);
+    assert_int_equal(parse(body, NULL, &r, why), SG_OAUTH_OK);
+    sg_token_req_clear(&r);
+    /* Every unreserved character. */
+    assert_int_equal(parse(CODE_BODY("azAZ09-._~azAZ09-._~azAZ09-._~azAZ09-._~abc"), NULL, &r,
+                           why),
+                     SG_OAUTH_OK);
+    sg_token_req_clear(&r);
+    struct {
+        const char *body, *authz;
+        enum sg_oauth_error want;
+    } cases[] = {
+        /* one short, one long */
+        {CODE_BODY("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjX"), NULL, SG_OAUTH_INVALID_REQUEST},
+        {CODE_BODY(VERIFIER VERIFIER VERIFIER "0123456789"), NULL, SG_OAUTH_INVALID_REQUEST},
+        /* outside [A-Za-z0-9-._~]: '+' (a space once decoded), '%2B', '/', '=', UTF-8 */
+        {CODE_BODY("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjX+"), NULL, SG_OAUTH_INVALID_REQUEST},
+        {CODE_BODY("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjX%2B"), NULL,
+         SG_OAUTH_INVALID_REQUEST},
+        {CODE_BODY("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjX%2F"), NULL,
+         SG_OAUTH_INVALID_REQUEST},
+        {CODE_BODY("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjX="), NULL, SG_OAUTH_INVALID_REQUEST},
+        {CODE_BODY("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEj%C3%A9"), NULL,
+         SG_OAUTH_INVALID_REQUEST},
+        /* missing parameters (an empty one is omitted, RFC 6749 §3.1) */
+        {"grant_type=authorization_code&client_id=spa&redirect_uri=x&code_verifier=" VERIFIER,
+         NULL, SG_OAUTH_INVALID_REQUEST},
+        {"grant_type=authorization_code&client_id=spa&code=&redirect_uri=x&code_verifier="
+         VERIFIER,
+         NULL, SG_OAUTH_INVALID_REQUEST},
+        {"grant_type=authorization_code&client_id=spa&code=c&code_verifier=" VERIFIER, NULL,
+         SG_OAUTH_INVALID_REQUEST},
+        {"grant_type=authorization_code&client_id=spa&code=c&redirect_uri=x", NULL,
+         SG_OAUTH_INVALID_REQUEST},
+        {"grant_type=authorization_code&client_id=spa&code=c&redirect_uri=x&code_verifier=",
+         NULL, SG_OAUTH_INVALID_REQUEST},
+        /* a code with a space or a control character */
+        {"grant_type=authorization_code&client_id=spa&code=a+b&redirect_uri=x&code_verifier="
+         VERIFIER,
+         NULL, SG_OAUTH_INVALID_REQUEST},
+        {"grant_type=authorization_code&client_id=spa&code=a%01&redirect_uri=x&code_verifier="
+         VERIFIER,
+         NULL, SG_OAUTH_INVALID_REQUEST},
+        /* duplicates (RFC 6749 §3.2) */
+        {CODE_BODY(VERIFIER) "&code=other", NULL, SG_OAUTH_INVALID_REQUEST},
+        {CODE_BODY(VERIFIER) "&code_verifier=" VERIFIER, NULL, SG_OAUTH_INVALID_REQUEST},
+        {CODE_BODY(VERIFIER) "&redirect_uri=x", NULL, SG_OAUTH_INVALID_REQUEST},
+        {CODE_BODY(VERIFIER) "&client_id=spa", NULL, SG_OAUTH_INVALID_REQUEST},
+        /* no client_id and no authentication */
+        {"grant_type=authorization_code&code=c&redirect_uri=x&code_verifier=" VERIFIER, NULL,
+         SG_OAUTH_INVALID_CLIENT},
+        /* two methods, or a secret without its client */
+        {CODE_BODY(VERIFIER) "&client_secret=x", "Basic d2ViOnMzY3JldA==",
+         SG_OAUTH_INVALID_REQUEST},
+        {"grant_type=authorization_code&client_secret=x&code=c&redirect_uri=x&code_verifier="
+         VERIFIER,
+         NULL, SG_OAUTH_INVALID_REQUEST},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        enum sg_oauth_error e = parse(cases[i].body, cases[i].authz, &r, why);
+        if (e != cases[i].want)
+            fail_msg("case %zu '%s': %s, wanted %s (%s)", i, cases[i].body,
+                     sg_oauth_error_code(e), sg_oauth_error_code(cases[i].want), why);
+        assert_true(why[0] != '\0');
+        assert_null(r.client_id);
+        assert_null(r.code);
+        assert_null(r.code_verifier);
+        assert_null(r.redirect_uri);
+        /* A description never quotes a credential. */
+        assert_null(strstr(why, "dBjftJeZ4CVP"));
+        assert_null(strstr(why, "SplxlOBe"));
+        sg_token_req_clear(&r);
+    }
+}
+
+static void test_refresh_grant(void **state)
+{
+    (void)state;
+    struct sg_token_req r;
+    char why[400];
+    assert_int_equal(parse("grant_type=refresh_token&client_id=spa&refresh_token=tGzv3JOkF0XG5Qx2TlKWIA",
+                           NULL, &r, why),
+                     SG_OAUTH_OK);
+    assert_int_equal(r.grant, SG_GRANT_TYPE_REFRESH_TOKEN);
+    assert_int_equal(r.auth, SG_AUTH_NONE);
+    assert_string_equal(r.client_id, "spa");
+    assert_string_equal(r.refresh_token, "tGzv3JOkF0XG5Qx2TlKWIA");
+    assert_null(r.scope);
+    assert_null(r.code);
+    sg_token_req_clear(&r);
+    assert_null(r.refresh_token);
+    /* An optional narrower scope; a confidential client. */
+    assert_int_equal(parse("grant_type=refresh_token&refresh_token=t&scope=openid+read",
+                           "Basic d2ViOnMzY3JldA==", &r, why),
+                     SG_OAUTH_OK);
+    assert_int_equal(r.auth, SG_AUTH_BASIC);
+    assert_string_equal(r.scope, "openid read");
+    sg_token_req_clear(&r);
+    struct {
+        const char *body;
+        enum sg_oauth_error want;
+    } cases[] = {
+        {"grant_type=refresh_token&client_id=spa", SG_OAUTH_INVALID_REQUEST},
+        {"grant_type=refresh_token&client_id=spa&refresh_token=", SG_OAUTH_INVALID_REQUEST},
+        {"grant_type=refresh_token&client_id=spa&refresh_token=a+b", SG_OAUTH_INVALID_REQUEST},
+        {"grant_type=refresh_token&client_id=spa&refresh_token=t&refresh_token=t",
+         SG_OAUTH_INVALID_REQUEST},
+        {"grant_type=refresh_token&client_id=spa&refresh_token=t&scope=a++b",
+         SG_OAUTH_INVALID_SCOPE},
+        {"grant_type=refresh_token&refresh_token=t", SG_OAUTH_INVALID_CLIENT},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        enum sg_oauth_error e = parse(cases[i].body, NULL, &r, why);
+        if (e != cases[i].want)
+            fail_msg("case %zu '%s': %s, wanted %s (%s)", i, cases[i].body,
+                     sg_oauth_error_code(e), sg_oauth_error_code(cases[i].want), why);
+        assert_true(why[0] != '\0');
+        assert_null(r.client_id);
+        assert_null(r.refresh_token);
+        sg_token_req_clear(&r);
+    }
+    /* 256 characters is the cap. */
+    char body[600], tok[300];
+    memset(tok, 'x', sizeof tok);
+    tok[256] = '\0';
+    (void)snprintf(body, sizeof body, "grant_type=refresh_token&client_id=spa&refresh_token=%s",
+                   tok);
+    assert_int_equal(parse(body, NULL, &r, why), SG_OAUTH_OK);
+    sg_token_req_clear(&r);
+    tok[256] = 'x';
+    tok[257] = '\0';
+    (void)snprintf(body, sizeof body, "grant_type=refresh_token&client_id=spa&refresh_token=%s",
+                   tok);
+    assert_int_equal(parse(body, NULL, &r, why), SG_OAUTH_INVALID_REQUEST);
+    sg_token_req_clear(&r);
+}
+
+/* client_credentials keeps requiring client authentication: client_id
+ * alone is no public client there (RFC 6749 §4.4). Other grant types are
+ * unsupported_grant_type. */
+static void test_grant_types(void **state)
+{
+    (void)state;
+    struct sg_token_req r;
+    char why[400];
+    assert_int_equal(parse("grant_type=client_credentials&client_id=spa", NULL, &r, why),
+                     SG_OAUTH_INVALID_CLIENT);
+    assert_null(r.client_id);
+    sg_token_req_clear(&r);
+    assert_int_equal(parse("grant_type=client_credentials&client_id=web&client_secret=x", NULL,
+                           &r, why),
+                     SG_OAUTH_OK);
+    assert_int_equal(r.grant, SG_GRANT_TYPE_CLIENT_CREDENTIALS);
+    sg_token_req_clear(&r);
+    static const char *const unsupported[] = {
+        "grant_type=password&client_id=spa&username=a&password=b",
+        "grant_type=implicit&client_id=spa",
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&client_id=spa",
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&client_id=spa",
+        "grant_type=Authorization_Code&client_id=spa",
+        "grant_type=refresh_token+&client_id=spa&refresh_token=t",
+    };
+    for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++) {
+        enum sg_oauth_error e = parse(unsupported[i], NULL, &r, why);
+        if (e != SG_OAUTH_UNSUPPORTED_GRANT_TYPE)
+            fail_msg("'%s': %s", unsupported[i], sg_oauth_error_code(e));
+        sg_token_req_clear(&r);
+    }
+    assert_int_equal(parse("grant_type=authorization_code&grant_type=refresh_token&client_id=spa",
+                           NULL, &r, why),
+                     SG_OAUTH_INVALID_REQUEST);
     sg_token_req_clear(&r);
 }
 
@@ -522,7 +741,7 @@ static void test_store_clients_and_jti(void **state)
     (void)snprintf(path, sizeof path, "%s/s.db", dir);
     struct sg_store *s = NULL;
     assert_int_equal(sg_store_open(path, 1, &s), SIGNET_OK);
-    assert_int_equal(sg_store_schema_version(s), 3);
+    assert_int_equal(sg_store_schema_version(s), 4); /* schema 4: people (issue 13) */
     struct sg_client c = {.auth = SG_CLIENT_SECRET, .created_at = 1};
     (void)snprintf(c.tenant, sizeof c.tenant, "t1");
     (void)snprintf(c.client_id, sizeof c.client_id, "web");
@@ -585,6 +804,9 @@ int main(void)
         cmocka_unit_test(test_basic),
         cmocka_unit_test(test_scopes),
         cmocka_unit_test(test_token_request),
+        cmocka_unit_test(test_code_grant),
+        cmocka_unit_test(test_refresh_grant),
+        cmocka_unit_test(test_grant_types),
         cmocka_unit_test(test_assertions),
         cmocka_unit_test(test_assertion_audience),
         cmocka_unit_test(test_registration_jwk),

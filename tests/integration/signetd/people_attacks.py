@@ -1,0 +1,1112 @@
+#!/usr/bin/env python3
+"""Attacks on people's sign-in (issue 13, docs/people.md) that need no
+browser, against a real signetd: this program plays the browser (its own
+cookie jar: the __Host- cookies are Secure and signetd is plain http on
+localhost, so they are kept by hand), reads the pages' <main id="signet"
+data-*> attributes, posts the JSON bodies with an Origin header, and
+answers WebAuthn ceremonies with tests/integration/signetd/softauthn.py.
+
+Each attack must be refused with the right status and error code and
+change nothing: afterwards the legitimate flow still works, and no
+session, code, token or passkey was made (checked through `signet user
+show --json` and `signet session list --json`).
+
+Run by tests/integration/test_people_attacks.sh (environment: SIGNET_PORT,
+SIGNET_ISS, SIGNET_ISS2, SIGNET_BIN, SIGNET_STATE, SIGNET_LOG, SIGNET_CLOCK,
+HELPERS, ALICE_LINK, BOB_LINK, CAROL_LINK, CAROL_MADE). One line per check,
+"ok: ..." or "FAIL: ...", exit status 1 when any check failed.
+"""
+
+import hashlib
+import html
+import http.client
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.parse
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.environ["HELPERS"])
+import softauthn  # noqa: E402
+from softauthn import SoftAuthenticator, b64u, cbor_decode, cbor_encode, unb64u  # noqa: E402
+
+PORT = int(os.environ["SIGNET_PORT"])
+ISS = os.environ["SIGNET_ISS"]
+ISS2 = os.environ["SIGNET_ISS2"]
+SIGNET = os.environ["SIGNET_BIN"]
+STATE = os.environ["SIGNET_STATE"]
+LOG = os.environ["SIGNET_LOG"]
+CLOCK = os.environ["SIGNET_CLOCK"]
+HOSTPORT = "localhost:%d" % PORT
+ORIGIN = "http://localhost:%d" % PORT
+T = "/t/default"
+T2 = "/t/two"
+COOKIE = "__Host-signet-default"
+CSRF_COOKIE = "__Host-signet-csrf"
+R1 = "http://localhost:9/cb"
+R2 = "https://app.example/cb"
+
+failures = []
+
+
+def check(name, cond, detail=""):
+    if cond:
+        print("ok: %s" % name)
+    else:
+        print("FAIL: %s%s" % (name, (": " + str(detail)[:600]) if detail else ""))
+        failures.append(name)
+    sys.stdout.flush()
+    return bool(cond)
+
+
+# ---- HTTP and the browser ------------------------------------------------------
+
+class Resp:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.set_cookies = {}
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    def json(self):
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return {}
+
+    def __repr__(self):
+        return "HTTP %d %s %s" % (self.status, self.header("Location") or "", self.text[:300])
+
+
+def raw_request(method, path, body=None, headers=None, chunked=False):
+    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=15)
+    h = {"Host": HOSTPORT}
+    for k, v in (headers or {}).items():
+        if v is None:
+            h.pop(k, None)
+        else:
+            h[k] = v
+    if chunked:
+        conn.request(method, path, body=iter([body]), headers=h, encode_chunked=True)
+    else:
+        conn.request(method, path, body=body, headers=h)
+    r = conn.getresponse()
+    data = r.read()
+    out = Resp(r.status, r.getheaders(), data)
+    conn.close()
+    return out
+
+
+class Browser:
+    """Cookies by hand (name -> value), every request to localhost:PORT."""
+
+    def __init__(self):
+        self.cookies = {}
+
+    def request(self, method, path, body=None, ctype=None, origin=None, headers=None,
+                chunked=False):
+        h = {}
+        if self.cookies:
+            h["Cookie"] = "; ".join("%s=%s" % kv for kv in self.cookies.items())
+        if body is not None:
+            h["Content-Type"] = ctype
+        if origin is not None:
+            h["Origin"] = origin
+        h.update(headers or {})
+        r = raw_request(method, path, body, h, chunked)
+        for k, v in r.headers:
+            if k.lower() != "set-cookie":
+                continue
+            first = v.split(";")[0]
+            name, _, value = first.partition("=")
+            name, value = name.strip(), value.strip()
+            r.set_cookies[name] = v
+            if re.search(r";\s*max-age=0\b", v, re.I) or value == "":
+                self.cookies.pop(name, None)
+            else:
+                self.cookies[name] = value
+        return r
+
+    def get(self, path, headers=None):
+        return self.request("GET", path, headers=headers)
+
+    def post_json(self, path, obj, origin=ORIGIN, headers=None):
+        body = obj if isinstance(obj, bytes) else json.dumps(obj).encode()
+        return self.request("POST", path, body, "application/json", origin=origin,
+                            headers=headers)
+
+
+def page_data(text):
+    m = re.search(r'<main\b[^>]*\bid="signet"[^>]*>', text)
+    if not m:
+        return {}
+    return {k: html.unescape(v) for k, v in re.findall(r'\bdata-([a-z0-9-]+)="([^"]*)"',
+                                                        m.group(0))}
+
+
+def csrf_of(b, path=T + "/signin"):
+    return page_data(b.get(path).text).get("csrf", "")
+
+
+def is_err(r, status, code=None, words=None):
+    """(ok, detail): r is status with JSON error code (and a description
+    containing words, case-insensitive)."""
+    d = r.json()
+    codes = code if isinstance(code, (tuple, list)) else (code,)
+    ok = r.status == status and (code is None or d.get("error") in codes)
+    if ok and words:
+        desc = d.get("error_description", "").lower()
+        ok = all(w.lower() in desc for w in ([words] if isinstance(words, str) else words))
+    return ok, repr(r)
+
+
+def expect(name, r, status, code=None, words=None):
+    ok, detail = is_err(r, status, code, words)
+    return check(name, ok, detail)
+
+
+def is_page(r, status):
+    ct = (r.header("Content-Type") or "").lower()
+    return r.status == status and ct.startswith("text/html") and r.header("Location") is None
+
+
+# ---- the command line -------------------------------------------------------------
+
+def cli(*args, tenant="default"):
+    p = subprocess.run([SIGNET, *args, "--state", STATE, "--tenant", tenant],
+                       capture_output=True, text=True, timeout=30)
+    return p.returncode, p.stdout, p.stderr
+
+
+def user_show(name):
+    rc, out, err = cli("user", "show", "--name", name, "--json")
+    if rc != 0:
+        raise RuntimeError("user show %s: %s" % (name, err))
+    return json.loads(out)
+
+
+def session_sids(user=None):
+    args = ["session", "list", "--json"] + (["--user", user] if user else [])
+    rc, out, err = cli(*args)
+    if rc != 0:
+        raise RuntimeError("session list: %s" % err)
+    return sorted(s["sid"] for s in json.loads(out))
+
+
+def snapshot():
+    """What an attack must not change: every user's passkeys (with their
+    sign counts) and the live sessions."""
+    out = {}
+    for n in ("alice", "bob"):
+        u = user_show(n)
+        out[n] = (len(u["passkeys"]), sorted(p.get("sign_count", 0) for p in u["passkeys"]))
+    out["sessions"] = session_sids()
+    return out
+
+
+def unchanged(name, before):
+    after = snapshot()
+    return check(name + ": nothing changed (passkeys, sessions)", after == before,
+                 "before %s after %s" % (before, after))
+
+
+def store_counts():
+    """Rows of the front store's people tables (read-only, beside signetd)."""
+    import sqlite3
+    db = sqlite3.connect("file:%s/front/signet.db?mode=ro" % STATE, uri=True, timeout=5)
+    try:
+        return {t: db.execute("SELECT count(*) FROM %s" % t).fetchone()[0]
+                for t in ("authreqs", "codes", "sessions", "refresh_tokens", "passkeys")}
+    finally:
+        db.close()
+
+
+def log_text():
+    with open(LOG, encoding="utf-8", errors="replace") as f:
+        return f.read()
+
+
+# ---- ceremonies --------------------------------------------------------------------
+
+def options(b, csrf, purpose, **kw):
+    body = {"purpose": purpose, "csrf": csrf}
+    body.update(kw)
+    return b.post_json(T + "/webauthn/options", body)
+
+
+def public_key(r):
+    pk = r.json().get("publicKey")
+    if r.status != 200 or not pk:
+        raise RuntimeError("webauthn/options: %r" % r)
+    return pk
+
+
+def enrol_page(b, token):
+    r = b.get(T + "/enrol?token=" + token)
+    return r, page_data(r.text)
+
+
+def enrol_options(b, csrf, token):
+    return public_key(options(b, csrf, "enrol", token=token))
+
+
+def enrol_post(b, csrf, token, cred, origin=ORIGIN):
+    return b.post_json(T + "/enrol", {"token": token, "csrf": csrf, "credential": cred},
+                       origin=origin)
+
+
+def signin_options(b, csrf, req=""):
+    return public_key(options(b, csrf, "signin", req=req))
+
+
+def signin_post(b, csrf, cred, req="", origin=ORIGIN):
+    return b.post_json(T + "/signin", {"req": req, "csrf": csrf, "credential": cred},
+                       origin=origin)
+
+
+def signin(b, auth, req=""):
+    csrf = csrf_of(b, T + "/signin" + ("?req=" + req if req else ""))
+    o = signin_options(b, csrf, req)
+    return signin_post(b, csrf, auth.get_assertion(o), req)
+
+
+def with_fmt(cred, fmt):
+    """The registration with another attestation format (same authData)."""
+    att, _ = cbor_decode(unb64u(cred["response"]["attestationObject"]))
+    att["fmt"] = fmt
+    out = json.loads(json.dumps(cred))
+    out["response"]["attestationObject"] = b64u(cbor_encode(att))
+    return out
+
+
+def resigned(auth, asr, other_data):
+    """The assertion with a valid signature by its key over other bytes."""
+    cred = next(c for c in auth.credentials if b64u(c.cred_id) == asr["rawId"])
+    out = json.loads(json.dumps(asr))
+    ad = unb64u(asr["response"]["authenticatorData"])
+    out["response"]["signature"] = b64u(softauthn.sign(cred.key, cred.alg, ad + other_data))
+    return out
+
+
+def pkce():
+    v = b64u(os.urandom(32))
+    return v, b64u(hashlib.sha256(v.encode()).digest())
+
+
+def qs(params):
+    return urllib.parse.urlencode(params, quote_via=urllib.parse.quote, safe="")
+
+
+def authorize(b, params, base=T):
+    return b.get(base + "/authorize?" + (params if isinstance(params, str) else qs(params)))
+
+
+def auth_params(client="webapp", redirect=R1, challenge=None, **extra):
+    p = {"response_type": "code", "client_id": client, "redirect_uri": redirect,
+         "scope": "openid api.read", "state": "st-" + b64u(os.urandom(6)),
+         "nonce": b64u(os.urandom(8))}
+    if challenge is not None:
+        p["code_challenge"] = challenge
+        p["code_challenge_method"] = "S256"
+    p.update(extra)
+    return {k: v for k, v in p.items() if v is not None}
+
+
+def redirect_params(location, redirect):
+    """The query of a redirect to the client, or None when it goes elsewhere."""
+    if location is None or not location.startswith(redirect + "?"):
+        return None
+    return dict(urllib.parse.parse_qsl(location[len(redirect) + 1:], keep_blank_values=True))
+
+
+def code_flow(b, auth=None, client="webapp", redirect=R1, base=T, **extra):
+    """The authorization request for b (signing in with auth when asked to):
+    (code, verifier, params of the redirect), or raises."""
+    v, c = pkce()
+    p = auth_params(client, redirect, c, **extra)
+    r = authorize(b, p, base)
+    loc = r.header("Location") or ""
+    if r.status == 303 and auth is not None and "/signin?req=" in loc:
+        req = urllib.parse.parse_qs(urllib.parse.urlparse(loc).query)["req"][0]
+        r2 = signin(b, auth, req)
+        loc = r2.json().get("location")
+        if r2.status != 200:
+            raise RuntimeError("sign-in for the code: %r" % r2)
+    elif r.status != 302:
+        raise RuntimeError("authorize: %r" % r)
+    q = redirect_params(loc, redirect)
+    if q is None or "code" not in q:
+        raise RuntimeError("no code in %r" % loc)
+    if q.get("state") != p["state"]:
+        raise RuntimeError("state not echoed: %r" % loc)
+    return q["code"], v, q
+
+
+def token(form, base=T):
+    return raw_request("POST", base + "/token", qs(form).encode(),
+                       {"Content-Type": "application/x-www-form-urlencoded"})
+
+
+def redeem(code, verifier, client="webapp", redirect=R1, base=T, **drop):
+    f = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect,
+         "code_verifier": verifier, "client_id": client}
+    for k in drop:
+        f.pop(k, None)
+    return token(f, base)
+
+
+def refresh(rt, client="webapp"):
+    return token({"grant_type": "refresh_token", "refresh_token": rt, "client_id": client})
+
+
+def section(title):
+    print("--- %s" % title)
+    sys.stdout.flush()
+
+
+# =====================================================================================
+
+def enrolment(alice):
+    section("1. enrolment")
+    tok = os.environ["ALICE_LINK"].split("token=", 1)[1]
+    bob_tok = os.environ["BOB_LINK"].split("token=", 1)[1]
+    A = Browser()
+    r, d = enrol_page(A, tok)
+    check("enrol page: 200 with data-csrf and data-token", r.status == 200 and
+          len(d.get("csrf", "")) == 43 and d.get("token") == tok, repr(r))
+    csrf = d.get("csrf", "")
+    check("enrol page sets the CSRF cookie (__Host-, Secure, HttpOnly, SameSite=Strict)",
+          CSRF_COOKIE in A.cookies and re.search(r"Secure", r.set_cookies.get(CSRF_COOKIE, ""))
+          and re.search(r"HttpOnly", r.set_cookies[CSRF_COOKIE]) and
+          re.search(r"SameSite=Strict", r.set_cookies[CSRF_COOKIE], re.I),
+          r.set_cookies)
+    before = snapshot()
+    check("before enrolment alice has no passkey and no session",
+          before["alice"][0] == 0 and user_show("alice")["sessions"] == [], before)
+
+    # The ceremony, each bent one way: 400 naming the check.
+    def bad_registration(name, words, **knobs):
+        o = enrol_options(A, csrf, tok)
+        cred = alice.make_credential(o, **knobs)
+        expect("enrol refused: " + name, enrol_post(A, csrf, tok, cred), 400, "invalid_request",
+               words)
+
+    bad_registration("origin http://evil.example in clientDataJSON", "origin",
+                     origin="http://evil.example")
+    bad_registration("origin http://127.0.0.1:port (the address, not the issuer's host)",
+                     "origin", origin="http://127.0.0.1:%d" % PORT)
+    bad_registration("origin https://localhost:port (other scheme)", "origin",
+                     origin="https://localhost:%d" % PORT)
+    bad_registration("rpIdHash of evil.example", "rpIdHash", rp_id_for_hash="evil.example")
+    bad_registration("UV flag off", "UV", uv=False)
+    bad_registration("UP flag off", "UP", up=False)
+    bad_registration("crossOrigin true", "crossOrigin", cross_origin=True)
+
+    o = enrol_options(A, csrf, tok)
+    expect("enrol refused: fmt packed (attestation other than none)",
+           enrol_post(A, csrf, tok, with_fmt(alice.make_credential(o), "packed")), 400,
+           "invalid_request", "none")
+    o = enrol_options(A, csrf, tok)
+    expect("enrol refused: fmt fido-u2f", enrol_post(
+        A, csrf, tok, with_fmt(alice.make_credential(o), "fido-u2f")), 400, "invalid_request",
+        "none")
+
+    # A challenge made for a sign-in, answered as a registration.
+    so = signin_options(A, csrf)
+    o = enrol_options(A, csrf, tok)
+    o2 = dict(o, challenge=so["challenge"])
+    expect("enrol refused: a sign-in challenge used for an enrolment",
+           enrol_post(A, csrf, tok, alice.make_credential(o2)), 400, "invalid_request",
+           "challenge")
+    # A challenge made for bob's link, posted with alice's.
+    bo = enrol_options(A, csrf, bob_tok)
+    expect("enrol refused: the challenge of another person's link",
+           enrol_post(A, csrf, tok, alice.make_credential(bo)), 400, "invalid_request",
+           "challenge")
+    # One challenge, two answers: the first (refused for UV) used it up.
+    o = enrol_options(A, csrf, tok)
+    r1 = enrol_post(A, csrf, tok, alice.make_credential(o, uv=False))
+    r2 = enrol_post(A, csrf, tok, alice.make_credential(o))
+    expect("enrol refused: a replayed challenge (its first use was refused)", r2, 400,
+           "invalid_request", "challenge")
+    check("  (the first answer was refused for UV)", r1.status == 400, repr(r1))
+    # A challenge nobody asked for.
+    o = enrol_options(A, csrf, tok)
+    expect("enrol refused: a challenge signet never issued",
+           enrol_post(A, csrf, tok, alice.make_credential(dict(o, challenge=b64u(os.urandom(32))))),
+           400, "invalid_request", "challenge")
+
+    # CSRF: one good registration, refused five ways (403), then accepted:
+    # the refusals used up nothing.
+    o = enrol_options(A, csrf, tok)
+    good = alice.make_credential(o)
+    body = {"token": tok, "credential": good}
+    expect("enrol CSRF: no csrf member -> 403", A.post_json(T + "/enrol", body), 403)
+    expect("enrol CSRF: a wrong csrf -> 403",
+           A.post_json(T + "/enrol", dict(body, csrf=b64u(os.urandom(32)))), 403)
+    expect("enrol CSRF: an empty csrf -> 403", A.post_json(T + "/enrol", dict(body, csrf="")),
+           403)
+    other = Browser()
+    other_csrf = csrf_of(other)
+    check("  another browser has another CSRF token", other_csrf and other_csrf != csrf)
+    expect("enrol CSRF: the csrf of another browser's cookie -> 403",
+           A.post_json(T + "/enrol", dict(body, csrf=other_csrf)), 403)
+    expect("enrol CSRF: another browser's cookie with this page's csrf -> 403",
+           other.post_json(T + "/enrol", dict(body, csrf=csrf)), 403)
+    nocookie = Browser()
+    expect("enrol CSRF: no CSRF cookie -> 403",
+           nocookie.post_json(T + "/enrol", dict(body, csrf=csrf)), 403)
+    expect("enrol CSRF: no Origin -> 403", enrol_post(A, csrf, tok, good, origin=None), 403)
+    expect("enrol CSRF: Origin http://evil.example -> 403",
+           enrol_post(A, csrf, tok, good, origin="http://evil.example"), 403)
+    expect("enrol CSRF: Origin null -> 403", enrol_post(A, csrf, tok, good, origin="null"), 403)
+    expect("enrol CSRF: Origin http://127.0.0.1:port -> 403",
+           enrol_post(A, csrf, tok, good, origin="http://127.0.0.1:%d" % PORT), 403)
+    expect("enrol CSRF: Origin with a trailing slash -> 403",
+           enrol_post(A, csrf, tok, good, origin=ORIGIN + "/"), 403)
+    expect("options CSRF: Origin http://evil.example -> 403",
+           A.post_json(T + "/webauthn/options", {"purpose": "enrol", "token": tok, "csrf": csrf},
+                       origin="http://evil.example"), 403)
+    expect("options CSRF: a wrong csrf -> 403",
+           A.post_json(T + "/webauthn/options",
+                       {"purpose": "enrol", "token": tok, "csrf": other_csrf}), 403)
+    unchanged("after the refused enrolments", before)
+
+    # A second browser holding a challenge for the same link (a race).
+    B = Browser()
+    rb, db = enrol_page(B, tok)
+    ob = enrol_options(B, db.get("csrf", ""), tok)
+    late = SoftAuthenticator("localhost", ORIGIN).make_credential(ob)
+
+    r = enrol_post(A, csrf, tok, good)
+    ok = check("valid enrolment (after the CSRF refusals, the same answer) -> location /account",
+               r.status == 200 and r.json().get("location") == T + "/account", repr(r))
+    sc = r.set_cookies.get(COOKIE, "")
+    check("enrolment sets the session cookie: 43 base64url, Path=/, Secure, HttpOnly, "
+          "SameSite=Lax", re.fullmatch(r"[A-Za-z0-9_-]{43}", A.cookies.get(COOKIE, "")) and
+          all(x.lower() in sc.lower() for x in ("Path=/", "Secure", "HttpOnly", "SameSite=Lax")),
+          sc)
+    ra = A.get(T + "/account")
+    check("the account page answers 200 with the session", ra.status == 200, repr(ra))
+    u = user_show("alice")
+    check("alice: one passkey and one session", len(u["passkeys"]) == 1 and
+          len(u["sessions"]) == 1, u)
+    if not ok:
+        raise RuntimeError("no enrolment: the rest cannot run")
+    # The authenticator keeps only the passkey signet registered (the
+    # refused ceremonies left others in it).
+    alice.credentials = [c for c in alice.credentials if b64u(c.cred_id) == good["rawId"]]
+
+    # The link is used up.
+    after = snapshot()
+    expect("link reused: the racing browser's registration -> 400",
+           enrol_post(B, db.get("csrf", ""), tok, late), 400, "invalid_request", "link")
+    expect("link reused: the same request again -> 400", enrol_post(A, csrf, tok, good), 400,
+           "invalid_request")
+    r, _ = enrol_page(Browser(), tok)
+    check("link reused: GET /enrol is an error page (410)", is_page(r, 410), repr(r))
+    C = Browser()
+    expect("link reused: options for it -> 400", options(C, csrf_of(C), "enrol", token=tok), 400,
+           "invalid_request", "link")
+    expect("options for a link never issued -> 400",
+           options(C, csrf_of(C), "enrol", token=b64u(os.urandom(32))), 400, "invalid_request")
+    r, _ = enrol_page(Browser(), b64u(os.urandom(32)))
+    check("GET /enrol with a token never issued -> 410 page", is_page(r, 410), repr(r))
+    unchanged("after the reuse of the link", after)
+
+    # An expired link (--link-lifetime 1s, made at setup).
+    wait = float(os.environ["CAROL_MADE"]) + 2.2 - time.time()
+    if wait > 0:
+        time.sleep(wait)
+    ctok = os.environ["CAROL_LINK"].split("token=", 1)[1]
+    r, _ = enrol_page(Browser(), ctok)
+    check("expired link: GET /enrol -> 410 page", is_page(r, 410), repr(r))
+    expect("expired link: options -> 400", options(C, csrf_of(C), "enrol", token=ctok), 400,
+           "invalid_request", "expired")
+    return A
+
+
+def bob_enrol(bob_auth):
+    tok = os.environ["BOB_LINK"].split("token=", 1)[1]
+    B = Browser()
+    _, d = enrol_page(B, tok)
+    o = enrol_options(B, d["csrf"], tok)
+    r = enrol_post(B, d["csrf"], tok, bob_auth.make_credential(o, be=True, bs=True))
+    if not check("bob enrols a synced passkey", r.status == 200, repr(r)):
+        raise RuntimeError("bob cannot enrol")
+    return B
+
+
+def signins(alice, A, bob, B):
+    section("3. sign-in")
+    S = Browser()
+    csrf = csrf_of(S)
+    before = snapshot()
+
+    def bad(name, words, status=400, code="invalid_request", mangle=None, **knobs):
+        o = signin_options(S, csrf)
+        a = alice.get_assertion(o, **knobs)
+        if mangle:
+            a = mangle(a, o)
+        expect("sign-in refused: " + name, signin_post(S, csrf, a), status, code, words)
+
+    bad("origin http://evil.example", "origin", origin="http://evil.example")
+    bad("origin http://127.0.0.1:port", "origin", origin="http://127.0.0.1:%d" % PORT)
+    bad("rpIdHash of evil.example", "rpIdHash", rp_id_for_hash="evil.example")
+    bad("a challenge signet never issued", "challenge",
+        challenge_override=b64u(os.urandom(32)))
+    bad("UV flag off", "UV", uv=False)
+    bad("UP flag off", "UP", up=False)
+    bad("a signature over other data", "signature",
+        mangle=lambda a, o: resigned(alice, a, hashlib.sha256(b"other data").digest()))
+
+    def other_handle(a, o):
+        a = json.loads(json.dumps(a))
+        a["response"]["userHandle"] = b64u(b"u" + b"A" * 22)
+        return a
+    bad("a userHandle that is not the passkey's user", "userHandle", mangle=other_handle)
+
+    # A passkey signet never registered (its own key, alice's user handle).
+    stranger = SoftAuthenticator("localhost", ORIGIN)
+    stranger.make_credential(softauthn.creation_options(b64u(os.urandom(32)), "localhost",
+                                                        user_id=alice.credentials[-1].user_handle))
+    o = signin_options(S, csrf)
+    expect("sign-in refused: an unknown credential id",
+           signin_post(S, csrf, stranger.get_assertion(o)), 400, "invalid_request",
+           "not registered")
+
+    # One challenge, two answers.
+    o = signin_options(S, csrf)
+    r1 = signin_post(S, csrf, alice.get_assertion(o, uv=False))
+    r2 = signin_post(S, csrf, alice.get_assertion(o))
+    expect("sign-in refused: a replayed challenge (its first use was refused)", r2, 400,
+           "invalid_request", "challenge")
+    check("  (the first answer was refused)", r1.status == 400, repr(r1))
+
+    # A registration challenge (alice adding a passkey) answered as a sign-in.
+    ra = options(A, csrf_of(A, T + "/account"), "add")
+    if check("purpose add with a fresh session gives creation options", ra.status == 200,
+             repr(ra)):
+        ao = public_key(ra)
+        so = signin_options(S, csrf)
+        expect("sign-in refused: a registration challenge used for a sign-in",
+               signin_post(S, csrf, alice.get_assertion(dict(so, challenge=ao["challenge"]))),
+               400, "invalid_request", "challenge")
+    # A challenge for a pending authorization request, used without it.
+    _, c = pkce()
+    r = authorize(S, auth_params(challenge=c))
+    req = urllib.parse.parse_qs(urllib.parse.urlparse(r.header("Location") or "").query).get(
+        "req", [""])[0]
+    if check("authorize without a session -> 303 to /signin?req=", r.status == 303 and req,
+             repr(r)):
+        o = signin_options(S, csrf, req)
+        expect("sign-in refused: the challenge of another sign-in request",
+               signin_post(S, csrf, alice.get_assertion(o), req=""), 400, "invalid_request",
+               "challenge")
+    a = alice.get_assertion(signin_options(S, csrf))
+    expect("sign-in CSRF: no Origin -> 403", signin_post(S, csrf, a, origin=None), 403)
+    expect("sign-in CSRF: Origin http://evil.example -> 403",
+           signin_post(S, csrf, a, origin="http://evil.example"), 403)
+    expect("sign-in CSRF: a wrong csrf -> 403", signin_post(S, b64u(os.urandom(32)), a), 403)
+    check("the refused sign-ins set no session cookie", COOKIE not in S.cookies, S.cookies)
+    unchanged("after the refused sign-ins", before)
+    r = signin_post(S, csrf, a)
+    check("the assertion refused for CSRF is accepted from the page (nothing was used up)",
+          r.status == 200 and r.json().get("location") == T + "/account", repr(r))
+
+    # The counter goes backwards.
+    count0 = max(p["sign_count"] for p in user_show("alice")["passkeys"])
+    o1, o2 = signin_options(S, csrf), signin_options(S, csrf)
+    early = alice.get_assertion(o1)
+    late = alice.get_assertion(o2)
+    r = signin_post(S, csrf, late)
+    check("sign-in with the later counter -> 200", r.status == 200, repr(r))
+    stored = max(p["sign_count"] for p in user_show("alice")["passkeys"])
+    check("the stored sign count is the later one", stored == alice.credentials[-1].counter and
+          stored > count0, "stored %d, authenticator %d" % (stored, alice.credentials[-1].counter))
+    before = snapshot()
+    expect("sign-in refused: the earlier counter after the later one (counter regression)",
+           signin_post(S, csrf, early), 400, "invalid_request", "counter")
+    unchanged("after the counter regression", before)
+    time.sleep(0.2)
+    check("signetd logged passkey_counter_regressed", "passkey_counter_regressed" in log_text())
+    expect("sign-in refused: a successful assertion replayed", signin_post(S, csrf, late), 400,
+           "invalid_request", "challenge")
+
+    # Session fixation: a cookie planted before the sign-in is not the session.
+    F = Browser()
+    planted = b64u(os.urandom(32))
+    F.cookies[COOKIE] = planted
+    r = signin(F, alice)
+    v1 = F.cookies.get(COOKIE)
+    check("fixation: the sign-in sets a new cookie value, not the planted one",
+          r.status == 200 and COOKIE in r.set_cookies and v1 and v1 != planted, repr(r))
+    P = Browser()
+    P.cookies[COOKIE] = planted
+    check("fixation: the planted value is no session (/account -> 303)",
+          P.get(T + "/account").status == 303)
+    check("fixation: the new value is the session (/account -> 200)",
+          F.get(T + "/account").status == 200)
+    sids1 = session_sids("alice")
+    r = signin(F, alice)
+    v2 = F.cookies.get(COOKIE)
+    sids2 = session_sids("alice")
+    check("a second sign-in issues another cookie value", r.status == 200 and v2 and v2 != v1,
+          repr(r))
+    check("a second sign-in makes a new session id and ends the browser's old one",
+          len(set(sids2) - set(sids1)) == 1 and len(set(sids1) - set(sids2)) == 1,
+          "%s -> %s" % (sids1, sids2))
+    O = Browser()
+    O.cookies[COOKIE] = v1
+    check("the previous cookie value no longer works (/account -> 303)",
+          O.get(T + "/account").status == 303)
+    # The attacker's own (real) session planted in the victim's browser.
+    V = Browser()
+    V.cookies[COOKIE] = B.cookies[COOKIE]
+    r = signin(V, alice)
+    check("a planted real session (bob's) is replaced at alice's sign-in",
+          r.status == 200 and V.cookies.get(COOKIE) not in (None, B.cookies[COOKIE]), repr(r))
+    check("  and bob's own cookie is no longer a session (his session was revoked)",
+          B.get(T + "/account").status == 303)
+
+    return F
+
+
+def disabled_user(bob):
+    section("3b. a disabled user")
+    BB = Browser()
+    r = signin(BB, bob)
+    check("bob signs in (before being disabled)", r.status == 200, repr(r))
+    code_b, v_b, _ = code_flow(BB)
+    code_rt, v_rt, _ = code_flow(BB)
+    rt = redeem(code_rt, v_rt).json().get("refresh_token", "")
+    check("bob has a code and a refresh token", code_b and rt)
+    rc, out, err = cli("user", "disable", "--name", "bob")
+    check("signet user disable bob", rc == 0, err)
+    check("bob's existing session no longer works (/account -> 303)",
+          BB.get(T + "/account").status == 303)
+    check("bob has no session left (signet session list)", session_sids("bob") == [],
+          session_sids("bob"))
+    r = authorize(BB, auth_params(challenge=pkce()[1], prompt="none"))
+    q = redirect_params(r.header("Location"), R1) or {}
+    check("bob's session gets no code (prompt=none -> login_required)",
+          r.status == 302 and q.get("error") == "login_required" and "code" not in q, repr(r))
+    before = snapshot()
+    D = Browser()
+    expect("sign-in refused: a disabled user -> 403 access_denied", signin(D, bob), 403,
+           "access_denied")
+    check("the disabled user got no cookie", COOKIE not in D.cookies, D.cookies)
+    unchanged("after the disabled user's sign-in", before)
+    expect("bob's code from before the disable -> invalid_grant", redeem(code_b, v_b), 400,
+           "invalid_grant")
+    expect("bob's refresh token from before the disable -> invalid_grant", refresh(rt), 400,
+           "invalid_grant")
+    rc, out, err = cli("user", "enable", "--name", "bob")
+    r = signin(Browser(), bob)
+    check("bob, enabled again, signs in", rc == 0 and r.status == 200, repr(r))
+    expect("  and his old refresh token stays dead", refresh(rt), 400, "invalid_grant")
+
+
+def authorize_checks(F):
+    section("2. authorize")
+    N = Browser()  # no session
+    _, c = pkce()
+    before = snapshot()
+    rows = store_counts()
+
+    def to_client(name, params, code, redirect=R1):
+        r = authorize(N, params)
+        q = redirect_params(r.header("Location"), redirect)
+        check(name, r.status in (302, 303) and q is not None and q.get("error") == code and
+              q.get("state") == params.get("state") and q.get("iss") == ISS and
+              "code" not in q and q.get("error_description"), repr(r))
+
+    p = auth_params(challenge=None)
+    to_client("no code_challenge -> redirect error=invalid_request, state, iss", p,
+              "invalid_request")
+    to_client("code_challenge_method=plain -> invalid_request",
+              dict(auth_params(challenge=c), code_challenge_method="plain"), "invalid_request")
+    p = auth_params(challenge=c)
+    del p["code_challenge_method"]
+    to_client("code_challenge without a method -> invalid_request", p, "invalid_request")
+    to_client("code_challenge of 42 characters -> invalid_request",
+              auth_params(challenge=c[:42]), "invalid_request")
+    to_client("response_type=token -> unsupported_response_type",
+              auth_params(challenge=c, response_type="token"), "unsupported_response_type")
+    to_client("response_type=code id_token -> unsupported_response_type",
+              auth_params(challenge=c, response_type="code id_token"),
+              "unsupported_response_type")
+    to_client("a scope the client does not have -> invalid_scope",
+              auth_params(challenge=c, scope="openid admin"), "invalid_scope")
+    to_client("prompt=none without a session -> login_required",
+              auth_params(challenge=c, prompt="none"), "login_required")
+    to_client("prompt=none to the other registered URI -> login_required there",
+              auth_params(redirect=R2, challenge=c, prompt="none"), "login_required", R2)
+
+    bad_uris = [
+        ("prefix", "http://localhost:9/c"),
+        ("suffix", "http://localhost:9/cbx"),
+        ("extra path", "http://localhost:9/cb/evil"),
+        ("other port", "http://localhost:10/cb"),
+        ("default port spelled out", "https://app.example:443/cb"),
+        ("other scheme (https for http)", "https://localhost:9/cb"),
+        ("other scheme (http for https)", "http://app.example/cb"),
+        ("trailing slash", "https://app.example/cb/"),
+        ("added query", "https://app.example/cb?x=1"),
+        ("empty query", "https://app.example/cb?"),
+        ("fragment", "https://app.example/cb#x"),
+        ("%-encoded path character", "https://app.example/%63b"),
+        ("%-encoded slash", "https://app.example%2Fcb"),
+        ("double %-encoding", "https%253A%252F%252Fapp.example%252Fcb"),
+        ("trailing %20", "https://app.example/cb%20"),
+        ("trailing space", "https://app.example/cb "),
+        ("upper-case host", "https://APP.example/cb"),
+        ("upper-case scheme", "HTTPS://app.example/cb"),
+        ("upper-case path", "https://app.example/CB"),
+        ("dot segments (open redirect)", "https://app.example/cb/../evil"),
+        ("dot segment", "https://app.example/./cb"),
+        ("userinfo trick", "https://app.example@evil.example/cb"),
+        ("backslash userinfo trick", "https://app.example\\@evil.example/cb"),
+        ("host suffix", "https://app.example.evil.example/cb"),
+        ("registered URI in the query of another", "https://evil.example/?https://app.example/cb"),
+        ("scheme-relative", "//app.example/cb"),
+        ("the IP address for localhost", "http://127.0.0.1:9/cb"),
+        ("javascript:", "javascript:alert(1)//https://app.example/cb"),
+        ("empty", ""),
+    ]
+    for name, uri in bad_uris:
+        r = authorize(N, auth_params(redirect=uri, challenge=c))
+        check("redirect_uri %s (%r) -> 400 page, no Location" % (name, uri), is_page(r, 400),
+              repr(r))
+    # Also with an otherwise bad request: the redirect URI is checked first.
+    r = authorize(N, auth_params(redirect="https://evil.example/cb", challenge=None,
+                                 response_type="token"))
+    check("a bad redirect_uri with other errors -> still the 400 page", is_page(r, 400), repr(r))
+    p = auth_params(challenge=c)
+    del p["redirect_uri"]
+    r = authorize(N, p)
+    check("no redirect_uri (the client has two) -> 400 page", is_page(r, 400), repr(r))
+    r = authorize(N, auth_params(client="nosuch", challenge=c))
+    check("unknown client -> 400 page", is_page(r, 400), repr(r))
+    p = auth_params(challenge=c)
+    del p["client_id"]
+    r = authorize(N, p)
+    check("no client_id -> 400 page", is_page(r, 400), repr(r))
+    r = authorize(N, auth_params(client="svc", challenge=c))
+    check("a client without the authorization_code grant -> 400 page", is_page(r, 400), repr(r))
+    base = qs(auth_params(challenge=c))
+    for name, extra in [("client_id", "client_id=webapp"), ("redirect_uri",
+                        "redirect_uri=" + urllib.parse.quote(R1, safe="")),
+                        ("redirect_uri (another registered one)",
+                         "redirect_uri=" + urllib.parse.quote(R2, safe="")),
+                        ("response_type", "response_type=code"), ("state", "state=other"),
+                        ("code_challenge", "code_challenge=" + c)]:
+        r = authorize(N, base + "&" + extra)
+        check("duplicate %s -> 400 page" % name, is_page(r, 400), repr(r))
+    check("the refused requests left no session", snapshot() == before)
+    check("the refused requests stored no authorization request and no code",
+          store_counts() == rows, "%s -> %s" % (rows, store_counts()))
+
+    # The legitimate request still works: 303 to the sign-in page; with a
+    # session (F, alice's) a code at once, with state and iss.
+    r = authorize(N, auth_params(challenge=c))
+    check("a good request without a session -> 303 /signin?req=", r.status == 303 and
+          (r.header("Location") or "").startswith(T + "/signin?req="), repr(r))
+    try:
+        code, v, q = code_flow(F)
+        check("a good request with a session -> 302 with code, state and iss = issuer (RFC 9207)",
+              q.get("iss") == ISS and len(code) >= 43, q)
+    except RuntimeError as e:
+        check("a good request with a session -> 302 with a code", False, e)
+
+
+def token_checks(F, alice):
+    section("4. token endpoint")
+    # The legitimate exchange first (its shape), then one fresh code per attack.
+    try:
+        code, v, q = code_flow(F)
+    except RuntimeError as e:
+        check("a code for the token checks", False, e)
+        return None
+    r = redeem(code, v)
+    d = r.json()
+    if not check("authorization_code exchange -> 200 with access, ID and refresh tokens",
+                 r.status == 200 and d.get("access_token") and d.get("id_token") and
+                 d.get("refresh_token"), repr(r)):
+        return None
+    rt1 = d["refresh_token"]
+    r = redeem(code, v)
+    expect("code replay -> invalid_grant", r, 400, "invalid_grant")
+    r = refresh(rt1)
+    expect("the refresh token issued by the first use is refused after the replay", r, 400,
+           "invalid_grant")
+
+    def attack(name, mutate, code_kw=None, codes="invalid_grant"):
+        code, v, _ = code_flow(F, **(code_kw or {}))
+        args = mutate(code, v)
+        r = redeem(*args[0], **args[1])
+        expect("token refused: %s -> %s" % (name, "/".join(
+            [codes] if isinstance(codes, str) else codes)), r, 400, codes)
+        # Does the legitimate exchange still work afterwards? (informational:
+        # burning a code presented wrongly is allowed.)
+        again = redeem(code, v, **(code_kw and {"redirect": code_kw["redirect"]} or {}))
+        print("info: after '%s' the legitimate exchange of that code answers %d" %
+              (name, again.status))
+
+    # A parameter missing or malformed is a malformed request (RFC 6749
+    # §5.2 invalid_request) as much as a failed grant: either, never a token.
+    either = ("invalid_grant", "invalid_request")
+    attack("PKCE: no code_verifier", lambda c, v: ((c, v), {"code_verifier": 1}), codes=either)
+    attack("PKCE: a wrong code_verifier", lambda c, v: ((c, pkce()[0]), {}))
+    attack("PKCE: a verifier of 42 characters", lambda c, v: ((c, v[:42]), {}), codes=either)
+    _, other_v, _ = code_flow(F)
+    attack("PKCE: the verifier of another flow", lambda c, v: ((c, other_v), {}))
+    attack("PKCE: the challenge sent as the verifier",
+           lambda c, v: ((c, b64u(hashlib.sha256(v.encode()).digest())), {}))
+    attack("a code used by another client (webapp2)",
+           lambda c, v: ((c, v), {"client": "webapp2"}))
+    attack("redirect_uri differing (the other registered one)",
+           lambda c, v: ((c, v), {"redirect": R2}))
+    attack("redirect_uri differing (trailing slash)",
+           lambda c, v: ((c, v), {"redirect": R1 + "/"}))
+    attack("no redirect_uri", lambda c, v: ((c, v), {"redirect_uri": 1}), codes=either)
+    attack("a code of the default tenant at tenant two's token endpoint",
+           lambda c, v: ((c, v), {"base": T2}))
+    attack("a code that was never issued",
+           lambda c, v: ((b64u(os.urandom(32)), v), {}))
+    # A code for R2, presented with R1.
+    attack("a code issued for https://app.example/cb presented with the loopback URI",
+           lambda c, v: ((c, v), {"redirect": R1}), {"redirect": R2})
+    code, v, _ = code_flow(F)
+    r = redeem(code, v, client="svc")
+    check("a code presented by the confidential client_credentials client (no secret) -> 400/401",
+          r.status in (400, 401) and r.json().get("error") in ("invalid_grant", "invalid_client",
+                                                               "unauthorized_client"), repr(r))
+
+    # Refresh rotation and reuse.
+    code, v, _ = code_flow(F)
+    d = redeem(code, v).json()
+    rt1 = d.get("refresh_token", "")
+    r = refresh(rt1)
+    rt2 = r.json().get("refresh_token", "")
+    check("refresh -> 200 with a new refresh token", r.status == 200 and rt2 and rt2 != rt1,
+          repr(r))
+    expect("refresh token reuse -> invalid_grant", refresh(rt1), 400, "invalid_grant")
+    expect("the rotated successor is then dead too", refresh(rt2), 400, "invalid_grant")
+
+    code, v, _ = code_flow(F)
+    rt = redeem(code, v).json().get("refresh_token", "")
+    expect("refresh by another client (webapp2) -> invalid_grant", refresh(rt, "webapp2"), 400,
+           "invalid_grant")
+    r = refresh(rt)
+    check("the owner's refresh still works after another client's attempt", r.status == 200,
+          repr(r))
+    expect("a refresh token never issued -> invalid_grant", refresh(b64u(os.urandom(32))), 400,
+           "invalid_grant")
+    # The code after its 60 s is checked at the very end, on the injected clock.
+    return F
+
+
+def malformed(A):
+    section("5. oversized and malformed")
+    M = Browser()
+    csrf = csrf_of(M)
+    big = json.dumps({"purpose": "signin", "csrf": csrf, "pad": "x" * (33 * 1024)}).encode()
+    r = M.post_json(T + "/webauthn/options", big)
+    check("a JSON body over 32 KiB -> 413", r.status == 413, repr(r))
+    r = M.request("POST", T + "/signin", big, "application/json", origin=ORIGIN, chunked=True)
+    check("a chunked JSON body over 32 KiB -> 413", r.status == 413, repr(r))
+    r = M.post_json(T + "/enrol", b"x" * (64 * 1024))
+    check("a 64 KiB body to /enrol -> 413", r.status == 413, repr(r))
+    for name, body in [("not JSON", b"purpose=signin"), ("a JSON array", b"[1,2]"),
+                       ("truncated JSON", b'{"purpose":"signin","csrf":"'),
+                       ("a JSON string", b'"signin"'), ("empty", b""),
+                       ("purpose not a string", json.dumps({"purpose": 1, "csrf": csrf}).encode()),
+                       ("NUL inside a string",
+                        ('{"purpose":"signin\\u0000x","csrf":"%s"}' % csrf).encode()),
+                       ("duplicate member",
+                        ('{"purpose":"signin","purpose":"enrol","csrf":"%s"}' % csrf).encode())]:
+        r = M.post_json(T + "/webauthn/options", body)
+        check("webauthn/options with %s -> 400" % name, r.status == 400 and
+              r.json().get("error") == "invalid_request", repr(r))
+    r = M.request("POST", T + "/webauthn/options", b'{"purpose":"signin"}', "text/plain",
+                  origin=ORIGIN)
+    check("webauthn/options as text/plain -> 415", r.status == 415, repr(r))
+    r = M.post_json(T + "/signin", {"req": "", "csrf": csrf, "credential": {"id": "x"}})
+    check("sign-in with a credential lacking its members -> 400", r.status == 400, repr(r))
+    r = M.post_json(T + "/signin", {"req": "", "csrf": csrf, "credential": {
+        "id": "AA", "rawId": "A", "type": "public-key", "response": {
+            "clientDataJSON": "!!", "authenticatorData": "AA", "signature": "AA"}}})
+    check("sign-in with invalid base64url -> 400", r.status == 400, repr(r))
+
+    _, c = pkce()
+    good = qs(auth_params(challenge=c))
+    for name, q in [("a bad %-escape", good + "&x=%zz"), ("a truncated %-escape", good + "&x=%4"),
+                    ("%00 in a value", good.replace("state=", "state=a%00b")),
+                    ("%00 in the client_id", good.replace("client_id=webapp",
+                                                          "client_id=webapp%00"))]:
+        r = authorize(M, q)
+        check("GET /authorize with %s -> 400 page" % name, is_page(r, 400), repr(r))
+    for name, body in [("a NUL byte", good.encode().replace(b"state=", b"state=a\x00b")),
+                       ("a bad %-escape", (good + "&x=%G1").encode()),
+                       ("%00", good.replace("state=", "state=%00").encode())]:
+        r = M.request("POST", T + "/authorize", body, "application/x-www-form-urlencoded")
+        check("POST /authorize form with %s -> 400 page" % name, is_page(r, 400), repr(r))
+    r = M.request("POST", T + "/authorize", good.encode(), "application/x-www-form-urlencoded")
+    check("POST /authorize with a good form -> 303 to the sign-in", r.status == 303, repr(r))
+
+    junk = "".join(chr(33 + (b % 90)) for b in os.urandom(8192)).replace(";", "").replace(
+        "=", "")
+    J = Browser()
+    r = J.get(T + "/signin", headers={"Cookie": junk})
+    check("a Cookie header of 8 KiB of junk -> the sign-in page (200)", r.status == 200 and
+          page_data(r.text).get("csrf"), repr(r))
+    junk2 = "; ".join("c%d=%s" % (i, "v" * 60) for i in range(120))
+    r = J.get(T + "/account", headers={"Cookie": junk2})
+    check("a Cookie header of 8 KiB of junk cookies -> /account 303 to the sign-in",
+          r.status == 303, repr(r))
+    r = J.post_json(T + "/webauthn/options", {"purpose": "signin", "csrf": csrf},
+                    headers={"Cookie": junk2[:7000] + "; %s=%s" % (CSRF_COOKIE,
+                                                                    M.cookies[CSRF_COOKIE])})
+    check("8 KiB of junk cookies before a valid CSRF cookie -> options (200)",
+          r.status == 200 and r.json().get("publicKey"), repr(r))
+    r = raw_request("GET", "/readyz")
+    check("signetd still answers /readyz", r.status == 200, repr(r))
+
+    real = A.cookies.get(COOKIE, "")
+    for name, v in [("42 characters", real[:42]), ("44 characters", real + "A"),
+                    ("43 with '+'", "+" + real[1:]), ("43 with '='", real[:42] + "="),
+                    ("43 with '%2B'", "%2B" + real[3:]), ("empty", ""),
+                    ("4 KiB", "A" * 4096), ("a quoted value", '"%s"' % real),
+                    ("a base64 value of the same bytes", real.replace("-", "+").replace("_", "/") +
+                     "=")]:
+        X = Browser()
+        X.cookies[COOKIE] = v
+        r = X.get(T + "/account")
+        r2 = authorize(X, auth_params(challenge=c, prompt="none"))
+        q = redirect_params(r2.header("Location"), R1) or {}
+        same = v == real
+        check("session cookie %s -> no session (/account 303, prompt=none login_required)" %
+              name, same or (r.status == 303 and q.get("error") == "login_required"),
+              "%r / %r" % (r, r2))
+    Y = Browser()
+    Y.cookies[COOKIE] = real
+    check("the real session cookie still works", Y.get(T + "/account").status == 200)
+
+
+def mixup(F, alice):
+    section("6. mix-up (RFC 9207)")
+    try:
+        _, _, q = code_flow(F)
+        check("the code response (a live session) carries iss = the default tenant's issuer",
+              q.get("iss") == ISS, q)
+        _, _, q = code_flow(Browser(), alice, redirect=R2)
+        check("the code response after a sign-in (/signin?req=) carries iss = the issuer",
+              q.get("iss") == ISS, q)
+    except RuntimeError as e:
+        check("the code response carries iss", False, e)
+    N = Browser()
+    _, c = pkce()
+    r = authorize(N, auth_params(challenge=c, prompt="none"), T2)
+    q = redirect_params(r.header("Location"), R1) or {}
+    check("tenant two answers with its own iss (%s)" % ISS2,
+          q.get("iss") == ISS2 and q.get("error") == "login_required", repr(r))
+    r = authorize(N, auth_params(challenge=None), T2)
+    q = redirect_params(r.header("Location"), R1) or {}
+    check("tenant two's error redirect carries its own iss", q.get("iss") == ISS2, repr(r))
+    # A default-tenant session is no session of tenant two.
+    r = authorize(F, auth_params(challenge=c, prompt="none"), T2)
+    q = redirect_params(r.header("Location"), R1) or {}
+    check("the default tenant's session gets no code from tenant two",
+          q.get("error") == "login_required" and "code" not in q, repr(r))
+
+
+def legit_end_to_end(alice):
+    section("a legitimate flow after all the attacks")
+    E = Browser()
+    try:
+        code, v, q = code_flow(E, alice, redirect=R2)
+    except RuntimeError as e:
+        check("authorize -> sign in -> code", False, e)
+        return
+    check("authorize -> sign in -> code, state and iss", q.get("iss") == ISS)
+    r = redeem(code, v, redirect=R2)
+    d = r.json()
+    ok = r.status == 200 and d.get("id_token")
+    claims = {}
+    if ok:
+        p = d["id_token"].split(".")[1]
+        claims = json.loads(unb64u(p))
+    check("-> tokens; the ID token names alice, the acr urn:signet:acr:phr, aud webapp",
+          ok and claims.get("iss") == ISS and claims.get("aud") == "webapp" and
+          claims.get("acr") == "urn:signet:acr:phr" and
+          claims.get("sub") == user_show("alice")["id"], "%r %s" % (r, claims))
+
+
+def code_expiry(F):
+    """Codes live 60 s (the store's expiry also has unit tests): on the
+    injected clock of a testing build (testing.clock_file), a code 59 s old
+    is still good and one 62 s old is refused. Last: the clock stays moved."""
+    section("the code after 60 s (injected clock)")
+    (c1, v1, _), (c2, v2, _) = code_flow(F), code_flow(F)
+    now = int(time.time())
+
+    def set_clock(t):
+        with open(CLOCK, "w") as f:  # rewritten in place (the sandboxes allow that file)
+            f.write("%d\n" % t)
+
+    set_clock(now + 59)
+    r = redeem(c1, v1)
+    check("a code 59 s old (injected clock) is still exchanged", r.status == 200, repr(r))
+    set_clock(now + 62)
+    expect("a code 62 s old -> invalid_grant", redeem(c2, v2), 400, "invalid_grant")
+
+
+def run(name, fn, *args):
+    """One section; an exception (a step that could not run, signetd gone)
+    is one failed check and the next section still runs."""
+    try:
+        return fn(*args)
+    except Exception as e:  # noqa: BLE001
+        import traceback
+        traceback.print_exc()
+        check("%s ran to its end" % name, False, "%s: %s" % (type(e).__name__, e))
+        return None
+
+
+def main():
+    alice = SoftAuthenticator("localhost", ORIGIN)
+    bob = SoftAuthenticator("localhost", ORIGIN)
+    A = run("enrolment", enrolment, alice)
+    B = A and run("bob's enrolment", bob_enrol, bob)
+    F = B and run("sign-in", signins, alice, A, bob, B)
+    if F:
+        run("authorize", authorize_checks, F)
+        run("malformed", malformed, A)
+        run("mix-up", mixup, F, alice)
+        run("token endpoint", token_checks, F, alice)
+        run("disabled user", disabled_user, bob)
+        run("the legitimate flow", legit_end_to_end, alice)
+        run("code expiry", code_expiry, F)
+    if failures:
+        print("%d check(s) failed: %s" % (len(failures), "; ".join(failures)))
+        return 1
+    print("all attack checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
