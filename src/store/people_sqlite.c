@@ -250,8 +250,8 @@ static signet_err purge(struct sg_store *s, int64_t now)
         {"DELETE FROM enrolments WHERE expires_at <= ?1", 0},
         {"DELETE FROM codes WHERE expires_at <= ?1", CODE_KEEP},
         {"DELETE FROM refresh_tokens WHERE family_expires <= ?1", 0},
-        {"DELETE FROM sessions WHERE expires_at <= ?1 AND NOT EXISTS (SELECT 1 FROM"
-         " refresh_tokens r WHERE r.tenant = sessions.tenant AND r.sid = sessions.sid)",
+        {("DELETE FROM sessions WHERE expires_at <= ?1 AND NOT EXISTS (SELECT 1 FROM"
+          " refresh_tokens r WHERE r.tenant = sessions.tenant AND r.sid = sessions.sid)"),
          0},
     };
     signet_err err = SIGNET_OK;
