@@ -45,7 +45,7 @@ static void fail(struct sd_resp *r, enum sg_oauth_error e, const char *why, int 
          * may use (RFC 7235 requires one on every 401). */
         status = 401;
         (void)snprintf(r->www_auth, sizeof r->www_auth, "Basic realm=\"%s\", charset=\"UTF-8\"",
-                       t->issuer);
+                       t != NULL ? t->issuer : "signet");
         (void)basic_tried;
     } else if (e == SG_OAUTH_TEMPORARILY_UNAVAILABLE) {
         status = 503;

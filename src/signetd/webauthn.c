@@ -76,7 +76,7 @@ static void quote_untrusted(const char *s, size_t max, char *out, size_t cap)
 {
     size_t n = 0;
     size_t i = 0;
-    for (; s[i] != '\0' && i < max && n + 1 < cap; i++) {
+    for (; i < max && s[i] != '\0' && n + 1 < cap; i++) {
         unsigned char c = (unsigned char)s[i];
         out[n++] = c >= 0x20 && c < 0x7f && c != '\'' ? (char)c : '?';
     }
