@@ -230,11 +230,10 @@ int sg_cmd_session(int argc, char **argv)
         return SG_EXIT_USAGE;
     }
     int rc = SG_EXIT_USAGE;
-    if (argc - 1 - optind != 0)
-        usage(stderr);
-    else if (strcmp(sub, "list") == 0 && o.sid == NULL)
+    int args_ok = argc - 1 - optind == 0;
+    if (args_ok && strcmp(sub, "list") == 0 && o.sid == NULL)
         rc = cmd_list(&o);
-    else if (strcmp(sub, "revoke") == 0)
+    else if (args_ok && strcmp(sub, "revoke") == 0)
         rc = cmd_revoke(&o);
     else
         usage(stderr);

@@ -714,9 +714,10 @@ int sg_cmd_user(int argc, char **argv)
         return SG_EXIT_USAGE;
     }
     int rc = SG_EXIT_USAGE;
-    if (argc - 1 - optind != 0)
-        usage(stderr);
-    else if (strcmp(sub, "add") == 0)
+    int args_ok = argc - 1 - optind == 0;
+    if (!args_ok)
+        sub = "";
+    if (strcmp(sub, "add") == 0)
         rc = cmd_add(&o, 0);
     else if (strcmp(sub, "link") == 0)
         rc = cmd_add(&o, 1);

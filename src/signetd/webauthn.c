@@ -840,6 +840,7 @@ signet_err sd_wa_verify_registration(const struct sd_wa_expect *e, const uint8_t
 
     /* steps 5-10: clientDataJSON */
     struct sd_wa_client_data cd;
+    memset(&cd, 0, sizeof cd);
     signet_err err = sd_wa_parse_client_data(client_data, cd_len, &cd, why, whylen);
     if (err == SIGNET_OK)
         err = check_client_data(e, &cd, "webauthn.create", why, whylen);
@@ -966,6 +967,7 @@ signet_err sd_wa_verify_assertion(const struct sd_wa_expect *e, const uint8_t *c
 
     /* steps 11-14: clientDataJSON */
     struct sd_wa_client_data cd;
+    memset(&cd, 0, sizeof cd);
     signet_err err = sd_wa_parse_client_data(client_data, cd_len, &cd, why, whylen);
     if (err == SIGNET_OK)
         err = check_client_data(e, &cd, "webauthn.get", why, whylen);
