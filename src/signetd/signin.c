@@ -547,7 +547,7 @@ static void options(struct sd_ctx *c, const struct sg_tenant_cfg *t,
  * this kind. */
 static int take_challenge(struct sd_ctx *c, const struct sg_tenant_cfg *t, const uint8_t *cd,
                           size_t cd_len, enum sg_challenge_kind kind, char bind[64],
-                          const char **why)
+                          struct sd_wa_client_data *parsed_out, const char **why)
 {
     struct sd_wa_client_data parsed;
     char w[160];
@@ -570,6 +570,7 @@ static int take_challenge(struct sd_ctx *c, const struct sg_tenant_cfg *t, const
         *why = "the challenge is unknown, used or expired: try again";
         return -1;
     }
+    *parsed_out = parsed;
     return 0;
 }
 
@@ -668,7 +669,8 @@ static void signin_post(struct sd_ctx *c, const struct sg_tenant_cfg *t,
         sd_people_json_error(r, 500, "server_error", "the issuer URL has no host");
         goto out;
     }
-    if (take_challenge(c, t, a->cd, a->cd_len, SG_CHALLENGE_AUTHENTICATE, bind, &why) != 0)
+    struct sd_wa_client_data cdp;
+    if (take_challenge(c, t, a->cd, a->cd_len, SG_CHALLENGE_AUTHENTICATE, bind, &cdp, &why) != 0)
         goto refused;
     (void)snprintf(want, sizeof want, "r:%s", req);
     if (strcmp(bind, want) != 0) {
@@ -688,12 +690,6 @@ static void signin_post(struct sd_ctx *c, const struct sg_tenant_cfg *t,
     }
     if (a->has_uh && (a->uh_len != strlen(u.id) || memcmp(a->uh, u.id, a->uh_len) != 0)) {
         why = "userHandle does not match the passkey's user";
-        goto refused;
-    }
-    struct sd_wa_client_data cdp;
-    char w[160];
-    if (sd_wa_parse_client_data(a->cd, a->cd_len, &cdp, w, sizeof w) != SIGNET_OK) {
-        why = "clientDataJSON is malformed";
         goto refused;
     }
     const struct sd_wa_expect e = {
@@ -886,16 +882,11 @@ static void enrol_post(struct sd_ctx *c, const struct sg_tenant_cfg *t,
         (void)snprintf(user_id, sizeof user_id, "%s", s.user_id);
         (void)snprintf(want, sizeof want, "s:%s", s.sid);
     }
-    if (take_challenge(c, t, a->cd, a->cd_len, SG_CHALLENGE_REGISTER, bind, &why) != 0)
+    struct sd_wa_client_data cdp;
+    if (take_challenge(c, t, a->cd, a->cd_len, SG_CHALLENGE_REGISTER, bind, &cdp, &why) != 0)
         goto refused;
     if (strcmp(bind, want) != 0) {
         why = "the challenge was issued for another enrolment";
-        goto refused;
-    }
-    struct sd_wa_client_data cdp;
-    char w[160];
-    if (sd_wa_parse_client_data(a->cd, a->cd_len, &cdp, w, sizeof w) != SIGNET_OK) {
-        why = "clientDataJSON is malformed";
         goto refused;
     }
     const struct sd_wa_expect e = {
