@@ -31,7 +31,7 @@ set(SG_LAYERS_EDGES_sg_telemetry sg_common sg_store sg_audit_rd sg_util signet_s
 set(SG_LAYERS_EDGES_sg_audit sg_audit_rd sg_util)
 set(SG_LAYERS_EDGES_sg_signer sg_audit sg_keystore sg_store sg_common sg_audit_rd sg_util)
 set(SG_LAYERS_EDGES_signet-signer sg_signer)
-set(SG_LAYERS_EDGES_sg_front sg_util)
+set(SG_LAYERS_EDGES_sg_front sg_oauth sg_util)
 set(SG_LAYERS_EDGES_signetd sg_front sg_telemetry sg_oauth sg_store sg_common sg_util signet_static)
 set(SG_LAYERS_EDGES_signet sg_audit sg_keystore sg_telemetry sg_oauth sg_store sg_common
     sg_audit_rd sg_util signet_static)

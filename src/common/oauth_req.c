@@ -498,24 +498,12 @@ static enum sg_oauth_error grant_params(const struct sg_form *f, struct sg_token
     return e;
 }
 
-static enum sg_oauth_error parse_form(const struct sg_form *f, const char *authz,
+/* The client authentication of a request (RFC 6749 §2.3) whose grant,
+ * out->grant, is already known (SG_GRANT_TYPE_NONE: a pushed authorization
+ * request, which a public client may send naming itself). */
+static enum sg_oauth_error parse_auth(const struct sg_form *f, const char *authz,
                                       struct sg_token_req *out, char *why, size_t whylen)
 {
-    const char *grant = sg_form_get(f, "grant_type");
-    if (grant == NULL) {
-        WHY("missing grant_type");
-        return SG_OAUTH_INVALID_REQUEST;
-    }
-    if (strcmp(grant, "client_credentials") == 0) {
-        out->grant = SG_GRANT_TYPE_CLIENT_CREDENTIALS;
-    } else if (strcmp(grant, "authorization_code") == 0) {
-        out->grant = SG_GRANT_TYPE_AUTHORIZATION_CODE;
-    } else if (strcmp(grant, "refresh_token") == 0) {
-        out->grant = SG_GRANT_TYPE_REFRESH_TOKEN;
-    } else {
-        WHY("grant_type must be client_credentials, authorization_code or refresh_token");
-        return SG_OAUTH_UNSUPPORTED_GRANT_TYPE;
-    }
     const char *body_id = sg_form_get(f, "client_id");
     const char *body_secret = sg_form_get(f, "client_secret");
     const char *assertion = sg_form_get(f, "client_assertion");
@@ -603,7 +591,31 @@ static enum sg_oauth_error parse_form(const struct sg_form *f, const char *authz
         WHY("out of memory");
         return SG_OAUTH_SERVER_ERROR;
     }
-    enum sg_oauth_error e = grant_params(f, out, why, whylen);
+    return SG_OAUTH_OK;
+}
+
+static enum sg_oauth_error parse_form(const struct sg_form *f, const char *authz,
+                                      struct sg_token_req *out, char *why, size_t whylen)
+{
+    const char *grant = sg_form_get(f, "grant_type");
+    if (grant == NULL) {
+        WHY("missing grant_type");
+        return SG_OAUTH_INVALID_REQUEST;
+    }
+    if (strcmp(grant, "client_credentials") == 0) {
+        out->grant = SG_GRANT_TYPE_CLIENT_CREDENTIALS;
+    } else if (strcmp(grant, "authorization_code") == 0) {
+        out->grant = SG_GRANT_TYPE_AUTHORIZATION_CODE;
+    } else if (strcmp(grant, "refresh_token") == 0) {
+        out->grant = SG_GRANT_TYPE_REFRESH_TOKEN;
+    } else {
+        WHY("grant_type must be client_credentials, authorization_code or refresh_token");
+        return SG_OAUTH_UNSUPPORTED_GRANT_TYPE;
+    }
+    enum sg_oauth_error e = parse_auth(f, authz, out, why, whylen);
+    if (e != SG_OAUTH_OK)
+        return e;
+    e = grant_params(f, out, why, whylen);
     if (e != SG_OAUTH_OK)
         return e;
     /* RFC 6749 §4.1.3 defines no scope for a code exchange: the code's
@@ -643,6 +655,22 @@ enum sg_oauth_error sg_token_req_parse(const char *body, size_t len, const char 
     }
     enum sg_oauth_error e = parse_form(&f, authz, out, why, whylen);
     sg_form_clear(&f);
+    if (e != SG_OAUTH_OK) {
+        int basic = out->basic_tried;
+        sg_token_req_clear(out);
+        out->basic_tried = basic;
+    }
+    return e;
+}
+
+enum sg_oauth_error sg_client_auth_parse(const struct sg_form *f, const char *authz,
+                                         struct sg_token_req *out, char *why, size_t whylen)
+{
+    memset(out, 0, sizeof *out);
+    if (whylen > 0)
+        why[0] = '\0';
+    out->grant = SG_GRANT_TYPE_NONE;
+    enum sg_oauth_error e = parse_auth(f, authz, out, why, whylen);
     if (e != SG_OAUTH_OK) {
         int basic = out->basic_tried;
         sg_token_req_clear(out);

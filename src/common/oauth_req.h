@@ -97,6 +97,7 @@ enum sg_client_auth_kind {
 };
 
 enum sg_grant_type {
+    SG_GRANT_TYPE_NONE = 0,               /* client authentication alone (PAR, RFC 9126 §2) */
     SG_GRANT_TYPE_CLIENT_CREDENTIALS = 1, /* RFC 6749 §4.4 */
     SG_GRANT_TYPE_AUTHORIZATION_CODE = 2, /* RFC 6749 §4.1.3 with PKCE (RFC 7636) */
     SG_GRANT_TYPE_REFRESH_TOKEN = 3,      /* RFC 6749 §6 */
@@ -136,6 +137,14 @@ struct sg_token_req {
 enum sg_oauth_error sg_token_req_parse(const char *body, size_t len, const char *authz,
                                        struct sg_token_req *out, char *why, size_t whylen);
 void sg_token_req_clear(struct sg_token_req *r);
+
+/* The client authentication alone of an already parsed form and the
+ * Authorization header (NULL when absent), as sg_token_req_parse checks
+ * it, for the pushed authorization request endpoint (RFC 9126 §2.1: the
+ * token endpoint's methods; a public client names itself with client_id).
+ * out->grant is SG_GRANT_TYPE_NONE; only the client fields are set. */
+enum sg_oauth_error sg_client_auth_parse(const struct sg_form *f, const char *authz,
+                                         struct sg_token_req *out, char *why, size_t whylen);
 
 /* ---- private_key_jwt (RFC 7523) ---------------------------------------- */
 

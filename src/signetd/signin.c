@@ -18,10 +18,12 @@
 #include "common/oauth_req.h"
 #include "json.h"
 #include "signetd/auth.h"
+#include "signetd/authzreq.h"
 #include "signetd/ctx.h"
 #include "signetd/nonce.h"
 #include "signetd/pages.h"
 #include "signetd/telemetry.h"
+#include "signetd/token.h"
 #include "signetd/webauthn.h"
 #include "store/people.h"
 #include "store/store.h"
@@ -122,44 +124,6 @@ void sd_people_json_error(struct sd_resp *r, unsigned status, const char *code, 
     sd_resp_oauth_error(r, status, code, why);
 }
 
-/* The value of cookie name in a Cookie header (RFC 6265 §5.4), or -1. */
-static int cookie_get(const char *header, const char *name, char *out, size_t cap)
-{
-    if (header == NULL)
-        return -1;
-    size_t nl = strlen(name);
-    const char *p = header;
-    while (*p != '\0') {
-        while (*p == ' ' || *p == ';')
-            p++;
-        size_t len = strcspn(p, ";");
-        if (len > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
-            size_t vlen = len - nl - 1;
-            while (vlen > 0 && p[nl + 1 + vlen - 1] == ' ')
-                vlen--;
-            if (vlen == 0 || vlen >= cap)
-                return -1;
-            memcpy(out, p + nl + 1, vlen);
-            out[vlen] = '\0';
-            return 0;
-        }
-        p += len;
-    }
-    return -1;
-}
-
-/* A cookie value signet made: 43 base64url characters. */
-static int token43(const char *v)
-{
-    if (strlen(v) != 43)
-        return 0;
-    for (const char *c = v; *c != '\0'; c++)
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-              *c == '-' || *c == '_'))
-            return 0;
-    return 1;
-}
-
 static void session_cookie_name(const struct sg_tenant_cfg *t, char *out, size_t cap)
 {
     (void)snprintf(out, cap, "__Host-signet-%s", t->name);
@@ -191,7 +155,7 @@ static int csrf_of(const char *browser, char out[44])
 static int page_csrf(const struct sd_people_in *in, struct sd_resp *r, char out[44])
 {
     char browser[64];
-    if (cookie_get(in->cookie, CSRF_COOKIE, browser, sizeof browser) != 0 || !token43(browser)) {
+    if (sd_cookie_get(in->cookie, CSRF_COOKIE, browser, sizeof browser) != 0 || !sd_cookie_token(browser)) {
         if (sd_people_random(32, browser, sizeof browser) != 0)
             return -1;
         add_cookie(r, CSRF_COOKIE, browser, "Strict", SESSION_MAX);
@@ -213,8 +177,8 @@ static int csrf_ok(const struct sg_tenant_cfg *t, const struct sd_people_in *in,
         *why = "the request's Origin is not this server's";
         return 0;
     }
-    if (token == NULL || cookie_get(in->cookie, CSRF_COOKIE, browser, sizeof browser) != 0 ||
-        !token43(browser) || csrf_of(browser, want) != 0 || strlen(token) != strlen(want) ||
+    if (token == NULL || sd_cookie_get(in->cookie, CSRF_COOKIE, browser, sizeof browser) != 0 ||
+        !sd_cookie_token(browser) || csrf_of(browser, want) != 0 || strlen(token) != strlen(want) ||
         CRYPTO_memcmp(token, want, strlen(want)) != 0) {
         *why = "missing or invalid CSRF token: reload the page";
         return 0;
@@ -229,7 +193,7 @@ signet_err sd_session_of(struct sd_ctx *c, const struct sg_tenant_cfg *t, const 
 {
     char name[96], value[64], hash[SG_PEOPLE_HASH_LEN + 1];
     session_cookie_name(t, name, sizeof name);
-    if (cookie_get(cookie, name, value, sizeof value) != 0 || !token43(value))
+    if (sd_cookie_get(cookie, name, value, sizeof value) != 0 || !sd_cookie_token(value))
         return SIGNET_ERR_NOT_FOUND;
     sd_people_hash(value, strlen(value), hash);
     OPENSSL_cleanse(value, sizeof value);
@@ -1267,142 +1231,6 @@ void sd_people_endpoint(struct sd_ctx *c, const struct sg_config *cfg,
 #define PAR_TTL 60       /* a pushed request: 60 s (RFC 9126 §2.2) */
 #define PAR_PREFIX "urn:ietf:params:oauth:request_uri:"
 
-/* Scopes of OpenID Connect itself, never an API's. */
-static int oidc_scope(const char *s, size_t n)
-{
-    static const char *const names[] = {"openid", "profile", "email", "offline_access"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strlen(names[i]) == n && strncmp(s, names[i], n) == 0)
-            return 1;
-    return 0;
-}
-
-static int b64url_chars(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '-' || ch == '_'))
-            return 0;
-    }
-    return 1;
-}
-
-static int copy_param(const struct sg_form *f, const char *name, char *out, size_t cap)
-{
-    const char *v = sg_form_get(f, name);
-    out[0] = '\0';
-    if (v == NULL)
-        return 0;
-    if (strlen(v) >= cap)
-        return -1;
-    memcpy(out, v, strlen(v) + 1);
-    return 0;
-}
-
-/* The parameters after the redirect URI (§3.1.2.1 order of checks): 0, or
- * the error code with why. */
-static const char *check_params(const struct sg_form *f, const struct sg_client *cl,
-                                struct sg_authreq *q, char *why, size_t whylen)
-{
-    if (copy_param(f, "state", q->state, sizeof q->state) != 0) {
-        (void)snprintf(why, whylen, "state is too long");
-        return "invalid_request";
-    }
-    const char *rt = sg_form_get(f, "response_type");
-    if (rt == NULL || strcmp(rt, "code") != 0) {
-        (void)snprintf(why, whylen, "response_type must be code (the code flow is the only one)");
-        return "unsupported_response_type";
-    }
-    if (sg_form_get(f, "request") != NULL) {
-        (void)snprintf(why, whylen, "request objects are not supported: use PAR");
-        return "request_not_supported";
-    }
-    const char *cc = sg_form_get(f, "code_challenge");
-    const char *ccm = sg_form_get(f, "code_challenge_method");
-    if (cc == NULL) {
-        (void)snprintf(why, whylen, "PKCE is required: send code_challenge with "
-                                    "code_challenge_method=S256");
-        return "invalid_request";
-    }
-    if (ccm == NULL || strcmp(ccm, "S256") != 0) {
-        (void)snprintf(why, whylen, "code_challenge_method must be S256");
-        return "invalid_request";
-    }
-    if (strlen(cc) != SG_PEOPLE_HASH_LEN || !b64url_chars(cc, strlen(cc))) {
-        (void)snprintf(why, whylen, "code_challenge must be the base64url SHA-256 of the "
-                                    "verifier (43 characters)");
-        return "invalid_request";
-    }
-    memcpy(q->code_challenge, cc, SG_PEOPLE_HASH_LEN + 1);
-    if (copy_param(f, "scope", q->scope, sizeof q->scope) != 0 ||
-        (q->scope[0] != '\0' && !sg_scope_valid(q->scope))) {
-        (void)snprintf(why, whylen, "scope must be space-separated scope tokens");
-        return "invalid_scope";
-    }
-    for (const char *p = q->scope; *p != '\0';) {
-        size_t n = strcspn(p, " ");
-        char word[128];
-        if (n < sizeof word) {
-            memcpy(word, p, n);
-            word[n] = '\0';
-        }
-        if (n >= sizeof word || (!oidc_scope(p, n) && !sg_list_contains(cl->scopes, word))) {
-            (void)snprintf(why, whylen, "scope '%.*s' is not allowed for this client",
-                           (int)(n > 100 ? 100 : n), p);
-            return "invalid_scope";
-        }
-        p += n;
-        while (*p == ' ')
-            p++;
-    }
-    if (copy_param(f, "nonce", q->nonce, sizeof q->nonce) != 0) {
-        (void)snprintf(why, whylen, "nonce is too long");
-        return "invalid_request";
-    }
-    if (copy_param(f, "acr_values", q->acr_values, sizeof q->acr_values) != 0) {
-        (void)snprintf(why, whylen, "acr_values is too long");
-        return "invalid_request";
-    }
-    if (copy_param(f, "prompt", q->prompt, sizeof q->prompt) != 0) {
-        (void)snprintf(why, whylen, "prompt is too long");
-        return "invalid_request";
-    }
-    int none = 0, words = 0;
-    for (const char *p = q->prompt; *p != '\0';) {
-        size_t n = strcspn(p, " ");
-        static const char *const ok[] = {"none", "login", "consent", "select_account"};
-        int known = 0;
-        for (size_t i = 0; i < 4; i++)
-            known |= strlen(ok[i]) == n && strncmp(p, ok[i], n) == 0;
-        if (!known) {
-            (void)snprintf(why, whylen, "prompt may be none, login, consent or select_account");
-            return "invalid_request";
-        }
-        none |= n == 4 && strncmp(p, "none", 4) == 0;
-        words++;
-        p += n;
-        while (*p == ' ')
-            p++;
-    }
-    if (none && words > 1) {
-        (void)snprintf(why, whylen, "prompt=none cannot be combined with another value");
-        return "invalid_request";
-    }
-    q->max_age = -1;
-    const char *ma = sg_form_get(f, "max_age");
-    if (ma != NULL) {
-        char *end = NULL;
-        long long v = strtoll(ma, &end, 10);
-        if (ma[0] < '0' || ma[0] > '9' || *end != '\0' || v < 0 || v > 100000000LL) {
-            (void)snprintf(why, whylen, "max_age must be a non-negative number of seconds");
-            return "invalid_request";
-        }
-        q->max_age = v;
-    }
-    return NULL;
-}
-
 /* The client and its redirect URI (errors are pages). 0 when good. */
 static int client_and_redirect(struct sd_ctx *c, const struct sg_tenant_cfg *t,
                                const struct sg_form *f, struct sg_client *cl, struct sd_resp *r)
@@ -1428,12 +1256,6 @@ static int client_and_redirect(struct sd_ctx *c, const struct sg_tenant_cfg *t,
         return -1;
     }
     return 0;
-}
-
-static int redirect_ok(const struct sg_client *cl, const char *uri)
-{
-    return uri != NULL && uri[0] != '\0' && strlen(uri) < SG_PEOPLE_URI_MAX &&
-           cl->redirect_uris != NULL && sg_list_contains(cl->redirect_uris, uri);
 }
 
 /* An error back to the client (RFC 6749 §4.1.2.1, RFC 9207 iss). */
@@ -1550,7 +1372,7 @@ void sd_oidc_authorize(struct sd_ctx *c, const struct sg_config *cfg,
             goto out;
         }
         const char *ru = sg_form_get(&f, "redirect_uri");
-        if (!redirect_ok(&cl, ru)) {
+        if (!sd_redirect_registered(&cl, ru)) {
             sd_page_error(r, 400, "Bad redirect_uri",
                           "The redirect_uri is missing or is not registered, exactly, for this "
                           "application.");
@@ -1559,7 +1381,7 @@ void sd_oidc_authorize(struct sd_ctx *c, const struct sg_config *cfg,
         (void)snprintf(q.redirect_uri, sizeof q.redirect_uri, "%s", ru);
         (void)snprintf(q.client_id, sizeof q.client_id, "%s", cl.client_id);
         (void)snprintf(q.tenant, sizeof q.tenant, "%s", t->name);
-        const char *code = check_params(&f, &cl, &q, why, sizeof why);
+        const char *code = sd_authz_params(&f, &cl, &q, why, sizeof why);
         if (code != NULL) {
             redirect_error(r, t, &q, code, why);
             goto out;
@@ -1601,17 +1423,6 @@ out:
 
 /* ---- PAR (RFC 9126) -------------------------------------------------------------- */
 
-/* Not built yet (issue 13 left open): PAR needs the token endpoint's client
- * authentication without a grant_type; until then it answers 501. */
-static int sd_token_client_auth(struct sd_ctx *c, const struct sg_config *cfg,
-                                const struct sg_tenant_cfg *t, const char *body, size_t len,
-                                const char *authz, struct sg_client *cl, struct sd_resp *r)
-{
-    (void)c; (void)cfg; (void)t; (void)body; (void)len; (void)authz; (void)cl;
-    sd_people_json_error(r, 501, "invalid_request", "PAR is not available yet");
-    return -1;
-}
-
 void sd_oidc_par(struct sd_ctx *c, const struct sg_config *cfg, const struct sg_tenant_cfg *t,
                  const struct sd_people_in *in, struct sd_resp *r)
 {
@@ -1626,19 +1437,14 @@ void sd_oidc_par(struct sd_ctx *c, const struct sg_config *cfg, const struct sg_
         sd_people_json_error(r, 400, "invalid_request", "malformed form body");
         return;
     }
-    if (sd_token_client_auth(c, cfg, t, in->body, in->len, in->authz, &cl, r) != 0)
+    if (sd_par_client(c, cfg, t, &f, in->authz, &cl, r) != 0)
         goto out;
-    if ((cl.grants & SG_GRANT_AUTHORIZATION_CODE) == 0) {
-        sd_people_json_error(r, 400, "unauthorized_client",
-                             "this client may not use the authorization code flow");
-        goto out;
-    }
     if (sg_form_get(&f, "request_uri") != NULL) {
         sd_people_json_error(r, 400, "invalid_request", "request_uri is not allowed in PAR");
         goto out;
     }
     const char *ru = sg_form_get(&f, "redirect_uri");
-    if (!redirect_ok(&cl, ru)) {
+    if (!sd_redirect_registered(&cl, ru)) {
         sd_people_json_error(r, 400, "invalid_request",
                              "redirect_uri is missing or not registered for this client");
         goto out;
@@ -1646,7 +1452,7 @@ void sd_oidc_par(struct sd_ctx *c, const struct sg_config *cfg, const struct sg_
     (void)snprintf(q.redirect_uri, sizeof q.redirect_uri, "%s", ru);
     (void)snprintf(q.client_id, sizeof q.client_id, "%s", cl.client_id);
     (void)snprintf(q.tenant, sizeof q.tenant, "%s", t->name);
-    const char *code = check_params(&f, &cl, &q, why, sizeof why);
+    const char *code = sd_authz_params(&f, &cl, &q, why, sizeof why);
     if (code != NULL) {
         sd_people_json_error(r, 400, code, why);
         goto out;

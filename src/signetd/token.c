@@ -873,7 +873,10 @@ static const char *auth_method(const struct sg_token_req *req)
 /* The client's registered grants (SG_GRANT_*) allow the request's. */
 static int grant_allowed(const struct sg_client *cl, enum sg_grant_type g)
 {
-    unsigned bit = g == SG_GRANT_TYPE_AUTHORIZATION_CODE ? SG_GRANT_AUTHORIZATION_CODE
+    /* A pushed authorization request (SG_GRANT_TYPE_NONE) is the start of
+     * the code flow (RFC 9126 §2.1). */
+    unsigned bit = g == SG_GRANT_TYPE_AUTHORIZATION_CODE || g == SG_GRANT_TYPE_NONE
+                       ? SG_GRANT_AUTHORIZATION_CODE
                    : g == SG_GRANT_TYPE_REFRESH_TOKEN    ? SG_GRANT_REFRESH_TOKEN
                                                          : SG_GRANT_CLIENT_CREDENTIALS;
     return (cl->grants & bit) != 0;
@@ -947,13 +950,47 @@ static int client_gate(struct sd_ctx *c, const struct sg_config *cfg,
                cl->client_id,
                req->grant == SG_GRANT_TYPE_AUTHORIZATION_CODE ? "authorization_code"
                : req->grant == SG_GRANT_TYPE_REFRESH_TOKEN    ? "refresh_token"
+               : req->grant == SG_GRANT_TYPE_NONE             ? "par"
                                                               : "client_credentials");
-        fail(r, SG_OAUTH_UNAUTHORIZED_CLIENT, "this client may not use this grant type",
+        fail(r, SG_OAUTH_UNAUTHORIZED_CLIENT,
+             req->grant == SG_GRANT_TYPE_NONE
+                 ? "this client may not use the authorization code flow"
+                 : "this client may not use this grant type",
              req->basic_tried, t);
         *result = "unauthorized_client";
         return -1;
     }
     return 0;
+}
+
+/* A request whose parameters or credentials do not parse: credentials
+ * that do not even parse get the one answer too. */
+static void parse_failed(struct sd_resp *r, const struct sg_tenant_cfg *t, enum sg_oauth_error e,
+                         const char *why, int basic_tried)
+{
+    if (e == SG_OAUTH_INVALID_CLIENT) {
+        sg_log(SG_LOG_WARN, "client_auth_failed", "tenant=%s client=- reason=\"%s\"", t->name,
+               why);
+        why = AUTH_FAILED;
+    }
+    fail(r, e, why, basic_tried, t);
+}
+
+int sd_par_client(struct sd_ctx *c, const struct sg_config *cfg, const struct sg_tenant_cfg *t,
+                  const struct sg_form *f, const char *authz, struct sg_client *cl,
+                  struct sd_resp *r)
+{
+    char why[400] = "";
+    const char *result = "ok";
+    struct sg_token_req req;
+    enum sg_oauth_error e = sg_client_auth_parse(f, authz, &req, why, sizeof why);
+    int rc = -1;
+    if (e != SG_OAUTH_OK)
+        parse_failed(r, t, e, why, req.basic_tried);
+    else
+        rc = client_gate(c, cfg, t, &req, cl, r, &result);
+    sg_token_req_clear(&req);
+    return rc;
 }
 
 int sd_token_endpoint_async(struct sd_ctx *c, const struct sg_config *cfg,
@@ -969,14 +1006,8 @@ int sd_token_endpoint_async(struct sd_ctx *c, const struct sg_config *cfg,
     memset(&cl, 0, sizeof cl);
     memset(&proof, 0, sizeof proof);
     enum sg_oauth_error e = sg_token_req_parse(body, len, authz, &req, why, sizeof why);
-    if (e == SG_OAUTH_INVALID_CLIENT) {
-        /* Credentials that do not even parse get the one answer too. */
-        sg_log(SG_LOG_WARN, "client_auth_failed", "tenant=%s client=- reason=\"%s\"", t->name,
-               why);
-        (void)snprintf(why, sizeof why, AUTH_FAILED);
-    }
     if (e != SG_OAUTH_OK) {
-        fail(r, e, why, req.basic_tried, t);
+        parse_failed(r, t, e, why, req.basic_tried);
         result = sg_oauth_error_code(e);
         goto out;
     }

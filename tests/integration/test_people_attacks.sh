@@ -33,7 +33,12 @@
 #   5. bodies over 32 KiB (413), not JSON (400), forms with NUL or a bad
 #      %-escape (400 page), 8 KiB of junk cookies, malformed session cookies
 #      (no session);
-#   6. mix-up: iss in every authorization response, tenant two with its own.
+#   6. mix-up: iss in every authorization response, tenant two with its own;
+#   7. PAR (RFC 9126): a confidential client authenticates as at the token
+#      endpoint (wrong, missing or mismatched credentials: 401/400, nothing
+#      stored), a request_uri works once, for its own client only, and a
+#      client that must push cannot send a plain request; a pushed request
+#      is checked like a plain one (redirect_uri, PKCE, nested request_uri).
 set -euo pipefail
 source "$(dirname "$0")/signetd/lib.sh"
 
@@ -67,6 +72,10 @@ client --tenant default --id webapp2 "${public[@]}"
 client --tenant two --id webapp "${public[@]}"
 client --tenant default --id svc --secret-file "$work/svc.secret" --audience https://api.example \
   --scope api.read
+# A confidential client that must push its requests (PAR, RFC 9126).
+client --tenant default --id parweb --secret-file "$work/parweb.secret" --require-par \
+  --redirect-uri http://localhost:9/cb --grant authorization_code --audience https://api.example \
+  --scope api.read
 
 # link NAME [ARGS]: `signet user add`, the enrolment link it prints.
 link() {
@@ -91,7 +100,7 @@ wait_http "$iss/.well-known/openid-configuration"
 started=$(date +%s)
 rc=0
 SIGNET_PORT=$port SIGNET_ISS=$iss SIGNET_ISS2=$iss2 SIGNET_BIN=$SIGNET_BIN SIGNET_STATE=$state \
-  SIGNET_LOG=$work/signetd.log SIGNET_CLOCK=$work/clock HELPERS=$helpers \
+  SIGNET_LOG=$work/signetd.log SIGNET_CLOCK=$work/clock HELPERS=$helpers PARWEB_SECRET_FILE=$work/parweb.secret \
   ALICE_LINK=$alice_link BOB_LINK=$bob_link CAROL_LINK=$carol_link CAROL_MADE=$carol_made \
   timeout 120 "$py" "$helpers/people_attacks.py" || rc=$?
 echo "(the driver took $(($(date +%s) - started)) s)"

@@ -1056,6 +1056,117 @@ def legit_end_to_end(alice):
           claims.get("sub") == user_show("alice")["id"], "%r %s" % (r, claims))
 
 
+def par(F):
+    """Pushed authorization requests (RFC 9126): client authentication as
+    at the token endpoint, a request_uri single use and bound to its
+    client, require_par enforced, the pushed parameters checked."""
+    section("7. pushed authorization requests (PAR)")
+    import base64
+    with open(os.environ["PARWEB_SECRET_FILE"]) as f:
+        secret = f.read().strip()
+    basic = "Basic " + base64.b64encode(("parweb:" + secret).encode()).decode()
+    wrong = "Basic " + base64.b64encode(b"parweb:not-the-secret").decode()
+
+    def push(params, authz=None):
+        h = {"Content-Type": "application/x-www-form-urlencoded"}
+        if authz is not None:
+            h["Authorization"] = authz
+        return raw_request("POST", T + "/par", qs(params).encode(), h)
+
+    def par_params(client="parweb", challenge=None, **extra):
+        p = auth_params(client=client, challenge=challenge or pkce()[1], **extra)
+        if client == "parweb":
+            p.pop("client_id")  # the credentials name the client
+            p["scope"] = "openid api.read"
+        return p
+
+    before = store_counts()
+    r = push(par_params(), wrong)
+    expect("PAR with a wrong client secret -> 401 invalid_client", r, 401, "invalid_client")
+    check("-> with a Basic challenge", (r.header("WWW-Authenticate") or "").startswith("Basic"),
+          repr(r))
+    expect("PAR by the confidential client with no credentials -> 401 invalid_client",
+           push(dict(par_params(), client_id="parweb")), 401, "invalid_client")
+    expect("PAR with client_id other than the authenticated client -> 400",
+           push(dict(par_params(), client_id="webapp"), basic), 400, "invalid_request")
+    with open(os.path.join(os.path.dirname(os.environ["PARWEB_SECRET_FILE"]), "svc.secret")) as f:
+        svc = "Basic " + base64.b64encode(("svc:" + f.read().strip()).encode()).decode()
+    p = par_params(client="svc")
+    p.pop("client_id")
+    expect("PAR by a client without authorization_code (svc, authenticated) -> 400 "
+           "unauthorized_client", push(p, svc), 400, "unauthorized_client")
+    expect("PAR by svc naming itself without its secret -> 401 invalid_client",
+           push(par_params(client="svc")), 401, "invalid_client")
+    expect("PAR with an unregistered redirect_uri -> 400 invalid_request",
+           push(par_params(redirect_uri="http://localhost:9/cb/x"), basic), 400,
+           "invalid_request")
+    p = par_params()
+    p.pop("code_challenge")
+    expect("PAR without PKCE -> 400 invalid_request", push(p, basic), 400, "invalid_request")
+    expect("PAR with code_challenge_method=plain -> 400 invalid_request",
+           push(par_params(code_challenge_method="plain"), basic), 400, "invalid_request")
+    expect("PAR carrying a request_uri -> 400 invalid_request",
+           push(par_params(request_uri="urn:ietf:params:oauth:request_uri:x"), basic), 400,
+           "invalid_request")
+    expect("PAR with a request object -> 400 request_not_supported",
+           push(par_params(request="e30.e30."), basic), 400, "request_not_supported")
+    r = raw_request("GET", T + "/par")
+    check("GET /par -> 405 with Allow: POST", r.status == 405 and r.header("Allow") == "POST",
+          repr(r))
+    check("the refused pushed requests stored nothing (authreqs, codes, sessions, tokens)",
+          store_counts() == before, "%s -> %s" % (before, store_counts()))
+
+    # require_par: a plain request of parweb is refused (a page, no redirect).
+    v, c = pkce()
+    r = authorize(F, auth_params(client="parweb", challenge=c))
+    check("a plain authorization request of a client that must push -> 400 page, no Location",
+          r.status == 400 and r.header("Location") is None, repr(r))
+
+    # The legitimate flow: push, then authorize with the request_uri.
+    v, c = pkce()
+    p = par_params(challenge=c)
+    r = push(p, basic)
+    d = r.json() if r.status == 201 else {}
+    uri = d.get("request_uri", "")
+    check("PAR with client_secret_basic -> 201 with request_uri (urn:...:request_uri:) and "
+          "expires_in 60",
+          r.status == 201 and uri.startswith("urn:ietf:params:oauth:request_uri:") and
+          d.get("expires_in") == 60 and "no-store" in (r.header("Cache-Control") or ""),
+          repr(r))
+    r = authorize(F, {"client_id": "parweb", "request_uri": uri})
+    q = redirect_params(r.header("Location"), R1) or {}
+    check("authorize with the request_uri (signed in) -> a code with the pushed state and iss",
+          r.status == 302 and q.get("code") and q.get("state") == p["state"] and
+          q.get("iss") == ISS, repr(r))
+    if q.get("code"):
+        t = raw_request("POST", T + "/token", qs({
+            "grant_type": "authorization_code", "code": q["code"], "redirect_uri": R1,
+            "code_verifier": v}).encode(),
+            {"Content-Type": "application/x-www-form-urlencoded", "Authorization": basic})
+        check("-> exchanged by the confidential client with its secret and the verifier",
+              t.status == 200 and t.json().get("id_token"), repr(t))
+    r = authorize(F, {"client_id": "parweb", "request_uri": uri})
+    check("the request_uri a second time -> 400 page, no Location",
+          r.status == 400 and r.header("Location") is None, repr(r))
+
+    # A public client pushes too (naming itself); its request_uri is its own.
+    v, c = pkce()
+    p = auth_params(challenge=c)
+    r = push(p)
+    uri = r.json().get("request_uri", "") if r.status == 201 else ""
+    check("PAR by the public client (client_id alone) -> 201", r.status == 201 and uri,
+          repr(r))
+    r = authorize(F, {"client_id": "webapp2", "request_uri": uri})
+    check("another client presenting that request_uri -> 400 page, no Location",
+          r.status == 400 and r.header("Location") is None, repr(r))
+    r = authorize(F, {"client_id": "webapp", "request_uri": uri})
+    check("... which it also burnt: single use even after a misuse (400)",
+          r.status == 400 and r.header("Location") is None, repr(r))
+    r = authorize(F, {"client_id": "webapp",
+                      "request_uri": "urn:ietf:params:oauth:request_uri:" + "A" * 22})
+    check("an unknown request_uri -> 400 page", r.status == 400, repr(r))
+
+
 def code_expiry(F):
     """Codes live 60 s (the store's expiry also has unit tests): on the
     injected clock of a testing build (testing.clock_file), a code 59 s old
@@ -1099,6 +1210,7 @@ def main():
         run("mix-up", mixup, F, alice)
         run("token endpoint", token_checks, F, alice)
         run("disabled user", disabled_user, bob)
+        run("PAR", par, F)
         run("the legitimate flow", legit_end_to_end, alice)
         run("code expiry", code_expiry, F)
     if failures:
