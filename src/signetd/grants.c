@@ -63,7 +63,8 @@ static void copy(char *dst, size_t cap, const char *src)
 
 enum sg_oauth_error sd_grant_code(struct sd_ctx *c, const struct sg_tenant_cfg *t,
                                   const struct sg_token_req *req, const struct sg_client *cl,
-                                  struct sd_grant *g, char *why, size_t whylen)
+                                  const char *jkt, struct sd_grant *g, char *why,
+                                  size_t whylen)
 {
     memset(g, 0, sizeof *g);
     g->type = SG_GRANT_TYPE_AUTHORIZATION_CODE;
@@ -134,6 +135,10 @@ enum sg_oauth_error sd_grant_code(struct sd_ctx *c, const struct sg_tenant_cfg *
     copy(g->scope, sizeof g->scope, ac.scope);
     copy(g->nonce, sizeof g->nonce, ac.nonce);
     g->auth_time = ac.auth_time;
+    /* RFC 9449 §5: a public client's refresh tokens are bound to the key
+     * of its proof (a confidential client's are bound to the client). */
+    if (cl->auth == SG_CLIENT_NONE && jkt != NULL)
+        copy(g->jkt, sizeof g->jkt, jkt);
     if ((cl->grants & SG_GRANT_REFRESH_TOKEN) != 0 &&
         (new_refresh(g) != 0 || random_b64(SD_FAMILY_BYTES, g->family, sizeof g->family) != 0)) {
         WHY("no randomness");
@@ -150,7 +155,8 @@ out:
 
 enum sg_oauth_error sd_grant_refresh(struct sd_ctx *c, const struct sg_tenant_cfg *t,
                                      const struct sg_token_req *req, const struct sg_client *cl,
-                                     struct sd_grant *g, char *why, size_t whylen)
+                                     const char *jkt, struct sd_grant *g, char *why,
+                                     size_t whylen)
 {
     memset(g, 0, sizeof *g);
     g->type = SG_GRANT_TYPE_REFRESH_TOKEN;
@@ -211,6 +217,14 @@ enum sg_oauth_error sd_grant_refresh(struct sd_ctx *c, const struct sg_tenant_cf
         WHY("the refresh token was issued to another client");
         goto out;
     }
+    /* RFC 9449 §5: a bound family goes on only with a proof of its key. */
+    if (old.jkt[0] != '\0' && (jkt == NULL || strcmp(jkt, old.jkt) != 0)) {
+        sg_log(SG_LOG_WARN, "refresh_refused", "tenant=%s client=%s reason=dpop_key family=%s",
+               t->name, cl->client_id, old.family);
+        WHY(jkt == NULL ? "the refresh token is bound to a DPoP key: send a DPoP proof of it"
+                        : "the DPoP proof's key is not the one the refresh token is bound to");
+        goto out;
+    }
     /* RFC 6749 §6: no scope beyond the original grant; omitted = all of it. */
     if (req->scope != NULL) {
         char bad[80] = "";
@@ -231,6 +245,7 @@ enum sg_oauth_error sd_grant_refresh(struct sd_ctx *c, const struct sg_tenant_cf
     copy(g->acr, sizeof g->acr, old.acr);
     copy(g->amr, sizeof g->amr, old.amr);
     copy(g->family, sizeof g->family, old.family);
+    copy(g->jkt, sizeof g->jkt, old.jkt);
     g->auth_time = old.auth_time;
     e = SG_OAUTH_OK;
 out:
@@ -256,6 +271,7 @@ static enum sg_oauth_error commit_code(struct sd_ctx *c, const char *tenant, str
     copy(r.scope, sizeof r.scope, g->scope);
     copy(r.acr, sizeof r.acr, g->acr);
     copy(r.amr, sizeof r.amr, g->amr);
+    copy(r.jkt, sizeof r.jkt, g->jkt);
     r.auth_time = g->auth_time;
     r.created_at = now;
     r.idle_expires = now + SD_REFRESH_IDLE;

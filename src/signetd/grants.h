@@ -53,6 +53,9 @@ struct sd_grant {
     char family[SG_PEOPLE_ID_MAX];   /* new (code) or the presented token's */
     char code_hash[SG_PEOPLE_HASH_LEN + 1]; /* authorization_code: the code */
     char old_hash[SG_PEOPLE_HASH_LEN + 1];  /* refresh_token: the one presented */
+    /* The DPoP key a public client's refresh family is bound to (RFC 9449
+     * §5: its JWK thumbprint), "" when unbound. */
+    char jkt[SG_PEOPLE_HASH_LEN + 1];
 };
 
 void sd_grant_clear(struct sd_grant *g);
@@ -62,19 +65,25 @@ void sd_grant_clear(struct sd_grant *g);
  * the exact redirect_uri, PKCE S256 (constant time). A second use of a
  * code revokes the refresh family its first use issued (code_replayed in
  * the log). Fills *g (with a fresh refresh token when cl has the
- * refresh_token grant). SG_OAUTH_OK or the error, why its description. */
+ * refresh_token grant; a public client's family is bound to jkt, the
+ * request's DPoP key thumbprint, when it sent a proof: NULL when none).
+ * SG_OAUTH_OK or the error, why its description. */
 enum sg_oauth_error sd_grant_code(struct sd_ctx *c, const struct sg_tenant_cfg *t,
                                   const struct sg_token_req *req, const struct sg_client *cl,
-                                  struct sd_grant *g, char *why, size_t whylen);
+                                  const char *jkt, struct sd_grant *g, char *why,
+                                  size_t whylen);
 
 /* refresh_token: checks the presented token without rotating it (a
  * rotation in a transaction rolled back): live, of cl, the requested scope
- * a subset of its own. A rotated token presented again revokes its family
- * at once (refresh_reused in the log). Fills *g with a fresh refresh
- * token; sd_grant_commit rotates. */
+ * a subset of its own, and, for a family bound to a DPoP key, presented
+ * with a proof of that key (jkt; NULL when the request has none; RFC 9449
+ * §5). A rotated token presented again revokes its family at once
+ * (refresh_reused in the log). Fills *g with a fresh refresh token;
+ * sd_grant_commit rotates. */
 enum sg_oauth_error sd_grant_refresh(struct sd_ctx *c, const struct sg_tenant_cfg *t,
                                      const struct sg_token_req *req, const struct sg_client *cl,
-                                     struct sd_grant *g, char *why, size_t whylen);
+                                     const char *jkt, struct sd_grant *g, char *why,
+                                     size_t whylen);
 
 /* After every signature succeeded: writes the refresh token (a new family
  * recorded on the code, or the rotation of the presented token). OK when

@@ -812,9 +812,10 @@ static const char *issue_person(struct sd_ctx *c, const struct sg_tenant_cfg *t,
         fail(r, SG_OAUTH_SERVER_ERROR, "out of memory", req->basic_tried, t);
         return "server_error";
     }
+    const char *jkt = proof != NULL ? proof->jkt : NULL;
     enum sg_oauth_error e = req->grant == SG_GRANT_TYPE_AUTHORIZATION_CODE
-                                ? sd_grant_code(c, t, req, cl, g, why, sizeof why)
-                                : sd_grant_refresh(c, t, req, cl, g, why, sizeof why);
+                                ? sd_grant_code(c, t, req, cl, jkt, g, why, sizeof why)
+                                : sd_grant_refresh(c, t, req, cl, jkt, g, why, sizeof why);
     if (e == SG_OAUTH_OK)
         e = pick_audiences(req, cl, &aud, why, sizeof why);
     if (e != SG_OAUTH_OK) {

@@ -245,6 +245,9 @@ struct sg_refresh {
     int64_t created_at;
     int64_t idle_expires;   /* this token's own end */
     int64_t family_expires; /* absolute end of the family */
+    /* A public client's family bound to a DPoP key (RFC 9449 §5): the
+     * key's JWK SHA-256 thumbprint (base64url), "" when unbound. */
+    char jkt[SG_PEOPLE_HASH_LEN + 1];
 };
 
 SIGNET_WUR signet_err sg_people_refresh_put(struct sg_store *s, const struct sg_refresh *r);
@@ -253,7 +256,7 @@ SIGNET_WUR signet_err sg_people_refresh_put(struct sg_store *s, const struct sg_
  * marked rotated and *next is inserted; *old gets the old row. The caller
  * fills next->hash, created_at and idle_expires; the function copies
  * every other member (family, client, user, sid, scope, acr, amr,
- * auth_time, family_expires) from the old row. A rotated token presented again
+ * auth_time, family_expires, jkt) from the old row. A rotated token presented again
  * revokes its whole family and returns SIGNET_ERR_EXISTS (reuse,
  * RFC 9700 §4.14.2); anything else is NOT_FOUND. */
 SIGNET_WUR signet_err sg_people_refresh_rotate(struct sg_store *s, const char *tenant,

@@ -1,4 +1,4 @@
-/* People in the SQLite front store (people.h, schema 4): users, passkeys,
+/* People in the SQLite front store (people.h, schema 5): users, passkeys,
  * enrolment links, WebAuthn challenges, sessions, authorization requests,
  * codes and refresh tokens, on the front store's connection.
  *
@@ -190,6 +190,19 @@ static int id_ok(const char *id)
 static int hash_ok(const char *h)
 {
     return str_ok(h, SG_PEOPLE_HASH_LEN + 1);
+}
+
+/* A DPoP key's RFC 7638 thumbprint: 43 base64url characters. */
+static int jkt_ok(const char *j)
+{
+    size_t n = strnlen(j, SG_PEOPLE_HASH_LEN + 1);
+    if (n != SG_PEOPLE_HASH_LEN)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((j[i] >= 'a' && j[i] <= 'z') || (j[i] >= 'A' && j[i] <= 'Z') ||
+              (j[i] >= '0' && j[i] <= '9') || j[i] == '-' || j[i] == '_'))
+            return 0;
+    return 1;
 }
 
 /* The functions run on the SQLite front store's connection only (the key
@@ -1207,14 +1220,15 @@ signet_err sg_people_code_set_family(struct sg_store *s, const char *tenant, con
 
 #define REFRESH_COLS                                                                        \
     "tenant, hash, family, client_id, user_id, sid, scope, acr, amr, auth_time,"            \
-    " created_at, idle_expires, family_expires"
+    " created_at, idle_expires, family_expires, jkt"
 
 static signet_err read_refresh(sqlite3_stmt *st, struct sg_refresh *r)
 {
     memset(r, 0, sizeof *r);
     if (!COL(st, 0, r->tenant) || !COL(st, 1, r->hash) || !COL(st, 2, r->family) ||
         !COL(st, 3, r->client_id) || !COL(st, 4, r->user_id) || !COL(st, 5, r->sid) ||
-        !COL(st, 6, r->scope) || !COL(st, 7, r->acr) || !COL(st, 8, r->amr))
+        !COL(st, 6, r->scope) || !COL(st, 7, r->acr) || !COL(st, 8, r->amr) ||
+        !COL(st, 13, r->jkt))
         return SIGNET_ERR_STORE_CORRUPT;
     r->auth_time = sqlite3_column_int64(st, 9);
     r->created_at = sqlite3_column_int64(st, 10);
@@ -1228,7 +1242,8 @@ static int refresh_ok(const struct sg_refresh *r)
     return r != NULL && tenant_ok(r->tenant) && hash_ok(r->hash) && id_ok(r->family) &&
            str_ok(r->client_id, sizeof r->client_id) && id_ok(r->user_id) &&
            opt_ok(r->sid, sizeof r->sid) && opt_ok(r->scope, sizeof r->scope) &&
-           opt_ok(r->acr, sizeof r->acr) && opt_ok(r->amr, sizeof r->amr);
+           opt_ok(r->acr, sizeof r->acr) && opt_ok(r->amr, sizeof r->amr) &&
+           (r->jkt[0] == '\0' || jkt_ok(r->jkt));
 }
 
 static signet_err refresh_insert(struct sg_store *s, const struct sg_refresh *r, int *changes)
@@ -1237,10 +1252,10 @@ static signet_err refresh_insert(struct sg_store *s, const struct sg_refresh *r,
                             A_TEXT(r->client_id),   A_TEXT(r->user_id),   A_TEXT(r->sid),
                             A_TEXT(r->scope),       A_TEXT(r->acr),       A_TEXT(r->amr),
                             A_INT(r->auth_time),    A_INT(r->created_at), A_INT(r->idle_expires),
-                            A_INT(r->family_expires)};
+                            A_INT(r->family_expires), A_TEXT(r->jkt)};
     return exec_args(s,
                      "INSERT INTO refresh_tokens (" REFRESH_COLS ") VALUES (?1, ?2, ?3, ?4, ?5,"
-                     " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT DO NOTHING",
+                     " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) ON CONFLICT DO NOTHING",
                      "refresh_put", a, NARGS(a), changes);
 }
 
@@ -1319,8 +1334,8 @@ signet_err sg_people_refresh_rotate(struct sg_store *s, const char *tenant, cons
         int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
             err = read_refresh(st, old);
-            rotated_at = sqlite3_column_int64(st, 13);
-            revoked_at = sqlite3_column_int64(st, 14);
+            rotated_at = sqlite3_column_int64(st, 14);
+            revoked_at = sqlite3_column_int64(st, 15);
         } else {
             err = rc == SQLITE_DONE ? SIGNET_ERR_NOT_FOUND
                                     : sg_sqlite_map_rc(sg_sqlite_ss(s)->db, rc,

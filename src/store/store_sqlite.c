@@ -242,6 +242,9 @@ static const char *const migrations[] = {
     "CREATE INDEX refresh_user ON refresh_tokens(tenant, user_id);"
     "CREATE INDEX refresh_sid ON refresh_tokens(tenant, sid);"
     "CREATE INDEX refresh_expiry ON refresh_tokens(family_expires);",
+    /* 5: a public client's refresh family bound to its DPoP key
+     * (RFC 9449 §5): the key's JWK SHA-256 thumbprint, '' when unbound. */
+    "ALTER TABLE refresh_tokens ADD COLUMN jkt TEXT NOT NULL DEFAULT '';",
 };
 #define SCHEMA_LATEST ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -777,6 +777,12 @@ static void test_refresh(void **state)
     struct sg_session x = session(T1, "sess", "sA", "uA");
     assert_int_equal(sg_people_session_create(s, &x), SIGNET_OK);
     struct sg_refresh r0 = refresh(T1, "r0", "fam", "uA", "sA");
+    /* A family bound to a DPoP key (RFC 9449 §5) keeps it at each rotation;
+     * a key that is not a thumbprint's shape is refused. */
+    memcpy(r0.jkt, "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I", 44);
+    struct sg_refresh bad = r0;
+    memcpy(bad.jkt, "not a thumbprint", 17);
+    assert_int_equal(sg_people_refresh_put(s, &bad), SIGNET_ERR_INVALID_ARG);
     assert_int_equal(sg_people_refresh_put(s, &r0), SIGNET_OK);
     assert_int_equal(sg_people_refresh_put(s, &r0), SIGNET_ERR_EXISTS);
 
@@ -800,6 +806,8 @@ static void test_refresh(void **state)
     assert_string_equal(next.scope, r0.scope);
     assert_string_equal(next.acr, r0.acr);
     assert_string_equal(next.amr, r0.amr);
+    assert_string_equal(old.jkt, r0.jkt);
+    assert_string_equal(next.jkt, r0.jkt);
     assert_int_equal(next.auth_time, NOW);
     assert_int_equal(next.family_expires, r0.family_expires);
     assert_int_equal(next.created_at, NOW + 100);

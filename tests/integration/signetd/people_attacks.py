@@ -1167,6 +1167,63 @@ def par(F):
     check("an unknown request_uri -> 400 page", r.status == 400, repr(r))
 
 
+def dpop_refresh(F):
+    """RFC 9449 §5: a public client's refresh tokens issued with a DPoP
+    proof are bound to that key; refreshing needs a proof of the same key,
+    and a refusal rotates nothing."""
+    section("8. DPoP-bound refresh tokens of a public client")
+    import dpop_proof
+    htu = ISS + "/token"
+    nonce = [None]
+
+    def dpop_token(form, key):
+        """The token request with a proof of key (None: no proof), retried
+        once with the server's DPoP-Nonce when it asks for one."""
+        for _ in range(2):
+            h = {"Content-Type": "application/x-www-form-urlencoded"}
+            if key is not None:
+                h["DPoP"] = dpop_proof.make(key, "ES256", "POST", htu, nonce=nonce[0])
+            r = raw_request("POST", T + "/token", qs(form).encode(), h)
+            if r.header("DPoP-Nonce"):
+                nonce[0] = r.header("DPoP-Nonce")
+            if not (r.status == 400 and r.json().get("error") == "use_dpop_nonce"):
+                return r
+        return r
+
+    k1, k2 = dpop_proof.keygen("ES256"), dpop_proof.keygen("ES256")
+    code, v, _ = code_flow(F)
+    r = dpop_token({"grant_type": "authorization_code", "code": code, "redirect_uri": R1,
+                    "code_verifier": v, "client_id": "webapp"}, k1)
+    d = r.json() if r.status == 200 else {}
+    if not check("code exchanged with a DPoP proof -> token_type DPoP and a refresh token",
+                 d.get("token_type") == "DPoP" and d.get("refresh_token"), repr(r)):
+        return
+    rt = d["refresh_token"]
+    form = {"grant_type": "refresh_token", "refresh_token": rt, "client_id": "webapp"}
+    expect("its refresh token without a proof -> invalid_grant", dpop_token(form, None), 400,
+           "invalid_grant", ["DPoP"])
+    expect("its refresh token with a proof of another key -> invalid_grant",
+           dpop_token(form, k2), 400, "invalid_grant", ["key"])
+    r = dpop_token(form, k1)
+    d = r.json() if r.status == 200 else {}
+    check("with a proof of its own key -> 200, DPoP, rotated (the refusals rotated nothing)",
+          r.status == 200 and d.get("token_type") == "DPoP" and d.get("refresh_token") and
+          d["refresh_token"] != rt, repr(r))
+    if d.get("refresh_token"):
+        form["refresh_token"] = d["refresh_token"]
+        expect("the rotated token stays bound: no proof -> invalid_grant",
+               dpop_token(form, None), 400, "invalid_grant")
+        r = dpop_token(form, k1)
+        check("the rotated token with the key's proof -> 200",
+              r.status == 200 and r.json().get("token_type") == "DPoP", repr(r))
+    # An unbound family (no proof at the code exchange) refreshes without one.
+    code, v, _ = code_flow(F)
+    d = redeem(code, v).json()
+    r = refresh(d.get("refresh_token", ""))
+    check("a family issued without DPoP still refreshes as Bearer",
+          r.status == 200 and r.json().get("token_type") == "Bearer", repr(r))
+
+
 def code_expiry(F):
     """Codes live 60 s (the store's expiry also has unit tests): on the
     injected clock of a testing build (testing.clock_file), a code 59 s old
@@ -1211,6 +1268,7 @@ def main():
         run("token endpoint", token_checks, F, alice)
         run("disabled user", disabled_user, bob)
         run("PAR", par, F)
+        run("DPoP refresh", dpop_refresh, F)
         run("the legitimate flow", legit_end_to_end, alice)
         run("code expiry", code_expiry, F)
     if failures:
