@@ -17,9 +17,11 @@
 #include "common/config.h"
 #include "common/oauth_req.h"
 #include "json.h"
+#include "signet/verify.h"
 #include "signetd/auth.h"
 #include "signetd/authzreq.h"
 #include "signetd/ctx.h"
+#include "signetd/meta.h"
 #include "signetd/nonce.h"
 #include "signetd/pages.h"
 #include "signetd/telemetry.h"
@@ -30,6 +32,9 @@
 #include "util/b64url.h"
 #include "util/clock.h"
 #include "util/log.h"
+
+/* An id_token_hint at logout: no older than a refresh family may live. */
+#define SD_HINT_MAX_AGE (30 * 24 * 3600)
 
 #define CHALLENGE_TTL 300     /* a ceremony's challenge: 5 min (WebAuthn timeout) */
 #define SESSION_IDLE 1800     /* 30 min without a request ends a session */
@@ -1015,8 +1020,137 @@ static void account_get(struct sd_ctx *c, const struct sg_tenant_cfg *t,
     free(keys);
 }
 
-static void logout_get(const struct sg_tenant_cfg *t, const struct sd_people_in *in,
-                       struct sd_resp *r)
+/* The unverified first audience of a JWT, to configure the verifier with
+ * (the signature, issuer and expiry are what bind it). */
+static int peek_aud(const char *token, char *out, size_t cap)
+{
+    const char *p = strchr(token, '.');
+    const char *q = p != NULL ? strchr(p + 1, '.') : NULL;
+    if (q == NULL)
+        return -1;
+    uint8_t raw[8192];
+    size_t n = 0;
+    json_t *o = NULL;
+    if (sg_b64url_decode(p + 1, (size_t)(q - p - 1), raw, sizeof raw, &n) != SIGNET_OK ||
+        sg_json_parse(raw, n, sizeof raw, &o) != SIGNET_OK)
+        return -1;
+    const json_t *aud = json_object_get(o, "aud");
+    const char *a = json_is_array(aud) ? json_string_value(json_array_get(aud, 0))
+                                       : json_string_value(aud);
+    int ok = a != NULL && strlen(a) < cap;
+    if (ok)
+        (void)snprintf(out, cap, "%s", a);
+    json_decref(o);
+    return ok ? 0 : -1;
+}
+
+/* The time an id_token_hint is judged at (see verify_own). */
+static int64_t hint_clock(void *ctx)
+{
+    return *(const int64_t *)ctx;
+}
+
+/* signetd's own clock (testing builds can move it), for every other token. */
+static int64_t front_clock(void *ctx)
+{
+    (void)ctx;
+    return sg_clock_now();
+}
+
+/* Verifies token as a JWT of this tenant: signed by a key of its current
+ * JWKS with one of its algs, iss its issuer, typ as given, aud its own
+ * first audience (peeked, since the signature binds it) or the required
+ * one when aud is not NULL. at: the time to judge it at (its windows and
+ * the keys'), 0 for now. *claims on SIGNET_OK; SIGNET_ERR_JWKS_UNAVAILABLE when
+ * the JWKS or the verifier cannot be had (503, not the token's fault; also what a verification says when the JWKS is gone). */
+static signet_err verify_own(struct sd_ctx *c, const struct sg_tenant_cfg *t, const char *token,
+                             const char *typ, const char *aud, int64_t *at,
+                             signet_claims **claims)
+{
+    char peeked[600];
+    char *jwks = NULL;
+    signet_verifier_config *vc = NULL;
+    signet_verifier *v = NULL;
+    *claims = NULL;
+    if (peek_aud(token, peeked, sizeof peeked) != 0)
+        return SIGNET_ERR_MALFORMED;
+    signet_err err = sd_jwks_current(c, t, &jwks);
+    if (err == SIGNET_OK)
+        err = signet_verifier_config_new(&vc);
+    if (err == SIGNET_OK)
+        err = signet_verifier_config_add_issuer_jwks_json(vc, t->issuer, jwks, strlen(jwks));
+    if (err == SIGNET_OK)
+        err = signet_verifier_config_add_audience(vc, aud != NULL ? aud : peeked);
+    if (err == SIGNET_OK)
+        err = signet_verifier_config_set_typ(vc, typ);
+    if (err == SIGNET_OK)
+        err = at != NULL && *at != 0 ? signet_verifier_config_set_clock(vc, hint_clock, at)
+                                     : signet_verifier_config_set_clock(vc, front_clock, NULL);
+    for (size_t i = 0; err == SIGNET_OK && i < t->n_algs; i++)
+        err = signet_verifier_config_allow_alg(vc, t->algs[i]);
+    if (err == SIGNET_OK)
+        err = signet_verifier_new(vc, &v);
+    if (err != SIGNET_OK)
+        err = SIGNET_ERR_JWKS_UNAVAILABLE;
+    else
+        err = signet_verify(v, token, strlen(token), NULL, claims);
+    signet_verifier_free(v);
+    signet_verifier_config_free(vc);
+    free(jwks);
+    return err;
+}
+
+/* The iat of a JWT, unverified (0 when it has none). */
+static int64_t peek_iat(const char *token)
+{
+    const char *p = strchr(token, '.');
+    const char *q = p != NULL ? strchr(p + 1, '.') : NULL;
+    uint8_t raw[8192];
+    size_t n = 0;
+    json_t *o = NULL;
+    if (q == NULL || sg_b64url_decode(p + 1, (size_t)(q - p - 1), raw, sizeof raw, &n) !=
+                         SIGNET_OK ||
+        sg_json_parse(raw, n, sizeof raw, &o) != SIGNET_OK)
+        return 0;
+    json_int_t iat = json_integer_value(json_object_get(o, "iat"));
+    json_decref(o);
+    return (int64_t)iat;
+}
+
+/* An id_token_hint (RP-Initiated Logout 1.0 §2): an ID token this tenant
+ * issued (signature, iss, typ JWT), judged as of a minute after its iat so
+ * that an expired one still names its client (§2: the OP SHOULD accept
+ * it), but no older than a refresh family may live. Its aud (the client)
+ * into client. 0, or -1 with why; 1 when the JWKS is unavailable. */
+static int hint_client(struct sd_ctx *c, const struct sg_tenant_cfg *t, const char *hint,
+                       char *client, size_t cap, const char **why)
+{
+    const int64_t now = sg_clock_now();
+    int64_t iat = peek_iat(hint);
+    if (iat <= 0 || iat > now + 60 || now - iat > SD_HINT_MAX_AGE) {
+        *why = "The id_token_hint is not an ID token of this issuer from the last 30 days.";
+        return -1;
+    }
+    int64_t at = iat + 60 < now ? iat + 60 : now;
+    signet_claims *claims = NULL;
+    signet_err err = verify_own(c, t, hint, "JWT", NULL, &at, &claims);
+    const char *aud = NULL;
+    int rc = 0;
+    if (err == SIGNET_ERR_JWKS_UNAVAILABLE) {
+        rc = 1;
+    } else if (err != SIGNET_OK || signet_claims_get_string(claims, "aud", &aud) != SIGNET_OK ||
+               strlen(aud) >= cap) {
+        *why = "The id_token_hint is not a valid ID token of this issuer.";
+        rc = -1;
+    } else {
+        (void)snprintf(client, cap, "%s", aud);
+    }
+    signet_claims_free(claims);
+    return rc;
+}
+
+static void logout_get(struct sd_ctx *c, const struct sg_tenant_cfg *t,
+                       const struct sd_people_in *in, struct sd_resp *r)
 {
     struct sg_form f;
     memset(&f, 0, sizeof f);
@@ -1033,6 +1167,29 @@ static void logout_get(const struct sg_tenant_cfg *t, const struct sd_people_in 
     const char *client = sg_form_get(&f, "client_id");
     const char *plr = sg_form_get(&f, "post_logout_redirect_uri");
     const char *state = sg_form_get(&f, "state");
+    const char *hint = sg_form_get(&f, "id_token_hint");
+    char hinted[SG_STORE_CLIENT_ID_MAX];
+    if (hint != NULL) {
+        /* §2: the hint names the client; a client_id beside it must be it. */
+        const char *why = NULL;
+        int rc = strlen(hint) > 8000 ? -1 : hint_client(c, t, hint, hinted, sizeof hinted, &why);
+        if (rc == 0 && client != NULL && strcmp(client, hinted) != 0) {
+            rc = -1;
+            why = "client_id is not the client the id_token_hint was issued to.";
+        }
+        if (rc != 0) {
+            sg_log(SG_LOG_WARN, "logout_hint_refused", "tenant=%s reason=\"%s\"", t->name,
+                   rc > 0 ? "jwks unavailable" : why != NULL ? why : "too long");
+            if (rc > 0)
+                sd_page_error(r, 503, "Unavailable", "Tokens cannot be checked now; retry.");
+            else
+                sd_page_error(r, 400, "Bad request",
+                              why != NULL ? why : "The id_token_hint is too long.");
+            sg_form_clear(&f);
+            return;
+        }
+        client = hinted;
+    }
     (void)snprintf(base, sizeof base, "/t/%s", t->name);
     const struct sd_page_base pb = {base, t->name, csrf};
     sd_page_logout(r, &pb, client != NULL ? client : "", plr != NULL ? plr : "",
@@ -1191,7 +1348,7 @@ void sd_people_endpoint(struct sd_ctx *c, const struct sg_config *cfg,
         break;
     case SD_P_LOGOUT:
         if (get) {
-            logout_get(t, in, r);
+            logout_get(c, t, in, r);
             return;
         }
         if (post) {
@@ -1208,23 +1365,6 @@ void sd_people_endpoint(struct sd_ctx *c, const struct sg_config *cfg,
 
 /* ==== the authorization endpoint, PAR and userinfo ==== */
 
-#include <jansson.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "common/config.h"
-#include "common/oauth_req.h"
-#include "json.h"
-#include "signet/verify.h"
-#include "signetd/ctx.h"
-#include "signetd/meta.h"
-#include "signetd/pages.h"
-#include "store/people.h"
-#include "store/store.h"
-#include "util/b64url.h"
-#include "util/clock.h"
-#include "util/log.h"
 
 #define AUTHREQ_TTL 600  /* a request waiting for its sign-in: 10 min */
 #define CODE_TTL 60      /* an authorization code: 60 s */
@@ -1498,30 +1638,6 @@ static void userinfo_fail(struct sd_resp *r, const struct sg_tenant_cfg *t, cons
                    code, why);
 }
 
-/* The unverified first audience of a JWT, to configure the verifier with
- * (the signature, issuer and expiry are what bind it). */
-static int peek_aud(const char *token, char *out, size_t cap)
-{
-    const char *p = strchr(token, '.');
-    const char *q = p != NULL ? strchr(p + 1, '.') : NULL;
-    if (q == NULL)
-        return -1;
-    uint8_t raw[8192];
-    size_t n = 0;
-    json_t *o = NULL;
-    if (sg_b64url_decode(p + 1, (size_t)(q - p - 1), raw, sizeof raw, &n) != SIGNET_OK ||
-        sg_json_parse(raw, n, sizeof raw, &o) != SIGNET_OK)
-        return -1;
-    const json_t *aud = json_object_get(o, "aud");
-    const char *a = json_is_array(aud) ? json_string_value(json_array_get(aud, 0))
-                                       : json_string_value(aud);
-    int ok = a != NULL && strlen(a) < cap;
-    if (ok)
-        (void)snprintf(out, cap, "%s", a);
-    json_decref(o);
-    return ok ? 0 : -1;
-}
-
 void sd_oidc_userinfo(struct sd_ctx *c, const struct sg_config *cfg,
                       const struct sg_tenant_cfg *t, const struct sd_people_in *in,
                       struct sd_resp *r)
@@ -1533,31 +1649,12 @@ void sd_oidc_userinfo(struct sd_ctx *c, const struct sg_config *cfg,
         return;
     }
     const char *token = authz + 7;
-    char aud[600];
-    char *jwks = NULL;
-    signet_verifier_config *vc = NULL;
-    signet_verifier *v = NULL;
     signet_claims *claims = NULL;
-    if (peek_aud(token, aud, sizeof aud) != 0) {
-        userinfo_fail(r, t, "invalid_token", "the access token is malformed");
-        return;
-    }
-    signet_err err = sd_jwks_current(c, t, &jwks);
-    if (err == SIGNET_OK)
-        err = signet_verifier_config_new(&vc);
-    if (err == SIGNET_OK)
-        err = signet_verifier_config_add_issuer_jwks_json(vc, t->issuer, jwks, strlen(jwks));
-    if (err == SIGNET_OK)
-        err = signet_verifier_config_add_audience(vc, aud);
-    for (size_t i = 0; err == SIGNET_OK && i < t->n_algs; i++)
-        err = signet_verifier_config_allow_alg(vc, t->algs[i]);
-    if (err == SIGNET_OK)
-        err = signet_verifier_new(vc, &v);
-    if (err != SIGNET_OK) {
+    signet_err err = verify_own(c, t, token, "at+jwt", NULL, NULL, &claims);
+    if (err == SIGNET_ERR_JWKS_UNAVAILABLE) {
         sd_people_json_error(r, 503, "temporarily_unavailable", "cannot verify tokens now");
         goto out;
     }
-    err = signet_verify(v, token, strlen(token), NULL, &claims);
     const char *sub = NULL;
     const char *sid = NULL;
     if (err != SIGNET_OK || signet_claims_get_string(claims, "sub", &sub) != SIGNET_OK ||
@@ -1589,7 +1686,4 @@ void sd_oidc_userinfo(struct sd_ctx *c, const struct sg_config *cfg,
     free(text);
 out:
     signet_claims_free(claims);
-    signet_verifier_free(v);
-    signet_verifier_config_free(vc);
-    free(jwks);
 }

@@ -38,7 +38,12 @@
 #      endpoint (wrong, missing or mismatched credentials: 401/400, nothing
 #      stored), a request_uri works once, for its own client only, and a
 #      client that must push cannot send a plain request; a pushed request
-#      is checked like a plain one (redirect_uri, PKCE, nested request_uri).
+#      is checked like a plain one (redirect_uri, PKCE, nested request_uri);
+#   8. DPoP: a public client's refresh family bound to the key of its code
+#      exchange (no proof, another key: invalid_grant, nothing rotated);
+#   9. logout: id_token_hint alone names the client; forged, an access
+#      token, junk, or with another client_id: 400 page; expired (injected
+#      clock, at the very end) still accepted.
 set -euo pipefail
 source "$(dirname "$0")/signetd/lib.sh"
 

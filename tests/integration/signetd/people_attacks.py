@@ -1224,6 +1224,66 @@ def dpop_refresh(F):
           r.status == 200 and r.json().get("token_type") == "Bearer", repr(r))
 
 
+def logout_hint(alice):
+    """RP-initiated logout with id_token_hint (RP-Initiated Logout 1.0 §2):
+    the hint alone names the client whose registered URI is followed; a
+    forged hint, another tenant's, an access token, or a client_id that is
+    not the hint's is a 400 page; an expired ID token still names its
+    client (injected clock)."""
+    section("9. logout with id_token_hint")
+    L = Browser()
+    code, v, _ = code_flow(L, alice)
+    d = redeem(code, v).json()
+    idt, at = d.get("id_token", ""), d.get("access_token", "")
+    if not check("an ID token for the logout checks", idt.count(".") == 2, repr(d)):
+        return
+
+    def logout_page(**params):
+        return L.get(T + "/logout?" + qs(params))
+
+    h, p, sig = idt.split(".")
+    raw = bytearray(unb64u(sig))
+    raw[5] ^= 1
+    forged = h + "." + p + "." + b64u(bytes(raw))
+    cases = [("a forged signature", {"id_token_hint": forged}),
+             ("an access token", {"id_token_hint": at}),
+             ("junk", {"id_token_hint": "not.a.jwt"}),
+             ("a client_id that is not the hint's",
+              {"id_token_hint": idt, "client_id": "webapp2"})]
+    for name, params in cases:
+        r = logout_page(post_logout_redirect_uri=R1, state="s1", **params)
+        check("logout page with %s -> 400 page" % name,
+              r.status == 400 and r.header("Location") is None,
+              repr(r))
+    r = logout_page(id_token_hint=idt, post_logout_redirect_uri=R1, state="s2")
+    data = page_data(r.text)
+    check("logout page with the hint alone -> 200, the hint's client (webapp) on the page",
+          r.status == 200 and data.get("client") == "webapp" and
+          data.get("post-logout-redirect-uri") == R1, "%r %s" % (r, data))
+
+    r = L.post_json(T + "/logout", {"csrf": data.get("csrf", ""), "client_id": data.get("client"),
+                                    "post_logout_redirect_uri": R1, "state": "s2"})
+    check("signing out from that page -> back to the registered URI with state",
+          r.status == 200 and r.json().get("location") == R1 + "?state=s2", repr(r))
+    return idt, at
+
+
+def expired_hint(hint):
+    """Last (the clock stays moved, every session has idled out): an hour
+    later, on the injected clock, the access token is expired at userinfo
+    but the ID token, expired too, still names its client at logout."""
+    section("an expired id_token_hint (injected clock)")
+    idt, at = hint
+    with open(CLOCK, "w") as f:
+        f.write("%d\n" % (int(time.time()) + 3600))
+    u = raw_request("GET", T + "/userinfo", None, {"Authorization": "Bearer " + at})
+    check("the clock moved an hour: the grant's access token is expired at userinfo (401)",
+          u.status == 401, repr(u))
+    r = Browser().get(T + "/logout?" + qs({"id_token_hint": idt, "post_logout_redirect_uri": R1}))
+    check("the ID token, expired an hour ago, still names its client at logout",
+          r.status == 200 and page_data(r.text).get("client") == "webapp", repr(r))
+
+
 def code_expiry(F):
     """Codes live 60 s (the store's expiry also has unit tests): on the
     injected clock of a testing build (testing.clock_file), a code 59 s old
@@ -1269,8 +1329,11 @@ def main():
         run("disabled user", disabled_user, bob)
         run("PAR", par, F)
         run("DPoP refresh", dpop_refresh, F)
+        hint = run("logout hint", logout_hint, alice)
         run("the legitimate flow", legit_end_to_end, alice)
         run("code expiry", code_expiry, F)
+        if hint:
+            run("expired hint", expired_hint, hint)
     if failures:
         print("%d check(s) failed: %s" % (len(failures), "; ".join(failures)))
         return 1
