@@ -378,6 +378,11 @@ int64_t sd_rate_take(const char *tenant, const char *client_id, double rate, uns
     return rl_take(&clients_rl, tenant, client_id, rate, burst);
 }
 
+int64_t sd_budget_take(const char *kind, const char *key, double rate, unsigned burst)
+{
+    return rl_take(&failures_rl, kind, key, rate, burst);
+}
+
 /* ---- failure budgets ------------------------------------------------------ */
 
 #define FAIL_RATE 10.0 /* failures a second, per client, before the flood is logged */

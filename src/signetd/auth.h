@@ -58,4 +58,10 @@ int64_t sd_auth_failure(const char *tenant, const char *client_id);
  * number of seconds after which a request would be (Retry-After). */
 int64_t sd_rate_take(const char *tenant, const char *client_id, double rate, unsigned burst);
 
+/* A budget that strangers can fill (the failure budgets' table: bounded,
+ * pruned, and open when full, so never a client's own bucket): one token
+ * from the bucket (kind, key) of rate a second and burst. 0 when there was
+ * one; otherwise the seconds until there is. */
+int64_t sd_budget_take(const char *kind, const char *key, double rate, unsigned burst);
+
 #endif

@@ -35,6 +35,7 @@
 #include "signetd/launcher.h"
 #include "signetd/monproc.h"
 #include "signetd/nonce.h"
+#include "signetd/password.h"
 #include "signetd/pool.h"
 #include "signetd/replay.h"
 #include "signetd/sandbox.h"
@@ -277,6 +278,7 @@ int main(int argc, char **argv)
     sg_clock_use_file(cfg->clock_file[0] != '\0' ? cfg->clock_file : NULL);
     sg_fault_init();
     if (install_signals() != 0 || sd_auth_init(c->state_dir) != SIGNET_OK ||
+        sd_password_init() != SIGNET_OK ||
         sd_dpop_init(c->state_dir) != SIGNET_OK) {
         fprintf(stderr, "signetd: cannot initialise\n");
         return 1;

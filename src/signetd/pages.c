@@ -313,7 +313,14 @@ void sd_page_signin(struct sd_resp *r, const struct sd_page_base *b, const char 
              "placeholder=\"Choose a passkey\">\n"
              "<button id=\"passkey\" type=\"button\">Sign in with a passkey</button>\n"
              "<p class=\"hint\">Your device asks for your fingerprint, face, PIN or security "
-             "key.</p>\n");
+             "key.</p>\n"
+             "<details class=\"password\"><summary>Sign in with a password</summary>\n"
+             "<label for=\"password\">Password</label>\n"
+             "<input id=\"password\" name=\"password\" type=\"password\" "
+             "autocomplete=\"current-password\" maxlength=\"128\">\n"
+             "<button id=\"pwsignin\" type=\"button\" class=\"secondary\">Continue</button>\n"
+             "<p class=\"hint\">A password is never enough on its own: your passkey confirms "
+             "it next.</p>\n</details>\n");
     message_area(&pg);
     close_page(&pg);
     finish(r, &pg, 200);
@@ -341,7 +348,8 @@ void sd_page_enrol(struct sd_resp *r, const struct sd_page_base *b, const char *
 }
 
 void sd_page_account(struct sd_resp *r, const struct sd_page_base *b, const char *user_name,
-                     int64_t auth_time, const struct sd_page_passkey *keys, size_t n)
+                     int64_t auth_time, const struct sd_page_passkey *keys, size_t n,
+                     int has_password)
 {
     struct page pg = {0};
     open_page(&pg, "Your account", tenant_of(b), "account");
@@ -368,6 +376,19 @@ void sd_page_account(struct sd_resp *r, const struct sd_page_base *b, const char
         }
         put(&pg, "</ul>\n");
     }
+    put(&pg, "<h2>Password</h2>\n");
+    put(&pg, has_password ? "<p class=\"pwstate\">A password is set. It is only ever a first "
+                            "step: a passkey confirms it.</p>\n"
+                          : "<p class=\"pwstate\">No password (none is needed).</p>\n");
+    put(&pg, "<label for=\"newpw\">New password (12 to 128 characters)</label>\n"
+             "<input id=\"newpw\" name=\"newpw\" type=\"password\" "
+             "autocomplete=\"new-password\" minlength=\"12\" maxlength=\"128\">\n"
+             "<div class=\"actions\">\n"
+             "<button id=\"setpw\" type=\"button\" class=\"secondary\">Set password</button>\n");
+    if (has_password)
+        put(&pg, "<button id=\"removepw\" type=\"button\" class=\"secondary\">Remove "
+                 "password</button>\n");
+    put(&pg, "</div>\n");
     put(&pg, "<div class=\"actions\">\n"
              "<button id=\"add\" type=\"button\">Add a passkey</button>\n"
              "<button id=\"logout\" type=\"button\" class=\"secondary\">Sign out</button>\n"

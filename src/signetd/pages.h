@@ -47,7 +47,8 @@ struct sd_page_passkey {
 /* The account page: who is signed in, since when, the passkeys, "Add a
  * passkey", "Sign out". */
 void sd_page_account(struct sd_resp *r, const struct sd_page_base *b, const char *user_name,
-                     int64_t auth_time, const struct sd_page_passkey *keys, size_t n);
+                     int64_t auth_time, const struct sd_page_passkey *keys, size_t n,
+                     int has_password);
 /* Logout confirmation (RP-initiated logout): a "Sign out" button; the
  * values are posted back as they came. */
 void sd_page_logout(struct sd_resp *r, const struct sd_page_base *b, const char *client_id,

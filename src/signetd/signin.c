@@ -24,6 +24,7 @@
 #include "signetd/meta.h"
 #include "signetd/nonce.h"
 #include "signetd/pages.h"
+#include "signetd/password.h"
 #include "signetd/telemetry.h"
 #include "signetd/token.h"
 #include "signetd/webauthn.h"
@@ -54,6 +55,7 @@ static const struct {
     {"/authorize", SD_P_AUTHORIZE}, {"/par", SD_P_PAR},         {"/signin", SD_P_SIGNIN},
     {"/webauthn/options", SD_P_OPTIONS}, {"/enrol", SD_P_ENROL}, {"/account", SD_P_ACCOUNT},
     {"/logout", SD_P_LOGOUT},       {"/userinfo", SD_P_USERINFO},
+    {"/signin/password", SD_P_PASSWORD}, {"/account/password", SD_P_SET_PASSWORD},
 };
 
 enum sd_people_route sd_people_route_of(const char *rest)
@@ -585,9 +587,13 @@ static int read_assertion(const json_t *cred, struct assertion_in *a)
 /* The amr of a passkey sign-in (RFC 8176): a synced passkey (backup
  * eligible) is a software-protected key, a device-bound one a
  * hardware-protected key; user verification makes it multi-factor. */
-static void passkey_amr(unsigned flags, char *out, size_t cap)
+/* RFC 8176: a passkey is something held (a key, hardware-bound or synced)
+ * and something known or been (its user verification): multi-factor by
+ * itself; after a password, pwd too. */
+static void passkey_amr(int after_password, unsigned flags, char *out, size_t cap)
 {
-    (void)snprintf(out, cap, "%s user mfa", (flags & SD_WA_FLAG_BE) != 0 ? "swk" : "hwk");
+    (void)snprintf(out, cap, "%s%s user mfa", after_password ? "pwd " : "",
+                   (flags & SD_WA_FLAG_BE) != 0 ? "swk" : "hwk");
 }
 
 /* After a sign-in: the code for the pending request, or the account page. */
@@ -641,7 +647,21 @@ static void signin_post(struct sd_ctx *c, const struct sg_tenant_cfg *t,
     struct sd_wa_client_data cdp;
     if (take_challenge(c, t, a->cd, a->cd_len, SG_CHALLENGE_AUTHENTICATE, bind, &cdp, &why) != 0)
         goto refused;
-    (void)snprintf(want, sizeof want, "r:%s", req);
+    /* "r:<req>": a passkey sign-in; "p:<user>:<req>": the second step of
+     * a password sign-in (password_post), for that user's passkeys only. */
+    char first[SG_PEOPLE_ID_MAX] = "";
+    if (strncmp(bind, "p:", 2) == 0) {
+        size_t ul = strcspn(bind + 2, ":");
+        if (ul == 0 || ul >= sizeof first || bind[2 + ul] != ':') {
+            why = "the challenge was issued for another sign-in request";
+            goto refused;
+        }
+        memcpy(first, bind + 2, ul);
+        first[ul] = '\0';
+        (void)snprintf(want, sizeof want, "p:%s:%s", first, req);
+    } else {
+        (void)snprintf(want, sizeof want, "r:%s", req);
+    }
     if (strcmp(bind, want) != 0) {
         why = "the challenge was issued for another sign-in request";
         goto refused;
@@ -659,6 +679,10 @@ static void signin_post(struct sd_ctx *c, const struct sg_tenant_cfg *t,
     }
     if (a->has_uh && (a->uh_len != strlen(u.id) || memcmp(a->uh, u.id, a->uh_len) != 0)) {
         why = "userHandle does not match the passkey's user";
+        goto refused;
+    }
+    if (first[0] != '\0' && strcmp(first, u.id) != 0) {
+        why = "this passkey is not the one of the account whose password was given";
         goto refused;
     }
     const struct sd_wa_expect e = {
@@ -703,7 +727,7 @@ static void signin_post(struct sd_ctx *c, const struct sg_tenant_cfg *t,
                                  res.flags, now);
     pthread_mutex_unlock(&c->store_lock);
     char amr[SG_PEOPLE_AMR_MAX], location[2048];
-    passkey_amr(res.flags, amr, sizeof amr);
+    passkey_amr(first[0] != '\0', res.flags, amr, sizeof amr);
     struct sg_session s;
     if (err != SIGNET_OK || session_start(c, t, in, u.id, ACR_PHR, amr, r, &s) != SIGNET_OK) {
         sd_people_json_error(r, 503, "temporarily_unavailable", "the store is unavailable");
@@ -723,6 +747,204 @@ out:
     json_decref(b);
     OPENSSL_cleanse(a, sizeof *a);
     free(a);
+}
+
+/* ---- passwords: a first factor, never alone -------------------------------------- */
+
+/* The one answer to every failed password sign-in: whether the name
+ * exists, has a password, is disabled or is throttled is the log's. */
+#define PW_REFUSED                                                                          \
+    "the name or password is wrong (after several attempts, wait a minute before the next)"
+
+/* POST /signin/password {csrf, req, name, password}: the first factor.
+ * Every attempt is throttled per name and per address and costs one
+ * argon2id verification, against a hash of no one's when there is no
+ * password to check. A right password makes no session: it answers the
+ * passkey options of that user's passkeys (allowCredentials), whose
+ * challenge is bound to the user and the request ("p:<user>:<req>"), and
+ * signin_post finishes with amr pwd + the passkey's. */
+static void password_post(struct sd_ctx *c, const struct sg_tenant_cfg *t,
+                          const struct sd_people_in *in, struct sd_resp *r)
+{
+    json_t *b = body_json(in);
+    char csrf[64], req[SG_PEOPLE_ID_MAX], name[SG_PEOPLE_NAME_MAX], bind[64], challenge[64],
+        hash[SG_PEOPLE_HASH_LEN + 1], pwhash[SG_PEOPLE_PWHASH_MAX] = "";
+    char *password = NULL;
+    const char *why = NULL;
+    const json_t *pw = b != NULL ? json_object_get(b, "password") : NULL;
+    if (b == NULL || str_member(b, "csrf", 0, csrf, sizeof csrf) != 0 ||
+        str_member(b, "req", 0, req, sizeof req) != 0 ||
+        str_member(b, "name", 1, name, sizeof name) != 0 || !json_is_string(pw) ||
+        json_string_length(pw) > SD_PASSWORD_MAX || strlen(json_string_value(pw)) !=
+                                                         json_string_length(pw)) {
+        sd_people_json_error(r, 400, "invalid_request",
+                             "the body must hold csrf, name and password (at most 128 "
+                             "characters)");
+        goto out;
+    }
+    if (!csrf_ok(t, in, csrf, &why)) {
+        sd_people_json_error(r, 403, "invalid_request", why);
+        goto out;
+    }
+    password = strdup(json_string_value(pw));
+    if (password == NULL) {
+        sd_people_json_error(r, 500, "server_error", "out of memory");
+        goto out;
+    }
+    const int64_t now = sg_clock_now();
+    if (req[0] != '\0') {
+        struct sg_authreq q;
+        pthread_mutex_lock(&c->store_lock);
+        signet_err qerr = sg_people_authreq_get(c->store, t->name, req, now, &q);
+        pthread_mutex_unlock(&c->store_lock);
+        if (qerr != SIGNET_OK) {
+            sd_people_json_error(r, 400, "invalid_request",
+                                 "this sign-in request has expired: go back to the application "
+                                 "and start again");
+            goto out;
+        }
+    }
+    int name_over = 0;
+    int64_t wait = sd_password_throttle(t->name, name, &name_over);
+    if (wait > 0) {
+        sg_log(SG_LOG_WARN, "password_throttled", "tenant=%s addr=%s retry_after=%lld", t->name,
+               sd_auth_peer(), (long long)wait);
+        sd_people_json_error(r, 429, "temporarily_unavailable",
+                             "too many sign-in attempts from this address: wait and retry");
+        r->retry_after = wait;
+        goto out;
+    }
+    struct sg_user u;
+    memset(&u, 0, sizeof u);
+    pthread_mutex_lock(&c->store_lock);
+    signet_err err = sg_people_user_by_name(c->store, t->name, name, &u);
+    signet_err perr = err == SIGNET_OK
+                          ? sg_people_password_get(c->store, t->name, u.id, pwhash)
+                          : SIGNET_ERR_NOT_FOUND;
+    pthread_mutex_unlock(&c->store_lock);
+    if ((err != SIGNET_OK && err != SIGNET_ERR_NOT_FOUND) ||
+        (perr != SIGNET_OK && perr != SIGNET_ERR_NOT_FOUND)) {
+        sd_people_json_error(r, 503, "temporarily_unavailable", "the store is unavailable");
+        goto out;
+    }
+    int checkable = err == SIGNET_OK && perr == SIGNET_OK && !u.disabled && !name_over;
+    int v = sd_password_verify(checkable ? pwhash : NULL, password);
+    if (v == SD_PW_BUSY) {
+        sd_people_json_error(r, 503, "temporarily_unavailable",
+                             "too many sign-ins at once: retry in a moment");
+        r->retry_after = 1;
+        goto out;
+    }
+    if (v != SD_PW_OK) {
+        sg_log(SG_LOG_WARN, "password_refused", "tenant=%s user=%s addr=%s reason=%s", t->name,
+               err == SIGNET_OK ? u.id : "-", sd_auth_peer(),
+               err != SIGNET_OK  ? "unknown_name"
+               : perr != SIGNET_OK ? "no_password"
+               : u.disabled      ? "disabled"
+               : name_over       ? "throttled"
+                                 : "wrong_password");
+        sd_people_json_error(r, 403, "access_denied", PW_REFUSED);
+        goto out;
+    }
+    /* The second step: this user's passkeys, under a challenge bound to
+     * the user and the request. */
+    struct rp rp;
+    int bl = snprintf(bind, sizeof bind, "p:%s:%s", u.id, req);
+    if (rp_of(t, &rp) != 0 || bl < 0 || (size_t)bl >= sizeof bind ||
+        sd_people_random(SD_WA_CHALLENGE_LEN, challenge, sizeof challenge) != 0) {
+        sd_people_json_error(r, 500, "server_error", "the second step cannot be prepared");
+        goto out;
+    }
+    sd_people_hash(challenge, strlen(challenge), hash);
+    json_t *pk = json_pack("{s:s, s:s, s:i, s:s, s:o}", "challenge", challenge, "rpId", rp.host,
+                           "timeout", CHALLENGE_TTL * 1000, "userVerification", "required",
+                           "allowCredentials", exclude_list(c, t, u.id));
+    pthread_mutex_lock(&c->store_lock);
+    err = pk == NULL ? SIGNET_ERR_NOMEM
+                     : sg_people_challenge_put(c->store, t->name, hash,
+                                               SG_CHALLENGE_AUTHENTICATE, bind,
+                                               now + CHALLENGE_TTL, now);
+    pthread_mutex_unlock(&c->store_lock);
+    if (err != SIGNET_OK) {
+        json_decref(pk);
+        sd_people_json_error(r, 503, "temporarily_unavailable", "the store is unavailable");
+        goto out;
+    }
+    sg_log(SG_LOG_INFO, "password_accepted", "tenant=%s user=%s addr=%s next=passkey", t->name,
+           u.id, sd_auth_peer());
+    json_answer(r, 200, json_pack("{s:s, s:o}", "next", "passkey", "publicKey", pk));
+out:
+    json_decref(b);
+    if (password != NULL) {
+        OPENSSL_cleanse(password, strlen(password));
+        free(password);
+    }
+    OPENSSL_cleanse(pwhash, sizeof pwhash);
+}
+
+/* POST /account/password {csrf, password} sets the signed-in user's
+ * password, {csrf, remove: true} removes it: a sign-in within the last 5
+ * minutes is required (as for adding a passkey), and it is logged. */
+static void set_password_post(struct sd_ctx *c, const struct sg_tenant_cfg *t,
+                              const struct sd_people_in *in, struct sd_resp *r)
+{
+    json_t *b = body_json(in);
+    char csrf[64], pwhash[SG_PEOPLE_PWHASH_MAX] = "";
+    const char *why = NULL;
+    const json_t *pw = b != NULL ? json_object_get(b, "password") : NULL;
+    int remove = b != NULL && json_is_true(json_object_get(b, "remove"));
+    if (b == NULL || str_member(b, "csrf", 0, csrf, sizeof csrf) != 0 ||
+        (!remove && (!json_is_string(pw) || json_string_length(pw) > SD_PASSWORD_MAX * 4))) {
+        sd_people_json_error(r, 400, "invalid_request",
+                             "the body must hold csrf and password (or remove: true)");
+        goto out;
+    }
+    if (!csrf_ok(t, in, csrf, &why)) {
+        sd_people_json_error(r, 403, "invalid_request", why);
+        goto out;
+    }
+    const int64_t now = sg_clock_now();
+    struct sg_session s;
+    struct sg_user u;
+    if (sd_session_of(c, t, in->cookie, &s) != SIGNET_OK || now - s.auth_time > REAUTH_WINDOW) {
+        sd_people_json_error(r, 403, "login_required",
+                             "sign in again (within 5 minutes) to change your password");
+        goto out;
+    }
+    pthread_mutex_lock(&c->store_lock);
+    signet_err err = sg_people_user_get(c->store, t->name, s.user_id, &u);
+    pthread_mutex_unlock(&c->store_lock);
+    if (err != SIGNET_OK || u.disabled) {
+        sd_people_json_error(r, 403, "access_denied", "this account is disabled or gone");
+        goto out;
+    }
+    if (!remove) {
+        const char *pwv = json_string_value(pw);
+        const char *weak = strlen(pwv) != json_string_length(pw)
+                               ? "a password may not hold control characters"
+                               : sd_password_weak(pwv, u.name);
+        if (weak != NULL) {
+            sd_people_json_error(r, 400, "invalid_request", weak);
+            goto out;
+        }
+        if (sd_password_hash(pwv, pwhash, sizeof pwhash) != 0) {
+            sd_people_json_error(r, 500, "server_error", "the password cannot be hashed");
+            goto out;
+        }
+    }
+    pthread_mutex_lock(&c->store_lock);
+    err = sg_people_password_set(c->store, t->name, u.id, remove ? NULL : pwhash, now);
+    pthread_mutex_unlock(&c->store_lock);
+    if (err != SIGNET_OK) {
+        sd_people_json_error(r, 503, "temporarily_unavailable", "the store is unavailable");
+        goto out;
+    }
+    sg_log(SG_LOG_INFO, remove ? "password_removed" : "password_set",
+           "tenant=%s user=%s sid=%s addr=%s", t->name, u.id, s.sid, sd_auth_peer());
+    json_answer(r, 200, json_pack("{s:b}", "password", !remove));
+out:
+    json_decref(b);
+    OPENSSL_cleanse(pwhash, sizeof pwhash);
 }
 
 /* ---- /enrol ------------------------------------------------------------------ */
@@ -918,7 +1140,7 @@ static void enrol_post(struct sd_ctx *c, const struct sg_tenant_cfg *t,
            t->name, user_id, pk->alg, (pk->flags & SD_WA_FLAG_BE) != 0, pk->aaguid,
            token[0] != '\0' ? "link" : "account");
     char amr[SG_PEOPLE_AMR_MAX], location[160];
-    passkey_amr(pk->flags, amr, sizeof amr);
+    passkey_amr(0, pk->flags, amr, sizeof amr);
     if (!have_session &&
         session_start(c, t, in, user_id, ACR_PHR, amr, r, &s) != SIGNET_OK) {
         sd_people_json_error(r, 503, "temporarily_unavailable", "the store is unavailable");
@@ -995,11 +1217,18 @@ static void account_get(struct sd_ctx *c, const struct sg_tenant_cfg *t,
     }
     struct sg_passkey *keys = NULL;
     size_t n = 0;
+    char pwhash[SG_PEOPLE_PWHASH_MAX];
     pthread_mutex_lock(&c->store_lock);
     signet_err err = sg_people_user_get(c->store, t->name, s.user_id, &u);
     if (err == SIGNET_OK)
         err = sg_people_passkey_list(c->store, t->name, s.user_id, &keys, &n);
+    signet_err perr = err == SIGNET_OK
+                          ? sg_people_password_get(c->store, t->name, s.user_id, pwhash)
+                          : SIGNET_ERR_NOT_FOUND;
     pthread_mutex_unlock(&c->store_lock);
+    OPENSSL_cleanse(pwhash, sizeof pwhash);
+    if (perr != SIGNET_OK && perr != SIGNET_ERR_NOT_FOUND)
+        err = perr;
     struct sd_page_passkey *pp = n > 0 ? calloc(n, sizeof *pp) : NULL;
     if (err != SIGNET_OK || (n > 0 && pp == NULL) || page_csrf(in, r, csrf) != 0) {
         free(keys);
@@ -1015,7 +1244,7 @@ static void account_get(struct sd_ctx *c, const struct sg_tenant_cfg *t,
     }
     (void)snprintf(base, sizeof base, "/t/%s", t->name);
     const struct sd_page_base pb = {base, t->name, csrf};
-    sd_page_account(r, &pb, u.name, s.auth_time, pp, n);
+    sd_page_account(r, &pb, u.name, s.auth_time, pp, n, perr == SIGNET_OK);
     free(pp);
     free(keys);
 }
@@ -1356,6 +1585,18 @@ void sd_people_endpoint(struct sd_ctx *c, const struct sg_config *cfg,
             return;
         }
         break;
+    case SD_P_PASSWORD:
+    case SD_P_SET_PASSWORD:
+        if (post) {
+            if (route == SD_P_PASSWORD)
+                password_post(c, t, in, r);
+            else
+                set_password_post(c, t, in, r);
+            return;
+        }
+        sd_people_json_error(r, 405, "invalid_request", "this endpoint accepts POST only");
+        (void)snprintf(r->allow, sizeof r->allow, "POST");
+        return;
     case SD_P_NONE:
         break;
     }

@@ -31,6 +31,8 @@ enum sd_people_route {
     SD_P_ACCOUNT,   /* /account */
     SD_P_LOGOUT,    /* /logout */
     SD_P_USERINFO,  /* /userinfo */
+    SD_P_PASSWORD,  /* /signin/password: a password, the first of two steps */
+    SD_P_SET_PASSWORD, /* /account/password */
 };
 
 /* The route of "/<rest>" under a tenant, or SD_P_NONE. */

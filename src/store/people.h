@@ -59,10 +59,24 @@ SIGNET_WUR signet_err sg_people_user_list(struct sg_store *s, const char *tenant
 /* Disabling also revokes the user's sessions and refresh tokens. */
 SIGNET_WUR signet_err sg_people_user_set_disabled(struct sg_store *s, const char *tenant,
                                                   const char *id, int disabled, int64_t now);
-/* Removes the user and everything of theirs (passkeys, links, sessions,
- * codes, refresh tokens). */
+/* Removes the user and everything of theirs (passkeys, password, links,
+ * sessions, codes, refresh tokens). */
 SIGNET_WUR signet_err sg_people_user_remove(struct sg_store *s, const char *tenant,
                                             const char *id);
+
+/* ---- passwords (a first factor, never alone) ------------------------------- */
+
+#define SG_PEOPLE_PWHASH_MAX 160 /* an argon2id encoded hash */
+
+/* Sets the user's password hash (an encoded "$argon2id$..." string), or
+ * removes it when hash is NULL. NOT_FOUND when the user is not there. */
+SIGNET_WUR signet_err sg_people_password_set(struct sg_store *s, const char *tenant,
+                                             const char *user_id, const char *hash,
+                                             int64_t now);
+/* The user's password hash: NOT_FOUND when they have none. */
+SIGNET_WUR signet_err sg_people_password_get(struct sg_store *s, const char *tenant,
+                                             const char *user_id,
+                                             char hash[SG_PEOPLE_PWHASH_MAX]);
 
 /* ---- enrolment links ------------------------------------------------------ */
 

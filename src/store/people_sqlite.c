@@ -449,6 +449,7 @@ signet_err sg_people_user_remove(struct sg_store *s, const char *tenant, const c
          " WHERE tenant = ?1 AND user_id = ?2 UNION ALL SELECT hash FROM enrolments"
          " WHERE tenant = ?1 AND user_id = ?2)"),
         "DELETE FROM passkeys WHERE tenant = ?1 AND user_id = ?2",
+        "DELETE FROM passwords WHERE tenant = ?1 AND user_id = ?2",
         "DELETE FROM enrolments WHERE tenant = ?1 AND user_id = ?2",
         "DELETE FROM sessions WHERE tenant = ?1 AND user_id = ?2",
         "DELETE FROM codes WHERE tenant = ?1 AND user_id = ?2",
@@ -512,6 +513,62 @@ signet_err sg_people_enrol_create(struct sg_store *s, const char *tenant, const 
     if (err == SIGNET_OK && changes != 1)
         err = SIGNET_ERR_EXISTS;
     return tx_end(s, own, err == SIGNET_OK, err);
+}
+
+/* ---- passwords ------------------------------------------------------------------ */
+
+signet_err sg_people_password_set(struct sg_store *s, const char *tenant, const char *user_id,
+                                  const char *hash, int64_t now)
+{
+    signet_err err = args_ok(s, tenant_ok(tenant) && id_ok(user_id) &&
+                                    (hash == NULL || (strncmp(hash, "$argon2id$", 10) == 0 &&
+                                                      str_ok(hash, SG_PEOPLE_PWHASH_MAX))));
+    if (err != SIGNET_OK)
+        return err;
+    const struct arg a[] = {A_TEXT(tenant), A_TEXT(user_id), A_TEXT(hash != NULL ? hash : ""),
+                            A_INT(now)};
+    int own = 0, found = 0;
+    err = tx_begin(s, &own);
+    if (err != SIGNET_OK)
+        return err;
+    err = exists_args(s, "SELECT 1 FROM users WHERE tenant = ?1 AND id = ?2", "password_user", a,
+                      2, &found);
+    if (err == SIGNET_OK && !found)
+        err = SIGNET_ERR_NOT_FOUND;
+    if (err == SIGNET_OK)
+        err = hash != NULL
+                  ? exec_args(s,
+                              "INSERT INTO passwords (tenant, user_id, hash, updated_at)"
+                              " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (tenant, user_id)"
+                              " DO UPDATE SET hash = excluded.hash,"
+                              " updated_at = excluded.updated_at",
+                              "password_set", a, NARGS(a), NULL)
+                  : exec_args(s, "DELETE FROM passwords WHERE tenant = ?1 AND user_id = ?2",
+                              "password_remove", a, 2, NULL);
+    return tx_end(s, own, err == SIGNET_OK, err);
+}
+
+signet_err sg_people_password_get(struct sg_store *s, const char *tenant, const char *user_id,
+                                  char hash[SG_PEOPLE_PWHASH_MAX])
+{
+    signet_err err = args_ok(s, hash != NULL && tenant_ok(tenant) && id_ok(user_id));
+    if (err != SIGNET_OK)
+        return err;
+    hash[0] = '\0';
+    const struct arg a[] = {A_TEXT(tenant), A_TEXT(user_id)};
+    sqlite3_stmt *st = NULL;
+    err = prep(s, "SELECT hash FROM passwords WHERE tenant = ?1 AND user_id = ?2", a, NARGS(a),
+               &st);
+    if (err != SIGNET_OK)
+        return err;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        err = col(st, 0, hash, SG_PEOPLE_PWHASH_MAX) ? SIGNET_OK : SIGNET_ERR_STORE_CORRUPT;
+    else
+        err = rc == SQLITE_DONE ? SIGNET_ERR_NOT_FOUND
+                                : sg_sqlite_map_rc(sg_sqlite_ss(s)->db, rc, "password_get");
+    sg_sqlite_release(s, st);
+    return err;
 }
 
 /* The user of a live link: unused, unexpired, its user there and enabled. */

@@ -243,8 +243,17 @@ static const char *const migrations[] = {
     "CREATE INDEX refresh_sid ON refresh_tokens(tenant, sid);"
     "CREATE INDEX refresh_expiry ON refresh_tokens(family_expires);",
     /* 5: a public client's refresh family bound to its DPoP key
-     * (RFC 9449 §5): the key's JWK SHA-256 thumbprint, '' when unbound. */
-    "ALTER TABLE refresh_tokens ADD COLUMN jkt TEXT NOT NULL DEFAULT '';",
+     * (RFC 9449 §5): the key's JWK SHA-256 thumbprint, '' when unbound;
+     * ... */
+    "ALTER TABLE refresh_tokens ADD COLUMN jkt TEXT NOT NULL DEFAULT '';"
+    /* ... and a person's password (argon2id, encoded): a first factor
+     * only, never a sign-in alone (docs/people.md). */
+    "CREATE TABLE passwords ("
+    " tenant TEXT NOT NULL,"
+    " user_id TEXT NOT NULL,"
+    " hash TEXT NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " PRIMARY KEY (tenant, user_id));",
 };
 #define SCHEMA_LATEST ((int)(sizeof migrations / sizeof migrations[0]))
 

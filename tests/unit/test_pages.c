@@ -133,7 +133,8 @@ static const char *const allowed_attrs[] = {
     "lang", "charset", "name", "content", "rel", "href", "src", "defer", "id", "class",
     "data-page", "data-base", "data-csrf", "data-req", "data-token", "data-client",
     "data-post-logout-redirect-uri", "data-state", "for", "type", "autocomplete",
-    "autocapitalize", "spellcheck", "placeholder", "role", "aria-live", "datetime", NULL};
+    "autocapitalize", "spellcheck", "placeholder", "role", "aria-live", "datetime", "minlength",
+    "maxlength", NULL};
 
 static int allowed_attr(const char *name, size_t n)
 {
@@ -276,6 +277,10 @@ static void test_signin(void **state)
     assert_non_null(strstr(b, "<input id=\"username\""));
     assert_non_null(strstr(b, "autocomplete=\"username webauthn\""));
     assert_non_null(strstr(b, "<button id=\"passkey\" type=\"button\">Sign in with a passkey"));
+    /* The password is a first step only, and says so. */
+    assert_non_null(strstr(b, "autocomplete=\"current-password\""));
+    assert_non_null(strstr(b, "<button id=\"pwsignin\""));
+    assert_non_null(strstr(b, "never enough on its own"));
     assert_non_null(strstr(b, "<p id=\"message\" role=\"status\" aria-live=\"polite\">"));
     resp_free(&r);
 
@@ -341,7 +346,7 @@ static void test_account(void **state)
     };
     struct sd_resp r;
     resp_init(&r);
-    sd_page_account(&r, &good_base, "alice", 1700000000, keys, 2);
+    sd_page_account(&r, &good_base, "alice", 1700000000, keys, 2, 1);
     check_page(&r, 200, "account");
     const char *b = r.body;
     assert_non_null(strstr(b, "data-base=\"/t/default\" data-csrf=\"csrf-token_1\">"));
@@ -355,19 +360,25 @@ static void test_account(void **state)
     assert_non_null(strstr(b, "<button id=\"add\" type=\"button\">Add a passkey</button>"));
     assert_non_null(strstr(b, "<button id=\"logout\" type=\"button\" class=\"secondary\">"
                               "Sign out</button>"));
+    /* A password is set: it can be replaced or removed. */
+    assert_non_null(strstr(b, "A password is set."));
+    assert_non_null(strstr(b, "autocomplete=\"new-password\""));
+    assert_non_null(strstr(b, "<button id=\"removepw\""));
     resp_free(&r);
 
-    /* No passkeys (NULL list). */
+    /* No passkeys (NULL list), no password: nothing to remove. */
     resp_init(&r);
-    sd_page_account(&r, &good_base, "alice", 0, NULL, 0);
+    sd_page_account(&r, &good_base, "alice", 0, NULL, 0, 0);
     check_page(&r, 200, "account");
     assert_non_null(strstr(r.body, "No passkeys."));
+    assert_non_null(strstr(r.body, "No password"));
+    assert_null(strstr(r.body, "removepw"));
     assert_non_null(strstr(r.body, "Signed in since an unknown time"));
     resp_free(&r);
 
     const struct sd_page_passkey evil[] = {{EVIL_USER, EVIL_NOTICE, -1, 1700000000}};
     resp_init(&r);
-    sd_page_account(&r, &evil_base, EVIL_USER, 1700000000, evil, 1);
+    sd_page_account(&r, &evil_base, EVIL_USER, 1700000000, evil, 1, 0);
     check_page(&r, 200, "account");
     check_no_injection(r.body);
     resp_free(&r);
@@ -577,7 +588,7 @@ static void test_alloc_failures(void **state)
             sd_pages_test_fail_alloc(nth);
             switch (which) {
             case 0: sd_page_signin(&r, &good_base, "req", "app", "notice"); break;
-            case 1: sd_page_account(&r, &good_base, "alice", 1700000000, many, 200); break;
+            case 1: sd_page_account(&r, &good_base, "alice", 1700000000, many, 200, 1); break;
             case 2: sd_page_asset(&r, "signet.js"); break;
             default: sd_page_error(&r, 400, "Bad", "Bad request."); break;
             }
@@ -598,7 +609,7 @@ static void test_alloc_failures(void **state)
         struct sd_resp r;
         resp_init(&r);
         sd_pages_test_fail_alloc(nth);
-        sd_page_account(&r, &good_base, "alice", 1700000000, many, 200);
+        sd_page_account(&r, &good_base, "alice", 1700000000, many, 200, 1);
         sd_pages_test_fail_alloc(0);
         unsigned st = r.status;
         resp_free(&r);
@@ -624,7 +635,7 @@ static void test_page_cap(void **state)
         keys[i] = (struct sd_page_passkey){label, "synced", 1700000000, 0};
     struct sd_resp r;
     resp_init(&r);
-    sd_page_account(&r, &good_base, "alice", 1700000000, keys, n);
+    sd_page_account(&r, &good_base, "alice", 1700000000, keys, n, 0);
     assert_int_equal(r.status, 500);
     assert_int_equal(r.page, 1);
     assert_non_null(r.body);

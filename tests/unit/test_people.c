@@ -768,6 +768,39 @@ static void test_codes(void **state)
                      SIGNET_ERR_NOT_FOUND);
 }
 
+/* ---- passwords --------------------------------------------------------------------- */
+
+static void test_passwords(void **state)
+{
+    (void)state;
+    static const char h1[] = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g";
+    static const char h2[] = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHU$aGFzaGhhc2k";
+    char got[SG_PEOPLE_PWHASH_MAX];
+    add_user(T1, "uA", "alice");
+    assert_int_equal(sg_people_password_get(s, T1, "uA", got), SIGNET_ERR_NOT_FOUND);
+    /* No user, no password; only an argon2id encoding is stored. */
+    assert_int_equal(sg_people_password_set(s, T1, "uX", h1, NOW), SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_people_password_set(s, T1, "uA", "plaintext", NOW),
+                     SIGNET_ERR_INVALID_ARG);
+    assert_int_equal(rows("passwords", NULL), 0);
+    assert_int_equal(sg_people_password_set(s, T1, "uA", h1, NOW), SIGNET_OK);
+    assert_int_equal(sg_people_password_get(s, T1, "uA", got), SIGNET_OK);
+    assert_string_equal(got, h1);
+    /* Another tenant's user of the same id has none. */
+    add_user(T2, "uA", "alice");
+    assert_int_equal(sg_people_password_get(s, T2, "uA", got), SIGNET_ERR_NOT_FOUND);
+    /* Replaced, then removed; removing the user removes it too. */
+    assert_int_equal(sg_people_password_set(s, T1, "uA", h2, NOW + 1), SIGNET_OK);
+    assert_int_equal(sg_people_password_get(s, T1, "uA", got), SIGNET_OK);
+    assert_string_equal(got, h2);
+    assert_int_equal(rows("passwords", NULL), 1);
+    assert_int_equal(sg_people_password_set(s, T1, "uA", NULL, NOW + 2), SIGNET_OK);
+    assert_int_equal(sg_people_password_get(s, T1, "uA", got), SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_people_password_set(s, T2, "uA", h1, NOW), SIGNET_OK);
+    assert_int_equal(sg_people_user_remove(s, T2, "uA"), SIGNET_OK);
+    assert_int_equal(rows("passwords", NULL), 0);
+}
+
 /* ---- refresh tokens ---------------------------------------------------------------- */
 
 static void test_refresh(void **state)
@@ -1043,6 +1076,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_remove_user, setup, teardown),
         cmocka_unit_test_setup_teardown(test_authreqs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_codes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_passwords, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refresh, setup, teardown),
         cmocka_unit_test_setup_teardown(test_races, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_rows, setup, teardown),

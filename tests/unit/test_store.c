@@ -86,11 +86,12 @@ static void remove_db(void)
     (void)unlink(side);
 }
 
-/* What schema 4 added (a store made anew, taken back to an older schema
- * by a test, loses these first). */
+/* What schemas 4 and 5 added (a store made anew, taken back to an older
+ * schema by a test, loses these first). */
 #define DROP_SCHEMA_4                                                                       \
     "DROP TABLE users; DROP TABLE passkeys; DROP TABLE enrolments; DROP TABLE challenges;"  \
-    "DROP TABLE sessions; DROP TABLE authreqs; DROP TABLE codes; DROP TABLE refresh_tokens;"
+    "DROP TABLE sessions; DROP TABLE authreqs; DROP TABLE codes; DROP TABLE refresh_tokens;" \
+    "DROP TABLE passwords;"
 
 static struct sg_store *open_new(void)
 {

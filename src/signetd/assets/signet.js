@@ -7,6 +7,7 @@
  *   data-base   "/t/<tenant>": every POST goes to base + path
  *   data-csrf   the CSRF token, sent in every JSON body
  *   data-req    (signin) the pending authorization request id, "" = none
+ *               (a password, #password, is a first step: a passkey ends it)
  *   data-token  (enrol) the one-time enrolment link's token
  *   data-client, data-post-logout-redirect-uri, data-state  (logout)
  *
@@ -366,8 +367,41 @@
       }
     }
 
+    /* A password is only the first step: the answer is the options of
+     * the account's passkeys, and the passkey finishes the sign-in. */
+    async function withPassword() {
+      const name = document.getElementById('username');
+      const password = document.getElementById('password');
+      if (name === null || password === null || name.value === '' || password.value === '') {
+        throw new ShownError('Enter your user name and your password.');
+      }
+      if (conditional !== null) {
+        conditional.abort();
+        conditional = null;
+      }
+      say('Checking…', 'ok');
+      const answer = await post('/signin/password', { req, csrf, name: name.value, password: password.value });
+      password.value = '';
+      if (!answer.publicKey || typeof answer.publicKey !== 'object') {
+        throw new ShownError('The server sent no passkey options. Reload the page.');
+      }
+      say('Now confirm with your passkey: follow your device\'s prompts…', 'ok');
+      return finishSignin(await navigator.credentials.get({ publicKey: requestOptions(answer.publicKey) }));
+    }
+
     if (button !== null) {
       button.addEventListener('click', modal);
+    }
+    const pwButton = document.getElementById('pwsignin');
+    if (pwButton !== null) {
+      pwButton.addEventListener('click', async () => {
+        modalActive = true;
+        const navigating = await ceremony(withPassword);
+        modalActive = false;
+        if (!navigating) {
+          startConditional();
+        }
+      });
     }
     startConditional();
   }
@@ -388,6 +422,24 @@
     }
     if (logout !== null) {
       logout.addEventListener('click', () => ceremony(() => post('/logout', { csrf })));
+    }
+    const setpw = document.getElementById('setpw');
+    const removepw = document.getElementById('removepw');
+    const newpw = document.getElementById('newpw');
+    if (setpw !== null && newpw !== null) {
+      setpw.addEventListener('click', () => ceremony(async () => {
+        await post('/account/password', { csrf, password: newpw.value });
+        newpw.value = '';
+        window.location.reload();
+        return { navigating: true };
+      }));
+    }
+    if (removepw !== null) {
+      removepw.addEventListener('click', () => ceremony(async () => {
+        await post('/account/password', { csrf, remove: true });
+        window.location.reload();
+        return { navigating: true };
+      }));
     }
   }
 

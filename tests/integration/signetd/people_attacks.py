@@ -1284,6 +1284,108 @@ def expired_hint(hint):
           r.status == 200 and page_data(r.text).get("client") == "webapp", repr(r))
 
 
+def passwords(alice, bob):
+    """A password is a first factor only (docs/people.md): setting one
+    needs a recent sign-in and CSRF; a right password makes no session,
+    only the options of that account's passkeys; the passkey ends the
+    sign-in (amr pwd + hwk + mfa); another account's passkey is refused;
+    a wrong password and an unknown name get the same answer in about the
+    same time (one argon2id each); a name and an address are throttled."""
+    section("10. passwords: a first step, never alone")
+    P = Browser()
+    r = signin(P, alice)
+    if not check("alice signs in with her passkey (a fresh session)", r.status == 200, repr(r)):
+        return
+    csrf = csrf_of(P, T + "/account")
+    pw = "correct horse battery staple"
+    expect("setting a password without the CSRF token -> 403",
+           P.post_json(T + "/account/password", {"password": pw}), 403, "invalid_request")
+    expect("a password of 8 characters -> 400 (at least 12)",
+           P.post_json(T + "/account/password", {"csrf": csrf, "password": "abcd1234"}), 400,
+           "invalid_request", ["12"])
+    expect("setting a password without a session -> 403 login_required",
+           Browser().post_json(T + "/account/password", {"csrf": csrf, "password": pw}), 403)
+    r = P.post_json(T + "/account/password", {"csrf": csrf, "password": pw})
+    check("setting a password after a recent sign-in -> 200",
+          r.status == 200 and r.json().get("password") is True, repr(r))
+    check("the account page says a password is set",
+          "A password is set" in P.get(T + "/account").text)
+    check("the password is not in the log", pw not in log_text())
+
+    Q = Browser()
+    qcsrf = csrf_of(Q)
+
+    def attempt(name, password, csrf=qcsrf, req="", b=Q):
+        t0 = time.monotonic()
+        r = b.post_json(T + "/signin/password",
+                        {"csrf": csrf, "req": req, "name": name, "password": password})
+        return r, time.monotonic() - t0
+
+    expect("a password sign-in without the CSRF token -> 403",
+           attempt("alice", pw, csrf="")[0], 403, "invalid_request")
+    sessions = session_sids()
+    wrong = [attempt("alice", "not the password at all")]
+    unknown = [attempt("nobody-%d" % i, "not the password at all") for i in range(3)]
+    wrong.append(attempt("alice", "still not the password"))
+    same = all(r.status == 403 and r.body == wrong[0][0].body for r, _ in wrong + unknown)
+    check("a wrong password and an unknown name: the same 403 access_denied, byte for byte",
+          same and wrong[0][0].json().get("error") == "access_denied",
+          "%r / %r" % (wrong[0][0], unknown[0][0]))
+    tw, tu = min(t for _, t in wrong), min(t for _, t in unknown)
+    check("... in about the same time (an unknown name costs an argon2id too): %.0f ms vs %.0f ms"
+          % (tw * 1000, tu * 1000), tu >= tw / 3 and tw >= tu / 3)
+    r, _ = attempt("alice", pw)
+    pk = r.json().get("publicKey") if r.status == 200 else None
+    ok = pk is not None and not any(k == COOKIE for k in r.set_cookies)
+    check("the right password -> 200 with passkey options for alice's passkeys, and no session",
+          ok and len(pk.get("allowCredentials", [])) >= 1 and session_sids() == sessions,
+          repr(r))
+    if pk is not None:
+        other = bob.get_assertion(pk, cred_id=bob.credentials[-1].cred_id)
+        expect("... answered with bob's passkey -> 400, no session",
+               signin_post(Q, qcsrf, other), 400, "invalid_request", ["not the one"])
+        check("(no session was made)", session_sids() == sessions)
+
+    # The whole flow for an application: password, then the passkey, then a code.
+    v, c = pkce()
+    r = authorize(Q, auth_params(challenge=c))
+    loc = r.header("Location") or ""
+    req = urllib.parse.parse_qs(urllib.parse.urlparse(loc).query).get("req", [""])[0]
+    qcsrf2 = csrf_of(Q, T + "/signin?req=" + req)
+    r, _ = attempt("alice", pw, csrf=qcsrf2, req=req)
+    pk = r.json().get("publicKey") if r.status == 200 else None
+    if check("authorize -> sign-in page -> the password with the request", pk is not None, repr(r)):
+        r = signin_post(Q, qcsrf2, alice.get_assertion(pk), req)
+        q = redirect_params(r.json().get("location"), R1) or {}
+        t = redeem(q.get("code", ""), v)
+        idt = t.json().get("id_token", "") if t.status == 200 else ""
+        claims = json.loads(unb64u(idt.split(".")[1])) if idt.count(".") == 2 else {}
+        check("-> the passkey ends it: a code, and the ID token's amr has pwd, a key and mfa",
+              set(claims.get("amr", [])) >= {"pwd", "mfa"} and
+              ({"hwk", "swk"} & set(claims.get("amr", []))),
+              "%r %s" % (t, claims.get("amr")))
+
+    # Throttling: alice's name has had 4 attempts within the minute, a 5th
+    # (wrong) fills its budget; the 6th, with the right password, gets the
+    # one answer (and costs the same).
+    expect("a 5th attempt for alice's name, wrong -> 403", attempt("alice", "wrong again!!")[0],
+           403, "access_denied")
+    r, _ = attempt("alice", pw)
+    expect("a 6th attempt for the name within a minute, right password -> the same 403",
+           r, 403, "access_denied")
+    # The address: 20 attempts, then 429 with Retry-After.
+    statuses = [attempt("nobody-%d" % i, "x" * 12)[0] for i in range(10, 29)]
+    last = statuses[-1]
+    check("more than 20 attempts from one address -> 429 with Retry-After",
+          any(x.status == 429 for x in statuses) and last.status == 429 and
+          int(last.header("Retry-After") or 0) > 0, repr(last))
+    check("throttling is logged without a password",
+          "password_throttled" in log_text() and pw not in log_text())
+    r = P.post_json(T + "/account/password", {"csrf": csrf, "remove": True})
+    check("removing the password (recent sign-in) -> 200, the page says none",
+          r.status == 200 and "No password" in P.get(T + "/account").text, repr(r))
+
+
 def code_expiry(F):
     """Codes live 60 s (the store's expiry also has unit tests): on the
     injected clock of a testing build (testing.clock_file), a code 59 s old
@@ -1330,6 +1432,7 @@ def main():
         run("PAR", par, F)
         run("DPoP refresh", dpop_refresh, F)
         hint = run("logout hint", logout_hint, alice)
+        run("passwords", passwords, alice, bob)
         run("the legitimate flow", legit_end_to_end, alice)
         run("code expiry", code_expiry, F)
         if hint:

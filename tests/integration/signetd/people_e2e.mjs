@@ -481,6 +481,35 @@ try {
     ok('logout.unregistered_redirect_refused', `${e.resp.status()}, then ${new URL(page.url()).pathname}`);
   }
 
+  // ---- 8b. a password: a first step that a passkey ends ------------------------------
+  {
+    // A fresh sign-in (setting a password needs one within 5 minutes).
+    const rp1 = await authRequest();
+    await goto(rp1.url);
+    await signInAtRp(rp1, 'a sign-in before setting a password');
+    await goto(`${issuer}/account`);
+    const pw = 'correct horse battery staple';
+    await page.type('#newpw', pw);
+    await clickAndWait('#setpw', isPath('/account'), `${tpath}/account after setting a password`);
+    assert((await bodyText()).includes('A password is set'), `the account page after setting a password: ${await where()}`);
+    ok('password.set', 'the account page says a password is set');
+    await clickAndWait('#logout', isPath('/signin'), `${tpath}/signin after signing out`);
+    // The sign-in page: name and password, then the passkey (the virtual
+    // authenticator) ends it; the ID token's amr has pwd beside the key.
+    const rp2 = await authRequest();
+    await goto(rp2.url);
+    await page.click('details.password > summary');
+    await page.type('#username', 'alice');
+    await page.type('#password', pw);
+    await shot('signin-password');
+    const u = await clickAndWait('#pwsignin', isRp('/cb'), `password + passkey: the browser at ${cbUri}`);
+    const got = await exchange(u, rp2, 'password + passkey');
+    const amr = got.idt.amr || [];
+    assert(amr.includes('pwd') && amr.includes('mfa') && AMR_KEY.some((k) => amr.includes(k)),
+      `amr after password + passkey: ${JSON.stringify(amr)}`);
+    ok('password.then_passkey', `amr ${JSON.stringify(amr)}`);
+  }
+
   // ---- error pages ------------------------------------------------------------------
   {
     const { resp, url } = await goto(enrolLink);
