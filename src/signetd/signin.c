@@ -1701,7 +1701,10 @@ static int parse_src(const struct sd_people_in *in, struct sg_form *f)
     int post = strcmp(in->method, "POST") == 0;
     const char *src = post ? in->body : in->query;
     size_t len = post ? in->len : strlen(in->query);
-    return sg_form_parse(src, len, SD_PEOPLE_MAX_BODY, NULL, f) == SIGNET_OK ? 0 : -1;
+    return sg_form_parse(src, len, post ? SD_PEOPLE_MAX_BODY : SD_PEOPLE_MAX_QUERY, NULL, f) ==
+                   SIGNET_OK
+               ? 0
+               : -1;
 }
 
 void sd_oidc_authorize(struct sd_ctx *c, const struct sg_config *cfg,
