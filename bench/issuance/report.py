@@ -144,10 +144,20 @@ def main():
         p("")
 
     audit = next((r for r in recs if r[0] == "audit"), None)
+    # Signatures signetd A made: one per token answer, two for an answer
+    # that carries an ID token (the authorization_code grant).
+    audit_want = None
     if audit:
+        idt = int(audit[6]) if len(audit) > 6 else 0
+        audit_want = int(audit[2]) + idt
+        extra = ""
+        if len(audit) > 7:
+            extra = (f"; {audit[7]} of them answered the authorization_code grant, {idt} with an "
+                     f"ID token, a second signature each: {audit[2]} + {idt} = {audit_want} "
+                     "signatures expected")
         p(f"Audit: signetd A issued {audit[2]} tokens in this run (its `token_issued` log lines; "
           f"warm-up and workload 6 included; wrk received {audit[5] if len(audit) > 5 else '-'} of "
-          f"them, the rest were in flight when a run stopped); its audit log holds {audit[3]} "
+          f"them, the rest were in flight when a run stopped{extra}); its audit log holds {audit[3]} "
           f"`sign` records after a clean stop; `signet audit verify`: {audit[4]}.")
         p("")
 
@@ -203,6 +213,100 @@ def main():
             p(f"Largest signer process RSS at the end: {int(mem['signer'][0]) / 1024:.1f} MiB.")
         p("")
 
+    people = {}
+    for r in recs:
+        if r[0] == "people":
+            people.setdefault(r[2], {})[int(r[1])] = r[3] if len(r) > 3 else ""
+    p("## 7. People: passkey sign-in and the authorization code grant")
+    p("")
+    if "authcode" not in w4 and "ceremony" not in w4:
+        p("n/a (no Python `cryptography` for the software authenticator, or the enrolment failed: "
+          "see the run's log).")
+        p("")
+    else:
+        workers = knobs.get("people_workers", "-")
+        p("Interleaved with section 4 in the same repetitions, right after its client_secret_basic "
+          "row, which is the reference here; same signetd (state A), same machine.")
+        p("")
+        p("| row | per second | × client_credentials | × HSM ceiling | non-2xx/3xx | socket errors | p50 ms | p99 ms |")
+        p("|---|---|---|---|---|---|---|---|")
+
+        def prow(row, label, ratios=True, lat=True):
+            if row not in w4:
+                p(f"| {label} | n/a | | | | | | |")
+                return
+            p("| " + " | ".join([
+                label, mmm(per_rep(row)),
+                "1" if row == "basic" else mmm(ratio(row, "basic"), "{:.3f}") if ratios else "",
+                mmm(ratio(row, "hsm"), "{:.3f}") if ratios else "",
+                str(int(sum(per_rep(row, 1)))) if lat else "",
+                str(int(sum(per_rep(row, 2)))) if lat else "",
+                mmm([ms(x) for x in per_rep(row, 3)], "{:.1f}") if lat else "",
+                mmm([ms(x) for x in per_rep(row, 4)], "{:.1f}") if lat else "",
+            ]) + " |")
+
+        prow("basic", "signetd, client_credentials with client_secret_basic, tokens/s (**reference**)")
+        prow("authcode", "**signetd, authorization_code** (public client, PKCE S256, one fresh code per "
+             "request), token answers/s: each an access token **and an ID token (2 signatures)** "
+             "and a refresh token")
+        prow("ceremony", f"**sign-in ceremonies** (POST webauthn/options + POST signin with a fresh "
+             f"ES256 assertion → 200 and a session cookie), {workers} driver processes, ceremonies/s")
+        prow("driver", f"the ceremony driver alone, no server: {workers} processes making assertions "
+             "and /signin bodies, assertions/s (**reference**: driver bound)", ratios=False, lat=False)
+        prow("authorize", "(for the codes) GET authorize with a session → 302 with a code, wrk 32 "
+             "connections until every code is in, codes/s", lat=False)
+        p("")
+        if "authcode" in w4:
+            sig = [2 * x for x in ratio("authcode", "hsm")]
+            p(f"authorization_code / client_credentials of the same repetition: "
+              f"{mmm(ratio('authcode', 'basic'), '{:.3f}')}. Each answer costs two signatures (the "
+              f"access token and the ID token, two sign records in the audit log), so in signatures "
+              f"it runs at {mmm(sig, '{:.3f}')} × the HSM ceiling (client_credentials: "
+              f"{mmm(ratio('basic', 'hsm'), '{:.3f}')}); it also consumes the code and writes a "
+              "refresh token in the front end's store. Codes per run (minted for one signed-in "
+              f"person just before it, each single use, 60 s): {mmm(per_rep('authorize', 6))}; a "
+              "request past the last code would be a counted non-200.")
+            st = [v for v in people.get("authcode", {}).values() if v]
+            if st:
+                p(f"Its non-200 statuses: {'; '.join(st)}.")
+            p("")
+        if "ceremony" in w4:
+            p(f"Sign-in ceremonies / client_credentials tokens of the same repetition: "
+              f"{mmm(ratio('ceremony', 'basic'), '{:.3f}')}. A ceremony signs nothing with the "
+              "HSM: its cost is the front end's (two requests, an ES256 verification of the "
+              "assertion, a challenge written and taken, the passkey's counter and the new session "
+              "written in the store).")
+            p("")
+            p(f"Who bounds it: the driver alone makes {mmm(per_rep('driver'))} assertions/s with "
+              f"the same {workers} processes, {mmm(ratio('driver', 'ceremony'), '{:.1f}')} × the "
+              f"ceremony rate; during the ceremony run the driver used "
+              f"{mmm(per_rep('ceremony', 6), '{:.2f}')} CPU-seconds per second (of {ncpu} CPUs), "
+              f"{mmm(per_rep('ceremony', 8))} µs of CPU per ceremony, of which "
+              f"{mmm(per_rep('ceremony', 7))} µs made the assertion and the /signin body (the rest "
+              "is Python's HTTP client). A driver bound would show as a driver rate near the "
+              "ceremony rate, or the driver near all CPUs.")
+            st = [v for v in people.get("ceremony", {}).values() if v and v != "none"]
+            if st:
+                p("")
+                p(f"Ceremonies that did not end in a session, by status: {'; '.join(st)}.")
+            p("")
+        srv = {r[1]: (int(r[2]), float(r[3])) for r in recs if r[0] == "srv"}
+        if srv:
+            p("The front end's own time per request, mean over the whole run (its access log's "
+              "`us`, from the request's arrival to its answer; warm-up and every run included; "
+              "a token request's includes its wait for the signer and the audit commit):")
+            p("")
+            p("| request | requests | mean ms |")
+            p("|---|---|---|")
+            for k, label in (("token_basic", "POST token, client_credentials (client_secret_basic)"),
+                             ("token_authcode", "POST token, authorization_code"),
+                             ("authorize", "GET authorize with a session (→ 302 with a code)"),
+                             ("options", "POST webauthn/options (sign-in challenge)"),
+                             ("signin", "POST signin (assertion → session)")):
+                if k in srv:
+                    p(f"| {label} | {srv[k][0]} | {srv[k][1] / 1000:.2f} |")
+            p("")
+
     p("## Targets")
     p("")
     p("| target | measured | holds |")
@@ -232,11 +336,12 @@ def main():
     if "half" in w4:
         p99 = [ms(x) for x in per_rep("half", 4)]
         line("p99 latency at half the target load < 5 ms", mmm(p99, "{:.1f}") + " ms", statistics.median(p99) < 5)
-    errs = sum(sum(per_rep(r, 1)) + sum(per_rep(r, 2)) for r in ("basic", "pkjwt", "dpop", "half") if r in w4)
-    line("zero errors (non-200 + socket errors), workload 4", str(int(errs)), errs == 0)
+    errs = sum(sum(per_rep(r, 1)) + sum(per_rep(r, 2))
+               for r in ("basic", "pkjwt", "dpop", "half", "authcode", "ceremony", "authorize") if r in w4)
+    line("zero errors (non-200 + socket errors), workload 4 and the people rows", str(int(errs)), errs == 0)
     if audit:
-        line("audit `sign` records = tokens issued, chain verifies", f"{audit[3]} / {audit[2]}, {audit[4]}",
-             audit[2] == audit[3] and audit[4] == "ok")
+        line("audit `sign` records = tokens issued + ID tokens, chain verifies",
+             f"{audit[3]} / {audit_want}, {audit[4]}", int(audit[3]) == audit_want and audit[4] == "ok")
     if "rot" in w5 and "norot" in w5:
         v, b = w5["rot"], w5["norot"]
         errs5 = int(v[1]) + int(v[2])

@@ -12,7 +12,8 @@
 #
 # Knobs (environment): BENCH_ISS_SECONDS, BENCH_ISS_REPS, BENCH_ISS_CONNS (64),
 # BENCH_ISS_THREADS (signetd [server] threads, 2: the default), BENCH_ISS_SIGNERS (2),
-# BENCH_ISS_ROT_SECONDS, BENCH_ISS_MEM_TOKENS, BENCH_ISS_MEM_CAP (seconds).
+# BENCH_ISS_ROT_SECONDS, BENCH_ISS_MEM_TOKENS, BENCH_ISS_MEM_CAP (seconds),
+# BENCH_ISS_PEOPLE_WORKERS (sign-in ceremony driver processes, 4).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -32,6 +33,7 @@ fi
 conns=${BENCH_ISS_CONNS:-64}
 mhd_threads=${BENCH_ISS_THREADS:-2}
 signers=${BENCH_ISS_SIGNERS:-2}
+people_workers=${BENCH_ISS_PEOPLE_WORKERS:-4}
 start_s=$(date +%s)
 
 # ---- tools -----------------------------------------------------------------
@@ -74,6 +76,12 @@ cflags=(-std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wshadow -Wconversio
   cc "${cflags[@]}" -Iinclude "$here/rot_verify.c" "$build/lib/libsignet.a" \
     $(pkg-config --libs libcrypto jansson libcurl) -lpthread -o "$bin/rot_verify"
 }
+# People (issue 13): bench/issuance/people.py plays the browser with the
+# tests' software authenticator (Python's cryptography package).
+python=${BENCH_PYTHON:-python3}
+have_people=1
+"$python" -c 'import cryptography' 2>/dev/null ||
+  { log "$python has no cryptography package: the people rows will be n/a"; have_people=0; }
 node_dir=$build/node
 if [ ! -f "$node_dir/node_modules/oidc-provider/package.json" ]; then
   log "npm install oidc-provider@9 into $node_dir"
@@ -149,6 +157,18 @@ make_state "$work/a" "$port_a" default
 "$bin/assertions" keygen "$work/dpop.pem" "$work/dpop.jwk" # the DPoP client's key
 "$signet" client add --state "$work/a" --tenant default --id pk --scope read \
   --audience https://api.example --jwk "$work/pk.jwk" >/dev/null
+# People (issue 13): a public client (PKCE, no secret) whose codes the
+# authorization_code row exchanges, and one person per ceremony worker plus
+# one whose session asks for those codes.
+redirect=http://127.0.0.1:9/cb
+redirect_form=http%3A%2F%2F127.0.0.1%3A9%2Fcb # form-encoded, in the token request bodies
+"$signet" client add --state "$work/a" --tenant default --id web --type public \
+  --redirect-uri "$redirect" --grant authorization_code --grant refresh_token --scope read \
+  --audience https://api.example >/dev/null
+links=()
+for i in $(seq 0 "$people_workers"); do
+  links+=("$("$signet" user add --state "$work/a" --tenant default --name "p$i" | sed -n 's/^enrolment_link: //p')")
+done
 basic=$(printf 'bench:%s' "$(cat "$work/a/bench.secret")" | base64 -w0)
 url_a=http://127.0.0.1:$port_a/t/default/token
 iss_a=http://127.0.0.1:$port_a/t/default # a client assertion's aud (rfc7523bis)
@@ -167,6 +187,12 @@ if [ "$have_peer" = 1 ]; then
 fi
 wait_http "http://127.0.0.1:$port_a/readyz"
 wait_http "http://127.0.0.1:$port_h/"
+people=$here/people.py
+auths=$work/passkeys.json # the software authenticators: private keys, sign counters
+if [ "$have_people" = 1 ]; then
+  "$python" "$people" enrol --base "$iss_a" --auth "$auths" "${links[@]}" ||
+    { log "passkey enrolment failed: the people rows will be n/a"; have_people=0; }
+fi
 peer_basic=$(printf 'bench:%s' "$peer_secret" | base64 -w0)
 if [ "$have_peer" = 1 ]; then
   for p in $port_p1 $port_p2; do
@@ -191,11 +217,48 @@ dpop_nonce() {
 issued_a=0 # 200s wrk received from signetd A, all runs
 count_ok() { issued_a=$((issued_a + $1 - $2)); }
 
+# mint N: N authorization codes of the public client for the session of the
+# last person, each with its own PKCE verifier, state and nonce, asked for
+# just before the run that exchanges them (single use, 60 s): wrk with
+# mint.lua writes one token request body per code to $work/codes and prints
+# "requests codes other seconds" (the /authorize rate with a session).
+mint() {
+  local cookie
+  cookie=$("$python" "$people" session --base "$iss_a" --auth "$auths")
+  "$python" "$people" authz --base "$iss_a" --n "$1" --client web --redirect "$redirect" \
+    --scope "openid read" --out "$work/authz"
+  : >"$work/codes"
+  : >"$work/mint.done"
+  env AUTHZ_FILE="$work/authz" COOKIE="$cookie" CLIENT=web REDIRECT="$redirect_form" \
+    OUT_FILE="$work/codes" DONE_FILE="$work/mint.done" WRK_THREADS=2 \
+    wrk -t2 -c32 -d50s --timeout 5s -s "$here/mint.lua" "http://127.0.0.1:$port_a/" >"$work/mint.out" 2>"$work/mint.err" &
+  local wp=$!
+  # wrk runs for its whole -d: stopped (SIGINT: it then reports) once both
+  # threads have every answer.
+  for _ in $(seq 1 1000); do
+    [ "$(wc -l <"$work/mint.done")" -ge 2 ] && break
+    sleep 0.05
+  done
+  kill -INT "$wp" 2>/dev/null || true
+  wait "$wp" || true
+  awk '$1 == "MINT" {print $2, $3, $4, $5}' "$work/mint.out"
+}
+# statuses FILE: load.lua's list of non-200 statuses as "code:count,..."
+statuses() {
+  sed -n 's/^non-200 statuses: //p' "$1" | tr ',' '\n' | grep -v '^$' | sort | uniq -c |
+    awk '{printf "%s%s:%s", (NR > 1 ? "," : ""), $2, $1}'
+}
+# ceremonies SECONDS: "ok bad sockerr p50 p99 seconds driver_cpu sign_s statuses"
+ceremonies() {
+  "$python" "$people" ceremonies --base "$iss_a" --auth "$auths" --workers "$people_workers" \
+    --seconds "$1" | awk '$1 == "CEREMONIES" {print $2, $3, $4, $5, $6, $7, $8, $9, $10}'
+}
+
 # Warm-up to 10 000 tokens (caches, argon2 once, connections) through every
 # request path the runs use (a second each of private_key_jwt and DPoP: their
 # parsing and replay-cache writes warm their own allocations), then the 10k
 # RSS sample of workload 6.
-log "warm-up: 10000 tokens (client_secret_basic, then a second each of private_key_jwt and DPoP)"
+log "warm-up: 10000 tokens (client_secret_basic, then a second each of private_key_jwt, DPoP, authorization_code and sign-in ceremonies)"
 while [ "$issued_a" -lt 6000 ]; do
   read -r n bad _ < <(load "$url_a" 1 BASIC="$basic")
   count_ok "$n" "$bad"
@@ -207,6 +270,16 @@ dpop_nonce "$url_a" >"$work/dpop.nonce"
 "$bin/assertions" dpop "$work/dpop.pem" "$url_a" "$(cat "$work/dpop.nonce")" 12000 warm "$work/proofs"
 read -r n bad _ < <(load "$url_a" 1 BASIC="$basic" DPOP_FILE="$work/proofs")
 count_ok "$n" "$bad"
+# A second each of the authorization_code grant and of sign-in ceremonies
+# (issue 13); the warm-up's code rate sizes the first repetition's codes.
+authcode_est=0
+if [ "$have_people" = 1 ]; then
+  mint 3000 >/dev/null
+  read -r n bad _ < <(load "$url_a" 1 BODY_FILE="$work/codes")
+  count_ok "$n" "$bad"
+  authcode_est=$((n - bad)) # per second
+  ceremonies 1 >/dev/null
+fi
 while [ "$issued_a" -lt 10000 ]; do
   read -r n bad _ < <(load "$url_a" 1 BASIC="$basic")
   count_ok "$n" "$bad"
@@ -235,6 +308,35 @@ for rep in $(seq 1 "$reps"); do
   read -r n bad se p50 p99 p999 d < <(load "$url_a" "$secs" BASIC="$basic")
   count_ok "$n" "$bad"
   r w4 "$rep" basic "$(echo "$n $d" | awk '{printf "%.0f", $1/$2}')" "$bad" "$se" "$p50" "$p99" "$p999"
+  basic_n=$n
+  if [ "$have_people" = 1 ]; then
+    # People (issue 13), right after the client_credentials row they are
+    # read against. The authorization_code grant: a public client with PKCE
+    # exchanging codes minted for a signed-in person just before the run,
+    # one body per request. Codes: 2.5 x the last measured rate of this
+    # grant (at least 1000), never more than client_credentials managed.
+    want_codes=$(awk -v e="$authcode_est" -v s="$secs" -v b="$basic_n" \
+      'BEGIN {n = 2.5 * e * s; if (n < 1000) n = 1000; if (n > 1.1 * b + 1000) n = 1.1 * b + 1000; printf "%d", n}')
+    read -r _ mcodes mother md < <(mint "$want_codes") ||
+      { log "minting codes failed (repetition $rep)"; mcodes=0 mother=1 md=1; }
+    r w4 "$rep" authorize "$(echo "$mcodes $md" | awk '{printf "%.0f", $1/$2}')" "$mother" 0 0 0 0 "$mcodes" "$want_codes"
+    read -r n bad se p50 p99 p999 d < <(load "$url_a" "$secs" BODY_FILE="$work/codes" 2>"$work/authcode.err")
+    count_ok "$n" "$bad"
+    authcode_est=$(echo "$n $bad $d" | awk '{printf "%.0f", ($1 - $2) / $3}')
+    r w4 "$rep" authcode "$(echo "$n $d" | awk '{printf "%.0f", $1/$2}')" "$bad" "$se" "$p50" "$p99" "$p999" "$mcodes"
+    r people "$rep" authcode "$(statuses "$work/authcode.err")"
+    # Sign-in ceremonies, then the driver alone (no server) with as many
+    # processes: which of the two bounds the ceremony rate.
+    read -r ok bad se p50 p99 d cpu sign st < <(ceremonies "$secs") ||
+      { log "the sign-in ceremony driver failed (repetition $rep)"; ok=0 bad=1 se=0 p50=0 p99=0 d=1 cpu=0 sign=0 st=driver-failed; }
+    r w4 "$rep" ceremony "$(echo "$ok $d" | awk '{printf "%.0f", $1/$2}')" "$bad" "$se" "$p50" "$p99" 0 \
+      "$(echo "$cpu $d" | awk '{printf "%.3f", $1/$2}')" "$(echo "$sign $ok" | awk '{printf "%.0f", $2 ? $1/$2*1e6 : 0}')" \
+      "$(echo "$cpu $ok" | awk '{printf "%.0f", $2 ? $1/$2*1e6 : 0}')"
+    r people "$rep" ceremony "$st"
+    read -r an ad < <("$python" "$people" assertions --workers "$people_workers" --seconds "$secs" |
+      awk '$1 == "ASSERTIONS" {print $2, $3}') || { log "the driver-alone run failed"; an=0 ad=1; }
+    r w4 "$rep" driver "$(echo "$an $ad" | awk '{printf "%.0f", $1/$2}')" 0 0 0 0 0
+  fi
   # private_key_jwt: fresh assertions, one per request, made before the run.
   want=$(( $([ "$quick" = 1 ] && echo 12000 || echo 12000) * secs ))
   "$bin/assertions" make "$work/pk.pem" pk "$iss_a" "$want" "r$rep" "$work/bodies"
@@ -333,12 +435,36 @@ audit_a=$(grep -c -E '"type":"sign"[,}]' "$work/a/signer/audit.log" || true)
 verify_a=$("$signet" audit verify --state "$work/a" >/dev/null 2>&1 && echo ok || echo BROKEN)
 # Tokens signetd issued (its token_issued log lines): wrk drops the answers
 # still in flight when a run ends, so it receives fewer than were issued.
+# An authorization_code answer carries an ID token too (id_token=1): a
+# second signature, a second sign record.
 served_a=$(grep -c 'event=token_issued' "$work/signetd-a.log" || true)
-r audit a "$served_a" "$audit_a" "$verify_a" "$issued_a"
+idt_a=$(grep 'event=token_issued' "$work/signetd-a.log" | grep -c ' id_token=1' || true)
+codes_a=$(grep 'event=token_issued' "$work/signetd-a.log" | grep -c ' grant=authorization_code' || true)
+r audit a "$served_a" "$audit_a" "$verify_a" "$issued_a" "$idt_a" "$codes_a"
+# The front end's own time per request (its access log's us=, whole run):
+# where a request of each people row spends its time on the server side.
+awk '/event=http / {
+    m = p = cl = ""; u = 0
+    for (i = 1; i <= NF; i++) {
+      if ($i ~ /^method=/) m = substr($i, 8)
+      else if ($i ~ /^path=/) p = substr($i, 6)
+      else if ($i ~ /^us=/) u = substr($i, 4)
+      else if ($i ~ /^client=/) cl = substr($i, 8)
+    }
+    k = ""
+    if (p ~ /\/token$/ && cl == "bench") k = "token_basic"
+    else if (p ~ /\/token$/ && cl == "web") k = "token_authcode"
+    else if (p ~ /\/authorize$/) k = "authorize"
+    else if (p ~ /\/webauthn\/options$/) k = "options"
+    else if (p ~ /\/signin$/ && m == "POST") k = "signin"
+    if (k != "") { n[k]++; s[k] += u }
+  }
+  END { for (k in n) printf "srv\t%s\t%d\t%.0f\n", k, n[k], s[k] / n[k] }' "$work/signetd-a.log" >>"$rec"
 
 # ---- report ----------------------------------------------------------------------
 mkdir -p "$out"
-r meta secs "$secs" reps "$reps" conns "$conns" threads "$mhd_threads" signers "$signers" quick "$quick"
+r meta secs "$secs" reps "$reps" conns "$conns" threads "$mhd_threads" signers "$signers" quick "$quick" \
+  people_workers "$people_workers"
 r meta versions "$(node -p "require('$node_dir/node_modules/oidc-provider/package.json').version" 2>/dev/null || echo -)" \
   "$(node --version 2>/dev/null || echo -)" "$(wrk --version 2>&1 | head -1 | awk '{print $2}')" \
   "$(dpkg-query -W -f='${Version}' softhsm2 2>/dev/null || echo -)" "$(pkg-config --modversion libmicrohttpd)"
