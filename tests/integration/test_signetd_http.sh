@@ -281,11 +281,24 @@ signers=$(pgrep -P "$signetd_pid" -x signet-signer || true)
 sigs4=$(count_signatures "$state")
 for p in $signers; do kill -KILL "$p"; done
 req dead -u "web:$S" -d grant_type=client_credentials "$iss/token"
-expect dead 503 temporarily_unavailable
+# On a loaded machine the pool may have restarted the signers before this
+# request arrives: a 200 is then right, but only from a new signer.
+served=0
+if [ "$code" = 200 ]; then
+  respawned=$(pgrep -P "$signetd_pid" -x signet-signer || true)
+  for p in $signers; do
+    ! grep -qx "$p" <<<"$respawned" || fail "a killed signer ($p) still answered"
+  done
+  served=1
+  echo "info: the signers were already restarted when the request came (200 from a new one)"
+else
+  expect dead 503 temporarily_unavailable
+fi
 wait_http "$base/readyz" 200
 req alive -u "web:$S" -d grant_type=client_credentials "$iss/token"; expect alive 200
 grep -q 'event=signer_lost' "$work/signetd.log" || fail "no signer_lost log line"
-[ "$(count_signatures "$state")" = $((sigs4 + 1)) ] || fail "signatures while the signers were dead"
+[ "$(count_signatures "$state")" = $((sigs4 + 1 + served)) ] ||
+  fail "signatures while the signers were dead"
 
 # ---- SIGHUP: a new token_lifetime applies to new tokens ------------------------
 $py - "$state/signet.conf" <<'PY'
