@@ -15,7 +15,7 @@
 set(SG_LAYERS_TARGETS
     sg_util signet_obj signet_static signet_shared verify_example resource_server
     sg_audit_rd sg_store sg_keystore sg_common sg_oauth sg_telemetry sg_audit sg_signer sg_front
-    signet-signer signetd signet)
+    signet-signer signetd signet signet-authenticator)
 set(SG_LAYERS_EDGES_sg_util "")
 set(SG_LAYERS_EDGES_signet_obj "")
 set(SG_LAYERS_EDGES_signet_static "")
@@ -31,8 +31,10 @@ set(SG_LAYERS_EDGES_sg_telemetry sg_common sg_store sg_audit_rd sg_util signet_s
 set(SG_LAYERS_EDGES_sg_audit sg_audit_rd sg_util)
 set(SG_LAYERS_EDGES_sg_signer sg_audit sg_keystore sg_store sg_common sg_audit_rd sg_util)
 set(SG_LAYERS_EDGES_signet-signer sg_signer)
-set(SG_LAYERS_EDGES_sg_front sg_oauth sg_util)
+set(SG_LAYERS_EDGES_sg_front sg_oauth sg_util signet_static)
 set(SG_LAYERS_EDGES_signetd sg_front sg_telemetry sg_oauth sg_store sg_common sg_util signet_static)
+# The approver on a person's device: the JSON door, base64url, thumbprints.
+set(SG_LAYERS_EDGES_signet-authenticator sg_util)
 set(SG_LAYERS_EDGES_signet sg_audit sg_keystore sg_telemetry sg_oauth sg_store sg_common
     sg_audit_rd sg_util signet_static)
 
@@ -42,7 +44,11 @@ set(SG_LAYERS_FORBID_signetd
     "^sg_audit$" "^sg_keystore$" "^sg_signer$" "P11KIT" "p11-kit")
 set(SG_LAYERS_FORBID_signet-signer
     "^sg_telemetry$" "^sg_oauth$" "^signet_static$" "^signet_shared$"
-    "^PkgConfig::MHD$" "microhttpd" "^PkgConfig::ARGON2$" "argon2" "^sg_front$" "fido2" "cbor")
+    "^PkgConfig::MHD$" "microhttpd" "^PkgConfig::ARGON2$" "argon2" "^sg_front$" "fido2" "cbor"
+    "qrencode" "QRENCODE")
+set(SG_LAYERS_FORBID_signet-authenticator
+    "^sg_(store|keystore|signer|audit|audit_rd|front|telemetry|common|oauth)$" "P11KIT" "p11-kit"
+    "^PkgConfig::(MHD|ARGON2|SQLITE|SECCOMP|CBOR|FIDO2)$" "microhttpd" "argon2" "sqlite")
 set(SG_LAYERS_FORBID_signet_static "^sg_")
 set(SG_LAYERS_FORBID_signet_shared "^sg_")
 
@@ -61,6 +67,7 @@ set(SG_LAYERS_DIRS_signet-signer src/signer)
 set(SG_LAYERS_DIRS_signetd src/signetd)
 set(SG_LAYERS_DIRS_sg_front src/signetd)
 set(SG_LAYERS_DIRS_signet src/cli)
+set(SG_LAYERS_DIRS_signet-authenticator src/authenticator)
 
 # The names a link-library list mentions: $<LINK_ONLY:x> unwrapped, any other
 # generator expression taken as linking every name in it (a superset, which

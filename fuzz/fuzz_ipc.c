@@ -14,6 +14,8 @@
  *     encoding per request), which decodes to the same fields;
  *   - the same for a decoded string argument and a decoded AUDIT_NOTE (whose
  *     record type must be one the front end may write);
+ *   - a decoded TOTP request (each of the three types) has every field in
+ *     its shape, and its canonical JSON decodes to the same fields;
  *   - every frame's type has its row in the message table, with a cap no
  *     larger than the frame cap, and ROTATE is never the front end's. */
 #include <stdint.h>
@@ -133,6 +135,42 @@ static void check_note(const uint8_t *p, size_t n)
     free(type);
 }
 
+/* A TOTP request (issue 14): decoded only in its exact shape; what decodes
+ * re-encodes (sg_ipc_totp_json) to a body that decodes to the same fields. */
+static void check_totp(uint8_t type, const uint8_t *p, size_t n)
+{
+    struct sg_ipc_totp r;
+    if (sg_ipc_decode_totp(type, p, n, &r) != SIGNET_OK) {
+        static const struct sg_ipc_totp zero;
+        if (memcmp(&r, &zero, sizeof r) != 0)
+            abort();
+        return;
+    }
+    const int verify = type == SG_IPC_TOTP_VERIFY;
+    if (strlen(r.issuer) == 0 || !sg_ipc_totp_user_id_ok(r.user_id) ||
+        !sg_ipc_totp_cred_id_ok(r.cred_id) ||
+        (verify && (!sg_ipc_totp_sealed_ok(r.sealed) || !sg_ipc_totp_code_ok(r.code))) ||
+        (!verify && (r.sealed[0] != '\0' || r.code[0] != '\0')))
+        abort();
+    char *json = NULL;
+    if (sg_ipc_totp_json(type, &r, &json) != SIGNET_OK)
+        abort();
+    struct sg_wbuf w;
+    sg_wbuf_init(&w, SG_IPC_MAX_PAYLOAD);
+    sg_wbuf_put_str(&w, json);
+    struct sg_ipc_totp again;
+    if (w.err != SIGNET_OK || sg_ipc_decode_totp(type, w.data, w.len, &again) != SIGNET_OK ||
+        memcmp(&r, &again, sizeof r) != 0)
+        abort();
+    /* The same body is no other TOTP request. */
+    for (uint8_t t = SG_IPC_TOTP_ENROL; t <= SG_IPC_TOTP_REMOVE; t++)
+        if ((t == SG_IPC_TOTP_VERIFY) != verify &&
+            sg_ipc_decode_totp(t, w.data, w.len, &again) == SIGNET_OK)
+            abort();
+    sg_wbuf_free(&w);
+    free(json);
+}
+
 static void check_frame(const uint8_t *at, size_t consumed, const struct sg_ipc_frame *f)
 {
     const struct sg_ipc_msg *m = sg_ipc_msg_find(f->type);
@@ -168,6 +206,8 @@ static void check_frame(const uint8_t *at, size_t consumed, const struct sg_ipc_
     check_sign(f->payload, f->len);
     check_str_arg(f->payload, f->len);
     check_note(f->payload, f->len);
+    for (uint8_t t = SG_IPC_TOTP_ENROL; t <= SG_IPC_TOTP_REMOVE; t++)
+        check_totp(t, f->payload, f->len);
 }
 
 /* Frames the stream as it arrives in reads of data[0..cut) and data[cut..n). */

@@ -6,7 +6,8 @@ pkgs=(
   build-essential cmake pkg-config clang clang-tidy cppcheck
   libssl-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev
   libsqlite3-dev libpq-dev libseccomp-dev libcmocka-dev libinih-dev libargon2-dev libcbor-dev libfido2-dev
-  libp11-kit-dev p11-kit softhsm2 opensc curl sqlite3
+  libqrencode-dev
+  libp11-kit-dev p11-kit softhsm2 opensc curl sqlite3 oathtool
   python3 python3-jwt python3-cryptography
   prometheus chromium fonts-dejavu-core
   systemd util-linux

@@ -33,6 +33,8 @@ ALLOWED = {
     "src/signetd": {"lib/util", "lib", "src/common", "src/store", "src/telemetry"},
     "src/cli": {"lib/util", "lib", "src/common", "src/store", "src/telemetry", "src/audit",
                 "src/signer"},
+    # signet-authenticator, on a person's device: nothing of the service.
+    "src/authenticator": {"lib/util", "lib"},
 }
 # Headers a folder may not include even where the folder edge exists: the
 # writer halves of the key store and the audit log are the signer's.
@@ -271,6 +273,8 @@ forbid "$d/signetd" '^(sg_signer_(open|handle|serve|flush|advance)|sg_lifecycle_
 needs_not "$d/signetd" 'libp11-kit' "p11-kit"
 forbid "$d/signet-signer" '^(MHD_|sd_http_|argon2)' "the HTTP front end"
 needs_not "$d/signet-signer" 'libmicrohttpd|libargon2' "the HTTP server or argon2"
+forbid "$build/src/authenticator/signet-authenticator" '^(sd_|sg_store_|sg_p11_|sg_audit_|sg_signer_|MHD_|argon2)' \
+  "the service's code"
 lib=$(ls "$build"/lib/libsignet.so* 2>/dev/null | head -1 || true)
 if [ -n "$lib" ]; then
   forbid "$lib" '^(sg_store_|sg_audit_|sg_p11_|sd_|sg_signer_)' "the service's code"

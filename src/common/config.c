@@ -221,6 +221,7 @@ static struct sg_tenant_cfg *tenant_for_section(struct parse_ctx *p, const char 
     t->max_token_lifetime = 0; /* 0 = the global maximum */
     t->dpop = SG_DPOP_POLICY_ALLOWED;
     t->dpop_nonce = 1;
+    t->mfa = SG_MFA_APPROVAL_OR_PASSKEY;
     return t;
 }
 
@@ -346,6 +347,8 @@ static int handle_key(struct parse_ctx *p, const char *section, const char *key,
                                                     sizeof t->scopes_supported, v) == 0;
         if (strcmp(key, "dpop") == 0)
             return (t->dpop = sg_config_dpop_policy(v)) != 0;
+        if (strcmp(key, "mfa") == 0)
+            return (t->mfa = sg_config_mfa_policy(v)) != 0;
         if (strcmp(key, "dpop_nonce") == 0) {
             t->dpop_nonce = strcmp(v, "required") == 0 ? 1 : strcmp(v, "off") == 0 ? 0 : -1;
             return t->dpop_nonce >= 0;
@@ -784,6 +787,14 @@ signet_err sg_config_load_server(const char *path, struct sg_config *c, char *er
     return err;
 }
 
+int sg_config_mfa_policy(const char *v)
+{
+    return strcmp(v, "phishing_resistant") == 0    ? SG_MFA_PHISHING_RESISTANT
+           : strcmp(v, "approval_or_passkey") == 0 ? SG_MFA_APPROVAL_OR_PASSKEY
+           : strcmp(v, "any") == 0                 ? SG_MFA_ANY
+                                                   : 0;
+}
+
 int sg_config_dpop_policy(const char *v)
 {
     return strcmp(v, "required") == 0    ? SG_DPOP_POLICY_REQUIRED
@@ -879,6 +890,9 @@ signet_err sg_config_write(const struct sg_config *c, const char *path)
                     t->dpop == SG_DPOP_POLICY_REQUIRED ? "required" : "forbidden");
         if (!t->dpop_nonce)
             fprintf(f, "dpop_nonce = off\n");
+        if (t->mfa != SG_MFA_APPROVAL_OR_PASSKEY)
+            fprintf(f, "mfa = %s\n",
+                    t->mfa == SG_MFA_PHISHING_RESISTANT ? "phishing_resistant" : "any");
         fprintf(f, "\n");
     }
     int bad = ferror(f) != 0;

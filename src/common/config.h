@@ -40,7 +40,17 @@ struct sg_tenant_cfg {
     char scopes_supported[1024];      /* published in discovery; "" = none (opt-in) */
     int dpop;                         /* default DPoP policy of its clients (SG_DPOP_POLICY_*) */
     int dpop_nonce;                   /* 1: DPoP proofs need a server nonce (RFC 9449 §8) */
+    int mfa;                          /* what may follow a password (SG_MFA_*); no "off" */
 };
+
+/* [tenant:X] mfa: the second steps a sign-in that began with a password
+ * may end with. A passkey (with user verification) is always enough on
+ * its own; there is no value that lets a password alone through. */
+#define SG_MFA_PHISHING_RESISTANT 1 /* a passkey only */
+#define SG_MFA_APPROVAL_OR_PASSKEY 2 /* also an approval on a registered device (default) */
+#define SG_MFA_ANY 3                 /* also a TOTP code */
+/* "phishing_resistant", "approval_or_passkey", "any": the policy, or 0. */
+int sg_config_mfa_policy(const char *v);
 
 /* [tenant:X] dpop (and `signet client add --dpop`): the values match the
  * store's enum sg_client_dpop. */

@@ -6,6 +6,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
+#include "json.h"
+#include "util/b64url.h"
+
 #define STR_REQ (2u + SG_IPC_MAX_STR) /* a u16-prefixed string */
 #define FRONT_SIGNER (SG_ROLE_ADMIN | SG_ROLE_FRONT)
 #define WATCHERS (SG_ROLE_ADMIN | SG_ROLE_MONITOR)
@@ -13,6 +18,7 @@
 #define SIGNER SG_IPC_SERVER_SIGNER
 #define MONITOR SG_IPC_SERVER_MONITOR
 #define REPORT_REQ (STR_REQ + 255u * 1024u) /* issuer, then the body */
+#define TOTP_REQ (2u + SG_IPC_MAX_TOTP)    /* one JSON object as a string */
 
 /* Cf. OpenSSH monitor.c's mon_dispatch tables. The front end signs, reads
  * keys and advances the lifecycle; it cannot revoke, read the token's
@@ -23,7 +29,12 @@
  * messages are the front end's to the monitor (its status pages, metrics
  * and relying parties' reports are served on the front end's port);
  * MON_PASSKEY, which can only raise an alert (I9), is rate-limited by the
- * monitor like the signer limits its rows. */
+ * monitor like the signer limits its rows. TOTP (issue 14): the front end
+ * enrols, checks codes and removes the factor (the account and sign-in
+ * pages), as the operator may (a CLI command starts its own signer); the
+ * monitor none. Each is rate limited per signer for every peer but the
+ * operator: a front end cannot turn a signer into a fast code oracle, nor
+ * flood the audit log with enrolments. */
 static const struct sg_ipc_msg table[] = {
     {SG_IPC_SIGN, "sign", FRONT_SIGNER, 4u * STR_REQ + 2u + SG_IPC_MAX_CLAIMS, 0, 0, SIGNER},
     {SG_IPC_JWKS, "jwks", ANY, STR_REQ, 0, 0, SIGNER},
@@ -36,6 +47,9 @@ static const struct sg_ipc_msg table[] = {
     {SG_IPC_AUDIT_NOTE, "audit_note", WATCHERS, STR_REQ + 2u + SG_IPC_MAX_NOTE, 20.0, 200, SIGNER},
     {SG_IPC_CLIENT_BIND, "client_bind", SG_ROLE_ADMIN, SG_IPC_MAX_BIND, 0, 0, SIGNER},
     {SG_IPC_REVOKE_FORCE, "revoke_force", SG_ROLE_ADMIN, STR_REQ, 0, 0, SIGNER},
+    {SG_IPC_TOTP_ENROL, "totp_enrol", FRONT_SIGNER, TOTP_REQ, 5.0, 20, SIGNER},
+    {SG_IPC_TOTP_VERIFY, "totp_verify", FRONT_SIGNER, TOTP_REQ, 50.0, 200, SIGNER},
+    {SG_IPC_TOTP_REMOVE, "totp_remove", FRONT_SIGNER, TOTP_REQ, 5.0, 20, SIGNER},
     {SG_IPC_MON_POKE, "mon_poke", SG_ROLE_FRONT, 0, 0, 0, MONITOR},
     {SG_IPC_MON_READY, "mon_ready", SG_ROLE_FRONT, 0, 0, 0, MONITOR},
     {SG_IPC_MON_STATUS_HTML, "mon_status_html", SG_ROLE_FRONT, 0, 0, 0, MONITOR},
@@ -289,4 +303,146 @@ signet_err sg_ipc_decode_str(const uint8_t *p, size_t n, char **out)
         err = SIGNET_ERR_BAD_FRAME;
     }
     return err == SIGNET_OK || err == SIGNET_ERR_NOMEM ? err : SIGNET_ERR_BAD_FRAME;
+}
+
+/* ---- TOTP (issue 14) ---- */
+
+static int b64url_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_';
+}
+
+static int b64url_run(const char *s, size_t min, size_t max)
+{
+    size_t n = 0;
+    while (n <= max && s[n] != '\0' && b64url_char(s[n]))
+        n++;
+    return s[n] == '\0' && n >= min && n <= max;
+}
+
+int sg_ipc_totp_user_id_ok(const char *s)
+{
+    return s != NULL && s[0] == 'u' && b64url_run(s + 1, SG_TOTP_USER_ID_LEN - 1,
+                                                  SG_TOTP_USER_ID_LEN - 1);
+}
+
+int sg_ipc_totp_cred_id_ok(const char *s)
+{
+    return s != NULL && b64url_run(s, 1, SG_TOTP_CRED_ID_MAX);
+}
+
+int sg_ipc_totp_sealed_ok(const char *s)
+{
+    if (s == NULL || !b64url_run(s, SG_TOTP_SEALED_B64, SG_TOTP_SEALED_B64))
+        return 0;
+    uint8_t raw[SG_TOTP_SEALED_LEN];
+    size_t n = 0;
+    return sg_b64url_decode(s, SG_TOTP_SEALED_B64, raw, sizeof raw, &n) == SIGNET_OK &&
+           n == SG_TOTP_SEALED_LEN;
+}
+
+int sg_ipc_totp_code_ok(const char *s)
+{
+    if (s == NULL)
+        return 0;
+    for (size_t i = 0; i < SG_TOTP_CODE_LEN; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+    return s[SG_TOTP_CODE_LEN] == '\0';
+}
+
+static int issuer_ok(const char *s)
+{
+    size_t n = 0;
+    for (; s[n] != '\0'; n++)
+        if ((unsigned char)s[n] < 0x20 || (unsigned char)s[n] == 0x7f)
+            return 0;
+    return n >= 1 && n < SG_IPC_MAX_STR;
+}
+
+static int totp_type(uint8_t type)
+{
+    return type == SG_IPC_TOTP_ENROL || type == SG_IPC_TOTP_VERIFY || type == SG_IPC_TOTP_REMOVE;
+}
+
+static int totp_fields_ok(uint8_t type, const struct sg_ipc_totp *r)
+{
+    const int verify = type == SG_IPC_TOTP_VERIFY;
+    return totp_type(type) && issuer_ok(r->issuer) && sg_ipc_totp_user_id_ok(r->user_id) &&
+           sg_ipc_totp_cred_id_ok(r->cred_id) &&
+           (verify ? sg_ipc_totp_sealed_ok(r->sealed) && sg_ipc_totp_code_ok(r->code)
+                   : r->sealed[0] == '\0' && r->code[0] == '\0');
+}
+
+/* A member that must be a string of fewer than cap bytes, without NUL. */
+static int totp_member(const json_t *o, const char *name, char *dst, size_t cap)
+{
+    const json_t *v = json_object_get(o, name);
+    if (!json_is_string(v))
+        return 0;
+    size_t n = json_string_length(v);
+    const char *p = json_string_value(v);
+    if (n >= cap || strlen(p) != n)
+        return 0;
+    memcpy(dst, p, n + 1);
+    return 1;
+}
+
+signet_err sg_ipc_decode_totp(uint8_t type, const uint8_t *p, size_t n, struct sg_ipc_totp *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!totp_type(type))
+        return SIGNET_ERR_BAD_FRAME;
+    struct sg_buf b;
+    sg_buf_init(&b, p, n);
+    const uint8_t *text = NULL;
+    size_t len = 0;
+    signet_err err = sg_buf_get_field(&b, SG_IPC_MAX_TOTP, &text, &len);
+    if (err == SIGNET_OK && sg_buf_remaining(&b) != 0)
+        err = SIGNET_ERR_BAD_FRAME;
+    json_t *doc = NULL;
+    if (err == SIGNET_OK)
+        err = sg_json_parse(text, len, SG_IPC_MAX_TOTP, &doc);
+    const int verify = type == SG_IPC_TOTP_VERIFY;
+    if (err == SIGNET_OK &&
+        (!json_is_object(doc) || json_object_size(doc) != (verify ? 5u : 3u) ||
+         !totp_member(doc, "issuer", out->issuer, sizeof out->issuer) ||
+         !totp_member(doc, "user_id", out->user_id, sizeof out->user_id) ||
+         !totp_member(doc, "cred_id", out->cred_id, sizeof out->cred_id) ||
+         (verify && (!totp_member(doc, "sealed", out->sealed, sizeof out->sealed) ||
+                     !totp_member(doc, "code", out->code, sizeof out->code))) ||
+         !totp_fields_ok(type, out)))
+        err = SIGNET_ERR_BAD_FRAME;
+    json_decref(doc);
+    if (err != SIGNET_OK) {
+        memset(out, 0, sizeof *out);
+        return err == SIGNET_ERR_NOMEM ? err : SIGNET_ERR_BAD_FRAME;
+    }
+    return SIGNET_OK;
+}
+
+signet_err sg_ipc_totp_json(uint8_t type, const struct sg_ipc_totp *r, char **out)
+{
+    *out = NULL;
+    if (!totp_fields_ok(type, r))
+        return SIGNET_ERR_INVALID_ARG;
+    json_t *o = json_pack("{s:s, s:s, s:s}", "issuer", r->issuer, "user_id", r->user_id,
+                          "cred_id", r->cred_id);
+    if (o != NULL && type == SG_IPC_TOTP_VERIFY &&
+        (json_object_set_new(o, "sealed", json_string(r->sealed)) != 0 ||
+         json_object_set_new(o, "code", json_string(r->code)) != 0)) {
+        json_decref(o);
+        o = NULL;
+    }
+    char *text = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(o);
+    if (text == NULL)
+        return SIGNET_ERR_NOMEM;
+    if (strlen(text) > SG_IPC_MAX_TOTP) {
+        free(text);
+        return SIGNET_ERR_INVALID_ARG;
+    }
+    *out = text;
+    return SIGNET_OK;
 }

@@ -36,6 +36,12 @@ enum sg_ipc_type {
     SG_IPC_AUDIT_NOTE = 9, /* type, fields JSON -> (appended to the audit log by the signer) */
     SG_IPC_CLIENT_BIND = 10,   /* binding JSON -> (the signer's client registry; admin only) */
     SG_IPC_REVOKE_FORCE = 11,  /* kid -> report JSON (revoke past the rate limit; admin only) */
+    /* 12 is left unassigned (the tests take it as the first unknown type).
+     * TOTP (issue 14, docs/signer.md): the seed is drawn, sealed and
+     * checked in the signer; the front end keeps only the sealed blob. */
+    SG_IPC_TOTP_ENROL = 13,  /* {issuer,user_id,cred_id} -> {sealed,secret} */
+    SG_IPC_TOTP_VERIFY = 14, /* {issuer,user_id,cred_id,sealed,code} -> {ok,step|reason} */
+    SG_IPC_TOTP_REMOVE = 15, /* {issuer,user_id,cred_id} -> {removed} */
     /* Served by the monitor process, sent by the front end over the
      * channel the launcher made between them. */
     SG_IPC_MON_POKE = 16,        /* -> (run every check soon) */
@@ -142,6 +148,50 @@ SIGNET_WUR signet_err sg_ipc_decode_passkey(const uint8_t *p, size_t n,
 void sg_ipc_passkey_clear(struct sg_ipc_passkey *r);
 void sg_ipc_encode_passkey(struct sg_wbuf *w, const char *issuer, const char *user_id,
                            uint32_t stored, uint32_t presented);
+
+/* TOTP_ENROL, TOTP_VERIFY, TOTP_REMOVE: one u16-prefixed string (what
+ * sg_signer_call_str and sd_pool_call send) holding a JSON object with
+ * exactly these members, all strings:
+ *   issuer   a configured tenant's issuer (the signer checks which), 1..511
+ *            bytes, no control character;
+ *   user_id  "u" + 22 base64url characters (docs/people.md);
+ *   cred_id  1..64 base64url characters;
+ *   sealed   (VERIFY) base64url of iv(12) || ciphertext(20) || tag(16):
+ *            exactly 64 characters;
+ *   code     (VERIFY) exactly 6 ASCII digits.
+ * Anything else (another member, a missing one, a wrong shape) is a
+ * malformed frame: the channel is dropped. */
+#define SG_IPC_MAX_TOTP 2048u
+#define SG_TOTP_USER_ID_LEN 23
+#define SG_TOTP_CRED_ID_MAX 64
+#define SG_TOTP_SEALED_LEN 48 /* iv 12 || ciphertext 20 || tag 16 */
+#define SG_TOTP_SEALED_B64 64
+#define SG_TOTP_CODE_LEN 6
+#define SG_TOTP_SECRET_B32 32 /* base32 of the 20-byte seed, no padding */
+struct sg_ipc_totp {
+    char issuer[SG_IPC_MAX_STR];
+    char user_id[SG_TOTP_USER_ID_LEN + 1];
+    char cred_id[SG_TOTP_CRED_ID_MAX + 1];
+    char sealed[SG_TOTP_SEALED_B64 + 1]; /* VERIFY; "" otherwise */
+    char code[SG_TOTP_CODE_LEN + 1];     /* VERIFY; "" otherwise */
+};
+/* The request of one of the three types; SIGNET_ERR_BAD_FRAME for any
+ * other shape (out zeroed), SIGNET_ERR_NOMEM. */
+SIGNET_WUR signet_err sg_ipc_decode_totp(uint8_t type, const uint8_t *p, size_t n,
+                                         struct sg_ipc_totp *out);
+/* The JSON text of a request (malloc'd; the argument of sd_pool_call):
+ * SIGNET_ERR_INVALID_ARG when a field has not the shape above (nothing is
+ * sent that the signer would drop the channel for). */
+SIGNET_WUR signet_err sg_ipc_totp_json(uint8_t type, const struct sg_ipc_totp *r, char **out);
+/* The seal key in the HSM (an AES-256 secret key; docs/signer.md): its
+ * CKA_ID (16 bytes, no NUL) and CKA_LABEL, which the invariants know. */
+#define SG_TOTP_SEAL_KEY_ID "signet-totp-seal"
+#define SG_TOTP_SEAL_KEY_LABEL "signet-totp-seal"
+/* The shapes, one by one (1 = good). */
+int sg_ipc_totp_user_id_ok(const char *s);
+int sg_ipc_totp_cred_id_ok(const char *s);
+int sg_ipc_totp_sealed_ok(const char *s);
+int sg_ipc_totp_code_ok(const char *s);
 
 /* Requests with one string argument (JWKS, REVOKE, KEYS, ROTATE). */
 SIGNET_WUR signet_err sg_ipc_decode_str(const uint8_t *p, size_t n, char **out);

@@ -1405,6 +1405,7 @@ signet_err sg_p11_exists(struct sg_p11 *p, const uint8_t id[static SG_HSM_ID_LEN
 struct sg_p11_list_ctx {
     struct sg_p11_keyinfo *keys;
     size_t n;
+    CK_OBJECT_CLASS cls; /* CKO_PRIVATE_KEY or CKO_SECRET_KEY */
 };
 
 /* Reads one variable-length attribute, truncated to cap bytes (CKA_ID and
@@ -1447,7 +1448,7 @@ static signet_err op_list(struct sg_p11 *p, struct sg_p11_sess *s, void *vctx, C
     signet_err err = ensure_login(p, s, rv);
     if (err != SIGNET_OK)
         return err;
-    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+    CK_OBJECT_CLASS cls = c->cls;
     CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls}};
     CK_OBJECT_HANDLE *objs = NULL;
     size_t n = 0;
@@ -1506,14 +1507,16 @@ static signet_err op_list(struct sg_p11 *p, struct sg_p11_sess *s, void *vctx, C
     return SIGNET_OK;
 }
 
-signet_err sg_p11_list_private(struct sg_p11 *p, struct sg_p11_keyinfo **out, size_t *n)
+static signet_err list_class(struct sg_p11 *p, CK_OBJECT_CLASS cls, struct sg_p11_keyinfo **out,
+                             size_t *n)
 {
     if (p == NULL || out == NULL || n == NULL)
         return SIGNET_ERR_INVALID_ARG;
     *out = NULL;
     *n = 0;
-    struct sg_p11_list_ctx c = {NULL, 0};
-    signet_err err = run_op(p, "list_private", op_list, &c);
+    struct sg_p11_list_ctx c = {NULL, 0, cls};
+    signet_err err = run_op(p, cls == CKO_SECRET_KEY ? "list_secret" : "list_private", op_list,
+                            &c);
     if (err != SIGNET_OK) {
         free(c.keys);
         return err;
@@ -1521,6 +1524,195 @@ signet_err sg_p11_list_private(struct sg_p11 *p, struct sg_p11_keyinfo **out, si
     *out = c.keys;
     *n = c.n;
     return SIGNET_OK;
+}
+
+signet_err sg_p11_list_private(struct sg_p11 *p, struct sg_p11_keyinfo **out, size_t *n)
+{
+    return list_class(p, CKO_PRIVATE_KEY, out, n);
+}
+
+signet_err sg_p11_list_secret(struct sg_p11 *p, struct sg_p11_keyinfo **out, size_t *n)
+{
+    return list_class(p, CKO_SECRET_KEY, out, n);
+}
+
+/* -- the seal key (issue 14) -------------------------------------------- */
+
+struct sg_p11_seal_ctx {
+    const uint8_t *id;
+    const char *label;
+    bool create;
+    bool created;
+    /* seal / open */
+    const uint8_t *iv;
+    const uint8_t *aad;
+    size_t aad_len;
+    const uint8_t *in;
+    size_t in_len;
+    uint8_t *out;
+    size_t out_cap;
+    size_t *out_len;
+    /* random */
+    uint8_t *rnd;
+    size_t rnd_len;
+};
+
+/* An AES key that only encrypts and decrypts, inside the token, never
+ * readable: CKA_SENSITIVE and not CKA_EXTRACTABLE, so neither CKA_VALUE
+ * nor a wrap of it ever leaves (PKCS#11 3.0 §4.10); no CKA_WRAP, CKA_UNWRAP,
+ * CKA_SIGN, CKA_VERIFY or CKA_DERIVE, so it cannot be turned into a key
+ * that could carry another out either. */
+static signet_err op_seal_key(struct sg_p11 *p, struct sg_p11_sess *s, void *vctx, CK_RV *rv)
+{
+    struct sg_p11_seal_ctx *c = vctx;
+    CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
+    signet_err err = find_key(p, s, CKO_SECRET_KEY, c->id, CKK_AES, &key, rv);
+    if (err != SIGNET_ERR_NOT_FOUND || !c->create || c->created)
+        return err;
+    CK_BBOOL yes = CK_TRUE;
+    CK_BBOOL no = CK_FALSE;
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE kt = CKK_AES;
+    CK_ULONG len = 32;
+    CK_MECHANISM mech = {CKM_AES_KEY_GEN, NULL, 0};
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof cls},     {CKA_KEY_TYPE, &kt, sizeof kt},
+        {CKA_VALUE_LEN, &len, sizeof len}, {CKA_TOKEN, &yes, sizeof yes},
+        {CKA_PRIVATE, &yes, sizeof yes},   {CKA_SENSITIVE, &yes, sizeof yes},
+        {CKA_EXTRACTABLE, &no, sizeof no}, {CKA_ENCRYPT, &yes, sizeof yes},
+        {CKA_DECRYPT, &yes, sizeof yes},   {CKA_WRAP, &no, sizeof no},
+        {CKA_UNWRAP, &no, sizeof no},      {CKA_SIGN, &no, sizeof no},
+        {CKA_VERIFY, &no, sizeof no},      {CKA_DERIVE, &no, sizeof no},
+        {CKA_ID, (void *)c->id, SG_HSM_ID_LEN},
+        {CKA_LABEL, (void *)c->label, strlen(c->label)},
+    };
+    c->created = true;
+    CK_RV r = SG_P11(p, C_GenerateKey, s->h, &mech, tmpl, sizeof tmpl / sizeof tmpl[0], &key);
+    if (r != CKR_OK) {
+        keep_rv(rv, r);
+        c->created = false;
+        sg_log(SG_LOG_ERROR, "p11_seal_key_generate_failed", "rv=0x%lx", r);
+        return map_rv(r);
+    }
+    return SIGNET_OK;
+}
+
+signet_err sg_p11_seal_key(struct sg_p11 *p, const uint8_t id[static SG_HSM_ID_LEN],
+                           const char *label, bool create, bool *created)
+{
+    if (p == NULL || label == NULL)
+        return SIGNET_ERR_INVALID_ARG;
+    struct sg_p11_seal_ctx c = {.id = id, .label = label, .create = create};
+    signet_err err = run_op(p, "seal_key", op_seal_key, &c);
+    if (created != NULL)
+        *created = err == SIGNET_OK && c.created;
+    return err;
+}
+
+static signet_err op_random(struct sg_p11 *p, struct sg_p11_sess *s, void *vctx, CK_RV *rv)
+{
+    struct sg_p11_seal_ctx *c = vctx;
+    CK_RV r = SG_P11(p, C_GenerateRandom, s->h, c->rnd, c->rnd_len);
+    keep_rv(rv, r);
+    return map_rv(r);
+}
+
+signet_err sg_p11_random(struct sg_p11 *p, uint8_t *out, size_t n)
+{
+    if (p == NULL || out == NULL || n == 0 || n > 1024)
+        return SIGNET_ERR_INVALID_ARG;
+    struct sg_p11_seal_ctx c = {.rnd = out, .rnd_len = n};
+    signet_err err = run_op(p, "random", op_random, &c);
+    if (err != SIGNET_OK)
+        sg_wipe(out, n);
+    return err;
+}
+
+/* C_EncryptInit/C_Encrypt (seal) or C_DecryptInit/C_Decrypt (open) with
+ * CKM_AES_GCM: the given 96-bit IV, the AAD, a 128-bit tag after the
+ * ciphertext (PKCS#11 3.0 §2.12.3). A single-part call always ends the
+ * operation, so a refused tag leaves the session clean: it is not an HSM
+ * error, and the session is kept. */
+static signet_err op_gcm(struct sg_p11 *p, struct sg_p11_sess *s, struct sg_p11_seal_ctx *c,
+                         bool seal, CK_RV *rv)
+{
+    CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
+    signet_err err = find_key(p, s, CKO_SECRET_KEY, c->id, CKK_AES, &key, rv);
+    if (err != SIGNET_OK)
+        return err;
+    CK_GCM_PARAMS gcm = {(CK_BYTE_PTR)c->iv, SG_P11_GCM_IV_LEN, 8u * SG_P11_GCM_IV_LEN,
+                         (CK_BYTE_PTR)c->aad, c->aad_len, 8u * SG_P11_GCM_TAG_LEN};
+    CK_MECHANISM mech = {CKM_AES_GCM, &gcm, sizeof gcm};
+    CK_RV r = seal ? SG_P11(p, C_EncryptInit, s->h, &mech, key)
+                   : SG_P11(p, C_DecryptInit, s->h, &mech, key);
+    if (r != CKR_OK) {
+        keep_rv(rv, r);
+        return map_rv(r);
+    }
+    CK_ULONG n = c->out_cap;
+    r = seal ? SG_P11(p, C_Encrypt, s->h, (CK_BYTE_PTR)c->in, c->in_len, c->out, &n)
+             : SG_P11(p, C_Decrypt, s->h, (CK_BYTE_PTR)c->in, c->in_len, c->out, &n);
+    /* A tag that does not verify: CKR_ENCRYPTED_DATA_INVALID (PKCS#11 3.0
+     * §5.2), or CKR_GENERAL_ERROR from SoftHSM 2.6, whose GCM decryptFinal
+     * failure says nothing more. Either ends the operation; the answer is
+     * a refusal whichever it was. */
+    if (!seal && (r == CKR_ENCRYPTED_DATA_INVALID || r == CKR_ENCRYPTED_DATA_LEN_RANGE ||
+                  r == CKR_GENERAL_ERROR)) {
+        sg_wipe(c->out, c->out_cap);
+        return SIGNET_ERR_CRYPTO;
+    }
+    if (r != CKR_OK) {
+        sg_wipe(c->out, c->out_cap);
+        keep_rv(rv, r);
+        return map_rv(r);
+    }
+    if (n > c->out_cap) { /* a broken module */
+        sg_wipe(c->out, c->out_cap);
+        return SIGNET_ERR_HSM;
+    }
+    *c->out_len = n;
+    return SIGNET_OK;
+}
+
+static signet_err op_seal(struct sg_p11 *p, struct sg_p11_sess *s, void *vctx, CK_RV *rv)
+{
+    return op_gcm(p, s, vctx, true, rv);
+}
+
+static signet_err op_open(struct sg_p11 *p, struct sg_p11_sess *s, void *vctx, CK_RV *rv)
+{
+    return op_gcm(p, s, vctx, false, rv);
+}
+
+signet_err sg_p11_seal(struct sg_p11 *p, const uint8_t id[static SG_HSM_ID_LEN],
+                       const uint8_t iv[static SG_P11_GCM_IV_LEN], const uint8_t *aad,
+                       size_t aad_len, const uint8_t *pt, size_t pt_len, uint8_t *out,
+                       size_t out_cap, size_t *out_len)
+{
+    if (p == NULL || aad == NULL || pt == NULL || pt_len == 0 || out == NULL ||
+        out_len == NULL || pt_len > SIZE_MAX - SG_P11_GCM_TAG_LEN ||
+        out_cap < pt_len + SG_P11_GCM_TAG_LEN)
+        return SIGNET_ERR_INVALID_ARG;
+    *out_len = 0;
+    struct sg_p11_seal_ctx c = {.id = id, .iv = iv, .aad = aad, .aad_len = aad_len, .in = pt,
+                                .in_len = pt_len, .out = out, .out_cap = out_cap,
+                                .out_len = out_len};
+    return run_op(p, "seal", op_seal, &c);
+}
+
+signet_err sg_p11_open_sealed(struct sg_p11 *p, const uint8_t id[static SG_HSM_ID_LEN],
+                              const uint8_t iv[static SG_P11_GCM_IV_LEN], const uint8_t *aad,
+                              size_t aad_len, const uint8_t *ct, size_t ct_len, uint8_t *out,
+                              size_t out_cap, size_t *out_len)
+{
+    if (p == NULL || aad == NULL || ct == NULL || out == NULL || out_len == NULL ||
+        ct_len <= SG_P11_GCM_TAG_LEN || out_cap < ct_len - SG_P11_GCM_TAG_LEN)
+        return SIGNET_ERR_INVALID_ARG;
+    *out_len = 0;
+    struct sg_p11_seal_ctx c = {.id = id, .iv = iv, .aad = aad, .aad_len = aad_len, .in = ct,
+                                .in_len = ct_len, .out = out, .out_cap = out_cap,
+                                .out_len = out_len};
+    return run_op(p, "open_sealed", op_open, &c);
 }
 
 void sg_p11_get_stats(const struct sg_p11 *p, struct sg_p11_stats *out)

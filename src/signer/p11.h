@@ -97,6 +97,39 @@ struct sg_p11_keyinfo {
 };
 SIGNET_WUR signet_err sg_p11_list_private(struct sg_p11 *p, struct sg_p11_keyinfo **out,
                                           size_t *n);
+/* The same for every secret key object (CKO_SECRET_KEY: the TOTP seal key,
+ * and anything made behind signet's back). */
+SIGNET_WUR signet_err sg_p11_list_secret(struct sg_p11 *p, struct sg_p11_keyinfo **out,
+                                         size_t *n);
+
+/* The seal key (issue 14): one AES-256 secret key, CKA_ID id, CKA_LABEL
+ * label, CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, never CKA_EXTRACTABLE,
+ * CKA_ENCRYPT and CKA_DECRYPT only (no wrap, unwrap, sign, verify or
+ * derive). Finds it; when there is none and create is set, generates it
+ * (C_GenerateKey, CKM_AES_KEY_GEN) and says so in *created (may be NULL).
+ * SIGNET_ERR_NOT_FOUND when there is none and create is not set;
+ * SIGNET_ERR_HSM if several share the id. The caller serialises creation
+ * between processes (the signer's lifecycle lock). */
+SIGNET_WUR signet_err sg_p11_seal_key(struct sg_p11 *p, const uint8_t id[static SG_HSM_ID_LEN],
+                                      const char *label, bool create, bool *created);
+/* n (1..1024) random bytes from the token (C_GenerateRandom). */
+SIGNET_WUR signet_err sg_p11_random(struct sg_p11 *p, uint8_t *out, size_t n);
+#define SG_P11_GCM_IV_LEN 12  /* 96-bit IV (NIST SP 800-38D §8.2) */
+#define SG_P11_GCM_TAG_LEN 16 /* 128-bit tag */
+/* AES-GCM with the seal key in the token: out gets ciphertext || tag
+ * (pt_len + 16 bytes). */
+SIGNET_WUR signet_err sg_p11_seal(struct sg_p11 *p, const uint8_t id[static SG_HSM_ID_LEN],
+                                  const uint8_t iv[static SG_P11_GCM_IV_LEN], const uint8_t *aad,
+                                  size_t aad_len, const uint8_t *pt, size_t pt_len, uint8_t *out,
+                                  size_t out_cap, size_t *out_len);
+/* The reverse: SIGNET_ERR_CRYPTO when the tag does not verify (another
+ * AAD, IV, key or a changed byte), out wiped; other errors as the
+ * module's. */
+SIGNET_WUR signet_err sg_p11_open_sealed(struct sg_p11 *p, const uint8_t id[static SG_HSM_ID_LEN],
+                                         const uint8_t iv[static SG_P11_GCM_IV_LEN],
+                                         const uint8_t *aad, size_t aad_len, const uint8_t *ct,
+                                         size_t ct_len, uint8_t *out, size_t out_cap,
+                                         size_t *out_len);
 
 /* Recovery for a token that answers CKR_OK but no longer shows a key it
  * holds (or whose sessions went stale without saying so): waits for every

@@ -22,6 +22,7 @@
 #include "signer/lifecycle.h"
 #include "signer/p11.h"
 #include "signer/policy.h"
+#include "signer/totp.h"
 #include "store/keystore.h"
 #include "store/store.h"
 #include "util/b64url.h"
@@ -102,12 +103,14 @@ struct sg_signer {
      * The signer answers what it can and exits (SG_SIGNER_EXIT_TOKEN_LOST);
      * the launcher's next one loads the module anew. */
     int token_lost;
+    struct sg_totp_signer totp; /* TOTP_* (issue 14) */
 };
 
 static void stop_workers(struct sg_signer *s);
 static signet_err with_lock(struct sg_signer *s);
 static void unlock(struct sg_signer *s);
 static signet_err setup_audit_key(struct sg_signer *s);
+static void setup_totp(struct sg_signer *s);
 static signet_err handle_note(struct sg_signer *s, unsigned role, const uint8_t *p, size_t n,
                               struct sg_wbuf *resp);
 
@@ -218,6 +221,7 @@ signet_err sg_signer_open(const char *state_dir, struct sg_signer **out, char *e
         (void)snprintf(errbuf, errlen, "audit key: %s", signet_strerror(err));
         goto out;
     }
+    setup_totp(s);
     *out = s;
     return SIGNET_OK;
 out:
@@ -962,6 +966,42 @@ static signet_err setup_audit_key(struct sg_signer *s)
     return SIGNET_OK;
 }
 
+/* ---- TOTP (issue 14) ---------------------------------------------------------- */
+
+static signet_err totp_lock(void *user)
+{
+    return with_lock(user);
+}
+
+static void totp_unlock(void *user)
+{
+    unlock(user);
+}
+
+/* The seal key, found or made at start (under the lifecycle lock, like the
+ * audit key), so `signet init` makes it and it is in the token before the
+ * first enrolment. Without it (a token that cannot make AES keys) the
+ * signer runs, and every TOTP request is answered with the error. */
+static void setup_totp(struct sg_signer *s)
+{
+    s->totp = (struct sg_totp_signer){.p11 = s->p11, .store = s->store, .audit = s->audit,
+                               .cfg = &s->cfg, .lock = totp_lock, .unlock = totp_unlock,
+                               .lock_user = s};
+    signet_err err = sg_totp_setup(&s->totp, 1);
+    if (err != SIGNET_OK)
+        sg_log(SG_LOG_ERROR, "totp_seal_key_unavailable", "error=%s", signet_err_name(err));
+}
+
+static json_t *totp_json(const struct sg_signer *s)
+{
+    const struct sg_totp_stats *t = &s->totp.stats;
+    return json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "seal_key", s->totp.key_ok,
+                     "enrolled", (json_int_t)t->enrolled, "verified", (json_int_t)t->verified,
+                     "removed", (json_int_t)t->removed, "wrong", (json_int_t)t->wrong,
+                     "replayed", (json_int_t)t->replayed, "unsealed", (json_int_t)t->unsealed,
+                     "errors", (json_int_t)t->errors);
+}
+
 signet_err sg_signer_audit_reset(struct sg_signer *s, const char *reason, char *moved,
                                  size_t moved_len)
 {
@@ -1381,7 +1421,8 @@ static signet_err status_json(struct sg_signer *s, json_t **out)
         (json_int_t)sg_config_prepublish(&s->cfg), "retire_window",
         (json_int_t)sg_config_retire_window(&s->cfg), "next_transition_in",
         (json_int_t)sg_lifecycle_next_due(&s->lc, now));
-    if (doc != NULL && json_object_set_new(doc, "health", health_json(s)) != 0) {
+    if (doc != NULL && (json_object_set_new(doc, "health", health_json(s)) != 0 ||
+                        json_object_set_new(doc, "totp", totp_json(s)) != 0)) {
         json_decref(doc);
         doc = NULL;
     }
@@ -1402,15 +1443,34 @@ static signet_err status_json(struct sg_signer *s, json_t **out)
     return SIGNET_OK;
 }
 
+/* Every private and secret key object in the token (I3): the signing
+ * keys, the audit key, the TOTP seal key and anything made behind
+ * signet's back. */
 static signet_err inventory_json(struct sg_signer *s, json_t **out)
 {
-    struct sg_p11_keyinfo *objs = NULL;
-    size_t n = 0;
+    struct sg_p11_keyinfo *objs = NULL, *secret = NULL;
+    size_t n = 0, n_secret = 0;
     signet_err err = sg_p11_list_private(s->p11, &objs, &n);
-    if (err != SIGNET_OK)
+    if (err == SIGNET_OK)
+        err = sg_p11_list_secret(s->p11, &secret, &n_secret);
+    if (err == SIGNET_OK && n_secret > 0) {
+        struct sg_p11_keyinfo *all = n <= SIZE_MAX / sizeof *all - n_secret
+                                         ? realloc(objs, (n + n_secret) * sizeof *all)
+                                         : NULL;
+        if (all == NULL) {
+            err = SIGNET_ERR_NOMEM;
+        } else {
+            memcpy(all + n, secret, n_secret * sizeof *all);
+            objs = all;
+        }
+    }
+    free(secret);
+    if (err != SIGNET_OK) {
+        free(objs);
         return err;
+    }
     json_t *arr = json_array();
-    for (size_t i = 0; arr != NULL && i < n; i++) {
+    for (size_t i = 0; arr != NULL && i < n + n_secret; i++) {
         char id[2 * sizeof objs[i].id + 1];
         sg_hex_encode(objs[i].id, objs[i].id_len, id);
         json_t *o = json_pack("{s:s, s:s, s:I, s:b, s:b, s:b, s:b}", "id", id, "label",
@@ -1418,6 +1478,11 @@ static signet_err inventory_json(struct sg_signer *s, json_t **out)
                               "sensitive", objs[i].sensitive, "extractable", objs[i].extractable,
                               "always_sensitive", objs[i].always_sensitive, "never_extractable",
                               objs[i].never_extractable);
+        if (o != NULL && json_object_set_new(o, "class", json_string(i < n ? "private_key"
+                                                                          : "secret_key")) != 0) {
+            json_decref(o);
+            o = NULL;
+        }
         if (json_array_append_new(arr, o) != 0) {
             json_decref(arr);
             arr = NULL;
@@ -1466,6 +1531,19 @@ static signet_err handle(struct sg_signer *s, unsigned role, uint8_t type, const
         break;
     case SG_IPC_AUDIT_NOTE:
         return handle_note(s, role, payload, len, resp);
+    case SG_IPC_TOTP_ENROL:
+    case SG_IPC_TOTP_VERIFY:
+    case SG_IPC_TOTP_REMOVE: {
+        char *answer = NULL;
+        err = sg_totp_handle(&s->totp, type, role, payload, len, &status, &answer);
+        if (err != SIGNET_OK)
+            return err; /* malformed: drop the channel */
+        put_status(resp, status);
+        if (status == SIGNET_OK)
+            sg_wbuf_put_bytes(resp, answer, strlen(answer));
+        sg_totp_answer_free(&answer);
+        return SIGNET_OK;
+    }
     case SG_IPC_CLIENT_BIND:
         status = with_lock(s);
         if (status == SIGNET_OK) {
@@ -1764,8 +1842,10 @@ static signet_err serve_batch(struct sg_signer *s, struct channel *c, size_t *us
     note_outcome(s, s->batch_ok > 0 ? SIGNET_OK : s->batch_err);
     struct sg_wbuf out;
     sg_wbuf_init(&out, SIZE_MAX / 2);
+    int seeds = 0; /* a TOTP enrolment's answer holds a seed: wiped once sent */
     for (size_t i = 0; i < nb; i++) {
         struct pending *p = &batch[i];
+        seeds |= p->type == SG_IPC_TOTP_ENROL;
         if (p->type == SG_IPC_SIGN && p->resp.len == 0) {
             /* Abandoned (recover_jobs): no answer; the channel ends with
              * this process, and the front end asks another signer. */
@@ -1778,12 +1858,16 @@ static signet_err serve_batch(struct sg_signer *s, struct channel *c, size_t *us
         }
         sg_ipc_put_frame(&out, (uint8_t)(p->type | SG_IPC_RESPONSE), p->id, p->resp.data,
                          p->resp.len);
+        if (p->type == SG_IPC_TOTP_ENROL && p->resp.data != NULL)
+            sg_wipe(p->resp.data, p->resp.len);
         sg_wbuf_free(&p->resp);
     }
     if (commit != SIGNET_OK)
         sg_log(SG_LOG_ERROR, "audit_commit_failed", "withheld=%zu error=%s", nb,
                signet_err_name(commit));
     signet_err werr = out.err != SIGNET_OK ? out.err : sg_ipc_write_all(c->fd, out.data, out.len);
+    if (seeds && out.data != NULL)
+        sg_wipe(out.data, out.len);
     sg_wbuf_free(&out);
     if (err == SIGNET_ERR_BAD_FRAME) {
         json_t *f = json_pack("{s:s, s:s, s:i}", "reason", refused != NULL ? refused : "malformed frame",

@@ -22,6 +22,7 @@
 #include "signetd/conf.h"
 #include "signetd/ctx.h"
 #include "signetd/meta.h"
+#include "signetd/mfa.h"
 #include "signetd/pages.h"
 #include "signetd/signin.h"
 #include "signetd/resp.h"
@@ -616,11 +617,15 @@ static enum MHD_Result people_request(struct sd_http *h, struct MHD_Connection *
         .cookie = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Cookie"),
         .origin = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Origin"),
         .authz = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Authorization"),
+        .device = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Signet-Device"),
     };
     struct sd_resp r;
     memset(&r, 0, sizeof r);
     set_peer(mc);
-    sd_people_endpoint(h->ctx, &st->conf->cfg, st->tenant, st->people, &in, &r);
+    if (sd_mfa_route(st->people))
+        sd_mfa_endpoint(h->ctx, &st->conf->cfg, st->tenant, st->people, &in, &r);
+    else
+        sd_people_endpoint(h->ctx, &st->conf->cfg, st->tenant, st->people, &in, &r);
     sd_auth_peer_set(NULL);
     return send_resp(mc, st, &r);
 }

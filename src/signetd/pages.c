@@ -12,6 +12,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/config.h"
+#include "signetd/qr.h"
+#include "util/secret.h"
+
 /* The embedded assets: sd_asset_signet_js[], sd_asset_signet_js_len and
  * the same for signet.css, generated at build time by
  * cmake/EmbedAsset.cmake from src/signetd/assets/ (each array ends with a
@@ -103,6 +107,7 @@ struct page {
     char *p;
     size_t len, cap;
     int failed;
+    int secret; /* holds a secret: no copy is left behind unwiped */
 };
 
 /* Room for n more bytes and a NUL. */
@@ -122,10 +127,15 @@ static int reserve(struct page *pg, size_t n)
         cap *= 2;
     if (cap > PAGE_MAX)
         cap = PAGE_MAX;
-    char *p = page_realloc(pg->p, cap);
+    char *p = page_realloc(pg->secret ? NULL : pg->p, cap);
     if (p == NULL) {
         pg->failed = 1;
         return -1;
+    }
+    if (pg->secret && pg->p != NULL) { /* realloc would free the old copy as it is */
+        memcpy(p, pg->p, pg->len + 1);
+        sg_wipe(pg->p, pg->cap);
+        free(pg->p);
     }
     pg->p = p;
     pg->cap = cap;
@@ -275,6 +285,8 @@ static void fail500(struct sd_resp *r)
 static void finish(struct sd_resp *r, struct page *pg, unsigned status)
 {
     if (pg->failed || pg->p == NULL) {
+        if (pg->p != NULL && pg->secret)
+            sg_wipe(pg->p, pg->cap);
         free(pg->p);
         fail500(r);
         return;
@@ -319,8 +331,26 @@ void sd_page_signin(struct sd_resp *r, const struct sd_page_base *b, const char 
              "<input id=\"password\" name=\"password\" type=\"password\" "
              "autocomplete=\"current-password\" maxlength=\"128\">\n"
              "<button id=\"pwsignin\" type=\"button\" class=\"secondary\">Continue</button>\n"
-             "<p class=\"hint\">A password is never enough on its own: your passkey confirms "
+             "<p class=\"hint\">A password is never enough on its own: a second step confirms "
              "it next.</p>\n</details>\n");
+    /* The second steps (issue 14): hidden until a right password; the
+     * script shows the wrappers of the methods the server offers. */
+    put(&pg, "<section id=\"second\" hidden>\n<h2>Confirm it&#39;s you</h2>\n"
+             "<div class=\"method\" data-method=\"passkey\" hidden>\n"
+             "<button id=\"second-passkey\" type=\"button\">Use my passkey</button>\n</div>\n"
+             "<div class=\"method\" data-method=\"approval\" hidden>\n"
+             "<button id=\"second-approval\" type=\"button\" class=\"secondary\">Approve on my "
+             "device</button>\n"
+             "<div id=\"approval\" hidden>\n"
+             "<p class=\"number\" id=\"approval-number\"></p>\n"
+             "<p>Type this number in signet-authenticator on your device</p>\n"
+             "<p class=\"hint\"><span id=\"approval-expires\"></span></p>\n</div>\n</div>\n"
+             "<div class=\"method\" data-method=\"totp\" hidden>\n"
+             "<label for=\"totpcode\">Code from your authenticator app</label>\n"
+             "<input id=\"totpcode\" name=\"totpcode\" type=\"text\" inputmode=\"numeric\" "
+             "autocomplete=\"one-time-code\" maxlength=\"8\" spellcheck=\"false\">\n"
+             "<button id=\"second-totp\" type=\"button\" class=\"secondary\">Verify "
+             "code</button>\n</div>\n</section>\n");
     message_area(&pg);
     close_page(&pg);
     finish(r, &pg, 200);
@@ -347,54 +377,193 @@ void sd_page_enrol(struct sd_resp *r, const struct sd_page_base *b, const char *
     finish(r, &pg, 200);
 }
 
-void sd_page_account(struct sd_resp *r, const struct sd_page_base *b, const char *user_name,
-                     int64_t auth_time, const struct sd_page_passkey *keys, size_t n,
-                     int has_password)
+/* The passkeys: kind, label, when created and last used. */
+static void account_passkeys(struct page *pg, const struct sd_page_passkey *keys, size_t n)
+{
+    put(pg, "<h2>Passkeys</h2>\n");
+    if (keys == NULL || n == 0) {
+        put(pg, "<p>No passkeys.</p>\n");
+        return;
+    }
+    put(pg, "<ul class=\"passkeys\">\n");
+    for (size_t i = 0; i < n && !pg->failed; i++) {
+        put(pg, "<li>");
+        put_elem(pg, "span", "kind", keys[i].kind != NULL ? keys[i].kind : "passkey");
+        put_elem(pg, "span", "label", keys[i].label != NULL ? keys[i].label : "passkey");
+        put(pg, "<span class=\"dates\">created ");
+        put_time(pg, keys[i].created_at, "at an unknown time");
+        put(pg, ", last used ");
+        put_time(pg, keys[i].last_used_at, "never");
+        put(pg, "</span></li>\n");
+    }
+    put(pg, "</ul>\n");
+}
+
+static void account_password(struct page *pg, int has_password)
+{
+    put(pg, "<h2>Password</h2>\n");
+    put(pg, has_password ? "<p class=\"pwstate\">A password is set. It is only ever a first "
+                           "step: a passkey, an approval or a code confirms it.</p>\n"
+                         : "<p class=\"pwstate\">No password (none is needed).</p>\n");
+    put(pg, "<label for=\"newpw\">New password (12 to 128 characters)</label>\n"
+            "<input id=\"newpw\" name=\"newpw\" type=\"password\" "
+            "autocomplete=\"new-password\" minlength=\"12\" maxlength=\"128\">\n"
+            "<div class=\"actions\">\n"
+            "<button id=\"setpw\" type=\"button\" class=\"secondary\">Set password</button>\n");
+    if (has_password)
+        put(pg, "<button id=\"removepw\" type=\"button\" class=\"secondary\">Remove "
+                "password</button>\n");
+    put(pg, "</div>\n");
+}
+
+/* Approval devices: the list (each with its Remove button) and, unless
+ * the policy accepts passkeys only, "Register a device" with the panel
+ * the script fills with the one-time code and the command to type. */
+static void account_devices(struct page *pg, const struct sd_page_account_info *a)
+{
+    put(pg, "<h2>Approval devices</h2>\n");
+    if (a->devices == NULL || a->n_devices == 0) {
+        put(pg, "<p>No devices.</p>\n");
+    } else {
+        put(pg, "<ul class=\"passkeys devices\">\n");
+        for (size_t i = 0; i < a->n_devices && !pg->failed; i++) {
+            const struct sd_page_device *d = &a->devices[i];
+            put(pg, "<li>");
+            put_elem(pg, "span", "kind",
+                     d->name != NULL && d->name[0] != '\0' ? d->name : "device");
+            put(pg, "<span class=\"dates\">registered ");
+            put_time(pg, d->created_at, "at an unknown time");
+            put(pg, ", last used ");
+            put_time(pg, d->last_used_at, "never");
+            put(pg, "</span>\n<button type=\"button\" class=\"secondary remove-device\"");
+            put_attr(pg, "data-device", d->id != NULL ? d->id : "");
+            put(pg, ">Remove</button></li>\n");
+        }
+        put(pg, "</ul>\n");
+    }
+    if (a->mfa_policy == SG_MFA_PHISHING_RESISTANT) {
+        put(pg, "<p class=\"hint\">Approvals on a device are not accepted by this "
+                "organisation&#39;s policy: sign in with a passkey.</p>\n");
+        return;
+    }
+    put(pg, "<p class=\"hint\">Approve sign-ins on your phone or computer with "
+            "signet-authenticator, after your password.</p>\n"
+            "<button id=\"device-code\" type=\"button\" class=\"secondary\">Register a "
+            "device</button>\n"
+            "<div id=\"device-enrol\" hidden>\n"
+            "<p>Your one-time code:</p>\n"
+            "<p class=\"number code\" id=\"device-code-value\"></p>\n"
+            "<p>On the device, run:</p>\n"
+            "<pre><code id=\"device-command\"></code></pre>\n"
+            "<p class=\"hint\"><span id=\"device-code-expires\"></span></p>\n</div>\n");
+}
+
+/* Authenticator app (TOTP): where the policy accepts codes, or to remove
+ * one set up before the policy changed. */
+static void account_totp(struct page *pg, const struct sd_page_account_info *a)
+{
+    if (a->mfa_policy != SG_MFA_ANY && !a->has_totp)
+        return;
+    put(pg, "<h2>Authenticator app (TOTP)</h2>\n");
+    if (a->has_totp) {
+        put(pg, "<p class=\"totpstate\">An authenticator app is set up.</p>\n");
+        if (a->mfa_policy != SG_MFA_ANY)
+            put(pg, "<p class=\"hint\">Codes are not accepted by this organisation&#39;s "
+                    "policy.</p>\n");
+        put(pg, "<button id=\"totp-remove\" type=\"button\" class=\"secondary\">Remove the "
+                "authenticator app</button>\n");
+        return;
+    }
+    put(pg, "<p class=\"totpstate\">No authenticator app.</p>\n"
+            "<button id=\"totp-setup\" type=\"button\" class=\"link\">Set up an "
+            "authenticator app</button>\n");
+}
+
+void sd_page_account(struct sd_resp *r, const struct sd_page_base *b,
+                     const struct sd_page_account_info *a)
 {
     struct page pg = {0};
+    if (a == NULL) {
+        fail500(r);
+        return;
+    }
     open_page(&pg, "Your account", tenant_of(b), "account");
     base_attrs(&pg, b);
+    put_attr(&pg, "data-issuer", a->issuer != NULL ? a->issuer : "");
     put(&pg, ">\n");
     tenant_line(&pg, b);
-    put_elem(&pg, "h1", "user", user_name);
+    put_elem(&pg, "h1", "user", a->user_name);
     put(&pg, "<p class=\"since\">Signed in since ");
-    put_time(&pg, auth_time, "an unknown time");
-    put(&pg, "</p>\n<h2>Passkeys</h2>\n");
-    if (keys == NULL || n == 0) {
-        put(&pg, "<p>No passkeys.</p>\n");
-    } else {
-        put(&pg, "<ul class=\"passkeys\">\n");
-        for (size_t i = 0; i < n && !pg.failed; i++) {
-            put(&pg, "<li>");
-            put_elem(&pg, "span", "kind", keys[i].kind != NULL ? keys[i].kind : "passkey");
-            put_elem(&pg, "span", "label", keys[i].label != NULL ? keys[i].label : "passkey");
-            put(&pg, "<span class=\"dates\">created ");
-            put_time(&pg, keys[i].created_at, "at an unknown time");
-            put(&pg, ", last used ");
-            put_time(&pg, keys[i].last_used_at, "never");
-            put(&pg, "</span></li>\n");
-        }
-        put(&pg, "</ul>\n");
-    }
-    put(&pg, "<h2>Password</h2>\n");
-    put(&pg, has_password ? "<p class=\"pwstate\">A password is set. It is only ever a first "
-                            "step: a passkey confirms it.</p>\n"
-                          : "<p class=\"pwstate\">No password (none is needed).</p>\n");
-    put(&pg, "<label for=\"newpw\">New password (12 to 128 characters)</label>\n"
-             "<input id=\"newpw\" name=\"newpw\" type=\"password\" "
-             "autocomplete=\"new-password\" minlength=\"12\" maxlength=\"128\">\n"
-             "<div class=\"actions\">\n"
-             "<button id=\"setpw\" type=\"button\" class=\"secondary\">Set password</button>\n");
-    if (has_password)
-        put(&pg, "<button id=\"removepw\" type=\"button\" class=\"secondary\">Remove "
-                 "password</button>\n");
-    put(&pg, "</div>\n");
+    put_time(&pg, a->auth_time, "an unknown time");
+    put(&pg, "</p>\n");
+    account_passkeys(&pg, a->keys, a->n_keys);
     put(&pg, "<div class=\"actions\">\n"
-             "<button id=\"add\" type=\"button\">Add a passkey</button>\n"
+             "<button id=\"add\" type=\"button\">Add a passkey</button>\n</div>\n");
+    account_password(&pg, a->has_password);
+    account_devices(&pg, a);
+    account_totp(&pg, a);
+    put(&pg, "<div class=\"actions\">\n"
              "<button id=\"logout\" type=\"button\" class=\"secondary\">Sign out</button>\n"
              "</div>\n");
     message_area(&pg);
     close_page(&pg);
+    finish(r, &pg, 200);
+}
+
+/* The secret in groups of 4 ("JBSW Y3DP ..."), each escaped. */
+static void put_groups(struct page *pg, const char *s)
+{
+    char group[5];
+    size_t n = strlen(s != NULL ? s : "");
+    for (size_t i = 0; i < n && !pg->failed; i += 4) {
+        size_t k = n - i < 4 ? n - i : 4;
+        memcpy(group, s + i, k);
+        group[k] = '\0';
+        if (i > 0)
+            put(pg, " ");
+        put_esc(pg, group);
+    }
+    sg_wipe(group, sizeof group);
+}
+
+void sd_page_totp(struct sd_resp *r, const struct sd_page_base *b, const char *user_name,
+                  const char *otpauth_uri, const char *secret_b32)
+{
+    struct page pg = {0};
+    pg.secret = 1;
+    size_t svg_len = 0;
+    char *svg = sd_qr_svg(otpauth_uri, &svg_len);
+    open_page(&pg, "Set up an authenticator app", tenant_of(b), "totp");
+    base_attrs(&pg, b);
+    put(&pg, ">\n");
+    tenant_line(&pg, b);
+    put(&pg, "<h1>Set up an authenticator app</h1>\n<p>For <span class=\"user\">");
+    put_esc(&pg, user_name);
+    put(&pg, "</span>: scan this code with your authenticator app.</p>\n");
+    if (svg != NULL) {
+        /* sd_qr_svg's markup is fixed text and numbers (qr.h). */
+        put(&pg, "<div class=\"qr\">");
+        put(&pg, svg);
+        put(&pg, "</div>\n");
+    } else {
+        put(&pg, "<p class=\"error\">The QR code cannot be shown: type the key below "
+                 "instead.</p>\n");
+    }
+    put(&pg, "<p>Or type this key in the app:</p>\n<p><code class=\"secret\">");
+    put_groups(&pg, secret_b32);
+    put(&pg, "</code></p>\n"
+             "<p class=\"hint\">The key is shown only once: this page cannot show it again. "
+             "Codes are 6 digits and change every 30 seconds.</p>\n"
+             "<label for=\"totpcode\">Code from your authenticator app</label>\n"
+             "<input id=\"totpcode\" name=\"totpcode\" type=\"text\" inputmode=\"numeric\" "
+             "autocomplete=\"one-time-code\" maxlength=\"8\" spellcheck=\"false\">\n"
+             "<button id=\"totp-confirm\" type=\"button\">Confirm</button>\n");
+    message_area(&pg);
+    close_page(&pg);
+    if (svg != NULL) {
+        sg_wipe(svg, svg_len); /* it encodes the secret */
+        free(svg);
+    }
     finish(r, &pg, 200);
 }
 

@@ -56,6 +56,10 @@ static const struct {
     {"/webauthn/options", SD_P_OPTIONS}, {"/enrol", SD_P_ENROL}, {"/account", SD_P_ACCOUNT},
     {"/logout", SD_P_LOGOUT},       {"/userinfo", SD_P_USERINFO},
     {"/signin/password", SD_P_PASSWORD}, {"/account/password", SD_P_SET_PASSWORD},
+    {"/signin/approval", SD_P_APPROVAL}, {"/signin/approval/status", SD_P_APPROVAL_STATUS},
+    {"/signin/totp", SD_P_TOTP},         {"/account/totp", SD_P_ACCOUNT_TOTP},
+    {"/account/device", SD_P_ACCOUNT_DEVICE}, {"/approver/register", SD_P_APPROVER_REGISTER},
+    {"/approver/pending", SD_P_APPROVER_PENDING}, {"/approver/answer", SD_P_APPROVER_ANSWER},
 };
 
 enum sd_people_route sd_people_route_of(const char *rest)
@@ -159,10 +163,11 @@ static int csrf_of(const char *browser, char out[44])
 }
 
 /* The page's CSRF token; a browser without the CSRF cookie gets one. */
-static int page_csrf(const struct sd_people_in *in, struct sd_resp *r, char out[44])
+int sd_people_page_csrf(const struct sd_people_in *in, struct sd_resp *r, char out[44])
 {
     char browser[64];
-    if (sd_cookie_get(in->cookie, CSRF_COOKIE, browser, sizeof browser) != 0 || !sd_cookie_token(browser)) {
+    if (sd_cookie_get(in->cookie, CSRF_COOKIE, browser, sizeof browser) != 0 ||
+        !sd_cookie_token(browser)) {
         if (sd_people_random(32, browser, sizeof browser) != 0)
             return -1;
         add_cookie(r, CSRF_COOKIE, browser, "Strict", SESSION_MAX);
@@ -172,8 +177,8 @@ static int page_csrf(const struct sd_people_in *in, struct sd_resp *r, char out[
 
 /* A POST from the issuer's own pages: its Origin is the issuer's and its
  * body carries the token made for its browser cookie. */
-static int csrf_ok(const struct sg_tenant_cfg *t, const struct sd_people_in *in,
-                   const char *token, const char **why)
+int sd_people_csrf_ok(const struct sg_tenant_cfg *t, const struct sd_people_in *in,
+                      const char *token, const char **why)
 {
     char origin[600], host[300], browser[64], want[44];
     if (sd_issuer_origin(t, origin, sizeof origin, host, sizeof host) != 0) {
@@ -253,10 +258,10 @@ int sd_session_satisfies(const struct sg_session *s, const struct sg_authreq *q,
 
 /* Starts a new session (a new id at every sign-in: no fixation) and sets
  * its cookie; the session the browser had, if any, is revoked. */
-static signet_err session_start(struct sd_ctx *c, const struct sg_tenant_cfg *t,
-                                const struct sd_people_in *in, const char *user_id,
-                                const char *acr, const char *amr, struct sd_resp *r,
-                                struct sg_session *out)
+signet_err sd_people_session_start(struct sd_ctx *c, const struct sg_tenant_cfg *t,
+                                   const struct sd_people_in *in, const char *user_id,
+                                   const char *acr, const char *amr, struct sd_resp *r,
+                                   struct sg_session *out)
 {
     char value[64];
     memset(out, 0, sizeof *out);
@@ -295,7 +300,7 @@ static signet_err session_start(struct sd_ctx *c, const struct sg_tenant_cfg *t,
 
 /* ---- request bodies ----------------------------------------------------------- */
 
-static json_t *body_json(const struct sd_people_in *in)
+json_t *sd_people_body(const struct sd_people_in *in)
 {
     json_t *o = NULL;
     if (sg_json_parse((const uint8_t *)in->body, in->len, SD_PEOPLE_MAX_BODY, &o) != SIGNET_OK)
@@ -309,7 +314,7 @@ static json_t *body_json(const struct sd_people_in *in)
 
 /* A string member of at most cap - 1 bytes without NUL ("" when absent
  * and optional). -1 when missing (and required), not a string or too long. */
-static int str_member(const json_t *o, const char *name, int required, char *out, size_t cap)
+int sd_people_str(const json_t *o, const char *name, int required, char *out, size_t cap)
 {
     const json_t *v = json_object_get(o, name);
     out[0] = '\0';
@@ -335,7 +340,7 @@ static int b64_member(const json_t *o, const char *name, uint8_t *buf, size_t ca
                : -1;
 }
 
-static void json_answer(struct sd_resp *r, unsigned status, json_t *o)
+void sd_people_answer(struct sd_resp *r, unsigned status, json_t *o)
 {
     char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
@@ -347,9 +352,9 @@ static void json_answer(struct sd_resp *r, unsigned status, json_t *o)
     free(text);
 }
 
-static void location_answer(struct sd_resp *r, const char *location)
+void sd_people_location(struct sd_resp *r, const char *location)
 {
-    json_answer(r, 200, json_pack("{s:s}", "location", location));
+    sd_people_answer(r, 200, json_pack("{s:s}", "location", location));
 }
 
 /* The ceremony's expectations for this tenant. */
@@ -393,21 +398,21 @@ static json_t *exclude_list(struct sd_ctx *c, const struct sg_tenant_cfg *t, con
 static void options(struct sd_ctx *c, const struct sg_tenant_cfg *t,
                     const struct sd_people_in *in, struct sd_resp *r)
 {
-    json_t *b = body_json(in);
+    json_t *b = sd_people_body(in);
     char purpose[16], csrf[64], req[SG_PEOPLE_ID_MAX], token[64];
     const char *why = NULL;
     struct rp rp;
-    if (b == NULL || str_member(b, "purpose", 1, purpose, sizeof purpose) != 0 ||
-        str_member(b, "csrf", 0, csrf, sizeof csrf) != 0 ||
-        str_member(b, "req", 0, req, sizeof req) != 0 ||
-        str_member(b, "token", 0, token, sizeof token) != 0) {
+    if (b == NULL || sd_people_str(b, "purpose", 1, purpose, sizeof purpose) != 0 ||
+        sd_people_str(b, "csrf", 0, csrf, sizeof csrf) != 0 ||
+        sd_people_str(b, "req", 0, req, sizeof req) != 0 ||
+        sd_people_str(b, "token", 0, token, sizeof token) != 0) {
         json_decref(b);
         sd_people_json_error(r, 400, "invalid_request",
                              "the body must be a JSON object with purpose and csrf strings");
         return;
     }
     json_decref(b);
-    if (!csrf_ok(t, in, csrf, &why)) {
+    if (!sd_people_csrf_ok(t, in, csrf, &why)) {
         sd_people_json_error(r, 403, "invalid_request", why);
         return;
     }
@@ -510,7 +515,7 @@ static void options(struct sd_ctx *c, const struct sg_tenant_cfg *t,
         sd_people_json_error(r, 503, "temporarily_unavailable", "the store is unavailable");
         return;
     }
-    json_answer(r, 200, json_pack("{s:o}", "publicKey", pk));
+    sd_people_answer(r, 200, json_pack("{s:o}", "publicKey", pk));
 }
 
 /* The challenge a ceremony's clientDataJSON answers: taken (used up)
@@ -597,8 +602,8 @@ static void passkey_amr(int after_password, unsigned flags, char *out, size_t ca
 }
 
 /* After a sign-in: the code for the pending request, or the account page. */
-static int finish_location(struct sd_ctx *c, const struct sg_tenant_cfg *t, const char *req,
-                           const struct sg_session *s, char *location, size_t cap)
+int sd_people_finish(struct sd_ctx *c, const struct sg_tenant_cfg *t, const char *req,
+                     const struct sg_session *s, char *location, size_t cap)
 {
     if (req[0] == '\0') {
         (void)snprintf(location, cap, "/t/%s/account", t->name);
@@ -618,7 +623,7 @@ static int finish_location(struct sd_ctx *c, const struct sg_tenant_cfg *t, cons
 static void signin_post(struct sd_ctx *c, const struct sg_tenant_cfg *t,
                         const struct sd_people_in *in, struct sd_resp *r)
 {
-    json_t *b = body_json(in);
+    json_t *b = sd_people_body(in);
     char req[SG_PEOPLE_ID_MAX], csrf[64], bind[64], want[64];
     const char *why = NULL;
     struct assertion_in *a = calloc(1, sizeof *a);
@@ -628,15 +633,15 @@ static void signin_post(struct sd_ctx *c, const struct sg_tenant_cfg *t,
         sd_people_json_error(r, 500, "server_error", "out of memory");
         return;
     }
-    if (b == NULL || str_member(b, "csrf", 0, csrf, sizeof csrf) != 0 ||
-        str_member(b, "req", 0, req, sizeof req) != 0 ||
+    if (b == NULL || sd_people_str(b, "csrf", 0, csrf, sizeof csrf) != 0 ||
+        sd_people_str(b, "req", 0, req, sizeof req) != 0 ||
         read_assertion(json_object_get(b, "credential"), a) != 0) {
         sd_people_json_error(r, 400, "invalid_request",
                              "the body must hold req, csrf and a WebAuthn credential "
                              "(base64url members)");
         goto out;
     }
-    if (!csrf_ok(t, in, csrf, &why)) {
+    if (!sd_people_csrf_ok(t, in, csrf, &why)) {
         sd_people_json_error(r, 403, "invalid_request", why);
         goto out;
     }
@@ -729,15 +734,15 @@ static void signin_post(struct sd_ctx *c, const struct sg_tenant_cfg *t,
     char amr[SG_PEOPLE_AMR_MAX], location[2048];
     passkey_amr(first[0] != '\0', res.flags, amr, sizeof amr);
     struct sg_session s;
-    if (err != SIGNET_OK || session_start(c, t, in, u.id, ACR_PHR, amr, r, &s) != SIGNET_OK) {
+    if (err != SIGNET_OK || sd_people_session_start(c, t, in, u.id, ACR_PHR, amr, r, &s) != SIGNET_OK) {
         sd_people_json_error(r, 503, "temporarily_unavailable", "the store is unavailable");
         goto out;
     }
-    if (finish_location(c, t, req, &s, location, sizeof location) != 0) {
+    if (sd_people_finish(c, t, req, &s, location, sizeof location) != 0) {
         (void)snprintf(location, sizeof location, "/t/%s/account", t->name);
         sg_log(SG_LOG_WARN, "signin_request_lost", "tenant=%s user=%s", t->name, u.id);
     }
-    location_answer(r, location);
+    sd_people_location(r, location);
     goto out;
 refused:
     sg_log(SG_LOG_WARN, "passkey_refused", "tenant=%s addr=%s reason=\"%s\"", t->name,
@@ -756,25 +761,106 @@ out:
 #define PW_REFUSED                                                                          \
     "the name or password is wrong (after several attempts, wait a minute before the next)"
 
+/* What may follow a right password for user u (docs/people.md, issue 14):
+ * {"next":"second_factor","methods":[...],"token":"<the pending second
+ * step>"[,"publicKey":{...}]}: a passkey of theirs always (the options of
+ * their passkeys, under a challenge bound to the user and the request);
+ * an approval on a registered device unless the tenant's mfa policy is
+ * phishing_resistant; a TOTP code only under mfa = any. NULL when the
+ * store fails; methods empty when the account has none of them. */
+static json_t *second_steps(struct sd_ctx *c, const struct sg_tenant_cfg *t,
+                            const struct sg_user *u, const char *req, int64_t now)
+{
+    char token[64], bind[64], challenge[64], hash[SG_PEOPLE_HASH_LEN + 1];
+    struct sg_passkey *keys = NULL;
+    struct sg_device *devs = NULL;
+    struct sg_totp totp;
+    size_t nk = 0, nd = 0;
+    struct rp rp;
+    pthread_mutex_lock(&c->store_lock);
+    signet_err err = sg_people_passkey_list(c->store, t->name, u->id, &keys, &nk);
+    if (err == SIGNET_OK)
+        err = sg_people_device_list(c->store, t->name, u->id, &devs, &nd);
+    signet_err terr = err == SIGNET_OK ? sg_people_totp_get(c->store, t->name, u->id, 0, &totp)
+                                       : SIGNET_ERR_NOT_FOUND;
+    pthread_mutex_unlock(&c->store_lock);
+    free(keys);
+    free(devs);
+    if (err != SIGNET_OK || (terr != SIGNET_OK && terr != SIGNET_ERR_NOT_FOUND))
+        return NULL;
+    json_t *methods = json_array();
+    json_t *o = json_pack("{s:s, s:o}", "next", "second_factor", "methods", methods);
+    if (o == NULL)
+        return NULL;
+    int bl = snprintf(bind, sizeof bind, "p:%s:%s", u->id, req);
+    if (bl < 0 || (size_t)bl >= sizeof bind || rp_of(t, &rp) != 0)
+        goto fail;
+    if (nk > 0) {
+        if (sd_people_random(SD_WA_CHALLENGE_LEN, challenge, sizeof challenge) != 0)
+            goto fail;
+        sd_people_hash(challenge, strlen(challenge), hash);
+        pthread_mutex_lock(&c->store_lock);
+        err = sg_people_challenge_put(c->store, t->name, hash, SG_CHALLENGE_AUTHENTICATE, bind,
+                                      now + CHALLENGE_TTL, now);
+        pthread_mutex_unlock(&c->store_lock);
+        if (err != SIGNET_OK ||
+            json_object_set_new(o, "publicKey",
+                                json_pack("{s:s, s:s, s:i, s:s, s:o}", "challenge", challenge,
+                                          "rpId", rp.host, "timeout", CHALLENGE_TTL * 1000,
+                                          "userVerification", "required", "allowCredentials",
+                                          exclude_list(c, t, u->id))) != 0)
+            goto fail;
+        (void)json_array_append_new(methods, json_string("passkey"));
+    }
+    if (nd > 0 && t->mfa >= SG_MFA_APPROVAL_OR_PASSKEY)
+        (void)json_array_append_new(methods, json_string("approval"));
+    if (terr == SIGNET_OK && t->mfa == SG_MFA_ANY)
+        (void)json_array_append_new(methods, json_string("totp"));
+    if (json_array_size(methods) > (nk > 0 ? 1u : 0u)) {
+        /* An approval or a code: a pending second step the page holds. */
+        struct sg_mfa_pending p;
+        memset(&p, 0, sizeof p);
+        if (sd_people_random(32, token, sizeof token) != 0)
+            goto fail;
+        (void)snprintf(p.tenant, sizeof p.tenant, "%s", t->name);
+        sd_people_hash(token, strlen(token), p.hash);
+        (void)snprintf(p.user_id, sizeof p.user_id, "%s", u->id);
+        (void)snprintf(p.req, sizeof p.req, "%s", req);
+        p.created_at = now;
+        p.expires_at = now + CHALLENGE_TTL;
+        pthread_mutex_lock(&c->store_lock);
+        err = sg_people_mfa_put(c->store, &p);
+        pthread_mutex_unlock(&c->store_lock);
+        if (err != SIGNET_OK || json_object_set_new(o, "token", json_string(token)) != 0)
+            goto fail;
+        OPENSSL_cleanse(token, sizeof token);
+    }
+    return o;
+fail:
+    json_decref(o);
+    return NULL;
+}
+
 /* POST /signin/password {csrf, req, name, password}: the first factor.
  * Every attempt is throttled per name and per address and costs one
  * argon2id verification, against a hash of no one's when there is no
  * password to check. A right password makes no session: it answers the
- * passkey options of that user's passkeys (allowCredentials), whose
- * challenge is bound to the user and the request ("p:<user>:<req>"), and
- * signin_post finishes with amr pwd + the passkey's. */
+ * second steps the account and the tenant's mfa policy allow
+ * (second_steps); a passkey's challenge is bound to the user and the
+ * request ("p:<user>:<req>") and signin_post finishes with amr pwd + the
+ * passkey's; an approval or a TOTP code goes through mfa.c. */
 static void password_post(struct sd_ctx *c, const struct sg_tenant_cfg *t,
                           const struct sd_people_in *in, struct sd_resp *r)
 {
-    json_t *b = body_json(in);
-    char csrf[64], req[SG_PEOPLE_ID_MAX], name[SG_PEOPLE_NAME_MAX], bind[64], challenge[64],
-        hash[SG_PEOPLE_HASH_LEN + 1], pwhash[SG_PEOPLE_PWHASH_MAX] = "";
+    json_t *b = sd_people_body(in);
+    char csrf[64], req[SG_PEOPLE_ID_MAX], name[SG_PEOPLE_NAME_MAX],
+        pwhash[SG_PEOPLE_PWHASH_MAX] = "";
     char *password = NULL;
     const char *why = NULL;
     const json_t *pw = b != NULL ? json_object_get(b, "password") : NULL;
-    if (b == NULL || str_member(b, "csrf", 0, csrf, sizeof csrf) != 0 ||
-        str_member(b, "req", 0, req, sizeof req) != 0 ||
-        str_member(b, "name", 1, name, sizeof name) != 0 || !json_is_string(pw) ||
+    if (b == NULL || sd_people_str(b, "csrf", 0, csrf, sizeof csrf) != 0 ||
+        sd_people_str(b, "req", 0, req, sizeof req) != 0 ||
+        sd_people_str(b, "name", 1, name, sizeof name) != 0 || !json_is_string(pw) ||
         json_string_length(pw) > SD_PASSWORD_MAX || strlen(json_string_value(pw)) !=
                                                          json_string_length(pw)) {
         sd_people_json_error(r, 400, "invalid_request",
@@ -782,7 +868,7 @@ static void password_post(struct sd_ctx *c, const struct sg_tenant_cfg *t,
                              "characters)");
         goto out;
     }
-    if (!csrf_ok(t, in, csrf, &why)) {
+    if (!sd_people_csrf_ok(t, in, csrf, &why)) {
         sd_people_json_error(r, 403, "invalid_request", why);
         goto out;
     }
@@ -846,33 +932,23 @@ static void password_post(struct sd_ctx *c, const struct sg_tenant_cfg *t,
         sd_people_json_error(r, 403, "access_denied", PW_REFUSED);
         goto out;
     }
-    /* The second step: this user's passkeys, under a challenge bound to
-     * the user and the request. */
-    struct rp rp;
-    int bl = snprintf(bind, sizeof bind, "p:%s:%s", u.id, req);
-    if (rp_of(t, &rp) != 0 || bl < 0 || (size_t)bl >= sizeof bind ||
-        sd_people_random(SD_WA_CHALLENGE_LEN, challenge, sizeof challenge) != 0) {
-        sd_people_json_error(r, 500, "server_error", "the second step cannot be prepared");
+    json_t *answer = second_steps(c, t, &u, req, now);
+    if (answer == NULL) {
+        sd_people_json_error(r, 503, "temporarily_unavailable",
+                             "the second step cannot be prepared now: retry");
         goto out;
     }
-    sd_people_hash(challenge, strlen(challenge), hash);
-    json_t *pk = json_pack("{s:s, s:s, s:i, s:s, s:o}", "challenge", challenge, "rpId", rp.host,
-                           "timeout", CHALLENGE_TTL * 1000, "userVerification", "required",
-                           "allowCredentials", exclude_list(c, t, u.id));
-    pthread_mutex_lock(&c->store_lock);
-    err = pk == NULL ? SIGNET_ERR_NOMEM
-                     : sg_people_challenge_put(c->store, t->name, hash,
-                                               SG_CHALLENGE_AUTHENTICATE, bind,
-                                               now + CHALLENGE_TTL, now);
-    pthread_mutex_unlock(&c->store_lock);
-    if (err != SIGNET_OK) {
-        json_decref(pk);
-        sd_people_json_error(r, 503, "temporarily_unavailable", "the store is unavailable");
+    if (json_array_size(json_object_get(answer, "methods")) == 0) {
+        json_decref(answer);
+        sg_log(SG_LOG_WARN, "password_no_second_factor", "tenant=%s user=%s", t->name, u.id);
+        sd_people_json_error(r, 403, "access_denied",
+                             "a password is never enough alone, and this account has no "
+                             "second step this organisation accepts: sign in with a passkey");
         goto out;
     }
-    sg_log(SG_LOG_INFO, "password_accepted", "tenant=%s user=%s addr=%s next=passkey", t->name,
-           u.id, sd_auth_peer());
-    json_answer(r, 200, json_pack("{s:s, s:o}", "next", "passkey", "publicKey", pk));
+    sg_log(SG_LOG_INFO, "password_accepted", "tenant=%s user=%s addr=%s next=second_factor",
+           t->name, u.id, sd_auth_peer());
+    sd_people_answer(r, 200, answer);
 out:
     json_decref(b);
     if (password != NULL) {
@@ -888,18 +964,18 @@ out:
 static void set_password_post(struct sd_ctx *c, const struct sg_tenant_cfg *t,
                               const struct sd_people_in *in, struct sd_resp *r)
 {
-    json_t *b = body_json(in);
+    json_t *b = sd_people_body(in);
     char csrf[64], pwhash[SG_PEOPLE_PWHASH_MAX] = "";
     const char *why = NULL;
     const json_t *pw = b != NULL ? json_object_get(b, "password") : NULL;
     int remove = b != NULL && json_is_true(json_object_get(b, "remove"));
-    if (b == NULL || str_member(b, "csrf", 0, csrf, sizeof csrf) != 0 ||
+    if (b == NULL || sd_people_str(b, "csrf", 0, csrf, sizeof csrf) != 0 ||
         (!remove && (!json_is_string(pw) || json_string_length(pw) > SD_PASSWORD_MAX * 4))) {
         sd_people_json_error(r, 400, "invalid_request",
                              "the body must hold csrf and password (or remove: true)");
         goto out;
     }
-    if (!csrf_ok(t, in, csrf, &why)) {
+    if (!sd_people_csrf_ok(t, in, csrf, &why)) {
         sd_people_json_error(r, 403, "invalid_request", why);
         goto out;
     }
@@ -941,7 +1017,7 @@ static void set_password_post(struct sd_ctx *c, const struct sg_tenant_cfg *t,
     }
     sg_log(SG_LOG_INFO, remove ? "password_removed" : "password_set",
            "tenant=%s user=%s sid=%s addr=%s", t->name, u.id, s.sid, sd_auth_peer());
-    json_answer(r, 200, json_pack("{s:b}", "password", !remove));
+    sd_people_answer(r, 200, json_pack("{s:b}", "password", !remove));
 out:
     json_decref(b);
     OPENSSL_cleanse(pwhash, sizeof pwhash);
@@ -968,7 +1044,7 @@ static void enrol_get(struct sd_ctx *c, const struct sg_tenant_cfg *t,
             err = sg_people_user_get(c->store, t->name, user_id, &u);
         pthread_mutex_unlock(&c->store_lock);
     }
-    if (err != SIGNET_OK || page_csrf(in, r, csrf) != 0) {
+    if (err != SIGNET_OK || sd_people_page_csrf(in, r, csrf) != 0) {
         sd_page_error(r, 410, "This link does not work",
                       "This enrolment link is invalid, used or expired. Ask your administrator "
                       "for a new one.");
@@ -1019,7 +1095,7 @@ static int read_attestation(const json_t *cred, struct attestation_in *a)
 static void enrol_post(struct sd_ctx *c, const struct sg_tenant_cfg *t,
                        const struct sd_people_in *in, struct sd_resp *r)
 {
-    json_t *b = body_json(in);
+    json_t *b = sd_people_body(in);
     char token[64], csrf[64], bind[64], want[64], th[SG_PEOPLE_HASH_LEN + 1] = "";
     const char *why = NULL;
     struct attestation_in *a = calloc(1, sizeof *a);
@@ -1032,15 +1108,15 @@ static void enrol_post(struct sd_ctx *c, const struct sg_tenant_cfg *t,
         sd_people_json_error(r, 500, "server_error", "out of memory");
         goto out;
     }
-    if (b == NULL || str_member(b, "csrf", 0, csrf, sizeof csrf) != 0 ||
-        str_member(b, "token", 0, token, sizeof token) != 0 ||
+    if (b == NULL || sd_people_str(b, "csrf", 0, csrf, sizeof csrf) != 0 ||
+        sd_people_str(b, "token", 0, token, sizeof token) != 0 ||
         read_attestation(json_object_get(b, "credential"), a) != 0) {
         sd_people_json_error(r, 400, "invalid_request",
                              "the body must hold token, csrf and a WebAuthn credential "
                              "(base64url members)");
         goto out;
     }
-    if (!csrf_ok(t, in, csrf, &why)) {
+    if (!sd_people_csrf_ok(t, in, csrf, &why)) {
         sd_people_json_error(r, 403, "invalid_request", why);
         goto out;
     }
@@ -1142,12 +1218,12 @@ static void enrol_post(struct sd_ctx *c, const struct sg_tenant_cfg *t,
     char amr[SG_PEOPLE_AMR_MAX], location[160];
     passkey_amr(0, pk->flags, amr, sizeof amr);
     if (!have_session &&
-        session_start(c, t, in, user_id, ACR_PHR, amr, r, &s) != SIGNET_OK) {
+        sd_people_session_start(c, t, in, user_id, ACR_PHR, amr, r, &s) != SIGNET_OK) {
         sd_people_json_error(r, 503, "temporarily_unavailable", "the store is unavailable");
         goto out;
     }
     (void)snprintf(location, sizeof location, "/t/%s/account", t->name);
-    location_answer(r, location);
+    sd_people_location(r, location);
     goto out;
 refused:
     sg_log(SG_LOG_WARN, "passkey_registration_refused", "tenant=%s addr=%s reason=\"%s\"",
@@ -1190,7 +1266,7 @@ static void signin_get(struct sd_ctx *c, const struct sg_tenant_cfg *t,
         }
     }
     char csrf[44], base[80];
-    if (page_csrf(in, r, csrf) != 0) {
+    if (sd_people_page_csrf(in, r, csrf) != 0) {
         sd_page_error(r, 500, "Server error", "No randomness is available.");
         sg_form_clear(&f);
         return;
@@ -1209,6 +1285,7 @@ static void account_get(struct sd_ctx *c, const struct sg_tenant_cfg *t,
 {
     struct sg_session s;
     struct sg_user u;
+    struct sg_totp totp;
     char csrf[44], base[80];
     if (sd_session_of(c, t, in->cookie, &s) != SIGNET_OK) {
         r->status = 303;
@@ -1216,23 +1293,34 @@ static void account_get(struct sd_ctx *c, const struct sg_tenant_cfg *t,
         return;
     }
     struct sg_passkey *keys = NULL;
-    size_t n = 0;
+    struct sg_device *devs = NULL;
+    size_t n = 0, nd = 0;
     char pwhash[SG_PEOPLE_PWHASH_MAX];
     pthread_mutex_lock(&c->store_lock);
     signet_err err = sg_people_user_get(c->store, t->name, s.user_id, &u);
     if (err == SIGNET_OK)
         err = sg_people_passkey_list(c->store, t->name, s.user_id, &keys, &n);
+    if (err == SIGNET_OK)
+        err = sg_people_device_list(c->store, t->name, s.user_id, &devs, &nd);
     signet_err perr = err == SIGNET_OK
                           ? sg_people_password_get(c->store, t->name, s.user_id, pwhash)
                           : SIGNET_ERR_NOT_FOUND;
+    signet_err terr = err == SIGNET_OK ? sg_people_totp_get(c->store, t->name, s.user_id, 0, &totp)
+                                       : SIGNET_ERR_NOT_FOUND;
     pthread_mutex_unlock(&c->store_lock);
     OPENSSL_cleanse(pwhash, sizeof pwhash);
     if (perr != SIGNET_OK && perr != SIGNET_ERR_NOT_FOUND)
         err = perr;
+    if (terr != SIGNET_OK && terr != SIGNET_ERR_NOT_FOUND)
+        err = terr;
     struct sd_page_passkey *pp = n > 0 ? calloc(n, sizeof *pp) : NULL;
-    if (err != SIGNET_OK || (n > 0 && pp == NULL) || page_csrf(in, r, csrf) != 0) {
+    struct sd_page_device *pd = nd > 0 ? calloc(nd, sizeof *pd) : NULL;
+    if (err != SIGNET_OK || (n > 0 && pp == NULL) || (nd > 0 && pd == NULL) ||
+        sd_people_page_csrf(in, r, csrf) != 0) {
         free(keys);
+        free(devs);
         free(pp);
+        free(pd);
         sd_page_error(r, 503, "Unavailable", "The account cannot be shown right now.");
         return;
     }
@@ -1242,11 +1330,31 @@ static void account_get(struct sd_ctx *c, const struct sg_tenant_cfg *t,
         pp[i].created_at = keys[i].created_at;
         pp[i].last_used_at = keys[i].last_used_at;
     }
+    for (size_t i = 0; i < nd; i++) {
+        pd[i].id = devs[i].id;
+        pd[i].name = devs[i].name;
+        pd[i].created_at = devs[i].created_at;
+        pd[i].last_used_at = devs[i].last_used_at;
+    }
     (void)snprintf(base, sizeof base, "/t/%s", t->name);
     const struct sd_page_base pb = {base, t->name, csrf};
-    sd_page_account(r, &pb, u.name, s.auth_time, pp, n, perr == SIGNET_OK);
+    const struct sd_page_account_info info = {
+        .user_name = u.name,
+        .auth_time = s.auth_time,
+        .keys = pp,
+        .n_keys = n,
+        .has_password = perr == SIGNET_OK,
+        .devices = pd,
+        .n_devices = nd,
+        .has_totp = terr == SIGNET_OK,
+        .mfa_policy = t->mfa,
+        .issuer = t->issuer,
+    };
+    sd_page_account(r, &pb, &info);
     free(pp);
+    free(pd);
     free(keys);
+    free(devs);
 }
 
 /* The unverified first audience of a JWT, to configure the verifier with
@@ -1388,7 +1496,7 @@ static void logout_get(struct sd_ctx *c, const struct sg_tenant_cfg *t,
         return;
     }
     char csrf[44], base[80];
-    if (page_csrf(in, r, csrf) != 0) {
+    if (sd_people_page_csrf(in, r, csrf) != 0) {
         sd_page_error(r, 500, "Server error", "No randomness is available.");
         sg_form_clear(&f);
         return;
@@ -1460,20 +1568,20 @@ int sd_people_append_param(char *buf, size_t cap, const char *name, const char *
 static void logout_post(struct sd_ctx *c, const struct sg_tenant_cfg *t,
                         const struct sd_people_in *in, struct sd_resp *r)
 {
-    json_t *b = body_json(in);
+    json_t *b = sd_people_body(in);
     char csrf[64], client[SG_STORE_CLIENT_ID_MAX], plr[SG_PEOPLE_URI_MAX],
         state[SG_PEOPLE_STATE_MAX];
     const char *why = NULL;
-    if (b == NULL || str_member(b, "csrf", 0, csrf, sizeof csrf) != 0 ||
-        str_member(b, "client_id", 0, client, sizeof client) != 0 ||
-        str_member(b, "post_logout_redirect_uri", 0, plr, sizeof plr) != 0 ||
-        str_member(b, "state", 0, state, sizeof state) != 0) {
+    if (b == NULL || sd_people_str(b, "csrf", 0, csrf, sizeof csrf) != 0 ||
+        sd_people_str(b, "client_id", 0, client, sizeof client) != 0 ||
+        sd_people_str(b, "post_logout_redirect_uri", 0, plr, sizeof plr) != 0 ||
+        sd_people_str(b, "state", 0, state, sizeof state) != 0) {
         json_decref(b);
         sd_people_json_error(r, 400, "invalid_request", "the body must hold csrf");
         return;
     }
     json_decref(b);
-    if (!csrf_ok(t, in, csrf, &why)) {
+    if (!sd_people_csrf_ok(t, in, csrf, &why)) {
         sd_people_json_error(r, 403, "invalid_request", why);
         return;
     }
@@ -1509,7 +1617,7 @@ static void logout_post(struct sd_ctx *c, const struct sg_tenant_cfg *t,
         }
         sg_client_clear(&cl);
     }
-    location_answer(r, location);
+    sd_people_location(r, location);
 }
 
 /* ---- dispatch ------------------------------------------------------------------- */
@@ -1596,6 +1704,17 @@ void sd_people_endpoint(struct sd_ctx *c, const struct sg_config *cfg,
         }
         sd_people_json_error(r, 405, "invalid_request", "this endpoint accepts POST only");
         (void)snprintf(r->allow, sizeof r->allow, "POST");
+        return;
+    case SD_P_APPROVAL:
+    case SD_P_APPROVAL_STATUS:
+    case SD_P_TOTP:
+    case SD_P_ACCOUNT_TOTP:
+    case SD_P_ACCOUNT_DEVICE:
+    case SD_P_APPROVER_REGISTER:
+    case SD_P_APPROVER_PENDING:
+    case SD_P_APPROVER_ANSWER:
+        /* mfa.c's: http.c routes them there (sd_mfa_route). */
+        sd_people_json_error(r, 404, "not_found", "no such endpoint");
         return;
     case SD_P_NONE:
         break;

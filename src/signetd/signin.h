@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "signet/error.h"
 #include "signetd/resp.h"
 #include "store/people.h"
@@ -33,6 +35,15 @@ enum sd_people_route {
     SD_P_USERINFO,  /* /userinfo */
     SD_P_PASSWORD,  /* /signin/password: a password, the first of two steps */
     SD_P_SET_PASSWORD, /* /account/password */
+    /* Second steps and approver devices (mfa.c, issue 14). */
+    SD_P_APPROVAL,          /* /signin/approval */
+    SD_P_APPROVAL_STATUS,   /* /signin/approval/status */
+    SD_P_TOTP,              /* /signin/totp */
+    SD_P_ACCOUNT_TOTP,      /* /account/totp */
+    SD_P_ACCOUNT_DEVICE,    /* /account/device */
+    SD_P_APPROVER_REGISTER, /* /approver/register (signet-authenticator) */
+    SD_P_APPROVER_PENDING,  /* /approver/pending */
+    SD_P_APPROVER_ANSWER,   /* /approver/answer */
 };
 
 /* The route of "/<rest>" under a tenant, or SD_P_NONE. */
@@ -48,6 +59,7 @@ struct sd_people_in {
     const char *cookie; /* the Cookie header, or NULL */
     const char *origin; /* the Origin header, or NULL */
     const char *authz;  /* the Authorization header, or NULL */
+    const char *device; /* the Signet-Device header (an approver's proof), or NULL */
 };
 
 void sd_people_endpoint(struct sd_ctx *c, const struct sg_config *cfg,
@@ -78,6 +90,35 @@ void sd_oidc_par(struct sd_ctx *c, const struct sg_config *cfg, const struct sg_
 void sd_oidc_userinfo(struct sd_ctx *c, const struct sg_config *cfg,
                       const struct sg_tenant_cfg *t, const struct sd_people_in *in,
                       struct sd_resp *r);
+
+/* ---- the kit of the people's JSON endpoints (signin.c), for mfa.c --------- */
+
+/* The request's body as a JSON object, or NULL. */
+json_t *sd_people_body(const struct sd_people_in *in);
+/* The string member name of o into out: 0, or -1 when it is missing (and
+ * required), not a string, holds a NUL or does not fit. */
+int sd_people_str(const json_t *o, const char *name, int required, char *out, size_t cap);
+/* The request's CSRF token and Origin are this tenant's page's (1), or not
+ * (0, with why). */
+int sd_people_csrf_ok(const struct sg_tenant_cfg *t, const struct sd_people_in *in,
+                      const char *token, const char **why);
+/* The page's CSRF token into out (setting the browser's CSRF cookie when it
+ * has none). 0, or -1. */
+int sd_people_page_csrf(const struct sd_people_in *in, struct sd_resp *r, char out[44]);
+/* A JSON answer (o is stolen; NULL: 500), and {"location": ...}. */
+void sd_people_answer(struct sd_resp *r, unsigned status, json_t *o);
+void sd_people_location(struct sd_resp *r, const char *location);
+/* A new session for user_id (a new id: any session of the browser ends),
+ * its cookie set on r. */
+SIGNET_WUR signet_err sd_people_session_start(struct sd_ctx *c, const struct sg_tenant_cfg *t,
+                                              const struct sd_people_in *in,
+                                              const char *user_id, const char *acr,
+                                              const char *amr, struct sd_resp *r,
+                                              struct sg_session *out);
+/* Where a sign-in goes on: the pending request req's redirect with a code
+ * ("" = none: the account page). 0, or -1 when the request is gone. */
+int sd_people_finish(struct sd_ctx *c, const struct sg_tenant_cfg *t, const char *req,
+                     const struct sg_session *s, char *location, size_t cap);
 
 /* Helpers. */
 /* base64url(SHA-256(s)) into out (SG_PEOPLE_HASH_LEN + 1). */

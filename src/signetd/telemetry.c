@@ -327,3 +327,19 @@ void sd_reports_endpoint(struct sd_ctx *c, const struct sg_tenant_cfg *t, const 
     free(json);
     (void)snprintf(r->cache_control, sizeof r->cache_control, "no-store");
 }
+
+void sd_tm_factor(struct sd_ctx *c, const struct sg_tenant_cfg *t, const char *user_id,
+                  const char *kind, const char *action)
+{
+    (void)c;
+    sg_log(SG_LOG_INFO, "factor_changed", "tenant=%s user=%s kind=%s action=%s", t->name,
+           user_id, kind, action);
+}
+
+void sd_tm_mfa_alert(struct sd_ctx *c, const struct sg_tenant_cfg *t, const char *user_id,
+                     const char *event)
+{
+    (void)c;
+    sg_log(SG_LOG_ERROR, "mfa_alert", "tenant=%s user=%s event=%s alert=1", t->name, user_id,
+           event);
+}

@@ -29,6 +29,14 @@ void sd_tm_poke(struct sd_ctx *c);
 void sd_tm_token_result(struct sd_ctx *c, const char *tenant, const char *result);
 void sd_tm_sign_latency(struct sd_ctx *c, double seconds);
 void sd_tm_http(struct sd_ctx *c, const char *endpoint, unsigned status);
+/* A factor of user_id added or removed (kind: passkey, password, device,
+ * totp; action: added, removed), and an MFA alert (event:
+ * approval_locked, approval_reported). Best effort, never fails the
+ * caller. */
+void sd_tm_factor(struct sd_ctx *c, const struct sg_tenant_cfg *t, const char *user_id,
+                  const char *kind, const char *action);
+void sd_tm_mfa_alert(struct sd_ctx *c, const struct sg_tenant_cfg *t, const char *user_id,
+                     const char *event);
 /* I9: tells the monitor that a sign-in of user_id (tenant t) was refused
  * because the passkey's signature counter did not move forward (stored
  * non-zero, presented <= stored; WebAuthn 6.1.1). Best effort: waits for

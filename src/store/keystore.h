@@ -37,4 +37,19 @@ SIGNET_WUR signet_err sg_keystore_mark_get(struct sg_store *s, const char *name,
                                            int *set);
 SIGNET_WUR signet_err sg_keystore_mark_put(struct sg_store *s, const char *name, int64_t value);
 
+/* TOTP replay state (issue 14): the last time step accepted for each
+ * credential, kept by the signer (the front end cannot roll it back).
+ * sg_keystore_totp_use records step when it is greater than the one
+ * recorded (or there is none), atomically across processes: SIGNET_OK when
+ * it did, SIGNET_ERR_EXISTS when a step at or after it was accepted. */
+SIGNET_WUR signet_err sg_keystore_totp_use(struct sg_store *s, const char *issuer,
+                                           const char *cred_id, const char *user_id,
+                                           int64_t step, int64_t now);
+/* The last accepted step; SIGNET_ERR_NOT_FOUND (and -1) when none. */
+SIGNET_WUR signet_err sg_keystore_totp_last(struct sg_store *s, const char *issuer,
+                                            const char *cred_id, int64_t *step);
+/* Forgets the credential's row; SIGNET_ERR_NOT_FOUND when there was none. */
+SIGNET_WUR signet_err sg_keystore_totp_forget(struct sg_store *s, const char *issuer,
+                                              const char *cred_id);
+
 #endif

@@ -192,7 +192,15 @@ static const char keystore_tables[] =
     " lifetime INTEGER NOT NULL DEFAULT 0,"
     " bound_at INTEGER NOT NULL,"
     " PRIMARY KEY (tenant, client_id));"
-    "CREATE TABLE IF NOT EXISTS signer_marks (k TEXT PRIMARY KEY, v INTEGER NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS signer_marks (k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
+    /* TOTP (issue 14): the last time step accepted per credential. */
+    "CREATE TABLE IF NOT EXISTS totp_steps ("
+    " issuer TEXT NOT NULL,"
+    " cred_id TEXT NOT NULL,"
+    " user_id TEXT NOT NULL,"
+    " step INTEGER NOT NULL,"
+    " used_at INTEGER NOT NULL,"
+    " PRIMARY KEY (issuer, cred_id));";
 
 signet_err sg_keystore_open(const char *where, int create, struct sg_store **out)
 {
@@ -365,6 +373,76 @@ signet_err sg_keystore_mark_put(struct sg_store *s, const char *name, int64_t va
     if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, value);
     if (rc == SQLITE_OK) rc = sqlite3_step(st);
     err = sg_sqlite_map_rc(db, rc, "mark_put");
+    sg_sqlite_release(s, st);
+    return err;
+}
+
+/* One statement, so one write transaction under SQLite's database lock:
+ * of two signers accepting the same step at once, the second finds the
+ * first's row and its WHERE fails. */
+signet_err sg_keystore_totp_use(struct sg_store *s, const char *issuer, const char *cred_id,
+                                const char *user_id, int64_t step, int64_t now)
+{
+    sqlite3 *db = sg_sqlite_ss(s)->db;
+    sqlite3_stmt *st = NULL;
+    signet_err err = sg_sqlite_prepare(s,
+        "INSERT INTO totp_steps (issuer, cred_id, user_id, step, used_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5)"
+        " ON CONFLICT (issuer, cred_id) DO UPDATE SET step = excluded.step,"
+        " user_id = excluded.user_id, used_at = excluded.used_at"
+        " WHERE excluded.step > totp_steps.step", &st);
+    if (err != SIGNET_OK)
+        return err;
+    int rc = sqlite3_bind_text(st, 1, issuer, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 2, cred_id, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 3, user_id, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 4, step);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 5, now);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    err = sg_sqlite_map_rc(db, rc, "totp_use");
+    if (err == SIGNET_OK && sqlite3_changes(db) != 1)
+        err = SIGNET_ERR_EXISTS;
+    sg_sqlite_release(s, st);
+    return err;
+}
+
+signet_err sg_keystore_totp_last(struct sg_store *s, const char *issuer, const char *cred_id,
+                                 int64_t *step)
+{
+    *step = -1;
+    sqlite3 *db = sg_sqlite_ss(s)->db;
+    sqlite3_stmt *st = NULL;
+    signet_err err = sg_sqlite_prepare(s,
+        "SELECT step FROM totp_steps WHERE issuer = ?1 AND cred_id = ?2", &st);
+    if (err != SIGNET_OK)
+        return err;
+    int rc = sqlite3_bind_text(st, 1, issuer, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 2, cred_id, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *step = sqlite3_column_int64(st, 0);
+    else if (rc == SQLITE_DONE)
+        err = SIGNET_ERR_NOT_FOUND;
+    else
+        err = sg_sqlite_map_rc(db, rc, "totp_last");
+    sg_sqlite_release(s, st);
+    return err;
+}
+
+signet_err sg_keystore_totp_forget(struct sg_store *s, const char *issuer, const char *cred_id)
+{
+    sqlite3 *db = sg_sqlite_ss(s)->db;
+    sqlite3_stmt *st = NULL;
+    signet_err err = sg_sqlite_prepare(s,
+        "DELETE FROM totp_steps WHERE issuer = ?1 AND cred_id = ?2", &st);
+    if (err != SIGNET_OK)
+        return err;
+    int rc = sqlite3_bind_text(st, 1, issuer, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 2, cred_id, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    err = sg_sqlite_map_rc(db, rc, "totp_forget");
+    if (err == SIGNET_OK && sqlite3_changes(db) == 0)
+        err = SIGNET_ERR_NOT_FOUND;
     sg_sqlite_release(s, st);
     return err;
 }

@@ -59,8 +59,9 @@ SIGNET_WUR signet_err sg_people_user_list(struct sg_store *s, const char *tenant
 /* Disabling also revokes the user's sessions and refresh tokens. */
 SIGNET_WUR signet_err sg_people_user_set_disabled(struct sg_store *s, const char *tenant,
                                                   const char *id, int disabled, int64_t now);
-/* Removes the user and everything of theirs (passkeys, password, links,
- * sessions, codes, refresh tokens). */
+/* Removes the user and everything of theirs (passkeys, password, devices,
+ * device codes, approvals, TOTP authenticators, pending second steps,
+ * links, sessions, codes, refresh tokens). */
 SIGNET_WUR signet_err sg_people_user_remove(struct sg_store *s, const char *tenant,
                                             const char *id);
 
@@ -77,6 +78,162 @@ SIGNET_WUR signet_err sg_people_password_set(struct sg_store *s, const char *ten
 SIGNET_WUR signet_err sg_people_password_get(struct sg_store *s, const char *tenant,
                                              const char *user_id,
                                              char hash[SG_PEOPLE_PWHASH_MAX]);
+
+/* ---- second factors after a password (issue 14) ----------------------------- */
+
+/* A first factor passed (a password): the page holds a random token, the
+ * store its hash, for the second step (an approval on a device, a TOTP
+ * code; a passkey uses a challenge instead). Five minutes; each wrong
+ * second step counts a try. */
+struct sg_mfa_pending {
+    char tenant[SG_STORE_TENANT_MAX];
+    char hash[SG_PEOPLE_HASH_LEN + 1];
+    char user_id[SG_PEOPLE_ID_MAX];
+    char req[SG_PEOPLE_ID_MAX];      /* the authorization request, "" = none */
+    int64_t created_at;
+    int64_t expires_at;
+    int tries;
+};
+
+SIGNET_WUR signet_err sg_people_mfa_put(struct sg_store *s, const struct sg_mfa_pending *p);
+/* A live one (NOT_FOUND: absent, expired, its user disabled or gone). */
+SIGNET_WUR signet_err sg_people_mfa_get(struct sg_store *s, const char *tenant,
+                                        const char *hash, int64_t now,
+                                        struct sg_mfa_pending *out);
+/* Counts a wrong second step; at max_tries the pending step is deleted and
+ * the result is NOT_FOUND (the person starts again with the password). */
+SIGNET_WUR signet_err sg_people_mfa_fail(struct sg_store *s, const char *tenant,
+                                         const char *hash, int max_tries);
+/* Deletes and returns a live one: a second take is NOT_FOUND. */
+SIGNET_WUR signet_err sg_people_mfa_take(struct sg_store *s, const char *tenant,
+                                         const char *hash, int64_t now,
+                                         struct sg_mfa_pending *out);
+
+/* ---- approver devices (signet-authenticator) ------------------------------------ */
+
+#define SG_PEOPLE_DEVICE_NAME_MAX 64
+#define SG_PEOPLE_JWK_MAX 512
+
+struct sg_device {
+    char tenant[SG_STORE_TENANT_MAX];
+    char id[SG_PEOPLE_HASH_LEN + 1]; /* the device key's RFC 7638 thumbprint */
+    char user_id[SG_PEOPLE_ID_MAX];
+    char name[SG_PEOPLE_DEVICE_NAME_MAX];
+    char jwk[SG_PEOPLE_JWK_MAX];     /* the public P-256 JWK, JSON text */
+    int64_t created_at;
+    int64_t last_used_at;
+};
+
+/* A one-time code to register a device to the user (its hash), valid
+ * until expires_at; ends the user's other unused codes. */
+SIGNET_WUR signet_err sg_people_device_code_create(struct sg_store *s, const char *tenant,
+                                                   const char *user_id, const char *hash,
+                                                   int64_t expires_at, int64_t now);
+/* In one transaction: uses up the live code code_hash (NOT_FOUND when
+ * absent, used, expired or its user disabled) and adds d with the code's
+ * user (d->user_id is filled). EXISTS when the device id is registered
+ * already (in any tenant); then the code is not used up. */
+SIGNET_WUR signet_err sg_people_device_register(struct sg_store *s, const char *tenant,
+                                                const char *code_hash, int64_t now,
+                                                struct sg_device *d);
+/* A device whose user is enabled (NOT_FOUND otherwise). */
+SIGNET_WUR signet_err sg_people_device_get(struct sg_store *s, const char *tenant,
+                                           const char *id, struct sg_device *out);
+/* Ordered by creation; *out NULL (free() it either way) when n == 0. */
+SIGNET_WUR signet_err sg_people_device_list(struct sg_store *s, const char *tenant,
+                                            const char *user_id, struct sg_device **out,
+                                            size_t *n);
+SIGNET_WUR signet_err sg_people_device_used(struct sg_store *s, const char *tenant,
+                                            const char *id, int64_t now);
+/* NOT_FOUND when the user has no such device. */
+SIGNET_WUR signet_err sg_people_device_remove(struct sg_store *s, const char *tenant,
+                                              const char *user_id, const char *id);
+
+/* ---- approval requests (number matching) ----------------------------------------- */
+
+enum sg_approval_state {
+    SG_APPROVAL_PENDING = 0,
+    SG_APPROVAL_APPROVED = 1,
+    SG_APPROVAL_DENIED = 2,   /* "deny" on the device */
+    SG_APPROVAL_WRONG = 3,    /* a wrong number was typed: denied */
+    SG_APPROVAL_REPORTED = 4, /* "this wasn't me": denied, sessions revoked */
+    SG_APPROVAL_USED = 5,     /* approved, and the sign-in it allowed took place */
+};
+
+struct sg_approval {
+    char tenant[SG_STORE_TENANT_MAX];
+    char id[SG_PEOPLE_ID_MAX];
+    char user_id[SG_PEOPLE_ID_MAX];
+    char mfa_hash[SG_PEOPLE_HASH_LEN + 1]; /* the pending second step it answers */
+    char number[4];                        /* two digits */
+    char client_id[SG_STORE_CLIENT_ID_MAX]; /* "" when no application asked */
+    char address[64];                      /* the sign-in's source address */
+    char location[64];                     /* coarse, "" when not configured */
+    char device_id[SG_PEOPLE_HASH_LEN + 1]; /* who answered, "" until then */
+    int state;                             /* enum sg_approval_state */
+    int64_t created_at;
+    int64_t expires_at;
+    int64_t answered_at;
+};
+
+/* Records a new pending approval unless, in the same transaction, the user
+ * already had max_prompts created within window seconds before now
+ * (SIGNET_ERR_BUSY: rate limited) or max_wrong answers in state WRONG
+ * within lock seconds before now (SIGNET_ERR_PERMISSION: locked; *until
+ * gets the end of the lock). */
+SIGNET_WUR signet_err sg_people_approval_create(struct sg_store *s, const struct sg_approval *a,
+                                                int64_t now, int64_t window, int max_prompts,
+                                                int64_t lock, int max_wrong, int64_t *until);
+/* The lock of sg_people_approval_create alone: SIGNET_ERR_PERMISSION with
+ * *until when the user has max_wrong answers in state WRONG within lock
+ * seconds before now, else SIGNET_OK. */
+SIGNET_WUR signet_err sg_people_approval_locked(struct sg_store *s, const char *tenant,
+                                                const char *user_id, int64_t now, int64_t lock,
+                                                int max_wrong, int64_t *until);
+SIGNET_WUR signet_err sg_people_approval_get(struct sg_store *s, const char *tenant,
+                                             const char *id, struct sg_approval *out);
+/* The user's pending, unexpired approvals, oldest first. */
+SIGNET_WUR signet_err sg_people_approval_pending(struct sg_store *s, const char *tenant,
+                                                 const char *user_id, int64_t now,
+                                                 struct sg_approval **out, size_t *n);
+/* Moves a pending, unexpired approval to state (APPROVED, DENIED, WRONG,
+ * REPORTED) answered by device_id, or an APPROVED one to USED. NOT_FOUND
+ * when absent or expired (a pending one past expires_at), EXISTS when it
+ * was answered already (a second answer changes nothing). */
+SIGNET_WUR signet_err sg_people_approval_set(struct sg_store *s, const char *tenant,
+                                             const char *id, int state,
+                                             const char *device_id, int64_t now);
+
+/* ---- TOTP authenticators (RFC 6238; the seed sealed by the signer's HSM key) ----- */
+
+#define SG_PEOPLE_SEALED_MAX 256
+
+struct sg_totp {
+    char tenant[SG_STORE_TENANT_MAX];
+    char user_id[SG_PEOPLE_ID_MAX];
+    char cred_id[SG_PEOPLE_ID_MAX];      /* random, names it to the signer */
+    char sealed[SG_PEOPLE_SEALED_MAX];   /* base64url: only the signer opens it */
+    int confirmed;                        /* a first code was checked */
+    int64_t created_at;
+    int64_t last_used_at;
+};
+
+/* Adds an unconfirmed one; the user's other unconfirmed ones go. */
+SIGNET_WUR signet_err sg_people_totp_add(struct sg_store *s, const struct sg_totp *t);
+/* The user's confirmed one, or with unconfirmed set the newest pending
+ * one (NOT_FOUND otherwise). */
+SIGNET_WUR signet_err sg_people_totp_get(struct sg_store *s, const char *tenant,
+                                         const char *user_id, int unconfirmed,
+                                         struct sg_totp *out);
+/* Confirms cred_id, removing any other confirmed one of the user. */
+SIGNET_WUR signet_err sg_people_totp_confirm(struct sg_store *s, const char *tenant,
+                                             const char *user_id, const char *cred_id,
+                                             int64_t now);
+SIGNET_WUR signet_err sg_people_totp_used(struct sg_store *s, const char *tenant,
+                                          const char *cred_id, int64_t now);
+/* Every TOTP authenticator of the user (NOT_FOUND when none). */
+SIGNET_WUR signet_err sg_people_totp_remove(struct sg_store *s, const char *tenant,
+                                            const char *user_id);
 
 /* ---- enrolment links ------------------------------------------------------ */
 

@@ -1,11 +1,14 @@
-/* People in the SQLite front store (people.h, schema 5): users, passkeys,
- * enrolment links, WebAuthn challenges, sessions, authorization requests,
- * codes and refresh tokens, on the front store's connection.
+/* People in the SQLite front store (people.h, schema 6): users, passwords,
+ * pending second steps, approver devices and their registration codes,
+ * approval requests, TOTP authenticators, passkeys, enrolment links,
+ * WebAuthn challenges, sessions, authorization requests, codes and refresh
+ * tokens, on the front store's connection.
  *
  * Every statement names the tenant: a row of one tenant is never read,
  * changed or deleted through another. The functions that decide a race
- * (enrol_consume, challenge_take, code_redeem, refresh_rotate, and the
- * revocations that span tables) run in one BEGIN IMMEDIATE transaction,
+ * (enrol_consume, challenge_take, code_redeem, refresh_rotate, mfa_take,
+ * device_register, approval_create, approval_set, and the revocations
+ * that span tables) run in one BEGIN IMMEDIATE transaction,
  * unless the caller holds one: the write lock is taken before the row is
  * read, so of two connections presenting the same secret the second reads
  * what the first wrote. People rows do not bump the version counter (it
@@ -24,6 +27,11 @@
 /* Used and expired codes are kept this long: a second use within it is
  * told apart from an unknown code (RFC 6749 §4.1.2). */
 #define CODE_KEEP 86400
+
+/* Approvals are kept this long after their end: they are the rate limit's
+ * and the lock's history, so a window or lock may not be longer (an
+ * answer comes before the end). */
+#define APPROVAL_KEEP 86400
 
 #define CHALLENGE_BIND_MAX 64
 
@@ -192,17 +200,24 @@ static int hash_ok(const char *h)
     return str_ok(h, SG_PEOPLE_HASH_LEN + 1);
 }
 
-/* A DPoP key's RFC 7638 thumbprint: 43 base64url characters. */
-static int jkt_ok(const char *j)
+/* min to max base64url characters (RFC 4648 §5, no padding). */
+static int b64url_ok(const char *v, size_t min, size_t max)
 {
-    size_t n = strnlen(j, SG_PEOPLE_HASH_LEN + 1);
-    if (n != SG_PEOPLE_HASH_LEN)
+    size_t n = strnlen(v, max + 1);
+    if (n < min || n > max)
         return 0;
     for (size_t i = 0; i < n; i++)
-        if (!((j[i] >= 'a' && j[i] <= 'z') || (j[i] >= 'A' && j[i] <= 'Z') ||
-              (j[i] >= '0' && j[i] <= '9') || j[i] == '-' || j[i] == '_'))
+        if (!((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
+              (v[i] >= '0' && v[i] <= '9') || v[i] == '-' || v[i] == '_'))
             return 0;
     return 1;
+}
+
+/* An RFC 7638 thumbprint (a DPoP key's, an approver device's id): 43
+ * base64url characters. */
+static int jkt_ok(const char *j)
+{
+    return j != NULL && b64url_ok(j, SG_PEOPLE_HASH_LEN, SG_PEOPLE_HASH_LEN);
 }
 
 /* The functions run on the SQLite front store's connection only (the key
@@ -247,9 +262,10 @@ static void *next_row(void **rows, size_t *cap, size_t count, size_t size)
 
 /* ---- purging ------------------------------------------------------------------ */
 
-/* Rows nobody can use any more: expired challenges, requests and links,
- * codes a day past their end, refresh tokens past their family's end, and
- * ended sessions no refresh token names. Called on the way by the
+/* Rows nobody can use any more: expired challenges, requests, links,
+ * pending second steps and device registration codes, codes and approvals
+ * a day past their end, refresh tokens past their family's end, and ended
+ * sessions no refresh token names. Called on the way by the
  * functions that add rows (each delete is an index range, empty most of
  * the time). */
 static signet_err purge(struct sg_store *s, int64_t now)
@@ -261,6 +277,9 @@ static signet_err purge(struct sg_store *s, int64_t now)
         {"DELETE FROM challenges WHERE expires_at <= ?1", 0},
         {"DELETE FROM authreqs WHERE expires_at <= ?1", 0},
         {"DELETE FROM enrolments WHERE expires_at <= ?1", 0},
+        {"DELETE FROM mfa_pending WHERE expires_at <= ?1", 0},
+        {"DELETE FROM device_codes WHERE expires_at <= ?1", 0},
+        {"DELETE FROM approvals WHERE expires_at <= ?1", APPROVAL_KEEP},
         {"DELETE FROM codes WHERE expires_at <= ?1", CODE_KEEP},
         {"DELETE FROM refresh_tokens WHERE family_expires <= ?1", 0},
         {("DELETE FROM sessions WHERE expires_at <= ?1 AND NOT EXISTS (SELECT 1 FROM"
@@ -442,14 +461,21 @@ signet_err sg_people_user_remove(struct sg_store *s, const char *tenant, const c
     signet_err err = args_ok(s, tenant_ok(tenant) && id_ok(id));
     if (err != SIGNET_OK)
         return err;
-    /* The challenges bound to the user's links and sessions first (their
-     * binds name those rows' hashes), then the rows, the user last. */
+    /* The challenges bound to the user's links, sessions and pending
+     * second steps first (their binds name those rows' hashes), then the
+     * rows, the user last. */
     static const char *const sql[] = {
         ("DELETE FROM challenges WHERE tenant = ?1 AND bind IN (SELECT hash FROM sessions"
          " WHERE tenant = ?1 AND user_id = ?2 UNION ALL SELECT hash FROM enrolments"
+         " WHERE tenant = ?1 AND user_id = ?2 UNION ALL SELECT hash FROM mfa_pending"
          " WHERE tenant = ?1 AND user_id = ?2)"),
         "DELETE FROM passkeys WHERE tenant = ?1 AND user_id = ?2",
         "DELETE FROM passwords WHERE tenant = ?1 AND user_id = ?2",
+        "DELETE FROM mfa_pending WHERE tenant = ?1 AND user_id = ?2",
+        "DELETE FROM devices WHERE tenant = ?1 AND user_id = ?2",
+        "DELETE FROM device_codes WHERE tenant = ?1 AND user_id = ?2",
+        "DELETE FROM approvals WHERE tenant = ?1 AND user_id = ?2",
+        "DELETE FROM totp WHERE tenant = ?1 AND user_id = ?2",
         "DELETE FROM enrolments WHERE tenant = ?1 AND user_id = ?2",
         "DELETE FROM sessions WHERE tenant = ?1 AND user_id = ?2",
         "DELETE FROM codes WHERE tenant = ?1 AND user_id = ?2",
@@ -1458,6 +1484,770 @@ signet_err sg_people_refresh_revoke_family(struct sg_store *s, const char *tenan
     err = exists_args(s, "SELECT 1 FROM refresh_tokens WHERE tenant = ?1 AND family = ?2",
                       "refresh_revoke_family", a, NARGS(a), &found);
     if (err == SIGNET_OK && !found)
+        err = SIGNET_ERR_NOT_FOUND;
+    return err;
+}
+
+/* ---- second factors after a password ---------------------------------------------- */
+
+#define MFA_COLS "m.tenant, m.hash, m.user_id, m.req, m.created_at, m.expires_at, m.tries"
+
+/* A live pending step by hash (?1), tenant (?2) and now (?3): unexpired,
+ * its user there and enabled. One text: mfa_get and mfa_take share the
+ * kept statement. */
+static const char MFA_LIVE_SQL[] =
+    "SELECT " MFA_COLS " FROM mfa_pending m WHERE m.hash = ?1 AND m.tenant = ?2"
+    " AND m.expires_at > ?3 AND EXISTS (SELECT 1 FROM users u WHERE u.tenant = m.tenant"
+    " AND u.id = m.user_id AND u.disabled = 0)";
+
+static signet_err read_mfa(sqlite3_stmt *st, struct sg_mfa_pending *p)
+{
+    memset(p, 0, sizeof *p);
+    int64_t tries = sqlite3_column_int64(st, 6);
+    if (!COL(st, 0, p->tenant) || !COL(st, 1, p->hash) || !COL(st, 2, p->user_id) ||
+        !COL(st, 3, p->req) || tries < 0 || tries > INT_MAX)
+        return SIGNET_ERR_STORE_CORRUPT;
+    p->created_at = sqlite3_column_int64(st, 4);
+    p->expires_at = sqlite3_column_int64(st, 5);
+    p->tries = (int)tries;
+    return SIGNET_OK;
+}
+
+/* A new pending step has no tries: p->tries is not read. NOT_FOUND when
+ * the user is not there or disabled, EXISTS when the hash is taken. */
+signet_err sg_people_mfa_put(struct sg_store *s, const struct sg_mfa_pending *p)
+{
+    signet_err err = args_ok(s, p != NULL && tenant_ok(p->tenant) && hash_ok(p->hash) &&
+                                    id_ok(p->user_id) && opt_ok(p->req, sizeof p->req));
+    if (err != SIGNET_OK)
+        return err;
+    const struct arg a[] = {A_TEXT(p->hash),      A_TEXT(p->tenant),     A_TEXT(p->user_id),
+                            A_TEXT(p->req),       A_INT(p->created_at),  A_INT(p->expires_at)};
+    int own = 0, ok = 0, changes = 0;
+    err = tx_begin(s, &own);
+    if (err != SIGNET_OK)
+        return err;
+    err = purge(s, p->created_at);
+    if (err == SIGNET_OK)
+        err = user_active(s, p->tenant, p->user_id, &ok);
+    if (err == SIGNET_OK && !ok)
+        err = SIGNET_ERR_NOT_FOUND;
+    if (err == SIGNET_OK)
+        err = exec_args(s,
+                        "INSERT INTO mfa_pending (hash, tenant, user_id, req, created_at,"
+                        " expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+                        "mfa_put", a, NARGS(a), &changes);
+    if (err == SIGNET_OK && changes != 1)
+        err = SIGNET_ERR_EXISTS;
+    return tx_end(s, own, err == SIGNET_OK, err);
+}
+
+/* Reads the live pending step into *out (zeroed unless found). */
+static signet_err mfa_find(struct sg_store *s, const char *tenant, const char *hash,
+                           int64_t now, struct sg_mfa_pending *out)
+{
+    const struct arg a[] = {A_TEXT(hash), A_TEXT(tenant), A_INT(now)};
+    sqlite3_stmt *st = NULL;
+    signet_err err = prep(s, MFA_LIVE_SQL, a, NARGS(a), &st);
+    memset(out, 0, sizeof *out); /* after the binding: the arguments may lie in *out */
+    if (err != SIGNET_OK)
+        return err;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        err = read_mfa(st, out);
+    else
+        err = rc == SQLITE_DONE ? SIGNET_ERR_NOT_FOUND
+                                : sg_sqlite_map_rc(sg_sqlite_ss(s)->db, rc, "mfa_get");
+    sg_sqlite_release(s, st);
+    if (err != SIGNET_OK)
+        memset(out, 0, sizeof *out);
+    return err;
+}
+
+signet_err sg_people_mfa_get(struct sg_store *s, const char *tenant, const char *hash,
+                             int64_t now, struct sg_mfa_pending *out)
+{
+    signet_err err = args_ok(s, out != NULL && tenant_ok(tenant) && hash_ok(hash));
+    if (err != SIGNET_OK)
+        return err;
+    return mfa_find(s, tenant, hash, now, out);
+}
+
+/* The try is counted on any pending step of that hash, live or not (an
+ * expired one is NOT_FOUND to mfa_get and mfa_take all the same). */
+signet_err sg_people_mfa_fail(struct sg_store *s, const char *tenant, const char *hash,
+                              int max_tries)
+{
+    signet_err err = args_ok(s, tenant_ok(tenant) && hash_ok(hash) && max_tries >= 1);
+    if (err != SIGNET_OK)
+        return err;
+    const struct arg a[] = {A_TEXT(hash), A_TEXT(tenant), A_INT(max_tries)};
+    int own = 0, changes = 0, gone = 0;
+    err = tx_begin(s, &own);
+    if (err != SIGNET_OK)
+        return err;
+    err = exec_args(s, "UPDATE mfa_pending SET tries = tries + 1 WHERE hash = ?1 AND tenant = ?2",
+                    "mfa_fail", a, 2, &changes);
+    if (err == SIGNET_OK && changes != 1)
+        err = SIGNET_ERR_NOT_FOUND;
+    if (err == SIGNET_OK)
+        err = exec_args(s,
+                        "DELETE FROM mfa_pending WHERE hash = ?1 AND tenant = ?2"
+                        " AND tries >= ?3",
+                        "mfa_fail", a, NARGS(a), &gone);
+    err = tx_end(s, own, err == SIGNET_OK, err);
+    if (err == SIGNET_OK && gone != 0)
+        err = SIGNET_ERR_NOT_FOUND; /* out of tries: the deletion is kept */
+    return err;
+}
+
+signet_err sg_people_mfa_take(struct sg_store *s, const char *tenant, const char *hash,
+                              int64_t now, struct sg_mfa_pending *out)
+{
+    signet_err err = args_ok(s, out != NULL && tenant_ok(tenant) && hash_ok(hash));
+    if (err != SIGNET_OK)
+        return err;
+    /* The key is copied first: the arguments may lie in *out, which
+     * mfa_find zeroes. */
+    char key_hash[SG_PEOPLE_HASH_LEN + 1], key_tenant[SG_STORE_TENANT_MAX];
+    (void)memcpy(key_hash, hash, strlen(hash) + 1);
+    (void)memcpy(key_tenant, tenant, strlen(tenant) + 1);
+    const struct arg a[] = {A_TEXT(key_hash), A_TEXT(key_tenant)};
+    int own = 0, changes = 0;
+    err = tx_begin(s, &own);
+    if (err != SIGNET_OK) {
+        memset(out, 0, sizeof *out);
+        return err;
+    }
+    err = mfa_find(s, key_tenant, key_hash, now, out);
+    if (err == SIGNET_OK)
+        err = exec_args(s, "DELETE FROM mfa_pending WHERE hash = ?1 AND tenant = ?2", "mfa_take",
+                        a, NARGS(a), &changes);
+    if (err == SIGNET_OK && changes != 1)
+        err = SIGNET_ERR_NOT_FOUND;
+    err = tx_end(s, own, err == SIGNET_OK, err);
+    if (err != SIGNET_OK)
+        memset(out, 0, sizeof *out);
+    return err;
+}
+
+/* ---- approver devices ------------------------------------------------------------- */
+
+#define DEVICE_COLS "d.tenant, d.id, d.user_id, d.name, d.jwk, d.created_at, d.last_used_at"
+
+static signet_err read_device(sqlite3_stmt *st, struct sg_device *d)
+{
+    memset(d, 0, sizeof *d);
+    if (!COL(st, 0, d->tenant) || !COL(st, 1, d->id) || !jkt_ok(d->id) ||
+        !COL(st, 2, d->user_id) || !COL(st, 3, d->name) || !COL(st, 4, d->jwk))
+        return SIGNET_ERR_STORE_CORRUPT;
+    d->created_at = sqlite3_column_int64(st, 5);
+    d->last_used_at = sqlite3_column_int64(st, 6);
+    return SIGNET_OK;
+}
+
+/* NOT_FOUND when the user is not there or disabled (no device can be
+ * registered to them), EXISTS when the hash is taken. */
+signet_err sg_people_device_code_create(struct sg_store *s, const char *tenant,
+                                        const char *user_id, const char *hash,
+                                        int64_t expires_at, int64_t now)
+{
+    signet_err err = args_ok(s, tenant_ok(tenant) && id_ok(user_id) && hash_ok(hash));
+    if (err != SIGNET_OK)
+        return err;
+    const struct arg ua[] = {A_TEXT(tenant), A_TEXT(user_id)};
+    const struct arg a[] = {A_TEXT(hash), A_TEXT(tenant), A_TEXT(user_id), A_INT(now),
+                            A_INT(expires_at)};
+    int own = 0, ok = 0, changes = 0;
+    err = tx_begin(s, &own);
+    if (err != SIGNET_OK)
+        return err;
+    err = purge(s, now);
+    if (err == SIGNET_OK)
+        err = user_active(s, tenant, user_id, &ok);
+    if (err == SIGNET_OK && !ok)
+        err = SIGNET_ERR_NOT_FOUND;
+    if (err == SIGNET_OK)
+        err = exec_args(s,
+                        "DELETE FROM device_codes WHERE tenant = ?1 AND user_id = ?2"
+                        " AND used_at = 0",
+                        "device_code_create", ua, NARGS(ua), NULL);
+    if (err == SIGNET_OK)
+        err = exec_args(s,
+                        "INSERT INTO device_codes (hash, tenant, user_id, created_at, expires_at)"
+                        " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                        "device_code_create", a, NARGS(a), &changes);
+    if (err == SIGNET_OK && changes != 1)
+        err = SIGNET_ERR_EXISTS;
+    return tx_end(s, own, err == SIGNET_OK, err);
+}
+
+/* d->id, name and jwk are read; on success tenant, user_id, created_at
+ * (now) and last_used_at (0) are filled. On failure *d is left as it
+ * was. */
+signet_err sg_people_device_register(struct sg_store *s, const char *tenant,
+                                     const char *code_hash, int64_t now, struct sg_device *d)
+{
+    signet_err err = args_ok(s, d != NULL && tenant_ok(tenant) && hash_ok(code_hash) &&
+                                    jkt_ok(d->id) && opt_ok(d->name, sizeof d->name) &&
+                                    str_ok(d->jwk, sizeof d->jwk));
+    if (err != SIGNET_OK)
+        return err;
+    struct sg_device n = *d;
+    (void)memcpy(n.tenant, tenant, strlen(tenant) + 1);
+    n.created_at = now;
+    n.last_used_at = 0;
+    const struct arg ca[] = {A_TEXT(code_hash), A_TEXT(n.tenant), A_INT(now)};
+    int own = 0, changes = 0;
+    sqlite3_stmt *st = NULL;
+    err = tx_begin(s, &own);
+    if (err != SIGNET_OK)
+        return err;
+    err = prep(s,
+               "SELECT c.user_id FROM device_codes c JOIN users u ON u.tenant = c.tenant"
+               " AND u.id = c.user_id WHERE c.hash = ?1 AND c.tenant = ?2 AND c.used_at = 0"
+               " AND c.expires_at > ?3 AND u.disabled = 0",
+               ca, NARGS(ca), &st);
+    if (err == SIGNET_OK) {
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+            err = COL(st, 0, n.user_id) ? SIGNET_OK : SIGNET_ERR_STORE_CORRUPT;
+        else
+            err = rc == SQLITE_DONE ? SIGNET_ERR_NOT_FOUND
+                                    : sg_sqlite_map_rc(sg_sqlite_ss(s)->db, rc,
+                                                       "device_register");
+        sg_sqlite_release(s, st);
+    }
+    if (err == SIGNET_OK) {
+        /* The primary key is the id alone: one known in any tenant is
+         * refused, and the rollback leaves the code unused. */
+        const struct arg a[] = {A_TEXT(n.tenant), A_TEXT(n.id),        A_TEXT(n.user_id),
+                                A_TEXT(n.name),   A_TEXT(n.jwk),       A_INT(n.created_at)};
+        err = exec_args(s,
+                        "INSERT INTO devices (tenant, id, user_id, name, jwk, created_at)"
+                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+                        "device_register", a, NARGS(a), &changes);
+        if (err == SIGNET_OK && changes != 1)
+            err = SIGNET_ERR_EXISTS;
+    }
+    if (err == SIGNET_OK)
+        err = exec_args(s,
+                        "UPDATE device_codes SET used_at = ?3 WHERE hash = ?1 AND tenant = ?2"
+                        " AND used_at = 0",
+                        "device_register", ca, NARGS(ca), &changes);
+    if (err == SIGNET_OK && changes != 1)
+        err = SIGNET_ERR_NOT_FOUND;
+    err = tx_end(s, own, err == SIGNET_OK, err);
+    if (err == SIGNET_OK)
+        *d = n;
+    return err;
+}
+
+signet_err sg_people_device_get(struct sg_store *s, const char *tenant, const char *id,
+                                struct sg_device *out)
+{
+    signet_err err = args_ok(s, out != NULL && tenant_ok(tenant) && jkt_ok(id));
+    if (err != SIGNET_OK)
+        return err;
+    const struct arg a[] = {A_TEXT(id), A_TEXT(tenant)};
+    sqlite3_stmt *st = NULL;
+    err = prep(s,
+               "SELECT " DEVICE_COLS " FROM devices d JOIN users u ON u.tenant = d.tenant"
+               " AND u.id = d.user_id WHERE d.id = ?1 AND d.tenant = ?2 AND u.disabled = 0",
+               a, NARGS(a), &st);
+    memset(out, 0, sizeof *out); /* after the binding: the arguments may lie in *out */
+    if (err != SIGNET_OK)
+        return err;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        err = read_device(st, out);
+    else
+        err = rc == SQLITE_DONE ? SIGNET_ERR_NOT_FOUND
+                                : sg_sqlite_map_rc(sg_sqlite_ss(s)->db, rc, "device_get");
+    sg_sqlite_release(s, st);
+    if (err != SIGNET_OK)
+        memset(out, 0, sizeof *out);
+    return err;
+}
+
+signet_err sg_people_device_list(struct sg_store *s, const char *tenant, const char *user_id,
+                                 struct sg_device **out, size_t *n)
+{
+    if (out != NULL)
+        *out = NULL;
+    if (n != NULL)
+        *n = 0;
+    signet_err err = args_ok(s, out != NULL && n != NULL && tenant_ok(tenant) && id_ok(user_id));
+    if (err != SIGNET_OK)
+        return err;
+    const struct arg a[] = {A_TEXT(tenant), A_TEXT(user_id)};
+    sqlite3_stmt *st = NULL;
+    struct sg_device *rows = NULL;
+    size_t count = 0, cap = 0;
+    err = prep(s,
+               "SELECT " DEVICE_COLS " FROM devices d WHERE d.tenant = ?1 AND d.user_id = ?2"
+               " ORDER BY d.created_at, d.rowid",
+               a, NARGS(a), &st);
+    if (err != SIGNET_OK)
+        return err;
+    int rc = SQLITE_DONE;
+    while (err == SIGNET_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct sg_device *d = next_row((void **)&rows, &cap, count, sizeof *rows);
+        err = d != NULL ? read_device(st, d) : SIGNET_ERR_NOMEM;
+        count++;
+    }
+    if (err == SIGNET_OK)
+        err = sg_sqlite_map_rc(sg_sqlite_ss(s)->db, rc, "device_list");
+    sg_sqlite_release(s, st);
+    if (err != SIGNET_OK || count == 0) {
+        free(rows);
+        return err;
+    }
+    *out = rows;
+    *n = count;
+    return SIGNET_OK;
+}
+
+signet_err sg_people_device_used(struct sg_store *s, const char *tenant, const char *id,
+                                 int64_t now)
+{
+    signet_err err = args_ok(s, tenant_ok(tenant) && jkt_ok(id));
+    if (err != SIGNET_OK)
+        return err;
+    const struct arg a[] = {A_TEXT(id), A_TEXT(tenant), A_INT(now)};
+    int changes = 0;
+    err = exec_args(s, "UPDATE devices SET last_used_at = ?3 WHERE id = ?1 AND tenant = ?2",
+                    "device_used", a, NARGS(a), &changes);
+    if (err == SIGNET_OK && changes != 1)
+        err = SIGNET_ERR_NOT_FOUND;
+    return err;
+}
+
+signet_err sg_people_device_remove(struct sg_store *s, const char *tenant, const char *user_id,
+                                   const char *id)
+{
+    signet_err err = args_ok(s, tenant_ok(tenant) && id_ok(user_id) && jkt_ok(id));
+    if (err != SIGNET_OK)
+        return err;
+    const struct arg a[] = {A_TEXT(id), A_TEXT(tenant), A_TEXT(user_id)};
+    int changes = 0;
+    err = exec_args(s, "DELETE FROM devices WHERE id = ?1 AND tenant = ?2 AND user_id = ?3",
+                    "device_remove", a, NARGS(a), &changes);
+    if (err == SIGNET_OK && changes != 1)
+        err = SIGNET_ERR_NOT_FOUND;
+    return err;
+}
+
+/* ---- approval requests ------------------------------------------------------------ */
+
+#define APPROVAL_COLS                                                                       \
+    "tenant, id, user_id, mfa_hash, number, client_id, address, location, device_id,"      \
+    " state, created_at, expires_at, answered_at"
+
+/* Two ASCII digits, nothing after. */
+static int number_ok(const char *v)
+{
+    return v[0] >= '0' && v[0] <= '9' && v[1] >= '0' && v[1] <= '9' && v[2] == '\0';
+}
+
+static signet_err read_approval(sqlite3_stmt *st, struct sg_approval *a)
+{
+    memset(a, 0, sizeof *a);
+    int64_t state = sqlite3_column_int64(st, 9);
+    if (!COL(st, 0, a->tenant) || !COL(st, 1, a->id) || !COL(st, 2, a->user_id) ||
+        !COL(st, 3, a->mfa_hash) || !COL(st, 4, a->number) || !number_ok(a->number) ||
+        !COL(st, 5, a->client_id) || !COL(st, 6, a->address) || !COL(st, 7, a->location) ||
+        !COL(st, 8, a->device_id) || state < SG_APPROVAL_PENDING || state > SG_APPROVAL_USED)
+        return SIGNET_ERR_STORE_CORRUPT;
+    a->state = (int)state;
+    a->created_at = sqlite3_column_int64(st, 10);
+    a->expires_at = sqlite3_column_int64(st, 11);
+    a->answered_at = sqlite3_column_int64(st, 12);
+    return SIGNET_OK;
+}
+
+/* The lock: PERMISSION when the user has max_wrong approvals in state
+ * WRONG with answered_at > now - lock; *end is then the max_wrong-th
+ * newest of those answered_at, plus lock: the first second at which fewer
+ * than max_wrong remain in the window (unless more WRONG answers come in
+ * meanwhile). The arithmetic is SQLite's: no overflow in C. */
+static signet_err approval_lock(struct sg_store *s, const char *tenant, const char *user_id,
+                                int64_t now, int64_t lock, int max_wrong, int64_t *end)
+{
+    const struct arg a[] = {A_TEXT(tenant), A_TEXT(user_id), A_INT(now), A_INT(lock),
+                            A_INT(max_wrong - 1)};
+    sqlite3_stmt *st = NULL;
+    *end = 0;
+    signet_err err = prep(s,
+                          "SELECT answered_at + ?4 FROM approvals WHERE tenant = ?1"
+                          " AND user_id = ?2 AND state = 3 AND answered_at > ?3 - ?4"
+                          " ORDER BY answered_at DESC LIMIT 1 OFFSET ?5",
+                          a, NARGS(a), &st);
+    if (err != SIGNET_OK)
+        return err;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *end = sqlite3_column_int64(st, 0);
+        err = SIGNET_ERR_PERMISSION;
+    } else {
+        err = sg_sqlite_map_rc(sg_sqlite_ss(s)->db, rc, "approval_lock");
+    }
+    sg_sqlite_release(s, st);
+    return err;
+}
+
+/* The new row is PENDING, created at now, unanswered: a->state,
+ * device_id, created_at and answered_at are not read. window and lock
+ * are at most APPROVAL_KEEP (the rows purge() keeps cover them).
+ *
+ * Rate limit: BUSY when the user has max_prompts approvals (any state)
+ * with created_at > now - window.
+ * Lock: PERMISSION as approval_lock() says, *until its end; *until is 0
+ * on any other result. The lock is checked first.
+ * NOT_FOUND when the user is not there or disabled; EXISTS when the id
+ * is taken in the tenant. */
+signet_err sg_people_approval_create(struct sg_store *s, const struct sg_approval *a,
+                                     int64_t now, int64_t window, int max_prompts,
+                                     int64_t lock, int max_wrong, int64_t *until)
+{
+    if (until != NULL)
+        *until = 0;
+    signet_err err = args_ok(
+        s, a != NULL && until != NULL && tenant_ok(a->tenant) && id_ok(a->id) &&
+               id_ok(a->user_id) && hash_ok(a->mfa_hash) && number_ok(a->number) &&
+               opt_ok(a->client_id, sizeof a->client_id) &&
+               opt_ok(a->address, sizeof a->address) &&
+               opt_ok(a->location, sizeof a->location) && window >= 1 &&
+               window <= APPROVAL_KEEP && lock >= 1 && lock <= APPROVAL_KEEP &&
+               max_prompts >= 1 && max_wrong >= 1);
+    if (err != SIGNET_OK)
+        return err;
+    const struct arg ra[] = {A_TEXT(a->tenant), A_TEXT(a->user_id), A_INT(now), A_INT(window),
+                             A_INT(max_prompts - 1)};
+    const struct arg ia[] = {A_TEXT(a->tenant),    A_TEXT(a->id),       A_TEXT(a->user_id),
+                             A_TEXT(a->mfa_hash),  A_TEXT(a->number),   A_TEXT(a->client_id),
+                             A_TEXT(a->address),   A_TEXT(a->location), A_INT(now),
+                             A_INT(a->expires_at)};
+    int64_t lock_end = 0;
+    int own = 0, ok = 0, busy = 0, changes = 0;
+    err = tx_begin(s, &own);
+    if (err != SIGNET_OK)
+        return err;
+    err = purge(s, now);
+    if (err == SIGNET_OK)
+        err = user_active(s, a->tenant, a->user_id, &ok);
+    if (err == SIGNET_OK && !ok)
+        err = SIGNET_ERR_NOT_FOUND;
+    if (err == SIGNET_OK)
+        err = approval_lock(s, a->tenant, a->user_id, now, lock, max_wrong, &lock_end);
+    if (err == SIGNET_OK)
+        err = exists_args(s,
+                          "SELECT 1 FROM approvals WHERE tenant = ?1 AND user_id = ?2"
+                          " AND created_at > ?3 - ?4 ORDER BY created_at DESC LIMIT 1 OFFSET ?5",
+                          "approval_create", ra, NARGS(ra), &busy);
+    if (err == SIGNET_OK && busy)
+        err = SIGNET_ERR_BUSY;
+    if (err == SIGNET_OK)
+        err = exec_args(s,
+                        "INSERT INTO approvals (tenant, id, user_id, mfa_hash, number, client_id,"
+                        " address, location, created_at, expires_at)"
+                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING",
+                        "approval_create", ia, NARGS(ia), &changes);
+    if (err == SIGNET_OK && changes != 1)
+        err = SIGNET_ERR_EXISTS;
+    err = tx_end(s, own, err == SIGNET_OK, err);
+    if (err == SIGNET_ERR_PERMISSION)
+        *until = lock_end;
+    return err;
+}
+
+/* The lock of approval_create alone (no user check, no transaction: one
+ * read). lock is at most APPROVAL_KEEP, as there. */
+signet_err sg_people_approval_locked(struct sg_store *s, const char *tenant, const char *user_id,
+                                     int64_t now, int64_t lock, int max_wrong, int64_t *until)
+{
+    if (until != NULL)
+        *until = 0;
+    signet_err err = args_ok(s, until != NULL && tenant_ok(tenant) && id_ok(user_id) &&
+                                    lock >= 1 && lock <= APPROVAL_KEEP && max_wrong >= 1);
+    if (err != SIGNET_OK)
+        return err;
+    int64_t end = 0;
+    err = approval_lock(s, tenant, user_id, now, lock, max_wrong, &end);
+    if (err == SIGNET_ERR_PERMISSION)
+        *until = end;
+    return err;
+}
+
+signet_err sg_people_approval_get(struct sg_store *s, const char *tenant, const char *id,
+                                  struct sg_approval *out)
+{
+    signet_err err = args_ok(s, out != NULL && tenant_ok(tenant) && id_ok(id));
+    if (err != SIGNET_OK)
+        return err;
+    const struct arg a[] = {A_TEXT(tenant), A_TEXT(id)};
+    sqlite3_stmt *st = NULL;
+    err = prep(s, "SELECT " APPROVAL_COLS " FROM approvals WHERE tenant = ?1 AND id = ?2", a,
+               NARGS(a), &st);
+    memset(out, 0, sizeof *out); /* after the binding: the arguments may lie in *out */
+    if (err != SIGNET_OK)
+        return err;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        err = read_approval(st, out);
+    else
+        err = rc == SQLITE_DONE ? SIGNET_ERR_NOT_FOUND
+                                : sg_sqlite_map_rc(sg_sqlite_ss(s)->db, rc, "approval_get");
+    sg_sqlite_release(s, st);
+    if (err != SIGNET_OK)
+        memset(out, 0, sizeof *out);
+    return err;
+}
+
+signet_err sg_people_approval_pending(struct sg_store *s, const char *tenant,
+                                      const char *user_id, int64_t now,
+                                      struct sg_approval **out, size_t *n)
+{
+    if (out != NULL)
+        *out = NULL;
+    if (n != NULL)
+        *n = 0;
+    signet_err err = args_ok(s, out != NULL && n != NULL && tenant_ok(tenant) && id_ok(user_id));
+    if (err != SIGNET_OK)
+        return err;
+    const struct arg a[] = {A_TEXT(tenant), A_TEXT(user_id), A_INT(now)};
+    sqlite3_stmt *st = NULL;
+    struct sg_approval *rows = NULL;
+    size_t count = 0, cap = 0;
+    err = prep(s,
+               "SELECT " APPROVAL_COLS " FROM approvals WHERE tenant = ?1 AND user_id = ?2"
+               " AND state = 0 AND expires_at > ?3 ORDER BY created_at, rowid",
+               a, NARGS(a), &st);
+    if (err != SIGNET_OK)
+        return err;
+    int rc = SQLITE_DONE;
+    while (err == SIGNET_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct sg_approval *x = next_row((void **)&rows, &cap, count, sizeof *rows);
+        err = x != NULL ? read_approval(st, x) : SIGNET_ERR_NOMEM;
+        count++;
+    }
+    if (err == SIGNET_OK)
+        err = sg_sqlite_map_rc(sg_sqlite_ss(s)->db, rc, "approval_pending");
+    sg_sqlite_release(s, st);
+    if (err != SIGNET_OK || count == 0) {
+        free(rows);
+        return err;
+    }
+    *out = rows;
+    *n = count;
+    return SIGNET_OK;
+}
+
+/* Answers (APPROVED, DENIED, WRONG, REPORTED) need device_id, a device of
+ * the approval's user in the tenant, that user enabled (NOT_FOUND
+ * otherwise: a device never answers for another user), and set
+ * device_id and answered_at = now. USED does not read device_id (NULL is
+ * fine) and changes neither: only an APPROVED one moves to USED, whether
+ * or not it has expired since (it was answered in time); a USED one is
+ * EXISTS (a second use), any other NOT_FOUND. */
+signet_err sg_people_approval_set(struct sg_store *s, const char *tenant, const char *id,
+                                  int state, const char *device_id, int64_t now)
+{
+    int used = state == SG_APPROVAL_USED;
+    signet_err err = args_ok(s, tenant_ok(tenant) && id_ok(id) &&
+                                    state >= SG_APPROVAL_APPROVED && state <= SG_APPROVAL_USED &&
+                                    (used || jkt_ok(device_id)));
+    if (err != SIGNET_OK)
+        return err;
+    const struct arg a[] = {A_TEXT(tenant), A_TEXT(id), A_INT(state),
+                            A_TEXT(used ? "" : device_id), A_INT(now)};
+    char user_id[SG_PEOPLE_ID_MAX];
+    int64_t cur = 0, expires_at = 0;
+    int own = 0, found = 0, changes = 0;
+    sqlite3_stmt *st = NULL;
+    err = tx_begin(s, &own);
+    if (err != SIGNET_OK)
+        return err;
+    err = prep(s, "SELECT user_id, state, expires_at FROM approvals WHERE tenant = ?1 AND id = ?2",
+               a, 2, &st);
+    if (err == SIGNET_OK) {
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            cur = sqlite3_column_int64(st, 1);
+            expires_at = sqlite3_column_int64(st, 2);
+            if (!COL(st, 0, user_id) || cur < SG_APPROVAL_PENDING || cur > SG_APPROVAL_USED)
+                err = SIGNET_ERR_STORE_CORRUPT;
+        } else {
+            err = rc == SQLITE_DONE ? SIGNET_ERR_NOT_FOUND
+                                    : sg_sqlite_map_rc(sg_sqlite_ss(s)->db, rc, "approval_set");
+        }
+        sg_sqlite_release(s, st);
+    }
+    if (err == SIGNET_OK && used) {
+        if (cur != SG_APPROVAL_APPROVED)
+            err = cur == SG_APPROVAL_USED ? SIGNET_ERR_EXISTS : SIGNET_ERR_NOT_FOUND;
+        else
+            err = exec_args(s,
+                            "UPDATE approvals SET state = 5 WHERE tenant = ?1 AND id = ?2"
+                            " AND state = 1",
+                            "approval_set", a, 2, &changes);
+    } else if (err == SIGNET_OK) {
+        if (cur != SG_APPROVAL_PENDING)
+            err = SIGNET_ERR_EXISTS;
+        else if (expires_at <= now)
+            err = SIGNET_ERR_NOT_FOUND;
+        if (err == SIGNET_OK) {
+            const struct arg da[] = {A_TEXT(device_id), A_TEXT(tenant), A_TEXT(user_id)};
+            err = exists_args(s,
+                              "SELECT 1 FROM devices d JOIN users u ON u.tenant = d.tenant"
+                              " AND u.id = d.user_id WHERE d.id = ?1 AND d.tenant = ?2"
+                              " AND d.user_id = ?3 AND u.disabled = 0",
+                              "approval_set", da, NARGS(da), &found);
+        }
+        if (err == SIGNET_OK && !found)
+            err = SIGNET_ERR_NOT_FOUND;
+        if (err == SIGNET_OK)
+            err = exec_args(s,
+                            "UPDATE approvals SET state = ?3, device_id = ?4, answered_at = ?5"
+                            " WHERE tenant = ?1 AND id = ?2 AND state = 0 AND expires_at > ?5",
+                            "approval_set", a, NARGS(a), &changes);
+    }
+    if (err == SIGNET_OK && changes != 1)
+        err = SIGNET_ERR_NOT_FOUND;
+    return tx_end(s, own, err == SIGNET_OK, err);
+}
+
+/* ---- TOTP authenticators -------------------------------------------------------------- */
+
+#define TOTP_COLS "tenant, user_id, cred_id, sealed, confirmed, created_at, last_used_at"
+
+static signet_err read_totp(sqlite3_stmt *st, struct sg_totp *t)
+{
+    memset(t, 0, sizeof *t);
+    int64_t confirmed = sqlite3_column_int64(st, 4);
+    if (!COL(st, 0, t->tenant) || !COL(st, 1, t->user_id) || !COL(st, 2, t->cred_id) ||
+        !COL(st, 3, t->sealed) || (confirmed != 0 && confirmed != 1))
+        return SIGNET_ERR_STORE_CORRUPT;
+    t->confirmed = (int)confirmed;
+    t->created_at = sqlite3_column_int64(st, 5);
+    t->last_used_at = sqlite3_column_int64(st, 6);
+    return SIGNET_OK;
+}
+
+/* The new one is unconfirmed and unused: t->confirmed and last_used_at
+ * are not read. NOT_FOUND when the user is not there or disabled,
+ * EXISTS when cred_id is taken in the tenant. */
+signet_err sg_people_totp_add(struct sg_store *s, const struct sg_totp *t)
+{
+    signet_err err = args_ok(s, t != NULL && tenant_ok(t->tenant) && id_ok(t->user_id) &&
+                                    id_ok(t->cred_id) &&
+                                    b64url_ok(t->sealed, 1, sizeof t->sealed - 1));
+    if (err != SIGNET_OK)
+        return err;
+    const struct arg a[] = {A_TEXT(t->tenant), A_TEXT(t->user_id), A_TEXT(t->cred_id),
+                            A_TEXT(t->sealed), A_INT(t->created_at)};
+    int own = 0, ok = 0, changes = 0;
+    err = tx_begin(s, &own);
+    if (err != SIGNET_OK)
+        return err;
+    err = user_active(s, t->tenant, t->user_id, &ok);
+    if (err == SIGNET_OK && !ok)
+        err = SIGNET_ERR_NOT_FOUND;
+    if (err == SIGNET_OK)
+        err = exec_args(s,
+                        "DELETE FROM totp WHERE tenant = ?1 AND user_id = ?2 AND confirmed = 0",
+                        "totp_add", a, 2, NULL);
+    if (err == SIGNET_OK)
+        err = exec_args(s,
+                        "INSERT INTO totp (tenant, user_id, cred_id, sealed, created_at)"
+                        " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                        "totp_add", a, NARGS(a), &changes);
+    if (err == SIGNET_OK && changes != 1)
+        err = SIGNET_ERR_EXISTS;
+    return tx_end(s, own, err == SIGNET_OK, err);
+}
+
+signet_err sg_people_totp_get(struct sg_store *s, const char *tenant, const char *user_id,
+                              int unconfirmed, struct sg_totp *out)
+{
+    signet_err err = args_ok(s, out != NULL && tenant_ok(tenant) && id_ok(user_id) &&
+                                    (unconfirmed == 0 || unconfirmed == 1));
+    if (err != SIGNET_OK)
+        return err;
+    const struct arg a[] = {A_TEXT(tenant), A_TEXT(user_id), A_INT(!unconfirmed)};
+    sqlite3_stmt *st = NULL;
+    err = prep(s,
+               "SELECT " TOTP_COLS " FROM totp WHERE tenant = ?1 AND user_id = ?2"
+               " AND confirmed = ?3 ORDER BY created_at DESC, rowid DESC LIMIT 1",
+               a, NARGS(a), &st);
+    memset(out, 0, sizeof *out); /* after the binding: the arguments may lie in *out */
+    if (err != SIGNET_OK)
+        return err;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        err = read_totp(st, out);
+    else
+        err = rc == SQLITE_DONE ? SIGNET_ERR_NOT_FOUND
+                                : sg_sqlite_map_rc(sg_sqlite_ss(s)->db, rc, "totp_get");
+    sg_sqlite_release(s, st);
+    if (err != SIGNET_OK)
+        memset(out, 0, sizeof *out);
+    return err;
+}
+
+/* last_used_at = now: the code that confirmed it counts as used (RFC 6238
+ * §5.2). NOT_FOUND when the user has no such authenticator; confirming a
+ * confirmed one again changes only last_used_at. */
+signet_err sg_people_totp_confirm(struct sg_store *s, const char *tenant, const char *user_id,
+                                  const char *cred_id, int64_t now)
+{
+    signet_err err = args_ok(s, tenant_ok(tenant) && id_ok(user_id) && id_ok(cred_id));
+    if (err != SIGNET_OK)
+        return err;
+    const struct arg a[] = {A_TEXT(tenant), A_TEXT(user_id), A_TEXT(cred_id), A_INT(now)};
+    int own = 0, changes = 0;
+    err = tx_begin(s, &own);
+    if (err != SIGNET_OK)
+        return err;
+    err = exec_args(s,
+                    "DELETE FROM totp WHERE tenant = ?1 AND user_id = ?2 AND confirmed = 1"
+                    " AND cred_id != ?3",
+                    "totp_confirm", a, 3, NULL);
+    if (err == SIGNET_OK)
+        err = exec_args(s,
+                        "UPDATE totp SET confirmed = 1, last_used_at = ?4 WHERE tenant = ?1"
+                        " AND user_id = ?2 AND cred_id = ?3",
+                        "totp_confirm", a, NARGS(a), &changes);
+    if (err == SIGNET_OK && changes != 1)
+        err = SIGNET_ERR_NOT_FOUND; /* and the deletion is rolled back */
+    return tx_end(s, own, err == SIGNET_OK, err);
+}
+
+signet_err sg_people_totp_used(struct sg_store *s, const char *tenant, const char *cred_id,
+                               int64_t now)
+{
+    signet_err err = args_ok(s, tenant_ok(tenant) && id_ok(cred_id));
+    if (err != SIGNET_OK)
+        return err;
+    const struct arg a[] = {A_TEXT(tenant), A_TEXT(cred_id), A_INT(now)};
+    int changes = 0;
+    err = exec_args(s, "UPDATE totp SET last_used_at = ?3 WHERE tenant = ?1 AND cred_id = ?2",
+                    "totp_used", a, NARGS(a), &changes);
+    if (err == SIGNET_OK && changes != 1)
+        err = SIGNET_ERR_NOT_FOUND;
+    return err;
+}
+
+signet_err sg_people_totp_remove(struct sg_store *s, const char *tenant, const char *user_id)
+{
+    signet_err err = args_ok(s, tenant_ok(tenant) && id_ok(user_id));
+    if (err != SIGNET_OK)
+        return err;
+    const struct arg a[] = {A_TEXT(tenant), A_TEXT(user_id)};
+    int changes = 0;
+    err = exec_args(s, "DELETE FROM totp WHERE tenant = ?1 AND user_id = ?2", "totp_remove", a,
+                    NARGS(a), &changes);
+    if (err == SIGNET_OK && changes == 0)
         err = SIGNET_ERR_NOT_FOUND;
     return err;
 }

@@ -13,7 +13,7 @@
 #include "store/backend.h"
 #include "store/model.h"
 
-#define STMT_CACHE 96
+#define STMT_CACHE 160
 
 struct cached_stmt {
     const char *sql; /* NULL: free slot */

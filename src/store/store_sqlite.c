@@ -254,6 +254,75 @@ static const char *const migrations[] = {
     " hash TEXT NOT NULL,"
     " updated_at INTEGER NOT NULL,"
     " PRIMARY KEY (tenant, user_id));",
+    /* 6 (issue 14): second factors after a password. A pending second
+     * step is keyed by the hash of the page's token, like a session. */
+    "CREATE TABLE mfa_pending ("
+    " hash TEXT NOT NULL PRIMARY KEY,"
+    " tenant TEXT NOT NULL,"
+    " user_id TEXT NOT NULL,"
+    " req TEXT NOT NULL DEFAULT '',"
+    " created_at INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL,"
+    " tries INTEGER NOT NULL DEFAULT 0 CHECK (tries >= 0)) WITHOUT ROWID;"
+    "CREATE INDEX mfa_pending_user ON mfa_pending(tenant, user_id);"
+    "CREATE INDEX mfa_pending_expiry ON mfa_pending(expires_at);"
+    /* Approver devices: the id is the device key's RFC 7638 thumbprint,
+     * unique across tenants (a key is registered once, like a passkey's
+     * credential id). Rows carry a JWK of up to 511 bytes: a rowid table,
+     * whose rowid orders a user's devices made in the same second. */
+    "CREATE TABLE devices ("
+    " id TEXT NOT NULL PRIMARY KEY CHECK (length(id) = 43),"
+    " tenant TEXT NOT NULL,"
+    " user_id TEXT NOT NULL,"
+    " name TEXT NOT NULL DEFAULT '',"
+    " jwk TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " last_used_at INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX devices_user ON devices(tenant, user_id);"
+    /* One-time codes that register a device to a user (their hash). */
+    "CREATE TABLE device_codes ("
+    " hash TEXT NOT NULL PRIMARY KEY,"
+    " tenant TEXT NOT NULL,"
+    " user_id TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL,"
+    " used_at INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "CREATE INDEX device_codes_user ON device_codes(tenant, user_id);"
+    "CREATE INDEX device_codes_expiry ON device_codes(expires_at);"
+    /* Approval requests (number matching). Rows stay a day past their
+     * end: they are the rate limit's and the lock's history. The partial
+     * index serves the lock (a user's WRONG answers by time). */
+    "CREATE TABLE approvals ("
+    " tenant TEXT NOT NULL,"
+    " id TEXT NOT NULL,"
+    " user_id TEXT NOT NULL,"
+    " mfa_hash TEXT NOT NULL,"
+    " number TEXT NOT NULL CHECK (length(number) = 2 AND number GLOB '[0-9][0-9]'),"
+    " client_id TEXT NOT NULL DEFAULT '',"
+    " address TEXT NOT NULL DEFAULT '',"
+    " location TEXT NOT NULL DEFAULT '',"
+    " device_id TEXT NOT NULL DEFAULT '',"
+    " state INTEGER NOT NULL DEFAULT 0 CHECK (state BETWEEN 0 AND 5),"
+    " created_at INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL,"
+    " answered_at INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (tenant, id));"
+    "CREATE INDEX approvals_user ON approvals(tenant, user_id, created_at);"
+    "CREATE INDEX approvals_wrong ON approvals(tenant, user_id, answered_at) WHERE state = 3;"
+    "CREATE INDEX approvals_expiry ON approvals(expires_at);"
+    /* TOTP authenticators (RFC 6238): the seed sealed by the signer. The
+     * database itself refuses a second confirmed one per user. */
+    "CREATE TABLE totp ("
+    " tenant TEXT NOT NULL,"
+    " cred_id TEXT NOT NULL,"
+    " user_id TEXT NOT NULL,"
+    " sealed TEXT NOT NULL,"
+    " confirmed INTEGER NOT NULL DEFAULT 0 CHECK (confirmed IN (0, 1)),"
+    " created_at INTEGER NOT NULL,"
+    " last_used_at INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (tenant, cred_id));"
+    "CREATE INDEX totp_user ON totp(tenant, user_id);"
+    "CREATE UNIQUE INDEX totp_one_confirmed ON totp(tenant, user_id) WHERE confirmed = 1;",
 };
 #define SCHEMA_LATEST ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -461,6 +461,8 @@ static const struct sg_tm_key *key_by_hsm(const struct sg_tm_key *keys, size_t n
 
 /* SG_AUDIT_KEY_ID as the inventory shows a CKA_ID (lower-case hex). */
 #define AUDIT_KEY_ID_HEX "7369676e65742d61756469742d6b6579"
+/* SG_TOTP_SEAL_KEY_ID likewise: the AES key that seals TOTP seeds (issue 14). */
+#define SEAL_KEY_ID_HEX "7369676e65742d746f74702d7365616c"
 
 void sg_inv_check_token_objects(const struct sg_inv_input *in, struct sg_inv_result *r)
 {
@@ -495,6 +497,9 @@ void sg_inv_check_token_objects(const struct sg_inv_input *in, struct sg_inv_res
         if (k == NULL && strcmp(o->id, AUDIT_KEY_ID_HEX) == 0 &&
             strcmp(o->label, SG_AUDIT_KEY_LABEL) == 0)
             continue; /* the audit key (checkpoints of the audit log), not in the store */
+        if (k == NULL && strcmp(o->id, SEAL_KEY_ID_HEX) == 0 &&
+            strcmp(o->label, SG_TOTP_SEAL_KEY_LABEL) == 0)
+            continue; /* the TOTP seal key (a secret key), not in the store either */
         if (k == NULL)
             violate(r, "object id %s (label '%s') is not a key signet created", o->id, o->label);
         else if ((before != NULL && before->state == SG_KS_DESTROYED) ||

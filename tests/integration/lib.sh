@@ -324,7 +324,7 @@ sg_token_objects() {
         function flush() { if (cls != "") printf "%s\t%s\t%s\t%s\t%s\n", cls, id, label, access, point }
         /^[A-Za-z].* Object/ {
             flush(); id = ""; label = ""; access = ""; point = ""
-            cls = /^Private Key Object/ ? "priv" : /^Public Key Object/ ? "pub" : "other"
+            cls = /^Private Key Object/ ? "priv" : /^Public Key Object/ ? "pub" : /^Secret Key Object/ ? "secret" : "other"
             next
         }
         /^  ID:/ { id = $2 }
@@ -608,6 +608,16 @@ objs = [o for o in objs if o["id"] != AUDIT_ID]
 check("the audit key is one pair labelled signet-audit",
       [] if sorted((o["cls"], o["label"]) for o in audit_objs) ==
       [("priv", "signet-audit"), ("pub", "signet-audit")] else ["audit key objects: %r" % audit_objs])
+# The TOTP seal key (issue 14) neither: one AES secret key, label signet-totp-seal.
+SEAL_ID = b"signet-totp-seal".hex()
+seal_objs = [o for o in objs if o["id"] == SEAL_ID]
+objs = [o for o in objs if o["id"] != SEAL_ID]
+check("the TOTP seal key is one secret key labelled signet-totp-seal, sensitive, never extractable",
+      [] if [(o["cls"], o["label"]) for o in seal_objs] == [("secret", "signet-totp-seal")] and
+      {"sensitive", "always sensitive", "never extractable"} <=
+      set(p.strip() for p in seal_objs[0]["access"].split(",")) and
+      "extractable" not in [p.strip() for p in seal_objs[0]["access"].split(",")]
+      else ["seal key objects: %r" % seal_objs])
 live = [k for k in keys if k["state"] != "DESTROYED"]
 dead = [k for k in keys if k["state"] == "DESTROYED"]
 def ids(cls):

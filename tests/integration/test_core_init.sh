@@ -156,7 +156,9 @@ keys_list_issuer() {
 # token_flags_ok STATE N: N private keys, each labelled signet:*, its Access
 # "sensitive, always sensitive, never extractable" and never "extractable"
 # alone; N public keys; besides them the audit key (label signet-audit,
-# issue 11), held to the same access flags.
+# issue 11), held to the same access flags, and the TOTP seal key (an AES
+# secret key, label signet-totp-seal, issue 14), sensitive and never
+# extractable; any other object is unexpected.
 token_flags_ok() {
     local st=$1 n=$2
     sg_token_objects "$st" >"$SG_TMP/tf.objs" || return 1
@@ -175,9 +177,16 @@ token_flags_ok() {
             if ($3 !~ /^signet:/ && $3 != "signet-audit") print "private key " $2 " label: " $3
         }
         $1 == "pub" && $3 != "signet-audit" { npub++ }
-        $1 == "other" { print "unexpected object " $2 }
+        $1 == "secret" && $3 == "signet-totp-seal" && $2 == "7369676e65742d746f74702d7365616c" {
+            seal++
+            if ($4 !~ /(^|, )sensitive(,|$)/ || $4 !~ /never extractable/ || $4 ~ /(^|, )extractable(,|$)/)
+                print "seal key access: " $4
+            next
+        }
+        $1 == "secret" || $1 == "other" { print "unexpected object " $2 }
         END {
             if (!audit) print "no audit key (label signet-audit) in the token"
+            if (seal != 1) print seal + 0 " TOTP seal keys (label signet-totp-seal), want 1"
             if (np != n) print np + 0 " private keys, want " n
             if (npub != n) print npub + 0 " public keys, want " n
         }' "$SG_TMP/tf.objs") || return 1

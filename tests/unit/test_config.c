@@ -660,6 +660,30 @@ static void test_telemetry_and_scopes(void **state)
     }
 }
 
+/* The mfa policy (issue 14): approval_or_passkey by default; no value
+ * turns the second step off; sg_config_write keeps it. */
+static void test_tenant_mfa(void **state)
+{
+    (void)state;
+    assert_int_equal(parse(MINI), SIGNET_OK);
+    assert_int_equal(cfg.tenants[0].mfa, SG_MFA_APPROVAL_OR_PASSKEY);
+    assert_int_equal(parse(MINI "mfa = phishing_resistant\n"), SIGNET_OK);
+    assert_int_equal(cfg.tenants[0].mfa, SG_MFA_PHISHING_RESISTANT);
+    assert_int_equal(parse(MINI "mfa = any\n"), SIGNET_OK);
+    assert_int_equal(cfg.tenants[0].mfa, SG_MFA_ANY);
+    static const char *const bad[] = {"", "off", "none", "false", "password", "Any"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(parsef(MINI "mfa = %s\n", bad[i]), SIGNET_ERR_CONFIG);
+        assert_msg("mfa");
+    }
+    char dir[256];
+    assert_int_equal(sg_test_mkdtemp(dir, sizeof dir, "signet-config"), 0);
+    load_written(dir, MINI "mfa = phishing_resistant\n");
+    assert_same_config();
+    assert_int_equal(cfg.tenants[0].mfa, SG_MFA_PHISHING_RESISTANT);
+    sg_test_rmrf(dir);
+}
+
 /* DPoP (issue 12): the tenant's default client policy (allowed) and its
  * nonce switch (required); any other value names its key. */
 static void test_tenant_dpop(void **state)
@@ -710,6 +734,7 @@ int main(void)
         cmocka_unit_test(test_long_tenant_names_not_merged),
         cmocka_unit_test(test_tenant_limit),
         cmocka_unit_test(test_tenant_dpop),
+        cmocka_unit_test(test_tenant_mfa),
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_write_load_roundtrip),
         cmocka_unit_test(test_write_keeps_every_setting),

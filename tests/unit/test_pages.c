@@ -1,4 +1,4 @@
-/* The people's pages (src/signetd/pages.c, issue 13), hostile: the HTML
+/* The people's pages (src/signetd/pages.c, issues 13 and 14), hostile: the HTML
  * escaper on every special character, attribute-breaking input, control
  * characters and short buffers; every page rendered with hostile tenant,
  * user, client, state and token strings and checked by a small tag scanner
@@ -6,14 +6,23 @@
  * bracket inside a value, one script element: the asset); the answer's
  * status, type and page flag; the embedded assets (types, caching, bytes
  * equal to the source files, 404 for any other name); allocation failures
- * at every step; and the script's own rules (no eval, no innerHTML). */
+ * at every step; and the script's own rules (no eval, no innerHTML).
+ * Issue 14: the sign-in page's second steps, the account page's devices
+ * and TOTP sections under each mfa policy, the TOTP set-up page, and
+ * src/signetd/qr.c: the QR code's SVG (its modules are libqrencode's, its
+ * size the version's, and zbarimg reads it back when installed), the
+ * otpauth URI's encoding and the typed code's parser. */
 #include "testutil.h"
 
+#include <qrencode.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "common/config.h"
 #include "signetd/pages.h"
+#include "signetd/qr.h"
 
 #define HTML_TYPE "text/html; charset=utf-8"
 
@@ -27,6 +36,10 @@
 #define EVIL_REQ "r\"><script>alert(2)</script>"
 #define EVIL_NOTICE "<b>bold</b>\"'"
 #define EVIL_TOKEN "t\"><script>alert(3)</script>"
+#define EVIL_DEVICE "d\" onfocus=\"alert(4)\"><img src=x>"
+#define EVIL_ISSUER "https://x/\"><script>alert(5)</script>"
+#define EVIL_SECRET "JBSW\"><script>alert(6)</script>"
+#define EVIL_OTPAUTH "otpauth://totp/\"><script>alert(7)</script>"
 
 static const struct sd_page_base evil_base = {"/t/\"><script>alert(1)</script>", EVIL_TENANT,
                                               EVIL_CSRF};
@@ -134,7 +147,11 @@ static const char *const allowed_attrs[] = {
     "data-page", "data-base", "data-csrf", "data-req", "data-token", "data-client",
     "data-post-logout-redirect-uri", "data-state", "for", "type", "autocomplete",
     "autocapitalize", "spellcheck", "placeholder", "role", "aria-live", "datetime", "minlength",
-    "maxlength", NULL};
+    "maxlength",
+    /* issue 14: the second steps, devices, TOTP */
+    "hidden", "inputmode", "data-method", "data-device", "data-issuer", "aria-label",
+    /* the QR code's inline SVG (presentation attributes only) */
+    "xmlns", "viewBox", "width", "height", "shape-rendering", "fill", "d", NULL};
 
 static int allowed_attr(const char *name, size_t n)
 {
@@ -191,7 +208,7 @@ static void check_markup(const char *body)
                 break;
             }
             const char *name = p;
-            while (is_lower_alnum(*p) || *p == '-')
+            while (is_lower_alnum(*p) || *p == '-' || (*p >= 'A' && *p <= 'Z')) /* viewBox */
                 p++;
             if (p == name)
                 fail_msg("bad attribute near: %.60s", name);
@@ -216,6 +233,14 @@ static void check_markup(const char *body)
     assert_int_equal(scripts, 1);
 }
 
+static size_t count(const char *hay, const char *needle)
+{
+    size_t n = 0, k = strlen(needle);
+    for (const char *p = strstr(hay, needle); p != NULL; p = strstr(p + k, needle))
+        n++;
+    return n;
+}
+
 /* The parts every page has, and the answer's fields. */
 static void check_page(const struct sd_resp *r, unsigned status, const char *kind)
 {
@@ -237,11 +262,16 @@ static void check_page(const struct sd_resp *r, unsigned status, const char *kin
     (void)snprintf(want, sizeof want, "<main id=\"signet\" class=\"card\" data-page=\"%s\"", kind);
     assert_non_null(strstr(b, want));
     assert_non_null(strstr(b, "</main>\n</body>\n</html>\n"));
-    /* Nothing inline, nothing external. */
+    /* Nothing inline, nothing external: the only URLs are the SVG
+     * namespace (a name, never fetched) and the account page's issuer (a
+     * data attribute the script shows as text). */
     assert_null(strstr(b, " style="));
     assert_null(strstr(b, "<style"));
-    assert_null(strstr(b, "http://"));
-    assert_null(strstr(b, "https://"));
+    assert_int_equal(count(b, "http://"), count(b, "xmlns=\"http://www.w3.org/2000/svg\""));
+    assert_int_equal(count(b, "https://"), count(b, "data-issuer=\"https://"));
+    assert_null(strstr(b, "<foreignobject"));
+    assert_null(strstr(b, "<foreignObject"));
+    assert_null(strstr(b, "href=\"javascript"));
     assert_null(strstr(b, "<script>"));
     assert_null(strstr(b, "<a "));
     check_markup(b);
@@ -282,6 +312,30 @@ static void test_signin(void **state)
     assert_non_null(strstr(b, "<button id=\"pwsignin\""));
     assert_non_null(strstr(b, "never enough on its own"));
     assert_non_null(strstr(b, "<p id=\"message\" role=\"status\" aria-live=\"polite\">"));
+    /* The second steps (issue 14): hidden, one wrapper per method. */
+    const char *second = strstr(b, "<section id=\"second\" hidden>");
+    assert_non_null(second);
+    assert_true(second > strstr(b, "</details>"));
+    assert_non_null(strstr(second, "<h2>Confirm it&#39;s you</h2>"));
+    assert_non_null(strstr(second, "data-method=\"passkey\" hidden>\n<button id=\"second-passkey\" "
+                                   "type=\"button\">Use my passkey</button>"));
+    assert_non_null(strstr(second, "data-method=\"approval\" hidden>\n<button id=\"second-approval\""));
+    assert_non_null(strstr(second, ">Approve on my device</button>"));
+    assert_non_null(strstr(second, "<div id=\"approval\" hidden>"));
+    assert_non_null(strstr(second, "<p class=\"number\" id=\"approval-number\"></p>"));
+    assert_non_null(strstr(second, "Type this number in signet-authenticator on your device"));
+    assert_non_null(strstr(second, "<span id=\"approval-expires\"></span>"));
+    assert_non_null(strstr(second, "data-method=\"totp\" hidden>"));
+    assert_non_null(strstr(second, "<label for=\"totpcode\">Code from your authenticator app</label>"));
+    assert_non_null(strstr(second, "<input id=\"totpcode\""));
+    assert_non_null(strstr(second, "inputmode=\"numeric\" autocomplete=\"one-time-code\" "
+                                   "maxlength=\"8\""));
+    assert_non_null(strstr(second, "<button id=\"second-totp\" type=\"button\" class=\"secondary\">"
+                                   "Verify code</button>"));
+    assert_true(strstr(second, "</section>") < strstr(b, "id=\"message\""));
+    assert_int_equal(count(b, "data-method="), 3);
+    /* The token travels in the script's memory, never in the page. */
+    assert_null(strstr(b, "data-second"));
     resp_free(&r);
 
     /* No request, no client, no notice: none of their lines. */
@@ -344,12 +398,17 @@ static void test_account(void **state)
         {"passkey", "synced", 1700000000, 1700003600},
         {"ee882879-721c-4913-9775-3dfcce97072a", "device-bound", 1700000000, 0},
     };
+    struct sd_page_account_info a = {
+        .user_name = "alice", .auth_time = 1700000000, .keys = keys, .n_keys = 2,
+        .has_password = 1, .mfa_policy = SG_MFA_APPROVAL_OR_PASSKEY,
+        .issuer = "https://id.example/t/default"};
     struct sd_resp r;
     resp_init(&r);
-    sd_page_account(&r, &good_base, "alice", 1700000000, keys, 2, 1);
+    sd_page_account(&r, &good_base, &a);
     check_page(&r, 200, "account");
     const char *b = r.body;
-    assert_non_null(strstr(b, "data-base=\"/t/default\" data-csrf=\"csrf-token_1\">"));
+    assert_non_null(strstr(b, "data-base=\"/t/default\" data-csrf=\"csrf-token_1\" "
+                              "data-issuer=\"https://id.example/t/default\">"));
     assert_non_null(strstr(b, "<h1 class=\"user\">alice</h1>"));
     assert_non_null(strstr(b, "Signed in since <time datetime=\"2023-11-14T22:13:20Z\">"
                               "2023-11-14 22:13 UTC</time>"));
@@ -364,23 +423,476 @@ static void test_account(void **state)
     assert_non_null(strstr(b, "A password is set."));
     assert_non_null(strstr(b, "autocomplete=\"new-password\""));
     assert_non_null(strstr(b, "<button id=\"removepw\""));
+    /* The sections, in order. */
+    const char *pk = strstr(b, "<h2>Passkeys</h2>"), *pw = strstr(b, "<h2>Password</h2>"),
+               *dv = strstr(b, "<h2>Approval devices</h2>");
+    assert_non_null(pk);
+    assert_non_null(pw);
+    assert_non_null(dv);
+    assert_true(pk < pw && pw < dv);
+    /* No devices yet: register one (the default policy allows approvals). */
+    assert_non_null(strstr(b, "No devices."));
+    assert_null(strstr(b, "remove-device"));
+    assert_non_null(strstr(b, "<button id=\"device-code\" type=\"button\" class=\"secondary\">"
+                              "Register a device</button>"));
+    assert_non_null(strstr(b, "<div id=\"device-enrol\" hidden>"));
+    assert_non_null(strstr(b, "<p class=\"number code\" id=\"device-code-value\"></p>"));
+    assert_non_null(strstr(b, "<code id=\"device-command\"></code>"));
+    assert_null(strstr(b, "not accepted"));
+    /* approval_or_passkey, no TOTP: no TOTP section at all. */
+    assert_null(strstr(b, "Authenticator app (TOTP)"));
+    assert_null(strstr(b, "totp-setup"));
+    assert_null(strstr(b, "totp-remove"));
     resp_free(&r);
 
     /* No passkeys (NULL list), no password: nothing to remove. */
+    struct sd_page_account_info empty = {.user_name = "alice"};
     resp_init(&r);
-    sd_page_account(&r, &good_base, "alice", 0, NULL, 0, 0);
+    sd_page_account(&r, &good_base, &empty);
     check_page(&r, 200, "account");
     assert_non_null(strstr(r.body, "No passkeys."));
     assert_non_null(strstr(r.body, "No password"));
     assert_null(strstr(r.body, "removepw"));
     assert_non_null(strstr(r.body, "Signed in since an unknown time"));
+    assert_non_null(strstr(r.body, "data-issuer=\"\""));
+    assert_non_null(strstr(r.body, "id=\"device-code\"")); /* 0: the default policy */
+    resp_free(&r);
+
+    /* No info at all: a 500, not a page that looks fine. */
+    resp_init(&r);
+    sd_page_account(&r, &good_base, NULL);
+    assert_int_equal(r.status, 500);
+    assert_int_equal(r.page, 1);
     resp_free(&r);
 
     const struct sd_page_passkey evil[] = {{EVIL_USER, EVIL_NOTICE, -1, 1700000000}};
+    const struct sd_page_device evil_dev[] = {{EVIL_DEVICE, EVIL_USER, -1, 0}};
+    struct sd_page_account_info bad = {
+        .user_name = EVIL_USER, .auth_time = 1700000000, .keys = evil, .n_keys = 1,
+        .devices = evil_dev, .n_devices = 1, .has_totp = 1, .mfa_policy = SG_MFA_ANY,
+        .issuer = EVIL_ISSUER};
     resp_init(&r);
-    sd_page_account(&r, &evil_base, EVIL_USER, 1700000000, evil, 1, 0);
+    sd_page_account(&r, &evil_base, &bad);
     check_page(&r, 200, "account");
     check_no_injection(r.body);
+    assert_non_null(strstr(r.body, "data-device=\"d&quot; onfocus=&quot;alert(4)&quot;&gt;&lt;img "
+                                   "src=x&gt;\""));
+    assert_non_null(strstr(r.body, "data-issuer=\"https://x/&quot;&gt;&lt;script&gt;alert(5)"
+                                   "&lt;/script&gt;\""));
+    resp_free(&r);
+}
+
+static void test_account_devices(void **state)
+{
+    (void)state;
+    const struct sd_page_device devs[] = {
+        {"dev_1", "Alice's phone", 1700000000, 1700003600},
+        {"dev_2", NULL, 1700000000, 0},
+    };
+    struct sd_page_account_info a = {.user_name = "alice", .auth_time = 1700000000,
+                                     .devices = devs, .n_devices = 2,
+                                     .mfa_policy = SG_MFA_APPROVAL_OR_PASSKEY,
+                                     .issuer = "https://id.example/t/default"};
+    struct sd_resp r;
+    resp_init(&r);
+    sd_page_account(&r, &good_base, &a);
+    check_page(&r, 200, "account");
+    const char *b = r.body;
+    assert_non_null(strstr(b, "<ul class=\"passkeys devices\">"));
+    assert_non_null(strstr(b, "<span class=\"kind\">Alice&#39;s phone</span>"));
+    assert_non_null(strstr(b, "<span class=\"kind\">device</span>")); /* no name */
+    assert_non_null(strstr(b, "registered <time datetime=\"2023-11-14T22:13:20Z\">"));
+    assert_non_null(strstr(b, "last used <time datetime=\"2023-11-14T23:13:20Z\">"));
+    assert_non_null(strstr(b, "<button type=\"button\" class=\"secondary remove-device\" "
+                              "data-device=\"dev_1\">Remove</button>"));
+    assert_non_null(strstr(b, "data-device=\"dev_2\">Remove</button>"));
+    assert_int_equal(count(b, "remove-device"), 2);
+    assert_non_null(strstr(b, "id=\"device-code\""));
+    resp_free(&r);
+
+    /* phishing_resistant: the devices can still be removed, not added. */
+    a.mfa_policy = SG_MFA_PHISHING_RESISTANT;
+    resp_init(&r);
+    sd_page_account(&r, &good_base, &a);
+    check_page(&r, 200, "account");
+    assert_int_equal(count(r.body, "remove-device"), 2);
+    assert_null(strstr(r.body, "device-code"));
+    assert_null(strstr(r.body, "device-enrol"));
+    assert_non_null(strstr(r.body, "Approvals on a device are not accepted by this "
+                                   "organisation&#39;s policy"));
+    assert_null(strstr(r.body, "Authenticator app (TOTP)"));
+    resp_free(&r);
+}
+
+static void test_account_totp(void **state)
+{
+    (void)state;
+    struct sd_page_account_info a = {.user_name = "alice", .auth_time = 1700000000,
+                                     .mfa_policy = SG_MFA_ANY};
+    struct sd_resp r;
+    /* any, none set up: the link-styled button to the set-up page. */
+    resp_init(&r);
+    sd_page_account(&r, &good_base, &a);
+    check_page(&r, 200, "account");
+    const char *h = strstr(r.body, "<h2>Authenticator app (TOTP)</h2>");
+    assert_non_null(h);
+    assert_true(h > strstr(r.body, "<h2>Approval devices</h2>"));
+    assert_non_null(strstr(h, "No authenticator app."));
+    assert_non_null(strstr(h, "<button id=\"totp-setup\" type=\"button\" class=\"link\">"));
+    assert_null(strstr(r.body, "totp-remove"));
+    resp_free(&r);
+
+    /* any, set up: remove it. */
+    a.has_totp = 1;
+    resp_init(&r);
+    sd_page_account(&r, &good_base, &a);
+    check_page(&r, 200, "account");
+    assert_non_null(strstr(r.body, "An authenticator app is set up."));
+    assert_non_null(strstr(r.body, "<button id=\"totp-remove\" type=\"button\""));
+    assert_null(strstr(r.body, "totp-setup"));
+    assert_null(strstr(r.body, "Codes are not accepted"));
+    resp_free(&r);
+
+    /* Set up, then the policy stopped accepting codes: it can be removed. */
+    for (int policy = 0; policy <= SG_MFA_APPROVAL_OR_PASSKEY; policy++) {
+        a.mfa_policy = policy;
+        resp_init(&r);
+        sd_page_account(&r, &good_base, &a);
+        check_page(&r, 200, "account");
+        assert_non_null(strstr(r.body, "An authenticator app is set up."));
+        assert_non_null(strstr(r.body, "id=\"totp-remove\""));
+        assert_non_null(strstr(r.body, "Codes are not accepted"));
+        assert_null(strstr(r.body, "totp-setup"));
+        resp_free(&r);
+    }
+}
+
+/* ---- the TOTP set-up page and qr.c ------------------------------------------ */
+
+#define TEST_SECRET "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+#define TEST_URI                                                                                 \
+    "otpauth://totp/Example%20Co:alice%40example.com?secret=" TEST_SECRET                       \
+    "&issuer=Example%20Co&algorithm=SHA1&digits=6&period=30"
+
+/* The SVG's dark modules, read back from its path ("M x y hN v1h-N z"
+ * subpaths) into grid (s x s, 1 = dark). Fails the test on anything else. */
+static void svg_grid(const char *svg, unsigned s, unsigned char *grid)
+{
+    const char *d = strstr(svg, " d=\"");
+    assert_non_null(d);
+    d += 4;
+    memset(grid, 0, (size_t)s * s);
+    while (*d != '"') {
+        char *end;
+        if (*d == ' ')
+            d++;
+        assert_int_equal(*d, 'M');
+        unsigned long x = strtoul(d + 1, &end, 10);
+        assert_int_equal(*end, ' ');
+        unsigned long y = strtoul(end + 1, &end, 10);
+        assert_int_equal(*end, 'h');
+        unsigned long run = strtoul(end + 1, &end, 10);
+        assert_int_equal(strncmp(end, "v1h-", 4), 0);
+        unsigned long back = strtoul(end + 4, &end, 10);
+        assert_int_equal(*end, 'z');
+        d = end + 1;
+        assert_int_equal(run, back);
+        assert_true(run >= 1 && x + run <= s && y < s);
+        for (unsigned long i = 0; i < run; i++) {
+            assert_int_equal(grid[y * s + x + i], 0); /* no module drawn twice */
+            grid[y * s + x + i] = 1;
+        }
+    }
+}
+
+/* text's SVG: its structure, and modules equal to libqrencode's symbol
+ * for the same text (level M, byte mode, case kept) in a 4-module quiet
+ * zone, so its size is the version's: 17 + 4 * version + 8. */
+static void check_qr(const char *text)
+{
+    size_t len = 0;
+    char *svg = sd_qr_svg(text, &len);
+    assert_non_null(svg);
+    assert_int_equal(len, strlen(svg));
+    QRcode *q = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+    assert_non_null(q);
+    const unsigned w = (unsigned)q->width, s = w + 2 * SD_QR_QUIET;
+    assert_int_equal(w, 17 + 4 * (unsigned)q->version);
+    char head[256];
+    (void)snprintf(head, sizeof head,
+                   "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %u %u\" width=\"%u\" "
+                   "height=\"%u\" shape-rendering=\"crispEdges\" role=\"img\" "
+                   "aria-label=\"QR code\"><rect width=\"%u\" height=\"%u\" fill=\"#fff\"></rect>"
+                   "<path fill=\"#000\" d=\"M",
+                   s, s, s * SD_QR_MODULE_PX, s * SD_QR_MODULE_PX, s, s);
+    assert_int_equal(strncmp(svg, head, strlen(head)), 0);
+    assert_int_equal(strcmp(svg + len - 15, "\"></path></svg>"), 0);
+    assert_int_equal(count(svg, "<path"), 1);
+    assert_int_equal(count(svg, "<"), 6); /* svg, rect, /rect, path, /path, /svg */
+    assert_null(strstr(svg, "script"));
+    assert_null(strchr(svg, '\''));
+    unsigned char *grid = malloc((size_t)s * s);
+    assert_non_null(grid);
+    svg_grid(svg, s, grid);
+    for (unsigned y = 0; y < s; y++)
+        for (unsigned x = 0; x < s; x++) {
+            int in = x >= SD_QR_QUIET && y >= SD_QR_QUIET && x < w + SD_QR_QUIET &&
+                     y < w + SD_QR_QUIET;
+            int want = in ? (q->data[(y - SD_QR_QUIET) * w + (x - SD_QR_QUIET)] & 1) : 0;
+            if (grid[y * s + x] != want)
+                fail_msg("module (%u,%u) is %d, libqrencode's is %d", x, y, grid[y * s + x], want);
+        }
+    free(grid);
+    QRcode_free(q);
+    free(svg);
+}
+
+static void test_qr_svg(void **state)
+{
+    (void)state;
+    check_qr("a"); /* version 1: 21 modules, 29 with the quiet zone */
+    size_t len = 0;
+    char *svg = sd_qr_svg("a", &len);
+    assert_non_null(strstr(svg, "viewBox=\"0 0 29 29\" width=\"116\" height=\"116\""));
+    free(svg);
+    check_qr(TEST_URI);
+    check_qr("Case Matters: aBc 123 <&> \"'");
+    check_qr("\xc3\xa9\xf0\x9f\x94\x91 UTF-8");
+    char big[SD_QR_TEXT_MAX + 2];
+    memset(big, 'x', sizeof big);
+    big[SD_QR_TEXT_MAX] = '\0'; /* exactly the maximum: encoded */
+    check_qr(big);
+    big[SD_QR_TEXT_MAX] = 'x';
+    big[SD_QR_TEXT_MAX + 1] = '\0'; /* one byte more: refused */
+    len = 7;
+    assert_null(sd_qr_svg(big, &len));
+    assert_int_equal(len, 0);
+    assert_null(sd_qr_svg("", &len));
+    assert_null(sd_qr_svg(NULL, &len));
+    svg = sd_qr_svg("abc", NULL); /* the length is optional */
+    assert_non_null(svg);
+    free(svg);
+}
+
+/* The SVG, drawn into a PGM at 4 pixels a module, decoded by zbarimg
+ * (package zbar-tools) when it is installed. */
+static void test_qr_decodes(void **state)
+{
+    (void)state;
+    const char *zbar = "/usr/bin/zbarimg";
+    if (access(zbar, X_OK) != 0)
+        skip();
+    char dir[256];
+    assert_int_equal(sg_test_mkdtemp(dir, sizeof dir, "signet-qr"), 0);
+    char *svg = sd_qr_svg(TEST_URI, NULL);
+    assert_non_null(svg);
+    unsigned long s = strtoul(strstr(svg, "viewBox=\"0 0 ") + 13, NULL, 10);
+    assert_true(s >= 29 && s <= 185);
+    unsigned char *grid = malloc(s * s);
+    assert_non_null(grid);
+    svg_grid(svg, (unsigned)s, grid);
+    char path[320];
+    (void)snprintf(path, sizeof path, "%s/qr.pgm", dir);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    const unsigned px = 4;
+    fprintf(f, "P5\n%lu %lu\n255\n", s * px, s * px);
+    for (unsigned long y = 0; y < s * px; y++)
+        for (unsigned long x = 0; x < s * px; x++)
+            fputc(grid[(y / px) * s + x / px] ? 0 : 255, f);
+    assert_int_equal(fclose(f), 0);
+    char cmd[512];
+    (void)snprintf(cmd, sizeof cmd, "%s --quiet --raw '%s' 2>/dev/null", zbar, path);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char got[1024] = "";
+    size_t n = fread(got, 1, sizeof got - 1, p);
+    got[n] = '\0';
+    int rc = pclose(p);
+    while (n > 0 && (got[n - 1] == '\n' || got[n - 1] == '\r'))
+        got[--n] = '\0';
+    if (rc != 0)
+        fail_msg("zbarimg failed (%d) on %s", rc, path);
+    assert_string_equal(got, TEST_URI);
+    free(grid);
+    free(svg);
+    sg_test_rmrf(dir);
+}
+
+static void expect_uri(const char *issuer, const char *account, const char *secret,
+                       const char *want)
+{
+    char out[512];
+    memset(out, 'x', sizeof out);
+    assert_int_equal(sd_otpauth_uri(out, sizeof out, issuer, account, secret), 0);
+    assert_string_equal(out, want);
+}
+
+static void test_otpauth_uri(void **state)
+{
+    (void)state;
+    expect_uri("Example Co", "alice@example.com", TEST_SECRET, TEST_URI);
+    expect_uri("signet", "bob", "GEZDGNBV",
+               "otpauth://totp/signet:bob?secret=GEZDGNBV&issuer=signet&algorithm=SHA1"
+               "&digits=6&period=30");
+    /* Unreserved kept; ':' and every other byte encoded (a label can
+     * neither split the "issuer:account" label nor add a parameter). */
+    expect_uri("a-b._~Z9", "x:y", "AB",
+               "otpauth://totp/a-b._~Z9:x%3Ay?secret=AB&issuer=a-b._~Z9&algorithm=SHA1"
+               "&digits=6&period=30");
+    expect_uri("Evil:Co&secret=AAAA#x", "m\"<>/?%\xc3\xa9\n", "AB",
+               "otpauth://totp/Evil%3ACo%26secret%3DAAAA%23x:m%22%3C%3E%2F%3F%25%C3%A9%0A"
+               "?secret=AB&issuer=Evil%3ACo%26secret%3DAAAA%23x&algorithm=SHA1&digits=6"
+               "&period=30");
+    char out[512];
+    /* Invalid inputs: "" out. */
+    const char *bad_secrets[] = {"", "abc", "AB=", "AB1", "AB 8", "AB\xc3\xa9", "A&issuer=x"};
+    for (size_t i = 0; i < sizeof bad_secrets / sizeof bad_secrets[0]; i++) {
+        memset(out, 'x', sizeof out);
+        assert_int_equal(sd_otpauth_uri(out, sizeof out, "i", "a", bad_secrets[i]), -1);
+        assert_string_equal(out, "");
+    }
+    char long_secret[130];
+    memset(long_secret, 'A', 129);
+    long_secret[129] = '\0';
+    assert_int_equal(sd_otpauth_uri(out, sizeof out, "i", "a", long_secret), -1);
+    long_secret[128] = '\0';
+    assert_int_equal(sd_otpauth_uri(out, sizeof out, "i", "a", long_secret), 0);
+    assert_int_equal(sd_otpauth_uri(out, sizeof out, "", "a", "AB"), -1);
+    assert_int_equal(sd_otpauth_uri(out, sizeof out, "i", "", "AB"), -1);
+    assert_int_equal(sd_otpauth_uri(out, sizeof out, NULL, "a", "AB"), -1);
+    assert_int_equal(sd_otpauth_uri(out, sizeof out, "i", NULL, "AB"), -1);
+    assert_int_equal(sd_otpauth_uri(out, sizeof out, "i", "a", NULL), -1);
+    assert_int_equal(sd_otpauth_uri(NULL, 10, "i", "a", "AB"), -1);
+    assert_int_equal(sd_otpauth_uri(out, 0, "i", "a", "AB"), -1);
+    /* Exactly enough room, and one byte short (never truncated). */
+    const char *want = "otpauth://totp/i:a?secret=AB&issuer=i&algorithm=SHA1&digits=6&period=30";
+    size_t n = strlen(want);
+    assert_int_equal(sd_otpauth_uri(out, n + 1, "i", "a", "AB"), 0);
+    assert_string_equal(out, want);
+    out[n - 1] = 'x';
+    assert_int_equal(sd_otpauth_uri(out, n, "i", "a", "AB"), -1);
+    assert_string_equal(out, "");
+    /* An encoded byte never half-written at the end. */
+    for (size_t cap = 1; cap < 40; cap++) {
+        memset(out, 'x', sizeof out);
+        assert_int_equal(sd_otpauth_uri(out, cap, "::::", "a", "AB"), -1);
+        assert_string_equal(out, "");
+        assert_int_equal(out[cap], 'x'); /* nothing written past cap */
+    }
+}
+
+static void expect_code(const char *typed, const char *want)
+{
+    char out[7];
+    memset(out, 'x', sizeof out);
+    if (want == NULL) {
+        assert_int_equal(sd_totp_code_parse(typed, out), -1);
+        assert_string_equal(out, "");
+        return;
+    }
+    assert_int_equal(sd_totp_code_parse(typed, out), 0);
+    assert_string_equal(out, want);
+}
+
+static void test_totp_code_parse(void **state)
+{
+    (void)state;
+    expect_code("123456", "123456");
+    expect_code("000000", "000000");
+    expect_code("123 456", "123456");
+    expect_code(" 1 2 3 4 5 6 ", "123456");
+    expect_code("123-456", "123456");
+    expect_code("123 - 456", "123456");
+    expect_code(NULL, NULL);
+    expect_code("", NULL);
+    expect_code("   ", NULL);
+    expect_code("12345", NULL);
+    expect_code("1234567", NULL);
+    expect_code("12345678", NULL);
+    expect_code("-123456", NULL);
+    expect_code("123456-", NULL);
+    expect_code("12-3456", NULL);
+    expect_code("123--456", NULL);
+    expect_code("12-34-56", NULL);
+    expect_code("123\t456", NULL);
+    expect_code("123456\n", NULL);
+    expect_code("12345a", NULL);
+    expect_code("+123456", NULL);
+    expect_code("123.456", NULL);
+    expect_code("\xd9\xa1\xd9\xa2\xd9\xa3\xd9\xa4\xd9\xa5\xd9\xa6", NULL); /* Arabic-Indic digits */
+    expect_code("\xef\xbc\x91" "23456", NULL); /* a fullwidth 1 */
+    expect_code("123\xc2\xa0" "456", NULL);      /* NBSP is not a space here */
+}
+
+static void test_totp_page(void **state)
+{
+    (void)state;
+    struct sd_resp r;
+    resp_init(&r);
+    sd_page_totp(&r, &good_base, "alice", TEST_URI, TEST_SECRET);
+    check_page(&r, 200, "totp");
+    const char *b = r.body;
+    assert_non_null(strstr(b, "data-page=\"totp\" data-base=\"/t/default\" "
+                              "data-csrf=\"csrf-token_1\">"));
+    assert_non_null(strstr(b, "<h1>Set up an authenticator app</h1>"));
+    assert_non_null(strstr(b, "<span class=\"user\">alice</span>"));
+    /* The QR code, inline: exactly sd_qr_svg's. */
+    char *svg = sd_qr_svg(TEST_URI, NULL);
+    assert_non_null(svg);
+    const char *at = strstr(b, "<div class=\"qr\"><svg ");
+    assert_non_null(at);
+    assert_int_equal(strncmp(at + 16, svg, strlen(svg)), 0);
+    assert_int_equal(strncmp(at + 16 + strlen(svg), "</div>", 6), 0);
+    free(svg);
+    assert_int_equal(count(b, "<svg"), 1);
+    /* The key in groups of 4, and said to be shown once. */
+    assert_non_null(strstr(b, "<code class=\"secret\">JBSW Y3DP EHPK 3PXP JBSW Y3DP EHPK "
+                              "3PXP</code>"));
+    assert_non_null(strstr(b, "shown only once"));
+    assert_non_null(strstr(b, "<label for=\"totpcode\">"));
+    assert_non_null(strstr(b, "<input id=\"totpcode\""));
+    assert_non_null(strstr(b, "autocomplete=\"one-time-code\""));
+    assert_non_null(strstr(b, "<button id=\"totp-confirm\" type=\"button\">Confirm</button>"));
+    /* The URI itself is not on the page as text or a link. */
+    assert_null(strstr(b, "otpauth://"));
+    resp_free(&r);
+
+    /* A secret not a multiple of 4. */
+    resp_init(&r);
+    sd_page_totp(&r, &good_base, "alice", TEST_URI, "ABCDEFGHIJ");
+    check_page(&r, 200, "totp");
+    assert_non_null(strstr(r.body, "<code class=\"secret\">ABCD EFGH IJ</code>"));
+    resp_free(&r);
+
+    /* No QR code possible (too long, or none): the page still shows the key. */
+    char big[SD_QR_TEXT_MAX + 2];
+    memset(big, 'x', sizeof big);
+    big[sizeof big - 1] = '\0';
+    const char *uris[] = {big, NULL, ""};
+    for (size_t i = 0; i < 3; i++) {
+        resp_init(&r);
+        sd_page_totp(&r, &good_base, "alice", uris[i], TEST_SECRET);
+        check_page(&r, 200, "totp");
+        assert_null(strstr(r.body, "<svg"));
+        assert_non_null(strstr(r.body, "The QR code cannot be shown"));
+        assert_non_null(strstr(r.body, "JBSW Y3DP"));
+        resp_free(&r);
+    }
+
+    /* Hostile values: escaped; a hostile URI only ever becomes modules. */
+    resp_init(&r);
+    sd_page_totp(&r, &evil_base, EVIL_USER, EVIL_OTPAUTH, EVIL_SECRET);
+    check_page(&r, 200, "totp");
+    check_no_injection(r.body);
+    assert_non_null(strstr(r.body, "<svg "));
+    assert_non_null(strstr(r.body, "JBSW &quot;&gt;&lt;s crip t&gt;al ert( 6)&lt;/ scri pt&gt;"));
+    assert_null(strstr(r.body, "alert(7)"));
+    resp_free(&r);
+
+    resp_init(&r);
+    sd_page_totp(&r, NULL, NULL, NULL, NULL);
+    check_page(&r, 200, "totp");
     resp_free(&r);
 }
 
@@ -580,7 +1092,14 @@ static void test_alloc_failures(void **state)
     for (size_t i = 0; i < 200; i++)
         many[i] = (struct sd_page_passkey){"ee882879-721c-4913-9775-3dfcce97072a", "synced",
                                            1700000000, 1700000000};
-    for (int which = 0; which < 4; which++) {
+    struct sd_page_device devs[50];
+    for (size_t i = 0; i < 50; i++)
+        devs[i] = (struct sd_page_device){"dev_0123456789", "phone", 1700000000, 1700000000};
+    const struct sd_page_account_info many_info = {
+        .user_name = "alice", .auth_time = 1700000000, .keys = many, .n_keys = 200,
+        .has_password = 1, .devices = devs, .n_devices = 50, .has_totp = 1,
+        .mfa_policy = SG_MFA_ANY, .issuer = "https://id.example"};
+    for (int which = 0; which < 5; which++) {
         int failed = 0;
         for (unsigned nth = 1; nth < 64; nth++) {
             struct sd_resp r;
@@ -588,9 +1107,10 @@ static void test_alloc_failures(void **state)
             sd_pages_test_fail_alloc(nth);
             switch (which) {
             case 0: sd_page_signin(&r, &good_base, "req", "app", "notice"); break;
-            case 1: sd_page_account(&r, &good_base, "alice", 1700000000, many, 200, 1); break;
+            case 1: sd_page_account(&r, &good_base, &many_info); break;
             case 2: sd_page_asset(&r, "signet.js"); break;
-            default: sd_page_error(&r, 400, "Bad", "Bad request."); break;
+            case 3: sd_page_error(&r, 400, "Bad", "Bad request."); break;
+            default: sd_page_totp(&r, &good_base, "alice", TEST_URI, TEST_SECRET); break;
             }
             sd_pages_test_fail_alloc(0);
             check_failed_or_ok(&r, which == 3 ? 400 : 200, which == 2 ? 0 : 1);
@@ -609,7 +1129,7 @@ static void test_alloc_failures(void **state)
         struct sd_resp r;
         resp_init(&r);
         sd_pages_test_fail_alloc(nth);
-        sd_page_account(&r, &good_base, "alice", 1700000000, many, 200, 1);
+        sd_page_account(&r, &good_base, &many_info);
         sd_pages_test_fail_alloc(0);
         unsigned st = r.status;
         resp_free(&r);
@@ -635,7 +1155,9 @@ static void test_page_cap(void **state)
         keys[i] = (struct sd_page_passkey){label, "synced", 1700000000, 0};
     struct sd_resp r;
     resp_init(&r);
-    sd_page_account(&r, &good_base, "alice", 1700000000, keys, n, 0);
+    const struct sd_page_account_info info = {.user_name = "alice", .auth_time = 1700000000,
+                                               .keys = keys, .n_keys = n};
+    sd_page_account(&r, &good_base, &info);
     assert_int_equal(r.status, 500);
     assert_int_equal(r.page, 1);
     assert_non_null(r.body);
@@ -656,6 +1178,13 @@ int main(void)
         cmocka_unit_test(test_signin_hostile),
         cmocka_unit_test(test_enrol),
         cmocka_unit_test(test_account),
+        cmocka_unit_test(test_account_devices),
+        cmocka_unit_test(test_account_totp),
+        cmocka_unit_test(test_qr_svg),
+        cmocka_unit_test(test_qr_decodes),
+        cmocka_unit_test(test_otpauth_uri),
+        cmocka_unit_test(test_totp_code_parse),
+        cmocka_unit_test(test_totp_page),
         cmocka_unit_test(test_logout),
         cmocka_unit_test(test_error),
         cmocka_unit_test(test_replaces_body_keeps_cookies),

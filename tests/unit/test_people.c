@@ -181,6 +181,87 @@ static struct sg_refresh refresh(const char *tenant, const char *tag, const char
     return r;
 }
 
+static struct sg_mfa_pending mfa(const char *tenant, const char *tag, const char *user_id)
+{
+    struct sg_mfa_pending p;
+    memset(&p, 0, sizeof p);
+    (void)snprintf(p.tenant, sizeof p.tenant, "%s", tenant);
+    h(tag, p.hash);
+    (void)snprintf(p.user_id, sizeof p.user_id, "%s", user_id);
+    (void)snprintf(p.req, sizeof p.req, "req-%s", tag);
+    p.created_at = NOW;
+    p.expires_at = NOW + 300;
+    p.tries = 7; /* not read by mfa_put */
+    return p;
+}
+
+/* A device whose id (a stand-in thumbprint) is h(tag). */
+static struct sg_device device(const char *tag)
+{
+    struct sg_device d;
+    memset(&d, 0, sizeof d);
+    h(tag, d.id);
+    (void)snprintf(d.name, sizeof d.name, "phone %s", tag);
+    (void)snprintf(d.jwk, sizeof d.jwk,
+                   "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"%s\",\"y\":\"%s\"}", d.id, d.id);
+    return d;
+}
+
+/* Registers device tag to user_id through a fresh code. */
+static void add_device(const char *tenant, const char *user_id, const char *tag, int64_t now)
+{
+    char code_hash[44], ctag[40];
+    (void)snprintf(ctag, sizeof ctag, "dc-%s", tag);
+    assert_int_equal(sg_people_device_code_create(s, tenant, user_id, h(ctag, code_hash),
+                                                  now + 600, now),
+                     SIGNET_OK);
+    struct sg_device d = device(tag);
+    assert_int_equal(sg_people_device_register(s, tenant, code_hash, now, &d), SIGNET_OK);
+}
+
+static struct sg_approval approval(const char *tenant, const char *id, const char *user_id,
+                                   int64_t expires_at)
+{
+    struct sg_approval a;
+    memset(&a, 0, sizeof a);
+    (void)snprintf(a.tenant, sizeof a.tenant, "%s", tenant);
+    (void)snprintf(a.id, sizeof a.id, "%s", id);
+    (void)snprintf(a.user_id, sizeof a.user_id, "%s", user_id);
+    h("mfa", a.mfa_hash);
+    (void)snprintf(a.number, sizeof a.number, "42");
+    (void)snprintf(a.client_id, sizeof a.client_id, "web");
+    (void)snprintf(a.address, sizeof a.address, "192.0.2.7");
+    (void)snprintf(a.location, sizeof a.location, "Lisbon, PT");
+    a.expires_at = expires_at;
+    /* Not read by approval_create. */
+    a.state = SG_APPROVAL_APPROVED;
+    h("devX", a.device_id);
+    a.created_at = 5;
+    a.answered_at = 6;
+    return a;
+}
+
+/* Window 300 s for 3 prompts, lock 900 s after 2 wrong numbers. */
+static signet_err create_approval(const struct sg_approval *a, int64_t now, int64_t *until)
+{
+    return sg_people_approval_create(s, a, now, 300, 3, 900, 2, until);
+}
+
+static struct sg_totp totp(const char *tenant, const char *user_id, const char *cred_id,
+                           int64_t created_at)
+{
+    struct sg_totp t;
+    memset(&t, 0, sizeof t);
+    (void)snprintf(t.tenant, sizeof t.tenant, "%s", tenant);
+    (void)snprintf(t.user_id, sizeof t.user_id, "%s", user_id);
+    (void)snprintf(t.cred_id, sizeof t.cred_id, "%s", cred_id);
+    (void)snprintf(t.sealed, sizeof t.sealed, "sealed-%s_AAAA", cred_id);
+    t.confirmed = 1;     /* not read by totp_add */
+    t.last_used_at = 99; /* idem */
+    t.created_at = created_at;
+    return t;
+}
+
 /* ---- users -------------------------------------------------------------- */
 
 static void test_users(void **state)
@@ -630,14 +711,34 @@ static void test_remove_user(void **state)
         (void)snprintf(fam, sizeof fam, "f%d", i);
         struct sg_refresh r = refresh(T1, tag, fam, uid, sid);
         assert_int_equal(sg_people_refresh_put(s, &r), SIGNET_OK);
+        assert_int_equal(sg_people_password_set(s, T1, uid, "$argon2id$v=19$x", NOW),
+                         SIGNET_OK);
+        (void)snprintf(tag, sizeof tag, "mfa%d", i);
+        struct sg_mfa_pending m = mfa(T1, tag, uid);
+        assert_int_equal(sg_people_mfa_put(s, &m), SIGNET_OK);
+        (void)snprintf(tag, sizeof tag, "dev%d", i);
+        add_device(T1, uid, tag, NOW); /* a device and its used code */
+        (void)snprintf(tag, sizeof tag, "ap%d", i);
+        struct sg_approval a = approval(T1, tag, uid, NOW + 120);
+        int64_t until = 0;
+        assert_int_equal(create_approval(&a, NOW, &until), SIGNET_OK);
+        (void)snprintf(tag, sizeof tag, "totp%d", i);
+        struct sg_totp t = totp(T1, uid, tag, NOW);
+        assert_int_equal(sg_people_totp_add(s, &t), SIGNET_OK);
     }
-    /* Alice's link also bound to a challenge. */
+    /* Alice's link and pending second step also bound to challenges. */
     assert_int_equal(sg_people_challenge_put(s, T1, h("chal-link", ch2), SG_CHALLENGE_REGISTER,
                                              h("link0", l), NOW + 300, NOW),
                      SIGNET_OK);
-    static const char *const tables[] = {"users",    "passkeys", "enrolments",    "sessions",
-                                         "codes",    "challenges", "refresh_tokens"};
-    static const int before[] = {2, 2, 2, 2, 2, 3, 2};
+    assert_int_equal(sg_people_challenge_put(s, T1, h("chal-mfa", ch2),
+                                             SG_CHALLENGE_AUTHENTICATE, h("mfa0", l), NOW + 300,
+                                             NOW),
+                     SIGNET_OK);
+    static const char *const tables[] = {
+        "users",     "passkeys",    "enrolments", "sessions",     "codes",
+        "challenges", "refresh_tokens", "passwords", "mfa_pending", "devices",
+        "device_codes", "approvals", "totp"};
+    static const int before[] = {2, 2, 2, 2, 2, 4, 2, 2, 2, 2, 2, 2, 2};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++)
         assert_int_equal(rows(tables[i], NULL), before[i]);
     assert_int_equal(sg_people_user_remove(s, T2, "uA"), SIGNET_ERR_NOT_FOUND);
@@ -927,6 +1028,601 @@ static void test_refresh(void **state)
                      SIGNET_ERR_NOT_FOUND);
 }
 
+/* ---- second factors after a password ------------------------------------------------ */
+
+static void test_mfa(void **state)
+{
+    (void)state;
+    add_user(T1, "uA", "alice");
+    add_user(T2, "uZ", "zoe");
+    struct sg_mfa_pending p = mfa(T1, "m1", "uA"), got;
+    assert_int_equal(sg_people_mfa_put(s, &p), SIGNET_OK);
+    assert_int_equal(sg_people_mfa_put(s, &p), SIGNET_ERR_EXISTS);
+    /* No pending step for a user who is not there (or is another tenant's). */
+    struct sg_mfa_pending orphan = mfa(T2, "m0", "uA");
+    assert_int_equal(sg_people_mfa_put(s, &orphan), SIGNET_ERR_NOT_FOUND);
+
+    assert_int_equal(sg_people_mfa_get(s, T1, p.hash, NOW + 299, &got), SIGNET_OK);
+    assert_string_equal(got.tenant, T1);
+    assert_string_equal(got.hash, p.hash);
+    assert_string_equal(got.user_id, "uA");
+    assert_string_equal(got.req, "req-m1");
+    assert_int_equal(got.created_at, NOW);
+    assert_int_equal(got.expires_at, NOW + 300);
+    assert_int_equal(got.tries, 0);
+    /* The keys may lie in the row read into. */
+    assert_int_equal(sg_people_mfa_get(s, got.tenant, got.hash, NOW, &got), SIGNET_OK);
+    assert_string_equal(got.user_id, "uA");
+    /* Another tenant; expired at expires_at. */
+    assert_int_equal(sg_people_mfa_get(s, T2, p.hash, NOW, &got), SIGNET_ERR_NOT_FOUND);
+    assert_string_equal(got.user_id, "");
+    assert_int_equal(sg_people_mfa_get(s, T1, p.hash, NOW + 300, &got), SIGNET_ERR_NOT_FOUND);
+
+    /* Tries: the third wrong step of three ends it. */
+    assert_int_equal(sg_people_mfa_fail(s, T2, p.hash, 3), SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_people_mfa_fail(s, T1, p.hash, 3), SIGNET_OK);
+    assert_int_equal(sg_people_mfa_fail(s, T1, p.hash, 3), SIGNET_OK);
+    assert_int_equal(sg_people_mfa_get(s, T1, p.hash, NOW, &got), SIGNET_OK);
+    assert_int_equal(got.tries, 2);
+    assert_int_equal(sg_people_mfa_fail(s, T1, p.hash, 3), SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(rows("mfa_pending", NULL), 0);
+    assert_int_equal(sg_people_mfa_get(s, T1, p.hash, NOW, &got), SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_people_mfa_fail(s, T1, p.hash, 3), SIGNET_ERR_NOT_FOUND);
+
+    /* Take: once, in its tenant, while live. */
+    struct sg_mfa_pending q = mfa(T1, "m2", "uA");
+    assert_int_equal(sg_people_mfa_put(s, &q), SIGNET_OK);
+    assert_int_equal(sg_people_mfa_take(s, T2, q.hash, NOW, &got), SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_people_mfa_take(s, T1, q.hash, NOW + 300, &got), SIGNET_ERR_NOT_FOUND);
+    assert_string_equal(got.hash, "");
+    assert_int_equal(rows("mfa_pending", NULL), 1);
+    /* A take in the caller's transaction that is rolled back leaves it. */
+    assert_int_equal(sg_store_begin(s), SIGNET_OK);
+    assert_int_equal(sg_people_mfa_take(s, T1, q.hash, NOW, &got), SIGNET_OK);
+    sg_store_rollback(s);
+    memcpy(got.tenant, T1, sizeof T1);
+    memcpy(got.hash, q.hash, sizeof q.hash);
+    assert_int_equal(sg_people_mfa_take(s, got.tenant, got.hash, NOW + 1, &got), SIGNET_OK);
+    assert_string_equal(got.user_id, "uA");
+    assert_string_equal(got.req, "req-m2");
+    assert_string_equal(got.hash, q.hash);
+    assert_int_equal(sg_people_mfa_take(s, T1, q.hash, NOW + 2, &got), SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(rows("mfa_pending", NULL), 0);
+
+    /* A disabled user's pending step is dead, and none is made for them. */
+    struct sg_mfa_pending r = mfa(T1, "m3", "uA");
+    assert_int_equal(sg_people_mfa_put(s, &r), SIGNET_OK);
+    assert_int_equal(sg_people_user_set_disabled(s, T1, "uA", 1, NOW), SIGNET_OK);
+    assert_int_equal(sg_people_mfa_get(s, T1, r.hash, NOW, &got), SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_people_mfa_take(s, T1, r.hash, NOW, &got), SIGNET_ERR_NOT_FOUND);
+    struct sg_mfa_pending r2 = mfa(T1, "m4", "uA");
+    assert_int_equal(sg_people_mfa_put(s, &r2), SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_people_user_set_disabled(s, T1, "uA", 0, NOW), SIGNET_OK);
+    assert_int_equal(sg_people_mfa_get(s, T1, r.hash, NOW, &got), SIGNET_OK);
+
+    /* Expired ones are purged when pending steps are made. */
+    struct sg_mfa_pending z = mfa(T2, "m5", "uZ");
+    z.created_at = NOW + 300;
+    z.expires_at = NOW + 600;
+    assert_int_equal(sg_people_mfa_put(s, &z), SIGNET_OK);
+    assert_int_equal(rows("mfa_pending", NULL), 1);
+
+    /* Arguments no caller may pass. */
+    assert_int_equal(sg_people_mfa_fail(s, T2, z.hash, 0), SIGNET_ERR_INVALID_ARG);
+    assert_int_equal(sg_people_mfa_get(s, T2, "", NOW, &got), SIGNET_ERR_INVALID_ARG);
+    struct sg_mfa_pending bad = mfa(T1, "m6", "uA");
+    memset(bad.req, 'r', sizeof bad.req); /* not terminated */
+    assert_int_equal(sg_people_mfa_put(s, &bad), SIGNET_ERR_INVALID_ARG);
+}
+
+/* ---- approver devices ---------------------------------------------------------------- */
+
+static void test_devices(void **state)
+{
+    (void)state;
+    add_user(T1, "uA", "alice");
+    add_user(T1, "uB", "bob");
+    add_user(T2, "uZ", "zoe");
+    char c1[44], c2[44], c3[44], cz[44], cb[44];
+    assert_int_equal(sg_people_device_code_create(s, T1, "uA", h("c1", c1), NOW + 600, NOW),
+                     SIGNET_OK);
+    assert_int_equal(sg_people_device_code_create(s, T2, "uA", h("c0", c2), NOW + 600, NOW),
+                     SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_people_device_code_create(s, T2, "uZ", c1, NOW + 600, NOW),
+                     SIGNET_ERR_EXISTS);
+
+    /* Another tenant's code; expired at expires_at; then used once. */
+    struct sg_device d = device("dev1");
+    assert_int_equal(sg_people_device_register(s, T2, c1, NOW, &d), SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_people_device_register(s, T1, c1, NOW + 600, &d), SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(rows("devices", NULL), 0);
+    assert_int_equal(sg_people_device_register(s, T1, c1, NOW + 10, &d), SIGNET_OK);
+    assert_string_equal(d.tenant, T1);
+    assert_string_equal(d.user_id, "uA");
+    assert_int_equal(d.created_at, NOW + 10);
+    assert_int_equal(d.last_used_at, 0);
+    struct sg_device d2 = device("dev2");
+    assert_int_equal(sg_people_device_register(s, T1, c1, NOW + 11, &d2), SIGNET_ERR_NOT_FOUND);
+    assert_string_equal(d2.user_id, ""); /* left as it was */
+
+    /* A new code ends the user's other unused ones. */
+    assert_int_equal(sg_people_device_code_create(s, T1, "uA", h("c2", c2), NOW + 600, NOW),
+                     SIGNET_OK);
+    assert_int_equal(sg_people_device_code_create(s, T1, "uA", h("c3", c3), NOW + 600, NOW),
+                     SIGNET_OK);
+    assert_int_equal(sg_people_device_register(s, T1, c2, NOW + 20, &d2), SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(rows("device_codes", NULL), 2); /* c1 (used) and c3 */
+
+    /* A device id known in another tenant: EXISTS, and the code stays
+     * unused (it registers another device afterwards). */
+    assert_int_equal(sg_people_device_code_create(s, T2, "uZ", h("cz", cz), NOW + 600, NOW),
+                     SIGNET_OK);
+    struct sg_device dz = device("dev1");
+    assert_int_equal(sg_people_device_register(s, T2, cz, NOW + 20, &dz), SIGNET_ERR_EXISTS);
+    assert_int_equal(rows("device_codes", "user_id = 'uZ' AND used_at = 0"), 1);
+    assert_int_equal(rows("devices", NULL), 1);
+    dz = device("devZ");
+    assert_int_equal(sg_people_device_register(s, T2, cz, NOW + 20, &dz), SIGNET_OK);
+    assert_string_equal(dz.user_id, "uZ");
+
+    /* A disabled user's code is refused (and stays unused); no code is
+     * made for a disabled user. */
+    assert_int_equal(sg_people_device_code_create(s, T1, "uB", h("cb", cb), NOW + 600, NOW),
+                     SIGNET_OK);
+    assert_int_equal(sg_people_user_set_disabled(s, T1, "uB", 1, NOW), SIGNET_OK);
+    struct sg_device db = device("devB");
+    assert_int_equal(sg_people_device_register(s, T1, cb, NOW + 30, &db), SIGNET_ERR_NOT_FOUND);
+    char cx[44];
+    assert_int_equal(sg_people_device_code_create(s, T1, "uB", h("cx", cx), NOW + 600, NOW),
+                     SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_people_user_set_disabled(s, T1, "uB", 0, NOW), SIGNET_OK);
+    assert_int_equal(sg_people_device_register(s, T1, cb, NOW + 30, &db), SIGNET_OK);
+
+    /* Alice's second device, made in the same second as ... */
+    struct sg_device d3 = device("dev3");
+    assert_int_equal(sg_people_device_register(s, T1, c3, NOW + 10, &d3), SIGNET_OK);
+
+    /* get: by id in its tenant, while its user is enabled. */
+    struct sg_device got;
+    assert_int_equal(sg_people_device_get(s, T1, d.id, &got), SIGNET_OK);
+    assert_string_equal(got.tenant, T1);
+    assert_string_equal(got.id, d.id);
+    assert_string_equal(got.user_id, "uA");
+    assert_string_equal(got.name, "phone dev1");
+    assert_string_equal(got.jwk, d.jwk);
+    assert_int_equal(got.created_at, NOW + 10);
+    assert_int_equal(sg_people_device_get(s, got.tenant, got.id, &got), SIGNET_OK);
+    assert_int_equal(sg_people_device_get(s, T2, d.id, &got), SIGNET_ERR_NOT_FOUND);
+    assert_string_equal(got.id, "");
+    assert_int_equal(sg_people_device_get(s, T1, db.id, &got), SIGNET_OK);
+    assert_int_equal(sg_people_user_set_disabled(s, T1, "uB", 1, NOW), SIGNET_OK);
+    assert_int_equal(sg_people_device_get(s, T1, db.id, &got), SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_people_user_set_disabled(s, T1, "uB", 0, NOW), SIGNET_OK);
+
+    /* list: by creation (ties in registration order); none is NULL. */
+    struct sg_device *ds = NULL;
+    size_t n = 0;
+    assert_int_equal(sg_people_device_list(s, T1, "uA", &ds, &n), SIGNET_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(ds[0].id, d.id);
+    assert_string_equal(ds[1].id, d3.id);
+    free(ds);
+    assert_int_equal(sg_people_device_list(s, T2, "uA", &ds, &n), SIGNET_OK);
+    assert_int_equal(n, 0);
+    assert_null(ds);
+
+    /* used; remove only the user's own. */
+    assert_int_equal(sg_people_device_used(s, T1, d.id, NOW + 50), SIGNET_OK);
+    assert_int_equal(sg_people_device_get(s, T1, d.id, &got), SIGNET_OK);
+    assert_int_equal(got.last_used_at, NOW + 50);
+    assert_int_equal(sg_people_device_used(s, T2, d.id, NOW + 50), SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_people_device_remove(s, T1, "uB", d.id), SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_people_device_remove(s, T2, "uA", d.id), SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_people_device_remove(s, T1, "uA", d.id), SIGNET_OK);
+    assert_int_equal(sg_people_device_remove(s, T1, "uA", d.id), SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_people_device_get(s, T1, d.id, &got), SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_people_device_used(s, T1, d.id, NOW + 60), SIGNET_ERR_NOT_FOUND);
+
+    /* Expired codes are purged when codes are made. */
+    assert_int_equal(rows("device_codes", NULL), 4);
+    assert_int_equal(sg_people_device_code_create(s, T1, "uB", h("c9", cx), NOW + 2000,
+                                                  NOW + 600),
+                     SIGNET_OK);
+    assert_int_equal(rows("device_codes", NULL), 1);
+
+    /* Arguments no caller may pass: an id that is no thumbprint. */
+    assert_int_equal(sg_people_device_get(s, T1, "short", &got), SIGNET_ERR_INVALID_ARG);
+    char bad[44];
+    h("dev+1", bad);
+    assert_int_equal(sg_people_device_get(s, T1, bad, &got), SIGNET_ERR_INVALID_ARG);
+    assert_int_equal(sg_people_device_remove(s, T1, "uA", bad), SIGNET_ERR_INVALID_ARG);
+    struct sg_device e = device("dev4");
+    e.jwk[0] = '\0';
+    assert_int_equal(sg_people_device_register(s, T1, cx, NOW + 600, &e), SIGNET_ERR_INVALID_ARG);
+    e = device("dev4");
+    memcpy(e.id, bad, sizeof bad);
+    assert_int_equal(sg_people_device_register(s, T1, cx, NOW + 600, &e), SIGNET_ERR_INVALID_ARG);
+    e = device("dev4");
+    assert_int_equal(sg_people_device_register(s, T1, cx, NOW + 600, &e), SIGNET_OK);
+}
+
+/* ---- approval requests ------------------------------------------------------------------ */
+
+static void test_approvals(void **state)
+{
+    (void)state;
+    add_user(T1, "uA", "alice");
+    add_user(T1, "uB", "bob");
+    add_device(T1, "uA", "devA", NOW);
+    add_device(T1, "uB", "devB", NOW);
+    char dev_a[44], dev_b[44];
+    h("devA", dev_a);
+    h("devB", dev_b);
+    int64_t until = 77;
+
+    struct sg_approval a1 = approval(T1, "a1", "uA", NOW + 120), got;
+    assert_int_equal(create_approval(&a1, NOW, &until), SIGNET_OK);
+    assert_int_equal(until, 0);
+    assert_int_equal(sg_people_approval_get(s, T1, "a1", &got), SIGNET_OK);
+    assert_string_equal(got.tenant, T1);
+    assert_string_equal(got.id, "a1");
+    assert_string_equal(got.user_id, "uA");
+    assert_string_equal(got.mfa_hash, a1.mfa_hash);
+    assert_string_equal(got.number, "42");
+    assert_string_equal(got.client_id, "web");
+    assert_string_equal(got.address, "192.0.2.7");
+    assert_string_equal(got.location, "Lisbon, PT");
+    assert_string_equal(got.device_id, ""); /* pending, unanswered, created now */
+    assert_int_equal(got.state, SG_APPROVAL_PENDING);
+    assert_int_equal(got.created_at, NOW);
+    assert_int_equal(got.expires_at, NOW + 120);
+    assert_int_equal(got.answered_at, 0);
+    assert_int_equal(sg_people_approval_get(s, got.tenant, got.id, &got), SIGNET_OK);
+    assert_int_equal(sg_people_approval_get(s, T2, "a1", &got), SIGNET_ERR_NOT_FOUND);
+    assert_string_equal(got.id, "");
+    assert_int_equal(create_approval(&a1, NOW, &until), SIGNET_ERR_EXISTS);
+
+    /* Rate limit: 3 created within 300 s before now; the 4th is BUSY
+     * until the first leaves the window (created_at > now - 300). */
+    struct sg_approval a2 = approval(T1, "a2", "uA", NOW + 130);
+    struct sg_approval a3 = approval(T1, "a3", "uA", NOW + 140);
+    struct sg_approval a4 = approval(T1, "a4", "uA", NOW + 420);
+    assert_int_equal(create_approval(&a2, NOW + 10, &until), SIGNET_OK);
+    assert_int_equal(create_approval(&a3, NOW + 20, &until), SIGNET_OK);
+    until = 77;
+    assert_int_equal(create_approval(&a4, NOW + 30, &until), SIGNET_ERR_BUSY);
+    assert_int_equal(until, 0);
+    assert_int_equal(create_approval(&a4, NOW + 299, &until), SIGNET_ERR_BUSY);
+    assert_int_equal(rows("approvals", NULL), 3);
+    /* Per user: bob is not limited by alice's prompts. */
+    struct sg_approval b1 = approval(T1, "b1", "uB", NOW + 120);
+    assert_int_equal(create_approval(&b1, NOW + 30, &until), SIGNET_OK);
+
+    /* Pending: the user's unanswered, unexpired ones, oldest first. */
+    struct sg_approval *as = NULL;
+    size_t n = 0;
+    assert_int_equal(sg_people_approval_pending(s, T1, "uA", NOW + 30, &as, &n), SIGNET_OK);
+    assert_int_equal(n, 3);
+    assert_string_equal(as[0].id, "a1");
+    assert_string_equal(as[1].id, "a2");
+    assert_string_equal(as[2].id, "a3");
+    free(as);
+    assert_int_equal(sg_people_approval_pending(s, T2, "uA", NOW + 30, &as, &n), SIGNET_OK);
+    assert_int_equal(n, 0);
+    assert_null(as);
+
+    /* pending -> approved -> used; a second answer changes nothing. */
+    assert_int_equal(sg_people_approval_set(s, T1, "a1", SG_APPROVAL_USED, NULL, NOW + 39),
+                     SIGNET_ERR_NOT_FOUND); /* not approved yet */
+    assert_int_equal(sg_people_approval_set(s, T1, "a1", SG_APPROVAL_APPROVED, dev_a, NOW + 40),
+                     SIGNET_OK);
+    assert_int_equal(sg_people_approval_get(s, T1, "a1", &got), SIGNET_OK);
+    assert_int_equal(got.state, SG_APPROVAL_APPROVED);
+    assert_string_equal(got.device_id, dev_a);
+    assert_int_equal(got.answered_at, NOW + 40);
+    assert_int_equal(sg_people_approval_set(s, T1, "a1", SG_APPROVAL_DENIED, dev_a, NOW + 41),
+                     SIGNET_ERR_EXISTS);
+    assert_int_equal(sg_people_approval_set(s, T1, "a1", SG_APPROVAL_APPROVED, dev_a, NOW + 41),
+                     SIGNET_ERR_EXISTS);
+    assert_int_equal(sg_people_approval_get(s, T1, "a1", &got), SIGNET_OK);
+    assert_int_equal(got.state, SG_APPROVAL_APPROVED);
+    assert_int_equal(got.answered_at, NOW + 40);
+    /* Used after its end: it was answered in time. */
+    assert_int_equal(sg_people_approval_set(s, T1, "a1", SG_APPROVAL_USED, NULL, NOW + 200),
+                     SIGNET_OK);
+    assert_int_equal(sg_people_approval_get(s, T1, "a1", &got), SIGNET_OK);
+    assert_int_equal(got.state, SG_APPROVAL_USED);
+    assert_string_equal(got.device_id, dev_a);
+    assert_int_equal(got.answered_at, NOW + 40);
+    assert_int_equal(sg_people_approval_set(s, T1, "a1", SG_APPROVAL_USED, NULL, NOW + 201),
+                     SIGNET_ERR_EXISTS);
+    /* A device of another user never answers; another tenant's id is
+     * unknown. */
+    assert_int_equal(sg_people_approval_set(s, T1, "a2", SG_APPROVAL_APPROVED, dev_b, NOW + 42),
+                     SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_people_approval_set(s, T2, "a2", SG_APPROVAL_APPROVED, dev_a, NOW + 42),
+                     SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_people_approval_get(s, T1, "a2", &got), SIGNET_OK);
+    assert_int_equal(got.state, SG_APPROVAL_PENDING);
+    assert_string_equal(got.device_id, "");
+    /* denied, reported; then neither may be used. */
+    assert_int_equal(sg_people_approval_set(s, T1, "a2", SG_APPROVAL_DENIED, dev_a, NOW + 43),
+                     SIGNET_OK);
+    assert_int_equal(sg_people_approval_set(s, T1, "a2", SG_APPROVAL_USED, NULL, NOW + 44),
+                     SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_people_approval_set(s, T1, "b1", SG_APPROVAL_REPORTED, dev_b, NOW + 45),
+                     SIGNET_OK);
+    assert_int_equal(sg_people_approval_get(s, T1, "b1", &got), SIGNET_OK);
+    assert_int_equal(got.state, SG_APPROVAL_REPORTED);
+    assert_string_equal(got.device_id, dev_b);
+    /* An expired pending one: NOT_FOUND, and it stays pending. */
+    assert_int_equal(sg_people_approval_set(s, T1, "a3", SG_APPROVAL_APPROVED, dev_a, NOW + 140),
+                     SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_people_approval_get(s, T1, "a3", &got), SIGNET_OK);
+    assert_int_equal(got.state, SG_APPROVAL_PENDING);
+    assert_int_equal(sg_people_approval_set(s, T1, "nope", SG_APPROVAL_APPROVED, dev_a, NOW),
+                     SIGNET_ERR_NOT_FOUND);
+    /* Pending excludes answered and expired ones: only a3 until NOW + 140. */
+    assert_int_equal(sg_people_approval_pending(s, T1, "uA", NOW + 139, &as, &n), SIGNET_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(as[0].id, "a3");
+    free(as);
+    assert_int_equal(sg_people_approval_pending(s, T1, "uA", NOW + 140, &as, &n), SIGNET_OK);
+    assert_int_equal(n, 0);
+    assert_null(as);
+
+    /* The next window: a1 (created at NOW) is out of it at NOW + 300. */
+    assert_int_equal(create_approval(&a4, NOW + 300, &until), SIGNET_OK);
+    assert_int_equal(sg_people_approval_set(s, T1, "a4", SG_APPROVAL_WRONG, dev_a, NOW + 310),
+                     SIGNET_OK);
+    assert_int_equal(sg_people_approval_get(s, T1, "a4", &got), SIGNET_OK);
+    assert_int_equal(got.state, SG_APPROVAL_WRONG);
+
+    /* No approval for a user who is disabled or not there. */
+    assert_int_equal(sg_people_user_set_disabled(s, T1, "uB", 1, NOW), SIGNET_OK);
+    struct sg_approval b2 = approval(T1, "b2", "uB", NOW + 500);
+    assert_int_equal(create_approval(&b2, NOW + 400, &until), SIGNET_ERR_NOT_FOUND);
+    struct sg_approval z = approval(T2, "z1", "uA", NOW + 500);
+    assert_int_equal(create_approval(&z, NOW + 400, &until), SIGNET_ERR_NOT_FOUND);
+
+    /* Arguments no caller may pass. */
+    struct sg_approval bad = approval(T1, "x1", "uA", NOW + 500);
+    static const char *const numbers[] = {"4", "4a", "123", "", " 4"};
+    for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
+        (void)snprintf(bad.number, sizeof bad.number, "%s", numbers[i]);
+        assert_int_equal(create_approval(&bad, NOW + 400, &until), SIGNET_ERR_INVALID_ARG);
+    }
+    bad = approval(T1, "x1", "uA", NOW + 500);
+    assert_int_equal(sg_people_approval_create(s, &bad, NOW, 0, 3, 900, 2, &until),
+                     SIGNET_ERR_INVALID_ARG);
+    assert_int_equal(sg_people_approval_create(s, &bad, NOW, 300, 0, 900, 2, &until),
+                     SIGNET_ERR_INVALID_ARG);
+    assert_int_equal(sg_people_approval_create(s, &bad, NOW, 300, 3, 86401, 2, &until),
+                     SIGNET_ERR_INVALID_ARG);
+    assert_int_equal(sg_people_approval_create(s, &bad, NOW, 300, 3, 900, 0, &until),
+                     SIGNET_ERR_INVALID_ARG);
+    assert_int_equal(sg_people_approval_create(s, &bad, NOW, 300, 3, 900, 2, NULL),
+                     SIGNET_ERR_INVALID_ARG);
+    static const int states[] = {SG_APPROVAL_PENDING, SG_APPROVAL_USED + 1, -1};
+    for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
+        assert_int_equal(sg_people_approval_set(s, T1, "a3", states[i], dev_a, NOW),
+                         SIGNET_ERR_INVALID_ARG);
+    assert_int_equal(sg_people_approval_set(s, T1, "a3", SG_APPROVAL_APPROVED, NULL, NOW),
+                     SIGNET_ERR_INVALID_ARG);
+    assert_int_equal(sg_people_approval_set(s, T1, "a3", SG_APPROVAL_APPROVED, "devA", NOW),
+                     SIGNET_ERR_INVALID_ARG);
+}
+
+/* The lock (approval_create, approval_locked): max_wrong (2) WRONG
+ * answers with answered_at > now - lock (900) refuse new approvals with
+ * PERMISSION; *until is the max_wrong-th newest of those answered_at +
+ * lock, the second from which fewer than max_wrong are left in the
+ * window. Other answers and other users' wrong answers do not count; the
+ * lock is checked before the rate limit. */
+static void test_approval_lock(void **state)
+{
+    (void)state;
+    add_user(T1, "uA", "alice");
+    add_user(T1, "uB", "bob");
+    add_device(T1, "uA", "devA", NOW);
+    add_device(T1, "uB", "devB", NOW);
+    char dev_a[44], dev_b[44];
+    h("devA", dev_a);
+    h("devB", dev_b);
+    int64_t until = 0;
+    const int64_t t0 = NOW + 1000;
+    /* Five pending ones (room in the rate limit: 10 per 300 s). */
+    for (int i = 0; i < 5; i++) {
+        char id[8];
+        (void)snprintf(id, sizeof id, "w%d", i);
+        struct sg_approval a = approval(T1, id, "uA", t0 + 600);
+        assert_int_equal(sg_people_approval_create(s, &a, t0 + i, 300, 10, 900, 2, &until),
+                         SIGNET_OK);
+    }
+    struct sg_approval b = approval(T1, "b0", "uB", t0 + 600);
+    assert_int_equal(sg_people_approval_create(s, &b, t0, 300, 10, 900, 2, &until), SIGNET_OK);
+    /* Bob's wrong answer and alice's denial count for nobody. */
+    assert_int_equal(sg_people_approval_set(s, T1, "b0", SG_APPROVAL_WRONG, dev_b, t0 + 5),
+                     SIGNET_OK);
+    assert_int_equal(sg_people_approval_set(s, T1, "w0", SG_APPROVAL_DENIED, dev_a, t0 + 6),
+                     SIGNET_OK);
+    assert_int_equal(sg_people_approval_set(s, T1, "w1", SG_APPROVAL_WRONG, dev_a, t0 + 10),
+                     SIGNET_OK);
+    struct sg_approval next = approval(T1, "n0", "uA", t0 + 2000);
+    assert_int_equal(sg_people_approval_create(s, &next, t0 + 11, 300, 10, 900, 2, &until),
+                     SIGNET_OK);
+    until = 77;
+    assert_int_equal(sg_people_approval_locked(s, T1, "uA", t0 + 11, 900, 2, &until), SIGNET_OK);
+    assert_int_equal(until, 0);
+    /* Three wrong numbers, at t0 + 10, t0 + 20 and t0 + 30. */
+    assert_int_equal(sg_people_approval_set(s, T1, "w2", SG_APPROVAL_WRONG, dev_a, t0 + 20),
+                     SIGNET_OK);
+    assert_int_equal(sg_people_approval_set(s, T1, "w3", SG_APPROVAL_WRONG, dev_a, t0 + 30),
+                     SIGNET_OK);
+    next = approval(T1, "n1", "uA", t0 + 2000);
+    assert_int_equal(sg_people_approval_create(s, &next, t0 + 31, 300, 10, 900, 2, &until),
+                     SIGNET_ERR_PERMISSION);
+    assert_int_equal(until, t0 + 20 + 900); /* the 2nd newest, not t0 + 30 or t0 + 10 */
+    assert_int_equal(rows("approvals", "id = 'n1'"), 0);
+    /* The lock alone says the same, without making anything. */
+    until = 0;
+    assert_int_equal(sg_people_approval_locked(s, T1, "uA", t0 + 31, 900, 2, &until),
+                     SIGNET_ERR_PERMISSION);
+    assert_int_equal(until, t0 + 920);
+    assert_int_equal(sg_people_approval_locked(s, T1, "uB", t0 + 31, 900, 2, &until), SIGNET_OK);
+    assert_int_equal(until, 0);
+    assert_int_equal(sg_people_approval_locked(s, T2, "uA", t0 + 31, 900, 2, &until), SIGNET_OK);
+    assert_int_equal(sg_people_approval_locked(s, T1, "uA", t0 + 920, 900, 2, &until), SIGNET_OK);
+    assert_int_equal(sg_people_approval_locked(s, T1, "uA", t0 + 31, 900, 0, &until),
+                     SIGNET_ERR_INVALID_ARG);
+    assert_int_equal(sg_people_approval_locked(s, T1, "uA", t0 + 31, 0, 2, &until),
+                     SIGNET_ERR_INVALID_ARG);
+    assert_int_equal(sg_people_approval_locked(s, T1, "uA", t0 + 31, 900, 2, NULL),
+                     SIGNET_ERR_INVALID_ARG);
+    until = 0;
+    assert_int_equal(sg_people_approval_create(s, &next, t0 + 919, 300, 10, 900, 2, &until),
+                     SIGNET_ERR_PERMISSION);
+    assert_int_equal(until, t0 + 920);
+    /* Locked and rate limited at once: the lock is what is reported. */
+    assert_int_equal(sg_people_approval_create(s, &next, t0 + 31, 300, 1, 900, 2, &until),
+                     SIGNET_ERR_PERMISSION);
+    assert_int_equal(until, t0 + 920);
+    /* Bob is not locked. */
+    struct sg_approval b1 = approval(T1, "b1", "uB", t0 + 2000);
+    assert_int_equal(sg_people_approval_create(s, &b1, t0 + 31, 300, 10, 900, 2, &until),
+                     SIGNET_OK);
+    assert_int_equal(until, 0);
+    /* At *until only t0 + 30 is in the window: open again. */
+    assert_int_equal(sg_people_approval_create(s, &next, t0 + 920, 300, 10, 900, 2, &until),
+                     SIGNET_OK);
+    assert_int_equal(until, 0);
+    /* With max_wrong 1 the newest alone locks: until t0 + 30 + 900. */
+    next = approval(T1, "n2", "uA", t0 + 2000);
+    assert_int_equal(sg_people_approval_create(s, &next, t0 + 921, 300, 10, 900, 1, &until),
+                     SIGNET_ERR_PERMISSION);
+    assert_int_equal(until, t0 + 930);
+}
+
+/* Approvals stay a day past their end (the rate limit's and the lock's
+ * history), then go when approvals are made. */
+static void test_approval_purge(void **state)
+{
+    (void)state;
+    add_user(T1, "uA", "alice");
+    int64_t until = 0;
+    struct sg_approval a = approval(T1, "a1", "uA", NOW + 120);
+    assert_int_equal(create_approval(&a, NOW, &until), SIGNET_OK);
+    a = approval(T1, "a2", "uA", NOW + 86400 + 1000);
+    assert_int_equal(create_approval(&a, NOW + 120 + 86399, &until), SIGNET_OK);
+    assert_int_equal(rows("approvals", NULL), 2);
+    a = approval(T1, "a3", "uA", NOW + 86400 + 1000);
+    assert_int_equal(create_approval(&a, NOW + 120 + 86400, &until), SIGNET_OK);
+    assert_int_equal(rows("approvals", NULL), 2);
+    assert_int_equal(rows("approvals", "id = 'a1'"), 0);
+}
+
+/* ---- TOTP authenticators ------------------------------------------------------------------ */
+
+static void test_totp(void **state)
+{
+    (void)state;
+    add_user(T1, "uA", "alice");
+    add_user(T1, "uB", "bob");
+    add_user(T2, "uZ", "zoe");
+    struct sg_totp got;
+    struct sg_totp t1 = totp(T1, "uA", "c1", NOW);
+    assert_int_equal(sg_people_totp_add(s, &t1), SIGNET_OK);
+    assert_int_equal(sg_people_totp_get(s, T1, "uA", 0, &got), SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_people_totp_get(s, T1, "uA", 1, &got), SIGNET_OK);
+    assert_string_equal(got.tenant, T1);
+    assert_string_equal(got.user_id, "uA");
+    assert_string_equal(got.cred_id, "c1");
+    assert_string_equal(got.sealed, "sealed-c1_AAAA");
+    assert_int_equal(got.confirmed, 0);
+    assert_int_equal(got.created_at, NOW);
+    assert_int_equal(got.last_used_at, 0);
+    assert_int_equal(sg_people_totp_get(s, got.tenant, got.user_id, 1, &got), SIGNET_OK);
+    assert_int_equal(sg_people_totp_get(s, T2, "uA", 1, &got), SIGNET_ERR_NOT_FOUND);
+    assert_string_equal(got.cred_id, "");
+
+    /* A second add replaces the unconfirmed one. */
+    struct sg_totp t2 = totp(T1, "uA", "c2", NOW + 1);
+    assert_int_equal(sg_people_totp_add(s, &t2), SIGNET_OK);
+    assert_int_equal(rows("totp", NULL), 1);
+    assert_int_equal(sg_people_totp_get(s, T1, "uA", 1, &got), SIGNET_OK);
+    assert_string_equal(got.cred_id, "c2");
+    assert_int_equal(sg_people_totp_confirm(s, T1, "uA", "c1", NOW + 2), SIGNET_ERR_NOT_FOUND);
+
+    /* Confirmed: last used by the confirming code. */
+    assert_int_equal(sg_people_totp_confirm(s, T1, "uA", "c2", NOW + 2), SIGNET_OK);
+    assert_int_equal(sg_people_totp_get(s, T1, "uA", 1, &got), SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_people_totp_get(s, T1, "uA", 0, &got), SIGNET_OK);
+    assert_string_equal(got.cred_id, "c2");
+    assert_int_equal(got.confirmed, 1);
+    assert_int_equal(got.last_used_at, NOW + 2);
+
+    /* A pending one beside the confirmed one; confirming it replaces the
+     * confirmed one. A confirmation that fails keeps the confirmed one. */
+    struct sg_totp t3 = totp(T1, "uA", "c3", NOW + 3);
+    assert_int_equal(sg_people_totp_add(s, &t3), SIGNET_OK);
+    assert_int_equal(sg_people_totp_get(s, T1, "uA", 0, &got), SIGNET_OK);
+    assert_string_equal(got.cred_id, "c2");
+    assert_int_equal(sg_people_totp_get(s, T1, "uA", 1, &got), SIGNET_OK);
+    assert_string_equal(got.cred_id, "c3");
+    assert_int_equal(sg_people_totp_confirm(s, T1, "uA", "nope", NOW + 4), SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_people_totp_confirm(s, T1, "uB", "c3", NOW + 4), SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_people_totp_confirm(s, T2, "uA", "c3", NOW + 4), SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_people_totp_get(s, T1, "uA", 0, &got), SIGNET_OK);
+    assert_string_equal(got.cred_id, "c2");
+    assert_int_equal(sg_people_totp_confirm(s, T1, "uA", "c3", NOW + 5), SIGNET_OK);
+    assert_int_equal(sg_people_totp_get(s, T1, "uA", 0, &got), SIGNET_OK);
+    assert_string_equal(got.cred_id, "c3");
+    assert_int_equal(rows("totp", NULL), 1);
+    /* A cred id taken (by a confirmed one) in the tenant; free in another. */
+    struct sg_totp tb = totp(T1, "uB", "c3", NOW);
+    assert_int_equal(sg_people_totp_add(s, &tb), SIGNET_ERR_EXISTS);
+    struct sg_totp tz = totp(T2, "uZ", "c3", NOW);
+    assert_int_equal(sg_people_totp_add(s, &tz), SIGNET_OK);
+    /* No authenticator for a user who is not there or disabled. */
+    struct sg_totp orphan = totp(T2, "uA", "c9", NOW);
+    assert_int_equal(sg_people_totp_add(s, &orphan), SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_people_user_set_disabled(s, T1, "uB", 1, NOW), SIGNET_OK);
+    tb = totp(T1, "uB", "c8", NOW);
+    assert_int_equal(sg_people_totp_add(s, &tb), SIGNET_ERR_NOT_FOUND);
+
+    /* used */
+    assert_int_equal(sg_people_totp_used(s, T1, "c3", NOW + 60), SIGNET_OK);
+    assert_int_equal(sg_people_totp_get(s, T1, "uA", 0, &got), SIGNET_OK);
+    assert_int_equal(got.last_used_at, NOW + 60);
+    assert_int_equal(sg_people_totp_used(s, T1, "c2", NOW + 60), SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_people_totp_get(s, T2, "uZ", 1, &got), SIGNET_OK);
+    assert_int_equal(got.last_used_at, 0); /* the other tenant's c3 untouched */
+
+    /* remove: every one of the user's, only theirs. */
+    struct sg_totp t4 = totp(T1, "uA", "c4", NOW + 6);
+    assert_int_equal(sg_people_totp_add(s, &t4), SIGNET_OK);
+    assert_int_equal(rows("totp", "user_id = 'uA'"), 2);
+    assert_int_equal(sg_people_totp_remove(s, T2, "uA"), SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_people_totp_remove(s, T1, "uA"), SIGNET_OK);
+    assert_int_equal(rows("totp", "user_id = 'uA'"), 0);
+    assert_int_equal(sg_people_totp_remove(s, T1, "uA"), SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(rows("totp", NULL), 1);
+
+    /* Arguments no caller may pass. */
+    assert_int_equal(sg_people_totp_get(s, T1, "uA", 2, &got), SIGNET_ERR_INVALID_ARG);
+    static const char *const sealed[] = {"", "AAAA=", "AA+A", "AA/A", "A A"};
+    for (size_t i = 0; i < sizeof sealed / sizeof sealed[0]; i++) {
+        struct sg_totp bad = totp(T1, "uA", "c5", NOW);
+        (void)snprintf(bad.sealed, sizeof bad.sealed, "%s", sealed[i]);
+        assert_int_equal(sg_people_totp_add(s, &bad), SIGNET_ERR_INVALID_ARG);
+    }
+    struct sg_totp bad = totp(T1, "uA", "c5", NOW);
+    memset(bad.sealed, 'A', sizeof bad.sealed); /* not terminated */
+    assert_int_equal(sg_people_totp_add(s, &bad), SIGNET_ERR_INVALID_ARG);
+    bad.sealed[sizeof bad.sealed - 1] = '\0'; /* the longest */
+    assert_int_equal(sg_people_totp_add(s, &bad), SIGNET_OK);
+}
+
 /* ---- two handles racing ------------------------------------------------------------ */
 
 #define RACE_ROUNDS 12
@@ -1060,6 +1756,65 @@ static void test_corrupt_rows(void **state)
     assert_int_equal(sg_people_challenge_take(s, T1, c, SG_CHALLENGE_REGISTER, NOW, bind),
                      SIGNET_ERR_STORE_CORRUPT);
     assert_int_equal(rows("challenges", NULL), 0);
+
+    /* A pending step's tries out of range. */
+    struct sg_mfa_pending m = mfa(T1, "m", "uA"), mg;
+    assert_int_equal(sg_people_mfa_put(s, &m), SIGNET_OK);
+    sql("PRAGMA ignore_check_constraints = 1; UPDATE mfa_pending SET tries = -1");
+    assert_int_equal(sg_people_mfa_get(s, T1, m.hash, NOW, &mg), SIGNET_ERR_STORE_CORRUPT);
+    assert_string_equal(mg.user_id, "");
+    assert_int_equal(sg_people_mfa_take(s, T1, m.hash, NOW, &mg), SIGNET_ERR_STORE_CORRUPT);
+
+    /* A device's JWK longer than its member; an id that is no thumbprint. */
+    add_device(T1, "uA", "dev", NOW);
+    char dev[44];
+    h("dev", dev);
+    struct sg_device d;
+    struct sg_device *ds = NULL;
+    sql("UPDATE devices SET jwk = hex(zeroblob(256))");
+    assert_int_equal(sg_people_device_get(s, T1, dev, &d), SIGNET_ERR_STORE_CORRUPT);
+    assert_string_equal(d.id, "");
+    n = 9;
+    assert_int_equal(sg_people_device_list(s, T1, "uA", &ds, &n), SIGNET_ERR_STORE_CORRUPT);
+    assert_null(ds);
+    assert_int_equal(n, 0);
+    sql("UPDATE devices SET jwk = '{}'");
+    assert_int_equal(sg_people_device_get(s, T1, dev, &d), SIGNET_OK);
+    sql("PRAGMA ignore_check_constraints = 1;"
+        "UPDATE devices SET id = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.'");
+    assert_int_equal(sg_people_device_list(s, T1, "uA", &ds, &n), SIGNET_ERR_STORE_CORRUPT);
+    assert_null(ds);
+
+    /* An approval's number that is no two digits, its state out of range:
+     * refused by every reader, and by approval_set (which changes nothing). */
+    int64_t until = 0;
+    struct sg_approval a = approval(T1, "a1", "uA", NOW + 120), ag;
+    struct sg_approval *as = NULL;
+    assert_int_equal(create_approval(&a, NOW, &until), SIGNET_OK);
+    sql("PRAGMA ignore_check_constraints = 1; UPDATE approvals SET number = '4x'");
+    assert_int_equal(sg_people_approval_get(s, T1, "a1", &ag), SIGNET_ERR_STORE_CORRUPT);
+    assert_string_equal(ag.id, "");
+    n = 9;
+    assert_int_equal(sg_people_approval_pending(s, T1, "uA", NOW, &as, &n),
+                     SIGNET_ERR_STORE_CORRUPT);
+    assert_null(as);
+    assert_int_equal(n, 0);
+    sql("PRAGMA ignore_check_constraints = 1; UPDATE approvals SET number = '42', state = 9");
+    assert_int_equal(sg_people_approval_get(s, T1, "a1", &ag), SIGNET_ERR_STORE_CORRUPT);
+    assert_int_equal(sg_people_approval_set(s, T1, "a1", SG_APPROVAL_USED, NULL, NOW),
+                     SIGNET_ERR_STORE_CORRUPT);
+    assert_int_equal(rows("approvals", "state = 9"), 1);
+    sql("UPDATE approvals SET state = 0, user_id = 'u' || hex(zeroblob(40))");
+    assert_int_equal(sg_people_approval_set(s, T1, "a1", SG_APPROVAL_APPROVED, dev, NOW),
+                     SIGNET_ERR_STORE_CORRUPT);
+    assert_int_equal(rows("approvals", "state = 0"), 1);
+
+    /* A TOTP authenticator's sealed seed longer than its member. */
+    struct sg_totp t = totp(T1, "uA", "c1", NOW), tg;
+    assert_int_equal(sg_people_totp_add(s, &t), SIGNET_OK);
+    sql("UPDATE totp SET sealed = hex(zeroblob(128))");
+    assert_int_equal(sg_people_totp_get(s, T1, "uA", 1, &tg), SIGNET_ERR_STORE_CORRUPT);
+    assert_string_equal(tg.cred_id, "");
 }
 
 int main(void)
@@ -1077,6 +1832,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_authreqs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_codes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_passwords, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mfa, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_devices, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_approvals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_approval_lock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_approval_purge, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_totp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refresh, setup, teardown),
         cmocka_unit_test_setup_teardown(test_races, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_rows, setup, teardown),

@@ -86,9 +86,15 @@ static void remove_db(void)
     (void)unlink(side);
 }
 
-/* What schemas 4 and 5 added (a store made anew, taken back to an older
- * schema by a test, loses these first). */
+/* What schema 6 added ... */
+#define DROP_SCHEMA_6                                                                       \
+    "DROP TABLE mfa_pending; DROP TABLE devices; DROP TABLE device_codes;"                  \
+    "DROP TABLE approvals; DROP TABLE totp;"
+
+/* ... and what schemas 4 and 5 added (a store made anew, taken back to an
+ * older schema by a test, loses these first). */
 #define DROP_SCHEMA_4                                                                       \
+    DROP_SCHEMA_6                                                                           \
     "DROP TABLE users; DROP TABLE passkeys; DROP TABLE enrolments; DROP TABLE challenges;"  \
     "DROP TABLE sessions; DROP TABLE authreqs; DROP TABLE codes; DROP TABLE refresh_tokens;" \
     "DROP TABLE passwords;"
@@ -627,7 +633,7 @@ static void test_people_clients(void **state)
 {
     (void)state;
     struct sg_store *s = open_new();
-    assert_int_equal(latest, 5);
+    assert_int_equal(latest, 6);
     struct sg_client c;
     memset(&c, 0, sizeof c);
     (void)snprintf(c.tenant, sizeof c.tenant, "t1");
@@ -824,8 +830,10 @@ static void test_migrate_from_v3(void **state)
     assert_int_equal(sg_store_client_insert(s, &c), SIGNET_OK);
     assert_int_equal(c.id, 10);
     sg_store_close(&s);
-    static const char *const people[] = {"users",    "passkeys", "enrolments", "challenges",
-                                         "sessions", "authreqs", "codes",      "refresh_tokens"};
+    static const char *const people[] = {
+        "users",       "passkeys", "enrolments",     "challenges", "sessions",
+        "authreqs",    "codes",    "refresh_tokens", "passwords",  "mfa_pending",
+        "devices",     "device_codes", "approvals",  "totp"};
     for (size_t i = 0; i < sizeof people / sizeof people[0]; i++)
         assert_int_equal(has_table(path, people[i]), 1);
     assert_int_equal(has_table(path, "clients4"), 0);
@@ -835,6 +843,73 @@ static void test_migrate_from_v3(void **state)
     assert_int_equal(c.auth, SG_CLIENT_NONE);
     sg_client_clear(&c);
     sg_store_close(&s);
+}
+
+/* Schema 6 (issue 14): a store at 5 with a user gains the second-factor
+ * tables, the user kept; the database itself refuses a device id known in
+ * another tenant and a second confirmed TOTP authenticator of a user. */
+static void test_migrate_from_v5(void **state)
+{
+    (void)state;
+    struct sg_store *s = open_new();
+    assert_int_equal(latest, 6);
+    sg_store_close(&s);
+    sql(path, DROP_SCHEMA_6 "INSERT INTO users (tenant, id, name, created_at)"
+                            " VALUES ('t1', 'uA', 'alice', 1);"
+                            "PRAGMA user_version = 5;");
+    assert_int_equal(has_table(path, "approvals"), 0);
+    assert_int_equal(sg_store_open(path, 0, &s), SIGNET_OK);
+    assert_int_equal(sg_store_schema_version(s), 6);
+    sg_store_close(&s);
+    assert_int_equal(user_version(path), 6);
+    static const char *const added[] = {"mfa_pending", "devices", "device_codes", "approvals",
+                                        "totp"};
+    for (size_t i = 0; i < sizeof added / sizeof added[0]; i++)
+        assert_int_equal(has_table(path, added[i]), 1);
+    assert_int_equal(has_table(path, "users"), 1);
+
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT name FROM users WHERE tenant = 't1'"
+                                            " AND id = 'uA'",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "alice");
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO devices (id, tenant, user_id, jwk, created_at)"
+                                  " VALUES ('AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 't1',"
+                                  " 'uA', '{}', 1);"
+                                  "INSERT INTO totp (tenant, cred_id, user_id, sealed, confirmed,"
+                                  " created_at) VALUES ('t1', 'c1', 'uA', 's', 1, 1);",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO devices (id, tenant, user_id, jwk, created_at)"
+                                  " VALUES ('AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 't2',"
+                                  " 'uZ', '{}', 1);",
+                                  NULL, NULL, NULL),
+                     SQLITE_CONSTRAINT);
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO totp (tenant, cred_id, user_id, sealed, confirmed,"
+                                  " created_at) VALUES ('t1', 'c2', 'uA', 's', 1, 2);",
+                                  NULL, NULL, NULL),
+                     SQLITE_CONSTRAINT);
+    /* An unconfirmed one beside it is fine; a number must be two digits. */
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO totp (tenant, cred_id, user_id, sealed, created_at)"
+                                  " VALUES ('t1', 'c3', 'uA', 's', 3);",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO approvals (tenant, id, user_id, mfa_hash, number,"
+                                  " created_at, expires_at) VALUES ('t1', 'a1', 'uA', 'h', '7x',"
+                                  " 1, 2);",
+                                  NULL, NULL, NULL),
+                     SQLITE_CONSTRAINT);
+    sqlite3_close(db);
 }
 
 static void test_kid_and_hsm_id_unique(void **state)
@@ -951,6 +1026,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_jti_replay_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dpop_replay_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_people_clients, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_from_v5, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_from_v3, setup, teardown),
         cmocka_unit_test(test_front_store_has_no_keys),
         cmocka_unit_test_setup_teardown(test_corrupt_rows, setup, teardown),

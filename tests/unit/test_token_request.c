@@ -741,7 +741,7 @@ static void test_store_clients_and_jti(void **state)
     (void)snprintf(path, sizeof path, "%s/s.db", dir);
     struct sg_store *s = NULL;
     assert_int_equal(sg_store_open(path, 1, &s), SIGNET_OK);
-    assert_int_equal(sg_store_schema_version(s), 5); /* 5: refresh jkt, passwords (issue 13) */
+    assert_int_equal(sg_store_schema_version(s), 6); /* 6: second factors (issue 14) */
     struct sg_client c = {.auth = SG_CLIENT_SECRET, .created_at = 1};
     (void)snprintf(c.tenant, sizeof c.tenant, "t1");
     (void)snprintf(c.client_id, sizeof c.client_id, "web");

@@ -502,7 +502,10 @@ try {
     await page.type('#username', 'alice');
     await page.type('#password', pw);
     await shot('signin-password');
-    const u = await clickAndWait('#pwsignin', isRp('/cb'), `password + passkey: the browser at ${cbUri}`);
+    await page.click('#pwsignin');
+    await page.waitForSelector('#second-passkey', { visible: true, timeout: 10000 });
+    await shot('signin-second-step');
+    const u = await clickAndWait('#second-passkey', isRp('/cb'), `password + passkey: the browser at ${cbUri}`);
     const got = await exchange(u, rp2, 'password + passkey');
     const amr = got.idt.amr || [];
     assert(amr.includes('pwd') && amr.includes('mfa') && AMR_KEY.some((k) => amr.includes(k)),
