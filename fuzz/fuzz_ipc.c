@@ -16,6 +16,8 @@
  *     record type must be one the front end may write);
  *   - a decoded TOTP request (each of the three types) has every field in
  *     its shape, and its canonical JSON decodes to the same fields;
+ *   - a decoded MON_PEOPLE report has a known event and factor, and
+ *     re-encodes to the payload byte for byte;
  *   - every frame's type has its row in the message table, with a cap no
  *     larger than the frame cap, and ROTATE is never the front end's. */
 #include <stdint.h>
@@ -171,6 +173,27 @@ static void check_totp(uint8_t type, const uint8_t *p, size_t n)
     free(json);
 }
 
+static void check_people(const uint8_t *p, size_t n)
+{
+    struct sg_ipc_people r;
+    if (sg_ipc_decode_people(p, n, &r) != SIGNET_OK) {
+        if (r.issuer != NULL || r.user_id != NULL || r.factor != NULL)
+            abort();
+        return;
+    }
+    check_str(r.issuer, SG_IPC_MAX_STR);
+    check_str(r.user_id, SG_IPC_MAX_USER_ID);
+    if (sg_ipc_people_event_name(r.event) == NULL || r.user_id[0] == '\0')
+        abort();
+    struct sg_wbuf w;
+    sg_wbuf_init(&w, SG_IPC_MAX_PAYLOAD);
+    sg_ipc_encode_people(&w, r.issuer, r.user_id, (enum sg_ipc_people_event)r.event, r.factor);
+    if (w.err != SIGNET_OK || w.len != n || memcmp(w.data, p, n) != 0)
+        abort();
+    sg_wbuf_free(&w);
+    sg_ipc_people_clear(&r);
+}
+
 static void check_frame(const uint8_t *at, size_t consumed, const struct sg_ipc_frame *f)
 {
     const struct sg_ipc_msg *m = sg_ipc_msg_find(f->type);
@@ -204,6 +227,7 @@ static void check_frame(const uint8_t *at, size_t consumed, const struct sg_ipc_
     /* Decode every payload both ways: the signer picks the decoder by type,
      * but neither may misbehave on bytes meant for the other. */
     check_sign(f->payload, f->len);
+    check_people(f->payload, f->len);
     check_str_arg(f->payload, f->len);
     check_note(f->payload, f->len);
     for (uint8_t t = SG_IPC_TOTP_ENROL; t <= SG_IPC_TOTP_REMOVE; t++)

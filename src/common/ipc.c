@@ -28,8 +28,9 @@
  * revoke past the per-issuer limit) are the operator's alone. The MON_*
  * messages are the front end's to the monitor (its status pages, metrics
  * and relying parties' reports are served on the front end's port);
- * MON_PASSKEY, which can only raise an alert (I9), is rate-limited by the
- * monitor like the signer limits its rows. TOTP (issue 14): the front end
+ * MON_PASSKEY, which can only raise an alert (I9), and MON_PEOPLE (factor
+ * changes and approval alerts: audit records and I10) are rate-limited by
+ * the monitor like the signer limits its rows. TOTP (issue 14): the front end
  * enrols, checks codes and removes the factor (the account and sign-in
  * pages), as the operator may (a CLI command starts its own signer); the
  * monitor none. Each is rate limited per signer for every peer but the
@@ -57,10 +58,12 @@ static const struct sg_ipc_msg table[] = {
     {SG_IPC_MON_METRICS, "mon_metrics", SG_ROLE_FRONT, 0, 0, 0, MONITOR},
     {SG_IPC_MON_REPORT, "mon_report", SG_ROLE_FRONT, REPORT_REQ, 0, 0, MONITOR},
     {SG_IPC_MON_PASSKEY, "mon_passkey", SG_ROLE_FRONT, SG_IPC_MAX_PASSKEY, 5.0, 20, MONITOR},
+    {SG_IPC_MON_PEOPLE, "mon_people", SG_ROLE_FRONT, SG_IPC_MAX_PEOPLE, 10.0, 50, MONITOR},
 };
 
 const char *const sg_ipc_note_types[] = {"invariant_violation", "invariant_recovered", "report",
-                                          "front_refused", "user_reset", NULL};
+                                          "front_refused", "user_reset", "factor_changed",
+                                          "mfa_alert", NULL};
 
 const struct sg_ipc_msg *sg_ipc_msg_find(uint8_t type)
 {
@@ -290,6 +293,64 @@ void sg_ipc_encode_passkey(struct sg_wbuf *w, const char *issuer, const char *us
     sg_wbuf_put_str(w, user_id);
     sg_wbuf_put_u32(w, stored);
     sg_wbuf_put_u32(w, presented);
+}
+
+static const char *const people_events[] = {NULL, "factor_added", "factor_removed",
+                                            "approval_locked", "approval_reported"};
+static const char *const people_factors[] = {"passkey", "password", "totp", "device", NULL};
+
+const char *sg_ipc_people_event_name(unsigned event)
+{
+    return event < sizeof people_events / sizeof people_events[0] ? people_events[event] : NULL;
+}
+
+static int b64url_run(const char *s, size_t min, size_t max);
+
+signet_err sg_ipc_decode_people(const uint8_t *p, size_t n, struct sg_ipc_people *out)
+{
+    memset(out, 0, sizeof *out);
+    struct sg_buf b;
+    sg_buf_init(&b, p, n);
+    signet_err err = sg_buf_get_str(&b, SG_IPC_MAX_STR, &out->issuer);
+    if (err == SIGNET_OK)
+        err = sg_buf_get_str(&b, SG_IPC_MAX_USER_ID, &out->user_id);
+    if (err == SIGNET_OK)
+        err = sg_buf_get_u8(&b, &out->event);
+    if (err == SIGNET_OK)
+        err = sg_buf_get_str(&b, 16, &out->factor);
+    if (err == SIGNET_OK && sg_buf_remaining(&b) != 0)
+        err = SIGNET_ERR_BAD_FRAME;
+    if (err == SIGNET_OK &&
+        (sg_ipc_people_event_name(out->event) == NULL ||
+         !b64url_run(out->user_id, 1, SG_IPC_MAX_USER_ID)))
+        err = SIGNET_ERR_BAD_FRAME;
+    int known = 0;
+    for (size_t i = 0; err == SIGNET_OK && people_factors[i] != NULL && !known; i++)
+        known = strcmp(people_factors[i], out->factor) == 0;
+    if (err == SIGNET_OK && !known)
+        err = SIGNET_ERR_BAD_FRAME;
+    if (err != SIGNET_OK) {
+        sg_ipc_people_clear(out);
+        return err == SIGNET_ERR_NOMEM ? err : SIGNET_ERR_BAD_FRAME;
+    }
+    return SIGNET_OK;
+}
+
+void sg_ipc_people_clear(struct sg_ipc_people *r)
+{
+    free(r->issuer);
+    free(r->user_id);
+    free(r->factor);
+    memset(r, 0, sizeof *r);
+}
+
+void sg_ipc_encode_people(struct sg_wbuf *w, const char *issuer, const char *user_id,
+                          enum sg_ipc_people_event event, const char *factor)
+{
+    sg_wbuf_put_str(w, issuer);
+    sg_wbuf_put_str(w, user_id);
+    sg_wbuf_put_u8(w, (uint8_t)event);
+    sg_wbuf_put_str(w, factor);
 }
 
 signet_err sg_ipc_decode_str(const uint8_t *p, size_t n, char **out)

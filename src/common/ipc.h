@@ -51,6 +51,7 @@ enum sg_ipc_type {
     SG_IPC_MON_METRICS = 20,     /* -> the monitor's metric families, Prometheus text */
     SG_IPC_MON_REPORT = 21,      /* issuer, body -> the reports' verdicts JSON */
     SG_IPC_MON_PASSKEY = 22,     /* issuer, user id, stored, presented -> (I9 alert) */
+    SG_IPC_MON_PEOPLE = 23,      /* issuer, user id, event, factor -> (audit; I10 alert) */
     SG_IPC_RESPONSE = 0x80,
 };
 
@@ -148,6 +149,35 @@ SIGNET_WUR signet_err sg_ipc_decode_passkey(const uint8_t *p, size_t n,
 void sg_ipc_passkey_clear(struct sg_ipc_passkey *r);
 void sg_ipc_encode_passkey(struct sg_wbuf *w, const char *issuer, const char *user_id,
                            uint32_t stored, uint32_t presented);
+
+/* MON_PEOPLE (issue 14): a person's security event, reported by the front
+ * end to the monitor, which audits it (factor_changed, mfa_alert) and, for
+ * the two alerts, raises I10. Payload: issuer (u16 string), user id (u16
+ * string, 1..SG_IPC_MAX_USER_ID bytes of base64url), the event (u8, one of
+ * enum sg_ipc_people_event), the factor (u16 string: "passkey",
+ * "password", "totp" or "device"); nothing after. */
+enum sg_ipc_people_event {
+    SG_IPC_PEOPLE_FACTOR_ADDED = 1,
+    SG_IPC_PEOPLE_FACTOR_REMOVED = 2,
+    SG_IPC_PEOPLE_APPROVAL_LOCKED = 3,   /* three wrong numbers: prompts locked */
+    SG_IPC_PEOPLE_APPROVAL_REPORTED = 4, /* "this wasn't me" on the device */
+};
+#define SG_IPC_MAX_PEOPLE 1024u /* the message's payload cap */
+struct sg_ipc_people {
+    char *issuer;
+    char *user_id;
+    uint8_t event;
+    char *factor;
+};
+/* SIGNET_ERR_BAD_FRAME for a frame that is not exactly this, an unknown
+ * event or factor, or a user id outside the alphabet. */
+SIGNET_WUR signet_err sg_ipc_decode_people(const uint8_t *p, size_t n, struct sg_ipc_people *out);
+void sg_ipc_people_clear(struct sg_ipc_people *r);
+void sg_ipc_encode_people(struct sg_wbuf *w, const char *issuer, const char *user_id,
+                          enum sg_ipc_people_event event, const char *factor);
+/* "factor_added", "factor_removed", "approval_locked", "approval_reported";
+ * NULL for another value. */
+const char *sg_ipc_people_event_name(unsigned event);
 
 /* TOTP_ENROL, TOTP_VERIFY, TOTP_REMOVE: one u16-prefixed string (what
  * sg_signer_call_str and sd_pool_call send) holding a JSON object with

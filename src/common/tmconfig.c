@@ -83,9 +83,16 @@ static int set_invariants(struct sg_telemetry_cfg *c, const char *key, const cha
 {
     if (strcmp(key, "interval") == 0)
         return parse_duration(v, 0, 86400, &c->interval) == 0 && c->interval > 0;
-    if ((key[0] == 'i' || key[0] == 'I') && key[1] >= '1' && key[1] <= '0' + SG_INV_COUNT &&
-        key[2] == '\0') {
-        int64_t *slot = &c->intervals[key[1] - '1'];
+    if ((key[0] == 'i' || key[0] == 'I') && key[1] >= '1' && key[1] <= '9') {
+        /* i1 .. i<SG_INV_COUNT>, no leading zero */
+        unsigned n = (unsigned)(key[1] - '0');
+        if (key[2] >= '0' && key[2] <= '9' && key[3] == '\0')
+            n = n * 10u + (unsigned)(key[2] - '0');
+        else if (key[2] != '\0')
+            return -1;
+        if (n > SG_INV_COUNT)
+            return -1;
+        int64_t *slot = &c->intervals[n - 1];
         return parse_duration(v, 0, 86400, slot) == 0 && *slot > 0;
     }
     if (strcmp(key, "rotation_grace") == 0)

@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#define SG_INV_COUNT 9 /* I1 .. I9 */
+#define SG_INV_COUNT 10 /* I1 .. I10 */
 
 enum sg_on_critical {
     SG_ON_CRITICAL_ALERT = 0,  /* alert only (default) */
@@ -35,7 +35,7 @@ struct sg_telemetry_cfg {
     int64_t coalesce_window;      /* seconds (default 60; 0 = no coalescing) */
     /* [invariants] */
     int64_t interval;                /* default period of every check, seconds (default 60) */
-    int64_t intervals[SG_INV_COUNT]; /* per check (i1 .. i9); 0 = interval */
+    int64_t intervals[SG_INV_COUNT]; /* per check (i1 .. i10); 0 = interval */
     int64_t rotation_grace;          /* I2: ACTIVE may outlast rotation_period by prepublish + this (default 300) */
     int64_t report_lag;              /* I7: how late a relying party may report a token (default 3600) */
     unsigned index_max;              /* I7: most sign records indexed (on disk, ~125 bytes each) */

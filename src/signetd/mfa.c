@@ -450,7 +450,7 @@ static void totp_account_post(struct sd_ctx *c, const struct sg_tenant_cfg *t,
             sd_people_json_error(r, 503, "temporarily_unavailable", "the store is unavailable");
             goto out;
         }
-        sd_tm_factor(c, t, u.id, "totp", "removed");
+        sd_tm_people(c, t, u.id, SG_IPC_PEOPLE_FACTOR_REMOVED, "totp");
         sd_people_answer(r, 200, json_pack("{s:b}", "totp", 0));
         goto out;
     }
@@ -486,7 +486,7 @@ static void totp_account_post(struct sd_ctx *c, const struct sg_tenant_cfg *t,
         sd_people_json_error(r, 503, "temporarily_unavailable", "codes cannot be checked now");
         goto out;
     }
-    sd_tm_factor(c, t, u.id, "totp", "added");
+    sd_tm_people(c, t, u.id, SG_IPC_PEOPLE_FACTOR_ADDED, "totp");
     sd_people_answer(r, 200, json_pack("{s:b}", "totp", 1));
 out:
     OPENSSL_cleanse(typed, sizeof typed);
@@ -564,7 +564,7 @@ static void device_account_post(struct sd_ctx *c, const struct sg_tenant_cfg *t,
                                                              : "the store is unavailable");
             goto out;
         }
-        sd_tm_factor(c, t, u.id, "device", "removed");
+        sd_tm_people(c, t, u.id, SG_IPC_PEOPLE_FACTOR_REMOVED, "device");
         sd_people_answer(r, 200, json_pack("{s:s}", "removed", id));
         goto out;
     }
@@ -729,7 +729,7 @@ static void approver_register(struct sd_ctx *c, const struct sg_tenant_cfg *t,
     }
     sg_log(SG_LOG_INFO, "device_registered", "tenant=%s user=%s device=%s addr=%s", t->name,
            d.user_id, d.id, sd_auth_peer());
-    sd_tm_factor(c, t, d.user_id, "device", "added");
+    sd_tm_people(c, t, d.user_id, SG_IPC_PEOPLE_FACTOR_ADDED, "device");
     sd_people_answer(r, 201, json_pack("{s:s, s:s}", "device_id", d.id, "user", u.name));
 }
 
@@ -847,7 +847,7 @@ static void approver_answer(struct sd_ctx *c, const struct sg_tenant_cfg *t,
         sg_log(SG_LOG_ERROR, "approval_reported",
                "tenant=%s user=%s approval=%s sessions_revoked=%zu addr=%s alert=1", t->name,
                a.user_id, a.id, revoked, a.address);
-        sd_tm_mfa_alert(c, t, a.user_id, "approval_reported");
+        sd_tm_people(c, t, a.user_id, SG_IPC_PEOPLE_APPROVAL_REPORTED, "device");
     } else if (state == SG_APPROVAL_WRONG) {
         /* The third wrong number within the lock window locks prompts:
          * the next create says so; the alert is raised now. */
@@ -861,7 +861,7 @@ static void approver_answer(struct sd_ctx *c, const struct sg_tenant_cfg *t,
             sg_log(SG_LOG_ERROR, "approval_locked",
                    "tenant=%s user=%s until=%lld addr=%s alert=1", t->name, a.user_id,
                    (long long)until, a.address);
-            sd_tm_mfa_alert(c, t, a.user_id, "approval_locked");
+            sd_tm_people(c, t, a.user_id, SG_IPC_PEOPLE_APPROVAL_LOCKED, "device");
         }
     }
     sd_people_answer(r, 200, json_pack("{s:s}", "result", result));

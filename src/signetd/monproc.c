@@ -402,6 +402,44 @@ static void handle_passkey(struct mp *p, int fd, const struct sg_ipc_frame *f, i
     sg_ipc_passkey_clear(&r);
 }
 
+/* MON_PEOPLE: a factor added or removed is audited (factor_changed); an
+ * approval alert is audited (mfa_alert) and raises I10. The front end
+ * names the tenant by its issuer, which must be configured. */
+static void handle_people(struct mp *p, int fd, const struct sg_ipc_frame *f, int *ok)
+{
+    struct sg_ipc_people r;
+    if (sg_ipc_decode_people(f->payload, f->len, &r) != SIGNET_OK) {
+        respond(fd, f, SIGNET_ERR_MALFORMED, NULL, 0, ok);
+        return;
+    }
+    struct sd_conf *k = sd_conf_get(p->c);
+    const struct sg_tenant_cfg *t = sg_config_tenant_by_issuer(&k->cfg, r.issuer);
+    json_t *fields = t == NULL ? NULL
+                               : json_pack("{s:s, s:s, s:s, s:s}", "tenant", t->name, "user",
+                                           r.user_id, "event", sg_ipc_people_event_name(r.event),
+                                           "factor", r.factor);
+    sd_conf_put(k);
+    signet_err err = SIGNET_ERR_NOT_FOUND;
+    if (t == NULL) {
+        sg_log(SG_LOG_WARN, "people_report_refused", "reason=\"unknown issuer\"");
+    } else if (fields == NULL) {
+        err = SIGNET_ERR_NOMEM;
+    } else if (r.event == SG_IPC_PEOPLE_FACTOR_ADDED || r.event == SG_IPC_PEOPLE_FACTOR_REMOVED) {
+        err = src_audit_note(p, "factor_changed", fields);
+    } else {
+        /* The audit record first: the alert may be coalesced, the record
+         * never is. */
+        err = src_audit_note(p, "mfa_alert", fields);
+        signet_err alert = sg_monitor_approval_report(
+            p->mon, r.issuer, r.user_id, r.event == SG_IPC_PEOPLE_APPROVAL_REPORTED);
+        if (err == SIGNET_OK)
+            err = alert;
+    }
+    json_decref(fields);
+    respond(fd, f, err, NULL, 0, ok);
+    sg_ipc_people_clear(&r);
+}
+
 /* The table's rate for a front end's message (cf. the signer's rate_ok):
  * 1 to serve it, 0 to answer SIGNET_ERR_BUSY. */
 static int front_rate_ok(struct mp *p, const struct sg_ipc_msg *m)
@@ -467,6 +505,7 @@ static void handle_front(struct mp *p, int fd, const struct sg_ipc_frame *f, int
     }
     case SG_IPC_MON_REPORT: handle_report(p, fd, f, ok); break;
     case SG_IPC_MON_PASSKEY: handle_passkey(p, fd, f, ok); break;
+    case SG_IPC_MON_PEOPLE: handle_people(p, fd, f, ok); break;
     default: *ok = 0; break;
     }
 }

@@ -1017,6 +1017,8 @@ static void set_password_post(struct sd_ctx *c, const struct sg_tenant_cfg *t,
     }
     sg_log(SG_LOG_INFO, remove ? "password_removed" : "password_set",
            "tenant=%s user=%s sid=%s addr=%s", t->name, u.id, s.sid, sd_auth_peer());
+    sd_tm_people(c, t, u.id, remove ? SG_IPC_PEOPLE_FACTOR_REMOVED : SG_IPC_PEOPLE_FACTOR_ADDED,
+                 "password");
     sd_people_answer(r, 200, json_pack("{s:b}", "password", !remove));
 out:
     json_decref(b);
@@ -1215,6 +1217,7 @@ static void enrol_post(struct sd_ctx *c, const struct sg_tenant_cfg *t,
     sg_log(SG_LOG_INFO, "passkey_added", "tenant=%s user=%s alg=%d synced=%d aaguid=%s via=%s",
            t->name, user_id, pk->alg, (pk->flags & SD_WA_FLAG_BE) != 0, pk->aaguid,
            token[0] != '\0' ? "link" : "account");
+    sd_tm_people(c, t, user_id, SG_IPC_PEOPLE_FACTOR_ADDED, "passkey");
     char amr[SG_PEOPLE_AMR_MAX], location[160];
     passkey_amr(0, pk->flags, amr, sizeof amr);
     if (!have_session &&

@@ -328,18 +328,26 @@ void sd_reports_endpoint(struct sd_ctx *c, const struct sg_tenant_cfg *t, const 
     (void)snprintf(r->cache_control, sizeof r->cache_control, "no-store");
 }
 
-void sd_tm_factor(struct sd_ctx *c, const struct sg_tenant_cfg *t, const char *user_id,
-                  const char *kind, const char *action)
+void sd_tm_people(struct sd_ctx *c, const struct sg_tenant_cfg *t, const char *user_id,
+                  enum sg_ipc_people_event event, const char *factor)
 {
-    (void)c;
-    sg_log(SG_LOG_INFO, "factor_changed", "tenant=%s user=%s kind=%s action=%s", t->name,
-           user_id, kind, action);
-}
-
-void sd_tm_mfa_alert(struct sd_ctx *c, const struct sg_tenant_cfg *t, const char *user_id,
-                     const char *event)
-{
-    (void)c;
-    sg_log(SG_LOG_ERROR, "mfa_alert", "tenant=%s user=%s event=%s alert=1", t->name, user_id,
-           event);
+    const char *name = sg_ipc_people_event_name((unsigned)event);
+    sg_log(event >= SG_IPC_PEOPLE_APPROVAL_LOCKED ? SG_LOG_ERROR : SG_LOG_INFO,
+           event >= SG_IPC_PEOPLE_APPROVAL_LOCKED ? "mfa_alert" : "factor_changed",
+           "tenant=%s user=%s event=%s factor=%s", t->name, user_id, name != NULL ? name : "?",
+           factor);
+    struct sg_wbuf w;
+    sg_wbuf_init(&w, SG_IPC_MAX_PEOPLE);
+    sg_ipc_encode_people(&w, t->issuer, user_id, event, factor);
+    signet_err err = w.err;
+    if (err == SIGNET_OK) {
+        signet_err status = SIGNET_OK;
+        char *resp = NULL;
+        err = mon_call(c, SG_IPC_MON_PEOPLE, w.data, w.len, &status, &resp, NULL);
+        free(resp);
+    }
+    sg_wbuf_free(&w);
+    if (err != SIGNET_OK)
+        sg_log(SG_LOG_ERROR, "monitor_unreachable", "msg=people tenant=%s event=%s error=%s",
+               t->name, name != NULL ? name : "?", signet_err_name(err));
 }

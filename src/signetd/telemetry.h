@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "signet/error.h"
+#include "common/ipc.h"
 #include "signetd/resp.h"
 
 struct sd_ctx;
@@ -29,14 +30,14 @@ void sd_tm_poke(struct sd_ctx *c);
 void sd_tm_token_result(struct sd_ctx *c, const char *tenant, const char *result);
 void sd_tm_sign_latency(struct sd_ctx *c, double seconds);
 void sd_tm_http(struct sd_ctx *c, const char *endpoint, unsigned status);
-/* A factor of user_id added or removed (kind: passkey, password, device,
- * totp; action: added, removed), and an MFA alert (event:
- * approval_locked, approval_reported). Best effort, never fails the
- * caller. */
-void sd_tm_factor(struct sd_ctx *c, const struct sg_tenant_cfg *t, const char *user_id,
-                  const char *kind, const char *action);
-void sd_tm_mfa_alert(struct sd_ctx *c, const struct sg_tenant_cfg *t, const char *user_id,
-                     const char *event);
+/* A person's security event for the monitor (MON_PEOPLE): a factor of
+ * user_id added or removed (factor: passkey, password, totp, device),
+ * which the monitor audits (factor_changed), or an approval alert
+ * (SG_IPC_PEOPLE_APPROVAL_LOCKED / _REPORTED, factor "device"), which it
+ * audits (mfa_alert) and alerts on (I10). Waits for the monitor's answer;
+ * a failure is logged (monitor_unreachable) and never fails the caller. */
+void sd_tm_people(struct sd_ctx *c, const struct sg_tenant_cfg *t, const char *user_id,
+                  enum sg_ipc_people_event event, const char *factor);
 /* I9: tells the monitor that a sign-in of user_id (tenant t) was refused
  * because the passkey's signature counter did not move forward (stored
  * non-zero, presented <= stored; WebAuthn 6.1.1). Best effort: waits for

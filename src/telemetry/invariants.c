@@ -80,6 +80,14 @@ const struct sg_invariant sg_invariants[SG_INV_COUNT] = {
      "configured tenant is younger than 24 h (kept in the monitor's memory: a restart "
      "forgets, the audit log keeps the alerts). signet invariants --check: unknown.",
      "each report", SG_SEV_CRITICAL, 60, false},
+    {"I10", "approvals_unabused",
+     "No person's approval prompts are being abused: no user locked out of approvals by three "
+     "wrong numbers and no sign-in reported on the device as \"this wasn't me\" (MFA "
+     "fatigue: a password in someone else's hands).",
+     "The front end reports both (MON_PEOPLE: issuer, user id, event) as they happen; "
+     "violated while a report of a configured tenant is younger than 24 h (the monitor's "
+     "memory; the audit log keeps each mfa_alert record). signet invariants --check: unknown.",
+     "each report", SG_SEV_CRITICAL, 60, false},
 };
 
 const char *sg_inv_severity_name(enum sg_inv_severity s)
@@ -756,6 +764,44 @@ void sg_inv_check_passkey(const struct sg_inv_input *in, struct sg_inv_result *r
         violate(r, "%s", one);
     else
         violate(r, "%s (%zu reports in %ds)", one, recent, SG_INV_PASSKEY_WINDOW);
+}
+
+/* ---- I10: approvals ------------------------------------------------------ */
+
+void sg_inv_approval_message(const struct sg_config *cfg, const struct sg_inv_approval *a,
+                             char *msg, size_t cap)
+{
+    const struct sg_tenant_cfg *t = cfg != NULL ? sg_config_tenant_by_issuer(cfg, a->issuer) : NULL;
+    (void)snprintf(msg, cap,
+                   a->reported ? "user %s of %s (%s) answered a sign-in approval \"this wasn't "
+                                 "me\": their password is in someone else's hands; sessions "
+                                 "and refresh tokens were revoked"
+                               : "user %s of %s (%s) typed three wrong numbers on approval "
+                                 "prompts: approvals are locked for a cool-down (MFA fatigue?)",
+                   a->user_id, t != NULL ? t->name : "?", a->issuer);
+}
+
+void sg_inv_check_approvals(const struct sg_inv_input *in, struct sg_inv_result *r)
+{
+    set_ok(r);
+    const struct sg_inv_approval *latest = NULL;
+    size_t recent = 0;
+    for (size_t i = 0; i < in->n_approvals; i++) {
+        const struct sg_inv_approval *a = &in->approvals[i];
+        if (in->now - a->time >= SG_INV_APPROVALS_WINDOW)
+            continue;
+        recent++;
+        if (latest == NULL || a->time >= latest->time)
+            latest = a;
+    }
+    if (latest == NULL)
+        return;
+    char one[sizeof r->msg];
+    sg_inv_approval_message(in->cfg, latest, one, sizeof one);
+    if (recent == 1)
+        violate(r, "%s", one);
+    else
+        violate(r, "%s (%zu reports in %ds)", one, recent, SG_INV_APPROVALS_WINDOW);
 }
 
 int sg_inv_check_sign(const struct sg_config *cfg, const struct sg_tm_key *keys, size_t n_keys,

@@ -31,6 +31,7 @@ enum sg_inv_id {
     SG_INV_NO_FORGERY = 6,    /* I7 */
     SG_INV_SANDBOX = 7,       /* I8 */
     SG_INV_PASSKEY_COUNTER = 8, /* I9 */
+    SG_INV_APPROVALS = 9,       /* I10 */
 };
 #define SG_INV_ALL (-1)
 
@@ -152,6 +153,20 @@ SIGNET_WUR signet_err sg_inv_passkey_valid(const struct sg_config *cfg, const ch
 void sg_inv_passkey_message(const struct sg_config *cfg, const struct sg_inv_passkey *p,
                             char *msg, size_t cap);
 
+/* I10: one of the front end's approval alerts (MON_PEOPLE): a user whose
+ * approval prompts were locked by three wrong numbers, or a sign-in the
+ * person reported as not theirs. */
+#define SG_INV_APPROVALS_WINDOW 86400 /* seconds a report keeps I10 violated */
+struct sg_inv_approval {
+    int64_t time; /* when the monitor received it */
+    bool reported; /* "this wasn't me"; else a wrong-number lock */
+    char issuer[512];
+    char user_id[SG_INV_PASSKEY_USER_MAX + 1];
+};
+/* The alert's message for one report (tenant, issuer, user id, what). */
+void sg_inv_approval_message(const struct sg_config *cfg, const struct sg_inv_approval *a,
+                             char *msg, size_t cap);
+
 /* ---- results -------------------------------------------------------------- */
 
 struct sg_inv_result {
@@ -186,6 +201,9 @@ struct sg_inv_input {
      * SG_INV_PASSKEY_WINDOW are ignored). */
     const struct sg_inv_passkey *passkeys;
     size_t n_passkeys;
+    /* I10: likewise (older than SG_INV_APPROVALS_WINDOW are ignored). */
+    const struct sg_inv_approval *approvals;
+    size_t n_approvals;
 };
 
 void sg_inv_check_one_active(const struct sg_inv_input *in, struct sg_inv_result *r);  /* I1 */
@@ -196,6 +214,8 @@ void sg_inv_check_sandbox(const struct sg_inv_input *in, struct sg_inv_result *r
 /* I9: violated while a report is younger than SG_INV_PASSKEY_WINDOW (the
  * message is the latest one's, with the count); ok otherwise. */
 void sg_inv_check_passkey(const struct sg_inv_input *in, struct sg_inv_result *r);     /* I9 */
+/* I10: violated while a report is younger than SG_INV_APPROVALS_WINDOW. */
+void sg_inv_check_approvals(const struct sg_inv_input *in, struct sg_inv_result *r);   /* I10 */
 
 /* I6 for one sign record: 1 and a message when it breaks the invariant,
  * 0 when it holds, -1 when its kid is not among keys (the caller looks

@@ -22,6 +22,7 @@
 /* I9: the newest reports of passkey counters that went backwards; a full
  * list drops the oldest (the newest decides how long I9 stays violated). */
 #define MAX_PASSKEY_REPORTS 64
+#define MAX_APPROVAL_REPORTS 64 /* I10, likewise */
 /* on_critical = rotate from reports: at most one automatic revoke per
  * issuer in this many seconds; another one inside it waits for an
  * operator's confirmation (`signet revoke --force KID`). */
@@ -83,6 +84,9 @@ struct sg_monitor {
      * possible: nothing the front end sends removes one. */
     struct sg_inv_passkey passkeys[MAX_PASSKEY_REPORTS];
     size_t n_passkeys;
+    /* I10: the front end's approval alerts (MON_PEOPLE), likewise. */
+    struct sg_inv_approval approvals[MAX_APPROVAL_REPORTS];
+    size_t n_approvals;
 
     /* The latest sandbox reports (I8, /status): the signers' from their
      * STATUS, the front end's from src.frontend. */
@@ -633,6 +637,8 @@ static void evaluate(struct sg_monitor *m, unsigned due, const struct inputs *in
         .frontend = m->src.frontend != NULL ? &in->fe : NULL,
         .passkeys = m->passkeys,
         .n_passkeys = m->n_passkeys,
+        .approvals = m->approvals,
+        .n_approvals = m->n_approvals,
     };
     *ran = 0;
     for (unsigned i = 0; i < SG_INV_COUNT; i++) {
@@ -734,6 +740,18 @@ static void evaluate(struct sg_monitor *m, unsigned due, const struct inputs *in
             }
             sg_inv_check_passkey(&x, &r);
             if (hold_violation(m, SG_INV_PASSKEY_COUNTER, &r, now))
+                continue;
+            break;
+        case SG_INV_APPROVALS:
+            if (m->src.frontend == NULL && m->n_approvals == 0) {
+                r.state = SG_INV_UNKNOWN;
+                (void)sg_tm_copy(r.msg, sizeof r.msg,
+                                 "no front end beside this monitor: approval alerts reach "
+                                 "signetd's monitor");
+                break;
+            }
+            sg_inv_check_approvals(&x, &r);
+            if (hold_violation(m, SG_INV_APPROVALS, &r, now))
                 continue;
             break;
         }
@@ -1356,5 +1374,54 @@ signet_err sg_monitor_passkey_report(struct sg_monitor *m, const char *issuer,
     memset(all, 0, sizeof all);
     all[SG_INV_PASSKEY_COUNTER] = o;
     respond(m, 1u << SG_INV_PASSKEY_COUNTER, all, now);
+    return SIGNET_OK;
+}
+
+/* ---- approval alerts (I10) ------------------------------------------------------------------ */
+
+signet_err sg_monitor_approval_report(struct sg_monitor *m, const char *issuer,
+                                      const char *user_id, bool reported)
+{
+    if (m == NULL || issuer == NULL || user_id == NULL)
+        return SIGNET_ERR_INVALID_ARG;
+    const int64_t now = monitor_now(m);
+    char safe_user[80], safe_iss[160];
+    sg_tm_log_safe(user_id, safe_user, sizeof safe_user);
+    sg_tm_log_safe(issuer, safe_iss, sizeof safe_iss);
+    size_t n = strlen(user_id);
+    (void)pthread_mutex_lock(&m->mu); /* a reload may replace m->cfg */
+    if (sg_config_tenant_by_issuer(&m->cfg, issuer) == NULL || n == 0 ||
+        n > SG_INV_PASSKEY_USER_MAX) {
+        (void)pthread_mutex_unlock(&m->mu);
+        sg_log(SG_LOG_WARN, "approval_report_refused", "issuer=\"%s\" user=%s", safe_iss,
+               safe_user);
+        return n == 0 || n > SG_INV_PASSKEY_USER_MAX ? SIGNET_ERR_MALFORMED
+                                                      : SIGNET_ERR_NOT_FOUND;
+    }
+    if (m->n_approvals == MAX_APPROVAL_REPORTS) {
+        memmove(&m->approvals[0], &m->approvals[1],
+                (MAX_APPROVAL_REPORTS - 1) * sizeof m->approvals[0]);
+        m->n_approvals--;
+    }
+    struct sg_inv_approval *a = &m->approvals[m->n_approvals++];
+    memset(a, 0, sizeof *a);
+    a->time = now;
+    a->reported = reported;
+    (void)sg_tm_copy(a->issuer, sizeof a->issuer, issuer);
+    (void)sg_tm_copy(a->user_id, sizeof a->user_id, user_id);
+    struct sg_inv_input x = {.cfg = &m->cfg, .tcfg = &m->tcfg, .now = now,
+                             .approvals = m->approvals, .n_approvals = m->n_approvals};
+    struct sg_inv_result res;
+    sg_inv_check_approvals(&x, &res);
+    struct outcome o;
+    record(m, SG_INV_APPROVALS, &res, now, &o);
+    sg_inv_approval_message(&m->cfg, a, o.msg, sizeof o.msg);
+    (void)pthread_mutex_unlock(&m->mu);
+    sg_log(SG_LOG_ERROR, "approval_alert_reported", "issuer=\"%s\" user=%s event=%s invariant=I10",
+           safe_iss, safe_user, reported ? "approval_reported" : "approval_locked");
+    struct outcome all[SG_INV_COUNT];
+    memset(all, 0, sizeof all);
+    all[SG_INV_APPROVALS] = o;
+    respond(m, 1u << SG_INV_APPROVALS, all, now);
     return SIGNET_OK;
 }

@@ -161,4 +161,14 @@ SIGNET_WUR signet_err sg_monitor_passkey_report(struct sg_monitor *m, const char
                                                 const char *user_id, uint32_t stored,
                                                 uint32_t presented);
 
+/* I10: the front end locked a user's approval prompts after three wrong
+ * numbers (reported = false) or the person answered "this wasn't me"
+ * (reported = true). issuer must be a configured tenant's (else
+ * SIGNET_ERR_NOT_FOUND) and user_id 1..64 bytes (else
+ * SIGNET_ERR_MALFORMED). The report is kept, I10 is violated for
+ * SG_INV_APPROVALS_WINDOW seconds and an alert naming the issuer and the
+ * user goes to every sink. A report can only raise I10, never clear it. */
+SIGNET_WUR signet_err sg_monitor_approval_report(struct sg_monitor *m, const char *issuer,
+                                                 const char *user_id, bool reported);
+
 #endif

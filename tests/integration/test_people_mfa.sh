@@ -22,6 +22,7 @@ authenticator=${SIGNET_AUTHENTICATOR:-$SIGNET_BUILD_DIR/src/signet-authenticator
 command -v oathtool >/dev/null || fail "oathtool is not installed (scripts/deps.sh)"
 
 port=$(free_port)
+tport=$(free_port)
 base=http://localhost:$port/t
 state=$work/state
 "$SIGNET_BIN" init --state "$state" --issuer "$base/default" --issuer "$base/pr" \
@@ -31,6 +32,7 @@ chmod 0666 "$work/clock"
 cat >>"$state/signet.conf" <<CONF
 [server]
 listen = 127.0.0.1:$port
+telemetry_listen = 127.0.0.1:$tport
 [testing]
 clock_file = $work/clock
 [tenant:pr]
@@ -63,7 +65,7 @@ wait_http "$base/default/.well-known/openid-configuration"
 
 mkdir -m 0700 "$work/devices"
 rc=0
-SIGNET_PORT=$port SIGNET_ISS=$base/default SIGNET_BIN=$SIGNET_BIN SIGNET_STATE=$state \
+SIGNET_PORT=$port TELEMETRY=http://127.0.0.1:$tport SIGNET_ISS=$base/default SIGNET_BIN=$SIGNET_BIN SIGNET_STATE=$state \
   SIGNET_LOG=$work/signetd.log SIGNET_CLOCK=$work/clock HELPERS=$helpers \
   AUTHENTICATOR=$authenticator DEVICES=$work/devices LINKS=$work/links.json \
   ISSUERS="{\"default\": \"$base/default\", \"pr\": \"$base/pr\", \"any\": \"$base/any\"}" \
@@ -78,6 +80,26 @@ for f in "$work"/devices/*/device.key; do
   [ "$(stat -c %a "$f")" = 600 ] || fail "$f is not 0600"
 done
 echo "ok: every device key is 0600"
+
+# Every factor added or removed and both approval alerts are in the signer's
+# audit log, sent by the monitor (source monitor), each naming the user.
+log=$state/signer/audit.log
+count() { grep '"type":"'"$1"'"' "$log" | grep -c "$2" || true; }
+[ "$(count factor_changed '"event":"factor_added","factor":"passkey"')" -ge 7 ] ||
+  fail "the audit log lacks a factor_changed record per passkey enrolled"
+[ "$(count factor_changed '"event":"factor_added","factor":"password"')" -ge 7 ] ||
+  fail "the audit log lacks a factor_changed record per password set"
+[ "$(count factor_changed '"event":"factor_added","factor":"device"')" -ge 6 ] ||
+  fail "the audit log lacks a factor_changed record per device registered"
+[ "$(count factor_changed '"event":"factor_added","factor":"totp"')" -ge 1 ] ||
+  fail "the audit log lacks erin's TOTP enrolment"
+[ "$(count mfa_alert '"event":"approval_locked"')" -ge 1 ] ||
+  fail "the audit log lacks bob's approval lock (mfa_alert)"
+[ "$(count mfa_alert '"event":"approval_reported"')" -ge 1 ] ||
+  fail "the audit log lacks dave's \"this wasn't me\" (mfa_alert)"
+grep '"type":"mfa_alert"' "$log" | grep -q '"source":"monitor"' ||
+  fail "the mfa_alert records do not come from the monitor"
+echo "ok: factor changes and approval alerts are in the audit log"
 stop_signetd || fail "signetd did not stop cleanly"
 "$SIGNET_BIN" audit verify --state "$state" >/dev/null || fail "audit chain broken"
 echo "ok: signetd stopped cleanly, the audit chain verifies"

@@ -54,8 +54,8 @@ chrome --dump-dom "http://127.0.0.1:$port/status.html" >"$work/dom.html"
 fail() { echo "FAIL: $*"; echo "--- DOM (head)"; head -c 2000 "$work/dom.html"; exit 1; }
 n_svg=$(grep -o '<svg class="timeline"' "$work/dom.html" | wc -l)
 [ "$n_svg" -eq 2 ] || fail "expected 2 SVG timelines, got $n_svg"
-n_rows=$(grep -o '<tr class="inv [a-z]*" id="inv-I[1-9]"' "$work/dom.html" | wc -l)
-[ "$n_rows" -eq 9 ] || fail "expected 9 invariant rows, got $n_rows"
+n_rows=$(grep -o '<tr class="inv [a-z]*" id="inv-I[1-9][0-9]*"' "$work/dom.html" | wc -l)
+[ "$n_rows" -eq 10 ] || fail "expected 10 invariant rows, got $n_rows"
 grep -q '<tr class="inv violated" id="inv-I7"' "$work/dom.html" || fail "I7 row not red"
 grep -q '<tr class="inv ok" id="inv-I1"' "$work/dom.html" || fail "I1 row not green"
 n_now=$(grep -o '<line class="now"' "$work/dom.html" | wc -l)
@@ -142,9 +142,9 @@ done
 chrome --dump-dom "$tbase/status" >"$work/dom.html"
 n_svg=$(grep -o '<svg class="timeline"' "$work/dom.html" | wc -l)
 [ "$n_svg" -eq 2 ] || fail "live: expected 2 SVG timelines, got $n_svg"
-n_rows=$(grep -o '<tr class="inv [a-z]*" id="inv-I[1-9]"' "$work/dom.html" | wc -l)
-[ "$n_rows" -eq 9 ] || fail "live: expected 9 invariant rows, got $n_rows"
-n_ok=$(grep -o '<tr class="inv ok" id="inv-I[1-9]"' "$work/dom.html" | wc -l)
+n_rows=$(grep -o '<tr class="inv [a-z]*" id="inv-I[1-9][0-9]*"' "$work/dom.html" | wc -l)
+[ "$n_rows" -eq 10 ] || fail "live: expected 10 invariant rows, got $n_rows"
+n_ok=$(grep -o '<tr class="inv ok" id="inv-I[1-9][0-9]*"' "$work/dom.html" | wc -l)
 [ "$n_ok" -ge 8 ] || fail "live: only $n_ok green invariant rows"
 if grep -q '<tr class="inv violated"' "$work/dom.html"; then fail "live: a violated invariant"; fi
 n_now=$(grep -o '<line class="now"' "$work/dom.html" | wc -l)

@@ -74,7 +74,7 @@ code=$(rep "$work/huge.json" -u "rp:wrong" "${J[@]}"); [ "$code" = 401 ] || [ "$
 
 # ---- /status.json and /status ---------------------------------------------------------
 curl -fsS -D "$work/st.hdr" "$tbase/status.json" >"$work/st.json" || fail "/status.json"
-[ "$(json_get "$work/st.json" 'len(d["invariants"])')" = 9 ] || fail "/status.json invariants"
+[ "$(json_get "$work/st.json" 'len(d["invariants"])')" = 10 ] || fail "/status.json invariants"
 [ "$(json_get "$work/st.json" 'd["audit"]["broken"]')" = "" ] || fail "/status.json audit"
 if [ "$(id -u)" = 0 ]; then
   boundary=enforced enforced=True

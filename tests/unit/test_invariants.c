@@ -660,7 +660,11 @@ static void test_table_and_config(void **state)
     assert_int_equal(sg_telemetry_cfg_set(&c, "alerts", "webhook_timeout", "0"), 0);
     assert_int_equal(sg_telemetry_cfg_set(&c, "alerts", "bogus", "1"), -1);
     assert_int_equal(sg_telemetry_cfg_set(&c, "invariants", "i9", "1s"), 1);
-    assert_int_equal(sg_telemetry_cfg_set(&c, "invariants", "i10", "1s"), -1);
+    assert_int_equal(sg_telemetry_cfg_set(&c, "invariants", "i10", "1s"), 1);
+    assert_int_equal(c.intervals[9], 1);
+    assert_int_equal(sg_telemetry_cfg_set(&c, "invariants", "i11", "1s"), -1);
+    assert_int_equal(sg_telemetry_cfg_set(&c, "invariants", "i01", "1s"), -1);
+    assert_int_equal(sg_telemetry_cfg_set(&c, "invariants", "i100", "1s"), -1);
     assert_int_equal(sg_telemetry_cfg_set(&c, "invariants", "i0", "1s"), -1);
     assert_int_equal(sg_telemetry_cfg_set(&c, "invariants", "interval", "-1"), 0);
     assert_int_equal(sg_telemetry_cfg_set(&c, "invariants", "index_max", "10"), 0);

@@ -509,7 +509,7 @@ static void test_message_table_roles(void **state)
         assert_true(sg_ipc_permitted(watch[i], SG_ROLE_MONITOR, S));
     }
     assert_false(sg_ipc_permitted(SG_IPC_SIGN, SG_ROLE_MONITOR, S));
-    for (uint8_t t = SG_IPC_MON_POKE; t <= SG_IPC_MON_PASSKEY; t++) {
+    for (uint8_t t = SG_IPC_MON_POKE; t <= SG_IPC_MON_PEOPLE; t++) {
         assert_true(sg_ipc_permitted(t, SG_ROLE_FRONT, M));
         assert_false(sg_ipc_permitted(t, SG_ROLE_FRONT, S));
         assert_false(sg_ipc_permitted(t, SG_ROLE_ADMIN, S));
@@ -530,6 +530,56 @@ static void test_message_table_roles(void **state)
     /* The response bit names the same row. */
     assert_ptr_equal(sg_ipc_msg_find(SG_IPC_SIGN | SG_IPC_RESPONSE), sg_ipc_msg_find(SG_IPC_SIGN));
     assert_true(sg_ipc_msg_find(SG_IPC_REVOKE)->rate > 0);
+}
+
+/* MON_PEOPLE (issue 14): the front end's alone, to the monitor alone; the
+ * codec takes the four events and four factors and nothing else. */
+static void test_people_message(void **state)
+{
+    (void)state;
+    const unsigned S = SG_IPC_SERVER_SIGNER, M = SG_IPC_SERVER_MONITOR;
+    assert_true(sg_ipc_permitted(SG_IPC_MON_PEOPLE, SG_ROLE_FRONT, M));
+    assert_false(sg_ipc_permitted(SG_IPC_MON_PEOPLE, SG_ROLE_FRONT, S));
+    assert_false(sg_ipc_permitted(SG_IPC_MON_PEOPLE, SG_ROLE_ADMIN, M));
+    assert_false(sg_ipc_permitted(SG_IPC_MON_PEOPLE, SG_ROLE_MONITOR, S));
+    const struct sg_ipc_msg *m = sg_ipc_msg_find(SG_IPC_MON_PEOPLE);
+    assert_non_null(m);
+    assert_string_equal(m->name, "mon_people");
+    assert_true(m->rate > 0);
+    struct sg_wbuf w;
+    sg_wbuf_init(&w, SG_IPC_MAX_PAYLOAD);
+    sg_ipc_encode_people(&w, ISSUER, "uAAAA-_9", SG_IPC_PEOPLE_APPROVAL_REPORTED, "device");
+    struct sg_ipc_people r;
+    assert_int_equal(sg_ipc_decode_people(w.data, w.len, &r), SIGNET_OK);
+    assert_string_equal(r.issuer, ISSUER);
+    assert_string_equal(r.user_id, "uAAAA-_9");
+    assert_int_equal(r.event, SG_IPC_PEOPLE_APPROVAL_REPORTED);
+    assert_string_equal(r.factor, "device");
+    sg_ipc_people_clear(&r);
+    for (size_t n = 0; n < w.len; n++) {
+        assert_int_equal(sg_ipc_decode_people(w.data, n, &r), SIGNET_ERR_BAD_FRAME);
+        assert_null(r.issuer);
+    }
+    sg_wbuf_put_u8(&w, 0);
+    assert_int_equal(sg_ipc_decode_people(w.data, w.len, &r), SIGNET_ERR_BAD_FRAME);
+    static const struct {
+        const char *user;
+        unsigned event;
+        const char *factor;
+    } bad[] = {{"uA", 0, "totp"},       {"uA", 5, "totp"},     {"uA", 1, "sms"},
+               {"uA", 1, ""},           {"", 1, "totp"},       {"u\"<x>", 1, "totp"},
+               {"uA", 255, "password"}, {"u A", 2, "passkey"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        sg_wbuf_reset(&w);
+        sg_ipc_encode_people(&w, ISSUER, bad[i].user, (enum sg_ipc_people_event)bad[i].event,
+                             bad[i].factor);
+        assert_int_equal(sg_ipc_decode_people(w.data, w.len, &r), SIGNET_ERR_BAD_FRAME);
+        assert_null(r.user_id);
+    }
+    assert_string_equal(sg_ipc_people_event_name(SG_IPC_PEOPLE_FACTOR_ADDED), "factor_added");
+    assert_null(sg_ipc_people_event_name(0));
+    assert_null(sg_ipc_people_event_name(9));
+    sg_wbuf_free(&w);
 }
 
 /* MON_PASSKEY (I9): the front end's alone, served by the monitor alone,
@@ -555,7 +605,8 @@ static void test_passkey_message(void **state)
     assert_true(m->burst >= 1 && m->burst <= 20);
     assert_int_equal(m->server, M);
     assert_ptr_equal(sg_ipc_msg_find(SG_IPC_MON_PASSKEY | SG_IPC_RESPONSE), m);
-    assert_null(sg_ipc_msg_find(SG_IPC_MON_PASSKEY + 1));
+    assert_non_null(sg_ipc_msg_find(SG_IPC_MON_PASSKEY + 1)); /* MON_PEOPLE */
+    assert_null(sg_ipc_msg_find(SG_IPC_MON_PEOPLE + 1));
 
     /* Round trip; the largest legal payload fits under the cap. */
     struct sg_wbuf w;
@@ -670,6 +721,7 @@ int main(void)
         cmocka_unit_test(test_str),
         cmocka_unit_test(test_message_table_roles),
         cmocka_unit_test(test_passkey_message),
+        cmocka_unit_test(test_people_message),
         cmocka_unit_test(test_note_codec),
         cmocka_unit_test(test_read_frame_pipe),
     };

@@ -711,7 +711,7 @@ static void test_monitor_end_to_end(void **state)
     struct sg_monitor *m = NULL;
     monitor_for(f, reg, &m, true);
     sg_monitor_run(m, SG_INV_ALL, NOW);
-    expect_states(m, "oooooooo?");
+    expect_states(m, "oooooooo??");
 
     /* Reports: our own token, a cross-tenant one, a stranger's kid. */
     char *r = report(m, ISS, ISS, "a-active", "tok-a1");
@@ -720,10 +720,10 @@ static void test_monitor_end_to_end(void **state)
     r = report(m, ISS, ISS_B, "b-active", "tok-b1");
     assert_non_null(strstr(r, "\"wrong_tenant\""));
     free(r);
-    expect_states(m, "ooooooVo?");
+    expect_states(m, "ooooooVo??");
     assert_int_equal(f->n_revoked, 0); /* not a key compromise: no rotation */
     sg_monitor_run(m, SG_INV_NO_FORGERY, NOW);
-    expect_states(m, "oooooooo?");
+    expect_states(m, "oooooooo??");
     r = report(m, ISS, ISS, "stranger", "tok-x");
     assert_non_null(strstr(r, "\"unknown_kid\""));
     free(r);
@@ -745,7 +745,7 @@ static void test_monitor_end_to_end(void **state)
         assert_string_equal(r, "{\"results\":[\"unverified\"],\"counts\":{\"unverified\":1}}");
         free(r);
     }
-    expect_states(m, "oooooooo?");
+    expect_states(m, "oooooooo??");
     assert_int_equal(f->n_revoked, 0);
     /* The token itself, signed by a key an attacker made with the same
      * kid: it does not verify with the signer's key. */
@@ -754,7 +754,7 @@ static void test_monitor_end_to_end(void **state)
     assert_string_equal(r, "{\"results\":[\"bad_signature\"],\"counts\":{\"bad_signature\":1}}");
     free(r);
     free(fake);
-    expect_states(m, "oooooooo?");
+    expect_states(m, "oooooooo??");
     assert_int_equal(f->n_revoked, 0);
     /* A token whose kid, iss or jti are not the report's. */
     char *leak = es256_token(signer_key, "a-active", ISS, "j-leak");
@@ -769,7 +769,7 @@ static void test_monitor_end_to_end(void **state)
     assert_string_equal(r, "{\"results\":[\"forged\"],\"counts\":{\"forged\":1}}");
     free(r);
     free(leak);
-    expect_states(m, "ooooooVo?");
+    expect_states(m, "ooooooVo??");
     assert_int_equal(f->n_revoked, 1);
     assert_string_equal(f->revoked[0], "a-active");
     assert_true(audit_notes >= 1);
@@ -785,7 +785,7 @@ static void test_monitor_end_to_end(void **state)
     f->keys[2].rotate_at = NOW + 3600;
     add_key(f, "a-standby2", ISS, SG_KS_PUBLISHED, NOW, 0, 0);
     sg_monitor_run(m, SG_INV_ALL, NOW + 1);
-    expect_states(m, "oooooooo?"); /* the leaked key is no longer trusted */
+    expect_states(m, "oooooooo??"); /* the leaked key is no longer trusted */
     r = report(m, ISS, ISS, "a-active", "tok-a1");
     assert_non_null(strstr(r, "\"stale_key\""));
     free(r);
@@ -794,13 +794,13 @@ static void test_monitor_end_to_end(void **state)
     f->signatures += 2;
     sign_rec(f, NOW + 2, "a-standby", ISS, "tok-a3", NOW + 500);
     sg_monitor_run(m, SG_INV_AUDIT, NOW + 2);
-    expect_states(m, "ooooVooo?");
+    expect_states(m, "ooooVooo??");
     sg_monitor_get(m, s);
     assert_non_null(strstr(s[SG_INV_AUDIT].message, "signers made"));
     /* I6: a token outliving its key's window. */
     sign_rec(f, NOW + 3, "a-standby", ISS, "tok-long", NOW + 3 + 3661 + 1);
     sg_monitor_run(m, SG_INV_TOKEN_WINDOW, NOW + 3);
-    expect_states(m, "ooooVVoo?");
+    expect_states(m, "ooooVVoo??");
     /* I8 and I4 through the callbacks. */
     f->seccomp = false;
     snprintf(f->served_extra, sizeof f->served_extra, "a-active");
@@ -969,7 +969,7 @@ static void test_monitor_passkey(void **state)
                                     .seccomp = true, .no_new_privs = true, .caps_dropped = true};
     monitor_for(f, reg, &m, true);
     sg_monitor_run(m, SG_INV_ALL, NOW);
-    expect_states(m, "ooooooooo"); /* no report: ok */
+    expect_states(m, "oooooooooo"); /* no report: ok */
     struct sg_inv_status s[SG_INV_COUNT];
     sg_monitor_get(m, s);
     assert_int_equal(s[SG_INV_PASSKEY_COUNTER].violations, 0);
@@ -981,13 +981,13 @@ static void test_monitor_passkey(void **state)
     assert_int_equal(sg_monitor_passkey_report(m, ISS, "uAAAA", 0, 0), SIGNET_ERR_MALFORMED);
     assert_int_equal(sg_monitor_passkey_report(m, ISS, "uAAAA", 3, 7), SIGNET_ERR_MALFORMED);
     assert_int_equal(sg_monitor_passkey_report(m, ISS, "u\"<x>", 7, 3), SIGNET_ERR_MALFORMED);
-    expect_states(m, "ooooooooo");
+    expect_states(m, "oooooooooo");
     assert_int_equal(audit_notes, 0);
 
     /* A report: violated at once, alerted, audited. */
     assert_int_equal(sg_monitor_passkey_report(m, ISS, "uAAAAAAAAAAAAAAAAAAAAAA", 7, 3),
                      SIGNET_OK);
-    expect_states(m, "ooooooooV");
+    expect_states(m, "ooooooooVo");
     assert_int_equal(audit_notes, 1);
     sg_monitor_get(m, s);
     assert_int_equal(s[SG_INV_PASSKEY_COUNTER].violations, 1);
@@ -1005,7 +1005,7 @@ static void test_monitor_passkey(void **state)
 
     /* The monitor's own cycles keep it violated, without a new alert. */
     sg_monitor_run(m, SG_INV_ALL, NOW + 60);
-    expect_states(m, "ooooooooV");
+    expect_states(m, "ooooooooVo");
     sg_monitor_get(m, s);
     assert_int_equal(s[SG_INV_PASSKEY_COUNTER].violations, 1);
     assert_int_equal(s[SG_INV_PASSKEY_COUNTER].last_check, NOW + 60);
@@ -1052,6 +1052,75 @@ static void test_monitor_passkey(void **state)
     sg_monitor_get(m, s);
     assert_int_equal(s[SG_INV_PASSKEY_COUNTER].state, SG_INV_UNKNOWN);
     assert_non_null(strstr(s[SG_INV_PASSKEY_COUNTER].message, "no front end"));
+    fake_now_value = NOW;
+    sg_monitor_free(&m);
+    sg_metrics_free(&reg);
+}
+
+/* I10: the front end's approval alerts (issue 14): a wrong-number lock or
+ * a "this wasn't me" raises I10 at once, alerts through every sink with
+ * the issuer and the user, stays violated through the monitor's cycles
+ * and recovers after the window. An unknown issuer or a bad user id
+ * changes nothing. */
+static void test_monitor_approvals(void **state)
+{
+    struct fx *f = *state;
+    healthy_keys(f);
+    struct sg_metrics *reg = NULL;
+    assert_int_equal(sg_metrics_new(&reg), SIGNET_OK);
+    struct sg_monitor *m = NULL;
+    fake_now_value = NOW;
+    f->with_frontend = true;
+    f->fe = (struct sg_tm_frontend){.boundary_enforced = true, .uid = 4242, .entered = true,
+                                    .seccomp = true, .no_new_privs = true, .caps_dropped = true};
+    monitor_for(f, reg, &m, true);
+    sg_monitor_run(m, SG_INV_ALL, NOW);
+    expect_states(m, "oooooooooo");
+    audit_notes = 0;
+    assert_int_equal(sg_monitor_approval_report(m, "https://evil.example/t/a", "uAAAA", true),
+                     SIGNET_ERR_NOT_FOUND);
+    assert_int_equal(sg_monitor_approval_report(m, ISS, "", true), SIGNET_ERR_MALFORMED);
+    expect_states(m, "oooooooooo");
+    assert_int_equal(audit_notes, 0);
+
+    assert_int_equal(sg_monitor_approval_report(m, ISS, "uLOCKED", false), SIGNET_OK);
+    expect_states(m, "oooooooooV");
+    assert_int_equal(audit_notes, 1);
+    struct sg_inv_status s[SG_INV_COUNT];
+    sg_monitor_get(m, s);
+    assert_int_equal(s[SG_INV_APPROVALS].violations, 1);
+    assert_non_null(strstr(s[SG_INV_APPROVALS].message, "user uLOCKED of a (" ISS ")"));
+    assert_non_null(strstr(s[SG_INV_APPROVALS].message, "three wrong numbers"));
+    sg_monitor_run(m, SG_INV_ALL, NOW + 60);
+    expect_states(m, "oooooooooV");
+    assert_int_equal(audit_notes, 1);
+    fake_now_value = NOW + 120;
+    assert_int_equal(sg_monitor_approval_report(m, ISS_B, "uNOTME", true), SIGNET_OK);
+    assert_int_equal(audit_notes, 2);
+    sg_monitor_get(m, s);
+    assert_int_equal(s[SG_INV_APPROVALS].violations, 2);
+    assert_non_null(strstr(s[SG_INV_APPROVALS].message, "this wasn't me"));
+    assert_non_null(strstr(s[SG_INV_APPROVALS].message, "(2 reports in 86400s)"));
+    static char logtext[1 << 20];
+    read_log(f->log, logtext, sizeof logtext);
+    assert_non_null(strstr(logtext, "\"I10\""));
+    assert_non_null(strstr(logtext, "\"approvals_unabused\""));
+    assert_non_null(strstr(logtext, "uNOTME"));
+    char *page, *js, *metrics;
+    views(m, reg, &page, &js, &metrics);
+    assert_non_null(strstr(page, "id=\"inv-I10\""));
+    assert_non_null(strstr(js, "\"id\":\"I10\""));
+    assert_non_null(strstr(metrics, "signet_invariant_violations_total{invariant=\"I10\"} 2\n"));
+    free(page);
+    free(js);
+    free(metrics);
+    sg_monitor_run(m, SG_INV_APPROVALS, NOW + 120 + SG_INV_APPROVALS_WINDOW - 1);
+    sg_monitor_get(m, s);
+    assert_int_equal(s[SG_INV_APPROVALS].state, SG_INV_VIOLATED);
+    sg_monitor_run(m, SG_INV_APPROVALS, NOW + 120 + SG_INV_APPROVALS_WINDOW);
+    sg_monitor_get(m, s);
+    assert_int_equal(s[SG_INV_APPROVALS].state, SG_INV_OK);
+    assert_int_equal(audit_notes, 3);
     fake_now_value = NOW;
     sg_monitor_free(&m);
     sg_metrics_free(&reg);
@@ -1255,7 +1324,7 @@ static void test_live_signer(void **state)
     }
     sg_monitor_run(m, SG_INV_ALL, sg_clock_now());
     /* A sanitizer build runs the signer without seccomp: I8 is unknown. */
-    expect_states(m, SIGNET_SANDBOX ? "oooooooo?" : "ooooooo??");
+    expect_states(m, SIGNET_SANDBOX ? "oooooooo??" : "ooooooo???");
     /* Not what signet issued: one signature character changed (within the
      * base64url alphabet, away from the last one's padding bits). */
     char *flip = &tok[2][strlen(tok[2]) - 10];
@@ -1299,7 +1368,7 @@ static void test_live_signer(void **state)
     json_decref(rows);
     free(keys);
     sg_monitor_run(m, SG_INV_ALL, sg_clock_now());
-    expect_states(m, SIGNET_SANDBOX ? "oooooooo?" : "ooooooo??");
+    expect_states(m, SIGNET_SANDBOX ? "oooooooo??" : "ooooooo???");
     for (int k = 0; k < 3; k++)
         free(tok[k]);
     sg_monitor_free(&m);
@@ -1318,6 +1387,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_monitor_end_to_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_monitor_thread_and_poke, setup, teardown),
         cmocka_unit_test_setup_teardown(test_monitor_frontend, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_monitor_approvals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_monitor_passkey, setup, teardown),
         cmocka_unit_test(test_live_signer),
     };

@@ -20,6 +20,7 @@ import re
 import subprocess
 import sys
 import time
+import urllib.request
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.environ["HELPERS"])
@@ -286,8 +287,9 @@ def wrong_numbers(bob):
     b, csrf, tok, a = start_approval(bob)
     check("a 4th request after three wrong numbers -> 403, locked",
           a.status == 403 and "locked" in a.json().get("error_description", ""), repr(a))
-    check("the lock is logged as an alert", re.search(r"approval_locked .*alert=1", log_text())
+    check("the lock is logged as an alert", re.search(r"event=approval_locked", log_text())
           is not None)
+    check("invariant I10 is violated on /status.json, naming bob", *i10_names(bob))
 
 
 def prompt_bombing(carol):
@@ -322,7 +324,23 @@ def not_me(dave):
     sessions = json.loads(cli("session", "list", "--user", dave.name, "--json")[1])
     check("signet session list: none left for dave", sessions == [], sessions)
     check("the report is logged as an alert",
-          re.search(r"approval_reported .*alert=1", log_text()) is not None)
+          re.search(r"event=approval_reported", log_text()) is not None)
+    check("invariant I10 is violated on /status.json, naming dave", *i10_names(dave))
+
+
+def i10_names(p):
+    # /status.json: the monitor's view; I10 names the latest report's user.
+    try:
+        with urllib.request.urlopen(os.environ["TELEMETRY"] + "/status.json", timeout=10) as st:
+            doc = json.loads(st.read())
+    except (OSError, ValueError) as e:
+        return False, repr(e)
+    for inv in doc.get("invariants", []):
+        if inv.get("id") == "I10":
+            uid = json.loads(cli("user", "show", "--name", p.name, "--json",
+                                 tenant=p.tenant)[1])["id"]
+            return inv.get("state") == "violated" and uid in inv.get("message", ""), inv
+    return False, doc
 
 
 def totp(erin):

@@ -75,7 +75,7 @@ wait_states() {
 # there I8 is unknown unless the configuration turns the sandbox off.
 sandbox_built() { ! grep -q '^SIGNET_SANDBOX:BOOL=OFF' "$SIGNET_BUILD_DIR/CMakeCache.txt"; }
 if sandbox_built; then i8_clean=ok; else i8_clean=unknown; fi
-all_ok="I1=ok I2=ok I3=ok I4=ok I5=ok I6=ok I7=ok I8=$i8_clean I9=ok"
+all_ok="I1=ok I2=ok I3=ok I4=ok I5=ok I6=ok I7=ok I8=$i8_clean I9=ok I10=ok"
 
 # softhsm TOOL-ARGS...: pkcs11-tool logged in to the state's token.
 p11() {
