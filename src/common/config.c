@@ -254,6 +254,13 @@ static int handle_key(struct parse_ctx *p, const char *section, const char *key,
         return copy_str(sv->tls_key, sizeof sv->tls_key, v) == 0;
     if (IS("server", "insecure_http"))
         return parse_bool(v, &sv->insecure_http) == 0;
+    if (IS("server", "location_header")) {
+        /* An HTTP field name (RFC 9110 token), 1..64 characters. */
+        size_t n = strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                             "!#$%&'*+-.^_`|~");
+        return n > 0 && v[n] == '\0' && copy_str(sv->location_header,
+                                                  sizeof sv->location_header, v) == 0;
+    }
     if (IS("server", "threads"))
         return parse_uint(v, 0, 256, &sv->threads) == 0;
     if (IS("server", "signers"))

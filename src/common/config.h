@@ -69,6 +69,10 @@ struct sg_server_cfg {
     char tls_cert[PATH_MAX]; /* PEM certificate chain; empty = plain HTTP */
     char tls_key[PATH_MAX];  /* PEM private key */
     int insecure_http;       /* permits plain HTTP on a non-loopback address */
+    /* A request header a trusted reverse proxy sets to the client's coarse
+     * location (e.g. CloudFront-Viewer-Country, CF-IPCountry): shown with
+     * approval prompts. "" (the default): no location is shown. */
+    char location_header[65];
     unsigned threads;        /* HTTP worker threads; 0 = one per core */
     unsigned signers;        /* signer processes (each its own HSM sessions) */
     unsigned max_body;       /* request body cap in bytes */

@@ -618,6 +618,10 @@ static enum MHD_Result people_request(struct sd_http *h, struct MHD_Connection *
         .origin = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Origin"),
         .authz = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Authorization"),
         .device = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Signet-Device"),
+        .location = st->conf->cfg.server.location_header[0] != '\0'
+                        ? MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+                                                      st->conf->cfg.server.location_header)
+                        : NULL,
     };
     struct sd_resp r;
     memset(&r, 0, sizeof r);

@@ -137,6 +137,16 @@ static int two_digits(char out[4])
     return 0;
 }
 
+/* The proxy's location header as shown to people: printable ASCII only
+ * (anything else becomes '?'), at most cap - 1 bytes; "" when absent. */
+static void coarse_location(const char *v, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (; v != NULL && v[n] != '\0' && n + 1 < cap; n++)
+        out[n] = v[n] >= 0x20 && v[n] < 0x7f ? v[n] : '?';
+    out[n] = '\0';
+}
+
 /* POST /signin/approval {csrf, token}: a new prompt on the user's devices. */
 static void approval_start(struct sd_ctx *c, const struct sg_tenant_cfg *t,
                            const struct sd_people_in *in, struct sd_resp *r)
@@ -175,6 +185,7 @@ static void approval_start(struct sd_ctx *c, const struct sg_tenant_cfg *t,
     (void)snprintf(a.user_id, sizeof a.user_id, "%s", p.user_id);
     memcpy(a.mfa_hash, p.hash, sizeof a.mfa_hash);
     (void)snprintf(a.address, sizeof a.address, "%s", sd_auth_peer());
+    coarse_location(in->location, a.location, sizeof a.location);
     a.created_at = now;
     a.expires_at = now + SD_APPROVAL_TTL;
     a.state = SG_APPROVAL_PENDING;
@@ -211,8 +222,15 @@ static void approval_start(struct sd_ctx *c, const struct sg_tenant_cfg *t,
     }
     sg_log(SG_LOG_INFO, "approval_requested", "tenant=%s user=%s approval=%s addr=%s",
            t->name, p.user_id, a.id, a.address);
-    sd_people_answer(r, 200, json_pack("{s:s, s:s, s:i}", "approval", a.id, "number",
-                                       a.number, "expires_in", SD_APPROVAL_TTL));
+    /* The page shows the number with the context the device shows (the
+     * coarse location as "place": "location" is where the page's script
+     * navigates to). */
+    sd_people_answer(r, 200,
+                     json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:I}", "approval", a.id,
+                               "number", a.number, "expires_in", SD_APPROVAL_TTL, "client_name",
+                               a.client_id[0] != '\0' ? a.client_id : t->name, "address",
+                               a.address, "place", a.location, "created_at",
+                               (json_int_t)a.created_at));
 out:
     json_decref(b);
 }

@@ -60,6 +60,9 @@ struct sd_people_in {
     const char *origin; /* the Origin header, or NULL */
     const char *authz;  /* the Authorization header, or NULL */
     const char *device; /* the Signet-Device header (an approver's proof), or NULL */
+    /* The header [server] location_header names (a trusted proxy's coarse
+     * location of the client), or NULL when unset or not configured. */
+    const char *location;
 };
 
 void sd_people_endpoint(struct sd_ctx *c, const struct sg_config *cfg,

@@ -27,15 +27,7 @@ fi
 # The npm packages, installed once into the build tree (majors pinned).
 # puppeteer-core never downloads a browser.
 node_dir=$SIGNET_BUILD_DIR/node
-pkgs=(puppeteer-core@24 openid-client@6 jose@5)
-for p in "${pkgs[@]}"; do
-  if [ ! -f "$node_dir/node_modules/${p%@*}/package.json" ]; then
-    mkdir -p "$node_dir"
-    PUPPETEER_SKIP_DOWNLOAD=1 npm install --prefix "$node_dir" --no-audit --no-fund --silent \
-      "${pkgs[@]}" >/dev/null || fail "npm install ${pkgs[*]} failed"
-    break
-  fi
-done
+npm_once "$node_dir" puppeteer-core@24 openid-client@6 jose@5
 # ESM resolves the packages next to the script: run a copy inside the install dir.
 cp "$helpers/people_e2e.mjs" "$node_dir/people_e2e.mjs"
 

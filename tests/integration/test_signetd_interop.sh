@@ -9,11 +9,7 @@ command -v node >/dev/null || { echo "SKIP: node is not installed"; exit 0; }
 
 # jose from npm, installed once into the build tree.
 node_dir=$SIGNET_BUILD_DIR/node
-if [ ! -f "$node_dir/node_modules/jose/package.json" ]; then
-  mkdir -p "$node_dir"
-  npm install --prefix "$node_dir" --no-audit --no-fund --silent jose@5 >/dev/null ||
-    fail "npm install jose failed"
-fi
+npm_once "$node_dir" jose@5
 # ESM resolves 'jose' next to the script: run a copy inside the install dir.
 cp "$helpers/verify_jose.mjs" "$node_dir/verify_jose.mjs"
 

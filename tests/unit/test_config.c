@@ -647,6 +647,20 @@ static void test_telemetry_and_scopes(void **state)
                                 "telemetry_listen = 127.0.0.1:9100\n"),
                      SIGNET_ERR_CONFIG);
     assert_msg("another port");
+    /* [server] location_header: an HTTP field name, unset by default. */
+    assert_int_equal(parse(MINI), SIGNET_OK);
+    assert_string_equal(cfg.server.location_header, "");
+    assert_int_equal(parse(MINI "[server]\nlocation_header = CloudFront-Viewer-Country\n"),
+                     SIGNET_OK);
+    assert_string_equal(cfg.server.location_header, "CloudFront-Viewer-Country");
+    static const char *const bad_headers[] = {"", "X Geo", "X-Geo:", "X-G\xc3\xa9o",
+                                              "X-0123456789012345678901234567890123456789"
+                                              "012345678901234567890123456789"};
+    for (size_t i = 0; i < sizeof bad_headers / sizeof bad_headers[0]; i++) {
+        assert_int_equal(parsef(MINI "[server]\nlocation_header = %s\n", bad_headers[i]),
+                         SIGNET_ERR_CONFIG);
+        assert_msg("location_header");
+    }
     /* The public listener on the default telemetry port: no telemetry listener. */
     assert_int_equal(parse(MINI "[server]\nlisten = 127.0.0.1:9464\n"), SIGNET_OK);
     assert_int_equal(cfg.server.telemetry_port, 0);

@@ -591,6 +591,21 @@
       if (number !== null) {
         number.textContent = answer.number;
       }
+      /* The same context the device shows, so both can be compared. */
+      const text = (id, value) => {
+        const el = document.getElementById(id);
+        if (el !== null) {
+          el.textContent = typeof value === 'string' ? value : '';
+        }
+      };
+      text('approval-client', answer.client_name);
+      text('approval-address', answer.address);
+      text('approval-location', answer.place);
+      for (const el of main.querySelectorAll('#approval-context .loc')) {
+        el.hidden = typeof answer.place !== 'string' || answer.place === '';
+      }
+      text('approval-time', Number.isInteger(answer.created_at)
+        ? new Date(answer.created_at * 1000).toLocaleTimeString() : '');
       const panel = document.getElementById('approval');
       if (panel !== null) {
         panel.hidden = false;

@@ -29,6 +29,24 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# npm_once DIR PKG@MAJOR...: installs the packages into DIR unless every one
+# is there, under a lock: tests sharing DIR may run at once (ctest -j).
+# puppeteer-core never downloads a browser.
+npm_once() {
+  local dir=$1 p missing=
+  shift
+  mkdir -p "$dir"
+  (
+    flock 9
+    for p in "$@"; do
+      [ -f "$dir/node_modules/${p%@*}/package.json" ] || missing=1
+    done
+    [ -z "$missing" ] && exit 0
+    PUPPETEER_SKIP_DOWNLOAD=1 npm install --prefix "$dir" --no-audit --no-fund --silent "$@" \
+      >/dev/null
+  ) 9>"$dir/.npm.lock" || fail "npm install $* failed"
+}
+
 free_port() {
   $py - <<'PY'
 import socket
