@@ -293,13 +293,39 @@ out:
 
 /* ---- TOTP: the sign-in page's side ------------------------------------------------ */
 
+/* The body's "code" checked by the signer against user_id's TOTP (pending:
+ * the one being set up, else the confirmed one), *tp its row.
+ * SIGNET_ERR_MALFORMED: no 6-digit code (r holds the 400);
+ * SIGNET_ERR_NOT_FOUND: no such TOTP; else sd_totp_verify's answer
+ * (SIGNET_ERR_PERMISSION wrong, SIGNET_ERR_EXISTS a used time step). */
+static signet_err totp_check(struct sd_ctx *c, const struct sg_tenant_cfg *t, const json_t *b,
+                             const char *user_id, int pending, struct sg_totp *tp,
+                             struct sd_resp *r)
+{
+    char typed[32], code[7];
+    signet_err err = SIGNET_ERR_MALFORMED;
+    if (sd_people_str(b, "code", 1, typed, sizeof typed) != 0 ||
+        sd_totp_code_parse(typed, code) != 0) {
+        sd_people_json_error(r, 400, "invalid_request", "the code is 6 digits");
+    } else {
+        pthread_mutex_lock(&c->store_lock);
+        err = sg_people_totp_get(c->store, t->name, user_id, pending, tp);
+        pthread_mutex_unlock(&c->store_lock);
+        int64_t step = 0;
+        if (err == SIGNET_OK)
+            err = sd_totp_verify(c, t, user_id, tp->cred_id, tp->sealed, code, &step);
+    }
+    OPENSSL_cleanse(typed, sizeof typed);
+    OPENSSL_cleanse(code, sizeof code);
+    return err;
+}
+
 /* POST /signin/totp {csrf, token, code}. */
 static void totp_signin(struct sd_ctx *c, const struct sg_tenant_cfg *t,
                         const struct sd_people_in *in, struct sd_resp *r)
 {
     json_t *b = NULL;
     struct sg_mfa_pending p;
-    char typed[32], code[7];
     if (pending_of(c, t, in, r, &b, &p) != 0)
         goto out;
     if (t->mfa != SG_MFA_ANY) {
@@ -307,23 +333,15 @@ static void totp_signin(struct sd_ctx *c, const struct sg_tenant_cfg *t,
                              "this organisation does not accept authenticator app codes");
         goto out;
     }
-    if (sd_people_str(b, "code", 1, typed, sizeof typed) != 0 ||
-        sd_totp_code_parse(typed, code) != 0) {
-        sd_people_json_error(r, 400, "invalid_request", "the code is 6 digits");
-        goto out;
-    }
     struct sg_totp tp;
-    pthread_mutex_lock(&c->store_lock);
-    signet_err err = sg_people_totp_get(c->store, t->name, p.user_id, 0, &tp);
-    pthread_mutex_unlock(&c->store_lock);
+    signet_err err = totp_check(c, t, b, p.user_id, 0, &tp, r);
+    if (err == SIGNET_ERR_MALFORMED)
+        goto out;
     if (err == SIGNET_ERR_NOT_FOUND) {
         sd_people_json_error(r, 403, "access_denied",
                              "no authenticator app is set up for this account");
         goto out;
     }
-    int64_t step = 0;
-    if (err == SIGNET_OK)
-        err = sd_totp_verify(c, t, p.user_id, tp.cred_id, tp.sealed, code, &step);
     if (err == SIGNET_ERR_PERMISSION || err == SIGNET_ERR_EXISTS) {
         pthread_mutex_lock(&c->store_lock);
         signet_err ferr = sg_people_mfa_fail(c->store, t->name, p.hash, SD_TOTP_MAX_TRIES);
@@ -350,7 +368,6 @@ static void totp_signin(struct sd_ctx *c, const struct sg_tenant_cfg *t,
     pthread_mutex_unlock(&c->store_lock);
     finish(c, t, in, &p, "pwd otp mfa", r);
 out:
-    OPENSSL_cleanse(typed, sizeof typed);
     json_decref(b);
 }
 
@@ -442,7 +459,6 @@ static void totp_account_post(struct sd_ctx *c, const struct sg_tenant_cfg *t,
     json_t *b = sd_people_body(in);
     struct sg_session s;
     struct sg_user u;
-    char typed[32], code[7];
     if (b == NULL) {
         sd_people_json_error(r, 400, "invalid_request", "the body must be a JSON object");
         return;
@@ -472,23 +488,15 @@ static void totp_account_post(struct sd_ctx *c, const struct sg_tenant_cfg *t,
         sd_people_answer(r, 200, json_pack("{s:b}", "totp", 0));
         goto out;
     }
-    if (sd_people_str(b, "code", 1, typed, sizeof typed) != 0 ||
-        sd_totp_code_parse(typed, code) != 0) {
-        sd_people_json_error(r, 400, "invalid_request", "the code is 6 digits");
-        goto out;
-    }
     struct sg_totp tp;
-    pthread_mutex_lock(&c->store_lock);
-    signet_err err = sg_people_totp_get(c->store, t->name, u.id, 1, &tp);
-    pthread_mutex_unlock(&c->store_lock);
+    signet_err err = totp_check(c, t, b, u.id, 1, &tp, r);
+    if (err == SIGNET_ERR_MALFORMED)
+        goto out;
     if (err == SIGNET_ERR_NOT_FOUND) {
         sd_people_json_error(r, 400, "invalid_request",
                              "no authenticator app is being set up: open the setup page again");
         goto out;
     }
-    int64_t step = 0;
-    if (err == SIGNET_OK)
-        err = sd_totp_verify(c, t, u.id, tp.cred_id, tp.sealed, code, &step);
     if (err == SIGNET_ERR_PERMISSION || err == SIGNET_ERR_EXISTS) {
         sd_people_json_error(r, 400, "invalid_request",
                              "the code does not match: check the app's clock and type the "
@@ -507,7 +515,6 @@ static void totp_account_post(struct sd_ctx *c, const struct sg_tenant_cfg *t,
     sd_tm_people(c, t, u.id, SG_IPC_PEOPLE_FACTOR_ADDED, "totp");
     sd_people_answer(r, 200, json_pack("{s:b}", "totp", 1));
 out:
-    OPENSSL_cleanse(typed, sizeof typed);
     json_decref(b);
 }
 

@@ -260,6 +260,39 @@ static void *next_row(void **rows, size_t *cap, size_t count, size_t size)
     return r;
 }
 
+/* Every row of a SELECT, each read by read into a malloc'd array of
+ * size-byte rows: *out (NULL when none) and *n; what names the query in
+ * errors. */
+static signet_err select_all(struct sg_store *s, const char *sql, const struct arg *a, size_t na,
+                             size_t size, signet_err (*read)(sqlite3_stmt *, void *),
+                             const char *what, void **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = NULL;
+    signet_err err = prep(s, sql, a, na, &st);
+    if (err != SIGNET_OK)
+        return err;
+    void *rows = NULL;
+    size_t count = 0, cap = 0;
+    int rc = SQLITE_DONE;
+    while (err == SIGNET_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        void *x = next_row(&rows, &cap, count, size);
+        err = x != NULL ? read(st, x) : SIGNET_ERR_NOMEM;
+        count++;
+    }
+    if (err == SIGNET_OK)
+        err = sg_sqlite_map_rc(sg_sqlite_ss(s)->db, rc, what);
+    sg_sqlite_release(s, st);
+    if (err != SIGNET_OK || count == 0) {
+        free(rows);
+        return err;
+    }
+    *out = rows;
+    *n = count;
+    return SIGNET_OK;
+}
+
 /* ---- purging ------------------------------------------------------------------ */
 
 /* Rows nobody can use any more: expired challenges, requests, links,
@@ -308,6 +341,12 @@ static signet_err read_user(sqlite3_stmt *st, struct sg_user *u)
     u->disabled = (int)disabled;
     u->created_at = sqlite3_column_int64(st, 5);
     return SIGNET_OK;
+}
+
+/* read_user for select_all. */
+static signet_err rd_user(sqlite3_stmt *st, void *row)
+{
+    return read_user(st, row);
 }
 
 /* One user by a unique key (sql binds tenant and the key). */
@@ -384,29 +423,11 @@ signet_err sg_people_user_list(struct sg_store *s, const char *tenant, struct sg
     if (err != SIGNET_OK)
         return err;
     const struct arg a[] = {A_TEXT(tenant)};
-    sqlite3_stmt *st = NULL;
-    struct sg_user *rows = NULL;
-    size_t count = 0, cap = 0;
-    err = prep(s, "SELECT " USER_COLS " FROM users WHERE tenant = ?1 ORDER BY name", a,
-               NARGS(a), &st);
-    if (err != SIGNET_OK)
-        return err;
-    int rc = SQLITE_DONE;
-    while (err == SIGNET_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct sg_user *u = next_row((void **)&rows, &cap, count, sizeof *rows);
-        err = u != NULL ? read_user(st, u) : SIGNET_ERR_NOMEM;
-        count++;
-    }
-    if (err == SIGNET_OK)
-        err = sg_sqlite_map_rc(sg_sqlite_ss(s)->db, rc, "user_list");
-    sg_sqlite_release(s, st);
-    if (err != SIGNET_OK || count == 0) {
-        free(rows);
-        return err;
-    }
+    void *rows = NULL;
+    err = select_all(s, "SELECT " USER_COLS " FROM users WHERE tenant = ?1 ORDER BY name",
+                     a, NARGS(a), sizeof **out, rd_user, "user_list", &rows, n);
     *out = rows;
-    *n = count;
-    return SIGNET_OK;
+    return err;
 }
 
 /* Revokes every session and refresh token of a user; *live (when not
@@ -688,6 +709,12 @@ static signet_err read_passkey(sqlite3_stmt *st, struct sg_passkey *p)
     return SIGNET_OK;
 }
 
+/* read_passkey for select_all. */
+static signet_err rd_passkey(sqlite3_stmt *st, void *row)
+{
+    return read_passkey(st, row);
+}
+
 static int cred_ok(const uint8_t *cred_id, size_t len)
 {
     return cred_id != NULL && len >= 1 && len <= SG_PEOPLE_CRED_ID_MAX;
@@ -765,31 +792,12 @@ signet_err sg_people_passkey_list(struct sg_store *s, const char *tenant, const 
     if (err != SIGNET_OK)
         return err;
     const struct arg a[] = {A_TEXT(tenant), A_TEXT(user_id)};
-    sqlite3_stmt *st = NULL;
-    struct sg_passkey *rows = NULL;
-    size_t count = 0, cap = 0;
-    err = prep(s,
-               "SELECT " PASSKEY_COLS " FROM passkeys WHERE tenant = ?1 AND user_id = ?2"
-               " ORDER BY created_at, rowid",
-               a, NARGS(a), &st);
-    if (err != SIGNET_OK)
-        return err;
-    int rc = SQLITE_DONE;
-    while (err == SIGNET_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct sg_passkey *p = next_row((void **)&rows, &cap, count, sizeof *rows);
-        err = p != NULL ? read_passkey(st, p) : SIGNET_ERR_NOMEM;
-        count++;
-    }
-    if (err == SIGNET_OK)
-        err = sg_sqlite_map_rc(sg_sqlite_ss(s)->db, rc, "passkey_list");
-    sg_sqlite_release(s, st);
-    if (err != SIGNET_OK || count == 0) {
-        free(rows);
-        return err;
-    }
+    void *rows = NULL;
+    err = select_all(s, "SELECT " PASSKEY_COLS " FROM passkeys WHERE tenant = ?1 AND user_id = ?2"
+                     " ORDER BY created_at, rowid",
+                     a, NARGS(a), sizeof **out, rd_passkey, "passkey_list", &rows, n);
     *out = rows;
-    *n = count;
-    return SIGNET_OK;
+    return err;
 }
 
 /* The flags of registration stay (UP, UV, BE cannot change for a
@@ -918,6 +926,12 @@ static signet_err read_session(sqlite3_stmt *st, struct sg_session *x)
     return SIGNET_OK;
 }
 
+/* read_session for select_all. */
+static signet_err rd_session(sqlite3_stmt *st, void *row)
+{
+    return read_session(st, row);
+}
+
 signet_err sg_people_session_create(struct sg_store *s, const struct sg_session *x)
 {
     signet_err err = args_ok(s, x != NULL && tenant_ok(x->tenant) && hash_ok(x->hash) &&
@@ -1007,34 +1021,15 @@ signet_err sg_people_session_list(struct sg_store *s, const char *tenant, const 
     if (err != SIGNET_OK)
         return err;
     const struct arg a[] = {A_TEXT(tenant), A_TEXT(user_id), A_INT(now)};
-    sqlite3_stmt *st = NULL;
-    struct sg_session *rows = NULL;
-    size_t count = 0, cap = 0;
-    err = prep(s,
-               user_id != NULL
-                   ? "SELECT " SESSION_COLS " FROM sessions s WHERE s.tenant = ?1"
-                     " AND s.user_id = ?2 AND" SESSION_LIVE " ORDER BY s.created_at, s.sid"
-                   : "SELECT " SESSION_COLS " FROM sessions s WHERE s.tenant = ?1"
-                     " AND ?2 IS NULL AND" SESSION_LIVE " ORDER BY s.created_at, s.sid",
-               a, NARGS(a), &st);
-    if (err != SIGNET_OK)
-        return err;
-    int rc = SQLITE_DONE;
-    while (err == SIGNET_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct sg_session *x = next_row((void **)&rows, &cap, count, sizeof *rows);
-        err = x != NULL ? read_session(st, x) : SIGNET_ERR_NOMEM;
-        count++;
-    }
-    if (err == SIGNET_OK)
-        err = sg_sqlite_map_rc(sg_sqlite_ss(s)->db, rc, "session_list");
-    sg_sqlite_release(s, st);
-    if (err != SIGNET_OK || count == 0) {
-        free(rows);
-        return err;
-    }
+    void *rows = NULL;
+    err = select_all(s, user_id != NULL
+                         ? "SELECT " SESSION_COLS " FROM sessions s WHERE s.tenant = ?1"
+                           " AND s.user_id = ?2 AND" SESSION_LIVE " ORDER BY s.created_at, s.sid"
+                         : "SELECT " SESSION_COLS " FROM sessions s WHERE s.tenant = ?1"
+                           " AND ?2 IS NULL AND" SESSION_LIVE " ORDER BY s.created_at, s.sid",
+                     a, NARGS(a), sizeof **out, rd_session, "session_list", &rows, n);
     *out = rows;
-    *n = count;
-    return SIGNET_OK;
+    return err;
 }
 
 signet_err sg_people_session_revoke(struct sg_store *s, const char *tenant, const char *sid,
@@ -1646,6 +1641,12 @@ static signet_err read_device(sqlite3_stmt *st, struct sg_device *d)
     return SIGNET_OK;
 }
 
+/* read_device for select_all. */
+static signet_err rd_device(sqlite3_stmt *st, void *row)
+{
+    return read_device(st, row);
+}
+
 /* NOT_FOUND when the user is not there or disabled (no device can be
  * registered to them), EXISTS when the hash is taken. */
 signet_err sg_people_device_code_create(struct sg_store *s, const char *tenant,
@@ -1781,31 +1782,12 @@ signet_err sg_people_device_list(struct sg_store *s, const char *tenant, const c
     if (err != SIGNET_OK)
         return err;
     const struct arg a[] = {A_TEXT(tenant), A_TEXT(user_id)};
-    sqlite3_stmt *st = NULL;
-    struct sg_device *rows = NULL;
-    size_t count = 0, cap = 0;
-    err = prep(s,
-               "SELECT " DEVICE_COLS " FROM devices d WHERE d.tenant = ?1 AND d.user_id = ?2"
-               " ORDER BY d.created_at, d.rowid",
-               a, NARGS(a), &st);
-    if (err != SIGNET_OK)
-        return err;
-    int rc = SQLITE_DONE;
-    while (err == SIGNET_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct sg_device *d = next_row((void **)&rows, &cap, count, sizeof *rows);
-        err = d != NULL ? read_device(st, d) : SIGNET_ERR_NOMEM;
-        count++;
-    }
-    if (err == SIGNET_OK)
-        err = sg_sqlite_map_rc(sg_sqlite_ss(s)->db, rc, "device_list");
-    sg_sqlite_release(s, st);
-    if (err != SIGNET_OK || count == 0) {
-        free(rows);
-        return err;
-    }
+    void *rows = NULL;
+    err = select_all(s, "SELECT " DEVICE_COLS " FROM devices d WHERE d.tenant = ?1 AND d.user_id = ?2"
+                     " ORDER BY d.created_at, d.rowid",
+                     a, NARGS(a), sizeof **out, rd_device, "device_list", &rows, n);
     *out = rows;
-    *n = count;
-    return SIGNET_OK;
+    return err;
 }
 
 signet_err sg_people_device_used(struct sg_store *s, const char *tenant, const char *id,
@@ -1864,6 +1846,12 @@ static signet_err read_approval(sqlite3_stmt *st, struct sg_approval *a)
     a->expires_at = sqlite3_column_int64(st, 11);
     a->answered_at = sqlite3_column_int64(st, 12);
     return SIGNET_OK;
+}
+
+/* read_approval for select_all. */
+static signet_err rd_approval(sqlite3_stmt *st, void *row)
+{
+    return read_approval(st, row);
 }
 
 /* The lock: PERMISSION when the user has max_wrong approvals in state
@@ -2016,31 +2004,12 @@ signet_err sg_people_approval_pending(struct sg_store *s, const char *tenant,
     if (err != SIGNET_OK)
         return err;
     const struct arg a[] = {A_TEXT(tenant), A_TEXT(user_id), A_INT(now)};
-    sqlite3_stmt *st = NULL;
-    struct sg_approval *rows = NULL;
-    size_t count = 0, cap = 0;
-    err = prep(s,
-               "SELECT " APPROVAL_COLS " FROM approvals WHERE tenant = ?1 AND user_id = ?2"
-               " AND state = 0 AND expires_at > ?3 ORDER BY created_at, rowid",
-               a, NARGS(a), &st);
-    if (err != SIGNET_OK)
-        return err;
-    int rc = SQLITE_DONE;
-    while (err == SIGNET_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct sg_approval *x = next_row((void **)&rows, &cap, count, sizeof *rows);
-        err = x != NULL ? read_approval(st, x) : SIGNET_ERR_NOMEM;
-        count++;
-    }
-    if (err == SIGNET_OK)
-        err = sg_sqlite_map_rc(sg_sqlite_ss(s)->db, rc, "approval_pending");
-    sg_sqlite_release(s, st);
-    if (err != SIGNET_OK || count == 0) {
-        free(rows);
-        return err;
-    }
+    void *rows = NULL;
+    err = select_all(s, "SELECT " APPROVAL_COLS " FROM approvals WHERE tenant = ?1 AND user_id = ?2"
+                     " AND state = 0 AND expires_at > ?3 ORDER BY created_at, rowid",
+                     a, NARGS(a), sizeof **out, rd_approval, "approval_pending", &rows, n);
     *out = rows;
-    *n = count;
-    return SIGNET_OK;
+    return err;
 }
 
 /* Answers (APPROVED, DENIED, WRONG, REPORTED) need device_id, a device of

@@ -1325,6 +1325,33 @@ signet_err sg_reports_handle(struct sg_monitor *m, const char *tenant_issuer, co
     return SIGNET_OK;
 }
 
+/* ---- the front end's reports (I9, I10) ------------------------------------------------------ */
+
+/* Under m->mu: a zeroed slot at the end of a list of at most max reports
+ * of size bytes each (a full list drops its oldest). */
+static void *report_slot(void *base, size_t *n, size_t max, size_t size)
+{
+    uint8_t *b = base;
+    if (*n == max) {
+        memmove(b, b + size, (max - 1) * size);
+        (*n)--;
+    }
+    void *slot = b + *n * size;
+    (*n)++;
+    memset(slot, 0, size);
+    return slot;
+}
+
+/* After m->mu is released: one invariant's outcome to the sinks. */
+static void respond_one(struct sg_monitor *m, enum sg_inv_id id, const struct outcome *o,
+                        int64_t now)
+{
+    struct outcome all[SG_INV_COUNT];
+    memset(all, 0, sizeof all);
+    all[id] = *o;
+    respond(m, 1u << id, all, now);
+}
+
 /* ---- passkey counters (I9) ----------------------------------------------------------------- */
 
 signet_err sg_monitor_passkey_report(struct sg_monitor *m, const char *issuer,
@@ -1345,13 +1372,8 @@ signet_err sg_monitor_passkey_report(struct sg_monitor *m, const char *issuer,
                safe_iss, safe_user, stored, presented, signet_err_name(err));
         return err;
     }
-    if (m->n_passkeys == MAX_PASSKEY_REPORTS) {
-        memmove(&m->passkeys[0], &m->passkeys[1],
-                (MAX_PASSKEY_REPORTS - 1) * sizeof m->passkeys[0]);
-        m->n_passkeys--;
-    }
-    struct sg_inv_passkey *p = &m->passkeys[m->n_passkeys++];
-    memset(p, 0, sizeof *p);
+    struct sg_inv_passkey *p =
+        report_slot(m->passkeys, &m->n_passkeys, MAX_PASSKEY_REPORTS, sizeof m->passkeys[0]);
     p->time = now;
     p->stored = stored;
     p->presented = presented;
@@ -1370,10 +1392,7 @@ signet_err sg_monitor_passkey_report(struct sg_monitor *m, const char *issuer,
     sg_log(SG_LOG_ERROR, "passkey_counter_reported",
            "issuer=\"%s\" user=%s stored=%" PRIu32 " presented=%" PRIu32 " invariant=I9",
            safe_iss, safe_user, stored, presented);
-    struct outcome all[SG_INV_COUNT];
-    memset(all, 0, sizeof all);
-    all[SG_INV_PASSKEY_COUNTER] = o;
-    respond(m, 1u << SG_INV_PASSKEY_COUNTER, all, now);
+    respond_one(m, SG_INV_PASSKEY_COUNTER, &o, now);
     return SIGNET_OK;
 }
 
@@ -1398,13 +1417,8 @@ signet_err sg_monitor_approval_report(struct sg_monitor *m, const char *issuer,
         return n == 0 || n > SG_INV_PASSKEY_USER_MAX ? SIGNET_ERR_MALFORMED
                                                       : SIGNET_ERR_NOT_FOUND;
     }
-    if (m->n_approvals == MAX_APPROVAL_REPORTS) {
-        memmove(&m->approvals[0], &m->approvals[1],
-                (MAX_APPROVAL_REPORTS - 1) * sizeof m->approvals[0]);
-        m->n_approvals--;
-    }
-    struct sg_inv_approval *a = &m->approvals[m->n_approvals++];
-    memset(a, 0, sizeof *a);
+    struct sg_inv_approval *a =
+        report_slot(m->approvals, &m->n_approvals, MAX_APPROVAL_REPORTS, sizeof m->approvals[0]);
     a->time = now;
     a->reported = reported;
     (void)sg_tm_copy(a->issuer, sizeof a->issuer, issuer);
@@ -1419,9 +1433,6 @@ signet_err sg_monitor_approval_report(struct sg_monitor *m, const char *issuer,
     (void)pthread_mutex_unlock(&m->mu);
     sg_log(SG_LOG_ERROR, "approval_alert_reported", "issuer=\"%s\" user=%s event=%s invariant=I10",
            safe_iss, safe_user, reported ? "approval_reported" : "approval_locked");
-    struct outcome all[SG_INV_COUNT];
-    memset(all, 0, sizeof all);
-    all[SG_INV_APPROVALS] = o;
-    respond(m, 1u << SG_INV_APPROVALS, all, now);
+    respond_one(m, SG_INV_APPROVALS, &o, now);
     return SIGNET_OK;
 }
