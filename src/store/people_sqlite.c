@@ -293,6 +293,31 @@ static signet_err select_all(struct sg_store *s, const char *sql, const struct a
     return SIGNET_OK;
 }
 
+/* The one row of a SELECT read by read into out (size bytes, zeroed
+ * first, after the binding: the arguments may lie in *out, and again on
+ * any error): SIGNET_ERR_NOT_FOUND when there is none; what names the
+ * query in errors. */
+static signet_err select_one(struct sg_store *s, const char *sql, const struct arg *a, size_t na,
+                             void *out, size_t size, signet_err (*read)(sqlite3_stmt *, void *),
+                             const char *what)
+{
+    sqlite3_stmt *st = NULL;
+    signet_err err = prep(s, sql, a, na, &st);
+    memset(out, 0, size);
+    if (err != SIGNET_OK)
+        return err;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        err = read(st, out);
+    else
+        err = rc == SQLITE_DONE ? SIGNET_ERR_NOT_FOUND
+                                : sg_sqlite_map_rc(sg_sqlite_ss(s)->db, rc, what);
+    sg_sqlite_release(s, st);
+    if (err != SIGNET_OK)
+        memset(out, 0, size);
+    return err;
+}
+
 /* ---- purging ------------------------------------------------------------------ */
 
 /* Rows nobody can use any more: expired challenges, requests, links,
@@ -343,7 +368,7 @@ static signet_err read_user(sqlite3_stmt *st, struct sg_user *u)
     return SIGNET_OK;
 }
 
-/* read_user for select_all. */
+/* read_user for select_one and select_all. */
 static signet_err rd_user(sqlite3_stmt *st, void *row)
 {
     return read_user(st, row);
@@ -763,22 +788,8 @@ signet_err sg_people_passkey_get(struct sg_store *s, const char *tenant, const u
     if (err != SIGNET_OK)
         return err;
     const struct arg a[] = {A_BLOB(cred_id, len), A_TEXT(tenant)};
-    sqlite3_stmt *st = NULL;
-    err = prep(s, "SELECT " PASSKEY_COLS " FROM passkeys WHERE cred_id = ?1 AND tenant = ?2", a,
-               NARGS(a), &st);
-    memset(out, 0, sizeof *out); /* after the binding: the arguments may lie in *out */
-    if (err != SIGNET_OK)
-        return err;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        err = read_passkey(st, out);
-    else
-        err = rc == SQLITE_DONE ? SIGNET_ERR_NOT_FOUND
-                                : sg_sqlite_map_rc(sg_sqlite_ss(s)->db, rc, "passkey_get");
-    sg_sqlite_release(s, st);
-    if (err != SIGNET_OK)
-        memset(out, 0, sizeof *out);
-    return err;
+    return select_one(s, "SELECT " PASSKEY_COLS " FROM passkeys WHERE cred_id = ?1 AND tenant = ?2",
+                      a, NARGS(a), out, sizeof *out, rd_passkey, "passkey_get");
 }
 
 signet_err sg_people_passkey_list(struct sg_store *s, const char *tenant, const char *user_id,
@@ -972,24 +983,10 @@ signet_err sg_people_session_get(struct sg_store *s, const char *tenant, const c
     if (err != SIGNET_OK)
         return err;
     const struct arg a[] = {A_TEXT(hash), A_TEXT(tenant), A_INT(now)};
-    sqlite3_stmt *st = NULL;
-    err = prep(s,
-               "SELECT " SESSION_COLS " FROM sessions s WHERE s.hash = ?1 AND s.tenant = ?2"
-               " AND" SESSION_LIVE,
-               a, NARGS(a), &st);
-    memset(out, 0, sizeof *out); /* after the binding: the arguments may lie in *out */
-    if (err != SIGNET_OK)
-        return err;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        err = read_session(st, out);
-    else
-        err = rc == SQLITE_DONE ? SIGNET_ERR_NOT_FOUND
-                                : sg_sqlite_map_rc(sg_sqlite_ss(s)->db, rc, "session_get");
-    sg_sqlite_release(s, st);
-    if (err != SIGNET_OK)
-        memset(out, 0, sizeof *out);
-    return err;
+    return select_one(s,
+                      "SELECT " SESSION_COLS " FROM sessions s WHERE s.hash = ?1"
+                      " AND s.tenant = ?2 AND" SESSION_LIVE,
+                      a, NARGS(a), out, sizeof *out, rd_session, "session_get");
 }
 
 signet_err sg_people_session_touch(struct sg_store *s, const char *tenant, const char *hash,
@@ -1104,6 +1101,12 @@ static signet_err read_authreq(sqlite3_stmt *st, struct sg_authreq *r)
     return SIGNET_OK;
 }
 
+/* read_authreq for select_one and select_all. */
+static signet_err rd_authreq(sqlite3_stmt *st, void *row)
+{
+    return read_authreq(st, row);
+}
+
 signet_err sg_people_authreq_put(struct sg_store *s, const struct sg_authreq *r)
 {
     signet_err err = args_ok(
@@ -1139,24 +1142,9 @@ signet_err sg_people_authreq_get(struct sg_store *s, const char *tenant, const c
     if (err != SIGNET_OK)
         return err;
     const struct arg a[] = {A_TEXT(tenant), A_TEXT(id), A_INT(now)};
-    sqlite3_stmt *st = NULL;
-    err = prep(s,
-               "SELECT " AUTHREQ_COLS " FROM authreqs WHERE tenant = ?1 AND id = ?2"
-               " AND expires_at > ?3",
-               a, NARGS(a), &st);
-    memset(out, 0, sizeof *out); /* after the binding: the arguments may lie in *out */
-    if (err != SIGNET_OK)
-        return err;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        err = read_authreq(st, out);
-    else
-        err = rc == SQLITE_DONE ? SIGNET_ERR_NOT_FOUND
-                                : sg_sqlite_map_rc(sg_sqlite_ss(s)->db, rc, "authreq_get");
-    sg_sqlite_release(s, st);
-    if (err != SIGNET_OK)
-        memset(out, 0, sizeof *out);
-    return err;
+    return select_one(s, "SELECT " AUTHREQ_COLS " FROM authreqs WHERE tenant = ?1 AND id = ?2"
+                      " AND expires_at > ?3",
+                      a, NARGS(a), out, sizeof *out, rd_authreq, "authreq_get");
 }
 
 signet_err sg_people_authreq_delete(struct sg_store *s, const char *tenant, const char *id)
@@ -1751,24 +1739,9 @@ signet_err sg_people_device_get(struct sg_store *s, const char *tenant, const ch
     if (err != SIGNET_OK)
         return err;
     const struct arg a[] = {A_TEXT(id), A_TEXT(tenant)};
-    sqlite3_stmt *st = NULL;
-    err = prep(s,
-               "SELECT " DEVICE_COLS " FROM devices d JOIN users u ON u.tenant = d.tenant"
-               " AND u.id = d.user_id WHERE d.id = ?1 AND d.tenant = ?2 AND u.disabled = 0",
-               a, NARGS(a), &st);
-    memset(out, 0, sizeof *out); /* after the binding: the arguments may lie in *out */
-    if (err != SIGNET_OK)
-        return err;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        err = read_device(st, out);
-    else
-        err = rc == SQLITE_DONE ? SIGNET_ERR_NOT_FOUND
-                                : sg_sqlite_map_rc(sg_sqlite_ss(s)->db, rc, "device_get");
-    sg_sqlite_release(s, st);
-    if (err != SIGNET_OK)
-        memset(out, 0, sizeof *out);
-    return err;
+    return select_one(s, "SELECT " DEVICE_COLS " FROM devices d JOIN users u ON u.tenant = d.tenant"
+                      " AND u.id = d.user_id WHERE d.id = ?1 AND d.tenant = ?2 AND u.disabled = 0",
+                      a, NARGS(a), out, sizeof *out, rd_device, "device_get");
 }
 
 signet_err sg_people_device_list(struct sg_store *s, const char *tenant, const char *user_id,
@@ -1783,8 +1756,9 @@ signet_err sg_people_device_list(struct sg_store *s, const char *tenant, const c
         return err;
     const struct arg a[] = {A_TEXT(tenant), A_TEXT(user_id)};
     void *rows = NULL;
-    err = select_all(s, "SELECT " DEVICE_COLS " FROM devices d WHERE d.tenant = ?1 AND d.user_id = ?2"
-                     " ORDER BY d.created_at, d.rowid",
+    err = select_all(s,
+                     "SELECT " DEVICE_COLS " FROM devices d WHERE d.tenant = ?1"
+                     " AND d.user_id = ?2 ORDER BY d.created_at, d.rowid",
                      a, NARGS(a), sizeof **out, rd_device, "device_list", &rows, n);
     *out = rows;
     return err;
@@ -1974,22 +1948,8 @@ signet_err sg_people_approval_get(struct sg_store *s, const char *tenant, const 
     if (err != SIGNET_OK)
         return err;
     const struct arg a[] = {A_TEXT(tenant), A_TEXT(id)};
-    sqlite3_stmt *st = NULL;
-    err = prep(s, "SELECT " APPROVAL_COLS " FROM approvals WHERE tenant = ?1 AND id = ?2", a,
-               NARGS(a), &st);
-    memset(out, 0, sizeof *out); /* after the binding: the arguments may lie in *out */
-    if (err != SIGNET_OK)
-        return err;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        err = read_approval(st, out);
-    else
-        err = rc == SQLITE_DONE ? SIGNET_ERR_NOT_FOUND
-                                : sg_sqlite_map_rc(sg_sqlite_ss(s)->db, rc, "approval_get");
-    sg_sqlite_release(s, st);
-    if (err != SIGNET_OK)
-        memset(out, 0, sizeof *out);
-    return err;
+    return select_one(s, "SELECT " APPROVAL_COLS " FROM approvals WHERE tenant = ?1 AND id = ?2",
+                      a, NARGS(a), out, sizeof *out, rd_approval, "approval_get");
 }
 
 signet_err sg_people_approval_pending(struct sg_store *s, const char *tenant,
@@ -2103,6 +2063,12 @@ static signet_err read_totp(sqlite3_stmt *st, struct sg_totp *t)
     return SIGNET_OK;
 }
 
+/* read_totp for select_one and select_all. */
+static signet_err rd_totp(sqlite3_stmt *st, void *row)
+{
+    return read_totp(st, row);
+}
+
 /* The new one is unconfirmed and unused: t->confirmed and last_used_at
  * are not read. NOT_FOUND when the user is not there or disabled,
  * EXISTS when cred_id is taken in the tenant. */
@@ -2144,24 +2110,9 @@ signet_err sg_people_totp_get(struct sg_store *s, const char *tenant, const char
     if (err != SIGNET_OK)
         return err;
     const struct arg a[] = {A_TEXT(tenant), A_TEXT(user_id), A_INT(!unconfirmed)};
-    sqlite3_stmt *st = NULL;
-    err = prep(s,
-               "SELECT " TOTP_COLS " FROM totp WHERE tenant = ?1 AND user_id = ?2"
-               " AND confirmed = ?3 ORDER BY created_at DESC, rowid DESC LIMIT 1",
-               a, NARGS(a), &st);
-    memset(out, 0, sizeof *out); /* after the binding: the arguments may lie in *out */
-    if (err != SIGNET_OK)
-        return err;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        err = read_totp(st, out);
-    else
-        err = rc == SQLITE_DONE ? SIGNET_ERR_NOT_FOUND
-                                : sg_sqlite_map_rc(sg_sqlite_ss(s)->db, rc, "totp_get");
-    sg_sqlite_release(s, st);
-    if (err != SIGNET_OK)
-        memset(out, 0, sizeof *out);
-    return err;
+    return select_one(s, "SELECT " TOTP_COLS " FROM totp WHERE tenant = ?1 AND user_id = ?2"
+                      " AND confirmed = ?3 ORDER BY created_at DESC, rowid DESC LIMIT 1",
+                      a, NARGS(a), out, sizeof *out, rd_totp, "totp_get");
 }
 
 /* last_used_at = now: the code that confirmed it counts as used (RFC 6238
