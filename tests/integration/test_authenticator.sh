@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# signet-authenticator (issue 14) against a stand-in for signetd's approver
-# endpoints (authenticator/device_stub.py, which checks every Signet-Device
-# proof with PyJWT): enrol (key file 0600, refuses to overwrite, a wrong
+# signet-authenticator (issue 14) against a server signetd could never be:
+# authenticator/device_stub.py answers like the approver endpoints but also
+# sends what a hostile or broken server would (terminal escapes, bidi
+# overrides, invalid UTF-8, wrong shapes), and checks every Signet-Device
+# proof independently with PyJWT. The real signetd is the other side in
+# test_people_mfa.sh and test_people_mfa_browser.sh. Covered here: enrol (key file 0600, refuses to overwrite, a wrong
 # code leaves nothing behind), the issuer rule, pending (human and JSON,
 # untrusted text made harmless for a terminal), approve / deny / not-me,
 # prompt driven through stdin, the exit codes (0 done, 1 refused by the
