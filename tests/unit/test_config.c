@@ -654,8 +654,8 @@ static void test_telemetry_and_scopes(void **state)
                      SIGNET_OK);
     assert_string_equal(cfg.server.location_header, "CloudFront-Viewer-Country");
     static const char *const bad_headers[] = {"", "X Geo", "X-Geo:", "X-G\xc3\xa9o",
-                                              "X-0123456789012345678901234567890123456789"
-                                              "012345678901234567890123456789"};
+                                              ("X-0123456789012345678901234567890123456789"
+                                               "012345678901234567890123456789")};
     for (size_t i = 0; i < sizeof bad_headers / sizeof bad_headers[0]; i++) {
         assert_int_equal(parsef(MINI "[server]\nlocation_header = %s\n", bad_headers[i]),
                          SIGNET_ERR_CONFIG);
