@@ -7,7 +7,9 @@
  *   2  "HEADER\nCLAIMS": two texts this harness signs with the fixed key
  *      (ES256, as the device would), so that the claims checks, which sit
  *      behind the signature, see fuzzed input too;
- * and the first bytes also go to sd_device_number_ok. On success the
+ * and the first bytes also go to sd_device_number_ok, the rest to
+ * sd_approval_answer_parse (the signed answer's body: what it takes has
+ * every field in its shape, what it refuses leaves nothing and says why). On success the
  * proof's device id, jti and iat must be what the rules allow; every
  * refusal names its check. Seeds in fuzz/corpus/fuzz_device_proof/
  * (fuzz/corpus/gen_device_proof.py, PyJWT). */
@@ -119,6 +121,29 @@ static size_t sign(const uint8_t *h, size_t hl, const uint8_t *c, size_t cl, cha
     return n + strlen(out + n);
 }
 
+static void check_answer(const uint8_t *body, size_t len)
+{
+    struct sd_approval_answer a;
+    const char *why = NULL;
+    if (sd_approval_answer_parse(body, len, &a, &why) != 0) {
+        static const struct sd_approval_answer zero;
+        if (why == NULL || memcmp(&a, &zero, sizeof a) != 0)
+            abort();
+        return;
+    }
+    size_t id_len = strnlen(a.id, sizeof a.id);
+    if (why != NULL || id_len == 0 || id_len == sizeof a.id ||
+        strspn(a.id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != id_len)
+        abort();
+    if (a.decision == SD_ANSWER_APPROVE) {
+        if (!sd_device_number_ok(a.number, a.number))
+            abort();
+    } else if ((a.decision != SD_ANSWER_DENY && a.decision != SD_ANSWER_NOT_ME) ||
+               a.number[0] != '\0') {
+        abort();
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size >= 2) {
@@ -135,6 +160,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t first = nl != NULL ? (size_t)(nl - rest) : n;
     const char *second = nl != NULL ? nl + 1 : rest + n;
     size_t second_len = n - first - (nl != NULL ? 1 : 0);
+    check_answer((const uint8_t *)rest, n);
     if (mode == 0) {
         check_one(rest, first, 0, second, second_len);
         check_one(rest, first, 1, NULL, 0);

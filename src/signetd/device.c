@@ -365,3 +365,57 @@ int sd_device_number_ok(const char *typed, const char *expected)
         return 0;
     return bad == 0;
 }
+
+static int answer_str(const json_t *o, const char *name, char *out, size_t cap)
+{
+    const json_t *v = json_object_get(o, name);
+    if (!json_is_string(v) || json_string_length(v) >= cap ||
+        strlen(json_string_value(v)) != json_string_length(v))
+        return -1;
+    memcpy(out, json_string_value(v), json_string_length(v) + 1);
+    return 0;
+}
+
+int sd_approval_answer_parse(const uint8_t *body, size_t len, struct sd_approval_answer *out,
+                             const char **why)
+{
+    memset(out, 0, sizeof *out);
+    json_t *o = NULL;
+    char decision[8];
+    *why = "the body must be a JSON object {id, number, decision}";
+    if (sg_json_parse(body, len, 1024, &o) != SIGNET_OK || !json_is_object(o) ||
+        json_object_size(o) != 3)
+        goto bad;
+    *why = "id must be the request's id (base64url)";
+    if (answer_str(o, "id", out->id, sizeof out->id) != 0 || out->id[0] == '\0')
+        goto bad;
+    for (const char *p = out->id; *p != '\0'; p++)
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '_'))
+            goto bad;
+    *why = "decision must be approve, deny or not_me";
+    if (answer_str(o, "decision", decision, sizeof decision) != 0)
+        goto bad;
+    if (strcmp(decision, "approve") == 0)
+        out->decision = SD_ANSWER_APPROVE;
+    else if (strcmp(decision, "deny") == 0)
+        out->decision = SD_ANSWER_DENY;
+    else if (strcmp(decision, "not_me") == 0)
+        out->decision = SD_ANSWER_NOT_ME;
+    else
+        goto bad;
+    *why = "number must be the two digits shown on the sign-in page (\"\" to deny)";
+    if (answer_str(o, "number", out->number, sizeof out->number) != 0)
+        goto bad;
+    if (out->decision == SD_ANSWER_APPROVE
+            ? !sd_device_number_ok(out->number, out->number)
+            : out->number[0] != '\0')
+        goto bad;
+    json_decref(o);
+    *why = NULL;
+    return 0;
+bad:
+    json_decref(o);
+    memset(out, 0, sizeof *out);
+    return -1;
+}

@@ -89,6 +89,22 @@ SIGNET_WUR signet_err sd_device_proof_verify(const char *jws, size_t len,
  * base64url characters. */
 SIGNET_WUR signet_err sd_device_proof_kid(const char *jws, size_t len, char *kid, size_t cap);
 
+/* An approver's answer, POST /approver/answer's body (the bytes the
+ * Signet-Device proof's bh covers): a JSON object of at most 1 KiB with
+ * exactly "id" (1..SD_ANSWER_ID_MAX-1 base64url characters), "decision"
+ * ("approve", "deny" or "not_me") and "number" (two ASCII digits for
+ * approve, "" otherwise). 0 with *out filled, or -1 with *out zeroed and
+ * *why saying what is wrong. */
+#define SD_ANSWER_ID_MAX 48
+enum sd_answer_decision { SD_ANSWER_APPROVE = 1, SD_ANSWER_DENY = 2, SD_ANSWER_NOT_ME = 3 };
+struct sd_approval_answer {
+    char id[SD_ANSWER_ID_MAX];
+    char number[3];
+    enum sd_answer_decision decision;
+};
+int sd_approval_answer_parse(const uint8_t *body, size_t len, struct sd_approval_answer *out,
+                             const char **why);
+
 /* 1 when typed and expected are both exactly two ASCII digits and equal
  * (compared in constant time); 0 otherwise, NULL included. */
 int sd_device_number_ok(const char *typed, const char *expected);

@@ -796,26 +796,18 @@ static void approver_answer(struct sd_ctx *c, const struct sg_tenant_cfg *t,
                             const struct sd_people_in *in, struct sd_resp *r)
 {
     struct sg_device d;
-    char id[SG_PEOPLE_ID_MAX], number[8], decision[16];
-    json_t *b = sd_people_body(in);
-    if (b == NULL || sd_people_str(b, "id", 1, id, sizeof id) != 0 ||
-        sd_people_str(b, "number", 0, number, sizeof number) != 0 ||
-        sd_people_str(b, "decision", 1, decision, sizeof decision) != 0 ||
-        (strcmp(decision, "approve") != 0 && strcmp(decision, "deny") != 0 &&
-         strcmp(decision, "not_me") != 0)) {
-        json_decref(b);
-        sd_people_json_error(r, 400, "invalid_request",
-                             "the body must hold id, number and decision (approve, deny or "
-                             "not_me)");
+    struct sd_approval_answer ans;
+    const char *why = NULL;
+    if (sd_approval_answer_parse((const uint8_t *)in->body, in->len, &ans, &why) != 0) {
+        sd_people_json_error(r, 400, "invalid_request", why);
         return;
     }
-    json_decref(b);
     if (device_auth(c, t, in, "/approver/answer", 0, &d, r) != 0)
         return;
     const int64_t now = sg_clock_now();
     struct sg_approval a;
     pthread_mutex_lock(&c->store_lock);
-    signet_err err = sg_people_approval_get(c->store, t->name, id, &a);
+    signet_err err = sg_people_approval_get(c->store, t->name, ans.id, &a);
     pthread_mutex_unlock(&c->store_lock);
     /* Another user's approval is as unknown as a made-up one: a second
      * device cannot answer for the first's user. */
@@ -839,11 +831,11 @@ static void approver_answer(struct sd_ctx *c, const struct sg_tenant_cfg *t,
     }
     int state = SG_APPROVAL_DENIED;
     const char *result = "denied";
-    if (strcmp(decision, "not_me") == 0) {
+    if (ans.decision == SD_ANSWER_NOT_ME) {
         state = SG_APPROVAL_REPORTED;
         result = "reported";
-    } else if (strcmp(decision, "approve") == 0) {
-        int right = strlen(number) == 2 && CRYPTO_memcmp(number, a.number, 2) == 0;
+    } else if (ans.decision == SD_ANSWER_APPROVE) {
+        int right = sd_device_number_ok(ans.number, a.number);
         state = right ? SG_APPROVAL_APPROVED : SG_APPROVAL_WRONG;
         result = right ? "approved" : "wrong_number";
     }

@@ -661,6 +661,54 @@ static void test_pyjwt(void **state)
     json_decref(doc);
 }
 
+/* The signed answer's body: exactly id, decision and number, in their
+ * shapes; anything else is refused with a reason and leaves nothing. */
+static void test_answer_parse(void **state)
+{
+    (void)state;
+    struct sd_approval_answer a;
+    const char *why = NULL;
+#define ANSWER(s) sd_approval_answer_parse((const uint8_t *)(s), strlen(s), &a, &why)
+    assert_int_equal(ANSWER("{\"id\":\"aB-_9\",\"number\":\"07\",\"decision\":\"approve\"}"), 0);
+    assert_string_equal(a.id, "aB-_9");
+    assert_string_equal(a.number, "07");
+    assert_int_equal(a.decision, SD_ANSWER_APPROVE);
+    assert_null(why);
+    assert_int_equal(ANSWER("{\"decision\":\"deny\",\"number\":\"\",\"id\":\"x\"}"), 0);
+    assert_int_equal(a.decision, SD_ANSWER_DENY);
+    assert_int_equal(ANSWER("{\"id\":\"x\",\"number\":\"\",\"decision\":\"not_me\"}"), 0);
+    assert_int_equal(a.decision, SD_ANSWER_NOT_ME);
+    static const char *const bad[] = {
+        "",
+        "[]",
+        "{\"id\":\"x\",\"number\":\"42\"}",
+        "{\"id\":\"x\",\"number\":\"42\",\"decision\":\"approve\",\"extra\":1}",
+        "{\"id\":\"\",\"number\":\"42\",\"decision\":\"approve\"}",
+        "{\"id\":\"a b\",\"number\":\"42\",\"decision\":\"approve\"}",
+        "{\"id\":\"a\\u0000b\",\"number\":\"42\",\"decision\":\"approve\"}",
+        "{\"id\":7,\"number\":\"42\",\"decision\":\"approve\"}",
+        "{\"id\":\"x\",\"number\":\"4\",\"decision\":\"approve\"}",
+        "{\"id\":\"x\",\"number\":\"423\",\"decision\":\"approve\"}",
+        "{\"id\":\"x\",\"number\":\"4x\",\"decision\":\"approve\"}",
+        "{\"id\":\"x\",\"number\":42,\"decision\":\"approve\"}",
+        "{\"id\":\"x\",\"number\":\"42\",\"decision\":\"deny\"}",
+        "{\"id\":\"x\",\"number\":\"\",\"decision\":\"yes\"}",
+        "{\"id\":\"x\",\"number\":\"\",\"decision\":\"approved\"}",
+        "{\"id\":\"x\",\"id\":\"y\",\"number\":\"\",\"decision\":\"deny\"}",
+        "{\"id\":\"0123456789012345678901234567890123456789012345678\",\"number\":\"\","
+        "\"decision\":\"deny\"}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        why = NULL;
+        memset(&a, 0x5a, sizeof a);
+        assert_int_equal(ANSWER(bad[i]), -1);
+        assert_non_null(why);
+        assert_string_equal(a.id, "");
+        assert_int_equal(a.decision, 0);
+    }
+#undef ANSWER
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -673,6 +721,7 @@ int main(void)
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_signature_and_bytes),
         cmocka_unit_test(test_number),
+        cmocka_unit_test(test_answer_parse),
         cmocka_unit_test(test_pyjwt),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

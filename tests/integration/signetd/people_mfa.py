@@ -214,6 +214,21 @@ def approvals(alice, bob):
     r1, r2 = replayed_request(alice, "/approver/pending")
     check("the same signed device request twice -> the second is refused (401)",
           r1.status == 200 and r2.status == 401, "%r / %r" % (r1, r2))
+    # Malformed answers, properly signed by alice's device: 400, nothing
+    # changes (the request stays pending, no wrong number is counted).
+    for body in ({"id": d["approval"], "number": "4", "decision": "approve"},
+                 {"id": d["approval"], "number": "4x", "decision": "approve"},
+                 {"id": d["approval"], "number": d["number"], "decision": "yes"},
+                 {"id": d["approval"], "number": d["number"], "decision": "deny"},
+                 {"id": d["approval"], "number": d["number"], "decision": "approve", "x": 1}):
+        raw = json.dumps(body).encode()
+        hdr = device_header(alice, "POST", ISSUERS[alice.tenant] + "/approver/answer", raw)
+        bad = raw_request("POST", tpath(alice.tenant) + "/approver/answer", raw,
+                          {"Signet-Device": hdr, "Content-Type": "application/json"})
+        check("a malformed signed answer %s -> 400" % json.dumps(body, sort_keys=True)[:60],
+              bad.status == 400 and bad.json().get("error") == "invalid_request", repr(bad))
+    expect("... and the request is still pending", status(alice, b, csrf, tok, d["approval"]),
+           200)
     # The right number.
     rc, out, err = alice.authenticator("approve", d["approval"], "--number", d["number"])
     check("signet-authenticator approve with the page's number -> approved", rc == 0,
