@@ -1091,6 +1091,7 @@ static void test_monitor_approvals(void **state)
     assert_int_equal(s[SG_INV_APPROVALS].violations, 1);
     assert_non_null(strstr(s[SG_INV_APPROVALS].message, "user uLOCKED of a (" ISS ")"));
     assert_non_null(strstr(s[SG_INV_APPROVALS].message, "three wrong numbers"));
+    assert_int_equal(f->n_revoked, 0); /* no key is involved, even with rotate */
     sg_monitor_run(m, SG_INV_ALL, NOW + 60);
     expect_states(m, "oooooooooV");
     assert_int_equal(audit_notes, 1);
