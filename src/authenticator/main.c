@@ -525,8 +525,10 @@ static int cmd_answer(const char *dir_opt, const char *decision, int argc, char 
     for (int i = 0; i < argc; i++) {
         if (approve && i + 1 < argc && strcmp(argv[i], "--number") == 0)
             number = argv[++i];
-        else if (id == NULL && argv[i][0] != '-')
-            id = argv[i];
+        else if (id == NULL && i + 1 < argc && strcmp(argv[i], "--") == 0)
+            id = argv[++i];
+        else if (id == NULL && (argv[i][0] != '-' || (argv[i][1] != '-' && argv[i][1] != '\0')))
+            id = argv[i]; /* an ID may begin with '-' (base64url); options begin with "--" */
         else
             return usage("unknown or incomplete argument");
     }

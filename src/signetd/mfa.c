@@ -189,8 +189,13 @@ static void approval_start(struct sd_ctx *c, const struct sg_tenant_cfg *t,
     a.created_at = now;
     a.expires_at = now + SD_APPROVAL_TTL;
     a.state = SG_APPROVAL_PENDING;
-    if (err != SIGNET_OK || sd_people_random(16, a.id, sizeof a.id) != 0 ||
-        two_digits(a.number) != 0) {
+    /* An ID never begins with '-': it is typed as a command-line argument
+     * (signet-authenticator approve ID). */
+    int drawn = 0;
+    do
+        drawn = err == SIGNET_OK && sd_people_random(16, a.id, sizeof a.id) == 0;
+    while (drawn && a.id[0] == '-');
+    if (!drawn || two_digits(a.number) != 0) {
         sd_people_json_error(r, 503, "temporarily_unavailable", "the store is unavailable");
         goto out;
     }

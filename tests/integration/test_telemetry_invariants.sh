@@ -189,7 +189,7 @@ write_conf "pause_rotation = true"
 kill -HUP "$signetd_pid"
 sleep 1
 set_clock $((t0 + 700 + 3600 + 60 + 10 + 10 + 30))
-wait_alert "$n" invariant_violation I2 "ACTIVE for"
+wait_alert "$n" invariant_violation I2 "ACTIVE for" 15
 n=$(alerts_count)
 write_conf "pause_rotation = false"
 kill -HUP "$signetd_pid"
