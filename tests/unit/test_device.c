@@ -695,8 +695,8 @@ static void test_answer_parse(void **state)
         "{\"id\":\"x\",\"number\":\"\",\"decision\":\"yes\"}",
         "{\"id\":\"x\",\"number\":\"\",\"decision\":\"approved\"}",
         "{\"id\":\"x\",\"id\":\"y\",\"number\":\"\",\"decision\":\"deny\"}",
-        "{\"id\":\"0123456789012345678901234567890123456789012345678\",\"number\":\"\","
-        "\"decision\":\"deny\"}",
+        ("{\"id\":\"0123456789012345678901234567890123456789012345678\",\"number\":\"\","
+         "\"decision\":\"deny\"}"),
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         why = NULL;
