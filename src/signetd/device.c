@@ -366,13 +366,14 @@ int sd_device_number_ok(const char *typed, const char *expected)
     return bad == 0;
 }
 
+/* o's string member name (no NUL inside, shorter than cap) copied to out. */
 static int answer_str(const json_t *o, const char *name, char *out, size_t cap)
 {
-    const json_t *v = json_object_get(o, name);
-    if (!json_is_string(v) || json_string_length(v) >= cap ||
-        strlen(json_string_value(v)) != json_string_length(v))
+    const char *s;
+    size_t n;
+    if (!plain_string(json_object_get(o, name), &s, &n) || n >= cap)
         return -1;
-    memcpy(out, json_string_value(v), json_string_length(v) + 1);
+    memcpy(out, s, n + 1);
     return 0;
 }
 
@@ -387,12 +388,9 @@ int sd_approval_answer_parse(const uint8_t *body, size_t len, struct sd_approval
         json_object_size(o) != 3)
         goto bad;
     *why = "id must be the request's id (base64url)";
-    if (answer_str(o, "id", out->id, sizeof out->id) != 0 || out->id[0] == '\0')
+    if (answer_str(o, "id", out->id, sizeof out->id) != 0 || out->id[0] == '\0' ||
+        !b64url_chars(out->id, strlen(out->id)))
         goto bad;
-    for (const char *p = out->id; *p != '\0'; p++)
-        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-              *p == '-' || *p == '_'))
-            goto bad;
     *why = "decision must be approve, deny or not_me";
     if (answer_str(o, "decision", decision, sizeof decision) != 0)
         goto bad;

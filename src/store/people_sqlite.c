@@ -379,21 +379,7 @@ static signet_err user_one(struct sg_store *s, const char *sql, const char *tena
                            const char *key, struct sg_user *out)
 {
     const struct arg a[] = {A_TEXT(tenant), A_TEXT(key)};
-    sqlite3_stmt *st = NULL;
-    signet_err err = prep(s, sql, a, NARGS(a), &st);
-    memset(out, 0, sizeof *out); /* after the binding: tenant or key may lie in *out */
-    if (err != SIGNET_OK)
-        return err;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        err = read_user(st, out);
-    else
-        err = rc == SQLITE_DONE ? SIGNET_ERR_NOT_FOUND
-                                : sg_sqlite_map_rc(sg_sqlite_ss(s)->db, rc, "user_get");
-    sg_sqlite_release(s, st);
-    if (err != SIGNET_OK)
-        memset(out, 0, sizeof *out);
-    return err;
+    return select_one(s, sql, a, NARGS(a), out, sizeof *out, rd_user, "user_get");
 }
 
 signet_err sg_people_user_add(struct sg_store *s, const struct sg_user *u)
