@@ -16,20 +16,7 @@
 # 127.0.0.1.
 set -euo pipefail
 source "$(dirname "$0")/signetd/lib.sh"
-chromium=${CHROMIUM:-/usr/bin/chromium}
-[ -x "$chromium" ] || fail "$chromium is missing: scripts/deps.sh installs the chromium package"
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  fail "node and npm are missing: scripts/deps.sh installs them"
-fi
-[ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ] ||
-  fail "node $(node --version) is too old: openid-client 6 needs Node.js 20 or later"
-
-# The npm packages, installed once into the build tree (majors pinned).
-# puppeteer-core never downloads a browser.
-node_dir=$SIGNET_BUILD_DIR/node
-npm_once "$node_dir" puppeteer-core@24 openid-client@6 jose@5
-# ESM resolves the packages next to the script: run a copy inside the install dir.
-cp "$helpers/people_e2e.mjs" "$node_dir/people_e2e.mjs"
+browser_setup people_e2e.mjs
 
 port=$(free_port)
 rp_port=$(free_port)
@@ -53,11 +40,6 @@ start_signetd "$state"
 wait_http "http://127.0.0.1:$port/readyz"
 wait_http "$iss/.well-known/openid-configuration"
 
-shots=
-if [ -n "${SIGNET_SCREENSHOTS:-}" ]; then
-  mkdir -p "$SIGNET_SCREENSHOTS"
-  shots=$(cd "$SIGNET_SCREENSHOTS" && pwd)
-fi
 mkdir -p "$work/out"
 rc=0
 SIGNET_SCREENSHOTS=$shots CHROMIUM=$chromium timeout 180 \

@@ -14,16 +14,9 @@
 # and the approver's prompt (docs/screenshots/).
 set -euo pipefail
 source "$(dirname "$0")/signetd/lib.sh"
-chromium=${CHROMIUM:-/usr/bin/chromium}
-[ -x "$chromium" ] || fail "$chromium is missing: scripts/deps.sh installs the chromium package"
-command -v node >/dev/null && command -v npm >/dev/null ||
-  fail "node and npm are missing: scripts/deps.sh installs them"
+browser_setup people_mfa_e2e.mjs
 authenticator=${SIGNET_AUTHENTICATOR:-$SIGNET_BUILD_DIR/src/signet-authenticator}
 [ -x "$authenticator" ] || fail "signet-authenticator is not built ($authenticator)"
-
-node_dir=$SIGNET_BUILD_DIR/node
-npm_once "$node_dir" puppeteer-core@24 openid-client@6 jose@5
-cp "$helpers/people_mfa_e2e.mjs" "$node_dir/people_mfa_e2e.mjs"
 
 port=$(free_port)
 rp_port=$(free_port)
@@ -48,11 +41,6 @@ start_signetd "$state"
 wait_http "http://127.0.0.1:$port/readyz"
 wait_http "$iss/.well-known/openid-configuration"
 
-shots=
-if [ -n "${SIGNET_SCREENSHOTS:-}" ]; then
-  mkdir -p "$SIGNET_SCREENSHOTS"
-  shots=$(cd "$SIGNET_SCREENSHOTS" && pwd)
-fi
 mkdir -m 0700 "$work/device"
 rc=0
 SIGNET_SCREENSHOTS=$shots CHROMIUM=$chromium timeout 200 \

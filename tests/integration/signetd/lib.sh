@@ -47,6 +47,29 @@ npm_once() {
   ) 9>"$dir/.npm.lock" || fail "npm install $* failed"
 }
 
+# browser_setup SCRIPT.mjs: what a people browser test needs. Checks for
+# Chromium (CHROMIUM or /usr/bin/chromium) and Node.js 20 or later, installs
+# puppeteer-core, openid-client and jose once into $SIGNET_BUILD_DIR/node and
+# copies SCRIPT.mjs and browser_lib.mjs there (ESM resolves packages next to
+# the script). Sets chromium, node_dir and shots (SIGNET_SCREENSHOTS made
+# absolute and created, or "").
+browser_setup() {
+  chromium=${CHROMIUM:-/usr/bin/chromium}
+  [ -x "$chromium" ] || fail "$chromium is missing: scripts/deps.sh installs the chromium package"
+  command -v node >/dev/null && command -v npm >/dev/null ||
+    fail "node and npm are missing: scripts/deps.sh installs them"
+  [ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ] ||
+    fail "node $(node --version) is too old: openid-client 6 needs Node.js 20 or later"
+  node_dir=$SIGNET_BUILD_DIR/node
+  npm_once "$node_dir" puppeteer-core@24 openid-client@6 jose@5
+  cp "$helpers/browser_lib.mjs" "$helpers/$1" "$node_dir/"
+  shots=
+  if [ -n "${SIGNET_SCREENSHOTS:-}" ]; then
+    mkdir -p "$SIGNET_SCREENSHOTS"
+    shots=$(cd "$SIGNET_SCREENSHOTS" && pwd)
+  fi
+}
+
 free_port() {
   $py - <<'PY'
 import socket

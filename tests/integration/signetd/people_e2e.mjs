@@ -12,11 +12,13 @@
 // and let the run go on; it still fails at the end).
 import dns from 'node:dns';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
-import puppeteer from 'puppeteer-core';
 import * as client from 'openid-client';
 import * as jose from 'jose';
+import {
+  CheckError, assert, authRequest as request, checks, fail, launch, noConditional, ok,
+  pageHelpers, startRp, watchdog,
+} from './browser_lib.mjs';
 
 // localhost may resolve to ::1 first; signetd and the RP listen on 127.0.0.1.
 dns.setDefaultResultOrder('ipv4first');
@@ -39,14 +41,6 @@ const shotDir = process.env.SIGNET_SCREENSHOTS &&
   fs.statSync(process.env.SIGNET_SCREENSHOTS).isDirectory() ? process.env.SIGNET_SCREENSHOTS : '';
 const NAV_TIMEOUT = 15000;
 
-let checks = 0;
-const ok = (name, detail = '') => {
-  checks++;
-  console.log(`OK ${name} ${detail}`.trimEnd());
-};
-class CheckError extends Error {}
-const fail = (msg) => { throw new CheckError(msg); };
-const assert = (cond, msg) => { if (!cond) fail(msg); };
 // A failed check that does not stop the run (the steps after it still tell
 // something); the run fails at the end.
 const softFailures = [];
@@ -59,54 +53,18 @@ const soft = (name, cond, msg) => {
 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// A watchdog: the whole run takes a few seconds; never hang CTest.
-setTimeout(() => {
-  console.error('FAIL: watchdog: the browser test did not finish within 120 s');
-  process.exit(1);
-}, 120000).unref();
+watchdog(120);
 
 // ---- the relying party's redirect URIs ---------------------------------------
 const rpHits = [];
-const rpServer = http.createServer((req, res) => {
-  const u = new URL(req.url, rp);
-  rpHits.push(u);
-  res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
-  res.end(`<!doctype html><title>RP ${u.pathname}</title><p>relying party: ${u.pathname}</p>`);
-});
-await new Promise((resolve, reject) => {
-  rpServer.once('error', reject);
-  rpServer.listen(rpPort, '127.0.0.1', resolve);
-});
+const rpServer = await startRp(rp, rpHits);
 
 // ---- the browser ---------------------------------------------------------------
-const browser = await puppeteer.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true, // the "new" headless mode (the only one of puppeteer 24)
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run',
-         '--disable-background-networking', '--disable-component-update'],
-});
-const page = await browser.newPage();
-await page.setViewport({ width: 390, height: 844, deviceScaleFactor: shotDir ? 2 : 1 });
-page.setDefaultTimeout(NAV_TIMEOUT);
-page.setDefaultNavigationTimeout(NAV_TIMEOUT);
-const cdp = await page.createCDPSession();
-await cdp.send('WebAuthn.enable');
-const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-  options: {
-    protocol: 'ctap2', transport: 'internal', hasResidentKey: true,
-    hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true,
-  },
-});
+const { browser, page, cdp, authenticatorId } = await launch(shotDir, NAV_TIMEOUT);
 
-// The sign-in page starts a conditional (autofill) request as it loads, and
-// Chromium's virtual authenticator answers those at once with its only
-// passkey: the page would sign in before anyone clicks. The steps below click
-// #passkey (the modal request), so conditional mediation is reported
-// unavailable unless a step asks for it (conditional(true)).
-const noConditional = () => {
-  if (window.PublicKeyCredential)
-    window.PublicKeyCredential.isConditionalMediationAvailable = async () => false;
-};
+// The steps below click #passkey (the modal request), so conditional
+// mediation is reported unavailable unless a step asks for it
+// (conditional(true)).
 let conditionalOff = await page.evaluateOnNewDocument(noConditional);
 async function conditional(on) {
   if (on && conditionalOff) {
@@ -136,43 +94,14 @@ page.on('console', (msg) => {
 });
 page.on('pageerror', (err) => consoleErrors.push(`uncaught: ${err.message}`));
 
-const bodyText = async () => {
-  try {
-    return (await page.evaluate(() => document.body ? document.body.innerText : '')).replace(/\s+/g, ' ').slice(0, 400);
-  } catch (e) {
-    return `(no text: ${e.message})`;
-  }
-};
-const where = async () => `the browser is at ${page.url()}: "${await bodyText()}"` +
-  (consoleErrors.length ? `; console: ${consoleErrors.slice(-3).join(' | ')}` : '');
-
-// click SELECTOR, then wait until the top-level URL satisfies pred (the page's
-// script posts, then sets location to the answer's "location").
-async function clickAndWait(selector, pred, what) {
-  try {
-    await page.waitForSelector(selector, { visible: true, timeout: 5000 });
-  } catch {
-    fail(`no visible ${selector} to click (${what}); ${await where()}`);
-  }
-  const before = page.url();
-  const nav = page.waitForNavigation({ waitUntil: 'load', timeout: NAV_TIMEOUT }).catch((e) => e);
-  await page.click(selector);
-  const r = await nav;
-  if (r instanceof Error) fail(`after clicking ${selector} (${what}), no navigation from ${before}: ${r.message}; ${await where()}`);
-  const u = new URL(page.url());
-  if (!pred(u)) fail(`after clicking ${selector}, expected ${what}; ${await where()}`);
-  return u;
-}
+const { bodyText, where, isPath, clickAndWait, shot } = pageHelpers(page, {
+  origin, tpath, shotDir, timeout: NAV_TIMEOUT,
+  more: () => (consoleErrors.length ? `; console: ${consoleErrors.slice(-3).join(' | ')}` : ''),
+});
 async function goto(url) {
   const resp = await page.goto(String(url), { waitUntil: 'load' });
   return { resp, url: new URL(page.url()) };
 }
-async function shot(name) {
-  if (!shotDir) return;
-  await page.screenshot({ path: path.join(shotDir, `${name}.png`), fullPage: true });
-  ok(`screenshot.${name}`, path.join(shotDir, `${name}.png`));
-}
-const isPath = (p) => (u) => u.origin === origin && u.pathname === `${tpath}${p}`;
 const isRp = (p) => (u) => u.origin === rp && u.pathname === p;
 async function cookies() {
   const { cookies: all } = await cdp.send('Network.getAllCookies');
@@ -191,19 +120,8 @@ assert(meta.authorization_response_iss_parameter_supported === true, 'discovery 
 const jwks = jose.createRemoteJWKSet(new URL(meta.jwks_uri));
 ok('discovery', `${meta.authorization_endpoint} ${meta.end_session_endpoint}`);
 
-// authorize(extra): a fresh request (PKCE, state, nonce); returns what the
-// token exchange needs.
-async function authRequest(extra = {}) {
-  const verifier = client.randomPKCECodeVerifier();
-  const state = client.randomState();
-  const nonce = client.randomNonce();
-  const url = client.buildAuthorizationUrl(config, {
-    redirect_uri: cbUri, scope: 'openid api.read', state, nonce,
-    code_challenge: await client.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256', ...extra,
-  });
-  return { url, verifier, state, nonce, maxAge: extra.max_age };
-}
+// authRequest(extra): a fresh request (PKCE, state, nonce).
+const authRequest = (extra = {}) => request(config, cbUri, 'openid api.read', extra);
 // The callback the browser reached: code, state, iss (RFC 9207).
 function checkCallback(u, req, label) {
   const q = u.searchParams;
@@ -603,7 +521,7 @@ try {
 
   if (consoleErrors.length) console.log(`note: console errors (not CSP): ${consoleErrors.join(' | ')}`);
   if (softFailures.length) fail(`${softFailures.length} check(s) failed: ${softFailures.join(' || ')}`);
-  console.log(`PEOPLE_E2E_DONE ${checks} checks`);
+  console.log(`PEOPLE_E2E_DONE ${checks()} checks`);
 } catch (e) {
   console.error(e instanceof CheckError ? `FAIL: ${e.message}` : `FAIL: ${e.stack || e}`);
   try {

@@ -18,11 +18,13 @@
 import { execFile } from 'node:child_process';
 import dns from 'node:dns';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
-import puppeteer from 'puppeteer-core';
 import * as client from 'openid-client';
 import * as jose from 'jose';
+import {
+  CheckError, assert, authRequest as request, checks, fail, launch, noConditional, ok,
+  pageHelpers, startRp, watchdog,
+} from './browser_lib.mjs';
 
 dns.setDefaultResultOrder('ipv4first');
 
@@ -41,15 +43,7 @@ const shotDir = process.env.SIGNET_SCREENSHOTS && fs.existsSync(process.env.SIGN
 const PASSWORD = 'correct horse battery staple 7';
 const TIMEOUT = 15000;
 
-let checks = 0;
-const ok = (name, detail = '') => { checks++; console.log(`OK ${name} ${detail}`.trimEnd()); };
-class CheckError extends Error {}
-const fail = (msg) => { throw new CheckError(msg); };
-const assert = (cond, msg) => { if (!cond) fail(msg); };
-setTimeout(() => {
-  console.error('FAIL: watchdog: the browser test did not finish within 150 s');
-  process.exit(1);
-}, 150000).unref();
+watchdog(150);
 
 // signet-authenticator ARGS... [stdin]: {code, out, err}.
 function device(args, input, dir = deviceDir) {
@@ -62,80 +56,27 @@ function device(args, input, dir = deviceDir) {
 }
 
 const rpHits = [];
-const rpServer = http.createServer((req, res) => {
-  rpHits.push(new URL(req.url, rp));
-  res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
-  res.end('<!doctype html><title>RP</title><p>relying party</p>');
-});
-await new Promise((resolve, reject) => {
-  rpServer.once('error', reject);
-  rpServer.listen(Number(rpPortArg), '127.0.0.1', resolve);
-});
+const rpServer = await startRp(rp, rpHits);
 
-const browser = await puppeteer.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run',
-         '--disable-background-networking', '--disable-component-update'],
-});
-const page = await browser.newPage();
+const { browser, page } = await launch(shotDir, TIMEOUT);
 // The trusted proxy's coarse location ([server] location_header).
 await page.setExtraHTTPHeaders({ 'X-Signet-Test-Location': 'Zurich, CH' });
-await page.setViewport({ width: 390, height: 844, deviceScaleFactor: shotDir ? 2 : 1 });
-page.setDefaultTimeout(TIMEOUT);
-page.setDefaultNavigationTimeout(TIMEOUT);
-const cdp = await page.createCDPSession();
-await cdp.send('WebAuthn.enable');
-await cdp.send('WebAuthn.addVirtualAuthenticator', {
-  options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true,
-             hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
-});
 // No conditional (autofill) passkey request: this test signs in with the
-// password, and the virtual authenticator would answer one at once.
-await page.evaluateOnNewDocument(() => {
-  if (window.PublicKeyCredential)
-    window.PublicKeyCredential.isConditionalMediationAvailable = async () => false;
-});
+// password.
+await page.evaluateOnNewDocument(noConditional);
 const cspViolations = [];
 page.on('console', (msg) => {
   if (/Content[- ]Security[- ]Policy/i.test(msg.text())) cspViolations.push(msg.text());
 });
 
-const bodyText = async () => (await page.evaluate(() => document.body ? document.body.innerText : ''))
-  .replace(/\s+/g, ' ').slice(0, 500);
-const where = async () => `the browser is at ${page.url()}: "${await bodyText()}"`;
-const isPath = (p) => (u) => u.origin === origin && u.pathname === `${tpath}${p}`;
-async function clickAndWait(selector, pred, what) {
-  await page.waitForSelector(selector, { visible: true, timeout: 5000 })
-    .catch(async () => fail(`no visible ${selector} (${what}); ${await where()}`));
-  const nav = page.waitForNavigation({ waitUntil: 'load' }).catch((e) => e);
-  await page.click(selector);
-  const r = await nav;
-  if (r instanceof Error) fail(`after clicking ${selector} (${what}): ${r.message}; ${await where()}`);
-  const u = new URL(page.url());
-  if (!pred(u)) fail(`after clicking ${selector}, expected ${what}; ${await where()}`);
-  return u;
-}
-async function shot(name) {
-  if (!shotDir) return;
-  await page.screenshot({ path: path.join(shotDir, `${name}.png`), fullPage: true });
-  ok(`screenshot.${name}`, path.join(shotDir, `${name}.png`));
-}
+const { bodyText, where, isPath, clickAndWait, shot } = pageHelpers(page, {
+  origin, tpath, shotDir, timeout: TIMEOUT,
+});
 
 const config = await client.discovery(issUrl, 'webapp', undefined, client.None(),
   { execute: [client.allowInsecureRequests] });
 const jwks = jose.createRemoteJWKSet(new URL(config.serverMetadata().jwks_uri));
-async function authRequest(extra = {}) {
-  const verifier = client.randomPKCECodeVerifier();
-  const state = client.randomState();
-  const nonce = client.randomNonce();
-  const url = client.buildAuthorizationUrl(config, {
-    redirect_uri: cbUri, scope: 'openid', state, nonce,
-    code_challenge: await client.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256', ...extra,
-  });
-  return { url, verifier, state, nonce };
-}
+const authRequest = (extra = {}) => request(config, cbUri, 'openid', extra);
 
 // The sign-in page of a fresh request: the password, then "Approve on my
 // device"; returns the number and the context the page shows.
@@ -281,7 +222,7 @@ try {
   }
   assert(cspViolations.length === 0, `CSP violations: ${cspViolations.join(' | ')}`);
   ok('csp.no_violations');
-  console.log(`PEOPLE_MFA_E2E_DONE ${checks} checks`);
+  console.log(`PEOPLE_MFA_E2E_DONE ${checks()} checks`);
 } catch (e) {
   console.log(`FAIL: ${e instanceof CheckError ? e.message : e.stack}`);
   process.exitCode = 1;
